@@ -1,0 +1,26 @@
+/** Durations in policy files are written the way PostgreSQL settings are: `250ms`, `5s`, `15min`, `2h`, `0` (off). */
+export const DURATION_PATTERN = /^(\d+(?:\.\d+)?)\s*(ms|s|min|h|d)?$/;
+
+const UNIT_MS = { ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+export function parseDuration(text: string): number | undefined {
+  const m = DURATION_PATTERN.exec(text.trim());
+  if (!m) return undefined;
+  const unit = (m[2] ?? 'ms') as keyof typeof UNIT_MS;
+  return Math.round(Number(m[1]) * UNIT_MS[unit]);
+}
+
+/** `1234` → `1.23 s`, `87` → `87 ms`, `125000` → `2 min 5 s`: for humans, never parsed back. */
+export function formatMs(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(2)} s`;
+  const min = Math.floor(ms / 60_000);
+  const s = Math.round((ms % 60_000) / 1000);
+  return s === 0 ? `${min} min` : `${min} min ${s} s`;
+}
+
+export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+  });

@@ -1,0 +1,29 @@
+/**
+ * Secret scrubbing for everything dbops writes. Two layers, like GitHub's `::add-mask::`:
+ * any connection string's password is masked by pattern, and values registered at runtime
+ * (the password of the URL in use, which can also show up outside a URL) are masked wherever
+ * they appear.
+ */
+const registered = new Set<string>();
+
+export const MASK = '***';
+
+/** Remember a secret value so that every later `redact()` masks it. Short values are ignored: masking "a" would shred output. */
+export function registerSecret(value: string | undefined | null): void {
+  if (value && value.length >= 4) registered.add(value);
+}
+
+// scheme://user:password@host — the password ends at the last '@' before the host part.
+const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s'"]*):([^@\s'"]*)@/gi;
+// key=value connection strings and query parameters
+const KV_PASSWORD = /\b(password|passwd|pwd|sslpassword)=([^&\s'"]+)/gi;
+
+export function redact(text: string): string {
+  let out = text.replace(URL_PASSWORD, (_m, head: string) => `${head}:${MASK}@`).replace(KV_PASSWORD, `$1=${MASK}`);
+  for (const secret of registered) {
+    if (out.includes(secret)) out = out.split(secret).join(MASK);
+    const encoded = encodeURIComponent(secret);
+    if (encoded !== secret && out.includes(encoded)) out = out.split(encoded).join(MASK);
+  }
+  return out;
+}

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { DURATION_PATTERN } from '../core/duration.ts';
+
+/** A duration as PostgreSQL settings write it: `500ms`, `5s`, `15min`, `2h`; `0` turns the limit off. */
+const Duration = z
+  .union([z.string().regex(DURATION_PATTERN, 'expected a duration such as 500ms, 5s, 15min, 2h or 0'), z.literal(0)])
+  .transform(String);
+
+const Timeouts = {
+  lock_timeout: Duration.describe(
+    'How long one statement of a migration may wait for a table lock before giving up (SET LOCAL lock_timeout). Short waits keep a blocked migration from stalling all traffic queued behind it.',
+  ),
+  statement_timeout: Duration.describe('Upper bound on one statement of a migration (SET LOCAL statement_timeout); 0 = none.'),
+  lock_retries: z.number().int().min(0).max(50).describe('How many times a migration that hit lock_timeout (SQLSTATE 55P03) is retried before dbops gives up.'),
+};
+
+export const ExecutorPolicy = z
+  .strictObject({
+    lock_timeout: Timeouts.lock_timeout.default('5s'),
+    statement_timeout: Timeouts.statement_timeout.default('15min'),
+    lock_retries: Timeouts.lock_retries.default(3),
+    retry_backoff: Duration.default('2s').describe('Wait before the first retry after a lock timeout; doubled on every further retry, with jitter.'),
+    retry_backoff_max: Duration.default('30s').describe('Upper bound of the wait between two retries.'),
+    advisory_lock_timeout: Duration.default('10s').describe(
+      "How long deploy and resolve wait for Prisma's migration advisory lock (72707369) held by another deploy before failing with P1002.",
+    ),
+    overrides: z
+      .record(z.string().min(1), z.strictObject(Timeouts).partial())
+      .default({})
+      .describe('Per-migration overrides, keyed by migration folder name, e.g. a long backfill that needs a larger statement_timeout.'),
+  })
+  .describe('How `dbops migrate deploy` runs each migration.');
+
+export const MigrationsPolicy = z
+  .strictObject({
+    version: z.literal(1).describe('Policy file format version.'),
+    executor: ExecutorPolicy.prefault({}),
+  })
+  .describe('policies/migrations.yaml: how migrations are executed (and, later, linted and rehearsed).');
+
+export type MigrationsPolicy = z.output<typeof MigrationsPolicy>;
+export type ExecutorPolicy = z.output<typeof ExecutorPolicy>;
+
+/** Every policy file dbops knows: key → file name and schema. Later concerns (environments, backups) add entries here. */
+export const POLICY_FILES = {
+  migrations: { file: 'migrations.yaml', schema: MigrationsPolicy },
+} as const;
+
+export type PolicyName = keyof typeof POLICY_FILES;
+export type Policies = { [K in PolicyName]: z.output<(typeof POLICY_FILES)[K]['schema']> };

@@ -1,0 +1,202 @@
+import { resolve } from 'node:path';
+import { ConfigError, ExitCode } from '../../core/errors.ts';
+import { formatMs, parseDuration } from '../../core/duration.ts';
+import type { StepContext, StepResult } from '../../core/step.ts';
+import type { MigrateInputs } from '../../registry.ts';
+import { checksum } from './checksum.ts';
+import { describeBlocker, Executor, type Blocker, type InvalidIndex } from './executor.ts';
+import { checkLockfile, readMigrationsFolder, type LocalMigration } from './folder.ts';
+import { acquireAdvisoryLock, initializeMigrationsTable, isFailed, loadRows, openSession, type MigrationRow } from './history.ts';
+import { datasourceLine, foundLine, p3009Hint, p3009Message } from './messages.ts';
+import { planExecution, type ExecutionPlan } from './plan.ts';
+import { datasourceOf, type Datasource } from './status.ts';
+
+export interface AppliedMigration {
+  name: string;
+  checksum: string;
+  mode: ExecutionPlan['mode'];
+  /** Messages sent: 1 for an atomic file. */
+  steps: number;
+  durationMs: number;
+  lockRetries: number;
+  blockers: Blocker[];
+}
+
+export interface FailedMigration {
+  name: string;
+  sqlstate: string | null;
+  message: string;
+  mode: ExecutionPlan['mode'];
+  lockRetries: number;
+  blockers: Blocker[];
+  /** For split migrations: how many segments committed before the failure (their effects remain). */
+  stepsCommitted: number;
+  invalidIndexes: InvalidIndex[];
+}
+
+export interface DeployData {
+  datasource: Datasource;
+  migrationsDir: string;
+  migrationsFound: number;
+  applied: AppliedMigration[];
+  /** Pending migrations that were not applied (after a failure or an interrupt). */
+  notApplied: string[];
+  failed?: FailedMigration;
+  interrupted?: boolean;
+}
+
+const BOM = '\uFEFF';
+
+interface Prepared {
+  migration: LocalMigration & { script: string };
+  plan: ExecutionPlan;
+}
+
+/**
+ * Everything that can be known about the pending files is checked before the first write, so a
+ * malformed folder changes nothing (Prisma would apply the migrations before the bad one, then stop).
+ */
+async function preflight(pending: LocalMigration[]): Promise<Prepared[]> {
+  const prepared: Prepared[] = [];
+  const problems: string[] = [];
+  for (const m of pending) {
+    if (m.script === undefined) {
+      problems.push(`P3015: Could not find the migration file at ${m.file}. Please delete the directory or restore the migration file.`);
+      continue;
+    }
+    if (m.name.length > 255) problems.push(`${m.name}: the folder name is longer than the 255 characters _prisma_migrations.migration_name can hold.`);
+    if (m.script.startsWith(BOM)) {
+      problems.push(
+        `${m.file} starts with a UTF-8 byte order mark (BOM). PostgreSQL rejects it as a syntax error (42601), and Prisma would record a failed migration. Save the file as UTF-8 without BOM (\`sed -i '1s/^\\xEF\\xBB\\xBF//' ${m.file}\`).`,
+      );
+      continue;
+    }
+    try {
+      prepared.push({ migration: m as Prepared['migration'], plan: await planExecution(m.script, m.file) });
+    } catch (e) {
+      if (e instanceof ConfigError) problems.push(`${e.message} ${e.hint ?? ''}`.trim());
+      else throw e;
+    }
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(`Nothing was applied: ${problems.length} pending migration${problems.length === 1 ? ' is' : 's are'} malformed.\n  - ${problems.join('\n  - ')}`, {
+      code: problems.every((p) => p.startsWith('P3015')) ? 'P3015' : undefined,
+      hint: 'Fix or remove the folders above, then deploy again.',
+    });
+  }
+  return prepared;
+}
+
+/** Prisma's pending set: local migrations with no row that is not rolled back (spec §4.2 step 6). */
+export const pendingMigrations = (local: LocalMigration[], rows: MigrationRow[]): LocalMigration[] => {
+  const done = new Set(rows.filter((r) => r.rolledBackAt === null).map((r) => r.migrationName));
+  return local.filter((m) => !done.has(m.name));
+};
+
+export async function run(input: MigrateInputs, ctx: StepContext): Promise<StepResult<DeployData>> {
+  const folder = await readMigrationsFolder(resolve(input.migrationsDir));
+  for (const w of folder.warnings) ctx.log.warn(w);
+  checkLockfile(folder);
+  const { migrations: policy } = await ctx.policies('migrations');
+  const executorPolicy = policy.value.executor;
+  const target = await ctx.database();
+  ctx.progress(`${datasourceLine(target)}\n\n${foundLine(folder.migrations.length, input.migrationsDir)}\n`);
+
+  const s = await openSession(target, ctx.log, 'dbops migrate deploy', { createSchema: true });
+  const data: DeployData = { datasource: datasourceOf(target), migrationsDir: input.migrationsDir, migrationsFound: folder.migrations.length, applied: [], notApplied: [] };
+  try {
+    await acquireAdvisoryLock(s, parseDuration(executorPolicy.advisory_lock_timeout) ?? 10_000);
+    await initializeMigrationsTable(s);
+    const rows = await loadRows(s);
+    const failedRows = rows.filter(isFailed);
+    if (failedRows.length > 0) {
+      data.notApplied = pendingMigrations(folder.migrations, rows).map((m) => m.name);
+      return { verdict: 'fail', findings: [], data, error: { code: 'P3009', message: p3009Message(failedRows), hint: p3009Hint(failedRows) } };
+    }
+    const prepared = await preflight(pendingMigrations(folder.migrations, rows));
+    const executor = new Executor(s, executorPolicy, {
+      retry: ({ attempt, of, waitMs, blockers, segment }) =>
+        ctx.progress(
+          `  lock_timeout hit${segment ? ` at line ${segment.line} (${segment.label})` : ''}; retry ${attempt}/${of} in ${formatMs(waitMs)}` +
+            (blockers.length ? `; blocked by ${blockers.map(describeBlocker).join('; ')}` : ''),
+        ),
+    }, ctx.signal);
+    try {
+      for (const [i, { migration, plan }] of prepared.entries()) {
+        if (ctx.signal.aborted) {
+          data.interrupted = true;
+          data.notApplied = prepared.slice(i).map((p) => p.migration.name);
+          ctx.progress('Interrupted: stopped before the next migration; nothing is half-applied.');
+          return { verdict: 'fail', findings: [], data, exitCode: ExitCode.Environment, error: { message: `Interrupted after ${data.applied.length} migration(s); ${data.notApplied.length} not applied.`, hint: 'Run `dbops migrate deploy` again to apply the rest.' } };
+        }
+        ctx.progress(`Applying migration \`${migration.name}\``);
+        if (plan.mode === 'split') {
+          ctx.progress(`  runs in ${plan.segments.length} steps, not as one transaction: ${plan.reasons.map((r) => `line ${r.line}: ${r.why}`).join('; ')}`);
+        }
+        const outcome = await executor.apply(migration.name, migration.script, plan);
+        const steps = plan.mode === 'atomic' ? 1 : plan.segments.length;
+        if (outcome.ok) {
+          data.applied.push({ name: migration.name, checksum: checksum(migration.script), mode: plan.mode, steps, durationMs: outcome.durationMs, lockRetries: outcome.lockRetries, blockers: outcome.blockers });
+          ctx.progress(`  applied in ${formatMs(outcome.durationMs)}${outcome.lockRetries ? ` after ${outcome.lockRetries} lock retr${outcome.lockRetries === 1 ? 'y' : 'ies'}` : ''}`);
+          continue;
+        }
+        data.failed = {
+          name: migration.name,
+          sqlstate: outcome.sqlstate,
+          message: outcome.message,
+          mode: plan.mode,
+          lockRetries: outcome.lockRetries,
+          blockers: outcome.blockers,
+          stepsCommitted: outcome.segmentsCommitted,
+          invalidIndexes: outcome.invalidIndexes,
+        };
+        data.notApplied = prepared.slice(i).map((p) => p.migration.name);
+        return failure(data, outcome.lockTimeout, outcome.recorded, executorPolicy.lock_timeout);
+      }
+    } finally {
+      await executor.close();
+    }
+    return { verdict: 'pass', findings: [], data };
+  } finally {
+    await s.close();
+  }
+}
+
+function failure(data: DeployData, lockTimeout: boolean, recorded: boolean, lockTimeoutSetting: string): StepResult<DeployData> {
+  const f = data.failed!;
+  const partial = f.mode === 'split' && f.stepsCommitted > 0 ? ` ${f.stepsCommitted} of its steps committed before the failure and remain in the database.` : '';
+  const hints: string[] = [];
+  if (lockTimeout) {
+    hints.push(
+      `\`${f.name}\` could not get its locks within lock_timeout (${lockTimeoutSetting}) after ${f.lockRetries} retr${f.lockRetries === 1 ? 'y' : 'ies'}` +
+        (f.blockers.length ? `; blocked by ${f.blockers.map(describeBlocker).join('; ')}` : '') +
+        (recorded ? '.' : '. Nothing of it was applied and nothing was recorded: run the deploy again when the blocking sessions are gone, or raise lock_timeout/lock_retries for it in policies/migrations.yaml (executor.overrides).'),
+    );
+  }
+  for (const idx of f.invalidIndexes) {
+    hints.push(`The failed statement left the index ${idx.schema}.${idx.index} on ${idx.table} INVALID (indisvalid = false): it slows writes and is never used. Remove it with \`${idx.cleanup}\` before retrying.`);
+  }
+  if (recorded) {
+    hints.push(
+      f.mode === 'atomic'
+        ? `Nothing of \`${f.name}\` remains in the database (it ran in one transaction). Fix the file, run \`dbops migrate resolve --rolled-back ${f.name}\`, then deploy again.`
+        : `Undo what the committed steps of \`${f.name}\` did (or finish it by hand and run \`dbops migrate resolve --applied ${f.name}\`); after undoing, fix the file, run \`dbops migrate resolve --rolled-back ${f.name}\` and deploy again.${partial}`,
+    );
+  }
+  return {
+    verdict: 'fail',
+    findings: [],
+    data,
+    exitCode: lockTimeout ? ExitCode.Environment : ExitCode.Failed,
+    error: { code: lockTimeout && !recorded ? undefined : 'P3018', message: lockTimeout && !recorded ? `Lock timeout: \`${f.name}\` was not applied.\n\n${f.message}` : f.message, hint: hints.join('\n') },
+  };
+}
+
+export function render(result: StepResult<DeployData>): string {
+  const { applied } = result.data;
+  if (result.error) return '';
+  if (applied.length === 0) return '\nNo pending migrations to apply.\n';
+  const width = Math.max(...applied.map((a) => a.name.length));
+  const tree = applied.map((a) => `  └─ ${`${a.name}/`.padEnd(width + 1)}  ${formatMs(a.durationMs).padStart(9)}${a.mode === 'split' ? `  (${a.steps} steps)` : ''}\n    └─ migration.sql`).join('\n');
+  return `\nThe following migration(s) have been applied:\n\nmigrations/\n${tree}\n\nAll migrations have been successfully applied.\n`;
+}
