@@ -6,7 +6,7 @@ import type { MigrateInputs } from '../../registry.ts';
 import { checksum } from './checksum.ts';
 import { describeBlocker, Executor, type Blocker, type InvalidIndex } from './executor.ts';
 import { checkLockfile, readMigrationsFolder, type LocalMigration } from './folder.ts';
-import { acquireAdvisoryLock, initializeMigrationsTable, isFailed, loadRows, openSession, type MigrationRow } from './history.ts';
+import { acquireAdvisoryLock, assertNoUnmanagedTables, createMigrationsTable, ensureSchema, isFailed, loadRows, migrationsTableExists, openSession, type MigrationRow } from './history.ts';
 import { datasourceLine, foundLine, p3009Hint, p3009Message } from './messages.ts';
 import { planExecution, type ExecutionPlan } from './plan.ts';
 import { datasourceOf, type Datasource } from './status.ts';
@@ -102,18 +102,24 @@ export async function run(input: MigrateInputs, ctx: StepContext): Promise<StepR
   const target = await ctx.database();
   ctx.progress(`${datasourceLine(target)}\n\n${foundLine(folder.migrations.length, input.migrationsDir)}\n`);
 
-  const s = await openSession(target, ctx.log, 'dbops migrate deploy', { createSchema: true });
+  const s = await openSession(target, ctx.log, 'dbops migrate deploy');
   const data: DeployData = { datasource: datasourceOf(target), migrationsDir: input.migrationsDir, migrationsFound: folder.migrations.length, applied: [], notApplied: [] };
   try {
     await acquireAdvisoryLock(s, parseDuration(executorPolicy.advisory_lock_timeout) ?? 10_000);
-    await initializeMigrationsTable(s);
-    const rows = await loadRows(s);
+    const hasTable = await migrationsTableExists(s);
+    if (!hasTable) await assertNoUnmanagedTables(s);
+    const rows = hasTable ? await loadRows(s) : [];
     const failedRows = rows.filter(isFailed);
     if (failedRows.length > 0) {
       data.notApplied = pendingMigrations(folder.migrations, rows).map((m) => m.name);
       return { verdict: 'fail', findings: [], data, error: { code: 'P3009', message: p3009Message(failedRows), hint: p3009Hint(failedRows) } };
     }
     const prepared = await preflight(pendingMigrations(folder.migrations, rows));
+    // Only now, with every check passed, does deploy write anything.
+    if (!hasTable) {
+      await ensureSchema(s);
+      await createMigrationsTable(s);
+    }
     const executor = new Executor(s, executorPolicy, {
       retry: ({ attempt, of, waitMs, blockers, segment }) =>
         ctx.progress(

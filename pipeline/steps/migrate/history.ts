@@ -36,15 +36,12 @@ export interface Session {
 /**
  * One connection for the whole command, as Prisma uses. With an explicit schema, search_path is set to it
  * so unqualified DDL in migrations lands there (spec §4.8); without one the server default stands.
+ * Nothing is created here: status stays read-only, deploy creates the schema only when it writes.
  */
-export async function openSession(target: DbTarget, log: Logger, applicationName: string, { createSchema }: { createSchema: boolean }): Promise<Session> {
+export async function openSession(target: DbTarget, log: Logger, applicationName: string): Promise<Session> {
   const client = await connect(target, { log, applicationName });
   const schema = quoteIdent(target.schema);
   try {
-    if (createSchema) {
-      const { rowCount } = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [target.schema]);
-      if (!rowCount) await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-    }
     if (target.schemaExplicit) await client.query(`SET search_path TO ${schema}`);
     const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
     return { client, target, table: `${schema}._prisma_migrations`, pid: rows[0]!.pid, log, close: () => client.end().catch(() => undefined) };
@@ -106,28 +103,29 @@ export async function migrationsTableExists(s: Session): Promise<boolean> {
 const IGNORABLE = ['spatial_ref_sys', 'geometry_columns', 'geography_columns', 'raster_columns', 'raster_overviews'];
 
 /**
- * Prisma's `initialize` (spec §1.2): create the table, unless the schema already holds ordinary tables
- * without it (P3005). Views, enums, functions, partitioned tables and other schemas do not count.
+ * Prisma's emptiness rule for a schema without `_prisma_migrations` (spec §1.2): ordinary tables mean
+ * P3005; views, enums, functions, partitioned tables, PostGIS tables and other schemas do not count.
  */
-export async function initializeMigrationsTable(s: Session): Promise<'existing' | 'created'> {
-  if (await migrationsTableExists(s)) return 'existing';
+export async function assertNoUnmanagedTables(s: Session): Promise<void> {
   const { rows } = await s.client.query<{ relname: string }>(
     `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = $1 AND c.relkind = 'r' AND lower(c.relname) <> ALL($2::text[]) ORDER BY c.relname`,
     [s.target.schema, IGNORABLE],
   );
-  if (rows.length > 0) {
-    const shown = rows.slice(0, 5).map((r) => r.relname).join(', ') + (rows.length > 5 ? `, … (${rows.length} tables)` : '');
-    throw new RefusedError(
-      `The database schema is not empty. Read more about how to baseline an existing production database: https://pris.ly/d/migrate-baseline\n\nSchema "${s.target.schema}" already has tables (${shown}) but no _prisma_migrations table, so dbops cannot tell which migrations it contains.`,
-      {
-        code: 'P3005',
-        hint: 'Baseline it: if the schema already matches migrations up to X, run `dbops migrate resolve --applied X` for each of them (oldest first), then deploy the rest.',
-      },
-    );
-  }
-  await createMigrationsTable(s);
-  return 'created';
+  if (rows.length === 0) return;
+  const shown = rows.slice(0, 5).map((r) => r.relname).join(', ') + (rows.length > 5 ? `, … (${rows.length} tables)` : '');
+  throw new RefusedError(
+    `The database schema is not empty. Read more about how to baseline an existing production database: https://pris.ly/d/migrate-baseline\n\nSchema "${s.target.schema}" already has tables (${shown}) but no _prisma_migrations table, so dbops cannot tell which migrations it contains.`,
+    {
+      code: 'P3005',
+      hint: 'Baseline it: if the schema already matches migrations up to X, run `dbops migrate resolve --applied X` for each of them (oldest first), then deploy the rest.',
+    },
+  );
+}
+
+export async function ensureSchema(s: Session): Promise<void> {
+  const { rowCount } = await s.client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [s.target.schema]);
+  if (!rowCount) await s.client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(s.target.schema)}`);
 }
 
 /** The DDL of prisma-engines `PostgresConnector::create_migrations_table`, column for column. */

@@ -8,6 +8,7 @@ import { checkLockfile, readMigrationsFolder } from './folder.ts';
 import {
   acquireAdvisoryLock,
   createMigrationsTable,
+  ensureSchema,
   insertResolvedAppliedRow,
   isFailed,
   loadRows,
@@ -49,9 +50,10 @@ export async function run(input: ResolveInputs, ctx: StepContext): Promise<StepR
       });
     }
     const target = await ctx.database();
-    const s = await openSession(target, ctx.log, 'dbops migrate resolve', { createSchema: true });
+    const s = await openSession(target, ctx.log, 'dbops migrate resolve');
     try {
       await acquireAdvisoryLock(s, lockTimeout);
+      await ensureSchema(s);
       // Baselining path: the table is created without Prisma's emptiness check.
       const created = !(await migrationsTableExists(s));
       if (created) await createMigrationsTable(s);
@@ -72,7 +74,7 @@ export async function run(input: ResolveInputs, ctx: StepContext): Promise<StepR
 
   const name = input.rolledBack!;
   const target = await ctx.database();
-  const s = await openSession(target, ctx.log, 'dbops migrate resolve', { createSchema: true });
+  const s = await openSession(target, ctx.log, 'dbops migrate resolve');
   try {
     await acquireAdvisoryLock(s, lockTimeout);
     if (!(await migrationsTableExists(s))) {

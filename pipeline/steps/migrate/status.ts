@@ -101,7 +101,7 @@ export async function run(input: MigrateInputs, ctx: StepContext): Promise<StepR
   checkLockfile(folder);
   const target = await ctx.database();
   // Read-only: no advisory lock, no table or schema creation.
-  const s = await openSession(target, ctx.log, 'dbops migrate status', { createSchema: false });
+  const s = await openSession(target, ctx.log, 'dbops migrate status');
   let rows: MigrationRow[];
   let hasTable: boolean;
   try {
