@@ -18,12 +18,14 @@ const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s'"]*):([^@\s'"]*)@/gi;
 // key=value connection strings and query parameters
 const KV_PASSWORD = /\b(password|passwd|pwd|sslpassword)=([^&\s'"]+)/gi;
 
+// A password can appear as typed, URL-encoded by encodeURIComponent, or with every reserved character encoded.
+const spellings = (secret: string) =>
+  new Set([secret, encodeURIComponent(secret), secret.replace(/[^A-Za-z0-9_.~-]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`)]);
+
 export function redact(text: string): string {
   let out = text.replace(URL_PASSWORD, (_m, head: string) => `${head}:${MASK}@`).replace(KV_PASSWORD, `$1=${MASK}`);
   for (const secret of registered) {
-    if (out.includes(secret)) out = out.split(secret).join(MASK);
-    const encoded = encodeURIComponent(secret);
-    if (encoded !== secret && out.includes(encoded)) out = out.split(encoded).join(MASK);
+    for (const form of spellings(secret)) if (out.includes(form)) out = out.split(form).join(MASK);
   }
   return out;
 }

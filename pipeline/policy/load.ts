@@ -48,7 +48,7 @@ async function loadOne<K extends PolicyName>(dir: string, name: K, problems: Pro
       const node = findNode(doc, keyPath);
       problems.push({
         path,
-        line: node ? lines.linePos(node).line : undefined,
+        line: node === undefined ? undefined : lines.linePos(node).line,
         key: keyPath.map(String).join('.') || '<root>',
         message: issue.code === 'unrecognized_keys' ? 'unknown key (misspelt?)' : issue.message,
       });
@@ -57,17 +57,15 @@ async function loadOne<K extends PolicyName>(dir: string, name: K, problems: Pro
   return undefined;
 }
 
-/** Offset of the YAML key (or, failing that, of the nearest ancestor) a zod issue path points at. */
+/** Offset of the YAML key a zod issue path points at, or of its nearest ancestor that exists. */
 function findNode(doc: ReturnType<typeof parseDocument>, keyPath: PropertyKey[]): number | undefined {
-  for (let n = keyPath.length; n >= 0; n--) {
-    const parentPath = keyPath.slice(0, Math.max(0, n - 1)) as Array<string | number>;
-    const parent = n === 0 ? doc.contents : doc.getIn(parentPath, true);
-    if (n === 0) return (parent as { range?: [number] } | null)?.range?.[0];
-    const items = (parent as { items?: Array<{ key?: { value?: unknown; range?: [number] } }> } | undefined)?.items;
-    const pair = items?.find((item) => item.key?.value === keyPath[n - 1]);
+  type Collection = { items?: Array<{ key?: { value?: unknown; range?: [number] } }>; range?: [number] } | null | undefined;
+  for (let n = keyPath.length; n > 0; n--) {
+    const parent = (n === 1 ? doc.contents : doc.getIn(keyPath.slice(0, n - 1) as Array<string | number>, true)) as Collection;
+    const pair = parent?.items?.find((item) => item.key?.value === keyPath[n - 1]);
     if (pair?.key?.range) return pair.key.range[0];
   }
-  return undefined;
+  return (doc.contents as Collection)?.range?.[0];
 }
 
 /**

@@ -234,7 +234,7 @@ export class Executor {
             i = segment.retryFrom;
             continue;
           }
-          const ctx: DatabaseErrorContext = { script, sent: segment.sql, sentStartLine: lineOfSegment(script, segment) };
+          const ctx: DatabaseErrorContext = { script, sent: segment.sql, sentStartLine: segment.line };
           const message = p3018Message(name, e, ctx);
           await recordLogs(this.s, id, message);
           const invalidIndexes = segment.concurrent ? await this.#invalidIndexes() : [];
@@ -263,11 +263,6 @@ export class Executor {
     );
     return rows.map((r) => ({ ...r, cleanup: `DROP INDEX CONCURRENTLY IF EXISTS ${quoteIdent(r.schema)}.${quoteIdent(r.index)};` }));
   }
-}
-
-function lineOfSegment(script: string, segment: Segment): number {
-  const at = script.indexOf(segment.sql);
-  return at < 0 ? segment.line : script.slice(0, at).split('\n').length;
 }
 
 function mergeBlockers(known: Blocker[], more: Blocker[] | undefined): Blocker[] {

@@ -12,8 +12,9 @@ import { ConfigError } from '../../core/errors.ts';
 export type ExecutionPlan = { mode: 'atomic' } | { mode: 'split'; segments: Segment[]; reasons: SplitReason[] };
 
 export interface Segment {
+  /** Exactly the file's text of these statements (comments and line breaks between them kept). */
   sql: string;
-  /** 1-based line in the file where the segment's first statement starts. */
+  /** 1-based line in the file where `sql` starts. */
   line: number;
   /** What runs here, for messages: "CREATE INDEX CONCURRENTLY", "3 statements", … */
   label: string;
@@ -82,9 +83,26 @@ function stringConstants(node: unknown, found = new Set<string>()): Set<string> 
   return found;
 }
 
+const LABELS: Record<string, string> = {
+  CreateStmt: 'CREATE TABLE',
+  AlterTableStmt: 'ALTER TABLE',
+  IndexStmt: 'CREATE INDEX',
+  DropStmt: 'DROP',
+  CreateEnumStmt: 'CREATE TYPE',
+  AlterEnumStmt: 'ALTER TYPE … ADD VALUE',
+  CreateFunctionStmt: 'CREATE FUNCTION',
+  CreateTrigStmt: 'CREATE TRIGGER',
+  InsertStmt: 'INSERT',
+  UpdateStmt: 'UPDATE',
+  DeleteStmt: 'DELETE',
+  SelectStmt: 'SELECT',
+};
+const TRANSACTION_LABELS: Record<string, string> = { TRANS_STMT_BEGIN: 'BEGIN', TRANS_STMT_START: 'BEGIN', TRANS_STMT_COMMIT: 'COMMIT', TRANS_STMT_ROLLBACK: 'ROLLBACK' };
+
 const statementLabel = (stmt: Node): string => {
   const type = Object.keys(stmt)[0] ?? 'statement';
-  return type.replace(/Stmt$/, '').replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase();
+  if (type === 'TransactionStmt') return TRANSACTION_LABELS[stmt[type]?.kind as string] ?? 'transaction control';
+  return LABELS[type] ?? type.replace(/Stmt$/, '').replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase();
 };
 
 /** 1-based line of the first character that is neither whitespace nor part of a `--` or block comment. */
@@ -101,11 +119,18 @@ function firstCodeLine(text: string, from: number): number {
 
 interface Parsed {
   stmt: Node;
-  sql: string;
+  /** Byte offsets of the statement in the file (the parser's locations skip leading comments). */
+  start: number;
+  end: number;
   line: number;
 }
 
-async function parseStatements(script: string): Promise<Parsed[] | undefined> {
+interface ParsedFile {
+  bytes: Buffer;
+  statements: Parsed[];
+}
+
+async function parseStatements(script: string): Promise<ParsedFile | undefined> {
   let result: { stmts?: Array<{ stmt: Node; stmt_location?: number; stmt_len?: number }> };
   try {
     result = (await parse(script)) as typeof result;
@@ -114,19 +139,20 @@ async function parseStatements(script: string): Promise<Parsed[] | undefined> {
   }
   // Offsets are in bytes of the UTF-8 text.
   const bytes = Buffer.from(script, 'utf8');
-  return (result.stmts ?? []).map(({ stmt, stmt_location = 0, stmt_len }) => {
+  const statements = (result.stmts ?? []).map(({ stmt, stmt_location = 0, stmt_len }) => {
     const end = stmt_len ? stmt_location + stmt_len : bytes.length;
     const prefix = bytes.subarray(0, stmt_location).toString('utf8');
-    const sql = bytes.subarray(stmt_location, end).toString('utf8');
-    return { stmt, sql, line: firstCodeLine(prefix + sql, prefix.length) };
+    return { stmt, start: stmt_location, end, line: firstCodeLine(script, prefix.length) };
   });
+  return { bytes, statements };
 }
 
 /** Decides how a migration runs; see ExecutionPlan. `file` is only used in error messages. */
 export async function planExecution(script: string, file: string): Promise<ExecutionPlan> {
   if (!MAYBE_SPECIAL.test(script)) return { mode: 'atomic' };
-  const statements = await parseStatements(script);
-  if (!statements) return { mode: 'atomic' };
+  const parsed = await parseStatements(script);
+  if (!parsed) return { mode: 'atomic' };
+  const { statements, bytes } = parsed;
 
   const reasons: SplitReason[] = [];
   let explicitTx = false;
@@ -156,30 +182,31 @@ export async function planExecution(script: string, file: string): Promise<Execu
     reasons.push({ line, statement: 'BEGIN/COMMIT', why: 'the file manages its own transactions, so it runs statement by statement as written' });
   }
   if (reasons.length === 0) return { mode: 'atomic' };
-  return { mode: 'split', segments: explicitTx ? oneByOne(statements) : grouped(statements), reasons: reasons.sort((a, b) => a.line - b.line) };
+  const segments = explicitTx ? oneByOne(statements, bytes) : grouped(statements, bytes);
+  return { mode: 'split', segments, reasons: reasons.sort((a, b) => a.line - b.line) };
 }
 
 /** Files with their own BEGIN/COMMIT: every statement is its own message; a retry restarts at the enclosing BEGIN. */
-function oneByOne(statements: Parsed[]): Segment[] {
+function oneByOne(statements: Parsed[], bytes: Buffer): Segment[] {
   let txStart = -1;
   return statements.map((s, i) => {
     const kind = s.stmt['TransactionStmt']?.['kind'] as string | undefined;
     if (kind === 'TRANS_STMT_BEGIN' || kind === 'TRANS_STMT_START') txStart = i;
-    const segment = toSegment([s], txStart >= 0 ? txStart : i);
+    const segment = toSegment([s], txStart >= 0 ? txStart : i, bytes);
     if (kind === 'TRANS_STMT_COMMIT' || kind === 'TRANS_STMT_ROLLBACK') txStart = -1;
     return segment;
   });
 }
 
 /** Runs of ordinary statements stay together (one implicit transaction each); special statements stand alone. */
-function grouped(statements: Parsed[]): Segment[] {
+function grouped(statements: Parsed[], bytes: Buffer): Segment[] {
   const segments: Segment[] = [];
   let run: Parsed[] = [];
-  const flush = () => { if (run.length > 0) { segments.push(toSegment(run, segments.length)); run = []; } };
+  const flush = () => { if (run.length > 0) { segments.push(toSegment(run, segments.length, bytes)); run = []; } };
   for (const [i, s] of statements.entries()) {
     if (nonTransactional(s.stmt)) {
       flush();
-      segments.push(toSegment([s], segments.length));
+      segments.push(toSegment([s], segments.length, bytes));
       continue;
     }
     run.push(s);
@@ -190,12 +217,13 @@ function grouped(statements: Parsed[]): Segment[] {
   return segments;
 }
 
-function toSegment(run: Parsed[], retryFrom: number): Segment {
+/** The file's own text from the first statement of the run to the end of the last one. */
+function toSegment(run: Parsed[], retryFrom: number, bytes: Buffer): Segment {
   const first = run[0]!;
   const index = first.stmt['IndexStmt'] as Node | undefined;
   const special = nonTransactional(first.stmt);
   return {
-    sql: run.map((s) => s.sql).join(';'),
+    sql: bytes.subarray(first.start, run.at(-1)!.end).toString('utf8'),
     line: first.line,
     label: run.length > 1 ? `${run.length} statements` : (special ?? statementLabel(first.stmt)),
     retryFrom,
