@@ -4,7 +4,7 @@ import type { DbTarget } from '../db/url.ts';
 import { loadPolicies } from '../policy/load.ts';
 import type { PolicyName } from '../policy/schema.ts';
 import type { Logger } from './logger.ts';
-import { createShell } from './shell.ts';
+import { createShell, type Shell } from './shell.ts';
 import type { StepContext } from './step.ts';
 
 export interface ContextOptions {
@@ -23,10 +23,14 @@ export interface ContextOptions {
  */
 export function createContext({ log, signal, policiesDir = 'policies', databaseUrl, schema, env = process.env, progress }: ContextOptions): StepContext {
   let target: Promise<DbTarget> | undefined;
+  let shell: Shell | undefined;
   return {
     log,
     signal,
-    sh: createShell(log),
+    get sh() {
+      shell ??= createShell(log);
+      return shell;
+    },
     async policies<K extends PolicyName>(...names: K[]) {
       const loaded = await loadPolicies(resolve(policiesDir), names);
       for (const p of Object.values(loaded) as Array<{ name: string; path: string | undefined }>) {

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
 import { redact } from './redact.ts';
 
 export type { Logger };
@@ -24,8 +24,9 @@ export function createLogger({ level = 'info', stream = process.stderr, pretty: 
       done();
     },
   });
+  // pino-pretty costs ~30 ms to load; only a terminal needs it.
   const destination = usePretty
-    ? pretty({ destination: scrubbed, colorize: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l', sync: true })
+    ? (createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty'))({ destination: scrubbed, colorize: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l', sync: true })
     : scrubbed;
   return pino(
     {

@@ -3,7 +3,7 @@ import { connect, isPgError, type Client } from '../../db/client.ts';
 import { quoteIdent } from '../../db/url.ts';
 import type { ExecutorPolicy } from '../../policy/schema.ts';
 import { checksum } from './checksum.ts';
-import { insertFailedRow, insertStartedRow, markFinished, recordLogs, type Session } from './history.ts';
+import { finishedSql, insertFailedRow, insertStartedRow, markFinished, recordLogs, type Session } from './history.ts';
 import { p3018Message, sqlState, type DatabaseErrorContext } from './messages.ts';
 import type { ExecutionPlan, Segment } from './plan.ts';
 
@@ -175,14 +175,12 @@ export class Executor {
     for (let attempt = 0; ; attempt++) {
       let startedAt: string | undefined;
       try {
-        await c.query('BEGIN');
-        await c.query(`SET LOCAL lock_timeout = ${t.lockTimeoutMs}; SET LOCAL statement_timeout = ${t.statementTimeoutMs}`);
+        // Four round trips per migration: the bookkeeping rides along with BEGIN and COMMIT.
+        await c.query(`BEGIN; SET LOCAL lock_timeout = ${t.lockTimeoutMs}; SET LOCAL statement_timeout = ${t.statementTimeoutMs}`);
         const row = await insertStartedRow(this.s, name, sum);
         startedAt = row.startedAt;
-        const id = row.id;
         await this.#timed(() => c.query(script));
-        await markFinished(this.s, id);
-        await c.query('COMMIT');
+        await c.query(`${finishedSql(this.s, row.id)}; COMMIT`);
         return { ok: true, durationMs: Date.now() - started, lockRetries: attempt, blockers };
       } catch (e) {
         await c.query('ROLLBACK').catch(() => undefined);

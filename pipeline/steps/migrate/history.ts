@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EnvError, RefusedError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { connect, isPgError, type Client } from '../../db/client.ts';
-import { quoteIdent, type DbTarget } from '../../db/url.ts';
+import { quoteIdent, quoteLiteral, type DbTarget } from '../../db/url.ts';
 
 /** Prisma's migration advisory lock key (prisma-engines `flavour/postgres.rs`). */
 export const ADVISORY_LOCK_KEY = 72707369;
@@ -168,9 +168,15 @@ export async function insertStartedRow(s: Session, name: string, sum: string): P
   return { id, startedAt: rows[0]!.startedAt };
 }
 
-/** Success bookkeeping: applied_steps_count + 1, then finished_at (Prisma does these as two updates; one is equivalent). */
+/**
+ * Success bookkeeping: applied_steps_count + 1, then finished_at (Prisma does these as two updates; one is
+ * equivalent). As SQL text so it can share a message with COMMIT; the id is a UUID dbops generated.
+ */
+export const finishedSql = (s: Session, id: string): string =>
+  `UPDATE ${s.table} SET applied_steps_count = applied_steps_count + 1, finished_at = clock_timestamp() WHERE id = ${quoteLiteral(id)}`;
+
 export async function markFinished(s: Session, id: string): Promise<void> {
-  await s.client.query(`UPDATE ${s.table} SET applied_steps_count = applied_steps_count + 1, finished_at = clock_timestamp() WHERE id = $1`, [id]);
+  await s.client.query(finishedSql(s, id));
 }
 
 /** A failed row: started, never finished, logs = the error (Prisma's record_failed_step). */

@@ -1,4 +1,3 @@
-import { parse } from 'libpg-query';
 import { ConfigError } from '../../core/errors.ts';
 
 /**
@@ -133,6 +132,8 @@ interface ParsedFile {
 async function parseStatements(script: string): Promise<ParsedFile | undefined> {
   let result: { stmts?: Array<{ stmt: Node; stmt_location?: number; stmt_len?: number }> };
   try {
+    // Loaded on first need: most migration files never reach the parser.
+    const { parse } = await import('libpg-query');
     result = (await parse(script)) as typeof result;
   } catch {
     return undefined; // not valid SQL for the parser: run it whole and let the server report the error with its position
