@@ -34,9 +34,11 @@ export function p3009Hint(failed: MigrationRow[]): string {
   );
 }
 
+/** The server's own error line from a `logs` value, whoever wrote it (dbops, Prisma's CLI, Prisma's driver-adapter engine). */
 function firstDatabaseErrorLine(logs: string): string {
-  const after = logs.split('Database error:\n')[1];
-  return (after ?? logs).split('\n').find((l) => l.trim() !== '')?.trim() ?? logs.slice(0, 200);
+  const serverLine = /(?:^|\s)((?:ERROR|FATAL): .*)$/m.exec(logs);
+  if (serverLine) return serverLine[1]!.trim();
+  return logs.split('\n').find((l) => l.trim() !== '')?.trim().slice(0, 300) ?? '';
 }
 
 /** Numbered lines of the file around an error position (server positions are 1-based characters of the text sent). */
