@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, beforeAll, inject } from 'vitest';
+import { afterAll, afterEach, beforeAll, inject } from 'vitest';
 import { quoteIdent } from '../../pipeline/db/url.ts';
 
 export interface TestDb {
@@ -60,6 +60,17 @@ export function useDatabase(label: string): () => TestDb {
   afterAll(async () => { await db?.drop(); });
   return () => {
     if (!db) throw new Error('useDatabase: used outside a test');
+    return db;
+  };
+}
+
+/** `fresh()` makes a new database; every database made during a test is dropped after that test. */
+export function databasePerTest(label: string): () => Promise<TestDb> {
+  const made: TestDb[] = [];
+  afterEach(async () => { await Promise.all(made.splice(0).map((d) => d.drop())); });
+  return async () => {
+    const db = await createDatabase(label);
+    made.push(db);
     return db;
   };
 }

@@ -3,22 +3,16 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { dbops } from '../helpers/cli.ts';
-import { createDatabase, type TestDb } from '../helpers/db.ts';
-import { LOCKFILE, migrationsFolder, prismaRows, sha, tableExists, tempDir, UUID_V4, writeMigration } from '../helpers/migrations.ts';
+import { databasePerTest, type TestDb } from '../helpers/db.ts';
+import { LOCKFILE, migrationsFolder, prismaRows, sha, tableExists, tempDir, UUID_V4, PRISMA_MIGRATIONS_DDL, writeMigration } from '../helpers/migrations.ts';
 
 const INIT = 'CREATE TABLE "User"(id int);\n';
 const TWO = 'CREATE TABLE "Post"(id int);\n';
 const BAD = 'CREATE TABLE "A"(id int); SELECT 1/0; CREATE TABLE "B"(id int);\n';
 
-const dbs: TestDb[] = [];
-afterEach(async () => { await Promise.all(dbs.splice(0).map((d) => d.drop())); });
-async function fresh(): Promise<TestDb> {
-  const db = await createDatabase('compat');
-  dbs.push(db);
-  return db;
-}
+const fresh = databasePerTest('compat');
 
 const deploy = (db: TestDb | string, dir: string, ...extra: string[]) => dbops(['migrate', 'deploy', '--database-url', typeof db === 'string' ? db : db.url, '--migrations-dir', dir, ...extra]);
 const status = (db: TestDb | string, dir: string, ...extra: string[]) => dbops(['migrate', 'status', '--database-url', typeof db === 'string' ? db : db.url, '--migrations-dir', dir, ...extra]);
@@ -111,7 +105,7 @@ describe('spec §8 compatibility cases', () => {
       ['only a partitioned table', 'CREATE TABLE p (id int) PARTITION BY RANGE (id)'],
       ['a table in another schema', 'CREATE SCHEMA other; CREATE TABLE other.t (id int)'],
       ['only spatial_ref_sys', 'CREATE TABLE spatial_ref_sys (srid int)'],
-      ['an empty _prisma_migrations next to user tables', 'CREATE TABLE existing(id int); CREATE TABLE _prisma_migrations (id VARCHAR(36) PRIMARY KEY NOT NULL, checksum VARCHAR(64) NOT NULL, finished_at TIMESTAMPTZ, migration_name VARCHAR(255) NOT NULL, logs TEXT, rolled_back_at TIMESTAMPTZ, started_at TIMESTAMPTZ NOT NULL DEFAULT now(), applied_steps_count INTEGER NOT NULL DEFAULT 0)'],
+      ['an empty _prisma_migrations next to user tables', `CREATE TABLE existing(id int); ${PRISMA_MIGRATIONS_DDL}`],
     ])('deploys over %s', async (_label, setup) => {
       const db = await fresh();
       await db.query(setup);
@@ -378,9 +372,7 @@ describe('spec §8 compatibility cases', () => {
   it('18. CREATE INDEX CONCURRENTLY alone, and after other statements (split, with an explanation)', async () => {
     const db = await fresh();
     await db.query('CREATE TABLE t(c int)');
-    await db.query(
-      `CREATE TABLE _prisma_migrations (id VARCHAR(36) PRIMARY KEY NOT NULL, checksum VARCHAR(64) NOT NULL, finished_at TIMESTAMPTZ, migration_name VARCHAR(255) NOT NULL, logs TEXT, rolled_back_at TIMESTAMPTZ, started_at TIMESTAMPTZ NOT NULL DEFAULT now(), applied_steps_count INTEGER NOT NULL DEFAULT 0)`,
-    );
+    await db.query(PRISMA_MIGRATIONS_DDL);
     const only = '-- only this\nCREATE INDEX CONCURRENTLY i ON t(c);\n';
     const dir = await migrationsFolder({ '20240101000000_only': only, '20240102000000_mixed': 'CREATE TABLE t2(c int);\nCREATE INDEX CONCURRENTLY i2 ON t2(c);\n' });
     const run = await deploy(db, dir);

@@ -1,16 +1,10 @@
 // Real `dbops` processes: kill -9 at several points, Ctrl-C, and concurrent deploys on one database.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runDbops, spawnDbops, testEnv } from '../helpers/cli.ts';
-import { createDatabase, type TestDb } from '../helpers/db.ts';
+import { databasePerTest, type TestDb } from '../helpers/db.ts';
 import { migrationsFolder, prismaRows, tableExists } from '../helpers/migrations.ts';
 
-const dbs: TestDb[] = [];
-afterEach(async () => { await Promise.all(dbs.splice(0).map((d) => d.drop())); });
-async function fresh(): Promise<TestDb> {
-  const db = await createDatabase('crash');
-  dbs.push(db);
-  return db;
-}
+const fresh = databasePerTest('crash');
 
 const NAMES = [1, 2, 3, 4, 5, 6].map((i) => `2024010${i}000000_t${i}`);
 const slowHistory = (sleep: number) => migrationsFolder(Object.fromEntries(NAMES.map((name, i) => [name, `CREATE TABLE "T${i + 1}"(id int);\nSELECT pg_sleep(${sleep});\nINSERT INTO "T${i + 1}" VALUES (${i + 1});\n`])));

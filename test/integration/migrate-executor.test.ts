@@ -3,18 +3,12 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { dbops, testEnv } from '../helpers/cli.ts';
-import { createDatabase, queryUrl, urlFor, type TestDb } from '../helpers/db.ts';
-import { migrationsFolder, prismaRows, tableExists, tempDir } from '../helpers/migrations.ts';
+import { databasePerTest, queryUrl, urlFor } from '../helpers/db.ts';
+import { migrationsFolder, PRISMA_MIGRATIONS_DDL, prismaRows, tableExists, tempDir } from '../helpers/migrations.ts';
 
-const dbs: TestDb[] = [];
-afterEach(async () => { await Promise.all(dbs.splice(0).map((d) => d.drop())); });
-async function fresh(): Promise<TestDb> {
-  const db = await createDatabase('executor');
-  dbs.push(db);
-  return db;
-}
+const fresh = databasePerTest('executor');
 
 async function policies(yaml: string): Promise<string> {
   const dir = await tempDir('dbops-policies-');
@@ -54,7 +48,7 @@ describe('statements that cannot run in a transaction', () => {
     const run = await deploy(db.url, await migrationsFolder({ '20240101000000_u': 'CREATE UNIQUE INDEX CONCURRENTLY t_c ON t(c);' }), '--policies-dir', await policies('version: 1\n'));
     // t exists without history: P3005 first. With a history table the index is attempted.
     expect(run.stderr).toContain('P3005');
-    await db.query(`CREATE TABLE _prisma_migrations (id VARCHAR(36) PRIMARY KEY NOT NULL, checksum VARCHAR(64) NOT NULL, finished_at TIMESTAMPTZ, migration_name VARCHAR(255) NOT NULL, logs TEXT, rolled_back_at TIMESTAMPTZ, started_at TIMESTAMPTZ NOT NULL DEFAULT now(), applied_steps_count INTEGER NOT NULL DEFAULT 0)`);
+    await db.query(PRISMA_MIGRATIONS_DDL);
     const again = await deploy(db.url, await migrationsFolder({ '20240101000000_u': 'CREATE UNIQUE INDEX CONCURRENTLY t_c ON t(c);' }));
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('left the index public.t_c on t INVALID');
