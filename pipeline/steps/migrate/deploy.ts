@@ -100,7 +100,7 @@ export async function run(input: MigrateInputs, ctx: StepContext): Promise<StepR
   const { migrations: policy } = await ctx.policies('migrations');
   const executorPolicy = policy.value.executor;
   const target = await ctx.database();
-  ctx.progress(`${datasourceLine(target)}\n\n${foundLine(folder.migrations.length, input.migrationsDir)}\n`);
+  ctx.progress(`${datasourceLine(target)}\n\n${foundLine(folder.migrations.length, input.migrationsDir)}`);
 
   const s = await openSession(target, ctx.log, 'dbops migrate deploy');
   const data: DeployData = { datasource: datasourceOf(target), migrationsDir: input.migrationsDir, migrationsFound: folder.migrations.length, applied: [], notApplied: [] };

@@ -76,8 +76,9 @@ const isLockTimeout = (e: unknown) => isPgError(e) && e.code === '55P03';
 
 /**
  * Watches, from a second connection, which sessions block the migration's backend while it waits for a
- * lock. pg_blocking_pids only answers while the wait lasts, so it is sampled during execution; the
- * watcher connects only once a statement has run for a while (fast migrations never pay for it).
+ * lock. pg_blocking_pids only answers while the wait lasts, so it is sampled during execution, starting a
+ * quarter of lock_timeout in (fast migrations never pay for a query). The connection is opened before the
+ * first migration: opening it during a wait could take longer than lock_timeout on a busy server.
  */
 class BlockerWatch {
   #client: Client | undefined;
@@ -90,13 +91,17 @@ class BlockerWatch {
     this.lockTimeoutMs = lockTimeoutMs;
   }
 
+  async connect(): Promise<void> {
+    this.#client ??= await connect(this.s.target, { log: this.s.log, applicationName: 'dbops migrate deploy (lock watch)' });
+  }
+
   start(): void {
     this.#seen.clear();
     const first = Math.min(250, Math.max(10, this.lockTimeoutMs / 4));
     const tick = async () => {
       try {
-        this.#client ??= await connect(this.s.target, { log: this.s.log, applicationName: 'dbops migrate deploy (lock watch)' });
-        const { rows } = await this.#client.query<Blocker>(
+        await this.connect();
+        const { rows } = await this.#client!.query<Blocker>(
           `SELECT a.pid, a.usename AS "user", a.application_name AS application, a.state,
                   to_char(now() - a.xact_start, 'HH24:MI:SS') AS "transactionAge", left(a.query, 300) AS query
              FROM pg_stat_activity a WHERE a.pid = ANY(pg_blocking_pids($1))`,
@@ -160,6 +165,7 @@ export class Executor {
 
   async apply(name: string, script: string, plan: ExecutionPlan): Promise<Outcome> {
     const t = timeoutsFor(this.policy, name);
+    if (t.lockTimeoutMs > 0) await this.#watch.connect();
     return plan.mode === 'atomic' ? this.#applyAtomic(name, script, t) : this.#applySplit(name, script, plan.segments, t);
   }
 
