@@ -1,5 +1,6 @@
 import { spawn, type SpawnOptions } from 'node:child_process';
-import { $, type Shell } from 'zx/core';
+import { createRequire } from 'node:module';
+import type { $ as Zx, Shell } from 'zx/core';
 import type { Logger } from './logger.ts';
 import { redact } from './redact.ts';
 
@@ -18,7 +19,9 @@ export interface RunAs {
  * binaries refuse to start as root.
  */
 export function createShell(log: Logger, runAs?: RunAs): Shell {
-  const options: Parameters<typeof $>[0] = {
+  // Loaded on first use: commands that never start a process (deploy, status) skip zx's ~40 ms load.
+  const { $ } = createRequire(import.meta.url)('zx/core') as { $: typeof Zx };
+  const options: Parameters<typeof Zx>[0] = {
     quiet: true,
     verbose: false,
     preferLocal: true,
