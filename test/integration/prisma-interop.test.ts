@@ -39,10 +39,16 @@ afterEach(async () => {
   }
 });
 
-/** Whether any session holds Prisma's migration advisory lock (72707369). */
+/**
+ * Whether a session still holds Prisma's migration advisory lock (72707369) once closed connections are
+ * gone: a backend releases its locks a moment after its client disconnects, so this waits up to 2 s.
+ */
 async function advisoryLockHeld(db: TestDb): Promise<boolean> {
-  const [r] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 72707369 AND granted`);
-  return r!.n > 0;
+  for (let i = 0; ; i++) {
+    const [r] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 72707369 AND granted`);
+    if (r!.n === 0 || i >= 20) return r!.n > 0;
+    await new Promise((res) => setTimeout(res, 100));
+  }
 }
 
 async function otherBackends(db: TestDb): Promise<number> {
