@@ -6,9 +6,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import pg from 'pg';
 import { findPgBinaries, pgTool } from '../../pipeline/pg/binaries.ts';
 import { BIN } from '../helpers/cli.ts';
+import { queryUrl } from '../helpers/db.ts';
 import type { BenchResult } from './run.ts';
 
 const run = promisify(execFile);
@@ -55,21 +55,15 @@ export function generateHistory(count: number): Array<{ name: string; sql: strin
 }
 
 async function createDb(admin: string, name: string): Promise<string> {
-  const c = new pg.Client({ connectionString: admin });
-  await c.connect();
-  await c.query(`CREATE DATABASE "${name}"`);
-  await c.end();
+  await queryUrl(admin, `CREATE DATABASE "${name}"`);
   const u = new URL(admin);
   u.pathname = `/${name}`;
   return u.toString();
 }
 
 async function schemaOf(url: string): Promise<string> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  const { rows } = await c.query(`SELECT string_agg(format('%s.%s %s', table_name, column_name, data_type), E'\\n' ORDER BY table_name, column_name) AS s FROM information_schema.columns WHERE table_schema = 'public' AND table_name <> '_prisma_migrations'`);
-  await c.end();
-  return rows[0].s as string;
+  const rows = await queryUrl(url, `SELECT string_agg(format('%s.%s %s', table_name, column_name, data_type), E'\\n' ORDER BY table_name, column_name) AS s FROM information_schema.columns WHERE table_schema = 'public' AND table_name <> '_prisma_migrations'`);
+  return rows[0]!['s'] as string;
 }
 
 export async function bench(): Promise<BenchResult> {

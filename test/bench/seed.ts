@@ -1,22 +1,12 @@
 // `dbops seed` at the default scale (≈ 1,000,000 journal lines) into a fresh, migrated database on the
 // bench server, through the real CLI code path. Goal: the whole seed in 60 s or less.
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import type { SeedData } from '../../pipeline/steps/seed/index.ts';
 import { dbops, testEnv } from '../helpers/cli.ts';
+import { queryUrl } from '../helpers/db.ts';
 import type { BenchResult } from './run.ts';
 
 const GOAL_SECONDS = 60;
-
-async function admin(url: string, sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
 
 export async function bench(): Promise<BenchResult> {
   const adminUrl = process.env['BENCH_DATABASE_URL'];
@@ -24,7 +14,7 @@ export async function bench(): Promise<BenchResult> {
   const name = `bench_seed_${randomBytes(4).toString('hex')}`;
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  await admin(adminUrl, `CREATE DATABASE "${name}"`);
+  await queryUrl(adminUrl, `CREATE DATABASE "${name}"`);
   try {
     const deploy = await dbops(['migrate', 'deploy', '--database-url', url.toString()], testEnv());
     if (deploy.code !== 0) throw new Error(`migrate deploy failed (exit ${deploy.code}):\n${deploy.all}`);
@@ -50,6 +40,6 @@ export async function bench(): Promise<BenchResult> {
       goal: { description: `seed at scale 1 in ≤ ${GOAL_SECONDS} s`, met: seconds <= GOAL_SECONDS },
     };
   } finally {
-    await admin(adminUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await queryUrl(adminUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
   }
 }

@@ -4,11 +4,10 @@ import { execFile } from 'node:child_process';
 import { cp, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { findPgBinaries, pgTool } from '../../pipeline/pg/binaries.ts';
 import { dbops, ROOT } from '../helpers/cli.ts';
-import { useDatabase } from '../helpers/db.ts';
+import { queryUrl, useDatabase } from '../helpers/db.ts';
 import { tempDir } from '../helpers/migrations.ts';
 
 const run = promisify(execFile);
@@ -21,16 +20,6 @@ async function schemaDump(url: string): Promise<string> {
   const { stdout } = await run(pgDump, ['--schema-only', '--no-owner', '--exclude-table=_prisma_migrations', `--dbname=${url}`], { maxBuffer: 64 * 1024 * 1024 });
   // PostgreSQL ≥ 15.14 brackets dumps with \restrict <random key>; the key differs on every run.
   return stdout.split('\n').filter((l) => !/^\\(un)?restrict /.test(l)).join('\n');
-}
-
-async function runScript(url: string, sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
 }
 
 describe('AstroFinance migrations and rollbacks', async () => {
@@ -56,7 +45,7 @@ describe('AstroFinance migrations and rollbacks', async () => {
     expect(JSON.parse(status.stdout).data.counts).toMatchObject({ applied: names.length, pending: 0, failed: 0, modified: 0 });
 
     for (let i = names.length - 1; i >= 0; i--) {
-      await runScript(db().url, await readFile(join(ROLLBACKS, `${names[i]}.sql`), 'utf8'));
+      await queryUrl(db().url, await readFile(join(ROLLBACKS, `${names[i]}.sql`), 'utf8'));
       expect({ rollback: names[i], schema: await schemaDump(db().url) }).toEqual({ rollback: names[i], schema: dumps[i] });
     }
   });
