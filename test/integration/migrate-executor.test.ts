@@ -126,6 +126,21 @@ describe('lock_timeout, retries and statement_timeout from policy', () => {
     }
   });
 
+  it('a migration that gets its lock within lock_timeout still says whom it waited for', async () => {
+    const { db, holder, pid, dir } = await blockedDatabase();
+    const release = setTimeout(() => void holder.query('COMMIT'), 800);
+    try {
+      const run = await deploy(db.url, dir, '--policies-dir', await policies('version: 1\nexecutor:\n  lock_timeout: 5s\n'), '--json');
+      expect(run.code).toBe(0);
+      const [amount] = JSON.parse(run.stdout).data.applied;
+      expect(amount).toMatchObject({ name: '20240102000000_amount', lockRetries: 0, blockers: [{ pid, application: 'nightly-report', state: 'idle in transaction' }] });
+      expect(amount.durationMs).toBeGreaterThanOrEqual(700);
+    } finally {
+      clearTimeout(release);
+      await holder.end();
+    }
+  });
+
   it('gives up with exit 3 after the last retry, names the blocker, and records nothing', async () => {
     const { db, holder, pid, dir } = await blockedDatabase();
     try {

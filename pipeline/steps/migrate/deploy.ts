@@ -143,7 +143,9 @@ export async function run(input: MigrateInputs, ctx: StepContext): Promise<StepR
         const steps = plan.mode === 'atomic' ? 1 : plan.segments.length;
         if (outcome.ok) {
           data.applied.push({ name: migration.name, checksum: checksum(migration.script), mode: plan.mode, steps, durationMs: outcome.durationMs, lockRetries: outcome.lockRetries, blockers: outcome.blockers });
-          ctx.progress(`  applied in ${formatMs(outcome.durationMs)}${outcome.lockRetries ? ` after ${outcome.lockRetries} lock retr${outcome.lockRetries === 1 ? 'y' : 'ies'}` : ''}`);
+          const retried = outcome.lockRetries ? ` after ${outcome.lockRetries} lock retr${outcome.lockRetries === 1 ? 'y' : 'ies'}` : '';
+          const waited = outcome.blockers.length ? `; it waited for locks held by ${outcome.blockers.map(describeBlocker).join('; ')}` : '';
+          ctx.progress(`  applied in ${formatMs(outcome.durationMs)}${retried}${waited}`);
           continue;
         }
         data.failed = {

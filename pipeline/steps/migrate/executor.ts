@@ -152,11 +152,12 @@ export class Executor {
     return Math.round(Math.min(max, base * 2 ** attempt) * (0.5 + Math.random() * 0.5));
   }
 
-  async #timed<T>(fn: () => Promise<T>): Promise<{ value: T; blockers: Blocker[] }> {
+  /** Runs one message while the watcher samples blockers; they are returned, or attached to the error. */
+  async #watched(fn: () => Promise<unknown>): Promise<Blocker[]> {
     this.#watch.start();
     try {
-      const value = await fn();
-      return { value, blockers: this.#watch.stop() };
+      await fn();
+      return this.#watch.stop();
     } catch (e) {
       (e as { blockers?: Blocker[] }).blockers = this.#watch.stop();
       throw e;
@@ -185,15 +186,15 @@ export class Executor {
         await c.query(`BEGIN; SET LOCAL lock_timeout = ${t.lockTimeoutMs}; SET LOCAL statement_timeout = ${t.statementTimeoutMs}`);
         const row = await insertStartedRow(this.s, name, sum);
         startedAt = row.startedAt;
-        await this.#timed(() => c.query(script));
+        blockers = mergeBlockers(blockers, await this.#watched(() => c.query(script)));
         await c.query(`${finishedSql(this.s, row.id)}; COMMIT`);
         return { ok: true, durationMs: Date.now() - started, lockRetries: attempt, blockers };
       } catch (e) {
         await c.query('ROLLBACK').catch(() => undefined);
-        blockers = mergeBlockers(blockers, (e as { blockers?: Blocker[] }).blockers);
+        blockers = mergeBlockers(blockers, blockersOf(e));
         if (isLockTimeout(e) && attempt < t.lockRetries && !this.signal.aborted) {
           const waitMs = this.#backoff(attempt);
-          this.events.retry({ attempt: attempt + 1, of: t.lockRetries, waitMs, blockers: (e as { blockers?: Blocker[] }).blockers ?? [] });
+          this.events.retry({ attempt: attempt + 1, of: t.lockRetries, waitMs, blockers: blockersOf(e) });
           await sleep(waitMs, this.signal);
           continue;
         }
@@ -218,22 +219,20 @@ export class Executor {
     await c.query(`SET lock_timeout = ${t.lockTimeoutMs}; SET statement_timeout = ${t.statementTimeoutMs}`);
     let blockers: Blocker[] = [];
     let retries = 0;
-    let committed = 0;
     try {
       for (let i = 0; i < segments.length; ) {
         const segment = segments[i]!;
         try {
-          await this.#timed(() => c.query(segment.sql));
+          blockers = mergeBlockers(blockers, await this.#watched(() => c.query(segment.sql)));
           i++;
-          committed = Math.max(committed, i);
         } catch (e) {
           await c.query('ROLLBACK').catch(() => undefined); // leaves a transaction the file opened, if any
-          blockers = mergeBlockers(blockers, (e as { blockers?: Blocker[] }).blockers);
+          blockers = mergeBlockers(blockers, blockersOf(e));
           if (isLockTimeout(e) && retries < t.lockRetries && !this.signal.aborted) {
             retries++;
             if (segment.concurrentIndex) await this.#dropInvalidIndex(segment.concurrentIndex);
             const waitMs = this.#backoff(retries - 1);
-            this.events.retry({ attempt: retries, of: t.lockRetries, waitMs, blockers: (e as { blockers?: Blocker[] }).blockers ?? [], segment });
+            this.events.retry({ attempt: retries, of: t.lockRetries, waitMs, blockers: blockersOf(e), segment });
             await sleep(waitMs, this.signal);
             i = segment.retryFrom;
             continue;
@@ -242,7 +241,8 @@ export class Executor {
           const message = p3018Message(name, e, ctx);
           await recordLogs(this.s, id, message);
           const invalidIndexes = segment.concurrent ? await this.#invalidIndexes() : [];
-          return { ok: false, durationMs: Date.now() - started, lockRetries: retries, blockers, sqlstate: sqlState(e), message, lockTimeout: isLockTimeout(e), recorded: true, segmentsCommitted: i, invalidIndexes };
+          // Segments before retryFrom committed; from there on (an open BEGIN of the file included) they rolled back.
+          return { ok: false, durationMs: Date.now() - started, lockRetries: retries, blockers, sqlstate: sqlState(e), message, lockTimeout: isLockTimeout(e), recorded: true, segmentsCommitted: segment.retryFrom, invalidIndexes };
         }
       }
       await markFinished(this.s, id);
@@ -269,9 +269,11 @@ export class Executor {
   }
 }
 
-function mergeBlockers(known: Blocker[], more: Blocker[] | undefined): Blocker[] {
+const blockersOf = (e: unknown): Blocker[] => (e as { blockers?: Blocker[] }).blockers ?? [];
+
+function mergeBlockers(known: Blocker[], more: Blocker[]): Blocker[] {
   const byPid = new Map(known.map((b) => [b.pid, b]));
-  for (const b of more ?? []) byPid.set(b.pid, b);
+  for (const b of more) byPid.set(b.pid, b);
   return [...byPid.values()];
 }
 

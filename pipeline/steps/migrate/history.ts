@@ -19,7 +19,6 @@ export interface MigrationRow {
   appliedStepsCount: number;
 }
 
-export const isApplied = (r: MigrationRow) => r.finishedAt !== null && r.rolledBackAt === null;
 export const isFailed = (r: MigrationRow) => r.finishedAt === null && r.rolledBackAt === null;
 
 export interface Session {
