@@ -424,6 +424,12 @@ describe('spec §8 compatibility cases', () => {
     expect(await tableExists(db.url, 'public.foo')).toBe(false);
     expect(await tableExists(db.url, 'public._prisma_migrations')).toBe(false);
     expect((await prismaRows(db.url, 'Tenant1')).map((r) => r.migration_name)).toEqual(['20240101000000_init']);
+
+    // --schema wins over the URL's parameter.
+    const other = await deploy(url, await migrationsFolder({ '20240101000000_init': 'CREATE TABLE foo(id int);' }), '--schema', 'tenant_2');
+    expect(other.code).toBe(0);
+    expect(await tableExists(db.url, 'tenant_2.foo')).toBe(true);
+    expect((await prismaRows(db.url, 'tenant_2')).map((r) => r.migration_name)).toEqual(['20240101000000_init']);
   });
 
   describe('21. byte-level checksums', () => {
