@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
-import type { DbTarget } from '../db/url.ts';
+import { parseDatabaseUrl, type DbTarget } from '../db/url.ts';
 import { loadPolicies } from '../policy/load.ts';
 import type { PolicyName } from '../policy/schema.ts';
 import type { Logger } from './logger.ts';
@@ -40,7 +40,6 @@ export function createContext({ log, signal, policiesDir = 'policies', databaseU
     },
     database() {
       target ??= (async () => {
-        const { parseDatabaseUrl } = await import('../db/url.ts');
         const url = databaseUrl ?? env['DATABASE_URL'];
         if (url) return parseDatabaseUrl(url, schema);
         const { ensureLocalDatabase } = await import('../pg/local.ts');

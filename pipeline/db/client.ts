@@ -74,6 +74,6 @@ export async function withClient<T>(target: DbTarget, options: ConnectOptions, f
 }
 
 export async function serverMajor(client: Client): Promise<number> {
-  const { rows } = await client.query<{ v: string }>('SHOW server_version_num');
-  return Math.floor(Number(rows[0]?.v) / 10_000);
+  const { rows } = await client.query<{ major: number }>(`SELECT current_setting('server_version_num')::int / 10000 AS major`);
+  return rows[0]!.major;
 }

@@ -106,7 +106,14 @@ export async function clientTool(bins: PgBinaries, tool: ClientTool, serverMajor
  * PostgreSQL's server binaries refuse to run as root. When dbops runs as root (CI containers), the
  * server side runs as the `postgres` OS user, which the Debian/Homebrew packages create.
  */
-export async function serverRunAs(): Promise<RunAs | undefined> {
+let runAs: Promise<RunAs | undefined> | undefined;
+
+export function serverRunAs(): Promise<RunAs | undefined> {
+  runAs ??= lookUpServerUser();
+  return runAs;
+}
+
+async function lookUpServerUser(): Promise<RunAs | undefined> {
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) return undefined;
   try {
     const { stdout } = await run('getent', ['passwd', 'postgres']);

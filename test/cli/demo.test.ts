@@ -1,4 +1,4 @@
-import { chmod } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runDbops, testEnv } from '../helpers/cli.ts';
@@ -18,6 +18,22 @@ describe('dbops demo', async () => {
     expect(run.stdout).toMatch(/── 2\/3 dbops seed --scale 0\.01[\s\S]*JournalLine\s+[\d,]+/);
     expect(run.stdout).toMatch(/── 3\/3 dbops migrate status[\s\S]*Database schema is up to date!/);
     expect(run.all).not.toContain('secret-prod-pw');
+  });
+
+  it('a failing migration stops the demo with the P3018 report, not a crash', async () => {
+    const dir = await tempDir('dbops-demo-bad-');
+    await mkdir(join(dir, '20240101000000_bad'));
+    await writeFile(join(dir, '20240101000000_bad', 'migration.sql'), 'SELECT 1/0;\n');
+    const badEnv = { ...env, DBOPS_LOCAL_DIR: join(home, 'bad') };
+    try {
+      const run = await runDbops(['demo', '--migrations-dir', dir], badEnv);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain('Error: P3018');
+      expect(run.stdout).not.toContain('── 2/3');
+      expect(run.stderr).not.toContain('Internal error');
+    } finally {
+      await runDbops(['local', 'down', '--destroy'], badEnv);
+    }
   });
 
   it('can run again: nothing to apply, seeding skipped, still exit 0', async () => {

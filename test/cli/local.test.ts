@@ -3,12 +3,14 @@ import { execFileSync } from 'node:child_process';
 import { access, chmod, chown, constants, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { findPgBinaries } from '../../pipeline/pg/binaries.ts';
+import { findPgBinaries, serverRunAs } from '../../pipeline/pg/binaries.ts';
 import { BIN, ROOT, runDbops, testEnv } from '../helpers/cli.ts';
 import { queryUrl } from '../helpers/db.ts';
 import { tempDir } from '../helpers/migrations.ts';
 
 const isRoot = process.getuid?.() === 0;
+/** The OS user the server runs as under root (the `postgres` user), else undefined. */
+const serverUser = await serverRunAs();
 
 describe('the embedded cluster', async () => {
   const home = await tempDir('dbops-local-');
@@ -51,7 +53,7 @@ describe('the embedded cluster', async () => {
     expect(settings).toEqual({ checksums: 'on', preload: 'pg_stat_statements', ext: 1 });
     const postmasterPid = (await readFile(join(home, 'local', 'data', 'postmaster.pid'), 'utf8')).split('\n')[0]!;
     const uid = Number(/^Uid:\s+(\d+)/m.exec(await readFile(`/proc/${postmasterPid}/status`, 'utf8'))![1]);
-    expect(uid).toBe(isRoot ? Number(execFileSync('id', ['-u', 'postgres']).toString()) : process.getuid!());
+    expect(uid).toBe(serverUser?.uid ?? process.getuid!());
   });
 
   it('commands without --database-url or DATABASE_URL use it', async () => {
@@ -106,7 +108,7 @@ describe('PostgreSQL binary discovery', async () => {
     for (const tool of ['postgres', 'initdb', 'pg_ctl']) await symlink(join(real.binDir, tool), join(bin, tool));
     await writeFile(join(bin, 'psql'), '#!/bin/sh\necho "psql (PostgreSQL) 11.22"\n', { mode: 0o755 });
     const env = testEnv({ PG_BIN: bin, DBOPS_LOCAL_DIR: join(bin, 'local') });
-    if (isRoot) await chown(bin, Number(execFileSync('id', ['-u', 'postgres']).toString()), Number(execFileSync('id', ['-g', 'postgres']).toString()));
+    if (serverUser) await chown(bin, serverUser.uid, serverUser.gid);
     try {
       const run = await runDbops(['local', 'psql', '--', '-c', 'select 1'], env);
       expect(run.code).toBe(3);
@@ -128,7 +130,7 @@ describe('PostgreSQL binary discovery', async () => {
 
   it.runIf(repoReadableByPostgres)('as an ordinary OS user the cluster runs as that user', async () => {
     const dir = await tempDir('dbops-user-');
-    await chown(dir, Number(execFileSync('id', ['-u', 'postgres']).toString()), Number(execFileSync('id', ['-g', 'postgres']).toString()));
+    await chown(dir, serverUser!.uid, serverUser!.gid);
     await access(BIN, constants.R_OK);
     const asUser = (...args: string[]) =>
       execFileSync('runuser', ['-u', 'postgres', '--', 'env', `DBOPS_LOCAL_DIR=${join(dir, 'local')}`, `PATH=${process.env['PATH']}`, 'DBOPS_LOG_LEVEL=warn', process.execPath, BIN, ...args], { cwd: dir }).toString();

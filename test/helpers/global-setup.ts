@@ -4,6 +4,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import type { RunAs } from '../../pipeline/core/shell.ts';
 import { silentLogger } from '../../pipeline/core/logger.ts';
 import { serverRunAs } from '../../pipeline/pg/binaries.ts';
 import { clusterUrl, createCluster, pidAlive, startCluster } from '../../pipeline/pg/cluster.ts';
@@ -20,24 +21,22 @@ declare module 'vitest' {
 const PREFIX = 'dbops-test-';
 
 /** Synchronous so it also works from 'exit' and signal handlers. */
-function removeCluster(dir: string, binDir: string): void {
+function removeCluster(dir: string, binDir: string, runAs: RunAs | undefined): void {
   try {
     if (existsSync(join(dir, 'data', 'postmaster.pid'))) {
-      const uid = typeof process.getuid === 'function' && process.getuid() === 0 ? Number(execFileSync('id', ['-u', 'postgres']).toString()) : undefined;
-      const gid = uid === undefined ? undefined : Number(execFileSync('id', ['-g', 'postgres']).toString());
-      execFileSync(join(binDir, 'pg_ctl'), ['-D', join(dir, 'data'), '-m', 'immediate', '-w', 'stop'], { stdio: 'ignore', ...(uid === undefined ? {} : { uid, gid }) });
+      execFileSync(join(binDir, 'pg_ctl'), ['-D', join(dir, 'data'), '-m', 'immediate', '-w', 'stop'], { stdio: 'ignore', ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}) });
     }
   } catch { /* already stopped */ }
   rmSync(dir, { recursive: true, force: true });
 }
 
 /** Clusters of earlier runs that were killed before their teardown (kill -9, power loss). */
-function sweepStale(binDir: string): void {
+function sweepStale(binDir: string, runAs: RunAs | undefined): void {
   for (const name of readdirSync(tmpdir()).filter((n) => n.startsWith(PREFIX))) {
     const dir = join(tmpdir(), name);
     const owner = Number(readFileSync(join(dir, 'owner.pid'), 'utf8').trim() || 0) || 0;
     if (owner && pidAlive(owner)) continue;
-    removeCluster(dir, binDir);
+    removeCluster(dir, binDir, runAs);
   }
 }
 
@@ -53,7 +52,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     return undefined;
   }
   const log = silentLogger();
-  await serverRunAs(); // fails early, with the fix, when root has no postgres user
+  const runAs = await serverRunAs(); // fails early, with the fix, when root has no postgres user
   const dir = await mkdtemp(join(tmpdir(), PREFIX));
   await writeFile(join(dir, 'owner.pid'), String(process.pid));
   let cluster;
@@ -67,8 +66,8 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     rmSync(dir, { recursive: true, force: true });
     throw e;
   }
-  sweepStale(cluster.bins.binDir);
-  const cleanup = () => removeCluster(dir, cluster.bins.binDir);
+  sweepStale(cluster.bins.binDir, runAs);
+  const cleanup = () => removeCluster(dir, cluster.bins.binDir, runAs);
   const onSignal = (signal: NodeJS.Signals) => {
     cleanup();
     process.kill(process.pid, signal);

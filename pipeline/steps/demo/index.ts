@@ -12,7 +12,8 @@ export interface DemoData {
   cluster: { dir: string; port: number; major: number };
   deploy: deploy.DeployData;
   seeded: boolean;
-  status: status.StatusData;
+  /** Absent when the deploy failed and the demo stopped there. */
+  status?: status.StatusData;
 }
 
 /**
@@ -30,7 +31,8 @@ export async function run(input: z.output<typeof DemoInputs>, ctx: StepContext):
   ctx.progress('── 1/3 dbops migrate deploy');
   const deployed = await deploy.run(migrateInput, localCtx);
   ctx.progress(deploy.render(deployed));
-  if (deployed.error) return { verdict: 'fail', findings: [], data: undefined as never, error: deployed.error, exitCode: deployed.exitCode };
+  const cluster = { dir: local.dir, port: local.port, major: local.major };
+  if (deployed.error) return { verdict: 'fail', findings: [], data: { cluster, deploy: deployed.data, seeded: false }, error: deployed.error, exitCode: deployed.exitCode };
 
   ctx.progress(`── 2/3 dbops seed --scale ${input.scale}`);
   let seeded = true;
@@ -48,11 +50,12 @@ export async function run(input: z.output<typeof DemoInputs>, ctx: StepContext):
   return {
     verdict: st.verdict,
     findings: st.findings,
-    data: { cluster: { dir: local.dir, port: local.port, major: local.major }, deploy: deployed.data, seeded, status: st.data },
+    data: { cluster, deploy: deployed.data, seeded, status: st.data },
   };
 }
 
 export function render(result: StepResult<DemoData>): string {
+  if (!result.data.status) return '';
   return `${status.render({ ...result, data: result.data.status })}
 Next:
   dbops local psql -- -c 'SELECT status, count(*) FROM "JournalEntry" GROUP BY 1'

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { ExitCode, RefusedError } from '../../core/errors.ts';
 import type { StepModule, StepResult } from '../../core/step.ts';
-import { withClient } from '../../db/client.ts';
+import { serverMajor, withClient } from '../../db/client.ts';
 import { parseDatabaseUrl } from '../../db/url.ts';
 import { clientTool } from '../../pg/binaries.ts';
 import { clusterUrl, destroyCluster, isRunning, openCluster, stopCluster } from '../../pg/cluster.ts';
@@ -85,7 +85,7 @@ export const psql: StepModule<z.output<typeof LocalPsqlInputs>, { exitCode: numb
   async run(input, ctx) {
     const { cluster } = await ensureLocalCluster(ctx.log);
     const target = parseDatabaseUrl(clusterUrl(cluster, input.database));
-    const major = await withClient(target, { log: ctx.log, applicationName: 'dbops local psql' }, async (c) => Math.floor(Number((await c.query('SHOW server_version_num')).rows[0].server_version_num) / 10_000));
+    const major = await withClient(target, { log: ctx.log, applicationName: 'dbops local psql' }, serverMajor);
     const bin = await clientTool(cluster.bins, 'psql', major);
     // The password travels in the environment, never on the command line (visible in ps).
     const code = await ctx.interactive(bin, ['-h', '127.0.0.1', '-p', String(cluster.state.port), '-U', cluster.state.superuser, '-d', input.database, ...input.args], {

@@ -1,10 +1,9 @@
 import { isPgError } from '../../db/client.ts';
-import type { DbTarget } from '../../db/url.ts';
 import type { MigrationRow } from './history.ts';
 
 const RESOLVE_DOC = 'Read more about how to resolve migration issues in a production database: https://pris.ly/d/migrate-resolve';
 
-export const datasourceLine = (t: DbTarget): string =>
+export const datasourceLine = (t: { database: string; schema: string; host: string; port: number }): string =>
   `Datasource "db": PostgreSQL database "${t.database}", schema "${t.schema}" at "${t.host}:${t.port}"`;
 
 export const foundLine = (count: number, dir: string): string =>

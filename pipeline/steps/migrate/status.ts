@@ -133,8 +133,7 @@ const shortTime = (iso: string | null) => (iso ? iso.replace('T', ' ').replace(/
 
 export function render(result: StepResult<StatusData>): string {
   const d = result.data;
-  const target = { database: d.datasource.database, schema: d.datasource.schema, host: d.datasource.host, port: d.datasource.port } as DbTarget;
-  let out = `${datasourceLine(target)}\n\n${foundLine(d.migrations.filter((m) => m.state !== 'missing-locally').length, d.migrationsDir)}\n`;
+  let out = `${datasourceLine(d.datasource)}\n\n${foundLine(d.migrations.filter((m) => m.state !== 'missing-locally').length, d.migrationsDir)}\n`;
   if (d.migrations.length > 0) {
     const width = Math.max(9, ...d.migrations.map((m) => m.name.length));
     out += `\n  ${'STATE'.padEnd(12)}${'MIGRATION'.padEnd(width + 2)}${'APPLIED AT (UTC)'.padEnd(21)}DURATION\n`;
