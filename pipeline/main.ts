@@ -58,6 +58,7 @@ function buildProgram(io: Printers, onSelect: (s: Selected) => void): Command {
   const groupSummary: Record<string, string> = {
     migrate: 'Prisma-compatible migration executor: status, deploy, resolve',
     local: 'the embedded PostgreSQL cluster in .dbops/: up, down, status, psql',
+    rollbacks: 'paired rollback scripts: check',
   };
   for (const spec of commands) {
     const [head, leaf] = spec.path as [string, string | undefined];

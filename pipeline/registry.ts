@@ -11,6 +11,13 @@ const dirs = {
   policiesDir: z.string().default('policies').describe('policy files folder'),
 };
 const json = { json: z.boolean().default(false).describe('print the result as JSON on stdout') };
+const rollbacks = { rollbacksDir: z.string().default('rollbacks').describe('folder of paired rollback scripts, rollbacks/<migration>.sql') };
+const reports = { reportsDir: z.string().default('reports').describe('folder the step writes <step>.json into (and `dbops report` reads)') };
+const scope = {
+  base: z.string().min(1).optional().describe('git ref the change is compared with (default: lint.base in policies/migrations.yaml, origin/main)'),
+  all: z.boolean().default(false).describe('every migration, not only those the change adds or edits'),
+  last: z.coerce.number().int().positive().optional().describe('treat the newest N migrations as the change (no git needed)'),
+};
 
 export const MigrateInputs = z.object({ ...connection, ...dirs, ...json });
 export type MigrateInputs = z.output<typeof MigrateInputs>;
@@ -28,6 +35,40 @@ export const SeedInputs = z.object({
   scale: z.coerce.number().positive().default(1).describe('volume multiplier: 1 ≈ 1,000,000 journal lines'),
   seed: z.coerce.number().int().nonnegative().default(42).describe('random seed; the same seed and scale give the same data'),
 });
+export const LintInputs = z.object({
+  ...dirs,
+  ...rollbacks,
+  ...reports,
+  ...json,
+  ...scope,
+  databaseUrl: z.string().min(1).optional().describe('also refuse edits to migrations applied on this database (lint connects only when given)'),
+  schema: connection.schema,
+  labels: z.string().default('').describe('comma-separated pull request labels; a label named in lint.destructive.allow_labels allows destructive statements'),
+});
+export type LintInputs = z.output<typeof LintInputs>;
+export const RollbacksInputs = z.object({ ...dirs, ...rollbacks, ...reports, ...json });
+export type RollbacksInputs = z.output<typeof RollbacksInputs>;
+export const RehearseInputs = z.object({
+  ...dirs,
+  ...rollbacks,
+  ...reports,
+  ...json,
+  ...scope,
+  snapshotUrl: z.string().min(1).optional().describe('template database on a staging server to clone (CREATE DATABASE … TEMPLATE … STRATEGY FILE_COPY); default: $STAGING_SNAPSHOT_URL'),
+  snapshotFile: z.string().min(1).optional().describe('pg_dump archive (-Fc) restored once into a template on the embedded cluster, then cloned'),
+  scale: z.coerce.number().positive().optional().describe('synthetic dataset size when no snapshot is given (default: rehearse.scale in policy)'),
+  databaseUrl: z.string().min(1).optional().describe('server to build the synthetic snapshot on when no snapshot is given (default: the embedded cluster); never migrated itself'),
+  keep: z.boolean().default(false).describe('keep the clone after the rehearsal (for debugging; its name is printed)'),
+});
+export type RehearseInputs = z.output<typeof RehearseInputs>;
+export const ReportInputs = z.object({
+  ...reports,
+  ...json,
+  format: z.enum(['terminal', 'markdown', 'sarif']).default('terminal').describe('terminal, markdown (PR comment / job summary) or sarif (2.1.0, for code scanning)'),
+  output: z.string().min(1).optional().describe('write the rendering to this file instead of stdout'),
+  github: z.boolean().default(false).describe('publish to GitHub: sticky PR comment, annotations, job summary, step outputs, SARIF file (default inside GitHub Actions)'),
+});
+export type ReportInputs = z.output<typeof ReportInputs>;
 export const DemoInputs = z.object({ ...dirs, ...json, scale: SeedInputs.shape.scale.default(0.02) });
 
 /** Every command: metadata and flags here; the implementation is imported only when the command runs. */
@@ -56,6 +97,41 @@ export const commands: CommandSpec[] = [
     examples: ['dbops migrate resolve --rolled-back 20260301090000_add_invoices', 'dbops migrate resolve --applied 20260112093000_init'],
     inputs: ResolveInputs,
     load: () => import('./steps/migrate/resolve.ts'),
+  }),
+  defineCommand({
+    path: ['lint'],
+    summary: 'lint the change: squawk with a Prisma profile, history integrity, rollback pairing, destructive statements',
+    description:
+      'Lints the migration and rollback files the change adds or edits (against --base, default origin/main), or every file with --all. squawk runs once for all files with the transaction assumption matching how the executor runs each file. Exit 1 when a finding is an error.',
+    examples: ['dbops lint', 'dbops lint --base origin/release --labels allow-destructive', 'dbops lint --all --json', 'dbops lint --last 1'],
+    inputs: LintInputs,
+    report: 'lint',
+    load: () => import('./steps/lint/index.ts'),
+  }),
+  defineCommand({
+    path: ['rollbacks', 'check'],
+    summary: 'check that every migration has rollbacks/<name>.sql, and every rollback a migration',
+    examples: ['dbops rollbacks check', 'dbops rollbacks check --json'],
+    inputs: RollbacksInputs,
+    report: 'rollbacks',
+    load: () => import('./steps/rollbacks/index.ts'),
+  }),
+  defineCommand({
+    path: ['rehearse'],
+    summary: 'apply the change to a clone of a staging snapshot, measure locks, duration and blocked traffic, prove the rollbacks',
+    description:
+      'Clones the snapshot, applies the base ref\'s migrations, then for each pending migration: applies it while sampling pg_locks and probing the touched tables, applies its rollback and checks the schema fingerprint equals the one before, applies it again. Named workload queries are EXPLAIN ANALYZEd before and after. Budgets in policies/migrations.yaml turn measurements into findings. The clone is always dropped.',
+    examples: ['dbops rehearse', 'dbops rehearse --snapshot-url "$STAGING_SNAPSHOT_URL"', 'dbops rehearse --snapshot-file staging.dump --base origin/main', 'dbops rehearse --last 2 --scale 0.05'],
+    inputs: RehearseInputs,
+    report: 'rehearse',
+    load: () => import('./steps/rehearse/index.ts'),
+  }),
+  defineCommand({
+    path: ['report'],
+    summary: 'render reports/*.json for a terminal, as Markdown or SARIF, or publish them to GitHub',
+    examples: ['dbops report', 'dbops report --format markdown --output reports/summary.md', 'dbops report --format sarif --output reports/dbops.sarif', 'dbops report --github'],
+    inputs: ReportInputs,
+    load: () => import('./report/index.ts'),
   }),
   defineCommand({
     path: ['local', 'up'],

@@ -17,7 +17,15 @@ export interface Finding {
   file?: string;
   /** 1-based. */
   line?: number;
+  /** 1-based. */
+  column?: number;
+  /** 1-based, inclusive. */
+  endLine?: number;
+  /** 1-based. */
+  endColumn?: number;
   help?: string;
+  /** The migration (folder name) the finding is about, when it is about one. */
+  migration?: string;
 }
 
 /**
@@ -63,6 +71,8 @@ export interface CommandSpec<S extends z.ZodObject = z.ZodObject> {
   inputs: S;
   /** Name of a variadic positional argument collected into `inputs.args`. */
   rest?: { name: string; description: string };
+  /** When set, the result is also written to `<reports-dir>/<report>.json` (the report envelope in pipeline/report/schema.ts). */
+  report?: string;
   load(): Promise<StepModule<z.output<S>, unknown>>;
 }
 

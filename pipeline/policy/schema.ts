@@ -1,10 +1,7 @@
 import { z } from 'zod';
-import { DURATION_PATTERN } from '../core/duration.ts';
-
-/** A duration as PostgreSQL settings write it: `500ms`, `5s`, `15min`, `2h`; `0` turns the limit off. */
-const Duration = z
-  .union([z.string().regex(DURATION_PATTERN, 'expected a duration such as 500ms, 5s, 15min, 2h or 0'), z.literal(0)])
-  .transform(String);
+import { Duration } from './duration.ts';
+import { LintPolicy } from './lint.ts';
+import { RehearsePolicy } from './rehearse.ts';
 
 const Timeouts = {
   lock_timeout: Duration.describe(
@@ -35,8 +32,10 @@ export const MigrationsPolicy = z
   .strictObject({
     version: z.literal(1).describe('Policy file format version.'),
     executor: ExecutorPolicy.prefault({}),
+    lint: LintPolicy.prefault({}),
+    rehearse: RehearsePolicy.prefault({}),
   })
-  .describe('policies/migrations.yaml: how migrations are executed (and, later, linted and rehearsed).');
+  .describe('policies/migrations.yaml: how migrations are executed, linted and rehearsed.');
 
 export type MigrationsPolicy = z.output<typeof MigrationsPolicy>;
 export type ExecutorPolicy = z.output<typeof ExecutorPolicy>;

@@ -1,0 +1,177 @@
+import { z } from 'zod';
+
+/**
+ * The files steps exchange: `reports/<step>.json`. Steps produce them, `dbops report` (and later gate and
+ * evidence) read them back, possibly from a downloaded workflow artifact, so they are validated on read.
+ * Additive changes only within one schemaVersion.
+ */
+
+export const SeveritySchema = z.enum(['error', 'warning', 'notice']);
+
+export const FindingSchema = z.object({
+  rule: z.string().describe('stable rule id, e.g. squawk/adding-field-with-default, history/edited, rehearse/rewrite'),
+  severity: SeveritySchema,
+  message: z.string(),
+  file: z.string().optional().describe('path relative to the repository root'),
+  line: z.number().int().positive().optional().describe('1-based'),
+  column: z.number().int().positive().optional().describe('1-based'),
+  endLine: z.number().int().positive().optional(),
+  endColumn: z.number().int().positive().optional(),
+  help: z.string().optional(),
+  migration: z.string().optional(),
+});
+
+export const VerdictSchema = z.enum(['pass', 'warn', 'fail', 'skip']);
+
+export const ReportEnvelope = z.object({
+  schemaVersion: z.literal(1),
+  step: z.string().describe('lint | rollbacks | rehearse | …: the file name without .json'),
+  command: z.string().describe('e.g. "lint"'),
+  verdict: VerdictSchema,
+  exitCode: z.number().int(),
+  startedAt: z.string().describe('ISO 8601 UTC'),
+  finishedAt: z.string(),
+  durationMs: z.number(),
+  commit: z.string().nullable().describe('git HEAD when the step ran, if in a git work tree'),
+  dbopsVersion: z.string(),
+  findings: z.array(FindingSchema),
+  error: z.object({ code: z.string().optional(), message: z.string(), hint: z.string().optional() }).optional(),
+  data: z.unknown(),
+});
+export type ReportEnvelope = z.output<typeof ReportEnvelope>;
+
+// ---- lint ---------------------------------------------------------------------------------------------
+
+export const LintFile = z.object({
+  path: z.string(),
+  kind: z.enum(['migration', 'rollback']),
+  migration: z.string(),
+  /** How the executor runs it, which decides squawk's transaction assumption. */
+  mode: z.enum(['atomic', 'split']).nullable(),
+  change: z.enum(['added', 'modified', 'renamed', 'unchanged']),
+});
+
+export const LintData = z.object({
+  scope: z.enum(['changed', 'all', 'last']),
+  base: z.string().nullable(),
+  pgVersion: z.string(),
+  profile: z.string(),
+  files: z.array(LintFile),
+  counts: z.object({ error: z.number(), warning: z.number(), notice: z.number() }),
+  /** Findings turned off by the profile or policy (not shown), for the noise measurement. */
+  suppressed: z.number(),
+  irreversible: z.array(z.object({ migration: z.string(), reason: z.string() })),
+  squawk: z.object({ version: z.string(), durationMs: z.number() }).nullable(),
+});
+export type LintData = z.output<typeof LintData>;
+
+// ---- rollbacks check ----------------------------------------------------------------------------------
+
+export const RollbackPair = z.object({
+  migration: z.string().nullable(),
+  rollback: z.string().nullable().describe('path of rollbacks/<name>.sql'),
+  status: z.enum(['paired', 'irreversible', 'missing', 'empty', 'orphan']),
+  reason: z.string().optional(),
+});
+export const RollbacksData = z.object({ migrationsDir: z.string(), rollbacksDir: z.string(), pairs: z.array(RollbackPair) });
+export type RollbacksData = z.output<typeof RollbacksData>;
+
+// ---- rehearse -----------------------------------------------------------------------------------------
+
+/** One interval during which a session of the migration held (granted) or waited for (not granted) a lock. */
+export const LockSpan = z.object({
+  relation: z.string(),
+  /** PostgreSQL lock mode name, e.g. AccessExclusiveLock. */
+  mode: z.string(),
+  granted: z.boolean(),
+  /** Milliseconds since the migration started. */
+  startMs: z.number(),
+  endMs: z.number(),
+});
+
+export const RelationLock = z.object({
+  relation: z.string(),
+  /** Strongest mode held on the relation during the migration. */
+  mode: z.string(),
+  heldMs: z.number(),
+  /** Rows in the relation before the migration (reltuples or count), when it is a table. */
+  rows: z.number().nullable(),
+});
+
+export const ProbeStats = z.object({
+  table: z.string(),
+  operation: z.enum(['read', 'write']),
+  samples: z.number(),
+  p50Ms: z.number(),
+  p95Ms: z.number(),
+  p99Ms: z.number(),
+  maxMs: z.number(),
+  /** Longest single probe that waited on a lock held by the migration. */
+  maxBlockedMs: z.number(),
+  errors: z.number(),
+});
+
+export const TableChange = z.object({
+  relation: z.string(),
+  rewritten: z.boolean().describe('relfilenode changed'),
+  rowsBefore: z.number().nullable(),
+  rowsAfter: z.number().nullable(),
+  bytesBefore: z.number().nullable(),
+  bytesAfter: z.number().nullable(),
+});
+
+export const RollbackProof = z.object({
+  status: z.enum(['proven', 'mismatch', 'irreversible', 'failed', 'missing', 'not-run']),
+  reason: z.string().optional(),
+  durationMs: z.number().optional(),
+  /** Readable schema diff (expected = before the migration, actual = after the rollback). */
+  diff: z.string().optional(),
+  reapply: z.enum(['matched', 'mismatch', 'failed', 'not-run']),
+  reapplyDiff: z.string().optional(),
+});
+
+export const MigrationRehearsal = z.object({
+  name: z.string(),
+  mode: z.enum(['atomic', 'split']),
+  status: z.enum(['applied', 'failed', 'not-run']),
+  error: z.string().optional(),
+  durationMs: z.number(),
+  sampleIntervalMs: z.number(),
+  samples: z.number(),
+  touched: z.array(z.string()),
+  locks: z.array(RelationLock),
+  timeline: z.array(LockSpan),
+  probes: z.array(ProbeStats),
+  tables: z.array(TableChange),
+  rollback: RollbackProof,
+});
+
+export const PlanSummary = z.object({ ms: z.number(), shape: z.string().describe('node types and relations, indented'), totalCost: z.number(), sharedHit: z.number(), sharedRead: z.number() });
+
+export const WorkloadResult = z.object({
+  name: z.string(),
+  before: PlanSummary.nullable(),
+  after: PlanSummary.nullable(),
+  planChanged: z.boolean(),
+  ratio: z.number().nullable().describe('after / before execution time'),
+  error: z.string().optional(),
+});
+
+export const RehearseData = z.object({
+  snapshot: z.object({
+    source: z.enum(['url', 'file', 'synthetic']),
+    /** Redacted: never a password. */
+    label: z.string(),
+    scale: z.number().optional(),
+    cloneMs: z.number(),
+  }),
+  base: z.object({ ref: z.string().nullable(), applied: z.array(z.string()) }),
+  pending: z.array(z.string()),
+  migrations: z.array(MigrationRehearsal),
+  workload: z.array(WorkloadResult),
+});
+export type RehearseData = z.output<typeof RehearseData>;
+export type MigrationRehearsal = z.output<typeof MigrationRehearsal>;
+
+/** Step name → schema of its `data`, for validation on read. */
+export const REPORT_DATA = { lint: LintData, rollbacks: RollbacksData, rehearse: RehearseData } as const;
