@@ -66,7 +66,8 @@ export const ReportInputs = z.object({
   ...json,
   format: z.enum(['terminal', 'markdown', 'sarif']).default('terminal').describe('terminal, markdown (PR comment / job summary) or sarif (2.1.0, for code scanning)'),
   output: z.string().min(1).optional().describe('write the rendering to this file instead of stdout'),
-  github: z.boolean().default(false).describe('publish to GitHub: sticky PR comment, annotations, job summary, step outputs, SARIF file (default inside GitHub Actions)'),
+  // Optional rather than default(false): unset means "publish when running inside GitHub Actions".
+  github: z.boolean().optional().describe('publish to GitHub: sticky PR comment, annotations, job summary, step outputs, <reports-dir>/dbops.sarif (default inside GitHub Actions unless --output is given)'),
 });
 export type ReportInputs = z.output<typeof ReportInputs>;
 export const DemoInputs = z.object({ ...dirs, ...json, scale: SeedInputs.shape.scale.default(0.02) });
