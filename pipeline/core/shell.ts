@@ -25,6 +25,8 @@ export function createShell(log: Logger, runAs?: RunAs): Shell {
     quiet: true,
     verbose: false,
     preferLocal: true,
+    // The directory when the shell is made: zx otherwise keeps the one current when zx was first loaded.
+    cwd: process.cwd(),
     log: (entry) => {
       if (entry.kind === 'cmd') log.debug({ cmd: redact(entry.cmd), cwd: entry.cwd }, 'exec');
       else if (entry.kind === 'end') log.debug({ exitCode: entry.exitCode, ms: Math.round(entry.duration) }, 'exec done');

@@ -1,0 +1,21 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { RollbackFile } from './pair.ts';
+
+export interface RollbacksFolder {
+  dir: string;
+  exists: boolean;
+  files: RollbackFile[];
+}
+
+/** Every `<name>.sql` directly in the folder; other files (a README) and sub-folders are not rollbacks. */
+export async function readRollbacksFolder(dir: string): Promise<RollbacksFolder> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return undefined;
+    throw e;
+  });
+  if (!entries) return { dir, exists: false, files: [] };
+  const sql = entries.filter((e) => e.isFile() && e.name.endsWith('.sql')).map((e) => e.name);
+  const files = await Promise.all(sql.map(async (file) => ({ name: file.slice(0, -'.sql'.length), path: join(dir, file), text: await readFile(join(dir, file), 'utf8') })));
+  return { dir, exists: true, files: files.sort((a, b) => a.name.localeCompare(b.name)) };
+}

@@ -1,0 +1,273 @@
+import { basename, join } from 'node:path';
+import { ConfigError, UsageError } from '../../core/errors.ts';
+import type { Finding, StepContext, StepResult, Verdict } from '../../core/step.ts';
+import { changedSince, migrationsAt, resolveBase, showFile } from '../../git/base.ts';
+import type { LintPolicy } from '../../policy/lint.ts';
+import type { LintInputs } from '../../registry.ts';
+import type { LintData } from '../../report/schema.ts';
+import { readRollbacksFolder } from '../../rollbacks/files.ts';
+import { pairRollbacks } from '../../rollbacks/pair.ts';
+import { readMigrationsFolder } from '../migrate/folder.ts';
+import { loadRows, openSession } from '../migrate/history.ts';
+import { planExecution } from '../migrate/plan.ts';
+import { analyzeMigrations, parseErrorFinding } from './analyze.ts';
+import { appliedHistoryFindings, baseHistoryFindings, classifyChanges, gitPath, mergeHistory } from './history.ts';
+import { DBOPS_RULES, policyLevel, profileLevel, SQUAWK_PREFIX, unknownRuleKeys, type FileContext, type Level } from './profile.ts';
+import { mapSquawkFinding, runSquawk, type SquawkRun } from './squawk.ts';
+import { SourceText } from './text.ts';
+
+type LintFile = LintData['files'][number];
+
+interface InScope {
+  path: string;
+  kind: 'migration' | 'rollback';
+  migration: string;
+  change: LintFile['change'];
+  text: string;
+  source: SourceText;
+  context: FileContext;
+}
+
+const EMPTY_COUNTS = () => ({ error: 0, warning: 0, notice: 0 });
+
+/**
+ * `dbops lint`: squawk with the policy's profile over the migration and rollback files in scope, plus
+ * the dbops rules (history integrity, rollback pairing, destructive statements). Connects to a database
+ * only when --database-url is given.
+ */
+export async function run(input: LintInputs, ctx: StepContext): Promise<StepResult<LintData>> {
+  if (input.all && input.last !== undefined) throw new UsageError('--all and --last cannot be combined.', { hint: 'Use --all for every migration, or --last N for the newest N.' });
+  const { migrations: loaded } = await ctx.policies('migrations');
+  const policy = loaded.value.lint;
+  const { migrationsDir, rollbacksDir } = input;
+  const folder = await readMigrationsFolder(migrationsDir);
+  const rollbackFolder = await readRollbacksFolder(rollbacksDir);
+  const local = new Map(folder.migrations.map((m) => [m.name, m]));
+  const rollbackByName = new Map(rollbackFolder.files.map((r) => [r.name, r]));
+
+  // ---- scope -------------------------------------------------------------------------------------
+  const scope: LintData['scope'] = input.all ? 'all' : input.last !== undefined ? 'last' : 'changed';
+  const migrationScope = new Map<string, LintFile['change']>();
+  const rollbackScope = new Map<string, LintFile['change']>();
+  /** Names whose pairing the change may have broken (deleted or renamed migrations and rollbacks). */
+  const touched = new Set<string>();
+  let historyFromBase: Finding[] = [];
+  let base: string | null = null;
+  if (scope === 'all') {
+    for (const m of folder.migrations) migrationScope.set(m.name, 'unchanged');
+    for (const r of rollbackFolder.files) rollbackScope.set(r.name, 'unchanged');
+  } else if (scope === 'last') {
+    for (const m of folder.migrations.slice(-input.last!)) {
+      migrationScope.set(m.name, 'unchanged');
+      if (rollbackByName.has(m.name)) rollbackScope.set(m.name, 'unchanged');
+    }
+  } else {
+    const ref = input.base ?? policy.base;
+    const resolved = await resolveBase(ctx.sh, ref);
+    base = ref;
+    const baseMigrations = await migrationsAt(ctx.sh, resolved.sha, gitPath(migrationsDir));
+    const changes = classifyChanges(await changedSince(ctx.sh, resolved.sha, [gitPath(migrationsDir), gitPath(rollbacksDir)]), migrationsDir, rollbacksDir);
+    const contents = new Map<string, string>();
+    for (const c of changes.migrations.filter((c) => c.status === 'modified')) {
+      const text = await showFile(ctx.sh, resolved.sha, `${gitPath(migrationsDir)}/${c.name}/migration.sql`);
+      if (text !== undefined) contents.set(c.name, text);
+    }
+    historyFromBase = baseHistoryFindings({ ref, migrations: baseMigrations, contents }, changes.migrations, local, migrationsDir);
+    for (const c of changes.migrations) {
+      if (c.status === 'deleted') touched.add(c.name);
+      else if (local.has(c.name)) migrationScope.set(c.name, c.status);
+      if (c.oldName) touched.add(c.oldName);
+    }
+    for (const c of changes.rollbacks) {
+      if (c.status === 'deleted') touched.add(c.name);
+      else if (rollbackByName.has(c.name)) rollbackScope.set(c.name, c.status);
+      if (c.oldName) touched.add(c.oldName);
+    }
+    ctx.log.info({ base: ref, mergeBase: resolved.sha, migrations: migrationScope.size, rollbacks: rollbackScope.size }, 'lint scope');
+  }
+
+  // ---- history against a database ----------------------------------------------------------------
+  let history = historyFromBase;
+  if (input.databaseUrl !== undefined) {
+    const target = await ctx.database();
+    const where = `database "${target.database}" on ${target.host}:${target.port}`;
+    const session = await openSession(target, ctx.log, 'dbops lint');
+    const rows = await loadRows(session).finally(() => session.close());
+    history = mergeHistory(historyFromBase, appliedHistoryFindings(folder.migrations, rows, where, migrationsDir), where);
+  }
+
+  // ---- files, and how the executor runs each ------------------------------------------------------
+  const findings: Finding[] = [...history];
+  const files: InScope[] = [];
+  for (const [name, change] of migrationScope) {
+    const m = local.get(name)!;
+    if (m.script === undefined) {
+      findings.push({ rule: 'migrations/missing-script', severity: 'error', migration: name, file: m.file, message: `${join(migrationsDir, name)}/ has no migration.sql.`, help: 'Every migration folder needs its migration.sql (Prisma P3015); add it or delete the folder.' });
+      continue;
+    }
+    files.push(await inScope(m.file, 'migration', name, change, m.script, findings));
+  }
+  for (const [name, change] of rollbackScope) {
+    const r = rollbackByName.get(name)!;
+    files.push(await inScope(r.path, 'rollback', name, change, r.text, findings));
+  }
+  files.sort((a, b) => a.path.localeCompare(b.path));
+
+  // squawk runs while the AST rules parse the same files: the two are independent.
+  const squawkRun: Promise<SquawkRun | null> = files.length === 0 ? Promise.resolve(null) : runSquawk(
+    ctx.sh,
+    [
+      { files: files.filter((f) => f.context.mode === 'atomic').map((f) => f.path), assumeInTransaction: true },
+      { files: files.filter((f) => f.context.mode !== 'atomic').map((f) => f.path), assumeInTransaction: false },
+    ],
+    policy.pg_version,
+    ctx.log,
+  );
+  const migrationFiles = files.filter((f) => f.kind === 'migration');
+  const analyses = await analyzeMigrations(folder.migrations, new Set(migrationFiles.map((f) => f.migration))).catch(async (e: unknown) => {
+    await squawkRun.catch(() => undefined);
+    throw e;
+  });
+  const squawk = await squawkRun;
+
+  // ---- pairing ------------------------------------------------------------------------------------
+  const pairing = pairRollbacks({ migrations: folder.migrations.map((m) => m.name), rollbacks: rollbackFolder.files, migrationsDir, rollbacksDir });
+  const nameOf = (migration: string | null | undefined, path: string | null | undefined) => migration ?? (path ? basename(path, '.sql') : '');
+  const relevant = (name: string) => scope === 'all' || migrationScope.has(name) || rollbackScope.has(name) || touched.has(name);
+  const pairs = pairing.pairs.filter((p) => relevant(nameOf(p.migration, p.rollback)));
+  for (const f of pairing.findings) if (relevant(nameOf(f.migration, f.file))) findings.push(f);
+
+  // ---- levels -------------------------------------------------------------------------------------
+  const labels = input.labels.split(',').map((l) => l.trim()).filter(Boolean);
+  const allowedBy = labels.find((l) => policy.destructive.allow_labels.includes(l));
+  let suppressed = 0;
+  const shown: Finding[] = [];
+  const keep = (f: Finding, level: Level) => {
+    if (level === 'off') suppressed++;
+    else shown.push({ ...f, severity: level });
+  };
+  for (const f of findings) keep(f, policyLevel(policy.rules, f.rule) ?? f.severity);
+  for (const f of files) {
+    const analysis = analyses.get(f.migration);
+    if (f.kind !== 'migration' || !analysis) continue;
+    for (const hit of analysis.hits) {
+      const at = f.source.at(hit.offset);
+      const defaultLevel: Level = hit.uncertain ? 'notice' : (DBOPS_RULES[hit.rule] ?? 'error');
+      let level = policyLevel(policy.rules, hit.rule) ?? defaultLevel;
+      let message = hit.message;
+      if (level === 'error' && allowedBy) {
+        level = 'warning';
+        message = `${message} Allowed for this pull request by the label "${allowedBy}".`;
+      }
+      keep({ rule: hit.rule, severity: 'error', message, file: f.path, line: at.line, column: at.column, migration: f.migration, help: destructiveHelp(hit.rule, policy) }, level);
+    }
+  }
+  if (squawk) {
+    const byPath = new Map(files.map((f) => [f.path, f]));
+    const syntaxSeen = new Set<string>();
+    for (const s of squawk.findings) {
+      const f = byPath.get(s.file);
+      if (!f) continue;
+      // squawk's parser recovers and reports follow-up errors of the first one; only the first is real.
+      if (s.rule_name === 'syntax-error') {
+        if (syntaxSeen.has(f.path)) continue;
+        syntaxSeen.add(f.path);
+      }
+      const { level, note } = profileLevel(policy.profile, s.rule_name, f.context);
+      keep(mapSquawkFinding(s, f, note), policyLevel(policy.rules, `${SQUAWK_PREFIX}${s.rule_name}`) ?? level);
+    }
+    // libpg-query (PostgreSQL's parser) may reject what squawk's own parser accepts.
+    for (const f of migrationFiles) {
+      const error = analyses.get(f.migration)?.parseError;
+      if (error && !syntaxSeen.has(f.path)) keep(parseErrorFinding(error, f.path, f.migration, f.source), policyLevel(policy.rules, 'sql/parse-error') ?? 'error');
+    }
+  }
+  for (const key of unknownRuleKeys(policy.rules)) {
+    keep({ rule: 'lint/unknown-rule', severity: 'notice', file: join(input.policiesDir, 'migrations.yaml'), message: `lint.rules names "${key}", which is neither a squawk ${squawk?.version ?? ''} rule dbops knows nor a dbops rule, so it changes nothing.`.replace('  ', ' '), help: `Check the spelling; the rule ids are listed in the README (squawk rules by their squawk name, dbops rules as ${Object.keys(DBOPS_RULES).slice(0, 3).join(', ')}, …).` }, policyLevel(policy.rules, 'lint/unknown-rule') ?? 'notice');
+  }
+
+  shown.sort((a, b) => (a.file ?? '').localeCompare(b.file ?? '') || (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0) || a.rule.localeCompare(b.rule));
+  const counts = EMPTY_COUNTS();
+  for (const f of shown) counts[f.severity]++;
+  const verdict: Verdict = counts.error > 0 ? 'fail' : counts.warning > 0 ? 'warn' : files.length === 0 && shown.length === 0 ? 'skip' : 'pass';
+  const data: LintData = {
+    scope,
+    base,
+    pgVersion: policy.pg_version,
+    profile: policy.profile,
+    files: files.map((f) => ({ path: f.path, kind: f.kind, migration: f.migration, mode: f.context.mode, change: f.change })),
+    counts,
+    suppressed,
+    irreversible: pairs.filter((p) => p.status === 'irreversible' && p.reason !== undefined && p.migration !== null).map((p) => ({ migration: p.migration!, reason: p.reason! })),
+    squawk: squawk ? { version: squawk.version, durationMs: squawk.durationMs, invocations: squawk.invocations } : null,
+  };
+  ctx.log.info({ files: files.length, ...counts, suppressed, verdict }, 'lint done');
+  return { verdict, findings: shown, data };
+}
+
+/** Reads how the executor would run the file; a file it would refuse is a finding, never a crash. */
+async function inScope(path: string, kind: InScope['kind'], migration: string, change: LintFile['change'], text: string, findings: Finding[]): Promise<InScope> {
+  const source = new SourceText(text);
+  let context: FileContext = { kind, mode: null, steps: 1 };
+  try {
+    const plan = await planExecution(text, path);
+    context = { kind, mode: plan.mode, steps: plan.mode === 'split' ? plan.segments.length : 1 };
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    findings.push({ rule: 'executor/invalid-file', severity: 'error', migration, file: path, message: e.message, ...(e.hint ? { help: e.hint } : {}) });
+  }
+  return { path, kind, migration, change, text, source, context };
+}
+
+function destructiveHelp(rule: string, policy: LintPolicy): string {
+  const labels = policy.destructive.allow_labels.map((l) => `"${l}"`).join(' or ');
+  const allow = labels ? ` If the loss is intended, a reviewer adds the label ${labels} to the pull request (then this is a warning).` : '';
+  const how: Record<string, string> = {
+    'destructive/drop-column': 'Expand and contract: stop using the column in the application and deploy that first, then drop it in a later migration, after a backup.',
+    'destructive/drop-table': 'Expand and contract: stop using the table in the application first, then drop it in a later migration, after a backup (or rename it and drop it later).',
+    'destructive/drop-schema': 'Dropping a schema deletes everything in it; do it by hand with a backup, not in a migration.',
+    'destructive/truncate': 'Delete rows in a migration only when they are derived or disposable; otherwise archive them first.',
+    'destructive/narrow-type': 'Check the longest/largest existing value first (SELECT max(length(col)) …); widen instead, or add a new column, backfill and switch over.',
+  };
+  return `${how[rule] ?? ''} The rollback cannot bring the data back: mark it with \`-- dbops:irreversible <reason>\`.${allow}`.trim();
+}
+
+// ---- human output ---------------------------------------------------------------------------------
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+const LEVEL_WIDTH = 7;
+
+export function render(result: StepResult<LintData>, input: LintInputs): string {
+  const { data, findings } = result;
+  const where = data.scope === 'changed' ? `changed against ${data.base}` : data.scope === 'all' ? 'all migrations and rollbacks' : `the newest ${input.last ?? ''} migrations`.replace('  ', ' ');
+  if (result.verdict === 'skip') {
+    return data.scope === 'changed'
+      ? `Nothing to lint: no migration or rollback changed against ${data.base} (in ${input.migrationsDir} and ${input.rollbacksDir}).\n`
+      : `Nothing to lint: ${input.migrationsDir} has no migrations.\n`;
+  }
+  const lines: string[] = [];
+  const byFile = new Map<string, Finding[]>();
+  for (const f of findings) {
+    const key = f.file ?? '';
+    byFile.set(key, [...(byFile.get(key) ?? []), f]);
+  }
+  for (const [file, list] of byFile) {
+    lines.push(file || '(no file)');
+    for (const f of list) {
+      const pos = f.line ? `${file}:${f.line}:${f.column ?? 1}` : file;
+      lines.push(`  ${pos}  ${f.severity.padEnd(LEVEL_WIDTH)}  ${f.rule}  ${f.message}`);
+      if (f.help) lines.push(`      help: ${f.help}`);
+    }
+    lines.push('');
+  }
+  const { error, warning, notice } = data.counts;
+  const migrations = data.files.filter((f) => f.kind === 'migration').length;
+  const rollbacks = data.files.length - migrations;
+  const squawk = data.squawk ? `squawk ${data.squawk.version}, ` : '';
+  lines.push(`Linted ${plural(migrations, 'migration')} and ${plural(rollbacks, 'rollback')} (${where}; ${squawk}profile ${data.profile}, PostgreSQL ${data.pgVersion}).`);
+  lines.push(`${plural(error, 'error')}, ${plural(warning, 'warning')}, ${plural(notice, 'notice')}${data.suppressed > 0 ? ` (${data.suppressed} turned off by the profile or policy)` : ''}.`);
+  const split = data.files.filter((f) => f.mode === 'split');
+  if (split.length > 0) lines.push(`Run statement by statement by the executor (not in one transaction): ${split.map((f) => f.path).join(', ')}.`);
+  lines.push(result.verdict === 'fail' ? 'Lint failed.' : result.verdict === 'warn' ? 'Lint passed with warnings.' : 'Lint passed.');
+  return `${lines.join('\n')}\n`;
+}
