@@ -1,4 +1,5 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RollbackFile } from './pair.ts';
 
@@ -16,6 +17,7 @@ export async function readRollbacksFolder(dir: string): Promise<RollbacksFolder>
   });
   if (!entries) return { dir, exists: false, files: [] };
   const sql = entries.filter((e) => e.isFile() && e.name.endsWith('.sql')).map((e) => e.name);
-  const files = await Promise.all(sql.map(async (file) => ({ name: file.slice(0, -'.sql'.length), path: join(dir, file), text: await readFile(join(dir, file), 'utf8') })));
+  // Synchronous: for hundreds of small files several times faster than fs.promises (a thread-pool round trip per call).
+  const files = sql.map((file) => ({ name: file.slice(0, -'.sql'.length), path: join(dir, file), text: readFileSync(join(dir, file), 'utf8') }));
   return { dir, exists: true, files: files.sort((a, b) => a.name.localeCompare(b.name)) };
 }

@@ -18,6 +18,7 @@ export interface BenchResult {
 const BENCHES: Record<string, () => Promise<{ bench(): Promise<BenchResult> }>> = {
   migrate: () => import('./migrate.ts'),
   seed: () => import('./seed.ts'),
+  lint: () => import('./lint.ts'),
 };
 
 const only = process.argv.slice(2);

@@ -115,7 +115,6 @@ export async function run(input: LintInputs, ctx: StepContext): Promise<StepResu
 
   // squawk runs while the AST rules parse the same files: the two are independent.
   const squawkRun: Promise<SquawkRun | null> = files.length === 0 ? Promise.resolve(null) : runSquawk(
-    ctx.sh,
     [
       { files: files.filter((f) => f.context.mode === 'atomic').map((f) => f.path), assumeInTransaction: true },
       { files: files.filter((f) => f.context.mode !== 'atomic').map((f) => f.path), assumeInTransaction: false },

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../../core/errors.ts';
@@ -49,7 +50,14 @@ export async function readMigrationsFolder(dir: string): Promise<MigrationsFolde
   const migrations = await Promise.all(
     names.map(async (name): Promise<LocalMigration> => {
       const file = join(dir, name, 'migration.sql');
-      const script = await readFile(file, 'utf8').catch(() => undefined);
+      // Synchronous on purpose: for hundreds of small files it is several times faster than fs.promises,
+      // which pays a thread-pool round trip for each open, stat, read and close.
+      let script: string | undefined;
+      try {
+        script = readFileSync(file, 'utf8');
+      } catch {
+        script = undefined;
+      }
       return { name, file, script };
     }),
   );
