@@ -4,6 +4,8 @@ import type { CommandSpec, StepResult } from '../core/step.ts';
 import { countFindings, locationText, worstVerdict } from './findings.ts';
 import type { LoadedReport } from './store.ts';
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 /** The findings of a report as plain lines: for steps whose own renderer is not available. */
 export function genericRender(report: LoadedReport['report']): string {
   if (report.findings.length === 0) return report.error ? '' : 'No findings.\n';
@@ -25,9 +27,8 @@ export async function renderTerminal(reports: LoadedReport[], commands: readonly
   const out: string[] = [];
   for (const { file, report } of reports) {
     const c = countFindings(report.findings);
-    out.push(
-      `── ${report.command} ── ${report.verdict}${report.exitCode > 1 ? ` (exit ${report.exitCode})` : ''} · ${c.error} errors, ${c.warning} warnings, ${c.notice} notices · ${formatMs(report.durationMs)} · commit ${report.commit?.slice(0, 12) ?? 'unknown'} · ${file}\n`,
-    );
+    const counts = [plural(c.error, 'error'), plural(c.warning, 'warning'), plural(c.notice, 'notice')].join(', ');
+    out.push(`── ${report.command} ── ${report.verdict}${report.exitCode > 1 ? ` (exit ${report.exitCode})` : ''} · ${counts} · ${formatMs(report.durationMs)} · commit ${report.commit?.slice(0, 12) ?? 'unknown'} · ${file}\n`);
     if (report.error) out.push(`Stopped${report.error.code ? ` (${report.error.code})` : ''}: ${report.error.message}\n${report.error.hint ? `Fix: ${report.error.hint}\n` : ''}`);
     let rendered: string | undefined;
     const spec = commands.find((s) => s.report === report.step);
