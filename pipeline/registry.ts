@@ -103,8 +103,8 @@ export const commands: CommandSpec[] = [
     path: ['lint'],
     summary: 'lint the change: squawk with a Prisma profile, history integrity, rollback pairing, destructive statements',
     description:
-      'Lints the migration and rollback files the change adds or edits (against --base, default origin/main), or every file with --all. squawk runs once for all files with the transaction assumption matching how the executor runs each file. Exit 1 when a finding is an error.',
-    examples: ['dbops lint', 'dbops lint --base origin/release --labels allow-destructive', 'dbops lint --all --json', 'dbops lint --last 1'],
+      'Lints the migration and rollback files the change adds or edits (against --base, default lint.base = origin/main), every file with --all, or the newest N migrations with --last N. squawk runs once for all files, with the transaction assumption matching how the executor runs each file, and the prisma profile of policies/migrations.yaml. dbops rules: history integrity (no edit, rename or deletion of a migration on the base ref or, with --database-url, applied there; new migrations sort last), rollback pairing, destructive statements (errors unless --labels names an allowed label). Exit 1 when a finding is an error.',
+    examples: ['dbops lint', 'dbops lint --base origin/release --labels allow-destructive', 'dbops lint --all --json', 'dbops lint --last 1', 'dbops lint --database-url "$PRODUCTION_DATABASE_URL"'],
     inputs: LintInputs,
     report: 'lint',
     load: () => import('./steps/lint/index.ts'),

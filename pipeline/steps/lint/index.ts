@@ -238,7 +238,7 @@ const LEVEL_WIDTH = 7;
 
 export function render(result: StepResult<LintData>, input: LintInputs): string {
   const { data, findings } = result;
-  const where = data.scope === 'changed' ? `changed against ${data.base}` : data.scope === 'all' ? 'all migrations and rollbacks' : `the newest ${input.last ?? ''} migrations`.replace('  ', ' ');
+  const where = data.scope === 'changed' ? `changed against ${data.base}` : data.scope === 'all' ? 'all migrations and rollbacks' : input.last === 1 ? 'the newest migration' : `the newest ${input.last ?? ''} migrations`;
   if (result.verdict === 'skip') {
     return data.scope === 'changed'
       ? `Nothing to lint: no migration or rollback changed against ${data.base} (in ${input.migrationsDir} and ${input.rollbacksDir}).\n`
