@@ -46,13 +46,21 @@ export function migrationPaths(reports: readonly LoadedReport[]): (migration: st
 
 const normalizePath = (p: string) => p.replace(/\\/g, '/').replace(/^\.\//, '');
 
-/** Every finding of every report, errors first, then by file and line; a finding about a migration gets its file. */
+/**
+ * Every finding of every report, errors first, then by file and line; a finding about a migration gets its
+ * file. Steps overlap (lint and rollbacks check both report an irreversible rollback): the same rule on
+ * the same spot with the same message is listed, annotated and uploaded once.
+ */
 export function allFindings(reports: readonly LoadedReport[]): PlacedFinding[] {
   const pathOf = migrationPaths(reports);
   const placed: PlacedFinding[] = [];
+  const seen = new Set<string>();
   for (const { report } of reports) {
     for (const f of report.findings) {
       const path = f.file ? normalizePath(f.file) : f.migration ? pathOf(f.migration) : undefined;
+      const key = JSON.stringify([f.rule, f.severity, path, f.line, f.column, f.message]);
+      if (seen.has(key)) continue;
+      seen.add(key);
       placed.push({ ...f, step: report.step, ...(path ? { path } : {}) });
     }
   }

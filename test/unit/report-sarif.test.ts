@@ -115,13 +115,19 @@ describe('SARIF 2.1.0', () => {
     expect(new Set(all).size).toBe(all.length);
   });
 
-  it('numbers identical findings apart, so each stays its own alert', () => {
+  it('numbers findings that differ only in their line apart, so each stays its own alert', () => {
     const reports = structuredClone(fixture);
-    reports[0]!.report.findings.push({ ...reports[0]!.report.findings[0]! });
+    reports[0]!.report.findings.push({ ...reports[0]!.report.findings[0]!, line: 12, endLine: 12 });
     const prints = toSarif(reports, '0.1.0').runs[0]!.results!.filter((r) => r.ruleId === 'squawk/require-concurrent-index-creation').map((r) => r.partialFingerprints!['dbopsFinding/v1']!);
     expect(prints).toHaveLength(2);
     expect(prints[0]!.split(':')[0]).toBe(prints[1]!.split(':')[0]);
     expect(prints.map((p) => p.split(':')[1])).toEqual(['1', '2']);
+  });
+
+  it('uploads a finding two steps both report once', () => {
+    const reports = structuredClone(fixture);
+    reports[1]!.report.findings.push({ ...reports[0]!.report.findings[2]! });
+    expect(toSarif(reports, '0.1.0').runs[0]!.results!.filter((r) => r.ruleId === 'rollbacks/drops-data')).toHaveLength(1);
   });
 
   it('reports a step that stopped as a failed invocation', () => {
