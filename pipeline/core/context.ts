@@ -27,6 +27,7 @@ export function createContext({ log, signal, policiesDir = 'policies', databaseU
   return {
     log,
     signal,
+    env,
     get sh() {
       shell ??= createShell(log);
       return shell;

@@ -46,6 +46,8 @@ export interface StepContext {
   log: Logger;
   sh: Shell;
   signal: AbortSignal;
+  /** The environment the command runs in, for a step's documented variable fallbacks (e.g. STAGING_SNAPSHOT_URL). */
+  env?: NodeJS.ProcessEnv;
   /** Loads and validates the named policy files (every problem reported at once, exit 2). */
   policies<K extends PolicyName>(...names: K[]): Promise<{ [P in K]: LoadedPolicy<P> }>;
   /** The database to work on: --database-url, else DATABASE_URL, else the embedded cluster (started on demand). */

@@ -128,6 +128,8 @@ export const RollbackProof = z.object({
   diff: z.string().optional(),
   reapply: z.enum(['matched', 'mismatch', 'failed', 'not-run']),
   reapplyDiff: z.string().optional(),
+  /** Why the second apply failed (reapply = failed). */
+  reapplyError: z.string().optional(),
 });
 
 export const MigrationRehearsal = z.object({
@@ -164,6 +166,12 @@ export const RehearseData = z.object({
     label: z.string(),
     scale: z.number().optional(),
     cloneMs: z.number(),
+    /** Template database the clone was made from (a cached synthetic or restored-file template, or the snapshot URL's database). */
+    template: z.string().optional(),
+    /** The cached template existed already: this rehearsal only cloned it. */
+    reused: z.boolean().optional(),
+    /** Name of the clone database (dropped at the end unless --keep). */
+    clone: z.string().optional(),
   }),
   base: z.object({ ref: z.string().nullable(), applied: z.array(z.string()) }),
   pending: z.array(z.string()),

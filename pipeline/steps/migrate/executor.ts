@@ -59,6 +59,12 @@ export type Outcome = Applied | Failed;
 
 export interface ExecutorEvents {
   retry(info: { attempt: number; of: number; waitMs: number; blockers: Blocker[]; segment?: Segment | undefined }): void;
+  /**
+   * Called inside an atomic migration's transaction after its script ran and before COMMIT, on the
+   * migration's own connection: every lock the migration took is still held there (rehearse reads them).
+   * Must not throw.
+   */
+  beforeCommit?(client: Client): Promise<void>;
 }
 
 const ms = (d: string) => parseDuration(d) ?? 0;
@@ -187,6 +193,7 @@ export class Executor {
         const row = await insertStartedRow(this.s, name, sum);
         startedAt = row.startedAt;
         blockers = mergeBlockers(blockers, await this.#watched(() => c.query(script)));
+        if (this.events.beforeCommit) await this.events.beforeCommit(c);
         await c.query(`${finishedSql(this.s, row.id)}; COMMIT`);
         return { ok: true, durationMs: Date.now() - started, lockRetries: attempt, blockers };
       } catch (e) {

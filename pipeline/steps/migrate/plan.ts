@@ -117,7 +117,7 @@ function firstCodeLine(text: string, from: number): number {
   return text.slice(0, i).split('\n').length;
 }
 
-interface Parsed {
+export interface Parsed {
   stmt: Node;
   /** Byte offsets of the statement in the file (the parser's locations skip leading comments). */
   start: number;
@@ -125,12 +125,13 @@ interface Parsed {
   line: number;
 }
 
-interface ParsedFile {
+export interface ParsedFile {
   bytes: Buffer;
   statements: Parsed[];
 }
 
-async function parseStatements(script: string): Promise<ParsedFile | undefined> {
+/** The file's statements with byte offsets and 1-based lines, or undefined when the parser rejects it. */
+export async function parseStatements(script: string): Promise<ParsedFile | undefined> {
   let result: { stmts?: Array<{ stmt: Node; stmt_location?: number; stmt_len?: number }> };
   try {
     // Loaded on first need: most migration files never reach the parser. The promise is kept because a

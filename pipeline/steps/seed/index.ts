@@ -15,6 +15,8 @@ import { buildReference, writeReference, type BulkInputs, type ReferenceRows } f
 import { documentPlan, helperFunctions, journalPlan, loadStatements, planVolume, SEQUENCED_TABLES, stagingTables, type Statement } from './volume.ts';
 
 type Input = z.output<typeof SeedInputs>;
+/** What the volume depends on: the same pair gives the same data. */
+export type SeedOptions = Pick<Input, 'scale' | 'seed'>;
 
 export interface SeedData {
   datasource: { database: string; schema: string; host: string; port: number };
@@ -102,7 +104,7 @@ interface BulkResult {
  * `referenceWritten` settles when the Prisma phase has committed: planning needs only the ids (known in
  * advance), so it runs meanwhile, and the first INSERT waits for the rows it references.
  */
-async function bulkLoad(client: Client, input: Input, target: DbTarget, bulk: BulkInputs, mode: LoadMode, phases: Phases, ctx: StepContext, referenceWritten: Promise<unknown>): Promise<BulkResult> {
+async function bulkLoad(client: Client, input: SeedOptions, target: DbTarget, bulk: BulkInputs, mode: LoadMode, phases: Phases, ctx: StepContext, referenceWritten: Promise<unknown>): Promise<BulkResult> {
   const plan = planVolume(input.scale, bulk.orgs.length);
   const groups: Array<[string, Statement[]]> = [
     ['plan', [...helperFunctions(input.seed), ...stagingTables(bulk), ...documentPlan(plan, bulk.weights), ...journalPlan(plan, bulk.weights, bulk.orgs.length)]],
@@ -165,8 +167,12 @@ async function bulkLoad(client: Client, input: Input, target: DbTarget, bulk: Bu
 }
 
 export async function run(input: Input, ctx: StepContext): Promise<StepResult<SeedData>> {
+  return seedDatabase(await ctx.database(), input, ctx);
+}
+
+/** The seed on a given database (rehearse builds its synthetic snapshot with it); same checks and refusals as `dbops seed`. */
+export async function seedDatabase(target: DbTarget, input: SeedOptions, ctx: StepContext): Promise<StepResult<SeedData>> {
   const started = performance.now();
-  const target = await ctx.database();
   const phases = new Phases(ctx);
   const client = await connect(target, { log: ctx.log, applicationName: 'dbops seed' });
   const { rows: [{ pid } = { pid: 0 }] } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
