@@ -93,21 +93,31 @@ export async function publish({ reports, reportsDir, sarif, log }: PublishOption
 
   const comment = await publishComment(renderMarkdown(reports, { notes, prefix: `${COMMENT_MARKER}\n`, limit: COMMENT_LIMIT }), log);
 
+  // Each channel on its own: a missing summary file must not cost the step outputs, and neither may
+  // turn a finished report into a crash.
   let summary: Publication['summary'] = 'skipped';
   if (process.env['GITHUB_STEP_SUMMARY']) {
-    await core.summary.addRaw(renderMarkdown(reports, { notes, limit: SUMMARY_LIMIT, measure: bytes })).write();
-    summary = 'written';
+    try {
+      await core.summary.addRaw(renderMarkdown(reports, { notes, limit: SUMMARY_LIMIT, measure: bytes })).write();
+      summary = 'written';
+    } catch (e) {
+      log.warn(`could not write the job summary: ${(e as Error).message}`);
+    }
   } else log.info('GITHUB_STEP_SUMMARY is not set: no job summary');
 
   let outputs: Publication['outputs'] = 'skipped';
   if (process.env['GITHUB_OUTPUT']) {
-    const counts = countFindings(findings);
-    core.setOutput('verdict', worstVerdict(reports.map((r) => r.report.verdict)));
-    core.setOutput('errors', counts.error);
-    core.setOutput('warnings', counts.warning);
-    core.setOutput('notices', counts.notice);
-    core.setOutput('comment-url', comment.url ?? '');
-    outputs = 'written';
+    try {
+      const counts = countFindings(findings);
+      core.setOutput('verdict', worstVerdict(reports.map((r) => r.report.verdict)));
+      core.setOutput('errors', counts.error);
+      core.setOutput('warnings', counts.warning);
+      core.setOutput('notices', counts.notice);
+      core.setOutput('comment-url', comment.url ?? '');
+      outputs = 'written';
+    } catch (e) {
+      log.warn(`could not write the step outputs: ${(e as Error).message}`);
+    }
   } else log.info('GITHUB_OUTPUT is not set: no step outputs');
 
   return { sarif: sarifPath, annotations: { shown: plan.shown.length, omitted: plan.omitted }, comment, summary, outputs };

@@ -13,6 +13,9 @@ export const VERDICT_ICON: Record<Verdict, string> = { pass: '✅', warn: '⚠�
 const SEVERITY_ICON: Record<Severity, string> = { error: '❌', warning: '⚠️', notice: 'ℹ️' };
 const MAX_FINDING_ROWS = 100;
 const MAX_DIFF_LINES = 200;
+/** A tool message can be a whole SQL statement; the table shows the start (the JSON and SARIF keep all of it). */
+const MAX_CELL = 1_000;
+const clip = (s: string, max: number) => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
 
 export const formatCount = (n: number | null) => (n === null ? '–' : Math.round(n).toLocaleString('en-US'));
 
@@ -77,7 +80,7 @@ function findingsBlock(reports: LoadedReport[]): Block | undefined {
   const shown = findings.slice(0, MAX_FINDING_ROWS);
   const rows = shown.map((f) => {
     const where = locationText(f);
-    const message = `${text(f.message)}${f.help ? `<br><sub>${text(f.help)}</sub>` : ''}`;
+    const message = `${text(clip(f.message, MAX_CELL))}${f.help ? `<br><sub>${text(clip(f.help, MAX_CELL))}</sub>` : ''}`;
     return [where ? code(where) : '–', `${SEVERITY_ICON[f.severity]} ${f.severity}`, code(f.rule), message];
   });
   const more = findings.length - shown.length;

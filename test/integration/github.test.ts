@@ -165,6 +165,13 @@ describe('dbops report in GitHub Actions', () => {
     expect(outputs()['comment-url']).toBe('');
   });
 
+  it('a job summary that cannot be written costs a warning, not the outputs', async () => {
+    const run = await runDbops(['report', '--reports-dir', join(dir, 'reports')], actionsEnv('pull_request', { GITHUB_STEP_SUMMARY: join(dir, 'missing', 'summary') }));
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('could not write the job summary');
+    expect(outputs()).toMatchObject({ verdict: 'fail', errors: '3' });
+  });
+
   it('a refused comment (read-only fork token) is a warning: outputs and summary are still written, the token is not printed', async () => {
     server.failWith(403);
     const run = await runDbops(['report', '--reports-dir', join(dir, 'reports')], actionsEnv());

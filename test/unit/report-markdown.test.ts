@@ -204,6 +204,14 @@ describe('length limits', () => {
     expect(md).toContain('### Findings (7)');
   });
 
+  it('clips a very long message in the findings table', () => {
+    const reports = copy();
+    reports[0]!.report.findings[0]!.message = `ALTER TABLE ${'x'.repeat(5000)}`;
+    const row = tableAfter(html(renderMarkdown(reports)), 'Findings (7)').find((r) => r[3]!.startsWith('ALTER TABLE'))!;
+    expect(row[3]!.split('<br>')[0]).toHaveLength(1000);
+    expect(row[3]!.split('<br>')[0]!.endsWith('x…')).toBe(true);
+  });
+
   it('caps a long diff inside its block and says how many lines are left out', () => {
     const md = renderMarkdown(bigReports());
     expect(md).toContain('… 200 more lines (full text in the report JSON)');
