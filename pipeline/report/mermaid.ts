@@ -7,9 +7,10 @@ import type { MigrationRehearsal } from './schema.ts';
  * every read and write) is `crit` (red); intervals where the migration waited for a lock it had not been
  * granted yet are `active` (a different colour) and labelled "waits for …".
  *
- * Times are milliseconds since the migration started, written with `dateFormat x` (Unix ms), so they
- * render as instants just after 1970-01-01; the axis format shows only seconds and milliseconds, which
- * no time zone shifts.
+ * Start times are milliseconds since the migration started, written with `dateFormat x` (Unix ms), so
+ * they render as instants just after 1970-01-01; the axis format shows only seconds and milliseconds,
+ * which no time zone shifts. Lengths are whole-millisecond durations (`120ms`): Mermaid parses integer
+ * durations with a unit reliably, where decimal values and some start/end date pairs have been buggy.
  */
 
 /** Mermaid gantt syntax breaks on `:` (label/data separator), `#` (entity codes), `;` and `%%` (comments) and line breaks. */
@@ -47,7 +48,7 @@ export function lockGantt(m: MigrationRehearsal): Gantt | undefined {
   }
   const end = Math.max(m.durationMs, ...m.timeline.map((s) => s.endMs));
   const lines = ['gantt', `    title ${mermaidLabel(`Locks taken by ${m.name}`, 100)}`, '    dateFormat x', `    axisFormat ${axisFormat(end)}`, '    todayMarker off'];
-  lines.push(`    section ${mermaidLabel('migration')}`, `    ${mermaidLabel(`runs ${m.mode} ${formatMs(m.durationMs)}`)} :done, 0, ${Math.max(1, Math.round(m.durationMs))}`);
+  lines.push(`    section ${mermaidLabel('migration')}`, `    ${mermaidLabel(`runs ${m.mode} ${formatMs(m.durationMs)}`)} :done, 0, ${Math.max(1, Math.round(m.durationMs))}ms`);
   let bars = 0;
   let omitted = 0;
   let sections = 0;
@@ -69,7 +70,7 @@ export function lockGantt(m: MigrationRehearsal): Gantt | undefined {
       const start = Math.max(0, Math.round(s.startMs));
       // A lock seen by one sample only still gets a visible bar.
       const stop = Math.max(start + 1, Math.round(s.endMs));
-      lines.push(`    ${label} :${tags.length ? `${tags.join(', ')}, ` : ''}${start}, ${stop}`);
+      lines.push(`    ${label} :${tags.length ? `${tags.join(', ')}, ` : ''}${start}, ${stop - start}ms`);
     }
   }
   return { chart: lines.join('\n'), omitted };

@@ -107,20 +107,20 @@ describe('Markdown report of the fixture reports', () => {
       '    axisFormat %S.%L s',
       '    todayMarker off',
       '    section migration',
-      '    runs atomic 2.87 s :done, 0, 2871',
+      '    runs atomic 2.87 s :done, 0, 2871ms',
       '    section public.Invoice',
-      '    waits for AccessExclusiveLock :crit, active, 0, 12',
-      '    AccessExclusiveLock :crit, 12, 2802',
+      '    waits for AccessExclusiveLock :crit, active, 0, 12ms',
+      '    AccessExclusiveLock :crit, 12, 2790ms',
       '    section public.Organization',
-      '    ShareRowExclusiveLock :12, 2802',
+      '    ShareRowExclusiveLock :12, 2790ms',
       '    section public.Invoice_pkey',
-      '    AccessExclusiveLock :crit, 1510, 2150',
+      '    AccessExclusiveLock :crit, 1510, 640ms',
       '    section public.Invoice_dueDate_idx',
-      '    AccessExclusiveLock :crit, 1780, 2802',
+      '    AccessExclusiveLock :crit, 1780, 1022ms',
     ]);
     // Sub-second migrations get a millisecond axis.
     expect(second).toContain('axisFormat %L ms');
-    expect(second).toContain('AccessExclusiveLock :crit, 4, 29');
+    expect(second).toContain('AccessExclusiveLock :crit, 4, 25ms');
   });
 
   it('says when a step stopped with an error, and when reports come from different commits', () => {
@@ -178,7 +178,7 @@ describe('hostile tool output', () => {
     const [, chart] = mermaidBlocks(renderMarkdown(hostileReports()));
     const lines = chart!.split('\n');
     expect(lines).toContain('    section evil rel name 1 x section injected');
-    for (const line of lines.slice(5)) expect(line).toMatch(/^    (section [^:;#%]+|[^:;#%]+ :((crit|active|done), )*\d+, \d+)$/);
+    for (const line of lines.slice(5)) expect(line).toMatch(/^    (section [^:;#%]+|[^:;#%]+ :((crit|active|done), )*\d+, \d+ms)$/);
   });
 });
 
