@@ -47,7 +47,7 @@ export async function run(input: ReportInputs, ctx: StepContext): Promise<StepRe
   }
 
   // Inside Actions a bare `dbops report` publishes; one that writes a file (--output) is a rendering only.
-  const publish = input.github ?? (inGitHubActions((ctx as { env?: NodeJS.ProcessEnv }).env) && !input.output);
+  const publish = input.github ?? (inGitHubActions(ctx.env) && !input.output);
   let github: ReportData['github'] = null;
   if (publish) {
     const { publish: toGitHub } = await import('../github/actions.ts');

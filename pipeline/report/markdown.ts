@@ -202,7 +202,7 @@ function migrationBlock(m: MigrationRehearsal): Block {
     );
   }
   const r = m.rollback;
-  parts.push(`**Rollback:** ${PROOF_TEXT[r.status]}${r.durationMs !== undefined ? ` (${formatMs(r.durationMs)})` : ''}${r.reason ? `: ${text(r.reason)}` : ''} · ${REAPPLY_TEXT[r.reapply]}`);
+  parts.push(`**Rollback:** ${PROOF_TEXT[r.status]}${r.durationMs !== undefined ? ` (${formatMs(r.durationMs)})` : ''}${r.reason ? `: ${text(r.reason)}` : ''} · ${REAPPLY_TEXT[r.reapply]}${r.reapplyError ? `: ${text(r.reapplyError)}` : ''}`);
   if (r.diff) parts.push(details('Schema diff after the rollback (<code>-</code> before the migration, <code>+</code> after the rollback)', fence(capLines(r.diff, MAX_DIFF_LINES), 'diff')));
   if (r.reapplyDiff) parts.push(details('Schema diff after re-applying (<code>-</code> first apply, <code>+</code> re-apply)', fence(capLines(r.reapplyDiff, MAX_DIFF_LINES), 'diff')));
   return { markdown: parts.join('\n\n') };
@@ -228,7 +228,7 @@ function rehearseBlocks(report: LoadedReport['report']): Block[] {
   const d = report.data as RehearseData;
   const source = { url: 'staging snapshot', file: 'snapshot file', synthetic: 'synthetic data' }[d.snapshot.source];
   const facts = [
-    `Snapshot ${code(d.snapshot.label)} (${source}) cloned in ${formatMs(d.snapshot.cloneMs)}`,
+    `Snapshot ${code(d.snapshot.label)} (${source}${d.snapshot.reused ? ', cached template' : ''}) cloned in ${formatMs(d.snapshot.cloneMs)}`,
     `base ${d.base.ref ? code(d.base.ref) : 'none'} with ${plural(d.base.applied.length, 'migration')} applied`,
     `${d.pending.length} pending`,
   ];

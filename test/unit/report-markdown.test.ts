@@ -64,7 +64,7 @@ describe('Markdown report of the fixture reports', () => {
   it('has a rehearsal section per migration: locks, probes, size and row deltas, rollback proof', () => {
     const md = renderMarkdown(fixture);
     const page = html(md);
-    expect(md).toContain('Snapshot <code>synthetic AstroFinance, scale 0.2, seed 42</code> (synthetic data) cloned in 1.84 s · base <code>origin/main</code> with 9 migrations applied · 2 pending');
+    expect(md).toContain('Snapshot <code>synthetic AstroFinance, scale 0.2, seed 42</code> (synthetic data, cached template) cloned in 1.84 s · base <code>origin/main</code> with 9 migrations applied · 2 pending');
     expect(md).toContain('#### ✅ <code>20261104120000\\_invoice\\_due\\_date</code>: applied in 2.87 s (atomic)');
     const locks = tableAfter(page, 'applied in 2.87 s');
     // Longest held first.
@@ -75,7 +75,7 @@ describe('Markdown report of the fixture reports', () => {
     const tables = tableAfter(page, '<strong>Tables</strong>');
     expect(tables[0]).toEqual(['<code>public.Invoice</code>', '⚠️ yes (new relfilenode)', '200,000 → 200,000', '33.4 MiB → 36.2 MiB (+2.8 MiB)']);
     expect(md).toContain('**Rollback:** ✅ proven: the schema after the rollback equals the schema before the migration (1.46 s) · ✅ re-applying the migration gives the same schema');
-    expect(md).toContain('**Rollback:** ❌ mismatch: the rollback does not restore the schema (21 ms): 1 object differs after the rollback · ❌ re-applying the migration failed');
+    expect(md).toContain('**Rollback:** ❌ mismatch: the rollback does not restore the schema (21 ms): 1 object differs after the rollback · ❌ re-applying the migration failed: type &quot;PaymentChannel&quot; already exists');
   });
 
   it('shows the rollback diff in a collapsed <details> block as a diff', () => {
@@ -83,6 +83,15 @@ describe('Markdown report of the fixture reports', () => {
     const details = [...page.matchAll(/<details><summary>([\s\S]*?)<\/summary>([\s\S]*?)<\/details>/g)];
     const diff = details.find((d) => d[1]!.startsWith('Schema diff after the rollback'))!;
     expect(diff[2]).toContain('<pre><code class="language-diff">--- expected (before the migration)\n+++ actual (after the rollback)\n@@ types @@\n+type public.&quot;PaymentChannel&quot; as enum (&#39;CARD&#39;, &#39;SEPA&#39;, &#39;WIRE&#39;)');
+  });
+
+  it('shows a re-apply diff in its own <details> block', () => {
+    const reports = copy();
+    Object.assign(rehearse(reports).migrations[0]!.rollback, { reapply: 'mismatch', reapplyDiff: '@@ indexes @@\n-index "Invoice_dueDate_idx" on ("dueDate")' });
+    const page = html(renderMarkdown(reports));
+    expect(page).toContain('<details><summary>Schema diff after re-applying (<code>-</code> first apply, <code>+</code> re-apply)</summary>');
+    expect(page).toContain('-index &quot;Invoice_dueDate_idx&quot; on (&quot;dueDate&quot;)');
+    expect(page).toContain('❌ re-applying the migration gives a different schema');
   });
 
   it('has the workload table and the rollbacks pairing', () => {
