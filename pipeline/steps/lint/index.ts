@@ -122,6 +122,8 @@ export async function run(input: LintInputs, ctx: StepContext): Promise<StepResu
     policy.pg_version,
     ctx.log,
   );
+  // Marked handled now: a squawk failure while the parser works must not count as an unhandled rejection.
+  squawkRun.catch(() => undefined);
   const migrationFiles = files.filter((f) => f.kind === 'migration');
   const analyses = await analyzeMigrations(folder.migrations, new Set(migrationFiles.map((f) => f.migration))).catch(async (e: unknown) => {
     await squawkRun.catch(() => undefined);
