@@ -5,10 +5,9 @@ import { createContext } from './core/context.ts';
 import { ExitCode, isDbopsError, UsageError } from './core/errors.ts';
 import { createLogger } from './core/logger.ts';
 import { redact } from './core/redact.ts';
-import type { CommandSpec, StepContext, StepResult } from './core/step.ts';
-import { headCommit } from './git/base.ts';
+import type { CommandSpec, StepResult } from './core/step.ts';
 import { commands } from './registry.ts';
-import { writeReport, type StepOutcome } from './report/store.ts';
+import { recordStep } from './report/store.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string; description: string };
 
@@ -176,29 +175,19 @@ async function execute(spec: CommandSpec, input: Record<string, unknown>, { io, 
     progress: asJson ? (line) => log.info(line) : (line) => out(`${line}\n`),
   });
   const step = await spec.load();
-  const startedAt = new Date();
+  const report = spec.report;
   let result: StepResult<unknown>;
   try {
-    result = await step.run(input, ctx);
+    result = report
+      ? await recordStep((input['reportsDir'] as string | undefined) ?? 'reports', report, spec.path.join(' '), ctx, () => step.run(input, ctx))
+      : await step.run(input, ctx);
   } catch (e) {
-    if (spec.report) {
-      // The thrown error is what the user must see; a report that cannot be written only gets a log line.
-      await saveReport(spec, input, ctx, { startedAt, thrown: e }).catch((w: Error) => log.warn(w.message));
-    }
     if (asJson && isDbopsError(e)) out(`${JSON.stringify({ command: spec.path.join(' '), error: { code: e.code, message: e.message, hint: e.hint, exitCode: e.exitCode } }, null, 2)}\n`);
     throw e;
   }
-  if (spec.report) await saveReport(spec, input, ctx, { startedAt, result });
   if (asJson) out(`${JSON.stringify({ command: spec.path.join(' '), verdict: result.verdict, findings: result.findings, data: result.data, error: result.error }, null, 2)}\n`);
   else out(step.render(result, input));
   if (result.error) printError(err, result.error);
   return result.exitCode ?? (result.verdict === 'fail' ? ExitCode.Failed : ExitCode.Ok);
 }
 
-/** `<--reports-dir>/<report>.json` for `dbops report` and later steps, written whether the step passed, failed or threw. */
-async function saveReport(spec: CommandSpec, input: Record<string, unknown>, ctx: StepContext, outcome: Pick<StepOutcome, 'startedAt' | 'result' | 'thrown'>): Promise<void> {
-  const finishedAt = new Date();
-  const dir = (input['reportsDir'] as string | undefined) ?? 'reports';
-  const path = await writeReport(dir, { ...outcome, step: spec.report!, command: spec.path.join(' '), finishedAt, commit: await headCommit(ctx.sh), dbopsVersion: pkg.version });
-  ctx.log.debug({ path }, 'report written');
-}

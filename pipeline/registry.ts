@@ -70,7 +70,18 @@ export const ReportInputs = z.object({
   github: z.boolean().optional().describe('publish to GitHub: sticky PR comment, annotations, job summary, step outputs, <reports-dir>/dbops.sarif (default inside GitHub Actions unless --output is given)'),
 });
 export type ReportInputs = z.output<typeof ReportInputs>;
-export const DemoInputs = z.object({ ...dirs, ...json, scale: SeedInputs.shape.scale.default(0.02) });
+export const DemoInputs = z.object({
+  ...dirs,
+  ...rollbacks,
+  ...reports,
+  ...json,
+  scale: SeedInputs.shape.scale.default(0.02),
+  last: z.coerce.number().int().positive().default(2).describe('how many of the newest migrations play the pull request'),
+  labels: z
+    .string()
+    .default('allow-destructive')
+    .describe("labels of the demo pull request (the newest AstroFinance migration drops a column, which its PR was allowed to with allow-destructive)"),
+});
 
 /** Every command: metadata and flags here; the implementation is imported only when the command runs. */
 export const commands: CommandSpec[] = [
@@ -172,8 +183,10 @@ export const commands: CommandSpec[] = [
   }),
   defineCommand({
     path: ['demo'],
-    summary: 'start the embedded cluster, apply the AstroFinance migrations, seed a small dataset, show status',
-    examples: ['dbops demo', 'dbops demo --scale 0.1'],
+    summary: 'the whole pull request path on the embedded cluster: migrations, synthetic data, lint, rehearsal, Markdown report',
+    description:
+      'Starts the embedded cluster, applies the AstroFinance migrations to its dbops database and seeds it, then treats the newest --last migrations as a pull request: lint, rehearsal on a clone of a synthetic snapshot (rollbacks proven, locks measured) and the Markdown report, printed and written to reports/report.md. Never touches DATABASE_URL or STAGING_SNAPSHOT_URL.',
+    examples: ['dbops demo', 'dbops demo --scale 0.1', 'dbops demo --last 3 --labels ""'],
     inputs: DemoInputs,
     load: () => import('./steps/demo/index.ts'),
   }),

@@ -2,9 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { z } from 'zod';
+import { readFileSync } from 'node:fs';
 import { ConfigError, EnvError, ExitCode, isDbopsError } from '../core/errors.ts';
 import { redact } from '../core/redact.ts';
-import type { StepResult } from '../core/step.ts';
+import type { StepContext, StepResult } from '../core/step.ts';
+import { headCommit } from '../git/base.ts';
 import { REPORT_DATA, ReportEnvelope } from './schema.ts';
 
 /** Every string in a JSON value passed through `redact()`, so the file stays valid JSON whatever a secret contains. */
@@ -86,6 +88,30 @@ export async function writeReport(dir: string, outcome: StepOutcome): Promise<st
     throw new EnvError(`Could not write the report ${path}: ${(e as Error).message}`, { hint: `Make the folder writable or pass another one with --reports-dir.` });
   }
   return path;
+}
+
+const DBOPS_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/**
+ * Runs a step and writes `<dir>/<step>.json` whether it passed, failed or threw, so `dbops report` and later
+ * steps never read a stale report as this run's. When the step threw, that error is what the user must see:
+ * a report that cannot be written then only gets a log line.
+ */
+export async function recordStep<D>(dir: string, step: string, command: string, ctx: StepContext, run: () => Promise<StepResult<D>>): Promise<StepResult<D>> {
+  const startedAt = new Date();
+  const save = async (outcome: Pick<StepOutcome, 'result' | 'thrown'>) => {
+    const path = await writeReport(dir, { ...outcome, step, command, startedAt, finishedAt: new Date(), commit: await headCommit(ctx.sh), dbopsVersion: DBOPS_VERSION });
+    ctx.log.debug({ path }, 'report written');
+  };
+  let result: StepResult<D>;
+  try {
+    result = await run();
+  } catch (e) {
+    await save({ thrown: e }).catch((w: Error) => ctx.log.warn(w.message));
+    throw e;
+  }
+  await save({ result });
+  return result;
 }
 
 export interface LoadedReport {
