@@ -38,8 +38,13 @@ function level(value: number, warning: number, error: number): Severity | undefi
   return undefined;
 }
 
-const lineOf = (m: RehearsedMigration, table: string): { line?: number; endLine?: number } => {
-  const r = m.refs.find((s) => s.relations.some((n) => (m.tableOf.get(n) ?? n) === table));
+/** Statements that can rewrite a table or hold ACCESS EXCLUSIVE on it, before any other statement naming it. */
+const HEAVY = ['AlterTableStmt', 'ClusterStmt', 'VacuumStmt', 'TruncateStmt', 'DropStmt', 'RenameStmt'];
+
+/** The statement a finding about `table` points at: the first one of the preferred kinds naming it, else the first naming it. */
+const lineOf = (m: RehearsedMigration, table: string, prefer: string[] = []): { line?: number; endLine?: number } => {
+  const naming = m.refs.filter((s) => s.relations.some((n) => (m.tableOf.get(n) ?? n) === table));
+  const r = naming.find((s) => prefer.includes(s.kind)) ?? naming[0];
   return r ? { line: r.line, endLine: r.endLine } : {};
 };
 
@@ -51,7 +56,7 @@ export function budgetFindings(m: RehearsedMigration, policy: RehearsePolicy): T
   if (r.status === 'not-run') return [];
   const b = policy.budgets;
   const out: TableFinding[] = [];
-  const at = (table: string) => ({ file: m.file, ...lineOf(m, table), migration: r.name });
+  const at = (table: string, prefer: string[] = []) => ({ file: m.file, ...lineOf(m, table, prefer), migration: r.name });
 
   const d = level(r.durationMs, ms(b.duration.warning), ms(b.duration.error));
   if (d) {
@@ -78,7 +83,7 @@ export function budgetFindings(m: RehearsedMigration, policy: RehearsePolicy): T
         severity: s,
         message: `\`${r.name}\` held ACCESS EXCLUSIVE on "${l.relation}" (${num(l.rows)} rows) for ${formatMs(l.heldMs)}: every read and write of the table waited (budget: warning at ${b.access_exclusive.warning}, error at ${b.access_exclusive.error}).`,
         help: 'Do no rewrite or full scan under ACCESS EXCLUSIVE: add columns without volatile defaults, add constraints NOT VALID and VALIDATE them separately, change types through a new column.',
-        ...at(l.relation),
+        ...at(l.relation, HEAVY),
       },
     });
   }
@@ -113,7 +118,7 @@ export function budgetFindings(m: RehearsedMigration, policy: RehearsePolicy): T
         severity: s,
         message: `\`${r.name}\` rewrote "${t.relation}" (${num(rows)} rows${t.bytesBefore !== null && t.bytesAfter !== null ? `, ${formatBytes(t.bytesBefore)} → ${formatBytes(t.bytesAfter)}` : ''}): the whole table was copied under ACCESS EXCLUSIVE (budget: warning from ${num(b.rewrite.warning_rows)} rows, error from ${num(b.rewrite.error_rows)}).`,
         help: 'A volatile default (gen_random_uuid(), random(), clock_timestamp()) or a type change that is not binary-compatible rewrites the table. Add the column without the default and backfill in batches, or migrate the type through a new column.',
-        ...at(t.relation),
+        ...at(t.relation, HEAVY),
       },
     });
   }

@@ -206,7 +206,7 @@ async function rehearse(clone: Clone, base: ScopedMigration[], prepared: Prepare
       }
       const tableOf = new Map((await resolveTables(session.client, schema, [...new Set(m.refs.flatMap((r) => r.relations))])).map((r) => [r.name, r.table]));
       const fpBefore = await schemaFingerprint(session.client, schema);
-      ctx.progress(`Applying \`${m.name}\`${m.plan.mode === 'split' ? ` (${m.plan.segments.length} steps)` : ''} while sampling locks and probing ${m.refs.length ? 'the touched tables' : 'nothing'}`);
+      ctx.progress(`Applying \`${m.name}\`${m.plan.mode === 'split' ? ' (split: not one transaction)' : ''} while sampling locks and probing the tables it touches`);
       const { outcome, data: measured } = await measureApply({ session, executor, hooks, target: clone.target, schema, log: ctx.log, policy }, m);
       checkAbort();
       if (!outcome.ok) {

@@ -5,6 +5,8 @@ import { formatBytes } from './budgets.ts';
 import { blocks } from './timeline.ts';
 
 const num = (n: number) => n.toLocaleString('en-US');
+/** formatMs, with decimals below 10 ms (probe and workload timings live there). */
+const fmt = (ms: number) => (ms >= 10 ? formatMs(ms) : `${ms < 1 ? ms.toFixed(2) : ms.toFixed(1)} ms`);
 const plural = (n: number, word: string) => `${n} ${n === 1 ? word : word.endsWith('y') ? `${word.slice(0, -1)}ies` : `${word}s`}`;
 
 function locksLine(m: MigrationRehearsal): string[] {
@@ -21,9 +23,9 @@ function probesLine(m: MigrationRehearsal): string[] {
   const width = Math.max(...tables.map((t) => t.length));
   return tables.map((t, i) => {
     const ps = m.probes.filter((p) => p.table === t);
-    const parts = ps.map((p) => `${p.operation} p95 ${formatMs(p.p95Ms)} (${plural(p.samples, 'query')}${p.errors ? `, ${p.errors} failed` : ''})`);
+    const parts = ps.map((p) => `${p.operation} p95 ${fmt(p.p95Ms)} (${plural(p.samples, 'query')}${p.errors ? `, ${p.errors} failed` : ''})`);
     const blocked = Math.max(...ps.map((p) => p.maxBlockedMs));
-    return `  ${i === 0 ? 'probes  ' : '        '}  ${t.padEnd(width)}  ${parts.join(' · ')} · max blocked ${formatMs(blocked)}`;
+    return `  ${i === 0 ? 'probes  ' : '        '}  ${t.padEnd(width)}  ${parts.join(' · ')} · max blocked ${fmt(blocked)}`;
   });
 }
 
@@ -65,9 +67,9 @@ function workloadBlock(d: RehearseData): string {
   if (d.workload.length === 0) return '';
   const width = Math.max(...d.workload.map((w) => w.name.length));
   const rows = d.workload.map((w) => {
-    const b = w.before ? formatMs(w.before.ms) : 'failed';
-    const a = w.after ? formatMs(w.after.ms) : 'failed';
-    const ratio = w.ratio !== null ? `×${w.ratio.toFixed(2)}` : '';
+    const b = w.before ? fmt(w.before.ms) : 'failed';
+    const a = w.after ? fmt(w.after.ms) : 'failed';
+    const ratio = w.ratio !== null ? `×${w.ratio < 0.1 ? w.ratio.toPrecision(2) : w.ratio.toFixed(2)}` : '';
     return `  ${w.name.padEnd(width)}  ${b.padStart(9)} → ${a.padEnd(9)} ${ratio.padEnd(7)}${w.planChanged ? ' plan changed' : ''}${!w.after && w.error ? ` ${w.error}` : ''}`;
   });
   return `\nWorkload (EXPLAIN ANALYZE before → after the pending migrations)\n${rows.join('\n')}\n`;

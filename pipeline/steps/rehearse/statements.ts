@@ -3,6 +3,8 @@ import { parseStatements } from '../migrate/plan.ts';
 
 /** One statement of a migration file and the relations it names (tables, indexes, sequences: resolved later). */
 export interface StatementRefs {
+  /** The parser's node type: AlterTableStmt, IndexStmt, UpdateStmt, … */
+  kind: string;
   /** 1-based first and last line in the file. */
   line: number;
   endLine: number;
@@ -46,13 +48,8 @@ export async function statementRefs(script: string, schema: string): Promise<Sta
     const text = parsed.bytes.subarray(s.start, s.end).toString('utf8');
     const leading = parsed.bytes.subarray(0, s.start).toString('utf8');
     const startLine = leading.split('\n').length;
-    return { line: s.line, endLine: startLine + text.split('\n').length - 1, relations: [...found] };
+    return { kind: Object.keys(s.stmt)[0] ?? 'unknown', line: s.line, endLine: startLine + text.split('\n').length - 1, relations: [...found] };
   });
-}
-
-/** The first statement naming `table` (directly, or through one of its indexes), for a finding's line. */
-export function lineOf(refs: StatementRefs[], names: Set<string>): StatementRefs | undefined {
-  return refs.find((r) => r.relations.some((n) => names.has(n)));
 }
 
 export interface ResolvedRelation {
