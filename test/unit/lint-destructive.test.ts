@@ -77,6 +77,16 @@ describe('destructive statements', () => {
     expect(found[3]!.message).toContain('from bigint to integer');
   });
 
+  it('the column model follows a table through renames, and skips files that never name it', async () => {
+    const { hits: found } = await hits({
+      '1_old': 'CREATE TABLE "Legacy" ("code" VARCHAR(100));',
+      '2_other': 'CREATE TABLE "Unrelated" ("code" VARCHAR(5));',
+      '3_rename': 'ALTER TABLE "Legacy" RENAME TO "Product";',
+      '4_narrow': 'ALTER TABLE "Product" ALTER COLUMN "code" TYPE VARCHAR(10);',
+    }, '4_narrow');
+    expect(found.map((h) => [h.rule, h.uncertain, h.message.includes('from varchar(100) to varchar(10)')])).toEqual([['destructive/narrow-type', false, true]]);
+  });
+
   it('a type change on a column the migrations never created is only a notice-level guess', async () => {
     const { hits: found } = await hits({ '1_alter': 'ALTER TABLE "External" ALTER COLUMN "code" TYPE varchar(3);\nALTER TABLE "External" ALTER COLUMN "note" TYPE text;' }, '1_alter');
     expect(found.map((h) => [h.rule, h.uncertain])).toEqual([['destructive/narrow-type', true]]);

@@ -14,9 +14,9 @@ export interface FileAnalysis {
   parseError?: ParseError;
 }
 
-// Cheap pre-filter: a file without these words holds no destructive statement, so it is not parsed
-// unless the column model needs it. The verdict itself always comes from the AST.
-const MAYBE_DESTRUCTIVE = /drop|truncate|type/i;
+// Cheap pre-filter: a file without DROP, TRUNCATE or TYPE (CREATE TYPE aside) holds no destructive
+// statement, so it is not parsed unless the column model needs it. The verdict always comes from the AST.
+const maybeDestructive = (script: string): boolean => /\b(drop|truncate)\b/i.test(script) || /\btype\b/i.test(script.replace(/\bcreate\s+type\b/gi, ''));
 
 type Lib = typeof import('libpg-query');
 type Scanned = Awaited<ReturnType<Lib['scan']>>;
@@ -35,13 +35,44 @@ async function parseFile(lib: Lib, script: string): Promise<ParsedStatement[] | 
 /** The identifier as PostgreSQL reads it: quoted names exactly, unquoted ones folded to lower case. */
 const identifier = (token: string) => (token.startsWith('"') ? token.slice(1, -1).replaceAll('""', '"') : token.toLowerCase());
 
+const relationOf = (stmt: Record<string, any>): string | undefined => (Object.values(stmt)[0] as Record<string, any> | undefined)?.['relation']?.relname;
+
+/**
+ * The earlier migrations the column model needs: those that name a table whose column type an in-scope
+ * file changes. Walking backwards, a table renamed into such a name brings its old name along. The text
+ * test is only a pre-filter (a superset: names are compared case-insensitively); what a file does to the
+ * model comes from its AST.
+ */
+async function modelInputs(lib: Lib, upTo: LocalMigration[], parsed: Map<string, ParsedStatement[] | ParseError>): Promise<Map<string, ParsedStatement[]>> {
+  const tracked = new Set<string>();
+  for (const p of parsed.values()) if (Array.isArray(p)) for (const s of p) if (altersType(s.stmt)) tracked.add(relationOf(s.stmt)!.toLowerCase());
+  const inputs = new Map<string, ParsedStatement[]>();
+  for (let i = upTo.length - 1; i >= 0; i--) {
+    const m = upTo[i]!;
+    if (m.script === undefined) continue;
+    const lower = m.script.toLowerCase();
+    let statements = parsed.get(m.name);
+    if (statements === undefined) {
+      if (![...tracked].some((t) => lower.includes(t))) continue;
+      statements = await parseFile(lib, m.script);
+      if (Array.isArray(statements)) inputs.set(m.name, statements);
+    }
+    if (!Array.isArray(statements)) continue;
+    for (const s of statements) {
+      const rename = s.stmt['RenameStmt'] as Record<string, any> | undefined;
+      if (rename?.['renameType'] === 'OBJECT_TABLE' && tracked.has(String(rename['newname']).toLowerCase())) tracked.add(String(rename['relation']?.relname).toLowerCase());
+    }
+  }
+  return inputs;
+}
+
 /**
  * Destructive statements of the in-scope migrations. Earlier migrations are parsed too, but only when
  * an in-scope file changes a column type: narrowing is judged against the type they leave behind.
  */
 export async function analyzeMigrations(all: LocalMigration[], inScope: Set<string>): Promise<Map<string, FileAnalysis>> {
   const out = new Map<string, FileAnalysis>();
-  const candidates = all.filter((m) => inScope.has(m.name) && m.script !== undefined && MAYBE_DESTRUCTIVE.test(m.script));
+  const candidates = all.filter((m) => inScope.has(m.name) && m.script !== undefined && maybeDestructive(m.script));
   if (candidates.length === 0) return out;
   const lib = await import('libpg-query');
   const parsed = new Map<string, ParsedStatement[] | ParseError>();
@@ -51,14 +82,12 @@ export async function analyzeMigrations(all: LocalMigration[], inScope: Set<stri
     return Array.isArray(p) && p.some((s) => altersType(s.stmt));
   };
   const lastNeeding = all.findLastIndex((m) => needsModel(m.name));
+  const replay = lastNeeding < 0 ? new Map<string, ParsedStatement[]>() : await modelInputs(lib, all.slice(0, lastNeeding + 1), parsed);
   const model = new ColumnModel();
-  for (const [i, m] of all.entries()) {
+  for (const m of all) {
     const statements = parsed.get(m.name);
     if (statements === undefined) {
-      // Not in scope: only replayed into the column model, and only as far as a later file needs it.
-      if (i >= lastNeeding || m.script === undefined) continue;
-      const replay = await parseFile(lib, m.script);
-      if (Array.isArray(replay)) for (const s of replay) model.apply(s.stmt);
+      for (const s of replay.get(m.name) ?? []) model.apply(s.stmt);
       continue;
     }
     if (!Array.isArray(statements)) {
