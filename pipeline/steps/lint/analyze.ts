@@ -21,7 +21,12 @@ const maybeDestructive = (script: string): boolean => /\b(drop|truncate)\b/i.tes
 type Lib = typeof import('libpg-query');
 type Scanned = Awaited<ReturnType<Lib['scan']>>;
 
+let parsedSinceYield = 0;
+
 async function parseFile(lib: Lib, script: string): Promise<ParsedStatement[] | ParseError> {
+  // The parser's promise settles without passing through the event loop, so a long run of parses would
+  // keep squawk's output unread; its pipe fills and squawk stalls. Let I/O in every few files.
+  if (++parsedSinceYield % 16 === 0) await new Promise((resolve) => setImmediate(resolve));
   try {
     const result = (await lib.parse(script)) as { stmts?: Array<{ stmt: Record<string, any>; stmt_location?: number; stmt_len?: number }> };
     const size = Buffer.byteLength(script, 'utf8');
