@@ -19,6 +19,8 @@ const BENCHES: Record<string, () => Promise<{ bench(): Promise<BenchResult> }>> 
   migrate: () => import('./migrate.ts'),
   seed: () => import('./seed.ts'),
   lint: () => import('./lint.ts'),
+  clone: () => import('./clone.ts'),
+  sampler: () => import('./sampler.ts'),
 };
 
 const only = process.argv.slice(2);

@@ -70,9 +70,12 @@ export class LockSampler {
     if (!this.#client) return;
     const sent = performance.now();
     try {
-      const { rows } = await this.#client.query<{ pid: number; waiting: boolean | null; oid: string | null; mode: string | null; granted: boolean | null }>(SAMPLE_SQL, [
-        [this.migrationPid, ...this.probePids],
-      ]);
+      // Prepared once: planning the view join costs ~1 ms of server CPU, five times the execution.
+      const { rows } = await this.#client.query<{ pid: number; waiting: boolean | null; oid: string | null; mode: string | null; granted: boolean | null }>({
+        name: 'dbops_lock_sample',
+        text: SAMPLE_SQL,
+        values: [[this.migrationPid, ...this.probePids]],
+      });
       const locks: LockObservation[] = [];
       const waiting = new Set<number>();
       for (const r of rows) {
