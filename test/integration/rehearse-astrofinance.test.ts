@@ -1,11 +1,11 @@
 // End to end on the synthetic AstroFinance dataset (scale 0.2: ≈ 200,000 journal lines): the repository's
 // own newest migrations (--last 2), then the blocking example migration of test/fixtures. The synthetic
 // template is built once per base state and reused by later rehearsals, which only clone it.
-import { cp, readdir } from 'node:fs/promises';
+import { cp, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Finding } from '../../pipeline/core/step.ts';
-import type { RehearseData } from '../../pipeline/report/schema.ts';
+import { RehearseData, ReportEnvelope } from '../../pipeline/report/schema.ts';
 import { dbops, ROOT } from '../helpers/cli.ts';
 import { adminUrl, queryUrl, urlFor } from '../helpers/db.ts';
 import { tempDir } from '../helpers/migrations.ts';
@@ -16,13 +16,13 @@ afterAll(async () => {
   for (const t of templates) await queryUrl(adminUrl(), `DROP DATABASE IF EXISTS "${t}" WITH (FORCE)`);
 });
 
-async function rehearse(...args: string[]): Promise<{ code: number; all: string; data: RehearseData; findings: Finding[] }> {
-  const reports = await tempDir('dbops-reports-');
+async function rehearse(...args: string[]): Promise<{ code: number; all: string; data: RehearseData; findings: Finding[]; reports: string }> {
+  const reports = args.includes('--reports-dir') ? args[args.indexOf('--reports-dir') + 1]! : await tempDir('dbops-reports-');
   const run = await dbops(['rehearse', '--database-url', adminUrl(), '--scale', SCALE, '--reports-dir', reports, '--json', ...args]);
   const out = JSON.parse(run.stdout) as { data: RehearseData; findings: Finding[] };
   expect(out.data, run.all).toBeDefined();
   if (out.data.snapshot.template) templates.add(out.data.snapshot.template);
-  return { code: run.code, all: run.all, data: out.data, findings: out.findings };
+  return { code: run.code, all: run.all, data: out.data, findings: out.findings, reports };
 }
 
 const exists = async (database: string) => (await queryUrl(adminUrl(), 'SELECT 1 FROM pg_database WHERE datname = $1', [database])).length > 0;
@@ -63,6 +63,11 @@ describe('rehearse on the synthetic AstroFinance dataset', () => {
     expect(audit.after!.shape).toContain('AuditEvent_organizationId_entityType_entityId_idx');
     expect(r.findings.some((f) => f.severity === 'error')).toBe(false);
 
+    // The report file the CLI wrote is a valid envelope whose data satisfies the rehearse schema.
+    const envelope = ReportEnvelope.parse(JSON.parse(await readFile(join(r.reports, 'rehearse.json'), 'utf8')));
+    expect(envelope).toMatchObject({ step: 'rehearse', verdict: 'pass', exitCode: 0 });
+    expect(RehearseData.parse(envelope.data).migrations).toHaveLength(2);
+
     // A second rehearsal of the same base state only clones the cached template.
     const again = await rehearse('--last', '2');
     expect(again.data.snapshot).toMatchObject({ source: 'synthetic', reused: true, template: d.snapshot.template });
@@ -79,8 +84,14 @@ describe('rehearse on the synthetic AstroFinance dataset', () => {
     await cp(join(fixture, 'rollbacks'), rollbacks, { recursive: true });
     const name = (await readdir(join(fixture, 'migrations'), { withFileTypes: true })).find((e) => e.isDirectory())!.name;
 
+    // dbops lint first, into the same reports folder: rehearse re-judges its static findings.
+    const reports = await tempDir('dbops-reports-');
+    const lint = await dbops(['lint', '--last', '1', '--migrations-dir', migrations, '--rollbacks-dir', rollbacks, '--reports-dir', reports, '--json']);
+    const lintRules = (JSON.parse(lint.stdout) as { findings: Finding[] }).findings.map((f) => f.rule);
+    expect(lintRules).toEqual(expect.arrayContaining(['squawk/require-concurrent-index-creation', 'squawk/adding-field-with-default']));
+
     // --last 3: the same base state as above (its template is reused), then the two real migrations and the example.
-    const r = await rehearse('--last', '3', '--migrations-dir', migrations, '--rollbacks-dir', rollbacks);
+    const r = await rehearse('--last', '3', '--migrations-dir', migrations, '--rollbacks-dir', rollbacks, '--reports-dir', reports);
     expect(r.code, r.all).toBe(1);
     expect(r.data.snapshot.reused).toBe(true);
     expect(r.data.migrations.map((x) => x.status)).toEqual(['applied', 'applied', 'applied']);
@@ -99,6 +110,12 @@ describe('rehearse on the synthetic AstroFinance dataset', () => {
     expect(rewrite.message).toContain('rewrote "JournalLine"');
     expect(rewrite).toMatchObject({ migration: name, line: 13 });
     expect(rewrite.file).toBe(join(migrations, name, 'migration.sql'));
+    // Both static findings are about "JournalLine", where budgets fired: the budget findings name them.
+    expect(rewrite.message).toContain('Static check adding-field-with-default (lint warning) flagged this statement');
+    const blocked = r.findings.find((f) => f.rule === 'rehearse/probe-blocked' && f.message.includes('"JournalLine"'))!;
+    expect(blocked.line).toBe(10);
+    expect(blocked.message).toContain('Static check require-concurrent-index-creation');
+    expect(r.findings.some((f) => f.rule.startsWith('squawk/'))).toBe(false);
     // ACCESS EXCLUSIVE on a 200,000-row table and the blocked probes are at least warnings.
     expect(r.findings.find((f) => f.rule === 'rehearse/access-exclusive')?.severity).toMatch(/warning|error/);
     expect(r.findings.find((f) => f.rule === 'rehearse/probe-blocked')?.severity).toMatch(/warning|error/);

@@ -158,6 +158,23 @@ describe('judgeLintFindings', () => {
     expect(blocked.finding.message).toContain('Static check require-concurrent-index-creation (lint notice) flagged this statement; the measurement confirms it and escalates it to warning.');
   });
 
+  it('each static finding is attached to the budget finding that measures what it warns about, on its own statement', () => {
+    const r = rehearsal({
+      locks: [{ relation: 'Big', mode: 'AccessExclusiveLock', heldMs: 100, rows: 2_000_000 }],
+      tables: [table('Big', 2_000_000, true)],
+      probes: [probe('Big', 'write', 900)],
+    });
+    const m = migration(r);
+    const budget = new Map([[NAME, budgetFindings(m, policy)]]);
+    expect(judgeLintFindings([lint('squawk/require-concurrent-index-creation', 4), lint('squawk/adding-field-with-default', 7)], [m], budget, policy)).toEqual([]);
+    const by = (rule: string) => budget.get(NAME)!.find((b) => b.finding.rule === rule)!.finding;
+    expect(by('rehearse/probe-blocked')).toMatchObject({ line: 4 });
+    expect(by('rehearse/probe-blocked').message).toContain('Static check require-concurrent-index-creation');
+    expect(by('rehearse/probe-blocked').message).not.toContain('adding-field-with-default');
+    expect(by('rehearse/rewrite')).toMatchObject({ line: 6, endLine: 7 });
+    expect(by('rehearse/rewrite').message).toContain('Static check adding-field-with-default (lint warning) flagged this statement; the measurement confirms it and escalates it to error.');
+  });
+
   it('ignores rules that are not about locks or rewrites, rollback files, other migrations and lines outside any statement', () => {
     const m = migration(measured);
     const budget = new Map([[NAME, budgetFindings(m, policy)]]);

@@ -227,23 +227,29 @@ export function formatBytes(n: number): string {
   return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
 }
 
-/** squawk rules about locks or rewrites: the ones a measurement can confirm or refute. */
-const LOCK_RULES = new Set([
-  'adding-field-with-default',
-  'changing-column-type',
-  'require-concurrent-index-creation',
-  'require-concurrent-index-deletion',
-  'constraint-missing-not-valid',
-  'adding-foreign-key-constraint',
-  'adding-not-nullable-field',
-  'adding-required-field',
-  'adding-serial-primary-key-field',
-  'adding-primary-key-constraint',
-  'disallowed-unique-constraint',
-  'ban-alter-domain-with-add-constraint',
+/**
+ * squawk rules about locks or rewrites, the ones a measurement can confirm or refute, with the budget
+ * findings that measure what each one warns about.
+ */
+const REWRITE_EVIDENCE = ['rehearse/rewrite', 'rehearse/access-exclusive', 'rehearse/probe-blocked'];
+const LOCK_EVIDENCE = ['rehearse/probe-blocked', 'rehearse/access-exclusive'];
+const LOCK_RULES = new Map<string, string[]>([
+  ['adding-field-with-default', REWRITE_EVIDENCE],
+  ['changing-column-type', REWRITE_EVIDENCE],
+  ['adding-serial-primary-key-field', REWRITE_EVIDENCE],
+  ['require-concurrent-index-creation', LOCK_EVIDENCE],
+  ['require-concurrent-index-deletion', LOCK_EVIDENCE],
+  ['constraint-missing-not-valid', LOCK_EVIDENCE],
+  ['adding-foreign-key-constraint', LOCK_EVIDENCE],
+  ['adding-not-nullable-field', LOCK_EVIDENCE],
+  ['adding-required-field', LOCK_EVIDENCE],
+  ['adding-primary-key-constraint', LOCK_EVIDENCE],
+  ['disallowed-unique-constraint', LOCK_EVIDENCE],
+  ['ban-alter-domain-with-add-constraint', LOCK_EVIDENCE],
 ]);
 
 export const isLockRule = (rule: string): boolean => LOCK_RULES.has(rule.replace(/^squawk\//, ''));
+const evidenceRules = (rule: string): string[] => LOCK_RULES.get(rule.replace(/^squawk\//, '')) ?? [];
 
 /**
  * Static lock/rewrite findings from `dbops lint`, judged with the measurements of the statement they
@@ -262,10 +268,13 @@ export function judgeLintFindings(lint: Finding[], migrations: RehearsedMigratio
     if (!statement) continue;
     const tables = [...new Set(statement.relations.map((n) => m.tableOf.get(n) ?? n))].filter((t) => m.rehearsal.tables.some((x) => x.relation === t) || m.rehearsal.locks.some((l) => l.relation === t));
     if (tables.length === 0) continue;
-    const related = (budget.get(m.rehearsal.name) ?? []).filter((b) => b.relation !== undefined && tables.includes(b.relation) && b.finding.severity !== 'notice');
+    const kinds = evidenceRules(f.rule);
+    const related = (budget.get(m.rehearsal.name) ?? []).filter((b) => b.relation !== undefined && tables.includes(b.relation) && b.finding.severity !== 'notice' && kinds.includes(b.finding.rule));
     const ruleName = f.rule.replace(/^squawk\//, '');
     if (related.length > 0) {
-      const top = related.reduce((a, b) => (rank[b.finding.severity] > rank[a.finding.severity] ? b : a));
+      // The budget finding that points at this very statement, else the most severe one about its table.
+      const here = related.filter((b) => b.finding.line !== undefined && b.finding.line >= statement.line && b.finding.line <= statement.endLine);
+      const top = (here.length > 0 ? here : related).reduce((a, b) => (rank[b.finding.severity] > rank[a.finding.severity] ? b : a));
       const escalated = rank[top.finding.severity] > rank[f.severity] ? ` and escalates it to ${top.finding.severity}` : '';
       top.finding.message += ` Static check ${ruleName} (lint ${f.severity}) flagged this statement; the measurement confirms it${escalated}.`;
       continue;

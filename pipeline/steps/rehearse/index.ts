@@ -7,11 +7,12 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { formatMs } from '../../core/duration.ts';
-import { EnvError, isDbopsError } from '../../core/errors.ts';
+import { EnvError } from '../../core/errors.ts';
 import type { Finding, StepContext, StepResult } from '../../core/step.ts';
 import { withClient } from '../../db/client.ts';
 import { schemaFingerprint } from '../../db/fingerprint.ts';
 import { quoteIdent } from '../../db/url.ts';
+import type { MigrationsPolicy } from '../../policy/schema.ts';
 import type { RehearseInputs } from '../../registry.ts';
 import { ReportEnvelope, type MigrationRehearsal, type RehearseData } from '../../report/schema.ts';
 import { describeBlocker, Executor } from '../migrate/executor.ts';
@@ -36,8 +37,19 @@ interface Prepared extends MigrationToApply {
   rollbackPath: string;
 }
 
-const interrupted = (cause?: unknown) =>
-  new EnvError('Interrupted: the rehearsal stopped; its clone is dropped.', { hint: 'Run `dbops rehearse` again.', cause });
+/** Ctrl-C (exit 3). Statements running in the clone are cancelled; whatever they failed with becomes the cause. */
+class Interrupted extends EnvError {}
+const interrupted = (cause?: unknown) => new Interrupted('Interrupted: the rehearsal stopped; its clone is dropped.', { hint: 'Run `dbops rehearse` again.', cause });
+
+/** Everything the rehearsal of a clone needs, resolved before the clone exists. */
+interface Work {
+  policy: MigrationsPolicy;
+  base: ScopedMigration[];
+  prepared: Prepared[];
+  queries: WorkloadQuery[];
+  workloadPath: string;
+  lint: Finding[];
+}
 
 /** The workload file, or no queries when it does not exist (the policy default names an optional file). */
 async function loadWorkload(path: string): Promise<WorkloadQuery[]> {
@@ -141,8 +153,8 @@ export async function run(input: RehearseInputs, ctx: StepContext): Promise<Step
     data.snapshot.cloneMs = clone.cloneMs;
     data.snapshot.clone = clone.name;
     ctx.progress(`Cloned ${snap.info.label} into ${clone.name} in ${formatMs(clone.cloneMs)}`);
-    const findings = await rehearse(clone, scope.base, prepared, queries, workloadPath, lint, ctx, data).catch((e: unknown) => {
-      throw ctx.signal.aborted && !(isDbopsError(e) && e.message.startsWith('Interrupted')) ? interrupted(e) : e;
+    const findings = await rehearse(clone, { policy: loaded.value, base: scope.base, prepared, queries, workloadPath, lint }, ctx, data).catch((e: unknown) => {
+      throw ctx.signal.aborted && !(e instanceof Interrupted) ? interrupted(e) : e;
     });
     return { verdict: verdictOf(findings), findings, data };
   } finally {
@@ -153,22 +165,21 @@ export async function run(input: RehearseInputs, ctx: StepContext): Promise<Step
   }
 }
 
-async function rehearse(clone: Clone, base: ScopedMigration[], prepared: Prepared[], queries: WorkloadQuery[], workloadPath: string, lint: Finding[], ctx: StepContext, data: RehearseData): Promise<Finding[]> {
-  const { migrations: loaded } = await ctx.policies('migrations');
-  const policy = loaded.value.rehearse;
+async function rehearse(clone: Clone, { policy: migrationsPolicy, base, prepared, queries, workloadPath, lint }: Work, ctx: StepContext, data: RehearseData): Promise<Finding[]> {
+  const policy = migrationsPolicy.rehearse;
   const checkAbort = () => {
     if (ctx.signal.aborted) throw interrupted();
   };
   const schema = clone.target.schema;
   // A synthetic template already is the base state; a staging snapshot usually lags a few migrations behind.
-  await applyBase(clone.target, base, data.pending, loaded.value.executor, ctx);
+  await applyBase(clone.target, base, data.pending, migrationsPolicy.executor, ctx);
   checkAbort();
 
   const session = await openSession(clone.target, ctx.log, 'dbops rehearse');
   const hooks: ExecutorHooks = {};
   const executor = new Executor(
     session,
-    loaded.value.executor,
+    migrationsPolicy.executor,
     {
       retry: ({ attempt, of, waitMs, blockers }) => ctx.progress(`  lock_timeout hit; retry ${attempt}/${of} in ${formatMs(waitMs)}${blockers.length ? `; blocked by ${blockers.map(describeBlocker).join('; ')}` : ''}`),
       beforeCommit: (c) => hooks.beforeCommit?.(c) ?? Promise.resolve(),

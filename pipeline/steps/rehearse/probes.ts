@@ -12,7 +12,8 @@ export interface ProbeSpec {
 interface Probe extends ProbeSpec {
   client: Client;
   pid: number;
-  sql: string;
+  /** A prepared statement (name set) or a simple-query message (several statements). */
+  query: { text: string; name?: string };
   queries: ProbeQuery[];
   loop?: Promise<void>;
 }
@@ -21,7 +22,7 @@ interface Probe extends ProbeSpec {
 const STOP_GRACE_MS = 10_000;
 
 /**
- * The probe workload: for each table, one connection reads (`SELECT * … LIMIT 1`) and one writes in a
+ * The probe workload: for each table, one connection reads (`SELECT … LIMIT 1`) and one writes in a
  * loop while the migration runs. The write changes nothing: one row is updated to its own value inside
  * a transaction that is rolled back, sent as a single message so its row lock lives for microseconds.
  * What is measured is how long ordinary traffic on the table waits for the migration's locks.
@@ -45,12 +46,14 @@ export class ProbeWorkload {
     for (const table of tables) {
       const column = await this.#updateColumn(schema, table);
       const rel = `${quoteIdent(schema)}.${quoteIdent(table)}`;
-      const specs: Array<[ProbeSpec['operation'], string]> = [['read', `SELECT * FROM ${rel} LIMIT 1`]];
-      if (column) specs.push(['write', `BEGIN; UPDATE ${rel} SET ${quoteIdent(column)} = ${quoteIdent(column)} WHERE ctid = (SELECT ctid FROM ${rel} LIMIT 1); ROLLBACK`]);
-      for (const [operation, sql] of specs) {
+      // The read is prepared (planned once, like an application's statement cache); it selects a constant
+      // so a column added by the migration does not change its result type.
+      const specs: Array<[ProbeSpec['operation'], Probe['query']]> = [['read', { name: 'dbops_probe_read', text: `SELECT 1 FROM ${rel} LIMIT 1` }]];
+      if (column) specs.push(['write', { text: `BEGIN; UPDATE ${rel} SET ${quoteIdent(column)} = ${quoteIdent(column)} WHERE ctid = (SELECT ctid FROM ${rel} LIMIT 1); ROLLBACK` }]);
+      for (const [operation, query] of specs) {
         const client = await connect(this.target, { log: this.log, applicationName: `dbops rehearse (probe ${operation} ${table})`.slice(0, 63) });
         const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-        this.#probes.push({ table, operation, client, pid: rows[0]!.pid, sql, queries: [] });
+        this.#probes.push({ table, operation, client, pid: rows[0]!.pid, query, queries: [] });
       }
     }
   }
@@ -89,7 +92,7 @@ export class ProbeWorkload {
       const startMs = performance.now() - this.#t0;
       let ok = true;
       try {
-        await p.client.query(p.sql);
+        await p.client.query(p.query);
       } catch {
         ok = false;
         // A failed UPDATE leaves its transaction aborted; a failed SELECT leaves nothing to undo.
