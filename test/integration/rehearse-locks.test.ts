@@ -252,6 +252,13 @@ SELECT payload FROM "child" WHERE id = 42;
     expect(notice.message).toContain('Harmless at this size');
     expect(r.findings.some((f) => f.rule === 'squawk/prefer-robust-stmts')).toBe(false);
     expect(r.code).toBe(0);
+
+    // The lint report of another commit is ignored: its lines may point at other statements by now.
+    const stale = await rehearse('CREATE INDEX "parent_name_idx" ON "parent"("name");\n', {
+      rollback: 'DROP INDEX "parent_name_idx";\n',
+      lint: { ...lintReport([{ rule: 'squawk/require-concurrent-index-creation', severity: 'warning', message: 'static', file, line: 1, migration: CASE }]), commit: '0123456789abcdef0123456789abcdef01234567' },
+    });
+    expect(stale.findings.some((f) => f.rule.startsWith('squawk/'))).toBe(false);
   });
 
   it('the same rule on the large table: the budget finding carries the verdict and names the static check, escalated', async () => {

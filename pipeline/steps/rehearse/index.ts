@@ -11,6 +11,7 @@ import { EnvError } from '../../core/errors.ts';
 import type { Finding, StepContext, StepResult } from '../../core/step.ts';
 import { withClient } from '../../db/client.ts';
 import { schemaFingerprint } from '../../db/fingerprint.ts';
+import { headCommit } from '../../git/base.ts';
 import { quoteIdent } from '../../db/url.ts';
 import type { MigrationsPolicy } from '../../policy/schema.ts';
 import type { RehearseInputs } from '../../registry.ts';
@@ -68,6 +69,12 @@ async function lintFindings(reportsDir: string, ctx: StepContext): Promise<Findi
   try {
     const report = ReportEnvelope.parse(JSON.parse(text));
     if (report.step !== 'lint') return [];
+    // A report of another commit may point at lines that no longer hold the statement it was about.
+    const head = await headCommit(ctx.sh);
+    if (report.commit && head && report.commit !== head) {
+      ctx.log.info({ path, lintCommit: report.commit, head }, 'ignoring the lint report of another commit');
+      return [];
+    }
     return report.findings as Finding[];
   } catch (e) {
     ctx.log.warn({ path, err: (e as Error).message.slice(0, 200) }, 'ignoring an unreadable lint report');
