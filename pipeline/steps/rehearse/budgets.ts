@@ -201,7 +201,7 @@ export function workloadFindings({ results, lines, file }: WorkloadFindingInput,
         ...where,
         rule: 'rehearse/workload-slower',
         severity: 'warning',
-        message: `Workload query \`${w.name}\` is ${w.ratio!.toFixed(1)}× slower after the pending migrations (${formatMs(w.before.ms)} → ${formatMs(w.after.ms)}; policy: ${policy.workload.slowdown_ratio}×).`,
+        message: `Workload query \`${w.name}\` is ${w.ratio!.toFixed(1)}× slower after the pending migrations (${formatShortMs(w.before.ms)} → ${formatShortMs(w.after.ms)}; policy: ${policy.workload.slowdown_ratio}×).`,
       });
     }
     if (w.planChanged) {
@@ -209,7 +209,7 @@ export function workloadFindings({ results, lines, file }: WorkloadFindingInput,
         ...where,
         rule: 'rehearse/plan-changed',
         severity: 'notice',
-        message: `The plan of workload query \`${w.name}\` changed (${formatMs(w.before.ms)} → ${formatMs(w.after.ms)}):\nbefore:\n${indent(w.before.shape)}\nafter:\n${indent(w.after.shape)}`,
+        message: `The plan of workload query \`${w.name}\` changed (${formatShortMs(w.before.ms)} → ${formatShortMs(w.after.ms)}):\nbefore:\n${indent(w.before.shape)}\nafter:\n${indent(w.after.shape)}`,
       });
     }
   }
@@ -217,6 +217,9 @@ export function workloadFindings({ results, lines, file }: WorkloadFindingInput,
 }
 
 const indent = (text: string) => text.split('\n').map((l) => `  ${l}`).join('\n');
+
+/** formatMs, with decimals below 10 ms (probe and workload timings live there). */
+export const formatShortMs = (ms: number): string => (ms >= 10 || Number.isInteger(ms) ? formatMs(ms) : `${ms < 1 ? ms.toFixed(2) : ms.toFixed(1)} ms`);
 
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -302,9 +305,9 @@ function tableEvidence(r: MigrationRehearsal, table: string): string {
   const t = r.tables.find((x) => x.relation === table);
   const blocked = Math.max(0, ...r.probes.filter((p) => p.table === table).map((p) => p.maxBlockedMs));
   const parts = [`"${table}" (${rowsText(rowsOf(r, table))})`];
-  if (lock) parts.push(`${lock.mode} held ${formatMs(lock.heldMs)} (${blocks(lock.mode)})`);
+  if (lock) parts.push(`${lock.mode} held ${formatShortMs(lock.heldMs)} (${blocks(lock.mode)})`);
   parts.push(t?.rewritten ? 'rewritten' : 'not rewritten');
-  if (r.probes.some((p) => p.table === table)) parts.push(`probes blocked at most ${formatMs(blocked)}`);
+  if (r.probes.some((p) => p.table === table)) parts.push(`probes blocked at most ${formatShortMs(blocked)}`);
   return parts.join(', ');
 }
 

@@ -1,12 +1,11 @@
 import { formatMs } from '../../core/duration.ts';
 import type { StepResult } from '../../core/step.ts';
 import type { MigrationRehearsal, RehearseData } from '../../report/schema.ts';
-import { formatBytes } from './budgets.ts';
+import { formatBytes, formatShortMs } from './budgets.ts';
 import { blocks } from './timeline.ts';
 
 const num = (n: number) => n.toLocaleString('en-US');
-/** formatMs, with decimals below 10 ms (probe and workload timings live there). */
-const fmt = (ms: number) => (ms >= 10 ? formatMs(ms) : `${ms < 1 ? ms.toFixed(2) : ms.toFixed(1)} ms`);
+const fmt = formatShortMs;
 const plural = (n: number, word: string) => `${n} ${n === 1 ? word : word.endsWith('y') ? `${word.slice(0, -1)}ies` : `${word}s`}`;
 
 function locksLine(m: MigrationRehearsal): string[] {
