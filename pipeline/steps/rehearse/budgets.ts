@@ -275,9 +275,11 @@ export function judgeLintFindings(lint: Finding[], migrations: RehearsedMigratio
     const related = (budget.get(m.rehearsal.name) ?? []).filter((b) => b.relation !== undefined && tables.includes(b.relation) && b.finding.severity !== 'notice' && kinds.includes(b.finding.rule));
     const ruleName = f.rule.replace(/^squawk\//, '');
     if (related.length > 0) {
-      // The budget finding that points at this very statement, else the most severe one about its table.
+      // A budget finding that points at this very statement, else one about its table; of those, the kind
+      // of measurement the rule is about first (a rewrite for adding-field-with-default), then the most severe.
       const here = related.filter((b) => b.finding.line !== undefined && b.finding.line >= statement.line && b.finding.line <= statement.endLine);
-      const top = (here.length > 0 ? here : related).reduce((a, b) => (rank[b.finding.severity] > rank[a.finding.severity] ? b : a));
+      const order = (b: TableFinding) => kinds.indexOf(b.finding.rule) * 10 - rank[b.finding.severity];
+      const top = [...(here.length > 0 ? here : related)].sort((a, b) => order(a) - order(b))[0]!;
       const escalated = rank[top.finding.severity] > rank[f.severity] ? ` and escalates it to ${top.finding.severity}` : '';
       top.finding.message += ` Static check ${ruleName} (lint ${f.severity}) flagged this statement; the measurement confirms it${escalated}.`;
       continue;

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { formatMs } from '../../core/duration.ts';
 import { ConfigError, EnvError, RefusedError, UsageError } from '../../core/errors.ts';
@@ -244,9 +244,17 @@ async function fileTemplate(file: string, server: DbTarget, admin: Client, ctx: 
   return { template, reused, hash };
 }
 
+/** A digest of the generator's own source: a changed generator makes other data, so a new template. */
+async function generatorDigest(): Promise<string> {
+  const dir = new URL('../seed/', import.meta.url);
+  const hash = createHash('sha256');
+  for (const file of (await readdir(dir)).filter((f) => f.endsWith('.ts')).sort()) hash.update(file).update(await readFile(new URL(file, dir)));
+  return hash.digest('hex');
+}
+
 async function syntheticTemplate(server: DbTarget, admin: Client, ctx: StepContext, opts: SnapshotOptions): Promise<{ template: string; reused: boolean }> {
   const key = createHash('sha256')
-    .update(JSON.stringify({ v: 1, schema: server.schema, base: opts.base.map((m) => [m.name, checksum(m.script)]), scale: opts.scale, seed: opts.seed }))
+    .update(JSON.stringify({ schema: server.schema, base: opts.base.map((m) => [m.name, checksum(m.script)]), scale: opts.scale, seed: opts.seed, generator: await generatorDigest() }))
     .digest('hex');
   const prefix = `${PREFIX}tpl_synth_`;
   const template = `${prefix}${short(key)}`;
