@@ -54,7 +54,9 @@ describe('kill -9 of dbops migrate deploy', () => {
     await waitFor('migration 2 to be running', async () => (await deployBackends(db)).some((b) => b.query.includes('"T2"') && b.state === 'active'));
     during.child.kill('SIGKILL');
     await during.done;
-    expect(await expectTruthfulHistory(db)).toBe(1);
+    // The server finishes the message it was executing even after the client died (it only notices on its
+    // next write), so migration 2 may have committed, together with its row: 1 or 2, never a lie.
+    expect(await expectTruthfulHistory(db)).toBeOneOf([1, 2]);
 
     // 3. Right after migration 3 committed.
     const between = spawnDbops(args);
