@@ -131,7 +131,7 @@ export async function bench(): Promise<BenchResult> {
         'ratio dbops/squawk (first run)': (cold.ms / median(squawkMs)).toFixed(2),
         'real CLI, own process, median of 3 (ms)': median(cliMs).toFixed(0),
         'squawk processes started by dbops': result.data.squawk?.invocations ?? 0,
-        'findings: plain squawk / dbops shown': `${rawFindings} / ${result.findings.length} (${result.data.suppressed} off by the prisma profile)`,
+        'findings: plain squawk / dbops shown': `${rawFindings} / ${result.findings.length} (${result.data.squawk?.excluded?.length ?? 0} squawk rules not run, ${result.data.suppressed} findings hidden by the prisma profile)`,
         'per migration: plain squawk / dbops': `${(rawFindings / COUNT).toFixed(2)} / ${(result.findings.length / COUNT).toFixed(2)}`,
       },
       goal: { description: 'dbops lint ≤ 1.5 × one squawk call (warm)', met: ratio <= 1.5 },

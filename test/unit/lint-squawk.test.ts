@@ -4,7 +4,8 @@ import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { profileLevel, policyLevel, unknownRuleKeys, PRISMA_PROFILE } from '../../pipeline/steps/lint/profile.ts';
-import { mapSquawkFinding, SquawkFinding, squawkBinary } from '../../pipeline/steps/lint/squawk.ts';
+import { silentLogger } from '../../pipeline/core/logger.ts';
+import { mapSquawkFinding, runSquawk, SquawkFinding, squawkBinary } from '../../pipeline/steps/lint/squawk.ts';
 import { SourceText } from '../../pipeline/steps/lint/text.ts';
 
 const fixture = (name: string) => readFile(new URL(`../fixtures/lint/squawk/${name}`, import.meta.url), 'utf8');
@@ -48,6 +49,21 @@ describe('squawk findings', () => {
     expect(bin.prefix).toEqual([]);
     expect(bin.command).toMatch(/@squawk-cli[\\/][a-z0-9]+-[a-z0-9]+[\\/]bin[\\/]squawk(\.exe)?$/);
     expect(bin.version).toMatch(/^2\.\d+\.\d+$/);
+  });
+});
+
+describe('runSquawk', () => {
+  const file = new URL('../fixtures/lint/squawk/unicode.sql', import.meta.url).pathname;
+
+  it('excluded rules are not computed; a rule name squawk rejects falls back to running every rule', async () => {
+    const all = await runSquawk([{ files: [file], assumeInTransaction: false, exclude: [] }], '15', silentLogger());
+    expect(all.findings.map((f) => f.rule_name)).toContain('require-lock-timeout');
+    const some = await runSquawk([{ files: [file], assumeInTransaction: false, exclude: ['require-lock-timeout', 'require-statement-timeout'] }], '15', silentLogger());
+    expect(some.findings.map((f) => f.rule_name)).not.toContain('require-lock-timeout');
+    expect(some).toMatchObject({ invocations: 1, excluded: ['require-lock-timeout', 'require-statement-timeout'] });
+    const unknown = await runSquawk([{ files: [file], assumeInTransaction: false, exclude: ['a-rule-squawk-never-had'] }], '15', silentLogger());
+    expect(unknown.findings).toHaveLength(all.findings.length);
+    expect(unknown.excluded).toEqual([]);
   });
 });
 

@@ -14,9 +14,10 @@ export interface FileAnalysis {
   parseError?: ParseError;
 }
 
-// Cheap pre-filter: a file without DROP, TRUNCATE or TYPE (CREATE TYPE aside) holds no destructive
-// statement, so it is not parsed unless the column model needs it. The verdict always comes from the AST.
-const maybeDestructive = (script: string): boolean => /\b(drop|truncate)\b/i.test(script) || /\btype\b/i.test(script.replace(/\bcreate\s+type\b/gi, ''));
+// Cheap pre-filter: a file without DROP, TRUNCATE or TYPE (CREATE / ALTER TYPE aside) holds no
+// destructive statement, so it is not parsed unless the column model needs it. The verdict always comes
+// from the AST.
+const maybeDestructive = (script: string): boolean => /\b(drop|truncate)\b/i.test(script) || /\btype\b/i.test(script.replace(/\b(create|alter)\s+type\b/gi, ''));
 
 type Lib = typeof import('libpg-query');
 type Scanned = Awaited<ReturnType<Lib['scan']>>;

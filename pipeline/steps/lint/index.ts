@@ -12,7 +12,7 @@ import { loadRows, openSession } from '../migrate/history.ts';
 import { planExecution } from '../migrate/plan.ts';
 import { analyzeMigrations, parseErrorFinding } from './analyze.ts';
 import { appliedHistoryFindings, baseHistoryFindings, classifyChanges, gitPath, mergeHistory } from './history.ts';
-import { DBOPS_RULES, policyLevel, profileLevel, SQUAWK_PREFIX, unknownRuleKeys, type FileContext, type Level } from './profile.ts';
+import { DBOPS_RULES, policyLevel, PRISMA_PROFILE, profileLevel, SQUAWK_PREFIX, unknownRuleKeys, type FileContext, type Level } from './profile.ts';
 import { mapSquawkFinding, runSquawk, type SquawkRun } from './squawk.ts';
 import { SourceText } from './text.ts';
 
@@ -24,7 +24,7 @@ interface InScope {
   migration: string;
   change: LintFile['change'];
   text: string;
-  source: SourceText;
+  readonly source: SourceText;
   context: FileContext;
 }
 
@@ -114,11 +114,14 @@ export async function run(input: LintInputs, ctx: StepContext): Promise<StepResu
   files.sort((a, b) => a.path.localeCompare(b.path));
 
   // squawk runs while the AST rules parse the same files: the two are independent.
+  const group = (atomic: boolean) => {
+    const members = files.filter((f) => (f.context.mode === 'atomic') === atomic);
+    // Only rule names of the profile's table (squawk knows them) are excluded, never arbitrary policy keys.
+    const exclude = Object.keys(PRISMA_PROFILE).filter((rule) => members.length > 0 && members.every((f) => (policyLevel(policy.rules, `${SQUAWK_PREFIX}${rule}`) ?? profileLevel(policy.profile, rule, f.context).level) === 'off'));
+    return { files: members.map((f) => f.path), assumeInTransaction: atomic, exclude };
+  };
   const squawkRun: Promise<SquawkRun | null> = files.length === 0 ? Promise.resolve(null) : runSquawk(
-    [
-      { files: files.filter((f) => f.context.mode === 'atomic').map((f) => f.path), assumeInTransaction: true },
-      { files: files.filter((f) => f.context.mode !== 'atomic').map((f) => f.path), assumeInTransaction: false },
-    ],
+    [group(true), group(false)],
     policy.pg_version,
     ctx.log,
   );
@@ -200,7 +203,7 @@ export async function run(input: LintInputs, ctx: StepContext): Promise<StepResu
     counts,
     suppressed,
     irreversible: pairs.filter((p) => p.status === 'irreversible' && p.reason !== undefined && p.migration !== null).map((p) => ({ migration: p.migration!, reason: p.reason! })),
-    squawk: squawk ? { version: squawk.version, durationMs: squawk.durationMs, invocations: squawk.invocations } : null,
+    squawk: squawk ? { version: squawk.version, durationMs: squawk.durationMs, invocations: squawk.invocations, excluded: squawk.excluded } : null,
   };
   ctx.log.info({ files: files.length, ...counts, suppressed, verdict }, 'lint done');
   return { verdict, findings: shown, data };
@@ -208,7 +211,6 @@ export async function run(input: LintInputs, ctx: StepContext): Promise<StepResu
 
 /** Reads how the executor would run the file; a file it would refuse is a finding, never a crash. */
 async function inScope(path: string, kind: InScope['kind'], migration: string, change: LintFile['change'], text: string, findings: Finding[]): Promise<InScope> {
-  const source = new SourceText(text);
   let context: FileContext = { kind, mode: null, steps: 1 };
   try {
     const plan = await planExecution(text, path);
@@ -217,7 +219,8 @@ async function inScope(path: string, kind: InScope['kind'], migration: string, c
     if (!(e instanceof ConfigError)) throw e;
     findings.push({ rule: 'executor/invalid-file', severity: 'error', migration, file: path, message: e.message, ...(e.hint ? { help: e.hint } : {}) });
   }
-  return { path, kind, migration, change, text, source, context };
+  let source: SourceText | undefined;
+  return { path, kind, migration, change, text, context, get source() { return (source ??= new SourceText(text)); } }; // positions are needed only for files with findings
 }
 
 function destructiveHelp(rule: string, policy: LintPolicy): string {
