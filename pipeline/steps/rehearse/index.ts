@@ -15,6 +15,7 @@ import { headCommit } from '../../git/base.ts';
 import { quoteIdent } from '../../db/url.ts';
 import type { MigrationsPolicy } from '../../policy/schema.ts';
 import type { RehearseInputs } from '../../registry.ts';
+import { SEVERITY_ORDER } from '../../report/findings.ts';
 import { ReportEnvelope, type MigrationRehearsal, type RehearseData } from '../../report/schema.ts';
 import { describeBlocker, Executor } from '../migrate/executor.ts';
 import { checkLockfile, readMigrationsFolder } from '../migrate/folder.ts';
@@ -30,7 +31,6 @@ import { parseWorkload, runWorkload, type PlanResult, type WorkloadQuery } from 
 
 export { render } from './render.ts';
 
-const SEVERITY_ORDER = { error: 0, warning: 1, notice: 2 } as const;
 
 interface Prepared extends MigrationToApply {
   file: string;
@@ -67,6 +67,7 @@ async function lintFindings(reportsDir: string, ctx: StepContext): Promise<Findi
   const text = await readFile(path, 'utf8').catch(() => undefined);
   if (text === undefined) return [];
   try {
+    // Only the envelope: rehearse needs the findings, not lint's own data.
     const report = ReportEnvelope.parse(JSON.parse(text));
     if (report.step !== 'lint') return [];
     // A report of another commit may point at lines that no longer hold the statement it was about.

@@ -4,6 +4,7 @@ import { ConfigError } from '../../core/errors.ts';
 import { isPgError, type Client } from '../../db/client.ts';
 import { diffFingerprints, renderFingerprintDiff, sameSchema, schemaFingerprint, type SchemaFingerprint } from '../../db/fingerprint.ts';
 import type { MigrationRehearsal } from '../../report/schema.ts';
+import { inspectRollback } from '../../rollbacks/pair.ts';
 import { loadRows, markRolledBack, type Session } from '../migrate/history.ts';
 import { planExecution } from '../migrate/plan.ts';
 import type { Executor } from '../migrate/executor.ts';
@@ -15,20 +16,17 @@ export interface RollbackFile {
   /** As shown in findings: <rollbacks-dir>/<migration>.sql */
   path: string;
   script: string;
-  /** Set when the first line is `-- dbops:irreversible <reason>`. */
+  /** Set when the file carries the `-- dbops:irreversible <reason>` marker (as lint and rollbacks check read it). */
   irreversible?: string;
 }
-
-const IRREVERSIBLE = /^-- dbops:irreversible\b[ \t]*(.*)$/;
 
 /** rollbacks/<name>.sql, or undefined when there is none. */
 export async function readRollback(rollbacksDir: string, name: string): Promise<RollbackFile | undefined> {
   const path = join(rollbacksDir, `${name}.sql`);
   const script = await readFile(path, 'utf8').catch(() => undefined);
   if (script === undefined) return undefined;
-  const first = script.replace(/^\uFEFF/, '').split('\n')[0]!.replace(/\r$/, '');
-  const m = IRREVERSIBLE.exec(first);
-  return m ? { path, script, irreversible: m[1]?.trim() || 'no reason given' } : { path, script };
+  const { marker } = inspectRollback(script);
+  return marker ? { path, script, irreversible: marker.reason ?? 'no reason given' } : { path, script };
 }
 
 /** The server's error line (and SQLSTATE) out of the executor's P3018 text. */
