@@ -60,6 +60,7 @@ function buildProgram(io: Printers, onSelect: (s: Selected) => void): Command {
     migrate: 'Prisma-compatible migration executor: status, deploy, resolve',
     local: 'the embedded PostgreSQL cluster in .dbops/: up, down, status, psql',
     rollbacks: 'paired rollback scripts: check',
+    backup: 'encrypted, verified logical backups: create, list, verify, prune, replicate, restore, notify',
   };
   for (const spec of commands) {
     const [head, leaf] = spec.path as [string, string | undefined];

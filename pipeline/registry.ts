@@ -84,6 +84,77 @@ export const DemoInputs = z.object({
     .describe("labels of the demo pull request (the newest AstroFinance migration drops a column, which its PR was allowed to with allow-destructive)"),
 });
 
+const policiesOnly = { policiesDir: dirs.policiesDir };
+const backupTarget = { target: z.string().min(1).optional().describe('storage target name from policies/backups.yaml (default: the primary)') };
+const identity = { identityFile: z.string().min(1).optional().describe('file holding the age identity (AGE-SECRET-KEY-1…) that decrypts backups (default: the variable named by encryption.identity_env, DBOPS_BACKUP_IDENTITY)') };
+const selector = {
+  latest: z.boolean().default(false).describe('the newest backup (of --tier, when given)'),
+  oldest: z.boolean().default(false).describe('the oldest backup (of --tier, when given)'),
+  tier: z.enum(['daily', 'weekly', 'monthly', 'pre-deploy']).optional().describe('only backups of this tier for --latest / --oldest'),
+};
+export const BackupCreateInputs = z.object({
+  ...connection,
+  ...policiesOnly,
+  ...reports,
+  ...json,
+  ...backupTarget,
+  tier: z.enum(['daily', 'weekly', 'monthly', 'pre-deploy']).default('daily').describe('daily, weekly, monthly (scheduled) or pre-deploy (taken by the gate before a production deploy)'),
+  note: z.string().min(1).optional().describe('free text stored in the manifest, e.g. the deploy the backup precedes'),
+});
+export type BackupCreateInputs = z.output<typeof BackupCreateInputs>;
+export const BackupVerifyInputs = z.object({
+  ...policiesOnly,
+  ...reports,
+  ...json,
+  ...backupTarget,
+  ...identity,
+  ...selector,
+  args: z.array(z.string()).max(1, 'give one backup id').default([]),
+  restore: z.boolean().default(false).describe('also restore into a throwaway database, compare the table manifest exactly and run pg_amcheck (a restore test)'),
+  scratchUrl: z.string().min(1).optional().describe('server to restore into for --restore (a database dbops_verify_<id> is created and dropped); default: a throwaway cluster started for the test'),
+  jobs: z.coerce.number().int().positive().optional().describe('pg_restore -j (default: verify.restore_jobs in policy)'),
+});
+export type BackupVerifyInputs = z.output<typeof BackupVerifyInputs>;
+export const BackupListInputs = z.object({ ...policiesOnly, ...json, ...backupTarget, tier: selector.tier });
+export type BackupListInputs = z.output<typeof BackupListInputs>;
+export const BackupPruneInputs = z.object({
+  ...policiesOnly,
+  ...reports,
+  ...json,
+  target: z.string().min(1).optional().describe('prune only this target (default: every target, each by its own catalog)'),
+  dryRun: z.boolean().default(false).describe('print the keep/delete table with reasons and delete nothing'),
+});
+export type BackupPruneInputs = z.output<typeof BackupPruneInputs>;
+export const BackupReplicateInputs = z.object({
+  ...policiesOnly,
+  ...reports,
+  ...json,
+  from: z.string().min(1).optional().describe('source target (default: the primary)'),
+  to: z.string().min(1).optional().describe('destination target (default: every other target)'),
+});
+export type BackupReplicateInputs = z.output<typeof BackupReplicateInputs>;
+export const BackupRestoreInputs = z.object({
+  ...policiesOnly,
+  ...reports,
+  ...json,
+  ...backupTarget,
+  ...identity,
+  latest: selector.latest,
+  tier: selector.tier,
+  args: z.array(z.string()).max(1, 'give one backup id').default([]),
+  targetUrl: z.string().min(1).describe('database to restore into (created when it does not exist)'),
+  force: z.boolean().default(false).describe('restore into a database that already has tables (objects of the backup are dropped and recreated: pg_restore --clean --if-exists)'),
+  jobs: z.coerce.number().int().positive().optional().describe('pg_restore -j (default: verify.restore_jobs in policy)'),
+});
+export type BackupRestoreInputs = z.output<typeof BackupRestoreInputs>;
+export const BackupNotifyInputs = z.object({
+  ...policiesOnly,
+  ...reports,
+  ...json,
+  dryRun: z.boolean().default(false).describe('print the event and the webhook payload without sending it'),
+});
+export type BackupNotifyInputs = z.output<typeof BackupNotifyInputs>;
+
 /** Every command: metadata and flags here; the implementation is imported only when the command runs. */
 export const commands: CommandSpec[] = [
   defineCommand({
@@ -145,6 +216,72 @@ export const commands: CommandSpec[] = [
     examples: ['dbops report', 'dbops report --format markdown --output reports/summary.md', 'dbops report --format sarif --output reports/dbops.sarif', 'dbops report --github'],
     inputs: ReportInputs,
     load: () => import('./report/index.ts'),
+  }),
+  defineCommand({
+    path: ['backup', 'create'],
+    summary: 'take a consistent, encrypted pg_dump with a table manifest, streamed to the primary storage target',
+    description:
+      'Opens a REPEATABLE READ READ ONLY transaction, exports its snapshot, computes the table manifest (row count and content hash per table) inside it and runs pg_dump -Fc on the same snapshot. The dump is streamed through SHA-256 and age encryption (recipients from policies/backups.yaml) to the primary target; nothing unencrypted touches disk. The manifest is written last: until then the backup does not exist for list, verify, prune or the gate.',
+    examples: ['dbops backup create --tier daily', 'dbops backup create --tier pre-deploy --note "deploy 20261124 #812" --database-url "$PRODUCTION_DATABASE_URL"', 'dbops backup create --target offsite --json'],
+    inputs: BackupCreateInputs,
+    report: 'backup-create',
+    load: () => import('./steps/backup/create.ts'),
+  }),
+  defineCommand({
+    path: ['backup', 'list'],
+    summary: 'list the complete backups of a target with tier, age, size and verification status',
+    examples: ['dbops backup list', 'dbops backup list --target offsite --json', 'dbops backup list --tier monthly'],
+    inputs: BackupListInputs,
+    load: () => import('./steps/backup/list.ts'),
+  }),
+  defineCommand({
+    path: ['backup', 'verify'],
+    summary: 'verify a backup: SHA-256, decryption and a full archive read; --restore also restores, compares the manifest and runs pg_amcheck',
+    description:
+      'Streams the stored ciphertext through SHA-256 and age decryption (every 64 KiB chunk is authenticated) into pg_restore -f /dev/null, which reads and decompresses every entry (pg_restore --list alone misses corruption). With --restore the decrypted archive goes to a temporary file (renamed only after decryption succeeded), is restored with pg_restore -j --exit-on-error into a throwaway database (roles created as needed), compared table by table with the manifest, checked with pg_amcheck, and dropped; each phase is timed. The result is stored beside the backup. Exit 1 when a check fails, naming it.',
+    examples: ['dbops backup verify --latest', 'dbops backup verify 20261124T020003Z-daily-3f9a --restore', 'dbops backup verify --oldest --tier monthly --restore', 'dbops backup verify --latest --target offsite --restore --scratch-url "$SCRATCH_URL"'],
+    inputs: BackupVerifyInputs,
+    rest: { name: 'id', description: 'backup id (see dbops backup list)' },
+    report: 'backup-verify',
+    load: () => import('./steps/backup/verify.ts'),
+  }),
+  defineCommand({
+    path: ['backup', 'prune'],
+    summary: 'delete backups that GFS retention (daily/weekly/monthly, keep_last floor) no longer keeps',
+    description:
+      'For each target: the newest backup of each of the last N days, ISO weeks and months that have one (restic semantics, tiers OR-ed, bucketed in retention.zone) among verified backups, plus the newest verified backup and the newest keep_last verified backups whatever happens. Failed or unverified backups never count toward a tier. --dry-run prints the keep/delete table with reasons.',
+    examples: ['dbops backup prune --dry-run', 'dbops backup prune', 'dbops backup prune --target offsite --json'],
+    inputs: BackupPruneInputs,
+    report: 'backup-prune',
+    load: () => import('./steps/backup/prune.ts'),
+  }),
+  defineCommand({
+    path: ['backup', 'replicate'],
+    summary: 'copy to the offsite targets every backup they miss, checking each copy\'s SHA-256',
+    examples: ['dbops backup replicate', 'dbops backup replicate --to offsite --json'],
+    inputs: BackupReplicateInputs,
+    report: 'backup-replicate',
+    load: () => import('./steps/backup/replicate.ts'),
+  }),
+  defineCommand({
+    path: ['backup', 'restore'],
+    summary: 'restore a backup into a database (refuses a database that has tables unless --force)',
+    description:
+      'Prints what it will do, then downloads and decrypts the backup to a temporary file (renamed only after decryption succeeded), creates the target database when missing and the roles the archive names, runs pg_restore -j --exit-on-error, compares the table manifest and runs ANALYZE. See the restore runbook in the README.',
+    examples: ['dbops backup restore 20261124T020003Z-daily-3f9a --target-url postgresql://postgres@restore-host:5432/astro_restored', 'dbops backup restore --latest --tier monthly --target offsite --target-url "$RESTORE_URL" --force'],
+    inputs: BackupRestoreInputs,
+    rest: { name: 'id', description: 'backup id (see dbops backup list)' },
+    report: 'backup-restore',
+    load: () => import('./steps/backup/restore.ts'),
+  }),
+  defineCommand({
+    path: ['backup', 'notify'],
+    summary: 'announce the outcome of this run\'s backup steps (reports/backup-*.json) to the webhook and the job summary',
+    description:
+      'Reads the backup reports of the run (create, verify, replicate, prune, restore) and sends one success or failure event (tier, size, duration, throughput, target) to the webhook named by notifications.webhook_env, Slack-compatible by default; inside GitHub Actions it also writes the job summary. Exit 1 when the event is a failure, so the job fails too.',
+    examples: ['dbops backup notify', 'dbops backup notify --dry-run --json'],
+    inputs: BackupNotifyInputs,
+    load: () => import('./steps/backup/notify.ts'),
   }),
   defineCommand({
     path: ['local', 'up'],

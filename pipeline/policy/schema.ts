@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Duration } from './duration.ts';
+import { BackupsPolicy } from './backups.ts';
 import { LintPolicy } from './lint.ts';
 import { RehearsePolicy } from './rehearse.ts';
 
@@ -43,6 +44,7 @@ export type ExecutorPolicy = z.output<typeof ExecutorPolicy>;
 /** Every policy file dbops knows: key → file name and schema. Later concerns (environments, backups) add entries here. */
 export const POLICY_FILES = {
   migrations: { file: 'migrations.yaml', schema: MigrationsPolicy },
+  backups: { file: 'backups.yaml', schema: BackupsPolicy },
 } as const;
 
 export type PolicyName = keyof typeof POLICY_FILES;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BACKUP_REPORT_DATA } from '../backup/report.ts';
 
 /**
  * The files steps exchange: `reports/<step>.json`. Steps produce them, `dbops report` (and later gate and
@@ -182,4 +183,4 @@ export type RehearseData = z.output<typeof RehearseData>;
 export type MigrationRehearsal = z.output<typeof MigrationRehearsal>;
 
 /** Step name → schema of its `data`, for validation on read. */
-export const REPORT_DATA = { lint: LintData, rollbacks: RollbacksData, rehearse: RehearseData } as const;
+export const REPORT_DATA = { lint: LintData, rollbacks: RollbacksData, rehearse: RehearseData, ...BACKUP_REPORT_DATA } as const;

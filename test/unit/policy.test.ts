@@ -41,9 +41,9 @@ describe('policies/migrations.yaml', () => {
     expect((error as Error).message).toMatch(/migrations\.yaml:\d+: <yaml>:/);
   });
 
-  it('the committed policy file is valid, and its JSON Schema is in sync with the zod schema', async () => {
-    const { migrations } = await loadPolicies('policies', ['migrations']);
-    expect(migrations.path).toBe(join('policies', 'migrations.yaml'));
-    expect(await readFile(join('policies', 'schema', policySchemaFile('migrations')), 'utf8')).toBe(policyJsonSchema('migrations'));
+  it.each(['migrations', 'backups'] as const)('the committed %s policy file is valid, and its JSON Schema is in sync with the zod schema', async (name) => {
+    const loaded = await loadPolicies('policies', [name]);
+    expect(loaded[name].path).toBe(join('policies', `${name}.yaml`));
+    expect(await readFile(join('policies', 'schema', policySchemaFile(name)), 'utf8')).toBe(policyJsonSchema(name));
   });
 });

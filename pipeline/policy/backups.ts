@@ -1,0 +1,111 @@
+import { z } from 'zod';
+import { Duration } from './duration.ts';
+
+/** Environment variable names: the policy names where a secret lives, never the secret itself. */
+const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name such as BACKUP_WEBHOOK_URL');
+
+const DirectoryTarget = z
+  .strictObject({
+    type: z.literal('directory'),
+    path: z.string().min(1).describe('Folder on the backup server (a mount); relative paths are resolved against the working directory.'),
+    primary: z.boolean().default(false).describe('The target `backup create` writes to and every other command reads from by default. Exactly one target is primary.'),
+  })
+  .describe('A folder, e.g. the backup server mounted over NFS.');
+
+const S3Target = z
+  .strictObject({
+    type: z.literal('s3'),
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected a DNS-compatible bucket name'),
+    prefix: z.string().default('').describe('Key prefix inside the bucket, e.g. postgres/astrofinance/.'),
+    region: z.string().default('us-east-1'),
+    endpoint: z.string().url().optional().describe('S3-compatible endpoint (MinIO, Ceph, R2 …); AWS when absent.'),
+    endpoint_env: EnvName.optional().describe('Environment variable holding the endpoint instead (wins over endpoint when set).'),
+    force_path_style: z.boolean().default(false).describe('Path-style addressing (bucket in the path), which most S3-compatible servers need.'),
+    access_key_id_env: EnvName.default('AWS_ACCESS_KEY_ID').describe('Environment variable holding the access key id; when it is unset the AWS SDK default chain applies (OIDC web identity in GitHub Actions).'),
+    secret_access_key_env: EnvName.default('AWS_SECRET_ACCESS_KEY'),
+    session_token_env: EnvName.default('AWS_SESSION_TOKEN'),
+    part_size_mib: z.number().int().min(5).max(5120).default(16).describe('Multipart upload part size (S3 minimum 5 MiB).'),
+    primary: z.boolean().default(false),
+  })
+  .describe('S3 or S3-compatible object storage, e.g. the offsite copy.');
+
+export const BackupTarget = z.discriminatedUnion('type', [DirectoryTarget, S3Target]);
+export type BackupTarget = z.output<typeof BackupTarget>;
+export type DirectoryTarget = z.output<typeof DirectoryTarget>;
+export type S3Target = z.output<typeof S3Target>;
+
+export const TIERS = ['daily', 'weekly', 'monthly', 'pre-deploy'] as const;
+export const Tier = z.enum(TIERS);
+export type Tier = z.output<typeof Tier>;
+
+const Recipient = z.strictObject({
+  name: z.string().min(1).describe('Who holds the matching identity, e.g. ops-oncall or offline-escrow.'),
+  key: z.string().regex(/^age1[02-9ac-hj-np-z]{58}$/, 'expected an age X25519 recipient (age1…, 62 characters)'),
+});
+
+export const BackupsPolicy = z
+  .strictObject({
+    version: z.literal(1).describe('Policy file format version.'),
+    dump: z
+      .strictObject({
+        compression_level: z
+          .number()
+          .int()
+          .min(0)
+          .max(9)
+          .default(1)
+          .describe('pg_dump -Z level (gzip on PostgreSQL 15). 1 is the default: level 6 costs about 2.7× the time for about 9.5 % less size.'),
+      })
+      .prefault({}),
+    encryption: z
+      .strictObject({
+        recipients: z.array(Recipient).default([]).describe('age X25519 recipients every backup is encrypted to (any one identity decrypts). At least one is needed to create a backup.'),
+        identity_env: EnvName.default('DBOPS_BACKUP_IDENTITY').describe('Environment variable holding an age identity (AGE-SECRET-KEY-1…) for verify and restore; --identity-file wins.'),
+      })
+      .prefault({}),
+    targets: z
+      .record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'expected a lower-case target name'), BackupTarget)
+      .default({ local: { type: 'directory', path: '.dbops/backups', primary: true } })
+      .refine((t) => Object.values(t).filter((x) => x.primary).length === 1, 'exactly one target must have primary: true')
+      .describe('Where backups are stored, by name: one primary (written by create), any number of offsite copies (filled by replicate).'),
+    retention: z
+      .strictObject({
+        zone: z
+          .string()
+          .default('UTC')
+          .refine((zone) => {
+            try {
+              new Intl.DateTimeFormat('en', { timeZone: zone });
+              return true;
+            } catch {
+              return false;
+            }
+          }, 'expected an IANA time zone such as Europe/Berlin')
+          .describe('IANA zone whose calendar days, ISO weeks and months bucket the backups (timestamps stay UTC).'),
+        daily: z.number().int().min(0).default(7).describe('Keep the newest backup of each of the last N days that have one.'),
+        weekly: z.number().int().min(0).default(4).describe('… of each of the last N ISO weeks (Monday to Sunday) that have one.'),
+        monthly: z.number().int().min(0).default(12).describe('… of each of the last N months that have one.'),
+        keep_last: z.number().int().min(1).default(3).describe('Floor: the newest N verified backups are never deleted, whatever the tiers say.'),
+        pre_deploy: Duration.default('90d').describe('pre-deploy backups are kept this long (they do not count toward the tiers).'),
+        unverified_grace: Duration.default('2d').describe('A backup not yet verified is kept this long, then deleted; it never counts toward a tier.'),
+        partial_after: Duration.default('6h').describe('Partial uploads (a backup killed mid-stream) older than this are removed by create and prune.'),
+      })
+      .prefault({}),
+    verify: z
+      .strictObject({
+        restore_jobs: z.number().int().min(1).max(32).default(2).describe('pg_restore -j for --restore and backup restore.'),
+        amcheck: z.enum(['heapallindexed', 'basic', 'off']).default('heapallindexed').describe('pg_amcheck on the restored copy: heapallindexed (every heap tuple has its index entries), basic, or off.'),
+      })
+      .prefault({}),
+    notifications: z
+      .strictObject({
+        webhook_env: EnvName.default('DBOPS_BACKUP_WEBHOOK').describe('Environment variable holding the webhook URL (a secret). Unset: no webhook, the job summary only.'),
+        on: z.array(z.enum(['success', 'failure'])).default(['success', 'failure']),
+        format: z.enum(['slack', 'json']).default('slack').describe('slack: {text, blocks} (Slack, Mattermost, Rocket.Chat, Teams workflows); json: the dbops event object.'),
+      })
+      .prefault({}),
+    progress_interval: Duration.default('30s').describe('How often a running backup or verification logs bytes, rate and ETA when not on a terminal (CI).'),
+  })
+  .describe('policies/backups.yaml: how backups are taken, encrypted, stored, verified, kept and announced.');
+
+export type BackupsPolicy = z.output<typeof BackupsPolicy>;

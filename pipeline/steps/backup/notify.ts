@@ -1,0 +1,8 @@
+import { DbopsError } from '../../core/errors.ts';
+import type { StepContext, StepResult } from '../../core/step.ts';
+
+// Placeholder: replaced by the implementation of `dbops backup notify`.
+export async function run(_input: unknown, _ctx: StepContext): Promise<StepResult<unknown>> {
+  throw new DbopsError('dbops backup notify is not implemented yet');
+}
+export const render = (): string => '';
