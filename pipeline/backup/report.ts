@@ -31,6 +31,8 @@ export const RetentionDecision = z.object({
   tier: Tier,
   finishedAt: z.string(),
   status: z.enum(['verified', 'failed', 'unverified']),
+  /** Retention is computed per database (name): backups of two databases in one target never evict each other. */
+  database: z.string().optional(),
   keep: z.boolean(),
   /** Why it is kept ("daily 2026-11-23", "weekly 2026-W47", "newest verified", "keep_last 2/3", …) or deleted. */
   reasons: z.array(z.string()),
