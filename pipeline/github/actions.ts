@@ -1,3 +1,4 @@
+import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as core from '@actions/core';
 import * as github from '@actions/github';
@@ -121,4 +122,16 @@ export async function publish({ reports, reportsDir, sarif, log }: PublishOption
   } else log.info('GITHUB_OUTPUT is not set: no step outputs');
 
   return { sarif: sarifPath, annotations: { shown: plan.shown.length, omitted: plan.omitted }, comment, summary, outputs };
+}
+
+/**
+ * Appends Markdown to the job summary of the environment given (the command's own, which in-process runs
+ * keep apart from process.env). The file protocol is core.summary's: UTF-8 appended to $GITHUB_STEP_SUMMARY,
+ * so other steps of the job keep their parts; core.summary itself reads process.env only, hence the write here.
+ */
+export async function appendJobSummary(markdown: string, env: NodeJS.ProcessEnv = process.env): Promise<'written' | 'skipped'> {
+  const path = env['GITHUB_STEP_SUMMARY'];
+  if (!path) return 'skipped';
+  await appendFile(path, `${markdown.replace(/\n*$/, '')}\n\n`, 'utf8');
+  return 'written';
 }

@@ -1,5 +1,6 @@
 import { formatMs } from '../core/duration.ts';
 import type { Severity, Verdict } from '../core/step.ts';
+import { backupBlocks, isBackupStep } from './backup-md.ts';
 import { allFindings, countFindings, locationText, worstVerdict } from './findings.ts';
 import { assemble, type Block, capLines, code, details, fence, table, text } from './md.ts';
 import { lockGantt } from './mermaid.ts';
@@ -39,6 +40,7 @@ const plural = (n: number, word: string) => `${formatCount(n)} ${word}${n === 1 
 function headline(reports: LoadedReport[], notes: string[]): Block[] {
   const verdict = worstVerdict(reports.map((r) => r.report.verdict));
   const title = { pass: 'all checks passed', warn: 'passed with warnings', fail: 'failed', skip: 'nothing to check' }[verdict];
+  const subject = reports.length > 0 && reports.every((r) => isBackupStep(r.report.step)) ? 'dbops backups' : 'dbops migration checks';
   const rows = reports.map(({ report }) => {
     const c = countFindings(report.findings);
     return [text(report.command), `${VERDICT_ICON[report.verdict]} ${report.verdict}${report.exitCode > 1 ? ` (exit ${report.exitCode})` : ''}`, String(c.error), String(c.warning), String(c.notice), formatMs(report.durationMs)];
@@ -53,7 +55,7 @@ function headline(reports: LoadedReport[], notes: string[]): Block[] {
   const blocks: Block[] = [
     {
       essential: true,
-      markdown: [`## ${VERDICT_ICON[verdict]} dbops migration checks: ${title}`, table(['Step', 'Verdict', 'Errors', 'Warnings', 'Notices', 'Took'], rows, ['l', 'l', 'r', 'r', 'r', 'r']), facts.join(' · ')].join('\n\n'),
+      markdown: [`## ${VERDICT_ICON[verdict]} ${subject}: ${title}`, table(['Step', 'Verdict', 'Errors', 'Warnings', 'Notices', 'Took'], rows, ['l', 'l', 'r', 'r', 'r', 'r']), facts.join(' · ')].join('\n\n'),
     },
   ];
   const stopped = reports.filter((r) => r.report.error);
@@ -264,6 +266,7 @@ export function markdownBlocks(reports: LoadedReport[], notes: string[] = []): B
   if (rollbacks) blocks.push(rollbacksBlock(rollbacks));
   const rehearse = byStep('rehearse');
   if (rehearse) blocks.push(...rehearseBlocks(rehearse));
+  blocks.push(...backupBlocks(reports));
   return blocks;
 }
 
