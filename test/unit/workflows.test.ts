@@ -196,3 +196,179 @@ describe('migration-pr.yml', () => {
     expect(names.indexOf('github/codeql-action/upload-sarif')).toBeGreaterThan(report);
   });
 });
+
+// ---- backup.yml and restore-test.yml ------------------------------------------------------------------
+
+const { Evaluator, Lexer, Parser, data: exprData } = await import('@actions/expressions');
+
+/** Evaluates a workflow expression (`${{ … }}` or a bare `if:`) with GitHub's own expression evaluator. */
+function evaluate(expression: string, context: { github: Record<string, unknown>; inputs?: Record<string, unknown> }): unknown {
+  const source = expression.trim().replace(/^\$\{\{\s*([\s\S]*?)\s*\}\}$/, '$1');
+  const lexed = new Lexer(source).lex();
+  const tree = new Parser(lexed.tokens, ['github', 'inputs'], []).parse();
+  const ctx = JSON.parse(JSON.stringify({ github: context.github, inputs: context.inputs ?? {} }), exprData.reviver) as InstanceType<typeof exprData.Dictionary>;
+  return JSON.parse(JSON.stringify(new Evaluator(tree, ctx).evaluate(), exprData.replacer)) as unknown;
+}
+const onSchedule = (cron: string) => ({ github: { event_name: 'schedule', event: { schedule: cron } } });
+const onDispatch = (inputs: Record<string, string>) => ({ github: { event_name: 'workflow_dispatch', event: { inputs } }, inputs });
+
+/** Whether a cron of plain fields (numbers or `*`, as these files use) fires at a UTC minute. */
+function fires(cron: string, at: Date): boolean {
+  const fields = cron.split(' ');
+  expect(fields, cron).toHaveLength(5);
+  for (const f of fields) expect(f, `${cron}: only numbers and * are evaluated here`).toMatch(/^(\*|\d+)$/);
+  const [minute, hour, day, month, weekday] = fields as [string, string, string, string, string];
+  const is = (field: string, value: number) => field === '*' || Number(field) === value;
+  return is(minute, at.getUTCMinutes()) && is(hour, at.getUTCHours()) && is(day, at.getUTCDate()) && is(month, at.getUTCMonth() + 1) && is(weekday, at.getUTCDay());
+}
+
+interface ScheduledWorkflow extends Workflow {
+  on: { schedule: Array<{ cron: string; timezone?: string }>; workflow_dispatch?: { inputs: Record<string, { type: string; options: string[]; default: string }> } };
+}
+type FullJob = Job & { 'runs-on'?: string | string[]; concurrency?: unknown; environment?: string; steps: Array<Step & { name?: string }> };
+const jobsOf = (w: Workflow) => Object.entries(w.jobs) as Array<[string, FullJob]>;
+const GROUP = { group: 'dbops-backups', 'cancel-in-progress': false, queue: 'max' };
+const BACKUP_FILES = ['backup.yml', 'restore-test.yml'] as const;
+const AWS = 'aws-actions/configure-aws-credentials';
+
+describe('backup.yml', () => {
+  const w = load('backup.yml') as ScheduledWorkflow;
+  const job = w.jobs['backup'] as FullJob;
+  const tierOf = (context: Parameters<typeof evaluate>[1]) => evaluate(job.env!['TIER']!, context);
+  const CRONS = { daily: '0 2 * * *', weekly: '0 3 * * 0', monthly: '0 4 1 * *' };
+
+  it('schedules the three tiers in UTC: daily 02:00, weekly Sunday 03:00, monthly the 1st 04:00', () => {
+    expect(w.on.schedule.map((s) => s.cron)).toEqual(Object.values(CRONS));
+    // No `timezone:`: a local zone's DST switch would skip or double a run on the weekly job's Sunday.
+    for (const s of w.on.schedule) expect(s.timezone).toBeUndefined();
+    const at = (iso: string) => new Date(iso);
+    // 2026-11-24 is a Tuesday: only the daily job.
+    expect(w.on.schedule.filter((s) => fires(s.cron, at('2026-11-24T02:00:00Z'))).map((s) => s.cron)).toEqual([CRONS.daily]);
+    expect(w.on.schedule.some((s) => fires(s.cron, at('2026-11-24T03:00:00Z')))).toBe(false);
+    // 2026-11-29 is a Sunday; 2026-12-01 a Tuesday, the 1st.
+    expect(fires(CRONS.weekly, at('2026-11-29T03:00:00Z'))).toBe(true);
+    expect(fires(CRONS.weekly, at('2026-11-28T03:00:00Z'))).toBe(false);
+    expect(fires(CRONS.monthly, at('2026-12-01T04:00:00Z'))).toBe(true);
+    expect(fires(CRONS.monthly, at('2026-12-02T04:00:00Z'))).toBe(false);
+  });
+
+  it('derives the tier from the schedule that fired: each cron maps to its own tier, on a Sunday the 1st too', () => {
+    for (const [tier, cron] of Object.entries(CRONS)) expect(tierOf(onSchedule(cron)), cron).toBe(tier);
+    // 2026-11-01 is a Sunday and the 1st: all three fire, one hour apart, each a run of its own tier.
+    const sundayFirst = [2, 3, 4].map((h) => new Date(Date.UTC(2026, 10, 1, h)));
+    const fired = sundayFirst.flatMap((t) => w.on.schedule.filter((s) => fires(s.cron, t)).map((s) => tierOf(onSchedule(s.cron))));
+    expect(fired).toEqual(['daily', 'weekly', 'monthly']);
+    // A schedule the expression does not know gives no tier, and the first step refuses to run without one.
+    expect(tierOf(onSchedule('30 2 * * *'))).toBe('');
+    expect(job.steps[0]!.run).toMatch(/^if \[ -z "\$TIER" \]; then\n[\s\S]*exit 1\n/);
+  });
+
+  it('a manual run takes the tier from the workflow_dispatch input', () => {
+    const input = w.on.workflow_dispatch!.inputs['tier']!;
+    expect(input.type).toBe('choice');
+    expect(input.options).toEqual(['daily', 'weekly', 'monthly']);
+    for (const tier of input.options) expect(tierOf(onDispatch({ tier }))).toBe(tier);
+  });
+
+  it('creates, verifies, replicates and prunes in that order, then always notifies and uploads the reports', () => {
+    const commands = job.steps.flatMap((s) => (s.run ? dbopsInvocations(s.run).map((words) => words.join(' ')) : []));
+    expect(commands).toEqual(['backup create --tier "$TIER"', 'backup verify --latest --tier "$TIER"', 'backup replicate', 'backup prune', 'backup notify']);
+    const index = (pattern: RegExp) => job.steps.findIndex((s) => pattern.test(s.run ?? s.uses ?? ''));
+    const notify = job.steps[index(/dbops backup notify/)]!;
+    expect(notify.if).toBe('always()');
+    const upload = job.steps.find((s) => s.uses?.startsWith('actions/upload-artifact'));
+    expect(upload?.if).toBe('always()');
+    expect(upload?.with?.['path']).toBe('reports/');
+    expect(index(/^actions\/upload-artifact/)).toBeGreaterThan(index(/dbops backup notify/));
+    // AWS credentials exist only for the steps that reach the offsite target.
+    expect(index(new RegExp(`^${AWS}`))).toBeGreaterThan(index(/dbops backup verify/));
+    expect(index(new RegExp(`^${AWS}`))).toBeLessThan(index(/dbops backup replicate/));
+    // The other steps stop at the first failure: nothing is replicated or pruned after a failed verification.
+    for (const s of job.steps.filter((s) => /dbops backup (verify|replicate|prune)/.test(s.run ?? ''))) expect(s.if).toBeUndefined();
+  });
+
+  it('runs on the backup server that mounts the primary target, with PostgreSQL client tools and age', () => {
+    expect(job['runs-on']).toEqual(['self-hosted', 'backup-server']);
+    const policy = parse(readFileSync(join(ROOT, 'policies/backups.yaml'), 'utf8')) as { targets: Record<string, { type: string; path?: string; primary?: boolean }> };
+    expect(policy.targets['backup-server']).toMatchObject({ type: 'directory', primary: true, path: '/srv/dbops-backups/astrofinance' });
+    expect(job.steps.some((s) => /apt-get install .*postgresql-client.* age/.test(s.run ?? ''))).toBe(true);
+  });
+});
+
+describe('restore-test.yml', () => {
+  const w = load('restore-test.yml') as ScheduledWorkflow;
+  const jobs = Object.fromEntries(jobsOf(w));
+  const WEEKLY = '0 5 * * 1';
+  const MONTHLY = '0 6 2 * *';
+  const selected = (context: Parameters<typeof evaluate>[1]) =>
+    jobsOf(w)
+      .filter(([, j]) => evaluate(j.if!, context) === true)
+      .map(([name]) => name);
+
+  it('restores the newest daily weekly, and the oldest monthly and the newest offsite copy monthly', () => {
+    expect(w.on.schedule.map((s) => s.cron)).toEqual([WEEKLY, MONTHLY]);
+    for (const s of w.on.schedule) expect(s.timezone).toBeUndefined();
+    const verify = (name: string) => jobs[name]!.steps.flatMap((s) => (s.run ? dbopsInvocations(s.run).map((words) => words.join(' ')) : []));
+    expect(verify('newest-daily')).toEqual(['backup verify --latest --tier daily --restore', 'backup notify']);
+    expect(verify('oldest-monthly')).toEqual(['backup verify --oldest --tier monthly --restore', 'backup notify']);
+    expect(verify('offsite')).toEqual(['backup verify --latest --target offsite --restore', 'backup notify']);
+    for (const [name, job] of jobsOf(w)) {
+      expect(job['runs-on'], name).toEqual(['self-hosted', 'backup-server']);
+      expect(job.steps.find((s) => s.run?.includes('dbops backup notify'))?.if, name).toBe('always()');
+      expect(job.steps.find((s) => s.uses?.startsWith('actions/upload-artifact'))?.if, name).toBe('always()');
+      // A throwaway cluster is started for the restore: server binaries, not only the client.
+      expect(job.steps.some((s) => /apt-get install .*postgresql postgresql-contrib age/.test(s.run ?? '')), name).toBe(true);
+    }
+  });
+
+  it('each schedule, and each manual choice, runs exactly its own restore tests', () => {
+    expect(selected(onSchedule(WEEKLY))).toEqual(['newest-daily']);
+    expect(selected(onSchedule(MONTHLY))).toEqual(['oldest-monthly', 'offsite']);
+    expect(w.on.workflow_dispatch!.inputs['test']!.options).toEqual(['weekly', 'monthly']);
+    expect(selected(onDispatch({ test: 'weekly' }))).toEqual(['newest-daily']);
+    expect(selected(onDispatch({ test: 'monthly' }))).toEqual(['oldest-monthly', 'offsite']);
+  });
+});
+
+describe.each(BACKUP_FILES)('%s: serialized, least privilege, secrets only in env', (file) => {
+  const text = readFileSync(join(DIR, file), 'utf8');
+  const w = load(file);
+
+  it('every job is in the one concurrency group shared with the other file, queued and never cancelled', () => {
+    const groups = BACKUP_FILES.flatMap((f) => jobsOf(load(f)).map(([, j]) => j.concurrency));
+    for (const g of groups) expect(g).toEqual(GROUP);
+    // Not at the workflow level as well: a job waiting for its own run's group would deadlock.
+    expect(w.concurrency).toBeUndefined();
+  });
+
+  it('grants nothing by default; jobs read contents, and only a job that assumes the AWS role gets id-token: write', () => {
+    expect(w.permissions).toEqual({});
+    for (const [name, job] of jobsOf(w)) {
+      const perms = job.permissions as Record<string, string>;
+      const usesOidc = job.steps.some((s) => s.uses?.startsWith(AWS));
+      expect(perms, name).toEqual(usesOidc ? { contents: 'read', 'id-token': 'write' } : { contents: 'read' });
+    }
+  });
+
+  it('hands each secret, through env, only to the step that needs it', () => {
+    const expected: Record<string, string[]> =
+      file === 'backup.yml'
+        ? { create: ['DATABASE_URL=PRODUCTION_DATABASE_URL'], verify: ['DBOPS_BACKUP_IDENTITY=DBOPS_BACKUP_IDENTITY'], notify: ['DBOPS_BACKUP_WEBHOOK=DBOPS_BACKUP_WEBHOOK'] }
+        : { 'restore test': ['DBOPS_BACKUP_IDENTITY=DBOPS_BACKUP_IDENTITY'], notify: ['DBOPS_BACKUP_WEBHOOK=DBOPS_BACKUP_WEBHOOK'] };
+    let seen = 0;
+    for (const [name, job] of jobsOf(w)) {
+      expect(JSON.stringify(job.env ?? {}), name).not.toMatch(/secrets\./);
+      for (const s of job.steps) {
+        expect(s.run ?? '', `${name}: ${s.name}`).not.toMatch(/secrets\./);
+        expect(JSON.stringify(s.with ?? {}), `${name}: ${s.name}`).not.toMatch(/secrets\./);
+        const given = Object.entries(s.env ?? {}).flatMap(([k, v]) => [...v.matchAll(/secrets\.(\w+)/g)].map((m) => `${k}=${m[1]}`));
+        expect(given, `${name}: ${s.name}`).toEqual(expected[s.name ?? ''] ?? []);
+        seen += given.length;
+      }
+    }
+    // Nothing else in the file names a secret (a comment or another key would have to be looked at).
+    expect(text.match(/secrets\.\w/g)?.length).toBe(seen);
+    // The production database is reached only by the backup itself; restore tests never see it.
+    if (file === 'restore-test.yml') expect(text).not.toContain('PRODUCTION_DATABASE_URL');
+  });
+});
