@@ -51,7 +51,12 @@ function fingerprints(findings: PlacedFinding[]): string[] {
 }
 
 export function toSarif(reports: LoadedReport[], dbopsVersion: string): Log {
-  const findings = allFindings(reports);
+  // GitHub code scanning rejects the whole file when one result has no location ("locationFromSarifResult:
+  // expected at least one location"). A finding about no file (a backup that failed verification) is about
+  // operations, not code: it goes to the invocation's notifications, which need none.
+  const placed = allFindings(reports);
+  const findings = placed.filter((f) => f.path !== undefined);
+  const unlocated = placed.filter((f) => f.path === undefined);
   const rules: ReportingDescriptor[] = [];
   const ruleIndex = new Map<string, number>();
   for (const f of findings) {
@@ -89,10 +94,13 @@ export function toSarif(reports: LoadedReport[], dbopsVersion: string): Log {
         invocations: [
           {
             executionSuccessful: stopped.length === 0,
-            toolExecutionNotifications: stopped.map(({ report }) => ({
-              level: 'error' as const,
-              message: { text: `dbops ${report.command} stopped: ${report.error!.message}${report.error!.hint ? ` Fix: ${report.error!.hint}` : ''}` },
-            })),
+            toolExecutionNotifications: [
+              ...stopped.map(({ report }) => ({
+                level: 'error' as const,
+                message: { text: `dbops ${report.command} stopped: ${report.error!.message}${report.error!.hint ? ` Fix: ${report.error!.hint}` : ''}` },
+              })),
+              ...unlocated.map((f) => ({ level: LEVEL[f.severity], message: { text: `${f.rule}: ${f.message}${f.help ? ` Fix: ${f.help}` : ''}` } })),
+            ],
           },
         ],
         results,

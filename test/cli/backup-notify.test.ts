@@ -5,9 +5,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { BACKUP_REPORT_DATA } from '../../pipeline/backup/report.ts';
-import { ReportEnvelope } from '../../pipeline/report/schema.ts';
+import type { ReportEnvelope } from '../../pipeline/report/schema.ts';
 import type { BackupEvent, SlackPayload } from '../../pipeline/steps/backup/notify.ts';
+import { CIPHERTEXT, checks, DATA, envelope, failedVerify, ID, offsite, target } from '../helpers/backup-reports.ts';
 import { dbops, testEnv } from '../helpers/cli.ts';
 
 /**
@@ -71,88 +71,6 @@ async function deadPort(): Promise<number> {
 
 // ---- reports ----------------------------------------------------------------------------------------------
 
-const ID = '20261124T020003Z-daily-3f9a';
-const CIPHERTEXT = 1_288_490_189; // 1.2 GiB
-const target = { name: 'backup-server', location: '/srv/dbops-backups/astrofinance' };
-const offsite = { name: 'offsite', location: 's3://astrofinance-db-backups/postgres/astrofinance/' };
-
-const manifest = {
-  formatVersion: 1,
-  id: ID,
-  tier: 'daily',
-  database: { name: 'astrofinance', systemIdentifier: '7312345678901234567', serverVersion: '15.8', serverVersionNum: 150008 },
-  startedAt: '2026-11-24T02:00:03.000Z',
-  finishedAt: '2026-11-24T02:03:05.000Z',
-  dump: { format: 'custom', compressionLevel: 1, pgDump: 'pg_dump (PostgreSQL) 15.8', plaintextBytes: 1_200_000_000, durationMs: 180_000 },
-  object: { key: 'backup.dump.age', ciphertextBytes: CIPHERTEXT, sha256: 'c'.repeat(64) },
-  encryption: { format: 'age-v1', recipients: [{ name: 'ops-oncall', recipient: 'age1xy0gsm09d4v3htt3n27a76pzjce9ztr82nkhty0t7dwpf8xjeqdsdwrfkl', fingerprint: '0123456789abcdef' }] },
-  tables: [
-    { schema: 'public', name: 'JournalLine', rows: '1000000', hash: '9223372036854775807' },
-    { schema: 'public', name: 'Invoice', rows: '80000', hash: '12345' },
-  ],
-  dbops: { version: '0.1.0', commit: '9f3c2a1b7d4e5f60718293a4b5c6d7e8f9012345' },
-};
-
-const checks = (failed?: { name: string; message: string }) =>
-  (['sha256', 'decrypt', 'archive'] as const).map((name) => ({
-    name,
-    ok: failed?.name !== name,
-    durationMs: 40_000,
-    ...(failed?.name === name ? { message: failed.message } : {}),
-  }));
-
-const DATA = {
-  'backup-create': { target, manifest, throughputMiBs: 6.75, swept: [] },
-  'backup-verify': {
-    target,
-    backupId: ID,
-    tier: 'daily',
-    database: 'astrofinance',
-    ciphertextBytes: CIPHERTEXT,
-    record: { formatVersion: 1, backupId: ID, target: 'backup-server', at: '2026-11-24T02:05:10.000Z', level: 'read', ok: true, checks: checks(), durationMs: 120_000, dbops: manifest.dbops },
-  },
-  'backup-replicate': { from: target, targets: [{ ...offsite, copied: [{ id: ID, bytes: CIPHERTEXT, durationMs: 60_000 }], present: ['20261123T020004Z-daily-0b1c'], failed: [] }] },
-  'backup-prune': {
-    dryRun: false,
-    zone: 'Europe/Berlin',
-    targets: [
-      {
-        ...target,
-        decisions: [
-          { id: ID, tier: 'daily', finishedAt: manifest.finishedAt, status: 'verified', keep: true, reasons: ['daily 2026-11-24', 'newest verified'] },
-          { id: '20261115T020001Z-daily-aaaa', tier: 'daily', finishedAt: '2026-11-15T02:03:00.000Z', status: 'verified', keep: false, reasons: ['no tier keeps it'] },
-        ],
-        deleted: ['20261115T020001Z-daily-aaaa'],
-        swept: [],
-      },
-    ],
-  },
-} as const;
-
-type Step = keyof typeof DATA | 'backup-restore';
-
-function envelope(step: Step, over: Partial<ReportEnvelope> = {}): ReportEnvelope {
-  const e: ReportEnvelope = {
-    schemaVersion: 1,
-    step,
-    command: step.replace('backup-', 'backup '),
-    verdict: 'pass',
-    exitCode: 0,
-    startedAt: '2026-11-24T02:00:01.000Z',
-    finishedAt: '2026-11-24T02:03:06.000Z',
-    durationMs: 185_000,
-    commit: manifest.dbops.commit,
-    dbopsVersion: '0.1.0',
-    findings: [],
-    data: step === 'backup-restore' ? null : structuredClone(DATA[step]),
-    ...over,
-  };
-  // The fixtures are what the steps write: the same schemas `dbops report` and notify validate with.
-  ReportEnvelope.parse(e);
-  if (e.data !== null) BACKUP_REPORT_DATA[step].parse(e.data);
-  return e;
-}
-
 function reportsDir(reports: ReportEnvelope[]): string {
   const dir = fresh('reports');
   for (const r of reports) writeFileSync(join(dir, `${r.step}.json`), JSON.stringify(r, null, 2));
@@ -160,13 +78,6 @@ function reportsDir(reports: ReportEnvelope[]): string {
 }
 
 const successfulRun = () => reportsDir([envelope('backup-create'), envelope('backup-verify'), envelope('backup-replicate'), envelope('backup-prune')]);
-
-function failedVerify(): ReportEnvelope {
-  const data = structuredClone(DATA['backup-verify']) as unknown as { record: { ok: boolean; checks: unknown } };
-  data.record.ok = false;
-  data.record.checks = checks({ name: 'sha256', message: `SHA-256 of ${ID}/backup.dump.age is ${'e'.repeat(64)}, the manifest says ${'c'.repeat(64)}` });
-  return envelope('backup-verify', { verdict: 'fail', exitCode: 1, data });
-}
 
 function policies(notifications: string): string {
   const dir = fresh('policies');
