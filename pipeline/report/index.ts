@@ -32,7 +32,7 @@ export async function run(input: ReportInputs, ctx: StepContext): Promise<StepRe
   const loaded = await readReports(input.reportsDir, KNOWN_STEPS);
   if (loaded.length === 0) {
     throw new ConfigError(`No reports in ${input.reportsDir}/: expected ${KNOWN_STEPS.map((s) => `${s}.json`).join(', ')}.`, {
-      hint: 'Run `dbops lint`, `dbops rollbacks check` or `dbops rehearse` first (they write there), or pass --reports-dir.',
+      hint: 'Run `dbops lint`, `dbops rollbacks check`, `dbops rehearse` or a `dbops backup` command first (they write there), or pass --reports-dir.',
     });
   }
   // Reports may come from a downloaded artifact written by another version: mask secrets again on the way out.
