@@ -31,6 +31,7 @@ export const BackupManifest = z.object({
     systemIdentifier: z.string().describe('pg_control_system().system_identifier: tells two clusters apart even when the database names match'),
     serverVersion: z.string().describe('e.g. 15.18'),
     serverVersionNum: z.number().int(),
+    sizeBytes: z.number().int().optional().describe('pg_database_size when the backup started (indexes included): growth over time, and the ETA of the next backup'),
   }),
   startedAt: z.string().describe('ISO 8601 UTC: the snapshot was exported at this time'),
   finishedAt: z.string().describe('ISO 8601 UTC: the ciphertext was stored'),

@@ -1,0 +1,229 @@
+import { execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { Transform, type Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import { EnvError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import { redact } from '../core/redact.ts';
+import { connect, isPgError, type Client } from '../db/client.ts';
+import type { DbTarget } from '../db/url.ts';
+import { MANIFEST_SETTINGS } from './tables.ts';
+
+/**
+ * pg_dump plumbing shared by the backup commands: the environment a PostgreSQL client tool gets for a
+ * DbTarget (the password travels in PGPASSWORD, never on a command line that `ps` shows), the exported
+ * snapshot a dump and its table manifest share, and a pg_dump child whose output only ends cleanly when
+ * pg_dump exited 0.
+ */
+
+const run = promisify(execFile);
+
+/** dbops' own version, recorded in manifests and verification records. */
+export const DBOPS_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+// Variables that would make libpq connect somewhere else than the URL says (PGHOSTADDR wins over PGHOST,
+// a service file can name another host), or log in differently.
+const OVERRIDING = ['PGHOSTADDR', 'PGSERVICE', 'PGSERVICEFILE', 'PGREQUIRESSL', 'PGCONNECT_TIMEOUT', 'PGTARGETSESSIONATTRS'];
+
+/** libpq's sslmode for what node-postgres was told by the URL; undefined leaves libpq's own default. */
+function sslMode(ssl: DbTarget['config']['ssl']): string | undefined {
+  if (ssl === undefined || ssl === null) return undefined;
+  if (ssl === false) return 'disable';
+  if (ssl === true) return 'require';
+  if (ssl.rejectUnauthorized === false) return 'require';
+  // pg-connection-string turns verify-ca into "verify the chain, skip the host name".
+  if (typeof ssl.checkServerIdentity === 'function' && ssl.ca) return 'verify-ca';
+  return 'verify-full';
+}
+
+/**
+ * Environment for a libpq client tool (pg_dump, pg_restore, psql) talking to `target`: PGHOST, PGPORT,
+ * PGUSER, PGDATABASE, PGPASSWORD (only when the URL has one; otherwise an inherited PGPASSWORD or
+ * ~/.pgpass applies, as with node-postgres), PGSSLMODE from the URL's sslmode, PGAPPNAME. Certificate
+ * files (PGSSLROOTCERT …) are inherited from `base`. Passing the database in PGDATABASE rather than
+ * --dbname also keeps a name containing `=` from being read as a connection string.
+ */
+export function pgEnv(target: DbTarget, base: NodeJS.ProcessEnv, applicationName: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base };
+  for (const key of OVERRIDING) delete env[key];
+  env['PGHOST'] = target.host;
+  env['PGPORT'] = String(target.port);
+  env['PGUSER'] = target.user;
+  env['PGDATABASE'] = target.database;
+  env['PGAPPNAME'] = applicationName;
+  const timeout = target.config.connectionTimeoutMillis;
+  if (timeout) env['PGCONNECT_TIMEOUT'] = String(Math.max(2, Math.ceil(timeout / 1000)));
+  const password = target.config.password;
+  if (typeof password === 'string' && password !== '') env['PGPASSWORD'] = password;
+  const mode = sslMode(target.config.ssl);
+  if (mode) env['PGSSLMODE'] = mode;
+  if (typeof target.config.options === 'string' && target.config.options) env['PGOPTIONS'] = target.config.options;
+  return env;
+}
+
+/** `pg_dump --version` (or any client tool's), e.g. `pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)`. */
+export async function toolVersion(path: string): Promise<string> {
+  try {
+    return (await run(path, ['--version'])).stdout.trim();
+  } catch (e) {
+    throw new EnvError(`Could not run ${path} --version: ${(e as Error).message}`, { hint: 'Reinstall the PostgreSQL client tools or point PG_BIN at a working installation.' });
+  }
+}
+
+export interface ServerInfo {
+  name: string;
+  /** pg_control_system().system_identifier as text (a bigint). */
+  systemIdentifier: string;
+  /** e.g. 15.18 */
+  serverVersion: string;
+  serverVersionNum: number;
+  /** pg_database_size: on-disk size including indexes, for progress estimates and the manifest. */
+  sizeBytes: number;
+}
+
+const where = (t: DbTarget) => `${t.host}:${t.port}/${t.database}`;
+
+/** Identity of the database being backed up: name, cluster (system identifier), version, size. */
+export async function readServerInfo(client: Client, target: DbTarget): Promise<ServerInfo> {
+  const { rows } = await client.query<{ name: string; version: string; num: number; size: string }>(
+    `SELECT current_database() AS name, current_setting('server_version') AS version,
+            current_setting('server_version_num')::int AS num, pg_database_size(current_database())::text AS size`,
+  );
+  const row = rows[0]!;
+  let systemIdentifier: string;
+  try {
+    systemIdentifier = (await client.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()')).rows[0]!.id;
+  } catch (e) {
+    // PUBLIC may call it by default (PostgreSQL 15), but a hardened server can revoke that.
+    if (isPgError(e) && e.code === '42501') {
+      throw new EnvError(`The role ${target.user} may not call pg_control_system() on ${where(target)}; dbops records the cluster's system identifier so a backup can never be mistaken for one of another server with the same database name.`, {
+        hint: `As a superuser, in database ${target.database}: GRANT EXECUTE ON FUNCTION pg_catalog.pg_control_system() TO ${target.user};`,
+        cause: e,
+      });
+    }
+    throw new EnvError(`Could not read the system identifier of ${where(target)}: ${(e as Error).message}`, { cause: e });
+  }
+  // "15.18 (Debian 15.18-0+deb12u1)" → "15.18"
+  return { name: row.name, systemIdentifier, serverVersion: row.version.split(' ')[0] ?? row.version, serverVersionNum: row.num, sizeBytes: Number(row.size) };
+}
+
+export interface DumpSnapshot {
+  /** The connection whose REPEATABLE READ READ ONLY transaction owns the snapshot (MANIFEST_SETTINGS applied). */
+  client: Client;
+  /** pg_export_snapshot() result, for pg_dump --snapshot. */
+  id: string;
+  exportedAt: Date;
+  info: ServerInfo;
+  /** Ends the transaction and the connection; the snapshot disappears with it. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the transaction a backup lives in and exports its snapshot. Keep it open until every user of the
+ * snapshot is done: pg_dump imports it at start, and the table manifest is computed on this client.
+ */
+export async function openDumpSnapshot(target: DbTarget, log: Logger, applicationName: string): Promise<DumpSnapshot> {
+  const client = await connect(target, { log, applicationName });
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      await client.query('COMMIT').catch(() => undefined);
+      await client.end().catch(() => undefined);
+    })());
+  try {
+    const info = await readServerInfo(client, target);
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    await client.query(MANIFEST_SETTINGS.join('; '));
+    const { rows } = await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
+    return { client, id: rows[0]!.id, exportedAt: new Date(), info, close };
+  } catch (e) {
+    await client.end().catch(() => undefined);
+    if (e instanceof EnvError) throw e;
+    throw new EnvError(`Could not open the backup snapshot on ${where(target)}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+export interface PgDumpOptions {
+  /** Absolute path of a pg_dump at least as new as the server (clientTool). */
+  pgDump: string;
+  target: DbTarget;
+  /** From pgEnv(). */
+  env: NodeJS.ProcessEnv;
+  snapshot: string;
+  compressionLevel: number;
+  log: Logger;
+  /** Aborting kills pg_dump. */
+  signal: AbortSignal;
+}
+
+export interface PgDumpProcess {
+  /**
+   * The archive bytes. It ends only after pg_dump exited 0; otherwise it errors, so a consumer (age
+   * encryption, an upload) never sees a clean end of a truncated archive and never completes an object.
+   */
+  output: Readable;
+  /** Resolves when pg_dump exited 0; rejects with an EnvError carrying its redacted stderr otherwise. */
+  done: Promise<{ durationMs: number }>;
+  pid: number | undefined;
+}
+
+const STDERR_KEPT = 16 * 1024;
+
+/** Starts `pg_dump -Fc -Z<level> --snapshot=<id> --no-password` with its archive on stdout. */
+export function startPgDump({ pgDump, target, env, snapshot, compressionLevel, log, signal }: PgDumpOptions): PgDumpProcess {
+  const args = ['--format=custom', `--compress=${compressionLevel}`, `--snapshot=${snapshot}`, '--no-password'];
+  const started = performance.now();
+  const child = spawn(pgDump, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  log.debug({ cmd: `${pgDump} ${args.join(' ')}`, database: where(target) }, 'exec');
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d: string) => {
+    stderr = (stderr + d).slice(-STDERR_KEPT);
+  });
+  const onAbort = () => child.kill('SIGTERM');
+  signal.addEventListener('abort', onAbort, { once: true });
+  if (signal.aborted) onAbort();
+
+  const done = new Promise<{ durationMs: number }>((resolve, reject) => {
+    child.once('error', (e) =>
+      reject(new EnvError(`Could not start ${pgDump}: ${e.message}`, { hint: 'Install the PostgreSQL client tools or point PG_BIN at their directory.', cause: e })),
+    );
+    child.once('close', (code, sig) => {
+      signal.removeEventListener('abort', onAbort);
+      const durationMs = performance.now() - started;
+      const text = redact(stderr.trim());
+      if (code === 0) {
+        if (text) log.warn({ stderr: text }, 'pg_dump warnings');
+        return resolve({ durationMs });
+      }
+      const how = code === null ? `was stopped by ${sig ?? 'a signal'}` : `failed (exit ${code})`;
+      reject(
+        new EnvError(`pg_dump ${how} while dumping ${where(target)}${text ? `:\n${text}` : '.'}`, {
+          hint: signal.aborted ? undefined : 'The message above is pg_dump\'s own; fix the cause (permissions: the role needs SELECT on every table, e.g. GRANT pg_read_all_data; a lock held by a migration; the server going away) and run the backup again.',
+        }),
+      );
+    });
+  });
+  // The caller awaits `done` (or sees it through `output`); this keeps an early rejection from being "unhandled".
+  done.catch(() => undefined);
+
+  const output = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      callback(null, chunk);
+    },
+    // stdout ends when pg_dump exits, successfully or not: hold the end back until we know which.
+    flush(callback) {
+      done.then(
+        () => callback(),
+        (e: unknown) => callback(e as Error),
+      );
+    },
+  });
+  child.stdout.on('error', (e) => output.destroy(e));
+  child.stdout.pipe(output);
+  output.on('close', () => {
+    // A consumer that gave up (upload failed, interrupted) leaves pg_dump blocked on a full pipe.
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  });
+  return { output, done, pid: child.pid };
+}
