@@ -1,0 +1,288 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listBackups, openTargets, writeManifest } from '../../pipeline/backup/catalog.ts';
+import type { BackupManifest } from '../../pipeline/backup/manifest.ts';
+import type { BackupVerifyData } from '../../pipeline/backup/report.ts';
+import { silentLogger } from '../../pipeline/core/logger.ts';
+import { generateX25519Identity, identityToRecipient } from '../../pipeline/crypto/age.ts';
+import { BackupsPolicy } from '../../pipeline/policy/backups.ts';
+import { makeBackup } from '../helpers/backup-fixture.ts';
+import { dbops, spawnDbops, testEnv } from '../helpers/cli.ts';
+import { adminUrl, createDatabase, queryUrl, type TestDb } from '../helpers/db.ts';
+
+// Every temporary folder dbops makes in this file lands here, so the test can prove none is left behind.
+// 0755: when the suite runs as root, the throwaway cluster inside runs as the postgres OS user.
+const work = mkdtempSync(join(tmpdir(), 'dbops-vtest-'));
+chmodSync(work, 0o755);
+const scratchTmp = join(work, 'tmp');
+mkdirSync(scratchTmp, { mode: 0o755 });
+process.env['TMPDIR'] = scratchTmp;
+
+const backupsDir = join(work, 'backups');
+const policiesDir = join(work, 'policies');
+const reportsDir = join(work, 'reports');
+const tag = randomBytes(3).toString('hex');
+const OWNER = `vt_owner_${tag}`;
+const READER = `vt_reader_${tag}`;
+const log = silentLogger();
+
+let identity: string;
+let env: NodeJS.ProcessEnv;
+let src: TestDb;
+let policy: BackupsPolicy;
+
+const leftovers = () => readdirSync(scratchTmp).filter((n) => n.startsWith('dbops-'));
+const storage = () => openTargets(policy, env).primary;
+const objectPath = (id: string) => join(backupsDir, id, 'backup.dump.age');
+
+async function cli(args: string[]) {
+  return dbops([...args, '--policies-dir', policiesDir, '--reports-dir', reportsDir], env);
+}
+
+async function verify(args: string[]): Promise<{ code: number; all: string; data: BackupVerifyData; error?: { message: string } }> {
+  const run = await cli(['backup', 'verify', ...args, '--json']);
+  const parsed = JSON.parse(run.stdout) as { data: BackupVerifyData; error?: { message: string } };
+  return { code: run.code, all: run.all, data: parsed.data, ...(parsed.error ? { error: parsed.error } : {}) };
+}
+
+async function create(url: string): Promise<BackupManifest> {
+  return makeBackup({ url, storage: storage(), recipients: policy.encryption.recipients });
+}
+
+/** A byte-for-byte copy of a stored backup under a new id, to damage without touching the original. */
+async function copyBackup(m: BackupManifest): Promise<BackupManifest> {
+  const id = m.id.replace(/-[0-9a-f]{4}$/, `-${randomBytes(2).toString('hex')}`);
+  const s = storage();
+  await s.put(`${id}/${m.object.key}`, readFileSync(objectPath(m.id)));
+  const copy = { ...m, id };
+  await writeManifest(s, copy);
+  return copy;
+}
+
+async function populate(db: TestDb, rows: number): Promise<void> {
+  await db.query(`
+    CREATE TABLE accounts (id bigint PRIMARY KEY, iban text UNIQUE NOT NULL, balance numeric(18,2), opened timestamptz, meta jsonb, blob bytea, ratio float8);
+    INSERT INTO accounts SELECT g, 'DE' || lpad(g::text, 20, '0'), (g * 7.31)::numeric(18,2), timestamptz '2026-01-01 00:00:00+00' + g * interval '17 minutes',
+      jsonb_build_object('n', g, 'tag', md5(g::text)), decode(md5(g::text), 'hex'), g / 3.0 FROM generate_series(1, ${rows}) g;
+    CREATE TABLE ledger (id bigserial PRIMARY KEY, account_id bigint NOT NULL REFERENCES accounts, amount numeric(18,2) NOT NULL, note text);
+    CREATE INDEX ledger_account ON ledger (account_id);
+    INSERT INTO ledger (account_id, amount, note) SELECT 1 + g % ${rows}, (g % 1000) - 500.25, 'Überweisung ' || g FROM generate_series(1, ${rows * 2}) g;
+    CREATE TABLE "Odd ""Name""" (x int);
+    INSERT INTO "Odd ""Name""" VALUES (1), (2);
+    ALTER TABLE accounts OWNER TO ${OWNER};
+    GRANT SELECT ON ledger TO ${READER};
+  `);
+}
+
+beforeAll(async () => {
+  identity = await generateX25519Identity();
+  const recipient = await identityToRecipient(identity);
+  mkdirSync(backupsDir);
+  mkdirSync(policiesDir);
+  const yaml = [
+    'version: 1',
+    'encryption:',
+    `  recipients: [{ name: test, key: ${recipient} }]`,
+    'targets:',
+    `  local: { type: directory, path: ${JSON.stringify(backupsDir)}, primary: true }`,
+    'verify: { restore_jobs: 2, amcheck: heapallindexed }',
+    '',
+  ].join('\n');
+  writeFileSync(join(policiesDir, 'backups.yaml'), yaml);
+  policy = BackupsPolicy.parse({ version: 1, encryption: { recipients: [{ name: 'test', key: recipient }] }, targets: { local: { type: 'directory', path: backupsDir, primary: true } } });
+  env = testEnv({ DBOPS_BACKUP_IDENTITY: identity, TMPDIR: scratchTmp });
+  await queryUrl(adminUrl(), `CREATE ROLE ${OWNER} NOLOGIN`);
+  await queryUrl(adminUrl(), `CREATE ROLE ${READER} NOLOGIN`);
+  src = await createDatabase('verify_src');
+  await populate(src, 20_000);
+});
+
+afterAll(async () => {
+  await src?.drop();
+  await queryUrl(adminUrl(), `DROP ROLE IF EXISTS ${OWNER}`).catch(() => undefined);
+  await queryUrl(adminUrl(), `DROP ROLE IF EXISTS ${READER}`).catch(() => undefined);
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('backup verify', () => {
+  let good: BackupManifest;
+
+  it('restores a backup taken while another connection writes, and it equals the snapshot, not the live table', async () => {
+    const writer = new pg.Client({ connectionString: src.url });
+    await writer.connect();
+    let stop = false;
+    let writes = 0;
+    const writing = (async () => {
+      while (!stop) {
+        await writer.query(`INSERT INTO ledger (account_id, amount, note) VALUES (1 + ($1::int % 20000), 1.5, 'during the dump')`, [writes]);
+        await writer.query('UPDATE accounts SET balance = balance + 1 WHERE id = $1', [1 + (writes % 20_000)]);
+        writes++;
+      }
+    })();
+    try {
+      while (writes < 20) await new Promise((r) => setTimeout(r, 5));
+      good = await create(src.url);
+      const before = writes;
+      while (writes < before + 20) await new Promise((r) => setTimeout(r, 5));
+    } finally {
+      stop = true;
+      await writing;
+      await writer.end();
+    }
+    const inManifest = (name: string) => good.tables.find((t) => t.name === name)!;
+    const [live] = await src.query<{ n: string }>('SELECT count(*)::text AS n FROM ledger');
+    // Rows were added after the snapshot: the live table is not what the backup holds.
+    expect(BigInt(live!.n)).toBeGreaterThan(BigInt(inManifest('ledger').rows));
+    expect(BigInt(inManifest('ledger').rows)).toBeGreaterThan(40_000n);
+
+    const run = await verify([good.id, '--restore']);
+    expect(run.code, run.all).toBe(0);
+    const record = run.data.record;
+    expect(record).toMatchObject({ backupId: good.id, target: 'local', level: 'restore', ok: true });
+    expect(record.checks.map((c) => [c.name, c.ok])).toEqual([
+      ['sha256', true],
+      ['decrypt', true],
+      ['archive', true],
+      ['restore', true],
+      ['manifest', true],
+      ['amcheck', true],
+    ]);
+    expect(record.checks.find((c) => c.name === 'manifest')?.message).toContain('3 tables match');
+    expect(record.restoreMs).toBeGreaterThan(0);
+    expect(record.dbops.version).toMatch(/^\d+\.\d+\.\d+/);
+    // The throwaway cluster is gone: its port no longer answers, its folder is deleted.
+    const port = /port (\d+)/.exec(record.checks.find((c) => c.name === 'restore')!.message!)?.[1];
+    expect(port).toBeDefined();
+    const probe = new pg.Client({ host: '127.0.0.1', port: Number(port), user: 'postgres', database: 'postgres', connectionTimeoutMillis: 2000 });
+    await expect(probe.connect()).rejects.toThrow();
+    expect(leftovers()).toEqual([]);
+    expect(run.all).not.toContain(identity);
+  });
+
+  it('a read-only verification streams without writing the archive anywhere, and is recorded beside the backup', async () => {
+    const run = await verify(['--latest']);
+    expect(run.code, run.all).toBe(0);
+    expect(run.data.record.level).toBe('read');
+    expect(run.data.record.checks.map((c) => c.name)).toEqual(['sha256', 'decrypt', 'archive']);
+    expect(run.data.record.checks[0]!.message).toContain(good.object.sha256.slice(0, 12));
+    const [entry] = (await listBackups(storage(), log)).filter((e) => e.manifest.id === good.id);
+    expect(entry?.status).toBe('verified');
+    expect(entry?.verifications.map((v) => v.level)).toEqual(['restore', 'read']);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('a flipped byte in the middle of the object fails sha256 and decrypt, and is recorded as failed', async () => {
+    const damaged = await copyBackup(good);
+    const path = objectPath(damaged.id);
+    const handle = await open(path, 'r+');
+    const middle = Math.floor(statSync(path).size / 2);
+    const byte = Buffer.alloc(1);
+    await handle.read(byte, 0, 1, middle);
+    byte[0] = byte[0]! ^ 0x20;
+    await handle.write(byte, 0, 1, middle);
+    await handle.close();
+
+    const run = await verify([damaged.id, '--restore']);
+    expect(run.code).toBe(1);
+    const checks = Object.fromEntries(run.data.record.checks.map((c) => [c.name, c]));
+    expect(checks['sha256']).toMatchObject({ ok: false });
+    expect(checks['sha256']!.message).toContain(`≠ manifest ${damaged.object.sha256.slice(0, 12)}`);
+    expect(checks['decrypt']).toMatchObject({ ok: false });
+    expect(checks['decrypt']!.message).toMatch(/chunk/);
+    expect(checks['restore']).toMatchObject({ ok: false, message: expect.stringContaining('not run') });
+    expect(run.error?.message).toMatch(/sha256: stored object hash .* ≠ manifest .*; decrypt: /);
+    const [entry] = (await listBackups(storage(), log)).filter((e) => e.manifest.id === damaged.id);
+    expect(entry?.status).toBe('failed');
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('a truncated object fails sha256 and decrypt, naming the truncation', async () => {
+    const cut = await copyBackup(good);
+    truncateSync(objectPath(cut.id), Math.floor(good.object.ciphertextBytes * 0.6));
+    const human = await cli(['backup', 'verify', cut.id]);
+    expect(human.code).toBe(1);
+    expect(human.stdout).toMatch(/✗ sha256/);
+    expect(human.stdout).toMatch(/✗ decrypt/);
+    expect(human.all).toMatch(/truncat/i);
+    expect(human.all).toContain(`bytes stored, the manifest says ${good.object.ciphertextBytes}`);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('a dump of different content inside a valid encryption fails the manifest check, naming the table', async () => {
+    // Same schema, one balance changed: a correct age file, a correct archive, the wrong data.
+    const other = await createDatabase('verify_other');
+    try {
+      await populate(other, 20_000);
+      await other.query('UPDATE accounts SET balance = balance + 0.01 WHERE id = 4242');
+      const { id } = await makeBackup({ url: other.url, storage: storage(), recipients: policy.encryption.recipients, tables: good.tables });
+      const run = await verify([id, '--restore']);
+      expect(run.code, run.all).toBe(1);
+      const checks = Object.fromEntries(run.data.record.checks.map((c) => [c.name, c]));
+      for (const name of ['sha256', 'decrypt', 'archive', 'restore']) expect(checks[name]?.ok, name).toBe(true);
+      expect(checks['manifest']?.ok).toBe(false);
+      expect(checks['manifest']?.message).toMatch(/public\.accounts (has|content hash)/);
+      expect(checks['manifest']?.message).not.toContain('public.Odd');
+      expect(run.error?.message).toContain('manifest: public.accounts');
+      expect(leftovers()).toEqual([]);
+    } finally {
+      await other.drop();
+    }
+  });
+
+  it('a wrong identity is a configuration error: exit 2, nothing recorded', async () => {
+    const before = (await listBackups(storage(), log)).find((e) => e.manifest.id === good.id)!.verifications.length;
+    const wrong = await generateX25519Identity();
+    const run = await dbops(['backup', 'verify', good.id, '--policies-dir', policiesDir, '--reports-dir', reportsDir], { ...env, DBOPS_BACKUP_IDENTITY: wrong });
+    expect(run.code, run.all).toBe(2);
+    expect(run.all).toContain('test (');
+    expect(run.all).not.toContain(wrong);
+    const after = (await listBackups(storage(), log)).find((e) => e.manifest.id === good.id)!.verifications.length;
+    expect(after).toBe(before);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('Ctrl-C during the restore test removes the scratch cluster and the decrypted archive (exit 3, nothing recorded)', async () => {
+    const before = (await listBackups(storage(), log)).find((e) => e.manifest.id === good.id)!.verifications.length;
+    const run = spawnDbops(['backup', 'verify', good.id, '--restore', '--policies-dir', policiesDir, '--reports-dir', reportsDir], env);
+    await waitFor(() => run.output().includes('Restoring into'));
+    expect(leftovers()).toHaveLength(1);
+    run.child.kill('SIGINT');
+    const done = await run.done;
+    expect(done.code, done.all).toBe(3);
+    expect(done.all).toContain('Interrupted');
+    expect(leftovers()).toEqual([]);
+    const after = (await listBackups(storage(), log)).find((e) => e.manifest.id === good.id)!.verifications.length;
+    expect(after).toBe(before);
+  });
+
+  it('after a kill -9 mid-restore, the next verification stops the orphaned cluster and deletes its folder', async () => {
+    const run = spawnDbops(['backup', 'verify', good.id, '--restore', '--policies-dir', policiesDir, '--reports-dir', reportsDir], env);
+    await waitFor(() => run.output().includes('Restoring into'));
+    run.child.kill('SIGKILL');
+    await run.done;
+    const [orphan] = leftovers();
+    expect(orphan).toBeDefined();
+    const pidFile = join(scratchTmp, orphan!, 'cluster', 'data', 'postmaster.pid');
+    expect(existsSync(pidFile)).toBe(true);
+    const port = Number(readFileSync(pidFile, 'utf8').split('\n')[3]);
+
+    const next = await verify([good.id]);
+    expect(next.code, next.all).toBe(0);
+    expect(leftovers()).toEqual([]);
+    const probe = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 2000 });
+    await expect(probe.connect()).rejects.toThrow();
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for the condition');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
