@@ -110,7 +110,7 @@ export async function run(input: BackupCreateInputs, ctx: StepContext): Promise<
       hint: 'Create a key pair with `age-keygen -o key.txt` (keep key.txt in a secret store or offline), and add the public key it prints under encryption.recipients, e.g. `- { name: ops-oncall, key: age1… }`; add a second recipient as an escrow key.',
     });
   }
-  const storage = openTargets(policy, ctx.env ?? {}).get(input.target);
+  const storage = openTargets(policy, ctx.env ?? {}, ctx.log).get(input.target);
   const swept = await sweepLeftovers(storage, parseDuration(policy.retention.partial_after) ?? 0, ctx.log);
   // Read while the database connection is being set up; only the progress estimate needs it.
   const earlier = listBackups(storage, ctx.log);
