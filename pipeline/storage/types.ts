@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { RefusedError } from '../core/errors.ts';
 
 export interface StoredObject {
   /** Key relative to the target's root/prefix, '/'-separated. */
@@ -35,4 +36,16 @@ export interface Storage {
   delete(keys: string[]): Promise<void>;
   /** Removes partial uploads older than `olderThanMs` (killed writers); returns what was removed. */
   sweepPartial(olderThanMs: number): Promise<string[]>;
+}
+
+/**
+ * `get` of a key that does not exist. A refusal (exit 1) rather than an environment error: the target was
+ * reachable and answered, the object is simply not there (deleted by hand, or a backup without its object).
+ */
+export class NotFoundError extends RefusedError {
+  readonly key: string;
+  constructor(target: string, location: string, key: string) {
+    super(`Target "${target}" (${location}) has no object ${key}.`, { hint: `List what the target holds with \`dbops backup list --target ${target}\`.` });
+    this.key = key;
+  }
 }
