@@ -9,7 +9,6 @@ import type { BackupRestoreData } from '../../pipeline/backup/report.ts';
 import { generateX25519Identity, identityToRecipient } from '../../pipeline/crypto/age.ts';
 import { quoteIdent } from '../../pipeline/db/url.ts';
 import { BackupsPolicy } from '../../pipeline/policy/backups.ts';
-import { makeBackup } from '../helpers/backup-fixture.ts';
 import { dbops, testEnv } from '../helpers/cli.ts';
 import { adminUrl, createDatabase, queryUrl, urlFor } from '../helpers/db.ts';
 
@@ -79,7 +78,9 @@ beforeAll(async () => {
       ALTER TABLE ledger OWNER TO ${OWNER};
       GRANT SELECT ON ledger TO ${READER};
     `);
-    backup = await makeBackup({ url: src.url, storage: openTargets(policy, env).primary, recipients: policy.encryption.recipients });
+    const created = await dbops(['backup', 'create', '--database-url', src.url, '--policies-dir', policiesDir, '--reports-dir', reportsDir, '--json'], env);
+    expect(created.code, created.all).toBe(0);
+    backup = (JSON.parse(created.stdout) as { data: { manifest: BackupManifest } }).data.manifest;
   } finally {
     await src.drop();
   }

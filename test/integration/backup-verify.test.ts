@@ -51,7 +51,9 @@ async function verify(args: string[]): Promise<{ code: number; all: string; data
 }
 
 async function create(url: string): Promise<BackupManifest> {
-  return makeBackup({ url, storage: storage(), recipients: policy.encryption.recipients });
+  const run = await cli(['backup', 'create', '--database-url', url, '--tier', 'daily', '--json']);
+  expect(run.code, run.all).toBe(0);
+  return (JSON.parse(run.stdout) as { data: { manifest: BackupManifest } }).data.manifest;
 }
 
 /** A byte-for-byte copy of a stored backup under a new id, to damage without touching the original. */
