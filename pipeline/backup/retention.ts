@@ -34,7 +34,12 @@ const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 
 /** The calendar date an instant falls on in `zone` (IANA), whatever the process TZ is. */
 export function localDate(instant: Date, zone: string): { year: number; month: number; day: number } {
-  const parts = formatterFor(zone).formatToParts(instant);
+  const f = formatterFor(zone);
+  // format() is several times faster than formatToParts(); en-US numeric dates are M/D/YYYY. The parts are
+  // the fallback should an ICU version ever spell them otherwise.
+  const m = /^(\d{1,2})\/(\d{1,2})\/(\d{4,})$/.exec(f.format(instant));
+  if (m) return { year: Number(m[3]), month: Number(m[1]), day: Number(m[2]) };
+  const parts = f.formatToParts(instant);
   const part = (type: Intl.DateTimeFormatPartTypes) => Number(parts.find((p) => p.type === type)?.value);
   return { year: part('year'), month: part('month'), day: part('day') };
 }
@@ -73,12 +78,17 @@ function durationMs(text: string, key: string): number {
   return ms;
 }
 
-/** Why the newest failing verification failed: its failed checks, or its level when it names none. */
+/**
+ * Why the newest failing verification failed: the first failed check with its message (one line, bounded:
+ * pg_restore can say a lot), then the names of the checks that failed after it (usually "not run").
+ */
 function failure(entry: BackupEntry): string {
   const record = [...entry.verifications].reverse().find((v) => !v.ok);
-  const checks = record?.checks.filter((c) => !c.ok) ?? [];
-  if (checks.length === 0) return `verification failed${record ? ` (${record.level}, ${record.at})` : ''}`;
-  return `verification failed: ${checks.map((c) => (c.message ? `${c.name} (${c.message})` : c.name)).join('; ')}`;
+  const [first, ...rest] = record?.checks.filter((c) => !c.ok) ?? [];
+  if (!first) return `verification failed${record ? ` (${record.level}, ${record.at})` : ''}`;
+  const message = first.message?.replace(/\s+/g, ' ').trim();
+  const short = message && message.length > 160 ? `${message.slice(0, 159)}…` : message;
+  return `verification failed: ${first.name}${short ? ` (${short})` : ''}${rest.length > 0 ? `; also ${rest.map((c) => c.name).join(', ')}` : ''}`;
 }
 
 /**
@@ -121,7 +131,11 @@ export function planRetention(entries: readonly BackupEntry[], policy: Retention
   for (const i of items) if (!Number.isFinite(i.at)) i.keep.push(`finishedAt "${i.entry.manifest.finishedAt}" is not a timestamp: kept, counts nowhere`);
 
   const series = new Map<string, Item[]>();
-  for (const i of timed) series.set(i.series, [...(series.get(i.series) ?? []), i]);
+  for (const i of timed) {
+    const group = series.get(i.series);
+    if (group) group.push(i);
+    else series.set(i.series, [i]);
+  }
   for (const group of series.values()) {
     group.sort(newestFirst);
     const verified = group.filter((i) => i.entry.status === 'verified');

@@ -5,14 +5,18 @@ import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { z } from 'zod';
 import { newBackupId, recordVerification, writeManifest } from '../../pipeline/backup/catalog.ts';
 import { BackupManifest, LAYOUT, VerificationRecord } from '../../pipeline/backup/manifest.ts';
 import { BackupPruneData } from '../../pipeline/backup/report.ts';
-import type { Tier } from '../../pipeline/policy/backups.ts';
+import { BackupsPolicy, type Tier } from '../../pipeline/policy/backups.ts';
 import { DirectoryStorage } from '../../pipeline/storage/directory.ts';
-import { dbops } from '../helpers/cli.ts';
+import { openTargets } from '../../pipeline/storage/open.ts';
+import type { Storage } from '../../pipeline/storage/types.ts';
+import { dbops, testEnv } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/migrations.ts';
+import { s3Env, s3Target, startS3rver } from '../helpers/s3.ts';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -40,7 +44,7 @@ async function fixture(retention: string, extraTargets = ''): Promise<Fixture> {
 }
 
 type Check = 'sha256' | 'decrypt' | 'archive';
-async function addBackup(storage: DirectoryStorage, at: Date, o: { tier?: Tier; status?: 'verified' | 'failed' | 'unverified'; failed?: Check; database?: string; level?: 'read' | 'restore' } = {}): Promise<string> {
+async function addBackup(storage: Storage, at: Date, o: { tier?: Tier; status?: 'verified' | 'failed' | 'unverified'; failed?: Check; database?: string; level?: 'read' | 'restore' } = {}): Promise<string> {
   const tier = o.tier ?? 'daily';
   const id = newBackupId(tier, at);
   const body = randomBytes(1536 + Math.floor(Math.random() * 512));
@@ -294,5 +298,42 @@ describe('dbops backup prune', () => {
       else await chmod(blocked, 0o755);
     }
     expect(await listIds(f)).toEqual(lock ? local : local.slice(1));
+  });
+
+  it('lists and prunes an S3 target; the secret key appears in no output or report', async () => {
+    const server = await startS3rver();
+    try {
+      const dir = await tempDir('dbops-cli-prune-s3-');
+      const root = join(dir, 'store');
+      await mkdir(root);
+      await mkdir(join(dir, 'policies'));
+      const policy = {
+        version: 1,
+        targets: { local: { type: 'directory', path: root, primary: true }, offsite: s3Target(server) },
+        retention: { zone: 'Europe/Berlin', daily: 1, weekly: 0, monthly: 0, keep_last: 1 },
+      };
+      await writeFile(join(dir, 'policies', 'backups.yaml'), stringify(policy));
+      const env = testEnv(s3Env(server));
+      const offsite = openTargets(BackupsPolicy.parse(policy), env).get('offsite');
+      const old = await addBackup(offsite, daysAgo(3));
+      const newest = await addBackup(offsite, daysAgo(2));
+      const args = ['--policies-dir', join(dir, 'policies'), '--target', 'offsite'];
+
+      const list = await dbops(['backup', 'list', ...args], env);
+      expect(list.code).toBe(0);
+      expect(list.stdout).toContain(`2 backups on target "offsite" (s3://${server.bucket}/backups/)`);
+      const prune = await dbops(['backup', 'prune', '--reports-dir', join(dir, 'reports'), ...args], env);
+      expect(prune.code).toBe(0);
+      expect(prune.stdout).toMatch(new RegExp(`${old}.*DELETE\\s+not the newest`));
+      expect(prune.stdout).toContain('1 kept, 1 deleted');
+      const after = await dbops(['backup', 'list', '--json', ...args], env);
+      expect(ListJson.parse(JSON.parse(after.stdout)).data.backups.map((b) => b.manifest.id)).toEqual([newest]);
+      const report = await readFile(join(dir, 'reports', 'backup-prune.json'), 'utf8');
+      for (const text of [list.all, prune.all, after.all, report]) {
+        expect(text).not.toContain(server.secretAccessKey);
+      }
+    } finally {
+      await server.stop();
+    }
   });
 });

@@ -297,6 +297,18 @@ describe.each(PROCESS_ZONES)('fixtures with the process in TZ=%s', (tz) => {
   });
 });
 
+describe('delete reasons', () => {
+  it('a failed backup names the first failed check with its message on one line, then the others', () => {
+    const e = backup('2026-11-19T02:00:00Z', { status: 'failed', failed: { check: 'archive', message: `pg_restore: error: could not read\n  input file: ${'x'.repeat(300)}` } });
+    e.verifications[0]!.checks.push({ name: 'restore', ok: false, durationMs: 0, message: 'not run: archive failed' }, { name: 'manifest', ok: false, durationMs: 0, message: 'not run: archive failed' });
+    const [d] = planRetention([e], retention({ zone: 'UTC' }), new Date('2026-11-20T00:00:00Z'));
+    expect(d!.keep).toBe(false);
+    expect(d!.reasons).toHaveLength(1);
+    expect(d!.reasons[0]).toMatch(/^verification failed: archive \(pg_restore: error: could not read input file: x+…\); also restore, manifest$/);
+    expect(d!.reasons[0]!.length).toBeLessThan(240);
+  });
+});
+
 // ---- properties ------------------------------------------------------------------------------------------
 
 const ZONES = ['UTC', 'Europe/Berlin', 'America/New_York', 'Pacific/Chatham', 'Asia/Kolkata', 'Australia/Lord_Howe', 'America/Santiago'];
