@@ -95,7 +95,8 @@ function failure(entry: BackupEntry): string {
  * GFS retention: which backups of one target to keep and which to delete, and why. Pure and deterministic:
  * the result depends neither on the order of `entries` nor on the process time zone.
  *
- * Semantics (restic `forget`, applied separately to each database, like restic's `--group-by`):
+ * Semantics (restic `forget`, applied separately to each database name, like restic's `--group-by`, so two
+ * databases sharing a target never evict each other's backups):
  * - Backups are ordered by `finishedAt` (UTC), newest first; equal times by id.
  * - Eligible for the tiers: backups labelled daily, weekly or monthly whose status is `verified`. The label
  *   does not choose the tier: any eligible backup can be kept as a day, a week and a month at once.
@@ -107,8 +108,9 @@ function failure(entry: BackupEntry): string {
  *   backup ("monthly: oldest (tier not full, 3/12)"), restic's rule for a history shorter than the tier.
  * - Floors, whatever the tiers say: the newest verified backup ("newest verified") and the newest `keep_last`
  *   verified backups ("keep_last 2/3") are kept. These count every verified backup, pre-deploy ones too.
- * - pre-deploy backups never count toward the tiers; a verified one is kept while younger than `pre_deploy`.
- * - Unverified backups never count toward anything; kept while younger than `unverified_grace` ("not verified
+ * - pre-deploy backups never count toward the tiers; a verified one is kept while younger than `pre_deploy`
+ *   ("pre-deploy, kept 90d"), then deleted ("pre-deploy older than 90d") unless a floor keeps it.
+ * - Unverified backups (pre-deploy ones too) never count toward anything; kept while younger than `unverified_grace` ("not verified
  *   yet, kept 2d"), then deleted ("unverified after 2d").
  * - Failed backups (the newest verification failed) never count and are always deleted ("verification
  *   failed: <check>"): the floors count verified backups only, so nothing protects them.
