@@ -110,8 +110,8 @@ function failure(entry: BackupEntry): string {
  *   verified backups ("keep_last 2/3") are kept. These count every verified backup, pre-deploy ones too.
  * - pre-deploy backups never count toward the tiers; a verified one is kept while younger than `pre_deploy`
  *   ("pre-deploy, kept 90d"), then deleted ("pre-deploy older than 90d") unless a floor keeps it.
- * - Unverified backups (pre-deploy ones too) never count toward anything; kept while younger than `unverified_grace` ("not verified
- *   yet, kept 2d"), then deleted ("unverified after 2d").
+ * - Unverified backups (pre-deploy ones too) never count toward anything; kept while younger than
+ *   `unverified_grace` ("not verified yet, kept 2d"), then deleted ("unverified after 2d").
  * - Failed backups (the newest verification failed) never count and are always deleted ("verification
  *   failed: <check>"): the floors count verified backups only, so nothing protects them.
  * - A backup whose `finishedAt` is not a timestamp is kept and counts nowhere: nothing is deleted on a
