@@ -56,30 +56,31 @@ export class DirectoryStorage implements Storage {
     if (isDbopsError(e)) return e as EnvError;
     const code = codeOf(e);
     const where = `target "${this.name}" (${this.root})`;
+    const subject = path === this.root ? `the folder of ${where}` : `${path} on ${where}`;
     const detail = (e as Error).message;
     switch (code) {
       case 'ENOSPC':
       case 'EDQUOT':
-        return new EnvError(`Could not ${action} ${path} on ${where}: no space left on the device.`, {
+        return new EnvError(`Could not ${action} ${subject}: no space left on the device.`, {
           hint: `Free space on the file system of ${this.root} (\`dbops backup prune\` deletes what retention no longer keeps) or give the target more space.`,
           cause: e,
         });
       case 'EACCES':
       case 'EPERM':
-        return new EnvError(`Could not ${action} ${path} on ${where}: permission denied.`, {
+        return new EnvError(`Could not ${action} ${subject}: permission denied.`, {
           hint: `Give the user running dbops read and write access to ${this.root} (and its subfolders).`,
           cause: e,
         });
       case 'EROFS':
-        return new EnvError(`Could not ${action} ${path} on ${where}: the file system is read-only.`, { hint: `Remount ${this.root} read-write.`, cause: e });
+        return new EnvError(`Could not ${action} ${subject}: the file system is read-only.`, { hint: `Remount ${this.root} read-write.`, cause: e });
       case 'ENOENT':
       case 'ENOTDIR':
-        return new EnvError(`Could not ${action} ${path} on ${where}: the folder does not exist.`, {
+        return new EnvError(`Could not ${action} ${subject}: it does not exist or is not a folder.`, {
           hint: `Mount the backup server at ${this.root}, or create the folder (mkdir -p ${this.root}); or fix targets.${this.name}.path in policies/backups.yaml.`,
           cause: e,
         });
       default:
-        return new EnvError(`Could not ${action} ${path} on ${where}: ${detail}`, { hint: `Check that ${this.root} is mounted and healthy.`, cause: e });
+        return new EnvError(`Could not ${action} ${subject}: ${detail}`, { hint: `Check that ${this.root} is mounted and healthy.`, cause: e });
     }
   }
 

@@ -190,7 +190,7 @@ describe('directory storage', () => {
     const storage = new DirectoryStorage({ name: 'backup-server', path: missing });
     const err = await storage.put('a/b', 'x').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(EnvError);
-    expect((err as EnvError).message).toContain(`target "backup-server" (${missing})`);
+    expect((err as EnvError).message).toBe(`Could not use the folder of target "backup-server" (${missing}): it does not exist or is not a folder.`);
     expect((err as EnvError).hint).toContain('Mount the backup server');
     await expect(storage.list('')).rejects.toBeInstanceOf(EnvError);
     await expect(storage.get('a/b')).rejects.toBeInstanceOf(EnvError);
