@@ -109,11 +109,12 @@ export function toolError(stderr: string, fallback = 'no error output'): string 
   const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
   const picked: string[] = [];
   lines.forEach((line, i) => {
-    if (picked.length >= 3) return;
-    if (/\berror:|\bFATAL:|\bERROR:/.test(line)) {
-      picked.push(line);
-      const next = lines[i + 1];
-      if (next?.startsWith('Command was:')) picked.push(next.length > 200 ? `${next.slice(0, 200)}…` : next);
+    if (picked.length >= 4 || !/\berror:|\bFATAL:|\bERROR:/.test(line)) return;
+    picked.push(line);
+    // The server's DETAIL/HINT and the statement that failed follow the error line.
+    for (const next of lines.slice(i + 1, i + 4)) {
+      if (!/^(DETAIL|HINT|Command was):/.test(next)) break;
+      picked.push(next.length > 200 ? `${next.slice(0, 200)}…` : next);
     }
   });
   return (picked.length > 0 ? picked : lines.slice(-3)).join(' ') || fallback;

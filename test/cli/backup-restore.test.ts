@@ -170,6 +170,18 @@ describe('backup restore', () => {
     expect(await queryUrl(urlFor(name), `SELECT 1 FROM pg_tables WHERE tablename = 'extra'`)).toHaveLength(1);
   });
 
+  it('a pg_restore error stops at once (exit 1) with its message and what state the database is in', async () => {
+    const name = targetName('blocked');
+    expect((await restoreJson([backup.id, '--target-url', urlFor(name)])).code).toBe(0);
+    // A view of the target that is not in the backup depends on a table --clean must drop.
+    await queryUrl(urlFor(name), 'CREATE VIEW rich AS SELECT id FROM accounts WHERE balance > 1000');
+    const run = await restore([backup.id, '--target-url', urlFor(name), '--force']);
+    expect(run.code).toBe(1);
+    expect(run.all).toMatch(/pg_restore failed after .*cannot drop table public\.accounts because other objects depend on it/);
+    expect(run.all).toContain(`Database ${name} now holds part of the backup`);
+    expect(run.all).not.toContain(adminPassword());
+  });
+
   it('a damaged backup is refused before anything is created, and the failure is recorded', async () => {
     const id = backup.id.replace(/-[0-9a-f]{4}$/, `-${randomBytes(2).toString('hex')}`);
     const bytes = readFileSync(join(backupsDir, backup.id, 'backup.dump.age'));

@@ -178,6 +178,18 @@ describe('backup verify', () => {
     expect(leftovers()).toEqual([]);
   });
 
+  it('--scratch-url restores into a database of that server and drops it afterwards', async () => {
+    const scratchDbs = async () => (await queryUrl<{ datname: string }>(adminUrl(), `SELECT datname FROM pg_database WHERE datname LIKE 'dbops\\_verify\\_%'`)).map((r) => r.datname);
+    const before = await scratchDbs();
+    const run = await verify([good.id, '--restore', '--scratch-url', adminUrl(), '--jobs', '1']);
+    expect(run.code, run.all).toBe(0);
+    const restoreCheck = run.data.record.checks.find((c) => c.name === 'restore');
+    expect(restoreCheck?.message).toMatch(/pg_restore -j 1 into dbops_verify_\w+ .* on the scratch server 127\.0\.0\.1:\d+/);
+    expect(await scratchDbs()).toEqual(before);
+    expect(run.all).not.toContain(decodeURIComponent(new URL(adminUrl()).password));
+    expect(leftovers()).toEqual([]);
+  });
+
   it('a flipped byte in the middle of the object fails sha256 and decrypt, and is recorded as failed', async () => {
     const damaged = await copyBackup(good);
     const path = objectPath(damaged.id);

@@ -123,7 +123,7 @@ export async function run(input: BackupRestoreInputs, ctx: StepContext): Promise
         env,
         signal: ctx.signal,
         log: ctx.log,
-        progress: { intervalMs: parseDuration(policy.progress_interval) ?? 30_000, emit: (line) => ctx.log.info(line) },
+        progress: { intervalMs: parseDuration(policy.progress_interval) ?? 30_000, emit: (line) => ctx.progress(line) },
         plaintext: workspace.plaintext(manifest.id),
       }),
     );

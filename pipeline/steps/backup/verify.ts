@@ -76,7 +76,7 @@ export async function run(input: BackupVerifyInputs, ctx: StepContext): Promise<
       env,
       signal: ctx.signal,
       log: ctx.log,
-      progress: { intervalMs: parseDuration(policy.progress_interval) ?? 30_000, emit: (line) => ctx.log.info(line) },
+      progress: { intervalMs: parseDuration(policy.progress_interval) ?? 30_000, emit: (line) => ctx.progress(line) },
       plaintext: input.restore ? workspace.plaintext(manifest.id) : undefined,
     });
     checks.push(...read.checks);
