@@ -1,4 +1,5 @@
-import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,8 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listBackups, openTargets, writeManifest } from '../../pipeline/backup/catalog.ts';
 import type { BackupManifest } from '../../pipeline/backup/manifest.ts';
 import type { BackupVerifyData } from '../../pipeline/backup/report.ts';
+import { readBackup } from '../../pipeline/backup/restore.ts';
 import { silentLogger } from '../../pipeline/core/logger.ts';
 import { generateX25519Identity, identityToRecipient } from '../../pipeline/crypto/age.ts';
+import { findPgBinaries, pgTool } from '../../pipeline/pg/binaries.ts';
 import { BackupsPolicy } from '../../pipeline/policy/backups.ts';
 import { makeBackup } from '../helpers/backup-fixture.ts';
 import { dbops, spawnDbops, testEnv } from '../helpers/cli.ts';
@@ -246,6 +249,34 @@ describe('backup verify', () => {
     } finally {
       await other.drop();
     }
+  });
+
+  it('the decrypted archive gets its final name only once decryption authenticated all of it', async () => {
+    const dir = mkdtempSync(join(work, 'plain-'));
+    const pgRestore = await pgTool(await findPgBinaries(), 'pg_restore');
+    const read = (manifest: BackupManifest, plaintext: string) =>
+      readBackup({ storage: storage(), manifest, identities: [identity], pgRestore, env: process.env, signal: new AbortController().signal, log, progress: { intervalMs: 0, emit: () => undefined }, plaintext });
+
+    const ok = await read(good, join(dir, 'good.dump'));
+    expect(ok.ok).toBe(true);
+    expect(ok.file).toBe(join(dir, 'good.dump'));
+    expect(readdirSync(dir)).toEqual(['good.dump']);
+    // Byte for byte what the standard age CLI decrypts from the stored object.
+    writeFileSync(join(dir, 'key.txt'), `${identity}\n`, { mode: 0o600 });
+    const cli = execFileSync('age', ['-d', '-i', join(dir, 'key.txt'), objectPath(good.id)], { maxBuffer: 1 << 30 });
+    expect(createHash('sha256').update(readFileSync(ok.file!)).digest('hex')).toBe(createHash('sha256').update(cli).digest('hex'));
+
+    // Damaged two thirds in: age has already emitted most of the plaintext when it finds out.
+    const damaged = await copyBackup(good);
+    const bytes = readFileSync(objectPath(damaged.id));
+    const at = Math.floor((bytes.length * 2) / 3);
+    bytes[at] = bytes[at]! ^ 0x80;
+    writeFileSync(objectPath(damaged.id), bytes);
+    const bad = await read(damaged, join(dir, 'bad.dump'));
+    expect(bad.ok).toBe(false);
+    expect(bad.file).toBeUndefined();
+    expect(bad.plaintextBytes).toBeGreaterThan(0);
+    expect(readdirSync(dir).sort()).toEqual(['good.dump', 'key.txt']);
   });
 
   it('a wrong identity is a configuration error: exit 2, nothing recorded', async () => {

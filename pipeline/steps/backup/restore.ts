@@ -49,10 +49,22 @@ interface TargetState {
   major: number;
 }
 
-/** Looks at the target through the server's `postgres` database, so a missing target database is an answer, not an error. */
+/** A connection to the target's server that does not need the target database: `postgres`, else `template1`. */
+async function connectServer(target: DbTarget, ctx: StepContext): Promise<Client> {
+  const candidates = ['postgres', 'template1'].filter((d) => d !== target.database);
+  for (const [i, database] of candidates.entries()) {
+    try {
+      return await connect(onDatabase(target, database), { log: ctx.log, applicationName: APP });
+    } catch (e) {
+      if (!(e instanceof EnvError) || e.code !== 'P1003' || i === candidates.length - 1) throw e;
+    }
+  }
+  throw new EnvError(`No maintenance database to connect to on ${target.host}:${target.port}.`);
+}
+
+/** Looks at the target through a maintenance database, so a missing target database is an answer, not an error. */
 async function inspectTarget(target: DbTarget, ctx: StepContext): Promise<TargetState> {
-  const maintenance = onDatabase(target, target.database === 'postgres' ? 'template1' : 'postgres');
-  const admin = await connect(maintenance, { log: ctx.log, applicationName: APP });
+  const admin = await connectServer(target, ctx);
   let major: number;
   try {
     major = await serverMajor(admin);
@@ -141,7 +153,7 @@ export async function run(input: BackupRestoreInputs, ctx: StepContext): Promise
     const file = read.file;
     const roles = await archiveRoles(pgRestore, file, { env, signal: ctx.signal, log: ctx.log });
 
-    const serverAdmin = await connect(onDatabase(target, target.database === 'postgres' ? 'template1' : 'postgres'), { log: ctx.log, applicationName: APP });
+    const serverAdmin = await connectServer(target, ctx);
     try {
       const missing = await missingRoles(serverAdmin, roles);
       const present = roles.filter((r) => !missing.includes(r));
@@ -247,7 +259,8 @@ export async function run(input: BackupRestoreInputs, ctx: StepContext): Promise
 
 async function dropCreated(target: DbTarget, ctx: StepContext): Promise<void> {
   try {
-    await withClient(onDatabase(target, target.database === 'postgres' ? 'template1' : 'postgres'), { log: ctx.log, applicationName: APP }, (c) => dropDatabase(c, target.database));
+    const admin = await connectServer(target, ctx);
+    await dropDatabase(admin, target.database).finally(() => admin.end().catch(() => undefined));
   } catch (e) {
     ctx.log.warn({ database: target.database, err: messageOf(e) }, 'could not drop the database created for the restore');
   }

@@ -167,6 +167,8 @@ async function restoreTest(server: ScratchServer, file: string, manifest: Backup
   const name = scratchDatabaseName(manifest.id);
   const app = 'dbops backup verify';
   ctx.progress(`Restoring into ${name} on ${server.description} (pg_restore -j ${o.jobs})`);
+  // The archive was read with a pg_restore as new as its pg_dump; the server it restores into may be newer still.
+  await clientTool(o.bins, 'pg_restore', server.major);
   const roles = await archiveRoles(o.pgRestore, file, { env: o.env, signal: ctx.signal, log: ctx.log });
   return withScratchDatabase(server, name, ctx.log, async (db, admin) => {
     const checks: Check[] = [];
