@@ -150,6 +150,45 @@ describe('backup create (real process)', () => {
     expect((await listJson(s, env)).backups.map((b) => b.manifest.id)).toEqual([data.manifest.id]);
   });
 
+  it('Ctrl-C mid-stream stops pg_dump, removes the partial upload and exits 3; pg_dump dying mid-stream does the same with its own message', async () => {
+    const target = await tempDir('dbops-create-target-');
+    const s = await setup({
+      encryption: { recipients: [{ name: 'ops', key: key.recipient }] },
+      targets: { server: { type: 'directory', path: target, primary: true } },
+    });
+    const env = testEnv();
+    const streaming = async (proc: ReturnType<typeof spawnDbops>) =>
+      until('the partial upload to grow past 1 MiB', async () => {
+        if (proc.child.exitCode !== null) throw new Error(`dbops exited early:\n${proc.output()}`);
+        return (await walk(target)).some((x) => x.path.includes('.partial-') && x.size > 1024 * 1024) ? true : undefined;
+      });
+
+    const interrupted = spawnDbops(args(s, big().url), env);
+    await streaming(interrupted);
+    const dump = (await children(interrupted.child.pid!)).find((c) => c.comm === 'pg_dump')!;
+    interrupted.child.kill('SIGINT');
+    const stopped = await interrupted.done;
+    expect(stopped.code, stopped.all).toBe(3);
+    expect(stopped.stderr).toMatch(/Interrupted: backup \S+ was not completed/);
+    expect(await alive(dump.pid)).toBe(false);
+    expect(await walk(target)).toEqual([]);
+
+    // The server ends pg_dump's session mid-COPY: pg_dump exits 1 after a clean end of its output, which must
+    // not complete the upload of a truncated archive.
+    const failing = spawnDbops(args(s, big().url), env);
+    await streaming(failing);
+    const [{ n }] = (await big().query<{ n: number }>(
+      `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name = 'dbops backup create (pg_dump)'`,
+    )) as [{ n: number }];
+    expect(n).toBe(1);
+    const failed = await failing.done;
+    expect(failed.code, failed.all).toBe(3);
+    expect(failed.stderr).toMatch(/pg_dump failed \(exit 1\) while dumping 127\.0\.0\.1:\d+\/\S+:\npg_dump: error: /);
+    expect(failed.all).not.toContain(decodeURIComponent(new URL(adminUrl()).password));
+    expect(await walk(target)).toEqual([]);
+    expect((await listJson(s, env)).backups).toEqual([]);
+  });
+
   it('an S3 target stopped mid-upload: exit 3 naming the target; after a restart nothing is listed and no manifest exists', async () => {
     const s3 = await startS3rverProcess({ bucket: 'dbops-create-stop' });
     try {
