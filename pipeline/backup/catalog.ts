@@ -142,6 +142,23 @@ export async function listIncomplete(storage: Storage): Promise<Array<{ id: stri
   return out;
 }
 
+/**
+ * Removes what interrupted writers left, once older than `olderThanMs` (retention.partial_after): partial
+ * uploads (hidden files, unfinished multipart uploads) and ids with objects but no manifest. Neither was
+ * ever a backup: nothing lists them. Returns the removed keys.
+ */
+export async function sweepLeftovers(storage: Storage, olderThanMs: number, log: Logger): Promise<string[]> {
+  const swept = await storage.sweepPartial(olderThanMs);
+  const cutoff = Date.now() - olderThanMs;
+  for (const leftover of await listIncomplete(storage)) {
+    if (leftover.modified.getTime() > cutoff) continue;
+    await storage.delete(leftover.keys);
+    swept.push(...leftover.keys);
+  }
+  if (swept.length > 0) log.info({ target: storage.name, swept }, `removed ${swept.length} leftover(s) of interrupted uploads from target "${storage.name}"`);
+  return swept;
+}
+
 export interface BackupSelector {
   id?: string | undefined;
   latest?: boolean | undefined;

@@ -4,41 +4,12 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deleteBackup, findBackup, listBackups, listIncomplete, newBackupId, recordVerification, statusOf, writeManifest } from '../../pipeline/backup/catalog.ts';
-import { BACKUP_ID, LAYOUT, type BackupManifest, type VerificationRecord } from '../../pipeline/backup/manifest.ts';
+import { BACKUP_ID, LAYOUT } from '../../pipeline/backup/manifest.ts';
 import { RefusedError, UsageError } from '../../pipeline/core/errors.ts';
 import type { Tier } from '../../pipeline/policy/backups.ts';
 import { DirectoryStorage } from '../../pipeline/storage/directory.ts';
 import type { Storage } from '../../pipeline/storage/types.ts';
-
-export function manifestFor(id: string, tier: Tier, finishedAt: string): BackupManifest {
-  return {
-    formatVersion: 1,
-    id,
-    tier,
-    database: { name: 'astro', systemIdentifier: '7301234567890123456', serverVersion: '15.18', serverVersionNum: 150018 },
-    startedAt: finishedAt,
-    finishedAt,
-    dump: { format: 'custom', compressionLevel: 1, pgDump: 'pg_dump (PostgreSQL) 15.18', plaintextBytes: 1000, durationMs: 12 },
-    object: { key: 'backup.dump.age', ciphertextBytes: 1234, sha256: 'a'.repeat(64) },
-    encryption: { format: 'age-v1', recipients: [{ name: 'ops', recipient: `age1${'q'.repeat(58)}`, fingerprint: '0123456789abcdef' }] },
-    tables: [{ schema: 'public', name: 'Invoice', rows: '3', hash: '42' }],
-    dbops: { version: '0.1.0', commit: null },
-  };
-}
-
-export function record(id: string, at: string, level: VerificationRecord['level'], ok: boolean, target = 'local'): VerificationRecord {
-  return {
-    formatVersion: 1,
-    backupId: id,
-    target,
-    at,
-    level,
-    ok,
-    checks: [{ name: level === 'copy' ? 'copy' : 'sha256', ok, durationMs: 3, ...(ok ? {} : { message: 'SHA-256 differs from the manifest' }) }],
-    durationMs: 3,
-    dbops: { version: '0.1.0', commit: null },
-  };
-}
+import { manifestFor, record } from '../helpers/backup-catalog.ts';
 
 const A = '20261120T020003Z-daily-aaaa';
 const B = '20261122T030000Z-weekly-bbbb';
