@@ -88,6 +88,8 @@ const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? o
 export async function run(input: BackupRestoreInputs, ctx: StepContext): Promise<StepResult<BackupRestoreData>> {
   const env = ctx.env ?? process.env;
   const target = parseDatabaseUrl(input.targetUrl);
+  const binaries = findPgBinaries(env);
+  binaries.catch(() => undefined);
   const { backups } = await ctx.policies('backups');
   const policy = backups.value;
   const storage = openTargets(policy, env).get(input.target);
@@ -99,7 +101,7 @@ export async function run(input: BackupRestoreInputs, ctx: StepContext): Promise
 
   // Nothing is downloaded or changed before the target is known to be acceptable.
   const state = await inspectTarget(target, ctx);
-  const bins = await findPgBinaries(env);
+  const bins = await binaries;
   const archiveMajor = parsePgVersion(manifest.dump.pgDump)?.major ?? Math.floor(manifest.database.serverVersionNum / 10000);
   const pgRestore = await clientTool(bins, 'pg_restore', Math.max(archiveMajor, state.major));
   if (state.tables.length > 0 && !input.force) {

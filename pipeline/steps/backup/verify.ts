@@ -22,7 +22,7 @@ import { formatMs, parseDuration } from '../../core/duration.ts';
 import { ConfigError, EnvError, UsageError } from '../../core/errors.ts';
 import type { Finding, StepContext, StepResult } from '../../core/step.ts';
 import { loadIdentities } from '../../crypto/age.ts';
-import { clientTool, findPgBinaries, parsePgVersion } from '../../pg/binaries.ts';
+import { clientTool, findPgBinaries, parsePgVersion, pgTool } from '../../pg/binaries.ts';
 import type { BackupVerifyInputs } from '../../registry.ts';
 import { formatBytes } from '../../report/markdown.ts';
 
@@ -40,6 +40,12 @@ export async function run(input: BackupVerifyInputs, ctx: StepContext): Promise<
   if (!input.restore && input.scratchUrl) throw new UsageError('--scratch-url is where --restore restores to; add --restore.');
   if (!input.restore && input.jobs !== undefined) throw new UsageError('--jobs sets pg_restore -j for --restore; add --restore.');
   const env = ctx.env ?? process.env;
+  // Each of these starts a process or two (pg_config, postgres --version, git); on a busy 2-core runner that is
+  // a few hundred milliseconds, so they run while the policy is read and the backup is looked up and read.
+  const binaries = findPgBinaries(env);
+  binaries.catch(() => undefined);
+  const build = dbopsBuild(ctx.sh);
+  build.catch(() => undefined);
   const { backups } = await ctx.policies('backups');
   const policy = backups.value;
   const storage = openTargets(policy, env).get(input.target);
@@ -47,9 +53,12 @@ export async function run(input: BackupVerifyInputs, ctx: StepContext): Promise<
   const entry = await findBackup(storage, { ...(id ? { id } : {}), latest: input.latest, oldest: input.oldest, ...(input.tier ? { tier: input.tier } : {}) }, ctx.log);
   const manifest = entry.manifest;
   const identities = await loadIdentities({ ...(input.identityFile ? { identityFile: input.identityFile } : {}), env, envName: policy.encryption.identity_env });
-  const bins = await findPgBinaries(env);
+  const bins = await binaries;
   const archiveMajor = parsePgVersion(manifest.dump.pgDump)?.major ?? Math.floor(manifest.database.serverVersionNum / 10000);
-  const pgRestore = await clientTool(bins, 'pg_restore', archiveMajor);
+  const pgRestore = await pgTool(bins, 'pg_restore');
+  // pg_restore must be at least as new as the pg_dump that wrote the archive; checked while the read runs.
+  const versionCheck = clientTool(bins, 'pg_restore', archiveMajor);
+  versionCheck.catch(() => undefined);
   const jobs = input.jobs ?? policy.verify.restore_jobs;
   const level: VerificationRecord['level'] = input.restore ? 'restore' : 'read';
 
@@ -79,6 +88,7 @@ export async function run(input: BackupVerifyInputs, ctx: StepContext): Promise<
       progress: { intervalMs: parseDuration(policy.progress_interval) ?? 30_000, emit: (line) => ctx.progress(line) },
       plaintext: input.restore ? workspace.plaintext(manifest.id) : undefined,
     });
+    await versionCheck;
     checks.push(...read.checks);
     const shaOk = read.checks[0]?.ok === true;
     if (read.decryptFailure === 'no-identity' && shaOk) {
@@ -116,7 +126,7 @@ export async function run(input: BackupVerifyInputs, ctx: StepContext): Promise<
     checks,
     durationMs: Math.round(performance.now() - started),
     ...(restoreMs !== undefined ? { restoreMs: Math.round(restoreMs) } : {}),
-    dbops: await dbopsBuild(ctx.sh),
+    dbops: await build,
   };
   try {
     await recordVerification(storage, record);
