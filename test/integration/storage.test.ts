@@ -10,7 +10,6 @@ import { EnvError, UsageError } from '../../pipeline/core/errors.ts';
 import { BackupsPolicy } from '../../pipeline/policy/backups.ts';
 import { DirectoryStorage } from '../../pipeline/storage/directory.ts';
 import { openTargets } from '../../pipeline/storage/open.ts';
-import { S3Storage } from '../../pipeline/storage/s3.ts';
 import { NotFoundError, type Storage } from '../../pipeline/storage/types.ts';
 import { s3Env, s3Target, startS3rver, startS3rverProcess, type S3Server } from '../helpers/s3.ts';
 
@@ -215,7 +214,7 @@ describe('s3 storage failures', () => {
   it('a server killed mid-upload is an EnvError; after a restart nothing is listed', async () => {
     const server = await startS3rverProcess({ bucket: 'dbops-killed' });
     try {
-      const storage = new S3Storage({ name: 'offsite', target: BackupsPolicy.shape.targets.parse({ offsite: { ...s3Target(server), primary: true } }).offsite! as never, env: s3Env(server) });
+      const storage = openTargets(BackupsPolicy.parse({ version: 1, targets: { offsite: { ...s3Target(server), primary: true } } }), s3Env(server)).primary;
       let killed: Promise<void> | undefined;
       const src = source(40 * MiB, { onBytes: async (n) => { if (n >= 11 * MiB) await (killed ??= server.kill()); } });
       const err = await storage.put('20261124T020003Z-daily-3f9a/backup.dump.age', src.stream).catch((e: unknown) => e);
