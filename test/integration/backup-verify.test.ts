@@ -5,6 +5,7 @@ import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listBackups, openTargets, writeManifest } from '../../pipeline/backup/catalog.ts';
 import type { BackupManifest } from '../../pipeline/backup/manifest.ts';
@@ -16,6 +17,7 @@ import { findPgBinaries, pgTool } from '../../pipeline/pg/binaries.ts';
 import { BackupsPolicy } from '../../pipeline/policy/backups.ts';
 import { makeBackup } from '../helpers/backup-fixture.ts';
 import { dbops, spawnDbops, testEnv } from '../helpers/cli.ts';
+import { s3Env, s3Target, startS3rver, type S3Server } from '../helpers/s3.ts';
 import { adminUrl, createDatabase, queryUrl, type TestDb } from '../helpers/db.ts';
 
 // Every temporary folder dbops makes in this file lands here, so the test can prove none is left behind.
@@ -38,9 +40,10 @@ let identity: string;
 let env: NodeJS.ProcessEnv;
 let src: TestDb;
 let policy: BackupsPolicy;
+let s3: S3Server;
 
 const leftovers = () => readdirSync(scratchTmp).filter((n) => n.startsWith('dbops-'));
-const storage = () => openTargets(policy, env).primary;
+const storage = (name?: string) => openTargets(policy, env).get(name);
 const objectPath = (id: string) => join(backupsDir, id, 'backup.dump.age');
 
 async function cli(args: string[]) {
@@ -89,18 +92,17 @@ beforeAll(async () => {
   const recipient = await identityToRecipient(identity);
   mkdirSync(backupsDir);
   mkdirSync(policiesDir);
-  const yaml = [
-    'version: 1',
-    'encryption:',
-    `  recipients: [{ name: test, key: ${recipient} }]`,
-    'targets:',
-    `  local: { type: directory, path: ${JSON.stringify(backupsDir)}, primary: true }`,
-    'verify: { restore_jobs: 2, amcheck: heapallindexed }',
-    '',
-  ].join('\n');
-  writeFileSync(join(policiesDir, 'backups.yaml'), yaml);
-  policy = BackupsPolicy.parse({ version: 1, encryption: { recipients: [{ name: 'test', key: recipient }] }, targets: { local: { type: 'directory', path: backupsDir, primary: true } } });
-  env = testEnv({ DBOPS_BACKUP_IDENTITY: identity, TMPDIR: scratchTmp });
+  mkdirSync(join(work, 's3'));
+  s3 = await startS3rver({ bucket: 'dbops-verify', directory: join(work, 's3') });
+  const document = {
+    version: 1,
+    encryption: { recipients: [{ name: 'test', key: recipient }] },
+    targets: { local: { type: 'directory', path: backupsDir, primary: true }, offsite: s3Target(s3) },
+    verify: { restore_jobs: 2, amcheck: 'heapallindexed' },
+  };
+  writeFileSync(join(policiesDir, 'backups.yaml'), YAML.stringify(document));
+  policy = BackupsPolicy.parse(document);
+  env = testEnv({ DBOPS_BACKUP_IDENTITY: identity, TMPDIR: scratchTmp, ...s3Env(s3) });
   await queryUrl(adminUrl(), `CREATE ROLE ${OWNER} NOLOGIN`);
   await queryUrl(adminUrl(), `CREATE ROLE ${READER} NOLOGIN`);
   src = await createDatabase('verify_src');
@@ -108,6 +110,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await s3?.stop();
   await src?.drop();
   await queryUrl(adminUrl(), `DROP ROLE IF EXISTS ${OWNER}`).catch(() => undefined);
   await queryUrl(adminUrl(), `DROP ROLE IF EXISTS ${READER}`).catch(() => undefined);
@@ -178,6 +181,21 @@ describe('backup verify', () => {
     const [entry] = (await listBackups(storage(), log)).filter((e) => e.manifest.id === good.id);
     expect(entry?.status).toBe('verified');
     expect(entry?.verifications.map((v) => v.level)).toEqual(['restore', 'read']);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('verifies the offsite copy on S3 and records the result there, never printing the S3 secret', async () => {
+    const offsite = storage('offsite');
+    await offsite.put(`${good.id}/${good.object.key}`, readFileSync(objectPath(good.id)));
+    await writeManifest(offsite, good);
+    const run = await verify([good.id, '--target', 'offsite']);
+    expect(run.code, run.all).toBe(0);
+    expect(run.data.target).toEqual({ name: 'offsite', location: expect.stringContaining('s3://dbops-verify/') });
+    expect(run.data.record).toMatchObject({ target: 'offsite', level: 'read', ok: true });
+    expect((await listBackups(offsite, log)).find((e) => e.manifest.id === good.id)?.status).toBe('verified');
+    // The primary's records are its own: the copy's verification does not count for it.
+    expect((await listBackups(storage(), log)).find((e) => e.manifest.id === good.id)?.verifications.map((v) => v.target)).toEqual(['local', 'local']);
+    expect(run.all).not.toContain(s3.secretAccessKey);
     expect(leftovers()).toEqual([]);
   });
 
