@@ -16,7 +16,8 @@ export const BIN = fileURLToPath(new URL('../../pipeline/bin/dbops.js', import.m
 /** A clean environment: nothing from the developer's shell (DATABASE_URL, PG_BIN…) leaks into a test. */
 export function testEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const { PATH, HOME, TMPDIR, LANG } = process.env;
-  return { PATH, HOME, TMPDIR, LANG, DBOPS_LOG_LEVEL: 'warn', ...extra };
+  // No S3 test may fall back to the EC2 instance metadata endpoint when a test leaves the keys unset.
+  return { PATH, HOME, TMPDIR, LANG, DBOPS_LOG_LEVEL: 'warn', AWS_EC2_METADATA_DISABLED: 'true', ...extra };
 }
 
 /** Runs the real CLI code path in this process, capturing what it prints. */
