@@ -125,6 +125,7 @@ export async function run(input: BackupRestoreInputs, ctx: StepContext): Promise
   };
   let createdDatabase = false;
   let keepCreated = false;
+  let restoreStarted = false;
   let rolesCreated: string[] = [];
   try {
     ctx.progress(`Downloading and decrypting ${manifest.id} (${formatBytes(manifest.object.ciphertextBytes)})`);
@@ -183,6 +184,7 @@ export async function run(input: BackupRestoreInputs, ctx: StepContext): Promise
     }
 
     ctx.progress(`Restoring into ${target.display} (pg_restore -j ${jobs}${input.force ? ' --clean --if-exists' : ''} --exit-on-error)`);
+    restoreStarted = true;
     const restored = await timed('restore', () => restoreArchive({ pgRestore, file, target, jobs, clean: input.force, env, signal: ctx.signal, log: ctx.log, applicationName: APP }));
     await workspace.dispose();
     if (!restored.ok) {
@@ -253,6 +255,12 @@ export async function run(input: BackupRestoreInputs, ctx: StepContext): Promise
     }
   } catch (e) {
     if (createdDatabase && !keepCreated) await dropCreated(target, ctx);
+    if (ctx.signal.aborted && restoreStarted && !createdDatabase && !keepCreated) {
+      throw new EnvError(`Interrupted: pg_restore into ${target.database} was stopped; the database now holds part of the backup.`, {
+        hint: 'Restore again with --force (it drops and recreates the objects of the backup), or drop and recreate the database first.',
+        cause: e,
+      });
+    }
     throw e;
   } finally {
     await workspace.dispose();
