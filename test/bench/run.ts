@@ -21,6 +21,7 @@ const BENCHES: Record<string, () => Promise<{ bench(): Promise<BenchResult> }>> 
   lint: () => import('./lint.ts'),
   clone: () => import('./clone.ts'),
   sampler: () => import('./sampler.ts'),
+  backup: () => import('./backup.ts'),
   age: () => import('./age.ts'),
 };
 
