@@ -67,14 +67,15 @@ export async function run(input: BackupVerifyInputs, ctx: StepContext): Promise<
   );
   await sweepWorkspaces(ctx.log);
   const started = performance.now();
-  const workspace = await createWorkspace('verify', input.restore && !input.scratchUrl);
+  // A read-only verification writes nothing locally; only a restore test needs a folder (archive, cluster).
+  const workspace = input.restore ? await createWorkspace('verify', !input.scratchUrl) : undefined;
   let scratch: Promise<ScratchServer> | undefined;
   const checks: Check[] = [];
   let restoreMs: number | undefined;
   try {
     // initdb and start run while the backup downloads; the cluster is discarded if the read checks fail.
     if (input.restore) {
-      scratch = input.scratchUrl ? urlServer(input.scratchUrl, ctx.log) : startThrowawayCluster(workspace.dir, ctx.log);
+      scratch = input.scratchUrl ? urlServer(input.scratchUrl, ctx.log) : startThrowawayCluster(workspace!.dir, ctx.log);
       scratch.catch(() => undefined);
     }
     const read = await readBackup({
@@ -86,7 +87,7 @@ export async function run(input: BackupVerifyInputs, ctx: StepContext): Promise<
       signal: ctx.signal,
       log: ctx.log,
       progress: { intervalMs: parseDuration(policy.progress_interval) ?? 30_000, emit: (line) => ctx.progress(line) },
-      plaintext: input.restore ? workspace.plaintext(manifest.id) : undefined,
+      plaintext: workspace?.plaintext(manifest.id),
     });
     await versionCheck;
     checks.push(...read.checks);
@@ -111,7 +112,7 @@ export async function run(input: BackupVerifyInputs, ctx: StepContext): Promise<
     }
   } finally {
     if (scratch) await scratch.then((s) => s.dispose(), () => undefined).catch((e: unknown) => ctx.log.warn({ err: messageOf(e) }, 'could not remove the throwaway cluster'));
-    await workspace.dispose();
+    await workspace?.dispose();
   }
   if (ctx.signal.aborted) throw interruptedError(`verification of ${manifest.id} was stopped`);
 
