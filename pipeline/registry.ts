@@ -238,7 +238,7 @@ export const commands: CommandSpec[] = [
     path: ['backup', 'verify'],
     summary: 'verify a backup: SHA-256, decryption and a full archive read; --restore also restores, compares the manifest and runs pg_amcheck',
     description:
-      'Streams the stored ciphertext through SHA-256 and age decryption (every 64 KiB chunk is authenticated) into pg_restore -f /dev/null, which reads and decompresses every entry (pg_restore --list alone misses corruption). With --restore the decrypted archive goes to a temporary file (renamed only after decryption succeeded), is restored with pg_restore -j --exit-on-error into a throwaway database (roles created as needed), compared table by table with the manifest, checked with pg_amcheck, and dropped; each phase is timed. The result is stored beside the backup. Exit 1 when a check fails, naming it.',
+      'Streams the stored ciphertext through SHA-256 and age decryption (every 64 KiB chunk is authenticated) into pg_restore -f /dev/null, which reads and decompresses every entry (pg_restore --list alone misses corruption). With --restore the decrypted archive goes to a temporary file (renamed only after decryption succeeded), is restored with pg_restore -j --exit-on-error into a throwaway database (roles created as needed), compared table by table with the manifest, checked with pg_amcheck, and dropped; each phase is timed. The result is stored beside the backup on the verified target, passed or failed. Exit 1 when a check fails, naming it; exit 2 when no given identity decrypts the backup and 3 when the environment fails (scratch server, tools, Ctrl-C): then nothing is recorded.',
     examples: ['dbops backup verify --latest', 'dbops backup verify 20261124T020003Z-daily-3f9a --restore', 'dbops backup verify --oldest --tier monthly --restore', 'dbops backup verify --latest --target offsite --restore --scratch-url "$SCRATCH_URL"'],
     inputs: BackupVerifyInputs,
     rest: { name: 'id', description: 'backup id (see dbops backup list)' },
@@ -269,7 +269,7 @@ export const commands: CommandSpec[] = [
     path: ['backup', 'restore'],
     summary: 'restore a backup into a database (refuses a database that has tables unless --force)',
     description:
-      'Prints what it will do, then downloads and decrypts the backup to a temporary file (renamed only after decryption succeeded), creates the target database when missing and the roles the archive names, runs pg_restore -j --exit-on-error, compares the table manifest and runs ANALYZE. See the restore runbook in the README.',
+      'Prints what it will do, then downloads and decrypts the backup to a temporary file (renamed only after decryption succeeded), creates the target database when missing and the roles the archive names, runs pg_restore -j --exit-on-error, compares the table manifest and runs ANALYZE. A damaged backup is refused before anything is created (exit 1, recorded as a failed verification); roles are created NOLOGIN. See the restore runbook in the README.',
     examples: ['dbops backup restore 20261124T020003Z-daily-3f9a --target-url postgresql://postgres@restore-host:5432/astro_restored', 'dbops backup restore --latest --tier monthly --target offsite --target-url "$RESTORE_URL" --force'],
     inputs: BackupRestoreInputs,
     rest: { name: 'id', description: 'backup id (see dbops backup list)' },
