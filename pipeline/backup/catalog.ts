@@ -145,9 +145,11 @@ export async function listIncomplete(storage: Storage): Promise<Array<{ id: stri
 /**
  * Removes what interrupted writers left, once older than `olderThanMs` (retention.partial_after): partial
  * uploads (hidden files, unfinished multipart uploads) and ids with objects but no manifest. Neither was
- * ever a backup: nothing lists them. Returns the removed keys.
+ * ever a backup: nothing lists them. Returns the removed keys. `0` turns sweeping off (as in prune) rather
+ * than sweeping uploads still in flight.
  */
 export async function sweepLeftovers(storage: Storage, olderThanMs: number, log: Logger): Promise<string[]> {
+  if (olderThanMs <= 0) return [];
   const swept = await storage.sweepPartial(olderThanMs);
   const cutoff = Date.now() - olderThanMs;
   for (const leftover of await listIncomplete(storage)) {

@@ -111,7 +111,7 @@ describe('backup create (real process)', () => {
     const s = await setup({
       encryption: { recipients: [{ name: 'ops', key: key.recipient }] },
       targets: { server: { type: 'directory', path: target, primary: true } },
-      retention: { partial_after: '0s' },
+      retention: { partial_after: '1ms' },
     });
     const env = testEnv();
     const proc = spawnDbops(args(s, big().url), env);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { listBackups, listIncomplete, newBackupId, openTargets, writeManifest } from '../../backup/catalog.ts';
+import { listBackups, newBackupId, openTargets, sweepLeftovers, writeManifest } from '../../backup/catalog.ts';
 import { DBOPS_VERSION, openDumpSnapshot, pgEnv, startPgDump, toolVersion, type DumpSnapshot, type ServerInfo } from '../../backup/dump.ts';
 import { LAYOUT, type BackupEntry, type BackupManifest, type TableManifest } from '../../backup/manifest.ts';
 import { mibPerSecond, ProgressMeter } from '../../backup/progress.ts';
@@ -20,28 +20,11 @@ import { headCommit } from '../../git/base.ts';
 import { clientTool, findPgBinaries } from '../../pg/binaries.ts';
 import type { BackupCreateInputs } from '../../registry.ts';
 import { formatBytes, formatCount } from '../../report/markdown.ts';
-import type { Storage } from '../../storage/types.ts';
 
 export type { BackupCreateData };
 
 const APP = 'dbops backup create';
 
-/**
- * Partial uploads of killed writers (hidden files, unfinished multipart uploads) and backups that have
- * objects but no manifest (killed between the upload and the manifest, or a delete cut short), once older
- * than retention.partial_after. Neither was ever a backup: nothing lists them.
- */
-export async function sweepLeftovers(storage: Storage, olderThanMs: number, log: Logger): Promise<string[]> {
-  const swept = await storage.sweepPartial(olderThanMs);
-  const cutoff = Date.now() - olderThanMs;
-  for (const leftover of await listIncomplete(storage)) {
-    if (leftover.modified.getTime() > cutoff) continue;
-    await storage.delete(leftover.keys);
-    swept.push(...leftover.keys);
-  }
-  if (swept.length > 0) log.info({ target: storage.name, swept }, `removed ${swept.length} leftover(s) of interrupted backups`);
-  return swept;
-}
 
 /**
  * Expected archive size, for the ETA: the newest backup of the same database on this target, scaled by how
