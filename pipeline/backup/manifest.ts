@@ -11,7 +11,7 @@ export const TableManifest = z.object({
   name: z.string(),
   /** Exact row count inside the dump's snapshot (a string: bigint-safe). */
   rows: z.string().regex(/^\d+$/),
-  /** Order-independent content hash inside the snapshot: `rec:` + the sum of hash_record_extended(row, 0), or `txt:` + the sum of hashtextextended(row::text, 0) for tables with a type that has no extended hash (pipeline/backup/tables.ts). */
+  /** Order-independent content hash inside the snapshot: the sum of hash_record_extended over each row's values (text for types whose hash is not value-only, e.g. enums), pipeline/backup/tables.ts. */
   hash: z.string(),
 });
 export type TableManifest = z.output<typeof TableManifest>;

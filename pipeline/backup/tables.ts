@@ -1,4 +1,4 @@
-import { isPgError, type Client } from '../db/client.ts';
+import type { Client } from '../db/client.ts';
 import { quoteIdent } from '../db/url.ts';
 import type { TableManifest } from './manifest.ts';
 
@@ -16,7 +16,7 @@ export const MANIFEST_SETTINGS = [
 
 /** Every table whose rows pg_dump dumps: ordinary tables and leaf partitions outside the system schemas. */
 const TABLES_SQL = `
-  SELECT n.nspname AS schema, c.relname AS name
+  SELECT c.oid::int8::text AS oid, n.nspname AS schema, c.relname AS name
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE c.relkind = 'r'
      AND n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -24,49 +24,47 @@ const TABLES_SQL = `
      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
    ORDER BY n.nspname, c.relname`;
 
+/**
+ * Built-in types whose extended hash depends only on the value, and arrays of them. Everything else is hashed
+ * through its text form: enums hash their label's OID, which differs in every restored copy, and json, xml,
+ * point, money, tsvector … have no extended hash at all. Domains and composites go through text too.
+ */
+const VALUE_HASHED = [
+  'int2', 'int4', 'int8', 'numeric', 'float4', 'float8', 'bool', 'text', 'varchar', 'bpchar', 'name', 'char',
+  'uuid', 'date', 'time', 'timestamp', 'timestamptz', 'interval', 'bytea', 'jsonb', 'inet', 'cidr', 'macaddr',
+];
+
+const COLUMNS_SQL = `
+  SELECT a.attname AS name,
+         EXISTS (SELECT 1 FROM pg_type t
+                  WHERE t.typnamespace = 'pg_catalog'::regnamespace AND t.typname = ANY($2::text[])
+                    AND a.atttypid IN (t.oid, t.typarray)) AS by_value
+    FROM pg_attribute a
+   WHERE a.attrelid = $1::int8::oid AND a.attnum > 0 AND NOT a.attisdropped
+   ORDER BY a.attnum`;
+
 const sumOf = (expr: string, rel: string) =>
   `SELECT count(*)::text AS rows, coalesce(sum(${expr}::numeric), 0)::text AS hash FROM ONLY ${rel} AS r`;
 
 /**
  * Row count and an order-independent content hash per table: the sum, as numeric so it cannot overflow, of a
- * 64-bit hash of every row. The hash is `hash_record_extended(row, 0)`, which hashes the stored values
- * without turning them into text (about 5× cheaper than md5(row::text), which cost more CPU than pg_dump
- * itself); a table with a column type that has no extended hash function (json, xml, point, money, tsvector,
- * bit varying …) falls back to `hashtextextended(row::text, 0)`. The prefix (`rec:` / `txt:`) records which.
- * Extended hash functions are what hash partitioning stores rows by, so PostgreSQL keeps them stable across
- * major versions and a restore test on a newer server computes the same values.
- * Runs on whatever snapshot the client's transaction has (a savepoint keeps the fallback from aborting it);
- * the caller sets MANIFEST_SETTINGS first.
+ * 64-bit hash of every row. The row hash is `hash_record_extended` over the stored values (about 5× cheaper
+ * than md5(row::text), which cost more CPU than pg_dump itself), with every column whose type is not in
+ * VALUE_HASHED hashed as its text (every type has a text form, so no table needs another method). Extended
+ * hash functions are what hash partitioning stores rows by, so PostgreSQL keeps them stable across major
+ * versions and a restore test on a newer server computes the same values. Runs on whatever snapshot the
+ * client's transaction has; the caller sets MANIFEST_SETTINGS first (text forms depend on them).
  */
 export async function computeTableManifest(client: Client): Promise<TableManifest[]> {
-  const tables = (await client.query<{ schema: string; name: string }>(TABLES_SQL)).rows;
+  const tables = (await client.query<{ oid: string; schema: string; name: string }>(TABLES_SQL)).rows;
   const out: TableManifest[] = [];
   for (const t of tables) {
-    const { rows, hash } = await hashTable(client, `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`);
-    out.push({ schema: t.schema, name: t.name, rows, hash });
+    const columns = (await client.query<{ name: string; by_value: boolean }>(COLUMNS_SQL, [t.oid, VALUE_HASHED])).rows;
+    const row = `ROW(${columns.map((c) => `r.${quoteIdent(c.name)}${c.by_value ? '' : '::text'}`).join(', ')})`;
+    const result = (await client.query<{ rows: string; hash: string }>(sumOf(`hash_record_extended(${row}, 0)`, `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`))).rows[0]!;
+    out.push({ schema: t.schema, name: t.name, rows: result.rows, hash: result.hash });
   }
   return out;
-}
-
-async function hashTable(client: Client, rel: string): Promise<{ rows: string; hash: string }> {
-  // Outside a transaction block SAVEPOINT fails harmlessly (25P01) and the fallback needs no savepoint.
-  const inTransaction = await client.query('SAVEPOINT dbops_manifest').then(
-    () => true,
-    (e: unknown) => {
-      if (isPgError(e) && e.code === '25P01') return false;
-      throw e;
-    },
-  );
-  try {
-    const row = (await client.query<{ rows: string; hash: string }>(sumOf('hash_record_extended(r, 0)', rel))).rows[0]!;
-    if (inTransaction) await client.query('RELEASE SAVEPOINT dbops_manifest');
-    return { rows: row.rows, hash: `rec:${row.hash}` };
-  } catch (e) {
-    if (!(isPgError(e) && e.code === '42883')) throw e;
-    if (inTransaction) await client.query('ROLLBACK TO SAVEPOINT dbops_manifest; RELEASE SAVEPOINT dbops_manifest');
-    const row = (await client.query<{ rows: string; hash: string }>(sumOf('hashtextextended(r::text, 0)', rel))).rows[0]!;
-    return { rows: row.rows, hash: `txt:${row.hash}` };
-  }
 }
 
 export interface ManifestDifference {

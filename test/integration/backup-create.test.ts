@@ -182,7 +182,7 @@ describe('backup create', () => {
     const names = m.tables.map((t) => `${t.schema}.${t.name}`);
     expect(names).toEqual(['Ledger Data.Entries', 'public.empty_one', 'public.measurements_2026_03', 'public.measurements_2026_04']);
     expect(m.tables.find((t) => t.name === 'Entries')!.rows).toBe('3001');
-    expect(m.tables.find((t) => t.name === 'empty_one')).toMatchObject({ rows: '0', hash: 'rec:0' });
+    expect(m.tables.find((t) => t.name === 'empty_one')).toMatchObject({ rows: '0', hash: '0' });
 
     // The report the CLI wrote is the same result.
     const report = JSON.parse(await readFile(join(p.reports, 'backup-create.json'), 'utf8')) as { verdict: string; data: BackupCreateData };
