@@ -561,6 +561,12 @@ export function describeDifference(d: ManifestDifference): string {
   }
 }
 
+/** The first few differences and how many more: the message travels into errors, records and notifications. */
+function summarizeDifferences(differences: readonly ManifestDifference[], shown = 5): string {
+  const head = differences.slice(0, shown).map(describeDifference).join('; ');
+  return differences.length > shown ? `${differences.length} tables differ: ${head}; and ${differences.length - shown} more` : head;
+}
+
 export function manifestCheck(expected: readonly TableManifest[], actual: readonly TableManifest[], durationMs: number, options: { ignoreUnexpected?: boolean } = {}): { check: Check; differences: ManifestDifference[]; unexpected: ManifestDifference[] } {
   const all = compareTableManifests(expected, actual);
   const unexpected = all.filter((d) => d.problem === 'unexpected');
@@ -569,7 +575,7 @@ export function manifestCheck(expected: readonly TableManifest[], actual: readon
   const check: Check =
     differences.length === 0
       ? { name: 'manifest', ok: true, durationMs, message: `${expected.length === 1 ? '1 table matches' : `${expected.length} tables match`} (${rows.toLocaleString('en-US')} rows, content hashes equal)` }
-      : { name: 'manifest', ok: false, durationMs, message: differences.map(describeDifference).join('; ') };
+      : { name: 'manifest', ok: false, durationMs, message: summarizeDifferences(differences) };
   return { check, differences, unexpected };
 }
 
