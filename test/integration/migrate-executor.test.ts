@@ -128,7 +128,8 @@ describe('lock_timeout, retries and statement_timeout from policy', () => {
       const running = deploy(db.url, dir, '--policies-dir', await policies('version: 1\nexecutor:\n  lock_timeout: 5s\n'), '--json');
       // Release only once the deploy is seen waiting, and keep it waiting for a while.
       for (let waiting = false; !waiting; await new Promise((r) => setTimeout(r, 20))) {
-        waiting = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted`))[0]!.n > 0;
+        // This database's waits only: other test files wait for locks on the same server.
+        waiting = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`))[0]!.n > 0;
       }
       await new Promise((r) => setTimeout(r, 500));
       await holder.query('COMMIT');

@@ -45,7 +45,7 @@ afterEach(async () => {
  */
 async function advisoryLockHeld(db: TestDb): Promise<boolean> {
   for (let i = 0; ; i++) {
-    const [r] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 72707369 AND granted`);
+    const [r] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 72707369 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
     if (r!.n === 0 || i >= 20) return r!.n > 0;
     await new Promise((res) => setTimeout(res, 100));
   }
