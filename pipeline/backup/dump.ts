@@ -123,7 +123,7 @@ export interface DumpSnapshot {
  * Opens the transaction a backup lives in and exports its snapshot. Keep it open until every user of the
  * snapshot is done: pg_dump imports it at start, and the table manifest is computed on this client.
  */
-export async function openDumpSnapshot(target: DbTarget, log: Logger, applicationName: string): Promise<DumpSnapshot> {
+export async function openDumpSnapshot(target: DbTarget, log: Logger, applicationName: string, lockWaitTimeoutMs = 0): Promise<DumpSnapshot> {
   const client = await connect(target, { log, applicationName });
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -135,6 +135,8 @@ export async function openDumpSnapshot(target: DbTarget, log: Logger, applicatio
     const info = await readServerInfo(client, target);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     await client.query(MANIFEST_SETTINGS.join('; '));
+    // The manifest scan takes the same ACCESS SHARE locks as pg_dump, so it gives up after the same wait.
+    await client.query(`SET lock_timeout = ${Math.max(0, Math.round(lockWaitTimeoutMs))}`);
     const { rows } = await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
     return { client, id: rows[0]!.id, exportedAt: new Date(), info, close };
   } catch (e) {
@@ -152,6 +154,8 @@ export interface PgDumpOptions {
   env: NodeJS.ProcessEnv;
   snapshot: string;
   compressionLevel: number;
+  /** pg_dump --lock-wait-timeout in ms; 0 waits forever. */
+  lockWaitTimeoutMs?: number | undefined;
   log: Logger;
   /** Aborting kills pg_dump. */
   signal: AbortSignal;
@@ -191,8 +195,9 @@ function findStdbuf(env: NodeJS.ProcessEnv): string | undefined {
 }
 
 /** Starts `pg_dump -Fc -Z<level> --snapshot=<id> --no-password` with its archive on stdout. */
-export function startPgDump({ pgDump, target, env, snapshot, compressionLevel, log, signal }: PgDumpOptions): PgDumpProcess {
+export function startPgDump({ pgDump, target, env, snapshot, compressionLevel, lockWaitTimeoutMs, log, signal }: PgDumpOptions): PgDumpProcess {
   const args = ['--format=custom', `--compress=${compressionLevel}`, `--snapshot=${snapshot}`, '--no-password'];
+  if (lockWaitTimeoutMs && lockWaitTimeoutMs > 0) args.push(`--lock-wait-timeout=${Math.round(lockWaitTimeoutMs)}`);
   const started = performance.now();
   const stdbuf = findStdbuf(env);
   const child = stdbuf

@@ -294,4 +294,27 @@ describe('backup create: the snapshot', () => {
       await queryUrl(adminUrl(), `DROP ROLE IF EXISTS ${role}`);
     }
   });
+
+  it('gives up after dump.lock_wait_timeout when a migration holds a table exclusively (exit 3), stores nothing, and succeeds once the lock is gone', async () => {
+    const db = await fresh();
+    await db.query('CREATE TABLE busy (id int); INSERT INTO busy SELECT generate_series(1, 100)');
+    const scratch = await tempDir('dbops-backup-lock-');
+    const p = await policies([await ageKey(scratch, 'k')], 'dump:\n  lock_wait_timeout: 300ms\n');
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE');
+      const blocked = await create(db.url, p);
+      expect(blocked.code, blocked.all).toBe(3);
+      // pg_dump's LOCK TABLE or the manifest scan, whichever asks first, gives up on the lock.
+      expect(blocked.all).toMatch(/could not obtain lock on relation "public\.busy"|canceling statement due to lock timeout/);
+      expect(await files(p.target)).toEqual([]);
+      await holder.query('COMMIT');
+      const ok = await create(db.url, p);
+      expect(ok.code, ok.all).toBe(0);
+      expect(ok.data.manifest.tables).toEqual([expect.objectContaining({ name: 'busy', rows: '100' })]);
+    } finally {
+      await holder.end();
+    }
+  });
 });

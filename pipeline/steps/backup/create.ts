@@ -101,7 +101,7 @@ export async function run(input: BackupCreateInputs, ctx: StepContext): Promise<
 
   const target = await ctx.database();
   const bins = await findPgBinaries(ctx.env);
-  const snapshot = await openDumpSnapshot(target, ctx.log, APP);
+  const snapshot = await openDumpSnapshot(target, ctx.log, APP, parseDuration(policy.dump.lock_wait_timeout) ?? 0);
   const { info } = snapshot;
   const id = newBackupId(input.tier, snapshot.exportedAt);
   const objectKey = LAYOUT.object(id);
@@ -133,6 +133,7 @@ export async function run(input: BackupCreateInputs, ctx: StepContext): Promise<
       env: pgEnv(target, ctx.env ?? {}, `${APP} (pg_dump)`),
       snapshot: snapshot.id,
       compressionLevel: policy.dump.compression_level,
+      lockWaitTimeoutMs: parseDuration(policy.dump.lock_wait_timeout) ?? 0,
       log: ctx.log,
       signal: abort.signal,
     });
