@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -20,7 +20,6 @@ import { MANIFEST_SETTINGS } from './tables.ts';
 const run = promisify(execFile);
 
 /** dbops' own version, recorded in manifests and verification records. */
-export const DBOPS_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 // Variables that would make libpq connect somewhere else than the URL says (PGHOSTADDR wins over PGHOST,
 // a service file can name another host), or log in differently.

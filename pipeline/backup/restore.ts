@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,11 +10,9 @@ import type { z } from 'zod';
 import { formatMs } from '../core/duration.ts';
 import { EnvError, isDbopsError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
-import type { Shell } from '../core/shell.ts';
 import { createDecryptStream } from '../crypto/age.ts';
 import { withClient, isPgError, type Client } from '../db/client.ts';
 import { quoteIdent, type DbTarget } from '../db/url.ts';
-import { headCommit } from '../git/base.ts';
 import { destroyCluster, openCluster, pidAlive } from '../pg/cluster.ts';
 import { formatBytes } from '../report/markdown.ts';
 import type { Storage } from '../storage/types.ts';
@@ -30,13 +28,6 @@ import { compareTableManifests, computeTableManifest, MANIFEST_SETTINGS, type Ma
  */
 
 export type Check = z.output<typeof VerificationCheck>;
-
-const DBOPS_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-
-/** dbops version and git commit, as recorded in manifests and verification records. */
-export async function dbopsBuild(sh: Shell): Promise<{ version: string; commit: string | null }> {
-  return { version: DBOPS_VERSION, commit: await headCommit(sh) };
-}
 
 export const interruptedError = (what: string): EnvError =>
   new EnvError(`Interrupted: ${what}.`, { hint: 'Nothing was recorded and every temporary database, cluster and file was removed; run the command again.' });

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError, ExitCode } from '../core/errors.ts';
 import type { StepContext, StepResult, Verdict } from '../core/step.ts';
+import { DBOPS_VERSION } from '../core/version.ts';
 import { inGitHubActions } from '../github/env.ts';
 import { commands, type ReportInputs } from '../registry.ts';
 import { allFindings, countFindings, worstVerdict, type Counts } from './findings.ts';
@@ -11,7 +11,6 @@ import { REPORT_DATA } from './schema.ts';
 import { readReports, redactDeep, writeFileAtomic, type LoadedReport } from './store.ts';
 import { renderTerminal } from './terminal.ts';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 /** The report files `dbops report` knows: every command's report, in command order, and any step with a data schema. */
 export const KNOWN_STEPS: readonly string[] = [...new Set([...commands.flatMap((c) => (c.report ? [c.report] : [])), ...Object.keys(REPORT_DATA)])];
@@ -39,7 +38,7 @@ export async function run(input: ReportInputs, ctx: StepContext): Promise<StepRe
   const reports: LoadedReport[] = loaded.map((r) => ({ file: r.file, report: redactDeep(r.report) }));
   ctx.log.debug({ files: reports.map((r) => r.file) }, 'reports read');
 
-  const sarif = () => `${JSON.stringify(redactDeep(toSarif(reports, pkg.version)), null, 2)}\n`;
+  const sarif = () => `${JSON.stringify(redactDeep(toSarif(reports, DBOPS_VERSION)), null, 2)}\n`;
   const rendered = input.format === 'markdown' ? renderMarkdown(reports) : input.format === 'sarif' ? sarif() : await renderTerminal(reports, commands, ctx.log);
   if (input.output) {
     await writeFileAtomic(resolve(input.output), rendered);

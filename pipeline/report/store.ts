@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { z } from 'zod';
-import { readFileSync } from 'node:fs';
 import { ConfigError, EnvError, ExitCode, isDbopsError } from '../core/errors.ts';
 import { redact } from '../core/redact.ts';
 import type { StepContext, StepResult } from '../core/step.ts';
+import { DBOPS_VERSION } from '../core/version.ts';
 import { headCommit } from '../git/base.ts';
 import { REPORT_DATA, ReportEnvelope } from './schema.ts';
 
@@ -90,7 +90,6 @@ export async function writeReport(dir: string, outcome: StepOutcome): Promise<st
   return path;
 }
 
-const DBOPS_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /**
  * Runs a step and writes `<dir>/<step>.json` whether it passed, failed or threw, so `dbops report` and later

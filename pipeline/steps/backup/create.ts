@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { listBackups, newBackupId, openTargets, sweepLeftovers, writeManifest } from '../../backup/catalog.ts';
-import { DBOPS_VERSION, openDumpSnapshot, pgEnv, startPgDump, toolVersion, type DumpSnapshot, type ServerInfo } from '../../backup/dump.ts';
+import { openDumpSnapshot, pgEnv, startPgDump, toolVersion, type DumpSnapshot, type ServerInfo } from '../../backup/dump.ts';
 import { LAYOUT, type BackupEntry, type BackupManifest, type TableManifest } from '../../backup/manifest.ts';
 import { mibPerSecond, ProgressMeter } from '../../backup/progress.ts';
 import type { BackupCreateData } from '../../backup/report.ts';
@@ -13,10 +13,10 @@ import { ConfigError, EnvError, isDbopsError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { redact } from '../../core/redact.ts';
 import type { StepContext, StepResult } from '../../core/step.ts';
+import { dbopsBuild } from '../../core/version.ts';
 import { createEncryptStream, recipientFingerprint } from '../../crypto/age.ts';
 import { connect, isPgError } from '../../db/client.ts';
 import type { DbTarget } from '../../db/url.ts';
-import { headCommit } from '../../git/base.ts';
 import { clientTool, findPgBinaries } from '../../pg/binaries.ts';
 import type { BackupCreateInputs } from '../../registry.ts';
 import { formatBytes, formatCount } from '../../report/markdown.ts';
@@ -191,7 +191,7 @@ export async function run(input: BackupCreateInputs, ctx: StepContext): Promise<
     await snapshot.close();
     const summary = progress.stop();
 
-    const commit = await headCommit(ctx.sh);
+    const build = await dbopsBuild(ctx.sh);
     const manifest: BackupManifest = {
       formatVersion: 1,
       id,
@@ -203,7 +203,7 @@ export async function run(input: BackupCreateInputs, ctx: StepContext): Promise<
       object: { key: objectKey.slice(id.length + 1), ciphertextBytes, sha256: sha256.digest('hex') },
       encryption: { format: 'age-v1', recipients: recipients.map((r) => ({ name: r.name, recipient: r.key, fingerprint: recipientFingerprint(r.key) })) },
       tables,
-      dbops: { version: DBOPS_VERSION, commit },
+      dbops: build,
       ...(input.note ? { note: input.note } : {}),
     };
     manifestAttempted = true;

@@ -3,14 +3,13 @@ import { Transform, type Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
 import { listBackups, openTargets, recordVerification, sweepLeftovers } from '../../backup/catalog.ts';
-import { DBOPS_VERSION } from '../../backup/dump.ts';
 import { BackupManifest, LAYOUT, type BackupEntry, type VerificationRecord } from '../../backup/manifest.ts';
 import { mibPerSecond, ProgressMeter } from '../../backup/progress.ts';
 import type { BackupReplicateData } from '../../backup/report.ts';
 import { formatMs, parseDuration } from '../../core/duration.ts';
 import { EnvError, ExitCode, isDbopsError, UsageError } from '../../core/errors.ts';
 import type { Finding, StepContext, StepResult } from '../../core/step.ts';
-import { headCommit } from '../../git/base.ts';
+import { dbopsBuild } from '../../core/version.ts';
 import type { BackupReplicateInputs } from '../../registry.ts';
 import { formatBytes } from '../../report/markdown.ts';
 import { NotFoundError, type Storage } from '../../storage/types.ts';
@@ -26,7 +25,7 @@ interface Copier {
   source: Storage;
   ctx: StepContext;
   intervalMs: number;
-  commit: string | null;
+  build: { version: string; commit: string | null };
 }
 
 /** Streams `key` from the source through SHA-256 into the destination; returns what was hashed. */
@@ -85,7 +84,7 @@ function copyRecord(c: Copier, target: Storage, id: string, ok: boolean, duratio
     ok,
     checks: [{ name: ok ? 'copy' : 'sha256', ok, durationMs, message }],
     durationMs,
-    dbops: { version: DBOPS_VERSION, commit: c.commit },
+    dbops: c.build,
   };
 }
 
@@ -173,7 +172,7 @@ export async function run(input: BackupReplicateInputs, ctx: StepContext): Promi
   }
 
   const entries = await listBackups(source, ctx.log);
-  const copier: Copier = { source, ctx, intervalMs: parseDuration(policy.progress_interval) ?? 0, commit: await headCommit(ctx.sh) };
+  const copier: Copier = { source, ctx, intervalMs: parseDuration(policy.progress_interval) ?? 0, build: await dbopsBuild(ctx.sh) };
   const partialAfter = parseDuration(policy.retention.partial_after) ?? 0;
   const findings: Finding[] = [];
   let stopped: { error: EnvError; target: string } | undefined;

@@ -6,7 +6,6 @@ import {
   createRoles,
   createWorkspace,
   databaseManifest,
-  dbopsBuild,
   describeDifference,
   failureSummary,
   interruptedError,
@@ -20,6 +19,7 @@ import {
 import { formatMs, parseDuration } from '../../core/duration.ts';
 import { ConfigError, EnvError, RefusedError } from '../../core/errors.ts';
 import type { Finding, StepContext, StepResult } from '../../core/step.ts';
+import { dbopsBuild } from '../../core/version.ts';
 import { loadIdentities } from '../../crypto/age.ts';
 import { connect, isPgError, serverMajor, withClient, type Client } from '../../db/client.ts';
 import { dropDatabase, onDatabase } from '../../db/clone.ts';

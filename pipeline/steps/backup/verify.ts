@@ -7,7 +7,6 @@ import {
   createRoles,
   createWorkspace,
   databaseManifest,
-  dbopsBuild,
   failureSummary,
   interruptedError,
   manifestCheck,
@@ -21,6 +20,7 @@ import { scratchDatabaseName, startThrowawayCluster, urlServer, withScratchDatab
 import { formatMs, parseDuration } from '../../core/duration.ts';
 import { ConfigError, EnvError, UsageError } from '../../core/errors.ts';
 import type { Finding, StepContext, StepResult } from '../../core/step.ts';
+import { dbopsBuild } from '../../core/version.ts';
 import { loadIdentities } from '../../crypto/age.ts';
 import { clientTool, findPgBinaries, parsePgVersion, pgTool } from '../../pg/binaries.ts';
 import type { BackupVerifyInputs } from '../../registry.ts';
