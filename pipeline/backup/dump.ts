@@ -11,55 +11,11 @@ import type { DbTarget } from '../db/url.ts';
 import { MANIFEST_SETTINGS } from './tables.ts';
 
 /**
- * pg_dump plumbing shared by the backup commands: the environment a PostgreSQL client tool gets for a
- * DbTarget (the password travels in PGPASSWORD, never on a command line that `ps` shows), the exported
- * snapshot a dump and its table manifest share, and a pg_dump child whose output only ends cleanly when
- * pg_dump exited 0.
+ * pg_dump plumbing of the backup commands: the exported snapshot a dump and its table manifest share, and a
+ * pg_dump child whose output only ends cleanly when pg_dump exited 0.
  */
 
 const run = promisify(execFile);
-
-/** dbops' own version, recorded in manifests and verification records. */
-
-// Variables that would make libpq connect somewhere else than the URL says (PGHOSTADDR wins over PGHOST,
-// a service file can name another host), or log in differently.
-const OVERRIDING = ['PGHOSTADDR', 'PGSERVICE', 'PGSERVICEFILE', 'PGREQUIRESSL', 'PGCONNECT_TIMEOUT', 'PGTARGETSESSIONATTRS'];
-
-/** libpq's sslmode for what node-postgres was told by the URL; undefined leaves libpq's own default. */
-function sslMode(ssl: DbTarget['config']['ssl']): string | undefined {
-  if (ssl === undefined || ssl === null) return undefined;
-  if (ssl === false) return 'disable';
-  if (ssl === true) return 'require';
-  if (ssl.rejectUnauthorized === false) return 'require';
-  // pg-connection-string turns verify-ca into "verify the chain, skip the host name".
-  if (typeof ssl.checkServerIdentity === 'function' && ssl.ca) return 'verify-ca';
-  return 'verify-full';
-}
-
-/**
- * Environment for a libpq client tool (pg_dump, pg_restore, psql) talking to `target`: PGHOST, PGPORT,
- * PGUSER, PGDATABASE, PGPASSWORD (only when the URL has one; otherwise an inherited PGPASSWORD or
- * ~/.pgpass applies, as with node-postgres), PGSSLMODE from the URL's sslmode, PGAPPNAME. Certificate
- * files (PGSSLROOTCERT …) are inherited from `base`. Passing the database in PGDATABASE rather than
- * --dbname also keeps a name containing `=` from being read as a connection string.
- */
-export function pgEnv(target: DbTarget, base: NodeJS.ProcessEnv, applicationName: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...base };
-  for (const key of OVERRIDING) delete env[key];
-  env['PGHOST'] = target.host;
-  env['PGPORT'] = String(target.port);
-  env['PGUSER'] = target.user;
-  env['PGDATABASE'] = target.database;
-  env['PGAPPNAME'] = applicationName;
-  const timeout = target.config.connectionTimeoutMillis;
-  if (timeout) env['PGCONNECT_TIMEOUT'] = String(Math.max(2, Math.ceil(timeout / 1000)));
-  const password = target.config.password;
-  if (typeof password === 'string' && password !== '') env['PGPASSWORD'] = password;
-  const mode = sslMode(target.config.ssl);
-  if (mode) env['PGSSLMODE'] = mode;
-  if (typeof target.config.options === 'string' && target.config.options) env['PGOPTIONS'] = target.config.options;
-  return env;
-}
 
 /** `pg_dump --version` (or any client tool's), e.g. `pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)`. */
 export async function toolVersion(path: string): Promise<string> {

@@ -12,6 +12,7 @@ import { EnvError, isDbopsError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { createDecryptStream } from '../crypto/age.ts';
 import { withClient, isPgError, type Client } from '../db/client.ts';
+import { pgEnv } from '../db/libpq.ts';
 import { quoteIdent, type DbTarget } from '../db/url.ts';
 import { destroyCluster, openCluster, pidAlive } from '../pg/cluster.ts';
 import { formatBytes } from '../report/markdown.ts';
@@ -34,27 +35,6 @@ export const interruptedError = (what: string): EnvError =>
 
 // ---------------------------------------------------------------------------------------------------------
 // Client tools
-
-/**
- * Environment for a libpq client tool talking to `target`. Connection settings travel in the environment,
- * never on the command line, where every user of the machine could read the password in `ps`. The caller's
- * own PG* variables are dropped so that a stray PGSERVICE or PGOPTIONS cannot redirect the tool.
- */
-export function libpqEnv(target: DbTarget, base: NodeJS.ProcessEnv, applicationName: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(base)) if (!/^PG[A-Z]/.test(k)) env[k] = v;
-  env['PGHOST'] = target.host;
-  env['PGPORT'] = String(target.port);
-  env['PGUSER'] = target.user;
-  env['PGDATABASE'] = target.database;
-  env['PGAPPNAME'] = applicationName;
-  env['PGCONNECT_TIMEOUT'] = String(Math.max(1, Math.ceil((target.config.connectionTimeoutMillis ?? 10_000) / 1000)));
-  const password = target.config.password;
-  if (typeof password === 'string' && password) env['PGPASSWORD'] = password;
-  if (target.config.ssl === false) env['PGSSLMODE'] = 'disable';
-  else if (target.config.ssl) env['PGSSLMODE'] = typeof target.config.ssl === 'object' && target.config.ssl.rejectUnauthorized === false ? 'require' : 'verify-full';
-  return env;
-}
 
 /** `dbname='…'` for --dbname: a bare name containing `=` or starting with `postgresql://` would be read as a connection string. */
 export const conninfoDatabase = (name: string): string => `dbname='${name.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
@@ -519,7 +499,7 @@ export async function restoreArchive(o: {
   applicationName: string;
 }): Promise<PhaseResult> {
   const args = ['--exit-on-error', '--no-password', `--jobs=${o.jobs}`, ...(o.clean ? ['--clean', '--if-exists'] : []), `--dbname=${conninfoDatabase(o.target.database)}`, o.file];
-  const out = await runTool(o.pgRestore, args, { env: libpqEnv(o.target, o.env, o.applicationName), signal: o.signal, log: o.log });
+  const out = await runTool(o.pgRestore, args, { env: pgEnv(o.target, o.env, o.applicationName), signal: o.signal, log: o.log });
   if (o.signal.aborted) throw interruptedError(`pg_restore into ${o.target.database} was stopped`);
   return out.code === 0
     ? { ok: true, durationMs: out.durationMs, message: `pg_restore -j ${o.jobs} into ${o.target.database} in ${formatMs(out.durationMs)}` }
@@ -581,7 +561,7 @@ export async function amcheck(o: {
   applicationName: string;
 }): Promise<PhaseResult> {
   const args = ['--install-missing', '--no-password', `--jobs=${o.jobs}`, ...(o.heapallindexed ? ['--heapallindexed'] : []), `--database=${o.target.database}`];
-  const out = await runTool(o.pgAmcheck, args, { env: libpqEnv(o.target, o.env, o.applicationName), signal: o.signal, log: o.log });
+  const out = await runTool(o.pgAmcheck, args, { env: pgEnv(o.target, o.env, o.applicationName), signal: o.signal, log: o.log });
   if (o.signal.aborted) throw interruptedError(`pg_amcheck on ${o.target.database} was stopped`);
   if (out.code === 0) return { ok: true, durationMs: out.durationMs, message: `heap and B-tree indexes intact${o.heapallindexed ? ' (heapallindexed: every heap tuple is in its indexes)' : ''}` };
   // Corruption is reported on stdout, one line per problem; connection problems on stderr.
