@@ -7,13 +7,15 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { z } from 'zod';
-import { formatMs } from '../core/duration.ts';
-import { EnvError, isDbopsError } from '../core/errors.ts';
+import { formatMs, parseDuration } from '../core/duration.ts';
+import { ConfigError, EnvError, isDbopsError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
+import type { StepContext } from '../core/step.ts';
 import { createDecryptStream } from '../crypto/age.ts';
 import { withClient, isPgError, type Client } from '../db/client.ts';
 import { pgEnv } from '../db/libpq.ts';
 import { quoteIdent, type DbTarget } from '../db/url.ts';
+import { parsePgVersion } from '../pg/binaries.ts';
 import { destroyCluster, openCluster, pidAlive } from '../pg/cluster.ts';
 import { formatBytes } from '../report/markdown.ts';
 import type { Storage } from '../storage/types.ts';
@@ -406,6 +408,26 @@ export async function readBackup(o: ReadOptions): Promise<ReadResult> {
     signal.removeEventListener('abort', stopAll);
     if (!readerGone) reader.kill('SIGKILL');
   }
+}
+
+/** The major version of the pg_dump that wrote the archive: pg_restore must be at least as new. */
+export const archiveMajor = (manifest: BackupManifest): number =>
+  parsePgVersion(manifest.dump.pgDump)?.major ?? Math.floor(manifest.database.serverVersionNum / 10000);
+
+/**
+ * readBackup as verify and restore run it: progress lines through the command's context, and a backup whose
+ * stored bytes are intact but that no given identity decrypts thrown as a ConfigError (exit 2): the key is
+ * wrong, not the backup, so nothing may be recorded against it.
+ */
+export async function readForCommand(ctx: StepContext, identityEnv: string, progressInterval: string, o: Omit<ReadOptions, 'signal' | 'log' | 'progress'>): Promise<ReadResult> {
+  const read = await readBackup({ ...o, signal: ctx.signal, log: ctx.log, progress: { intervalMs: parseDuration(progressInterval) ?? 0, emit: (line) => ctx.progress(line) } });
+  if (read.decryptFailure === 'no-identity' && read.checks[0]?.ok) {
+    const { manifest } = o;
+    throw new ConfigError(`None of the given age identities can decrypt ${manifest.id}: ${read.checks[1]?.message ?? ''}`, {
+      hint: `The backup is encrypted to ${manifest.encryption.recipients.map((r) => `${r.name} (${r.fingerprint})`).join(', ')}; give one of their identities with --identity-file or $${identityEnv}.`,
+    });
+  }
+  return read;
 }
 
 /** "sha256: …; decrypt: …" — the checks that failed on their own (not those that could not run because of them). */

@@ -14,14 +14,17 @@ export const MANIFEST_SETTINGS = [
   "SET bytea_output = 'hex'",
 ] as const;
 
+/** Relations (`c`, schema `n`) that belong to the application: not in a system schema, not an extension's. */
+export const USER_RELATION = `
+     n.nspname NOT IN ('pg_catalog', 'information_schema')
+     AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'
+     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`;
+
 /** Every table whose rows pg_dump dumps: ordinary tables and leaf partitions outside the system schemas. */
 const TABLES_SQL = `
   SELECT c.oid::int8::text AS oid, n.nspname AS schema, c.relname AS name
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-   WHERE c.relkind = 'r'
-     AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-     AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'
-     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+   WHERE c.relkind = 'r' AND ${USER_RELATION}
    ORDER BY n.nspname, c.relname`;
 
 /**

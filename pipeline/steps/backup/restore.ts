@@ -2,6 +2,7 @@ import { findBackup, openTargets, recordVerification } from '../../backup/catalo
 import type { BackupManifest, VerificationRecord } from '../../backup/manifest.ts';
 import type { BackupRestoreData } from '../../backup/report.ts';
 import {
+  archiveMajor,
   archiveRoles,
   createRoles,
   createWorkspace,
@@ -12,19 +13,20 @@ import {
   manifestCheck,
   messageOf,
   missingRoles,
-  readBackup,
+  readForCommand,
   restoreArchive,
   sweepWorkspaces,
 } from '../../backup/restore.ts';
-import { formatMs, parseDuration } from '../../core/duration.ts';
-import { ConfigError, EnvError, RefusedError } from '../../core/errors.ts';
+import { USER_RELATION } from '../../backup/tables.ts';
+import { formatMs } from '../../core/duration.ts';
+import { EnvError, RefusedError } from '../../core/errors.ts';
 import type { Finding, StepContext, StepResult } from '../../core/step.ts';
 import { dbopsBuild } from '../../core/version.ts';
 import { loadIdentities } from '../../crypto/age.ts';
 import { connect, isPgError, serverMajor, withClient, type Client } from '../../db/client.ts';
 import { dropDatabase, onDatabase } from '../../db/clone.ts';
 import { parseDatabaseUrl, quoteIdent, type DbTarget } from '../../db/url.ts';
-import { clientTool, findPgBinaries, parsePgVersion } from '../../pg/binaries.ts';
+import { clientTool, findPgBinaries } from '../../pg/binaries.ts';
 import type { BackupRestoreInputs } from '../../registry.ts';
 import { formatBytes } from '../../report/markdown.ts';
 
@@ -35,10 +37,7 @@ async function userTables(client: Client): Promise<string[]> {
   const { rows } = await client.query<{ name: string }>(`
     SELECT n.nspname || '.' || c.relname AS name
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.relkind IN ('r', 'p')
-       AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-       AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'
-       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+     WHERE c.relkind IN ('r', 'p') AND ${USER_RELATION}
      ORDER BY 1`);
   return rows.map((r) => r.name);
 }
@@ -102,8 +101,7 @@ export async function run(input: BackupRestoreInputs, ctx: StepContext): Promise
   // Nothing is downloaded or changed before the target is known to be acceptable.
   const state = await inspectTarget(target, ctx);
   const bins = await binaries;
-  const archiveMajor = parsePgVersion(manifest.dump.pgDump)?.major ?? Math.floor(manifest.database.serverVersionNum / 10000);
-  const pgRestore = await clientTool(bins, 'pg_restore', Math.max(archiveMajor, state.major));
+  const pgRestore = await clientTool(bins, 'pg_restore', Math.max(archiveMajor(manifest), state.major));
   if (state.tables.length > 0 && !input.force) {
     throw new RefusedError(
       `Database ${target.database} on ${target.host}:${target.port} already has ${plural(state.tables.length, 'table')} (${state.tables.slice(0, 5).join(', ')}${state.tables.length > 5 ? ', …' : ''}); nothing was changed.`,
@@ -130,23 +128,8 @@ export async function run(input: BackupRestoreInputs, ctx: StepContext): Promise
   try {
     ctx.progress(`Downloading and decrypting ${manifest.id} (${formatBytes(manifest.object.ciphertextBytes)})`);
     const read = await timed('download and decrypt', () =>
-      readBackup({
-        storage,
-        manifest,
-        identities,
-        pgRestore,
-        env,
-        signal: ctx.signal,
-        log: ctx.log,
-        progress: { intervalMs: parseDuration(policy.progress_interval) ?? 30_000, emit: (line) => ctx.progress(line) },
-        plaintext: workspace.plaintext(manifest.id),
-      }),
+      readForCommand(ctx, policy.encryption.identity_env, policy.progress_interval, { storage, manifest, identities, pgRestore, env, plaintext: workspace.plaintext(manifest.id) }),
     );
-    if (read.decryptFailure === 'no-identity' && read.checks[0]?.ok) {
-      throw new ConfigError(`None of the given age identities can decrypt ${manifest.id}: ${read.checks[1]?.message ?? ''}`, {
-        hint: `The backup is encrypted to ${manifest.encryption.recipients.map((r) => `${r.name} (${r.fingerprint})`).join(', ')}; give one of their identities with --identity-file or $${policy.encryption.identity_env}.`,
-      });
-    }
     if (!read.ok || !read.file) {
       await recordDamage(storage, manifest, read.checks, read.durationMs, ctx);
       throw new RefusedError(`Backup ${manifest.id} is damaged, nothing was changed on ${target.host}:${target.port}: ${failureSummary(read.checks)}`, {

@@ -3,7 +3,9 @@ import type { BackupManifest, VerificationRecord } from '../../backup/manifest.t
 import type { BackupVerifyData } from '../../backup/report.ts';
 import {
   amcheck,
+  archiveMajor,
   archiveRoles,
+  type Check,
   createRoles,
   createWorkspace,
   databaseManifest,
@@ -11,18 +13,17 @@ import {
   interruptedError,
   manifestCheck,
   messageOf,
-  readBackup,
+  readForCommand,
   restoreArchive,
   sweepWorkspaces,
-  type Check,
 } from '../../backup/restore.ts';
 import { scratchDatabaseName, startThrowawayCluster, urlServer, withScratchDatabase, type ScratchServer } from '../../backup/scratch.ts';
-import { formatMs, parseDuration } from '../../core/duration.ts';
-import { ConfigError, EnvError, UsageError } from '../../core/errors.ts';
+import { formatMs } from '../../core/duration.ts';
+import { EnvError, UsageError } from '../../core/errors.ts';
 import type { Finding, StepContext, StepResult } from '../../core/step.ts';
 import { dbopsBuild } from '../../core/version.ts';
 import { loadIdentities } from '../../crypto/age.ts';
-import { clientTool, findPgBinaries, parsePgVersion, pgTool } from '../../pg/binaries.ts';
+import { clientTool, findPgBinaries, pgTool } from '../../pg/binaries.ts';
 import type { BackupVerifyInputs } from '../../registry.ts';
 import { formatBytes } from '../../report/markdown.ts';
 
@@ -54,10 +55,9 @@ export async function run(input: BackupVerifyInputs, ctx: StepContext): Promise<
   const manifest = entry.manifest;
   const identities = await loadIdentities({ ...(input.identityFile ? { identityFile: input.identityFile } : {}), env, envName: policy.encryption.identity_env });
   const bins = await binaries;
-  const archiveMajor = parsePgVersion(manifest.dump.pgDump)?.major ?? Math.floor(manifest.database.serverVersionNum / 10000);
   const pgRestore = await pgTool(bins, 'pg_restore');
   // pg_restore must be at least as new as the pg_dump that wrote the archive; checked while the read runs.
-  const versionCheck = clientTool(bins, 'pg_restore', archiveMajor);
+  const versionCheck = clientTool(bins, 'pg_restore', archiveMajor(manifest));
   versionCheck.catch(() => undefined);
   const jobs = input.jobs ?? policy.verify.restore_jobs;
   const level: VerificationRecord['level'] = input.restore ? 'restore' : 'read';
@@ -78,26 +78,16 @@ export async function run(input: BackupVerifyInputs, ctx: StepContext): Promise<
       scratch = input.scratchUrl ? urlServer(input.scratchUrl, ctx.log) : startThrowawayCluster(workspace!.dir, ctx.log);
       scratch.catch(() => undefined);
     }
-    const read = await readBackup({
+    const read = await readForCommand(ctx, policy.encryption.identity_env, policy.progress_interval, {
       storage,
       manifest,
       identities,
       pgRestore,
       env,
-      signal: ctx.signal,
-      log: ctx.log,
-      progress: { intervalMs: parseDuration(policy.progress_interval) ?? 30_000, emit: (line) => ctx.progress(line) },
       plaintext: workspace?.plaintext(manifest.id),
     });
     await versionCheck;
     checks.push(...read.checks);
-    const shaOk = read.checks[0]?.ok === true;
-    if (read.decryptFailure === 'no-identity' && shaOk) {
-      // The stored bytes are exactly what create wrote: the key is wrong, not the backup.
-      throw new ConfigError(`None of the given age identities can decrypt ${manifest.id}: ${read.checks[1]?.message ?? ''}`, {
-        hint: `The backup is encrypted to ${manifest.encryption.recipients.map((r) => `${r.name} (${r.fingerprint})`).join(', ')}; give one of their identities with --identity-file or $${policy.encryption.identity_env}.`,
-      });
-    }
     if (input.restore) {
       if (!read.ok || !read.file) {
         const why = `not run: the backup did not read back intact (${read.checks.filter((c) => !c.ok).map((c) => c.name).join(', ')})`;
