@@ -144,18 +144,21 @@ export async function listIncomplete(storage: Storage): Promise<Array<{ id: stri
 
 /**
  * Removes what interrupted writers left, once older than `olderThanMs` (retention.partial_after): partial
- * uploads (hidden files, unfinished multipart uploads) and ids with objects but no manifest. Neither was
- * ever a backup: nothing lists them. Returns the removed keys. `0` turns sweeping off (as in prune) rather
- * than sweeping uploads still in flight.
+ * uploads (hidden files, unfinished multipart uploads) and ids with objects but no manifest (killed between
+ * the upload and the manifest, or a deletion cut short). Neither was ever a backup: nothing lists them.
+ * Younger ones may belong to an upload still running, and `0` turns sweeping off rather than sweeping
+ * uploads in flight. Returns what was removed (`<id>/ (no manifest: N objects)` for whole ids); a dry run
+ * removes nothing and returns the ids it would remove (partial files cannot be listed without removing them).
  */
-export async function sweepLeftovers(storage: Storage, olderThanMs: number, log: Logger): Promise<string[]> {
+export async function sweepLeftovers(storage: Storage, olderThanMs: number, log: Logger, options: { dryRun?: boolean; now?: Date } = {}): Promise<string[]> {
   if (olderThanMs <= 0) return [];
+  const cutoff = (options.now ?? new Date()).getTime() - olderThanMs;
+  const stale = (await listIncomplete(storage)).filter((i) => i.modified.getTime() < cutoff);
+  if (options.dryRun) return stale.map((i) => `${i.id}/ (no manifest)`);
   const swept = await storage.sweepPartial(olderThanMs);
-  const cutoff = Date.now() - olderThanMs;
-  for (const leftover of await listIncomplete(storage)) {
-    if (leftover.modified.getTime() > cutoff) continue;
-    await storage.delete(leftover.keys);
-    swept.push(...leftover.keys);
+  for (const i of stale) {
+    await storage.delete(i.keys);
+    swept.push(`${i.id}/ (no manifest: ${i.keys.length} object${i.keys.length === 1 ? '' : 's'})`);
   }
   if (swept.length > 0) log.info({ target: storage.name, swept }, `removed ${swept.length} leftover(s) of interrupted uploads from target "${storage.name}"`);
   return swept;

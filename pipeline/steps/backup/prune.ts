@@ -1,4 +1,4 @@
-import { deleteBackup, listBackups, listIncomplete, openTargets } from '../../backup/catalog.ts';
+import { deleteBackup, listBackups, openTargets, sweepLeftovers } from '../../backup/catalog.ts';
 import type { BackupPruneData, RetentionDecision } from '../../backup/report.ts';
 import { planRetention } from '../../backup/retention.ts';
 import { parseDuration } from '../../core/duration.ts';
@@ -24,30 +24,10 @@ function failureOf(target: Storage, what: string, e: unknown): Failure {
   return { target: target.name, what, message: e.message, hint: e.hint };
 }
 
-/**
- * Removes what killed or failed uploads left behind, older than `partial_after`: hidden partial files (the
- * storage's own sweep) and backup folders that never got their manifest (or lost it to a crash halfway
- * through a deletion). Younger ones may belong to an upload still running. `0` turns sweeping off rather
- * than sweeping uploads in flight. A dry run sweeps nothing and lists the folders it would remove.
- */
-async function sweep(storage: Storage, partialAfterMs: number, now: Date, dryRun: boolean): Promise<string[]> {
-  if (partialAfterMs <= 0) return [];
-  const cutoff = now.getTime() - partialAfterMs;
-  const stale = (await listIncomplete(storage)).filter((i) => i.modified.getTime() < cutoff);
-  if (dryRun) return stale.map((i) => `${i.id}/ (no manifest)`);
-  const swept = await storage.sweepPartial(partialAfterMs);
-  for (const i of stale) {
-    await storage.delete(i.keys);
-    swept.push(`${i.id}/ (no manifest: ${i.keys.length} object${i.keys.length === 1 ? '' : 's'})`);
-  }
-  return swept;
-}
-
 async function pruneTarget(storage: Storage, policy: BackupsPolicy['retention'], input: BackupPruneInputs, ctx: StepContext, now: Date, failures: Failure[]): Promise<TargetResult> {
   const result: TargetResult = { name: storage.name, location: storage.location, decisions: [], deleted: [], swept: [] };
   try {
-    result.swept = await sweep(storage, parseDuration(policy.partial_after) ?? 0, now, input.dryRun);
-    for (const s of result.swept) ctx.log.info({ target: storage.name, swept: s }, `${input.dryRun ? 'would sweep' : 'swept'} ${s} on target "${storage.name}"`);
+    result.swept = await sweepLeftovers(storage, parseDuration(policy.partial_after) ?? 0, ctx.log, { dryRun: input.dryRun, now });
   } catch (e) {
     failures.push(failureOf(storage, 'sweep partial uploads', e));
   }
