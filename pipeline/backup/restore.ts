@@ -49,7 +49,12 @@ export interface ToolRun {
   durationMs: number;
 }
 
-/** Runs a client tool to completion. Ctrl-C (the signal) kills it; the caller checks `signal.aborted`. */
+/**
+ * Runs a client tool to completion. Ctrl-C (the signal) kills it; the caller checks `signal.aborted`.
+ * Spawned directly rather than through the zx shell: zx goes through bash, whose start-up files can add
+ * their own lines to stderr (which toolError reads) and which turns a missing binary into exit 127 instead
+ * of an error that names it.
+ */
 export function runTool(path: string, args: string[], opts: { env: NodeJS.ProcessEnv; signal: AbortSignal; log: Logger; keepStdout?: boolean }): Promise<ToolRun> {
   const started = performance.now();
   opts.log.debug({ tool: path, args }, 'exec');
