@@ -11,20 +11,11 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgeError, createDecryptStream, createEncryptStream, generateX25519Identity, identityToRecipient, loadIdentities } from '../../pipeline/crypto/age.ts';
+import { pseudoRandomBytes } from '../helpers/bytes.ts';
 
 const SIZE = 8_400_953; // ~8 MB, not a multiple of 64 KiB
 
-function bytes(n: number, seed: number): Buffer {
-  const out = Buffer.allocUnsafe(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+const bytes = pseudoRandomBytes;
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 

@@ -24,22 +24,12 @@ import {
   recipientFingerprint,
   type DecryptOptions,
 } from '../../pipeline/crypto/age.ts';
+import { pseudoRandomBytes } from '../helpers/bytes.ts';
 
 const CHUNK = 65536;
 const SEALED = CHUNK + 16;
 
-/** Deterministic pseudo-random bytes (fast, reproducible failures). */
-function bytes(n: number, seed = 1): Buffer {
-  const out = Buffer.allocUnsafe(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+const bytes = pseudoRandomBytes;
 
 /** The buffer cut into writes of awkward sizes, so no write lines up with a chunk. */
 function* oddWrites(data: Buffer, sizes = [1, 7, 65535, 100_003, 13, 65537, 4096]): Generator<Buffer> {
