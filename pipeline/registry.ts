@@ -44,6 +44,7 @@ export const LintInputs = z.object({
   databaseUrl: z.string().min(1).optional().describe('also refuse edits to migrations applied on this database (lint connects only when given)'),
   schema: connection.schema,
   labels: z.string().default('').describe('comma-separated pull request labels; a label named in lint.destructive.allow_labels allows destructive statements'),
+  only: z.string().min(1).optional().describe('comma-separated migration names: lint exactly these and their rollbacks (the gate lints the pending set this way)'),
 });
 export type LintInputs = z.output<typeof LintInputs>;
 export const RollbacksInputs = z.object({ ...dirs, ...rollbacks, ...reports, ...json });
@@ -154,6 +155,54 @@ export const BackupNotifyInputs = z.object({
   dryRun: z.boolean().default(false).describe('print the event and the webhook payload without sending it'),
 });
 export type BackupNotifyInputs = z.output<typeof BackupNotifyInputs>;
+
+const gateFlags = {
+  ...dirs,
+  ...rollbacks,
+  ...reports,
+  ...json,
+  ...identity,
+  environment: z.string().min(1).describe('environment of policies/environments.yaml (its database URL comes from the variable the policy names)'),
+  schema: connection.schema,
+  takeBackup: z.boolean().default(false).describe('take a pre-deploy backup of the environment\'s database and verify it first (backup create --tier pre-deploy, then backup verify)'),
+  breakGlass: z.string().min(1).optional().describe('emergency: replace the environment approvals by this reason, when the policy allows break_glass (recorded and marked in every report and evidence bundle)'),
+  outsideWindow: z.string().min(1).optional().describe('deploy while every change window is closed, for this reason (needs windows.outside_window.extra_approvals more approvals)'),
+};
+export const GateInputs = z.object(gateFlags);
+export type GateInputs = z.output<typeof GateInputs>;
+const deployFlags = {
+  ...gateFlags,
+  wait: z.boolean().default(false).describe('when another deploy or rollback of this database is running, wait for it (up to --wait-timeout) instead of failing'),
+  waitTimeout: z.string().regex(/^\d+(ms|s|min|h)$/, 'expected a duration such as 30min').default('30min').describe('longest wait for a running deploy with --wait'),
+};
+export const DeployInputs = z.object(deployFlags);
+export type DeployInputs = z.output<typeof DeployInputs>;
+export const RollbackInputs = z.object({
+  ...deployFlags,
+  to: z.string().min(1).describe('the migration that stays applied: every applied migration newer than it is rolled back by its paired script, newest first'),
+});
+export type RollbackInputs = z.output<typeof RollbackInputs>;
+export const EvidenceVerifyInputs = z.object({
+  ...policiesOnly,
+  ...reports,
+  ...json,
+  environment: z.string().min(1).optional().describe('verify only this environment\'s chain (default: every environment found)'),
+  dir: z.string().min(1).optional().describe('verify bundles in this local folder (e.g. a downloaded workflow artifact) instead of the evidence storage'),
+});
+export type EvidenceVerifyInputs = z.output<typeof EvidenceVerifyInputs>;
+export const EvidenceListInputs = z.object({
+  ...policiesOnly,
+  ...json,
+  environment: z.string().min(1).optional().describe('only this environment'),
+});
+export type EvidenceListInputs = z.output<typeof EvidenceListInputs>;
+export const EvidencePruneInputs = z.object({
+  ...policiesOnly,
+  ...reports,
+  ...json,
+  dryRun: z.boolean().default(false).describe('print what would be removed and remove nothing'),
+});
+export type EvidencePruneInputs = z.output<typeof EvidencePruneInputs>;
 
 /** Every command: metadata and flags here; the implementation is imported only when the command runs. */
 export const commands: CommandSpec[] = [
@@ -284,6 +333,66 @@ export const commands: CommandSpec[] = [
     examples: ['dbops backup notify', 'dbops backup notify --dry-run', 'dbops backup notify --reports-dir downloaded-reports --json'],
     inputs: BackupNotifyInputs,
     load: () => import('./steps/backup/notify.ts'),
+  }),
+  defineCommand({
+    path: ['gate'],
+    summary: 'check everything a deploy of an environment needs: verified fresh backup, approvals with four-eyes, staging first, clean state, change window',
+    description:
+      'Judges the pending migrations of --environment against policies/environments.yaml and reports every reason it refuses, not only the first: a verified backup of this very database (system identifier + name) younger than backup.max_age (--take-backup takes and verifies a pre-deploy one first); inside GitHub Actions the run\'s environment approvals, counted only from users who are not authors of the pull requests behind the migrations, committers of the migration or rollback files, or the run\'s triggering actor (outside Actions an environment that needs approvals refuses unless --break-glass is given and allowed); every pending migration applied on the staging_first environment with the same checksum; no failed, modified-after-apply or missing migration; lint and rollback pairing of the pending set; an open change window or --outside-window with extra approvals. Changes nothing (except the backup --take-backup takes). Exit 1 when refused.',
+    examples: [
+      'dbops gate --environment production',
+      'dbops gate --environment production --take-backup --json',
+      'dbops gate --environment production --outside-window "INC-4711: ledger index needed before month-end close"',
+      'dbops gate --environment production --break-glass "GitHub outage; CAB call 2026-11-24 02:10, approved by J. Doe"',
+    ],
+    inputs: GateInputs,
+    report: 'gate',
+    load: () => import('./steps/gate/index.ts'),
+  }),
+  defineCommand({
+    path: ['deploy'],
+    summary: 'deploy pending migrations to an environment: gate, executor, verification, automatic rollback on failure, evidence bundle',
+    description:
+      'Holds the database\'s deploy lock (a second deploy fails at once, or queues with --wait), runs the gate, applies the pending migrations with the executor (Prisma\'s advisory lock, lock timeouts and retries), verifies (status up to date, the policy\'s smoke queries), and writes a hash-chained evidence bundle (JSON + Markdown) to the evidence storage and <reports-dir>/evidence/. On failure, per on_failure: stop, or run the paired rollbacks of the migrations this deploy applied, newest first, marking them rolled back; when the schema is not back to its pre-deploy fingerprint, the exact restore command for the pre-deploy backup is printed. Exit 1 when refused or failed.',
+    examples: ['dbops deploy --environment staging --take-backup', 'dbops deploy --environment production', 'dbops deploy --environment production --wait --wait-timeout 1h --json'],
+    inputs: DeployInputs,
+    report: 'deploy',
+    load: () => import('./steps/deploy/index.ts'),
+  }),
+  defineCommand({
+    path: ['rollback'],
+    summary: 'roll an environment back to a migration with the paired rollback scripts, behind the same gate, with an evidence bundle',
+    description:
+      'Behind the gate (approvals with four-eyes, a fresh verified backup, clean state, change window), runs rollbacks/<name>.sql of every applied migration newer than --to, newest first, each in one transaction with marking its _prisma_migrations row rolled back (as `prisma migrate resolve --rolled-back` would); the migrations become pending again. Refuses up front when one of them is irreversible (`-- dbops:irreversible`) and prints the restore command instead. Writes an evidence bundle.',
+    examples: ['dbops rollback --environment production --to 20260915160000_audit_event_entity_index', 'dbops rollback --environment staging --to 20260818134500_journal_entry_source --take-backup'],
+    inputs: RollbackInputs,
+    report: 'rollback',
+    load: () => import('./steps/rollback/index.ts'),
+  }),
+  defineCommand({
+    path: ['evidence', 'verify'],
+    summary: 'recompute the hash chain of the evidence bundles and name the first broken link',
+    description:
+      'Reads every bundle of each environment (from the evidence storage, or --dir for a downloaded artifact), checks that each is byte-for-byte in canonical form, that its SHA-256 matches its content, that it links to the previous bundle\'s hash with no gap in the sequence (bundles removed by retention are covered by a checkpoint), and that its Markdown twin matches. Prints the head hash of each chain. Exit 1 when any check fails.',
+    examples: ['dbops evidence verify', 'dbops evidence verify --environment production --json', 'dbops evidence verify --dir evidence-artifact/'],
+    inputs: EvidenceVerifyInputs,
+    report: 'evidence-verify',
+    load: () => import('./steps/evidence/verify.ts'),
+  }),
+  defineCommand({
+    path: ['evidence', 'list'],
+    summary: 'list the evidence bundles of each environment: sequence, time, kind, outcome, commit, approvers',
+    examples: ['dbops evidence list', 'dbops evidence list --environment production --json'],
+    inputs: EvidenceListInputs,
+    load: () => import('./steps/evidence/list.ts'),
+  }),
+  defineCommand({
+    path: ['evidence', 'prune'],
+    summary: 'remove evidence bundles older than evidence.retention, leaving a checkpoint that keeps the chain verifiable',
+    examples: ['dbops evidence prune --dry-run', 'dbops evidence prune'],
+    inputs: EvidencePruneInputs,
+    report: 'evidence-prune',
+    load: () => import('./steps/evidence/prune.ts'),
   }),
   defineCommand({
     path: ['local', 'up'],

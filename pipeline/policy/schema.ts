@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Duration } from './duration.ts';
 import { BackupsPolicy } from './backups.ts';
+import { EnvironmentsPolicy } from './environments.ts';
 import { LintPolicy } from './lint.ts';
 import { RehearsePolicy } from './rehearse.ts';
 
@@ -45,6 +46,7 @@ export type ExecutorPolicy = z.output<typeof ExecutorPolicy>;
 export const POLICY_FILES = {
   migrations: { file: 'migrations.yaml', schema: MigrationsPolicy },
   backups: { file: 'backups.yaml', schema: BackupsPolicy },
+  environments: { file: 'environments.yaml', schema: EnvironmentsPolicy },
 } as const;
 
 export type PolicyName = keyof typeof POLICY_FILES;

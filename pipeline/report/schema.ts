@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { BACKUP_REPORT_DATA } from '../backup/report.ts';
+import { ExecutionData, GateData } from '../deploy/schema.ts';
+import { EVIDENCE_REPORT_DATA } from '../evidence/report.ts';
 
 /**
  * The files steps exchange: `reports/<step>.json`. Steps produce them, `dbops report` (and later gate and
@@ -183,4 +185,13 @@ export type RehearseData = z.output<typeof RehearseData>;
 export type MigrationRehearsal = z.output<typeof MigrationRehearsal>;
 
 /** Step name → schema of its `data`, for validation on read. */
-export const REPORT_DATA = { lint: LintData, rollbacks: RollbacksData, rehearse: RehearseData, ...BACKUP_REPORT_DATA } as const;
+export const REPORT_DATA = {
+  lint: LintData,
+  rollbacks: RollbacksData,
+  rehearse: RehearseData,
+  ...BACKUP_REPORT_DATA,
+  gate: GateData,
+  deploy: ExecutionData,
+  rollback: ExecutionData,
+  ...EVIDENCE_REPORT_DATA,
+} as const;

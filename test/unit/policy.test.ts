@@ -41,7 +41,7 @@ describe('policies/migrations.yaml', () => {
     expect((error as Error).message).toMatch(/migrations\.yaml:\d+: <yaml>:/);
   });
 
-  it.each(['migrations', 'backups'] as const)('the committed %s policy file is valid, and its JSON Schema is in sync with the zod schema', async (name) => {
+  it.each(['migrations', 'backups', 'environments'] as const)('the committed %s policy file is valid, and its JSON Schema is in sync with the zod schema', async (name) => {
     const loaded = await loadPolicies('policies', [name]);
     expect(loaded[name].path).toBe(join('policies', `${name}.yaml`));
     expect(await readFile(join('policies', 'schema', policySchemaFile(name)), 'utf8')).toBe(policyJsonSchema(name));

@@ -1,0 +1,225 @@
+import { z } from 'zod';
+
+/**
+ * What the production path exchanges: the gate's decision (`reports/gate.json`), a deploy's or rollback's
+ * execution (`reports/deploy.json`, `reports/rollback.json`), and the parts of an evidence bundle built from
+ * them. Validated on read (a bundle is read back years later), additive changes only within a formatVersion.
+ */
+
+/** The GitHub Actions run a command runs in; null outside Actions. From GITHUB_* variables and the run object. */
+export const RunIdentity = z.object({
+  repository: z.string().describe('owner/name'),
+  runId: z.string(),
+  runAttempt: z.number().int(),
+  runUrl: z.string(),
+  workflowRef: z.string().nullable().describe('GITHUB_WORKFLOW_REF: owner/repo/.github/workflows/file.yml@refs/heads/main'),
+  workflowSha: z.string().nullable(),
+  event: z.string(),
+  ref: z.string().nullable(),
+  sha: z.string().describe('commit the run deploys (GITHUB_SHA)'),
+  actor: z.string().describe('GITHUB_ACTOR'),
+  triggeringActor: z.string().describe('GITHUB_TRIGGERING_ACTOR (who started this attempt; a re-run may differ from actor)'),
+});
+export type RunIdentity = z.output<typeof RunIdentity>;
+
+/** One environment approval of the run (GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals). */
+export const Approval = z.object({
+  user: z.string(),
+  state: z.enum(['approved', 'rejected']),
+  comment: z.string(),
+  environments: z.array(z.string()),
+});
+export type Approval = z.output<typeof Approval>;
+
+export const Review = z.object({
+  user: z.string(),
+  state: z.string().describe('APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED'),
+  submittedAt: z.string().nullable(),
+  commitId: z.string().nullable(),
+});
+
+/** Where one migration (or rollback) file came from: the commits that touched it and their pull requests. */
+export const FileProvenance = z.object({
+  migration: z.string(),
+  path: z.string().describe('repository path, e.g. prisma/migrations/<name>/migration.sql or rollbacks/<name>.sql'),
+  commits: z.array(z.object({ sha: z.string(), author: z.string().nullable(), committer: z.string().nullable() })),
+  pulls: z.array(z.number().int()),
+});
+export type FileProvenance = z.output<typeof FileProvenance>;
+
+export const PullRequest = z.object({
+  number: z.number().int(),
+  title: z.string(),
+  url: z.string(),
+  author: z.string(),
+  mergedBy: z.string().nullable(),
+  mergedAt: z.string().nullable(),
+  mergeCommit: z.string().nullable(),
+  reviews: z.array(Review),
+});
+export type PullRequest = z.output<typeof PullRequest>;
+
+/** Why a user's approval does not count, or why the approvals are not enough. */
+export const FourEyesRule = z.enum(['pr-author', 'committer', 'triggering-actor', 'rejected', 'other-environment', 'too-few']);
+
+export const FourEyesResult = z.object({
+  environment: z.string().describe('GitHub environment whose approvals count'),
+  required: z.number().int(),
+  ok: z.boolean(),
+  /** Users whose approval counts, each once. */
+  counted: z.array(z.string()),
+  /** Every approval that does not count, or the shortfall (`too-few`, user ''), each naming the rule. */
+  refused: z.array(z.object({ user: z.string(), rule: FourEyesRule, message: z.string() })),
+  excluded: z.object({
+    prAuthors: z.array(z.string()),
+    committers: z.array(z.string()),
+    triggeringActor: z.string().nullable(),
+  }),
+});
+export type FourEyesResult = z.output<typeof FourEyesResult>;
+
+/** A migration the action changes, with the bytes that identify it. */
+export const ChangeMigration = z.object({
+  name: z.string(),
+  sha256: z.string().describe('SHA-256 of migration.sql (the _prisma_migrations checksum)'),
+  rollback: z.object({
+    path: z.string(),
+    sha256: z.string().nullable(),
+    status: z.enum(['paired', 'irreversible', 'missing', 'empty']),
+    reason: z.string().optional(),
+  }),
+});
+export type ChangeMigration = z.output<typeof ChangeMigration>;
+
+export const BackupEvidence = z.object({
+  id: z.string(),
+  tier: z.string(),
+  target: z.string(),
+  location: z.string(),
+  database: z.string(),
+  systemIdentifier: z.string(),
+  finishedAt: z.string(),
+  ageMs: z.number(),
+  sha256: z.string(),
+  status: z.enum(['verified', 'failed', 'unverified']),
+  verification: z.object({ level: z.string(), at: z.string(), ok: z.boolean() }).nullable(),
+  /** Taken by this gate (--take-backup). */
+  taken: z.boolean(),
+});
+export type BackupEvidence = z.output<typeof BackupEvidence>;
+
+export const GateCheckName = z.enum(['backup', 'approval', 'staging-first', 'clean-state', 'lint', 'rehearsal', 'window', 'interrupted']);
+export type GateCheckName = z.output<typeof GateCheckName>;
+
+export const GateReason = z.object({
+  rule: z.string().describe('stable id, e.g. backup/stale, approval/pr-author, staging/checksum, state/failed, window/closed'),
+  message: z.string().describe('names the user, migration, backup or window it is about'),
+  hint: z.string().optional(),
+  migration: z.string().optional(),
+  user: z.string().optional(),
+});
+export type GateReason = z.output<typeof GateReason>;
+
+export const GateCheck = z.object({
+  name: GateCheckName,
+  /** waived: replaced by --break-glass / --outside-window (recorded); skipped: not asked for by policy. */
+  status: z.enum(['pass', 'fail', 'waived', 'skipped', 'warn']),
+  summary: z.string(),
+  reasons: z.array(GateReason),
+});
+export type GateCheck = z.output<typeof GateCheck>;
+
+export const BreakGlass = z.object({
+  reason: z.string(),
+  /** Who used it: the GitHub actor inside Actions, else OS user and git identity. */
+  by: z.string(),
+  host: z.string(),
+  at: z.string(),
+});
+export type BreakGlass = z.output<typeof BreakGlass>;
+
+/** A deploy that started and never finished (kill -9, lost runner): from its in-flight marker and the database. */
+export const InterruptedDeploy = z.object({
+  action: z.enum(['deploy', 'rollback']),
+  startedAt: z.string(),
+  run: RunIdentity.nullable(),
+  by: z.string(),
+  planned: z.array(z.string()),
+  /** Per planned migration, what the database says now. */
+  state: z.array(z.object({ migration: z.string(), state: z.enum(['applied', 'rolled-back', 'failed', 'not-applied', 'started']), detail: z.string().optional() })),
+});
+export type InterruptedDeploy = z.output<typeof InterruptedDeploy>;
+
+export const TestingEvidence = z.object({
+  lint: z.object({ verdict: z.string(), errors: z.number(), warnings: z.number(), notices: z.number(), findings: z.array(z.object({ rule: z.string(), severity: z.string(), message: z.string(), migration: z.string().optional() })) }).nullable(),
+  rehearsal: z
+    .object({ verdict: z.string(), finishedAt: z.string(), commit: z.string().nullable(), migrations: z.array(z.object({ name: z.string(), status: z.string(), durationMs: z.number(), rollback: z.string() })) })
+    .nullable(),
+  staging: z
+    .object({ environment: z.string(), migrations: z.array(z.object({ name: z.string(), checksum: z.string().nullable(), finishedAt: z.string().nullable() })) })
+    .nullable(),
+});
+
+export const GateData = z.object({
+  environment: z.string(),
+  action: z.enum(['deploy', 'rollback']),
+  decision: z.enum(['allowed', 'refused']),
+  at: z.string(),
+  /** Redacted URL label and identity of the database the gate looked at. */
+  database: z.object({ display: z.string(), name: z.string(), systemIdentifier: z.string(), serverVersion: z.string() }),
+  /** deploy: the pending migrations, oldest first; rollback: the migrations to roll back, newest first. */
+  migrations: z.array(ChangeMigration),
+  rollbackTo: z.string().nullable(),
+  checks: z.array(GateCheck),
+  breakGlass: BreakGlass.nullable(),
+  outsideWindow: z.object({ reason: z.string(), window: z.string() }).nullable(),
+  backup: BackupEvidence.nullable(),
+  run: RunIdentity.nullable(),
+  approvals: z.array(Approval),
+  fourEyes: FourEyesResult.nullable(),
+  pulls: z.array(PullRequest),
+  provenance: z.array(FileProvenance),
+  testing: TestingEvidence,
+  interrupted: InterruptedDeploy.nullable(),
+});
+export type GateData = z.output<typeof GateData>;
+
+export const MigrationExecution = z.object({
+  name: z.string(),
+  action: z.enum(['apply', 'rollback']),
+  outcome: z.enum(['applied', 'failed', 'rolled-back', 'not-run']),
+  mode: z.enum(['atomic', 'split']).nullable(),
+  startedAt: z.string().nullable(),
+  durationMs: z.number(),
+  lockRetries: z.number().int(),
+  error: z.string().optional(),
+});
+export type MigrationExecution = z.output<typeof MigrationExecution>;
+
+export const SmokeResult = z.object({ name: z.string(), ok: z.boolean(), rows: z.number().int(), durationMs: z.number(), error: z.string().optional() });
+
+export const ExecutionData = z.object({
+  environment: z.string(),
+  action: z.enum(['deploy', 'rollback']),
+  outcome: z.enum(['succeeded', 'refused', 'failed-rolled-back', 'failed', 'interrupted']),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  gate: GateData.nullable().describe('null when the gate could not run (the database was unreachable)'),
+  /** In execution order: applies, then any automatic rollbacks. */
+  steps: z.array(MigrationExecution),
+  smoke: z.array(SmokeResult),
+  finalState: z.object({
+    applied: z.array(z.string()),
+    pending: z.array(z.string()),
+    failed: z.array(z.string()),
+    fingerprintBefore: z.string().nullable(),
+    fingerprintAfter: z.string().nullable(),
+    /** After an automatic rollback: the schema equals the pre-deploy fingerprint. */
+    equalsBefore: z.boolean().nullable(),
+    diff: z.string().optional(),
+  }),
+  /** When the database is not back to a known state: the exact command that restores the pre-deploy backup. */
+  restoreCommand: z.string().nullable(),
+  evidence: z.object({ key: z.string(), sequence: z.number().int(), sha256: z.string(), target: z.string(), localJson: z.string(), localMarkdown: z.string() }).nullable(),
+});
+export type ExecutionData = z.output<typeof ExecutionData>;

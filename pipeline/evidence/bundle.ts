@@ -1,0 +1,56 @@
+import { z } from 'zod';
+import { BreakGlass, ExecutionData, InterruptedDeploy, RunIdentity } from '../deploy/schema.ts';
+
+/**
+ * One evidence bundle: everything an auditor samples about one production change, stored as
+ * `<prefix>/<environment>/<sequence 6 digits>-<compact UTC>-<kind>.json` (+ `.md`, the same content for
+ * humans) in the primary backup target. Bundles of one environment form a hash chain: each carries the
+ * SHA-256 of the previous one, and its own over everything else, so editing any byte of any bundle is
+ * found by `dbops evidence verify`.
+ */
+
+export const BUNDLE_KIND = ['deploy', 'rollback', 'interrupted'] as const;
+
+export const EvidenceBundle = z.object({
+  formatVersion: z.literal(1),
+  environment: z.string(),
+  /** 1, 2, 3 … per environment, no gaps (a gap is a deleted bundle, unless a retention checkpoint covers it). */
+  sequence: z.number().int().positive(),
+  kind: z.enum(BUNDLE_KIND),
+  createdAt: z.string().describe('ISO 8601 UTC'),
+  /** The link: the previous bundle of this environment (null for the first one). */
+  previous: z.object({ sequence: z.number().int().positive(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).nullable(),
+  /** Repeated at the top so no reader can miss it. */
+  breakGlass: BreakGlass.nullable(),
+  /** For kind deploy/rollback: what happened; for kind interrupted: reconstructed from the in-flight marker. */
+  execution: ExecutionData.nullable(),
+  interrupted: InterruptedDeploy.nullable(),
+  run: RunIdentity.nullable(),
+  dbops: z.object({ version: z.string(), commit: z.string().nullable() }),
+  /** SHA-256 (hex) of the canonical serialization of every other field (pipeline/evidence/chain.ts). */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type EvidenceBundle = z.output<typeof EvidenceBundle>;
+/** A bundle before it is sealed (sequence, previous and sha256 are assigned by appendBundle). */
+export type BundleDraft = Omit<EvidenceBundle, 'formatVersion' | 'environment' | 'sequence' | 'previous' | 'sha256' | 'createdAt' | 'dbops'>;
+
+/**
+ * Written when a deploy or rollback starts and removed when its bundle is stored: a marker that is still
+ * there while no deploy holds the database's deploy lock is a deploy that died (kill -9, lost runner).
+ * `<prefix>/<environment>/inflight.json`.
+ */
+export const InflightMarker = z.object({
+  formatVersion: z.literal(1),
+  environment: z.string(),
+  action: z.enum(['deploy', 'rollback']),
+  startedAt: z.string(),
+  run: RunIdentity.nullable(),
+  by: z.string(),
+  database: z.object({ name: z.string(), systemIdentifier: z.string() }),
+  /** Migrations the action set out to apply (oldest first) or roll back (newest first). */
+  planned: z.array(z.string()),
+  /** Only for a human reading the folder. */
+  pid: z.number().int(),
+  host: z.string(),
+});
+export type InflightMarker = z.output<typeof InflightMarker>;

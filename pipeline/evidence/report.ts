@@ -1,0 +1,40 @@
+import { z } from 'zod';
+
+/** Report data of the evidence commands (reports/evidence-verify.json, reports/evidence-prune.json). */
+
+export const ChainProblem = z.object({
+  sequence: z.number().int().nullable(),
+  key: z.string(),
+  /** parse | canonical | hash | link | sequence | markdown | environment | checkpoint | missing */
+  check: z.string(),
+  message: z.string(),
+});
+
+export const ChainReport = z.object({
+  environment: z.string(),
+  bundles: z.number().int(),
+  firstSequence: z.number().int().nullable(),
+  lastSequence: z.number().int().nullable(),
+  /** SHA-256 of the newest bundle: anchor it elsewhere (job summary, ticket) to detect a rewritten tail. */
+  head: z.string().nullable(),
+  ok: z.boolean(),
+  /** The first broken link, then any further problems. */
+  problems: z.array(ChainProblem),
+});
+
+export const EvidenceVerifyData = z.object({
+  source: z.enum(['storage', 'directory']),
+  location: z.string(),
+  chains: z.array(ChainReport),
+});
+export type EvidenceVerifyData = z.output<typeof EvidenceVerifyData>;
+
+export const EvidencePruneData = z.object({
+  location: z.string(),
+  retention: z.string(),
+  dryRun: z.boolean(),
+  environments: z.array(z.object({ environment: z.string(), deleted: z.array(z.string()), kept: z.number().int(), checkpointThrough: z.number().int().nullable() })),
+});
+export type EvidencePruneData = z.output<typeof EvidencePruneData>;
+
+export const EVIDENCE_REPORT_DATA = { 'evidence-verify': EvidenceVerifyData, 'evidence-prune': EvidencePruneData } as const;
