@@ -6,7 +6,8 @@ import type { MigrateInputs } from '../../registry.ts';
 import { checksum } from './checksum.ts';
 import { describeBlocker, Executor, type Blocker, type InvalidIndex } from './executor.ts';
 import { checkLockfile, readMigrationsFolder, type LocalMigration } from './folder.ts';
-import { acquireAdvisoryLock, assertNoUnmanagedTables, createMigrationsTable, ensureSchema, isFailed, loadRows, migrationsTableExists, openSession, type MigrationRow } from './history.ts';
+import type { ExecutorPolicy } from '../../policy/schema.ts';
+import { acquireAdvisoryLock, assertNoUnmanagedTables, createMigrationsTable, ensureSchema, isFailed, loadRows, migrationsTableExists, openSession, type MigrationRow, type Session } from './history.ts';
 import { datasourceLine, foundLine, p3009Hint, p3009Message } from './messages.ts';
 import { planExecution, type ExecutionPlan } from './plan.ts';
 import { datasourceOf, type Datasource } from './status.ts';
@@ -17,6 +18,8 @@ export interface AppliedMigration {
   mode: ExecutionPlan['mode'];
   /** Messages sent: 1 for an atomic file. */
   steps: number;
+  /** ISO 8601 UTC, when dbops started it. */
+  startedAt: string;
   durationMs: number;
   lockRetries: number;
   blockers: Blocker[];
@@ -27,8 +30,14 @@ export interface FailedMigration {
   sqlstate: string | null;
   message: string;
   mode: ExecutionPlan['mode'];
+  startedAt: string;
+  durationMs: number;
   lockRetries: number;
   blockers: Blocker[];
+  /** Lock timeout after the last retry: an environment problem (exit 3), not a broken migration. */
+  lockTimeout: boolean;
+  /** Whether a `_prisma_migrations` row records the failure (an atomic migration that gave up on a lock left none). */
+  recorded: boolean;
   /** For split migrations: how many segments committed before the failure (their effects remain). */
   stepsCommitted: number;
   invalidIndexes: InvalidIndex[];
@@ -93,6 +102,102 @@ export const pendingMigrations = (local: LocalMigration[], rows: MigrationRow[])
   return local.filter((m) => !done.has(m.name));
 };
 
+/** What applying the pending migrations on an open session did (shared by `migrate deploy` and `dbops deploy`). */
+export interface ApplyOutcome {
+  applied: AppliedMigration[];
+  /** Pending migrations that were not applied (after a failure or an interrupt, or all of them under P3009). */
+  notApplied: string[];
+  failed?: FailedMigration;
+  /** Ctrl-C: stopped before the next migration. */
+  interrupted?: boolean;
+  /** P3009: failed rows that stop anything from being applied. */
+  blockedBy?: MigrationRow[];
+}
+
+export interface ApplyIo {
+  progress(line: string): void;
+  signal: AbortSignal;
+  /** Called before each migration runs (after its progress line). */
+  onStart?(name: string): void;
+}
+
+/**
+ * Applies the pending migrations of `local` on an open session, exactly as `prisma migrate deploy` would:
+ * Prisma's advisory lock (held until the session ends or the caller releases it), P3005 and P3009 refusals,
+ * a preflight of every pending file before the first write, then each migration through the executor
+ * (lock timeouts, retries) with progress lines. Stops at the first failure or at Ctrl-C.
+ */
+export async function applyPending(s: Session, local: LocalMigration[], executorPolicy: ExecutorPolicy, io: ApplyIo): Promise<ApplyOutcome> {
+  const out: ApplyOutcome = { applied: [], notApplied: [] };
+  await acquireAdvisoryLock(s, parseDuration(executorPolicy.advisory_lock_timeout) ?? 10_000);
+  const hasTable = await migrationsTableExists(s);
+  if (!hasTable) await assertNoUnmanagedTables(s);
+  const rows = hasTable ? await loadRows(s) : [];
+  const failedRows = rows.filter(isFailed);
+  if (failedRows.length > 0) {
+    out.notApplied = pendingMigrations(local, rows).map((m) => m.name);
+    out.blockedBy = failedRows;
+    return out;
+  }
+  const prepared = await preflight(pendingMigrations(local, rows));
+  // Only now, with every check passed, does deploy write anything.
+  if (!hasTable) {
+    await ensureSchema(s);
+    await createMigrationsTable(s);
+  }
+  const executor = new Executor(s, executorPolicy, {
+    retry: ({ attempt, of, waitMs, blockers, segment }) =>
+      io.progress(
+        `  lock_timeout hit${segment ? ` at line ${segment.line} (${segment.label})` : ''}; retry ${attempt}/${of} in ${formatMs(waitMs)}` +
+          (blockers.length ? `; blocked by ${blockers.map(describeBlocker).join('; ')}` : ''),
+      ),
+  }, io.signal);
+  try {
+    for (const [i, { migration, plan }] of prepared.entries()) {
+      if (io.signal.aborted) {
+        out.interrupted = true;
+        out.notApplied = prepared.slice(i).map((p) => p.migration.name);
+        io.progress('Interrupted: stopped before the next migration; nothing is half-applied.');
+        return out;
+      }
+      io.progress(`Applying migration \`${migration.name}\``);
+      if (plan.mode === 'split') {
+        io.progress(`  runs in ${plan.segments.length} steps, not as one transaction: ${plan.reasons.map((r) => `line ${r.line}: ${r.why}`).join('; ')}`);
+      }
+      io.onStart?.(migration.name);
+      const startedAt = new Date().toISOString();
+      const outcome = await executor.apply(migration.name, migration.script, plan);
+      const steps = plan.mode === 'atomic' ? 1 : plan.segments.length;
+      if (outcome.ok) {
+        out.applied.push({ name: migration.name, checksum: checksum(migration.script), mode: plan.mode, steps, startedAt, durationMs: outcome.durationMs, lockRetries: outcome.lockRetries, blockers: outcome.blockers });
+        const retried = outcome.lockRetries ? ` after ${outcome.lockRetries} lock retr${outcome.lockRetries === 1 ? 'y' : 'ies'}` : '';
+        const waited = outcome.blockers.length ? `; it waited for locks held by ${outcome.blockers.map(describeBlocker).join('; ')}` : '';
+        io.progress(`  applied in ${formatMs(outcome.durationMs)}${retried}${waited}`);
+        continue;
+      }
+      out.failed = {
+        name: migration.name,
+        sqlstate: outcome.sqlstate,
+        message: outcome.message,
+        mode: plan.mode,
+        startedAt,
+        durationMs: outcome.durationMs,
+        lockRetries: outcome.lockRetries,
+        blockers: outcome.blockers,
+        stepsCommitted: outcome.segmentsCommitted,
+        invalidIndexes: outcome.invalidIndexes,
+        lockTimeout: outcome.lockTimeout,
+        recorded: outcome.recorded,
+      };
+      out.notApplied = prepared.slice(i).map((p) => p.migration.name);
+      return out;
+    }
+  } finally {
+    await executor.close();
+  }
+  return out;
+}
+
 export async function run(input: MigrateInputs, ctx: StepContext): Promise<StepResult<DeployData>> {
   const folder = await readMigrationsFolder(resolve(input.migrationsDir));
   for (const w of folder.warnings) ctx.log.warn(w);
@@ -105,64 +210,19 @@ export async function run(input: MigrateInputs, ctx: StepContext): Promise<StepR
   const s = await openSession(target, ctx.log, 'dbops migrate deploy');
   const data: DeployData = { datasource: datasourceOf(target), migrationsDir: input.migrationsDir, migrationsFound: folder.migrations.length, applied: [], notApplied: [] };
   try {
-    await acquireAdvisoryLock(s, parseDuration(executorPolicy.advisory_lock_timeout) ?? 10_000);
-    const hasTable = await migrationsTableExists(s);
-    if (!hasTable) await assertNoUnmanagedTables(s);
-    const rows = hasTable ? await loadRows(s) : [];
-    const failedRows = rows.filter(isFailed);
-    if (failedRows.length > 0) {
-      data.notApplied = pendingMigrations(folder.migrations, rows).map((m) => m.name);
-      return { verdict: 'fail', findings: [], data, error: { code: 'P3009', message: p3009Message(failedRows), hint: p3009Hint(failedRows) } };
+    const outcome = await applyPending(s, folder.migrations, executorPolicy, { progress: (l) => ctx.progress(l), signal: ctx.signal });
+    data.applied = outcome.applied;
+    data.notApplied = outcome.notApplied;
+    if (outcome.blockedBy) {
+      return { verdict: 'fail', findings: [], data, error: { code: 'P3009', message: p3009Message(outcome.blockedBy), hint: p3009Hint(outcome.blockedBy) } };
     }
-    const prepared = await preflight(pendingMigrations(folder.migrations, rows));
-    // Only now, with every check passed, does deploy write anything.
-    if (!hasTable) {
-      await ensureSchema(s);
-      await createMigrationsTable(s);
+    if (outcome.interrupted) {
+      data.interrupted = true;
+      return { verdict: 'fail', findings: [], data, exitCode: ExitCode.Environment, error: { message: `Interrupted after ${data.applied.length} migration(s); ${data.notApplied.length} not applied.`, hint: 'Run `dbops migrate deploy` again to apply the rest.' } };
     }
-    const executor = new Executor(s, executorPolicy, {
-      retry: ({ attempt, of, waitMs, blockers, segment }) =>
-        ctx.progress(
-          `  lock_timeout hit${segment ? ` at line ${segment.line} (${segment.label})` : ''}; retry ${attempt}/${of} in ${formatMs(waitMs)}` +
-            (blockers.length ? `; blocked by ${blockers.map(describeBlocker).join('; ')}` : ''),
-        ),
-    }, ctx.signal);
-    try {
-      for (const [i, { migration, plan }] of prepared.entries()) {
-        if (ctx.signal.aborted) {
-          data.interrupted = true;
-          data.notApplied = prepared.slice(i).map((p) => p.migration.name);
-          ctx.progress('Interrupted: stopped before the next migration; nothing is half-applied.');
-          return { verdict: 'fail', findings: [], data, exitCode: ExitCode.Environment, error: { message: `Interrupted after ${data.applied.length} migration(s); ${data.notApplied.length} not applied.`, hint: 'Run `dbops migrate deploy` again to apply the rest.' } };
-        }
-        ctx.progress(`Applying migration \`${migration.name}\``);
-        if (plan.mode === 'split') {
-          ctx.progress(`  runs in ${plan.segments.length} steps, not as one transaction: ${plan.reasons.map((r) => `line ${r.line}: ${r.why}`).join('; ')}`);
-        }
-        const outcome = await executor.apply(migration.name, migration.script, plan);
-        const steps = plan.mode === 'atomic' ? 1 : plan.segments.length;
-        if (outcome.ok) {
-          data.applied.push({ name: migration.name, checksum: checksum(migration.script), mode: plan.mode, steps, durationMs: outcome.durationMs, lockRetries: outcome.lockRetries, blockers: outcome.blockers });
-          const retried = outcome.lockRetries ? ` after ${outcome.lockRetries} lock retr${outcome.lockRetries === 1 ? 'y' : 'ies'}` : '';
-          const waited = outcome.blockers.length ? `; it waited for locks held by ${outcome.blockers.map(describeBlocker).join('; ')}` : '';
-          ctx.progress(`  applied in ${formatMs(outcome.durationMs)}${retried}${waited}`);
-          continue;
-        }
-        data.failed = {
-          name: migration.name,
-          sqlstate: outcome.sqlstate,
-          message: outcome.message,
-          mode: plan.mode,
-          lockRetries: outcome.lockRetries,
-          blockers: outcome.blockers,
-          stepsCommitted: outcome.segmentsCommitted,
-          invalidIndexes: outcome.invalidIndexes,
-        };
-        data.notApplied = prepared.slice(i).map((p) => p.migration.name);
-        return failure(data, outcome.lockTimeout, outcome.recorded, executorPolicy.lock_timeout);
-      }
-    } finally {
-      await executor.close();
+    if (outcome.failed) {
+      data.failed = outcome.failed;
+      return failure(data, outcome.failed.lockTimeout, outcome.failed.recorded, executorPolicy.lock_timeout);
     }
     return { verdict: 'pass', findings: [], data };
   } finally {
