@@ -55,7 +55,7 @@ export const LintFile = z.object({
 });
 
 export const LintData = z.object({
-  scope: z.enum(['changed', 'all', 'last']),
+  scope: z.enum(['changed', 'all', 'last', 'only']),
   base: z.string().nullable(),
   pgVersion: z.string(),
   profile: z.string(),

@@ -36,7 +36,8 @@ const EMPTY_COUNTS = () => ({ error: 0, warning: 0, notice: 0 });
  * only when --database-url is given.
  */
 export async function run(input: LintInputs, ctx: StepContext): Promise<StepResult<LintData>> {
-  if (input.all && input.last !== undefined) throw new UsageError('--all and --last cannot be combined.', { hint: 'Use --all for every migration, or --last N for the newest N.' });
+  const exclusive = [input.all && '--all', input.last !== undefined && '--last', input.only !== undefined && '--only'].filter((f): f is string => typeof f === 'string');
+  if (exclusive.length > 1) throw new UsageError(`${exclusive.join(' and ')} cannot be combined.`, { hint: 'Use --all for every migration, --last N for the newest N, or --only NAME,… for exactly those.' });
   const { migrations: loaded } = await ctx.policies('migrations');
   const policy = loaded.value.lint;
   const { migrationsDir, rollbacksDir } = input;
@@ -46,7 +47,7 @@ export async function run(input: LintInputs, ctx: StepContext): Promise<StepResu
   const rollbackByName = new Map(rollbackFolder.files.map((r) => [r.name, r]));
 
   // ---- scope -------------------------------------------------------------------------------------
-  const scope: LintData['scope'] = input.all ? 'all' : input.last !== undefined ? 'last' : 'changed';
+  const scope: LintData['scope'] = input.all ? 'all' : input.last !== undefined ? 'last' : input.only !== undefined ? 'only' : 'changed';
   const migrationScope = new Map<string, LintFile['change']>();
   const rollbackScope = new Map<string, LintFile['change']>();
   /** Names whose pairing the change may have broken (deleted or renamed migrations and rollbacks). */
@@ -60,6 +61,19 @@ export async function run(input: LintInputs, ctx: StepContext): Promise<StepResu
     for (const m of folder.migrations.slice(-input.last!)) {
       migrationScope.set(m.name, 'unchanged');
       if (rollbackByName.has(m.name)) rollbackScope.set(m.name, 'unchanged');
+    }
+  } else if (scope === 'only') {
+    // Exactly the named migrations and their rollbacks, no git: the gate lints the pending set this way.
+    const names = input.only!.split(',').map((n) => n.trim()).filter(Boolean);
+    const unknown = names.filter((n) => !local.has(n));
+    if (unknown.length > 0) {
+      throw new UsageError(`--only names ${unknown.map((n) => `"${n}"`).join(', ')}, which ${unknown.length === 1 ? 'is not a migration' : 'are not migrations'} of ${migrationsDir}.`, {
+        hint: 'Pass migration folder names (comma-separated), e.g. --only 20260112093000_init.',
+      });
+    }
+    for (const name of names) {
+      migrationScope.set(name, 'unchanged');
+      if (rollbackByName.has(name)) rollbackScope.set(name, 'unchanged');
     }
   } else {
     const ref = input.base ?? policy.base;
@@ -243,7 +257,7 @@ const LEVEL_WIDTH = 7;
 
 export function render(result: StepResult<LintData>, input: LintInputs): string {
   const { data, findings } = result;
-  const where = data.scope === 'changed' ? `changed against ${data.base}` : data.scope === 'all' ? 'all migrations and rollbacks' : input.last === 1 ? 'the newest migration' : `the newest ${input.last ?? ''} migrations`;
+  const where = data.scope === 'changed' ? `changed against ${data.base}` : data.scope === 'all' ? 'all migrations and rollbacks' : data.scope === 'only' ? `only ${input.only ?? ''}` : input.last === 1 ? 'the newest migration' : `the newest ${input.last ?? ''} migrations`;
   if (result.verdict === 'skip') {
     return data.scope === 'changed'
       ? `Nothing to lint: no migration or rollback changed against ${data.base} (in ${input.migrationsDir} and ${input.rollbacksDir}).\n`
