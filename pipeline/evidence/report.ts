@@ -5,9 +5,12 @@ import { z } from 'zod';
 export const ChainProblem = z.object({
   sequence: z.number().int().nullable(),
   key: z.string(),
-  /** parse | canonical | hash | link | sequence | markdown | environment | checkpoint | missing */
+  /** parse | schema | canonical | hash | key | environment | link | sequence | markdown | checkpoint | missing */
   check: z.string(),
   message: z.string(),
+  /** For hash and link problems: the hash that should be there (recomputed) and the one found (stored). */
+  expected: z.string().nullable().optional(),
+  found: z.string().nullable().optional(),
 });
 
 export const ChainReport = z.object({
@@ -17,10 +20,17 @@ export const ChainReport = z.object({
   lastSequence: z.number().int().nullable(),
   /** SHA-256 of the newest bundle: anchor it elsewhere (job summary, ticket) to detect a rewritten tail. */
   head: z.string().nullable(),
+  /**
+   * What the first bundle links to when the chain does not start at 1: a retention checkpoint, or (in a
+   * folder such as a workflow artifact, which holds only its run's bundles) a predecessor that is not there.
+   */
+  anchor: z.object({ sequence: z.number().int(), sha256: z.string(), via: z.enum(['checkpoint', 'outside']) }).nullable().optional(),
   ok: z.boolean(),
   /** The first broken link, then any further problems. */
   problems: z.array(ChainProblem),
 });
+
+export type ChainReport = z.output<typeof ChainReport>;
 
 export const EvidenceVerifyData = z.object({
   source: z.enum(['storage', 'directory']),

@@ -1,7 +1,16 @@
+import { join } from 'node:path';
+import { buffer } from 'node:stream/consumers';
+import { ConfigError, RefusedError, UsageError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
+import { createShell } from '../core/shell.ts';
+import { DBOPS_VERSION, dbopsBuild } from '../core/version.ts';
 import type { Policies } from '../policy/schema.ts';
-import type { Storage } from '../storage/types.ts';
-import type { BundleDraft, EvidenceBundle, InflightMarker } from './bundle.ts';
+import { redactDeep, writeFileAtomic } from '../report/store.ts';
+import { openTargets } from '../storage/open.ts';
+import { NotFoundError, type Storage } from '../storage/types.ts';
+import { EvidenceBundle, InflightMarker, type BundleDraft } from './bundle.ts';
+import { bundleStem, CHECKPOINT_FILE, checkBundle, checkCheckpoint, INFLIGHT_FILE, parseBundleName, sealBundle, serialize } from './chain.ts';
+import { renderBundleMarkdown } from './render.ts';
 
 /** Where the bundles of one environment live. */
 export interface EvidenceStore {
@@ -9,6 +18,8 @@ export interface EvidenceStore {
   /** `<prefix>/<environment>/` */
   folder: string;
   environment: string;
+  /** For warnings (an unreadable in-flight marker, a Markdown twin restored after a crash). */
+  log?: Logger;
 }
 
 export interface StoredBundle {
@@ -20,25 +31,184 @@ export interface StoredBundle {
   markdown: string;
 }
 
+const ENVIRONMENT_NAME = /^[a-z0-9][a-z0-9-]*$/;
+
+/** The evidence storage target and prefix of the policies (without an environment): for commands that walk every environment. */
+export function openEvidenceRoot(policies: Pick<Policies, 'backups' | 'environments'>, env: NodeJS.ProcessEnv, log?: Logger): { storage: Storage; prefix: string } {
+  const { target, prefix } = policies.environments.evidence;
+  const targets = openTargets(policies.backups, env, log);
+  if (target !== undefined && !targets.names.includes(target)) {
+    throw new ConfigError(`policies/environments.yaml: evidence.target "${target}" is not a storage target of policies/backups.yaml (it defines ${targets.names.map((n) => `"${n}"`).join(', ')}).`, {
+      hint: `Name one of ${targets.names.join(', ')}, or remove evidence.target to use the primary target.`,
+    });
+  }
+  return { storage: targets.get(target), prefix: `${prefix}/` };
+}
+
 /** The evidence target (policy evidence.target, else the backups primary) and folder of an environment. */
-export function openEvidence(_policies: Pick<Policies, 'backups' | 'environments'>, _environment: string, _env: NodeJS.ProcessEnv, _log: Logger): EvidenceStore {
-  throw new Error('not implemented: openEvidence');
+export function openEvidence(policies: Pick<Policies, 'backups' | 'environments'>, environment: string, env: NodeJS.ProcessEnv, log: Logger): EvidenceStore {
+  if (!ENVIRONMENT_NAME.test(environment)) {
+    throw new UsageError(`"${environment}" is not an environment name (lower-case letters, digits and dashes).`, { hint: 'Pass an environment of policies/environments.yaml.' });
+  }
+  const { storage, prefix } = openEvidenceRoot(policies, env, log);
+  return { storage, folder: `${prefix}${environment}/`, environment, log };
 }
 
-/** Seals the draft (sequence = newest + 1, previous = its hash, own sha256) and stores JSON and Markdown. Callers hold the deploy lock. */
-export async function appendBundle(_store: EvidenceStore, _draft: BundleDraft, _now?: Date): Promise<StoredBundle> {
-  throw new Error('not implemented: appendBundle');
+/** Environments with an evidence folder under the prefix, sorted. */
+export async function evidenceEnvironments(storage: Storage, prefix: string): Promise<string[]> {
+  const names = new Set<string>();
+  for (const o of await storage.list(prefix)) {
+    const rest = o.key.slice(prefix.length).split('/');
+    if (rest.length === 2 && ENVIRONMENT_NAME.test(rest[0]!)) names.add(rest[0]!);
+  }
+  return [...names].sort();
 }
 
-export async function writeInflight(_store: EvidenceStore, _marker: InflightMarker): Promise<void> {
-  throw new Error('not implemented: writeInflight');
+export async function readObject(storage: Storage, key: string): Promise<Buffer | undefined> {
+  try {
+    return await buffer(await storage.get(key));
+  } catch (e) {
+    if (e instanceof NotFoundError) return undefined;
+    throw e;
+  }
+}
+
+/** Every file directly in the environment's folder, by name (the in-flight marker left out). */
+export async function readFolder(store: EvidenceStore): Promise<Map<string, Buffer>> {
+  const names = (await store.storage.list(store.folder)).map((o) => o.key.slice(store.folder.length)).filter((n) => !n.includes('/') && n !== INFLIGHT_FILE);
+  const files = new Map<string, Buffer>();
+  // Small objects, read a few at a time: on S3 the round trips dominate.
+  for (let i = 0; i < names.length; i += 8) {
+    const batch = names.slice(i, i + 8);
+    const read = await Promise.all(batch.map((n) => readObject(store.storage, `${store.folder}${n}`)));
+    batch.forEach((n, j) => read[j] && files.set(n, read[j]));
+  }
+  return files;
+}
+
+const where = (store: EvidenceStore) => `the evidence of "${store.environment}" on target "${store.storage.name}" (${store.storage.location})`;
+
+/** The link a new bundle carries: the newest stored bundle (which must verify), else the retention checkpoint, else none. */
+async function chainTip(store: EvidenceStore): Promise<{ sequence: number; previous: EvidenceBundle['previous'] }> {
+  const names = (await store.storage.list(store.folder)).map((o) => o.key.slice(store.folder.length)).filter((n) => !n.includes('/'));
+  const bundles = names
+    .map((n) => ({ n, p: parseBundleName(n) }))
+    .filter((x) => x.p?.ext === 'json')
+    .sort((a, b) => a.p!.sequence - b.p!.sequence || (a.n < b.n ? -1 : 1));
+  const newest = bundles.at(-1);
+  const refuse = (key: string, why: string) =>
+    new RefusedError(`Refusing to extend ${where(store)}: ${why}`, {
+      hint: `Run \`dbops evidence verify --environment ${store.environment}\` and have the problem at ${key} investigated (restore the original from a copy, e.g. the workflow artifact of that run). A new bundle is never linked to a broken one.`,
+    });
+  if (newest) {
+    const key = `${store.folder}${newest.n}`;
+    const stem = newest.p!.stem;
+    const json = await readObject(store.storage, key);
+    if (!json) throw refuse(key, `${key} disappeared while it was read.`);
+    const markdownKey = `${store.folder}${stem}.md`;
+    const markdown = await readObject(store.storage, markdownKey);
+    const check = checkBundle({ environment: store.environment, key, name: newest.n, json, markdown, markdownKey });
+    const problems = check.problems.filter((p) => !(p.check === 'markdown' && markdown === undefined));
+    if (!check.intact || !check.bundle || problems.length > 0) throw refuse(key, `its newest bundle does not verify: ${problems[0]?.message ?? 'unreadable'}`);
+    if (markdown === undefined) {
+      // The JSON is the commit point: a crash between the two puts leaves the JSON alone, and the twin is a
+      // pure rendering of it, so writing it now loses nothing and proves nothing false.
+      await store.storage.put(markdownKey, renderBundleMarkdown(check.bundle));
+      store.log?.warn({ key: markdownKey }, `restored the missing Markdown twin ${markdownKey} of bundle ${check.bundle.sequence}`);
+    }
+    return { sequence: check.bundle.sequence + 1, previous: { sequence: check.bundle.sequence, sha256: check.hash! } };
+  }
+  if (names.includes(CHECKPOINT_FILE)) {
+    const key = `${store.folder}${CHECKPOINT_FILE}`;
+    const bytes = await readObject(store.storage, key);
+    const c = bytes ? checkCheckpoint(store.environment, key, bytes) : undefined;
+    if (!c?.checkpoint) throw refuse(key, c?.problems[0]?.message ?? `${key} disappeared while it was read.`);
+    return { sequence: c.checkpoint.throughSequence + 1, previous: { sequence: c.checkpoint.throughSequence, sha256: c.checkpoint.sha256 } };
+  }
+  return { sequence: 1, previous: null };
+}
+
+/**
+ * Seals the draft (sequence = newest + 1, previous = its hash, own sha256) and stores JSON and Markdown.
+ * Callers hold the deploy lock. The JSON is stored first: it is the bundle (the commit point), the Markdown
+ * a rendering that the next append restores if a crash cut it off. `build` defaults to this dbops and the
+ * git commit of the current directory.
+ */
+export async function appendBundle(store: EvidenceStore, draft: BundleDraft, now: Date = new Date(), build?: { version: string; commit: string | null }): Promise<StoredBundle> {
+  const tip = await chainTip(store);
+  const dbops = build ?? (store.log ? await dbopsBuild(createShell(store.log)) : { version: DBOPS_VERSION, commit: null });
+  // Secrets never reach a bundle, whatever the caller put into error messages or reasons; redacting before
+  // sealing keeps the hash over what is stored.
+  const unsealed = EvidenceBundle.omit({ sha256: true }).parse(
+    redactDeep({
+      formatVersion: 1,
+      environment: store.environment,
+      sequence: tip.sequence,
+      kind: draft.kind,
+      createdAt: now.toISOString(),
+      previous: tip.previous,
+      breakGlass: draft.breakGlass,
+      execution: draft.execution,
+      interrupted: draft.interrupted,
+      run: draft.run,
+      dbops,
+    }),
+  );
+  const bundle = sealBundle(unsealed);
+  const stem = bundleStem(bundle);
+  const key = `${store.folder}${stem}.json`;
+  const markdownKey = `${store.folder}${stem}.md`;
+  for (const k of [key, markdownKey]) {
+    if (await store.storage.head(k)) {
+      throw new RefusedError(`Refusing to overwrite ${k} on target "${store.storage.name}": a bundle with this key already exists.`, {
+        hint: 'Another deploy of this environment wrote a bundle at the same moment; deploys must hold the deploy lock. Run `dbops evidence verify` and deploy again.',
+      });
+    }
+  }
+  const json = serialize(bundle);
+  const markdown = renderBundleMarkdown(bundle);
+  await store.storage.put(key, json);
+  await store.storage.put(markdownKey, markdown);
+  return { bundle, key, markdownKey, json, markdown };
+}
+
+/** Writes the bundle's two files to `<dir>/<environment>/` (the workflow artifact; `evidence verify --dir <dir>` reads that layout). */
+export async function saveLocalCopy(dir: string, stored: StoredBundle): Promise<{ json: string; markdown: string }> {
+  const folder = join(dir, stored.bundle.environment);
+  const stem = bundleStem(stored.bundle);
+  const paths = { json: join(folder, `${stem}.json`), markdown: join(folder, `${stem}.md`) };
+  await writeFileAtomic(paths.json, stored.json);
+  await writeFileAtomic(paths.markdown, stored.markdown);
+  return paths;
+}
+
+const inflightKey = (store: EvidenceStore) => `${store.folder}${INFLIGHT_FILE}`;
+
+export async function writeInflight(store: EvidenceStore, marker: InflightMarker): Promise<void> {
+  await store.storage.put(inflightKey(store), serialize(redactDeep(InflightMarker.parse(marker))));
 }
 
 /** The marker, or undefined; an unreadable marker is returned as undefined with a warning. */
-export async function readInflight(_store: EvidenceStore): Promise<InflightMarker | undefined> {
-  throw new Error('not implemented: readInflight');
+export async function readInflight(store: EvidenceStore): Promise<InflightMarker | undefined> {
+  const key = inflightKey(store);
+  const bytes = await readObject(store.storage, key);
+  if (!bytes) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(bytes.toString('utf8'));
+  } catch (e) {
+    store.log?.warn({ key }, `ignoring the in-flight marker ${key}: not valid JSON (${(e as Error).message})`);
+    return undefined;
+  }
+  const parsed = InflightMarker.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    store.log?.warn({ key }, `ignoring the in-flight marker ${key}: not a marker (${issue ? `${issue.path.join('.') || '<root>'}: ${issue.message}` : 'invalid'})`);
+    return undefined;
+  }
+  return parsed.data;
 }
 
-export async function clearInflight(_store: EvidenceStore): Promise<void> {
-  throw new Error('not implemented: clearInflight');
+export async function clearInflight(store: EvidenceStore): Promise<void> {
+  await store.storage.delete([inflightKey(store)]);
 }
