@@ -2,9 +2,12 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
- * A stand-in for the GitHub REST endpoints dbops uses (issue comments of a pull request), on loopback.
- * It keeps comments in memory, paginates like GitHub (Link header with rel="next"), and records every
- * request for assertions.
+ * A stand-in for the GitHub REST endpoints dbops uses, on loopback:
+ * - issue comments of a pull request (the sticky report comment);
+ * - what four-eyes reads: a run's environment approvals, the commits that touched a path, the pull requests
+ *   of a commit, a pull request and its reviews.
+ * It keeps everything in memory, paginates like GitHub (Link header with rel="next") where GitHub does, and
+ * records every request for assertions.
  */
 
 export interface RecordedRequest {
@@ -22,25 +25,87 @@ export interface StoredComment {
   html_url: string;
 }
 
+/** One environment review of a run, as `GET …/actions/runs/{run_id}/approvals` lists it. */
+export interface ApprovalFixture {
+  user: string;
+  /** Default 'approved'. */
+  state?: 'approved' | 'rejected';
+  comment?: string;
+  environments: string[];
+}
+
+export interface CommitFixture {
+  sha: string;
+  /** GitHub login of the commit's author; null when the author email is linked to no account. */
+  author: string | null;
+  /** Default: the author. `web-flow` for commits GitHub made (merge and squash buttons). */
+  committer?: string | null;
+  /** Repository paths the commit touches (for `GET …/commits?path=`). */
+  paths: string[];
+  /** Pull requests `GET …/commits/{sha}/pulls` answers with. */
+  pulls?: number[];
+  message?: string;
+  date?: string;
+}
+
+export interface ReviewFixture {
+  user: string;
+  /** APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED. */
+  state: string;
+  submittedAt?: string;
+  commitId?: string | null;
+  body?: string;
+}
+
+export interface PullFixture {
+  number: number;
+  author: string;
+  title?: string;
+  /** Default: null (not merged). */
+  mergedBy?: string | null;
+  /** Default: a fixed date when mergedBy is set, else null. */
+  mergedAt?: string | null;
+  mergeCommit?: string | null;
+  reviews?: ReviewFixture[];
+}
+
 export interface GitHubServer {
   url: string;
   requests: RecordedRequest[];
   comments: Map<number, StoredComment[]>;
   /** Adds `count` comments by people (not the bot) to an issue, to make the listing span pages. */
   seed(issue: number, count: number, body?: (i: number) => string): void;
-  /** Answers every request with this status (e.g. 403 for a read-only fork token) until cleared. */
-  failWith(status: number | null): void;
+  /** The environment reviews of a run (replaces earlier ones). A run never given any answers `[]`. */
+  setApprovals(runId: string | number, approvals: ApprovalFixture[]): void;
+  /**
+   * Appends a commit to the branch history (call oldest first). `GET …/commits?path=P&sha=S` lists, newest
+   * first, the commits touching P up to and including S (all of them when S is no known commit).
+   */
+  addCommit(commit: CommitFixture): void;
+  /** A pull request with its reviews (replaces one with the same number). */
+  addPull(pull: PullFixture): void;
+  /**
+   * Answers with this status (e.g. 403 for a read-only fork token) until cleared with null: every request,
+   * or only those whose path contains `only` (e.g. '/approvals', '/reviews').
+   */
+  failWith(status: number | null, only?: string): void;
   close(): Promise<void>;
 }
+
+const MERGED_AT = '2026-01-02T10:00:00Z';
 
 export async function startGitHubServer(owner = 'acme', repo = 'astro'): Promise<GitHubServer> {
   const requests: RecordedRequest[] = [];
   const comments = new Map<number, StoredComment[]>();
+  const approvals = new Map<string, ApprovalFixture[]>();
+  const history: CommitFixture[] = [];
+  const pulls = new Map<number, PullFixture>();
   let nextId = 1000;
-  let failure: number | null = null;
+  let failure: { status: number; only: string | undefined } | null = null;
   let base = '';
   const list = (issue: number) => comments.get(issue) ?? comments.set(issue, []).get(issue)!;
   const htmlUrl = (issue: number, id: number) => `https://github.example/${owner}/${repo}/pull/${issue}#issuecomment-${id}`;
+  const user = (login: string | null | undefined) => (login ? { login, id: login.length, type: login.endsWith('[bot]') ? 'Bot' : 'User' } : null);
 
   const server: Server = createServer((req, res) => {
     let raw = '';
@@ -53,25 +118,34 @@ export async function startGitHubServer(owner = 'acme', repo = 'astro'): Promise
         res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
         res.end(JSON.stringify(data));
       };
-      if (failure) return send(failure, { message: 'Resource not accessible by integration', documentation_url: 'https://docs.github.com/rest' });
-      if (!req.headers.authorization) return send(401, { message: 'Requires authentication' });
-
-      const prefix = `/repos/${owner}/${repo}/issues/`;
-      const listing = new RegExp(`^${prefix}(\\d+)/comments$`).exec(url.pathname);
-      const single = new RegExp(`^${prefix}comments/(\\d+)$`).exec(url.pathname);
-      if (listing && req.method === 'GET') {
-        const all = list(Number(listing[1]));
-        const perPage = Number(url.searchParams.get('per_page') ?? 30);
+      /** One page of `all`, with GitHub's Link header (per_page defaults to 30, at most 100). */
+      const paginated = (all: unknown[]) => {
+        const perPage = Math.min(100, Number(url.searchParams.get('per_page') ?? 30));
         const page = Number(url.searchParams.get('page') ?? 1);
         const pages = Math.max(1, Math.ceil(all.length / perPage));
         const headers: Record<string, string> = {};
         if (page < pages) {
           const next = new URL(url);
           next.searchParams.set('page', String(page + 1));
-          headers['link'] = `<${next.href}>; rel="next", <${new URL(`?per_page=${perPage}&page=${pages}`, url).href}>; rel="last"`;
+          const last = new URL(url);
+          last.searchParams.set('page', String(pages));
+          headers['link'] = `<${next.href}>; rel="next", <${last.href}>; rel="last"`;
         }
         return send(200, all.slice((page - 1) * perPage, page * perPage), headers);
+      };
+      if (failure && (failure.only === undefined || url.pathname.includes(failure.only))) {
+        return send(failure.status, { message: 'Resource not accessible by integration', documentation_url: 'https://docs.github.com/rest' });
       }
+      if (!req.headers.authorization) return send(401, { message: 'Requires authentication' });
+
+      const repoPath = `/repos/${owner}/${repo}`;
+      const route = (pattern: string) => new RegExp(`^${repoPath}${pattern}$`).exec(url.pathname);
+      const get = req.method === 'GET';
+
+      const prefix = `/repos/${owner}/${repo}/issues/`;
+      const listing = new RegExp(`^${prefix}(\\d+)/comments$`).exec(url.pathname);
+      const single = new RegExp(`^${prefix}comments/(\\d+)$`).exec(url.pathname);
+      if (listing && req.method === 'GET') return paginated(list(Number(listing[1])));
       if (listing && req.method === 'POST') {
         const issue = Number(listing[1]);
         const id = nextId++;
@@ -90,9 +164,96 @@ export async function startGitHubServer(owner = 'acme', repo = 'astro'): Promise
         }
         return send(404, { message: 'Not Found' });
       }
+
+      const runApprovals = route('/actions/runs/(\\d+)/approvals');
+      // GitHub answers this one unpaginated.
+      if (runApprovals && get) {
+        return send(
+          200,
+          (approvals.get(runApprovals[1]!) ?? []).map((a, i) => ({
+            environments: a.environments.map((name, j) => ({ id: 100 + j, node_id: `EN_${name}`, name, url: `${base}${repoPath}/environments/${name}`, html_url: `https://github.example/${owner}/${repo}/deployments/activity_log?environments_filter=${name}` })),
+            state: a.state ?? 'approved',
+            user: user(a.user),
+            comment: a.comment ?? '',
+            id: i + 1,
+          })),
+        );
+      }
+
+      const commitPulls = route('/commits/([0-9a-fA-F]+)/pulls');
+      if (commitPulls && get) {
+        const commit = history.find((c) => c.sha === commitPulls[1]);
+        if (!commit) return send(422, { message: `No commit found for SHA: ${commitPulls[1]}` });
+        return paginated((commit.pulls ?? []).map((n) => pulls.get(n)).filter((p) => p !== undefined).map((p) => pullJson(p)));
+      }
+
+      if (route('/commits') && get) {
+        const path = url.searchParams.get('path');
+        const sha = url.searchParams.get('sha');
+        const upTo = history.findIndex((c) => c.sha === sha);
+        const reachable = upTo >= 0 ? history.slice(0, upTo + 1) : history;
+        const touching = reachable.filter((c) => path === null || c.paths.includes(path)).reverse();
+        return paginated(
+          touching.map((c) => {
+            const committer = c.committer === undefined ? c.author : c.committer;
+            const date = c.date ?? MERGED_AT;
+            return {
+              sha: c.sha,
+              html_url: `https://github.example/${owner}/${repo}/commit/${c.sha}`,
+              commit: {
+                message: c.message ?? `change ${c.paths.join(', ')}`,
+                author: { name: c.author ?? 'Someone', email: `${c.author ?? 'someone'}@example.com`, date },
+                committer: { name: committer === 'web-flow' ? 'GitHub' : (committer ?? 'Someone'), email: committer === 'web-flow' ? 'noreply@github.com' : `${committer ?? 'someone'}@example.com`, date },
+              },
+              author: user(c.author),
+              committer: user(committer),
+            };
+          }),
+        );
+      }
+
+      const pullReviews = route('/pulls/(\\d+)/reviews');
+      if (pullReviews && get) {
+        const pull = pulls.get(Number(pullReviews[1]));
+        if (!pull) return send(404, { message: 'Not Found' });
+        return paginated(
+          (pull.reviews ?? []).map((r, i) => ({
+            id: i + 1,
+            user: user(r.user),
+            body: r.body ?? '',
+            state: r.state,
+            submitted_at: r.submittedAt ?? MERGED_AT,
+            commit_id: r.commitId === undefined ? 'f'.repeat(40) : r.commitId,
+            html_url: `https://github.example/${owner}/${repo}/pull/${pull.number}#pullrequestreview-${i + 1}`,
+          })),
+        );
+      }
+
+      const pull = route('/pulls/(\\d+)');
+      if (pull && get) {
+        const found = pulls.get(Number(pull[1]));
+        if (!found) return send(404, { message: 'Not Found' });
+        return send(200, { ...pullJson(found), merged: Boolean(found.mergedBy), merged_by: user(found.mergedBy) });
+      }
+
       return send(404, { message: `Not Found: ${req.method} ${url.pathname}` });
     });
   });
+
+  // pull-request-simple: what the listing endpoints return (no merged_by).
+  const pullJson = (p: PullFixture) => {
+    const mergedAt = p.mergedAt !== undefined ? p.mergedAt : p.mergedBy ? MERGED_AT : null;
+    return {
+      number: p.number,
+      title: p.title ?? `Pull request ${p.number}`,
+      html_url: `https://github.example/${owner}/${repo}/pull/${p.number}`,
+      state: mergedAt ? 'closed' : 'open',
+      user: user(p.author),
+      merged_at: mergedAt,
+      merge_commit_sha: p.mergeCommit ?? null,
+    };
+  };
+
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
@@ -105,9 +266,23 @@ export async function startGitHubServer(owner = 'acme', repo = 'astro'): Promise
         list(issue).push({ id, body: body(i), user: { login: `reviewer${i % 3}`, type: 'User' }, html_url: htmlUrl(issue, id) });
       }
     },
-    failWith(status) {
-      failure = status;
+    setApprovals(runId, list) {
+      approvals.set(String(runId), list);
     },
-    close: () => new Promise((done) => server.close(() => done())),
+    addCommit(commit) {
+      history.push(commit);
+    },
+    addPull(p) {
+      pulls.set(p.number, p);
+    },
+    failWith(status, only) {
+      failure = status === null ? null : { status, only };
+    },
+    close: () =>
+      new Promise((done) => {
+        server.close(() => done());
+        // Keep-alive connections of a client that gave up mid-way (an error on one of parallel requests) would hold close() open.
+        server.closeAllConnections();
+      }),
   };
 }
