@@ -1,11 +1,11 @@
 import type { StepContext, StepResult } from '../../core/step.ts';
-import type { DeployInputs } from '../../registry.ts';
+import { renderExecution } from '../../deploy/render.ts';
+import { runAction } from '../../deploy/run.ts';
 import type { ExecutionData } from '../../deploy/schema.ts';
+import type { DeployInputs } from '../../registry.ts';
 
-export async function run(_input: DeployInputs, _ctx: StepContext): Promise<StepResult<ExecutionData>> {
-  throw new Error('not implemented: deploy/index');
+export function run(input: DeployInputs, ctx: StepContext): Promise<StepResult<ExecutionData>> {
+  return runAction('deploy', input, ctx);
 }
 
-export function render(_result: StepResult<ExecutionData>): string {
-  return '';
-}
+export const render = (result: StepResult<ExecutionData>): string => renderExecution(result);

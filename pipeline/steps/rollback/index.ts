@@ -1,11 +1,11 @@
 import type { StepContext, StepResult } from '../../core/step.ts';
-import type { RollbackInputs } from '../../registry.ts';
+import { renderExecution } from '../../deploy/render.ts';
+import { runAction } from '../../deploy/run.ts';
 import type { ExecutionData } from '../../deploy/schema.ts';
+import type { RollbackInputs } from '../../registry.ts';
 
-export async function run(_input: RollbackInputs, _ctx: StepContext): Promise<StepResult<ExecutionData>> {
-  throw new Error('not implemented: rollback/index');
+export function run(input: RollbackInputs, ctx: StepContext): Promise<StepResult<ExecutionData>> {
+  return runAction('rollback', input, ctx);
 }
 
-export function render(_result: StepResult<ExecutionData>): string {
-  return '';
-}
+export const render = (result: StepResult<ExecutionData>): string => renderExecution(result);

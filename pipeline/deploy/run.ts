@@ -1,0 +1,223 @@
+import { mkdir } from 'node:fs/promises';
+import { hostname, userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseDuration } from '../core/duration.ts';
+import { EnvError, ExitCode, UsageError } from '../core/errors.ts';
+import type { StepContext, StepResult } from '../core/step.ts';
+import type { BundleDraft, InflightMarker } from '../evidence/bundle.ts';
+import { appendBundle, clearInflight, openEvidence, readInflight, saveLocalCopy, writeInflight, type EvidenceStore } from '../evidence/store.ts';
+import { redactDeep, writeFileAtomic } from '../report/store.ts';
+import type { DeployInputs } from '../registry.ts';
+import { checkLockfile, readMigrationsFolder } from '../steps/migrate/folder.ts';
+import { loadRows, openSession, type MigrationRow, type Session } from '../steps/migrate/history.ts';
+import { executeDeploy, executeRollback, finalStateOf, rollbackSet, type EngineRequest, type Execution } from './engine.ts';
+import { resolveEnvironment } from './environment.ts';
+import { evaluateGate } from './gate.ts';
+import { acquireDeployLock, releaseDeployLock } from './lock.ts';
+import type { ExecutionData, GateData, InterruptedDeploy } from './schema.ts';
+
+/**
+ * `dbops deploy` and `dbops rollback` around the engine: one session on the environment's database holding
+ * the deploy lock from before the gate until the evidence is stored, so nothing can change between the
+ * gate's judgement and the execution, and the in-flight marker is only ever read by the one who may act.
+ */
+
+type Action = 'deploy' | 'rollback';
+type Inputs = DeployInputs & { to?: string };
+
+/** Who runs this: the GitHub actor inside Actions, else OS user@host. */
+const whoRuns = (gate: GateData | null) => gate?.run?.actor ?? `${userInfo().username}@${hostname()}`;
+
+/** What the database says about each migration an interrupted action had planned (when the gate did not say). */
+export function interruptedFrom(marker: InflightMarker, rows: MigrationRow[]): InterruptedDeploy {
+  return {
+    action: marker.action,
+    startedAt: marker.startedAt,
+    run: marker.run,
+    by: marker.by,
+    planned: marker.planned,
+    state: marker.planned.map((migration) => {
+      const own = rows.filter((r) => r.migrationName === migration);
+      const live = own.find((r) => r.rolledBackAt === null);
+      if (live?.finishedAt) return { migration, state: 'applied' as const };
+      if (live && live.logs) return { migration, state: 'failed' as const, detail: live.logs.split('\n').find((l) => l.startsWith('Database error code')) ?? 'failed' };
+      if (live) return { migration, state: 'started' as const, detail: `started ${live.startedAt}, never finished` };
+      if (own.length > 0) return { migration, state: 'rolled-back' as const };
+      return { migration, state: 'not-applied' as const };
+    }),
+  };
+}
+
+/** Failing checks that refuse the action. An interrupted earlier deploy this run has just recorded no longer does. */
+const refusals = (gate: GateData, interruptedRecorded: boolean) => gate.checks.filter((c) => c.status === 'fail' && !(interruptedRecorded && c.name === 'interrupted'));
+
+function refusalMessage(gate: GateData, interruptedRecorded: boolean): { message: string; hint: string } {
+  const failing = refusals(gate, interruptedRecorded);
+  const lines = failing.flatMap((c) => (c.reasons.length ? c.reasons.map((r) => `  - [${c.name}] ${r.message}${r.hint ? `\n      fix: ${r.hint}` : ''}`) : [`  - [${c.name}] ${c.summary}`]));
+  return {
+    message: `The gate refused the ${gate.action} to ${gate.environment} (${lines.length} reason${lines.length === 1 ? '' : 's'}); nothing was changed.\n${lines.join('\n')}`,
+    hint: `Fix every reason above and run \`dbops ${gate.action}\` again; \`dbops gate --environment ${gate.environment}\` checks without deploying.`,
+  };
+}
+
+/** Stores the bundle and its local copy; a storage failure leaves the local copy and says so (never silently). */
+async function storeEvidence(store: EvidenceStore, draft: BundleDraft, reportsDir: string): Promise<{ evidence: ExecutionData['evidence']; problem?: string }> {
+  const localDir = join(resolve(reportsDir), 'evidence');
+  try {
+    const stored = await appendBundle(store, draft);
+    const local = await saveLocalCopy(localDir, stored);
+    return { evidence: { key: stored.key, sequence: stored.bundle.sequence, sha256: stored.bundle.sha256, target: store.storage.name, localJson: local.json, localMarkdown: local.markdown } };
+  } catch (e) {
+    const file = join(localDir, store.environment, `unstored-${new Date().toISOString().replace(/[-:.]/g, '')}-${draft.kind}.json`);
+    await mkdir(join(localDir, store.environment), { recursive: true });
+    await writeFileAtomic(file, `${JSON.stringify(redactDeep(draft), null, 2)}\n`);
+    return { evidence: null, problem: `The evidence bundle was NOT stored in ${store.storage.name} (${store.storage.location}): ${(e as Error).message}. Its content is saved in ${file}.` };
+  }
+}
+
+export async function runAction(action: Action, input: Inputs, ctx: StepContext): Promise<StepResult<ExecutionData>> {
+  const startedAt = new Date().toISOString();
+  const env = ctx.env ?? process.env;
+  const { environments, backups, migrations } = await ctx.policies('environments', 'backups', 'migrations');
+  const environment = resolveEnvironment(environments.value, input.environment, env, input.schema);
+  const folder = await readMigrationsFolder(resolve(input.migrationsDir));
+  for (const w of folder.warnings) ctx.log.warn(w);
+  checkLockfile(folder);
+  const store = openEvidence({ backups: backups.value, environments: environments.value }, environment.name, env, ctx.log);
+  ctx.progress(`${action === 'deploy' ? 'Deploying to' : 'Rolling back'} ${environment.name}: ${environment.target.display}`);
+
+  const s = await openSession(environment.target, ctx.log, `dbops ${action}`);
+  try {
+    const waitMs = input.wait ? parseDuration(input.waitTimeout) : undefined;
+    await acquireDeployLock(s, { ...(waitMs !== undefined ? { waitMs } : {}), signal: ctx.signal, onWait: (holder) => ctx.progress(`Waiting for the deploy lock, held by ${holder} (up to ${input.waitTimeout}) …`) });
+    try {
+      return await underLock(action, input, ctx, s, store, environment, folder.migrations, migrations.value.executor, startedAt);
+    } finally {
+      await releaseDeployLock(s);
+    }
+  } finally {
+    await s.close();
+  }
+}
+
+async function underLock(
+  action: Action,
+  input: Inputs,
+  ctx: StepContext,
+  s: Session,
+  store: EvidenceStore,
+  environment: ReturnType<typeof resolveEnvironment>,
+  local: EngineRequest['local'],
+  executor: EngineRequest['executor'],
+  startedAt: string,
+): Promise<StepResult<ExecutionData>> {
+  const marker = await readInflight(store);
+  let names: string[] = [];
+  if (action === 'rollback') {
+    const set = rollbackSet(await loadRows(s), input.to!);
+    if (!set.known) {
+      throw new UsageError(`\`${input.to}\` is not an applied migration of ${environment.name}, so there is nothing to roll back to.`, {
+        hint: `Pass a migration that \`dbops migrate status\` shows as applied on ${environment.name}; it stays applied and everything applied after it is rolled back.`,
+      });
+    }
+    names = set.names;
+  }
+
+  // A variable rather than a literal: the request grows fields (policiesDir) the gate may read.
+  const request = {
+      environment,
+      action,
+      rollbackTo: input.to,
+      takeBackup: input.takeBackup,
+      breakGlass: input.breakGlass,
+      outsideWindow: input.outsideWindow,
+      migrationsDir: input.migrationsDir,
+      rollbacksDir: input.rollbacksDir,
+      reportsDir: input.reportsDir,
+      identityFile: input.identityFile,
+      policiesDir: input.policiesDir,
+  };
+  const gate = await evaluateGate(request, ctx, s);
+  if (gate.breakGlass) ctx.progress(`\n!!! BREAK-GLASS: ${gate.breakGlass.reason} (by ${gate.breakGlass.by}) — approvals are replaced and this is recorded !!!\n`);
+
+  // The previous deploy died (we hold the lock, so it is not running): its evidence comes first in the chain.
+  let interruptedRecorded = false;
+  if (marker) {
+    const interrupted = gate.interrupted ?? interruptedFrom(marker, await loadRows(s));
+    ctx.progress(`An earlier ${marker.action} (started ${marker.startedAt} by ${marker.by}) never finished; recording it as interrupted.`);
+    const stored = await storeEvidence(store, { kind: 'interrupted', breakGlass: null, execution: null, interrupted, run: marker.run }, input.reportsDir);
+    if (stored.problem) throw new EnvError(stored.problem, { hint: 'Nothing was deployed. Make the evidence storage reachable and run again.' });
+    await clearInflight(store);
+    interruptedRecorded = true;
+  }
+
+  const base = (outcome: ExecutionData['outcome'], e: Omit<Execution, 'outcome' | 'failure'>): ExecutionData => ({
+    environment: environment.name,
+    action,
+    outcome,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    gate,
+    steps: e.steps,
+    smoke: e.smoke,
+    finalState: e.finalState,
+    restoreCommand: e.restoreCommand,
+    evidence: null,
+  });
+
+  const approved = gate.migrations.map((m) => m.name);
+  const mismatch = action === 'rollback' && gate.decision === 'allowed' && approved.join() !== names.join();
+  if ((gate.decision === 'refused' && (refusals(gate, interruptedRecorded).length > 0 || !gate.checks.some((c) => c.status === 'fail'))) || mismatch) {
+    const data = base('refused', { steps: [], smoke: [], finalState: await finalStateOf(s, local, null, null), restoreCommand: null });
+    const stored = await storeEvidence(store, { kind: action, breakGlass: gate.breakGlass, execution: data, interrupted: null, run: gate.run }, input.reportsDir);
+    data.evidence = stored.evidence;
+    const { message, hint } = mismatch
+      ? { message: `The gate judged rolling back ${approved.join(', ') || 'nothing'}, but the database now needs ${names.join(', ') || 'nothing'}; nothing was changed.`, hint: 'Run the rollback again.' }
+      : refusalMessage(gate, interruptedRecorded);
+    if (stored.problem) return { verdict: 'fail', findings: [], data, exitCode: ExitCode.Environment, error: { message: `${message}\n\n${stored.problem}`, hint } };
+    return { verdict: 'fail', findings: [], data, error: { message, hint } };
+  }
+
+  const planned = action === 'deploy' ? approved : names;
+  await writeInflight(store, {
+    formatVersion: 1,
+    environment: environment.name,
+    action,
+    startedAt,
+    run: gate.run,
+    by: whoRuns(gate),
+    database: { name: gate.database.name, systemIdentifier: gate.database.systemIdentifier },
+    planned,
+    pid: process.pid,
+    host: hostname(),
+  });
+
+  const req: EngineRequest = {
+    environment,
+    local,
+    rollbacksDir: resolve(input.rollbacksDir),
+    executor,
+    restore: { backup: gate.backup ? { id: gate.backup.id, target: gate.backup.target } : null, urlEnv: environment.urlEnv, policiesDir: input.policiesDir },
+  };
+  const io = { progress: (l: string) => ctx.progress(l), signal: ctx.signal };
+  const execution = action === 'deploy' ? await executeDeploy(s, req, io) : await executeRollback(s, { ...req, names }, io);
+  const data = base(execution.outcome, execution);
+  const stored = await storeEvidence(store, { kind: action, breakGlass: gate.breakGlass, execution: data, interrupted: null, run: gate.run }, input.reportsDir);
+  data.evidence = stored.evidence;
+  // The marker goes only with the bundle that explains it: an unstored bundle leaves it for the next gate.
+  if (!stored.problem) await clearInflight(store);
+
+  const error = execution.failure ? { message: execution.failure.message, hint: execution.failure.hint } : undefined;
+  if (stored.problem) {
+    return {
+      verdict: 'fail',
+      findings: [],
+      data,
+      exitCode: ExitCode.Environment,
+      error: { message: [error?.message ?? `${action} ${execution.outcome}.`, stored.problem].join('\n\n'), hint: `Store the saved bundle before the next deploy (the in-flight marker stays, so the next gate reports this ${action}).${error?.hint ? `\n${error.hint}` : ''}` },
+    };
+  }
+  if (!error) return { verdict: 'pass', findings: [], data };
+  return { verdict: 'fail', findings: [], data, ...(execution.failure?.lockTimeout ? { exitCode: ExitCode.Environment } : {}), error };
+}
+
