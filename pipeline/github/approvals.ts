@@ -322,19 +322,15 @@ export function judgeFourEyes(input: FourEyesInput): FourEyesResult {
   const { environment, required, fourEyes } = input;
   const migrationsOfPull = (n: number) => [...new Set(input.provenance.filter((f) => f.pulls.includes(n)).map((f) => f.migration))];
 
-  // Who wrote the change: per login, what they did (for the message).
-  const authored = new Map<string, { login: string; pulls: PullRequest[] }>();
-  for (const p of input.pulls) {
-    const entry = authored.get(key(p.author)) ?? { login: p.author, pulls: [] };
-    entry.pulls.push(p);
-    authored.set(key(p.author), entry);
-  }
-  const committed = new Map<string, { login: string; role: 'authored' | 'committed'; sha: string; path: string; migration: string }>();
+  // Who wrote the change, per login, with what they did (the refusal names it).
+  const authored = new Map<string, PullRequest[]>();
+  for (const p of input.pulls) authored.set(key(p.author), [...(authored.get(key(p.author)) ?? []), p]);
+  const committed = new Map<string, { login: string; role: 'author' | 'committer'; sha: string; path: string; migration: string }>();
   for (const f of input.provenance) {
     for (const c of f.commits) {
       for (const [who, role] of [
-        [c.author, 'authored'],
-        [c.committer, 'committed'],
+        [c.author, 'author'],
+        [c.committer, 'committer'],
       ] as const) {
         if (!who || NOT_A_PERSON.has(key(who)) || committed.has(key(who))) continue;
         committed.set(key(who), { login: who, role, sha: c.sha, path: f.path, migration: f.migration });
@@ -365,9 +361,9 @@ export function judgeFourEyes(input: FourEyesInput): FourEyesResult {
       continue;
     }
     if (fourEyes) {
-      const pr = authored.get(key(u));
-      if (pr) {
-        const pulls = pr.pulls.map((p) => {
+      const authoredPulls = authored.get(key(u));
+      if (authoredPulls) {
+        const pulls = authoredPulls.map((p) => {
           const migrations = migrationsOfPull(p.number);
           return `pull request #${p.number}${migrations.length ? ` that introduced ${listOf(migrations)}` : ''}`;
         });
@@ -379,7 +375,7 @@ export function judgeFourEyes(input: FourEyesInput): FourEyesResult {
         refuse({
           user: u,
           rule: 'committer',
-          message: `${u} approved ${environment} but ${commit.role} commit ${commit.sha.slice(0, 7)} of ${commit.path} (${commit.migration}): whoever wrote or committed a change cannot approve its deploy (four-eyes).`,
+          message: `${u} approved ${environment} but is the ${commit.role} of commit ${commit.sha.slice(0, 7)} to ${commit.path} (${commit.migration}): whoever wrote or committed a change cannot approve its deploy (four-eyes).`,
         });
         continue;
       }
@@ -392,7 +388,7 @@ export function judgeFourEyes(input: FourEyesInput): FourEyesResult {
   }
 
   if (counted.length < required) {
-    const notCounted = distinct(refused.map((r) => r.user));
+    const notCounted = distinct(refused.map((r) => r.user)).filter((u) => !counted.some((c) => key(c) === key(u)));
     refused.push({
       user: '',
       rule: 'too-few',
