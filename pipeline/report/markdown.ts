@@ -99,7 +99,7 @@ function findingsBlock(reports: LoadedReport[]): Block | undefined {
 
 function lintBlock(report: LoadedReport['report']): Block {
   const d = report.data as LintData;
-  const scope = { changed: `files changed since ${d.base ? code(d.base) : 'the base ref'}`, all: 'every migration and rollback', last: 'the newest migrations (--last)' }[d.scope];
+  const scope = { changed: `files changed since ${d.base ? code(d.base) : 'the base ref'}`, all: 'every migration and rollback', last: 'the newest migrations (--last)', only: 'exactly the named migrations and their rollbacks (--only)' }[d.scope];
   const facts = [
     `Checked ${scope}`,
     `PostgreSQL ${text(d.pgVersion)}`,
