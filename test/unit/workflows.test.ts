@@ -1,5 +1,7 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { tsImport } from 'tsx/esm/api';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -55,6 +57,16 @@ function dbopsInvocations(script: string): string[][] {
   return found;
 }
 
+/**
+ * The expressions of a run script that put text a user controls into the script itself, where the runner
+ * substitutes it before the shell parses the script (script injection): the event payload (PR titles, labels,
+ * comments, `github.event.inputs`), the head branch name and workflow_dispatch inputs. Through `env:` the
+ * shell sees them as data.
+ */
+function inlineUntrusted(script: string): string[] {
+  return [...script.matchAll(/\$\{\{([\s\S]*?)\}\}/g)].map((m) => m[1]!.trim()).filter((expr) => /github\.event\b|github\.head_ref|\binputs\./.test(expr));
+}
+
 describe.each(files)('.github/workflows/%s', (file) => {
   const text = readFileSync(join(DIR, file), 'utf8');
   const workflow = load(file);
@@ -82,11 +94,8 @@ describe.each(files)('.github/workflows/%s', (file) => {
     }
   });
 
-  it('passes untrusted pull request data through env, never inline in a script', () => {
-    for (const s of steps(workflow).filter((s) => s.run)) {
-      const inline = [...s.run!.matchAll(/\$\{\{([^}]*)\}\}/g)].map((m) => m[1]!);
-      for (const expr of inline) expect(expr, `${s.job}: ${s.run}`).not.toMatch(/github\.event\.|github\.head_ref|inputs\./);
-    }
+  it('passes untrusted data (event payload, head ref, dispatch inputs) through env, never inline in a script', () => {
+    for (const s of steps(workflow).filter((s) => s.run)) expect(inlineUntrusted(s.run!), `${s.job}: ${s.run}`).toEqual([]);
   });
 
   it('runs only dbops commands and flags that exist', () => {
@@ -110,6 +119,13 @@ describe('the checks themselves', () => {
     const errors = parseWorkflow({ name: 'bad.yml', content: bad }, new NoOperationTraceWriter()).context.errors.getErrors().map((e) => e.message);
     expect(errors.join('\n')).toMatch(/id-tokens/);
     expect(errors.join('\n')).toMatch(/abc/);
+  });
+
+  it('inlineUntrusted flags dispatch inputs and event data written into a script, not the same data in env', () => {
+    expect(inlineUntrusted('npx dbops deploy --outside-window "${{ inputs.outside_window }}"')).toEqual(['inputs.outside_window']);
+    expect(inlineUntrusted('echo "${{github.event.pull_request.title}}" ${{ toJSON(github.event) }}')).toEqual(['github.event.pull_request.title', 'toJSON(github.event)']);
+    expect(inlineUntrusted('git log "${{ github.head_ref }}"')).toHaveLength(1);
+    expect(inlineUntrusted('npx dbops deploy --outside-window "$OUTSIDE_WINDOW" # ${{ github.event_name }} ${{ github.run_id }}')).toEqual([]);
   });
 
   it('dbopsInvocations finds each dbops command in a script, whichever way it is started', () => {
@@ -225,7 +241,7 @@ function fires(cron: string, at: Date): boolean {
 interface ScheduledWorkflow extends Workflow {
   on: { schedule: Array<{ cron: string; timezone?: string }>; workflow_dispatch?: { inputs: Record<string, { type: string; options: string[]; default: string }> } };
 }
-type FullJob = Job & { 'runs-on'?: string | string[]; concurrency?: unknown; environment?: string; steps: Array<Step & { name?: string }> };
+type FullJob = Job & { 'runs-on'?: string | string[]; concurrency?: unknown; environment?: string | { name: string; deployment?: boolean }; steps: Array<Step & { name?: string }> };
 const jobsOf = (w: Workflow) => Object.entries(w.jobs) as Array<[string, FullJob]>;
 const GROUP = { group: 'dbops-backups', 'cancel-in-progress': false, queue: 'max' };
 const BACKUP_FILES = ['backup.yml', 'restore-test.yml'] as const;
@@ -272,7 +288,8 @@ describe('backup.yml', () => {
 
   it('creates, verifies, replicates and prunes in that order, then always notifies and uploads the reports', () => {
     const commands = job.steps.flatMap((s) => (s.run ? dbopsInvocations(s.run).map((words) => words.join(' ')) : []));
-    expect(commands).toEqual(['backup create --tier "$TIER"', 'backup verify --latest --tier "$TIER"', 'backup replicate', 'backup prune', 'backup notify']);
+    // Evidence retention runs with the backup prune: the bundles live on the same target, in the same group.
+    expect(commands).toEqual(['backup create --tier "$TIER"', 'backup verify --latest --tier "$TIER"', 'backup replicate', 'backup prune', 'evidence prune', 'backup notify']);
     const index = (pattern: RegExp) => job.steps.findIndex((s) => pattern.test(s.run ?? s.uses ?? ''));
     const notify = job.steps[index(/dbops backup notify/)]!;
     expect(notify.if).toBe('always()');
@@ -284,7 +301,7 @@ describe('backup.yml', () => {
     expect(index(new RegExp(`^${AWS}`))).toBeGreaterThan(index(/dbops backup verify/));
     expect(index(new RegExp(`^${AWS}`))).toBeLessThan(index(/dbops backup replicate/));
     // The other steps stop at the first failure: nothing is replicated or pruned after a failed verification.
-    for (const s of job.steps.filter((s) => /dbops backup (verify|replicate|prune)/.test(s.run ?? ''))) expect(s.if).toBeUndefined();
+    for (const s of job.steps.filter((s) => /dbops (backup (verify|replicate|prune)|evidence prune)/.test(s.run ?? ''))) expect(s.if).toBeUndefined();
   });
 
   it('runs on the backup server that mounts the primary target, with PostgreSQL client tools and age', () => {
@@ -370,5 +387,235 @@ describe.each(BACKUP_FILES)('%s: serialized, least privilege, secrets only in en
     expect(text.match(/secrets\.\w/g)?.length).toBe(seen);
     // The production database is reached only by the backup itself; restore tests never see it.
     if (file === 'restore-test.yml') expect(text).not.toContain('PRODUCTION_DATABASE_URL');
+  });
+});
+
+// ---- deploy-staging.yml and deploy-production.yml -----------------------------------------------------
+
+interface EnvironmentsYaml {
+  environments: Record<string, { database_url_env: string; github_environment?: string; staging_first?: string }>;
+}
+const environmentsPolicy = parse(readFileSync(join(ROOT, 'policies/environments.yaml'), 'utf8')) as EnvironmentsYaml;
+const environmentOf = (job: FullJob) => (typeof job.environment === 'string' ? job.environment : job.environment?.name);
+const invocationsOf = (job: FullJob) => job.steps.flatMap((s) => (s.run ? dbopsInvocations(s.run).map((words) => words.join(' ')) : []));
+const stepOf = (job: FullJob, pattern: RegExp) => job.steps.find((s) => pattern.test(s.run ?? s.uses ?? ''));
+const indexOf = (job: FullJob, pattern: RegExp) => job.steps.findIndex((s) => pattern.test(s.run ?? s.uses ?? ''));
+const deployGroup = (environment: string) => ({ group: `dbops-deploy-${environment}`, 'cancel-in-progress': false, queue: 'max' });
+/** `K=SECRET` for each env entry of a step that maps a secret, e.g. `DATABASE_URL=STAGING_DATABASE_URL`. */
+const secretsOf = (s: Step) => Object.entries(s.env ?? {}).flatMap(([k, v]) => [...String(v).matchAll(/secrets\.(\w+)/g)].map((m) => `${k}=${m[1]}`));
+
+/**
+ * Runs a step's script the way the runner does (bash -e -o pipefail) with `npx` replaced by a function that
+ * prints its arguments, and returns them: what the real command line would have been, word for word.
+ */
+function argvOf(script: string, env: Record<string, string>, cwd: string): string[] {
+  const result = spawnSync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', `npx() { printf '%s\\0' "$@"; }\n${script}`], {
+    cwd,
+    // Only PATH (node first, for scripts that call it) and the step's env: nothing of this process leaks in.
+    env: { PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}`, ...env },
+    encoding: 'utf8',
+  });
+  expect(result.stderr).toBe('');
+  expect(result.status).toBe(0);
+  return result.stdout.split('\0').slice(0, -1);
+}
+
+describe.each(files)('.github/workflows/%s: deploys', (file) => {
+  const w = load(file);
+
+  it('each job that gates, deploys or rolls back an environment declares its GitHub environment and queues in that environment\'s group', () => {
+    for (const [name, job] of jobsOf(w)) {
+      for (const words of invocationsOf(job).map((c) => c.split(' ')).filter((words) => ['gate', 'deploy', 'rollback'].includes(words[0]!))) {
+        const environment = words[words.indexOf('--environment') + 1];
+        expect(environment, `${name}: dbops ${words.join(' ')} names its environment literally`).toMatch(/^[a-z][a-z0-9-]*$/);
+        const policy = environmentsPolicy.environments[environment!];
+        expect(policy, `${name}: ${environment} is in policies/environments.yaml`).toBeDefined();
+        // The approvals the gate counts are those of the environment this job waited for.
+        expect(environmentOf(job), name).toBe(policy!.github_environment ?? environment);
+        expect(typeof job.environment === 'object' ? job.environment.deployment : undefined, name).toBeUndefined();
+        expect(job.concurrency, name).toEqual(deployGroup(environment!));
+      }
+    }
+  });
+
+  it('grants id-token: write only to jobs that declare an environment (the cloud role trusts that subject)', () => {
+    expect(JSON.stringify(w.permissions ?? {})).not.toContain('id-token');
+    for (const [name, job] of jobsOf(w)) {
+      if ((job.permissions as Record<string, string> | undefined)?.['id-token'] === 'write') expect(environmentOf(job), name).toBeDefined();
+    }
+  });
+
+  it('never combines a queue of waiting runs with cancelling them', () => {
+    for (const c of [w.concurrency, ...jobsOf(w).map(([, j]) => j.concurrency)]) {
+      if (c && typeof c === 'object' && (c as { queue?: string }).queue === 'max') expect((c as { 'cancel-in-progress'?: boolean })['cancel-in-progress']).toBe(false);
+    }
+  });
+});
+
+describe('deploy-staging.yml', () => {
+  const w = load('deploy-staging.yml');
+  const text = readFileSync(join(DIR, 'deploy-staging.yml'), 'utf8');
+  const backup = w.jobs['backup'] as FullJob;
+  const deploy = w.jobs['deploy'] as FullJob;
+
+  it('runs when a push to main changes migrations or rollbacks, and by hand', () => {
+    expect(triggers(w)).toEqual(['push', 'workflow_dispatch']);
+    const on = w.on as { push: { branches: string[]; paths: string[] } };
+    expect(on.push.branches).toEqual(['main']);
+    expect(on.push.paths).toEqual(['prisma/migrations/**', 'rollbacks/**']);
+  });
+
+  it('backs staging up in the dbops-backups group and verifies that backup, then deploys in its own queue', () => {
+    expect(Object.keys(w.jobs)).toEqual(['backup', 'deploy']);
+    // The same group as every job of backup.yml and restore-test.yml: the dump never overlaps a copy or prune.
+    expect(backup.concurrency).toEqual(GROUP);
+    expect(w.concurrency).toBeUndefined();
+    // The staging secret without a second staging deployment record.
+    expect(backup.environment).toEqual({ name: 'staging', deployment: false });
+    expect(invocationsOf(backup)).toEqual(['backup create --tier pre-deploy --note "deploy-staging run $GITHUB_RUN_ID"', 'backup verify "$id"']);
+    expect(deploy.needs).toBe('backup');
+    expect(deploy.environment).toBe('staging');
+    expect(deploy.concurrency).toEqual(deployGroup('staging'));
+    expect(invocationsOf(deploy)).toEqual(['deploy --environment staging --wait', 'report --github']);
+    for (const job of [backup, deploy]) expect(job['runs-on']).toEqual(['self-hosted', 'backup-server']);
+    expect(stepOf(backup, /apt-get install .*postgresql-client/)).toBeDefined();
+  });
+
+  it('verifies the backup create just took, by the id in its report', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dbops-workflow-'));
+    try {
+      mkdirSync(join(dir, 'reports'));
+      writeFileSync(join(dir, 'reports/backup-create.json'), JSON.stringify({ step: 'backup-create', data: { manifest: { id: '20261124T101500Z-pre-deploy-7c2e' } } }));
+      expect(argvOf(stepOf(backup, /dbops backup verify/)!.run!, {}, dir)).toEqual(['dbops', 'backup', 'verify', '20261124T101500Z-pre-deploy-7c2e']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('grants nothing by default; the deploy job reads what the evidence records, nobody gets an OIDC token', () => {
+    expect(w.permissions).toEqual({});
+    expect(backup.permissions).toEqual({ contents: 'read' });
+    expect(deploy.permissions).toEqual({ contents: 'read', actions: 'read', 'pull-requests': 'read' });
+    expect(text).not.toContain('id-token');
+    expect(stepOf(deploy, /^actions\/checkout/)?.with?.['fetch-depth']).toBe(0);
+  });
+
+  it('hands each secret, through env, only to the step that needs it, under the name the policy reads', () => {
+    const urlEnv = environmentsPolicy.environments['staging']!.database_url_env;
+    const expected: Record<string, string[]> = { create: ['DATABASE_URL=STAGING_DATABASE_URL'], verify: ['DBOPS_BACKUP_IDENTITY=DBOPS_BACKUP_IDENTITY'], deploy: [`${urlEnv}=STAGING_DATABASE_URL`] };
+    let seen = 0;
+    for (const [name, job] of jobsOf(w)) {
+      for (const s of job.steps) {
+        expect(`${s.run ?? ''}${JSON.stringify(s.with ?? {})}`, `${name}: ${s.name}`).not.toMatch(/secrets\./);
+        expect(secretsOf(s), `${name}: ${s.name}`).toEqual(expected[s.name ?? ''] ?? []);
+        seen += secretsOf(s).length;
+      }
+    }
+    expect(text.match(/secrets\.\w/g)?.length).toBe(seen);
+    expect(stepOf(deploy, /dbops deploy/)?.env?.['GITHUB_TOKEN']).toBe('${{ github.token }}');
+  });
+
+  it('always writes the job summary and uploads reports/ (with the evidence bundle) for 90 days', () => {
+    for (const job of [backup, deploy]) {
+      const upload = stepOf(job, /^actions\/upload-artifact/);
+      expect(upload?.if).toBe('always()');
+      expect(upload?.with).toMatchObject({ path: 'reports/', 'retention-days': 90 });
+    }
+    expect(stepOf(deploy, /dbops report/)?.if).toMatch(/^always\(\)/);
+    expect(indexOf(deploy, /^actions\/upload-artifact/)).toBeGreaterThan(indexOf(deploy, /dbops deploy/));
+  });
+});
+
+describe('deploy-production.yml', () => {
+  const w = load('deploy-production.yml') as Workflow & { on: { workflow_dispatch: { inputs: Record<string, { type: string; default?: unknown; required?: boolean }> } } };
+  const text = readFileSync(join(DIR, 'deploy-production.yml'), 'utf8');
+  const preflight = w.jobs['preflight'] as FullJob;
+  const deploy = w.jobs['deploy'] as FullJob;
+  const deployStep = stepOf(deploy, /dbops deploy/)!;
+
+  /** The deploy command line for these dispatch inputs: the step's env evaluated by GitHub's evaluator, its script run by bash. */
+  const commandLine = (inputs: { take_backup: boolean; outside_window: string; wait: boolean }, cwd: string) => {
+    const env = Object.fromEntries(
+      Object.entries(deployStep.env!).map(([k, v]) => [k, /\binputs\./.test(v) ? String(evaluate(v, { github: { event_name: 'workflow_dispatch' }, inputs })) : 'set']),
+    );
+    return argvOf(deployStep.run!, env, cwd);
+  };
+
+  it('is started by hand only, with the backup, change-window and wait choices as inputs', () => {
+    expect(triggers(w)).toEqual(['workflow_dispatch']);
+    const inputs = w.on.workflow_dispatch.inputs;
+    expect(Object.keys(inputs)).toEqual(['take_backup', 'outside_window', 'wait']);
+    expect(inputs['take_backup']).toMatchObject({ type: 'boolean', default: true });
+    expect(inputs['outside_window']).toMatchObject({ type: 'string', required: false, default: '' });
+    expect(inputs['wait']).toMatchObject({ type: 'boolean', default: false });
+  });
+
+  it('the approved job itself gates and deploys, queued in the production group, after a preflight without secrets', () => {
+    expect(Object.keys(w.jobs)).toEqual(['preflight', 'deploy']);
+    expect(deploy.environment).toBe('production');
+    expect(deploy.concurrency).toEqual(deployGroup('production'));
+    expect(w.concurrency).toBeUndefined();
+    expect(deploy.needs).toBe('preflight');
+    expect(invocationsOf(deploy)).toEqual(['deploy --environment production "${flags[@]}"', 'report --github']);
+    // No gate job: a job of its own would need an approval of its own, and the approvals it judges would not
+    // be those of the job that deploys.
+    expect(jobsOf(w).filter(([, j]) => j.environment !== undefined).map(([name]) => name)).toEqual(['deploy']);
+    expect(invocationsOf(preflight)).toEqual(['rollbacks check']);
+    expect(JSON.stringify(preflight)).not.toMatch(/secrets\.|vars\./);
+    expect(deploy['runs-on']).toEqual(['self-hosted', 'backup-server']);
+    expect(stepOf(deploy, /apt-get install .*postgresql-client/)).toBeDefined();
+    expect(stepOf(deploy, /^actions\/checkout/)?.with).toMatchObject({ 'fetch-depth': 0, 'persist-credentials': false });
+  });
+
+  it('grants nothing by default, the preflight read access, and the deploy job exactly what it reads plus the OIDC token', () => {
+    expect(w.permissions).toEqual({});
+    expect(preflight.permissions).toEqual({ contents: 'read' });
+    expect(deploy.permissions).toEqual({ contents: 'read', actions: 'read', 'pull-requests': 'read', 'id-token': 'write' });
+  });
+
+  it('assumes the cloud role through OIDC only in the approved job, before the deploy, when the role is configured', () => {
+    const aws = jobsOf(w).flatMap(([name, j]) => j.steps.filter((s) => s.uses?.startsWith(AWS)).map((s) => ({ name, s })));
+    expect(aws.map((a) => a.name)).toEqual(['deploy']);
+    const { s } = aws[0]!;
+    expect(s.if).toBe("vars.DBOPS_DEPLOY_AWS_ROLE_ARN != ''");
+    expect(s.with?.['role-to-assume']).toBe('${{ vars.DBOPS_DEPLOY_AWS_ROLE_ARN }}');
+    expect(indexOf(deploy, new RegExp(`^${AWS}`))).toBeLessThan(indexOf(deploy, /dbops deploy/));
+    // The trust policy the comment documents binds the role to this environment's OIDC subject.
+    expect(text).toContain('"token.actions.githubusercontent.com:sub": "repo:OWNER/REPO:environment:production"');
+  });
+
+  it('hands the database URLs the policy names, the backup identity and the token to the deploy step only', () => {
+    const production = environmentsPolicy.environments['production']!;
+    const staging = environmentsPolicy.environments[production.staging_first!]!;
+    expect(secretsOf(deployStep).sort()).toEqual([`${production.database_url_env}=PRODUCTION_DATABASE_URL`, `${staging.database_url_env}=STAGING_DATABASE_URL`, 'DBOPS_BACKUP_IDENTITY=DBOPS_BACKUP_IDENTITY'].sort());
+    expect(deployStep.env?.['GITHUB_TOKEN']).toBe('${{ github.token }}');
+    expect(text.match(/secrets\.\w/g)?.length).toBe(secretsOf(deployStep).length);
+    for (const s of deploy.steps) expect(`${s.run ?? ''}${JSON.stringify(s.with ?? {})}`).not.toMatch(/secrets\./);
+  });
+
+  it('turns the inputs into deploy flags, a hostile reason staying one argument that runs nothing', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dbops-workflow-'));
+    try {
+      const base = ['dbops', 'deploy', '--environment', 'production'];
+      expect(commandLine({ take_backup: true, outside_window: '', wait: false }, dir)).toEqual([...base, '--take-backup']);
+      expect(commandLine({ take_backup: false, outside_window: '', wait: false }, dir)).toEqual(base);
+      const reason = `INC-4711: month-end "close"; touch pwned $(touch pwned) \`touch pwned\` #`;
+      expect(commandLine({ take_backup: true, outside_window: reason, wait: true }, dir)).toEqual([...base, '--take-backup', '--wait', '--outside-window', reason]);
+      expect(readdirSync(dir)).toEqual([]);
+      // Every flag the script can add is one `dbops deploy` has.
+      const deployFlags = Object.keys(commands.find((c) => c.path.join(' ') === 'deploy')!.inputs.shape).map((k) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`));
+      for (const flag of deployStep.run!.match(/--[a-z][a-z-]*/g)!) expect(deployFlags).toContain(flag.slice(2));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('always writes the job summary and uploads reports/ (with the evidence bundle) for 90 days', () => {
+    const upload = stepOf(deploy, /^actions\/upload-artifact/);
+    expect(upload?.if).toBe('always()');
+    expect(upload?.with).toMatchObject({ path: 'reports/', 'retention-days': 90 });
+    expect(stepOf(deploy, /dbops report/)?.if).toMatch(/^always\(\)/);
+    expect(indexOf(deploy, /dbops report/)).toBeGreaterThan(indexOf(deploy, /dbops deploy/));
+    expect(indexOf(deploy, /^actions\/upload-artifact/)).toBeGreaterThan(indexOf(deploy, /dbops deploy/));
   });
 });
