@@ -183,7 +183,7 @@ export function checkBundle(args: { environment: string; key: string; name: stri
   }
   const stem = bundleStem(bundle);
   if (fromName?.stem !== stem) {
-    problems.push({ sequence: bundle.sequence, key, check: 'key', message: `${key}: bundle ${bundle.sequence} (${bundle.kind}, created ${bundle.createdAt}) must be stored as ${stem}.json: it was renamed or moved.` });
+    problems.push({ sequence: seqGuess ?? bundle.sequence, key, check: 'key', message: `${key}: bundle ${bundle.sequence} (${bundle.kind}, created ${bundle.createdAt}) must be stored as ${stem}.json: it was renamed or moved.` });
   }
   if (bundle.environment !== environment) {
     problems.push({ sequence: bundle.sequence, key, check: 'environment', message: `${key}: the bundle belongs to environment "${bundle.environment}" but is stored in the folder of "${environment}".` });
@@ -304,7 +304,8 @@ export function verifyChain(input: ChainInput): ChainReport {
     const stem = name.slice(0, -'.json'.length);
     const key = keyOf(name);
     const check = checkBundle({ environment, key, name, json: files.get(name)!, markdown: markdown.get(stem), markdownKey: keyOf(`${stem}.md`) });
-    problems.push(...check.problems);
+    // A JSON bundle without its twin that the checkpoint covers is what a prune cut off between its two deletions left.
+    problems.push(...check.problems.filter((p) => !(covered(seq) && p.check === 'markdown' && !markdown.has(stem))));
     head = check.hash ?? null;
     // The link is read from the stored JSON even when the bundle failed a check, so one edited bundle is
     // not also reported as a broken link of its successor unless the link itself is wrong.
