@@ -134,7 +134,7 @@ export function executionData(over: Partial<ExecutionData> = {}): ExecutionData 
 }
 
 /** A deploy bundle draft; `breakGlass: true` fills a break-glass record. */
-export function bundleDraft(over: Partial<BundleDraft> & { environment?: string; breakGlass?: BundleDraft['breakGlass'] | true } = {}): BundleDraft {
+export function bundleDraft(over: Partial<Omit<BundleDraft, 'breakGlass'>> & { environment?: string; breakGlass?: BundleDraft['breakGlass'] | true } = {}): BundleDraft {
   const { environment = 'production', breakGlass, ...rest } = over;
   const bg = breakGlass === true ? { reason: 'incident INC-7: ledger writes failing', by: 'oncall (git: On Call <oncall@example.com>)', host: 'laptop-17', at: '2026-04-21T08:28:00.000Z' } : (breakGlass ?? null);
   return {
