@@ -10,7 +10,7 @@ import { redactDeep, writeFileAtomic } from '../report/store.ts';
 import type { DeployInputs } from '../registry.ts';
 import { checkLockfile, readMigrationsFolder } from '../steps/migrate/folder.ts';
 import { loadRows, openSession, type MigrationRow, type Session } from '../steps/migrate/history.ts';
-import { executeDeploy, executeRollback, finalStateOf, rollbackSet, type EngineRequest, type Execution } from './engine.ts';
+import { executeDeploy, executeRollback, finalStateOf, restoreCommandFor, rollbackSet, type EngineRequest, type Execution } from './engine.ts';
 import { resolveEnvironment } from './environment.ts';
 import { evaluateGate } from './gate.ts';
 import { acquireDeployLock, releaseDeployLock } from './lock.ts';
@@ -168,7 +168,10 @@ async function underLock(
   const approved = gate.migrations.map((m) => m.name);
   const mismatch = action === 'rollback' && gate.decision === 'allowed' && approved.join() !== names.join();
   if ((gate.decision === 'refused' && (refusals(gate, interruptedRecorded).length > 0 || !gate.checks.some((c) => c.status === 'fail'))) || mismatch) {
-    const data = base('refused', { steps: [], smoke: [], finalState: await finalStateOf(s, local, null, null), restoreCommand: null });
+    // A rollback that cannot run by script (irreversible, missing or empty rollback) has one way back: the backup.
+    const noScript = action === 'rollback' && gate.migrations.some((m) => m.rollback.status !== 'paired');
+    const restoreCommand = noScript ? restoreCommandFor({ backup: gate.backup, urlEnv: environment.urlEnv, policiesDir: input.policiesDir }) : null;
+    const data = base('refused', { steps: [], smoke: [], finalState: await finalStateOf(s, local, null, null), restoreCommand });
     const stored = await storeEvidence(store, { kind: action, breakGlass: gate.breakGlass, execution: data, interrupted: null, run: gate.run }, input.reportsDir);
     data.evidence = stored.evidence;
     const { message, hint } = mismatch

@@ -3,11 +3,11 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../pipeline/core/logger.ts';
 import { parseDatabaseUrl } from '../../pipeline/db/url.ts';
-import { executeDeploy, executeRollback, rollbackSet, type EngineRequest } from '../../pipeline/deploy/engine.ts';
+import { executeDeploy, type EngineRequest } from '../../pipeline/deploy/engine.ts';
 import { EnvironmentPolicy } from '../../pipeline/policy/environments.ts';
 import { ExecutorPolicy } from '../../pipeline/policy/schema.ts';
 import { readMigrationsFolder } from '../../pipeline/steps/migrate/folder.ts';
-import { loadRows, openSession, type Session } from '../../pipeline/steps/migrate/history.ts';
+import { openSession, type Session } from '../../pipeline/steps/migrate/history.ts';
 import { databasePerTest, type TestDb } from '../helpers/db.ts';
 import { deployFixture, type DeployFixture } from '../helpers/environments.ts';
 import { prismaRows, tableExists } from '../helpers/migrations.ts';
@@ -156,27 +156,5 @@ describe('deploy engine', () => {
     expect(r.failure?.message).toContain('smoke');
     expect(r.finalState).toMatchObject({ applied: [], pending: [M1], equalsBefore: true });
     expect(await tableExists(db.url, 'public."Ledger"')).toBe(false);
-  });
-
-  it('rollback --to: newer applied migrations are rolled back newest first; the one named stays', async () => {
-    const db = await fresh();
-    const fx = await deployFixture({
-      urls: { production: db.url },
-      migrations: { ...base, [M2]: 'ALTER TABLE "Ledger" ADD COLUMN currency text;\n', [M3]: 'CREATE TABLE "Audit"(id int);\n' },
-      rollbacks: { ...baseRollback, [M2]: 'ALTER TABLE "Ledger" DROP COLUMN currency;\n', [M3]: 'DROP TABLE "Audit";\n' },
-    });
-    const first = await engine(fx, db);
-    expect((await withSession(first.s, async () => executeDeploy(first.s, await first.req(), first.io))).outcome).toBe('succeeded');
-    const { s, io, req } = await engine(fx, db);
-    const r = await withSession(s, async () => {
-      const set = rollbackSet(await loadRows(s), M1);
-      expect(set).toEqual({ names: [M3, M2], known: true });
-      return executeRollback(s, { ...(await req()), names: set.names }, io);
-    });
-    expect(r.outcome).toBe('succeeded');
-    expect(r.steps.map((x) => [x.name, x.outcome])).toEqual([[M3, 'rolled-back'], [M2, 'rolled-back']]);
-    expect(r.finalState).toMatchObject({ applied: [M1], pending: [M2, M3] });
-    expect(await tableExists(db.url, 'public."Audit"')).toBe(false);
-    expect(rollbackSet([], 'nope')).toEqual({ names: [], known: false });
   });
 });
