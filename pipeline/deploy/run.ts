@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseDuration } from '../core/duration.ts';
-import { EnvError, ExitCode, UsageError } from '../core/errors.ts';
+import { EnvError, ExitCode, isDbopsError, UsageError } from '../core/errors.ts';
 import type { StepContext, StepResult } from '../core/step.ts';
 import type { BundleDraft, InflightMarker } from '../evidence/bundle.ts';
 import { appendBundle, clearInflight, openEvidence, readInflight, saveLocalCopy, writeInflight, type EvidenceStore } from '../evidence/store.ts';
@@ -203,7 +203,19 @@ async function underLock(
     restore: { backup: gate.backup ? { id: gate.backup.id, target: gate.backup.target } : null, urlEnv: environment.urlEnv, policiesDir: input.policiesDir },
   };
   const io = { progress: (l: string) => ctx.progress(l), signal: ctx.signal };
-  const execution = action === 'deploy' ? await executeDeploy(s, req, io) : await executeRollback(s, { ...req, names }, io);
+  let execution: Execution;
+  try {
+    execution = action === 'deploy' ? await executeDeploy(s, req, io) : await executeRollback(s, { ...req, names }, io);
+  } catch (e) {
+    // The engine throws DbopsErrors only before its first write (P3005, a malformed pending file, Prisma's
+    // lock held): record the attempt and clear the marker. Anything else (the connection lost mid-way)
+    // leaves the marker, so the next gate reports what the database holds.
+    if (!isDbopsError(e)) throw e;
+    const data = base('failed', { steps: [], smoke: [], finalState: await finalStateOf(s, local, null, null), restoreCommand: null });
+    const stored = await storeEvidence(store, { kind: action, breakGlass: gate.breakGlass, execution: data, interrupted: null, run: gate.run }, input.reportsDir);
+    if (!stored.problem) await clearInflight(store);
+    throw e;
+  }
   const data = base(execution.outcome, execution);
   const stored = await storeEvidence(store, { kind: action, breakGlass: gate.breakGlass, execution: data, interrupted: null, run: gate.run }, input.reportsDir);
   data.evidence = stored.evidence;

@@ -1,6 +1,6 @@
 // `dbops deploy` end to end on real PostgreSQL: the gate, the executor, the automatic rollback, the evidence
 // bundle, the restore command, concurrent deploys, kill -9, and no secret anywhere.
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ExecutionData } from '../../pipeline/deploy/schema.ts';
@@ -207,5 +207,40 @@ describe('dbops deploy', () => {
     expect(chain[0]!.interrupted!.state.map((s) => s.state)).toEqual(['applied', 'not-applied']);
     expect(chain[1]!.execution!.steps.map((s) => [s.name, s.outcome])).toEqual([[M2, 'applied']]);
     expect(await inflight(fx)).toBe(false);
+  });
+
+  it('break-glass is announced loudly and recorded in the bundle', async () => {
+    const db = await fresh();
+    const fx = await deployFixture({ urls: { production: db.url }, migrations: ledger, rollbacks: ledgerRollback });
+    await fx.writeEnvironments({ production: { approvals: 1, break_glass: true, backup: { required: false } } });
+    const refused = await deploy(fx);
+    expect(refused.code, refused.all).toBe(1);
+    expect(await tableExists(db.url, 'public."Ledger"')).toBe(false);
+    const run = await deploy(fx, '--break-glass', 'GitHub outage; CAB call 02:10, approved by J. Doe');
+    expect(run.code, run.all).toBe(0);
+    expect(run.stdout).toMatch(/!+\n! BREAK-GLASS DEPLOY of production/);
+    expect(run.stdout).toContain('reason: GitHub outage; CAB call 02:10, approved by J. Doe');
+    const chain = await bundles(fx);
+    expect(chain.map((b) => [b.execution?.outcome, b.breakGlass?.reason ?? null])).toEqual([['refused', null], ['succeeded', 'GitHub outage; CAB call 02:10, approved by J. Doe']]);
+  });
+
+  it('evidence storage gone after the database changed: the bundle is kept locally and the deploy fails with exit 3 saying so', async () => {
+    const db = await fresh();
+    const fx = await deployFixture({ urls: { production: db.url }, migrations: { ...ledger, [M2]: 'SELECT pg_sleep(1);\nCREATE TABLE "Slow"(id int);\n' }, rollbacks: { ...ledgerRollback, [M2]: 'DROP TABLE "Slow";\n' } });
+    const running = deploy(fx);
+    await waitFor('the second migration to run', async () => (await deployBackends(db)).some((b) => b.query.includes('pg_sleep') && b.state === 'active'));
+    // A file where the environment's evidence folder was: every write into it fails (also for root).
+    const folder = join(fx.storageDir, 'evidence', 'production');
+    await rm(folder, { recursive: true });
+    await writeFile(folder, 'not a folder');
+    const run = await running;
+    expect(run.code, run.all).toBe(3);
+    expect(run.stderr).toContain('The evidence bundle was NOT stored');
+    expect(await tableExists(db.url, 'public."Slow"')).toBe(true);
+    const local = join(fx.reportsDir, 'evidence', 'production');
+    const [saved] = (await readdir(local)).filter((n) => n.startsWith('unstored-'));
+    expect(run.stderr).toContain(join(local, saved!));
+    const draft = JSON.parse(await readFile(join(local, saved!), 'utf8'));
+    expect(draft).toMatchObject({ kind: 'deploy', execution: { outcome: 'succeeded', finalState: { applied: [M1, M2] } } });
   });
 });
