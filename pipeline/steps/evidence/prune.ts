@@ -37,7 +37,7 @@ export async function run(input: EvidencePruneInputs, ctx: StepContext): Promise
     const report = verifyChain({ environment, folder, files });
     const first = report.problems[0];
     if (first) {
-      throw new RefusedError(`Refusing to prune: the evidence chain of "${environment}" does not verify (${first.check} at ${first.key}: ${first.message})`, {
+      throw new RefusedError(`Refusing to prune: the evidence chain of "${environment}" does not verify: ${first.message}`, {
         hint: `Run \`dbops evidence verify --environment ${environment}\` and resolve the problem first; nothing was removed.`,
       });
     }
