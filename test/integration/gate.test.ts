@@ -2,7 +2,16 @@
 // folder target, hand-written catalog entries for the stale/unverified/other-database cases, and a loopback
 // GitHub REST server for approvals: every check, every reason reported together, no secret in any output.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { newBackupId, recordVerification, writeManifest } from '../../pipeline/backup/catalog.ts';
+import { createContext } from '../../pipeline/core/context.ts';
+import { UsageError } from '../../pipeline/core/errors.ts';
+import { silentLogger } from '../../pipeline/core/logger.ts';
+import { resolveEnvironment } from '../../pipeline/deploy/environment.ts';
+import { evaluateGate } from '../../pipeline/deploy/gate.ts';
+import { loadPolicies } from '../../pipeline/policy/load.ts';
+import { openSession } from '../../pipeline/steps/migrate/history.ts';
 import type { GateData } from '../../pipeline/deploy/schema.ts';
 import { WEEKDAYS } from '../../pipeline/policy/environments.ts';
 import { DirectoryStorage } from '../../pipeline/storage/directory.ts';
@@ -354,5 +363,69 @@ describe('dbops gate: approvals inside GitHub Actions (four-eyes)', () => {
     expect(run.code).toBe(1);
     expect(check(data, 'approval').reasons.map((r) => r.rule)).toEqual(['approval/unavailable']);
     expect(run.all).not.toContain(TOKEN);
+  });
+});
+
+describe('evaluateGate for a rollback, and the rehearsal', () => {
+  async function rollbackGate(s: Setup, rollbackTo: string) {
+    const ctx = createContext({ log: silentLogger(), signal: new AbortController().signal, policiesDir: s.fx.policiesDir, env: s.fx.env });
+    const { environments } = await loadPolicies(s.fx.policiesDir, ['environments']);
+    const environment = resolveEnvironment(environments.value, 'production', s.fx.env);
+    const session = await openSession(environment.target, ctx.log, 'gate test');
+    try {
+      return await evaluateGate({ environment, action: 'rollback', rollbackTo, takeBackup: false, migrationsDir: s.fx.migrationsDir, rollbacksDir: s.fx.rollbacksDir, reportsDir: s.fx.reportsDir, policiesDir: s.fx.policiesDir }, ctx, session);
+    } finally {
+      await session.close();
+    }
+  }
+
+  it('judges the applied migrations newer than --to, newest first; an irreversible one refuses with the restore command', async () => {
+    const s = await setup(production({ staging_first: 'staging', require_rehearsal: true }));
+    await s.migrate('production');
+    const M3 = '20260103000000_drop_note';
+    await s.fx.addMigrations({ [M3]: 'ALTER TABLE "Ledger" DROP COLUMN note;\n' }, { [M3]: '-- dbops:irreversible the notes are gone\nALTER TABLE "Ledger" ADD COLUMN note text;\n' });
+    await s.migrate('production');
+    const backupId = await catalogEntry(s, { ageMin: 5, status: 'verified' });
+
+    const data = await rollbackGate(s, M1);
+    expect(data.action).toBe('rollback');
+    expect(data.rollbackTo).toBe(M1);
+    expect(data.migrations.map((m) => [m.name, m.rollback.status])).toEqual([[M3, 'irreversible'], [M2, 'paired']]);
+    expect(check(data, 'staging-first').status).toBe('skipped');
+    expect(check(data, 'rehearsal').status).toBe('skipped');
+    expect(check(data, 'backup').status).toBe('pass');
+    const reason = check(data, 'lint').reasons.find((r) => r.rule === 'rollback/irreversible')!;
+    expect(reason.migration).toBe(M3);
+    expect(reason.message).toContain('the notes are gone');
+    expect(reason.hint).toContain(`dbops backup restore ${backupId} --target-url "$PRODUCTION_DATABASE_URL" --force`);
+    expect(data.decision).toBe('refused');
+
+    expect((await rollbackGate(s, M2)).migrations.map((m) => m.name)).toEqual([M3]);
+    await expect(rollbackGate(s, '20250101000000_never')).rejects.toThrow(UsageError);
+  });
+
+  it('require_rehearsal: a missing, failed or incomplete rehearse.json refuses', async () => {
+    const s = await setup(production({ staging_first: undefined, backup: { required: false }, require_rehearsal: true }));
+    let { data } = await s.gate();
+    expect(check(data, 'rehearsal').reasons.map((r) => r.rule)).toEqual(['rehearsal/missing']);
+
+    const migration = (name: string) => ({
+      name, mode: 'atomic', status: 'applied', durationMs: 12, sampleIntervalMs: 50, samples: 1, touched: [], locks: [], timeline: [], probes: [], tables: [],
+      rollback: { status: 'proven', reapply: 'matched' },
+    });
+    const rehearse = (verdict: string, names: string[]) => ({
+      schemaVersion: 1, step: 'rehearse', command: 'rehearse', verdict, exitCode: verdict === 'fail' ? 1 : 0, startedAt: '2026-11-24T05:00:00.000Z', finishedAt: '2026-11-24T05:01:00.000Z',
+      durationMs: 60000, commit: null, dbopsVersion: '0.1.0', findings: [],
+      data: { snapshot: { source: 'synthetic', label: 'synthetic', cloneMs: 10 }, base: { ref: null, applied: [] }, pending: names, migrations: names.map(migration), workload: [] },
+    });
+    await writeFile(join(s.fx.reportsDir, 'rehearse.json'), JSON.stringify(rehearse('fail', [M1])));
+    ({ data } = await s.gate());
+    expect(check(data, 'rehearsal').reasons.map((r) => r.rule)).toEqual(['rehearsal/failed', 'rehearsal/incomplete']);
+    expect(check(data, 'rehearsal').reasons[1]!.message).toContain(M2);
+    expect(data.testing.rehearsal?.migrations.map((m) => m.name)).toEqual([M1]);
+
+    await writeFile(join(s.fx.reportsDir, 'rehearse.json'), JSON.stringify(rehearse('pass', [M1, M2])));
+    ({ data } = await s.gate());
+    expect(check(data, 'rehearsal').status).toBe('pass');
   });
 });

@@ -19,7 +19,7 @@ export interface LintCheck {
  * The lint step on exactly the change (`--only`): the pending migrations and their rollbacks, pairing
  * included. A rollback is judged on its rollback scripts and their pairing only (the migrations ran long ago).
  */
-export async function lintCheck(scope: GateScope): Promise<LintCheck> {
+export async function lintCheck(scope: GateScope, backupId?: string): Promise<LintCheck> {
   const { request, change } = scope;
   const reasons: GateReason[] = [];
   if (request.action === 'rollback') {
@@ -30,7 +30,7 @@ export async function lintCheck(scope: GateScope): Promise<LintCheck> {
         rule: 'rollback/irreversible',
         migration: m.name,
         message: `${m.name} ${why}, so it cannot be rolled back by script.`,
-        hint: `Restore the database from the backup taken before ${m.name} instead: \`dbops backup restore <backup id> --target-url "$${scope.environment.urlEnv}" --force\` (dbops backup list shows the backups; the gate's backup check names the newest), or roll back only to a migration after ${m.name}.`,
+        hint: `Restore the database from a backup instead: \`dbops backup restore ${backupId ?? '<backup id>'} --target-url "$${scope.environment.urlEnv}" --force\`${backupId ? ' (the newest backup of this database)' : ' (`dbops backup list` shows the backups)'}, or roll back only to a migration after ${m.name}.`,
       });
     }
   }
