@@ -174,6 +174,8 @@ export function checkBundle(args: { environment: string; key: string; name: stri
     return fail('canonical', `${key}: not in canonical form from byte ${at} (${lineColumn(json, at)}) on: the file was edited after it was written.`);
   }
   const bundle = schema.data;
+  // The key is derived from createdAt; a date that does not parse cannot name a key (nor sort a chain).
+  if (Number.isNaN(Date.parse(bundle.createdAt))) return fail('schema', `${key}: createdAt "${bundle.createdAt}" is not a date.`);
   if (hash !== bundle.sha256) {
     return fail('hash', `${key}: its content hashes to ${hash} but it records sha256 ${bundle.sha256}: the bundle was edited after it was sealed.`, {
       sequence: bundle.sequence,

@@ -225,6 +225,15 @@ describe('evidence chain', () => {
     expect(r.problems[1]!.key).toBe(`${FOLDER}notes.txt`);
   });
 
+  it('a re-sealed bundle with a createdAt that is no date is a schema problem, not a crash', () => {
+    const { bundles, files } = chain(1);
+    const name = nameOf(bundles[0]!);
+    const forged = sealBundle({ ...bundles[0]!, createdAt: 'yesterday' });
+    files.set(name, Buffer.from(serialize(forged)));
+    expect(verify(files).problems[0]).toMatchObject({ check: 'schema', sequence: 1 });
+    expect(verify(files).problems[0]!.message).toContain('createdAt "yesterday" is not a date');
+  });
+
   it('a bundle stored in another environment\'s folder is named', () => {
     const { files } = chain(1);
     const r = verifyChain({ environment: 'staging', folder: 'evidence/staging/', files });
