@@ -34,7 +34,10 @@ export interface ApprovalEvidence {
 /** The job permissions the approval evidence needs, as they go into a workflow. */
 export const APPROVAL_PERMISSIONS = 'permissions:\n  actions: read        # the run\'s environment approvals\n  contents: read       # the commits that touched the migration files\n  pull-requests: read  # their pull requests and reviews';
 
-const TOKEN_HINT = `pass the job's token to the step and give the job read access to what four-eyes reads:\n${APPROVAL_PERMISSIONS}\nsteps:\n  - run: npx dbops gate --environment production\n    env:\n      GITHUB_TOKEN: \${{ github.token }}`;
+const TOKEN_HINT = `Pass the job's token to the step and give the job read access to what four-eyes reads:\n${APPROVAL_PERMISSIONS}\nsteps:\n  - run: npx dbops deploy --environment <name>\n    env:\n      GITHUB_TOKEN: \${{ github.token }}`;
+
+/** Default per HTTP request: a hung API must not hold the deploy job until the job's own timeout. */
+const REQUEST_TIMEOUT_MS = 60_000;
 
 /** The run this command is a step of, from GITHUB_* variables; null outside GitHub Actions. */
 export function runIdentity(env: NodeJS.ProcessEnv): RunIdentity | null {
@@ -131,7 +134,8 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
  * Reads the run's environment approvals, the commits and pull requests behind the files, their reviews,
  * and judges four-eyes. Throws EnvError when the REST API cannot be read (no token, 403, unreachable).
  */
-export async function collectApprovalEvidence(query: ApprovalQuery, env: NodeJS.ProcessEnv, log: Logger): Promise<ApprovalEvidence> {
+export async function collectApprovalEvidence(query: ApprovalQuery, env: NodeJS.ProcessEnv, log: Logger, options: { timeoutMs?: number } = {}): Promise<ApprovalEvidence> {
+  const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
   const run = runIdentity(env);
   if (!run) {
     throw new EnvError('The environment approvals can only be read inside GitHub Actions (GITHUB_ACTIONS is not "true").', {
@@ -157,6 +161,11 @@ export async function collectApprovalEvidence(query: ApprovalQuery, env: NodeJS.
   const octokit = getOctokit(token, {
     baseUrl,
     log: { debug: () => {}, info: () => {}, warn: (m: string) => log.warn(redact(m)), error: (m: string) => log.error(redact(m)) },
+  });
+  // A hook rather than a per-call option: paginate drops per-call request options on its follow-up pages. It
+  // edits the options in place because hooks pass the same object along (a `wrap` hook's copy is ignored).
+  octokit.hook.before('request', (options) => {
+    options.request = { ...options.request, signal: AbortSignal.timeout(timeoutMs) };
   });
   // Octokit types each route literally; dbops's routes are passed as plain strings, so paginate is seen through
   // the signature it has for any route.

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EnvError, ExitCode } from '../../pipeline/core/errors.ts';
@@ -232,6 +234,21 @@ describe('collectApprovalEvidence', () => {
     expect(error.message).not.toContain(TOKEN);
     // afterEach closes again; a second close of a stopped server is harmless with a fresh one.
     server = await startGitHubServer();
+  });
+
+  it('an API that never answers is an EnvError after the request timeout, not a hung deploy job', async () => {
+    const silent = createServer(() => {});
+    await new Promise<void>((done) => silent.listen(0, '127.0.0.1', done));
+    try {
+      const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      const error = (await collectApprovalEvidence(query(), actionsEnv({ GITHUB_API_URL: url }), log(), { timeoutMs: 200 }).catch((e: unknown) => e)) as EnvError;
+      expect(error).toBeInstanceOf(EnvError);
+      expect(error.message).toContain(`Cannot reach the GitHub API at ${url} (GET /repos/acme/astro/actions/runs/4242/approvals)`);
+      expect(error.message).toContain('timeout');
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
   });
 
   it('outside GitHub Actions there is no run to read approvals of', async () => {
