@@ -211,7 +211,8 @@ export async function collectApprovalEvidence(query: ApprovalQuery, env: NodeJS.
     commitsByPath.set(path, await api.all<CommitJson>('GET /repos/{owner}/{repo}/commits', { path, sha: run.sha }, 'contents: read'));
   });
 
-  const shas = [...new Set([...commitsByPath.values()].flat().map((c) => c.sha))];
+  const commits = new Map([...commitsByPath.values()].flat().map((c) => [c.sha, c]));
+  const shas = [...commits.keys()];
   const pullsBySha = new Map<string, number[]>();
   await mapLimit(shas, 4, async (sha) => {
     const found = await api.all<{ number: number }>('GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls', { commit_sha: sha }, 'contents: read and pull-requests: read');
@@ -237,16 +238,16 @@ export async function collectApprovalEvidence(query: ApprovalQuery, env: NodeJS.
   });
 
   const provenance: FileProvenance[] = query.files.map((f) => {
-    const commits = commitsByPath.get(f.path) ?? [];
+    const touching = commitsByPath.get(f.path) ?? [];
     return {
       migration: f.migration,
       path: f.path,
-      commits: commits.map((c) => ({ sha: c.sha, author: login(c.author), committer: login(c.committer) })),
-      pulls: [...new Set(commits.flatMap((c) => pullsBySha.get(c.sha) ?? []))].sort((a, b) => a - b),
+      commits: touching.map((c) => ({ sha: c.sha, author: login(c.author), committer: login(c.committer) })),
+      pulls: [...new Set(touching.flatMap((c) => pullsBySha.get(c.sha) ?? []))].sort((a, b) => a - b),
     };
   });
 
-  for (const c of shas.map((sha) => [...commitsByPath.values()].flat().find((x) => x.sha === sha)!)) {
+  for (const c of commits.values()) {
     if (!c.author) {
       // Four-eyes compares GitHub logins; an author email linked to no account cannot be matched to an approver.
       log.warn({ commit: c.sha, name: c.commit?.author?.name ?? null }, `commit ${c.sha.slice(0, 7)} has no GitHub author (its email is linked to no account): four-eyes cannot exclude its author by login`);
