@@ -61,11 +61,16 @@ function refusalMessage(gate: GateData, interruptedRecorded: boolean): { message
 }
 
 /** Stores the bundle and its local copy; a storage failure leaves the local copy and says so (never silently). */
-async function storeEvidence(store: EvidenceStore, draft: BundleDraft, reportsDir: string): Promise<{ evidence: ExecutionData['evidence']; problem?: string }> {
+async function storeEvidence(store: EvidenceStore, draft: BundleDraft, reportsDir: string, env: NodeJS.ProcessEnv): Promise<{ evidence: ExecutionData['evidence']; problem?: string }> {
   const localDir = join(resolve(reportsDir), 'evidence');
   try {
     const stored = await appendBundle(store, draft);
     const local = await saveLocalCopy(localDir, stored);
+    // In Actions the bundle's page is the job summary too: reviewers read the same record the auditor gets.
+    if (env['GITHUB_STEP_SUMMARY']) {
+      const { appendJobSummary } = await import('../github/actions.ts');
+      await appendJobSummary(stored.markdown, env).catch((e: unknown) => store.log?.warn(`could not write the job summary: ${(e as Error).message}`));
+    }
     return { evidence: { key: stored.key, sequence: stored.bundle.sequence, sha256: stored.bundle.sha256, target: store.storage.name, localJson: local.json, localMarkdown: local.markdown } };
   } catch (e) {
     const file = join(localDir, store.environment, `unstored-${new Date().toISOString().replace(/[-:.]/g, '')}-${draft.kind}.json`);
@@ -145,7 +150,7 @@ async function underLock(
   if (marker) {
     const interrupted = gate.interrupted ?? interruptedFrom(marker, await loadRows(s));
     ctx.progress(`An earlier ${marker.action} (started ${marker.startedAt} by ${marker.by}) never finished; recording it as interrupted.`);
-    const stored = await storeEvidence(store, { kind: 'interrupted', breakGlass: null, execution: null, interrupted, run: marker.run }, input.reportsDir);
+    const stored = await storeEvidence(store, { kind: 'interrupted', breakGlass: null, execution: null, interrupted, run: marker.run }, input.reportsDir, ctx.env ?? process.env);
     if (stored.problem) throw new EnvError(stored.problem, { hint: 'Nothing was deployed. Make the evidence storage reachable and run again.' });
     await clearInflight(store);
     interruptedRecorded = true;
@@ -172,7 +177,7 @@ async function underLock(
     const noScript = action === 'rollback' && gate.migrations.some((m) => m.rollback.status !== 'paired');
     const restoreCommand = noScript ? restoreCommandFor({ backup: gate.backup, urlEnv: environment.urlEnv, policiesDir: input.policiesDir }) : null;
     const data = base('refused', { steps: [], smoke: [], finalState: await finalStateOf(s, local, null, null), restoreCommand });
-    const stored = await storeEvidence(store, { kind: action, breakGlass: gate.breakGlass, execution: data, interrupted: null, run: gate.run }, input.reportsDir);
+    const stored = await storeEvidence(store, { kind: action, breakGlass: gate.breakGlass, execution: data, interrupted: null, run: gate.run }, input.reportsDir, ctx.env ?? process.env);
     data.evidence = stored.evidence;
     const { message, hint } = mismatch
       ? { message: `The gate judged rolling back ${approved.join(', ') || 'nothing'}, but the database now needs ${names.join(', ') || 'nothing'}; nothing was changed.`, hint: 'Run the rollback again.' }
@@ -212,12 +217,12 @@ async function underLock(
     // leaves the marker, so the next gate reports what the database holds.
     if (!isDbopsError(e)) throw e;
     const data = base('failed', { steps: [], smoke: [], finalState: await finalStateOf(s, local, null, null), restoreCommand: null });
-    const stored = await storeEvidence(store, { kind: action, breakGlass: gate.breakGlass, execution: data, interrupted: null, run: gate.run }, input.reportsDir);
+    const stored = await storeEvidence(store, { kind: action, breakGlass: gate.breakGlass, execution: data, interrupted: null, run: gate.run }, input.reportsDir, ctx.env ?? process.env);
     if (!stored.problem) await clearInflight(store);
     throw e;
   }
   const data = base(execution.outcome, execution);
-  const stored = await storeEvidence(store, { kind: action, breakGlass: gate.breakGlass, execution: data, interrupted: null, run: gate.run }, input.reportsDir);
+  const stored = await storeEvidence(store, { kind: action, breakGlass: gate.breakGlass, execution: data, interrupted: null, run: gate.run }, input.reportsDir, ctx.env ?? process.env);
   data.evidence = stored.evidence;
   // The marker goes only with the bundle that explains it: an unstored bundle leaves it for the next gate.
   if (!stored.problem) await clearInflight(store);

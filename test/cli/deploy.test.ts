@@ -85,8 +85,13 @@ describe('dbops deploy', () => {
     expect(await inflight(fx)).toBe(false);
 
     await fx.addMigrations({ [M2]: 'ALTER TABLE "Ledger" ADD COLUMN currency text;\n' }, { [M2]: 'ALTER TABLE "Ledger" DROP COLUMN currency;\n' });
-    const second = await deploy(fx, '--json');
+    // In Actions the bundle's page is also the job summary (appended: other steps keep their parts).
+    const summary = join(fx.root, 'step-summary.md');
+    await writeFile(summary, '## earlier step\n');
+    const second = await dbops(['deploy', '--environment', 'production', ...fx.flags, '--json'], { ...fx.env, GITHUB_STEP_SUMMARY: summary });
     expect(second.code, second.all).toBe(0);
+    const secondData = await report(fx);
+    expect(await readFile(summary, 'utf8')).toBe(`## earlier step\n${(await readFile(secondData.evidence!.localMarkdown, 'utf8')).replace(/\n*$/, '')}\n\n`);
     const chain = await bundles(fx);
     expect(chain.map((b) => [b.sequence, b.kind, b.execution?.outcome])).toEqual([[1, 'deploy', 'succeeded'], [2, 'deploy', 'succeeded']]);
     expect(chain[1]!.previous).toEqual({ sequence: 1, sha256: chain[0]!.sha256 });

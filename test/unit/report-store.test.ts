@@ -143,7 +143,7 @@ describe('parseReport and readReports', () => {
   it('accepts a stopped step without data, and any data for a step without a schema', () => {
     const stopped = envelopeOf(outcome({ step: 'rehearse', command: 'rehearse', thrown: new EnvError('no server') }));
     expect(parseReport('r.json', JSON.stringify(stopped)).data).toBeNull();
-    const other = envelopeOf(outcome({ step: 'gate', command: 'gate', result: { verdict: 'pass', findings: [], data: { anything: true } } }));
+    const other = envelopeOf(outcome({ step: 'drill', command: 'drill', result: { verdict: 'pass', findings: [], data: { anything: true } } }));
     expect(parseReport('g.json', JSON.stringify(other)).data).toEqual({ anything: true });
     // A passing rehearse report must carry rehearse data.
     const empty = envelopeOf(outcome({ step: 'rehearse', command: 'rehearse', result: { verdict: 'pass', findings: [], data: null } }));
