@@ -184,7 +184,7 @@ export async function evaluateGate(request: GateRequest, ctx: StepContext, sessi
   const staging = await stagingCheck(scope);
   checks.push(staging.check);
   checks.push(cleanStateCheck(scope));
-  const lint = await lintCheck(scope, backup.evidence?.id);
+  const lint = await lintCheck(scope, backup.evidence?.id, approval.evidence);
   checks.push(lint.check);
   const rehearsal = await rehearsalCheck(scope);
   checks.push(rehearsal.check);

@@ -55,6 +55,8 @@ export const PullRequest = z.object({
   mergedBy: z.string().nullable(),
   mergedAt: z.string().nullable(),
   mergeCommit: z.string().nullable(),
+  /** Labels on the pull request: a lint.destructive.allow_labels label is how its reviewers allowed data loss. */
+  labels: z.array(z.string()).default([]),
   reviews: z.array(Review),
 });
 export type PullRequest = z.output<typeof PullRequest>;

@@ -120,7 +120,7 @@ function pulls(g: Gate): string[] {
     out.push(
       `### ${link(`#${p.number} ${p.title}`, p.url)}`,
       '',
-      `Author ${escapeText(p.author)}; merged by ${escapeText(p.mergedBy ?? '—')} at ${escapeText(p.mergedAt ?? '—')}${p.mergeCommit ? ` as \`${escapeText(p.mergeCommit)}\`` : ''}.`,
+      `Author ${escapeText(p.author)}; merged by ${escapeText(p.mergedBy ?? '—')} at ${escapeText(p.mergedAt ?? '—')}${p.mergeCommit ? ` as \`${escapeText(p.mergeCommit)}\`` : ''}.${p.labels.length ? ` Labels: ${p.labels.map((l) => escapeText(l)).join(', ')}.` : ''}`,
       '',
     );
     if (p.reviews.length === 0) out.push('No reviews.', '');

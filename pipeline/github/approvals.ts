@@ -98,6 +98,7 @@ interface PullJson {
   merged_by?: UserJson | null;
   merged_at?: string | null;
   merge_commit_sha?: string | null;
+  labels?: Array<{ name?: string } | string> | null;
 }
 interface ReviewJson {
   user?: UserJson | null;
@@ -233,6 +234,7 @@ export async function collectApprovalEvidence(query: ApprovalQuery, env: NodeJS.
       mergedBy: login(pull.merged_by),
       mergedAt: pull.merged_at ?? null,
       mergeCommit: pull.merge_commit_sha ?? null,
+      labels: (pull.labels ?? []).map((l) => (typeof l === 'string' ? l : (l.name ?? ''))).filter((l) => l !== ''),
       reviews: reviews.map((r) => ({ user: login(r.user) ?? 'ghost', state: r.state, submittedAt: r.submitted_at ?? null, commitId: r.commit_id ?? null })),
     };
   });

@@ -84,6 +84,7 @@ export function gateData(over: Partial<GateData> = {}): GateData {
       {
         number: 42,
         title: 'Invoices: due date <script>alert(1)</script>',
+        labels: ['allow-destructive'],
         url: 'https://github.com/astrofinance/db/pull/42',
         author: 'dev-author',
         mergedBy: 'maintainer',

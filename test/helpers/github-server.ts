@@ -66,6 +66,7 @@ export interface PullFixture {
   /** Default: a fixed date when mergedBy is set, else null. */
   mergedAt?: string | null;
   mergeCommit?: string | null;
+  labels?: string[];
   reviews?: ReviewFixture[];
 }
 
@@ -251,6 +252,7 @@ export async function startGitHubServer(owner = 'acme', repo = 'astro'): Promise
       user: user(p.author),
       merged_at: mergedAt,
       merge_commit_sha: p.mergeCommit ?? null,
+      labels: (p.labels ?? []).map((name, i) => ({ id: p.number * 100 + i, name, color: 'ededed' })),
     };
   };
 

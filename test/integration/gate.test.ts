@@ -364,6 +364,44 @@ describe('dbops gate: approvals inside GitHub Actions (four-eyes)', () => {
     expect(check(data, 'approval').reasons.map((r) => r.rule)).toEqual(['approval/unavailable']);
     expect(run.all).not.toContain(TOKEN);
   });
+
+  it('a destructive migration passes only when its pull request carries an allow label (read from GitHub even without approvals)', async () => {
+    const s = await setup(production({ approvals: 0, backup: { required: false }, staging_first: undefined }), actions());
+    const M3 = '20260103000000_drop_note';
+    await s.fx.addMigrations({ [M3]: 'ALTER TABLE "Ledger" DROP COLUMN note;\n' }, { [M3]: '-- dbops:irreversible drops "Ledger"."note" with its data\nALTER TABLE "Ledger" ADD COLUMN note text;\n' });
+    const paths = [M1, M2, M3].flatMap((m) => [`${s.fx.migrationsDir}/${m}/migration.sql`, `${s.fx.rollbacksDir}/${m}.sql`]);
+    server.addCommit({ sha: 'a'.repeat(40), author: 'alice', committer: 'web-flow', paths, pulls: [21] });
+    server.addPull({ number: 21, author: 'alice', title: 'Ledger without notes', mergedBy: 'dave' });
+
+    let { run, data } = await s.gate();
+    expect(run.code, run.all).toBe(1);
+    expect(check(data, 'approval').status).toBe('skipped');
+    expect(data.pulls.map((p) => p.number)).toEqual([21]);
+    const refused = check(data, 'lint').reasons.find((r) => r.rule === 'lint/destructive/drop-column');
+    expect(refused?.migration).toBe(M3);
+
+    server.addPull({ number: 21, author: 'alice', title: 'Ledger without notes', mergedBy: 'dave', labels: ['allow-destructive'] });
+    ({ run, data } = await s.gate());
+    expect(run.code, run.all).toBe(0);
+    expect(check(data, 'lint').status).toBe('warn');
+    expect(data.testing.lint?.findings.find((f) => f.rule === 'destructive/drop-column')).toMatchObject({ severity: 'warning', migration: M3 });
+    expect(data.testing.lint?.findings.find((f) => f.rule === 'destructive/drop-column')?.message).toContain('label "allow-destructive" on pull request #21');
+    expect(data.pulls[0]!.labels).toEqual(['allow-destructive']);
+    expect(run.all).not.toContain(TOKEN);
+
+    // Outside Actions no label can be read: refused, unless an allowed break-glass stands in (recorded).
+    const outside = { ...s.fx.env, GITHUB_ACTIONS: undefined };
+    let local = await dbops(['gate', '--environment', 'production', ...s.fx.flags, '--json'], outside);
+    expect(local.code, local.all).toBe(1);
+    expect((JSON.parse(local.stdout) as { data: GateData }).data.checks.find((c) => c.name === 'lint')!.reasons.map((r) => r.rule)).toContain('lint/destructive/drop-column');
+    await s.fx.writeEnvironments({ production: production({ approvals: 0, backup: { required: false }, staging_first: undefined, break_glass: true }), staging });
+    local = await dbops(['gate', '--environment', 'production', ...s.fx.flags, '--json', '--break-glass', 'INC-9: the note column leaks card data'], outside);
+    expect(local.code, local.all).toBe(0);
+    const waived = (JSON.parse(local.stdout) as { data: GateData }).data;
+    expect(waived.testing.lint?.findings.find((f) => f.rule === 'destructive/drop-column')?.message).toContain('--break-glass "INC-9');
+    expect(waived.breakGlass?.reason).toBe('INC-9: the note column leaks card data');
+    expect(local.stdout).toContain('INC-9');
+  });
 });
 
 describe('evaluateGate for a rollback, and the rehearsal', () => {

@@ -65,7 +65,7 @@ function seedChange() {
   server.addCommit({ sha: HEAD, author: 'zoe', paths: ['README.md'] });
   // A later commit than the run's sha: not part of what this run deploys.
   server.addCommit({ sha: 'e'.repeat(40), author: 'mallory', paths: [files[0]!.path], pulls: [99] });
-  server.addPull({ number: 12, author: 'alice', title: 'Initial schema', mergedBy: 'dave', mergeCommit: 'a'.repeat(40), reviews: [{ user: 'dave', state: 'APPROVED', submittedAt: '2026-01-01T12:00:00Z', commitId: '1'.repeat(40) }] });
+  server.addPull({ number: 12, author: 'alice', title: 'Initial schema', mergedBy: 'dave', mergeCommit: 'a'.repeat(40), labels: ['database', 'allow-destructive'], reviews: [{ user: 'dave', state: 'APPROVED', submittedAt: '2026-01-01T12:00:00Z', commitId: '1'.repeat(40) }] });
   server.addPull({ number: 13, author: 'carol', title: 'Orders', mergedBy: 'carol', reviews: [{ user: 'frank', state: 'CHANGES_REQUESTED' }, { user: 'frank', state: 'APPROVED' }] });
   server.addPull({ number: 99, author: 'mallory', title: 'Not deployed yet' });
 }
@@ -125,6 +125,7 @@ describe('collectApprovalEvidence', () => {
         mergedBy: 'dave',
         mergedAt: '2026-01-02T10:00:00Z',
         mergeCommit: 'a'.repeat(40),
+        labels: ['database', 'allow-destructive'],
         reviews: [{ user: 'dave', state: 'APPROVED', submittedAt: '2026-01-01T12:00:00Z', commitId: '1'.repeat(40) }],
       },
       expect.objectContaining({ number: 13, author: 'carol', mergedBy: 'carol', reviews: [expect.objectContaining({ user: 'frank', state: 'CHANGES_REQUESTED' }), expect.objectContaining({ user: 'frank', state: 'APPROVED' })] }),

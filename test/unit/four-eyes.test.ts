@@ -9,6 +9,7 @@ const ORDERS = '20260102000000_orders';
 const pull = (number: number, author: string): PullRequest => ({
   number,
   title: `PR ${number}`,
+  labels: [],
   url: `https://github.example/acme/astro/pull/${number}`,
   author,
   mergedBy: 'mergebot',

@@ -82,7 +82,20 @@ export async function approvalCheck(scope: GateScope, extraApprovals: number): P
       : undefined;
   if (required === 0) {
     if (notAllowed) return { check: gateCheck('approval', 'fail', 'break-glass not allowed', [notAllowed]), run, evidence: null, breakGlass: null };
-    return { check: gateCheck('approval', 'skipped', `no approval required by the policy of ${environment.name} (approvals: 0)`), run, evidence: null, breakGlass: null };
+    // Nothing to approve, but inside Actions the pull requests behind the change still belong in the
+    // evidence, and their labels decide whether a destructive statement was allowed (lint check).
+    let provenance: ApprovalEvidence | null = null;
+    if (run) {
+      try {
+        provenance = await collectApprovalEvidence({ environment: environment.githubEnvironment, required: 0, fourEyes: false, files: await changeFiles(scope) }, scope.env, scope.ctx.log);
+      } catch (e) {
+        if (!(e instanceof EnvError)) throw e;
+        scope.ctx.log.warn(`the pull requests behind the change could not be read from GitHub (${redact(e.message)}); the evidence will not list them`);
+      }
+    }
+    // Break-glass may still waive something else (a destructive statement without its label): always recorded.
+    const breakGlass = breakGlassWanted ? await breakGlassRecord(scope, request.breakGlass!, run) : null;
+    return { check: gateCheck('approval', 'skipped', `no approval required by the policy of ${environment.name} (approvals: 0)`), run, evidence: provenance, breakGlass };
   }
   const extra = extraApprovals > 0 ? ` (${policy.approvals} + ${extraApprovals} for deploying outside a change window)` : '';
   let evidence: ApprovalEvidence | null = null;

@@ -5,6 +5,7 @@ import type { Finding } from '../../core/step.ts';
 import { LintInputs } from '../../registry.ts';
 import { RehearseData } from '../../report/schema.ts';
 import { readReports } from '../../report/store.ts';
+import type { ApprovalEvidence } from '../../github/approvals.ts';
 import type { GateCheck, GateReason, TestingEvidence } from '../schema.ts';
 import { gateCheck, names, plural, type GateScope } from './types.ts';
 
@@ -19,7 +20,35 @@ export interface LintCheck {
  * The lint step on exactly the change (`--only`): the pending migrations and their rollbacks, pairing
  * included. A rollback is judged on its rollback scripts and their pairing only (the migrations ran long ago).
  */
-export async function lintCheck(scope: GateScope, backupId?: string): Promise<LintCheck> {
+/**
+ * Destructive statements were allowed in review by a label on the pull request (lint.destructive.allow_labels),
+ * which the gate cannot pass to lint as --labels: it reads the label from the pull requests that introduced
+ * each migration (inside Actions; outside, only an allowed --break-glass stands in). Returns, per migration,
+ * what allowed it.
+ */
+function allowedDestructive(scope: GateScope, approvals: ApprovalEvidence | null): Map<string, string> {
+  const allowed = new Map<string, string>();
+  // An allowed break-glass stands in for the review the label records, as it does for the approvals.
+  if (scope.request.breakGlass !== undefined && scope.environment.policy.break_glass) {
+    for (const m of scope.change) allowed.set(m.name, `--break-glass "${scope.request.breakGlass}"`);
+    return allowed;
+  }
+  if (!approvals) return allowed;
+  const labels = scope.policies.migrations.lint.destructive.allow_labels;
+  for (const file of approvals.provenance) {
+    if (allowed.has(file.migration)) continue;
+    for (const number of file.pulls) {
+      const label = approvals.pulls.find((p) => p.number === number)?.labels.find((l) => labels.includes(l));
+      if (label) {
+        allowed.set(file.migration, `label "${label}" on pull request #${number}`);
+        break;
+      }
+    }
+  }
+  return allowed;
+}
+
+export async function lintCheck(scope: GateScope, backupId?: string, approvals: ApprovalEvidence | null = null): Promise<LintCheck> {
   const { request, change } = scope;
   const reasons: GateReason[] = [];
   if (request.action === 'rollback') {
@@ -53,6 +82,10 @@ export async function lintCheck(scope: GateScope, backupId?: string): Promise<Li
       reasons.push({ rule: 'lint/unavailable', message: `Lint could not run: ${e.message}`, ...(e.hint ? { hint: e.hint } : {}) });
     }
   }
+  const allowed = allowedDestructive(scope, approvals);
+  findings = findings.map((f) =>
+    f.severity === 'error' && f.rule.startsWith('destructive/') && f.migration && allowed.has(f.migration) ? { ...f, severity: 'warning' as const, message: `${f.message} (allowed by the ${allowed.get(f.migration)})` } : f,
+  );
   const rollbackPaths = new Set(change.map((m) => m.rollback.path));
   // For a rollback only the scripts that will run, and their pairing, matter.
   const relevant = request.action === 'rollback' ? findings.filter((f) => (f.file !== undefined && rollbackPaths.has(f.file)) || f.rule.startsWith('rollbacks/')) : findings;
