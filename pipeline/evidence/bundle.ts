@@ -27,12 +27,18 @@ export const EvidenceBundle = z.object({
   interrupted: InterruptedDeploy.nullable(),
   run: RunIdentity.nullable(),
   dbops: z.object({ version: z.string(), commit: z.string().nullable() }),
+  /**
+   * SHA-256 of the Markdown page's body (everything before its trailer naming `sha256`), as rendered when the
+   * bundle was sealed. The page is checked against this hash, not re-rendered: a later dbops that renders
+   * pages differently must still verify the pages of years-old bundles.
+   */
+  markdownSha256: z.string().regex(/^[0-9a-f]{64}$/),
   /** SHA-256 (hex) of the canonical serialization of every other field (pipeline/evidence/chain.ts). */
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
 });
 export type EvidenceBundle = z.output<typeof EvidenceBundle>;
 /** A bundle before it is sealed (sequence, previous and sha256 are assigned by appendBundle). */
-export type BundleDraft = Omit<EvidenceBundle, 'formatVersion' | 'environment' | 'sequence' | 'previous' | 'sha256' | 'createdAt' | 'dbops'>;
+export type BundleDraft = Omit<EvidenceBundle, 'formatVersion' | 'environment' | 'sequence' | 'previous' | 'sha256' | 'markdownSha256' | 'createdAt' | 'dbops'>;
 
 /**
  * Written when a deploy or rollback starts and removed when its bundle is stored: a marker that is still

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { compactUtc } from '../backup/manifest.ts';
 import { BUNDLE_KIND, EvidenceBundle } from './bundle.ts';
-import { renderBundleMarkdown } from './render.ts';
+import { markdownTrailer, renderBundleBody, type PageSource } from './render.ts';
 import type { ChainReport } from './report.ts';
 import { retentionCutoff } from './retention.ts';
 
@@ -45,8 +45,10 @@ export function bundleHash(value: Record<string, unknown>): string {
   return sha256Hex(serialize(rest));
 }
 
-export function sealBundle(unsealed: Omit<EvidenceBundle, 'sha256'>): EvidenceBundle {
-  return { ...unsealed, sha256: bundleHash(unsealed as Record<string, unknown>) };
+/** Seals a bundle: the hash of its page body first (the page is part of the record), then its own hash over everything. */
+export function sealBundle(unsealed: PageSource): EvidenceBundle {
+  const withPage = { ...unsealed, markdownSha256: sha256Hex(renderBundleBody(unsealed)) };
+  return { ...withPage, sha256: bundleHash(withPage as Record<string, unknown>) };
 }
 
 /** `000042-20260421T083000Z-deploy` (without extension). */
@@ -140,6 +142,28 @@ export interface BundleCheck {
 }
 
 /**
+ * Why a stored page is not the one sealed with its bundle, or undefined. The body is judged by the hash the
+ * bundle recorded (never by re-rendering, which a newer dbops may do differently); the trailer must name the
+ * bundle's hash in its frozen format.
+ */
+function markdownProblem(bundle: EvidenceBundle, page: Buffer): string | undefined {
+  const trailer = Buffer.from(markdownTrailer(bundle.sha256), 'utf8');
+  const start = Math.max(0, page.length - trailer.length);
+  const tail = page.subarray(start);
+  if (!tail.equals(trailer)) {
+    const at = start + firstDifference(tail, trailer);
+    return `its last lines must name the bundle's SHA-256 ${bundle.sha256} (differs from byte ${at} on): the Markdown was edited.`;
+  }
+  const body = page.subarray(0, page.length - trailer.length);
+  const found = sha256Hex(body);
+  if (found === bundle.markdownSha256) return undefined;
+  // Where it differs, when this dbops still renders the page the way it was sealed (a hint, not the judgement).
+  const rendered = Buffer.from(renderBundleBody(bundle), 'utf8');
+  const at = sha256Hex(rendered) === bundle.markdownSha256 ? firstDifference(body, rendered) : undefined;
+  return `its body hashes to ${found}, but the bundle recorded ${bundle.markdownSha256}${at !== undefined ? ` (it differs from byte ${at}, ${lineColumn(body, at)}, on)` : ''}: the Markdown was edited.`;
+}
+
+/**
  * Checks one stored bundle: JSON syntax, schema, canonical bytes, its own hash, its key (sequence, time and
  * kind in the name; environment folder) and, when the JSON is intact, its Markdown twin. The first
  * integrity failure is reported (a later check of a broken file only repeats it); the name, folder and
@@ -193,16 +217,8 @@ export function checkBundle(args: { environment: string; key: string; name: stri
   if (markdown === undefined) {
     problems.push({ sequence: bundle.sequence, key: args.markdownKey, check: 'markdown', message: `${args.markdownKey}: the Markdown twin of bundle ${bundle.sequence} is missing.` });
   } else {
-    const expectedMd = Buffer.from(renderBundleMarkdown(bundle), 'utf8');
-    if (!expectedMd.equals(markdown)) {
-      const at = firstDifference(markdown, expectedMd);
-      problems.push({
-        sequence: bundle.sequence,
-        key: args.markdownKey,
-        check: 'markdown',
-        message: `${args.markdownKey}: differs from the rendering of its bundle from byte ${at} (${lineColumn(markdown, at)}) on: the Markdown was edited.`,
-      });
-    }
+    const problem = markdownProblem(bundle, markdown);
+    if (problem) problems.push({ sequence: bundle.sequence, key: args.markdownKey, check: 'markdown', message: `${args.markdownKey}: ${problem}` });
   }
   return { raw, bundle, hash, intact: true, problems };
 }

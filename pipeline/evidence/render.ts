@@ -59,7 +59,7 @@ const OUTCOME: Record<Execution['outcome'], string> = {
   interrupted: '❌ interrupted',
 };
 
-function header(b: EvidenceBundle): string[] {
+function header(b: PageSource): string[] {
   const e = b.execution;
   const outcome = e ? OUTCOME[e.outcome] : b.kind === 'interrupted' ? '❌ interrupted (reconstructed)' : '—';
   const run = b.run ?? e?.gate?.run ?? null;
@@ -84,11 +84,11 @@ function header(b: EvidenceBundle): string[] {
   return ['| | |', '| --- | --- |', ...rows.map(([k, v]) => `| ${k} | ${v.replace(/\|/g, '\\|')} |`)];
 }
 
-function breakGlassBanner(b: EvidenceBundle): string[] {
+function breakGlassBanner(b: PageSource): string[] {
   const bg = b.breakGlass ?? b.execution?.gate?.breakGlass ?? null;
   if (!bg) return [];
   return [
-    `> 🚨 **BREAK-GLASS CHANGE** — the environment approvals were replaced by an emergency reason. This change **requires after-the-fact review**.`,
+    `> 🚨 **BREAK-GLASS CHANGE** — review controls (environment approvals, destructive-statement labels) were replaced by an emergency reason. This change **requires after-the-fact review**.`,
     `>`,
     `> - Reason: ${escapeText(bg.reason)}`,
     `> - By: ${escapeText(bg.by)} on host ${escapeText(bg.host)}`,
@@ -251,7 +251,7 @@ function execution(e: Execution): string[] {
   return out;
 }
 
-function interrupted(b: EvidenceBundle): string[] {
+function interrupted(b: PageSource): string[] {
   const i = b.interrupted;
   if (!i) return [];
   return [
@@ -280,8 +280,11 @@ const CONTROLS = [
   '',
 ];
 
-/** The Markdown page of a bundle (see the module comment); ends with exactly one newline. */
-export function renderBundleMarkdown(b: EvidenceBundle): string {
+/** A bundle as the page body sees it: everything but the two hashes sealing computes. */
+export type PageSource = Omit<EvidenceBundle, 'sha256' | 'markdownSha256'>;
+
+/** The body of a bundle's page (hashed into `markdownSha256` when the bundle is sealed); ends with one newline. */
+export function renderBundleBody(b: PageSource): string {
   const out: string[] = [`# Evidence: ${escapeText(b.environment)} #${b.sequence} — ${b.kind}`, ''];
   out.push(...breakGlassBanner(b), ...header(b), '');
   const e = b.execution;
@@ -294,11 +297,16 @@ export function renderBundleMarkdown(b: EvidenceBundle): string {
     '## Chain',
     '',
     `- Previous bundle: ${b.previous ? `#${b.previous.sequence}, SHA-256 \`${b.previous.sha256}\`` : 'none (first bundle of this environment)'}`,
-    `- This bundle: SHA-256 \`${b.sha256}\` (over the canonical JSON without this field)`,
     '',
-    'This page is rendered from the JSON bundle beside it; `dbops evidence verify` checks the JSON, this page and the chain.',
+    'This page is rendered from the JSON bundle beside it, which records the SHA-256 of everything above the line at the end; `dbops evidence verify` checks the JSON, this page and the chain.',
     '',
     ...CONTROLS,
   );
   return `${out.join('\n').replace(/\n+$/, '')}\n`;
 }
+
+/** The page's last lines: the bundle's own hash, which the body cannot contain (it covers the body's hash). Frozen format. */
+export const markdownTrailer = (sha256: string): string => `\n---\n\nSHA-256 of this bundle (the canonical JSON beside this page, without its sha256 field): \`${sha256}\`\n`;
+
+/** The Markdown page of a sealed bundle: body, then the trailer naming its hash. */
+export const renderBundleMarkdown = (b: EvidenceBundle): string => `${renderBundleBody(b)}${markdownTrailer(b.sha256)}`;

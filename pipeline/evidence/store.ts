@@ -9,8 +9,8 @@ import { redactDeep, writeFileAtomic } from '../report/store.ts';
 import { openTargets } from '../storage/open.ts';
 import { NotFoundError, type Storage } from '../storage/types.ts';
 import { EvidenceBundle, InflightMarker, type BundleDraft } from './bundle.ts';
-import { bundleStem, CHECKPOINT_FILE, checkBundle, checkCheckpoint, INFLIGHT_FILE, parseBundleName, sealBundle, serialize } from './chain.ts';
-import { renderBundleMarkdown } from './render.ts';
+import { bundleStem, CHECKPOINT_FILE, checkBundle, checkCheckpoint, INFLIGHT_FILE, parseBundleName, sealBundle, serialize, sha256Hex } from './chain.ts';
+import { renderBundleBody, renderBundleMarkdown } from './render.ts';
 
 /** Where the bundles of one environment live. */
 export interface EvidenceStore {
@@ -111,10 +111,12 @@ async function chainTip(store: EvidenceStore): Promise<{ sequence: number; previ
     const problems = check.problems.filter((p) => !(p.check === 'markdown' && markdown === undefined));
     if (!check.intact || !check.bundle || problems.length > 0) throw refuse(key, `its newest bundle does not verify: ${problems[0]?.message ?? 'unreadable'}`);
     if (markdown === undefined) {
-      // The JSON is the commit point: a crash between the two puts leaves the JSON alone, and the twin is a
-      // pure rendering of it, so writing it now loses nothing and proves nothing false.
-      await store.storage.put(markdownKey, renderBundleMarkdown(check.bundle));
-      store.log?.warn({ key: markdownKey }, `restored the missing Markdown twin ${markdownKey} of bundle ${check.bundle.sequence}`);
+      // The JSON is the commit point: a crash between the two puts leaves the JSON alone. The twin is a
+      // rendering of it; written again only when this dbops renders exactly the page that was sealed.
+      if (sha256Hex(renderBundleBody(check.bundle)) === check.bundle.markdownSha256) {
+        await store.storage.put(markdownKey, renderBundleMarkdown(check.bundle));
+        store.log?.warn({ key: markdownKey }, `restored the missing Markdown twin ${markdownKey} of bundle ${check.bundle.sequence}`);
+      } else store.log?.warn({ key: markdownKey }, `the Markdown twin ${markdownKey} of bundle ${check.bundle.sequence} is missing and this dbops version renders it differently: not restored`);
     }
     return { sequence: check.bundle.sequence + 1, previous: { sequence: check.bundle.sequence, sha256: check.hash! } };
   }
@@ -139,7 +141,7 @@ export async function appendBundle(store: EvidenceStore, draft: BundleDraft, now
   const dbops = build ?? (store.log ? await dbopsBuild(createShell(store.log)) : { version: DBOPS_VERSION, commit: null });
   // Secrets never reach a bundle, whatever the caller put into error messages or reasons; redacting before
   // sealing keeps the hash over what is stored.
-  const unsealed = EvidenceBundle.omit({ sha256: true }).parse(
+  const unsealed = EvidenceBundle.omit({ sha256: true, markdownSha256: true }).parse(
     redactDeep({
       formatVersion: 1,
       environment: store.environment,

@@ -191,7 +191,7 @@ describe('dbops evidence prune', () => {
     await writeFile(pathOf(stored[0]!.markdownKey), 'tampered\n');
     const r = await evidence('prune');
     expect(r.code).toBe(1);
-    expect(r.all).toMatch(/Refusing to prune: the evidence chain of "production" does not verify: evidence\/production\/000001-\S+\.md: differs from the rendering/);
+    expect(r.all).toMatch(/Refusing to prune: the evidence chain of "production" does not verify: evidence\/production\/000001-\S+\.md: .*the Markdown was edited/);
     await access(pathOf(stored[0]!.key));
     await expect(access(join(fx.storageDir, 'evidence', 'production', 'checkpoint.json'))).rejects.toThrow();
   });

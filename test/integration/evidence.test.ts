@@ -111,7 +111,7 @@ describe('evidence store on a folder target', () => {
     // An edited Markdown twin blocks the chain as well.
     await writeFile(path, newest.json);
     await writeFile(join(serverDir, ...newest.markdownKey.split('/')), `${newest.markdown}edited\n`);
-    await expect(appendBundle(store, bundleDraft(), at(2), BUILD)).rejects.toThrow(/does not verify.*differs from the rendering/);
+    await expect(appendBundle(store, bundleDraft(), at(2), BUILD)).rejects.toThrow(/does not verify.*the Markdown was edited/);
   });
 
   it('restores a Markdown twin a crash cut off after the JSON (the commit point) and goes on', async () => {

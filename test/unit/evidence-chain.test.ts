@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EvidenceBundle } from '../../pipeline/evidence/bundle.ts';
-import { bundleHash, bundleStem, CHECKPOINT_FILE, sealBundle, serialize, verifyChain, type EvidenceCheckpoint } from '../../pipeline/evidence/chain.ts';
-import { escapeCell, renderBundleMarkdown } from '../../pipeline/evidence/render.ts';
+import { bundleHash, bundleStem, CHECKPOINT_FILE, sealBundle, serialize, sha256Hex, verifyChain, type EvidenceCheckpoint } from '../../pipeline/evidence/chain.ts';
+import { escapeCell, markdownTrailer, renderBundleMarkdown } from '../../pipeline/evidence/render.ts';
 import { expiredPrefix, retentionCutoff } from '../../pipeline/evidence/retention.ts';
 import { bundleDraft } from '../helpers/evidence.ts';
 
@@ -47,6 +47,22 @@ function reseal(files: Map<string, Buffer>, old: EvidenceBundle, edit: (b: Evide
 }
 
 describe('evidence chain', () => {
+  it('a page sealed by an older dbops that rendered it differently still verifies by its recorded hash; an edit of it does not', () => {
+    const { bundles, files } = chain(2);
+    const old = bundles[1]!;
+    // What an earlier renderer produced: another body, its hash recorded in the bundle at sealing time.
+    const body = `# Evidence (an earlier page layout)\n\nMigrations: ${old.execution?.gate?.migrations.map((m) => m.name).join(', ')}\n`;
+    const { sha256: _s, markdownSha256: _m, ...rest } = old;
+    const withPage = { ...rest, markdownSha256: sha256Hex(body) };
+    const sealed = { ...withPage, sha256: bundleHash(withPage as Record<string, unknown>) } as EvidenceBundle;
+    files.set(nameOf(sealed), Buffer.from(serialize(sealed)));
+    files.set(nameOf(sealed, 'md'), Buffer.from(`${body}${markdownTrailer(sealed.sha256)}`));
+    expect(verify(files).problems).toEqual([]);
+
+    files.set(nameOf(sealed, 'md'), Buffer.from(`${body.replace('Migrations', 'Migrationz')}${markdownTrailer(sealed.sha256)}`));
+    expect(verify(files).problems).toEqual([expect.objectContaining({ check: 'markdown', sequence: 2, message: expect.stringContaining(`the bundle recorded ${sealed.markdownSha256}`) })]);
+  });
+
   it('a sealed chain verifies, and its head is the hash of the newest bundle', () => {
     const { bundles, files } = chain(3);
     const r = verify(files);

@@ -11,7 +11,7 @@ export interface EvidenceListEntry {
   createdAt: string;
   kind: EvidenceBundle['kind'];
   outcome: string | null;
-  /** The commit the run deployed (GITHUB_SHA), when known. */
+  /** The commit the run deployed (GITHUB_SHA); outside Actions the checkout's HEAD dbops ran from (same repository). */
   commit: string | null;
   /** Approvers whose approval counted (four-eyes), else every approving user. */
   approvers: string[];
@@ -39,7 +39,7 @@ function entryOf(key: string, b: EvidenceBundle): EvidenceListEntry {
     createdAt: b.createdAt,
     kind: b.kind,
     outcome: b.execution?.outcome ?? (b.kind === 'interrupted' ? 'interrupted' : null),
-    commit: run?.sha ?? null,
+    commit: run?.sha ?? b.dbops.commit,
     approvers,
     breakGlass: (b.breakGlass ?? gate?.breakGlass ?? null) !== null,
     sha256: b.sha256,

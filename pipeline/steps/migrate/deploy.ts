@@ -162,7 +162,7 @@ export async function applyPending(s: Session, local: LocalMigration[], executor
       }
       io.progress(`Applying migration \`${migration.name}\``);
       if (plan.mode === 'split') {
-        io.progress(`  runs in ${plan.segments.length} steps, not as one transaction: ${plan.reasons.map((r) => `line ${r.line}: ${r.why}`).join('; ')}`);
+        io.progress(`  runs in ${plan.segments.length} step${plan.segments.length === 1 ? '' : 's'}, not as one transaction: ${plan.reasons.map((r) => `line ${r.line}: ${r.why}`).join('; ')}`);
       }
       io.onStart?.(migration.name);
       const startedAt = new Date().toISOString();
