@@ -4,6 +4,7 @@ import { EnvError, UsageError } from '../core/errors.ts';
 import type { StepContext } from '../core/step.ts';
 import { isPgError } from '../db/client.ts';
 import { readRollbacksFolder } from '../rollbacks/files.ts';
+import type { GateInputs } from '../registry.ts';
 import { pairRollbacks } from '../rollbacks/pair.ts';
 import { checksum } from '../steps/migrate/checksum.ts';
 import { pendingMigrations } from '../steps/migrate/deploy.ts';
@@ -101,6 +102,23 @@ async function changeSet(request: GateRequest, local: LocalMigration[], rows: Mi
       },
     };
   });
+}
+
+/** The request of `dbops gate`, `deploy` and `rollback` from their shared flags. */
+export function gateRequest(environment: Environment, action: GateRequest['action'], input: GateInputs, rollbackTo?: string): GateRequest {
+  return {
+    environment,
+    action,
+    rollbackTo,
+    takeBackup: input.takeBackup,
+    breakGlass: input.breakGlass,
+    outsideWindow: input.outsideWindow,
+    migrationsDir: input.migrationsDir,
+    rollbacksDir: input.rollbacksDir,
+    reportsDir: input.reportsDir,
+    policiesDir: input.policiesDir,
+    identityFile: input.identityFile,
+  };
 }
 
 /**

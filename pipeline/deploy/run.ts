@@ -12,7 +12,7 @@ import { checkLockfile, readMigrationsFolder } from '../steps/migrate/folder.ts'
 import { loadRows, openSession, type MigrationRow, type Session } from '../steps/migrate/history.ts';
 import { executeDeploy, executeRollback, finalStateOf, restoreCommandFor, rollbackSet, type EngineRequest, type Execution } from './engine.ts';
 import { resolveEnvironment } from './environment.ts';
-import { evaluateGate } from './gate.ts';
+import { evaluateGate, gateRequest } from './gate.ts';
 import { acquireDeployLock, releaseDeployLock } from './lock.ts';
 import type { ExecutionData, GateData, InterruptedDeploy } from './schema.ts';
 
@@ -128,21 +128,7 @@ async function underLock(
     names = set.names;
   }
 
-  // A variable rather than a literal: the request grows fields (policiesDir) the gate may read.
-  const request = {
-      environment,
-      action,
-      rollbackTo: input.to,
-      takeBackup: input.takeBackup,
-      breakGlass: input.breakGlass,
-      outsideWindow: input.outsideWindow,
-      migrationsDir: input.migrationsDir,
-      rollbacksDir: input.rollbacksDir,
-      reportsDir: input.reportsDir,
-      identityFile: input.identityFile,
-      policiesDir: input.policiesDir,
-  };
-  const gate = await evaluateGate(request, ctx, s);
+  const gate = await evaluateGate(gateRequest(environment, action, input, input.to), ctx, s);
   if (gate.breakGlass) ctx.progress(`\n!!! BREAK-GLASS: ${gate.breakGlass.reason} (by ${gate.breakGlass.by}) — approvals are replaced and this is recorded !!!\n`);
 
   // The previous deploy died (we hold the lock, so it is not running): its evidence comes first in the chain.

@@ -1,5 +1,5 @@
 import { resolveEnvironment } from '../../deploy/environment.ts';
-import { evaluateGate } from '../../deploy/gate.ts';
+import { evaluateGate, gateRequest } from '../../deploy/gate.ts';
 import type { GateCheck, GateData } from '../../deploy/schema.ts';
 import type { Finding, StepContext, StepResult } from '../../core/step.ts';
 import type { GateInputs } from '../../registry.ts';
@@ -16,22 +16,7 @@ export async function run(input: GateInputs, ctx: StepContext): Promise<StepResu
   let data: GateData;
   try {
     await session.client.query('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY');
-    data = await evaluateGate(
-      {
-        environment,
-        action: 'deploy',
-        takeBackup: input.takeBackup,
-        breakGlass: input.breakGlass,
-        outsideWindow: input.outsideWindow,
-        migrationsDir: input.migrationsDir,
-        rollbacksDir: input.rollbacksDir,
-        reportsDir: input.reportsDir,
-        policiesDir: input.policiesDir,
-        identityFile: input.identityFile,
-      },
-      ctx,
-      session,
-    );
+    data = await evaluateGate(gateRequest(environment, 'deploy', input), ctx, session);
   } finally {
     await session.close();
   }
