@@ -534,7 +534,8 @@ describe('deploy-production.yml', () => {
   const deployStep = stepOf(deploy, /dbops deploy/)!;
 
   /** The deploy command line for these dispatch inputs: the step's env evaluated by GitHub's evaluator, its script run by bash. */
-  const commandLine = (inputs: { take_backup: boolean; outside_window: string; wait: boolean }, cwd: string) => {
+  const commandLine = (inputs: { take_backup: boolean; outside_window: string; wait: boolean; rollback_to?: string }, cwd: string) => {
+    inputs = { rollback_to: '', ...inputs };
     const env = Object.fromEntries(
       Object.entries(deployStep.env!).map(([k, v]) => [k, /\binputs\./.test(v) ? String(evaluate(v, { github: { event_name: 'workflow_dispatch' }, inputs })) : 'set']),
     );
@@ -544,7 +545,8 @@ describe('deploy-production.yml', () => {
   it('is started by hand only, with the backup, change-window and wait choices as inputs', () => {
     expect(triggers(w)).toEqual(['workflow_dispatch']);
     const inputs = w.on.workflow_dispatch.inputs;
-    expect(Object.keys(inputs)).toEqual(['take_backup', 'outside_window', 'wait']);
+    expect(Object.keys(inputs)).toEqual(['take_backup', 'outside_window', 'wait', 'rollback_to']);
+    expect(inputs['rollback_to']).toMatchObject({ type: 'string', required: false, default: '' });
     expect(inputs['take_backup']).toMatchObject({ type: 'boolean', default: true });
     expect(inputs['outside_window']).toMatchObject({ type: 'string', required: false, default: '' });
     expect(inputs['wait']).toMatchObject({ type: 'boolean', default: false });
@@ -556,7 +558,7 @@ describe('deploy-production.yml', () => {
     expect(deploy.concurrency).toEqual(deployGroup('production'));
     expect(w.concurrency).toBeUndefined();
     expect(deploy.needs).toBe('preflight');
-    expect(invocationsOf(deploy)).toEqual(['deploy --environment production "${flags[@]}"', 'report --github']);
+    expect(invocationsOf(deploy)).toEqual(['rollback --environment production --to "$ROLLBACK_TO" "${flags[@]}"', 'deploy --environment production "${flags[@]}"', 'report --github']);
     // No gate job: a job of its own would need an approval of its own, and the approvals it judges would not
     // be those of the job that deploys.
     expect(jobsOf(w).filter(([, j]) => j.environment !== undefined).map(([name]) => name)).toEqual(['deploy']);
@@ -601,10 +603,19 @@ describe('deploy-production.yml', () => {
       expect(commandLine({ take_backup: false, outside_window: '', wait: false }, dir)).toEqual(base);
       const reason = `INC-4711: month-end "close"; touch pwned $(touch pwned) \`touch pwned\` #`;
       expect(commandLine({ take_backup: true, outside_window: reason, wait: true }, dir)).toEqual([...base, '--take-backup', '--wait', '--outside-window', reason]);
+      // rollback_to: the same approved job rolls back instead, with the same flags; a hostile name stays one argument.
+      const to = `20260915160000_x"; touch pwned #`;
+      expect(commandLine({ take_backup: true, outside_window: '', wait: false, rollback_to: to }, dir)).toEqual(['dbops', 'rollback', '--environment', 'production', '--to', to, '--take-backup']);
       expect(readdirSync(dir)).toEqual([]);
-      // Every flag the script can add is one `dbops deploy` has.
-      const deployFlags = Object.keys(commands.find((c) => c.path.join(' ') === 'deploy')!.inputs.shape).map((k) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`));
-      for (const flag of deployStep.run!.match(/--[a-z][a-z-]*/g)!) expect(deployFlags).toContain(flag.slice(2));
+      // Every flag the script can add is one the command it runs has (rollback's flags are deploy's plus --to).
+      const flagsOf = (name: string) => Object.keys(commands.find((c) => c.path.join(' ') === name)!.inputs.shape).map((k) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`));
+      const [rollbackLine, deployLine] = deployStep.run!.split('\n').filter((l) => /npx dbops/.test(l));
+      for (const flag of deployLine!.match(/--[a-z][a-z-]*/g)!) expect(flagsOf('deploy')).toContain(flag.slice(2));
+      for (const flag of rollbackLine!.match(/--[a-z][a-z-]*/g)!) expect(flagsOf('rollback')).toContain(flag.slice(2));
+      for (const flag of deployStep.run!.match(/flags\+=\((--[a-z-]+)/g)!.map((f) => f.slice('flags+=('.length))) {
+        expect(flagsOf('deploy')).toContain(flag.slice(2));
+        expect(flagsOf('rollback')).toContain(flag.slice(2));
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
