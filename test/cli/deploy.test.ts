@@ -214,6 +214,34 @@ describe('dbops deploy', () => {
     expect(await inflight(fx)).toBe(false);
   });
 
+  it('Ctrl-C during the second migration: it finishes, the third never starts, both are rolled back by their scripts, and the bundle says so', async () => {
+    const db = await fresh();
+    const fx = await deployFixture({
+      urls: { production: db.url },
+      migrations: { ...ledger, [M2]: 'SELECT pg_sleep(2);\nCREATE TABLE "Slow"(id int);\n', [M3]: 'CREATE TABLE "Audit"(id int);\n' },
+      rollbacks: { ...ledgerRollback, [M2]: 'DROP TABLE "Slow";\n', [M3]: 'DROP TABLE "Audit";\n' },
+    });
+    const running = spawnDbops(['deploy', '--environment', 'production', ...fx.flags], fx.env);
+    await waitFor('the second migration to run', async () => (await deployBackends(db)).some((b) => b.query.includes('pg_sleep') && b.state === 'active'));
+    running.child.kill('SIGINT');
+    const run = await running.done;
+    expect(run.code, run.all).toBe(1);
+    expect(run.all).toContain('interrupted (Ctrl-C) after 2 migration(s)');
+    const data = await report(fx);
+    expect(data.outcome).toBe('failed-rolled-back');
+    expect(data.steps.map((x) => [x.name, x.action, x.outcome])).toEqual([
+      [M1, 'apply', 'applied'],
+      [M2, 'apply', 'applied'],
+      [M3, 'apply', 'not-run'],
+      [M2, 'rollback', 'rolled-back'],
+      [M1, 'rollback', 'rolled-back'],
+    ]);
+    expect(data.finalState).toMatchObject({ applied: [], pending: [M1, M2, M3], equalsBefore: true });
+    for (const table of ['Ledger', 'Slow', 'Audit']) expect(await tableExists(db.url, `public."${table}"`)).toBe(false);
+    expect((await bundles(fx)).map((b) => b.execution?.outcome)).toEqual(['failed-rolled-back']);
+    expect(await inflight(fx)).toBe(false);
+  });
+
   it('break-glass is announced loudly and recorded in the bundle', async () => {
     const db = await fresh();
     const fx = await deployFixture({ urls: { production: db.url }, migrations: ledger, rollbacks: ledgerRollback });
