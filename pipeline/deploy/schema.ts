@@ -107,6 +107,8 @@ export const BackupEvidence = z.object({
   verification: z.object({ level: z.string(), at: z.string(), ok: z.boolean() }).nullable(),
   /** Taken by this gate (--take-backup). */
   taken: z.boolean(),
+  /** The newest restore test (`backup verify --restore`) of any backup of this database on the target: does restoring work at all. */
+  lastRestoreTest: z.object({ backupId: z.string(), at: z.string(), ok: z.boolean(), restoreMs: z.number().nullable() }).nullable().default(null),
 });
 export type BackupEvidence = z.output<typeof BackupEvidence>;
 

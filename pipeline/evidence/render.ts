@@ -206,6 +206,10 @@ function backup(g: Gate): string[] {
     '',
     `Location: \`${escapeText(b.location)}\``,
     '',
+    b.lastRestoreTest
+      ? `Last restore test of this database: ${escapeText(b.lastRestoreTest.backupId)} at ${escapeText(b.lastRestoreTest.at)}, ${b.lastRestoreTest.ok ? 'passed' : 'FAILED'}${b.lastRestoreTest.restoreMs !== null ? ` (restore took ${ms(b.lastRestoreTest.restoreMs)})` : ''}.`
+      : 'Last restore test of this database: none recorded on this target.',
+    '',
   ];
 }
 

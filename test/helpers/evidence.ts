@@ -66,6 +66,7 @@ export function gateData(over: Partial<GateData> = {}): GateData {
       status: 'verified',
       verification: { level: 'read', at: '2026-04-21T08:05:00.000Z', ok: true },
       taken: true,
+      lastRestoreTest: { backupId: '20260420T020000Z-daily-1c2d', at: '2026-04-20T05:12:00.000Z', ok: true, restoreMs: 95_000 },
     },
     run: runIdentity(),
     approvals: [

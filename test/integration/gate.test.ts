@@ -159,6 +159,21 @@ describe('dbops gate: backup', () => {
     expect(check(data, 'backup').reasons.map((r) => r.rule)).toEqual(['backup/failed']);
   });
 
+  it('records the newest restore test of this database (checklist: when restoring was last proven), whichever backup it was', async () => {
+    const s = await setup(production({ staging_first: undefined }));
+    const tested = await catalogEntry(s, { ageMin: 3 * 24 * 60, status: 'verified' });
+    const storage = storageOf(s.fx);
+    const at = new Date(Date.now() - 2 * 24 * 3_600_000).toISOString();
+    await recordVerification(storage, { ...record(tested, at, 'restore', true, 'server'), restoreMs: 95_000 });
+    // Another cluster's restore test, newer, is not evidence for this database.
+    const foreign = await catalogEntry(s, { ageMin: 60, status: 'verified', systemIdentifier: '7000000000000000001' });
+    await recordVerification(storage, record(foreign, new Date().toISOString(), 'restore', true, 'server'));
+    const fresh = await catalogEntry(s, { ageMin: 5, status: 'verified' });
+    const { run, data } = await s.gate();
+    expect(run.code, run.all).toBe(0);
+    expect(data.backup).toMatchObject({ id: fresh, lastRestoreTest: { backupId: tested, at, ok: true, restoreMs: 95_000 } });
+  });
+
   it('a backup of another cluster (same database name) or another database is not a backup of this one', async () => {
     const s = await setup(production({ staging_first: undefined }));
     await catalogEntry(s, { ageMin: 5, status: 'verified', systemIdentifier: '7000000000000000001' });

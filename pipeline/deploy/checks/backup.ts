@@ -59,7 +59,13 @@ async function takeBackup(scope: GateScope): Promise<{ id: string } | { reason: 
   return { id };
 }
 
-function evidenceOf(entry: BackupEntry, target: { name: string; location: string }, now: Date, taken: boolean): BackupEvidence {
+/** The newest restore-level verification among these backups (auditors ask when restoring was last proven). */
+function lastRestoreTest(entries: readonly BackupEntry[]): BackupEvidence['lastRestoreTest'] {
+  const tests = entries.flatMap((e) => e.verifications.filter((v) => v.level === 'restore').map((v) => ({ backupId: e.manifest.id, at: v.at, ok: v.ok, restoreMs: v.restoreMs ?? null })));
+  return tests.sort((a, b) => a.at.localeCompare(b.at)).at(-1) ?? null;
+}
+
+function evidenceOf(entry: BackupEntry, target: { name: string; location: string }, now: Date, taken: boolean, restoreTest: BackupEvidence['lastRestoreTest']): BackupEvidence {
   const m = entry.manifest;
   const newest = entry.verified ?? entry.verifications.at(-1);
   return {
@@ -75,6 +81,7 @@ function evidenceOf(entry: BackupEntry, target: { name: string; location: string
     status: entry.status,
     verification: newest ? { level: newest.level, at: newest.at, ok: newest.ok } : null,
     taken,
+    lastRestoreTest: restoreTest,
   };
 }
 
@@ -125,7 +132,7 @@ export async function backupCheck(scope: GateScope): Promise<BackupCheck> {
     }
     return { check: gateCheck('backup', 'fail', `no backup of ${database.name}`, reasons), evidence: null };
   }
-  const evidence = evidenceOf(chosen, storage, now, takenId !== undefined);
+  const evidence = evidenceOf(chosen, storage, now, takenId !== undefined, lastRestoreTest(candidates));
   const id = chosen.manifest.id;
   const maxAge = policy.max_age;
   const maxAgeMs = parseDuration(maxAge) ?? 0;
