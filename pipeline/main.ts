@@ -61,7 +61,7 @@ function buildProgram(io: Printers, onSelect: (s: Selected) => void): Command {
     local: 'the embedded PostgreSQL cluster in .dbops/: up, down, status, psql',
     rollbacks: 'paired rollback scripts: check',
     backup: 'encrypted, verified logical backups: create, list, verify, prune, replicate, restore, notify',
-    evidence: 'hash-chained evidence bundles of deploys and rollbacks: verify, list, prune',
+    evidence: 'hash-chained evidence bundles of deploys and rollbacks: verify, list, reconcile, prune',
   };
   for (const spec of commands) {
     const [head, leaf] = spec.path as [string, string | undefined];

@@ -47,4 +47,22 @@ export const EvidencePruneData = z.object({
 });
 export type EvidencePruneData = z.output<typeof EvidencePruneData>;
 
-export const EVIDENCE_REPORT_DATA = { 'evidence-verify': EvidenceVerifyData, 'evidence-prune': EvidencePruneData } as const;
+export const EvidenceReconcileData = z.object({
+  environment: z.string(),
+  database: z.string().describe('redacted URL'),
+  chain: z.object({ ok: z.boolean(), bundles: z.number().int(), firstProblem: z.string().nullable() }),
+  /** When the evidence begins (the oldest bundle kept): older changes cannot be judged. */
+  evidenceStart: z.string().nullable(),
+  rows: z.array(
+    z.object({
+      migration: z.string(),
+      event: z.enum(['applied', 'failed', 'rolled-back']),
+      at: z.string(),
+      status: z.enum(['explained', 'outside', 'before-evidence']),
+      bundle: z.string().nullable(),
+    }),
+  ),
+});
+export type EvidenceReconcileData = z.output<typeof EvidenceReconcileData>;
+
+export const EVIDENCE_REPORT_DATA = { 'evidence-verify': EvidenceVerifyData, 'evidence-prune': EvidencePruneData, 'evidence-reconcile': EvidenceReconcileData } as const;

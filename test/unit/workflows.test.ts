@@ -630,3 +630,25 @@ describe('deploy-production.yml', () => {
     expect(indexOf(deploy, /^actions\/upload-artifact/)).toBeGreaterThan(indexOf(deploy, /dbops deploy/));
   });
 });
+
+describe('evidence-review.yml', () => {
+  const w = load('evidence-review.yml') as Workflow & { on: { schedule: Array<{ cron: string }> } };
+  const job = w.jobs['reconcile'] as FullJob;
+  const reconcileStep = stepOf(job, /dbops evidence reconcile/)!;
+
+  it('monthly and by hand: verifies every chain, then reconciles production even when a chain is broken', () => {
+    expect(triggers(w).sort()).toEqual(['schedule', 'workflow_dispatch']);
+    expect(w.on.schedule.map((s) => s.cron)).toEqual(['17 6 1 * *']);
+    expect(invocationsOf(job)).toEqual(['evidence verify', 'evidence reconcile --environment production', 'report --github']);
+    expect(reconcileStep.if).toBe('always()');
+    expect(stepOf(job, /^actions\/upload-artifact/)?.if).toBe('always()');
+  });
+
+  it('reads only: contents read, and the production URL the policy names, to the reconcile step alone', () => {
+    expect(w.permissions).toEqual({});
+    expect(job.permissions).toEqual({ contents: 'read' });
+    const production = environmentsPolicy.environments['production']!;
+    expect(secretsOf(reconcileStep)).toEqual([`${production.database_url_env}=PRODUCTION_DATABASE_URL`]);
+    for (const s of job.steps.filter((x) => x !== reconcileStep)) expect(JSON.stringify(s)).not.toMatch(/secrets\./);
+  });
+});
