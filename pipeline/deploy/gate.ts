@@ -228,6 +228,7 @@ export async function evaluateGate(request: GateRequest, ctx: StepContext, sessi
     run: evidence?.run ?? approval.run,
     approvals: evidence?.approvals ?? [],
     fourEyes: evidence?.fourEyes ?? null,
+    environmentSettings: evidence?.environmentSettings ?? null,
     pulls: evidence?.pulls ?? [],
     provenance: evidence?.provenance ?? [],
     testing: { lint: lint.lint, rehearsal: rehearsal.rehearsal, staging: staging.staging },

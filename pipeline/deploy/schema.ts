@@ -80,6 +80,21 @@ export const FourEyesResult = z.object({
 });
 export type FourEyesResult = z.output<typeof FourEyesResult>;
 
+/** The GitHub environment's protection settings when the gate ran (GET /repos/{owner}/{repo}/environments/{name}). */
+export const EnvironmentSettings = z.object({
+  name: z.string(),
+  /** Administrators may start waiting jobs without an approval ("bypass"). */
+  canAdminsBypass: z.boolean().nullable(),
+  /** GitHub blocks the run's initiator from approving (only that: dbops' four-eyes does the rest). Null without required reviewers. */
+  preventSelfReview: z.boolean().nullable(),
+  /** Required reviewers: user logins and team slugs (`team:<slug>`). */
+  reviewers: z.array(z.string()),
+  waitTimerMinutes: z.number().nullable(),
+  /** null: any branch may deploy. */
+  deploymentBranchPolicy: z.object({ protectedBranches: z.boolean(), customBranchPolicies: z.boolean() }).nullable(),
+});
+export type EnvironmentSettings = z.output<typeof EnvironmentSettings>;
+
 /** A migration the action changes, with the bytes that identify it. */
 export const ChangeMigration = z.object({
   name: z.string(),
@@ -181,6 +196,7 @@ export const GateData = z.object({
   run: RunIdentity.nullable(),
   approvals: z.array(Approval),
   fourEyes: FourEyesResult.nullable(),
+  environmentSettings: EnvironmentSettings.nullable().default(null),
   pulls: z.array(PullRequest),
   provenance: z.array(FileProvenance),
   testing: TestingEvidence,

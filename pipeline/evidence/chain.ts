@@ -202,7 +202,8 @@ export function checkBundle(args: { environment: string; key: string; name: stri
   if (Number.isNaN(Date.parse(bundle.createdAt))) return fail('schema', `${key}: createdAt "${bundle.createdAt}" is not a date.`);
   if (hash !== bundle.sha256) {
     return fail('hash', `${key}: its content hashes to ${hash} but it records sha256 ${bundle.sha256}: the bundle was edited after it was sealed.`, {
-      sequence: bundle.sequence,
+      // The content was edited, its sequence included: the file name is what orders the chain.
+      sequence: seqGuess ?? bundle.sequence,
       expected: hash,
       found: bundle.sha256,
     });

@@ -150,6 +150,15 @@ function approvals(g: Gate): string[] {
   const out = ['## Environment approvals and four-eyes', ''];
   if (g.approvals.length === 0) out.push('No environment approval was given for this run.', '');
   else out.push(...table(['Approver', 'State', 'Comment', 'Environments'], g.approvals.map((a) => [a.user, a.state, a.comment, list(a.environments)])), '');
+  const e = g.environmentSettings;
+  if (e) {
+    const yes = (v: boolean | null, on: string, off: string) => (v === null ? 'not set' : v ? on : off);
+    const branches = e.deploymentBranchPolicy ? (e.deploymentBranchPolicy.protectedBranches ? 'protected branches only' : 'selected branches only') : 'any branch';
+    out.push(
+      `GitHub environment \`${escapeText(e.name)}\` when the gate ran: required reviewers ${escapeText(list(e.reviewers))}; prevent self-review ${yes(e.preventSelfReview, 'on', 'OFF')}; administrators ${yes(e.canAdminsBypass, 'MAY bypass', 'may not bypass')}; wait timer ${e.waitTimerMinutes === null ? 'none' : `${e.waitTimerMinutes} min`}; deployments from ${branches}.`,
+      '',
+    );
+  }
   const f = g.fourEyes;
   if (!f) {
     out.push('Four-eyes was not evaluated (no approvals required, or outside GitHub Actions).', '');

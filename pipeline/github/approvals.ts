@@ -2,7 +2,7 @@ import { getOctokit } from '@actions/github';
 import { EnvError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { redact, registerSecret } from '../core/redact.ts';
-import type { Approval, FileProvenance, FourEyesResult, PullRequest, RunIdentity } from '../deploy/schema.ts';
+import type { Approval, EnvironmentSettings, FileProvenance, FourEyesResult, PullRequest, RunIdentity } from '../deploy/schema.ts';
 
 /**
  * Approval evidence and four-eyes. GitHub's "prevent self-review" only stops the user who started a run from
@@ -29,6 +29,27 @@ export interface ApprovalEvidence {
   pulls: PullRequest[];
   provenance: FileProvenance[];
   fourEyes: FourEyesResult;
+  /** The environment's protection settings, or null when the token may not read them (recorded, not required). */
+  environmentSettings: EnvironmentSettings | null;
+}
+
+interface EnvironmentJson {
+  name: string;
+  can_admins_bypass?: boolean;
+  protection_rules?: Array<{ type: string; prevent_self_review?: boolean; wait_timer?: number; reviewers?: Array<{ type: string; reviewer?: { login?: string; slug?: string } | null }> }>;
+  deployment_branch_policy?: { protected_branches: boolean; custom_branch_policies: boolean } | null;
+}
+
+function settingsOf(e: EnvironmentJson): EnvironmentSettings {
+  const reviewers = e.protection_rules?.find((r) => r.type === 'required_reviewers');
+  return {
+    name: e.name,
+    canAdminsBypass: e.can_admins_bypass ?? null,
+    preventSelfReview: reviewers?.prevent_self_review ?? null,
+    reviewers: (reviewers?.reviewers ?? []).map((r) => (r.type === 'Team' ? `team:${r.reviewer?.slug ?? '?'}` : (r.reviewer?.login ?? '?'))),
+    waitTimerMinutes: e.protection_rules?.find((r) => r.type === 'wait_timer')?.wait_timer ?? null,
+    deploymentBranchPolicy: e.deployment_branch_policy ? { protectedBranches: e.deployment_branch_policy.protected_branches, customBranchPolicies: e.deployment_branch_policy.custom_branch_policies } : null,
+  };
 }
 
 /** The job permissions the approval evidence needs, as they go into a workflow. */
@@ -272,7 +293,16 @@ export async function collectApprovalEvidence(query: ApprovalQuery, env: NodeJS.
     { environment: query.environment, approvals: approvals.length, counted: fourEyes.counted, refused: fourEyes.refused.length, pulls: numbers, commits: shas.length, requests },
     `read ${approvals.length} environment review(s), ${shas.length} commit(s) and ${numbers.length} pull request(s) from GitHub in ${requests} request(s)`,
   );
-  return { run, approvals, pulls, provenance, fourEyes };
+  // The settings are evidence (checklist: environment configuration), not a condition: a token that may not
+  // read them leaves them out with a warning rather than refusing a deploy the approvals already justify.
+  let environmentSettings: EnvironmentSettings | null = null;
+  try {
+    environmentSettings = settingsOf(await api.get<EnvironmentJson>('GET /repos/{owner}/{repo}/environments/{environment_name}', { environment_name: query.environment }, 'actions: read'));
+  } catch (e) {
+    if (!(e instanceof EnvError)) throw e;
+    log.warn(`the settings of the ${query.environment} environment could not be read (${redact(e.message)}); the evidence will not include them`);
+  }
+  return { run, approvals, pulls, provenance, fourEyes, environmentSettings };
 }
 
 /** An HTTP failure as an EnvError naming the endpoint and, where it is one, the missing permission. */

@@ -73,7 +73,8 @@ export function gateData(over: Partial<GateData> = {}): GateData {
       { user: 'reviewer-1', state: 'approved', comment: 'LGTM | ship it', environments: [environment] },
       { user: 'dev-author', state: 'approved', comment: '', environments: [environment] },
     ],
-    fourEyes: {
+environmentSettings: { name: environment, canAdminsBypass: false, preventSelfReview: true, reviewers: ['team:db-owners', 'reviewer-1'], waitTimerMinutes: null, deploymentBranchPolicy: { protectedBranches: true, customBranchPolicies: false } },
+        fourEyes: {
       environment,
       required: 1,
       ok: true,

@@ -70,6 +70,16 @@ export interface PullFixture {
   reviews?: ReviewFixture[];
 }
 
+export interface EnvironmentFixture {
+  canAdminsBypass?: boolean;
+  /** Omitted: no required-reviewers rule. */
+  reviewers?: Array<{ user?: string; team?: string }>;
+  preventSelfReview?: boolean;
+  waitTimer?: number;
+  /** null (default): any branch may deploy. */
+  branchPolicy?: { protectedBranches: boolean; customBranchPolicies: boolean } | null;
+}
+
 export interface GitHubServer {
   url: string;
   requests: RecordedRequest[];
@@ -78,6 +88,8 @@ export interface GitHubServer {
   seed(issue: number, count: number, body?: (i: number) => string): void;
   /** The environment reviews of a run (replaces earlier ones). A run never given any answers `[]`. */
   setApprovals(runId: string | number, approvals: ApprovalFixture[]): void;
+  /** A GitHub environment's settings, as `GET …/environments/{name}` returns them (unknown names answer 404). */
+  setEnvironment(name: string, settings: EnvironmentFixture): void;
   /**
    * Appends a commit to the branch history (call oldest first). `GET …/commits?path=P&sha=S` lists, newest
    * first, the commits touching P up to and including S (all of them when S is no known commit).
@@ -99,6 +111,7 @@ export async function startGitHubServer(owner = 'acme', repo = 'astro'): Promise
   const requests: RecordedRequest[] = [];
   const comments = new Map<number, StoredComment[]>();
   const approvals = new Map<string, ApprovalFixture[]>();
+  const environments = new Map<string, EnvironmentFixture>();
   const history: CommitFixture[] = [];
   const pulls = new Map<number, PullFixture>();
   let nextId = 1000;
@@ -179,6 +192,33 @@ export async function startGitHubServer(owner = 'acme', repo = 'astro'): Promise
             id: i + 1,
           })),
         );
+      }
+
+      const environment = route('/environments/([^/]+)');
+      if (environment && get) {
+        const name = decodeURIComponent(environment[1]!);
+        const e = environments.get(name);
+        if (!e) return send(404, { message: 'Not Found' });
+        const rules: unknown[] = [];
+        if (e.reviewers) {
+          rules.push({
+            id: 1,
+            type: 'required_reviewers',
+            prevent_self_review: e.preventSelfReview ?? false,
+            reviewers: e.reviewers.map((r) => (r.team ? { type: 'Team', reviewer: { slug: r.team, name: r.team } } : { type: 'User', reviewer: user(r.user!) })),
+          });
+        }
+        if (e.waitTimer !== undefined) rules.push({ id: 2, type: 'wait_timer', wait_timer: e.waitTimer });
+        const policy = e.branchPolicy ?? null;
+        if (policy) rules.push({ id: 3, type: 'branch_policy' });
+        return send(200, {
+          id: 7,
+          name,
+          url: `${base}${repoPath}/environments/${name}`,
+          can_admins_bypass: e.canAdminsBypass ?? true,
+          protection_rules: rules,
+          deployment_branch_policy: policy ? { protected_branches: policy.protectedBranches, custom_branch_policies: policy.customBranchPolicies } : null,
+        });
       }
 
       const commitPulls = route('/commits/([0-9a-fA-F]+)/pulls');
@@ -270,6 +310,9 @@ export async function startGitHubServer(owner = 'acme', repo = 'astro'): Promise
     },
     setApprovals(runId, list) {
       approvals.set(String(runId), list);
+    },
+    setEnvironment(name, settings) {
+      environments.set(name, settings);
     },
     addCommit(commit) {
       history.push(commit);

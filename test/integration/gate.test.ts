@@ -371,6 +371,22 @@ describe('dbops gate: approvals inside GitHub Actions (four-eyes)', () => {
     expect(run.all).not.toContain(TOKEN);
   });
 
+  it("records the GitHub environment's settings, and warns (without refusing) about admin bypass, self-review and any-branch deploys", async () => {
+    const s = await approvalSetup();
+    server.setApprovals(777, [{ user: 'frank', environments: ['production'] }]);
+    server.setEnvironment('production', { canAdminsBypass: true, reviewers: [{ team: 'db-owners' }, { user: 'frank' }], preventSelfReview: false, branchPolicy: null });
+    let { run, data } = await s.gate();
+    expect(run.code, run.all).toBe(0);
+    expect(check(data, 'approval').status).toBe('warn');
+    expect(check(data, 'approval').reasons.map((r) => r.rule)).toEqual(['approval/admin-bypass-allowed', 'approval/self-review-allowed', 'approval/any-branch']);
+    expect(data.environmentSettings).toEqual({ name: 'production', canAdminsBypass: true, preventSelfReview: false, reviewers: ['team:db-owners', 'frank'], waitTimerMinutes: null, deploymentBranchPolicy: null });
+
+    server.setEnvironment('production', { canAdminsBypass: false, reviewers: [{ team: 'db-owners' }], preventSelfReview: true, waitTimer: 15, branchPolicy: { protectedBranches: true, customBranchPolicies: false } });
+    ({ run, data } = await s.gate());
+    expect(check(data, 'approval').status).toBe('pass');
+    expect(data.environmentSettings).toMatchObject({ canAdminsBypass: false, preventSelfReview: true, waitTimerMinutes: 15, deploymentBranchPolicy: { protectedBranches: true } });
+  });
+
   it('the REST API failing is a refusal (fail closed), not a crash', async () => {
     const s = await approvalSetup();
     server.failWith(403, '/approvals');

@@ -150,7 +150,11 @@ describe('collectApprovalEvidence', () => {
     expect(calls.filter((c) => c === 'GET /repos/acme/astro/commits')).toHaveLength(4);
     expect(calls.filter((c) => /\/commits\/\w+\/pulls$/.test(c)).sort()).toEqual(['a', 'b', 'd'].map((x) => `GET /repos/acme/astro/commits/${x.repeat(40)}/pulls`));
     expect(calls.filter((c) => /\/pulls\/\d+$/.test(c)).sort()).toEqual(['GET /repos/acme/astro/pulls/12', 'GET /repos/acme/astro/pulls/13']);
-    expect(server.requests).toHaveLength(1 + 4 + 3 + 2 * 2);
+    // … plus the environment's settings, which this test never seeded: GitHub's 404 leaves them out, with a warning.
+    expect(calls.filter((c) => c.endsWith('/environments/production'))).toHaveLength(1);
+    expect(evidence.environmentSettings).toBeNull();
+    expect(logged).toContain('the settings of the production environment could not be read');
+    expect(server.requests).toHaveLength(1 + 4 + 3 + 2 * 2 + 1);
     for (const r of server.requests.filter((x) => x.path === '/repos/acme/astro/commits')) expect(r.query.get('sha')).toBe(HEAD);
     for (const r of server.requests) expect(r.headers.authorization).toBe(`token ${TOKEN}`);
     expect(logged).not.toContain(TOKEN);

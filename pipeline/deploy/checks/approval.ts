@@ -3,7 +3,7 @@ import { join, relative, resolve } from 'node:path';
 import { EnvError } from '../../core/errors.ts';
 import { redact } from '../../core/redact.ts';
 import { collectApprovalEvidence, runIdentity, type ApprovalEvidence } from '../../github/approvals.ts';
-import type { BreakGlass, GateCheck, GateReason, RunIdentity } from '../schema.ts';
+import type { BreakGlass, EnvironmentSettings, GateCheck, GateReason, RunIdentity } from '../schema.ts';
 import { gateCheck, names, plural, type GateScope } from './types.ts';
 
 export interface ApprovalCheck {
@@ -48,6 +48,25 @@ async function changeFiles(scope: GateScope): Promise<Array<{ migration: string;
     if (m.rollback.sha256 !== null) files.push({ migration: m.name, path: repoPath(m.rollback.path) });
   }
   return files;
+}
+
+/**
+ * Settings of the GitHub environment that weaken its approvals: recorded as warnings (the approvals this run
+ * got are judged by four-eyes either way), so the weakness shows in every report until it is fixed.
+ */
+function weakSettings(name: string, settings: EnvironmentSettings | null): GateReason[] {
+  if (!settings) return [];
+  const reasons: GateReason[] = [];
+  if (settings.canAdminsBypass === true) {
+    reasons.push({ rule: 'approval/admin-bypass-allowed', message: `The "${name}" GitHub environment lets administrators bypass its protection rules (start waiting jobs without an approval).`, hint: `Turn off "Allow administrators to bypass configured protection rules" in the settings of the ${name} environment.` });
+  }
+  if (settings.preventSelfReview === false) {
+    reasons.push({ rule: 'approval/self-review-allowed', message: `The "${name}" GitHub environment lets whoever starts a run approve it (prevent self-review is off); dbops refused such approvals, GitHub would not.`, hint: `Turn on "Prevent self-review" in the settings of the ${name} environment.` });
+  }
+  if (settings.deploymentBranchPolicy === null) {
+    reasons.push({ rule: 'approval/any-branch', message: `Any branch may deploy to the "${name}" GitHub environment: a modified workflow on a branch reaches its secrets once approved.`, hint: `Limit its deployment branches to main (Settings → Environments → ${name} → Deployment branches).` });
+  }
+  return reasons;
 }
 
 /**
@@ -136,7 +155,9 @@ export async function approvalCheck(scope: GateScope, extraApprovals: number): P
   }
   const result = evidence.fourEyes;
   if (result.ok) {
-    const check = gateCheck('approval', 'pass', `${plural(result.counted.length, 'approval')} counted (${result.counted.join(', ')}), ${required} required${extra}${policy.four_eyes ? ', four-eyes kept' : ''}`);
+    const summary = `${plural(result.counted.length, 'approval')} counted (${result.counted.join(', ')}), ${required} required${extra}${policy.four_eyes ? ', four-eyes kept' : ''}`;
+    const weak = weakSettings(environment.githubEnvironment, evidence.environmentSettings);
+    const check = weak.length > 0 ? gateCheck('approval', 'warn', summary, weak) : gateCheck('approval', 'pass', summary);
     // Break-glass is not needed: nothing is waived, and nothing is recorded as waived.
     return { check, run, evidence, breakGlass: null };
   }
