@@ -9,6 +9,7 @@ import { dbops, spawnDbops, type CliRun } from '../helpers/cli.ts';
 import { adminUrl, databasePerTest, type TestDb } from '../helpers/db.ts';
 import { deployFixture, type DeployFixture } from '../helpers/environments.ts';
 import { prismaRows, tableExists } from '../helpers/migrations.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const fresh = databasePerTest('deploy_cli');
 
@@ -35,15 +36,6 @@ async function inflight(fx: DeployFixture, environment = 'production'): Promise<
   return (await readdir(join(fx.storageDir, 'evidence', environment)).catch(() => [] as string[])).includes('inflight.json');
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Backends of dbops deploy in the test's own database (other files share the server). */
 const deployBackends = (db: TestDb) =>

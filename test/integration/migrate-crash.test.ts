@@ -3,21 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { runDbops, spawnDbops, testEnv } from '../helpers/cli.ts';
 import { databasePerTest, type TestDb } from '../helpers/db.ts';
 import { migrationsFolder, prismaRows, tableExists } from '../helpers/migrations.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const fresh = databasePerTest('crash');
 
 const NAMES = [1, 2, 3, 4, 5, 6].map((i) => `2024010${i}000000_t${i}`);
 const slowHistory = (sleep: number) => migrationsFolder(Object.fromEntries(NAMES.map((name, i) => [name, `CREATE TABLE "T${i + 1}"(id int);\nSELECT pg_sleep(${sleep});\nINSERT INTO "T${i + 1}" VALUES (${i + 1});\n`])));
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** The deploy's backend still running (it notices a dead client at its next read). */
 const deployBackends = (db: TestDb) =>
