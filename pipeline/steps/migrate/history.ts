@@ -83,7 +83,9 @@ async function describeLockHolder(s: Session): Promise<string | undefined> {
     `SELECT a.pid, a.application_name AS app, a.usename, a.client_addr::text AS client,
             coalesce(to_char(now() - a.backend_start, 'HH24:MI:SS'), '?') AS age
        FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-      WHERE l.locktype = 'advisory' AND l.objid = $1 AND l.granted`,
+      WHERE l.locktype = 'advisory' AND l.objid = $1 AND l.granted
+        -- Advisory locks are per database: the same key held in another database of the server blocks nothing here.
+        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
     [ADVISORY_LOCK_KEY],
   );
   const r = rows[0];
