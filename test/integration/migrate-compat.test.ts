@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { dbops } from '../helpers/cli.ts';
-import { databasePerTest, type TestDb } from '../helpers/db.ts';
+import { adminUrl, databasePerTest, type TestDb } from '../helpers/db.ts';
 import { LOCKFILE, migrationsFolder, prismaRows, sha, tableExists, tempDir, UUID_V4, PRISMA_MIGRATIONS_DDL, writeMigration } from '../helpers/migrations.ts';
 
 const INIT = 'CREATE TABLE "User"(id int);\n';
@@ -391,8 +391,13 @@ describe('spec §8 compatibility cases', () => {
     const policies = await tempDir();
     await writeFile(join(policies, 'migrations.yaml'), 'version: 1\nexecutor:\n  advisory_lock_timeout: 1s\n');
     const holder = new pg.Client({ connectionString: db.url, application_name: 'lock holder test' });
+    // The same key held in another database blocks nothing here and must not be named as the holder (a full
+    // suite once named a deploy running in another test's database).
+    const elsewhere = new pg.Client({ connectionString: adminUrl(), application_name: 'other database holder' });
     await holder.connect();
+    await elsewhere.connect();
     try {
+      await elsewhere.query('SELECT pg_advisory_lock(72707369)');
       await holder.query('SELECT pg_advisory_lock(72707369)');
       const dir = await migrationsFolder({ '20240101000000_init': INIT });
       const started = Date.now();
@@ -402,6 +407,7 @@ describe('spec §8 compatibility cases', () => {
       expect(run.stderr).toContain('Error: P1002');
       expect(run.stderr).toContain('Timed out trying to acquire a postgres advisory lock (SELECT pg_advisory_lock(72707369)). Timeout: 1000ms.');
       expect(run.stderr).toContain('lock holder test');
+      expect(run.stderr).not.toContain('other database holder');
       expect(await tableExists(db.url, 'public._prisma_migrations')).toBe(false);
       const res = await resolve(db, dir, '--applied', '20240101000000_init', '--policies-dir', policies);
       expect(res.code).toBe(3);
@@ -409,6 +415,7 @@ describe('spec §8 compatibility cases', () => {
       expect(await tableExists(db.url, 'public._prisma_migrations')).toBe(false);
     } finally {
       await holder.end();
+      await elsewhere.end();
     }
   });
 
