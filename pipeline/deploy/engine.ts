@@ -7,7 +7,7 @@ import type { ExecutorPolicy } from '../policy/schema.ts';
 import { readRollbacksFolder } from '../rollbacks/files.ts';
 import { inspectRollback, type RollbackFile } from '../rollbacks/pair.ts';
 import { applyPending, pendingMigrations, type FailedMigration } from '../steps/migrate/deploy.ts';
-import { timeoutsFor } from '../steps/migrate/executor.ts';
+import { isLockTimeout, retryBackoffMs, timeoutsFor } from '../steps/migrate/executor.ts';
 import type { LocalMigration } from '../steps/migrate/folder.ts';
 import { ADVISORY_LOCK_KEY, acquireAdvisoryLock, isFailed, loadRows, markRolledBack, type MigrationRow, type Session } from '../steps/migrate/history.ts';
 import { planExecution, type ExecutionPlan } from '../steps/migrate/plan.ts';
@@ -130,8 +130,6 @@ export function rollbackReadiness(name: string, files: RollbackFile[], rollbacks
   return { name, ok: true, file };
 }
 
-const isLockTimeout = (e: unknown) => isPgError(e) && e.code === '55P03';
-
 /**
  * Runs rollbacks/<name>.sql and marks the migration's live row rolled back (rolled_back_at, as
  * `prisma migrate resolve --rolled-back` marks a row; the migration is pending again for Prisma too).
@@ -203,7 +201,7 @@ export async function runRollbackScript(s: Session, name: string, file: Rollback
     return { name, action: 'rollback', outcome: 'rolled-back', mode: plan.mode, startedAt, durationMs, lockRetries };
   }
   async function retry(attempt: number): Promise<void> {
-    const waitMs = Math.min(parseDuration(policy.retry_backoff_max) ?? 10_000, (parseDuration(policy.retry_backoff) ?? 1000) * 2 ** attempt);
+    const waitMs = retryBackoffMs(policy, attempt);
     io.progress(`  lock_timeout hit; retry ${attempt + 1}/${t.lockRetries} in ${formatMs(waitMs)}`);
     await sleep(waitMs);
   }

@@ -4,17 +4,18 @@ import { join, resolve } from 'node:path';
 import { parseDuration } from '../core/duration.ts';
 import { EnvError, ExitCode, isDbopsError, UsageError } from '../core/errors.ts';
 import type { StepContext, StepResult } from '../core/step.ts';
-import type { BundleDraft, InflightMarker } from '../evidence/bundle.ts';
+import type { BundleDraft } from '../evidence/bundle.ts';
 import { appendBundle, clearInflight, openEvidence, readInflight, saveLocalCopy, writeInflight, type EvidenceStore } from '../evidence/store.ts';
 import { redactDeep, writeFileAtomic } from '../report/store.ts';
 import type { DeployInputs } from '../registry.ts';
 import { checkLockfile, readMigrationsFolder } from '../steps/migrate/folder.ts';
-import { loadRows, openSession, type MigrationRow, type Session } from '../steps/migrate/history.ts';
+import { loadRows, openSession, type Session } from '../steps/migrate/history.ts';
 import { executeDeploy, executeRollback, finalStateOf, restoreCommandFor, rollbackSet, type EngineRequest, type Execution } from './engine.ts';
 import { resolveEnvironment } from './environment.ts';
+import { interruptedDeployOf } from './checks/state.ts';
 import { evaluateGate, gateRequest } from './gate.ts';
 import { acquireDeployLock, releaseDeployLock } from './lock.ts';
-import type { ExecutionData, GateData, InterruptedDeploy } from './schema.ts';
+import type { ExecutionData, GateData } from './schema.ts';
 
 /**
  * `dbops deploy` and `dbops rollback` around the engine: one session on the environment's database holding
@@ -27,26 +28,6 @@ type Inputs = DeployInputs & { to?: string };
 
 /** Who runs this: the GitHub actor inside Actions, else OS user@host. */
 const whoRuns = (gate: GateData | null) => gate?.run?.actor ?? `${userInfo().username}@${hostname()}`;
-
-/** What the database says about each migration an interrupted action had planned (when the gate did not say). */
-export function interruptedFrom(marker: InflightMarker, rows: MigrationRow[]): InterruptedDeploy {
-  return {
-    action: marker.action,
-    startedAt: marker.startedAt,
-    run: marker.run,
-    by: marker.by,
-    planned: marker.planned,
-    state: marker.planned.map((migration) => {
-      const own = rows.filter((r) => r.migrationName === migration);
-      const live = own.find((r) => r.rolledBackAt === null);
-      if (live?.finishedAt) return { migration, state: 'applied' as const };
-      if (live && live.logs) return { migration, state: 'failed' as const, detail: live.logs.split('\n').find((l) => l.startsWith('Database error code')) ?? 'failed' };
-      if (live) return { migration, state: 'started' as const, detail: `started ${live.startedAt}, never finished` };
-      if (own.length > 0) return { migration, state: 'rolled-back' as const };
-      return { migration, state: 'not-applied' as const };
-    }),
-  };
-}
 
 /** Failing checks that refuse the action. An interrupted earlier deploy this run has just recorded no longer does. */
 const refusals = (gate: GateData, interruptedRecorded: boolean) => gate.checks.filter((c) => c.status === 'fail' && !(interruptedRecorded && c.name === 'interrupted'));
@@ -134,7 +115,7 @@ async function underLock(
   // The previous deploy died (we hold the lock, so it is not running): its evidence comes first in the chain.
   let interruptedRecorded = false;
   if (marker) {
-    const interrupted = gate.interrupted ?? interruptedFrom(marker, await loadRows(s));
+    const interrupted = gate.interrupted ?? interruptedDeployOf(marker, await loadRows(s));
     ctx.progress(`An earlier ${marker.action} (started ${marker.startedAt} by ${marker.by}) never finished; recording it as interrupted.`);
     const stored = await storeEvidence(store, { kind: 'interrupted', breakGlass: null, execution: null, interrupted, run: marker.run }, input.reportsDir, ctx.env ?? process.env);
     if (stored.problem) throw new EnvError(stored.problem, { hint: 'Nothing was deployed. Make the evidence storage reachable and run again.' });
@@ -158,7 +139,7 @@ async function underLock(
 
   const approved = gate.migrations.map((m) => m.name);
   const mismatch = action === 'rollback' && gate.decision === 'allowed' && approved.join() !== names.join();
-  if ((gate.decision === 'refused' && (refusals(gate, interruptedRecorded).length > 0 || !gate.checks.some((c) => c.status === 'fail'))) || mismatch) {
+  if (refusals(gate, interruptedRecorded).length > 0 || mismatch) {
     // A rollback that cannot run by script (irreversible, missing or empty rollback) has one way back: the backup.
     const noScript = action === 'rollback' && gate.migrations.some((m) => m.rollback.status !== 'paired');
     const restoreCommand = noScript ? restoreCommandFor({ backup: gate.backup, urlEnv: environment.urlEnv, policiesDir: input.policiesDir }) : null;

@@ -1,5 +1,6 @@
 import { ConfigError, UsageError } from '../../core/errors.ts';
 import { redact } from '../../core/redact.ts';
+import type { InflightMarker } from '../../evidence/bundle.ts';
 import { openEvidence, readInflight } from '../../evidence/store.ts';
 import { scriptMatches } from '../../steps/migrate/checksum.ts';
 import { isFailed, type MigrationRow } from '../../steps/migrate/history.ts';
@@ -64,6 +65,16 @@ function stateOf(name: string, rows: MigrationRow[], since: string): Interrupted
   return { migration: name, state: row.logs ? 'failed' : 'started', detail: `${when}; never finished${row.logs ? ' (error recorded)' : ''}` };
 }
 
+/** What the database holds now of each migration a dead deploy or rollback had planned. */
+export const interruptedDeployOf = (marker: InflightMarker, rows: MigrationRow[]): InterruptedDeploy => ({
+  action: marker.action,
+  startedAt: marker.startedAt,
+  run: marker.run,
+  by: marker.by,
+  planned: marker.planned,
+  state: marker.planned.map((name) => stateOf(name, rows, marker.startedAt)),
+});
+
 /**
  * An in-flight marker of this environment while nobody holds the deploy lock is a deploy or rollback that
  * died (kill -9, lost runner): the gate says what it planned and what the database holds of it now.
@@ -97,8 +108,8 @@ export async function interruptedCheck(scope: GateScope): Promise<InterruptedChe
       interrupted: null,
     };
   }
-  const state = marker.planned.map((name) => stateOf(name, scope.rows, marker.startedAt));
-  const interrupted: InterruptedDeploy = { action: marker.action, startedAt: marker.startedAt, run: marker.run, by: marker.by, planned: marker.planned, state };
+  const interrupted = interruptedDeployOf(marker, scope.rows);
+  const { state } = interrupted;
   const of = (s: InterruptedDeploy['state'][number]['state']) => state.filter((x) => x.state === s).map((x) => x.migration);
   const broken = [...of('failed'), ...of('started')];
   const parts = [

@@ -78,7 +78,11 @@ export function timeoutsFor(policy: ExecutorPolicy, name: string): MigrationTime
   };
 }
 
-const isLockTimeout = (e: unknown) => isPgError(e) && e.code === '55P03';
+export const isLockTimeout = (e: unknown) => isPgError(e) && e.code === '55P03';
+
+/** Wait before lock-timeout retry `attempt` (0-based): retry_backoff doubled each time, capped, with jitter so retrying deploys do not collide. */
+export const retryBackoffMs = (policy: ExecutorPolicy, attempt: number): number =>
+  Math.round(Math.min(ms(policy.retry_backoff_max), ms(policy.retry_backoff) * 2 ** attempt) * (0.5 + Math.random() * 0.5));
 
 /**
  * Watches, from a second connection, which sessions block the migration's backend while it waits for a
@@ -152,11 +156,6 @@ export class Executor {
     return this.#watch.close();
   }
 
-  #backoff(attempt: number): number {
-    const base = ms(this.policy.retry_backoff);
-    const max = ms(this.policy.retry_backoff_max);
-    return Math.round(Math.min(max, base * 2 ** attempt) * (0.5 + Math.random() * 0.5));
-  }
 
   /** Runs one message while the watcher samples blockers; they are returned, or attached to the error. */
   async #watched(fn: () => Promise<unknown>): Promise<Blocker[]> {
@@ -200,7 +199,7 @@ export class Executor {
         await c.query('ROLLBACK').catch(() => undefined);
         blockers = mergeBlockers(blockers, blockersOf(e));
         if (isLockTimeout(e) && attempt < t.lockRetries && !this.signal.aborted) {
-          const waitMs = this.#backoff(attempt);
+          const waitMs = retryBackoffMs(this.policy, attempt);
           this.events.retry({ attempt: attempt + 1, of: t.lockRetries, waitMs, blockers: blockersOf(e) });
           await sleep(waitMs, this.signal);
           continue;
@@ -238,7 +237,7 @@ export class Executor {
           if (isLockTimeout(e) && retries < t.lockRetries && !this.signal.aborted) {
             retries++;
             if (segment.concurrentIndex) await this.#dropInvalidIndex(segment.concurrentIndex);
-            const waitMs = this.#backoff(retries - 1);
+            const waitMs = retryBackoffMs(this.policy, retries - 1);
             this.events.retry({ attempt: retries, of: t.lockRetries, waitMs, blockers: blockersOf(e), segment });
             await sleep(waitMs, this.signal);
             i = segment.retryFrom;
