@@ -4,6 +4,7 @@ import { ConfigError, RefusedError, UsageError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { createShell } from '../core/shell.ts';
 import { DBOPS_VERSION, dbopsBuild } from '../core/version.ts';
+import { ENVIRONMENT_NAME } from '../policy/environments.ts';
 import type { Policies } from '../policy/schema.ts';
 import { redactDeep, writeFileAtomic } from '../report/store.ts';
 import { openTargets } from '../storage/open.ts';
@@ -31,7 +32,6 @@ export interface StoredBundle {
   markdown: string;
 }
 
-const ENVIRONMENT_NAME = /^[a-z0-9][a-z0-9-]*$/;
 
 /** The evidence storage target and prefix of the policies (without an environment): for commands that walk every environment. */
 export function openEvidenceRoot(policies: Pick<Policies, 'backups' | 'environments'>, env: NodeJS.ProcessEnv, log?: Logger): { storage: Storage; prefix: string } {
@@ -45,11 +45,16 @@ export function openEvidenceRoot(policies: Pick<Policies, 'backups' | 'environme
   return { storage: targets.get(target), prefix: `${prefix}/` };
 }
 
+/** Refuses what cannot be an environment (it becomes a folder name of the evidence storage). `what` names it in the message, e.g. the flag. */
+export function checkEnvironmentName(name: string | undefined, what = `--environment "${name}"`): void {
+  if (name !== undefined && !ENVIRONMENT_NAME.test(name)) {
+    throw new UsageError(`${what} is not an environment name (lower-case letters, digits and dashes).`, { hint: 'Pass a name as policies/environments.yaml spells it, e.g. production.' });
+  }
+}
+
 /** The evidence target (policy evidence.target, else the backups primary) and folder of an environment. */
 export function openEvidence(policies: Pick<Policies, 'backups' | 'environments'>, environment: string, env: NodeJS.ProcessEnv, log: Logger): EvidenceStore {
-  if (!ENVIRONMENT_NAME.test(environment)) {
-    throw new UsageError(`"${environment}" is not an environment name (lower-case letters, digits and dashes).`, { hint: 'Pass an environment of policies/environments.yaml.' });
-  }
+  checkEnvironmentName(environment, `"${environment}"`);
   const { storage, prefix } = openEvidenceRoot(policies, env, log);
   return { storage, folder: `${prefix}${environment}/`, environment, log };
 }

@@ -13,6 +13,9 @@ const ZONE = z.string().refine((zone) => {
   }
 }, 'expected an IANA time zone such as Europe/Berlin');
 
+/** Environment names: lower-case, also folder names of the evidence storage. */
+export const ENVIRONMENT_NAME = /^[a-z0-9][a-z0-9-]*$/;
+
 export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 export const Weekday = z.enum(WEEKDAYS);
 export type Weekday = z.output<typeof Weekday>;
@@ -93,7 +96,7 @@ export const EnvironmentsPolicy = z
   .strictObject({
     version: z.literal(1).describe('Policy file format version.'),
     environments: z
-      .record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'expected a lower-case environment name'), EnvironmentPolicy)
+      .record(z.string().regex(ENVIRONMENT_NAME, 'expected a lower-case environment name'), EnvironmentPolicy)
       .default({})
       .describe('Deploy targets by name, as `--environment NAME` selects them.'),
     evidence: z

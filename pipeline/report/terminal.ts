@@ -3,8 +3,8 @@ import type { Logger } from '../core/logger.ts';
 import type { CommandSpec, StepResult } from '../core/step.ts';
 import { countFindings, locationText, worstVerdict } from './findings.ts';
 import type { LoadedReport } from './store.ts';
+import { plural } from '../core/text.ts';
 
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** The findings of a report as plain lines: for steps whose own renderer is not available. */
 export function genericRender(report: LoadedReport['report']): string {

@@ -5,7 +5,8 @@ import { scriptMatches } from '../../steps/migrate/checksum.ts';
 import { loadRows, openSession, type MigrationRow } from '../../steps/migrate/history.ts';
 import { resolveEnvironment } from '../environment.ts';
 import type { GateCheck, GateReason, TestingEvidence } from '../schema.ts';
-import { gateCheck, plural, type GateScope } from './types.ts';
+import { gateCheck, type GateScope } from './types.ts';
+import { plural } from '../../core/text.ts';
 
 type StagingEvidence = NonNullable<z.output<typeof TestingEvidence>['staging']>;
 

@@ -7,7 +7,8 @@ import { isFailed, type MigrationRow } from '../../steps/migrate/history.ts';
 import { chronoUtc, p3009Hint } from '../../steps/migrate/messages.ts';
 import { deployLockHolder } from '../lock.ts';
 import type { GateCheck, GateReason, InterruptedDeploy } from '../schema.ts';
-import { gateCheck, names, plural, type GateScope } from './types.ts';
+import { gateCheck, names, type GateScope } from './types.ts';
+import { plural } from '../../core/text.ts';
 
 /** No failed migration (P3009), no applied migration edited since, none missing locally. */
 export function cleanStateCheck(scope: GateScope): GateCheck {

@@ -7,7 +7,8 @@ import { RehearseData } from '../../report/schema.ts';
 import { readReports } from '../../report/store.ts';
 import type { ApprovalEvidence } from '../../github/approvals.ts';
 import type { GateCheck, GateReason, TestingEvidence } from '../schema.ts';
-import { gateCheck, names, plural, type GateScope } from './types.ts';
+import { gateCheck, names, type GateScope } from './types.ts';
+import { plural } from '../../core/text.ts';
 
 type Testing = z.output<typeof TestingEvidence>;
 

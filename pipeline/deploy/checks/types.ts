@@ -28,7 +28,6 @@ export const gateCheck = (name: GateCheckName, status: GateCheck['status'], summ
 export const judged = (name: GateCheckName, reasons: GateReason[], passed: string, failed?: string): GateCheck =>
   reasons.length === 0 ? gateCheck(name, 'pass', passed) : gateCheck(name, 'fail', failed ?? `${reasons.length} reason${reasons.length === 1 ? '' : 's'} to refuse`, reasons);
 
-export const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** Names for messages: `a, b and 3 more`. */
 export function names(list: readonly string[], max = 5): string {

@@ -7,6 +7,7 @@ import type { Finding, StepContext, StepResult } from '../../core/step.ts';
 import type { BackupsPolicy } from '../../policy/backups.ts';
 import type { BackupPruneInputs } from '../../registry.ts';
 import type { Storage } from '../../storage/types.ts';
+import { plural } from '../../core/text.ts';
 
 type TargetResult = BackupPruneData['targets'][number];
 
@@ -121,7 +122,6 @@ function table(head: string[], rows: string[][]): string {
   return [line(head), ...rows.map(line)].join('\n');
 }
 
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 export function render(result: StepResult<BackupPruneData>): string {
   const d = result.data;

@@ -13,6 +13,7 @@ import { dbopsBuild } from '../../core/version.ts';
 import type { BackupReplicateInputs } from '../../registry.ts';
 import { formatBytes } from '../../report/markdown.ts';
 import { NotFoundError, type Storage } from '../../storage/types.ts';
+import { plural } from '../../core/text.ts';
 
 export type { BackupReplicateData };
 
@@ -154,7 +155,6 @@ async function adoptVerification(c: Copier, dest: Storage, entry: BackupEntry): 
   return true;
 }
 
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 export async function run(input: BackupReplicateInputs, ctx: StepContext): Promise<StepResult<BackupReplicateData>> {
   const { backups } = await ctx.policies('backups');

@@ -1,8 +1,7 @@
-import { UsageError } from '../../core/errors.ts';
 import type { StepContext, StepResult } from '../../core/step.ts';
 import { EvidenceBundle } from '../../evidence/bundle.ts';
 import { parseBundleName } from '../../evidence/chain.ts';
-import { evidenceEnvironments, openEvidenceRoot, readObject } from '../../evidence/store.ts';
+import { checkEnvironmentName, evidenceEnvironments, openEvidenceRoot, readObject } from '../../evidence/store.ts';
 import type { EvidenceListInputs } from '../../registry.ts';
 
 export interface EvidenceListEntry {
@@ -51,9 +50,7 @@ function entryOf(key: string, b: EvidenceBundle): EvidenceListEntry {
  * chain is verified by `dbops evidence verify`.
  */
 export async function run(input: EvidenceListInputs, ctx: StepContext): Promise<StepResult<EvidenceListData>> {
-  if (input.environment !== undefined && !/^[a-z0-9][a-z0-9-]*$/.test(input.environment)) {
-    throw new UsageError(`--environment "${input.environment}" is not an environment name (lower-case letters, digits and dashes).`, { hint: 'Pass a name as policies/environments.yaml spells it.' });
-  }
+  checkEnvironmentName(input.environment);
   const policies = await ctx.policies('environments', 'backups');
   const { storage, prefix } = openEvidenceRoot({ environments: policies.environments.value, backups: policies.backups.value }, ctx.env ?? process.env, ctx.log);
   const environments = input.environment === undefined ? await evidenceEnvironments(storage, prefix) : [input.environment];

@@ -4,16 +4,9 @@ import { UsageError } from '../../core/errors.ts';
 import type { Finding, StepContext, StepResult } from '../../core/step.ts';
 import { INFLIGHT_FILE, verifyChain } from '../../evidence/chain.ts';
 import type { ChainReport, EvidenceVerifyData } from '../../evidence/report.ts';
-import { evidenceEnvironments, openEvidenceRoot, readFolder } from '../../evidence/store.ts';
+import { checkEnvironmentName, evidenceEnvironments, openEvidenceRoot, readFolder } from '../../evidence/store.ts';
+import { ENVIRONMENT_NAME } from '../../policy/environments.ts';
 import type { EvidenceVerifyInputs } from '../../registry.ts';
-
-const ENVIRONMENT_NAME = /^[a-z0-9][a-z0-9-]*$/;
-
-function checkEnvironmentFlag(name: string | undefined): void {
-  if (name !== undefined && !ENVIRONMENT_NAME.test(name)) {
-    throw new UsageError(`--environment "${name}" is not an environment name (lower-case letters, digits and dashes).`, { hint: 'Pass a name as policies/environments.yaml spells it, e.g. production.' });
-  }
-}
 
 /** A folder such as a downloaded workflow artifact: `<dir>/<environment>/<bundle>.json|.md` (the layout saveLocalCopy writes). */
 async function chainsInFolder(dir: string, only: string | undefined): Promise<ChainReport[]> {
@@ -48,7 +41,7 @@ async function chainsInFolder(dir: string, only: string | undefined): Promise<Ch
  * of a chain is its first broken link.
  */
 export async function run(input: EvidenceVerifyInputs, ctx: StepContext): Promise<StepResult<EvidenceVerifyData>> {
-  checkEnvironmentFlag(input.environment);
+  checkEnvironmentName(input.environment);
   let data: EvidenceVerifyData;
   if (input.dir !== undefined) {
     const dir = resolve(input.dir);

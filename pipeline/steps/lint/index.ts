@@ -15,6 +15,7 @@ import { appliedHistoryFindings, baseHistoryFindings, classifyChanges, gitPath, 
 import { DBOPS_RULES, policyLevel, PRISMA_PROFILE, profileLevel, SQUAWK_PREFIX, unknownRuleKeys, type FileContext, type Level } from './profile.ts';
 import { mapSquawkFinding, runSquawk, type SquawkRun } from './squawk.ts';
 import { SourceText } from './text.ts';
+import { plural } from '../../core/text.ts';
 
 type LintFile = LintData['files'][number];
 
@@ -252,7 +253,6 @@ function destructiveHelp(rule: string, policy: LintPolicy): string {
 
 // ---- human output ---------------------------------------------------------------------------------
 
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 const LEVEL_WIDTH = 7;
 
 export function render(result: StepResult<LintData>, input: LintInputs): string {
