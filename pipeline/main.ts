@@ -3,8 +3,10 @@ import { Command, CommanderError, Option } from 'commander';
 import { z } from 'zod';
 import { createContext } from './core/context.ts';
 import { ExitCode, isDbopsError, UsageError } from './core/errors.ts';
+import { assertExistingFolder, assertWritableFolder } from './core/fs.ts';
 import { createLogger } from './core/logger.ts';
 import { redact } from './core/redact.ts';
+import { parseDatabaseUrl } from './db/url.ts';
 import type { CommandSpec, StepResult } from './core/step.ts';
 import { commands } from './registry.ts';
 import { recordStep } from './report/store.ts';
@@ -44,6 +46,8 @@ interface Selected {
   spec: CommandSpec;
   options: Record<string, unknown>;
   rest: string[];
+  /** Input keys given on the command line (the others hold their defaults). */
+  given: Set<string>;
 }
 
 function buildProgram(io: Printers, onSelect: (s: Selected) => void): Command {
@@ -77,7 +81,8 @@ function buildProgram(io: Printers, onSelect: (s: Selected) => void): Command {
     cmd.addHelpText('after', `\n${extra}`);
     cmd.action((...args: unknown[]) => {
       const rest = spec.rest ? ((args[0] as string[] | undefined) ?? []) : [];
-      onSelect({ spec, options: cmd.opts(), rest });
+      const given = new Set(Object.keys(spec.inputs.shape).filter((key) => cmd.getOptionValueSource(key) === 'cli'));
+      onSelect({ spec, options: cmd.opts(), rest, given });
     });
   }
   for (const [name, group] of groups) {
@@ -130,12 +135,12 @@ async function dispatch(argv: string[], io: CliIo, { out, err }: Printers): Prom
     program.outputHelp({ error: true });
     return ExitCode.Usage;
   }
-  const { spec, options, rest } = selected;
-  const parsed = spec.inputs.safeParse({ ...options, ...(spec.rest ? { args: rest } : {}) });
-  if (!parsed.success) {
-    throw new UsageError(parsed.error.issues.map((i) => `--${i.path.map((p) => kebab(String(p))).join('.')}: ${i.message}`).join('\n'));
-  }
+  const { spec, options, rest, given } = selected;
+  const raw: Record<string, unknown> = { ...options, ...(spec.rest ? { args: rest } : {}) };
+  const parsed = spec.inputs.safeParse(raw);
+  if (!parsed.success) throw inputError(spec, parsed.error.issues, raw);
   const input = parsed.data as Record<string, unknown>;
+  await checkInputs(spec, input, given);
   const level = options['verbose'] ? 'debug' : options['quiet'] ? 'warn' : (io.env['DBOPS_LOG_LEVEL'] ?? (io.stderr.isTTY ? 'warn' : 'info'));
   const log = createLogger({ level, pretty: io.stderr.isTTY === true, stream: io.stderr as NodeJS.WritableStream });
 
@@ -154,6 +159,39 @@ async function dispatch(argv: string[], io: CliIo, { out, err }: Printers): Prom
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
+  }
+}
+
+/** Every flag problem at once; a required flag that is missing says so, with an example that has it. */
+function inputError(spec: CommandSpec, issues: z.core.$ZodIssue[], raw: Record<string, unknown>): UsageError {
+  const lines = issues.map((i) => {
+    const flag = `--${i.path.map((p) => kebab(String(p))).join('.')}`;
+    if (i.path.length === 1 && raw[String(i.path[0])] === undefined) {
+      const example = spec.examples.find((e) => e.includes(`${flag} `));
+      return `${flag} is required${example ? `, e.g. ${example}` : ''}.`;
+    }
+    return `${flag}: ${i.message}`;
+  });
+  return new UsageError(lines.join('\n'), { hint: `\`dbops ${spec.path.join(' ')} --help\` lists every flag.` });
+}
+
+// Folders a command reads from: given explicitly, they must exist (a typo must not fall back to defaults or
+// to "no files"); their defaults may be absent, and the command then says which defaults apply.
+const INPUT_FOLDERS = ['migrationsDir', 'rollbacksDir', 'policiesDir'] as const;
+
+/**
+ * Checks what can be checked before the command's first side effect: folders it reads, the reports folder
+ * it writes (before a backup is stored or a database changed, not after), and every URL flag.
+ */
+async function checkInputs(spec: CommandSpec, input: Record<string, unknown>, given: Set<string>): Promise<void> {
+  for (const key of INPUT_FOLDERS) {
+    const value = input[key];
+    if (typeof value === 'string' && given.has(key)) await assertExistingFolder(value, `--${kebab(key)}`);
+  }
+  const reportsDir = input['reportsDir'];
+  if (spec.report && typeof reportsDir === 'string') await assertWritableFolder(reportsDir, `--reports-dir ${reportsDir}`);
+  for (const [key, value] of Object.entries(input)) {
+    if (key.endsWith('Url') && typeof value === 'string') parseDatabaseUrl(value, undefined, `--${kebab(key)}`);
   }
 }
 

@@ -49,7 +49,7 @@ export async function startThrowawayCluster(dir: string, log: Logger): Promise<S
 
 /** A server given by URL: databases are created through the URL's own database (a maintenance one, typically `postgres`). */
 export async function urlServer(url: string, log: Logger): Promise<ScratchServer> {
-  const admin = parseDatabaseUrl(url);
+  const admin = parseDatabaseUrl(url, undefined, '--scratch-url');
   const client = await connect(admin, { log, applicationName: 'dbops backup verify' });
   try {
     const { rows } = await client.query<{ major: number }>(`SELECT current_setting('server_version_num')::int / 10000 AS major`);

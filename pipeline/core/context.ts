@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseDatabaseUrl, type DbTarget } from '../db/url.ts';
 import { loadPolicies } from '../policy/load.ts';
@@ -34,17 +35,19 @@ export function createContext({ log, signal, policiesDir = 'policies', databaseU
     },
     async policies<K extends PolicyName>(...names: K[]) {
       const loaded = await loadPolicies(resolve(policiesDir), names);
-      for (const p of Object.values(loaded) as Array<{ name: string; path: string | undefined }>) {
-        if (!p.path) log.info({ policy: p.name }, `${policiesDir}/${p.name}.yaml not found: using the documented defaults`);
-      }
+      const defaulted = (Object.values(loaded) as Array<{ name: string; path: string | undefined }>).filter((p) => !p.path).map((p) => p.name);
+      // A repository without a policies folder runs on defaults: say so where it is seen (a missing single
+      // file is normal, e.g. no backups.yaml in a repository that takes no backups).
+      if (defaulted.length > 0 && !existsSync(resolve(policiesDir))) log.warn({ policies: defaulted }, `${policiesDir}/ does not exist: ${defaulted.join(', ')} use the documented defaults`);
+      else for (const name of defaulted) log.info({ policy: name }, `${policiesDir}/${name}.yaml not found: using the documented defaults`);
       return loaded;
     },
     database() {
       target ??= (async () => {
-        const url = databaseUrl ?? env['DATABASE_URL'];
-        if (url) return parseDatabaseUrl(url, schema);
+        if (databaseUrl) return parseDatabaseUrl(databaseUrl, schema, '--database-url');
+        if (env['DATABASE_URL']) return parseDatabaseUrl(env['DATABASE_URL'], schema, 'DATABASE_URL');
         const { ensureLocalDatabase } = await import('../pg/local.ts');
-        const local = await ensureLocalDatabase(log);
+        const local = await ensureLocalDatabase(log, env);
         progress?.(`Using the embedded PostgreSQL ${local.major} cluster in ${local.dir} (port ${local.port}); pass --database-url or set DATABASE_URL to use another database.`);
         return parseDatabaseUrl(local.url, schema);
       })();

@@ -5,10 +5,10 @@ import type { StepContext } from '../core/step.ts';
 import { isPgError } from '../db/client.ts';
 import { readRollbacksFolder } from '../rollbacks/files.ts';
 import type { GateInputs } from '../registry.ts';
-import { pairRollbacks } from '../rollbacks/pair.ts';
+import { pairRollbacks, type RollbackFile } from '../rollbacks/pair.ts';
 import { checksum } from '../steps/migrate/checksum.ts';
 import { pendingMigrations } from '../steps/migrate/deploy.ts';
-import { readMigrationsFolder, type LocalMigration } from '../steps/migrate/folder.ts';
+import { malformedError, malformedFiles, readMigrationsFolder, type LocalMigration } from '../steps/migrate/folder.ts';
 import { loadRows, type MigrationRow, type Session } from '../steps/migrate/history.ts';
 import { approvalCheck } from './checks/approval.ts';
 import { backupCheck } from './checks/backup.ts';
@@ -66,7 +66,7 @@ const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').diges
  * The change the gate judges: for a deploy the pending migrations (Prisma's rule), oldest first; for a
  * rollback the applied migrations newer than `rollbackTo`, newest first. Each with its rollback script.
  */
-async function changeSet(request: GateRequest, local: LocalMigration[], rows: MigrationRow[]): Promise<ChangeMigration[]> {
+function changeSet(request: GateRequest, local: LocalMigration[], rows: MigrationRow[], rollbacks: RollbackFile[]): ChangeMigration[] {
   let selected: Array<{ name: string; script: string | undefined; stored?: string }>;
   if (request.action === 'deploy') {
     selected = pendingMigrations(local, rows).map((m) => ({ name: m.name, script: m.script }));
@@ -86,11 +86,10 @@ async function changeSet(request: GateRequest, local: LocalMigration[], rows: Mi
       .reverse()
       .map((r) => ({ name: r.migrationName, script: local.find((l) => l.name === r.migrationName)?.script, stored: r.checksum }));
   }
-  const rollbacks = await readRollbacksFolder(request.rollbacksDir);
-  const pairing = pairRollbacks({ migrations: selected.map((s) => s.name), rollbacks: rollbacks.files, migrationsDir: request.migrationsDir, rollbacksDir: request.rollbacksDir });
+  const pairing = pairRollbacks({ migrations: selected.map((s) => s.name), rollbacks, migrationsDir: request.migrationsDir, rollbacksDir: request.rollbacksDir });
   return selected.map((s) => {
     const pair = pairing.pairs.find((p) => p.migration === s.name);
-    const file = rollbacks.files.find((f) => f.name === s.name);
+    const file = rollbacks.find((f) => f.name === s.name);
     return {
       name: s.name,
       sha256: s.script !== undefined ? checksum(s.script) : (s.stored ?? ''),
@@ -135,7 +134,13 @@ export async function evaluateGate(request: GateRequest, ctx: StepContext, sessi
   const folder = await readMigrationsFolder(resolve(request.migrationsDir));
   const identity = await databaseIdentity(session);
   const rows = await loadRows(session);
-  const change = await changeSet(request, folder.migrations, rows);
+  const rollbacks = (await readRollbacksFolder(request.rollbacksDir)).files;
+  const change = changeSet(request, folder.migrations, rows, rollbacks);
+  // Files the executor would refuse are malformed input (exit 2), not a judgement: nothing else is looked at.
+  const names = new Set(change.map((c) => c.name));
+  const scripts = rollbacks.filter((r) => names.has(r.name)).map((r) => ({ file: r.path, script: r.text, fault: r.fault, migration: r.name }));
+  const problems = await malformedFiles(folder, request.action === 'deploy' ? names : [], scripts);
+  if (problems.length > 0) throw malformedError(problems, `The gate cannot judge the ${request.action} of ${environment.name}, and nothing was changed`);
   const scope: GateScope = {
     request,
     ctx,

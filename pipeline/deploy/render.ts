@@ -58,6 +58,6 @@ export function renderExecution(result: StepResult<ExecutionData>): string {
     const why = d.outcome === 'refused' ? 'Nothing was changed. The only way back past an irreversible migration is the backup:' : 'The database is not back to a known state. Restore the pre-deploy backup:';
     out.push('', banner([why]), '', `    ${d.restoreCommand}`, '');
   }
-  if (d.evidence) out.push('', `Evidence: bundle #${d.evidence.sequence} ${d.evidence.key} in ${d.evidence.target}`, `  sha256 ${d.evidence.sha256}`, `  local copy ${d.evidence.localJson}`);
+  if (d.evidence) out.push('', `Evidence: bundle #${d.evidence.sequence} ${d.evidence.key} in ${d.evidence.target}`, `  sha256 ${d.evidence.sha256}`, `  local copy ${d.evidence.localJson ?? 'NOT written (see the error below)'}`);
   return `${out.join('\n')}\n`;
 }

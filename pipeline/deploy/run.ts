@@ -1,12 +1,12 @@
-import { mkdir } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseDuration } from '../core/duration.ts';
 import { EnvError, ExitCode, isDbopsError, UsageError } from '../core/errors.ts';
 import type { StepContext, StepResult } from '../core/step.ts';
 import type { BundleDraft } from '../evidence/bundle.ts';
-import { appendBundle, clearInflight, openEvidence, readInflight, saveLocalCopy, writeInflight, type EvidenceStore } from '../evidence/store.ts';
-import { redactDeep, writeFileAtomic } from '../report/store.ts';
+import { appendBundle, clearInflight, openEvidence, readInflight, saveLocalCopy, writeInflight, type EvidenceStore, type StoredBundle } from '../evidence/store.ts';
+import { assertWritableFolder, writeFileAtomic } from '../core/fs.ts';
+import { redactDeep } from '../report/store.ts';
 import type { DeployInputs } from '../registry.ts';
 import { checkLockfile, readMigrationsFolder } from '../steps/migrate/folder.ts';
 import { loadRows, openSession, type Session } from '../steps/migrate/history.ts';
@@ -41,24 +41,51 @@ function refusalMessage(gate: GateData, interruptedRecorded: boolean): { message
   };
 }
 
-/** Stores the bundle and its local copy; a storage failure leaves the local copy and says so (never silently). */
-async function storeEvidence(store: EvidenceStore, draft: BundleDraft, reportsDir: string, env: NodeJS.ProcessEnv): Promise<{ evidence: ExecutionData['evidence']; problem?: string }> {
-  const localDir = join(resolve(reportsDir), 'evidence');
+/** What storing a bundle achieved: `stored` means the bundle is in the evidence storage, the record that counts. */
+interface StoredEvidence {
+  evidence: ExecutionData['evidence'];
+  stored: boolean;
+  /** What could not be written, stated precisely: the bundle itself, or only its local copy. */
+  problem?: string;
+}
+
+const localEvidenceDir = (reportsDir: string) => join(resolve(reportsDir), 'evidence');
+
+/**
+ * Stores the bundle, then its local copy (the workflow artifact). A storage failure saves the draft locally
+ * and says so; a local copy that cannot be written after the bundle was stored is only that: the stored
+ * bundle is the record, so the in-flight marker can go and the next deploy never reports this one as died.
+ */
+async function storeEvidence(store: EvidenceStore, draft: BundleDraft, reportsDir: string, env: NodeJS.ProcessEnv): Promise<StoredEvidence> {
+  const localDir = localEvidenceDir(reportsDir);
+  let stored: StoredBundle;
   try {
-    const stored = await appendBundle(store, draft);
-    const local = await saveLocalCopy(localDir, stored);
-    // In Actions the bundle's page is the job summary too: reviewers read the same record the auditor gets.
-    if (env['GITHUB_STEP_SUMMARY']) {
-      const { appendJobSummary } = await import('../github/actions.ts');
-      await appendJobSummary(stored.markdown, env).catch((e: unknown) => store.log?.warn(`could not write the job summary: ${(e as Error).message}`));
-    }
-    return { evidence: { key: stored.key, sequence: stored.bundle.sequence, sha256: stored.bundle.sha256, target: store.storage.name, localJson: local.json, localMarkdown: local.markdown } };
+    stored = await appendBundle(store, draft);
   } catch (e) {
     const file = join(localDir, store.environment, `unstored-${new Date().toISOString().replace(/[-:.]/g, '')}-${draft.kind}.json`);
-    await mkdir(join(localDir, store.environment), { recursive: true });
-    await writeFileAtomic(file, `${JSON.stringify(redactDeep(draft), null, 2)}\n`);
-    return { evidence: null, problem: `The evidence bundle was NOT stored in ${store.storage.name} (${store.storage.location}): ${(e as Error).message}. Its content is saved in ${file}.` };
+    const notStored = `The evidence bundle was NOT stored in ${store.storage.name} (${store.storage.location}): ${(e as Error).message}.`;
+    try {
+      await writeFileAtomic(file, `${JSON.stringify(redactDeep(draft), null, 2)}\n`);
+      return { evidence: null, stored: false, problem: `${notStored} Its content is saved in ${file}.` };
+    } catch (w) {
+      return { evidence: null, stored: false, problem: `${notStored} Its content could not be saved in ${file} either: ${(w as Error).message}.` };
+    }
   }
+  const evidence = { key: stored.key, sequence: stored.bundle.sequence, sha256: stored.bundle.sha256, target: store.storage.name, localJson: null as string | null, localMarkdown: null as string | null };
+  let problem: string | undefined;
+  try {
+    const local = await saveLocalCopy(localDir, stored);
+    evidence.localJson = local.json;
+    evidence.localMarkdown = local.markdown;
+  } catch (e) {
+    problem = `The evidence bundle #${stored.bundle.sequence} is stored as ${stored.key} on target "${store.storage.name}" (that is the record), but its local copy in ${join(localDir, store.environment)} could not be written: ${(e as Error).message}.`;
+  }
+  // In Actions the bundle's page is the job summary too: reviewers read the same record the auditor gets.
+  if (env['GITHUB_STEP_SUMMARY']) {
+    const { appendJobSummary } = await import('../github/actions.ts');
+    await appendJobSummary(stored.markdown, env).catch((e: unknown) => store.log?.warn(`could not write the job summary: ${(e as Error).message}`));
+  }
+  return { evidence, stored: true, ...(problem ? { problem } : {}) };
 }
 
 export async function runAction(action: Action, input: Inputs, ctx: StepContext): Promise<StepResult<ExecutionData>> {
@@ -70,6 +97,8 @@ export async function runAction(action: Action, input: Inputs, ctx: StepContext)
   for (const w of folder.warnings) ctx.log.warn(w);
   checkLockfile(folder);
   const store = openEvidence({ backups: backups.value, environments: environments.value }, environment.name, env, ctx.log);
+  // The bundle's local copy is written after the database changed: make sure it can be, before.
+  await assertWritableFolder(join(localEvidenceDir(input.reportsDir), environment.name), `the local evidence folder of --reports-dir ${input.reportsDir}`);
   ctx.progress(`${action === 'deploy' ? 'Deploying to' : 'Rolling back'} ${environment.name}: ${environment.target.display}`);
 
   const s = await openSession(environment.target, ctx.log, `dbops ${action}`);
@@ -118,7 +147,8 @@ async function underLock(
     const interrupted = gate.interrupted ?? interruptedDeployOf(marker, await loadRows(s));
     ctx.progress(`An earlier ${marker.action} (started ${marker.startedAt} by ${marker.by}) never finished; recording it as interrupted.`);
     const stored = await storeEvidence(store, { kind: 'interrupted', breakGlass: null, execution: null, interrupted, run: marker.run }, input.reportsDir, ctx.env ?? process.env);
-    if (stored.problem) throw new EnvError(stored.problem, { hint: 'Nothing was deployed. Make the evidence storage reachable and run again.' });
+    if (!stored.stored) throw new EnvError(stored.problem!, { hint: 'Nothing was deployed. Make the evidence storage reachable and run again.' });
+    if (stored.problem) ctx.log.warn(stored.problem);
     await clearInflight(store);
     interruptedRecorded = true;
   }
@@ -185,14 +215,15 @@ async function underLock(
     if (!isDbopsError(e)) throw e;
     const data = base('failed', { steps: [], smoke: [], finalState: await finalStateOf(s, local, null, null), restoreCommand: null });
     const stored = await storeEvidence(store, { kind: action, breakGlass: gate.breakGlass, execution: data, interrupted: null, run: gate.run }, input.reportsDir, ctx.env ?? process.env);
-    if (!stored.problem) await clearInflight(store);
+    if (stored.stored) await clearInflight(store);
+    if (stored.problem) ctx.log.warn(stored.problem);
     throw e;
   }
   const data = base(execution.outcome, execution);
   const stored = await storeEvidence(store, { kind: action, breakGlass: gate.breakGlass, execution: data, interrupted: null, run: gate.run }, input.reportsDir, ctx.env ?? process.env);
   data.evidence = stored.evidence;
   // The marker goes only with the bundle that explains it: an unstored bundle leaves it for the next gate.
-  if (!stored.problem) await clearInflight(store);
+  if (stored.stored) await clearInflight(store);
 
   const error = execution.failure ? { message: execution.failure.message, hint: execution.failure.hint } : undefined;
   if (stored.problem) {
@@ -201,7 +232,12 @@ async function underLock(
       findings: [],
       data,
       exitCode: ExitCode.Environment,
-      error: { message: [error?.message ?? `${action} ${execution.outcome}.`, stored.problem].join('\n\n'), hint: `Store the saved bundle before the next deploy (the in-flight marker stays, so the next gate reports this ${action}).${error?.hint ? `\n${error.hint}` : ''}` },
+      error: {
+        message: [error?.message ?? `The ${action} ${execution.outcome}.`, stored.problem].join('\n\n'),
+        hint: stored.stored
+          ? `Nothing needs to be redone: \`dbops evidence verify --environment ${environment.name}\` shows the stored bundle; make --reports-dir writable for the next run.${error?.hint ? `\n${error.hint}` : ''}`
+          : `Store the saved bundle before the next deploy (the in-flight marker stays, so the next gate reports this ${action}).${error?.hint ? `\n${error.hint}` : ''}`,
+      },
     };
   }
   if (!error) return { verdict: 'pass', findings: [], data };

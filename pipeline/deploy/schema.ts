@@ -240,6 +240,6 @@ export const ExecutionData = z.object({
   }),
   /** When the database is not back to a known state: the exact command that restores the pre-deploy backup. */
   restoreCommand: z.string().nullable(),
-  evidence: z.object({ key: z.string(), sequence: z.number().int(), sha256: z.string(), target: z.string(), localJson: z.string(), localMarkdown: z.string() }).nullable(),
+  evidence: z.object({ key: z.string(), sequence: z.number().int(), sha256: z.string(), target: z.string(), localJson: z.string().nullable(), localMarkdown: z.string().nullable() }).nullable(),
 });
 export type ExecutionData = z.output<typeof ExecutionData>;

@@ -1,12 +1,14 @@
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import { ConfigError, RefusedError, UsageError } from '../core/errors.ts';
+import { didYouMean } from '../core/suggest.ts';
 import type { Logger } from '../core/logger.ts';
 import { createShell } from '../core/shell.ts';
 import { DBOPS_VERSION, dbopsBuild } from '../core/version.ts';
 import { ENVIRONMENT_NAME } from '../policy/environments.ts';
 import type { Policies } from '../policy/schema.ts';
-import { redactDeep, writeFileAtomic } from '../report/store.ts';
+import { writeFileAtomic } from '../core/fs.ts';
+import { redactDeep } from '../report/store.ts';
 import { openTargets } from '../storage/open.ts';
 import { NotFoundError, type Storage } from '../storage/types.ts';
 import { EvidenceBundle, InflightMarker, type BundleDraft } from './bundle.ts';
@@ -50,6 +52,20 @@ export function checkEnvironmentName(name: string | undefined, what = `--environ
   if (name !== undefined && !ENVIRONMENT_NAME.test(name)) {
     throw new UsageError(`${what} is not an environment name (lower-case letters, digits and dashes).`, { hint: 'Pass a name as policies/environments.yaml spells it, e.g. production.' });
   }
+}
+
+/**
+ * Refuses an --environment that neither policies/environments.yaml defines nor the evidence holds: a typo
+ * must not verify or list "nothing" and pass. `where` says where the evidence was looked for.
+ */
+export function assertKnownEnvironment(name: string | undefined, defined: Iterable<string> | null, found: Iterable<string>, where: string): void {
+  if (name === undefined) return;
+  const known = new Set([...(defined ?? []), ...found]);
+  if (known.has(name)) return;
+  const why = defined ? `policies/environments.yaml does not define it and ${where} holds no evidence of it` : `${where} holds no evidence of it`;
+  throw new UsageError(`--environment ${name}: no such environment; ${why}.${didYouMean(name, known)}`, {
+    hint: known.size > 0 ? `Known environments: ${[...known].sort().join(', ')}.` : 'No environment is defined or has evidence yet.',
+  });
 }
 
 /** The evidence target (policy evidence.target, else the backups primary) and folder of an environment. */

@@ -6,7 +6,8 @@ import type { Logger } from '../core/logger.ts';
 import { registerSecret } from '../core/redact.ts';
 import { allFindings, countFindings, worstVerdict } from '../report/findings.ts';
 import { COMMENT_MARKER, renderMarkdown } from '../report/markdown.ts';
-import { writeFileAtomic, type LoadedReport } from '../report/store.ts';
+import { writeFileAtomic } from '../core/fs.ts';
+import type { LoadedReport } from '../report/store.ts';
 import { planAnnotations } from './annotations.ts';
 import { upsertComment, type GitHubApi } from './comment.ts';
 

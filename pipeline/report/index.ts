@@ -8,7 +8,8 @@ import { allFindings, countFindings, worstVerdict, type Counts } from './finding
 import { renderMarkdown } from './markdown.ts';
 import { toSarif } from './sarif.ts';
 import { REPORT_DATA } from './schema.ts';
-import { readReports, redactDeep, writeFileAtomic, type LoadedReport } from './store.ts';
+import { assertWritableFile, writeFileAtomic } from '../core/fs.ts';
+import { readReports, redactDeep, type LoadedReport } from './store.ts';
 import { renderTerminal } from './terminal.ts';
 
 
@@ -28,6 +29,7 @@ export interface ReportData {
 }
 
 export async function run(input: ReportInputs, ctx: StepContext): Promise<StepResult<ReportData>> {
+  if (input.output) await assertWritableFile(input.output, `--output ${input.output}`);
   const loaded = await readReports(input.reportsDir, KNOWN_STEPS);
   if (loaded.length === 0) {
     throw new ConfigError(`No reports in ${input.reportsDir}/: expected ${KNOWN_STEPS.map((s) => `${s}.json`).join(', ')}.`, {

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { z } from 'zod';
 import { ConfigError, EnvError, ExitCode, isDbopsError } from '../core/errors.ts';
+import { writeFileAtomic } from '../core/fs.ts';
 import { redact } from '../core/redact.ts';
 import type { StepContext, StepResult } from '../core/step.ts';
 import { DBOPS_VERSION } from '../core/version.ts';
@@ -15,22 +15,6 @@ export function redactDeep<T>(value: T): T {
   if (Array.isArray(value)) return value.map(redactDeep) as T;
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactDeep(v)])) as T;
   return value;
-}
-
-/**
- * Writes next to the target and renames over it: a reader (the report step, an artifact upload after a
- * cancelled job) sees the old file or the new one, never half of one.
- */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    await writeFile(tmp, text, { flag: 'wx' });
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
 }
 
 export const reportFile = (dir: string, step: string) => join(dir, `${step}.json`);
@@ -109,7 +93,14 @@ export async function recordStep<D>(dir: string, step: string, command: string, 
     await save({ thrown: e }).catch((w: Error) => ctx.log.warn(w.message));
     throw e;
   }
-  await save({ result });
+  try {
+    await save({ result });
+  } catch (e) {
+    // The step's work is done (migrations applied, a backup stored): its output still says what it did,
+    // and the exit code says that the report is missing.
+    const problem = `${(e as Error).message} The ${command} itself ${result.verdict === 'fail' ? 'failed as reported above' : 'completed as reported above'}.`;
+    return { ...result, exitCode: ExitCode.Environment, error: { ...result.error, message: [result.error?.message, problem].filter(Boolean).join('\n\n'), hint: result.error?.hint ?? (isDbopsError(e) ? e.hint : undefined) } };
+  }
   return result;
 }
 

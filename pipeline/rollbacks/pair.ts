@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { EncodingFault } from '../core/encoding.ts';
 import type { Finding } from '../core/step.ts';
 import type { RollbacksData } from '../report/schema.ts';
 
@@ -15,6 +16,8 @@ export interface RollbackFile {
   /** Path as shown in findings, e.g. rollbacks/20260112093000_init.sql. */
   path: string;
   text: string;
+  /** Set when the file is not valid UTF-8 or holds a NUL byte (the executor refuses it). */
+  fault?: EncodingFault | undefined;
 }
 
 export interface Marker {

@@ -72,7 +72,7 @@ describe('dbops deploy', () => {
     expect(data.gate?.decision).toBe('allowed');
     expect(data.evidence).toMatchObject({ sequence: 1, target: 'server' });
     expect(first.stdout).toContain(data.evidence!.sha256);
-    expect(await readFile(data.evidence!.localJson, 'utf8')).toBe(await readFile(join(fx.storageDir, data.evidence!.key), 'utf8'));
+    expect(await readFile(data.evidence!.localJson!, 'utf8')).toBe(await readFile(join(fx.storageDir, data.evidence!.key), 'utf8'));
     expect((await prismaRows(db.url)).map((r) => [r.migration_name, r.applied_steps_count, r.finished_at !== null])).toEqual([[M1, 1, true]]);
     expect(await inflight(fx)).toBe(false);
 
@@ -83,7 +83,7 @@ describe('dbops deploy', () => {
     const second = await dbops(['deploy', '--environment', 'production', ...fx.flags, '--json'], { ...fx.env, GITHUB_STEP_SUMMARY: summary });
     expect(second.code, second.all).toBe(0);
     const secondData = await report(fx);
-    expect(await readFile(summary, 'utf8')).toBe(`## earlier step\n${(await readFile(secondData.evidence!.localMarkdown, 'utf8')).replace(/\n*$/, '')}\n\n`);
+    expect(await readFile(summary, 'utf8')).toBe(`## earlier step\n${(await readFile(secondData.evidence!.localMarkdown!, 'utf8')).replace(/\n*$/, '')}\n\n`);
     const chain = await bundles(fx);
     expect(chain.map((b) => [b.sequence, b.kind, b.execution?.outcome])).toEqual([[1, 'deploy', 'succeeded'], [2, 'deploy', 'succeeded']]);
     expect(chain[1]!.previous).toEqual({ sequence: 1, sha256: chain[0]!.sha256 });
@@ -204,6 +204,36 @@ describe('dbops deploy', () => {
     expect(chain[0]!.interrupted!.state.map((s) => s.state)).toEqual(['applied', 'not-applied']);
     expect(chain[1]!.execution!.steps.map((s) => [s.name, s.outcome])).toEqual([[M2, 'applied']]);
     expect(await inflight(fx)).toBe(false);
+  });
+
+  it('a local evidence copy that cannot be written after the database changed: exit 3 saying what was done, the stored bundle is the record, the next deploy records no false interruption', async () => {
+    const db = await fresh();
+    const fx = await deployFixture({ urls: { production: db.url }, migrations: { ...ledger, [M2]: 'SELECT pg_sleep(1);\nCREATE TABLE "Slow"(id int);\n' }, rollbacks: { ...ledgerRollback, [M2]: 'DROP TABLE "Slow";\n' } });
+    const running = dbops(['deploy', '--environment', 'production', ...fx.flags], fx.env);
+    await waitFor('the second migration to run', async () => (await deployBackends(db)).some((b) => b.query.includes('pg_sleep') && b.state === 'active'));
+    // The folder was writable when the deploy checked it; now, mid-migration, it becomes a file.
+    await rm(join(fx.reportsDir, 'evidence'), { recursive: true, force: true });
+    await writeFile(join(fx.reportsDir, 'evidence'), 'in the way\n');
+    const run = await running;
+    expect(run.code, run.all).toBe(3);
+    expect(run.stdout).toContain('SUCCEEDED');
+    expect(run.stderr).toContain('The deploy succeeded.');
+    expect(run.stderr).toMatch(/The evidence bundle #1 is stored as evidence\/production\/\S+\.json on target "server" \(that is the record\), but its local copy in \S+ could not be written/);
+    expect(run.stderr).not.toContain('Internal error');
+    expect(await tableExists(db.url, 'public."Slow"')).toBe(true);
+    expect(await inflight(fx)).toBe(false);
+    expect((await bundles(fx)).map((b) => [b.sequence, b.kind, b.execution?.outcome])).toEqual([[1, 'deploy', 'succeeded']]);
+    expect((await report(fx)).evidence).toMatchObject({ sequence: 1, localJson: null });
+
+    await rm(join(fx.reportsDir, 'evidence'));
+    await fx.addMigrations({ [M3]: 'CREATE TABLE "Audit"(id int);\n' }, { [M3]: 'DROP TABLE "Audit";\n' });
+    const gate = JSON.parse((await dbops(['gate', '--environment', 'production', ...fx.flags, '--json'], fx.env)).stdout).data;
+    expect(gate.interrupted).toBeNull();
+    expect(gate.checks.find((c: { name: string }) => c.name === 'interrupted').status).toBe('pass');
+    const next = await deploy(fx);
+    expect(next.code, next.all).toBe(0);
+    expect(next.stdout).not.toContain('recording it as interrupted');
+    expect((await bundles(fx)).map((b) => [b.sequence, b.kind])).toEqual([[1, 'deploy'], [2, 'deploy']]);
   });
 
   it('Ctrl-C during the second migration: it finishes, the third never starts, both are rolled back by their scripts, and the bundle says so', async () => {

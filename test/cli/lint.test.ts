@@ -16,6 +16,7 @@ async function project(files: Record<string, string>): Promise<{ dir: string; ar
     await writeFile(join(dir, path), text);
   }
   await mkdir(join(dir, 'rollbacks'), { recursive: true });
+  await mkdir(join(dir, 'policies'), { recursive: true });
   return { dir, args: ['--migrations-dir', join(dir, 'migrations'), '--rollbacks-dir', join(dir, 'rollbacks'), '--policies-dir', join(dir, 'policies'), '--reports-dir', join(dir, 'reports')] };
 }
 

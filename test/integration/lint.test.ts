@@ -217,7 +217,7 @@ async function folders(migrations: Record<string, string>, rollbacks: Record<str
     dir,
     lint: async (...args: string[]) => {
       const run = await runIn(dir, ['lint', '--all', '--json', ...args]);
-      return { ...run, json: run.code === 2 ? (undefined as never) : parse(run) };
+      return { ...run, json: run.stdout.includes('"verdict"') ? parse(run) : (undefined as never) };
     },
   };
 }
@@ -315,14 +315,14 @@ describe('rules, levels and policy', () => {
     ]);
   });
 
-  it('invalid SQL and files the executor would refuse are findings with their location, not crashes', async () => {
+  it('invalid SQL and files the executor would refuse are findings with their location, not crashes (exit 2: the file is malformed)', async () => {
     const f = await folders({
       ...EXISTING,
       '20260301000000_typo': '-- AlterTable\nALTER TABLE "Account" ADD COLUMN "x" TEXT;\nALTER TABLE "Account" DROP COLUM "note";\n',
       '20260302000000_open_tx': 'BEGIN;\nCREATE INDEX CONCURRENTLY "i" ON "Account"("note");\n',
     });
     const run = await f.lint();
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(2);
     const typo = run.json.findings.filter((x) => x.migration === '20260301000000_typo' && x.severity === 'error');
     // One finding: squawk's parser reports follow-up errors after the first, which are dropped.
     expect(typo).toEqual([expect.objectContaining({ rule: 'squawk/syntax-error', file: migration('20260301000000_typo'), line: 3, column: 34 })]);

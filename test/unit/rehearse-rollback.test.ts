@@ -2,8 +2,15 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { inspectRollback } from '../../pipeline/rollbacks/pair.ts';
-import { readRollback } from '../../pipeline/steps/rehearse/rollback.ts';
+import { readRollbacksFolder } from '../../pipeline/rollbacks/files.ts';
+import { rehearsalRollback } from '../../pipeline/steps/rehearse/rollback.ts';
 import { tempDir } from '../helpers/migrations.ts';
+
+/** rollbacks/m.sql of a folder, read as rehearse reads it. */
+const readRollback = async (dir: string, name: string) => {
+  const file = (await readRollbacksFolder(dir)).files.find((f) => f.name === name);
+  return file && rehearsalRollback(file);
+};
 
 describe('rehearse reads the irreversible marker as lint does', () => {
   const cases: Array<[string, string]> = [

@@ -6,7 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, EnvError, RefusedError } from '../../pipeline/core/errors.ts';
 import type { StepResult } from '../../pipeline/core/step.ts';
 import { ReportEnvelope } from '../../pipeline/report/schema.ts';
-import { envelopeOf, parseReport, readReports, writeFileAtomic, writeReport, type StepOutcome } from '../../pipeline/report/store.ts';
+import { writeFileAtomic } from '../../pipeline/core/fs.ts';
+import { envelopeOf, parseReport, readReports, writeReport, type StepOutcome } from '../../pipeline/report/store.ts';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/reports/pr-failing');
 const tmp = mkdtempSync(join(tmpdir(), 'dbops-report-store-'));

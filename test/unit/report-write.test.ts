@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { EnvError } from '../../pipeline/core/errors.ts';
@@ -21,7 +21,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const ProbeInputs = z.object({
   reportsDir: z.string().default('reports'),
-  outcome: z.enum(['pass', 'fail', 'throw', 'crash']).default('pass'),
+  outcome: z.enum(['pass', 'fail', 'throw', 'crash', 'lose-reports']).default('pass'),
   json: z.boolean().default(false),
 });
 
@@ -36,8 +36,14 @@ commands.push(
       async run(input: z.output<typeof ProbeInputs>): Promise<StepResult<{ checked: number; dsn: string }>> {
         if (input.outcome === 'throw') throw new EnvError('staging snapshot postgresql://snap:Sup3rS3cret@staging.internal/astro is unreachable', { hint: 'Check STAGING_SNAPSHOT_URL.' });
         if (input.outcome === 'crash') throw new TypeError("Cannot read properties of undefined (reading 'name')");
+        // The work is done, then the reports folder becomes a file (a job's cleanup, a full disk): only the report is lost.
+        if (input.outcome === 'lose-reports') {
+          rmSync(input.reportsDir, { recursive: true, force: true });
+          mkdirSync(dirname(input.reportsDir), { recursive: true });
+          writeFileSync(input.reportsDir, 'in the way\n');
+        }
         return {
-          verdict: input.outcome,
+          verdict: input.outcome === 'lose-reports' ? 'pass' : input.outcome,
           findings:
             input.outcome === 'fail'
               ? [{ rule: 'probe/leak', severity: 'error', message: 'lock timeout on postgresql://app:Sup3rS3cret@db.internal:5432/astro?schema=public', file: 'prisma/migrations/m1/migration.sql', line: 3 }]
@@ -118,6 +124,25 @@ describe('report writing in the CLI', () => {
     await dbops(['probe-step', '--reports-dir', dir]);
     expect(read(dir).verdict).toBe('pass');
     expect(readdirSync(dir)).toEqual(['probe.json']);
+  });
+
+  it('a reports folder that cannot be created stops the command before it runs (exit 2)', async () => {
+    const file = join(tmp, `file${++n}`);
+    writeFileSync(file, 'a file\n');
+    const run = await dbops(['probe-step', '--reports-dir', join(file, 'reports')]);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain(`--reports-dir ${join(file, 'reports')} cannot be written: ${file} is a file, not a folder.`);
+  });
+
+  it('a report that cannot be written after the work is done: the output says what was done, exit 3', async () => {
+    const dir = reportsDir();
+    const run = await dbops(['probe-step', '--reports-dir', dir, '--outcome', 'lose-reports']);
+    expect(run.code).toBe(3);
+    expect(run.stdout).toBe('probe pass\n');
+    expect(run.stderr).toContain(`Could not write the report ${join(dir, 'probe.json')}`);
+    expect(run.stderr).toContain('The probe-step itself completed as reported above.');
+    expect(run.stderr).not.toContain('Internal error');
   });
 
   it('commands without a report entry write nothing', async () => {

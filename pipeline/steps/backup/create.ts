@@ -95,12 +95,13 @@ export async function run(input: BackupCreateInputs, ctx: StepContext): Promise<
     });
   }
   const storage = openTargets(policy, ctx.env ?? {}, ctx.log).get(input.target);
+  // The database URL is checked before the sweep below, the first write to the storage.
+  const target = await ctx.database();
   const swept = await sweepLeftovers(storage, parseDuration(policy.retention.partial_after) ?? 0, ctx.log);
   // Read while the database connection is being set up; only the progress estimate needs it.
   const earlier = listBackups(storage, ctx.log);
   earlier.catch(() => undefined);
 
-  const target = await ctx.database();
   const bins = await findPgBinaries(ctx.env);
   const snapshot = await openDumpSnapshot(target, ctx.log, APP, parseDuration(policy.dump.lock_wait_timeout) ?? 0);
   const { info } = snapshot;

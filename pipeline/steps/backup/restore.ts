@@ -86,7 +86,7 @@ const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? o
  */
 export async function run(input: BackupRestoreInputs, ctx: StepContext): Promise<StepResult<BackupRestoreData>> {
   const env = ctx.env ?? process.env;
-  const target = parseDatabaseUrl(input.targetUrl);
+  const target = parseDatabaseUrl(input.targetUrl, undefined, '--target-url');
   const binaries = findPgBinaries(env);
   binaries.catch(() => undefined);
   const { backups } = await ctx.policies('backups');

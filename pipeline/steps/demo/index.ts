@@ -7,7 +7,8 @@ import { ensureLocalDatabase } from '../../pg/local.ts';
 import type { DemoInputs, MigrateInputs } from '../../registry.ts';
 import { worstVerdict } from '../../report/findings.ts';
 import { renderMarkdown } from '../../report/markdown.ts';
-import { readReports, recordStep, writeFileAtomic } from '../../report/store.ts';
+import { writeFileAtomic } from '../../core/fs.ts';
+import { readReports, recordStep } from '../../report/store.ts';
 import * as lint from '../lint/index.ts';
 import * as deploy from '../migrate/deploy.ts';
 import * as status from '../migrate/status.ts';
@@ -31,7 +32,7 @@ export interface DemoData {
  * DATABASE_URL or STAGING_SNAPSHOT_URL say: a demo must never write to, or clone, a real database.
  */
 export async function run(input: z.output<typeof DemoInputs>, ctx: StepContext): Promise<StepResult<DemoData>> {
-  const local = await ensureLocalDatabase(ctx.log);
+  const local = await ensureLocalDatabase(ctx.log, ctx.env ?? process.env);
   const target = parseDatabaseUrl(local.url);
   const { STAGING_SNAPSHOT_URL: _snapshot, DATABASE_URL: _database, ...env } = ctx.env ?? {};
   const localCtx: StepContext = { ...ctx, env, database: async () => target };

@@ -1,7 +1,7 @@
 import type { StepContext, StepResult } from '../../core/step.ts';
 import { EvidenceBundle } from '../../evidence/bundle.ts';
 import { parseBundleName } from '../../evidence/chain.ts';
-import { checkEnvironmentName, evidenceEnvironments, openEvidenceRoot, readObject } from '../../evidence/store.ts';
+import { assertKnownEnvironment, checkEnvironmentName, evidenceEnvironments, openEvidenceRoot, readObject } from '../../evidence/store.ts';
 import type { EvidenceListInputs } from '../../registry.ts';
 
 export interface EvidenceListEntry {
@@ -53,7 +53,9 @@ export async function run(input: EvidenceListInputs, ctx: StepContext): Promise<
   checkEnvironmentName(input.environment);
   const policies = await ctx.policies('environments', 'backups');
   const { storage, prefix } = openEvidenceRoot({ environments: policies.environments.value, backups: policies.backups.value }, ctx.env ?? process.env, ctx.log);
-  const environments = input.environment === undefined ? await evidenceEnvironments(storage, prefix) : [input.environment];
+  const found = await evidenceEnvironments(storage, prefix);
+  assertKnownEnvironment(input.environment, Object.keys(policies.environments.value.environments), found, `target "${storage.name}"`);
+  const environments = input.environment === undefined ? found : [input.environment];
   const data: EvidenceListData = { location: `target "${storage.name}" (${storage.location}) ${prefix}`, environments: [] };
   for (const environment of environments) {
     const folder = `${prefix}${environment}/`;

@@ -4,7 +4,7 @@ import { UsageError } from '../../core/errors.ts';
 import type { Finding, StepContext, StepResult } from '../../core/step.ts';
 import { INFLIGHT_FILE, verifyChain } from '../../evidence/chain.ts';
 import type { ChainReport, EvidenceVerifyData } from '../../evidence/report.ts';
-import { checkEnvironmentName, evidenceEnvironments, openEvidenceRoot, readFolder } from '../../evidence/store.ts';
+import { assertKnownEnvironment, checkEnvironmentName, evidenceEnvironments, openEvidenceRoot, readFolder } from '../../evidence/store.ts';
 import { ENVIRONMENT_NAME } from '../../policy/environments.ts';
 import type { EvidenceVerifyInputs } from '../../registry.ts';
 
@@ -19,6 +19,7 @@ async function chainsInFolder(dir: string, only: string | undefined): Promise<Ch
     });
   }
   const environments = entries.filter((e) => e.isDirectory() && ENVIRONMENT_NAME.test(e.name)).map((e) => e.name).sort();
+  assertKnownEnvironment(only, null, environments, `--dir ${dir}`);
   const selected = only === undefined ? environments : [only];
   const chains: ChainReport[] = [];
   for (const environment of selected) {
@@ -49,7 +50,9 @@ export async function run(input: EvidenceVerifyInputs, ctx: StepContext): Promis
   } else {
     const policies = await ctx.policies('environments', 'backups');
     const { storage, prefix } = openEvidenceRoot({ environments: policies.environments.value, backups: policies.backups.value }, ctx.env ?? process.env, ctx.log);
-    const environments = input.environment === undefined ? await evidenceEnvironments(storage, prefix) : [input.environment];
+    const found = await evidenceEnvironments(storage, prefix);
+    assertKnownEnvironment(input.environment, Object.keys(policies.environments.value.environments), found, `target "${storage.name}"`);
+    const environments = input.environment === undefined ? found : [input.environment];
     const chains: ChainReport[] = [];
     for (const environment of environments) {
       const folder = `${prefix}${environment}/`;

@@ -1,5 +1,5 @@
 import { basename, join } from 'node:path';
-import { ConfigError, UsageError } from '../../core/errors.ts';
+import { ExitCode, UsageError } from '../../core/errors.ts';
 import type { Finding, StepContext, StepResult, Verdict } from '../../core/step.ts';
 import { changedSince, migrationsAt, resolveBase, showFile } from '../../git/base.ts';
 import type { LintPolicy } from '../../policy/lint.ts';
@@ -7,9 +7,9 @@ import type { LintInputs } from '../../registry.ts';
 import type { LintData } from '../../report/schema.ts';
 import { readRollbacksFolder } from '../../rollbacks/files.ts';
 import { pairRollbacks } from '../../rollbacks/pair.ts';
-import { readMigrationsFolder } from '../migrate/folder.ts';
+import { checkSqlFiles, lockfileProblems, problemFinding, readMigrationsFolder } from '../migrate/folder.ts';
 import { loadRows, openSession } from '../migrate/history.ts';
-import { planExecution } from '../migrate/plan.ts';
+import type { ExecutionPlan } from '../migrate/plan.ts';
 import { analyzeMigrations, parseErrorFinding } from './analyze.ts';
 import { appliedHistoryFindings, baseHistoryFindings, classifyChanges, gitPath, mergeHistory } from './history.ts';
 import { DBOPS_RULES, policyLevel, PRISMA_PROFILE, profileLevel, SQUAWK_PREFIX, unknownRuleKeys, type FileContext, type Level } from './profile.ts';
@@ -112,20 +112,17 @@ export async function run(input: LintInputs, ctx: StepContext): Promise<StepResu
   }
 
   // ---- files, and how the executor runs each ------------------------------------------------------
+  // The executor's own checks decide which files are malformed, so lint refuses exactly what deploy would.
+  const inScopeMigrations = [...migrationScope.keys()].map((name) => local.get(name)!);
+  const inScopeRollbacks = [...rollbackScope.keys()].map((name) => rollbackByName.get(name)!);
+  const checked = await checkSqlFiles(inScopeMigrations, inScopeRollbacks.map((r) => ({ file: r.path, script: r.text, fault: r.fault, migration: r.name })));
+  const malformed = [...lockfileProblems(folder), ...checked.problems];
   const findings: Finding[] = [...history];
   const files: InScope[] = [];
-  for (const [name, change] of migrationScope) {
-    const m = local.get(name)!;
-    if (m.script === undefined) {
-      findings.push({ rule: 'migrations/missing-script', severity: 'error', migration: name, file: m.file, message: `${join(migrationsDir, name)}/ has no migration.sql.`, help: 'Every migration folder needs its migration.sql (Prisma P3015); add it or delete the folder.' });
-      continue;
-    }
-    files.push(await inScope(m.file, 'migration', name, change, m.script, findings));
+  for (const m of inScopeMigrations) {
+    if (m.script !== undefined) files.push(inScope(m.file, 'migration', m.name, migrationScope.get(m.name)!, m.script, checked.plans.get(m.file)));
   }
-  for (const [name, change] of rollbackScope) {
-    const r = rollbackByName.get(name)!;
-    files.push(await inScope(r.path, 'rollback', name, change, r.text, findings));
-  }
+  for (const r of inScopeRollbacks) files.push(inScope(r.path, 'rollback', r.name, rollbackScope.get(r.name)!, r.text, checked.plans.get(r.path)));
   files.sort((a, b) => a.path.localeCompare(b.path));
 
   // squawk runs while the AST rules parse the same files: the two are independent.
@@ -166,6 +163,8 @@ export async function run(input: LintInputs, ctx: StepContext): Promise<StepResu
     else shown.push({ ...f, severity: level });
   };
   for (const f of findings) keep(f, policyLevel(policy.rules, f.rule) ?? f.severity);
+  // Always errors: a policy that turned them off would let a pull request pass with a file the deploy refuses.
+  for (const p of malformed) shown.push(problemFinding(p));
   for (const f of files) {
     const analysis = analyses.get(f.migration);
     if (f.kind !== 'migration' || !analysis) continue;
@@ -220,20 +219,26 @@ export async function run(input: LintInputs, ctx: StepContext): Promise<StepResu
     irreversible: pairs.filter((p) => p.status === 'irreversible' && p.reason !== undefined && p.migration !== null).map((p) => ({ migration: p.migration!, reason: p.reason! })),
     squawk: squawk ? { version: squawk.version, durationMs: squawk.durationMs, invocations: squawk.invocations, excluded: squawk.excluded } : null,
   };
-  ctx.log.info({ files: files.length, ...counts, suppressed, verdict }, 'lint done');
-  return { verdict, findings: shown, data };
+  ctx.log.info({ files: files.length, ...counts, suppressed, verdict, malformed: malformed.length }, 'lint done');
+  if (malformed.length === 0) return { verdict, findings: shown, data };
+  // Malformed input (exit 2), as the executor reports it: the findings still go to the report and the PR.
+  const malformedFiles = new Set(malformed.map((p) => p.file)).size;
+  return {
+    verdict,
+    findings: shown,
+    data,
+    exitCode: ExitCode.Usage,
+    error: {
+      message: `${plural(malformedFiles, 'file')} ${malformedFiles === 1 ? 'is' : 'are'} malformed: migrate deploy, rehearse, the gate and deploy refuse ${malformedFiles === 1 ? 'it' : 'them'} before changing anything (rules ${[...new Set(malformed.map((p) => p.rule))].join(', ')}).`,
+      hint: 'Fix the files named above (each finding says how), then lint again.',
+    },
+  };
 }
 
-/** Reads how the executor would run the file; a file it would refuse is a finding, never a crash. */
-async function inScope(path: string, kind: InScope['kind'], migration: string, change: LintFile['change'], text: string, findings: Finding[]): Promise<InScope> {
-  let context: FileContext = { kind, mode: null, steps: 1 };
-  try {
-    const plan = await planExecution(text, path);
-    context = { kind, mode: plan.mode, steps: plan.mode === 'split' ? plan.segments.length : 1 };
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    findings.push({ rule: 'executor/invalid-file', severity: 'error', migration, file: path, message: e.message, ...(e.hint ? { help: e.hint } : {}) });
-  }
+
+/** A file in scope and how the executor runs it (no plan: the executor refuses it, which is a finding already). */
+function inScope(path: string, kind: InScope['kind'], migration: string, change: LintFile['change'], text: string, plan: ExecutionPlan | undefined): InScope {
+  const context: FileContext = { kind, mode: plan?.mode ?? null, steps: plan?.mode === 'split' ? plan.segments.length : 1 };
   let source: SourceText | undefined;
   return { path, kind, migration, change, text, context, get source() { return (source ??= new SourceText(text)); } }; // positions are needed only for files with findings
 }

@@ -100,9 +100,14 @@ export const DBOPS_RULES: Record<string, Level> = {
   'destructive/drop-schema': 'error',
   'destructive/truncate': 'error',
   'destructive/narrow-type': 'error',
+  // Malformed files (MALFORMED_RULES of migrate/folder.ts): always errors, the policy cannot change them.
   'executor/invalid-file': 'error',
-  'sql/parse-error': 'error',
   'migrations/missing-script': 'error',
+  'migrations/name-too-long': 'error',
+  'migrations/provider': 'error',
+  'file/bom': 'error',
+  'file/encoding': 'error',
+  'sql/parse-error': 'error',
   'lint/unknown-rule': 'notice',
 };
 

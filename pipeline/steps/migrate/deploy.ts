@@ -1,15 +1,15 @@
 import { resolve } from 'node:path';
-import { ConfigError, ExitCode } from '../../core/errors.ts';
+import { ExitCode } from '../../core/errors.ts';
 import { formatMs, parseDuration } from '../../core/duration.ts';
 import type { StepContext, StepResult } from '../../core/step.ts';
 import type { MigrateInputs } from '../../registry.ts';
 import { checksum } from './checksum.ts';
 import { describeBlocker, Executor, type Blocker, type InvalidIndex } from './executor.ts';
-import { checkLockfile, readMigrationsFolder, type LocalMigration } from './folder.ts';
+import { checkLockfile, checkSqlFiles, malformedError, readMigrationsFolder, type LocalMigration } from './folder.ts';
 import type { ExecutorPolicy } from '../../policy/schema.ts';
 import { acquireAdvisoryLock, assertNoUnmanagedTables, createMigrationsTable, ensureSchema, isFailed, loadRows, migrationsTableExists, openSession, type MigrationRow, type Session } from './history.ts';
 import { datasourceLine, foundLine, p3009Hint, p3009Message } from './messages.ts';
-import { planExecution, type ExecutionPlan } from './plan.ts';
+import type { ExecutionPlan } from './plan.ts';
 import { datasourceOf, type Datasource } from './status.ts';
 
 export interface AppliedMigration {
@@ -54,8 +54,6 @@ export interface DeployData {
   interrupted?: boolean;
 }
 
-const BOM = '\uFEFF';
-
 interface Prepared {
   migration: LocalMigration & { script: string };
   plan: ExecutionPlan;
@@ -66,34 +64,9 @@ interface Prepared {
  * malformed folder changes nothing (Prisma would apply the migrations before the bad one, then stop).
  */
 async function preflight(pending: LocalMigration[]): Promise<Prepared[]> {
-  const prepared: Prepared[] = [];
-  const problems: string[] = [];
-  for (const m of pending) {
-    if (m.script === undefined) {
-      problems.push(`P3015: Could not find the migration file at ${m.file}. Please delete the directory or restore the migration file.`);
-      continue;
-    }
-    if (m.name.length > 255) problems.push(`${m.name}: the folder name is longer than the 255 characters _prisma_migrations.migration_name can hold.`);
-    if (m.script.startsWith(BOM)) {
-      problems.push(
-        `${m.file} starts with a UTF-8 byte order mark (BOM). PostgreSQL rejects it as a syntax error (42601), and Prisma would record a failed migration. Save the file as UTF-8 without BOM (\`sed -i '1s/^\\xEF\\xBB\\xBF//' ${m.file}\`).`,
-      );
-      continue;
-    }
-    try {
-      prepared.push({ migration: m as Prepared['migration'], plan: await planExecution(m.script, m.file) });
-    } catch (e) {
-      if (e instanceof ConfigError) problems.push(`${e.message} ${e.hint ?? ''}`.trim());
-      else throw e;
-    }
-  }
-  if (problems.length > 0) {
-    throw new ConfigError(`Nothing was applied: ${problems.length} pending migration${problems.length === 1 ? ' is' : 's are'} malformed.\n  - ${problems.join('\n  - ')}`, {
-      code: problems.every((p) => p.startsWith('P3015')) ? 'P3015' : undefined,
-      hint: 'Fix or remove the folders above, then deploy again.',
-    });
-  }
-  return prepared;
+  const { problems, plans } = await checkSqlFiles(pending);
+  if (problems.length > 0) throw malformedError(problems, 'Nothing was applied');
+  return pending.map((m) => ({ migration: m as Prepared['migration'], plan: plans.get(m.file)! }));
 }
 
 /** Prisma's pending set: local migrations with no row that is not rolled back (spec §4.2 step 6). */

@@ -1,7 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { encodingFault, type EncodingFault } from '../../core/encoding.ts';
 import { ConfigError } from '../../core/errors.ts';
+import type { Finding } from '../../core/step.ts';
+import { plural } from '../../core/text.ts';
+import { planExecution, type ExecutionPlan } from './plan.ts';
 
 export interface LocalMigration {
   /** The directory name, exactly: Prisma's migration name. */
@@ -13,6 +17,8 @@ export interface LocalMigration {
    * become U+FFFD), or undefined when the directory has no readable migration.sql.
    */
   script: string | undefined;
+  /** Set when migration.sql is not valid UTF-8 or holds a NUL byte (the script then holds U+FFFD replacements). */
+  fault?: EncodingFault | undefined;
 }
 
 export interface MigrationsFolder {
@@ -52,13 +58,13 @@ export async function readMigrationsFolder(dir: string): Promise<MigrationsFolde
       const file = join(dir, name, 'migration.sql');
       // Synchronous on purpose: for hundreds of small files it is several times faster than fs.promises,
       // which pays a thread-pool round trip for each open, stat, read and close.
-      let script: string | undefined;
+      let bytes: Buffer;
       try {
-        script = readFileSync(file, 'utf8');
+        bytes = readFileSync(file);
       } catch {
-        script = undefined;
+        return { name, file, script: undefined };
       }
-      return { name, file, script };
+      return { name, file, ...decodeSql(bytes) };
     }),
   );
   const lockfile = await readFile(join(dir, 'migration_lock.toml'), 'utf8').catch(() => null);
@@ -84,4 +90,175 @@ export function checkLockfile(folder: MigrationsFolder): void {
       hint: `${join(folder.dir, 'migration_lock.toml')} must contain the line \`provider = "postgresql"\` exactly (Prisma's parse is strict about the spaces and quotes).`,
     },
   );
+}
+
+/**
+ * A SQL file decoded as Prisma ≥ 6.6 decodes it (Node's utf8: the checksum is over this string, spec §3),
+ * with where it is not valid UTF-8: the text then holds U+FFFD where the author wrote something else.
+ */
+export function decodeSql(bytes: Buffer): { script: string; fault?: EncodingFault } {
+  const script = bytes.toString('utf8');
+  const fault = encodingFault(bytes, script);
+  return fault ? { script, fault } : { script };
+}
+
+/**
+ * A reason the executor refuses to run a migration or rollback file. Lint reports exactly these (always as
+ * errors, whatever the policy says), so a pull request is never green with a file the deploy will refuse.
+ */
+export interface FileProblem {
+  rule: MalformedRule;
+  /** Prisma's code, when the condition has one. */
+  code?: 'P3015' | 'P3019' | undefined;
+  migration?: string | undefined;
+  file: string;
+  /** 1-based. */
+  line?: number | undefined;
+  column?: number | undefined;
+  message: string;
+  hint: string;
+}
+
+/** The lint rules of malformed files; the policy cannot turn them off. */
+export const MALFORMED_RULES = ['migrations/missing-script', 'migrations/name-too-long', 'migrations/provider', 'file/bom', 'file/encoding', 'executor/invalid-file'] as const;
+export type MalformedRule = (typeof MALFORMED_RULES)[number];
+
+const BOM = '\uFEFF';
+
+/** What is wrong with the text of one SQL file (BOM, encoding), before it is parsed. */
+export function textProblems(file: string, script: string, fault: EncodingFault | undefined, migration?: string): FileProblem[] {
+  const problems: FileProblem[] = [];
+  if (script.startsWith(BOM)) {
+    problems.push({
+      rule: 'file/bom',
+      migration,
+      file,
+      line: 1,
+      column: 1,
+      message: `${file} starts with a UTF-8 byte order mark (BOM). PostgreSQL rejects it as a syntax error (42601), and Prisma would record a failed migration.`,
+      hint: `Save the file as UTF-8 without BOM: sed -i '1s/^\\xEF\\xBB\\xBF//' ${file}`,
+    });
+  }
+  if (fault?.kind === 'invalid-utf8') {
+    problems.push({
+      rule: 'file/encoding',
+      migration,
+      file,
+      line: fault.line,
+      column: fault.column,
+      message: `${file} is not valid UTF-8: byte ${fault.byte} at offset ${fault.offset} (line ${fault.line}, column ${fault.column}). Applied as it is, the database would hold the replacement character U+FFFD instead of what the author wrote.`,
+      hint: `Convert the file to UTF-8 (here from Latin-1): iconv -f LATIN1 -t UTF-8 ${file} > ${file}.utf8 && mv ${file}.utf8 ${file}`,
+    });
+  } else if (fault?.kind === 'nul') {
+    problems.push({
+      rule: 'file/encoding',
+      migration,
+      file,
+      line: fault.line,
+      column: fault.column,
+      message: `${file} holds a NUL byte at offset ${fault.offset} (line ${fault.line}, column ${fault.column}), which PostgreSQL cannot receive in a query.`,
+      hint: `Remove it (tr -d '\\000' < ${file} > ${file}.clean && mv ${file}.clean ${file}), or re-save the file as UTF-8 text if it was saved as UTF-16.`,
+    });
+  }
+  return problems;
+}
+
+/** What the executor refuses about a migration folder before parsing its SQL: missing file, name, BOM, encoding. */
+export function migrationProblems(m: LocalMigration): FileProblem[] {
+  if (m.script === undefined) {
+    return [{ rule: 'migrations/missing-script', code: 'P3015', migration: m.name, file: m.file, message: `P3015: Could not find the migration file at ${m.file}.`, hint: 'Every migration folder needs its migration.sql: restore the file or delete the folder.' }];
+  }
+  const problems: FileProblem[] = [];
+  if (m.name.length > 255) {
+    problems.push({ rule: 'migrations/name-too-long', migration: m.name, file: m.file, message: `${m.name}: the folder name is longer than the 255 characters _prisma_migrations.migration_name can hold.`, hint: 'Rename the folder (keep its timestamp prefix).' });
+  }
+  return [...problems, ...textProblems(m.file, m.script, m.fault, m.name)];
+}
+
+/** P3019 as a problem: migration_lock.toml names another provider. */
+export function lockfileProblems(folder: MigrationsFolder): FileProblem[] {
+  try {
+    checkLockfile(folder);
+    return [];
+  } catch (e) {
+    const error = e as ConfigError;
+    return [{ rule: 'migrations/provider', code: 'P3019', file: join(folder.dir, 'migration_lock.toml'), line: 1, message: error.message, hint: error.hint ?? '' }];
+  }
+}
+
+/** How the executor would run a file whose text is sound, or why it refuses it (an unterminated BEGIN). */
+export async function planFile(file: string, script: string, migration?: string): Promise<{ plan: ExecutionPlan } | { problem: FileProblem }> {
+  try {
+    return { plan: await planExecution(script, file) };
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    return { problem: { rule: 'executor/invalid-file', migration, file, message: e.message, hint: e.hint ?? '' } };
+  }
+}
+
+/** A rollback script to check (a missing one is the pairing's business, not the executor's). */
+export interface RollbackToCheck {
+  file: string;
+  script: string;
+  fault?: EncodingFault | undefined;
+  migration?: string | undefined;
+}
+
+export interface FileCheck {
+  /** Every reason the executor would refuse one of the files. */
+  problems: FileProblem[];
+  /** How the executor runs each sound file, by its path. */
+  plans: Map<string, ExecutionPlan>;
+}
+
+/**
+ * Every reason the executor would refuse to run these migrations and rollback scripts, all at once (P3015,
+ * folder names, BOM, encoding, unterminated transactions), and the plan of each sound file. Shared by
+ * migrate deploy, lint, rehearse, the gate and deploy, so they refuse exactly the same files.
+ */
+export async function checkSqlFiles(migrations: LocalMigration[], rollbacks: RollbackToCheck[] = []): Promise<FileCheck> {
+  const problems: FileProblem[] = [];
+  const plans = new Map<string, ExecutionPlan>();
+  const files = [
+    ...migrations.map((m) => ({ file: m.file, script: m.script, migration: m.name, own: migrationProblems(m) })),
+    ...rollbacks.map((r) => ({ file: r.file, script: r.script, migration: r.migration, own: textProblems(r.file, r.script, r.fault, r.migration) })),
+  ];
+  for (const f of files) {
+    problems.push(...f.own);
+    if (f.own.length > 0 || f.script === undefined) continue;
+    const planned = await planFile(f.file, f.script, f.migration);
+    if ('problem' in planned) problems.push(planned.problem);
+    else plans.set(f.file, planned.plan);
+  }
+  return { problems, plans };
+}
+
+/** The problems of the named migrations of a folder (with its lock file) and of the given rollbacks. */
+export async function malformedFiles(folder: MigrationsFolder, names: Iterable<string>, rollbacks: RollbackToCheck[] = []): Promise<FileProblem[]> {
+  const wanted = new Set(names);
+  const { problems } = await checkSqlFiles(folder.migrations.filter((m) => wanted.has(m.name)), rollbacks);
+  return [...lockfileProblems(folder), ...problems];
+}
+
+/** A problem as a lint finding: always an error. */
+export const problemFinding = (p: FileProblem): Finding => ({
+  rule: p.rule,
+  severity: 'error',
+  message: p.message,
+  file: p.file,
+  ...(p.line !== undefined ? { line: p.line, column: p.column ?? 1 } : {}),
+  ...(p.migration !== undefined ? { migration: p.migration } : {}),
+  help: p.hint,
+});
+
+/** One problem as a bullet: where, what, and the fix. */
+export const describeProblem = (p: FileProblem): string => `${p.message}\n      fix: ${p.hint}`;
+
+/** The exit-2 error of a command that refuses malformed files before it changes anything. */
+export function malformedError(problems: FileProblem[], lead: string): ConfigError {
+  const files = new Set(problems.map((p) => p.file)).size;
+  return new ConfigError(`${lead}: ${plural(files, 'file')} ${files === 1 ? 'is' : 'are'} malformed.\n  - ${problems.map(describeProblem).join('\n  - ')}`, {
+    code: problems.every((p) => p.code === 'P3015') ? 'P3015' : problems.every((p) => p.code === 'P3019') ? 'P3019' : undefined,
+    hint: 'Fix every file above (the lint rules migrations/*, file/* and executor/invalid-file report the same), then run again.',
+  });
 }

@@ -18,12 +18,13 @@ import type { RehearseInputs } from '../../registry.ts';
 import { SEVERITY_ORDER } from '../../report/findings.ts';
 import { ReportEnvelope, type MigrationRehearsal, type RehearseData } from '../../report/schema.ts';
 import { describeBlocker, Executor } from '../migrate/executor.ts';
-import { checkLockfile, readMigrationsFolder } from '../migrate/folder.ts';
+import { malformedError, malformedFiles, readMigrationsFolder } from '../migrate/folder.ts';
+import { readRollbacksFolder } from '../../rollbacks/files.ts';
 import { createMigrationsTable, ensureSchema, migrationsTableExists, openSession } from '../migrate/history.ts';
 import { planExecution } from '../migrate/plan.ts';
 import { budgetFindings, judgeLintFindings, proofFindings, verdictOf, workloadFindings, type RehearsedMigration, type TableFinding } from './budgets.ts';
 import { measureApply, type ExecutorHooks, type MigrationToApply } from './measure.ts';
-import { executorError, proveRollback, readRollback, type RollbackFile } from './rollback.ts';
+import { executorError, proveRollback, rehearsalRollback, type RollbackFile } from './rollback.ts';
 import { resolveScope, type ScopedMigration } from './scope.ts';
 import { applyBase, cancelClone, cloneSnapshot, dropClone, openSnapshot, type Clone } from './snapshot.ts';
 import { resolveTables, statementRefs } from './statements.ts';
@@ -122,14 +123,21 @@ export async function run(input: RehearseInputs, ctx: StepContext): Promise<Step
   const policy = loaded.value.rehearse;
   const folder = await readMigrationsFolder(resolve(input.migrationsDir));
   for (const w of folder.warnings) ctx.log.warn(w);
-  checkLockfile(folder);
+  const rollbacks = new Map((await readRollbacksFolder(input.rollbacksDir)).files.map((r) => [r.name, r]));
+  // Whatever the scope, every local migration may be applied to the clone, and its rollback run: all are
+  // checked as the executor checks them before anything is cloned.
+  const local = folder.migrations.map((m) => m.name);
+  const paired = local.flatMap((name) => rollbacks.get(name) ?? []);
+  const problems = await malformedFiles(folder, local, paired.map((r) => ({ file: r.path, script: r.text, fault: r.fault, migration: r.name })));
+  if (problems.length > 0) throw malformedError(problems, 'Nothing was rehearsed');
   const scope = await resolveScope(input, folder.migrations, loaded.value.lint.base, ctx.sh);
 
   const prepared: Prepared[] = [];
   for (const m of scope.pending) {
     const rollbackPath = join(input.rollbacksDir, `${m.name}.sql`);
     const file = join(input.migrationsDir, m.name, 'migration.sql');
-    prepared.push({ name: m.name, script: m.script, file, plan: await planExecution(m.script, m.file), refs: [], rollback: await readRollback(input.rollbacksDir, m.name), rollbackPath });
+    const rollback = rollbacks.get(m.name);
+    prepared.push({ name: m.name, script: m.script, file, plan: await planExecution(m.script, m.file), refs: [], rollback: rollback && rehearsalRollback(rollback), rollbackPath });
   }
   const workloadPath = join(input.policiesDir, policy.workload.file);
   const queries = await loadWorkload(workloadPath);

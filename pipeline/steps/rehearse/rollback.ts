@@ -1,10 +1,8 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { ConfigError } from '../../core/errors.ts';
 import { isPgError, type Client } from '../../db/client.ts';
 import { diffFingerprints, renderFingerprintDiff, sameSchema, schemaFingerprint, type SchemaFingerprint } from '../../db/fingerprint.ts';
 import type { MigrationRehearsal } from '../../report/schema.ts';
-import { inspectRollback } from '../../rollbacks/pair.ts';
+import { inspectRollback, type RollbackFile as PairedFile } from '../../rollbacks/pair.ts';
 import { loadRows, markRolledBack, type Session } from '../migrate/history.ts';
 import { planExecution } from '../migrate/plan.ts';
 import type { Executor } from '../migrate/executor.ts';
@@ -20,13 +18,10 @@ export interface RollbackFile {
   irreversible?: string;
 }
 
-/** rollbacks/<name>.sql, or undefined when there is none. */
-export async function readRollback(rollbacksDir: string, name: string): Promise<RollbackFile | undefined> {
-  const path = join(rollbacksDir, `${name}.sql`);
-  const script = await readFile(path, 'utf8').catch(() => undefined);
-  if (script === undefined) return undefined;
-  const { marker } = inspectRollback(script);
-  return marker ? { path, script, irreversible: marker.reason ?? 'no reason given' } : { path, script };
+/** A rollback script of the rollbacks folder as the rehearsal runs it, with its irreversible marker read as lint reads it. */
+export function rehearsalRollback(file: PairedFile): RollbackFile {
+  const { marker } = inspectRollback(file.text);
+  return marker ? { path: file.path, script: file.text, irreversible: marker.reason ?? 'no reason given' } : { path: file.path, script: file.text };
 }
 
 /** The server's error line (and SQLSTATE) out of the executor's P3018 text. */

@@ -44,9 +44,9 @@ const short = (hash: string) => hash.slice(0, 16);
 
 /** The server for synthetic and file snapshots: --database-url, else the embedded cluster (never DATABASE_URL: rehearse creates databases). */
 async function buildServer(input: RehearseInputs, ctx: StepContext): Promise<DbTarget> {
-  if (input.databaseUrl) return parseDatabaseUrl(input.databaseUrl);
+  if (input.databaseUrl) return parseDatabaseUrl(input.databaseUrl, undefined, '--database-url');
   const { ensureLocalDatabase } = await import('../../pg/local.ts');
-  const local = await ensureLocalDatabase(ctx.log);
+  const local = await ensureLocalDatabase(ctx.log, ctx.env ?? process.env);
   ctx.progress(`Using the embedded PostgreSQL ${local.major} cluster in ${local.dir} (port ${local.port}); pass --database-url to build the snapshot elsewhere.`);
   return parseDatabaseUrl(local.url);
 }
@@ -74,7 +74,7 @@ export async function openSnapshot(input: RehearseInputs, ctx: StepContext, opts
   }
 
   if (snapshotUrl && !input.snapshotFile) {
-    const target = parseDatabaseUrl(snapshotUrl);
+    const target = parseDatabaseUrl(snapshotUrl, undefined, input.snapshotUrl ? '--snapshot-url' : 'STAGING_SNAPSHOT_URL');
     const admin = await connectMaintenance(target, ctx.log, target.database);
     await sweepOrphans(admin, CLONE_PREFIX, ctx.log).catch(async (e: unknown) => {
       await admin.end().catch(() => undefined);

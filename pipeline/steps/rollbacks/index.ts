@@ -3,7 +3,9 @@ import type { RollbacksInputs } from '../../registry.ts';
 import type { RollbacksData } from '../../report/schema.ts';
 import { readRollbacksFolder } from '../../rollbacks/files.ts';
 import { pairRollbacks } from '../../rollbacks/pair.ts';
-import { readMigrationsFolder } from '../migrate/folder.ts';
+import { ExitCode } from '../../core/errors.ts';
+import { plural } from '../../core/text.ts';
+import { checkSqlFiles, problemFinding, readMigrationsFolder } from '../migrate/folder.ts';
 
 /** `dbops rollbacks check`: every migration has a non-empty rollbacks/<name>.sql and every rollback a migration. */
 export async function run(input: RollbacksInputs, ctx: StepContext): Promise<StepResult<RollbacksData>> {
@@ -16,10 +18,14 @@ export async function run(input: RollbacksInputs, ctx: StepContext): Promise<Ste
     migrationsDir: input.migrationsDir,
     rollbacksDir: input.rollbacksDir,
   });
+  // A script the executor would refuse cannot roll anything back: the same check as lint and deploy (exit 2).
+  const { problems } = await checkSqlFiles([], rollbacks.files.map((r) => ({ file: r.path, script: r.text, fault: r.fault, migration: r.name })));
+  findings.push(...problems.map(problemFinding));
   const data: RollbacksData = { migrationsDir: input.migrationsDir, rollbacksDir: input.rollbacksDir, pairs };
   const verdict = pairs.length === 0 ? 'skip' : findings.some((f) => f.severity === 'error') ? 'fail' : findings.some((f) => f.severity === 'warning') ? 'warn' : 'pass';
   ctx.log.info({ pairs: pairs.length, findings: findings.length, verdict }, 'rollbacks checked');
-  return { verdict, findings, data };
+  if (problems.length === 0) return { verdict, findings, data };
+  return { verdict, findings, data, exitCode: ExitCode.Usage, error: { message: `${plural(problems.length, 'rollback script')} cannot be run as written.`, hint: 'Fix the files named above (each finding says how), then check again.' } };
 }
 
 const STATUS: Record<RollbacksData['pairs'][number]['status'], string> = {

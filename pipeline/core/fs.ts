@@ -1,0 +1,90 @@
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { access, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { EnvError, UsageError } from './errors.ts';
+import { didYouMean } from './suggest.ts';
+
+/**
+ * Writes next to the target and renames over it: a reader (the report step, an artifact upload after a
+ * cancelled job) sees the old file or the new one, never half of one.
+ */
+export async function writeFileAtomic(path: string, text: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    await writeFile(tmp, text, { flag: 'wx' });
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+const kindOf = (s: Awaited<ReturnType<typeof stat>> | undefined) => (!s ? 'missing' : s.isDirectory() ? 'folder' : 'file');
+const statOf = (path: string) => stat(path).catch(() => undefined);
+
+/** The nearest ancestor of `path` (or `path` itself) that exists. */
+async function nearestExisting(path: string): Promise<{ path: string; kind: 'folder' | 'file' }> {
+  let p = resolve(path);
+  for (;;) {
+    const s = await statOf(p);
+    if (s) return { path: p, kind: s.isDirectory() ? 'folder' : 'file' };
+    const up = dirname(p);
+    if (up === p) return { path: p, kind: 'folder' };
+    p = up;
+  }
+}
+
+async function writable(folder: string): Promise<boolean> {
+  return access(folder, constants.W_OK | constants.X_OK).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * Refuses, before any side effect, a folder the command will write into but cannot: a path through a regular
+ * file or a file where the folder should be (exit 2: the argument is wrong), or a folder it may not write
+ * (exit 3: the environment). A missing folder is fine when it can be created. `what` names the argument,
+ * e.g. `--reports-dir reports`.
+ */
+export async function assertWritableFolder(path: string, what: string): Promise<void> {
+  const s = await statOf(path);
+  if (s && !s.isDirectory()) throw new UsageError(`${what} is a file, not a folder.`, { hint: 'Pass a folder (it is created when missing).' });
+  await assertCreatable(s ? resolve(path) : path, what);
+}
+
+/** As assertWritableFolder, for a file the command will write (its folder must be writable for the atomic rename). */
+export async function assertWritableFile(path: string, what: string): Promise<void> {
+  const s = await statOf(path);
+  if (s?.isDirectory()) throw new UsageError(`${what} is a folder; name a file to write.`, { hint: `e.g. ${join(path, 'report.md')}` });
+  await assertCreatable(dirname(resolve(path)), what);
+}
+
+/** The folder exists and is writable, or can be created: its nearest existing ancestor is a writable folder. */
+async function assertCreatable(folder: string, what: string): Promise<void> {
+  const existing = await nearestExisting(folder);
+  if (existing.kind === 'file') throw new UsageError(`${what} cannot be written: ${existing.path} is a file, not a folder.`, { hint: 'Pass a path whose parents are folders.' });
+  if (!(await writable(existing.path))) throw new EnvError(`${what} cannot be written: ${existing.path} is not writable for this user.`, { hint: 'Make it writable, or pass another path.' });
+}
+
+/**
+ * Refuses a folder given explicitly on the command line that does not exist or is not a folder (exit 2),
+ * naming the closest existing folders beside it: a typo must not silently fall back to defaults or to "no
+ * files". `what` names the flag, e.g. `--policies-dir`.
+ */
+export async function assertExistingFolder(path: string, what: string): Promise<void> {
+  const kind = kindOf(await statOf(path));
+  if (kind === 'folder') return;
+  const parent = dirname(resolve(path));
+  const siblings = await readdir(parent, { withFileTypes: true }).then(
+    (entries) => entries.filter((e) => e.isDirectory()).map((e) => e.name),
+    () => [] as string[],
+  );
+  const near = didYouMean(basename(path), siblings);
+  const suggestion = near ? near.replace(/"([^"]+)"/g, (_m, n: string) => `"${join(dirname(path), n)}"`) : '';
+  throw new UsageError(`${what} ${path} ${kind === 'file' ? 'is a file, not a folder' : 'does not exist'}.${suggestion}`, {
+    hint: `Pass an existing folder, or leave ${what} out to use its default.`,
+  });
+}
