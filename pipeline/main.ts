@@ -189,7 +189,7 @@ async function checkInputs(spec: CommandSpec, input: Record<string, unknown>, gi
     if (typeof value === 'string' && given.has(key)) await assertExistingFolder(value, `--${kebab(key)}`);
   }
   const reportsDir = input['reportsDir'];
-  if (spec.report && typeof reportsDir === 'string') await assertWritableFolder(reportsDir, `--reports-dir ${reportsDir}`);
+  if ((spec.report || spec.writesReports) && typeof reportsDir === 'string') await assertWritableFolder(reportsDir, `--reports-dir ${reportsDir}`);
   for (const [key, value] of Object.entries(input)) {
     if (key.endsWith('Url') && typeof value === 'string') parseDatabaseUrl(value, undefined, `--${kebab(key)}`);
   }

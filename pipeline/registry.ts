@@ -455,6 +455,7 @@ export const commands: CommandSpec[] = [
       'Starts the embedded cluster, applies the AstroFinance migrations to its dbops database and seeds it, then treats the newest --last migrations as a pull request: lint, rehearsal on a clone of a synthetic snapshot (rollbacks proven, locks measured) and the Markdown report, printed and written to reports/report.md. Never touches DATABASE_URL or STAGING_SNAPSHOT_URL.',
     examples: ['dbops demo', 'dbops demo --scale 0.1', 'dbops demo --last 3 --labels ""'],
     inputs: DemoInputs,
+    writesReports: true,
     load: () => import('./steps/demo/index.ts'),
   }),
 ];

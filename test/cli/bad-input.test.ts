@@ -233,6 +233,7 @@ const CASES: Case[] = [
     exit: 2,
     says: /the local evidence folder of --reports-dir .* cannot be written: .*evidence is a file/,
   },
+  { name: '--reports-dir under a regular file (demo starts no cluster)', argv: () => ['demo', '--reports-dir', 'a-file/reports'], exit: 2, says: 'cannot be written' },
   { name: 'report --output onto a folder', argv: () => ['report', '--output', 'policies'], exit: 2, says: '--output policies is a folder; name a file to write.' },
   { name: 'report --output under a regular file', argv: () => ['report', '--output', 'a-file/report.md'], exit: 2, says: /--output a-file\/report.md cannot be written: .*a-file is a file, not a folder/ },
   { name: 'report from an empty reports folder', argv: async (dir) => (await mkdir(join(dir, 'reports'), { recursive: true }), ['report', '--reports-dir', join(dir, 'reports')]), exit: 2, says: 'No reports in' },
@@ -314,5 +315,35 @@ describe('the bad-input catalogue', () => {
     expect(await state()).toEqual(before);
     const written = run.all + (await reportsText());
     for (const secret of [...fx.secrets, ...(c.secrets ?? [])]) expect(written).not.toContain(secret);
+  }, 60_000);
+});
+
+// Every kind of file the executor refuses, through each command that reads it: lint fails exactly the files
+// migrate deploy, the gate and deploy refuse (exit 2, the same file named), and none of them changes anything.
+const MALFORMED: Array<[string, Record<string, string | Buffer | null>, string]> = [
+  ['a Latin-1 migration', { 'migrations/20260103000000_bad/migration.sql': LATIN1 }, 'migrations/20260103000000_bad/migration.sql'],
+  ['a NUL byte', { 'migrations/20260103000000_bad/migration.sql': Buffer.from('SELECT 1;\0\n') }, 'migrations/20260103000000_bad/migration.sql'],
+  ['a byte order mark', { 'migrations/20260103000000_bad/migration.sql': '\uFEFFSELECT 1;\n' }, 'migrations/20260103000000_bad/migration.sql'],
+  ['a folder without migration.sql', { 'migrations/20260103000000_bad': null }, 'migrations/20260103000000_bad/migration.sql'],
+  ['a BEGIN never committed', { 'migrations/20260103000000_bad/migration.sql': 'BEGIN;\nSELECT 1;\n' }, 'migrations/20260103000000_bad/migration.sql'],
+  ['migration_lock.toml of another provider', { 'migrations/migration_lock.toml': 'provider = "sqlite"\n' }, 'migrations/migration_lock.toml'],
+];
+
+describe('lint and deploy agree on every malformed file', () => {
+  it.each(MALFORMED)('%s', async (_label, extra, file) => {
+    const dir = join(fx.root, 'agree', file.replace(/\W+/g, '-') + randomBytes(3).toString('hex'));
+    const v = await variant(dir, { ...extra, 'rollbacks/20260103000000_bad.sql': 'SELECT 1;\n' });
+    const before = await state();
+    const runs = {
+      lint: await dbops(['lint', '--all', ...flags(v)], fx.env),
+      'migrate deploy': await dbops(['migrate', 'deploy', '--database-url', fx.production.url, ...migrationsFlag(v)], fx.env),
+      gate: await dbops(['gate', '--environment', 'production', ...flags(v)], fx.env),
+      deploy: await dbops(['deploy', '--environment', 'production', ...flags(v)], fx.env),
+    };
+    for (const [command, run] of Object.entries(runs)) {
+      expect({ command, code: run.code }, run.all).toEqual({ command, code: 2 });
+      expect(run.all, command).toContain(join(dir, file));
+    }
+    expect(await state()).toEqual(before);
   }, 60_000);
 });
