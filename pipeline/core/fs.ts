@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
 import { access, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { EnvError, UsageError } from './errors.ts';
@@ -21,17 +21,16 @@ export async function writeFileAtomic(path: string, text: string): Promise<void>
   }
 }
 
-const kindOf = (s: Awaited<ReturnType<typeof stat>> | undefined) => (!s ? 'missing' : s.isDirectory() ? 'folder' : 'file');
+const kindOf = (s: Stats | undefined) => (!s ? 'missing' : s.isDirectory() ? 'folder' : 'file');
 const statOf = (path: string) => stat(path).catch(() => undefined);
 
-/** The nearest ancestor of `path` (or `path` itself) that exists. */
-async function nearestExisting(path: string): Promise<{ path: string; kind: 'folder' | 'file' }> {
+/** The nearest of `path` and its ancestors that exists (the root at worst), and what it is. */
+export async function nearestExisting(path: string): Promise<{ path: string; stats: Stats | undefined }> {
   let p = resolve(path);
   for (;;) {
     const s = await statOf(p);
-    if (s) return { path: p, kind: s.isDirectory() ? 'folder' : 'file' };
     const up = dirname(p);
-    if (up === p) return { path: p, kind: 'folder' };
+    if (s || up === p) return { path: p, stats: s };
     p = up;
   }
 }
@@ -65,7 +64,7 @@ export async function assertWritableFile(path: string, what: string): Promise<vo
 /** The folder exists and is writable, or can be created: its nearest existing ancestor is a writable folder. */
 async function assertCreatable(folder: string, what: string): Promise<void> {
   const existing = await nearestExisting(folder);
-  if (existing.kind === 'file') throw new UsageError(`${what} cannot be written: ${existing.path} is a file, not a folder.`, { hint: 'Pass a path whose parents are folders.' });
+  if (existing.stats && !existing.stats.isDirectory()) throw new UsageError(`${what} cannot be written: ${existing.path} is a file, not a folder.`, { hint: 'Pass a path whose parents are folders.' });
   if (!(await writable(existing.path))) throw new EnvError(`${what} cannot be written: ${existing.path} is not writable for this user.`, { hint: 'Make it writable, or pass another path.' });
 }
 

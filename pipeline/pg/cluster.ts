@@ -4,6 +4,7 @@ import { appendFile, chown, lstat, mkdir, open, readdir, readFile, rename, rm, r
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { EnvError } from '../core/errors.ts';
+import { nearestExisting } from '../core/fs.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
 import { registerSecret } from '../core/redact.ts';
 import { createShell, type RunAs } from '../core/shell.ts';
@@ -143,11 +144,8 @@ const describeType = (s: Stats): string =>
   s.isFile() ? 'a file' : s.isFIFO() ? 'a named pipe' : s.isSocket() ? 'a socket' : s.isCharacterDevice() || s.isBlockDevice() ? 'a device' : 'a special file';
 
 async function nonFolderAncestor(path: string): Promise<{ blocker: string; what: string } | undefined> {
-  for (let p = dirname(path); p !== dirname(p); p = dirname(p)) {
-    const s = await stat(p).catch(() => undefined);
-    if (s) return s.isDirectory() ? undefined : { blocker: p, what: describeType(s) };
-  }
-  return undefined;
+  const { path: p, stats } = await nearestExisting(dirname(path));
+  return stats && !stats.isDirectory() ? { blocker: p, what: describeType(stats) } : undefined;
 }
 
 export async function inspectCluster(dir: string): Promise<ClusterSite> {

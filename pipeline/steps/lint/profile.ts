@@ -1,5 +1,6 @@
 import type { Severity } from '../../core/step.ts';
 import type { LintPolicy } from '../../policy/lint.ts';
+import { MALFORMED_RULES } from '../migrate/folder.ts';
 
 export type Level = Severity | 'off';
 
@@ -100,13 +101,8 @@ export const DBOPS_RULES: Record<string, Level> = {
   'destructive/drop-schema': 'error',
   'destructive/truncate': 'error',
   'destructive/narrow-type': 'error',
-  // Malformed files (MALFORMED_RULES of migrate/folder.ts): always errors, the policy cannot change them.
-  'executor/invalid-file': 'error',
-  'migrations/missing-script': 'error',
-  'migrations/name-too-long': 'error',
-  'migrations/provider': 'error',
-  'file/bom': 'error',
-  'file/encoding': 'error',
+  // Malformed files: always errors, the policy cannot change them.
+  ...Object.fromEntries(MALFORMED_RULES.map((rule) => [rule, 'error' as const])),
   'sql/parse-error': 'error',
   'lint/unknown-rule': 'notice',
 };

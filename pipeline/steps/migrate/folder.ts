@@ -139,25 +139,23 @@ export function textProblems(file: string, script: string, fault: EncodingFault 
       hint: `Save the file as UTF-8 without BOM: sed -i '1s/^\\xEF\\xBB\\xBF//' ${file}`,
     });
   }
-  if (fault?.kind === 'invalid-utf8') {
+  if (fault) {
+    const at = `at offset ${fault.offset} (line ${fault.line}, column ${fault.column})`;
     problems.push({
       rule: 'file/encoding',
       migration,
       file,
       line: fault.line,
       column: fault.column,
-      message: `${file} is not valid UTF-8: byte ${fault.byte} at offset ${fault.offset} (line ${fault.line}, column ${fault.column}). Applied as it is, the database would hold the replacement character U+FFFD instead of what the author wrote.`,
-      hint: `Convert the file to UTF-8 (here from Latin-1): iconv -f LATIN1 -t UTF-8 ${file} > ${file}.utf8 && mv ${file}.utf8 ${file}`,
-    });
-  } else if (fault?.kind === 'nul') {
-    problems.push({
-      rule: 'file/encoding',
-      migration,
-      file,
-      line: fault.line,
-      column: fault.column,
-      message: `${file} holds a NUL byte at offset ${fault.offset} (line ${fault.line}, column ${fault.column}), which PostgreSQL cannot receive in a query.`,
-      hint: `Remove it (tr -d '\\000' < ${file} > ${file}.clean && mv ${file}.clean ${file}), or re-save the file as UTF-8 text if it was saved as UTF-16.`,
+      ...(fault.kind === 'invalid-utf8'
+        ? {
+            message: `${file} is not valid UTF-8: byte ${fault.byte} ${at}. Applied as it is, the database would hold the replacement character U+FFFD instead of what the author wrote.`,
+            hint: `Convert the file to UTF-8 (here from Latin-1): iconv -f LATIN1 -t UTF-8 ${file} > ${file}.utf8 && mv ${file}.utf8 ${file}`,
+          }
+        : {
+            message: `${file} holds a NUL byte ${at}, which PostgreSQL cannot receive in a query.`,
+            hint: `Remove it (tr -d '\\000' < ${file} > ${file}.clean && mv ${file}.clean ${file}), or re-save the file as UTF-8 text if it was saved as UTF-16.`,
+          }),
     });
   }
   return problems;
