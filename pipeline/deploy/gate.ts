@@ -138,8 +138,7 @@ export async function evaluateGate(request: GateRequest, ctx: StepContext, sessi
   const change = changeSet(request, folder.migrations, rows, rollbacks);
   // Files the executor would refuse are malformed input (exit 2), not a judgement: nothing else is looked at.
   const names = new Set(change.map((c) => c.name));
-  const scripts = rollbacks.filter((r) => names.has(r.name)).map((r) => ({ file: r.path, script: r.text, fault: r.fault, migration: r.name }));
-  const problems = await malformedFiles(folder, request.action === 'deploy' ? names : [], scripts);
+  const problems = await malformedFiles(folder, request.action === 'deploy' ? names : [], rollbacks.filter((r) => names.has(r.name)));
   if (problems.length > 0) throw malformedError(problems, `The gate cannot judge the ${request.action} of ${environment.name}, and nothing was changed`);
   const scope: GateScope = {
     request,

@@ -115,7 +115,7 @@ export async function run(input: LintInputs, ctx: StepContext): Promise<StepResu
   // The executor's own checks decide which files are malformed, so lint refuses exactly what deploy would.
   const inScopeMigrations = [...migrationScope.keys()].map((name) => local.get(name)!);
   const inScopeRollbacks = [...rollbackScope.keys()].map((name) => rollbackByName.get(name)!);
-  const checked = await checkSqlFiles(inScopeMigrations, inScopeRollbacks.map((r) => ({ file: r.path, script: r.text, fault: r.fault, migration: r.name })));
+  const checked = await checkSqlFiles(inScopeMigrations, inScopeRollbacks);
   const malformed = [...lockfileProblems(folder), ...checked.problems];
   const findings: Finding[] = [...history];
   const files: InScope[] = [];

@@ -5,6 +5,7 @@ import { encodingFault, type EncodingFault } from '../../core/encoding.ts';
 import { ConfigError } from '../../core/errors.ts';
 import type { Finding } from '../../core/step.ts';
 import { plural } from '../../core/text.ts';
+import type { RollbackFile } from '../../rollbacks/pair.ts';
 import { planExecution, type ExecutionPlan } from './plan.ts';
 
 export interface LocalMigration {
@@ -194,14 +195,6 @@ export async function planFile(file: string, script: string, migration?: string)
   }
 }
 
-/** A rollback script to check (a missing one is the pairing's business, not the executor's). */
-export interface RollbackToCheck {
-  file: string;
-  script: string;
-  fault?: EncodingFault | undefined;
-  migration?: string | undefined;
-}
-
 export interface FileCheck {
   /** Every reason the executor would refuse one of the files. */
   problems: FileProblem[];
@@ -214,12 +207,12 @@ export interface FileCheck {
  * folder names, BOM, encoding, unterminated transactions), and the plan of each sound file. Shared by
  * migrate deploy, lint, rehearse, the gate and deploy, so they refuse exactly the same files.
  */
-export async function checkSqlFiles(migrations: LocalMigration[], rollbacks: RollbackToCheck[] = []): Promise<FileCheck> {
+export async function checkSqlFiles(migrations: LocalMigration[], rollbacks: RollbackFile[] = []): Promise<FileCheck> {
   const problems: FileProblem[] = [];
   const plans = new Map<string, ExecutionPlan>();
   const files = [
     ...migrations.map((m) => ({ file: m.file, script: m.script, migration: m.name, own: migrationProblems(m) })),
-    ...rollbacks.map((r) => ({ file: r.file, script: r.script, migration: r.migration, own: textProblems(r.file, r.script, r.fault, r.migration) })),
+    ...rollbacks.map((r) => ({ file: r.path, script: r.text, migration: r.name, own: textProblems(r.path, r.text, r.fault, r.name) })),
   ];
   for (const f of files) {
     problems.push(...f.own);
@@ -231,8 +224,8 @@ export async function checkSqlFiles(migrations: LocalMigration[], rollbacks: Rol
   return { problems, plans };
 }
 
-/** The problems of the named migrations of a folder (with its lock file) and of the given rollbacks. */
-export async function malformedFiles(folder: MigrationsFolder, names: Iterable<string>, rollbacks: RollbackToCheck[] = []): Promise<FileProblem[]> {
+/** The problems of the named migrations of a folder (with its lock file) and of the given rollbacks (a missing rollback is the pairing's business). */
+export async function malformedFiles(folder: MigrationsFolder, names: Iterable<string>, rollbacks: RollbackFile[] = []): Promise<FileProblem[]> {
   const wanted = new Set(names);
   const { problems } = await checkSqlFiles(folder.migrations.filter((m) => wanted.has(m.name)), rollbacks);
   return [...lockfileProblems(folder), ...problems];

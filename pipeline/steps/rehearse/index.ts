@@ -128,7 +128,7 @@ export async function run(input: RehearseInputs, ctx: StepContext): Promise<Step
   // checked as the executor checks them before anything is cloned.
   const local = folder.migrations.map((m) => m.name);
   const paired = local.flatMap((name) => rollbacks.get(name) ?? []);
-  const problems = await malformedFiles(folder, local, paired.map((r) => ({ file: r.path, script: r.text, fault: r.fault, migration: r.name })));
+  const problems = await malformedFiles(folder, local, paired);
   if (problems.length > 0) throw malformedError(problems, 'Nothing was rehearsed');
   const scope = await resolveScope(input, folder.migrations, loaded.value.lint.base, ctx.sh);
 

@@ -19,7 +19,7 @@ export async function run(input: RollbacksInputs, ctx: StepContext): Promise<Ste
     rollbacksDir: input.rollbacksDir,
   });
   // A script the executor would refuse cannot roll anything back: the same check as lint and deploy (exit 2).
-  const { problems } = await checkSqlFiles([], rollbacks.files.map((r) => ({ file: r.path, script: r.text, fault: r.fault, migration: r.name })));
+  const { problems } = await checkSqlFiles([], rollbacks.files);
   findings.push(...problems.map(problemFinding));
   const data: RollbacksData = { migrationsDir: input.migrationsDir, rollbacksDir: input.rollbacksDir, pairs };
   const verdict = pairs.length === 0 ? 'skip' : findings.some((f) => f.severity === 'error') ? 'fail' : findings.some((f) => f.severity === 'warning') ? 'warn' : 'pass';
