@@ -4,8 +4,9 @@ import { z } from 'zod';
 import { createContext } from './core/context.ts';
 import { ExitCode, isDbopsError, UsageError } from './core/errors.ts';
 import { assertExistingFolder, assertWritableFolder } from './core/fs.ts';
-import { createLogger } from './core/logger.ts';
+import { createLogger, LOG_LEVELS } from './core/logger.ts';
 import { redact } from './core/redact.ts';
+import { didYouMean } from './core/suggest.ts';
 import { parseDatabaseUrl } from './db/url.ts';
 import type { CommandSpec, StepResult } from './core/step.ts';
 import { commands } from './registry.ts';
@@ -142,6 +143,7 @@ async function dispatch(argv: string[], io: CliIo, { out, err }: Printers): Prom
   const input = parsed.data as Record<string, unknown>;
   await checkInputs(spec, input, given);
   const level = options['verbose'] ? 'debug' : options['quiet'] ? 'warn' : (io.env['DBOPS_LOG_LEVEL'] ?? (io.stderr.isTTY ? 'warn' : 'info'));
+  if (!LOG_LEVELS.includes(level)) throw new UsageError(`DBOPS_LOG_LEVEL=${level} is not a log level.${didYouMean(level, LOG_LEVELS)}`, { hint: `Use one of ${LOG_LEVELS.join(', ')}, or unset it.` });
   const log = createLogger({ level, pretty: io.stderr.isTTY === true, stream: io.stderr as NodeJS.WritableStream });
 
   const abort = new AbortController();
@@ -189,7 +191,11 @@ async function checkInputs(spec: CommandSpec, input: Record<string, unknown>, gi
     if (typeof value === 'string' && given.has(key)) await assertExistingFolder(value, `--${kebab(key)}`);
   }
   const reportsDir = input['reportsDir'];
-  if ((spec.report || spec.writesReports) && typeof reportsDir === 'string') await assertWritableFolder(reportsDir, `--reports-dir ${reportsDir}`);
+  if (typeof reportsDir === 'string') {
+    // A command without a report of its own reads the folder (report, backup notify).
+    if (spec.report || spec.writesReports) await assertWritableFolder(reportsDir, `--reports-dir ${reportsDir}`);
+    else if (given.has('reportsDir')) await assertExistingFolder(reportsDir, '--reports-dir');
+  }
   for (const [key, value] of Object.entries(input)) {
     if (key.endsWith('Url') && typeof value === 'string') parseDatabaseUrl(value, undefined, `--${kebab(key)}`);
   }

@@ -76,14 +76,24 @@ async function assertCreatable(folder: string, what: string): Promise<void> {
 export async function assertExistingFolder(path: string, what: string): Promise<void> {
   const kind = kindOf(await statOf(path));
   if (kind === 'folder') return;
-  const parent = dirname(resolve(path));
-  const siblings = await readdir(parent, { withFileTypes: true }).then(
-    (entries) => entries.filter((e) => e.isDirectory()).map((e) => e.name),
+  throw new UsageError(`${what} ${path} ${kind === 'file' ? 'is a file, not a folder' : 'does not exist'}.${await nearbyNames(path, 'folder')}`, {
+    hint: `Pass an existing folder, or leave ${what} out to use its default.`,
+  });
+}
+
+/** As assertExistingFolder, for a file the command reads (a dump, a key). */
+export async function assertExistingFile(path: string, what: string): Promise<void> {
+  const kind = kindOf(await statOf(path));
+  if (kind === 'file') return;
+  throw new UsageError(`${what} ${path} ${kind === 'folder' ? 'is a folder, not a file' : 'does not exist'}.${await nearbyNames(path, 'file')}`, { hint: 'Pass the path of an existing file.' });
+}
+
+/** " Did you mean …?" over the entries of the same kind beside `path`, spelt as `path` is (relative stays relative). */
+async function nearbyNames(path: string, kind: 'folder' | 'file'): Promise<string> {
+  const siblings = await readdir(dirname(resolve(path)), { withFileTypes: true }).then(
+    (entries) => entries.filter((e) => (kind === 'folder' ? e.isDirectory() : e.isFile())).map((e) => e.name),
     () => [] as string[],
   );
   const near = didYouMean(basename(path), siblings);
-  const suggestion = near ? near.replace(/"([^"]+)"/g, (_m, n: string) => `"${join(dirname(path), n)}"`) : '';
-  throw new UsageError(`${what} ${path} ${kind === 'file' ? 'is a file, not a folder' : 'does not exist'}.${suggestion}`, {
-    hint: `Pass an existing folder, or leave ${what} out to use its default.`,
-  });
+  return near ? near.replace(/"([^"]+)"/g, (_m, n: string) => `"${join(dirname(path), n)}"`) : '';
 }

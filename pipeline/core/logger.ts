@@ -5,6 +5,9 @@ import { redact } from './redact.ts';
 
 export type { Logger };
 
+/** The levels DBOPS_LOG_LEVEL may name: pino's own, and silent. */
+export const LOG_LEVELS: readonly string[] = [...Object.keys(pino.levels.values), 'silent'];
+
 export interface LoggerOptions {
   level?: string;
   /** Where lines go; stderr by default so stdout stays for the report and --json. */

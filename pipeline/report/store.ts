@@ -150,6 +150,7 @@ export async function readReports(dir: string, steps: readonly string[]): Promis
       text = await readFile(file, 'utf8');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') throw new ConfigError(`${dir} is a file, not a folder of reports.`, { hint: 'Pass the folder the steps wrote their reports into with --reports-dir.' });
       throw new EnvError(`Could not read ${file}: ${(e as Error).message}`);
     }
     loaded.push({ file, report: parseReport(file, text, step) });

@@ -199,6 +199,7 @@ const CASES: Case[] = [
   { name: 'two backup ids', argv: () => ['backup', 'verify', 'a', 'b'], exit: 2, says: 'give one backup id' },
   { name: 'an unknown backup tier', argv: () => ['backup', 'list', '--tier', 'yearly'], exit: 2, says: '--tier:' },
   { name: 'an argument a command does not take', argv: () => ['migrate', 'deploy', 'now'], exit: 2, says: /too many arguments/ },
+  { name: 'a log level that does not exist', argv: () => ['lint', '--all'], env: () => ({ DBOPS_LOG_LEVEL: 'warnn' }), exit: 2, says: 'DBOPS_LOG_LEVEL=warnn is not a log level. Did you mean "warn"?' },
   { name: 'demo --last 0', argv: () => ['demo', '--last', '0'], exit: 2, says: '--last:' },
 
   // ---- database URLs: never a crash, never the password ------------------------------------------
@@ -240,6 +241,9 @@ const CASES: Case[] = [
   { name: 'report from a corrupt lint.json', argv: async (dir) => (await writeTree(dir, { 'reports/lint.json': '{"step": "lint",' }), ['report', '--reports-dir', join(dir, 'reports')]), exit: 2, says: 'lint.json is not valid JSON' },
   { name: 'evidence verify --dir that does not exist', argv: () => ['evidence', 'verify', '--dir', 'no-such-artifact'], exit: 2, says: '--dir' },
   { name: 'an identity file that does not exist', argv: () => ['backup', 'verify', '--latest', '--identity-file', 'no-such-key.txt'], exit: 2, says: 'no-such-key.txt' },
+  { name: 'report from a --reports-dir that is a file', argv: () => ['report', '--reports-dir', 'a-file'], exit: 2, says: '--reports-dir a-file is a file, not a folder' },
+  { name: 'an identity file that is a folder', argv: () => ['backup', 'verify', '--latest', '--identity-file', 'policies'], exit: 2, says: 'cannot read identity file policies (EISDIR)' },
+  { name: 'a snapshot file that is a folder (the embedded cluster is not started)', argv: () => ['rehearse', '--last', '1', '--snapshot-file', 'prisma'], exit: 2, says: '--snapshot-file prisma is a folder, not a file' },
   { name: 'a snapshot file that does not exist', argv: () => ['rehearse', '--last', '1', '--snapshot-file', 'no-such-dump.pgdump', '--database-url', fx.staging.url], exit: 2, says: 'no-such-dump.pgdump' },
 
   // ---- migration and rollback files the executor refuses: lint and deploy agree --------------------
@@ -283,6 +287,7 @@ const CASES: Case[] = [
   { name: 'backup verify: no identity at all', argv: () => ['backup', 'verify', '--latest'], env: () => ({ DBOPS_BACKUP_IDENTITY: undefined }), exit: 2, says: 'DBOPS_BACKUP_IDENTITY' },
   { name: 'backup verify: an identity that is not the key', argv: async (dir) => (await writeTree(dir, { 'key.txt': `${await generateIdentity()}\n` }), ['backup', 'verify', '--latest', '--identity-file', join(dir, 'key.txt')]), env: () => ({ DBOPS_BACKUP_IDENTITY: undefined }), exit: 2, says: /no given identity|does not decrypt|identit/i },
   { name: 'backup restore into a database that has tables, without --force', argv: () => ['backup', 'restore', '--latest', '--target-url', fx.staging.url], exit: 1, says: '--force' },
+  { name: 'gate --take-backup without the key that verifies it (no backup is taken)', argv: () => ['gate', '--environment', 'production', '--take-backup'], env: () => ({ DBOPS_BACKUP_IDENTITY: undefined }), exit: 2, says: 'no identity to decrypt backups with' },
   { name: 'backup replicate to a target that does not exist', argv: () => ['backup', 'replicate', '--to', 'offsite'], exit: 2, says: 'offsite' },
   { name: 'backup prune of a target that does not exist', argv: () => ['backup', 'prune', '--target', 'ofsite'], exit: 2, says: 'ofsite' },
   { name: 'backup create to a target that does not exist', argv: () => ['backup', 'create', '--database-url', fx.production.url, '--target', 'ofsite'], exit: 2, says: 'ofsite' },

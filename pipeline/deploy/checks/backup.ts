@@ -27,6 +27,9 @@ async function takeBackup(scope: GateScope): Promise<{ id: string } | { reason: 
   const ctx: StepContext = Object.create(scope.ctx, { database: { value: async () => environment.target } }) as StepContext;
   const common = { policiesDir: request.policiesDir ?? 'policies', reportsDir: request.reportsDir };
   const note = `dbops gate: pre-${request.action} backup of environment ${environment.name}${request.action === 'rollback' && request.rollbackTo ? ` (rollback to ${request.rollbackTo})` : ''}`;
+  // The verification's key is an input too: a missing or unreadable one stops the gate before a backup is stored.
+  const { loadIdentities } = await import('../../crypto/age.ts');
+  await loadIdentities({ identityFile: request.identityFile, env: scope.env, envName: scope.policies.backups.encryption.identity_env });
   let id: string;
   try {
     const { run } = await import('../../steps/backup/create.ts');

@@ -18,6 +18,7 @@ import { assertNoUnmanagedTables, createMigrationsTable, ensureSchema, isFailed,
 import { planExecution } from '../migrate/plan.ts';
 import { executorError } from './rollback.ts';
 import type { ScopedMigration } from './scope.ts';
+import { assertExistingFile } from '../../core/fs.ts';
 
 /** Prefix of every database rehearse creates: clones, cached templates and templates being built. */
 export const PREFIX = 'dbops_';
@@ -66,6 +67,8 @@ export async function openSnapshot(input: RehearseInputs, ctx: StepContext, opts
   if (input.all && (input.snapshotFile || input.snapshotUrl)) {
     throw new UsageError('--all rehearses every migration on an empty database; it cannot be combined with --snapshot-url or --snapshot-file.', { hint: 'Use --last N or a base ref to rehearse the newest migrations on a snapshot.' });
   }
+  // Before the server is started or swept of old templates.
+  if (input.snapshotFile) await assertExistingFile(input.snapshotFile, '--snapshot-file');
 
   if (input.all) {
     const server = await buildServer(input, ctx);
