@@ -10,7 +10,7 @@ import { join, relative } from 'node:path';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dbops, testEnv, type CliRun } from '../helpers/cli.ts';
-import { adminUrl, createDatabase, queryUrl, type TestDb } from '../helpers/db.ts';
+import { adminUrl, createDatabase, queryUrl, serverPassword, type TestDb } from '../helpers/db.ts';
 import { LOCKFILE, tempDir } from '../helpers/migrations.ts';
 
 const M1 = '20260101000000_ledger';
@@ -99,10 +99,7 @@ beforeAll(async () => {
     GITHUB_TOKEN: github,
     DBOPS_BACKUP_WEBHOOK: webhook,
   });
-  const password = decodeURIComponent(new URL(adminUrl()).password);
-  fx = { root, staging, production, identity, secrets: [password, identity, github, webhook].filter((s) => s.length > 0), env };
-  // The harness always gives its server a password: the secret checks below always have one to look for.
-  expect(password.length).toBeGreaterThan(0);
+  fx = { root, staging, production, identity, secrets: [serverPassword(), identity, github, webhook], env };
 
   process.chdir(root);
   // staging: both migrations, deployed through the pipeline (its evidence chain has one bundle);

@@ -14,6 +14,16 @@ export interface TestDb {
 
 export const adminUrl = (): string => inject('adminUrl');
 
+/**
+ * The password of the test server's URL, for "this secret appears nowhere" assertions. The harness's own
+ * cluster always has one; a TEST_DATABASE_URL without one would make those assertions vacuous, so it fails.
+ */
+export function serverPassword(): string {
+  const password = decodeURIComponent(new URL(adminUrl()).password);
+  if (!password) throw new Error('The test server URL has no password: secret-leak assertions need one (give TEST_DATABASE_URL a password).');
+  return password;
+}
+
 export function urlFor(database: string, params = ''): string {
   const u = new URL(adminUrl());
   u.pathname = `/${encodeURIComponent(database)}`;
