@@ -192,9 +192,8 @@ async function checkInputs(spec: CommandSpec, input: Record<string, unknown>, gi
   }
   const reportsDir = input['reportsDir'];
   if (typeof reportsDir === 'string') {
-    // A command without a report of its own reads the folder (report, backup notify).
-    if (spec.report || spec.writesReports) await assertWritableFolder(reportsDir, `--reports-dir ${reportsDir}`);
-    else if (given.has('reportsDir')) await assertExistingFolder(reportsDir, '--reports-dir');
+    if (spec.report || spec.reportsDirUse === 'writes') await assertWritableFolder(reportsDir, `--reports-dir ${reportsDir}`);
+    else if (spec.reportsDirUse === 'reads' && given.has('reportsDir')) await assertExistingFolder(reportsDir, '--reports-dir');
   }
   for (const [key, value] of Object.entries(input)) {
     if (key.endsWith('Url') && typeof value === 'string') parseDatabaseUrl(value, undefined, `--${kebab(key)}`);

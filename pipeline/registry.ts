@@ -272,6 +272,7 @@ export const commands: CommandSpec[] = [
     summary: 'render reports/*.json for a terminal, as Markdown or SARIF, or publish them to GitHub',
     examples: ['dbops report', 'dbops report --format markdown --output reports/summary.md', 'dbops report --format sarif --output reports/dbops.sarif', 'dbops report --github'],
     inputs: ReportInputs,
+    reportsDirUse: 'reads',
     load: () => import('./report/index.ts'),
   }),
   defineCommand({
@@ -340,6 +341,7 @@ export const commands: CommandSpec[] = [
       'Reads the backup reports of the run (create, verify, replicate, prune, restore) and sends one success or failure event (tier, size, duration, throughput, target, verification, copies, retention, the failed step and why) to the webhook named by notifications.webhook_env, for the outcomes in notifications.on, Slack-compatible by default; inside GitHub Actions it also appends the job summary. No backup report at all, or one that cannot be read, is a failure. The webhook gets one retry after a network error, a timeout, 429 or 5xx; only its host is ever printed. Exit 1 when the event is a failure (also when the webhook could not be reached: that is logged), so the job fails too; exit 3 when a success could not be delivered, 2 when the variable holds no http(s) URL.',
     examples: ['dbops backup notify', 'dbops backup notify --dry-run', 'dbops backup notify --reports-dir downloaded-reports --json'],
     inputs: BackupNotifyInputs,
+    reportsDirUse: 'reads',
     load: () => import('./steps/backup/notify.ts'),
   }),
   defineCommand({
@@ -455,7 +457,7 @@ export const commands: CommandSpec[] = [
       'Starts the embedded cluster, applies the AstroFinance migrations to its dbops database and seeds it, then treats the newest --last migrations as a pull request: lint, rehearsal on a clone of a synthetic snapshot (rollbacks proven, locks measured) and the Markdown report, printed and written to reports/report.md. Never touches DATABASE_URL or STAGING_SNAPSHOT_URL.',
     examples: ['dbops demo', 'dbops demo --scale 0.1', 'dbops demo --last 3 --labels ""'],
     inputs: DemoInputs,
-    writesReports: true,
+    reportsDirUse: 'writes',
     load: () => import('./steps/demo/index.ts'),
   }),
 ];

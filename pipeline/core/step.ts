@@ -75,8 +75,11 @@ export interface CommandSpec<S extends z.ZodObject = z.ZodObject> {
   rest?: { name: string; description: string };
   /** When set, the result is also written to `<reports-dir>/<report>.json` (the report envelope in pipeline/report/schema.ts). */
   report?: string;
-  /** Writes into --reports-dir without a report of its own (demo writes those of the steps it runs): checked before it starts. */
-  writesReports?: boolean;
+  /**
+   * What the command does with --reports-dir apart from its own report: `writes` (demo writes the reports of
+   * the steps it runs) or `reads` (report, backup notify). Checked before the command starts.
+   */
+  reportsDirUse?: 'reads' | 'writes';
   load(): Promise<StepModule<z.output<S>, unknown>>;
 }
 
