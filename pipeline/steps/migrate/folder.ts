@@ -163,7 +163,7 @@ export function textProblems(file: string, script: string, fault: EncodingFault 
 }
 
 /** What the executor refuses about a migration folder before parsing its SQL: missing file, name, BOM, encoding. */
-export function migrationProblems(m: LocalMigration): FileProblem[] {
+function migrationProblems(m: LocalMigration): FileProblem[] {
   if (m.script === undefined) {
     return [{ rule: 'migrations/missing-script', code: 'P3015', migration: m.name, file: m.file, message: `P3015: Could not find the migration file at ${m.file}.`, hint: 'Every migration folder needs its migration.sql: restore the file or delete the folder.' }];
   }
@@ -186,7 +186,7 @@ export function lockfileProblems(folder: MigrationsFolder): FileProblem[] {
 }
 
 /** How the executor would run a file whose text is sound, or why it refuses it (an unterminated BEGIN). */
-export async function planFile(file: string, script: string, migration?: string): Promise<{ plan: ExecutionPlan } | { problem: FileProblem }> {
+async function planFile(file: string, script: string, migration?: string): Promise<{ plan: ExecutionPlan } | { problem: FileProblem }> {
   try {
     return { plan: await planExecution(script, file) };
   } catch (e) {
@@ -243,7 +243,7 @@ export const problemFinding = (p: FileProblem): Finding => ({
 });
 
 /** One problem as a bullet: where, what, and the fix. */
-export const describeProblem = (p: FileProblem): string => `${p.message}\n      fix: ${p.hint}`;
+const describeProblem = (p: FileProblem): string => `${p.message}\n      fix: ${p.hint}`;
 
 /** The exit-2 error of a command that refuses malformed files before it changes anything. */
 export function malformedError(problems: FileProblem[], lead: string): ConfigError {
