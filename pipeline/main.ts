@@ -6,10 +6,10 @@ import { ExitCode, isDbopsError, UsageError } from './core/errors.ts';
 import { assertExistingFolder, assertWritableFolder } from './core/fs.ts';
 import { createLogger, LOG_LEVELS } from './core/logger.ts';
 import { redact } from './core/redact.ts';
-import { didYouMean } from './core/suggest.ts';
+import { closest, didYouMean } from './core/suggest.ts';
 import { parseDatabaseUrl } from './db/url.ts';
 import type { CommandSpec, StepResult } from './core/step.ts';
-import { commands } from './registry.ts';
+import { commands, GROUPS } from './registry.ts';
 import { recordStep } from './report/store.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string; description: string };
@@ -61,18 +61,13 @@ function buildProgram(io: Printers, onSelect: (s: Selected) => void): Command {
     .showSuggestionAfterError(true)
     .addHelpText('after', '\nExit codes: 0 pass, 1 refused or failed (policy, database state), 2 usage or configuration error, 3 environment error (database, tools, locks), 70 internal bug.');
   const groups = new Map<string, Command>();
-  const groupSummary: Record<string, string> = {
-    migrate: 'Prisma-compatible migration executor: status, deploy, resolve',
-    local: 'the embedded PostgreSQL cluster in .dbops/: up, down, status, psql',
-    rollbacks: 'paired rollback scripts: check',
-    backup: 'encrypted, verified logical backups: create, list, verify, prune, replicate, restore, notify',
-    evidence: 'hash-chained evidence bundles of deploys and rollbacks: verify, list, reconcile, prune',
-  };
+  // A group's line: what it is about (GROUPS), then its subcommands as the specs define them.
+  const verbs = (head: string) => commands.filter((c) => c.path[0] === head && c.path[1]).map((c) => c.path[1]!);
   for (const spec of commands) {
     const [head, leaf] = spec.path as [string, string | undefined];
     let parent = program;
     if (leaf) {
-      parent = groups.get(head) ?? program.command(head).description(groupSummary[head] ?? `${head} commands`);
+      parent = groups.get(head) ?? program.command(head).description(`${GROUPS[head] ?? `${head} commands`}: ${verbs(head).join(', ')}`);
       groups.set(head, parent);
     }
     const cmd = parent.command(leaf ?? head).description(spec.summary).allowExcessArguments(false);
@@ -120,7 +115,35 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
   }
 }
 
+/**
+ * An unknown command or subcommand, named with the closest ones. Checked before commander parses, because
+ * with --help commander would print the general help and exit 0 for a command that does not exist.
+ */
+function unknownCommand(argv: string[]): string | undefined {
+  const end = argv.indexOf('--');
+  const words = end === -1 ? argv : argv.slice(0, end);
+  const at = words.findIndex((w) => !w.startsWith('-'));
+  if (at === -1) return undefined;
+  // Worded as commander words its own: the message users and scripts already know.
+  const unknown = (name: string, known: string[]) => {
+    const near = closest(name, known);
+    return `error: unknown command '${name}'${near.length ? `\n(Did you mean ${near.join(' or ')}?)` : ''}\n`;
+  };
+  const head = words[at]!;
+  const heads = [...new Set(commands.map((c) => c.path[0]!)), 'help'];
+  if (!heads.includes(head)) return unknown(head, heads);
+  const subs = commands.filter((c) => c.path[0] === head && c.path[1]).map((c) => c.path[1]!);
+  const next = words[at + 1];
+  if (subs.length === 0 || next === undefined || next.startsWith('-')) return undefined;
+  return [...subs, 'help'].includes(next) ? undefined : unknown(next, subs);
+}
+
 async function dispatch(argv: string[], io: CliIo, { out, err }: Printers): Promise<ExitCode> {
+  const unknown = unknownCommand(argv);
+  if (unknown) {
+    err(unknown);
+    return ExitCode.Usage;
+  }
   let selected: Selected | undefined;
   const program = buildProgram({ out, err }, (s) => { selected = s; });
   try {

@@ -212,6 +212,15 @@ export const EvidenceReconcileInputs = z.object({
 });
 export type EvidenceReconcileInputs = z.output<typeof EvidenceReconcileInputs>;
 
+/** What each command group is about; its subcommands come from the specs below. */
+export const GROUPS: Record<string, string> = {
+  migrate: 'Prisma-compatible migration executor',
+  local: 'the embedded PostgreSQL cluster in .dbops/',
+  rollbacks: 'paired rollback scripts',
+  backup: 'encrypted, verified logical backups',
+  evidence: 'hash-chained evidence bundles of deploys and rollbacks',
+};
+
 /** Every command: metadata and flags here; the implementation is imported only when the command runs. */
 export const commands: CommandSpec[] = [
   defineCommand({

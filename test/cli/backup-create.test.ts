@@ -1,12 +1,10 @@
 // `dbops backup create` as its own process: killed with SIGKILL mid-stream, or losing its S3 target
 // mid-upload, it never leaves a backup that anything lists and never a manifest; the next run sweeps what the
 // killed one left. No secret reaches any output, and a policy without recipients is refused with its key.
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { text } from 'node:stream/consumers';
-import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { openTargets } from '../../pipeline/backup/catalog.ts';
 import { LAYOUT } from '../../pipeline/backup/manifest.ts';
@@ -18,15 +16,8 @@ import { runDbops, spawnDbops, testEnv } from '../helpers/cli.ts';
 import { adminUrl, queryUrl, useDatabase } from '../helpers/db.ts';
 import { tempDir } from '../helpers/migrations.ts';
 import { s3Env, s3Target, startS3rver, startS3rverProcess } from '../helpers/s3.ts';
+import { ageKey, type AgeKey } from '../helpers/age.ts';
 
-const run = promisify(execFile);
-
-async function ageKey(dir: string): Promise<{ recipient: string; secret: string }> {
-  const file = join(dir, `key-${randomBytes(3).toString('hex')}.txt`);
-  await run('age-keygen', ['-o', file]);
-  const recipient = (await run('age-keygen', ['-y', file])).stdout.trim();
-  return { recipient, secret: /AGE-SECRET-KEY-1\S+/.exec(await readFile(file, 'utf8'))![0] };
-}
 
 interface Setup {
   policies: string;
@@ -95,15 +86,13 @@ async function listJson(s: Setup, env: NodeJS.ProcessEnv): Promise<BackupListDat
 describe('backup create (real process)', () => {
   const big = useDatabase('backup_create_cli');
   const small = useDatabase('backup_create_cli_small');
-  let keyDir: string;
-  let key: { recipient: string; secret: string };
+  let key: AgeKey;
 
   beforeAll(async () => {
     // ~130 MB of table data: pg_dump needs a few seconds, long enough to be killed mid-stream.
     await big().query(`CREATE TABLE ledger AS SELECT g AS id, md5(g::text) AS a, md5((g * 7)::text) || md5((g * 13)::text) AS b, (g * 1.37)::numeric(14, 2) AS c FROM generate_series(1, 1000000) g`);
     await small().query(`CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 100) g`);
-    keyDir = await tempDir('dbops-create-keys-');
-    key = await ageKey(keyDir);
+    key = await ageKey();
   });
 
   it('kill -9 mid-stream: nothing is listed, no manifest exists, pg_dump goes away, and the next create sweeps the partial', async () => {
@@ -237,7 +226,7 @@ describe('backup create (real process)', () => {
       const u = new URL(small().url);
       u.username = role;
       u.password = encodeURIComponent(password);
-      const env = testEnv({ ...s3Env(s3), DBOPS_BACKUP_IDENTITY: key.secret, DBOPS_LOG_LEVEL: 'debug' });
+      const env = testEnv({ ...s3Env(s3), DBOPS_BACKUP_IDENTITY: key.identity, DBOPS_LOG_LEVEL: 'debug' });
       const human = await runDbops(args(s, u.toString(), ['--verbose']), env);
       expect(human.code, human.all).toBe(0);
       expect(human.stdout).toMatch(/Backup \S+ stored\./);
@@ -249,7 +238,7 @@ describe('backup create (real process)', () => {
       const manifest = await text(await storage.get(LAYOUT.manifest(id)));
       expect(manifest).toContain(id);
       const everything = [human.all, json.all, report, manifest].join('\n');
-      for (const secret of [password, encodeURIComponent(password), s3.secretAccessKey, key.secret]) expect(everything).not.toContain(secret);
+      for (const secret of [password, encodeURIComponent(password), s3.secretAccessKey, key.identity]) expect(everything).not.toContain(secret);
       // The failure path prints too: a wrong password is reported without the password.
       u.password = encodeURIComponent(`${password}-wrong`);
       const denied = await runDbops(args(s, u.toString()), env);

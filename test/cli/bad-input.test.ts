@@ -7,8 +7,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { generateIdentity, identityToRecipient } from 'age-encryption';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ageKey } from '../helpers/age.ts';
 import { dbops, testEnv, type CliRun } from '../helpers/cli.ts';
 import { adminUrl, createDatabase, queryUrl, serverPassword, type TestDb } from '../helpers/db.ts';
 import { LOCKFILE, tempDir } from '../helpers/migrations.ts';
@@ -65,8 +65,7 @@ const originalCwd = process.cwd();
 beforeAll(async () => {
   const root = await tempDir('dbops-bad-input-');
   await chmod(root, 0o755);
-  const identity = await generateIdentity();
-  const recipient = await identityToRecipient(identity);
+  const { identity, recipient } = await ageKey();
   const [staging, production] = await Promise.all([createDatabase('bad_input_staging'), createDatabase('bad_input_production')]);
   await writeTree(root, {
     'policies/migrations.yaml': json({ version: 1, executor: { lock_timeout: '2s', lock_retries: 1, retry_backoff: '100ms', retry_backoff_max: '200ms', advisory_lock_timeout: '5s' } }),
@@ -282,7 +281,7 @@ const CASES: Case[] = [
   { name: 'backup verify: an id that does not exist', argv: () => ['backup', 'verify', '20260101T000000Z-daily-0000'], exit: 1, says: 'No backup 20260101T000000Z-daily-0000 on target "server"' },
   { name: 'backup verify: a target that does not exist', argv: () => ['backup', 'verify', '--latest', '--target', 'offsite'], exit: 2, says: 'offsite' },
   { name: 'backup verify: no identity at all', argv: () => ['backup', 'verify', '--latest'], env: () => ({ DBOPS_BACKUP_IDENTITY: undefined }), exit: 2, says: 'DBOPS_BACKUP_IDENTITY' },
-  { name: 'backup verify: an identity that is not the key', argv: async (dir) => (await writeTree(dir, { 'key.txt': `${await generateIdentity()}\n` }), ['backup', 'verify', '--latest', '--identity-file', join(dir, 'key.txt')]), env: () => ({ DBOPS_BACKUP_IDENTITY: undefined }), exit: 2, says: /no given identity|does not decrypt|identit/i },
+  { name: 'backup verify: an identity that is not the key', argv: async (dir) => (await writeTree(dir, { 'key.txt': `${(await ageKey()).identity}\n` }), ['backup', 'verify', '--latest', '--identity-file', join(dir, 'key.txt')]), env: () => ({ DBOPS_BACKUP_IDENTITY: undefined }), exit: 2, says: /no given identity|does not decrypt|identit/i },
   { name: 'backup restore into a database that has tables, without --force', argv: () => ['backup', 'restore', '--latest', '--target-url', fx.staging.url], exit: 1, says: '--force' },
   { name: 'gate --take-backup without the key that verifies it (no backup is taken)', argv: () => ['gate', '--environment', 'production', '--take-backup'], env: () => ({ DBOPS_BACKUP_IDENTITY: undefined }), exit: 2, says: 'no identity to decrypt backups with' },
   { name: 'backup replicate to a target that does not exist', argv: () => ['backup', 'replicate', '--to', 'offsite'], exit: 2, says: 'offsite' },

@@ -1,6 +1,7 @@
+import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { commands } from '../../pipeline/registry.ts';
-import { dbops, runDbops } from '../helpers/cli.ts';
+import { commands, GROUPS } from '../../pipeline/registry.ts';
+import { BIN, dbops, ROOT, runDbops, testEnv } from '../helpers/cli.ts';
 
 describe('command line', () => {
   it('the package bin lists every command', async () => {
@@ -35,5 +36,39 @@ describe('command line', () => {
     const bareGroup = await dbops(['local']);
     expect(bareGroup.code).toBe(2);
     expect(bareGroup.stderr).toContain('Usage: dbops local');
+  });
+
+  it.each([
+    [['pitr', 'enable', '--help'], "error: unknown command 'pitr'", undefined],
+    [['deplyo', '--help'], "error: unknown command 'deplyo'", '(Did you mean deploy?)'],
+    [['backup', 'verfy', '--help'], "error: unknown command 'verfy'", '(Did you mean verify?)'],
+    [['evidence', 'lst'], "error: unknown command 'lst'", '(Did you mean list?)'],
+  ])('%j: an unknown command is exit 2 naming the closest, with or without --help', async (argv, message, near) => {
+    const run = await dbops(argv);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain(message);
+    if (near) expect(run.stderr).toContain(near);
+    else expect(run.stderr).not.toContain('Did you mean');
+  });
+
+  it.each(Object.keys(GROUPS))('dbops %s --help lists the subcommands the specs define', async (group) => {
+    const run = await dbops([group, '--help']);
+    expect(run.code).toBe(0);
+    const verbs = commands.filter((c) => c.path[0] === group && c.path[1]).map((c) => c.path[1]!);
+    expect(verbs.length).toBeGreaterThan(0);
+    for (const verb of verbs) expect(run.stdout).toMatch(new RegExp(`^  ${verb}\\b`, 'm'));
+    const top = await dbops(['--help']);
+    expect(top.stdout.replace(/\s+/g, ' ')).toContain(`${GROUPS[group]}: ${verbs.join(', ')}`);
+  });
+
+  it('a reader that goes away (dbops … | head) ends nothing: no EPIPE crash, the exit code stays', async () => {
+    const child = spawn(process.execPath, [BIN, '--help'], { cwd: ROOT, env: testEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((done) => child.on('close', done));
+    expect(stderr).not.toContain('EPIPE');
+    expect(code).toBe(0);
   });
 });

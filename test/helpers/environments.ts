@@ -1,11 +1,9 @@
-import { execFile } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { ageKey, type AgeKey } from './age.ts';
 import { testEnv } from './cli.ts';
 import { migrationsFolder, tempDir } from './migrations.ts';
 
-const run = promisify(execFile);
 
 /**
  * A repository-shaped folder for the production path: policies (environments, backups with a folder
@@ -32,18 +30,9 @@ export interface DeployFixture {
   addMigrations(migrations: Record<string, string>, rollbacks?: Record<string, string | null>): Promise<void>;
 }
 
-let key: Promise<{ identity: string; recipient: string }> | undefined;
-/** One age key for the whole test file (age-keygen is the real CLI). */
-function ageKey(): Promise<{ identity: string; recipient: string }> {
-  key ??= (async () => {
-    const dir = await tempDir('dbops-age-');
-    const file = join(dir, 'key.txt');
-    await run('age-keygen', ['-o', file]);
-    const recipient = (await run('age-keygen', ['-y', file])).stdout.trim();
-    return { recipient, identity: /AGE-SECRET-KEY-1\S+/.exec(await readFile(file, 'utf8'))![0] };
-  })();
-  return key;
-}
+let key: Promise<AgeKey> | undefined;
+/** One age key for the whole test file. */
+const fixtureKey = () => (key ??= ageKey());
 
 export interface DeployFixtureOptions {
   /** Environment name → database URL; the URL variable is <NAME>_DATABASE_URL (upper case). */
@@ -65,7 +54,7 @@ export async function deployFixture(o: DeployFixtureOptions): Promise<DeployFixt
   const storageDir = join(root, 'backup-server');
   await Promise.all([mkdir(policiesDir), mkdir(rollbacksDir), mkdir(reportsDir), mkdir(storageDir)]);
   const migrationsDir = await migrationsFolder({});
-  const { identity, recipient } = await ageKey();
+  const { identity, recipient } = await fixtureKey();
   const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
   await writeFile(
     join(policiesDir, 'backups.yaml'),

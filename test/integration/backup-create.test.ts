@@ -16,6 +16,7 @@ import { findPgBinaries } from '../../pipeline/pg/binaries.ts';
 import { dbops, testEnv, type CliRun } from '../helpers/cli.ts';
 import { adminUrl, databasePerTest, queryUrl, useDatabase, urlFor } from '../helpers/db.ts';
 import { tempDir } from '../helpers/migrations.ts';
+import { ageKeyFile } from '../helpers/age.ts';
 
 const run = promisify(execFile);
 const bin = (tool: string) => (inject('pgBinDir') ? join(inject('pgBinDir'), tool) : tool);
@@ -27,12 +28,9 @@ interface Key {
   secret: string;
 }
 
-async function ageKey(dir: string, name: string): Promise<Key> {
-  const file = join(dir, `${name}.txt`);
-  await run('age-keygen', ['-o', file]);
-  const recipient = (await run('age-keygen', ['-y', file])).stdout.trim();
-  const secret = /AGE-SECRET-KEY-1\S+/.exec(await readFile(file, 'utf8'))![0];
-  return { file, recipient, secret };
+async function newKey(dir: string, name: string): Promise<Key> {
+  const k = await ageKeyFile(dir, name);
+  return { file: k.file, recipient: k.recipient, secret: k.identity };
 }
 
 /** A policies folder whose backups.yaml writes to a fresh folder. */
@@ -142,7 +140,7 @@ describe('backup create', () => {
   beforeAll(async () => {
     await seeded().query(AWKWARD);
     scratch = await tempDir('dbops-backup-scratch-');
-    [one, two] = await Promise.all([ageKey(scratch, 'one'), ageKey(scratch, 'two')]);
+    [one, two] = await Promise.all([newKey(scratch, 'one'), newKey(scratch, 'two')]);
   });
 
   it('stores an age file the age CLI decrypts into a custom archive with the recorded SHA-256 and table manifest; only ciphertext reaches the target', async () => {
@@ -217,7 +215,7 @@ describe('backup create: the snapshot', () => {
       INSERT INTO held SELECT g, 'v' || g FROM generate_series(1, 100) g;`);
     const before = await liveManifest(db.url);
     const scratch = await tempDir('dbops-backup-snapshot-');
-    const key = await ageKey(scratch, 'k');
+    const key = await newKey(scratch, 'k');
     const p = await policies([key]);
 
     // Two holds make the ordering deterministic. pg_dump is started through a wrapper that waits for a go
@@ -275,7 +273,7 @@ describe('backup create: the snapshot', () => {
     try {
       await db.query('REVOKE EXECUTE ON FUNCTION pg_control_system() FROM PUBLIC');
       const scratch = await tempDir('dbops-backup-grant-');
-      const p = await policies([await ageKey(scratch, 'k')]);
+      const p = await policies([await newKey(scratch, 'k')]);
       const u = new URL(db.url);
       u.username = role;
       u.password = password;
@@ -299,7 +297,7 @@ describe('backup create: the snapshot', () => {
     const db = await fresh();
     await db.query('CREATE TABLE busy (id int); INSERT INTO busy SELECT generate_series(1, 100)');
     const scratch = await tempDir('dbops-backup-lock-');
-    const p = await policies([await ageKey(scratch, 'k')], 'dump:\n  lock_wait_timeout: 300ms\n');
+    const p = await policies([await newKey(scratch, 'k')], 'dump:\n  lock_wait_timeout: 300ms\n');
     const holder = new pg.Client({ connectionString: db.url });
     await holder.connect();
     try {

@@ -1,35 +1,31 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { inspectRollback } from '../../pipeline/rollbacks/pair.ts';
 import { readRollbacksFolder } from '../../pipeline/rollbacks/files.ts';
+import { pairRollbacks } from '../../pipeline/rollbacks/pair.ts';
 import { rehearsalRollback } from '../../pipeline/steps/rehearse/rollback.ts';
 import { tempDir } from '../helpers/migrations.ts';
 
-/** rollbacks/m.sql of a folder, read as rehearse reads it. */
-const readRollback = async (dir: string, name: string) => {
-  const file = (await readRollbacksFolder(dir)).files.find((f) => f.name === name);
-  return file && rehearsalRollback(file);
-};
+// Real files in a rollbacks folder, read the way rehearse reads them and the way lint pairs them: both must
+// find the same marker, with the reason spelt out here (not recomputed by the code under test).
+const FILES: Array<[string, string, string | undefined]> = [
+  ['first_line', '-- dbops:irreversible drops data\nALTER TABLE t ADD COLUMN c int;\n', 'drops data'],
+  ['blank_lines_crlf_no_space', '\r\n\r\n--dbops:irreversible: drops data\r\nALTER TABLE t ADD COLUMN c int;\r\n', 'drops data'],
+  ['bom_before_marker', '\uFEFF-- dbops:irreversible — the rows are gone\nSELECT 1;\n', 'the rows are gone'],
+  ['without_reason', '-- dbops:irreversible\nALTER TABLE t ADD COLUMN c int;\n', 'no reason given'],
+  ['later_line', 'ALTER TABLE t ADD COLUMN c int;\n-- dbops:irreversible drops data\n', undefined],
+  ['plain', 'ALTER TABLE t DROP COLUMN c;\n', undefined],
+];
 
-describe('rehearse reads the irreversible marker as lint does', () => {
-  const cases: Array<[string, string]> = [
-    ['first line', '-- dbops:irreversible drops data\nALTER TABLE t ADD COLUMN c int;\n'],
-    ['after blank lines, CRLF, no space after --', '\r\n\r\n--dbops:irreversible: drops data\r\nALTER TABLE t ADD COLUMN c int;\r\n'],
-    ['marker without a reason', '-- dbops:irreversible\nALTER TABLE t ADD COLUMN c int;\n'],
-    ['marker on a later line (no effect)', 'ALTER TABLE t ADD COLUMN c int;\n-- dbops:irreversible drops data\n'],
-  ];
-  it.each(cases)('%s', async (_label, text) => {
-    const dir = await tempDir('dbops-rollback-');
-    await writeFile(join(dir, 'm.sql'), text);
-    const rollback = await readRollback(dir, 'm');
-    const { marker } = inspectRollback(text);
-    expect(rollback?.irreversible !== undefined).toBe(marker !== undefined);
-    if (marker) expect(rollback?.irreversible).toBe(marker.reason ?? 'no reason given');
-  });
-  it('a later-line marker does not make the rollback irreversible', async () => {
-    const dir = await tempDir('dbops-rollback-');
-    await writeFile(join(dir, 'm.sql'), cases[3]![1]);
-    expect((await readRollback(dir, 'm'))?.irreversible).toBeUndefined();
+describe('rehearse reads the irreversible marker of real rollback files as lint does', async () => {
+  const dir = await tempDir('dbops-rollback-');
+  for (const [name, text] of FILES) await writeFile(join(dir, `${name}.sql`), text);
+  const folder = await readRollbacksFolder(dir);
+  const pairing = pairRollbacks({ migrations: FILES.map(([name]) => name), rollbacks: folder.files, migrationsDir: 'prisma/migrations', rollbacksDir: dir });
+
+  it.each(FILES)('%s', (name, text, reason) => {
+    const file = folder.files.find((f) => f.name === name)!;
+    expect(rehearsalRollback(file)).toEqual({ path: join(dir, `${name}.sql`), script: text, ...(reason ? { irreversible: reason } : {}) });
+    expect(pairing.pairs.find((p) => p.migration === name)?.status).toBe(reason ? 'irreversible' : 'paired');
   });
 });
