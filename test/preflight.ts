@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { findPgBinaries, pgTool, serverRunAs, type PgTool } from '../pipeline/pg/binaries.ts';
+import { findPgBinaries, pgTool, serverRunAs, type PgTool } from '../pipeline/infra/pg/binaries.ts';
 
 const run = promisify(execFile);
 

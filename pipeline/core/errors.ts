@@ -1,5 +1,5 @@
 /**
- * Exit codes of every dbops command. Only `cli.ts` turns them into `process.exitCode`.
+ * Exit codes of every dbops command. Only the entry point (`cli/index.ts`) turns them into `process.exitCode`.
  * An `as const` object rather than an enum so the code stays erasable TypeScript.
  */
 export const ExitCode = {

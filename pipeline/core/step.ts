@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { DbTarget } from '../db/url.ts';
+import type { DbTarget } from '../infra/db/url.ts';
 import type { LoadedPolicy } from '../policy/load.ts';
 import type { PolicyName } from '../policy/schema.ts';
 import type { ExitCode } from './errors.ts';

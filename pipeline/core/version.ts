@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { headCommit } from '../git/base.ts';
+import { headCommit } from '../infra/git/base.ts';
 import type { Shell } from './shell.ts';
 
 /** dbops's own version (package.json), recorded in reports, manifests, verification records and SARIF. */

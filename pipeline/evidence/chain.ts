@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { compactUtc } from '../backup/manifest.ts';
+import { compactUtc } from '../protection/backup/manifest.ts';
 import { BUNDLE_KIND, EvidenceBundle } from './bundle.ts';
 import { markdownTrailer, renderBundleBody, type PageSource } from './render.ts';
 import type { ChainReport } from './report.ts';

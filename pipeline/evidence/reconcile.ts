@@ -1,4 +1,4 @@
-import type { MigrationRow } from '../steps/migrate/history.ts';
+import type { MigrationRow } from '../change/migrations/history.ts';
 import type { EvidenceBundle } from './bundle.ts';
 
 /**

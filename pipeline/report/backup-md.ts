@@ -1,4 +1,4 @@
-import type { BackupCreateData, BackupPruneData, BackupReplicateData, BackupRestoreData, BackupVerifyData } from '../backup/report.ts';
+import type { BackupCreateData, BackupPruneData, BackupReplicateData, BackupRestoreData, BackupVerifyData } from '../protection/backup/report.ts';
 import { formatMs } from '../core/duration.ts';
 // markdown.ts imports this module too; only functions and constants used at call time cross the cycle.
 import { formatBytes, formatCount, VERDICT_ICON } from './markdown.ts';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { BACKUP_REPORT_DATA } from '../backup/report.ts';
-import { ExecutionData, GateData } from '../deploy/schema.ts';
+import { BACKUP_REPORT_DATA } from '../protection/backup/report.ts';
+import { ExecutionData, GateData } from '../change/release/schema.ts';
 import { EVIDENCE_REPORT_DATA } from '../evidence/report.ts';
 
 /**

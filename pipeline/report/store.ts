@@ -6,7 +6,7 @@ import { writeFileAtomic } from '../core/fs.ts';
 import { redact } from '../core/redact.ts';
 import type { StepContext, StepResult } from '../core/step.ts';
 import { DBOPS_VERSION } from '../core/version.ts';
-import { headCommit } from '../git/base.ts';
+import { headCommit } from '../infra/git/base.ts';
 import { REPORT_DATA, ReportEnvelope } from './schema.ts';
 
 /** Every string in a JSON value passed through `redact()`, so the file stays valid JSON whatever a secret contains. */

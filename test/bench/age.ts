@@ -20,7 +20,7 @@ import {
   identityToRecipient,
   LibraryDecrypter,
   LibraryEncrypter,
-} from '../../pipeline/crypto/age.ts';
+} from '../../pipeline/infra/crypto/age.ts';
 import type { BenchResult } from './run.ts';
 
 const MIB = 1024 * 1024;

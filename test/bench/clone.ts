@@ -4,8 +4,8 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { cloneDatabase, dropDatabase, ownership } from '../../pipeline/db/clone.ts';
-import { findPgBinaries, pgTool } from '../../pipeline/pg/binaries.ts';
+import { cloneDatabase, dropDatabase, ownership } from '../../pipeline/infra/db/clone.ts';
+import { findPgBinaries, pgTool } from '../../pipeline/infra/pg/binaries.ts';
 import { dbops, testEnv } from '../helpers/cli.ts';
 import { queryUrl } from '../helpers/db.ts';
 import type { BenchResult } from './run.ts';

@@ -8,11 +8,11 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createContext } from '../../pipeline/core/context.ts';
+import { createContext } from '../../pipeline/cli/context.ts';
 import { silentLogger } from '../../pipeline/core/logger.ts';
-import { LintInputs } from '../../pipeline/registry.ts';
-import { run as lint } from '../../pipeline/steps/lint/index.ts';
-import { squawkBinary } from '../../pipeline/steps/lint/squawk.ts';
+import { LintInputs } from '../../pipeline/cli/registry.ts';
+import { run as lint } from '../../pipeline/commands/lint/run.ts';
+import { squawkBinary } from '../../pipeline/change/lint/squawk.ts';
 import { BIN } from '../helpers/cli.ts';
 import type { BenchResult } from './run.ts';
 

@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { findPgBinaries, pgTool } from '../../pipeline/pg/binaries.ts';
+import { findPgBinaries, pgTool } from '../../pipeline/infra/pg/binaries.ts';
 import { BIN } from '../helpers/cli.ts';
 import { queryUrl } from '../helpers/db.ts';
 import type { BenchResult } from './run.ts';

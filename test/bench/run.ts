@@ -7,7 +7,7 @@ import { chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../pipeline/core/logger.ts';
-import { clusterUrl, createCluster, destroyCluster, startCluster } from '../../pipeline/pg/cluster.ts';
+import { clusterUrl, createCluster, destroyCluster, startCluster } from '../../pipeline/infra/pg/cluster.ts';
 
 export interface BenchResult {
   name: string;

@@ -4,14 +4,14 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { silentLogger } from '../../pipeline/core/logger.ts';
-import { cloneDatabase, dropDatabase, onDatabase, ownership } from '../../pipeline/db/clone.ts';
-import { parseDatabaseUrl } from '../../pipeline/db/url.ts';
+import { cloneDatabase, dropDatabase, onDatabase, ownership } from '../../pipeline/infra/db/clone.ts';
+import { parseDatabaseUrl } from '../../pipeline/infra/db/url.ts';
 import { MigrationsPolicy } from '../../pipeline/policy/schema.ts';
-import { Executor } from '../../pipeline/steps/migrate/executor.ts';
-import { createMigrationsTable, openSession } from '../../pipeline/steps/migrate/history.ts';
-import { planExecution } from '../../pipeline/steps/migrate/plan.ts';
-import { measureApply, type ExecutorHooks } from '../../pipeline/steps/rehearse/measure.ts';
-import { statementRefs } from '../../pipeline/steps/rehearse/statements.ts';
+import { Executor } from '../../pipeline/change/migrations/executor.ts';
+import { createMigrationsTable, openSession } from '../../pipeline/change/migrations/history.ts';
+import { planExecution } from '../../pipeline/change/migrations/plan.ts';
+import { measureApply, type ExecutorHooks } from '../../pipeline/change/rehearsal/measure.ts';
+import { statementRefs } from '../../pipeline/change/rehearsal/statements.ts';
 import type { BenchResult } from './run.ts';
 
 const ROWS = Number(process.env['BENCH_SAMPLER_ROWS'] ?? 1_000_000);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { ReportEnvelope } from '../../pipeline/report/schema.ts';
-import type { BackupEvent, SlackPayload } from '../../pipeline/steps/backup/notify.ts';
+import type { BackupEvent, SlackPayload } from '../../pipeline/commands/backup/notify/run.ts';
 import { CIPHERTEXT, checks, DATA, envelope, failedVerify, ID, offsite, target } from '../helpers/backup-reports.ts';
 import { dbops, testEnv } from '../helpers/cli.ts';
 

@@ -3,11 +3,11 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { openTargets, writeManifest } from '../../pipeline/backup/catalog.ts';
-import type { BackupManifest } from '../../pipeline/backup/manifest.ts';
-import type { BackupRestoreData } from '../../pipeline/backup/report.ts';
-import { generateX25519Identity, identityToRecipient } from '../../pipeline/crypto/age.ts';
-import { quoteIdent } from '../../pipeline/db/url.ts';
+import { openTargets, writeManifest } from '../../pipeline/protection/backup/catalog.ts';
+import type { BackupManifest } from '../../pipeline/protection/backup/manifest.ts';
+import type { BackupRestoreData } from '../../pipeline/protection/backup/report.ts';
+import { generateX25519Identity, identityToRecipient } from '../../pipeline/infra/crypto/age.ts';
+import { quoteIdent } from '../../pipeline/infra/db/url.ts';
 import { BackupsPolicy } from '../../pipeline/policy/backups.ts';
 import { dbops, testEnv } from '../helpers/cli.ts';
 import { adminUrl, createDatabase, queryUrl, urlFor } from '../helpers/db.ts';

@@ -4,7 +4,7 @@ import pino from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DBOPS_VERSION } from '../../pipeline/core/version.ts';
 import { appendBundle, saveLocalCopy, type EvidenceStore, type StoredBundle } from '../../pipeline/evidence/store.ts';
-import { DirectoryStorage } from '../../pipeline/storage/directory.ts';
+import { DirectoryStorage } from '../../pipeline/infra/storage/directory.ts';
 import { dbops, type CliRun } from '../helpers/cli.ts';
 import { deployFixture, type DeployFixture } from '../helpers/environments.ts';
 import { bundleDraft, executionData } from '../helpers/evidence.ts';

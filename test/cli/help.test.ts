@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { commands, GROUPS } from '../../pipeline/registry.ts';
+import { commands, GROUPS } from '../../pipeline/cli/registry.ts';
 import { BIN, dbops, ROOT, runDbops, testEnv } from '../helpers/cli.ts';
 
 describe('command line', () => {

@@ -5,7 +5,7 @@ import { access, chmod, chown, constants, mkdir, readdir, readFile, stat, symlin
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { findPgBinaries, serverRunAs } from '../../pipeline/pg/binaries.ts';
+import { findPgBinaries, serverRunAs } from '../../pipeline/infra/pg/binaries.ts';
 import { BIN, dbops, ROOT, runDbops, testEnv, type CliRun } from '../helpers/cli.ts';
 import { queryUrl } from '../helpers/db.ts';
 import { tempDir } from '../helpers/migrations.ts';

@@ -1,4 +1,4 @@
-import type { BackupManifest, VerificationRecord } from '../../pipeline/backup/manifest.ts';
+import type { BackupManifest, VerificationRecord } from '../../pipeline/protection/backup/manifest.ts';
 import type { Tier } from '../../pipeline/policy/backups.ts';
 
 /** Hand-written catalog entries for tests of the catalog and of commands that only move stored bytes. */

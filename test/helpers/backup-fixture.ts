@@ -3,13 +3,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
-import { writeManifest } from '../../pipeline/backup/catalog.ts';
-import { compactUtc, type BackupManifest, type TableManifest } from '../../pipeline/backup/manifest.ts';
-import { computeTableManifest, MANIFEST_SETTINGS } from '../../pipeline/backup/tables.ts';
-import { createEncryptStream, recipientFingerprint } from '../../pipeline/crypto/age.ts';
+import { writeManifest } from '../../pipeline/protection/backup/catalog.ts';
+import { compactUtc, type BackupManifest, type TableManifest } from '../../pipeline/protection/backup/manifest.ts';
+import { computeTableManifest, MANIFEST_SETTINGS } from '../../pipeline/protection/backup/tables.ts';
+import { createEncryptStream, recipientFingerprint } from '../../pipeline/infra/crypto/age.ts';
 import type { Tier } from '../../pipeline/policy/backups.ts';
-import { findPgBinaries, pgTool } from '../../pipeline/pg/binaries.ts';
-import type { Storage } from '../../pipeline/storage/types.ts';
+import { findPgBinaries, pgTool } from '../../pipeline/infra/pg/binaries.ts';
+import type { Storage } from '../../pipeline/infra/storage/types.ts';
 
 export interface FixtureOptions {
   /** Superuser URL of the database to back up. */

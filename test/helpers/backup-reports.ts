@@ -1,4 +1,4 @@
-import { BACKUP_REPORT_DATA } from '../../pipeline/backup/report.ts';
+import { BACKUP_REPORT_DATA } from '../../pipeline/protection/backup/report.ts';
 import { ReportEnvelope } from '../../pipeline/report/schema.ts';
 
 /**

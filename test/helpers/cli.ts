@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { runCli } from '../../pipeline/main.ts';
+import { runCli } from '../../pipeline/cli/main.ts';
 
 export interface CliRun {
   code: number;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, inject } from 'vitest';
-import { quoteIdent } from '../../pipeline/db/url.ts';
+import { quoteIdent } from '../../pipeline/infra/db/url.ts';
 
 export interface TestDb {
   name: string;

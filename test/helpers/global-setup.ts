@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import type { RunAs } from '../../pipeline/core/shell.ts';
 import { silentLogger } from '../../pipeline/core/logger.ts';
-import { serverRunAs } from '../../pipeline/pg/binaries.ts';
-import { clusterUrl, createCluster, pidAlive, startCluster } from '../../pipeline/pg/cluster.ts';
+import { serverRunAs } from '../../pipeline/infra/pg/binaries.ts';
+import { clusterUrl, createCluster, pidAlive, startCluster } from '../../pipeline/infra/pg/cluster.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgeError, createDecryptStream, createEncryptStream, generateX25519Identity, identityToRecipient, loadIdentities } from '../../pipeline/crypto/age.ts';
+import { AgeError, createDecryptStream, createEncryptStream, generateX25519Identity, identityToRecipient, loadIdentities } from '../../pipeline/infra/crypto/age.ts';
 import { pseudoRandomBytes } from '../helpers/bytes.ts';
 
 const SIZE = 8_400_953; // ~8 MB, not a multiple of 64 KiB

@@ -5,7 +5,7 @@ import { cp, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { findPgBinaries, pgTool } from '../../pipeline/pg/binaries.ts';
+import { findPgBinaries, pgTool } from '../../pipeline/infra/pg/binaries.ts';
 import { dbops, ROOT } from '../helpers/cli.ts';
 import { queryUrl, useDatabase } from '../helpers/db.ts';
 import { tempDir } from '../helpers/migrations.ts';

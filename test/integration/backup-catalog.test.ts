@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { deleteBackup, findBackup, listBackups, listIncomplete, newBackupId, recordVerification, statusOf, writeManifest } from '../../pipeline/backup/catalog.ts';
-import { BACKUP_ID, LAYOUT } from '../../pipeline/backup/manifest.ts';
+import { deleteBackup, findBackup, listBackups, listIncomplete, newBackupId, recordVerification, statusOf, writeManifest } from '../../pipeline/protection/backup/catalog.ts';
+import { BACKUP_ID, LAYOUT } from '../../pipeline/protection/backup/manifest.ts';
 import { RefusedError, UsageError } from '../../pipeline/core/errors.ts';
 import type { Tier } from '../../pipeline/policy/backups.ts';
-import { DirectoryStorage } from '../../pipeline/storage/directory.ts';
-import type { Storage } from '../../pipeline/storage/types.ts';
+import { DirectoryStorage } from '../../pipeline/infra/storage/directory.ts';
+import type { Storage } from '../../pipeline/infra/storage/types.ts';
 import { manifestFor, record } from '../helpers/backup-catalog.ts';
 
 const A = '20261120T020003Z-daily-aaaa';

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { compareTableManifests, computeTableManifest, MANIFEST_SETTINGS } from '../../pipeline/backup/tables.ts';
+import { compareTableManifests, computeTableManifest, MANIFEST_SETTINGS } from '../../pipeline/protection/backup/tables.ts';
 import { databasePerTest } from '../helpers/db.ts';
 
 const fresh = databasePerTest('backup_tables');

@@ -2,12 +2,12 @@
 // restore command when the schema cannot be brought back.
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../pipeline/core/logger.ts';
-import { parseDatabaseUrl } from '../../pipeline/db/url.ts';
-import { executeDeploy, type EngineRequest } from '../../pipeline/deploy/engine.ts';
+import { parseDatabaseUrl } from '../../pipeline/infra/db/url.ts';
+import { executeDeploy, type EngineRequest } from '../../pipeline/change/release/engine.ts';
 import { EnvironmentPolicy } from '../../pipeline/policy/environments.ts';
 import { ExecutorPolicy } from '../../pipeline/policy/schema.ts';
-import { readMigrationsFolder } from '../../pipeline/steps/migrate/folder.ts';
-import { openSession, type Session } from '../../pipeline/steps/migrate/history.ts';
+import { readMigrationsFolder } from '../../pipeline/change/migrations/folder.ts';
+import { openSession, type Session } from '../../pipeline/change/migrations/history.ts';
 import { databasePerTest, type TestDb } from '../helpers/db.ts';
 import { deployFixture, type DeployFixture } from '../helpers/environments.ts';
 import { prismaRows, tableExists } from '../helpers/migrations.ts';

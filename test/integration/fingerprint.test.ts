@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { diffFingerprints, renderFingerprintDiff, sameSchema, schemaFingerprint, type SchemaFingerprint } from '../../pipeline/db/fingerprint.ts';
+import { diffFingerprints, renderFingerprintDiff, sameSchema, schemaFingerprint, type SchemaFingerprint } from '../../pipeline/infra/db/fingerprint.ts';
 import { adminUrl, databasePerTest, queryUrl } from '../helpers/db.ts';
 
 const fresh = databasePerTest('fingerprint');

@@ -4,8 +4,8 @@ import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EnvError, ExitCode } from '../../pipeline/core/errors.ts';
 import { createLogger } from '../../pipeline/core/logger.ts';
-import { FourEyesResult, GateData } from '../../pipeline/deploy/schema.ts';
-import { collectApprovalEvidence, type ApprovalQuery } from '../../pipeline/github/approvals.ts';
+import { FourEyesResult, GateData } from '../../pipeline/change/release/schema.ts';
+import { collectApprovalEvidence, type ApprovalQuery } from '../../pipeline/infra/github/approvals.ts';
 import { startGitHubServer, type GitHubServer } from '../helpers/github-server.ts';
 
 /**

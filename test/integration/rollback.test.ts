@@ -4,10 +4,10 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { rollbackSet } from '../../pipeline/deploy/engine.ts';
-import type { ExecutionData } from '../../pipeline/deploy/schema.ts';
+import { rollbackSet } from '../../pipeline/change/release/engine.ts';
+import type { ExecutionData } from '../../pipeline/change/release/schema.ts';
 import type { EvidenceBundle } from '../../pipeline/evidence/bundle.ts';
-import type { MigrationRow } from '../../pipeline/steps/migrate/history.ts';
+import type { MigrationRow } from '../../pipeline/change/migrations/history.ts';
 import { dbops } from '../helpers/cli.ts';
 import { databasePerTest } from '../helpers/db.ts';
 import { deployFixture, type DeployFixture } from '../helpers/environments.ts';

@@ -8,9 +8,9 @@ import { buffer } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnvError, UsageError } from '../../pipeline/core/errors.ts';
 import { BackupsPolicy } from '../../pipeline/policy/backups.ts';
-import { DirectoryStorage } from '../../pipeline/storage/directory.ts';
-import { openTargets } from '../../pipeline/storage/open.ts';
-import { NotFoundError, type Storage } from '../../pipeline/storage/types.ts';
+import { DirectoryStorage } from '../../pipeline/infra/storage/directory.ts';
+import { openTargets } from '../../pipeline/infra/storage/open.ts';
+import { NotFoundError, type Storage } from '../../pipeline/infra/storage/types.ts';
 import { s3Env, s3Target, startS3rver, startS3rverProcess, type S3Server } from '../helpers/s3.ts';
 
 const MiB = 1024 * 1024;

@@ -23,7 +23,7 @@ import {
   parseIdentities,
   recipientFingerprint,
   type DecryptOptions,
-} from '../../pipeline/crypto/age.ts';
+} from '../../pipeline/infra/crypto/age.ts';
 import { pseudoRandomBytes } from '../helpers/bytes.ts';
 
 const CHUNK = 65536;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { manifestCheck } from '../../pipeline/backup/restore.ts';
-import type { TableManifest } from '../../pipeline/backup/manifest.ts';
+import { manifestCheck } from '../../pipeline/protection/backup/restore.ts';
+import type { TableManifest } from '../../pipeline/protection/backup/manifest.ts';
 
 const table = (name: string, rows: string, hash: string): TableManifest => ({ schema: 'public', name, rows, hash });
 

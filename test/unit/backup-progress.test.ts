@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { mibPerSecond, ProgressMeter } from '../../pipeline/backup/progress.ts';
+import { mibPerSecond, ProgressMeter } from '../../pipeline/protection/backup/progress.ts';
 
 const MiB = 1024 * 1024;
 

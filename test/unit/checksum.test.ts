@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checksum, scriptMatches } from '../../pipeline/steps/migrate/checksum.ts';
+import { checksum, scriptMatches } from '../../pipeline/change/migrations/checksum.ts';
 
 describe('Prisma checksums', () => {
   it('is lowercase hex SHA-256 of the UTF-8 text (values stored by Prisma\'s engine)', () => {

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encodingFault } from '../../pipeline/core/encoding.ts';
-import { checksum } from '../../pipeline/steps/migrate/checksum.ts';
-import { decodeSql, textProblems } from '../../pipeline/steps/migrate/folder.ts';
+import { checksum } from '../../pipeline/change/migrations/checksum.ts';
+import { decodeSql, textProblems } from '../../pipeline/change/migrations/folder.ts';
 
 const fault = (bytes: Buffer) => encodingFault(bytes, bytes.toString('utf8'));
 

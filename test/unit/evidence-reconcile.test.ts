@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EvidenceBundle } from '../../pipeline/evidence/bundle.ts';
 import { CLOCK_SKEW_MS, reconcile } from '../../pipeline/evidence/reconcile.ts';
-import type { MigrationRow } from '../../pipeline/steps/migrate/history.ts';
+import type { MigrationRow } from '../../pipeline/change/migrations/history.ts';
 import { executionData } from '../helpers/evidence.ts';
 
 const row = (name: string, startedAt: string, o: { finished?: boolean; rolledBackAt?: string } = {}): MigrationRow => ({

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../pipeline/core/errors.ts';
-import { checkLockfile, lockfileProvider, readMigrationsFolder } from '../../pipeline/steps/migrate/folder.ts';
+import { checkLockfile, lockfileProvider, readMigrationsFolder } from '../../pipeline/change/migrations/folder.ts';
 
 const dirs: string[] = [];
 afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { pgEnv } from '../../pipeline/db/libpq.ts';
-import { parseDatabaseUrl } from '../../pipeline/db/url.ts';
+import { pgEnv } from '../../pipeline/infra/db/libpq.ts';
+import { parseDatabaseUrl } from '../../pipeline/infra/db/url.ts';
 
 describe('libpq environment of client tools', () => {
   // node-postgres reads sslmode=require as verify-full; the client tool must not check less than dbops itself.

@@ -1,10 +1,10 @@
 // Destructive statements found in PostgreSQL's AST (libpg-query), with the column types the earlier
 // migrations leave behind.
 import { describe, expect, it } from 'vitest';
-import type { LocalMigration } from '../../pipeline/steps/migrate/folder.ts';
-import { analyzeMigrations } from '../../pipeline/steps/lint/analyze.ts';
-import { narrowing } from '../../pipeline/steps/lint/destructive.ts';
-import { SourceText } from '../../pipeline/steps/lint/text.ts';
+import type { LocalMigration } from '../../pipeline/change/migrations/folder.ts';
+import { analyzeMigrations } from '../../pipeline/change/lint/analyze.ts';
+import { narrowing } from '../../pipeline/change/lint/destructive.ts';
+import { SourceText } from '../../pipeline/change/lint/text.ts';
 
 const history = (files: Record<string, string>): LocalMigration[] =>
   Object.entries(files).map(([name, script]) => ({ name, file: `prisma/migrations/${name}/migration.sql`, script }));

@@ -1,10 +1,10 @@
 // History integrity rules as pure functions: git's changes classified, findings against the base ref
 // and against the rows of _prisma_migrations (compared with the executor's checksum).
 import { describe, expect, it } from 'vitest';
-import { checksum } from '../../pipeline/steps/migrate/checksum.ts';
-import type { LocalMigration } from '../../pipeline/steps/migrate/folder.ts';
-import type { MigrationRow } from '../../pipeline/steps/migrate/history.ts';
-import { appliedHistoryFindings, baseHistoryFindings, classifyChanges, mergeHistory } from '../../pipeline/steps/lint/history.ts';
+import { checksum } from '../../pipeline/change/migrations/checksum.ts';
+import type { LocalMigration } from '../../pipeline/change/migrations/folder.ts';
+import type { MigrationRow } from '../../pipeline/change/migrations/history.ts';
+import { appliedHistoryFindings, baseHistoryFindings, classifyChanges, mergeHistory } from '../../pipeline/change/lint/history.ts';
 
 const m = (name: string, script: string | undefined = `-- ${name}\nSELECT 1;\n`): LocalMigration => ({ name, file: `prisma/migrations/${name}/migration.sql`, script });
 const row = (name: string, script: string, extra: Partial<MigrationRow> = {}): MigrationRow => ({

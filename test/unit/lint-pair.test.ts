@@ -1,7 +1,7 @@
 // Pairing of migrations and rollbacks/<name>.sql (shared by `dbops rollbacks check` and `dbops lint`).
 import { readdir, readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { inspectRollback, pairRollbacks, type RollbackFile } from '../../pipeline/rollbacks/pair.ts';
+import { inspectRollback, pairRollbacks, type RollbackFile } from '../../pipeline/change/rollbacks/pair.ts';
 
 const file = (name: string, text: string): RollbackFile => ({ name, path: `rollbacks/${name}.sql`, text });
 const pair = (migrations: string[], rollbacks: RollbackFile[]) => pairRollbacks({ migrations, rollbacks, migrationsDir: 'prisma/migrations', rollbacksDir: 'rollbacks' });

@@ -3,10 +3,10 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { profileLevel, policyLevel, unknownRuleKeys, PRISMA_PROFILE } from '../../pipeline/steps/lint/profile.ts';
+import { profileLevel, policyLevel, unknownRuleKeys, PRISMA_PROFILE } from '../../pipeline/change/lint/profile.ts';
 import { silentLogger } from '../../pipeline/core/logger.ts';
-import { mapSquawkFinding, runSquawk, SquawkFinding, squawkBinary } from '../../pipeline/steps/lint/squawk.ts';
-import { SourceText } from '../../pipeline/steps/lint/text.ts';
+import { mapSquawkFinding, runSquawk, SquawkFinding, squawkBinary } from '../../pipeline/change/lint/squawk.ts';
+import { SourceText } from '../../pipeline/change/lint/text.ts';
 
 const fixture = (name: string) => readFile(new URL(`../fixtures/lint/squawk/${name}`, import.meta.url), 'utf8');
 

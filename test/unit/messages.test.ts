@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chronoUtc, p3018Message } from '../../pipeline/steps/migrate/messages.ts';
+import { chronoUtc, p3018Message } from '../../pipeline/change/migrations/messages.ts';
 
 describe('Prisma message formats', () => {
   it.each([

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../pipeline/core/errors.ts';
-import { planExecution, type ExecutionPlan } from '../../pipeline/steps/migrate/plan.ts';
+import { planExecution, type ExecutionPlan } from '../../pipeline/change/migrations/plan.ts';
 
 const split = (plan: ExecutionPlan) => {
   if (plan.mode !== 'split') throw new Error(`expected a split plan, got ${plan.mode}`);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../pipeline/core/errors.ts';
 import { redact, registerSecret } from '../../pipeline/core/redact.ts';
-import { parseDatabaseUrl } from '../../pipeline/db/url.ts';
+import { parseDatabaseUrl } from '../../pipeline/infra/db/url.ts';
 
 describe('redact', () => {
   it('masks passwords in URLs and key=value strings, and registered secrets anywhere', () => {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { Finding } from '../../pipeline/core/step.ts';
 import { RehearsePolicy } from '../../pipeline/policy/rehearse.ts';
 import type { MigrationRehearsal, RehearseData } from '../../pipeline/report/schema.ts';
-import { budgetFindings, isLockRule, judgeLintFindings, proofFindings, verdictOf, workloadFindings, type RehearsedMigration, type TableFinding } from '../../pipeline/steps/rehearse/budgets.ts';
+import { budgetFindings, isLockRule, judgeLintFindings, proofFindings, verdictOf, workloadFindings, type RehearsedMigration, type TableFinding } from '../../pipeline/change/rehearsal/budgets.ts';
 
 const policy = RehearsePolicy.parse({});
 const NAME = '20260301000000_change';

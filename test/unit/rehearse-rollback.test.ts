@@ -1,9 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readRollbacksFolder } from '../../pipeline/rollbacks/files.ts';
-import { pairRollbacks } from '../../pipeline/rollbacks/pair.ts';
-import { rehearsalRollback } from '../../pipeline/steps/rehearse/rollback.ts';
+import { readRollbacksFolder } from '../../pipeline/change/rollbacks/files.ts';
+import { pairRollbacks } from '../../pipeline/change/rollbacks/pair.ts';
+import { rehearsalRollback } from '../../pipeline/change/rehearsal/rollback.ts';
 import { tempDir } from '../helpers/migrations.ts';
 
 // Real files in a rollbacks folder, read the way rehearse reads them and the way lint pairs them: both must

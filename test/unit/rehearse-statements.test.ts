@@ -1,6 +1,6 @@
 // The relations a migration's statements name (libpg-query), with the lines a finding points at.
 import { describe, expect, it } from 'vitest';
-import { statementRefs } from '../../pipeline/steps/rehearse/statements.ts';
+import { statementRefs } from '../../pipeline/change/rehearsal/statements.ts';
 
 describe('statementRefs', () => {
   it('finds ALTER TABLE targets, REFERENCES targets, UPDATE … FROM tables, DROP lists and index names, per statement', async () => {

@@ -1,6 +1,6 @@
 // Lock samples → intervals, strongest modes and hold times; probe queries → percentiles and blocked time.
 import { describe, expect, it } from 'vitest';
-import { blocks, lockSpans, lockStrength, percentile, strongestLocks, summarizeProbe, type Sample } from '../../pipeline/steps/rehearse/timeline.ts';
+import { blocks, lockSpans, lockStrength, percentile, strongestLocks, summarizeProbe, type Sample } from '../../pipeline/change/rehearsal/timeline.ts';
 
 const S = (t: number, locks: Array<[number, string, boolean?]>, waiting: number[] = []): Sample => ({
   t,

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../pipeline/core/errors.ts';
-import { parseWorkload, planShape } from '../../pipeline/steps/rehearse/workload.ts';
+import { parseWorkload, planShape } from '../../pipeline/change/rehearsal/workload.ts';
 
 describe('parseWorkload', () => {
   it('reads named blocks with their line, keeping comments and dropping the trailing semicolon', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planAnnotations } from '../../pipeline/github/annotations.ts';
+import { planAnnotations } from '../../pipeline/infra/github/annotations.ts';
 import type { PlacedFinding } from '../../pipeline/report/findings.ts';
 
 const f = (over: Partial<PlacedFinding>): PlacedFinding => ({ rule: 'squawk/x', severity: 'error', message: 'm', step: 'lint', ...over });

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { marked } from 'marked';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EnvError } from '../../pipeline/core/errors.ts';
-import { KNOWN_STEPS } from '../../pipeline/report/index.ts';
+import { KNOWN_STEPS } from '../../pipeline/commands/report/run.ts';
 import { COMMENT_MARKER, renderMarkdown } from '../../pipeline/report/markdown.ts';
 import { capLines, code, fence, text } from '../../pipeline/report/md.ts';
 import { lockGantt, mermaidLabel } from '../../pipeline/report/mermaid.ts';

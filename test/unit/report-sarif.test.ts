@@ -6,7 +6,7 @@ import addFormats from 'ajv-formats';
 import type { Log, Result } from 'sarif';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EnvError } from '../../pipeline/core/errors.ts';
-import { KNOWN_STEPS } from '../../pipeline/report/index.ts';
+import { KNOWN_STEPS } from '../../pipeline/commands/report/run.ts';
 import { ruleTitle, toSarif } from '../../pipeline/report/sarif.ts';
 import { envelopeOf, readReports, type LoadedReport } from '../../pipeline/report/store.ts';
 

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { EnvError } from '../../pipeline/core/errors.ts';
 import { silentLogger } from '../../pipeline/core/logger.ts';
 import type { CommandSpec, StepResult } from '../../pipeline/core/step.ts';
-import { KNOWN_STEPS } from '../../pipeline/report/index.ts';
+import { KNOWN_STEPS } from '../../pipeline/commands/report/run.ts';
 import { envelopeOf, readReports, type LoadedReport } from '../../pipeline/report/store.ts';
 import { genericRender, renderTerminal } from '../../pipeline/report/terminal.ts';
 

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { EnvError } from '../../pipeline/core/errors.ts';
 import { defineCommand, type StepResult } from '../../pipeline/core/step.ts';
-import { commands } from '../../pipeline/registry.ts';
+import { commands } from '../../pipeline/cli/registry.ts';
 import { ReportEnvelope } from '../../pipeline/report/schema.ts';
 import { dbops, ROOT } from '../helpers/cli.ts';
 

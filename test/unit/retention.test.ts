@@ -2,9 +2,9 @@
 // month/week boundaries, each run under several process time zones, plus fast-check properties.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compactUtc, type BackupEntry, type VerificationRecord } from '../../pipeline/backup/manifest.ts';
-import type { RetentionDecision } from '../../pipeline/backup/report.ts';
-import { bucketsOf, planRetention } from '../../pipeline/backup/retention.ts';
+import { compactUtc, type BackupEntry, type VerificationRecord } from '../../pipeline/protection/backup/manifest.ts';
+import type { RetentionDecision } from '../../pipeline/protection/backup/report.ts';
+import { bucketsOf, planRetention } from '../../pipeline/protection/backup/retention.ts';
 import { BackupsPolicy, type Tier } from '../../pipeline/policy/backups.ts';
 
 type Status = BackupEntry['status'];

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { tsImport } from 'tsx/esm/api';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { commands } from '../../pipeline/registry.ts';
+import { commands } from '../../pipeline/cli/registry.ts';
 import { ROOT } from '../helpers/cli.ts';
 
 /**

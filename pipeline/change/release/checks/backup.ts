@@ -1,0 +1,158 @@
+import { listBackups, openTargets } from '../../../protection/backup/catalog.ts';
+import type { BackupEntry } from '../../../protection/backup/manifest.ts';
+import { parseDuration } from '../../../core/duration.ts';
+import { ConfigError, isDbopsError, UsageError } from '../../../core/errors.ts';
+import { redact } from '../../../core/redact.ts';
+import type { StepContext } from '../../../core/step.ts';
+import { BackupCreateInputs, BackupVerifyInputs } from '../../../cli/registry.ts';
+import type { BackupEvidence, GateCheck, GateReason } from '../schema.ts';
+import { formatAge, gateCheck, names, type GateScope } from './types.ts';
+
+export interface BackupCheck {
+  check: GateCheck;
+  evidence: BackupEvidence | null;
+}
+
+const messageOf = (e: unknown) => redact(e instanceof Error ? e.message : String(e));
+
+/** Usage and configuration errors are the operator's to fix now (exit 2); everything else becomes a reason. */
+const isUsage = (e: unknown) => e instanceof UsageError || e instanceof ConfigError;
+
+/**
+ * `--take-backup`: `backup create --tier pre-deploy` then `backup verify` (read level) of that id, in
+ * process, on the environment's database rather than --database-url/DATABASE_URL.
+ */
+async function takeBackup(scope: GateScope): Promise<{ id: string } | { reason: GateReason }> {
+  const { request, environment } = scope;
+  const ctx: StepContext = Object.create(scope.ctx, { database: { value: async () => environment.target } }) as StepContext;
+  const common = { policiesDir: request.policiesDir ?? 'policies', reportsDir: request.reportsDir };
+  const note = `dbops gate: pre-${request.action} backup of environment ${environment.name}${request.action === 'rollback' && request.rollbackTo ? ` (rollback to ${request.rollbackTo})` : ''}`;
+  // The verification's key is an input too: a missing or unreadable one stops the gate before a backup is stored.
+  const { loadIdentities } = await import('../../../infra/crypto/age.ts');
+  await loadIdentities({ identityFile: request.identityFile, env: scope.env, envName: scope.policies.backups.encryption.identity_env });
+  let id: string;
+  try {
+    const { run } = await import('../../../commands/backup/create/run.ts');
+    const created = await run(BackupCreateInputs.parse({ ...common, tier: 'pre-deploy', note }), ctx);
+    id = created.data.manifest.id;
+  } catch (e) {
+    if (isUsage(e)) throw e;
+    return {
+      reason: {
+        rule: 'backup/take-failed',
+        message: `--take-backup: the pre-deploy backup of ${environment.name} failed: ${messageOf(e)}`,
+        hint: (isDbopsError(e) && e.hint) || `Run \`dbops backup create --tier pre-deploy --database-url "$${environment.urlEnv}"\` to see the whole error.`,
+      },
+    };
+  }
+  try {
+    const { run } = await import('../../../commands/backup/verify/run.ts');
+    // A failed verification is recorded on the target and judged below as backup/failed.
+    await run(BackupVerifyInputs.parse({ ...common, args: [id], ...(request.identityFile ? { identityFile: request.identityFile } : {}) }), ctx);
+  } catch (e) {
+    if (isUsage(e)) throw e;
+    return {
+      reason: {
+        rule: 'backup/take-failed',
+        message: `--take-backup: backup ${id} of ${environment.name} was taken, but its verification could not run: ${messageOf(e)}`,
+        hint: (isDbopsError(e) && e.hint) || `Run \`dbops backup verify ${id}\` to see the whole error.`,
+      },
+    };
+  }
+  return { id };
+}
+
+/** The newest restore-level verification among these backups (auditors ask when restoring was last proven). */
+function lastRestoreTest(entries: readonly BackupEntry[]): BackupEvidence['lastRestoreTest'] {
+  const tests = entries.flatMap((e) => e.verifications.filter((v) => v.level === 'restore').map((v) => ({ backupId: e.manifest.id, at: v.at, ok: v.ok, restoreMs: v.restoreMs ?? null })));
+  return tests.sort((a, b) => a.at.localeCompare(b.at)).at(-1) ?? null;
+}
+
+function evidenceOf(entry: BackupEntry, target: { name: string; location: string }, now: Date, taken: boolean, restoreTest: BackupEvidence['lastRestoreTest']): BackupEvidence {
+  const m = entry.manifest;
+  const newest = entry.verified ?? entry.verifications.at(-1);
+  return {
+    id: m.id,
+    tier: m.tier,
+    target: target.name,
+    location: target.location,
+    database: m.database.name,
+    systemIdentifier: m.database.systemIdentifier,
+    finishedAt: m.finishedAt,
+    ageMs: Math.max(0, now.getTime() - Date.parse(m.finishedAt)),
+    sha256: m.object.sha256,
+    status: entry.status,
+    verification: newest ? { level: newest.level, at: newest.at, ok: newest.ok } : null,
+    taken,
+    lastRestoreTest: restoreTest,
+  };
+}
+
+/**
+ * A backup of this very database (system identifier and name) on the primary target; the newest one must
+ * be verified and younger than backup.max_age.
+ */
+export async function backupCheck(scope: GateScope): Promise<BackupCheck> {
+  const { request, environment, database, now } = scope;
+  const policy = environment.policy.backup;
+  if (!policy.required && !request.takeBackup) return { check: gateCheck('backup', 'skipped', `not required by the policy of ${environment.name} (backup.required: false)`), evidence: null };
+  const reasons: GateReason[] = [];
+  let takenId: string | undefined;
+  if (request.takeBackup) {
+    const taken = await takeBackup(scope);
+    if ('reason' in taken) reasons.push(taken.reason);
+    else takenId = taken.id;
+  }
+  const createHint = `Take one: \`dbops backup create --tier pre-deploy --database-url "$${environment.urlEnv}"\` then \`dbops backup verify --latest\`, or run the gate with --take-backup.`;
+  let entries: BackupEntry[];
+  let storage: { name: string; location: string };
+  try {
+    const primary = openTargets(scope.policies.backups, scope.env, scope.ctx.log).primary;
+    storage = { name: primary.name, location: primary.location };
+    entries = await listBackups(primary, scope.ctx.log);
+  } catch (e) {
+    if (isUsage(e)) throw e;
+    reasons.push({ rule: 'backup/unavailable', message: `The backups of the primary target could not be listed: ${messageOf(e)}`, hint: 'Check the storage target in policies/backups.yaml and its credentials; the gate refuses while it cannot see a backup.' });
+    return { check: gateCheck('backup', 'fail', 'backup storage unreadable', reasons), evidence: null };
+  }
+  const candidates = entries.filter((e) => e.manifest.database.systemIdentifier === database.systemIdentifier && e.manifest.database.name === database.name);
+  const chosen = takenId ? candidates.find((e) => e.manifest.id === takenId) : candidates.at(-1);
+  const where = `target "${storage.name}" (${storage.location})`;
+  const self = `database ${database.name} (system identifier ${database.systemIdentifier})`;
+  if (!chosen) {
+    if (!takenId || reasons.length === 0) {
+      const others = new Map<string, number>();
+      for (const e of entries) {
+        const key = `database ${e.manifest.database.name} of system identifier ${e.manifest.database.systemIdentifier}`;
+        others.set(key, (others.get(key) ?? 0) + 1);
+      }
+      const holds = others.size === 0 ? 'it holds no backup at all' : `it holds only backups of ${names([...others].map(([k, n]) => `${k} (${n})`), 3)}`;
+      reasons.push({
+        rule: 'backup/none',
+        message: `No backup of ${self} on ${where}: ${holds}.${others.size > 0 ? ' A backup of another cluster or database does not restore this one.' : ''}`,
+        hint: createHint,
+      });
+    }
+    return { check: gateCheck('backup', 'fail', `no backup of ${database.name}`, reasons), evidence: null };
+  }
+  const evidence = evidenceOf(chosen, storage, now, takenId !== undefined, lastRestoreTest(candidates));
+  const id = chosen.manifest.id;
+  const maxAge = policy.max_age;
+  const maxAgeMs = parseDuration(maxAge) ?? 0;
+  if (chosen.status === 'unverified') {
+    reasons.push({ rule: 'backup/unverified', message: `The newest backup of ${self}, ${id} (finished ${chosen.manifest.finishedAt}), has never been verified.`, hint: `Verify it: \`dbops backup verify ${id}\` (reads every byte), or take and verify a new one with --take-backup.` });
+  } else if (chosen.status === 'failed') {
+    const last = chosen.verifications.at(-1);
+    const failed = last?.checks.filter((c) => !c.ok).map((c) => `${c.name}${c.message ? `: ${c.message}` : ''}`).join('; ');
+    reasons.push({ rule: 'backup/failed', message: `The newest backup of ${self}, ${id}, failed its verification${last ? ` at ${last.at}` : ''}${failed ? ` (${failed})` : ''}.`, hint: `Do not deploy on it. ${createHint}` });
+  }
+  if (maxAgeMs > 0 && evidence.ageMs > maxAgeMs) {
+    reasons.push({
+      rule: 'backup/stale',
+      message: `The newest backup of ${self}, ${id}, finished ${formatAge(evidence.ageMs)} ago (${chosen.manifest.finishedAt}); the policy of ${environment.name} allows at most ${maxAge} (backup.max_age).`,
+      hint: createHint,
+    });
+  }
+  const summary = `${id} (${chosen.status}, ${formatAge(evidence.ageMs)} old, limit ${maxAge}${evidence.taken ? ', taken by this gate' : ''})`;
+  return { check: reasons.length === 0 ? gateCheck('backup', 'pass', summary) : gateCheck('backup', 'fail', summary, reasons), evidence };
+}

@@ -1,0 +1,246 @@
+import { hostname, userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseDuration } from '../../core/duration.ts';
+import { EnvError, ExitCode, isDbopsError, UsageError } from '../../core/errors.ts';
+import type { StepContext, StepResult } from '../../core/step.ts';
+import type { BundleDraft } from '../../evidence/bundle.ts';
+import { appendBundle, clearInflight, openEvidence, readInflight, saveLocalCopy, writeInflight, type EvidenceStore, type StoredBundle } from '../../evidence/store.ts';
+import { assertWritableFolder, writeFileAtomic } from '../../core/fs.ts';
+import { redactDeep } from '../../report/store.ts';
+import type { DeployInputs } from '../../cli/registry.ts';
+import { checkLockfile, readMigrationsFolder } from '../migrations/folder.ts';
+import { loadRows, openSession, type Session } from '../migrations/history.ts';
+import { executeDeploy, executeRollback, finalStateOf, restoreCommandFor, rollbackSet, type EngineRequest, type Execution } from './engine.ts';
+import { resolveEnvironment } from './environment.ts';
+import { interruptedDeployOf } from './checks/state.ts';
+import { evaluateGate, gateRequest } from './gate.ts';
+import { acquireDeployLock, releaseDeployLock } from './lock.ts';
+import type { ExecutionData, GateData } from './schema.ts';
+
+/**
+ * `dbops deploy` and `dbops rollback` around the engine: one session on the environment's database holding
+ * the deploy lock from before the gate until the evidence is stored, so nothing can change between the
+ * gate's judgement and the execution, and the in-flight marker is only ever read by the one who may act.
+ */
+
+type Action = 'deploy' | 'rollback';
+type Inputs = DeployInputs & { to?: string };
+
+/** Who runs this: the GitHub actor inside Actions, else OS user@host. */
+const whoRuns = (gate: GateData | null) => gate?.run?.actor ?? `${userInfo().username}@${hostname()}`;
+
+/** Failing checks that refuse the action. An interrupted earlier deploy this run has just recorded no longer does. */
+const refusals = (gate: GateData, interruptedRecorded: boolean) => gate.checks.filter((c) => c.status === 'fail' && !(interruptedRecorded && c.name === 'interrupted'));
+
+function refusalMessage(gate: GateData, interruptedRecorded: boolean): { message: string; hint: string } {
+  const failing = refusals(gate, interruptedRecorded);
+  const lines = failing.flatMap((c) => (c.reasons.length ? c.reasons.map((r) => `  - [${c.name}] ${r.message}${r.hint ? `\n      fix: ${r.hint}` : ''}`) : [`  - [${c.name}] ${c.summary}`]));
+  return {
+    message: `The gate refused the ${gate.action} to ${gate.environment} (${lines.length} reason${lines.length === 1 ? '' : 's'}); nothing was changed.\n${lines.join('\n')}`,
+    hint: `Fix every reason above and run \`dbops ${gate.action}\` again; \`dbops gate --environment ${gate.environment}\` checks without deploying.`,
+  };
+}
+
+/** What storing a bundle achieved: `stored` means the bundle is in the evidence storage, the record that counts. */
+interface StoredEvidence {
+  evidence: ExecutionData['evidence'];
+  stored: boolean;
+  /** What could not be written, stated precisely: the bundle itself, or only its local copy. */
+  problem?: string;
+}
+
+const localEvidenceDir = (reportsDir: string) => join(resolve(reportsDir), 'evidence');
+
+/**
+ * Stores the bundle, then its local copy (the workflow artifact). A storage failure saves the draft locally
+ * and says so; a local copy that cannot be written after the bundle was stored is only that: the stored
+ * bundle is the record, so the in-flight marker can go and the next deploy never reports this one as died.
+ */
+async function storeEvidence(store: EvidenceStore, draft: BundleDraft, reportsDir: string, env: NodeJS.ProcessEnv): Promise<StoredEvidence> {
+  const localDir = localEvidenceDir(reportsDir);
+  let stored: StoredBundle;
+  try {
+    stored = await appendBundle(store, draft);
+  } catch (e) {
+    const file = join(localDir, store.environment, `unstored-${new Date().toISOString().replace(/[-:.]/g, '')}-${draft.kind}.json`);
+    const notStored = `The evidence bundle was NOT stored in ${store.storage.name} (${store.storage.location}): ${(e as Error).message}.`;
+    try {
+      await writeFileAtomic(file, `${JSON.stringify(redactDeep(draft), null, 2)}\n`);
+      return { evidence: null, stored: false, problem: `${notStored} Its content is saved in ${file}.` };
+    } catch (w) {
+      return { evidence: null, stored: false, problem: `${notStored} Its content could not be saved in ${file} either: ${(w as Error).message}.` };
+    }
+  }
+  const evidence = { key: stored.key, sequence: stored.bundle.sequence, sha256: stored.bundle.sha256, target: store.storage.name, localJson: null as string | null, localMarkdown: null as string | null };
+  let problem: string | undefined;
+  try {
+    const local = await saveLocalCopy(localDir, stored);
+    evidence.localJson = local.json;
+    evidence.localMarkdown = local.markdown;
+  } catch (e) {
+    problem = `The evidence bundle #${stored.bundle.sequence} is stored as ${stored.key} on target "${store.storage.name}" (that is the record), but its local copy in ${join(localDir, store.environment)} could not be written: ${(e as Error).message}.`;
+  }
+  // In Actions the bundle's page is the job summary too: reviewers read the same record the auditor gets.
+  if (env['GITHUB_STEP_SUMMARY']) {
+    const { appendJobSummary } = await import('../../infra/github/actions.ts');
+    await appendJobSummary(stored.markdown, env).catch((e: unknown) => store.log?.warn(`could not write the job summary: ${(e as Error).message}`));
+  }
+  return { evidence, stored: true, ...(problem ? { problem } : {}) };
+}
+
+export async function runAction(action: Action, input: Inputs, ctx: StepContext): Promise<StepResult<ExecutionData>> {
+  const startedAt = new Date().toISOString();
+  const env = ctx.env ?? process.env;
+  const { environments, backups, migrations } = await ctx.policies('environments', 'backups', 'migrations');
+  const environment = resolveEnvironment(environments.value, input.environment, env, input.schema);
+  const folder = await readMigrationsFolder(resolve(input.migrationsDir));
+  for (const w of folder.warnings) ctx.log.warn(w);
+  checkLockfile(folder);
+  const store = openEvidence({ backups: backups.value, environments: environments.value }, environment.name, env, ctx.log);
+  // The bundle's local copy is written after the database changed: make sure it can be, before.
+  await assertWritableFolder(join(localEvidenceDir(input.reportsDir), environment.name), `the local evidence folder of --reports-dir ${input.reportsDir}`);
+  ctx.progress(`${action === 'deploy' ? 'Deploying to' : 'Rolling back'} ${environment.name}: ${environment.target.display}`);
+
+  const s = await openSession(environment.target, ctx.log, `dbops ${action}`);
+  try {
+    const waitMs = input.wait ? parseDuration(input.waitTimeout) : undefined;
+    await acquireDeployLock(s, { ...(waitMs !== undefined ? { waitMs } : {}), signal: ctx.signal, onWait: (holder) => ctx.progress(`Waiting for the deploy lock, held by ${holder} (up to ${input.waitTimeout}) …`) });
+    try {
+      return await underLock(action, input, ctx, s, store, environment, folder.migrations, migrations.value.executor, startedAt);
+    } finally {
+      await releaseDeployLock(s);
+    }
+  } finally {
+    await s.close();
+  }
+}
+
+async function underLock(
+  action: Action,
+  input: Inputs,
+  ctx: StepContext,
+  s: Session,
+  store: EvidenceStore,
+  environment: ReturnType<typeof resolveEnvironment>,
+  local: EngineRequest['local'],
+  executor: EngineRequest['executor'],
+  startedAt: string,
+): Promise<StepResult<ExecutionData>> {
+  const marker = await readInflight(store);
+  let names: string[] = [];
+  if (action === 'rollback') {
+    const set = rollbackSet(await loadRows(s), input.to!);
+    if (!set.known) {
+      throw new UsageError(`\`${input.to}\` is not an applied migration of ${environment.name}, so there is nothing to roll back to.`, {
+        hint: `Pass a migration that \`dbops migrate status\` shows as applied on ${environment.name}; it stays applied and everything applied after it is rolled back.`,
+      });
+    }
+    names = set.names;
+  }
+
+  const gate = await evaluateGate(gateRequest(environment, action, input, input.to), ctx, s);
+  if (gate.breakGlass) ctx.progress(`\n!!! BREAK-GLASS: ${gate.breakGlass.reason} (by ${gate.breakGlass.by}) — approvals are replaced and this is recorded !!!\n`);
+
+  // The previous deploy died (we hold the lock, so it is not running): its evidence comes first in the chain.
+  let interruptedRecorded = false;
+  if (marker) {
+    const interrupted = gate.interrupted ?? interruptedDeployOf(marker, await loadRows(s));
+    ctx.progress(`An earlier ${marker.action} (started ${marker.startedAt} by ${marker.by}) never finished; recording it as interrupted.`);
+    const stored = await storeEvidence(store, { kind: 'interrupted', breakGlass: null, execution: null, interrupted, run: marker.run }, input.reportsDir, ctx.env ?? process.env);
+    if (!stored.stored) throw new EnvError(stored.problem!, { hint: 'Nothing was deployed. Make the evidence storage reachable and run again.' });
+    if (stored.problem) ctx.log.warn(stored.problem);
+    await clearInflight(store);
+    interruptedRecorded = true;
+  }
+
+  const base = (outcome: ExecutionData['outcome'], e: Omit<Execution, 'outcome' | 'failure'>): ExecutionData => ({
+    environment: environment.name,
+    action,
+    outcome,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    gate,
+    steps: e.steps,
+    smoke: e.smoke,
+    finalState: e.finalState,
+    restoreCommand: e.restoreCommand,
+    evidence: null,
+  });
+
+  const approved = gate.migrations.map((m) => m.name);
+  const mismatch = action === 'rollback' && gate.decision === 'allowed' && approved.join() !== names.join();
+  if (refusals(gate, interruptedRecorded).length > 0 || mismatch) {
+    // A rollback that cannot run by script (irreversible, missing or empty rollback) has one way back: the backup.
+    const noScript = action === 'rollback' && gate.migrations.some((m) => m.rollback.status !== 'paired');
+    const restoreCommand = noScript ? restoreCommandFor({ backup: gate.backup, urlEnv: environment.urlEnv, policiesDir: input.policiesDir }) : null;
+    const data = base('refused', { steps: [], smoke: [], finalState: await finalStateOf(s, local, null, null), restoreCommand });
+    const stored = await storeEvidence(store, { kind: action, breakGlass: gate.breakGlass, execution: data, interrupted: null, run: gate.run }, input.reportsDir, ctx.env ?? process.env);
+    data.evidence = stored.evidence;
+    const { message, hint } = mismatch
+      ? { message: `The gate judged rolling back ${approved.join(', ') || 'nothing'}, but the database now needs ${names.join(', ') || 'nothing'}; nothing was changed.`, hint: 'Run the rollback again.' }
+      : refusalMessage(gate, interruptedRecorded);
+    if (stored.problem) return { verdict: 'fail', findings: [], data, exitCode: ExitCode.Environment, error: { message: `${message}\n\n${stored.problem}`, hint } };
+    return { verdict: 'fail', findings: [], data, error: { message, hint } };
+  }
+
+  const planned = action === 'deploy' ? approved : names;
+  await writeInflight(store, {
+    formatVersion: 1,
+    environment: environment.name,
+    action,
+    startedAt,
+    run: gate.run,
+    by: whoRuns(gate),
+    database: { name: gate.database.name, systemIdentifier: gate.database.systemIdentifier },
+    planned,
+    pid: process.pid,
+    host: hostname(),
+  });
+
+  const req: EngineRequest = {
+    environment,
+    local,
+    rollbacksDir: resolve(input.rollbacksDir),
+    executor,
+    restore: { backup: gate.backup ? { id: gate.backup.id, target: gate.backup.target } : null, urlEnv: environment.urlEnv, policiesDir: input.policiesDir },
+  };
+  const io = { progress: (l: string) => ctx.progress(l), signal: ctx.signal };
+  let execution: Execution;
+  try {
+    execution = action === 'deploy' ? await executeDeploy(s, req, io) : await executeRollback(s, { ...req, names }, io);
+  } catch (e) {
+    // The engine throws DbopsErrors only before its first write (P3005, a malformed pending file, Prisma's
+    // lock held): record the attempt and clear the marker. Anything else (the connection lost mid-way)
+    // leaves the marker, so the next gate reports what the database holds.
+    if (!isDbopsError(e)) throw e;
+    const data = base('failed', { steps: [], smoke: [], finalState: await finalStateOf(s, local, null, null), restoreCommand: null });
+    const stored = await storeEvidence(store, { kind: action, breakGlass: gate.breakGlass, execution: data, interrupted: null, run: gate.run }, input.reportsDir, ctx.env ?? process.env);
+    if (stored.stored) await clearInflight(store);
+    if (stored.problem) ctx.log.warn(stored.problem);
+    throw e;
+  }
+  const data = base(execution.outcome, execution);
+  const stored = await storeEvidence(store, { kind: action, breakGlass: gate.breakGlass, execution: data, interrupted: null, run: gate.run }, input.reportsDir, ctx.env ?? process.env);
+  data.evidence = stored.evidence;
+  // The marker goes only with the bundle that explains it: an unstored bundle leaves it for the next gate.
+  if (stored.stored) await clearInflight(store);
+
+  const error = execution.failure ? { message: execution.failure.message, hint: execution.failure.hint } : undefined;
+  if (stored.problem) {
+    return {
+      verdict: 'fail',
+      findings: [],
+      data,
+      exitCode: ExitCode.Environment,
+      error: {
+        message: [error?.message ?? `The ${action} ${execution.outcome}.`, stored.problem].join('\n\n'),
+        hint: stored.stored
+          ? `Nothing needs to be redone: \`dbops evidence verify --environment ${environment.name}\` shows the stored bundle; make --reports-dir writable for the next run.${error?.hint ? `\n${error.hint}` : ''}`
+          : `Store the saved bundle before the next deploy (the in-flight marker stays, so the next gate reports this ${action}).${error?.hint ? `\n${error.hint}` : ''}`,
+      },
+    };
+  }
+  if (!error) return { verdict: 'pass', findings: [], data };
+  return { verdict: 'fail', findings: [], data, ...(execution.failure?.lockTimeout ? { exitCode: ExitCode.Environment } : {}), error };
+}
+

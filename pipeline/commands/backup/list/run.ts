@@ -1,0 +1,101 @@
+import { listBackups, listIncomplete, openTargets } from '../../../protection/backup/catalog.ts';
+import type { BackupEntry } from '../../../protection/backup/manifest.ts';
+import type { StepContext, StepResult } from '../../../core/step.ts';
+import type { BackupListInputs } from '../../../cli/registry.ts';
+import { utcMinute } from '../prune/run.ts';
+
+export interface BackupListData {
+  target: { name: string; location: string };
+  /** Tier filter applied (--tier), if any. */
+  tier: BackupEntry['manifest']['tier'] | null;
+  /** Complete backups (a manifest that parses), oldest first, with their verification records on this target. */
+  backups: BackupEntry[];
+  /** Backup folders without a manifest: uploads killed, failing or still running. Never usable; prune sweeps them. */
+  incomplete: Array<{ id: string; bytes: number; modified: string }>;
+  /** When the list was taken (ages are relative to it). */
+  at: string;
+}
+
+/** `dbops backup list`: the complete backups of one target (the primary unless --target), oldest first. */
+export async function run(input: BackupListInputs, ctx: StepContext): Promise<StepResult<BackupListData>> {
+  const { backups } = await ctx.policies('backups');
+  const storage = openTargets(backups.value, ctx.env ?? process.env, ctx.log).get(input.target);
+  const all = await listBackups(storage, ctx.log);
+  const incomplete = await listIncomplete(storage);
+  return {
+    verdict: 'pass',
+    findings: [],
+    data: {
+      target: { name: storage.name, location: storage.location },
+      tier: input.tier ?? null,
+      backups: input.tier ? all.filter((e) => e.manifest.tier === input.tier) : all,
+      incomplete: incomplete.map((i) => ({ id: i.id, bytes: i.bytes, modified: i.modified.toISOString() })),
+      at: new Date().toISOString(),
+    },
+  };
+}
+
+/** `1.2 GiB`, `350 KiB`, `812 B`. */
+export function humanBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+/** `45min`, `5h`, `3d 4h`: coarse, for a table. */
+export function humanAge(ms: number): string {
+  if (ms < 0) return 'in the future';
+  const min = Math.floor(ms / 60_000);
+  if (min < 60) return `${min}min`;
+  const h = Math.floor(min / 60);
+  if (h < 48) return `${h}h`;
+  const d = Math.floor(h / 24);
+  return h % 24 === 0 || d >= 30 ? `${d}d` : `${d}d ${h % 24}h`;
+}
+
+function statusText(e: BackupEntry): string {
+  if (e.status === 'unverified') return 'unverified';
+  if (e.status === 'verified') return `verified ${e.verified?.level ?? ''} ${e.verified ? utcMinute(e.verified.at) : ''}`.replace(/\s+/g, ' ').trim();
+  const record = [...e.verifications].reverse().find((v) => !v.ok);
+  const failed = record?.checks.filter((c) => !c.ok).map((c) => c.name) ?? [];
+  return `FAILED: ${failed.length > 0 ? failed.join(', ') : (record?.level ?? 'verification')}`;
+}
+
+export function render(result: StepResult<BackupListData>): string {
+  const d = result.data;
+  const where = `target "${d.target.name}" (${d.target.location})`;
+  const lines: string[] = [];
+  if (d.backups.length === 0) {
+    lines.push(d.tier ? `No ${d.tier} backups on ${where}.` : `No backups on ${where}.`);
+  } else {
+    const now = Date.parse(d.at);
+    const head = ['ID', 'TIER', 'FINISHED (UTC)', 'AGE', 'SIZE', 'STATUS', 'DATABASE'];
+    const rows = d.backups.map((e) => [
+      e.manifest.id,
+      e.manifest.tier,
+      utcMinute(e.manifest.finishedAt),
+      humanAge(now - Date.parse(e.manifest.finishedAt)),
+      humanBytes(e.manifest.object.ciphertextBytes),
+      statusText(e),
+      e.manifest.database.name,
+    ]);
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    const right = new Set([3, 4]);
+    const line = (cells: string[]) => `  ${cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}`;
+    lines.push(`${d.backups.length} ${d.tier ? `${d.tier} ` : ''}backup${d.backups.length === 1 ? '' : 's'} on ${where}, oldest first:`, '', line(head), ...rows.map(line));
+    const total = d.backups.reduce((n, e) => n + e.manifest.object.ciphertextBytes, 0);
+    const by = (s: BackupEntry['status']) => d.backups.filter((e) => e.status === s).length;
+    lines.push('', `  ${humanBytes(total)} in total; ${by('verified')} verified, ${by('failed')} failed, ${by('unverified')} unverified.`);
+  }
+  if (d.incomplete.length > 0) {
+    lines.push('', `${d.incomplete.length} incomplete upload${d.incomplete.length === 1 ? '' : 's'} (no manifest, not usable): ${d.incomplete.map((i) => i.id).join(', ')}.`);
+    lines.push('  They belong to a create or replicate that was killed, failed or is still running; dbops backup prune removes them after retention.partial_after.');
+  }
+  if (d.backups.length === 0 && !d.tier) lines.push('Take one with: dbops backup create --tier daily');
+  return `${lines.join('\n')}\n`;
+}

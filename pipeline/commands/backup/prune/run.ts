@@ -1,0 +1,159 @@
+import { deleteBackup, listBackups, openTargets, sweepLeftovers } from '../../../protection/backup/catalog.ts';
+import type { BackupPruneData, RetentionDecision } from '../../../protection/backup/report.ts';
+import { planRetention } from '../../../protection/backup/retention.ts';
+import { parseDuration } from '../../../core/duration.ts';
+import { ExitCode, isDbopsError } from '../../../core/errors.ts';
+import type { Finding, StepContext, StepResult } from '../../../core/step.ts';
+import type { BackupsPolicy } from '../../../policy/backups.ts';
+import type { BackupPruneInputs } from '../../../cli/registry.ts';
+import type { Storage } from '../../../infra/storage/types.ts';
+import { plural } from '../../../core/text.ts';
+
+type TargetResult = BackupPruneData['targets'][number];
+
+interface Failure {
+  target: string;
+  what: string;
+  message: string;
+  hint?: string | undefined;
+}
+
+function failureOf(target: Storage, what: string, e: unknown): Failure {
+  // Only dbops' own errors (storage unreachable, permission denied…) are reported and survived; anything
+  // else is a bug and must surface as one.
+  if (!isDbopsError(e)) throw e;
+  return { target: target.name, what, message: e.message, hint: e.hint };
+}
+
+async function pruneTarget(storage: Storage, policy: BackupsPolicy['retention'], input: BackupPruneInputs, ctx: StepContext, now: Date, failures: Failure[]): Promise<TargetResult> {
+  const result: TargetResult = { name: storage.name, location: storage.location, decisions: [], deleted: [], swept: [] };
+  try {
+    result.swept = await sweepLeftovers(storage, parseDuration(policy.partial_after) ?? 0, ctx.log, { dryRun: input.dryRun, now });
+  } catch (e) {
+    failures.push(failureOf(storage, 'sweep partial uploads', e));
+  }
+  let decisions: RetentionDecision[];
+  try {
+    decisions = planRetention(await listBackups(storage, ctx.log), policy, now);
+  } catch (e) {
+    failures.push(failureOf(storage, 'list backups', e));
+    return result;
+  }
+  result.decisions = decisions;
+  if (input.dryRun) return result;
+  // One failed deletion must not stop the others: each is tried, and the failures are reported together.
+  for (const d of decisions.filter((x) => !x.keep)) {
+    if (ctx.signal.aborted) {
+      failures.push({ target: storage.name, what: `delete ${d.id}`, message: 'interrupted before this deletion', hint: 'Run dbops backup prune again.' });
+      continue;
+    }
+    try {
+      await deleteBackup(storage, d.id);
+      result.deleted.push(d.id);
+      ctx.log.info({ target: storage.name, id: d.id }, `deleted ${d.id} from target "${storage.name}": ${d.reasons.join('; ')}`);
+    } catch (e) {
+      failures.push(failureOf(storage, `delete ${d.id}`, e));
+    }
+  }
+  return result;
+}
+
+/**
+ * `dbops backup prune`: for each target (or --target), sweep stale partial uploads, list the backups from
+ * the target's own catalog (its verification records decide what counts there), plan GFS retention and,
+ * unless --dry-run, delete what the plan does not keep. A target or a deletion that fails does not stop the
+ * others; the run then ends with exit 3 and the report still says what was deleted.
+ */
+export async function run(input: BackupPruneInputs, ctx: StepContext): Promise<StepResult<BackupPruneData>> {
+  const { backups } = await ctx.policies('backups');
+  const policy = backups.value;
+  const targets = openTargets(policy, ctx.env ?? process.env, ctx.log);
+  const selected = input.target === undefined ? targets.all() : [targets.get(input.target)];
+  const now = new Date();
+  const failures: Failure[] = [];
+  const results: TargetResult[] = [];
+  for (const storage of selected) results.push(await pruneTarget(storage, policy.retention, input, ctx, now, failures));
+
+  const data: BackupPruneData = { dryRun: input.dryRun, zone: policy.retention.zone, targets: results };
+  const findings: Finding[] = failures.map((f) => ({
+    rule: 'backup/prune-failed',
+    severity: 'error',
+    message: `Target "${f.target}": could not ${f.what}: ${f.message}`,
+    ...(f.hint ? { help: f.hint } : {}),
+  }));
+  if (failures.length === 0) return { verdict: 'pass', findings, data };
+  return {
+    verdict: 'fail',
+    findings,
+    data,
+    exitCode: ExitCode.Environment,
+    error: {
+      message: `Prune did not complete: ${failures.length} operation${failures.length === 1 ? '' : 's'} failed (${failures.map((f) => `${f.target}: ${f.what}`).join(', ')}).`,
+      hint: 'Fix the storage problem named above and run dbops backup prune again; what was deleted is listed in the report, the rest is planned again.',
+    },
+  };
+}
+
+// Building a DateTimeFormat is costly; a target can hold hundreds of backups.
+const zoneFormatters = new Map<string, Intl.DateTimeFormat>();
+
+/** `2026-03-29 03:30 GMT+2`: the backup's time in the zone that buckets it. */
+export function inZone(iso: string, zone: string): string {
+  let f = zoneFormatters.get(zone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZoneName: 'shortOffset' });
+    zoneFormatters.set(zone, f);
+  }
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return iso;
+  const p = Object.fromEntries(f.formatToParts(at).map((x) => [x.type, x.value]));
+  return `${p['year']}-${p['month']}-${p['day']} ${p['hour']}:${p['minute']} ${p['timeZoneName']}`;
+}
+
+/** `2026-03-29 01:30Z`. */
+export const utcMinute = (iso: string): string => {
+  const at = new Date(iso);
+  return Number.isNaN(at.getTime()) ? iso : `${at.toISOString().slice(0, 16).replace('T', ' ')}Z`;
+};
+
+function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `  ${cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}`.trimEnd();
+  return [line(head), ...rows.map(line)].join('\n');
+}
+
+
+export function render(result: StepResult<BackupPruneData>): string {
+  const d = result.data;
+  const blocks: string[] = [];
+  for (const t of d.targets) {
+    let out = `Target "${t.name}" (${t.location}), days/weeks/months in ${d.zone}:\n`;
+    if (t.decisions.length === 0) out += '  no backups\n';
+    else {
+      const deleted = new Set(t.deleted);
+      const rows = t.decisions.map((x) => [
+        x.id,
+        x.tier,
+        utcMinute(x.finishedAt),
+        inZone(x.finishedAt, d.zone),
+        x.status === 'failed' ? 'FAILED' : x.status,
+        x.keep ? 'KEEP' : d.dryRun || deleted.has(x.id) ? 'DELETE' : 'DELETE (failed)',
+        x.reasons.join('; '),
+      ]);
+      out += `${table(['ID', 'TIER', 'FINISHED (UTC)', `FINISHED (${d.zone})`, 'STATUS', 'DECISION', 'REASONS'], rows)}\n`;
+    }
+    const kept = t.decisions.filter((x) => x.keep).length;
+    const toDelete = t.decisions.length - kept;
+    const deletion = d.dryRun ? `${toDelete} to delete` : `${t.deleted.length} deleted${t.deleted.length < toDelete ? ` (${toDelete - t.deleted.length} failed)` : ''}`;
+    out += `  ${kept} kept, ${deletion}`;
+    if (t.swept.length > 0) out += `; ${d.dryRun ? 'would sweep' : 'swept'} ${plural(t.swept.length, 'partial upload')}: ${t.swept.join(', ')}`;
+    blocks.push(`${out}\n`);
+  }
+  const kept = d.targets.reduce((n, t) => n + t.decisions.filter((x) => x.keep).length, 0);
+  const planned = d.targets.reduce((n, t) => n + t.decisions.filter((x) => !x.keep).length, 0);
+  const deleted = d.targets.reduce((n, t) => n + t.deleted.length, 0);
+  let total = `Total over ${plural(d.targets.length, 'target')}: ${kept} kept, ${d.dryRun ? `${planned} to delete` : `${deleted} deleted`}.\n`;
+  if (d.dryRun) total += 'dry run: nothing deleted.\n';
+  for (const f of result.findings) total += `error: ${f.message}\n`;
+  return `${blocks.join('\n')}\n${total}`;
+}

@@ -1,0 +1,103 @@
+import { join } from 'node:path';
+import type { z } from 'zod';
+import { RefusedError } from '../../core/errors.ts';
+import type { StepContext, StepResult, Verdict } from '../../core/step.ts';
+import { parseDatabaseUrl } from '../../infra/db/url.ts';
+import { ensureLocalDatabase } from '../../infra/pg/local.ts';
+import type { DemoInputs, MigrateInputs } from '../../cli/registry.ts';
+import { worstVerdict } from '../../report/findings.ts';
+import { renderMarkdown } from '../../report/markdown.ts';
+import { writeFileAtomic } from '../../core/fs.ts';
+import { readReports, recordStep } from '../../report/store.ts';
+import * as lint from '../lint/run.ts';
+import * as deploy from '../migrate/deploy/run.ts';
+import * as status from '../migrate/status/run.ts';
+import * as rehearse from '../rehearse/run.ts';
+import * as seed from '../seed/run.ts';
+
+export interface DemoData {
+  cluster: { dir: string; port: number; major: number };
+  deploy: deploy.DeployData;
+  seeded: boolean;
+  /** Absent when the deploy failed and the demo stopped there. */
+  status?: status.StatusData;
+  /** The pull request part: absent when the demo stopped before it. */
+  pr?: { migrations: string[]; lint: Verdict; rehearse: Verdict; markdown: string };
+}
+
+/**
+ * The first thing to run on a new machine: the embedded cluster with the AstroFinance migrations and a
+ * small dataset, then the pull request path (lint, rehearsal, report) with the newest migrations playing the
+ * PR, through the same steps the individual commands run. It always uses the embedded cluster, whatever
+ * DATABASE_URL or STAGING_SNAPSHOT_URL say: a demo must never write to, or clone, a real database.
+ */
+export async function run(input: z.output<typeof DemoInputs>, ctx: StepContext): Promise<StepResult<DemoData>> {
+  const local = await ensureLocalDatabase(ctx.log, ctx.env ?? process.env);
+  const target = parseDatabaseUrl(local.url);
+  const { STAGING_SNAPSHOT_URL: _snapshot, DATABASE_URL: _database, ...env } = ctx.env ?? {};
+  const localCtx: StepContext = { ...ctx, env, database: async () => target };
+  ctx.progress(`Embedded PostgreSQL ${local.major} in ${local.dir}, port ${local.port} (\`dbops local status\`, \`dbops local psql\`).\n`);
+
+  const dirs = { migrationsDir: input.migrationsDir, policiesDir: input.policiesDir, rollbacksDir: input.rollbacksDir, reportsDir: input.reportsDir };
+  const migrateInput: MigrateInputs = { migrationsDir: input.migrationsDir, policiesDir: input.policiesDir, json: false, databaseUrl: undefined, schema: undefined };
+  ctx.progress('── 1/5 dbops migrate deploy');
+  const deployed = await deploy.run(migrateInput, localCtx);
+  ctx.progress(deploy.render(deployed));
+  const cluster = { dir: local.dir, port: local.port, major: local.major };
+  if (deployed.error) return { verdict: 'fail', findings: [], data: { cluster, deploy: deployed.data, seeded: false }, error: deployed.error, exitCode: deployed.exitCode };
+
+  ctx.progress(`── 2/5 dbops seed --scale ${input.scale}`);
+  let seeded = true;
+  try {
+    const result = await seed.run({ scale: input.scale, seed: 42, json: false, databaseUrl: undefined, schema: undefined }, localCtx);
+    ctx.progress(seed.render(result));
+  } catch (e) {
+    if (!(e instanceof RefusedError)) throw e;
+    seeded = false;
+    ctx.progress(`Skipped: ${e.message}\n`);
+  }
+  const st = await status.run(migrateInput, localCtx);
+  ctx.progress(status.render(st));
+
+  ctx.progress(`── 3/5 dbops lint --last ${input.last}${input.labels ? ` --labels ${input.labels}` : ''}   (the newest ${input.last} migrations play the pull request)`);
+  const lintInput = { ...dirs, json: false, all: false, last: input.last, base: undefined, databaseUrl: undefined, schema: undefined, labels: input.labels };
+  const linted = await recordStep(input.reportsDir, 'lint', 'lint', localCtx, () => lint.run(lintInput, localCtx));
+  ctx.progress(lint.render(linted, lintInput));
+
+  ctx.progress(`── 4/5 dbops rehearse --last ${input.last} --scale ${input.scale}`);
+  const rehearseInput = { ...dirs, json: false, all: false, last: input.last, base: undefined, scale: input.scale, snapshotUrl: undefined, snapshotFile: undefined, databaseUrl: undefined, keep: false };
+  const rehearsed = await recordStep(input.reportsDir, 'rehearse', 'rehearse', localCtx, () => rehearse.run(rehearseInput, localCtx));
+  ctx.progress(rehearse.render(rehearsed));
+
+  const markdownPath = join(input.reportsDir, 'report.md');
+  ctx.progress(`── 5/5 dbops report --format markdown --output ${markdownPath}\n`);
+  const markdown = renderMarkdown(await readReports(input.reportsDir, ['lint', 'rehearse']));
+  await writeFileAtomic(markdownPath, markdown);
+  ctx.progress(markdown);
+
+  return {
+    verdict: worstVerdict([st.verdict, linted.verdict, rehearsed.verdict]),
+    findings: [...st.findings, ...linted.findings, ...rehearsed.findings],
+    data: {
+      cluster,
+      deploy: deployed.data,
+      seeded,
+      status: st.data,
+      pr: { migrations: rehearsed.data.pending, lint: linted.verdict, rehearse: rehearsed.verdict, markdown: markdownPath },
+    },
+  };
+}
+
+export function render(result: StepResult<DemoData>): string {
+  const pr = result.data.pr;
+  if (!pr) return '';
+  return `
+Demo pull request (${pr.migrations.join(', ')}): lint ${pr.lint}, rehearsal ${pr.rehearse}. The report above is in ${pr.markdown}.
+Next:
+  dbops report                       # the same reports, as the terminal shows them
+  dbops lint --all                   # every migration and rollback
+  dbops rehearse --last 1 --scale 0.1
+  dbops local psql -- -c 'SELECT status, count(*) FROM "JournalEntry" GROUP BY 1'
+  dbops local down                   # stop the cluster (--destroy deletes it)
+`;
+}
