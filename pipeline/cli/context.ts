@@ -7,6 +7,7 @@ import type { PolicyName } from '../policy/schema.ts';
 import type { Logger } from '../core/logger.ts';
 import { createShell, type Shell } from '../core/shell.ts';
 import type { StepContext } from '../core/step.ts';
+import { commands } from './registry.ts';
 
 export interface ContextOptions {
   log: Logger;
@@ -29,6 +30,7 @@ export function createContext({ log, signal, policiesDir = 'policies', databaseU
     log,
     signal,
     env,
+    commands,
     get sh() {
       shell ??= createShell(log);
       return shell;

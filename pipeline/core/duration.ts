@@ -10,15 +10,6 @@ export function parseDuration(text: string): number | undefined {
   return Math.round(Number(m[1]) * UNIT_MS[unit]);
 }
 
-/** `1234` → `1.23 s`, `87` → `87 ms`, `125000` → `2 min 5 s`: for humans, never parsed back. */
-export function formatMs(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(2)} s`;
-  const min = Math.floor(ms / 60_000);
-  const s = Math.round((ms % 60_000) / 1000);
-  return s === 0 ? `${min} min` : `${min} min ${s} s`;
-}
-
 /** Waits `ms`, or less if `signal` aborts. */
 export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve) => {

@@ -54,6 +54,8 @@ export interface StepContext {
   database(): Promise<DbTarget>;
   /** A human progress line (stdout in human mode, a log line under --json). */
   progress(line: string): void;
+  /** Every command (the CLI's registry): `dbops report` prints each report the way its own command does. */
+  commands: readonly CommandSpec[];
   /** Hands the terminal to a child process (psql) and returns its exit code. */
   interactive(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<number>;
 }
@@ -64,7 +66,8 @@ export interface StepModule<I, D> {
   render(result: StepResult<D>, input: I): string;
 }
 
-export interface CommandSpec<S extends z.ZodObject = z.ZodObject> {
+/** A command's flags and help (commands/<group>/<verb>/spec.ts); the registry pairs it with its implementation. */
+export interface CommandInfo<S extends z.ZodObject = z.ZodObject> {
   /** e.g. ['migrate', 'deploy'] */
   path: string[];
   summary: string;
@@ -80,8 +83,15 @@ export interface CommandSpec<S extends z.ZodObject = z.ZodObject> {
    * the steps it runs) or `reads` (report, backup notify). Checked before the command starts.
    */
   reportsDirUse?: 'reads' | 'writes';
+}
+
+export const defineCommand = <S extends z.ZodObject>(info: CommandInfo<S>): CommandInfo<S> => info;
+
+/** A command with its implementation, loaded only when it runs (so `--help` and other commands never load it). */
+export interface CommandSpec<S extends z.ZodObject = z.ZodObject> extends CommandInfo<S> {
   load(): Promise<StepModule<z.output<S>, unknown>>;
 }
 
-export const defineCommand = <S extends z.ZodObject>(spec: CommandSpec<S> & { load(): Promise<StepModule<z.output<S>, any>> }) =>
-  spec as unknown as CommandSpec;
+/** Pairs a command's spec with the lazy import of its run module; the module's input type must be the spec's. */
+export const withRun = <S extends z.ZodObject>(info: CommandInfo<S>, load: () => Promise<StepModule<z.output<S>, any>>): CommandSpec =>
+  ({ ...info, load }) as unknown as CommandSpec;

@@ -65,4 +65,4 @@ export const EvidenceReconcileData = z.object({
 });
 export type EvidenceReconcileData = z.output<typeof EvidenceReconcileData>;
 
-export const EVIDENCE_REPORT_DATA = { 'evidence-verify': EvidenceVerifyData, 'evidence-prune': EvidencePruneData, 'evidence-reconcile': EvidenceReconcileData } as const;
+export const EVIDENCE_REPORT_DATA = { 'evidence-verify': EvidenceVerifyData, 'evidence-reconcile': EvidenceReconcileData, 'evidence-prune': EvidencePruneData } as const;

@@ -1,9 +1,8 @@
 import type { BackupCreateData, BackupPruneData, BackupReplicateData, BackupRestoreData, BackupVerifyData } from '../protection/backup/report.ts';
-import { formatMs } from '../core/duration.ts';
 // markdown.ts imports this module too; only functions and constants used at call time cross the cycle.
-import { formatBytes, formatCount, VERDICT_ICON } from './markdown.ts';
-import { code, details, table, text, type Block } from './md.ts';
+import { type Block, code, details, table, text, VERDICT_ICON } from './md.ts';
 import type { LoadedReport } from './store.ts';
+import { formatBytes, formatCount, formatMs } from '../core/format.ts';
 
 /**
  * The backup sections of the Markdown report (`dbops report --format markdown`) and of the job summary

@@ -1,39 +1,21 @@
-import { formatMs } from '../core/duration.ts';
-import type { Severity, Verdict } from '../core/step.ts';
+import type { Severity } from '../core/step.ts';
 import { backupBlocks, isBackupStep } from './backup-md.ts';
 import { allFindings, countFindings, locationText, worstVerdict } from './findings.ts';
-import { assemble, type Block, capLines, code, details, fence, table, text } from './md.ts';
+import { assemble, type Block, capLines, code, details, fence, table, text, VERDICT_ICON } from './md.ts';
 import { lockGantt } from './mermaid.ts';
 import type { LintData, MigrationRehearsal, RehearseData, RollbacksData } from './schema.ts';
 import type { LoadedReport } from './store.ts';
+import { clip, formatBytes, formatCount, formatMs, plural } from '../core/format.ts';
 
 /** Hidden marker that identifies dbops' sticky PR comment. */
 export const COMMENT_MARKER = '<!-- dbops:migration-report -->';
 
-export const VERDICT_ICON: Record<Verdict, string> = { pass: '✅', warn: '⚠️', fail: '❌', skip: '⏭️' };
 const SEVERITY_ICON: Record<Severity, string> = { error: '❌', warning: '⚠️', notice: 'ℹ️' };
 const MAX_FINDING_ROWS = 100;
 const MAX_DIFF_LINES = 200;
 /** A tool message can be a whole SQL statement; the table shows the start (the JSON and SARIF keep all of it). */
 const MAX_CELL = 1_000;
-const clip = (s: string, max: number) => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
-
-export const formatCount = (n: number | null) => (n === null ? '–' : Math.round(n).toLocaleString('en-US'));
-
-export function formatBytes(n: number | null): string {
-  if (n === null) return '–';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = Math.abs(n);
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${n < 0 ? '-' : ''}${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
-}
-
 const shortSha = (sha: string | null) => (sha ? sha.slice(0, 12) : 'unknown');
-const plural = (n: number, word: string) => `${formatCount(n)} ${word}${n === 1 ? '' : 's'}`;
 
 // ---- headline -----------------------------------------------------------------------------------------
 

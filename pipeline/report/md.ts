@@ -1,3 +1,4 @@
+import type { Verdict } from '../core/step.ts';
 /**
  * GitHub-flavoured Markdown building blocks. Everything that comes from a tool or a file (messages, SQL,
  * names, diffs) goes through `text()` or `fence()`: a PR comment is rendered HTML, and an unescaped `|`
@@ -76,3 +77,6 @@ export function assemble(blocks: Block[], limit: number, measure: (s: string) =>
   }
   return [...kept, note(dropped)].join('\n\n');
 }
+
+/** The icon of a step's verdict in Markdown. */
+export const VERDICT_ICON: Record<Verdict, string> = { pass: '✅', warn: '⚠️', fail: '❌', skip: '⏭️' };

@@ -1,5 +1,5 @@
-import { formatMs } from '../core/duration.ts';
 import type { MigrationRehearsal } from './schema.ts';
+import { formatMs } from '../core/format.ts';
 
 /**
  * A migration's lock timeline as a Mermaid gantt chart, which GitHub renders from a ```mermaid block:

@@ -195,3 +195,6 @@ export const REPORT_DATA = {
   rollback: ExecutionData,
   ...EVIDENCE_REPORT_DATA,
 } as const;
+
+/** The report files `dbops report` knows, in command order: every report whose data has a schema above (a test keeps every command's report among them). */
+export const REPORT_STEPS: readonly string[] = Object.keys(REPORT_DATA);

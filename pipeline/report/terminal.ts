@@ -1,9 +1,8 @@
-import { formatMs } from '../core/duration.ts';
 import type { Logger } from '../core/logger.ts';
 import type { CommandSpec, StepResult } from '../core/step.ts';
 import { countFindings, locationText, worstVerdict } from './findings.ts';
 import type { LoadedReport } from './store.ts';
-import { plural } from '../core/text.ts';
+import { formatMs, plural } from '../core/format.ts';
 
 
 /** The findings of a report as plain lines: for steps whose own renderer is not available. */

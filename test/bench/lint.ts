@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createContext } from '../../pipeline/cli/context.ts';
 import { silentLogger } from '../../pipeline/core/logger.ts';
-import { LintInputs } from '../../pipeline/cli/registry.ts';
+import { LintInputs } from '../../pipeline/commands/lint/spec.ts';
 import { run as lint } from '../../pipeline/commands/lint/run.ts';
 import { squawkBinary } from '../../pipeline/change/lint/squawk.ts';
 import { BIN } from '../helpers/cli.ts';

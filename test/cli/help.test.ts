@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { commands, GROUPS } from '../../pipeline/cli/registry.ts';
+import { REPORT_STEPS } from '../../pipeline/report/schema.ts';
 import { BIN, dbops, ROOT, runDbops, testEnv } from '../helpers/cli.ts';
 
 describe('command line', () => {
@@ -20,6 +21,12 @@ describe('command line', () => {
     }
     expect(run.stdout).toContain('Examples:');
     for (const example of spec.examples) expect(run.stdout).toContain(`$ ${example}`);
+  });
+
+  it('every report a command writes has a data schema, so `dbops report` reads it back', () => {
+    const written = commands.flatMap((c) => (c.report ? [c.report] : []));
+    expect(written.length).toBeGreaterThan(10);
+    for (const step of written) expect(REPORT_STEPS).toContain(step);
   });
 
   it('usage errors exit 2 and say what is wrong', async () => {

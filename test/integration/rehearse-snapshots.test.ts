@@ -11,7 +11,7 @@ import { EnvError } from '../../pipeline/core/errors.ts';
 import { silentLogger } from '../../pipeline/core/logger.ts';
 import type { Finding } from '../../pipeline/core/step.ts';
 import { findPgBinaries, pgTool } from '../../pipeline/infra/pg/binaries.ts';
-import { RehearseInputs } from '../../pipeline/cli/registry.ts';
+import { RehearseInputs } from '../../pipeline/commands/rehearse/spec.ts';
 import type { RehearseData } from '../../pipeline/report/schema.ts';
 import { run } from '../../pipeline/commands/rehearse/run.ts';
 import { BASE_NAME, BASE_SQL } from '../fixtures/rehearse/generate-series.ts';

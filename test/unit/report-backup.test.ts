@@ -9,7 +9,7 @@ import { BACKUP_REPORT_DATA } from '../../pipeline/protection/backup/report.ts';
 import { createLogger } from '../../pipeline/core/logger.ts';
 import { commands } from '../../pipeline/cli/registry.ts';
 import { BACKUP_STEPS } from '../../pipeline/report/backup-md.ts';
-import { KNOWN_STEPS } from '../../pipeline/commands/report/run.ts';
+import { REPORT_STEPS } from '../../pipeline/report/schema.ts';
 import { renderMarkdown } from '../../pipeline/report/markdown.ts';
 import { toSarif } from '../../pipeline/report/sarif.ts';
 import { parseReport, readReports, type LoadedReport } from '../../pipeline/report/store.ts';
@@ -30,13 +30,13 @@ const validate = ajv.compile(JSON.parse(readFileSync(schemaPath, 'utf8')) as obj
 
 let pr: LoadedReport[];
 beforeAll(async () => {
-  pr = await readReports(join(import.meta.dirname, '../fixtures/reports/pr-failing'), KNOWN_STEPS);
+  pr = await readReports(join(import.meta.dirname, '../fixtures/reports/pr-failing'), REPORT_STEPS);
 });
 
 describe('backup reports in dbops report', () => {
   it('knows every backup report there is, in the order a scheduled run writes them', () => {
     expect([...BACKUP_STEPS].sort()).toEqual(Object.keys(BACKUP_REPORT_DATA).sort());
-    for (const step of BACKUP_STEPS) expect(KNOWN_STEPS).toContain(step);
+    for (const step of BACKUP_STEPS) expect(REPORT_STEPS).toContain(step);
   });
 
   it('Markdown: a backup headline and one compact section per step, in run order', () => {

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { marked } from 'marked';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EnvError } from '../../pipeline/core/errors.ts';
-import { KNOWN_STEPS } from '../../pipeline/commands/report/run.ts';
+import { REPORT_STEPS } from '../../pipeline/report/schema.ts';
 import { COMMENT_MARKER, renderMarkdown } from '../../pipeline/report/markdown.ts';
 import { capLines, code, fence, text } from '../../pipeline/report/md.ts';
 import { lockGantt, mermaidLabel } from '../../pipeline/report/mermaid.ts';
@@ -12,7 +12,7 @@ import { envelopeOf, readReports, type LoadedReport } from '../../pipeline/repor
 const FIXTURES = join(import.meta.dirname, '../fixtures/reports/pr-failing');
 let fixture: LoadedReport[];
 beforeAll(async () => {
-  fixture = await readReports(FIXTURES, KNOWN_STEPS);
+  fixture = await readReports(FIXTURES, REPORT_STEPS);
 });
 const copy = () => structuredClone(fixture);
 const rehearse = (reports: LoadedReport[]) => reports.find((r) => r.report.step === 'rehearse')!.report.data as RehearseData;

@@ -6,7 +6,7 @@ import addFormats from 'ajv-formats';
 import type { Log, Result } from 'sarif';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EnvError } from '../../pipeline/core/errors.ts';
-import { KNOWN_STEPS } from '../../pipeline/commands/report/run.ts';
+import { REPORT_STEPS } from '../../pipeline/report/schema.ts';
 import { ruleTitle, toSarif } from '../../pipeline/report/sarif.ts';
 import { envelopeOf, readReports, type LoadedReport } from '../../pipeline/report/store.ts';
 
@@ -24,7 +24,7 @@ const validate = ajv.compile(JSON.parse(readFileSync(schemaPath, 'utf8')) as obj
 const FIXTURES = join(import.meta.dirname, '../fixtures/reports/pr-failing');
 let fixture: LoadedReport[];
 beforeAll(async () => {
-  fixture = await readReports(FIXTURES, KNOWN_STEPS);
+  fixture = await readReports(FIXTURES, REPORT_STEPS);
 });
 
 const resultFor = (log: Log, rule: string): Result => log.runs[0]!.results!.find((r) => r.ruleId === rule)!;

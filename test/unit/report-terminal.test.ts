@@ -4,14 +4,14 @@ import { z } from 'zod';
 import { EnvError } from '../../pipeline/core/errors.ts';
 import { silentLogger } from '../../pipeline/core/logger.ts';
 import type { CommandSpec, StepResult } from '../../pipeline/core/step.ts';
-import { KNOWN_STEPS } from '../../pipeline/commands/report/run.ts';
+import { REPORT_STEPS } from '../../pipeline/report/schema.ts';
 import { envelopeOf, readReports, type LoadedReport } from '../../pipeline/report/store.ts';
 import { genericRender, renderTerminal } from '../../pipeline/report/terminal.ts';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/reports/pr-failing');
 let fixture: LoadedReport[];
 beforeAll(async () => {
-  fixture = await readReports(FIXTURES, KNOWN_STEPS);
+  fixture = await readReports(FIXTURES, REPORT_STEPS);
 });
 
 const Inputs = z.object({ reportsDir: z.string().default('reports'), flavour: z.string().default('plain') });

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { EnvError } from '../../pipeline/core/errors.ts';
-import { defineCommand, type StepResult } from '../../pipeline/core/step.ts';
+import { defineCommand, withRun, type StepResult } from '../../pipeline/core/step.ts';
 import { commands } from '../../pipeline/cli/registry.ts';
 import { ReportEnvelope } from '../../pipeline/report/schema.ts';
 import { dbops, ROOT } from '../helpers/cli.ts';
@@ -26,13 +26,7 @@ const ProbeInputs = z.object({
 });
 
 commands.push(
-  defineCommand({
-    path: ['probe-step'],
-    summary: 'test probe',
-    examples: [],
-    inputs: ProbeInputs,
-    report: 'probe',
-    load: async () => ({
+  withRun(defineCommand({ path: ['probe-step'], summary: 'test probe', examples: [], inputs: ProbeInputs, report: 'probe' }), async () => ({
       async run(input: z.output<typeof ProbeInputs>): Promise<StepResult<{ checked: number; dsn: string }>> {
         if (input.outcome === 'throw') throw new EnvError('staging snapshot postgresql://snap:Sup3rS3cret@staging.internal/astro is unreachable', { hint: 'Check STAGING_SNAPSHOT_URL.' });
         if (input.outcome === 'crash') throw new TypeError("Cannot read properties of undefined (reading 'name')");
@@ -52,11 +46,10 @@ commands.push(
         };
       },
       render: (r: StepResult<{ checked: number }>) => `probe ${r.verdict}\n`,
-    }),
-  }),
+    })),
 );
 
-commands.push(defineCommand({ path: ['probe-plain'], summary: 'test probe without a report', examples: [], inputs: ProbeInputs, load: async () => ({ run: async () => ({ verdict: 'pass', findings: [], data: null }), render: () => '' }) }));
+commands.push(withRun(defineCommand({ path: ['probe-plain'], summary: 'test probe without a report', examples: [], inputs: ProbeInputs }), async () => ({ run: async () => ({ verdict: 'pass', findings: [], data: null }), render: () => '' })));
 
 const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
 const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;

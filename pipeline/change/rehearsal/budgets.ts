@@ -2,12 +2,13 @@
  * Measurements → findings: budgets from policy, rollback proofs, workload comparisons, and the static
  * lint findings re-judged with what was measured. Pure functions over the rehearsal data.
  */
-import { formatMs, parseDuration } from '../../core/duration.ts';
+import { parseDuration } from '../../core/duration.ts';
 import type { Finding, Severity } from '../../core/step.ts';
 import type { RehearsePolicy } from '../../policy/rehearse.ts';
 import type { MigrationRehearsal, RehearseData } from '../../report/schema.ts';
 import type { StatementRefs } from './statements.ts';
 import { blocks } from './timeline.ts';
+import { formatBytes, formatMs, formatShortMs } from '../../core/format.ts';
 
 export interface RehearsedMigration {
   rehearsal: MigrationRehearsal;
@@ -218,17 +219,6 @@ export function workloadFindings({ results, lines, file }: WorkloadFindingInput,
 
 const indent = (text: string) => text.split('\n').map((l) => `  ${l}`).join('\n');
 
-/** formatMs, with decimals below 10 ms (probe and workload timings live there). */
-export const formatShortMs = (ms: number): string => (ms >= 10 || Number.isInteger(ms) ? formatMs(ms) : `${ms < 1 ? ms.toFixed(2) : ms.toFixed(1)} ms`);
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['kB', 'MB', 'GB', 'TB'];
-  let v = n / 1024;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
-  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
-}
 
 /**
  * squawk rules about locks or rewrites, the ones a measurement can confirm or refute, with the budget

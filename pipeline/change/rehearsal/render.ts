@@ -1,12 +1,10 @@
-import { formatMs } from '../../core/duration.ts';
 import type { StepResult } from '../../core/step.ts';
 import type { MigrationRehearsal, RehearseData } from '../../report/schema.ts';
-import { formatBytes, formatShortMs } from './budgets.ts';
 import { blocks } from './timeline.ts';
+import { formatBytes, formatMs, formatShortMs, plural } from '../../core/format.ts';
 
 const num = (n: number) => n.toLocaleString('en-US');
 const fmt = formatShortMs;
-const plural = (n: number, word: string) => `${n} ${n === 1 ? word : word.endsWith('y') ? `${word.slice(0, -1)}ies` : `${word}s`}`;
 
 function locksLine(m: MigrationRehearsal): string[] {
   if (m.locks.length === 0) return [`  locks     none seen${m.samples === 0 ? ' (no sample: faster than one sampling interval)' : ''}`];
@@ -22,7 +20,7 @@ function probesLine(m: MigrationRehearsal): string[] {
   const width = Math.max(...tables.map((t) => t.length));
   return tables.map((t, i) => {
     const ps = m.probes.filter((p) => p.table === t);
-    const parts = ps.map((p) => `${p.operation} p95 ${fmt(p.p95Ms)} (${plural(p.samples, 'query')}${p.errors ? `, ${p.errors} failed` : ''})`);
+    const parts = ps.map((p) => `${p.operation} p95 ${fmt(p.p95Ms)} (${plural(p.samples, 'query', 'queries')}${p.errors ? `, ${p.errors} failed` : ''})`);
     const blocked = Math.max(...ps.map((p) => p.maxBlockedMs));
     return `  ${i === 0 ? 'probes  ' : '        '}  ${t.padEnd(width)}  ${parts.join(' · ')} · max blocked ${fmt(blocked)}`;
   });

@@ -2,7 +2,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { formatMs } from '../../core/duration.ts';
 import { ConfigError, EnvError, RefusedError, UsageError } from '../../core/errors.ts';
 import type { StepContext } from '../../core/step.ts';
 import { serverMajor, withClient, type Client } from '../../infra/db/client.ts';
@@ -10,7 +9,7 @@ import { cloneDatabase, connectMaintenance, databaseExists, dropDatabase, markOw
 import { parseDatabaseUrl, quoteIdent, type DbTarget } from '../../infra/db/url.ts';
 import { clientTool, findPgBinaries } from '../../infra/pg/binaries.ts';
 import type { ExecutorPolicy } from '../../policy/schema.ts';
-import type { RehearseInputs } from '../../cli/registry.ts';
+import type { RehearseInputs } from '../../commands/rehearse/spec.ts';
 import type { RehearseData } from '../../report/schema.ts';
 import { checksum } from '../migrations/checksum.ts';
 import { Executor } from '../migrations/executor.ts';
@@ -19,6 +18,7 @@ import { planExecution } from '../migrations/plan.ts';
 import { executorError } from './rollback.ts';
 import type { ScopedMigration } from './scope.ts';
 import { assertExistingFile } from '../../core/fs.ts';
+import { formatMs } from '../../core/format.ts';
 
 /** Prefix of every database rehearse creates: clones, cached templates and templates being built. */
 export const PREFIX = 'dbops_';

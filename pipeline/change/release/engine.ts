@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { formatMs, parseDuration, sleep } from '../../core/duration.ts';
+import { parseDuration, sleep } from '../../core/duration.ts';
 import { isPgError } from '../../infra/db/client.ts';
 import { diffFingerprints, renderFingerprintDiff, schemaFingerprint, type SchemaFingerprint } from '../../infra/db/fingerprint.ts';
 import type { EnvironmentPolicy } from '../../policy/environments.ts';
@@ -12,6 +12,7 @@ import type { LocalMigration } from '../migrations/folder.ts';
 import { ADVISORY_LOCK_KEY, acquireAdvisoryLock, isFailed, loadRows, markRolledBack, type MigrationRow, type Session } from '../migrations/history.ts';
 import { planExecution, type ExecutionPlan } from '../migrations/plan.ts';
 import type { BackupEvidence, ExecutionData, MigrationExecution } from './schema.ts';
+import { formatMs } from '../../core/format.ts';
 
 /**
  * The part of `dbops deploy` and `dbops rollback` that works on the database, on one open session that

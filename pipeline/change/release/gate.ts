@@ -4,7 +4,7 @@ import { EnvError, UsageError } from '../../core/errors.ts';
 import type { StepContext } from '../../core/step.ts';
 import { isPgError } from '../../infra/db/client.ts';
 import { readRollbacksFolder } from '../rollbacks/files.ts';
-import type { GateInputs } from '../../cli/registry.ts';
+import type { GateInputs } from '../../commands/flags.ts';
 import { pairRollbacks, type RollbackFile } from '../rollbacks/pair.ts';
 import { checksum } from '../migrations/checksum.ts';
 import { pendingMigrations } from '../../commands/migrate/deploy/run.ts';
@@ -15,29 +15,12 @@ import { backupCheck } from './checks/backup.ts';
 import { stagingCheck } from './checks/staging.ts';
 import { cleanStateCheck, interruptedCheck } from './checks/state.ts';
 import { lintCheck, rehearsalCheck } from './checks/testing.ts';
-import { gateCheck, type GateScope } from './checks/types.ts';
+import { gateCheck, type GateRequest, type GateScope } from './checks/types.ts';
+
+export type { GateRequest };
 import type { Environment } from './environment.ts';
 import type { ChangeMigration, GateCheck, GateData } from './schema.ts';
 import { describeWindow, isOpen, localLabel } from './window.ts';
-
-export interface GateRequest {
-  environment: Environment;
-  action: 'deploy' | 'rollback';
-  /** rollback: the migration that stays applied; everything newer is rolled back. */
-  rollbackTo?: string | undefined;
-  /** Take a pre-deploy backup of the environment's database and verify it before judging the backup check. */
-  takeBackup: boolean;
-  breakGlass?: string | undefined;
-  outsideWindow?: string | undefined;
-  migrationsDir: string;
-  rollbacksDir: string;
-  reportsDir: string;
-  /** Policies folder, for the in-process backup and lint steps and their messages (default `policies`). */
-  policiesDir?: string | undefined;
-  identityFile?: string | undefined;
-  /** The clock (tests of windows and backup age pass a fixed one). */
-  now?: () => Date;
-}
 
 /** Order of the checks in the report: what protects the data first, then who approved, then the change itself. */
 const ORDER: GateCheck['name'][] = ['interrupted', 'clean-state', 'backup', 'approval', 'staging-first', 'lint', 'rehearsal', 'window'];

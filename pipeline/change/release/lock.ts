@@ -1,6 +1,7 @@
 import { EnvError } from '../../core/errors.ts';
-import { formatMs, sleep } from '../../core/duration.ts';
+import { sleep } from '../../core/duration.ts';
 import type { Session } from '../migrations/history.ts';
+import { formatMs } from '../../core/format.ts';
 
 /**
  * The deploy lock: a session-level advisory lock distinct from Prisma's migration lock (72707369), held by

@@ -1,6 +1,6 @@
-import { formatMs } from '../../core/duration.ts';
 import type { StepResult } from '../../core/step.ts';
 import type { ExecutionData } from './schema.ts';
+import { formatMs } from '../../core/format.ts';
 
 const OUTCOME: Record<ExecutionData['outcome'], string> = {
   succeeded: '✔ SUCCEEDED',

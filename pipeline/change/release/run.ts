@@ -7,7 +7,7 @@ import type { BundleDraft } from '../../evidence/bundle.ts';
 import { appendBundle, clearInflight, openEvidence, readInflight, saveLocalCopy, writeInflight, type EvidenceStore, type StoredBundle } from '../../evidence/store.ts';
 import { assertWritableFolder, writeFileAtomic } from '../../core/fs.ts';
 import { redactDeep } from '../../report/store.ts';
-import type { DeployInputs } from '../../cli/registry.ts';
+import type { DeployInputs } from '../../commands/flags.ts';
 import { checkLockfile, readMigrationsFolder } from '../migrations/folder.ts';
 import { loadRows, openSession, type Session } from '../migrations/history.ts';
 import { executeDeploy, executeRollback, finalStateOf, restoreCommandFor, rollbackSet, type EngineRequest, type Execution } from './engine.ts';

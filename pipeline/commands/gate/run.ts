@@ -2,7 +2,7 @@ import { resolveEnvironment } from '../../change/release/environment.ts';
 import { evaluateGate, gateRequest } from '../../change/release/gate.ts';
 import type { GateCheck, GateData } from '../../change/release/schema.ts';
 import type { Finding, StepContext, StepResult } from '../../core/step.ts';
-import type { GateInputs } from '../../cli/registry.ts';
+import type { GateInputs } from '../flags.ts';
 import { openSession } from '../../change/migrations/history.ts';
 
 /**

@@ -3,7 +3,7 @@ import { ExitCode, UsageError } from '../../core/errors.ts';
 import type { Finding, StepContext, StepResult, Verdict } from '../../core/step.ts';
 import { changedSince, migrationsAt, resolveBase, showFile } from '../../infra/git/base.ts';
 import type { LintPolicy } from '../../policy/lint.ts';
-import type { LintInputs } from '../../cli/registry.ts';
+import type { LintInputs } from './spec.ts';
 import type { LintData } from '../../report/schema.ts';
 import { readRollbacksFolder } from '../../change/rollbacks/files.ts';
 import { pairRollbacks } from '../../change/rollbacks/pair.ts';
@@ -15,7 +15,7 @@ import { appliedHistoryFindings, baseHistoryFindings, classifyChanges, gitPath, 
 import { DBOPS_RULES, policyLevel, PRISMA_PROFILE, profileLevel, SQUAWK_PREFIX, unknownRuleKeys, type FileContext, type Level } from '../../change/lint/profile.ts';
 import { mapSquawkFinding, runSquawk, type SquawkRun } from '../../change/lint/squawk.ts';
 import { SourceText } from '../../change/lint/text.ts';
-import { plural } from '../../core/text.ts';
+import { plural } from '../../core/format.ts';
 
 type LintFile = LintData['files'][number];
 

@@ -6,7 +6,9 @@ import { parseDatabaseUrl } from '../../infra/db/url.ts';
 import { clientTool } from '../../infra/pg/binaries.ts';
 import { clusterUrl } from '../../infra/pg/cluster.ts';
 import { downLocalCluster, ensureLocalCluster, localStatus, type LocalDown, type LocalStatus } from '../../infra/pg/local.ts';
-import type { LocalDownInputs, LocalInputs, LocalPsqlInputs } from '../../cli/registry.ts';
+import type { LocalDownInputs } from './down/spec.ts';
+import type { LocalInputs } from '../flags.ts';
+import type { LocalPsqlInputs } from './psql/spec.ts';
 
 export type { LocalStatus };
 

@@ -6,7 +6,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { formatMs } from '../../core/duration.ts';
 import { EnvError } from '../../core/errors.ts';
 import type { Finding, StepContext, StepResult } from '../../core/step.ts';
 import { withClient } from '../../infra/db/client.ts';
@@ -14,7 +13,7 @@ import { schemaFingerprint } from '../../infra/db/fingerprint.ts';
 import { headCommit } from '../../infra/git/base.ts';
 import { quoteIdent } from '../../infra/db/url.ts';
 import type { MigrationsPolicy } from '../../policy/schema.ts';
-import type { RehearseInputs } from '../../cli/registry.ts';
+import type { RehearseInputs } from './spec.ts';
 import { SEVERITY_ORDER } from '../../report/findings.ts';
 import { ReportEnvelope, type MigrationRehearsal, type RehearseData } from '../../report/schema.ts';
 import { describeBlocker, Executor } from '../../change/migrations/executor.ts';
@@ -29,6 +28,7 @@ import { resolveScope, type ScopedMigration } from '../../change/rehearsal/scope
 import { applyBase, cancelClone, cloneSnapshot, dropClone, openSnapshot, type Clone } from '../../change/rehearsal/snapshot.ts';
 import { resolveTables, statementRefs } from '../../change/rehearsal/statements.ts';
 import { parseWorkload, runWorkload, type PlanResult, type WorkloadQuery } from '../../change/rehearsal/workload.ts';
+import { formatMs } from '../../core/format.ts';
 
 export { render } from '../../change/rehearsal/render.ts';
 

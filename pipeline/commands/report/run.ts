@@ -3,18 +3,16 @@ import { ConfigError, ExitCode } from '../../core/errors.ts';
 import type { StepContext, StepResult, Verdict } from '../../core/step.ts';
 import { DBOPS_VERSION } from '../../core/version.ts';
 import { inGitHubActions } from '../../infra/github/env.ts';
-import { commands, type ReportInputs } from '../../cli/registry.ts';
+import type { ReportInputs } from './spec.ts';
 import { allFindings, countFindings, worstVerdict, type Counts } from '../../report/findings.ts';
 import { renderMarkdown } from '../../report/markdown.ts';
 import { toSarif } from '../../report/sarif.ts';
-import { REPORT_DATA } from '../../report/schema.ts';
+import { REPORT_STEPS } from '../../report/schema.ts';
 import { assertWritableFile, writeFileAtomic } from '../../core/fs.ts';
 import { readReports, redactDeep, type LoadedReport } from '../../report/store.ts';
 import { renderTerminal } from '../../report/terminal.ts';
 
 
-/** The report files `dbops report` knows: every command's report, in command order, and any step with a data schema. */
-export const KNOWN_STEPS: readonly string[] = [...new Set([...commands.flatMap((c) => (c.report ? [c.report] : [])), ...Object.keys(REPORT_DATA)])];
 
 export interface ReportData {
   reportsDir: string;
@@ -30,9 +28,9 @@ export interface ReportData {
 
 export async function run(input: ReportInputs, ctx: StepContext): Promise<StepResult<ReportData>> {
   if (input.output) await assertWritableFile(input.output, `--output ${input.output}`);
-  const loaded = await readReports(input.reportsDir, KNOWN_STEPS);
+  const loaded = await readReports(input.reportsDir, REPORT_STEPS);
   if (loaded.length === 0) {
-    throw new ConfigError(`No reports in ${input.reportsDir}/: expected ${KNOWN_STEPS.map((s) => `${s}.json`).join(', ')}.`, {
+    throw new ConfigError(`No reports in ${input.reportsDir}/: expected ${REPORT_STEPS.map((s) => `${s}.json`).join(', ')}.`, {
       hint: 'Run `dbops lint`, `dbops rollbacks check`, `dbops rehearse` or a `dbops backup` command first (they write there), or pass --reports-dir.',
     });
   }
@@ -41,7 +39,7 @@ export async function run(input: ReportInputs, ctx: StepContext): Promise<StepRe
   ctx.log.debug({ files: reports.map((r) => r.file) }, 'reports read');
 
   const sarif = () => `${JSON.stringify(redactDeep(toSarif(reports, DBOPS_VERSION)), null, 2)}\n`;
-  const rendered = input.format === 'markdown' ? renderMarkdown(reports) : input.format === 'sarif' ? sarif() : await renderTerminal(reports, commands, ctx.log);
+  const rendered = input.format === 'markdown' ? renderMarkdown(reports) : input.format === 'sarif' ? sarif() : await renderTerminal(reports, ctx.commands, ctx.log);
   if (input.output) {
     await writeFileAtomic(resolve(input.output), rendered);
     ctx.progress(`Wrote the ${input.format} report to ${input.output}`);

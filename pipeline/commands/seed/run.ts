@@ -4,15 +4,15 @@
  * transaction. Same seed and scale, same bytes in every table.
  */
 import type { z } from 'zod';
-import { formatMs } from '../../core/duration.ts';
 import { EnvError, RefusedError } from '../../core/errors.ts';
 import type { StepContext, StepResult } from '../../core/step.ts';
 import { connect, withClient, type Client } from '../../infra/db/client.ts';
 import { quoteIdent, quoteLiteral, type DbTarget } from '../../infra/db/url.ts';
-import type { SeedInputs } from '../../cli/registry.ts';
+import type { SeedInputs } from './spec.ts';
 import { balanceTriggersEnabled, chooseLoadMode, rebuildableIndexes, schemaGaps, SEEDED_TABLES, tablesWithData, verifyLoad, type LoadMode } from '../../seed/checks.ts';
 import { buildReference, writeReference, type BulkInputs, type ReferenceRows } from '../../seed/reference.ts';
 import { documentPlan, helperFunctions, journalPlan, loadStatements, planVolume, SEQUENCED_TABLES, stagingTables, type Statement } from '../../seed/volume.ts';
+import { formatMs } from '../../core/format.ts';
 
 type Input = z.output<typeof SeedInputs>;
 /** What the volume depends on: the same pair gives the same data. */

@@ -1,5 +1,4 @@
-import { formatMs } from '../../core/duration.ts';
-import { formatBytes } from '../../report/markdown.ts';
+import { formatBytes, formatMs } from '../../core/format.ts';
 
 const MiB = 1024 * 1024;
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { z } from 'zod';
-import { formatMs, parseDuration } from '../../core/duration.ts';
+import { parseDuration } from '../../core/duration.ts';
 import { ConfigError, EnvError, isDbopsError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { StepContext } from '../../core/step.ts';
@@ -17,11 +17,11 @@ import { pgEnv } from '../../infra/db/libpq.ts';
 import { quoteIdent, type DbTarget } from '../../infra/db/url.ts';
 import { parsePgVersion } from '../../infra/pg/binaries.ts';
 import { destroyCluster, openCluster, pidAlive } from '../../infra/pg/cluster.ts';
-import { formatBytes } from '../../report/markdown.ts';
 import type { Storage } from '../../infra/storage/types.ts';
 import type { BackupManifest, TableManifest, VerificationCheck } from './manifest.ts';
 import { ProgressMeter } from './progress.ts';
 import { compareTableManifests, computeTableManifest, MANIFEST_SETTINGS, type ManifestDifference } from './tables.ts';
+import { formatBytes, formatMs } from '../../core/format.ts';
 
 /**
  * What `backup verify` and `backup restore` share: reading a stored backup back (SHA-256 of the ciphertext,

@@ -4,8 +4,8 @@ import { EnvError } from '../../../core/errors.ts';
 import { redact } from '../../../core/redact.ts';
 import { collectApprovalEvidence, runIdentity, type ApprovalEvidence } from '../../../infra/github/approvals.ts';
 import type { BreakGlass, EnvironmentSettings, GateCheck, GateReason, RunIdentity } from '../schema.ts';
-import { gateCheck, names, type GateScope } from './types.ts';
-import { plural } from '../../../core/text.ts';
+import { gateCheck, type GateScope } from './types.ts';
+import { names, plural } from '../../../core/format.ts';
 
 export interface ApprovalCheck {
   check: GateCheck;

@@ -4,9 +4,11 @@ import { parseDuration } from '../../../core/duration.ts';
 import { ConfigError, isDbopsError, UsageError } from '../../../core/errors.ts';
 import { redact } from '../../../core/redact.ts';
 import type { StepContext } from '../../../core/step.ts';
-import { BackupCreateInputs, BackupVerifyInputs } from '../../../cli/registry.ts';
+import { BackupCreateInputs } from '../../../commands/backup/create/spec.ts';
+import { BackupVerifyInputs } from '../../../commands/backup/verify/spec.ts';
 import type { BackupEvidence, GateCheck, GateReason } from '../schema.ts';
-import { formatAge, gateCheck, names, type GateScope } from './types.ts';
+import { gateCheck, type GateScope } from './types.ts';
+import { formatAge, names } from '../../../core/format.ts';
 
 export interface BackupCheck {
   check: GateCheck;

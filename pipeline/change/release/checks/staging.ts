@@ -6,7 +6,7 @@ import { loadRows, openSession, type MigrationRow } from '../../migrations/histo
 import { resolveEnvironment } from '../environment.ts';
 import type { GateCheck, GateReason, TestingEvidence } from '../schema.ts';
 import { gateCheck, type GateScope } from './types.ts';
-import { plural } from '../../../core/text.ts';
+import { plural } from '../../../core/format.ts';
 
 type StagingEvidence = NonNullable<z.output<typeof TestingEvidence>['staging']>;
 

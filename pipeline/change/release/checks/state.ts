@@ -7,8 +7,8 @@ import { isFailed, type MigrationRow } from '../../migrations/history.ts';
 import { chronoUtc, p3009Hint } from '../../migrations/messages.ts';
 import { deployLockHolder } from '../lock.ts';
 import type { GateCheck, GateReason, InterruptedDeploy } from '../schema.ts';
-import { gateCheck, names, type GateScope } from './types.ts';
-import { plural } from '../../../core/text.ts';
+import { gateCheck, type GateScope } from './types.ts';
+import { names, plural } from '../../../core/format.ts';
 
 /** No failed migration (P3009), no applied migration edited since, none missing locally. */
 export function cleanStateCheck(scope: GateScope): GateCheck {

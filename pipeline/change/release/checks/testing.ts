@@ -2,13 +2,13 @@ import { join } from 'node:path';
 import type { z } from 'zod';
 import { ConfigError, EnvError } from '../../../core/errors.ts';
 import type { Finding } from '../../../core/step.ts';
-import { LintInputs } from '../../../cli/registry.ts';
+import { LintInputs } from '../../../commands/lint/spec.ts';
 import { RehearseData } from '../../../report/schema.ts';
 import { readReports } from '../../../report/store.ts';
 import type { ApprovalEvidence } from '../../../infra/github/approvals.ts';
 import type { GateCheck, GateReason, TestingEvidence } from '../schema.ts';
-import { gateCheck, names, type GateScope } from './types.ts';
-import { plural } from '../../../core/text.ts';
+import { gateCheck, type GateScope } from './types.ts';
+import { names, plural } from '../../../core/format.ts';
 
 type Testing = z.output<typeof TestingEvidence>;
 

@@ -3,8 +3,27 @@ import type { Policies } from '../../../policy/schema.ts';
 import type { LocalMigration } from '../../migrations/folder.ts';
 import type { MigrationRow, Session } from '../../migrations/history.ts';
 import type { Environment } from '../environment.ts';
-import type { GateRequest } from '../gate.ts';
 import type { ChangeMigration, GateCheck, GateCheckName, GateData, GateReason } from '../schema.ts';
+
+/** What the gate is asked to judge, by `dbops gate`, `deploy` and `rollback`. */
+export interface GateRequest {
+  environment: Environment;
+  action: 'deploy' | 'rollback';
+  /** rollback: the migration that stays applied; everything newer is rolled back. */
+  rollbackTo?: string | undefined;
+  /** Take a pre-deploy backup of the environment's database and verify it before judging the backup check. */
+  takeBackup: boolean;
+  breakGlass?: string | undefined;
+  outsideWindow?: string | undefined;
+  migrationsDir: string;
+  rollbacksDir: string;
+  reportsDir: string;
+  /** Policies folder, for the in-process backup and lint steps and their messages (default `policies`). */
+  policiesDir?: string | undefined;
+  identityFile?: string | undefined;
+  /** The clock (tests of windows and backup age pass a fixed one). */
+  now?: () => Date;
+}
 
 /** What every check sees: the request, the database it judges, the local files and the change. */
 export interface GateScope {
@@ -29,19 +48,3 @@ export const judged = (name: GateCheckName, reasons: GateReason[], passed: strin
   reasons.length === 0 ? gateCheck(name, 'pass', passed) : gateCheck(name, 'fail', failed ?? `${reasons.length} reason${reasons.length === 1 ? '' : 's'} to refuse`, reasons);
 
 
-/** Names for messages: `a, b and 3 more`. */
-export function names(list: readonly string[], max = 5): string {
-  if (list.length <= max) return list.join(', ');
-  return `${list.slice(0, max).join(', ')} and ${list.length - max} more`;
-}
-
-/** An age for humans: `42 s`, `17 min`, `3 h 5 min`, `4 d 2 h`. */
-export function formatAge(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s} s`;
-  const min = Math.floor(s / 60);
-  if (min < 120) return `${min} min`;
-  const h = Math.floor(min / 60);
-  if (h < 48) return min % 60 === 0 ? `${h} h` : `${h} h ${min % 60} min`;
-  return h % 24 === 0 ? `${Math.floor(h / 24)} d` : `${Math.floor(h / 24)} d ${h % 24} h`;
-}

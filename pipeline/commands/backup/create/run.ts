@@ -8,7 +8,7 @@ import { LAYOUT, type BackupEntry, type BackupManifest, type TableManifest } fro
 import { mibPerSecond, ProgressMeter } from '../../../protection/backup/progress.ts';
 import type { BackupCreateData } from '../../../protection/backup/report.ts';
 import { computeTableManifest } from '../../../protection/backup/tables.ts';
-import { formatMs, parseDuration } from '../../../core/duration.ts';
+import { parseDuration } from '../../../core/duration.ts';
 import { ConfigError, EnvError, isDbopsError } from '../../../core/errors.ts';
 import type { Logger } from '../../../core/logger.ts';
 import { redact } from '../../../core/redact.ts';
@@ -19,8 +19,8 @@ import { connect, isPgError } from '../../../infra/db/client.ts';
 import { pgEnv } from '../../../infra/db/libpq.ts';
 import type { DbTarget } from '../../../infra/db/url.ts';
 import { clientTool, findPgBinaries } from '../../../infra/pg/binaries.ts';
-import type { BackupCreateInputs } from '../../../cli/registry.ts';
-import { formatBytes, formatCount } from '../../../report/markdown.ts';
+import type { BackupCreateInputs } from './spec.ts';
+import { formatBytes, formatCount, formatMs } from '../../../core/format.ts';
 
 export type { BackupCreateData };
 

@@ -1,7 +1,7 @@
 import { listBackups, listIncomplete, openTargets } from '../../../protection/backup/catalog.ts';
 import type { BackupEntry } from '../../../protection/backup/manifest.ts';
 import type { StepContext, StepResult } from '../../../core/step.ts';
-import type { BackupListInputs } from '../../../cli/registry.ts';
+import type { BackupListInputs } from './spec.ts';
 import { utcMinute } from '../prune/run.ts';
 
 export interface BackupListData {

@@ -1,15 +1,15 @@
 import type { BackupCreateData, BackupPruneData, BackupReplicateData, BackupRestoreData, BackupVerifyData } from '../../../protection/backup/report.ts';
-import { formatMs, sleep } from '../../../core/duration.ts';
+import { sleep } from '../../../core/duration.ts';
 import { ExitCode, isDbopsError } from '../../../core/errors.ts';
 import { redact, registerSecret } from '../../../core/redact.ts';
 import type { Finding, StepContext, StepResult, Verdict } from '../../../core/step.ts';
 import { inGitHubActions } from '../../../infra/github/env.ts';
 import type { Tier } from '../../../policy/backups.ts';
-import type { BackupNotifyInputs } from '../../../cli/registry.ts';
+import type { BackupNotifyInputs } from './spec.ts';
 import { backupBlocks, BACKUP_STEPS } from '../../../report/backup-md.ts';
-import { formatBytes, VERDICT_ICON } from '../../../report/markdown.ts';
-import { assemble, code, table, text, type Block } from '../../../report/md.ts';
+import { assemble, type Block, code, table, text, VERDICT_ICON } from '../../../report/md.ts';
 import { readReports, redactDeep, reportFile, type LoadedReport } from '../../../report/store.ts';
+import { clip, formatBytes, formatMs } from '../../../core/format.ts';
 
 /**
  * `dbops backup notify`: one event about this run's backup steps (the reports/backup-*.json files), sent to
@@ -118,7 +118,6 @@ export interface BackupNotifyData {
 
 // ---- the event ----------------------------------------------------------------------------------------
 
-const clip = (s: string, max: number) => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
 const mibs = (bytes: number, ms: number) => (ms > 0 ? Math.round((bytes / MiB / (ms / 1000)) * 10) / 10 : null);
 
 const isFailed = (r: LoadedReport['report']) => r.verdict === 'fail' || r.exitCode !== 0;

@@ -5,9 +5,9 @@ import { parseDuration } from '../../../core/duration.ts';
 import { ExitCode, isDbopsError } from '../../../core/errors.ts';
 import type { Finding, StepContext, StepResult } from '../../../core/step.ts';
 import type { BackupsPolicy } from '../../../policy/backups.ts';
-import type { BackupPruneInputs } from '../../../cli/registry.ts';
+import type { BackupPruneInputs } from './spec.ts';
 import type { Storage } from '../../../infra/storage/types.ts';
-import { plural } from '../../../core/text.ts';
+import { plural } from '../../../core/format.ts';
 
 type TargetResult = BackupPruneData['targets'][number];
 

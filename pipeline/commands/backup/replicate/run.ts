@@ -6,14 +6,13 @@ import { listBackups, openTargets, recordVerification, sweepLeftovers } from '..
 import { BackupManifest, LAYOUT, type BackupEntry, type VerificationRecord } from '../../../protection/backup/manifest.ts';
 import { mibPerSecond, ProgressMeter } from '../../../protection/backup/progress.ts';
 import type { BackupReplicateData } from '../../../protection/backup/report.ts';
-import { formatMs, parseDuration } from '../../../core/duration.ts';
+import { parseDuration } from '../../../core/duration.ts';
 import { EnvError, ExitCode, isDbopsError, UsageError } from '../../../core/errors.ts';
 import type { Finding, StepContext, StepResult } from '../../../core/step.ts';
 import { dbopsBuild } from '../../../core/version.ts';
-import type { BackupReplicateInputs } from '../../../cli/registry.ts';
-import { formatBytes } from '../../../report/markdown.ts';
+import type { BackupReplicateInputs } from './spec.ts';
 import { NotFoundError, type Storage } from '../../../infra/storage/types.ts';
-import { plural } from '../../../core/text.ts';
+import { formatBytes, formatMs, plural } from '../../../core/format.ts';
 
 export type { BackupReplicateData };
 

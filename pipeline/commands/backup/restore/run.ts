@@ -18,7 +18,6 @@ import {
   sweepWorkspaces,
 } from '../../../protection/backup/restore.ts';
 import { USER_RELATION } from '../../../protection/backup/tables.ts';
-import { formatMs } from '../../../core/duration.ts';
 import { EnvError, RefusedError } from '../../../core/errors.ts';
 import type { Finding, StepContext, StepResult } from '../../../core/step.ts';
 import { dbopsBuild } from '../../../core/version.ts';
@@ -27,8 +26,8 @@ import { connect, isPgError, serverMajor, withClient, type Client } from '../../
 import { dropDatabase, onDatabase } from '../../../infra/db/clone.ts';
 import { parseDatabaseUrl, quoteIdent, type DbTarget } from '../../../infra/db/url.ts';
 import { clientTool, findPgBinaries } from '../../../infra/pg/binaries.ts';
-import type { BackupRestoreInputs } from '../../../cli/registry.ts';
-import { formatBytes } from '../../../report/markdown.ts';
+import type { BackupRestoreInputs } from './spec.ts';
+import { formatBytes, formatMs, plural } from '../../../core/format.ts';
 
 const APP = 'dbops backup restore';
 
@@ -75,7 +74,6 @@ async function inspectTarget(target: DbTarget, ctx: StepContext): Promise<Target
   return { exists: true, tables: await withClient(target, { log: ctx.log, applicationName: APP }, userTables), major };
 }
 
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 /**
  * `dbops backup restore`: restores a backup into a database (created when missing), after printing what it

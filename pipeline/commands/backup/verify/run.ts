@@ -18,14 +18,13 @@ import {
   sweepWorkspaces,
 } from '../../../protection/backup/restore.ts';
 import { scratchDatabaseName, startThrowawayCluster, urlServer, withScratchDatabase, type ScratchServer } from '../../../protection/backup/scratch.ts';
-import { formatMs } from '../../../core/duration.ts';
 import { EnvError, UsageError } from '../../../core/errors.ts';
 import type { Finding, StepContext, StepResult } from '../../../core/step.ts';
 import { dbopsBuild } from '../../../core/version.ts';
 import { loadIdentities } from '../../../infra/crypto/age.ts';
 import { clientTool, findPgBinaries, pgTool } from '../../../infra/pg/binaries.ts';
-import type { BackupVerifyInputs } from '../../../cli/registry.ts';
-import { formatBytes } from '../../../report/markdown.ts';
+import type { BackupVerifyInputs } from './spec.ts';
+import { formatBytes, formatMs } from '../../../core/format.ts';
 
 /**
  * `dbops backup verify`: reads the stored backup back in one streamed pass (ciphertext SHA-256, age

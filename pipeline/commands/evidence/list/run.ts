@@ -2,7 +2,7 @@ import type { StepContext, StepResult } from '../../../core/step.ts';
 import { EvidenceBundle } from '../../../evidence/bundle.ts';
 import { parseBundleName } from '../../../evidence/chain.ts';
 import { assertKnownEnvironment, checkEnvironmentName, evidenceEnvironments, openEvidenceRoot, readObject } from '../../../evidence/store.ts';
-import type { EvidenceListInputs } from '../../../cli/registry.ts';
+import type { EvidenceListInputs } from './spec.ts';
 
 export interface EvidenceListEntry {
   sequence: number;

@@ -5,7 +5,7 @@ import { CHECKPOINT_FILE, EvidenceCheckpoint, parseBundleName, serialize, verify
 import type { EvidencePruneData } from '../../../evidence/report.ts';
 import { expiredPrefix, retentionCutoff } from '../../../evidence/retention.ts';
 import { evidenceEnvironments, openEvidenceRoot, readFolder } from '../../../evidence/store.ts';
-import type { EvidencePruneInputs } from '../../../cli/registry.ts';
+import type { EvidencePruneInputs } from './spec.ts';
 
 interface Plan {
   environment: string;

@@ -5,7 +5,7 @@ import { parseBundleName, verifyChain } from '../../../evidence/chain.ts';
 import { reconcile } from '../../../evidence/reconcile.ts';
 import type { EvidenceReconcileData } from '../../../evidence/report.ts';
 import { openEvidence, readFolder } from '../../../evidence/store.ts';
-import type { EvidenceReconcileInputs } from '../../../cli/registry.ts';
+import type { EvidenceReconcileInputs } from './spec.ts';
 import { loadRows, openSession } from '../../../change/migrations/history.ts';
 
 /** The bundles of a folder that parse, oldest first (the chain's own verdict is reported separately). */

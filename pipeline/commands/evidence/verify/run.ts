@@ -6,7 +6,7 @@ import { INFLIGHT_FILE, verifyChain } from '../../../evidence/chain.ts';
 import type { ChainReport, EvidenceVerifyData } from '../../../evidence/report.ts';
 import { assertKnownEnvironment, checkEnvironmentName, evidenceEnvironments, openEvidenceRoot, readFolder } from '../../../evidence/store.ts';
 import { ENVIRONMENT_NAME } from '../../../policy/environments.ts';
-import type { EvidenceVerifyInputs } from '../../../cli/registry.ts';
+import type { EvidenceVerifyInputs } from './spec.ts';
 
 /** A folder such as a downloaded workflow artifact: `<dir>/<environment>/<bundle>.json|.md` (the layout saveLocalCopy writes). */
 async function chainsInFolder(dir: string, only: string | undefined): Promise<ChainReport[]> {

@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import { ExitCode } from '../../../core/errors.ts';
-import { formatMs, parseDuration } from '../../../core/duration.ts';
+import { parseDuration } from '../../../core/duration.ts';
 import type { StepContext, StepResult } from '../../../core/step.ts';
-import type { MigrateInputs } from '../../../cli/registry.ts';
+import type { MigrateInputs } from '../../flags.ts';
 import { checksum } from '../../../change/migrations/checksum.ts';
 import { describeBlocker, Executor, type Blocker, type InvalidIndex } from '../../../change/migrations/executor.ts';
 import { checkLockfile, checkSqlFiles, malformedError, readMigrationsFolder, type LocalMigration } from '../../../change/migrations/folder.ts';
@@ -11,6 +11,7 @@ import { acquireAdvisoryLock, assertNoUnmanagedTables, createMigrationsTable, en
 import { datasourceLine, foundLine, p3009Hint, p3009Message } from '../../../change/migrations/messages.ts';
 import type { ExecutionPlan } from '../../../change/migrations/plan.ts';
 import { datasourceOf, type Datasource } from '../status/run.ts';
+import { formatMs } from '../../../core/format.ts';
 
 export interface AppliedMigration {
   name: string;

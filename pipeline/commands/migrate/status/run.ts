@@ -1,12 +1,12 @@
 import { resolve } from 'node:path';
-import { formatMs } from '../../../core/duration.ts';
 import type { Finding, StepContext, StepResult } from '../../../core/step.ts';
 import type { DbTarget } from '../../../infra/db/url.ts';
-import type { MigrateInputs } from '../../../cli/registry.ts';
+import type { MigrateInputs } from '../../flags.ts';
 import { scriptMatches } from '../../../change/migrations/checksum.ts';
 import { checkLockfile, readMigrationsFolder } from '../../../change/migrations/folder.ts';
 import { isFailed, loadRows, migrationsTableExists, openSession, type MigrationRow } from '../../../change/migrations/history.ts';
 import { datasourceLine, foundLine } from '../../../change/migrations/messages.ts';
+import { formatMs } from '../../../core/format.ts';
 
 export interface Datasource {
   database: string;

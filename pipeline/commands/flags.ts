@@ -1,0 +1,51 @@
+import { z } from 'zod';
+
+// Flag groups shared by commands. Keys are camelCase here and --kebab-case on the command line.
+export const connection = {
+  databaseUrl: z.string().min(1).optional().describe('PostgreSQL URL (default: $DATABASE_URL, else the embedded cluster in .dbops/)'),
+  schema: z.string().min(1).optional().describe("schema to migrate (default: the URL's ?schema= parameter, else public)"),
+};
+export const dirs = {
+  migrationsDir: z.string().default('prisma/migrations').describe('Prisma migrations folder'),
+  policiesDir: z.string().default('policies').describe('policy files folder'),
+};
+export const json = { json: z.boolean().default(false).describe('print the result as JSON on stdout') };
+export const rollbacks = { rollbacksDir: z.string().default('rollbacks').describe('folder of paired rollback scripts, rollbacks/<migration>.sql') };
+export const reports = { reportsDir: z.string().default('reports').describe('folder the step writes <step>.json into (and `dbops report` reads)') };
+export const scope = {
+  base: z.string().min(1).optional().describe('git ref the change is compared with (default: lint.base in policies/migrations.yaml, origin/main)'),
+  all: z.boolean().default(false).describe('every migration, not only those the change adds or edits'),
+  last: z.coerce.number().int().positive().optional().describe('treat the newest N migrations as the change (no git needed)'),
+};
+export const MigrateInputs = z.object({ ...connection, ...dirs, ...json });
+export type MigrateInputs = z.output<typeof MigrateInputs>;
+export const LocalInputs = z.object({ ...json });
+export const policiesOnly = { policiesDir: dirs.policiesDir };
+export const backupTarget = { target: z.string().min(1).optional().describe('storage target name from policies/backups.yaml (default: the primary)') };
+export const identity = { identityFile: z.string().min(1).optional().describe('file holding the age identity (AGE-SECRET-KEY-1…) that decrypts backups (default: the variable named by encryption.identity_env, DBOPS_BACKUP_IDENTITY)') };
+export const selector = {
+  latest: z.boolean().default(false).describe('the newest backup (of --tier, when given)'),
+  oldest: z.boolean().default(false).describe('the oldest backup (of --tier, when given)'),
+  tier: z.enum(['daily', 'weekly', 'monthly', 'pre-deploy']).optional().describe('only backups of this tier for --latest / --oldest'),
+};
+export const gateFlags = {
+  ...dirs,
+  ...rollbacks,
+  ...reports,
+  ...json,
+  ...identity,
+  environment: z.string().min(1).describe('environment of policies/environments.yaml (its database URL comes from the variable the policy names)'),
+  schema: connection.schema,
+  takeBackup: z.boolean().default(false).describe('take a pre-deploy backup of the environment\'s database and verify it first (backup create --tier pre-deploy, then backup verify)'),
+  breakGlass: z.string().min(1).optional().describe('emergency: replace the environment approvals by this reason, when the policy allows break_glass (recorded and marked in every report and evidence bundle)'),
+  outsideWindow: z.string().min(1).optional().describe('deploy while every change window is closed, for this reason (needs windows.outside_window.extra_approvals more approvals)'),
+};
+export const GateInputs = z.object(gateFlags);
+export type GateInputs = z.output<typeof GateInputs>;
+export const deployFlags = {
+  ...gateFlags,
+  wait: z.boolean().default(false).describe('when another deploy or rollback of this database is running, wait for it (up to --wait-timeout) instead of failing'),
+  waitTimeout: z.string().regex(/^\d+(ms|s|min|h)$/, 'expected a duration such as 30min').default('30min').describe('longest wait for a running deploy with --wait'),
+};
+export const DeployInputs = z.object(deployFlags);
+export type DeployInputs = z.output<typeof DeployInputs>;

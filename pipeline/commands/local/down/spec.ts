@@ -1,0 +1,12 @@
+import { z } from 'zod';
+import { defineCommand } from '../../../core/step.ts';
+import { LocalInputs } from '../../flags.ts';
+
+export const LocalDownInputs = LocalInputs.extend({ destroy: z.boolean().default(false).describe('also delete the cluster and its data') });
+
+export const spec = defineCommand({
+  path: ['local', 'down'],
+  summary: 'stop the embedded cluster (--destroy also deletes it)',
+  examples: ['dbops local down', 'dbops local down --destroy'],
+  inputs: LocalDownInputs,
+});

@@ -1,0 +1,17 @@
+import { z } from 'zod';
+import { defineCommand } from '../../core/step.ts';
+import { connection, json } from '../flags.ts';
+
+export const SeedInputs = z.object({
+  ...connection,
+  ...json,
+  scale: z.coerce.number().positive().default(1).describe('volume multiplier: 1 ≈ 1,000,000 journal lines'),
+  seed: z.coerce.number().int().nonnegative().default(42).describe('random seed; the same seed and scale give the same data'),
+});
+
+export const spec = defineCommand({
+  path: ['seed'],
+  summary: 'load AstroFinance reference data (Prisma Client) and reproducible synthetic volume',
+  examples: ['dbops seed', 'dbops seed --scale 0.1 --seed 7', 'dbops seed --database-url "$DATABASE_URL" --scale 2'],
+  inputs: SeedInputs,
+});
