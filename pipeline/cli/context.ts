@@ -6,8 +6,8 @@ import { loadPolicies } from '../policy/load.ts';
 import type { PolicyName } from '../policy/schema.ts';
 import type { Logger } from '../core/logger.ts';
 import { createShell, type Shell } from '../core/shell.ts';
-import type { StepContext } from '../core/step.ts';
 import { commands } from './registry.ts';
+import { type StepContext } from './contract.ts';
 
 export interface ContextOptions {
   log: Logger;

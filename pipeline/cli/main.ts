@@ -8,9 +8,10 @@ import { createLogger, LOG_LEVELS } from '../core/logger.ts';
 import { redact } from '../core/redact.ts';
 import { closest, didYouMean } from '../core/suggest.ts';
 import { parseDatabaseUrl } from '../infra/db/url.ts';
-import type { CommandSpec, StepResult } from '../core/step.ts';
 import { commands, GROUPS } from './registry.ts';
 import { recordStep } from '../report/store.ts';
+import { type CommandSpec } from './contract.ts';
+import { type StepResult } from '../core/result.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; description: string };
 

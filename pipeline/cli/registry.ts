@@ -1,4 +1,3 @@
-import { withRun, type CommandSpec } from '../core/step.ts';
 import { spec as migrateStatus } from '../commands/migrate/status/spec.ts';
 import { spec as migrateDeploy } from '../commands/migrate/deploy/spec.ts';
 import { spec as migrateResolve } from '../commands/migrate/resolve/spec.ts';
@@ -26,6 +25,7 @@ import { spec as localStatus } from '../commands/local/status/spec.ts';
 import { spec as localPsql } from '../commands/local/psql/spec.ts';
 import { spec as seed } from '../commands/seed/spec.ts';
 import { spec as demo } from '../commands/demo/spec.ts';
+import { type CommandSpec, withRun } from './contract.ts';
 
 /** What each command group is about; its subcommands come from the specs below. */
 export const GROUPS: Record<string, string> = {

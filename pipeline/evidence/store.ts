@@ -4,7 +4,7 @@ import { ConfigError, RefusedError, UsageError } from '../core/errors.ts';
 import { didYouMean } from '../core/suggest.ts';
 import type { Logger } from '../core/logger.ts';
 import { createShell } from '../core/shell.ts';
-import { DBOPS_VERSION, dbopsBuild } from '../core/version.ts';
+import { DBOPS_VERSION } from '../core/version.ts';
 import { ENVIRONMENT_NAME } from '../policy/environments.ts';
 import type { Policies } from '../policy/schema.ts';
 import { writeFileAtomic } from '../core/fs.ts';
@@ -14,6 +14,7 @@ import { NotFoundError, type Storage } from '../infra/storage/types.ts';
 import { EvidenceBundle, InflightMarker, type BundleDraft } from './bundle.ts';
 import { bundleStem, CHECKPOINT_FILE, checkBundle, checkCheckpoint, INFLIGHT_FILE, parseBundleName, sealBundle, serialize, sha256Hex } from './chain.ts';
 import { renderBundleBody, renderBundleMarkdown } from './render.ts';
+import { dbopsBuild } from '../infra/git/base.ts';
 
 /** Where the bundles of one environment live. */
 export interface EvidenceStore {

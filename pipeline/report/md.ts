@@ -1,4 +1,4 @@
-import type { Verdict } from '../core/step.ts';
+import { type Verdict } from '../core/result.ts';
 /**
  * GitHub-flavoured Markdown building blocks. Everything that comes from a tool or a file (messages, SQL,
  * names, diffs) goes through `text()` or `fence()`: a PR comment is rendered HTML, and an unescaped `|`

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Log, Region, ReportingDescriptor, Result } from 'sarif';
-import type { Severity } from '../core/step.ts';
 import { allFindings, type PlacedFinding } from './findings.ts';
 import type { LoadedReport } from './store.ts';
+import { type Severity } from '../core/result.ts';
 
 /**
  * SARIF 2.1.0 for GitHub code scanning (github/codeql-action/upload-sarif): one run, tool `dbops`, a rule

@@ -9,39 +9,7 @@ import { EVIDENCE_REPORT_DATA } from '../evidence/report.ts';
  * Additive changes only within one schemaVersion.
  */
 
-export const SeveritySchema = z.enum(['error', 'warning', 'notice']);
 
-export const FindingSchema = z.object({
-  rule: z.string().describe('stable rule id, e.g. squawk/adding-field-with-default, history/edited, rehearse/rewrite'),
-  severity: SeveritySchema,
-  message: z.string(),
-  file: z.string().optional().describe('path relative to the repository root'),
-  line: z.number().int().positive().optional().describe('1-based'),
-  column: z.number().int().positive().optional().describe('1-based'),
-  endLine: z.number().int().positive().optional(),
-  endColumn: z.number().int().positive().optional(),
-  help: z.string().optional(),
-  migration: z.string().optional(),
-});
-
-export const VerdictSchema = z.enum(['pass', 'warn', 'fail', 'skip']);
-
-export const ReportEnvelope = z.object({
-  schemaVersion: z.literal(1),
-  step: z.string().describe('lint | rollbacks | rehearse | …: the file name without .json'),
-  command: z.string().describe('e.g. "lint"'),
-  verdict: VerdictSchema,
-  exitCode: z.number().int(),
-  startedAt: z.string().describe('ISO 8601 UTC'),
-  finishedAt: z.string(),
-  durationMs: z.number(),
-  commit: z.string().nullable().describe('git HEAD when the step ran, if in a git work tree'),
-  dbopsVersion: z.string(),
-  findings: z.array(FindingSchema),
-  error: z.object({ code: z.string().optional(), message: z.string(), hint: z.string().optional() }).optional(),
-  data: z.unknown(),
-});
-export type ReportEnvelope = z.output<typeof ReportEnvelope>;
 
 // ---- lint ---------------------------------------------------------------------------------------------
 

@@ -4,10 +4,11 @@ import type { z } from 'zod';
 import { ConfigError, EnvError, ExitCode, isDbopsError } from '../core/errors.ts';
 import { writeFileAtomic } from '../core/fs.ts';
 import { redact } from '../core/redact.ts';
-import type { StepContext, StepResult } from '../core/step.ts';
 import { DBOPS_VERSION } from '../core/version.ts';
 import { headCommit } from '../infra/git/base.ts';
-import { REPORT_DATA, ReportEnvelope } from './schema.ts';
+import { REPORT_DATA } from './schema.ts';
+import { type StepContext } from '../cli/contract.ts';
+import { ReportEnvelope, type StepResult } from '../core/result.ts';
 
 /** Every string in a JSON value passed through `redact()`, so the file stays valid JSON whatever a secret contains. */
 export function redactDeep<T>(value: T): T {

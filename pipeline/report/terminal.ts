@@ -1,8 +1,9 @@
 import type { Logger } from '../core/logger.ts';
-import type { CommandSpec, StepResult } from '../core/step.ts';
 import { countFindings, locationText, worstVerdict } from './findings.ts';
 import type { LoadedReport } from './store.ts';
 import { formatMs, plural } from '../core/format.ts';
+import { type CommandSpec } from '../cli/contract.ts';
+import { type StepResult } from '../core/result.ts';
 
 
 /** The findings of a report as plain lines: for steps whose own renderer is not available. */

@@ -5,10 +5,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { ReportEnvelope } from '../../pipeline/report/schema.ts';
 import type { BackupEvent, SlackPayload } from '../../pipeline/commands/backup/notify/run.ts';
 import { CIPHERTEXT, checks, DATA, envelope, failedVerify, ID, offsite, target } from '../helpers/backup-reports.ts';
 import { dbops, testEnv } from '../helpers/cli.ts';
+import { type ReportEnvelope } from '../../pipeline/core/result.ts';
 
 /**
  * `dbops backup notify` against a webhook on loopback, with report files written the way the backup steps

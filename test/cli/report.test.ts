@@ -2,8 +2,8 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { ReportEnvelope } from '../../pipeline/report/schema.ts';
 import { runDbops } from '../helpers/cli.ts';
+import { type ReportEnvelope } from '../../pipeline/core/result.ts';
 
 /** `dbops report` as a user runs it, on the fixture reports (its own process: nothing from a CI job's environment leaks in). */
 

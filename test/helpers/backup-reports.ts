@@ -1,5 +1,5 @@
 import { BACKUP_REPORT_DATA } from '../../pipeline/protection/backup/report.ts';
-import { ReportEnvelope } from '../../pipeline/report/schema.ts';
+import { ReportEnvelope } from '../../pipeline/core/result.ts';
 
 /**
  * Report files of the backup steps, as the steps write them: every envelope and its data are checked

@@ -9,7 +9,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createContext } from '../../pipeline/cli/context.ts';
 import { EnvError } from '../../pipeline/core/errors.ts';
 import { silentLogger } from '../../pipeline/core/logger.ts';
-import type { Finding } from '../../pipeline/core/step.ts';
 import { findPgBinaries, pgTool } from '../../pipeline/infra/pg/binaries.ts';
 import { RehearseInputs } from '../../pipeline/commands/rehearse/spec.ts';
 import type { RehearseData } from '../../pipeline/report/schema.ts';
@@ -18,6 +17,7 @@ import { BASE_NAME, BASE_SQL } from '../fixtures/rehearse/generate-series.ts';
 import { BIN, dbops, testEnv, type CliRun } from '../helpers/cli.ts';
 import { adminUrl, createDatabase, queryUrl, useDatabase } from '../helpers/db.ts';
 import { LOCKFILE, migrationsFolder, tempDir, writeMigration } from '../helpers/migrations.ts';
+import { type Finding } from '../../pipeline/core/result.ts';
 
 const exec = promisify(execFile);
 const template = useDatabase('rehearse_snapshots');

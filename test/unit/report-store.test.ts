@@ -4,10 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, EnvError, RefusedError } from '../../pipeline/core/errors.ts';
-import type { StepResult } from '../../pipeline/core/step.ts';
-import { ReportEnvelope } from '../../pipeline/report/schema.ts';
 import { writeFileAtomic } from '../../pipeline/core/fs.ts';
 import { envelopeOf, parseReport, readReports, writeReport, type StepOutcome } from '../../pipeline/report/store.ts';
+import { ReportEnvelope, type StepResult } from '../../pipeline/core/result.ts';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/reports/pr-failing');
 const tmp = mkdtempSync(join(tmpdir(), 'dbops-report-store-'));

@@ -5,10 +5,10 @@ import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { EnvError } from '../../pipeline/core/errors.ts';
-import { defineCommand, withRun, type StepResult } from '../../pipeline/core/step.ts';
 import { commands } from '../../pipeline/cli/registry.ts';
-import { ReportEnvelope } from '../../pipeline/report/schema.ts';
 import { dbops, ROOT } from '../helpers/cli.ts';
+import { defineCommand, withRun } from '../../pipeline/cli/contract.ts';
+import { ReportEnvelope, type StepResult } from '../../pipeline/core/result.ts';
 
 /**
  * The CLI's one exit path writes `<--reports-dir>/<report>.json` for every command whose registry entry

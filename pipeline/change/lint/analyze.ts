@@ -1,7 +1,7 @@
-import type { Finding } from '../../core/step.ts';
 import type { LocalMigration } from '../migrations/folder.ts';
 import { altersType, ColumnModel, findDestructive, type Hit, type ParsedStatement } from './destructive.ts';
 import type { SourceText } from './text.ts';
+import { type Finding } from '../../core/result.ts';
 
 export interface ParseError {
   message: string;

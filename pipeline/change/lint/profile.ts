@@ -1,6 +1,6 @@
-import type { Severity } from '../../core/step.ts';
 import type { LintPolicy } from '../../policy/lint.ts';
 import { MALFORMED_RULES } from '../migrations/folder.ts';
+import { type Severity } from '../../core/result.ts';
 
 export type Level = Severity | 'off';
 

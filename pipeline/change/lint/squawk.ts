@@ -5,8 +5,8 @@ import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { EnvError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
-import type { Finding } from '../../core/step.ts';
 import type { SourceText } from './text.ts';
+import { type Finding } from '../../core/result.ts';
 
 // squawk-cli 2.x `--reporter json`: one flat array for all files (files without findings are absent),
 // 0-based line and column, columns counted in UTF-8 bytes. Validated so a changed format fails loudly.

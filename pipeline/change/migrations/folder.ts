@@ -3,10 +3,10 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodingFault, type EncodingFault } from '../../core/encoding.ts';
 import { ConfigError } from '../../core/errors.ts';
-import type { Finding } from '../../core/step.ts';
 import type { RollbackFile } from '../rollbacks/pair.ts';
 import { planExecution, type ExecutionPlan } from './plan.ts';
 import { plural } from '../../core/format.ts';
+import { type Finding } from '../../core/result.ts';
 
 export interface LocalMigration {
   /** The directory name, exactly: Prisma's migration name. */

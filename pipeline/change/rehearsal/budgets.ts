@@ -3,12 +3,12 @@
  * lint findings re-judged with what was measured. Pure functions over the rehearsal data.
  */
 import { parseDuration } from '../../core/duration.ts';
-import type { Finding, Severity } from '../../core/step.ts';
 import type { RehearsePolicy } from '../../policy/rehearse.ts';
 import type { MigrationRehearsal, RehearseData } from '../../report/schema.ts';
 import type { StatementRefs } from './statements.ts';
 import { blocks } from './timeline.ts';
 import { formatBytes, formatMs, formatShortMs } from '../../core/format.ts';
+import { type Finding, type Severity } from '../../core/result.ts';
 
 export interface RehearsedMigration {
   rehearsal: MigrationRehearsal;

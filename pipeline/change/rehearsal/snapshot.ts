@@ -3,7 +3,6 @@ import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { ConfigError, EnvError, RefusedError, UsageError } from '../../core/errors.ts';
-import type { StepContext } from '../../core/step.ts';
 import { serverMajor, withClient, type Client } from '../../infra/db/client.ts';
 import { cloneDatabase, connectMaintenance, databaseExists, dropDatabase, markOwner, onDatabase, ownership, sweepOrphans } from '../../infra/db/clone.ts';
 import { parseDatabaseUrl, quoteIdent, type DbTarget } from '../../infra/db/url.ts';
@@ -19,6 +18,7 @@ import { executorError } from './rollback.ts';
 import type { ScopedMigration } from './scope.ts';
 import { assertExistingFile } from '../../core/fs.ts';
 import { formatMs } from '../../core/format.ts';
+import { type StepContext } from '../../cli/contract.ts';
 
 /** Prefix of every database rehearse creates: clones, cached templates and templates being built. */
 export const PREFIX = 'dbops_';

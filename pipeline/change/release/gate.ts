@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { EnvError, UsageError } from '../../core/errors.ts';
-import type { StepContext } from '../../core/step.ts';
 import { isPgError } from '../../infra/db/client.ts';
 import { readRollbacksFolder } from '../rollbacks/files.ts';
 import type { GateInputs } from '../../commands/flags.ts';
@@ -21,6 +20,7 @@ export type { GateRequest };
 import type { Environment } from './environment.ts';
 import type { ChangeMigration, GateCheck, GateData } from './schema.ts';
 import { describeWindow, isOpen, localLabel } from './window.ts';
+import { type StepContext } from '../../cli/contract.ts';
 
 /** Order of the checks in the report: what protects the data first, then who approved, then the change itself. */
 const ORDER: GateCheck['name'][] = ['interrupted', 'clean-state', 'backup', 'approval', 'staging-first', 'lint', 'rehearsal', 'window'];

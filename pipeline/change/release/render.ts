@@ -1,6 +1,6 @@
-import type { StepResult } from '../../core/step.ts';
 import type { ExecutionData } from './schema.ts';
 import { formatMs } from '../../core/format.ts';
+import { type StepResult } from '../../core/result.ts';
 
 const OUTCOME: Record<ExecutionData['outcome'], string> = {
   succeeded: '✔ SUCCEEDED',

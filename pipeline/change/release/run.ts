@@ -2,7 +2,6 @@ import { hostname, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseDuration } from '../../core/duration.ts';
 import { EnvError, ExitCode, isDbopsError, UsageError } from '../../core/errors.ts';
-import type { StepContext, StepResult } from '../../core/step.ts';
 import type { BundleDraft } from '../../evidence/bundle.ts';
 import { appendBundle, clearInflight, openEvidence, readInflight, saveLocalCopy, writeInflight, type EvidenceStore, type StoredBundle } from '../../evidence/store.ts';
 import { assertWritableFolder, writeFileAtomic } from '../../core/fs.ts';
@@ -16,6 +15,8 @@ import { interruptedDeployOf } from './checks/state.ts';
 import { evaluateGate, gateRequest } from './gate.ts';
 import { acquireDeployLock, releaseDeployLock } from './lock.ts';
 import type { ExecutionData, GateData } from './schema.ts';
+import { type StepContext } from '../../cli/contract.ts';
+import { type StepResult } from '../../core/result.ts';
 
 /**
  * `dbops deploy` and `dbops rollback` around the engine: one session on the environment's database holding

@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import type { z } from 'zod';
 import { RefusedError } from '../../core/errors.ts';
-import type { StepContext, StepResult, Verdict } from '../../core/step.ts';
 import { parseDatabaseUrl } from '../../infra/db/url.ts';
 import { ensureLocalDatabase } from '../../infra/pg/local.ts';
 import type { DemoInputs } from './spec.ts';
@@ -15,6 +14,8 @@ import * as deploy from '../migrate/deploy/run.ts';
 import * as status from '../migrate/status/run.ts';
 import * as rehearse from '../rehearse/run.ts';
 import * as seed from '../seed/run.ts';
+import { type StepContext } from '../../cli/contract.ts';
+import { type StepResult, type Verdict } from '../../core/result.ts';
 
 export interface DemoData {
   cluster: { dir: string; port: number; major: number };

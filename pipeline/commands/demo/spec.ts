@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { defineCommand } from '../../core/step.ts';
 import { dirs, json, reports, rollbacks } from '../flags.ts';
 import { SeedInputs } from '../seed/spec.ts';
+import { defineCommand } from '../../cli/contract.ts';
 
 export const DemoInputs = z.object({
   ...dirs,

@@ -1,9 +1,10 @@
 import { resolveEnvironment } from '../../change/release/environment.ts';
 import { evaluateGate, gateRequest } from '../../change/release/gate.ts';
 import type { GateCheck, GateData } from '../../change/release/schema.ts';
-import type { Finding, StepContext, StepResult } from '../../core/step.ts';
 import type { GateInputs } from '../flags.ts';
 import { openSession } from '../../change/migrations/history.ts';
+import { type Finding, type StepResult } from '../../core/result.ts';
+import { type StepContext } from '../../cli/contract.ts';
 
 /**
  * `dbops gate --environment NAME`: every check of the production path, reported together. Read-only on the

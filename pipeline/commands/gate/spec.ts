@@ -1,5 +1,5 @@
-import { defineCommand } from '../../core/step.ts';
 import { GateInputs } from '../flags.ts';
+import { defineCommand } from '../../cli/contract.ts';
 
 export const spec = defineCommand({
   path: ['gate'],

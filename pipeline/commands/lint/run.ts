@@ -1,6 +1,5 @@
 import { basename, join } from 'node:path';
 import { ExitCode, UsageError } from '../../core/errors.ts';
-import type { Finding, StepContext, StepResult, Verdict } from '../../core/step.ts';
 import { changedSince, migrationsAt, resolveBase, showFile } from '../../infra/git/base.ts';
 import type { LintPolicy } from '../../policy/lint.ts';
 import type { LintInputs } from './spec.ts';
@@ -16,6 +15,8 @@ import { DBOPS_RULES, policyLevel, PRISMA_PROFILE, profileLevel, SQUAWK_PREFIX, 
 import { mapSquawkFinding, runSquawk, type SquawkRun } from '../../change/lint/squawk.ts';
 import { SourceText } from '../../change/lint/text.ts';
 import { plural } from '../../core/format.ts';
+import { type Finding, type StepResult, type Verdict } from '../../core/result.ts';
+import { type StepContext } from '../../cli/contract.ts';
 
 type LintFile = LintData['files'][number];
 

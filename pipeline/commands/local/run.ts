@@ -1,6 +1,5 @@
 import type { z } from 'zod';
 import { ExitCode, RefusedError } from '../../core/errors.ts';
-import type { StepModule, StepResult } from '../../core/step.ts';
 import { serverMajor, withClient } from '../../infra/db/client.ts';
 import { parseDatabaseUrl } from '../../infra/db/url.ts';
 import { clientTool } from '../../infra/pg/binaries.ts';
@@ -9,6 +8,8 @@ import { downLocalCluster, ensureLocalCluster, localStatus, type LocalDown, type
 import type { LocalDownInputs } from './down/spec.ts';
 import type { LocalInputs } from '../flags.ts';
 import type { LocalPsqlInputs } from './psql/spec.ts';
+import { type StepModule } from '../../cli/contract.ts';
+import { type StepResult } from '../../core/result.ts';
 
 export type { LocalStatus };
 

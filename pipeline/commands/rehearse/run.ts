@@ -7,7 +7,6 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { EnvError } from '../../core/errors.ts';
-import type { Finding, StepContext, StepResult } from '../../core/step.ts';
 import { withClient } from '../../infra/db/client.ts';
 import { schemaFingerprint } from '../../infra/db/fingerprint.ts';
 import { headCommit } from '../../infra/git/base.ts';
@@ -15,7 +14,7 @@ import { quoteIdent } from '../../infra/db/url.ts';
 import type { MigrationsPolicy } from '../../policy/schema.ts';
 import type { RehearseInputs } from './spec.ts';
 import { SEVERITY_ORDER } from '../../report/findings.ts';
-import { ReportEnvelope, type MigrationRehearsal, type RehearseData } from '../../report/schema.ts';
+import { type MigrationRehearsal, type RehearseData } from '../../report/schema.ts';
 import { describeBlocker, Executor } from '../../change/migrations/executor.ts';
 import { malformedError, malformedFiles, readMigrationsFolder } from '../../change/migrations/folder.ts';
 import { readRollbacksFolder } from '../../change/rollbacks/files.ts';
@@ -29,6 +28,8 @@ import { applyBase, cancelClone, cloneSnapshot, dropClone, openSnapshot, type Cl
 import { resolveTables, statementRefs } from '../../change/rehearsal/statements.ts';
 import { parseWorkload, runWorkload, type PlanResult, type WorkloadQuery } from '../../change/rehearsal/workload.ts';
 import { formatMs } from '../../core/format.ts';
+import { type Finding, ReportEnvelope, type StepResult } from '../../core/result.ts';
+import { type StepContext } from '../../cli/contract.ts';
 
 export { render } from '../../change/rehearsal/render.ts';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { defineCommand } from '../../core/step.ts';
 import { dirs, json, reports, rollbacks, scope } from '../flags.ts';
+import { defineCommand } from '../../cli/contract.ts';
 
 export const RehearseInputs = z.object({
   ...dirs,

@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
 import { ConfigError, ExitCode } from '../../core/errors.ts';
-import type { StepContext, StepResult, Verdict } from '../../core/step.ts';
 import { DBOPS_VERSION } from '../../core/version.ts';
 import { inGitHubActions } from '../../infra/github/env.ts';
 import type { ReportInputs } from './spec.ts';
@@ -11,6 +10,8 @@ import { REPORT_STEPS } from '../../report/schema.ts';
 import { assertWritableFile, writeFileAtomic } from '../../core/fs.ts';
 import { readReports, redactDeep, type LoadedReport } from '../../report/store.ts';
 import { renderTerminal } from '../../report/terminal.ts';
+import { type StepContext } from '../../cli/contract.ts';
+import { type StepResult, type Verdict } from '../../core/result.ts';
 
 
 

@@ -1,8 +1,9 @@
-import type { StepContext, StepResult } from '../../core/step.ts';
 import { renderExecution } from '../../change/release/render.ts';
 import { runAction } from '../../change/release/run.ts';
 import type { ExecutionData } from '../../change/release/schema.ts';
 import type { RollbackInputs } from './spec.ts';
+import { type StepContext } from '../../cli/contract.ts';
+import { type StepResult } from '../../core/result.ts';
 
 export function run(input: RollbackInputs, ctx: StepContext): Promise<StepResult<ExecutionData>> {
   return runAction('rollback', input, ctx);

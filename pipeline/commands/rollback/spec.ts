@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { defineCommand } from '../../core/step.ts';
 import { deployFlags } from '../flags.ts';
+import { defineCommand } from '../../cli/contract.ts';
 
 export const RollbackInputs = z.object({
   ...deployFlags,

@@ -5,7 +5,6 @@
  */
 import type { z } from 'zod';
 import { EnvError, RefusedError } from '../../core/errors.ts';
-import type { StepContext, StepResult } from '../../core/step.ts';
 import { connect, withClient, type Client } from '../../infra/db/client.ts';
 import { quoteIdent, quoteLiteral, type DbTarget } from '../../infra/db/url.ts';
 import type { SeedInputs } from './spec.ts';
@@ -13,6 +12,8 @@ import { balanceTriggersEnabled, chooseLoadMode, rebuildableIndexes, schemaGaps,
 import { buildReference, writeReference, type BulkInputs, type ReferenceRows } from '../../seed/reference.ts';
 import { documentPlan, helperFunctions, journalPlan, loadStatements, planVolume, SEQUENCED_TABLES, stagingTables, type Statement } from '../../seed/volume.ts';
 import { formatMs } from '../../core/format.ts';
+import { type StepContext } from '../../cli/contract.ts';
+import { type StepResult } from '../../core/result.ts';
 
 type Input = z.output<typeof SeedInputs>;
 /** What the volume depends on: the same pair gives the same data. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { defineCommand } from '../../core/step.ts';
 import { connection, json } from '../flags.ts';
+import { defineCommand } from '../../cli/contract.ts';
 
 export const SeedInputs = z.object({
   ...connection,

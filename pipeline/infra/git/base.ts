@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError, EnvError } from '../../core/errors.ts';
 import type { Shell } from '../../core/shell.ts';
+import { DBOPS_VERSION } from '../../core/version.ts';
 
 /**
  * What a pull request changes, from git: the base ref's migrations and the work tree's differences to it.
@@ -106,3 +107,8 @@ export async function headCommit(sh: Shell): Promise<string | null> {
 
 /** Blob id of a work-tree file (for comparing with filesAt). */
 export const workTreeBlob = async (path: string, root = '.'): Promise<string> => blobId(await readFile(join(root, path)));
+
+/** dbops version and git commit, as manifests, verification records and evidence record them. */
+export async function dbopsBuild(sh: Shell): Promise<{ version: string; commit: string | null }> {
+  return { version: DBOPS_VERSION, commit: await headCommit(sh) };
+}

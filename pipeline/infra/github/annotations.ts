@@ -1,5 +1,5 @@
-import type { Severity } from '../../core/step.ts';
 import type { PlacedFinding } from '../../report/findings.ts';
+import { type Severity } from '../../core/result.ts';
 
 /**
  * GitHub shows at most 10 error and 10 warning annotations per workflow step (notices are capped alike)

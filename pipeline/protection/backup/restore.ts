@@ -10,7 +10,6 @@ import type { z } from 'zod';
 import { parseDuration } from '../../core/duration.ts';
 import { ConfigError, EnvError, isDbopsError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
-import type { StepContext } from '../../core/step.ts';
 import { createDecryptStream } from '../../infra/crypto/age.ts';
 import { withClient, isPgError, type Client } from '../../infra/db/client.ts';
 import { pgEnv } from '../../infra/db/libpq.ts';
@@ -22,6 +21,7 @@ import type { BackupManifest, TableManifest, VerificationCheck } from './manifes
 import { ProgressMeter } from './progress.ts';
 import { compareTableManifests, computeTableManifest, MANIFEST_SETTINGS, type ManifestDifference } from './tables.ts';
 import { formatBytes, formatMs } from '../../core/format.ts';
+import { type StepContext } from '../../cli/contract.ts';
 
 /**
  * What `backup verify` and `backup restore` share: reading a stored backup back (SHA-256 of the ciphertext,

@@ -3,12 +3,12 @@ import type { BackupEntry } from '../../../protection/backup/manifest.ts';
 import { parseDuration } from '../../../core/duration.ts';
 import { ConfigError, isDbopsError, UsageError } from '../../../core/errors.ts';
 import { redact } from '../../../core/redact.ts';
-import type { StepContext } from '../../../core/step.ts';
 import { BackupCreateInputs } from '../../../commands/backup/create/spec.ts';
 import { BackupVerifyInputs } from '../../../commands/backup/verify/spec.ts';
 import type { BackupEvidence, GateCheck, GateReason } from '../schema.ts';
 import { gateCheck, type GateScope } from './types.ts';
 import { formatAge, names } from '../../../core/format.ts';
+import { type StepContext } from '../../../cli/contract.ts';
 
 export interface BackupCheck {
   check: GateCheck;

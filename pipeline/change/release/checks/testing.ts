@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import type { z } from 'zod';
 import { ConfigError, EnvError } from '../../../core/errors.ts';
-import type { Finding } from '../../../core/step.ts';
 import { LintInputs } from '../../../commands/lint/spec.ts';
 import { RehearseData } from '../../../report/schema.ts';
 import { readReports } from '../../../report/store.ts';
@@ -9,6 +8,7 @@ import type { ApprovalEvidence } from '../../../infra/github/approvals.ts';
 import type { GateCheck, GateReason, TestingEvidence } from '../schema.ts';
 import { gateCheck, type GateScope } from './types.ts';
 import { names, plural } from '../../../core/format.ts';
+import { type Finding } from '../../../core/result.ts';
 
 type Testing = z.output<typeof TestingEvidence>;
 

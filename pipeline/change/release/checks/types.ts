@@ -1,9 +1,9 @@
-import type { StepContext } from '../../../core/step.ts';
 import type { Policies } from '../../../policy/schema.ts';
 import type { LocalMigration } from '../../migrations/folder.ts';
 import type { MigrationRow, Session } from '../../migrations/history.ts';
 import type { Environment } from '../environment.ts';
 import type { ChangeMigration, GateCheck, GateCheckName, GateData, GateReason } from '../schema.ts';
+import { type StepContext } from '../../../cli/contract.ts';
 
 /** What the gate is asked to judge, by `dbops gate`, `deploy` and `rollback`. */
 export interface GateRequest {

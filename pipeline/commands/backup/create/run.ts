@@ -12,8 +12,6 @@ import { parseDuration } from '../../../core/duration.ts';
 import { ConfigError, EnvError, isDbopsError } from '../../../core/errors.ts';
 import type { Logger } from '../../../core/logger.ts';
 import { redact } from '../../../core/redact.ts';
-import type { StepContext, StepResult } from '../../../core/step.ts';
-import { dbopsBuild } from '../../../core/version.ts';
 import { createEncryptStream, recipientFingerprint } from '../../../infra/crypto/age.ts';
 import { connect, isPgError } from '../../../infra/db/client.ts';
 import { pgEnv } from '../../../infra/db/libpq.ts';
@@ -21,6 +19,9 @@ import type { DbTarget } from '../../../infra/db/url.ts';
 import { clientTool, findPgBinaries } from '../../../infra/pg/binaries.ts';
 import type { BackupCreateInputs } from './spec.ts';
 import { formatBytes, formatCount, formatMs } from '../../../core/format.ts';
+import { type StepContext } from '../../../cli/contract.ts';
+import { type StepResult } from '../../../core/result.ts';
+import { dbopsBuild } from '../../../infra/git/base.ts';
 
 export type { BackupCreateData };
 

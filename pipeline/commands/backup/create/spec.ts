@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { defineCommand } from '../../../core/step.ts';
 import { backupTarget, connection, json, policiesOnly, reports } from '../../flags.ts';
+import { defineCommand } from '../../../cli/contract.ts';
 
 export const BackupCreateInputs = z.object({
   ...connection,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { defineCommand } from '../../../core/step.ts';
 import { backupTarget, json, policiesOnly, selector } from '../../flags.ts';
+import { defineCommand } from '../../../cli/contract.ts';
 
 export const BackupListInputs = z.object({ ...policiesOnly, ...json, ...backupTarget, tier: selector.tier });
 export type BackupListInputs = z.output<typeof BackupListInputs>;

@@ -2,7 +2,6 @@ import type { BackupCreateData, BackupPruneData, BackupReplicateData, BackupRest
 import { sleep } from '../../../core/duration.ts';
 import { ExitCode, isDbopsError } from '../../../core/errors.ts';
 import { redact, registerSecret } from '../../../core/redact.ts';
-import type { Finding, StepContext, StepResult, Verdict } from '../../../core/step.ts';
 import { inGitHubActions } from '../../../infra/github/env.ts';
 import type { Tier } from '../../../policy/backups.ts';
 import type { BackupNotifyInputs } from './spec.ts';
@@ -10,6 +9,8 @@ import { backupBlocks, BACKUP_STEPS } from '../../../report/backup-md.ts';
 import { assemble, type Block, code, table, text, VERDICT_ICON } from '../../../report/md.ts';
 import { readReports, redactDeep, reportFile, type LoadedReport } from '../../../report/store.ts';
 import { clip, formatBytes, formatMs } from '../../../core/format.ts';
+import { type Finding, type StepResult, type Verdict } from '../../../core/result.ts';
+import { type StepContext } from '../../../cli/contract.ts';
 
 /**
  * `dbops backup notify`: one event about this run's backup steps (the reports/backup-*.json files), sent to

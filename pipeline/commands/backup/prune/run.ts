@@ -3,11 +3,12 @@ import type { BackupPruneData, RetentionDecision } from '../../../protection/bac
 import { planRetention } from '../../../protection/backup/retention.ts';
 import { parseDuration } from '../../../core/duration.ts';
 import { ExitCode, isDbopsError } from '../../../core/errors.ts';
-import type { Finding, StepContext, StepResult } from '../../../core/step.ts';
 import type { BackupsPolicy } from '../../../policy/backups.ts';
 import type { BackupPruneInputs } from './spec.ts';
 import type { Storage } from '../../../infra/storage/types.ts';
 import { plural } from '../../../core/format.ts';
+import { type Finding, type StepResult } from '../../../core/result.ts';
+import { type StepContext } from '../../../cli/contract.ts';
 
 type TargetResult = BackupPruneData['targets'][number];
 

@@ -8,11 +8,12 @@ import { mibPerSecond, ProgressMeter } from '../../../protection/backup/progress
 import type { BackupReplicateData } from '../../../protection/backup/report.ts';
 import { parseDuration } from '../../../core/duration.ts';
 import { EnvError, ExitCode, isDbopsError, UsageError } from '../../../core/errors.ts';
-import type { Finding, StepContext, StepResult } from '../../../core/step.ts';
-import { dbopsBuild } from '../../../core/version.ts';
 import type { BackupReplicateInputs } from './spec.ts';
 import { NotFoundError, type Storage } from '../../../infra/storage/types.ts';
 import { formatBytes, formatMs, plural } from '../../../core/format.ts';
+import { type Finding, type StepResult } from '../../../core/result.ts';
+import { type StepContext } from '../../../cli/contract.ts';
+import { dbopsBuild } from '../../../infra/git/base.ts';
 
 export type { BackupReplicateData };
 

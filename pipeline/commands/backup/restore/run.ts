@@ -19,8 +19,6 @@ import {
 } from '../../../protection/backup/restore.ts';
 import { USER_RELATION } from '../../../protection/backup/tables.ts';
 import { EnvError, RefusedError } from '../../../core/errors.ts';
-import type { Finding, StepContext, StepResult } from '../../../core/step.ts';
-import { dbopsBuild } from '../../../core/version.ts';
 import { loadIdentities } from '../../../infra/crypto/age.ts';
 import { connect, isPgError, serverMajor, withClient, type Client } from '../../../infra/db/client.ts';
 import { dropDatabase, onDatabase } from '../../../infra/db/clone.ts';
@@ -28,6 +26,9 @@ import { parseDatabaseUrl, quoteIdent, type DbTarget } from '../../../infra/db/u
 import { clientTool, findPgBinaries } from '../../../infra/pg/binaries.ts';
 import type { BackupRestoreInputs } from './spec.ts';
 import { formatBytes, formatMs, plural } from '../../../core/format.ts';
+import { type Finding, type StepResult } from '../../../core/result.ts';
+import { type StepContext } from '../../../cli/contract.ts';
+import { dbopsBuild } from '../../../infra/git/base.ts';
 
 const APP = 'dbops backup restore';
 

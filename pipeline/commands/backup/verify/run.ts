@@ -19,12 +19,13 @@ import {
 } from '../../../protection/backup/restore.ts';
 import { scratchDatabaseName, startThrowawayCluster, urlServer, withScratchDatabase, type ScratchServer } from '../../../protection/backup/scratch.ts';
 import { EnvError, UsageError } from '../../../core/errors.ts';
-import type { Finding, StepContext, StepResult } from '../../../core/step.ts';
-import { dbopsBuild } from '../../../core/version.ts';
 import { loadIdentities } from '../../../infra/crypto/age.ts';
 import { clientTool, findPgBinaries, pgTool } from '../../../infra/pg/binaries.ts';
 import type { BackupVerifyInputs } from './spec.ts';
 import { formatBytes, formatMs } from '../../../core/format.ts';
+import { type Finding, type StepResult } from '../../../core/result.ts';
+import { type StepContext } from '../../../cli/contract.ts';
+import { dbopsBuild } from '../../../infra/git/base.ts';
 
 /**
  * `dbops backup verify`: reads the stored backup back in one streamed pass (ciphertext SHA-256, age

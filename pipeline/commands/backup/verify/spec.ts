@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { defineCommand } from '../../../core/step.ts';
 import { backupTarget, identity, json, policiesOnly, reports, selector } from '../../flags.ts';
+import { defineCommand } from '../../../cli/contract.ts';
 
 export const BackupVerifyInputs = z.object({
   ...policiesOnly,

@@ -1,8 +1,9 @@
-import type { StepContext, StepResult } from '../../../core/step.ts';
 import { EvidenceBundle } from '../../../evidence/bundle.ts';
 import { parseBundleName } from '../../../evidence/chain.ts';
 import { assertKnownEnvironment, checkEnvironmentName, evidenceEnvironments, openEvidenceRoot, readObject } from '../../../evidence/store.ts';
 import type { EvidenceListInputs } from './spec.ts';
+import { type StepContext } from '../../../cli/contract.ts';
+import { type StepResult } from '../../../core/result.ts';
 
 export interface EvidenceListEntry {
   sequence: number;

@@ -1,11 +1,12 @@
 import { RefusedError } from '../../../core/errors.ts';
-import type { StepContext, StepResult } from '../../../core/step.ts';
 import { EvidenceBundle } from '../../../evidence/bundle.ts';
 import { CHECKPOINT_FILE, EvidenceCheckpoint, parseBundleName, serialize, verifyChain } from '../../../evidence/chain.ts';
 import type { EvidencePruneData } from '../../../evidence/report.ts';
 import { expiredPrefix, retentionCutoff } from '../../../evidence/retention.ts';
 import { evidenceEnvironments, openEvidenceRoot, readFolder } from '../../../evidence/store.ts';
 import type { EvidencePruneInputs } from './spec.ts';
+import { type StepContext } from '../../../cli/contract.ts';
+import { type StepResult } from '../../../core/result.ts';
 
 interface Plan {
   environment: string;

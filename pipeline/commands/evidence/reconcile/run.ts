@@ -1,4 +1,3 @@
-import type { Finding, StepContext, StepResult } from '../../../core/step.ts';
 import { resolveEnvironment } from '../../../change/release/environment.ts';
 import { EvidenceBundle } from '../../../evidence/bundle.ts';
 import { parseBundleName, verifyChain } from '../../../evidence/chain.ts';
@@ -7,6 +6,8 @@ import type { EvidenceReconcileData } from '../../../evidence/report.ts';
 import { openEvidence, readFolder } from '../../../evidence/store.ts';
 import type { EvidenceReconcileInputs } from './spec.ts';
 import { loadRows, openSession } from '../../../change/migrations/history.ts';
+import { type Finding, type StepResult } from '../../../core/result.ts';
+import { type StepContext } from '../../../cli/contract.ts';
 
 /** The bundles of a folder that parse, oldest first (the chain's own verdict is reported separately). */
 function parseBundles(files: Map<string, Buffer>): EvidenceBundle[] {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { defineCommand } from '../../../core/step.ts';
 import { LocalInputs } from '../../flags.ts';
+import { defineCommand } from '../../../cli/contract.ts';
 
 export const LocalDownInputs = LocalInputs.extend({ destroy: z.boolean().default(false).describe('also delete the cluster and its data') });
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineCommand } from '../../../core/step.ts';
+import { defineCommand } from '../../../cli/contract.ts';
 
 export const LocalPsqlInputs = z.object({ args: z.array(z.string()).default([]), database: z.string().default('dbops').describe('database to open') });
 

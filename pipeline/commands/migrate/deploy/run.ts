@@ -1,7 +1,6 @@
 import { resolve } from 'node:path';
 import { ExitCode } from '../../../core/errors.ts';
 import { parseDuration } from '../../../core/duration.ts';
-import type { StepContext, StepResult } from '../../../core/step.ts';
 import type { MigrateInputs } from '../../flags.ts';
 import { checksum } from '../../../change/migrations/checksum.ts';
 import { describeBlocker, Executor, type Blocker, type InvalidIndex } from '../../../change/migrations/executor.ts';
@@ -12,6 +11,8 @@ import { datasourceLine, foundLine, p3009Hint, p3009Message } from '../../../cha
 import type { ExecutionPlan } from '../../../change/migrations/plan.ts';
 import { datasourceOf, type Datasource } from '../status/run.ts';
 import { formatMs } from '../../../core/format.ts';
+import { type StepContext } from '../../../cli/contract.ts';
+import { type StepResult } from '../../../core/result.ts';
 
 export interface AppliedMigration {
   name: string;

@@ -1,10 +1,11 @@
 import { resolve as resolvePath } from 'node:path';
 import { RefusedError, UsageError } from '../../../core/errors.ts';
 import { parseDuration } from '../../../core/duration.ts';
-import type { StepContext, StepResult } from '../../../core/step.ts';
 import type { ResolveInputs } from './spec.ts';
 import { checksum } from '../../../change/migrations/checksum.ts';
 import { checkLockfile, readMigrationsFolder } from '../../../change/migrations/folder.ts';
+import type { StepContext } from '../../../cli/contract.ts';
+import type { StepResult } from '../../../core/result.ts';
 import {
   acquireAdvisoryLock,
   createMigrationsTable,

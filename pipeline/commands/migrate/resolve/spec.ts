@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { defineCommand } from '../../../core/step.ts';
 import { MigrateInputs } from '../../flags.ts';
+import { defineCommand } from '../../../cli/contract.ts';
 
 export const ResolveInputs = MigrateInputs.extend({
   applied: z.string().min(1).optional().describe('record migration NAME as applied without running it (hotfix done by hand, or baselining)'),

@@ -1,5 +1,4 @@
 import { resolve } from 'node:path';
-import type { Finding, StepContext, StepResult } from '../../../core/step.ts';
 import type { DbTarget } from '../../../infra/db/url.ts';
 import type { MigrateInputs } from '../../flags.ts';
 import { scriptMatches } from '../../../change/migrations/checksum.ts';
@@ -7,6 +6,8 @@ import { checkLockfile, readMigrationsFolder } from '../../../change/migrations/
 import { isFailed, loadRows, migrationsTableExists, openSession, type MigrationRow } from '../../../change/migrations/history.ts';
 import { datasourceLine, foundLine } from '../../../change/migrations/messages.ts';
 import { formatMs } from '../../../core/format.ts';
+import { type Finding, type StepResult } from '../../../core/result.ts';
+import { type StepContext } from '../../../cli/contract.ts';
 
 export interface Datasource {
   database: string;

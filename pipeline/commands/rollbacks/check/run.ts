@@ -1,4 +1,3 @@
-import type { Finding, StepContext, StepResult } from '../../../core/step.ts';
 import type { RollbacksInputs } from './spec.ts';
 import type { RollbacksData } from '../../../report/schema.ts';
 import { readRollbacksFolder } from '../../../change/rollbacks/files.ts';
@@ -6,6 +5,8 @@ import { pairRollbacks } from '../../../change/rollbacks/pair.ts';
 import { ExitCode } from '../../../core/errors.ts';
 import { checkSqlFiles, problemFinding, readMigrationsFolder } from '../../../change/migrations/folder.ts';
 import { plural } from '../../../core/format.ts';
+import { type Finding, type StepResult } from '../../../core/result.ts';
+import { type StepContext } from '../../../cli/contract.ts';
 
 /** `dbops rollbacks check`: every migration has a non-empty rollbacks/<name>.sql and every rollback a migration. */
 export async function run(input: RollbacksInputs, ctx: StepContext): Promise<StepResult<RollbacksData>> {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { defineCommand } from '../../../core/step.ts';
 import { dirs, json, reports, rollbacks } from '../../flags.ts';
+import { defineCommand } from '../../../cli/contract.ts';
 
 export const RollbacksInputs = z.object({ ...dirs, ...rollbacks, ...reports, ...json });
 export type RollbacksInputs = z.output<typeof RollbacksInputs>;

@@ -1,59 +1,18 @@
 import type { z } from 'zod';
+import type { StepResult } from '../core/result.ts';
+import type { Runtime } from '../core/runtime.ts';
 import type { DbTarget } from '../infra/db/url.ts';
 import type { LoadedPolicy } from '../policy/load.ts';
 import type { PolicyName } from '../policy/schema.ts';
-import type { ExitCode } from './errors.ts';
-import type { Logger } from './logger.ts';
-import type { Shell } from './shell.ts';
 
-export type Verdict = 'pass' | 'warn' | 'fail' | 'skip';
-export type Severity = 'error' | 'warning' | 'notice';
+/** The contract between the CLI and the commands: the context a command runs in, its spec and its module. */
 
-export interface Finding {
-  /** Stable id, e.g. `migrate/modified-after-apply`. */
-  rule: string;
-  severity: Severity;
-  message: string;
-  file?: string;
-  /** 1-based. */
-  line?: number;
-  /** 1-based. */
-  column?: number;
-  /** 1-based, inclusive. */
-  endLine?: number;
-  /** 1-based. */
-  endColumn?: number;
-  help?: string;
-  /** The migration (folder name) the finding is about, when it is about one. */
-  migration?: string;
-}
-
-/**
- * What every step returns. `fail` means only "the policy or the database state said no" (exit 1); a
- * broken environment or bad input is thrown as a DbopsError instead.
- */
-export interface StepResult<D> {
-  verdict: Verdict;
-  findings: Finding[];
-  data: D;
-  /** Overrides the exit code derived from the verdict (e.g. exit 3 after the last lock-timeout retry, with the partial result kept). */
-  exitCode?: ExitCode;
-  /** A Prisma-style error block to print (code, message, fix) when the step ends in a refusal. */
-  error?: { code?: string | undefined; message: string; hint?: string | undefined } | undefined;
-}
-
-export interface StepContext {
-  log: Logger;
-  sh: Shell;
-  signal: AbortSignal;
-  /** The environment the command runs in, for a step's documented variable fallbacks (e.g. STAGING_SNAPSHOT_URL). */
-  env?: NodeJS.ProcessEnv;
+/** What a command gets: the domain runtime, plus what only the CLI resolves. */
+export interface StepContext extends Runtime {
   /** Loads and validates the named policy files (every problem reported at once, exit 2). */
   policies<K extends PolicyName>(...names: K[]): Promise<{ [P in K]: LoadedPolicy<P> }>;
   /** The database to work on: --database-url, else DATABASE_URL, else the embedded cluster (started on demand). */
   database(): Promise<DbTarget>;
-  /** A human progress line (stdout in human mode, a log line under --json). */
-  progress(line: string): void;
   /** Every command (the CLI's registry): `dbops report` prints each report the way its own command does. */
   commands: readonly CommandSpec[];
   /** Hands the terminal to a child process (psql) and returns its exit code. */

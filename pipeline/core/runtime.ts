@@ -1,0 +1,16 @@
+import type { Logger } from './logger.ts';
+import type { Shell } from './shell.ts';
+
+/**
+ * What domain code runs with: logging, the shell, Ctrl-C, the process environment and progress lines. The
+ * CLI's StepContext extends it with what only commands resolve (policies, the database, the registry).
+ */
+export interface Runtime {
+  log: Logger;
+  sh: Shell;
+  signal: AbortSignal;
+  /** The environment the command runs in, for documented variable fallbacks (e.g. STAGING_SNAPSHOT_URL). */
+  env: NodeJS.ProcessEnv;
+  /** A human progress line (stdout in human mode, a log line under --json). */
+  progress(line: string): void;
+}
