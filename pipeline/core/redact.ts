@@ -29,3 +29,11 @@ export function redact(text: string): string {
   }
   return out;
 }
+
+/** Every string in a JSON value passed through `redact()`, so the file stays valid JSON whatever a secret contains. */
+export function redactDeep<T>(value: T): T {
+  if (typeof value === 'string') return redact(value) as T;
+  if (Array.isArray(value)) return value.map(redactDeep) as T;
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactDeep(v)])) as T;
+  return value;
+}

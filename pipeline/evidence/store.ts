@@ -8,13 +8,13 @@ import { DBOPS_VERSION } from '../core/version.ts';
 import { ENVIRONMENT_NAME } from '../policy/environments.ts';
 import type { Policies } from '../policy/schema.ts';
 import { writeFileAtomic } from '../core/fs.ts';
-import { redactDeep } from '../report/store.ts';
 import { openTargets } from '../infra/storage/open.ts';
 import { NotFoundError, type Storage } from '../infra/storage/types.ts';
 import { EvidenceBundle, InflightMarker, type BundleDraft } from './bundle.ts';
 import { bundleStem, CHECKPOINT_FILE, checkBundle, checkCheckpoint, INFLIGHT_FILE, parseBundleName, sealBundle, serialize, sha256Hex } from './chain.ts';
 import { renderBundleBody, renderBundleMarkdown } from './render.ts';
 import { dbopsBuild } from '../infra/git/base.ts';
+import { redactDeep } from '../core/redact.ts';
 
 /** Where the bundles of one environment live. */
 export interface EvidenceStore {

@@ -2,10 +2,12 @@ import { backupBlocks, isBackupStep } from './backup-md.ts';
 import { allFindings, countFindings, locationText, worstVerdict } from './findings.ts';
 import { assemble, type Block, capLines, code, details, fence, table, text, VERDICT_ICON } from './md.ts';
 import { lockGantt } from './mermaid.ts';
-import type { LintData, MigrationRehearsal, RehearseData, RollbacksData } from './schema.ts';
 import type { LoadedReport } from './store.ts';
 import { clip, formatBytes, formatCount, formatMs, plural } from '../core/format.ts';
 import { type Severity } from '../core/result.ts';
+import { type LintData } from '../change/lint/model.ts';
+import { type MigrationRehearsal, type RehearseData } from '../change/rehearsal/model.ts';
+import { type RollbacksData } from '../change/rollbacks/model.ts';
 
 /** Hidden marker that identifies dbops' sticky PR comment. */
 export const COMMENT_MARKER = '<!-- dbops:migration-report -->';

@@ -1,5 +1,5 @@
-import type { MigrationRehearsal } from './schema.ts';
 import { formatMs } from '../core/format.ts';
+import { type MigrationRehearsal } from '../change/rehearsal/model.ts';
 
 /**
  * A migration's lock timeline as a Mermaid gantt chart, which GitHub renders from a ```mermaid block:

@@ -3,20 +3,12 @@ import { join } from 'node:path';
 import type { z } from 'zod';
 import { ConfigError, EnvError, ExitCode, isDbopsError } from '../core/errors.ts';
 import { writeFileAtomic } from '../core/fs.ts';
-import { redact } from '../core/redact.ts';
+import { redactDeep } from '../core/redact.ts';
 import { DBOPS_VERSION } from '../core/version.ts';
 import { headCommit } from '../infra/git/base.ts';
 import { REPORT_DATA } from './schema.ts';
 import { type StepContext } from '../cli/contract.ts';
 import { ReportEnvelope, type StepResult } from '../core/result.ts';
-
-/** Every string in a JSON value passed through `redact()`, so the file stays valid JSON whatever a secret contains. */
-export function redactDeep<T>(value: T): T {
-  if (typeof value === 'string') return redact(value) as T;
-  if (Array.isArray(value)) return value.map(redactDeep) as T;
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactDeep(v)])) as T;
-  return value;
-}
 
 export const reportFile = (dir: string, step: string) => join(dir, `${step}.json`);
 

@@ -3,10 +3,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { LintData } from '../../pipeline/report/schema.ts';
 import { dbops, runDbops } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/migrations.ts';
 import { FindingSchema, VerdictSchema } from '../../pipeline/core/result.ts';
+import { LintData } from '../../pipeline/change/lint/model.ts';
 
 const LintOutput = z.strictObject({ command: z.literal('lint'), verdict: VerdictSchema, findings: z.array(FindingSchema), data: LintData, error: z.unknown().optional() });
 

@@ -3,10 +3,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { RollbacksData } from '../../pipeline/report/schema.ts';
 import { dbops, runDbops } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/migrations.ts';
 import { FindingSchema, VerdictSchema } from '../../pipeline/core/result.ts';
+import { RollbacksData } from '../../pipeline/change/rollbacks/model.ts';
 
 const Output = z.strictObject({ command: z.literal('rollbacks check'), verdict: VerdictSchema, findings: z.array(FindingSchema), data: RollbacksData, error: z.unknown().optional() });
 

@@ -4,10 +4,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LintData } from '../../pipeline/report/schema.ts';
 import { dbops, ROOT, testEnv, type CliRun } from '../helpers/cli.ts';
 import { databasePerTest, serverPassword } from '../helpers/db.ts';
 import { tempDir } from '../helpers/migrations.ts';
+import { LintData } from '../../pipeline/change/lint/model.ts';
 
 const fresh = databasePerTest('lint');
 

@@ -4,11 +4,11 @@
 import { cp, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { RehearseData } from '../../pipeline/report/schema.ts';
 import { dbops, ROOT } from '../helpers/cli.ts';
 import { adminUrl, queryUrl, urlFor } from '../helpers/db.ts';
 import { tempDir } from '../helpers/migrations.ts';
 import { type Finding, ReportEnvelope } from '../../pipeline/core/result.ts';
+import { RehearseData } from '../../pipeline/change/rehearsal/model.ts';
 
 const SCALE = '0.2';
 const templates = new Set<string>();

@@ -4,12 +4,12 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { RehearseData } from '../../pipeline/report/schema.ts';
 import { dbops } from '../helpers/cli.ts';
 import { adminUrl, queryUrl, useDatabase } from '../helpers/db.ts';
 import { migrationsFolder, tempDir, writeMigration } from '../helpers/migrations.ts';
 import { BASE_NAME, BASE_SQL, lintReport } from '../fixtures/rehearse/generate-series.ts';
 import { type Finding } from '../../pipeline/core/result.ts';
+import { type RehearseData } from '../../pipeline/change/rehearsal/model.ts';
 
 const template = useDatabase('rehearse_locks');
 

@@ -11,13 +11,13 @@ import { EnvError } from '../../pipeline/core/errors.ts';
 import { silentLogger } from '../../pipeline/core/logger.ts';
 import { findPgBinaries, pgTool } from '../../pipeline/infra/pg/binaries.ts';
 import { RehearseInputs } from '../../pipeline/commands/rehearse/spec.ts';
-import type { RehearseData } from '../../pipeline/report/schema.ts';
 import { run } from '../../pipeline/commands/rehearse/run.ts';
 import { BASE_NAME, BASE_SQL } from '../fixtures/rehearse/generate-series.ts';
 import { BIN, dbops, testEnv, type CliRun } from '../helpers/cli.ts';
 import { adminUrl, createDatabase, queryUrl, useDatabase } from '../helpers/db.ts';
 import { LOCKFILE, migrationsFolder, tempDir, writeMigration } from '../helpers/migrations.ts';
 import { type Finding } from '../../pipeline/core/result.ts';
+import { type RehearseData } from '../../pipeline/change/rehearsal/model.ts';
 
 const exec = promisify(execFile);
 const template = useDatabase('rehearse_snapshots');

@@ -2,9 +2,9 @@
 // re-judged with the evidence, and the verdict.
 import { describe, expect, it } from 'vitest';
 import { RehearsePolicy } from '../../pipeline/policy/rehearse.ts';
-import type { MigrationRehearsal, RehearseData } from '../../pipeline/report/schema.ts';
 import { budgetFindings, isLockRule, judgeLintFindings, proofFindings, verdictOf, workloadFindings, type RehearsedMigration, type TableFinding } from '../../pipeline/change/rehearsal/budgets.ts';
 import { type Finding } from '../../pipeline/core/result.ts';
+import { type MigrationRehearsal, type RehearseData } from '../../pipeline/change/rehearsal/model.ts';
 
 const policy = RehearsePolicy.parse({});
 const NAME = '20260301000000_change';

@@ -4,11 +4,11 @@
  */
 import { parseDuration } from '../../core/duration.ts';
 import type { RehearsePolicy } from '../../policy/rehearse.ts';
-import type { MigrationRehearsal, RehearseData } from '../../report/schema.ts';
 import type { StatementRefs } from './statements.ts';
 import { blocks } from './timeline.ts';
 import { formatBytes, formatMs, formatShortMs } from '../../core/format.ts';
 import { type Finding, type Severity } from '../../core/result.ts';
+import { type MigrationRehearsal, type RehearseData } from './model.ts';
 
 export interface RehearsedMigration {
   rehearsal: MigrationRehearsal;

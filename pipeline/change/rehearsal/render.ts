@@ -1,7 +1,7 @@
-import type { MigrationRehearsal, RehearseData } from '../../report/schema.ts';
 import { blocks } from './timeline.ts';
 import { formatBytes, formatMs, formatShortMs, plural } from '../../core/format.ts';
 import { type StepResult } from '../../core/result.ts';
+import { type MigrationRehearsal, type RehearseData } from './model.ts';
 
 const num = (n: number) => n.toLocaleString('en-US');
 const fmt = formatShortMs;

@@ -9,7 +9,6 @@ import { parseDatabaseUrl, quoteIdent, type DbTarget } from '../../infra/db/url.
 import { clientTool, findPgBinaries } from '../../infra/pg/binaries.ts';
 import type { ExecutorPolicy } from '../../policy/schema.ts';
 import type { RehearseInputs } from '../../commands/rehearse/spec.ts';
-import type { RehearseData } from '../../report/schema.ts';
 import { checksum } from '../migrations/checksum.ts';
 import { Executor } from '../migrations/executor.ts';
 import { assertNoUnmanagedTables, createMigrationsTable, ensureSchema, isFailed, loadRows, migrationsTableExists, openSession } from '../migrations/history.ts';
@@ -19,6 +18,7 @@ import type { ScopedMigration } from './scope.ts';
 import { assertExistingFile } from '../../core/fs.ts';
 import { formatMs } from '../../core/format.ts';
 import { type StepContext } from '../../cli/contract.ts';
+import { type RehearseData } from './model.ts';
 
 /** Prefix of every database rehearse creates: clones, cached templates and templates being built. */
 export const PREFIX = 'dbops_';

@@ -5,7 +5,6 @@ import { EnvError, ExitCode, isDbopsError, UsageError } from '../../core/errors.
 import type { BundleDraft } from '../../evidence/bundle.ts';
 import { appendBundle, clearInflight, openEvidence, readInflight, saveLocalCopy, writeInflight, type EvidenceStore, type StoredBundle } from '../../evidence/store.ts';
 import { assertWritableFolder, writeFileAtomic } from '../../core/fs.ts';
-import { redactDeep } from '../../report/store.ts';
 import type { DeployInputs } from '../../commands/flags.ts';
 import { checkLockfile, readMigrationsFolder } from '../migrations/folder.ts';
 import { loadRows, openSession, type Session } from '../migrations/history.ts';
@@ -17,6 +16,7 @@ import { acquireDeployLock, releaseDeployLock } from './lock.ts';
 import type { ExecutionData, GateData } from './schema.ts';
 import { type StepContext } from '../../cli/contract.ts';
 import { type StepResult } from '../../core/result.ts';
+import { redactDeep } from '../../core/redact.ts';
 
 /**
  * `dbops deploy` and `dbops rollback` around the engine: one session on the environment's database holding

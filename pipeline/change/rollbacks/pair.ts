@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { EncodingFault } from '../../core/encoding.ts';
-import type { RollbacksData } from '../../report/schema.ts';
 import { type Finding } from '../../core/result.ts';
+import { RollbackPair, type RollbacksData } from './model.ts';
 
 /**
  * Pairing of migrations with their rollback scripts (`rollbacks/<migration>.sql`). Pure: shared by

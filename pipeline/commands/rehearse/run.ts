@@ -14,7 +14,6 @@ import { quoteIdent } from '../../infra/db/url.ts';
 import type { MigrationsPolicy } from '../../policy/schema.ts';
 import type { RehearseInputs } from './spec.ts';
 import { SEVERITY_ORDER } from '../../report/findings.ts';
-import { type MigrationRehearsal, type RehearseData } from '../../report/schema.ts';
 import { describeBlocker, Executor } from '../../change/migrations/executor.ts';
 import { malformedError, malformedFiles, readMigrationsFolder } from '../../change/migrations/folder.ts';
 import { readRollbacksFolder } from '../../change/rollbacks/files.ts';
@@ -30,6 +29,7 @@ import { parseWorkload, runWorkload, type PlanResult, type WorkloadQuery } from 
 import { formatMs } from '../../core/format.ts';
 import { type Finding, ReportEnvelope, type StepResult } from '../../core/result.ts';
 import { type StepContext } from '../../cli/contract.ts';
+import { type MigrationRehearsal, type RehearseData } from '../../change/rehearsal/model.ts';
 
 export { render } from '../../change/rehearsal/render.ts';
 

@@ -8,10 +8,11 @@ import { renderMarkdown } from '../../report/markdown.ts';
 import { toSarif } from '../../report/sarif.ts';
 import { REPORT_STEPS } from '../../report/schema.ts';
 import { assertWritableFile, writeFileAtomic } from '../../core/fs.ts';
-import { readReports, redactDeep, type LoadedReport } from '../../report/store.ts';
+import { readReports, type LoadedReport } from '../../report/store.ts';
 import { renderTerminal } from '../../report/terminal.ts';
 import { type StepContext } from '../../cli/contract.ts';
 import { type StepResult, type Verdict } from '../../core/result.ts';
+import { redactDeep } from '../../core/redact.ts';
 
 
 

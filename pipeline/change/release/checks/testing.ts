@@ -1,14 +1,14 @@
 import { join } from 'node:path';
 import type { z } from 'zod';
 import { ConfigError, EnvError } from '../../../core/errors.ts';
-import { LintInputs } from '../../../commands/lint/spec.ts';
-import { RehearseData } from '../../../report/schema.ts';
+import { lintChange } from '../../lint/lint.ts';
 import { readReports } from '../../../report/store.ts';
 import type { ApprovalEvidence } from '../../../infra/github/approvals.ts';
 import type { GateCheck, GateReason, TestingEvidence } from '../schema.ts';
 import { gateCheck, type GateScope } from './types.ts';
 import { names, plural } from '../../../core/format.ts';
 import { type Finding } from '../../../core/result.ts';
+import { RehearseData } from '../../rehearsal/model.ts';
 
 type Testing = z.output<typeof TestingEvidence>;
 
@@ -65,19 +65,13 @@ export async function lintCheck(scope: GateScope, backupId?: string, approvals: 
     }
   }
   if (change.length === 0) return { check: gateCheck('lint', 'pass', 'nothing to lint: no migration in the change'), lint: null };
-  const { run } = await import('../../../commands/lint/run.ts');
-  const input = LintInputs.parse({
-    migrationsDir: request.migrationsDir,
-    rollbacksDir: request.rollbacksDir,
-    reportsDir: request.reportsDir,
-    policiesDir: request.policiesDir ?? 'policies',
-    // Missing locally (rollback of a migration this checkout lacks) cannot be linted; clean-state names it.
-    only: change.filter((m) => scope.local.some((l) => l.name === m.name)).map((m) => m.name).join(',') || undefined,
-  });
+  // Missing locally (rollback of a migration this checkout lacks) cannot be linted; clean-state names it.
+  const only = change.filter((m) => scope.local.some((l) => l.name === m.name)).map((m) => m.name).join(',') || undefined;
   let findings: Finding[] = [];
-  if (input.only) {
+  if (only) {
     try {
-      findings = (await run(input, scope.ctx)).findings;
+      const lintRequest = { migrationsDir: request.migrationsDir, rollbacksDir: request.rollbacksDir, policiesDir: request.policiesDir ?? 'policies', all: false, only, labels: '', policy: scope.policies.migrations.lint };
+      findings = (await lintChange(lintRequest, scope.ctx)).findings;
     } catch (e) {
       if (!(e instanceof EnvError)) throw e;
       reasons.push({ rule: 'lint/unavailable', message: `Lint could not run: ${e.message}`, ...(e.hint ? { hint: e.hint } : {}) });

@@ -1,5 +1,4 @@
 import type { RollbacksInputs } from './spec.ts';
-import type { RollbacksData } from '../../../report/schema.ts';
 import { readRollbacksFolder } from '../../../change/rollbacks/files.ts';
 import { pairRollbacks } from '../../../change/rollbacks/pair.ts';
 import { ExitCode } from '../../../core/errors.ts';
@@ -7,6 +6,7 @@ import { checkSqlFiles, problemFinding, readMigrationsFolder } from '../../../ch
 import { plural } from '../../../core/format.ts';
 import { type Finding, type StepResult } from '../../../core/result.ts';
 import { type StepContext } from '../../../cli/contract.ts';
+import { type RollbacksData } from '../../../change/rollbacks/model.ts';
 
 /** `dbops rollbacks check`: every migration has a non-empty rollbacks/<name>.sql and every rollback a migration. */
 export async function run(input: RollbacksInputs, ctx: StepContext): Promise<StepResult<RollbacksData>> {
