@@ -6,13 +6,13 @@ import type { EnvironmentPolicy } from '../../policy/environments.ts';
 import type { ExecutorPolicy } from '../../policy/schema.ts';
 import { readRollbacksFolder } from '../rollbacks/files.ts';
 import { inspectRollback, type RollbackFile } from '../rollbacks/pair.ts';
-import { applyPending, pendingMigrations, type FailedMigration } from '../../commands/migrate/deploy/run.ts';
 import { isLockTimeout, retryBackoffMs, timeoutsFor } from '../migrations/executor.ts';
 import type { LocalMigration } from '../migrations/folder.ts';
 import { ADVISORY_LOCK_KEY, acquireAdvisoryLock, isFailed, loadRows, markRolledBack, type MigrationRow, type Session } from '../migrations/history.ts';
 import { planExecution, type ExecutionPlan } from '../migrations/plan.ts';
 import type { BackupEvidence, ExecutionData, MigrationExecution } from './schema.ts';
 import { formatMs } from '../../core/format.ts';
+import { applyPending, type FailedMigration, pendingMigrations } from '../migrations/apply.ts';
 
 /**
  * The part of `dbops deploy` and `dbops rollback` that works on the database, on one open session that

@@ -6,7 +6,6 @@ import { readRollbacksFolder } from '../rollbacks/files.ts';
 import type { GateInputs } from '../../commands/flags.ts';
 import { pairRollbacks, type RollbackFile } from '../rollbacks/pair.ts';
 import { checksum } from '../migrations/checksum.ts';
-import { pendingMigrations } from '../../commands/migrate/deploy/run.ts';
 import { malformedError, malformedFiles, readMigrationsFolder, type LocalMigration } from '../migrations/folder.ts';
 import { loadRows, type MigrationRow, type Session } from '../migrations/history.ts';
 import { approvalCheck } from './checks/approval.ts';
@@ -21,6 +20,7 @@ import type { Environment } from './environment.ts';
 import type { ChangeMigration, GateCheck, GateData } from './schema.ts';
 import { describeWindow, isOpen, localLabel } from './window.ts';
 import { type StepContext } from '../../cli/contract.ts';
+import { pendingMigrations } from '../migrations/apply.ts';
 
 /** Order of the checks in the report: what protects the data first, then who approved, then the change itself. */
 const ORDER: GateCheck['name'][] = ['interrupted', 'clean-state', 'backup', 'approval', 'staging-first', 'lint', 'rehearsal', 'window'];

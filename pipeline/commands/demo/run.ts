@@ -12,6 +12,7 @@ import { readReports, recordStep } from '../../report/store.ts';
 import * as lint from '../lint/run.ts';
 import * as deploy from '../migrate/deploy/run.ts';
 import * as status from '../migrate/status/run.ts';
+import type { StatusData } from '../../change/migrations/status.ts';
 import * as rehearse from '../rehearse/run.ts';
 import * as seed from '../seed/run.ts';
 import { type StepContext } from '../../cli/contract.ts';
@@ -22,7 +23,7 @@ export interface DemoData {
   deploy: deploy.DeployData;
   seeded: boolean;
   /** Absent when the deploy failed and the demo stopped there. */
-  status?: status.StatusData;
+  status?: StatusData;
   /** The pull request part: absent when the demo stopped before it. */
   pr?: { migrations: string[]; lint: Verdict; rehearse: Verdict; markdown: string };
 }
