@@ -39,6 +39,9 @@ export interface StepResult<D> {
   error?: { code?: string | undefined; message: string; hint?: string | undefined } | undefined;
 }
 
+/** Most severe first. */
+export const SEVERITY_ORDER: Record<Severity, number> = { error: 0, warning: 1, notice: 2 };
+
 /**
  * The files steps exchange: `reports/<step>.json`. Steps produce them; `dbops report`, the gate and the
  * evidence read them back, possibly from a downloaded workflow artifact, so they are validated on read.

@@ -1,9 +1,9 @@
 import type { LoadedReport } from './store.ts';
-import { type Finding, type Severity, type Verdict } from '../core/result.ts';
+import { type Finding, type Verdict } from '../core/result.ts';
 import { type LintData } from '../change/lint/model.ts';
 import { type RollbacksData } from '../change/rollbacks/model.ts';
+import { SEVERITY_ORDER } from '../core/result.ts';
 
-export const SEVERITY_ORDER: Record<Severity, number> = { error: 0, warning: 1, notice: 2 };
 const VERDICT_RANK: Record<Verdict, number> = { fail: 3, warn: 2, pass: 1, skip: 0 };
 
 /** fail beats warn beats pass beats skip. */

@@ -1,7 +1,7 @@
 // `dbops seed` at the default scale (≈ 1,000,000 journal lines) into a fresh, migrated database on the
 // bench server, through the real CLI code path. Goal: the whole seed in 60 s or less.
 import { randomBytes } from 'node:crypto';
-import type { SeedData } from '../../pipeline/commands/seed/run.ts';
+import type { SeedData } from '../../pipeline/seed/index.ts';
 import { dbops, testEnv } from '../helpers/cli.ts';
 import { queryUrl } from '../helpers/db.ts';
 import type { BenchResult } from './run.ts';

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SeedData } from '../../pipeline/commands/seed/run.ts';
+import type { SeedData } from '../../pipeline/seed/index.ts';
 import { dbops } from '../helpers/cli.ts';
 import { adminUrl, createDatabase, queryUrl, type TestDb } from '../helpers/db.ts';
 

@@ -8,7 +8,7 @@ import { cloneDatabase, connectMaintenance, databaseExists, dropDatabase, markOw
 import { parseDatabaseUrl, quoteIdent, type DbTarget } from '../../infra/db/url.ts';
 import { clientTool, findPgBinaries } from '../../infra/pg/binaries.ts';
 import type { ExecutorPolicy } from '../../policy/schema.ts';
-import type { RehearseInputs } from '../../commands/rehearse/spec.ts';
+import type { RehearseRequest } from './rehearse.ts';
 import { checksum } from '../migrations/checksum.ts';
 import { Executor } from '../migrations/executor.ts';
 import { assertNoUnmanagedTables, createMigrationsTable, ensureSchema, isFailed, loadRows, migrationsTableExists, openSession } from '../migrations/history.ts';
@@ -17,7 +17,7 @@ import { executorError } from './rollback.ts';
 import type { ScopedMigration } from './scope.ts';
 import { assertExistingFile } from '../../core/fs.ts';
 import { formatMs } from '../../core/format.ts';
-import { type StepContext } from '../../cli/contract.ts';
+import type { Runtime } from '../../core/runtime.ts';
 import { type RehearseData } from './model.ts';
 
 /** Prefix of every database rehearse creates: clones, cached templates and templates being built. */
@@ -44,7 +44,7 @@ export interface Clone {
 const short = (hash: string) => hash.slice(0, 16);
 
 /** The server for synthetic and file snapshots: --database-url, else the embedded cluster (never DATABASE_URL: rehearse creates databases). */
-async function buildServer(input: RehearseInputs, ctx: StepContext): Promise<DbTarget> {
+async function buildServer(input: RehearseRequest, ctx: Runtime): Promise<DbTarget> {
   if (input.databaseUrl) return parseDatabaseUrl(input.databaseUrl, undefined, '--database-url');
   const { ensureLocalDatabase } = await import('../../infra/pg/local.ts');
   const local = await ensureLocalDatabase(ctx.log, ctx.env ?? process.env);
@@ -61,7 +61,7 @@ export interface SnapshotOptions {
 }
 
 /** Resolves the snapshot source; builds (or reuses) the cached template for file and synthetic sources. */
-export async function openSnapshot(input: RehearseInputs, ctx: StepContext, opts: SnapshotOptions): Promise<Snapshot> {
+export async function openSnapshot(input: RehearseRequest, ctx: Runtime, opts: SnapshotOptions): Promise<Snapshot> {
   const snapshotUrl = input.snapshotUrl ?? ctx.env?.['STAGING_SNAPSHOT_URL'];
   if (input.snapshotFile && input.snapshotUrl) throw new UsageError('Pass either --snapshot-url or --snapshot-file, not both.');
   if (input.all && (input.snapshotFile || input.snapshotUrl)) {
@@ -126,7 +126,7 @@ export async function dropClone(snap: Snapshot, clone: Clone): Promise<void> {
  * written exactly as a deploy writes it). Refuses a snapshot that already holds a migration of the
  * change, or a failed one: the rehearsal would not start from the base state.
  */
-export async function applyBase(target: DbTarget, base: ScopedMigration[], pendingNames: string[], policy: ExecutorPolicy, ctx: StepContext): Promise<string[]> {
+export async function applyBase(target: DbTarget, base: ScopedMigration[], pendingNames: string[], policy: ExecutorPolicy, ctx: Runtime): Promise<string[]> {
   const s = await openSession(target, ctx.log, 'dbops rehearse (base)');
   try {
     const hasTable = await migrationsTableExists(s);
@@ -175,7 +175,7 @@ export async function applyBase(target: DbTarget, base: ScopedMigration[], pendi
  * Builds a template under a temporary name and renames it when complete, so a template that exists is
  * always whole; a build interrupted by kill -9 is swept later (sweepOrphans), one that fails is dropped.
  */
-async function buildTemplate(admin: Client, name: string, ctx: StepContext, fill: (db: string) => Promise<void>): Promise<boolean> {
+async function buildTemplate(admin: Client, name: string, ctx: Runtime, fill: (db: string) => Promise<void>): Promise<boolean> {
   const building = `${name}_build_${randomBytes(3).toString('hex')}`;
   await admin.query(`CREATE DATABASE ${quoteIdent(building)} TEMPLATE template0`);
   await markOwner(admin, building, ownership(false));
@@ -200,7 +200,7 @@ async function buildTemplate(admin: Client, name: string, ctx: StepContext, fill
 }
 
 /** Keeps the newest few templates of one kind: every base change or new dump makes a new one. */
-async function pruneTemplates(admin: Client, prefix: string, current: string, ctx: StepContext): Promise<void> {
+async function pruneTemplates(admin: Client, prefix: string, current: string, ctx: Runtime): Promise<void> {
   const { rows } = await admin.query<{ datname: string }>(
     `SELECT datname FROM pg_database WHERE datname LIKE $1 || '%' AND datname NOT LIKE '%\\_build\\_%' AND datname <> $2 ORDER BY oid DESC OFFSET $3`,
     [prefix, current, TEMPLATES_KEPT - 1],
@@ -219,7 +219,7 @@ async function sha256File(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-async function fileTemplate(file: string, server: DbTarget, admin: Client, ctx: StepContext): Promise<{ template: string; reused: boolean; hash: string }> {
+async function fileTemplate(file: string, server: DbTarget, admin: Client, ctx: Runtime): Promise<{ template: string; reused: boolean; hash: string }> {
   const hash = await sha256File(file);
   const prefix = `${PREFIX}tpl_file_`;
   const template = `${prefix}${short(hash)}`;
@@ -255,7 +255,7 @@ async function generatorDigest(): Promise<string> {
   return hash.digest('hex');
 }
 
-async function syntheticTemplate(server: DbTarget, admin: Client, ctx: StepContext, opts: SnapshotOptions): Promise<{ template: string; reused: boolean }> {
+async function syntheticTemplate(server: DbTarget, admin: Client, ctx: Runtime, opts: SnapshotOptions): Promise<{ template: string; reused: boolean }> {
   const key = createHash('sha256')
     .update(JSON.stringify({ schema: server.schema, base: opts.base.map((m) => [m.name, checksum(m.script)]), scale: opts.scale, seed: opts.seed, generator: await generatorDigest() }))
     .digest('hex');
@@ -267,9 +267,9 @@ async function syntheticTemplate(server: DbTarget, admin: Client, ctx: StepConte
   const reused = await buildTemplate(admin, template, ctx, async (db) => {
     const target = onDatabase(server, db);
     await applyBase(target, opts.base, opts.pendingNames, opts.executor, ctx);
-    const { seedDatabase } = await import('../../commands/seed/run.ts');
+    const { seedDatabase } = await import('../../seed/index.ts');
     // The seed's own progress lines would drown the rehearsal's: they go to the log.
-    const quiet: StepContext = { ...ctx, progress: (line) => ctx.log.info(line) };
+    const quiet: Runtime = { ...ctx, progress: (line) => ctx.log.info(line) };
     try {
       await seedDatabase(target, { scale: opts.scale, seed: opts.seed }, quiet);
     } catch (e) {
