@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import type { ReleasePolicies } from '../change/release/checks/types.ts';
+import type { StepContext } from '../cli/contract.ts';
 
 // Flag groups shared by commands. Keys are camelCase here and --kebab-case on the command line.
 export const connection = {
@@ -49,3 +51,9 @@ export const deployFlags = {
 };
 export const DeployInputs = z.object(deployFlags);
 export type DeployInputs = z.output<typeof DeployInputs>;
+
+/** The policies of the production path, as gate, deploy and rollback pass them to change/release. */
+export async function releasePolicies(ctx: StepContext): Promise<ReleasePolicies> {
+  const { environments, backups, migrations } = await ctx.policies('environments', 'backups', 'migrations');
+  return { environments: environments.value, backups: backups.value, migrations: migrations.value };
+}

@@ -437,11 +437,12 @@ describe('dbops gate: approvals inside GitHub Actions (four-eyes)', () => {
 describe('evaluateGate for a rollback, and the rehearsal', () => {
   async function rollbackGate(s: Setup, rollbackTo: string) {
     const ctx = createContext({ log: silentLogger(), signal: new AbortController().signal, policiesDir: s.fx.policiesDir, env: s.fx.env });
-    const { environments } = await loadPolicies(s.fx.policiesDir, ['environments']);
-    const environment = resolveEnvironment(environments.value, 'production', s.fx.env);
+    const loaded = await loadPolicies(s.fx.policiesDir, ['environments', 'backups', 'migrations']);
+    const policies = { environments: loaded.environments.value, backups: loaded.backups.value, migrations: loaded.migrations.value };
+    const environment = resolveEnvironment(policies.environments, 'production', s.fx.env);
     const session = await openSession(environment.target, ctx.log, 'gate test');
     try {
-      return await evaluateGate({ environment, action: 'rollback', rollbackTo, takeBackup: false, migrationsDir: s.fx.migrationsDir, rollbacksDir: s.fx.rollbacksDir, reportsDir: s.fx.reportsDir, policiesDir: s.fx.policiesDir }, ctx, session);
+      return await evaluateGate({ environment, action: 'rollback', rollbackTo, takeBackup: false, migrationsDir: s.fx.migrationsDir, rollbacksDir: s.fx.rollbacksDir, reportsDir: s.fx.reportsDir, policiesDir: s.fx.policiesDir }, policies, ctx, session);
     } finally {
       await session.close();
     }

@@ -3,7 +3,6 @@ import { join, resolve } from 'node:path';
 import { EnvError, UsageError } from '../../core/errors.ts';
 import { isPgError } from '../../infra/db/client.ts';
 import { readRollbacksFolder } from '../rollbacks/files.ts';
-import type { GateInputs } from '../../commands/flags.ts';
 import { pairRollbacks, type RollbackFile } from '../rollbacks/pair.ts';
 import { checksum } from '../migrations/checksum.ts';
 import { malformedError, malformedFiles, readMigrationsFolder, type LocalMigration } from '../migrations/folder.ts';
@@ -13,13 +12,13 @@ import { backupCheck } from './checks/backup.ts';
 import { stagingCheck } from './checks/staging.ts';
 import { cleanStateCheck, interruptedCheck } from './checks/state.ts';
 import { lintCheck, rehearsalCheck } from './checks/testing.ts';
-import { gateCheck, type GateRequest, type GateScope } from './checks/types.ts';
+import { gateCheck, type GateRequest, type GateScope, type ReleaseFlags, type ReleasePolicies } from './checks/types.ts';
 
 export type { GateRequest };
 import type { Environment } from './environment.ts';
 import type { ChangeMigration, GateCheck, GateData } from './schema.ts';
 import { describeWindow, isOpen, localLabel } from './window.ts';
-import { type StepContext } from '../../cli/contract.ts';
+import type { Runtime } from '../../core/runtime.ts';
 import { pendingMigrations } from '../migrations/apply.ts';
 
 /** Order of the checks in the report: what protects the data first, then who approved, then the change itself. */
@@ -87,7 +86,7 @@ function changeSet(request: GateRequest, local: LocalMigration[], rows: Migratio
 }
 
 /** The request of `dbops gate`, `deploy` and `rollback` from their shared flags. */
-export function gateRequest(environment: Environment, action: GateRequest['action'], input: GateInputs, rollbackTo?: string): GateRequest {
+export function gateRequest(environment: Environment, action: GateRequest['action'], input: ReleaseFlags, rollbackTo?: string): GateRequest {
   return {
     environment,
     action,
@@ -109,11 +108,9 @@ export function gateRequest(environment: Environment, action: GateRequest['actio
  * interrupted earlier deploy. `session` is open on the environment's database. Throws only when the
  * environment itself is broken (exit 2/3); a check that cannot be made is a refusal reason.
  */
-export async function evaluateGate(request: GateRequest, ctx: StepContext, session: Session): Promise<GateData> {
+export async function evaluateGate(request: GateRequest, policies: ReleasePolicies, ctx: Runtime, session: Session): Promise<GateData> {
   const now = (request.now ?? (() => new Date()))();
   const { environment } = request;
-  const loaded = await ctx.policies('environments', 'backups', 'migrations');
-  const policies = { environments: loaded.environments.value, backups: loaded.backups.value, migrations: loaded.migrations.value };
   const folder = await readMigrationsFolder(resolve(request.migrationsDir));
   const identity = await databaseIdentity(session);
   const rows = await loadRows(session);

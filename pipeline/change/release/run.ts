@@ -5,7 +5,6 @@ import { EnvError, ExitCode, isDbopsError, UsageError } from '../../core/errors.
 import type { BundleDraft } from '../../evidence/bundle.ts';
 import { appendBundle, clearInflight, openEvidence, readInflight, saveLocalCopy, writeInflight, type EvidenceStore, type StoredBundle } from '../../evidence/store.ts';
 import { assertWritableFolder, writeFileAtomic } from '../../core/fs.ts';
-import type { DeployInputs } from '../../commands/flags.ts';
 import { checkLockfile, readMigrationsFolder } from '../migrations/folder.ts';
 import { loadRows, openSession, type Session } from '../migrations/history.ts';
 import { executeDeploy, executeRollback, finalStateOf, restoreCommandFor, rollbackSet, type EngineRequest, type Execution } from './engine.ts';
@@ -14,7 +13,8 @@ import { interruptedDeployOf } from './checks/state.ts';
 import { evaluateGate, gateRequest } from './gate.ts';
 import { acquireDeployLock, releaseDeployLock } from './lock.ts';
 import type { ExecutionData, GateData } from './schema.ts';
-import { type StepContext } from '../../cli/contract.ts';
+import type { Runtime } from '../../core/runtime.ts';
+import type { ReleaseFlags, ReleasePolicies } from './checks/types.ts';
 import { type StepResult } from '../../core/result.ts';
 import { redactDeep } from '../../core/redact.ts';
 
@@ -25,7 +25,15 @@ import { redactDeep } from '../../core/redact.ts';
  */
 
 type Action = 'deploy' | 'rollback';
-type Inputs = DeployInputs & { to?: string };
+/** The flags of `dbops deploy` and `dbops rollback`. */
+export interface ReleaseRequest extends ReleaseFlags {
+  /** Wait for a running deploy of this database instead of failing. */
+  wait: boolean;
+  waitTimeout: string;
+  /** rollback: the migration that stays applied. */
+  to?: string | undefined;
+}
+type Inputs = ReleaseRequest;
 
 /** Who runs this: the GitHub actor inside Actions, else OS user@host. */
 const whoRuns = (gate: GateData | null) => gate?.run?.actor ?? `${userInfo().username}@${hostname()}`;
@@ -89,15 +97,14 @@ async function storeEvidence(store: EvidenceStore, draft: BundleDraft, reportsDi
   return { evidence, stored: true, ...(problem ? { problem } : {}) };
 }
 
-export async function runAction(action: Action, input: Inputs, ctx: StepContext): Promise<StepResult<ExecutionData>> {
+export async function runAction(action: Action, input: Inputs, policies: ReleasePolicies, ctx: Runtime): Promise<StepResult<ExecutionData>> {
   const startedAt = new Date().toISOString();
   const env = ctx.env ?? process.env;
-  const { environments, backups, migrations } = await ctx.policies('environments', 'backups', 'migrations');
-  const environment = resolveEnvironment(environments.value, input.environment, env, input.schema);
+  const environment = resolveEnvironment(policies.environments, input.environment, env, input.schema);
   const folder = await readMigrationsFolder(resolve(input.migrationsDir));
   for (const w of folder.warnings) ctx.log.warn(w);
   checkLockfile(folder);
-  const store = openEvidence({ backups: backups.value, environments: environments.value }, environment.name, env, ctx.log);
+  const store = openEvidence({ backups: policies.backups, environments: policies.environments }, environment.name, env, ctx.log);
   // The bundle's local copy is written after the database changed: make sure it can be, before.
   await assertWritableFolder(join(localEvidenceDir(input.reportsDir), environment.name), `the local evidence folder of --reports-dir ${input.reportsDir}`);
   ctx.progress(`${action === 'deploy' ? 'Deploying to' : 'Rolling back'} ${environment.name}: ${environment.target.display}`);
@@ -107,7 +114,7 @@ export async function runAction(action: Action, input: Inputs, ctx: StepContext)
     const waitMs = input.wait ? parseDuration(input.waitTimeout) : undefined;
     await acquireDeployLock(s, { ...(waitMs !== undefined ? { waitMs } : {}), signal: ctx.signal, onWait: (holder) => ctx.progress(`Waiting for the deploy lock, held by ${holder} (up to ${input.waitTimeout}) …`) });
     try {
-      return await underLock(action, input, ctx, s, store, environment, folder.migrations, migrations.value.executor, startedAt);
+      return await underLock(action, input, ctx, policies, s, store, environment, folder.migrations, policies.migrations.executor, startedAt);
     } finally {
       await releaseDeployLock(s);
     }
@@ -119,7 +126,8 @@ export async function runAction(action: Action, input: Inputs, ctx: StepContext)
 async function underLock(
   action: Action,
   input: Inputs,
-  ctx: StepContext,
+  ctx: Runtime,
+  policies: ReleasePolicies,
   s: Session,
   store: EvidenceStore,
   environment: ReturnType<typeof resolveEnvironment>,
@@ -139,7 +147,7 @@ async function underLock(
     names = set.names;
   }
 
-  const gate = await evaluateGate(gateRequest(environment, action, input, input.to), ctx, s);
+  const gate = await evaluateGate(gateRequest(environment, action, input, input.to), policies, ctx, s);
   if (gate.breakGlass) ctx.progress(`\n!!! BREAK-GLASS: ${gate.breakGlass.reason} (by ${gate.breakGlass.by}) — approvals are replaced and this is recorded !!!\n`);
 
   // The previous deploy died (we hold the lock, so it is not running): its evidence comes first in the chain.

@@ -1,7 +1,7 @@
 import { resolveEnvironment } from '../../change/release/environment.ts';
 import { evaluateGate, gateRequest } from '../../change/release/gate.ts';
 import type { GateCheck, GateData } from '../../change/release/schema.ts';
-import type { GateInputs } from '../flags.ts';
+import { releasePolicies, type GateInputs } from '../flags.ts';
 import { openSession } from '../../change/migrations/history.ts';
 import { type Finding, type StepResult } from '../../core/result.ts';
 import { type StepContext } from '../../cli/contract.ts';
@@ -11,13 +11,13 @@ import { type StepContext } from '../../cli/contract.ts';
  * environment's database (the session refuses writes); only --take-backup writes, to the backup storage.
  */
 export async function run(input: GateInputs, ctx: StepContext): Promise<StepResult<GateData>> {
-  const { environments } = await ctx.policies('environments', 'backups', 'migrations');
-  const environment = resolveEnvironment(environments.value, input.environment, ctx.env ?? process.env, input.schema);
+  const policies = await releasePolicies(ctx);
+  const environment = resolveEnvironment(policies.environments, input.environment, ctx.env, input.schema);
   const session = await openSession(environment.target, ctx.log, 'dbops gate');
   let data: GateData;
   try {
     await session.client.query('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY');
-    data = await evaluateGate(gateRequest(environment, 'deploy', input), ctx, session);
+    data = await evaluateGate(gateRequest(environment, 'deploy', input), policies, ctx, session);
   } finally {
     await session.close();
   }

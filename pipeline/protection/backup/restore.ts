@@ -21,7 +21,7 @@ import type { BackupManifest, TableManifest, VerificationCheck } from './manifes
 import { ProgressMeter } from './progress.ts';
 import { compareTableManifests, computeTableManifest, MANIFEST_SETTINGS, type ManifestDifference } from './tables.ts';
 import { formatBytes, formatMs } from '../../core/format.ts';
-import { type StepContext } from '../../cli/contract.ts';
+import type { Runtime } from '../../core/runtime.ts';
 
 /**
  * What `backup verify` and `backup restore` share: reading a stored backup back (SHA-256 of the ciphertext,
@@ -424,7 +424,7 @@ export const archiveMajor = (manifest: BackupManifest): number =>
  * stored bytes are intact but that no given identity decrypts thrown as a ConfigError (exit 2): the key is
  * wrong, not the backup, so nothing may be recorded against it.
  */
-export async function readForCommand(ctx: StepContext, identityEnv: string, progressInterval: string, o: Omit<ReadOptions, 'signal' | 'log' | 'progress'>): Promise<ReadResult> {
+export async function readForCommand(ctx: Runtime, identityEnv: string, progressInterval: string, o: Omit<ReadOptions, 'signal' | 'log' | 'progress'>): Promise<ReadResult> {
   const read = await readBackup({ ...o, signal: ctx.signal, log: ctx.log, progress: { intervalMs: parseDuration(progressInterval) ?? 0, emit: (line) => ctx.progress(line) } });
   if (read.decryptFailure === 'no-identity' && read.checks[0]?.ok) {
     const { manifest } = o;

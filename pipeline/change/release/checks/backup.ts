@@ -3,12 +3,13 @@ import type { BackupEntry } from '../../../protection/backup/manifest.ts';
 import { parseDuration } from '../../../core/duration.ts';
 import { ConfigError, isDbopsError, UsageError } from '../../../core/errors.ts';
 import { redact } from '../../../core/redact.ts';
-import { BackupCreateInputs } from '../../../commands/backup/create/spec.ts';
-import { BackupVerifyInputs } from '../../../commands/backup/verify/spec.ts';
+import { createBackup } from '../../../protection/backup/create.ts';
+import { verifyBackup } from '../../../protection/backup/verify.ts';
+import { loadIdentities } from '../../../infra/crypto/age.ts';
+import { join } from 'node:path';
 import type { BackupEvidence, GateCheck, GateReason } from '../schema.ts';
 import { gateCheck, type GateScope } from './types.ts';
 import { formatAge, names } from '../../../core/format.ts';
-import { type StepContext } from '../../../cli/contract.ts';
 
 export interface BackupCheck {
   check: GateCheck;
@@ -26,16 +27,13 @@ const isUsage = (e: unknown) => e instanceof UsageError || e instanceof ConfigEr
  */
 async function takeBackup(scope: GateScope): Promise<{ id: string } | { reason: GateReason }> {
   const { request, environment } = scope;
-  const ctx: StepContext = Object.create(scope.ctx, { database: { value: async () => environment.target } }) as StepContext;
-  const common = { policiesDir: request.policiesDir ?? 'policies', reportsDir: request.reportsDir };
-  const note = `dbops gate: pre-${request.action} backup of environment ${environment.name}${request.action === 'rollback' && request.rollbackTo ? ` (rollback to ${request.rollbackTo})` : ''}`;
+  const policy = scope.policies.backups;
   // The verification's key is an input too: a missing or unreadable one stops the gate before a backup is stored.
-  const { loadIdentities } = await import('../../../infra/crypto/age.ts');
-  await loadIdentities({ identityFile: request.identityFile, env: scope.env, envName: scope.policies.backups.encryption.identity_env });
+  await loadIdentities({ identityFile: request.identityFile, env: scope.env, envName: policy.encryption.identity_env });
+  const note = `dbops gate: pre-${request.action} backup of environment ${environment.name}${request.action === 'rollback' && request.rollbackTo ? ` (rollback to ${request.rollbackTo})` : ''}`;
   let id: string;
   try {
-    const { run } = await import('../../../commands/backup/create/run.ts');
-    const created = await run(BackupCreateInputs.parse({ ...common, tier: 'pre-deploy', note }), ctx);
+    const created = await createBackup({ database: environment.target, tier: 'pre-deploy', note, policy, policyFile: join(request.policiesDir ?? 'policies', 'backups.yaml') }, scope.ctx);
     id = created.data.manifest.id;
   } catch (e) {
     if (isUsage(e)) throw e;
@@ -48,9 +46,8 @@ async function takeBackup(scope: GateScope): Promise<{ id: string } | { reason: 
     };
   }
   try {
-    const { run } = await import('../../../commands/backup/verify/run.ts');
     // A failed verification is recorded on the target and judged below as backup/failed.
-    await run(BackupVerifyInputs.parse({ ...common, args: [id], ...(request.identityFile ? { identityFile: request.identityFile } : {}) }), ctx);
+    await verifyBackup({ args: [id], latest: false, oldest: false, restore: false, identityFile: request.identityFile, policy }, scope.ctx);
   } catch (e) {
     if (isUsage(e)) throw e;
     return {

@@ -3,7 +3,24 @@ import type { LocalMigration } from '../../migrations/folder.ts';
 import type { MigrationRow, Session } from '../../migrations/history.ts';
 import type { Environment } from '../environment.ts';
 import type { ChangeMigration, GateCheck, GateCheckName, GateData, GateReason } from '../schema.ts';
-import { type StepContext } from '../../../cli/contract.ts';
+import type { Runtime } from '../../../core/runtime.ts';
+
+/** The policies the production path reads: environments, backups (targets, keys) and migrations (executor, lint). */
+export type ReleasePolicies = Pick<Policies, 'environments' | 'backups' | 'migrations'>;
+
+/** What `dbops gate`, `deploy` and `rollback` are asked (their shared flags). */
+export interface ReleaseFlags {
+  environment: string;
+  schema?: string | undefined;
+  migrationsDir: string;
+  rollbacksDir: string;
+  reportsDir: string;
+  policiesDir: string;
+  identityFile?: string | undefined;
+  takeBackup: boolean;
+  breakGlass?: string | undefined;
+  outsideWindow?: string | undefined;
+}
 
 /** What the gate is asked to judge, by `dbops gate`, `deploy` and `rollback`. */
 export interface GateRequest {
@@ -28,11 +45,11 @@ export interface GateRequest {
 /** What every check sees: the request, the database it judges, the local files and the change. */
 export interface GateScope {
   request: GateRequest;
-  ctx: StepContext;
+  ctx: Runtime;
   env: NodeJS.ProcessEnv;
   session: Session;
   environment: Environment;
-  policies: Pick<Policies, 'environments' | 'backups' | 'migrations'>;
+  policies: ReleasePolicies;
   now: Date;
   database: GateData['database'];
   local: LocalMigration[];

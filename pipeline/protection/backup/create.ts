@@ -1,0 +1,250 @@
+import { createHash } from 'node:crypto';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { listBackups, newBackupId, openTargets, sweepLeftovers, writeManifest } from './catalog.ts';
+import { openDumpSnapshot, startPgDump, toolVersion, type DumpSnapshot, type ServerInfo } from './dump.ts';
+import { LAYOUT, type BackupEntry, type BackupManifest, type TableManifest } from './manifest.ts';
+import { mibPerSecond, ProgressMeter } from './progress.ts';
+import type { BackupCreateData } from './report.ts';
+import { computeTableManifest } from './tables.ts';
+import { parseDuration } from '../../core/duration.ts';
+import { ConfigError, EnvError, isDbopsError } from '../../core/errors.ts';
+import type { Logger } from '../../core/logger.ts';
+import { redact } from '../../core/redact.ts';
+import { createEncryptStream, recipientFingerprint } from '../../infra/crypto/age.ts';
+import { connect, isPgError } from '../../infra/db/client.ts';
+import { pgEnv } from '../../infra/db/libpq.ts';
+import type { DbTarget } from '../../infra/db/url.ts';
+import { clientTool, findPgBinaries } from '../../infra/pg/binaries.ts';
+import type { BackupsPolicy } from '../../policy/backups.ts';
+import { formatBytes } from '../../core/format.ts';
+import type { Runtime } from '../../core/runtime.ts';
+import { type StepResult } from '../../core/result.ts';
+import { dbopsBuild } from '../../infra/git/base.ts';
+
+
+const APP = 'dbops backup create';
+
+
+/**
+ * Expected archive size, for the ETA: the newest backup of the same database on this target, scaled by how
+ * much the database grew since. The database size alone says little: indexes are not dumped, and compression
+ * shrinks the rest by a factor that depends on the data.
+ */
+async function expectedSize(entries: Promise<BackupEntry[]>, info: ServerInfo, log: Logger): Promise<number | undefined> {
+  try {
+    const previous = (await entries)
+      .filter((e) => e.manifest.database.name === info.name && e.manifest.database.systemIdentifier === info.systemIdentifier)
+      .at(-1)?.manifest;
+    if (!previous) return undefined;
+    const grown = previous.database.sizeBytes ? info.sizeBytes / previous.database.sizeBytes : 1;
+    return Math.round(previous.dump.plaintextBytes * grown);
+  } catch (e) {
+    log.debug({ err: (e as Error).message }, 'no size estimate from earlier backups');
+    return undefined;
+  }
+}
+
+/**
+ * Runs every task; the first failure aborts the others (pg_dump is killed, the upload aborted, the manifest
+ * query cancelled) and is rethrown once all of them have settled, so nothing keeps writing after we return.
+ */
+async function allOrNothing(tasks: Array<Promise<unknown>>, abort: AbortController): Promise<void> {
+  let failure: { error: unknown } | undefined;
+  await Promise.all(
+    tasks.map((t) =>
+      t.catch((e: unknown) => {
+        if (failure) return;
+        failure = { error: e };
+        abort.abort(e);
+      }),
+    ),
+  );
+  if (failure) throw failure.error;
+}
+
+/** Stops the manifest query running on the snapshot connection: node-postgres cannot cancel by itself. */
+async function cancelQuery(target: DbTarget, snapshot: DumpSnapshot, log: Logger): Promise<void> {
+  const pid = (snapshot.client as unknown as { processID?: number }).processID;
+  if (!pid) return;
+  try {
+    const c = await connect(target, { log, applicationName: `${APP} (cancel)` });
+    await c.query('SELECT pg_cancel_backend($1)', [pid]).finally(() => c.end().catch(() => undefined));
+  } catch (e) {
+    log.debug({ err: (e as Error).message }, 'could not cancel the manifest query');
+  }
+}
+
+function asEnvError(e: unknown, what: string): unknown {
+  if (isDbopsError(e)) return e;
+  if (isPgError(e)) return new EnvError(`${what}: ${redact(e.message)}`, { cause: e });
+  if (typeof (e as NodeJS.ErrnoException | undefined)?.code === 'string') return new EnvError(`${what}: ${redact((e as Error).message)}`, { cause: e });
+  return e;
+}
+
+/** A backup to take: of which database, as which tier, to which target of the policy. */
+export interface CreateBackupRequest {
+  database: DbTarget;
+  tier: BackupManifest['tier'];
+  note?: string | undefined;
+  /** Storage target name (default: the primary). */
+  target?: string | undefined;
+  policy: BackupsPolicy;
+  /** The file the policy came from, for messages. */
+  policyFile: string;
+}
+
+/**
+ * Takes a consistent, encrypted backup: pg_dump inside an exported snapshot, with the table manifest
+ * computed in that same snapshot, streamed through age and SHA-256 to the target; the manifest is written last.
+ */
+export async function createBackup(input: CreateBackupRequest, ctx: Runtime): Promise<StepResult<BackupCreateData>> {
+  const t0 = performance.now();
+  const { policy, policyFile } = input;
+  const recipients = policy.encryption.recipients;
+  if (recipients.length === 0) {
+    throw new ConfigError(`${policyFile}: encryption.recipients is empty: backups are only ever stored encrypted, and there is no age recipient to encrypt to.`, {
+      hint: 'Create a key pair with `age-keygen -o key.txt` (keep key.txt in a secret store or offline), and add the public key it prints under encryption.recipients, e.g. `- { name: ops-oncall, key: age1… }`; add a second recipient as an escrow key.',
+    });
+  }
+  const storage = openTargets(policy, ctx.env ?? {}, ctx.log).get(input.target);
+  const target = input.database;
+  const swept = await sweepLeftovers(storage, parseDuration(policy.retention.partial_after) ?? 0, ctx.log);
+  // Read while the database connection is being set up; only the progress estimate needs it.
+  const earlier = listBackups(storage, ctx.log);
+  earlier.catch(() => undefined);
+
+  const bins = await findPgBinaries(ctx.env);
+  const snapshot = await openDumpSnapshot(target, ctx.log, APP, parseDuration(policy.dump.lock_wait_timeout) ?? 0);
+  const { info } = snapshot;
+  const id = newBackupId(input.tier, snapshot.exportedAt);
+  const objectKey = LAYOUT.object(id);
+  const abort = new AbortController();
+  const onInterrupt = () => abort.abort(ctx.signal.reason);
+  ctx.signal.addEventListener('abort', onInterrupt, { once: true });
+  let stored = false;
+  let manifestAttempted = false;
+  let meter: ProgressMeter | undefined;
+  try {
+    if (ctx.signal.aborted) throw ctx.signal.reason;
+    const pgDump = await clientTool(bins, 'pg_dump', Math.floor(info.serverVersionNum / 10000));
+    const pgDumpVersion = await toolVersion(pgDump);
+    const encrypt = await createEncryptStream(recipients.map((r) => r.key));
+    const expected = await expectedSize(earlier, info, ctx.log);
+    ctx.progress(`Backing up database ${info.name} (${formatBytes(info.sizeBytes)}, PostgreSQL ${info.serverVersion}) to target "${storage.name}" (${storage.location}) as ${id}`);
+    meter = new ProgressMeter({
+      label: `backup ${id}`,
+      intervalMs: parseDuration(policy.progress_interval) ?? 0,
+      emit: (line) => ctx.progress(line),
+      expectedBytes: expected,
+      expectedFrom: 'estimated from the previous backup',
+    }).start();
+    const progress = meter;
+
+    const dump = startPgDump({
+      pgDump,
+      target,
+      env: pgEnv(target, ctx.env ?? {}, `${APP} (pg_dump)`),
+      snapshot: snapshot.id,
+      compressionLevel: policy.dump.compression_level,
+      lockWaitTimeoutMs: parseDuration(policy.dump.lock_wait_timeout) ?? 0,
+      log: ctx.log,
+      signal: abort.signal,
+    });
+    const sha256 = createHash('sha256');
+    let plaintextBytes = 0;
+    let ciphertextBytes = 0;
+    const plaintext = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        plaintextBytes += chunk.length;
+        progress.add(chunk.length);
+        done(null, chunk);
+      },
+    });
+    const ciphertext = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        sha256.update(chunk);
+        ciphertextBytes += chunk.length;
+        done(null, chunk);
+      },
+    });
+
+    let finishedAt: Date | undefined;
+    let dumpMs = 0;
+    let tables: TableManifest[] = [];
+    let tablesMs = 0;
+    await allOrNothing(
+      [
+        // Plaintext exists only in these buffers: pg_dump's pipe → age → the target.
+        pipeline(dump.output, plaintext, encrypt, ciphertext, { signal: abort.signal }),
+        storage.put(objectKey, ciphertext, { signal: abort.signal }).then(() => {
+          stored = true;
+          finishedAt = new Date();
+        }),
+        dump.done.then((r) => {
+          dumpMs = r.durationMs;
+        }),
+        (async () => {
+          const started = performance.now();
+          const cancel = () => void cancelQuery(target, snapshot, ctx.log);
+          abort.signal.addEventListener('abort', cancel, { once: true });
+          try {
+            tables = await computeTableManifest(snapshot.client);
+          } catch (e) {
+            throw asEnvError(e, `Could not compute the table manifest of ${info.name} inside the backup's snapshot`);
+          } finally {
+            abort.signal.removeEventListener('abort', cancel);
+          }
+          tablesMs = performance.now() - started;
+          ctx.log.info({ tables: tables.length, ms: Math.round(tablesMs) }, 'table manifest computed');
+        })(),
+      ],
+      abort,
+    );
+    // pg_dump has finished with the snapshot; the manifest is complete.
+    await snapshot.close();
+    const summary = progress.stop();
+
+    const build = await dbopsBuild(ctx.sh);
+    const manifest: BackupManifest = {
+      formatVersion: 1,
+      id,
+      tier: input.tier,
+      database: { name: info.name, systemIdentifier: info.systemIdentifier, serverVersion: info.serverVersion, serverVersionNum: info.serverVersionNum, sizeBytes: info.sizeBytes },
+      startedAt: snapshot.exportedAt.toISOString(),
+      finishedAt: (finishedAt ?? new Date()).toISOString(),
+      dump: { format: 'custom', compressionLevel: policy.dump.compression_level, pgDump: pgDumpVersion, plaintextBytes, durationMs: Math.round(dumpMs) },
+      object: { key: objectKey.slice(id.length + 1), ciphertextBytes, sha256: sha256.digest('hex') },
+      encryption: { format: 'age-v1', recipients: recipients.map((r) => ({ name: r.name, recipient: r.key, fingerprint: recipientFingerprint(r.key) })) },
+      tables,
+      dbops: build,
+      ...(input.note ? { note: input.note } : {}),
+    };
+    manifestAttempted = true;
+    await writeManifest(storage, manifest, { signal: abort.signal });
+    const totalMs = performance.now() - t0;
+    ctx.log.info({ id, target: storage.name, plaintextBytes, ciphertextBytes, dumpMs: Math.round(dumpMs), tablesMs: Math.round(tablesMs), mibPerSecond: summary.mibPerSecond }, 'backup stored');
+    return {
+      verdict: 'pass',
+      findings: [],
+      data: { target: { name: storage.name, location: storage.location }, manifest, throughputMiBs: mibPerSecond(ciphertextBytes, totalMs), swept },
+    };
+  } catch (e) {
+    meter?.stop();
+    abort.abort(e);
+    await snapshot.close();
+    // `put` is atomic, so only a completed object (or a manifest whose write may have landed) needs removing.
+    if (stored || manifestAttempted) {
+      const keys = manifestAttempted ? [LAYOUT.manifest(id), objectKey] : [objectKey];
+      await storage.delete(keys).catch((d: unknown) =>
+        ctx.log.warn({ target: storage.name, keys, err: (d as Error).message }, `could not remove ${keys.join(', ')} of the failed backup; the next backup create or prune removes it`),
+      );
+    }
+    if (ctx.signal.aborted) {
+      throw new EnvError(`Interrupted: backup ${id} was not completed and nothing of it is listed.`, { hint: 'Run `dbops backup create` again.', cause: e });
+    }
+    throw asEnvError(e, `Backup ${id} to target "${storage.name}" failed`);
+  } finally {
+    ctx.signal.removeEventListener('abort', onInterrupt);
+  }
+}
