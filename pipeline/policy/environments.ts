@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Duration } from './duration.ts';
+import { WEEKDAYS } from '../core/time.ts';
 
 /** Environment variable names: the policy names where a secret lives, never the secret itself. */
 const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name such as PRODUCTION_DATABASE_URL');
@@ -16,7 +17,6 @@ const ZONE = z.string().refine((zone) => {
 /** Environment names: lower-case, also folder names of the evidence storage. */
 export const ENVIRONMENT_NAME = /^[a-z0-9][a-z0-9-]*$/;
 
-export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 export const Weekday = z.enum(WEEKDAYS);
 export type Weekday = z.output<typeof Weekday>;
 

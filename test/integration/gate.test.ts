@@ -13,13 +13,13 @@ import { evaluateGate } from '../../pipeline/change/release/gate.ts';
 import { loadPolicies } from '../../pipeline/policy/load.ts';
 import { openSession } from '../../pipeline/change/migrations/history.ts';
 import type { GateData } from '../../pipeline/change/release/schema.ts';
-import { WEEKDAYS } from '../../pipeline/policy/environments.ts';
 import { DirectoryStorage } from '../../pipeline/infra/storage/directory.ts';
 import { manifestFor, record } from '../helpers/backup-catalog.ts';
 import { dbops, type CliRun } from '../helpers/cli.ts';
 import { databasePerTest, serverPassword, type TestDb } from '../helpers/db.ts';
 import { deployFixture, type DeployFixture } from '../helpers/environments.ts';
 import { startGitHubServer, type GitHubServer } from '../helpers/github-server.ts';
+import { WEEKDAYS } from '../../pipeline/core/time.ts';
 
 const fresh = databasePerTest('gate');
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { MigrationsPolicy } from '../../policy/schema.ts';
 
 /** What a rehearsal measured: the data of `reports/rehearse.json`. */
 /** One interval during which a session of the migration held (granted) or waited for (not granted) a lock. */
@@ -103,3 +104,24 @@ export const RehearseData = z.object({
 });
 export type RehearseData = z.output<typeof RehearseData>;
 export type MigrationRehearsal = z.output<typeof MigrationRehearsal>;
+
+/** What to rehearse, where, and with which policy (the flags of `dbops rehearse`). */
+export interface RehearseRequest {
+  migrationsDir: string;
+  rollbacksDir: string;
+  policiesDir: string;
+  /** The lint report of the same run is read from here, to judge its lock findings against measurements. */
+  reportsDir: string;
+  base?: string | undefined;
+  all: boolean;
+  last?: number | undefined;
+  snapshotUrl?: string | undefined;
+  snapshotFile?: string | undefined;
+  scale?: number | undefined;
+  /** Server for synthetic and file snapshots (default: the embedded cluster). */
+  databaseUrl?: string | undefined;
+  keep: boolean;
+  /** policies/migrations.yaml. */
+  policies: MigrationsPolicy;
+}
+

@@ -28,6 +28,9 @@ import { parseWorkload, runWorkload, type PlanResult, type WorkloadQuery } from 
 import { formatMs } from '../../core/format.ts';
 import { type Finding, ReportEnvelope, type StepResult } from '../../core/result.ts';
 import type { Runtime } from '../../core/runtime.ts';
+import type { RehearseRequest } from './model.ts';
+
+export type { RehearseRequest };
 import { type MigrationRehearsal, type RehearseData } from './model.ts';
 
 
@@ -115,26 +118,6 @@ function compareWorkload(queries: WorkloadQuery[], before: Map<string, PlanResul
       ...(error !== undefined ? { error } : {}),
     };
   });
-}
-
-/** What to rehearse, where, and with which policy (the flags of `dbops rehearse`). */
-export interface RehearseRequest {
-  migrationsDir: string;
-  rollbacksDir: string;
-  policiesDir: string;
-  /** The lint report of the same run is read from here, to judge its lock findings against measurements. */
-  reportsDir: string;
-  base?: string | undefined;
-  all: boolean;
-  last?: number | undefined;
-  snapshotUrl?: string | undefined;
-  snapshotFile?: string | undefined;
-  scale?: number | undefined;
-  /** Server for synthetic and file snapshots (default: the embedded cluster). */
-  databaseUrl?: string | undefined;
-  keep: boolean;
-  /** policies/migrations.yaml. */
-  policies: MigrationsPolicy;
 }
 
 export async function rehearseChange(input: RehearseRequest, ctx: Runtime): Promise<StepResult<RehearseData>> {

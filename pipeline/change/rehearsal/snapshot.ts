@@ -8,7 +8,7 @@ import { cloneDatabase, connectMaintenance, databaseExists, dropDatabase, markOw
 import { parseDatabaseUrl, quoteIdent, type DbTarget } from '../../infra/db/url.ts';
 import { clientTool, findPgBinaries } from '../../infra/pg/binaries.ts';
 import type { ExecutorPolicy } from '../../policy/schema.ts';
-import type { RehearseRequest } from './rehearse.ts';
+import type { RehearseRequest } from './model.ts';
 import { checksum } from '../migrations/checksum.ts';
 import { Executor } from '../migrations/executor.ts';
 import { assertNoUnmanagedTables, createMigrationsTable, ensureSchema, isFailed, loadRows, migrationsTableExists, openSession } from '../migrations/history.ts';

@@ -17,9 +17,10 @@ import { gateCheck, type GateRequest, type GateScope, type ReleaseFlags, type Re
 export type { GateRequest };
 import type { Environment } from './environment.ts';
 import type { ChangeMigration, GateCheck, GateData } from './schema.ts';
-import { describeWindow, isOpen, localLabel } from './window.ts';
+import { describeWindow, isOpen } from './window.ts';
 import type { Runtime } from '../../core/runtime.ts';
 import { pendingMigrations } from '../migrations/apply.ts';
+import { localLabel } from '../../core/time.ts';
 
 /** Order of the checks in the report: what protects the data first, then who approved, then the change itself. */
 const ORDER: GateCheck['name'][] = ['interrupted', 'clean-state', 'backup', 'approval', 'staging-first', 'lint', 'rehearsal', 'window'];

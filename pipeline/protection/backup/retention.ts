@@ -2,6 +2,7 @@ import { parseDuration } from '../../core/duration.ts';
 import type { BackupsPolicy } from '../../policy/backups.ts';
 import type { BackupEntry } from './manifest.ts';
 import type { RetentionDecision } from './report.ts';
+import { localDate } from '../../core/time.ts';
 
 type RetentionPolicy = BackupsPolicy['retention'];
 
@@ -19,30 +20,7 @@ export interface Buckets {
   month: string;
 }
 
-// Building a DateTimeFormat costs far more than using one; prune buckets every backup of a target.
-const formatters = new Map<string, Intl.DateTimeFormat>();
-function formatterFor(zone: string): Intl.DateTimeFormat {
-  let f = formatters.get(zone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone: zone, year: 'numeric', month: 'numeric', day: 'numeric' });
-    formatters.set(zone, f);
-  }
-  return f;
-}
-
 const pad = (n: number, width = 2) => String(n).padStart(width, '0');
-
-/** The calendar date an instant falls on in `zone` (IANA), whatever the process TZ is. */
-export function localDate(instant: Date, zone: string): { year: number; month: number; day: number } {
-  const f = formatterFor(zone);
-  // format() is several times faster than formatToParts(); en-US numeric dates are M/D/YYYY. The parts are
-  // the fallback should an ICU version ever spell them otherwise.
-  const m = /^(\d{1,2})\/(\d{1,2})\/(\d{4,})$/.exec(f.format(instant));
-  if (m) return { year: Number(m[3]), month: Number(m[1]), day: Number(m[2]) };
-  const parts = f.formatToParts(instant);
-  const part = (type: Intl.DateTimeFormatPartTypes) => Number(parts.find((p) => p.type === type)?.value);
-  return { year: part('year'), month: part('month'), day: part('day') };
-}
 
 /**
  * Day, ISO week and month keys of an instant in `zone`. Keys of one kind sort as time, so "the last n" is the

@@ -1,9 +1,9 @@
 import { listBackups, listIncomplete, openTargets } from '../../../protection/backup/catalog.ts';
 import type { BackupEntry } from '../../../protection/backup/manifest.ts';
 import type { BackupListInputs } from './spec.ts';
-import { utcMinute } from '../prune/run.ts';
 import { type StepContext } from '../../../cli/contract.ts';
 import { type StepResult } from '../../../core/result.ts';
+import { utcMinute } from '../../../core/time.ts';
 
 export interface BackupListData {
   target: { name: string; location: string };

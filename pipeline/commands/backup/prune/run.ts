@@ -9,6 +9,7 @@ import type { Storage } from '../../../infra/storage/types.ts';
 import { plural } from '../../../core/format.ts';
 import { type Finding, type StepResult } from '../../../core/result.ts';
 import { type StepContext } from '../../../cli/contract.ts';
+import { inZone, utcMinute } from '../../../core/time.ts';
 
 type TargetResult = BackupPruneData['targets'][number];
 
@@ -94,28 +95,6 @@ export async function run(input: BackupPruneInputs, ctx: StepContext): Promise<S
     },
   };
 }
-
-// Building a DateTimeFormat is costly; a target can hold hundreds of backups.
-const zoneFormatters = new Map<string, Intl.DateTimeFormat>();
-
-/** `2026-03-29 03:30 GMT+2`: the backup's time in the zone that buckets it. */
-export function inZone(iso: string, zone: string): string {
-  let f = zoneFormatters.get(zone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZoneName: 'shortOffset' });
-    zoneFormatters.set(zone, f);
-  }
-  const at = new Date(iso);
-  if (Number.isNaN(at.getTime())) return iso;
-  const p = Object.fromEntries(f.formatToParts(at).map((x) => [x.type, x.value]));
-  return `${p['year']}-${p['month']}-${p['day']} ${p['hour']}:${p['minute']} ${p['timeZoneName']}`;
-}
-
-/** `2026-03-29 01:30Z`. */
-export const utcMinute = (iso: string): string => {
-  const at = new Date(iso);
-  return Number.isNaN(at.getTime()) ? iso : `${at.toISOString().slice(0, 16).replace('T', ' ')}Z`;
-};
 
 function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
