@@ -25,19 +25,27 @@ export interface WallTime {
   minutes: number;
 }
 
+// Building a DateTimeFormat costs far more than using one (prune buckets every backup of a target): one per
+// zone and use, kept.
 const formatters = new Map<string, Intl.DateTimeFormat>();
-function wallFormatter(zone: string): Intl.DateTimeFormat {
-  let f = formatters.get(zone);
+function formatter(use: 'wall' | 'date' | 'label', zone: string): Intl.DateTimeFormat {
+  const key = `${use} ${zone}`;
+  let f = formatters.get(key);
   if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', weekday: 'short', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' });
-    formatters.set(zone, f);
+    f = new Intl.DateTimeFormat('en-US', { timeZone: zone, ...FORMATS[use] });
+    formatters.set(key, f);
   }
   return f;
 }
+const FORMATS: Record<'wall' | 'date' | 'label', Intl.DateTimeFormatOptions> = {
+  wall: { hourCycle: 'h23', weekday: 'short', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' },
+  date: { year: 'numeric', month: 'numeric', day: 'numeric' },
+  label: { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZoneName: 'shortOffset' },
+};
 
 /** The wall-clock time of an instant in a zone. */
 export function wallTime(zone: string, instant: Date): WallTime {
-  const parts = Object.fromEntries(wallFormatter(zone).formatToParts(instant).map((p) => [p.type, p.value]));
+  const parts = Object.fromEntries(formatter('wall', zone).formatToParts(instant).map((p) => [p.type, p.value]));
   return {
     date: `${parts['year']}-${parts['month']}-${parts['day']}`,
     weekday: parts['weekday']!.toLowerCase().slice(0, 3) as Weekday,
@@ -45,21 +53,9 @@ export function wallTime(zone: string, instant: Date): WallTime {
   };
 }
 
-// Building a DateTimeFormat costs far more than using one; prune buckets every backup of a target.
-const dateFormatters = new Map<string, Intl.DateTimeFormat>();
-function formatterFor(zone: string): Intl.DateTimeFormat {
-  let f = dateFormatters.get(zone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone: zone, year: 'numeric', month: 'numeric', day: 'numeric' });
-    dateFormatters.set(zone, f);
-  }
-  return f;
-}
-
-
 /** The calendar date an instant falls on in `zone` (IANA), whatever the process TZ is. */
 export function localDate(instant: Date, zone: string): { year: number; month: number; day: number } {
-  const f = formatterFor(zone);
+  const f = formatter('date', zone);
   // format() is several times faster than formatToParts(); en-US numeric dates are M/D/YYYY. The parts are
   // the fallback should an ICU version ever spell them otherwise.
   const m = /^(\d{1,2})\/(\d{1,2})\/(\d{4,})$/.exec(f.format(instant));
@@ -115,16 +111,9 @@ export function localLabel(zone: string, instant: Date): string {
   return `${w.weekday[0]!.toUpperCase()}${w.weekday.slice(1)} ${w.date} ${hhmm(w.minutes)}`;
 }
 
-// Building a DateTimeFormat is costly; a target can hold hundreds of backups.
-const zoneFormatters = new Map<string, Intl.DateTimeFormat>();
-
-/** `2026-03-29 03:30 GMT+2`: the backup's time in the zone that buckets it. */
+/** `2026-03-29 03:30 GMT+2`: an instant in a zone, with the offset in force. */
 export function inZone(iso: string, zone: string): string {
-  let f = zoneFormatters.get(zone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZoneName: 'shortOffset' });
-    zoneFormatters.set(zone, f);
-  }
+  const f = formatter('label', zone);
   const at = new Date(iso);
   if (Number.isNaN(at.getTime())) return iso;
   const p = Object.fromEntries(f.formatToParts(at).map((x) => [x.type, x.value]));
