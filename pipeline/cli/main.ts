@@ -9,9 +9,9 @@ import { redact } from '../core/redact.ts';
 import { closest, didYouMean } from '../core/suggest.ts';
 import { parseDatabaseUrl } from '../infra/db/url.ts';
 import { commands, GROUPS } from './registry.ts';
-import { recordStep } from '../report/store.ts';
 import { type CommandSpec } from './contract.ts';
 import { type StepResult } from '../core/result.ts';
+import { recordStep } from './record.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; description: string };
 

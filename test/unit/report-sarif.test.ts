@@ -8,7 +8,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { EnvError } from '../../pipeline/core/errors.ts';
 import { REPORT_STEPS } from '../../pipeline/report/schema.ts';
 import { ruleTitle, toSarif } from '../../pipeline/report/sarif.ts';
-import { envelopeOf, readReports, type LoadedReport } from '../../pipeline/report/store.ts';
+import { readReports, type LoadedReport } from '../../pipeline/report/store.ts';
+import { envelopeOf } from '../../pipeline/cli/record.ts';
 
 /**
  * Validated against the official SARIF 2.1.0 JSON Schema (OASIS, the 2.1.0-rtm.5 revision GitHub accepts),

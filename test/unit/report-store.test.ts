@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, EnvError, RefusedError } from '../../pipeline/core/errors.ts';
 import { writeFileAtomic } from '../../pipeline/core/fs.ts';
-import { envelopeOf, parseReport, readReports, writeReport, type StepOutcome } from '../../pipeline/report/store.ts';
+import { parseReport, readReports } from '../../pipeline/report/store.ts';
 import { ReportEnvelope, type StepResult } from '../../pipeline/core/result.ts';
+import { envelopeOf, type StepOutcome, writeReport } from '../../pipeline/cli/record.ts';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/reports/pr-failing');
 const tmp = mkdtempSync(join(tmpdir(), 'dbops-report-store-'));

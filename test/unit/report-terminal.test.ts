@@ -4,10 +4,11 @@ import { z } from 'zod';
 import { EnvError } from '../../pipeline/core/errors.ts';
 import { silentLogger } from '../../pipeline/core/logger.ts';
 import { REPORT_STEPS } from '../../pipeline/report/schema.ts';
-import { envelopeOf, readReports, type LoadedReport } from '../../pipeline/report/store.ts';
+import { readReports, type LoadedReport } from '../../pipeline/report/store.ts';
 import { genericRender, renderTerminal } from '../../pipeline/report/terminal.ts';
 import { type CommandSpec } from '../../pipeline/cli/contract.ts';
 import { type StepResult } from '../../pipeline/core/result.ts';
+import { envelopeOf } from '../../pipeline/cli/record.ts';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/reports/pr-failing');
 let fixture: LoadedReport[];

@@ -8,7 +8,7 @@ import type { MigrateInputs } from '../flags.ts';
 import { worstVerdict } from '../../report/findings.ts';
 import { renderMarkdown } from '../../report/markdown.ts';
 import { writeFileAtomic } from '../../core/fs.ts';
-import { readReports, recordStep } from '../../report/store.ts';
+import { readReports } from '../../report/store.ts';
 import * as lint from '../lint/run.ts';
 import * as deploy from '../migrate/deploy/run.ts';
 import * as status from '../migrate/status/run.ts';
@@ -17,6 +17,7 @@ import * as rehearse from '../rehearse/run.ts';
 import * as seed from '../seed/run.ts';
 import { type StepContext } from '../../cli/contract.ts';
 import { type StepResult, type Verdict } from '../../core/result.ts';
+import { recordStep } from '../../cli/record.ts';
 
 export interface DemoData {
   cluster: { dir: string; port: number; major: number };

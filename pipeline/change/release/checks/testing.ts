@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { z } from 'zod';
 import { ConfigError, EnvError } from '../../../core/errors.ts';
 import { lintChange } from '../../lint/lint.ts';
-import { readReports } from '../../../report/store.ts';
+import { readEnvelopes } from '../../../core/envelope.ts';
 import type { ApprovalEvidence } from '../../../infra/github/approvals.ts';
 import type { GateCheck, GateReason, TestingEvidence } from '../schema.ts';
 import { gateCheck, type GateScope } from './types.ts';
@@ -120,7 +120,7 @@ export async function rehearsalCheck(scope: GateScope): Promise<RehearsalCheck> 
   let rehearsal: Testing['rehearsal'] = null;
   let problem: string | undefined;
   try {
-    const [loaded] = await readReports(request.reportsDir, ['rehearse']);
+    const [loaded] = await readEnvelopes(request.reportsDir, ['rehearse'], () => RehearseData);
     if (loaded) {
       const data = RehearseData.parse(loaded.report.data);
       rehearsal = {

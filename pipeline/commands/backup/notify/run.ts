@@ -7,10 +7,11 @@ import type { Tier } from '../../../policy/backups.ts';
 import type { BackupNotifyInputs } from './spec.ts';
 import { backupBlocks, BACKUP_STEPS } from '../../../report/backup-md.ts';
 import { assemble, type Block, code, table, text, VERDICT_ICON } from '../../../report/md.ts';
-import { readReports, reportFile, type LoadedReport } from '../../../report/store.ts';
+import { readReports, type LoadedReport } from '../../../report/store.ts';
 import { clip, formatBytes, formatMs } from '../../../core/format.ts';
 import { type Finding, type StepResult, type Verdict } from '../../../core/result.ts';
 import { type StepContext } from '../../../cli/contract.ts';
+import { reportFile } from '../../../core/envelope.ts';
 
 /**
  * `dbops backup notify`: one event about this run's backup steps (the reports/backup-*.json files), sent to
