@@ -9,8 +9,6 @@ import { type LintData } from '../change/lint/model.ts';
 import { type MigrationRehearsal, type RehearseData } from '../change/rehearsal/model.ts';
 import { type RollbacksData } from '../change/rollbacks/model.ts';
 
-/** Hidden marker that identifies dbops' sticky PR comment. */
-export const COMMENT_MARKER = '<!-- dbops:migration-report -->';
 
 const SEVERITY_ICON: Record<Severity, string> = { error: '❌', warning: '⚠️', notice: 'ℹ️' };
 const MAX_FINDING_ROWS = 100;

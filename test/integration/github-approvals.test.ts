@@ -5,8 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EnvError, ExitCode } from '../../pipeline/core/errors.ts';
 import { createLogger } from '../../pipeline/core/logger.ts';
 import { FourEyesResult, GateData } from '../../pipeline/change/release/schema.ts';
-import { collectApprovalEvidence, type ApprovalQuery } from '../../pipeline/infra/github/approvals.ts';
 import { startGitHubServer, type GitHubServer } from '../helpers/github-server.ts';
+import { type ApprovalQuery, collectApprovalEvidence } from '../../pipeline/change/release/approvals.ts';
 
 /**
  * Approval evidence read through the REST API, against a loopback stand-in for GitHub: the run's environment

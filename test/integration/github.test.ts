@@ -2,10 +2,10 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { COMMENT_MARKER } from '../../pipeline/report/markdown.ts';
 import { runDbops, testEnv } from '../helpers/cli.ts';
 import { startGitHubServer, type GitHubServer } from '../helpers/github-server.ts';
 import { type ReportEnvelope } from '../../pipeline/core/result.ts';
+import { COMMENT_MARKER } from '../../pipeline/infra/github/comment.ts';
 
 /**
  * `dbops report` inside GitHub Actions, run as its own process (as in a workflow step: @actions/core and

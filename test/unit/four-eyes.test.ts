@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { EnvError, ExitCode } from '../../pipeline/core/errors.ts';
 import { FourEyesResult, type Approval, type FileProvenance, type PullRequest } from '../../pipeline/change/release/schema.ts';
-import { judgeFourEyes, runIdentity, type FourEyesInput } from '../../pipeline/infra/github/approvals.ts';
+import { runIdentity } from '../../pipeline/infra/github/approvals.ts';
+import { type FourEyesInput, judgeFourEyes } from '../../pipeline/change/release/approvals.ts';
 
 const INIT = '20260101000000_init';
 const ORDERS = '20260102000000_orders';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { planAnnotations } from '../../pipeline/infra/github/annotations.ts';
 import type { PlacedFinding } from '../../pipeline/report/findings.ts';
+import { planAnnotations } from '../../pipeline/cli/annotations.ts';
 
 const f = (over: Partial<PlacedFinding>): PlacedFinding => ({ rule: 'squawk/x', severity: 'error', message: 'm', step: 'lint', ...over });
 

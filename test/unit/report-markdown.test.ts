@@ -3,13 +3,14 @@ import { marked } from 'marked';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EnvError } from '../../pipeline/core/errors.ts';
 import { REPORT_STEPS } from '../../pipeline/report/schema.ts';
-import { COMMENT_MARKER, renderMarkdown } from '../../pipeline/report/markdown.ts';
+import { renderMarkdown } from '../../pipeline/report/markdown.ts';
 import { capLines, code, fence, text } from '../../pipeline/report/md.ts';
 import { lockGantt, mermaidLabel } from '../../pipeline/report/mermaid.ts';
 import { readReports, type LoadedReport } from '../../pipeline/report/store.ts';
 import { type LintData } from '../../pipeline/change/lint/model.ts';
 import { type MigrationRehearsal, type RehearseData } from '../../pipeline/change/rehearsal/model.ts';
 import { envelopeOf } from '../../pipeline/cli/record.ts';
+import { COMMENT_MARKER } from '../../pipeline/infra/github/comment.ts';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/reports/pr-failing');
 let fixture: LoadedReport[];

@@ -25,7 +25,7 @@ export interface ReportData {
   /** The file it was written to (--output). */
   output: string | null;
   /** What was published to GitHub, when it was. */
-  github: import('../../infra/github/actions.ts').Publication | null;
+  github: import('../../cli/publish.ts').Publication | null;
 }
 
 export async function run(input: ReportInputs, ctx: StepContext): Promise<StepResult<ReportData>> {
@@ -51,7 +51,7 @@ export async function run(input: ReportInputs, ctx: StepContext): Promise<StepRe
   const publish = input.github ?? (inGitHubActions(ctx.env) && !input.output);
   let github: ReportData['github'] = null;
   if (publish) {
-    const { publish: toGitHub } = await import('../../infra/github/actions.ts');
+    const { publish: toGitHub } = await import('../../cli/publish.ts');
     github = await toGitHub({ reports, reportsDir: input.reportsDir, sarif: sarif(), log: ctx.log });
   }
 

@@ -1,18 +1,12 @@
 import { appendFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import * as core from '@actions/core';
 import * as github from '@actions/github';
 import type { Logger } from '../../core/logger.ts';
 import { registerSecret } from '../../core/redact.ts';
-import { allFindings, countFindings, worstVerdict } from '../../report/findings.ts';
-import { COMMENT_MARKER, renderMarkdown } from '../../report/markdown.ts';
-import { writeFileAtomic } from '../../core/fs.ts';
-import type { LoadedReport } from '../../report/store.ts';
-import { planAnnotations } from './annotations.ts';
 import { upsertComment, type GitHubApi } from './comment.ts';
 
 /**
- * The GitHub adapter: the only module that talks to the Actions runtime (@actions/core: annotations, job
+ * The Actions runtime adapter: with approvals.ts and comment.ts the only code that talks to the Actions runtime (@actions/core: annotations, job
  * summary, step outputs) and the REST API (@actions/github: the sticky PR comment). Both libraries read
  * process.env (GITHUB_TOKEN, GITHUB_EVENT_PATH, GITHUB_REPOSITORY, GITHUB_API_URL, GITHUB_OUTPUT,
  * GITHUB_STEP_SUMMARY), so this module is imported only when publishing.
@@ -23,25 +17,26 @@ export const COMMENT_LIMIT = 65_000;
 /** A step summary may be up to 1 MiB. */
 export const SUMMARY_LIMIT = 1_000_000;
 
-export interface PublishOptions {
-  reports: LoadedReport[];
-  reportsDir: string;
-  /** The SARIF log, already rendered and redacted. */
-  sarif: string;
-  log: Logger;
+export interface CommentPublication {
+  status: 'created' | 'updated' | 'skipped' | 'failed';
+  url: string | null;
+  reason?: string;
 }
 
-export interface Publication {
-  sarif: string;
-  annotations: { shown: number; omitted: number };
-  comment: { status: 'created' | 'updated' | 'skipped' | 'failed'; url: string | null; reason?: string };
-  summary: 'written' | 'skipped';
-  outputs: 'written' | 'skipped';
+/** What an annotation says and where (GitHub's AnnotationProperties plus the level and message). */
+export interface Annotation {
+  severity: 'error' | 'warning' | 'notice';
+  message: string;
+  title: string;
+  file?: string;
+  startLine?: number;
+  endLine?: number;
+  startColumn?: number;
+  endColumn?: number;
 }
 
-const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
-
-async function publishComment(body: string, log: Logger): Promise<Publication['comment']> {
+/** Creates or updates dbops' sticky comment on the pull request of the run; never throws, says why it did not. */
+export async function publishComment(body: string, log: Logger): Promise<CommentPublication> {
   const token = process.env['GITHUB_TOKEN'];
   if (!token) {
     log.info('GITHUB_TOKEN is not set: skipping the pull request comment (pass `env: GITHUB_TOKEN: ${{ github.token }}` to the step)');
@@ -79,50 +74,20 @@ async function publishComment(body: string, log: Logger): Promise<Publication['c
   }
 }
 
-export async function publish({ reports, reportsDir, sarif, log }: PublishOptions): Promise<Publication> {
-  const findings = allFindings(reports);
-  const plan = planAnnotations(findings);
-  const notes =
-    plan.omitted > 0
-      ? [`ℹ️ GitHub shows at most 10 error and 10 warning annotations per step: ${plan.omitted} of ${findings.length} findings are not annotated on the files. All of them are listed here and in code scanning (SARIF).`]
-      : [];
-
-  const sarifPath = join(reportsDir, 'dbops.sarif');
-  await writeFileAtomic(sarifPath, sarif);
-
+/** Annotations on the files of the run (error, warning, notice lines of the Actions runtime). */
+export function annotate(annotations: readonly Annotation[]): void {
   const emit = { error: core.error, warning: core.warning, notice: core.notice };
-  for (const { severity, message, ...properties } of plan.shown) emit[severity](message, properties);
+  for (const { severity, message, ...properties } of annotations) emit[severity](message, properties);
+}
 
-  const comment = await publishComment(renderMarkdown(reports, { notes, prefix: `${COMMENT_MARKER}\n`, limit: COMMENT_LIMIT }), log);
+/** The job summary through core.summary (which reads GITHUB_STEP_SUMMARY from process.env). */
+export async function writeJobSummary(markdown: string): Promise<void> {
+  await core.summary.addRaw(markdown).write();
+}
 
-  // Each channel on its own: a missing summary file must not cost the step outputs, and neither may
-  // turn a finished report into a crash.
-  let summary: Publication['summary'] = 'skipped';
-  if (process.env['GITHUB_STEP_SUMMARY']) {
-    try {
-      await core.summary.addRaw(renderMarkdown(reports, { notes, limit: SUMMARY_LIMIT, measure: bytes })).write();
-      summary = 'written';
-    } catch (e) {
-      log.warn(`could not write the job summary: ${(e as Error).message}`);
-    }
-  } else log.info('GITHUB_STEP_SUMMARY is not set: no job summary');
-
-  let outputs: Publication['outputs'] = 'skipped';
-  if (process.env['GITHUB_OUTPUT']) {
-    try {
-      const counts = countFindings(findings);
-      core.setOutput('verdict', worstVerdict(reports.map((r) => r.report.verdict)));
-      core.setOutput('errors', counts.error);
-      core.setOutput('warnings', counts.warning);
-      core.setOutput('notices', counts.notice);
-      core.setOutput('comment-url', comment.url ?? '');
-      outputs = 'written';
-    } catch (e) {
-      log.warn(`could not write the step outputs: ${(e as Error).message}`);
-    }
-  } else log.info('GITHUB_OUTPUT is not set: no step outputs');
-
-  return { sarif: sarifPath, annotations: { shown: plan.shown.length, omitted: plan.omitted }, comment, summary, outputs };
+/** Step outputs (GITHUB_OUTPUT). */
+export function setOutputs(values: Record<string, string | number>): void {
+  for (const [key, value] of Object.entries(values)) core.setOutput(key, value);
 }
 
 /**

@@ -2,10 +2,10 @@ import { getOctokit } from '@actions/github';
 import { EnvError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { redact, registerSecret } from '../../core/redact.ts';
-import type { Approval, EnvironmentSettings, FileProvenance, FourEyesResult, PullRequest, RunIdentity } from '../../change/release/schema.ts';
+import type { Approval, EnvironmentSettings, FileProvenance, PullRequest, RunIdentity } from './model.ts';
 
 /**
- * Approval evidence and four-eyes. GitHub's "prevent self-review" only stops the user who started a run from
+ * Approval facts (four-eyes itself is judged in change/release/approvals.ts). GitHub's "prevent self-review" only stops the user who started a run from
  * approving it; it does not stop the author of the pull request that wrote the migration. So dbops reads the
  * run's environment approvals and the history of the migration and rollback files itself, and refuses any
  * approval by someone who wrote, committed or triggered the change.
@@ -14,21 +14,19 @@ import type { Approval, EnvironmentSettings, FileProvenance, FourEyesResult, Pul
  * own environment). That is also why @actions/github's `context` is not used: it reads process.env at import.
  */
 
-export interface ApprovalQuery {
-  /** GitHub environment whose approvals count. */
+export interface ApprovalFactsQuery {
+  /** GitHub environment whose approvals are read. */
   environment: string;
-  required: number;
-  fourEyes: boolean;
   /** Repository paths (relative to the repository root) of the change's migration and rollback files. */
   files: Array<{ migration: string; path: string }>;
 }
 
-export interface ApprovalEvidence {
+/** What GitHub says about a run: who approved, and who wrote, committed and reviewed the files. */
+export interface ApprovalFacts {
   run: RunIdentity;
   approvals: Approval[];
   pulls: PullRequest[];
   provenance: FileProvenance[];
-  fourEyes: FourEyesResult;
   /** The environment's protection settings, or null when the token may not read them (recorded, not required). */
   environmentSettings: EnvironmentSettings | null;
 }
@@ -153,10 +151,10 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
 }
 
 /**
- * Reads the run's environment approvals, the commits and pull requests behind the files, their reviews,
- * and judges four-eyes. Throws EnvError when the REST API cannot be read (no token, 403, unreachable).
+ * Reads the run's environment approvals, the commits and pull requests behind the files and their reviews.
+ * Throws EnvError when the REST API cannot be read (no token, 403, unreachable).
  */
-export async function collectApprovalEvidence(query: ApprovalQuery, env: NodeJS.ProcessEnv, log: Logger, options: { timeoutMs?: number } = {}): Promise<ApprovalEvidence> {
+export async function readApprovalFacts(query: ApprovalFactsQuery, env: NodeJS.ProcessEnv, log: Logger, options: { timeoutMs?: number } = {}): Promise<ApprovalFacts> {
   const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
   const run = runIdentity(env);
   if (!run) {
@@ -170,11 +168,6 @@ export async function collectApprovalEvidence(query: ApprovalQuery, env: NodeJS.
   }
   // Never printed: anything that echoes it (an error message, a log line) is masked from here on.
   registerSecret(token);
-  if (query.fourEyes && !run.triggeringActor) {
-    throw new EnvError('Neither GITHUB_TRIGGERING_ACTOR nor GITHUB_ACTOR is set: four-eyes cannot exclude whoever started this run.', {
-      hint: 'The Actions runner sets both; pass them through if the step replaces its environment.',
-    });
-  }
   const [owner, repo, ...rest] = run.repository.split('/');
   if (!owner || !repo || rest.length > 0) {
     throw new EnvError(`GITHUB_REPOSITORY is "${run.repository}", expected owner/name.`, { hint: 'The runner sets it as owner/name; do not override it.' });
@@ -280,17 +273,8 @@ export async function collectApprovalEvidence(query: ApprovalQuery, env: NodeJS.
     if (f.commits.length === 0) log.warn({ path: f.path, sha: run.sha }, `no commit of ${run.sha.slice(0, 7)}'s history touches ${f.path}: its authors cannot be excluded (is the file committed?)`);
   }
 
-  const fourEyes = judgeFourEyes({
-    environment: query.environment,
-    required: query.required,
-    fourEyes: query.fourEyes,
-    approvals,
-    pulls,
-    provenance,
-    triggeringActor: run.triggeringActor || null,
-  });
   log.info(
-    { environment: query.environment, approvals: approvals.length, counted: fourEyes.counted, refused: fourEyes.refused.length, pulls: numbers, commits: shas.length, requests },
+    { environment: query.environment, approvals: approvals.length, pulls: numbers, commits: shas.length, requests },
     `read ${approvals.length} environment review(s), ${shas.length} commit(s) and ${numbers.length} pull request(s) from GitHub in ${requests} request(s)`,
   );
   // The settings are evidence (checklist: environment configuration), not a condition: a token that may not
@@ -302,7 +286,7 @@ export async function collectApprovalEvidence(query: ApprovalQuery, env: NodeJS.
     if (!(e instanceof EnvError)) throw e;
     log.warn(`the settings of the ${query.environment} environment could not be read (${redact(e.message)}); the evidence will not include them`);
   }
-  return { run, approvals, pulls, provenance, fourEyes, environmentSettings };
+  return { run, approvals, pulls, provenance, environmentSettings };
 }
 
 /** An HTTP failure as an EnvError naming the endpoint and, where it is one, the missing permission. */
@@ -333,121 +317,3 @@ function apiError(e: unknown, route: string, params: Record<string, unknown>, pe
   return new EnvError(message, { hint: 'A GitHub outage or a transient error: re-run the job.' });
 }
 
-export interface FourEyesInput {
-  environment: string;
-  required: number;
-  fourEyes: boolean;
-  approvals: Approval[];
-  pulls: PullRequest[];
-  provenance: FileProvenance[];
-  triggeringActor: string | null;
-}
-
-type Refusal = FourEyesResult['refused'][number];
-
-/** GitHub's own committer on merge, squash and web-edit commits: an account, not a person who wrote the change. */
-const NOT_A_PERSON = new Set(['web-flow']);
-
-const key = (user: string) => user.toLowerCase();
-
-/** Distinct by login, case-insensitively, keeping the first spelling. */
-function distinct(users: Iterable<string>): string[] {
-  const seen = new Map<string, string>();
-  for (const u of users) if (u && !seen.has(key(u))) seen.set(key(u), u);
-  return [...seen.values()];
-}
-
-const listOf = (items: string[]) => (items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`);
-
-/** Pure: which approvals count, and every one that does not, naming the user and the rule. */
-export function judgeFourEyes(input: FourEyesInput): FourEyesResult {
-  const { environment, required, fourEyes } = input;
-  const migrationsOfPull = (n: number) => [...new Set(input.provenance.filter((f) => f.pulls.includes(n)).map((f) => f.migration))];
-
-  // Who wrote the change, per login, with what they did (the refusal names it).
-  const authored = new Map<string, PullRequest[]>();
-  for (const p of input.pulls) authored.set(key(p.author), [...(authored.get(key(p.author)) ?? []), p]);
-  const committed = new Map<string, { login: string; role: 'author' | 'committer'; sha: string; path: string; migration: string }>();
-  for (const f of input.provenance) {
-    for (const c of f.commits) {
-      for (const [who, role] of [
-        [c.author, 'author'],
-        [c.committer, 'committer'],
-      ] as const) {
-        if (!who || NOT_A_PERSON.has(key(who)) || committed.has(key(who))) continue;
-        committed.set(key(who), { login: who, role, sha: c.sha, path: f.path, migration: f.migration });
-      }
-    }
-  }
-  const trigger = input.triggeringActor || null;
-
-  const counted: string[] = [];
-  const refused: Refusal[] = [];
-  const refuse = (r: Refusal) => {
-    if (!refused.some((x) => key(x.user) === key(r.user) && x.rule === r.rule)) refused.push(r);
-  };
-
-  for (const a of input.approvals) {
-    const u = a.user;
-    const said = a.comment.trim() ? ` ("${a.comment.trim()}")` : '';
-    if (!a.environments.includes(environment)) {
-      refuse({
-        user: u,
-        rule: 'other-environment',
-        message: `${u} ${a.state} ${listOf(a.environments) || 'no environment'}, not ${environment}: only reviews of the ${environment} environment count for this deploy.`,
-      });
-      continue;
-    }
-    if (a.state === 'rejected') {
-      refuse({ user: u, rule: 'rejected', message: `${u} rejected the ${environment} deployment${said}: a rejected review stops the deploy until a new run is approved.` });
-      continue;
-    }
-    if (fourEyes) {
-      const authoredPulls = authored.get(key(u));
-      if (authoredPulls) {
-        const pulls = authoredPulls.map((p) => {
-          const migrations = migrationsOfPull(p.number);
-          return `pull request #${p.number}${migrations.length ? ` that introduced ${listOf(migrations)}` : ''}`;
-        });
-        refuse({ user: u, rule: 'pr-author', message: `${u} approved ${environment} but authored ${listOf(pulls)}: the author of a change cannot approve its deploy (four-eyes).` });
-        continue;
-      }
-      const commit = committed.get(key(u));
-      if (commit) {
-        refuse({
-          user: u,
-          rule: 'committer',
-          message: `${u} approved ${environment} but is the ${commit.role} of commit ${commit.sha.slice(0, 7)} to ${commit.path} (${commit.migration}): whoever wrote or committed a change cannot approve its deploy (four-eyes).`,
-        });
-        continue;
-      }
-      if (trigger && key(trigger) === key(u)) {
-        refuse({ user: u, rule: 'triggering-actor', message: `${u} approved ${environment} but started this run (the triggering actor): whoever starts a deploy cannot also approve it (four-eyes).` });
-        continue;
-      }
-    }
-    if (!counted.some((c) => key(c) === key(u))) counted.push(u);
-  }
-
-  if (counted.length < required) {
-    const notCounted = distinct(refused.map((r) => r.user)).filter((u) => !counted.some((c) => key(c) === key(u)));
-    refused.push({
-      user: '',
-      rule: 'too-few',
-      message:
-        `${counted.length} of ${required} required approval${required === 1 ? '' : 's'} of ${environment} count (counted: ${counted.length ? listOf(counted) : 'none'}` +
-        `${notCounted.length ? `; not counted: ${listOf(notCounted)}` : ''}): ${fourEyes ? `ask a reviewer of the ${environment} environment who did not write, commit or start the change to approve it` : `ask a reviewer of the ${environment} environment to approve it`}.`,
-    });
-  }
-  return {
-    environment,
-    required,
-    ok: counted.length >= required && !refused.some((r) => r.rule === 'too-few' || r.rule === 'rejected'),
-    counted,
-    refused,
-    // With four-eyes off nobody is excluded; the pull requests and provenance still record who wrote what.
-    excluded: fourEyes
-      ? { prAuthors: distinct(input.pulls.map((p) => p.author)), committers: distinct([...committed.values()].map((c) => c.login)), triggeringActor: trigger }
-      : { prAuthors: [], committers: [], triggeringActor: null },
-  };
-}

@@ -1,4 +1,5 @@
-import { COMMENT_MARKER } from '../../report/markdown.ts';
+/** Hidden marker that identifies dbops' sticky PR comment. */
+export const COMMENT_MARKER = '<!-- dbops:migration-report -->';
 
 /** The two REST calls the sticky comment needs, as Octokit's `paginate` and `request` make them. */
 export interface GitHubApi {

@@ -2,10 +2,11 @@ import { hostname, userInfo } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { EnvError } from '../../../core/errors.ts';
 import { redact } from '../../../core/redact.ts';
-import { collectApprovalEvidence, runIdentity, type ApprovalEvidence } from '../../../infra/github/approvals.ts';
+import { runIdentity } from '../../../infra/github/approvals.ts';
 import type { BreakGlass, EnvironmentSettings, GateCheck, GateReason, RunIdentity } from '../schema.ts';
 import { gateCheck, type GateScope } from './types.ts';
 import { names, plural } from '../../../core/format.ts';
+import { type ApprovalEvidence, collectApprovalEvidence } from '../approvals.ts';
 
 export interface ApprovalCheck {
   check: GateCheck;

@@ -3,12 +3,12 @@ import type { z } from 'zod';
 import { ConfigError, EnvError } from '../../../core/errors.ts';
 import { lintChange } from '../../lint/lint.ts';
 import { readEnvelopes } from '../../../core/envelope.ts';
-import type { ApprovalEvidence } from '../../../infra/github/approvals.ts';
 import type { GateCheck, GateReason, TestingEvidence } from '../schema.ts';
 import { gateCheck, type GateScope } from './types.ts';
 import { names, plural } from '../../../core/format.ts';
 import { type Finding } from '../../../core/result.ts';
 import { RehearseData } from '../../rehearsal/model.ts';
+import { type ApprovalEvidence } from '../approvals.ts';
 
 type Testing = z.output<typeof TestingEvidence>;
 

@@ -1,5 +1,8 @@
-import type { PlacedFinding } from '../../report/findings.ts';
-import { type Severity } from '../../core/result.ts';
+import type { PlacedFinding } from '../report/findings.ts';
+import type { Severity } from '../core/result.ts';
+import type { Annotation } from '../infra/github/actions.ts';
+
+export type { Annotation };
 
 /**
  * GitHub shows at most 10 error and 10 warning annotations per workflow step (notices are capped alike)
@@ -8,17 +11,6 @@ import { type Severity } from '../../core/result.ts';
  */
 export const PER_STEP: Record<Severity, number> = { error: 10, warning: 10, notice: 10 };
 export const PER_JOB = 50;
-
-export interface Annotation {
-  severity: Severity;
-  message: string;
-  title: string;
-  file?: string;
-  startLine?: number;
-  endLine?: number;
-  startColumn?: number;
-  endColumn?: number;
-}
 
 export interface AnnotationPlan {
   shown: Annotation[];
