@@ -19,6 +19,8 @@ export const scope = {
   all: z.boolean().default(false).describe('every migration, not only those the change adds or edits'),
   last: z.coerce.number().int().positive().optional().describe('treat the newest N migrations as the change (no git needed)'),
 };
+/** The synthetic AstroFinance volume: 1 ≈ 1,000,000 journal lines (seed, demo). */
+export const scale = z.coerce.number().positive().describe('volume multiplier: 1 ≈ 1,000,000 journal lines');
 export const MigrateInputs = z.object({ ...connection, ...dirs, ...json });
 export type MigrateInputs = z.output<typeof MigrateInputs>;
 export const LocalInputs = z.object({ ...json });

@@ -2,7 +2,6 @@ import type { Logger } from '../core/logger.ts';
 import { countFindings, locationText, worstVerdict } from './findings.ts';
 import type { LoadedReport } from './store.ts';
 import { formatMs, plural } from '../core/format.ts';
-import { type CommandSpec } from '../cli/contract.ts';
 import { type StepResult } from '../core/result.ts';
 
 
@@ -17,13 +16,20 @@ export function genericRender(report: LoadedReport['report']): string {
     .join('\n')}\n`;
 }
 
+/** What `dbops report` needs of a command of the CLI's registry: its report name and its module's renderer. */
+export interface ReportRenderer {
+  report?: string | undefined;
+  inputs: { safeParse(value: unknown): { success: true; data: unknown } | { success: false } };
+  load(): Promise<{ render(result: StepResult<unknown>, input: never): string }>;
+}
+
 /**
  * Each report printed the way its own command prints it (the step module's render, loaded through the
  * registry entry that writes that report), so `dbops report` on a downloaded artifact reads like the
  * original run. A step whose module cannot render it (not installed in this version, or a report with no
  * data because the step stopped) falls back to a list of findings.
  */
-export async function renderTerminal(reports: LoadedReport[], commands: readonly CommandSpec[], log: Logger): Promise<string> {
+export async function renderTerminal(reports: LoadedReport[], commands: readonly ReportRenderer[], log: Logger): Promise<string> {
   const out: string[] = [];
   for (const { file, report } of reports) {
     const c = countFindings(report.findings);
@@ -37,7 +43,7 @@ export async function renderTerminal(reports: LoadedReport[], commands: readonly
         const step = await spec.load();
         const input = spec.inputs.safeParse({});
         const result: StepResult<unknown> = { verdict: report.verdict, findings: report.findings, data: report.data, exitCode: report.exitCode as StepResult<unknown>['exitCode'], error: report.error };
-        rendered = step.render(result, input.success ? input.data : {});
+        rendered = step.render(result, (input.success ? input.data : {}) as never);
       } catch (e) {
         log.debug({ step: report.step, err: (e as Error).message }, 'the step cannot render its report; listing its findings instead');
       }

@@ -271,3 +271,45 @@ function destructiveHelp(rule: string, policy: LintPolicy): string {
   };
   return `${how[rule] ?? ''} The rollback cannot bring the data back: mark it with \`-- dbops:irreversible <reason>\`.${allow}`.trim();
 }
+
+/** What the rendering names besides the result: the folders and how the scope was asked for. */
+export type LintRenderInput = Pick<LintRequest, 'migrationsDir' | 'rollbacksDir' | 'only' | 'last'>;
+
+// ---- human output ---------------------------------------------------------------------------------
+
+const LEVEL_WIDTH = 7;
+
+export function renderLint(result: StepResult<LintData>, input: LintRenderInput): string {
+  const { data, findings } = result;
+  const where = data.scope === 'changed' ? `changed against ${data.base}` : data.scope === 'all' ? 'all migrations and rollbacks' : data.scope === 'only' ? `only ${input.only ?? ''}` : input.last === 1 ? 'the newest migration' : `the newest ${input.last ?? ''} migrations`;
+  if (result.verdict === 'skip') {
+    return data.scope === 'changed'
+      ? `Nothing to lint: no migration or rollback changed against ${data.base} (in ${input.migrationsDir} and ${input.rollbacksDir}).\n`
+      : `Nothing to lint: ${input.migrationsDir} has no migrations.\n`;
+  }
+  const lines: string[] = [];
+  const byFile = new Map<string, Finding[]>();
+  for (const f of findings) {
+    const key = f.file ?? '';
+    byFile.set(key, [...(byFile.get(key) ?? []), f]);
+  }
+  for (const [file, list] of byFile) {
+    lines.push(file || '(no file)');
+    for (const f of list) {
+      const pos = f.line ? `${file}:${f.line}:${f.column ?? 1}` : file;
+      lines.push(`  ${pos}  ${f.severity.padEnd(LEVEL_WIDTH)}  ${f.rule}  ${f.message}`);
+      if (f.help) lines.push(`      help: ${f.help}`);
+    }
+    lines.push('');
+  }
+  const { error, warning, notice } = data.counts;
+  const migrations = data.files.filter((f) => f.kind === 'migration').length;
+  const rollbacks = data.files.length - migrations;
+  const squawk = data.squawk ? `squawk ${data.squawk.version}, ` : '';
+  lines.push(`Linted ${plural(migrations, 'migration')} and ${plural(rollbacks, 'rollback')} (${where}; ${squawk}profile ${data.profile}, PostgreSQL ${data.pgVersion}).`);
+  lines.push(`${plural(error, 'error')}, ${plural(warning, 'warning')}, ${plural(notice, 'notice')}${data.suppressed > 0 ? ` (${data.suppressed} turned off by the profile or policy)` : ''}.`);
+  const split = data.files.filter((f) => f.mode === 'split');
+  if (split.length > 0) lines.push(`Run statement by statement by the executor (not in one transaction): ${split.map((f) => f.path).join(', ')}.`);
+  lines.push(result.verdict === 'fail' ? 'Lint failed.' : result.verdict === 'warn' ? 'Lint passed with warnings.' : 'Lint passed.');
+  return `${lines.join('\n')}\n`;
+}

@@ -4,24 +4,25 @@ import { RefusedError } from '../../core/errors.ts';
 import { parseDatabaseUrl } from '../../infra/db/url.ts';
 import { ensureLocalDatabase } from '../../infra/pg/local.ts';
 import type { DemoInputs } from './spec.ts';
-import type { MigrateInputs } from '../flags.ts';
 import { worstVerdict } from '../../report/findings.ts';
 import { renderMarkdown } from '../../report/markdown.ts';
 import { writeFileAtomic } from '../../core/fs.ts';
 import { readReports } from '../../report/store.ts';
-import * as lint from '../lint/run.ts';
-import * as deploy from '../migrate/deploy/run.ts';
-import * as status from '../migrate/status/run.ts';
-import type { StatusData } from '../../change/migrations/status.ts';
-import * as rehearse from '../rehearse/run.ts';
-import * as seed from '../seed/run.ts';
+import { lintChange, renderLint } from '../../change/lint/lint.ts';
+import { deployMigrations, renderDeploy, type DeployData } from '../../change/migrations/deploy.ts';
+import { checkLockfile, readMigrationsFolder } from '../../change/migrations/folder.ts';
+import { migrationStatus, renderStatus, type StatusData } from '../../change/migrations/status.ts';
+import { rehearseChange } from '../../change/rehearsal/rehearse.ts';
+import { render as renderRehearsal } from '../../change/rehearsal/render.ts';
+import { renderSeed, seedDatabase } from '../../seed/index.ts';
+import { resolve } from 'node:path';
 import { type StepContext } from '../../cli/contract.ts';
 import { type StepResult, type Verdict } from '../../core/result.ts';
 import { recordStep } from '../../cli/record.ts';
 
 export interface DemoData {
   cluster: { dir: string; port: number; major: number };
-  deploy: deploy.DeployData;
+  deploy: DeployData;
   seeded: boolean;
   /** Absent when the deploy failed and the demo stopped there. */
   status?: StatusData;
@@ -43,35 +44,36 @@ export async function run(input: z.output<typeof DemoInputs>, ctx: StepContext):
   ctx.progress(`Embedded PostgreSQL ${local.major} in ${local.dir}, port ${local.port} (\`dbops local status\`, \`dbops local psql\`).\n`);
 
   const dirs = { migrationsDir: input.migrationsDir, policiesDir: input.policiesDir, rollbacksDir: input.rollbacksDir, reportsDir: input.reportsDir };
-  const migrateInput: MigrateInputs = { migrationsDir: input.migrationsDir, policiesDir: input.policiesDir, json: false, databaseUrl: undefined, schema: undefined };
+  const { migrations: policy } = await ctx.policies('migrations');
+  const folder = await readMigrationsFolder(resolve(input.migrationsDir));
+  checkLockfile(folder);
   ctx.progress('── 1/5 dbops migrate deploy');
-  const deployed = await deploy.run(migrateInput, localCtx);
-  ctx.progress(deploy.render(deployed));
+  const deployed = await deployMigrations({ migrationsDir: input.migrationsDir, folder, target, executor: policy.value.executor }, localCtx);
+  ctx.progress(renderDeploy(deployed));
   const cluster = { dir: local.dir, port: local.port, major: local.major };
   if (deployed.error) return { verdict: 'fail', findings: [], data: { cluster, deploy: deployed.data, seeded: false }, error: deployed.error, exitCode: deployed.exitCode };
 
   ctx.progress(`── 2/5 dbops seed --scale ${input.scale}`);
   let seeded = true;
   try {
-    const result = await seed.run({ scale: input.scale, seed: 42, json: false, databaseUrl: undefined, schema: undefined }, localCtx);
-    ctx.progress(seed.render(result));
+    ctx.progress(renderSeed(await seedDatabase(target, { scale: input.scale, seed: 42 }, localCtx)));
   } catch (e) {
     if (!(e instanceof RefusedError)) throw e;
     seeded = false;
     ctx.progress(`Skipped: ${e.message}\n`);
   }
-  const st = await status.run(migrateInput, localCtx);
-  ctx.progress(status.render(st));
+  const st = await migrationStatus({ migrationsDir: input.migrationsDir, folder, target }, localCtx);
+  ctx.progress(renderStatus(st));
 
   ctx.progress(`── 3/5 dbops lint --last ${input.last}${input.labels ? ` --labels ${input.labels}` : ''}   (the newest ${input.last} migrations play the pull request)`);
-  const lintInput = { ...dirs, json: false, all: false, last: input.last, base: undefined, databaseUrl: undefined, schema: undefined, labels: input.labels };
-  const linted = await recordStep(input.reportsDir, 'lint', 'lint', localCtx, () => lint.run(lintInput, localCtx));
-  ctx.progress(lint.render(linted, lintInput));
+  const lintRequest = { ...dirs, all: false, last: input.last, labels: input.labels, policy: policy.value.lint };
+  const linted = await recordStep(input.reportsDir, 'lint', 'lint', localCtx, () => lintChange(lintRequest, localCtx));
+  ctx.progress(renderLint(linted, lintRequest));
 
   ctx.progress(`── 4/5 dbops rehearse --last ${input.last} --scale ${input.scale}`);
-  const rehearseInput = { ...dirs, json: false, all: false, last: input.last, base: undefined, scale: input.scale, snapshotUrl: undefined, snapshotFile: undefined, databaseUrl: undefined, keep: false };
-  const rehearsed = await recordStep(input.reportsDir, 'rehearse', 'rehearse', localCtx, () => rehearse.run(rehearseInput, localCtx));
-  ctx.progress(rehearse.render(rehearsed));
+  const rehearseRequest = { ...dirs, all: false, last: input.last, scale: input.scale, keep: false, policies: policy.value };
+  const rehearsed = await recordStep(input.reportsDir, 'rehearse', 'rehearse', localCtx, () => rehearseChange(rehearseRequest, localCtx));
+  ctx.progress(renderRehearsal(rehearsed));
 
   const markdownPath = join(input.reportsDir, 'report.md');
   ctx.progress(`── 5/5 dbops report --format markdown --output ${markdownPath}\n`);

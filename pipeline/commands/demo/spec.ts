@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { dirs, json, reports, rollbacks } from '../flags.ts';
-import { SeedInputs } from '../seed/spec.ts';
+import { dirs, json, reports, rollbacks, scale } from '../flags.ts';
 import { defineCommand } from '../../cli/contract.ts';
 
 export const DemoInputs = z.object({
@@ -8,7 +7,7 @@ export const DemoInputs = z.object({
   ...rollbacks,
   ...reports,
   ...json,
-  scale: SeedInputs.shape.scale.default(0.02),
+  scale: scale.default(0.02),
   last: z.coerce.number().int().positive().default(2).describe('how many of the newest migrations play the pull request'),
   labels: z
     .string()

@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { connection, json } from '../flags.ts';
+import { connection, json, scale } from '../flags.ts';
 import { defineCommand } from '../../cli/contract.ts';
 
 export const SeedInputs = z.object({
   ...connection,
   ...json,
-  scale: z.coerce.number().positive().default(1).describe('volume multiplier: 1 ≈ 1,000,000 journal lines'),
+  scale: scale.default(1),
   seed: z.coerce.number().int().nonnegative().default(42).describe('random seed; the same seed and scale give the same data'),
 });
 
