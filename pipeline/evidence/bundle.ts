@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BreakGlass, ExecutionData, InterruptedDeploy, RunIdentity } from '../change/release/schema.ts';
+import { BreakGlass, ExecutionData, InterruptedDeploy, RunIdentity } from './records.ts';
 
 /**
  * One evidence bundle: everything an auditor samples about one production change, stored as

@@ -2,7 +2,7 @@ import { LintData } from '../change/lint/model.ts';
 import { RehearseData } from '../change/rehearsal/model.ts';
 import { RollbacksData } from '../change/rollbacks/model.ts';
 import { BACKUP_REPORT_DATA } from '../protection/backup/report.ts';
-import { ExecutionData, GateData } from '../change/release/schema.ts';
+import { ExecutionData, GateData } from '../evidence/records.ts';
 import { EVIDENCE_REPORT_DATA } from '../evidence/report.ts';
 
 /** Step name → schema of its `data`, for validation on read. */

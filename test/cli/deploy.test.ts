@@ -3,7 +3,7 @@
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { ExecutionData } from '../../pipeline/change/release/schema.ts';
+import type { ExecutionData } from '../../pipeline/evidence/records.ts';
 import type { EvidenceBundle } from '../../pipeline/evidence/bundle.ts';
 import { dbops, spawnDbops, type CliRun } from '../helpers/cli.ts';
 import { databasePerTest, serverPassword, type TestDb } from '../helpers/db.ts';

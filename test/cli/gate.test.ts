@@ -7,7 +7,7 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../pipeline/core/logger.ts';
 import { DEPLOY_LOCK } from '../../pipeline/change/release/lock.ts';
-import type { GateData } from '../../pipeline/change/release/schema.ts';
+import type { GateData } from '../../pipeline/evidence/records.ts';
 import { openEvidence, writeInflight } from '../../pipeline/evidence/store.ts';
 import { loadPolicies } from '../../pipeline/policy/load.ts';
 import { parseReport } from '../../pipeline/report/store.ts';

@@ -1,5 +1,5 @@
 import type { BundleDraft } from '../../pipeline/evidence/bundle.ts';
-import type { ExecutionData, GateData, RunIdentity } from '../../pipeline/change/release/schema.ts';
+import type { ExecutionData, GateData, RunIdentity } from '../../pipeline/evidence/records.ts';
 
 /**
  * Valid gate, execution and bundle-draft objects for tests of the evidence store and of the reports that

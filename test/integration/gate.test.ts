@@ -12,7 +12,7 @@ import { resolveEnvironment } from '../../pipeline/change/release/environment.ts
 import { evaluateGate } from '../../pipeline/change/release/gate.ts';
 import { loadPolicies } from '../../pipeline/policy/load.ts';
 import { openSession } from '../../pipeline/change/migrations/history.ts';
-import type { GateData } from '../../pipeline/change/release/schema.ts';
+import type { GateData } from '../../pipeline/evidence/records.ts';
 import { DirectoryStorage } from '../../pipeline/infra/storage/directory.ts';
 import { manifestFor, record } from '../helpers/backup-catalog.ts';
 import { dbops, type CliRun } from '../helpers/cli.ts';

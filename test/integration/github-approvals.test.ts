@@ -4,7 +4,7 @@ import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EnvError, ExitCode } from '../../pipeline/core/errors.ts';
 import { createLogger } from '../../pipeline/core/logger.ts';
-import { FourEyesResult, GateData } from '../../pipeline/change/release/schema.ts';
+import { FourEyesResult, GateData } from '../../pipeline/evidence/records.ts';
 import { startGitHubServer, type GitHubServer } from '../helpers/github-server.ts';
 import { type ApprovalQuery, collectApprovalEvidence } from '../../pipeline/change/release/approvals.ts';
 

@@ -5,7 +5,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rollbackSet } from '../../pipeline/change/release/engine.ts';
-import type { ExecutionData } from '../../pipeline/change/release/schema.ts';
+import type { ExecutionData } from '../../pipeline/evidence/records.ts';
 import type { EvidenceBundle } from '../../pipeline/evidence/bundle.ts';
 import type { MigrationRow } from '../../pipeline/change/migrations/history.ts';
 import { dbops } from '../helpers/cli.ts';

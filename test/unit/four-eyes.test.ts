@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EnvError, ExitCode } from '../../pipeline/core/errors.ts';
-import { FourEyesResult, type Approval, type FileProvenance, type PullRequest } from '../../pipeline/change/release/schema.ts';
+import { FourEyesResult, type Approval, type FileProvenance, type PullRequest } from '../../pipeline/evidence/records.ts';
 import { runIdentity } from '../../pipeline/infra/github/approvals.ts';
 import { type FourEyesInput, judgeFourEyes } from '../../pipeline/change/release/approvals.ts';
 

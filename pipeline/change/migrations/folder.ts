@@ -3,7 +3,6 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodingFault, type EncodingFault } from '../../core/encoding.ts';
 import { ConfigError } from '../../core/errors.ts';
-import type { RollbackFile } from '../rollbacks/pair.ts';
 import { planExecution, type ExecutionPlan } from './plan.ts';
 import { plural } from '../../core/format.ts';
 import { type Finding } from '../../core/result.ts';
@@ -195,6 +194,15 @@ async function planFile(file: string, script: string, migration?: string): Promi
   }
 }
 
+/** A rollback script as the executor sees it (change/rollbacks reads them; this module only checks them). */
+export interface SqlScript {
+  /** The migration it belongs to. */
+  name: string;
+  path: string;
+  text: string;
+  fault?: EncodingFault | undefined;
+}
+
 export interface FileCheck {
   /** Every reason the executor would refuse one of the files. */
   problems: FileProblem[];
@@ -207,7 +215,7 @@ export interface FileCheck {
  * folder names, BOM, encoding, unterminated transactions), and the plan of each sound file. Shared by
  * migrate deploy, lint, rehearse, the gate and deploy, so they refuse exactly the same files.
  */
-export async function checkSqlFiles(migrations: LocalMigration[], rollbacks: RollbackFile[] = []): Promise<FileCheck> {
+export async function checkSqlFiles(migrations: LocalMigration[], rollbacks: SqlScript[] = []): Promise<FileCheck> {
   const problems: FileProblem[] = [];
   const plans = new Map<string, ExecutionPlan>();
   const files = [
@@ -225,7 +233,7 @@ export async function checkSqlFiles(migrations: LocalMigration[], rollbacks: Rol
 }
 
 /** The problems of the named migrations of a folder (with its lock file) and of the given rollbacks (a missing rollback is the pairing's business). */
-export async function malformedFiles(folder: MigrationsFolder, names: Iterable<string>, rollbacks: RollbackFile[] = []): Promise<FileProblem[]> {
+export async function malformedFiles(folder: MigrationsFolder, names: Iterable<string>, rollbacks: SqlScript[] = []): Promise<FileProblem[]> {
   const wanted = new Set(names);
   const { problems } = await checkSqlFiles(folder.migrations.filter((m) => wanted.has(m.name)), rollbacks);
   return [...lockfileProblems(folder), ...problems];

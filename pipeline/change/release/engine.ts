@@ -10,7 +10,7 @@ import { isLockTimeout, retryBackoffMs, timeoutsFor } from '../migrations/execut
 import type { LocalMigration } from '../migrations/folder.ts';
 import { ADVISORY_LOCK_KEY, acquireAdvisoryLock, isFailed, loadRows, markRolledBack, type MigrationRow, type Session } from '../migrations/history.ts';
 import { planExecution, type ExecutionPlan } from '../migrations/plan.ts';
-import type { BackupEvidence, ExecutionData, MigrationExecution } from './schema.ts';
+import type { BackupEvidence, ExecutionData, MigrationExecution } from '../../evidence/records.ts';
 import { formatMs } from '../../core/format.ts';
 import { applyPending, type FailedMigration, pendingMigrations } from '../migrations/apply.ts';
 

@@ -16,7 +16,7 @@ import { gateCheck, type GateRequest, type GateScope, type ReleaseFlags, type Re
 
 export type { GateRequest };
 import type { Environment } from './environment.ts';
-import type { ChangeMigration, GateCheck, GateData } from './schema.ts';
+import type { ChangeMigration, GateCheck, GateData } from '../../evidence/records.ts';
 import { describeWindow, isOpen } from './window.ts';
 import type { Runtime } from '../../core/runtime.ts';
 import { pendingMigrations } from '../migrations/apply.ts';

@@ -12,7 +12,7 @@ import { resolveEnvironment } from './environment.ts';
 import { interruptedDeployOf } from './checks/state.ts';
 import { evaluateGate, gateRequest } from './gate.ts';
 import { acquireDeployLock, releaseDeployLock } from './lock.ts';
-import type { ExecutionData, GateData } from './schema.ts';
+import type { ExecutionData, GateData } from '../../evidence/records.ts';
 import type { Runtime } from '../../core/runtime.ts';
 import type { ReleaseFlags, ReleasePolicies } from './checks/types.ts';
 import { type StepResult } from '../../core/result.ts';

@@ -1,6 +1,6 @@
 import { renderExecution } from '../../change/release/render.ts';
 import { runAction } from '../../change/release/run.ts';
-import type { ExecutionData } from '../../change/release/schema.ts';
+import type { ExecutionData } from '../../evidence/records.ts';
 import type { DeployInputs } from '../flags.ts';
 import type { StepContext } from '../../cli/contract.ts';
 import { releasePolicies } from '../flags.ts';

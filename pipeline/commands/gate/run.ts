@@ -1,6 +1,6 @@
 import { resolveEnvironment } from '../../change/release/environment.ts';
 import { evaluateGate, gateRequest } from '../../change/release/gate.ts';
-import type { GateCheck, GateData } from '../../change/release/schema.ts';
+import type { GateCheck, GateData } from '../../evidence/records.ts';
 import { releasePolicies, type GateInputs } from '../flags.ts';
 import { openSession } from '../../change/migrations/history.ts';
 import { type Finding, type StepResult } from '../../core/result.ts';

@@ -7,7 +7,7 @@ import { createBackup } from '../../../protection/backup/create.ts';
 import { verifyBackup } from '../../../protection/backup/verify.ts';
 import { loadIdentities } from '../../../infra/crypto/age.ts';
 import { join } from 'node:path';
-import type { BackupEvidence, GateCheck, GateReason } from '../schema.ts';
+import type { BackupEvidence, GateCheck, GateReason } from '../../../evidence/records.ts';
 import { gateCheck, type GateScope } from './types.ts';
 import { formatAge, names } from '../../../core/format.ts';
 

@@ -4,7 +4,7 @@ import { redact } from '../../../core/redact.ts';
 import { scriptMatches } from '../../migrations/checksum.ts';
 import { loadRows, openSession, type MigrationRow } from '../../migrations/history.ts';
 import { resolveEnvironment } from '../environment.ts';
-import type { GateCheck, GateReason, TestingEvidence } from '../schema.ts';
+import type { GateCheck, GateReason, TestingEvidence } from '../../../evidence/records.ts';
 import { gateCheck, type GateScope } from './types.ts';
 import { plural } from '../../../core/format.ts';
 

@@ -6,7 +6,7 @@ import { scriptMatches } from '../../migrations/checksum.ts';
 import { isFailed, type MigrationRow } from '../../migrations/history.ts';
 import { chronoUtc, p3009Hint } from '../../migrations/messages.ts';
 import { deployLockHolder } from '../lock.ts';
-import type { GateCheck, GateReason, InterruptedDeploy } from '../schema.ts';
+import type { GateCheck, GateReason, InterruptedDeploy } from '../../../evidence/records.ts';
 import { gateCheck, type GateScope } from './types.ts';
 import { names, plural } from '../../../core/format.ts';
 

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { ConfigError, EnvError } from '../../../core/errors.ts';
 import { lintChange } from '../../lint/lint.ts';
 import { readEnvelopes } from '../../../core/envelope.ts';
-import type { GateCheck, GateReason, TestingEvidence } from '../schema.ts';
+import type { GateCheck, GateReason, TestingEvidence } from '../../../evidence/records.ts';
 import { gateCheck, type GateScope } from './types.ts';
 import { names, plural } from '../../../core/format.ts';
 import { type Finding } from '../../../core/result.ts';

@@ -2,7 +2,7 @@ import type { Policies } from '../../../policy/schema.ts';
 import type { LocalMigration } from '../../migrations/folder.ts';
 import type { MigrationRow, Session } from '../../migrations/history.ts';
 import type { Environment } from '../environment.ts';
-import type { ChangeMigration, GateCheck, GateCheckName, GateData, GateReason } from '../schema.ts';
+import type { ChangeMigration, GateCheck, GateCheckName, GateData, GateReason } from '../../../evidence/records.ts';
 import type { Runtime } from '../../../core/runtime.ts';
 
 /** The policies the production path reads: environments, backups (targets, keys) and migrations (executor, lint). */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Approval, EnvironmentSettings, FileProvenance, PullRequest, RunIdentity } from '../../infra/github/model.ts';
+import { Approval, EnvironmentSettings, FileProvenance, PullRequest, RunIdentity } from '../infra/github/model.ts';
 
 export { Approval, EnvironmentSettings, FileProvenance, PullRequest, RunIdentity };
 
