@@ -1,4 +1,4 @@
-import type { PlacedFinding } from '../report/findings.ts';
+import type { PlacedFinding } from '../report/index.ts';
 import type { Severity } from '../core/result.ts';
 import type { Annotation } from '../infra/github/actions.ts';
 

@@ -3,9 +3,7 @@ import { writeFileAtomic } from '../core/fs.ts';
 import type { Logger } from '../core/logger.ts';
 import { annotate, COMMENT_LIMIT, publishComment, setOutputs, SUMMARY_LIMIT, writeJobSummary, type CommentPublication } from '../infra/github/actions.ts';
 import { COMMENT_MARKER } from '../infra/github/comment.ts';
-import { allFindings, countFindings, worstVerdict } from '../report/findings.ts';
-import { renderMarkdown } from '../report/markdown.ts';
-import type { LoadedReport } from '../report/store.ts';
+import { allFindings, countFindings, worstVerdict, renderMarkdown, type LoadedReport } from '../report/index.ts';
 import { planAnnotations } from './annotations.ts';
 
 /**

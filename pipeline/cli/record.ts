@@ -1,12 +1,11 @@
-import { ExitCode, isDbopsError } from '../core/errors.ts';
+import { ExitCode, isDbopsError, EnvError } from '../core/errors.ts';
 import { reportFile } from '../core/envelope.ts';
 import { writeFileAtomic } from '../core/fs.ts';
 import { redactDeep } from '../core/redact.ts';
 import type { ReportEnvelope, StepResult } from '../core/result.ts';
 import { DBOPS_VERSION } from '../core/version.ts';
-import { EnvError } from '../core/errors.ts';
 import { headCommit } from '../infra/git/base.ts';
-import { type StepContext } from './contract.ts';
+import type { StepContext } from './contract.ts';
 
 /** Writing `reports/<step>.json` for every command that has a report: the CLI's exit path does it (and demo). */
 

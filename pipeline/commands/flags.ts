@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ReleasePolicies } from '../change/release/checks/types.ts';
+import type { ReleasePolicies } from '../change/release/index.ts';
 import type { StepContext } from '../cli/contract.ts';
 
 // Flag groups shared by commands. Keys are camelCase here and --kebab-case on the command line.

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { compactUtc } from '../protection/backup/manifest.ts';
+import { compactUtc } from '../protection/backup/index.ts';
 import { BUNDLE_KIND, EvidenceBundle } from './bundle.ts';
 import { markdownTrailer, renderBundleBody, type PageSource } from './render.ts';
-import type { ChainReport } from './report.ts';
+import type { ChainReport, ChainProblem } from './report.ts';
 import { retentionCutoff } from './retention.ts';
 
 /**
@@ -82,7 +82,7 @@ export const EvidenceCheckpoint = z.object({
 });
 export type EvidenceCheckpoint = z.output<typeof EvidenceCheckpoint>;
 
-export type ChainProblem = ChainReport['problems'][number];
+export type { ChainProblem };
 
 /** `line 3, column 7` of a byte offset. */
 export function lineColumn(bytes: Buffer, offset: number): string {

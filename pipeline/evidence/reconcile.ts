@@ -1,4 +1,4 @@
-import type { MigrationRow } from '../change/migrations/history.ts';
+import type { MigrationRow } from '../change/migrations/index.ts';
 import type { EvidenceBundle } from './bundle.ts';
 
 /**

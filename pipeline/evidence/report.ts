@@ -12,6 +12,7 @@ export const ChainProblem = z.object({
   expected: z.string().nullable().optional(),
   found: z.string().nullable().optional(),
 });
+export type ChainProblem = z.output<typeof ChainProblem>;
 
 export const ChainReport = z.object({
   environment: z.string(),

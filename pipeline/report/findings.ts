@@ -1,8 +1,7 @@
 import type { LoadedReport } from './store.ts';
-import { type Finding, type Verdict } from '../core/result.ts';
-import { type LintData } from '../change/lint/model.ts';
-import { type RollbacksData } from '../change/rollbacks/model.ts';
-import { SEVERITY_ORDER } from '../core/result.ts';
+import { type Finding, type Verdict, SEVERITY_ORDER } from '../core/result.ts';
+import type { LintData } from '../change/lint/index.ts';
+import type { RollbacksData } from '../change/rollbacks/index.ts';
 
 const VERDICT_RANK: Record<Verdict, number> = { fail: 3, warn: 2, pass: 1, skip: 0 };
 

@@ -5,9 +5,9 @@ import { lockGantt } from './mermaid.ts';
 import type { LoadedReport } from './store.ts';
 import { clip, formatBytes, formatCount, formatMs, plural } from '../core/format.ts';
 import { type Severity } from '../core/result.ts';
-import { type LintData } from '../change/lint/model.ts';
-import { type MigrationRehearsal, type RehearseData } from '../change/rehearsal/model.ts';
-import { type RollbacksData } from '../change/rollbacks/model.ts';
+import { type LintData } from '../change/lint/index.ts';
+import { type MigrationRehearsal, type RehearseData } from '../change/rehearsal/index.ts';
+import { type RollbacksData } from '../change/rollbacks/index.ts';
 
 
 const SEVERITY_ICON: Record<Severity, string> = { error: '❌', warning: '⚠️', notice: 'ℹ️' };

@@ -1,5 +1,5 @@
 import { formatMs } from '../core/format.ts';
-import { type MigrationRehearsal } from '../change/rehearsal/model.ts';
+import { type MigrationRehearsal } from '../change/rehearsal/index.ts';
 
 /**
  * A migration's lock timeline as a Mermaid gantt chart, which GitHub renders from a ```mermaid block:

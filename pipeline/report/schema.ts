@@ -1,9 +1,8 @@
-import { LintData } from '../change/lint/model.ts';
-import { RehearseData } from '../change/rehearsal/model.ts';
-import { RollbacksData } from '../change/rollbacks/model.ts';
-import { BACKUP_REPORT_DATA } from '../protection/backup/report.ts';
-import { ExecutionData, GateData } from '../evidence/records.ts';
-import { EVIDENCE_REPORT_DATA } from '../evidence/report.ts';
+import { LintData } from '../change/lint/index.ts';
+import { RehearseData } from '../change/rehearsal/index.ts';
+import { RollbacksData } from '../change/rollbacks/index.ts';
+import { BACKUP_REPORT_DATA } from '../protection/backup/index.ts';
+import { ExecutionData, GateData, EVIDENCE_REPORT_DATA } from '../evidence/index.ts';
 
 /** Step name → schema of its `data`, for validation on read. */
 export const REPORT_DATA = {

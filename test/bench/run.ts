@@ -1,9 +1,7 @@
 // `npm run bench`: starts a throwaway PostgreSQL cluster with production-like durability (fsync on), runs
 // every benchmark against it and prints each one's figures. Goals are ratios against the raw tool measured
 // in the same run, never absolute timings in tests.
-import { rm } from 'node:fs/promises';
-import { mkdtemp } from 'node:fs/promises';
-import { chmod } from 'node:fs/promises';
+import { rm, mkdtemp, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../pipeline/core/logger.ts';

@@ -1,4 +1,4 @@
-import type { LocalMigration } from '../migrations/folder.ts';
+import type { LocalMigration } from '../migrations/index.ts';
 import { altersType, ColumnModel, findDestructive, type Hit, type ParsedStatement } from './destructive.ts';
 import type { SourceText } from './text.ts';
 import { type Finding } from '../../core/result.ts';

@@ -1,9 +1,7 @@
 import { join, relative, resolve, sep } from 'node:path';
 import type { ChangedPath } from '../../infra/git/base.ts';
-import { checksum, scriptMatches } from '../migrations/checksum.ts';
-import type { LocalMigration } from '../migrations/folder.ts';
-import type { MigrationRow } from '../migrations/history.ts';
-import { type Finding } from '../../core/result.ts';
+import { checksum, scriptMatches, type LocalMigration, type MigrationRow } from '../migrations/index.ts';
+import type { Finding } from '../../core/result.ts';
 
 /**
  * History integrity: a migration that is already on the base ref, or applied to a database, is

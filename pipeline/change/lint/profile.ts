@@ -1,5 +1,5 @@
 import type { LintPolicy } from '../../policy/lint.ts';
-import { MALFORMED_RULES } from '../migrations/folder.ts';
+import { MALFORMED_RULES } from '../migrations/index.ts';
 import { type Severity } from '../../core/result.ts';
 
 export type Level = Severity | 'off';

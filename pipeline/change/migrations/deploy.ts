@@ -7,10 +7,9 @@ import type { Runtime } from '../../core/runtime.ts';
 import type { DbTarget } from '../../infra/db/url.ts';
 import type { ExecutorPolicy } from '../../policy/schema.ts';
 import type { MigrationsFolder } from './folder.ts';
-import { type StepResult } from '../../core/result.ts';
+import type { StepResult } from '../../core/result.ts';
 import { type Datasource, datasourceOf } from './status.ts';
-import { type AppliedMigration, applyPending } from './apply.ts';
-import { type FailedMigration } from './apply.ts';
+import { type AppliedMigration, applyPending, type FailedMigration } from './apply.ts';
 
 export interface DeployData {
   datasource: Datasource;

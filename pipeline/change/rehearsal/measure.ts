@@ -2,16 +2,14 @@ import type { Logger } from '../../core/logger.ts';
 import type { Client } from '../../infra/db/client.ts';
 import type { DbTarget } from '../../infra/db/url.ts';
 import type { RehearsePolicy } from '../../policy/rehearse.ts';
-import type { Executor, Outcome } from '../migrations/executor.ts';
-import type { Session } from '../migrations/history.ts';
-import type { ExecutionPlan } from '../migrations/plan.ts';
+import type { Executor, Outcome, Session, ExecutionPlan } from '../migrations/index.ts';
 import { parseDuration } from '../../core/duration.ts';
 import { ProbeWorkload } from './probes.ts';
 import { LockSampler } from './sampler.ts';
 import { resolveTables, type StatementRefs } from './statements.ts';
 import { rowCounts, tableStats, type TableStat } from './tables.ts';
 import { lockSpans, lockStrength, strongestLocks, summarizeProbe } from './timeline.ts';
-import { type MigrationRehearsal } from './model.ts';
+import type { MigrationRehearsal } from './model.ts';
 
 /** The executor calls `beforeCommit` of whatever is set here; rehearse sets it only while measuring. */
 export interface ExecutorHooks {

@@ -55,6 +55,7 @@ export const RollbackProof = z.object({
   /** Why the second apply failed (reapply = failed). */
   reapplyError: z.string().optional(),
 });
+export type RollbackProof = z.output<typeof RollbackProof>;
 
 export const MigrationRehearsal = z.object({
   name: z.string(),

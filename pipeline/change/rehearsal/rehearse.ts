@@ -12,12 +12,9 @@ import { schemaFingerprint } from '../../infra/db/fingerprint.ts';
 import { headCommit } from '../../infra/git/base.ts';
 import { quoteIdent } from '../../infra/db/url.ts';
 import type { MigrationsPolicy } from '../../policy/schema.ts';
-import { SEVERITY_ORDER } from '../../core/result.ts';
-import { describeBlocker, Executor } from '../migrations/executor.ts';
-import { malformedError, malformedFiles, readMigrationsFolder } from '../migrations/folder.ts';
-import { readRollbacksFolder } from '../rollbacks/files.ts';
-import { createMigrationsTable, ensureSchema, migrationsTableExists, openSession } from '../migrations/history.ts';
-import { planExecution } from '../migrations/plan.ts';
+import { SEVERITY_ORDER, type Finding, ReportEnvelope, type StepResult } from '../../core/result.ts';
+import { describeBlocker, Executor, malformedError, malformedFiles, readMigrationsFolder, createMigrationsTable, ensureSchema, migrationsTableExists, openSession, planExecution } from '../migrations/index.ts';
+import { readRollbacksFolder } from '../rollbacks/index.ts';
 import { budgetFindings, judgeLintFindings, proofFindings, verdictOf, workloadFindings, type RehearsedMigration, type TableFinding } from './budgets.ts';
 import { measureApply, type ExecutorHooks, type MigrationToApply } from './measure.ts';
 import { executorError, proveRollback, rehearsalRollback, type RollbackFile } from './rollback.ts';
@@ -26,12 +23,10 @@ import { applyBase, cancelClone, cloneSnapshot, dropClone, openSnapshot, type Cl
 import { resolveTables, statementRefs } from './statements.ts';
 import { parseWorkload, runWorkload, type PlanResult, type WorkloadQuery } from './workload.ts';
 import { formatMs } from '../../core/format.ts';
-import { type Finding, ReportEnvelope, type StepResult } from '../../core/result.ts';
 import type { Runtime } from '../../core/runtime.ts';
-import type { RehearseRequest } from './model.ts';
+import type { RehearseRequest, MigrationRehearsal, RehearseData } from './model.ts';
 
 export type { RehearseRequest };
-import { type MigrationRehearsal, type RehearseData } from './model.ts';
 
 
 

@@ -1,14 +1,12 @@
 import { ConfigError } from '../../core/errors.ts';
 import { isPgError, type Client } from '../../infra/db/client.ts';
 import { diffFingerprints, renderFingerprintDiff, sameSchema, schemaFingerprint, type SchemaFingerprint } from '../../infra/db/fingerprint.ts';
-import { inspectRollback, type RollbackFile as PairedFile } from '../rollbacks/pair.ts';
-import { loadRows, markRolledBack, type Session } from '../migrations/history.ts';
-import { planExecution } from '../migrations/plan.ts';
-import type { Executor } from '../migrations/executor.ts';
+import { inspectRollback, type RollbackFile as PairedFile } from '../rollbacks/index.ts';
+import { loadRows, markRolledBack, type Session, planExecution, type Executor } from '../migrations/index.ts';
 import type { MigrationToApply } from './measure.ts';
-import { type MigrationRehearsal } from './model.ts';
+import type { RollbackProof } from './model.ts';
 
-export type RollbackProof = MigrationRehearsal['rollback'];
+export type { RollbackProof };
 
 export interface RollbackFile {
   /** As shown in findings: <rollbacks-dir>/<migration>.sql */

@@ -1,7 +1,7 @@
 import { ConfigError, UsageError } from '../../core/errors.ts';
 import type { Shell } from '../../core/shell.ts';
 import { migrationsAt, resolveBase, showFile } from '../../infra/git/base.ts';
-import type { LocalMigration } from '../migrations/folder.ts';
+import type { LocalMigration } from '../migrations/index.ts';
 
 export interface ScopedMigration {
   name: string;

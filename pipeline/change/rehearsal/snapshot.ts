@@ -8,17 +8,13 @@ import { cloneDatabase, connectMaintenance, databaseExists, dropDatabase, markOw
 import { parseDatabaseUrl, quoteIdent, type DbTarget } from '../../infra/db/url.ts';
 import { clientTool, findPgBinaries } from '../../infra/pg/binaries.ts';
 import type { ExecutorPolicy } from '../../policy/schema.ts';
-import type { RehearseRequest } from './model.ts';
-import { checksum } from '../migrations/checksum.ts';
-import { Executor } from '../migrations/executor.ts';
-import { assertNoUnmanagedTables, createMigrationsTable, ensureSchema, isFailed, loadRows, migrationsTableExists, openSession } from '../migrations/history.ts';
-import { planExecution } from '../migrations/plan.ts';
+import type { RehearseRequest, RehearseData } from './model.ts';
+import { checksum, Executor, assertNoUnmanagedTables, createMigrationsTable, ensureSchema, isFailed, loadRows, migrationsTableExists, openSession, planExecution } from '../migrations/index.ts';
 import { executorError } from './rollback.ts';
 import type { ScopedMigration } from './scope.ts';
 import { assertExistingFile } from '../../core/fs.ts';
 import { formatMs } from '../../core/format.ts';
 import type { Runtime } from '../../core/runtime.ts';
-import { type RehearseData } from './model.ts';
 
 /** Prefix of every database rehearse creates: clones, cached templates and templates being built. */
 export const PREFIX = 'dbops_';

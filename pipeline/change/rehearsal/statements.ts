@@ -1,5 +1,5 @@
 import type { Client } from '../../infra/db/client.ts';
-import { parseStatements } from '../migrations/plan.ts';
+import { parseStatements } from '../migrations/index.ts';
 
 /** One statement of a migration file and the relations it names (tables, indexes, sequences: resolved later). */
 export interface StatementRefs {

@@ -1,8 +1,7 @@
 import { ConfigError } from '../../core/errors.ts';
-import type { Client } from '../../infra/db/client.ts';
-import { isPgError } from '../../infra/db/client.ts';
+import { type Client, isPgError } from '../../infra/db/client.ts';
 import type { z } from 'zod';
-import { type PlanSummary } from './model.ts';
+import type { PlanSummary } from './model.ts';
 
 export interface WorkloadQuery {
   name: string;

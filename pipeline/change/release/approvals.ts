@@ -1,7 +1,7 @@
 import type { Logger } from '../../core/logger.ts';
 import { EnvError } from '../../core/errors.ts';
 import { readApprovalFacts, runIdentity, type ApprovalFacts, type ApprovalFactsQuery } from '../../infra/github/approvals.ts';
-import type { Approval, FileProvenance, FourEyesResult, PullRequest } from '../../evidence/records.ts';
+import type { Approval, FileProvenance, FourEyesResult, PullRequest } from '../../evidence/index.ts';
 
 /**
  * Four-eyes over what GitHub says: an approval counts only from someone who neither wrote (pull request

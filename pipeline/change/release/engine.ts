@@ -4,15 +4,10 @@ import { isPgError } from '../../infra/db/client.ts';
 import { diffFingerprints, renderFingerprintDiff, schemaFingerprint, type SchemaFingerprint } from '../../infra/db/fingerprint.ts';
 import type { EnvironmentPolicy } from '../../policy/environments.ts';
 import type { ExecutorPolicy } from '../../policy/schema.ts';
-import { readRollbacksFolder } from '../rollbacks/files.ts';
-import { inspectRollback, type RollbackFile } from '../rollbacks/pair.ts';
-import { isLockTimeout, retryBackoffMs, timeoutsFor } from '../migrations/executor.ts';
-import type { LocalMigration } from '../migrations/folder.ts';
-import { ADVISORY_LOCK_KEY, acquireAdvisoryLock, isFailed, loadRows, markRolledBack, type MigrationRow, type Session } from '../migrations/history.ts';
-import { planExecution, type ExecutionPlan } from '../migrations/plan.ts';
-import type { BackupEvidence, ExecutionData, MigrationExecution } from '../../evidence/records.ts';
+import { readRollbacksFolder, inspectRollback, type RollbackFile } from '../rollbacks/index.ts';
+import { isLockTimeout, retryBackoffMs, timeoutsFor, type LocalMigration, ADVISORY_LOCK_KEY, acquireAdvisoryLock, isFailed, loadRows, markRolledBack, type MigrationRow, type Session, planExecution, type ExecutionPlan, applyPending, type FailedMigration, pendingMigrations } from '../migrations/index.ts';
+import type { BackupEvidence, ExecutionData, MigrationExecution } from '../../evidence/index.ts';
 import { formatMs } from '../../core/format.ts';
-import { applyPending, type FailedMigration, pendingMigrations } from '../migrations/apply.ts';
 
 /**
  * The part of `dbops deploy` and `dbops rollback` that works on the database, on one open session that

@@ -2,11 +2,8 @@ import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { EnvError, UsageError } from '../../core/errors.ts';
 import { isPgError } from '../../infra/db/client.ts';
-import { readRollbacksFolder } from '../rollbacks/files.ts';
-import { pairRollbacks, type RollbackFile } from '../rollbacks/pair.ts';
-import { checksum } from '../migrations/checksum.ts';
-import { malformedError, malformedFiles, readMigrationsFolder, type LocalMigration } from '../migrations/folder.ts';
-import { loadRows, type MigrationRow, type Session } from '../migrations/history.ts';
+import { readRollbacksFolder, pairRollbacks, type RollbackFile } from '../rollbacks/index.ts';
+import { checksum, malformedError, malformedFiles, readMigrationsFolder, type LocalMigration, loadRows, type MigrationRow, type Session, pendingMigrations } from '../migrations/index.ts';
 import { approvalCheck } from './checks/approval.ts';
 import { backupCheck } from './checks/backup.ts';
 import { stagingCheck } from './checks/staging.ts';
@@ -16,10 +13,9 @@ import { gateCheck, type GateRequest, type GateScope, type ReleaseFlags, type Re
 
 export type { GateRequest };
 import type { Environment } from './environment.ts';
-import type { ChangeMigration, GateCheck, GateData } from '../../evidence/records.ts';
+import type { ChangeMigration, GateCheck, GateData } from '../../evidence/index.ts';
 import { describeWindow, isOpen } from './window.ts';
 import type { Runtime } from '../../core/runtime.ts';
-import { pendingMigrations } from '../migrations/apply.ts';
 import { localLabel } from '../../core/time.ts';
 
 /** Order of the checks in the report: what protects the data first, then who approved, then the change itself. */

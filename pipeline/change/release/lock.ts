@@ -1,6 +1,6 @@
 import { EnvError } from '../../core/errors.ts';
 import { sleep } from '../../core/duration.ts';
-import type { Session } from '../migrations/history.ts';
+import type { Session } from '../migrations/index.ts';
 import { formatMs } from '../../core/format.ts';
 
 /**

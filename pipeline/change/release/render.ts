@@ -1,4 +1,4 @@
-import type { ExecutionData } from '../../evidence/records.ts';
+import type { ExecutionData } from '../../evidence/index.ts';
 import { formatMs } from '../../core/format.ts';
 import { type StepResult } from '../../core/result.ts';
 

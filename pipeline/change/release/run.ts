@@ -2,20 +2,17 @@ import { hostname, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseDuration } from '../../core/duration.ts';
 import { EnvError, ExitCode, isDbopsError, UsageError } from '../../core/errors.ts';
-import type { BundleDraft } from '../../evidence/bundle.ts';
-import { appendBundle, clearInflight, openEvidence, readInflight, saveLocalCopy, writeInflight, type EvidenceStore, type StoredBundle } from '../../evidence/store.ts';
+import { type BundleDraft, appendBundle, clearInflight, openEvidence, readInflight, saveLocalCopy, writeInflight, type EvidenceStore, type StoredBundle, type ExecutionData, type GateData } from '../../evidence/index.ts';
 import { assertWritableFolder, writeFileAtomic } from '../../core/fs.ts';
-import { checkLockfile, readMigrationsFolder } from '../migrations/folder.ts';
-import { loadRows, openSession, type Session } from '../migrations/history.ts';
+import { checkLockfile, readMigrationsFolder, loadRows, openSession, type Session } from '../migrations/index.ts';
 import { executeDeploy, executeRollback, finalStateOf, restoreCommandFor, rollbackSet, type EngineRequest, type Execution } from './engine.ts';
 import { resolveEnvironment } from './environment.ts';
 import { interruptedDeployOf } from './checks/state.ts';
 import { evaluateGate, gateRequest } from './gate.ts';
 import { acquireDeployLock, releaseDeployLock } from './lock.ts';
-import type { ExecutionData, GateData } from '../../evidence/records.ts';
 import type { Runtime } from '../../core/runtime.ts';
 import type { ReleaseFlags, ReleasePolicies } from './checks/types.ts';
-import { type StepResult } from '../../core/result.ts';
+import type { StepResult } from '../../core/result.ts';
 import { redactDeep } from '../../core/redact.ts';
 
 /**

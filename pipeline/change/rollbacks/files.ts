@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { decodeSql } from '../migrations/folder.ts';
+import { decodeSql } from '../migrations/index.ts';
 import type { RollbackFile } from './pair.ts';
 
 export interface RollbacksFolder {

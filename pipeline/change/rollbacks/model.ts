@@ -7,5 +7,6 @@ export const RollbackPair = z.object({
   status: z.enum(['paired', 'irreversible', 'missing', 'empty', 'orphan']),
   reason: z.string().optional(),
 });
+export type RollbackPair = z.output<typeof RollbackPair>;
 export const RollbacksData = z.object({ migrationsDir: z.string(), rollbacksDir: z.string(), pairs: z.array(RollbackPair) });
 export type RollbacksData = z.output<typeof RollbacksData>;

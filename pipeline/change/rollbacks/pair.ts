@@ -1,14 +1,14 @@
 import { join } from 'node:path';
 import type { EncodingFault } from '../../core/encoding.ts';
 import { type Finding } from '../../core/result.ts';
-import { RollbackPair, type RollbacksData } from './model.ts';
+import type { RollbackPair } from './model.ts';
 
 /**
  * Pairing of migrations with their rollback scripts (`rollbacks/<migration>.sql`). Pure: shared by
  * `dbops rollbacks check` (every migration) and `dbops lint` (the files a change touches).
  */
 
-export type RollbackPair = RollbacksData['pairs'][number];
+export type { RollbackPair };
 
 export interface RollbackFile {
   /** File name without `.sql`: the migration it belongs to. */

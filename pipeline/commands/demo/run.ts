@@ -1,23 +1,17 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { RefusedError } from '../../core/errors.ts';
 import { parseDatabaseUrl } from '../../infra/db/url.ts';
 import { ensureLocalDatabase } from '../../infra/pg/local.ts';
 import type { DemoInputs } from './spec.ts';
-import { worstVerdict } from '../../report/findings.ts';
-import { renderMarkdown } from '../../report/markdown.ts';
+import { worstVerdict, renderMarkdown, readReports } from '../../report/index.ts';
 import { writeFileAtomic } from '../../core/fs.ts';
-import { readReports } from '../../report/store.ts';
-import { lintChange, renderLint } from '../../change/lint/lint.ts';
-import { deployMigrations, renderDeploy, type DeployData } from '../../change/migrations/deploy.ts';
-import { checkLockfile, readMigrationsFolder } from '../../change/migrations/folder.ts';
-import { migrationStatus, renderStatus, type StatusData } from '../../change/migrations/status.ts';
-import { rehearseChange } from '../../change/rehearsal/rehearse.ts';
-import { render as renderRehearsal } from '../../change/rehearsal/render.ts';
+import { lintChange, renderLint } from '../../change/lint/index.ts';
+import { deployMigrations, renderDeploy, type DeployData, checkLockfile, readMigrationsFolder, migrationStatus, renderStatus, type StatusData } from '../../change/migrations/index.ts';
+import { rehearseChange, render as renderRehearsal } from '../../change/rehearsal/index.ts';
 import { renderSeed, seedDatabase } from '../../seed/index.ts';
-import { resolve } from 'node:path';
-import { type StepContext } from '../../cli/contract.ts';
-import { type StepResult, type Verdict } from '../../core/result.ts';
+import type { StepContext } from '../../cli/contract.ts';
+import type { StepResult, Verdict } from '../../core/result.ts';
 import { recordStep } from '../../cli/record.ts';
 
 export interface DemoData {

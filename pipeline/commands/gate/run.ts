@@ -1,10 +1,9 @@
-import { resolveEnvironment } from '../../change/release/environment.ts';
-import { evaluateGate, gateRequest } from '../../change/release/gate.ts';
-import type { GateCheck, GateData } from '../../evidence/records.ts';
+import { resolveEnvironment, evaluateGate, gateRequest } from '../../change/release/index.ts';
+import type { GateCheck, GateData } from '../../evidence/index.ts';
 import { releasePolicies, type GateInputs } from '../flags.ts';
-import { openSession } from '../../change/migrations/history.ts';
-import { type Finding, type StepResult } from '../../core/result.ts';
-import { type StepContext } from '../../cli/contract.ts';
+import { openSession } from '../../change/migrations/index.ts';
+import type { Finding, StepResult } from '../../core/result.ts';
+import type { StepContext } from '../../cli/contract.ts';
 
 /**
  * `dbops gate --environment NAME`: every check of the production path, reported together. Read-only on the

@@ -1,6 +1,5 @@
 import type { StepContext } from '../../cli/contract.ts';
-import type { LintData } from '../../change/lint/model.ts';
-import { lintChange, renderLint } from '../../change/lint/lint.ts';
+import { type LintData, lintChange, renderLint } from '../../change/lint/index.ts';
 import { UsageError } from '../../core/errors.ts';
 import type { StepResult } from '../../core/result.ts';
 import type { LintInputs } from './spec.ts';

@@ -1,10 +1,9 @@
 import type { StepContext } from '../../cli/contract.ts';
-import type { RehearseData } from '../../change/rehearsal/model.ts';
-import { rehearseChange } from '../../change/rehearsal/rehearse.ts';
+import { type RehearseData, rehearseChange } from '../../change/rehearsal/index.ts';
 import type { StepResult } from '../../core/result.ts';
 import type { RehearseInputs } from './spec.ts';
 
-export { render } from '../../change/rehearsal/render.ts';
+export { render } from '../../change/rehearsal/index.ts';
 
 /** `dbops rehearse`: the policy, then change/rehearsal does the rest. */
 export async function run(input: RehearseInputs, ctx: StepContext): Promise<StepResult<RehearseData>> {

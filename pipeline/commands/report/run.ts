@@ -3,15 +3,10 @@ import { ConfigError, ExitCode } from '../../core/errors.ts';
 import { DBOPS_VERSION } from '../../core/version.ts';
 import { inGitHubActions } from '../../infra/github/env.ts';
 import type { ReportInputs } from './spec.ts';
-import { allFindings, countFindings, worstVerdict, type Counts } from '../../report/findings.ts';
-import { renderMarkdown } from '../../report/markdown.ts';
-import { toSarif } from '../../report/sarif.ts';
-import { REPORT_STEPS } from '../../report/schema.ts';
+import { allFindings, countFindings, worstVerdict, type Counts, renderMarkdown, toSarif, REPORT_STEPS, readReports, type LoadedReport, renderTerminal } from '../../report/index.ts';
 import { assertWritableFile, writeFileAtomic } from '../../core/fs.ts';
-import { readReports, type LoadedReport } from '../../report/store.ts';
-import { renderTerminal } from '../../report/terminal.ts';
-import { type StepContext } from '../../cli/contract.ts';
-import { type StepResult, type Verdict } from '../../core/result.ts';
+import type { StepContext } from '../../cli/contract.ts';
+import type { StepResult, Verdict } from '../../core/result.ts';
 import { redactDeep } from '../../core/redact.ts';
 
 

@@ -1,10 +1,9 @@
-import { renderExecution } from '../../change/release/render.ts';
-import { runAction } from '../../change/release/run.ts';
-import type { ExecutionData } from '../../evidence/records.ts';
+import { renderExecution, runAction } from '../../change/release/index.ts';
+import type { ExecutionData } from '../../evidence/index.ts';
 import type { RollbackInputs } from './spec.ts';
 import type { StepContext } from '../../cli/contract.ts';
 import { releasePolicies } from '../flags.ts';
-import { type StepResult } from '../../core/result.ts';
+import type { StepResult } from '../../core/result.ts';
 
 export async function run(input: RollbackInputs, ctx: StepContext): Promise<StepResult<ExecutionData>> {
   return runAction('rollback', input, await releasePolicies(ctx), ctx);

@@ -3,7 +3,7 @@ import { join, relative, resolve } from 'node:path';
 import { EnvError } from '../../../core/errors.ts';
 import { redact } from '../../../core/redact.ts';
 import { runIdentity } from '../../../infra/github/approvals.ts';
-import type { BreakGlass, EnvironmentSettings, GateCheck, GateReason, RunIdentity } from '../../../evidence/records.ts';
+import type { BreakGlass, EnvironmentSettings, GateCheck, GateReason, RunIdentity } from '../../../evidence/index.ts';
 import { gateCheck, type GateScope } from './types.ts';
 import { names, plural } from '../../../core/format.ts';
 import { type ApprovalEvidence, collectApprovalEvidence } from '../approvals.ts';

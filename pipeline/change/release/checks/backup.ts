@@ -1,13 +1,10 @@
-import { listBackups, openTargets } from '../../../protection/backup/catalog.ts';
-import type { BackupEntry } from '../../../protection/backup/manifest.ts';
+import { listBackups, openTargets, type BackupEntry, createBackup, verifyBackup } from '../../../protection/backup/index.ts';
 import { parseDuration } from '../../../core/duration.ts';
 import { ConfigError, isDbopsError, UsageError } from '../../../core/errors.ts';
 import { redact } from '../../../core/redact.ts';
-import { createBackup } from '../../../protection/backup/create.ts';
-import { verifyBackup } from '../../../protection/backup/verify.ts';
 import { loadIdentities } from '../../../infra/crypto/age.ts';
 import { join } from 'node:path';
-import type { BackupEvidence, GateCheck, GateReason } from '../../../evidence/records.ts';
+import type { BackupEvidence, GateCheck, GateReason } from '../../../evidence/index.ts';
 import { gateCheck, type GateScope } from './types.ts';
 import { formatAge, names } from '../../../core/format.ts';
 

@@ -1,10 +1,9 @@
 import type { z } from 'zod';
 import { isDbopsError } from '../../../core/errors.ts';
 import { redact } from '../../../core/redact.ts';
-import { scriptMatches } from '../../migrations/checksum.ts';
-import { loadRows, openSession, type MigrationRow } from '../../migrations/history.ts';
+import { scriptMatches, loadRows, openSession, type MigrationRow } from '../../migrations/index.ts';
 import { resolveEnvironment } from '../environment.ts';
-import type { GateCheck, GateReason, TestingEvidence } from '../../../evidence/records.ts';
+import type { GateCheck, GateReason, TestingEvidence } from '../../../evidence/index.ts';
 import { gateCheck, type GateScope } from './types.ts';
 import { plural } from '../../../core/format.ts';
 

@@ -1,12 +1,8 @@
 import { ConfigError, UsageError } from '../../../core/errors.ts';
 import { redact } from '../../../core/redact.ts';
-import type { InflightMarker } from '../../../evidence/bundle.ts';
-import { openEvidence, readInflight } from '../../../evidence/store.ts';
-import { scriptMatches } from '../../migrations/checksum.ts';
-import { isFailed, type MigrationRow } from '../../migrations/history.ts';
-import { chronoUtc, p3009Hint } from '../../migrations/messages.ts';
+import { type InflightMarker, openEvidence, readInflight, type GateCheck, type GateReason, type InterruptedDeploy } from '../../../evidence/index.ts';
+import { scriptMatches, isFailed, type MigrationRow, chronoUtc, p3009Hint } from '../../migrations/index.ts';
 import { deployLockHolder } from '../lock.ts';
-import type { GateCheck, GateReason, InterruptedDeploy } from '../../../evidence/records.ts';
 import { gateCheck, type GateScope } from './types.ts';
 import { names, plural } from '../../../core/format.ts';
 

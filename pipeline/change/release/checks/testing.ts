@@ -1,13 +1,13 @@
 import { join } from 'node:path';
 import type { z } from 'zod';
 import { ConfigError, EnvError } from '../../../core/errors.ts';
-import { lintChange } from '../../lint/lint.ts';
+import { lintChange } from '../../lint/index.ts';
 import { readEnvelopes } from '../../../core/envelope.ts';
-import type { GateCheck, GateReason, TestingEvidence } from '../../../evidence/records.ts';
+import type { GateCheck, GateReason, TestingEvidence } from '../../../evidence/index.ts';
 import { gateCheck, type GateScope } from './types.ts';
 import { names, plural } from '../../../core/format.ts';
 import { type Finding } from '../../../core/result.ts';
-import { RehearseData } from '../../rehearsal/model.ts';
+import { RehearseData } from '../../rehearsal/index.ts';
 import { type ApprovalEvidence } from '../approvals.ts';
 
 type Testing = z.output<typeof TestingEvidence>;

@@ -1,8 +1,7 @@
 import type { Policies } from '../../../policy/schema.ts';
-import type { LocalMigration } from '../../migrations/folder.ts';
-import type { MigrationRow, Session } from '../../migrations/history.ts';
+import type { LocalMigration, MigrationRow, Session } from '../../migrations/index.ts';
 import type { Environment } from '../environment.ts';
-import type { ChangeMigration, GateCheck, GateCheckName, GateData, GateReason } from '../../../evidence/records.ts';
+import type { ChangeMigration, GateCheck, GateCheckName, GateData, GateReason } from '../../../evidence/index.ts';
 import type { Runtime } from '../../../core/runtime.ts';
 
 /** The policies the production path reads: environments, backups (targets, keys) and migrations (executor, lint). */

@@ -1,10 +1,8 @@
 import { join } from 'node:path';
 import type { StepContext } from '../../../cli/contract.ts';
 import type { StepResult } from '../../../core/result.ts';
-import { createBackup } from '../../../protection/backup/create.ts';
-import type { BackupCreateData } from '../../../protection/backup/report.ts';
+import { createBackup, type BackupCreateData, mibPerSecond } from '../../../protection/backup/index.ts';
 import type { BackupCreateInputs } from './spec.ts';
-import { mibPerSecond } from '../../../protection/backup/progress.ts';
 import { formatBytes, formatCount, formatMs } from '../../../core/format.ts';
 
 export type { BackupCreateData };

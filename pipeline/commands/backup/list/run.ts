@@ -1,8 +1,7 @@
-import { listBackups, listIncomplete, openTargets } from '../../../protection/backup/catalog.ts';
-import type { BackupEntry } from '../../../protection/backup/manifest.ts';
+import { listBackups, listIncomplete, openTargets, type BackupEntry } from '../../../protection/backup/index.ts';
 import type { BackupListInputs } from './spec.ts';
-import { type StepContext } from '../../../cli/contract.ts';
-import { type StepResult } from '../../../core/result.ts';
+import type { StepContext } from '../../../cli/contract.ts';
+import type { StepResult } from '../../../core/result.ts';
 import { utcMinute } from '../../../core/time.ts';
 
 export interface BackupListData {

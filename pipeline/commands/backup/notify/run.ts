@@ -1,16 +1,14 @@
-import type { BackupCreateData, BackupPruneData, BackupReplicateData, BackupRestoreData, BackupVerifyData } from '../../../protection/backup/report.ts';
+import type { BackupCreateData, BackupPruneData, BackupReplicateData, BackupRestoreData, BackupVerifyData } from '../../../protection/backup/index.ts';
 import { sleep } from '../../../core/duration.ts';
 import { ExitCode, isDbopsError } from '../../../core/errors.ts';
 import { redact, redactDeep, registerSecret } from '../../../core/redact.ts';
 import { inGitHubActions } from '../../../infra/github/env.ts';
 import type { Tier } from '../../../policy/backups.ts';
 import type { BackupNotifyInputs } from './spec.ts';
-import { backupBlocks, BACKUP_STEPS } from '../../../report/backup-md.ts';
-import { assemble, type Block, code, table, text, VERDICT_ICON } from '../../../report/md.ts';
-import { readReports, type LoadedReport } from '../../../report/store.ts';
+import { backupBlocks, BACKUP_STEPS, assemble, type Block, code, table, text, VERDICT_ICON, readReports, type LoadedReport } from '../../../report/index.ts';
 import { clip, formatBytes, formatMs } from '../../../core/format.ts';
-import { type Finding, type StepResult, type Verdict } from '../../../core/result.ts';
-import { type StepContext } from '../../../cli/contract.ts';
+import type { Finding, StepResult, Verdict } from '../../../core/result.ts';
+import type { StepContext } from '../../../cli/contract.ts';
 import { reportFile } from '../../../core/envelope.ts';
 
 /**

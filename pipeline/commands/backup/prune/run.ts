@@ -1,14 +1,12 @@
-import { deleteBackup, listBackups, openTargets, sweepLeftovers } from '../../../protection/backup/catalog.ts';
-import type { BackupPruneData, RetentionDecision } from '../../../protection/backup/report.ts';
-import { planRetention } from '../../../protection/backup/retention.ts';
+import { deleteBackup, listBackups, openTargets, sweepLeftovers, type BackupPruneData, type RetentionDecision, planRetention } from '../../../protection/backup/index.ts';
 import { parseDuration } from '../../../core/duration.ts';
 import { ExitCode, isDbopsError } from '../../../core/errors.ts';
 import type { BackupsPolicy } from '../../../policy/backups.ts';
 import type { BackupPruneInputs } from './spec.ts';
 import type { Storage } from '../../../infra/storage/types.ts';
 import { plural } from '../../../core/format.ts';
-import { type Finding, type StepResult } from '../../../core/result.ts';
-import { type StepContext } from '../../../cli/contract.ts';
+import type { Finding, StepResult } from '../../../core/result.ts';
+import type { StepContext } from '../../../cli/contract.ts';
 import { inZone, utcMinute } from '../../../core/time.ts';
 
 type TargetResult = BackupPruneData['targets'][number];

@@ -1,6 +1,4 @@
-import { findBackup, openTargets, recordVerification } from '../../../protection/backup/catalog.ts';
-import type { BackupManifest, VerificationRecord } from '../../../protection/backup/manifest.ts';
-import type { BackupRestoreData } from '../../../protection/backup/report.ts';
+import { findBackup, openTargets, recordVerification, type BackupManifest, type VerificationRecord, type BackupRestoreData, USER_RELATION } from '../../../protection/backup/index.ts';
 import {
   archiveMajor,
   archiveRoles,
@@ -16,8 +14,7 @@ import {
   readForCommand,
   restoreArchive,
   sweepWorkspaces,
-} from '../../../protection/backup/restore.ts';
-import { USER_RELATION } from '../../../protection/backup/tables.ts';
+} from '../../../protection/backup/index.ts';
 import { EnvError, RefusedError } from '../../../core/errors.ts';
 import { loadIdentities } from '../../../infra/crypto/age.ts';
 import { connect, isPgError, serverMajor, withClient, type Client } from '../../../infra/db/client.ts';
@@ -26,8 +23,8 @@ import { parseDatabaseUrl, quoteIdent, type DbTarget } from '../../../infra/db/u
 import { clientTool, findPgBinaries } from '../../../infra/pg/binaries.ts';
 import type { BackupRestoreInputs } from './spec.ts';
 import { formatBytes, formatMs, plural } from '../../../core/format.ts';
-import { type Finding, type StepResult } from '../../../core/result.ts';
-import { type StepContext } from '../../../cli/contract.ts';
+import type { Finding, StepResult } from '../../../core/result.ts';
+import type { StepContext } from '../../../cli/contract.ts';
 import { dbopsBuild } from '../../../infra/git/base.ts';
 
 const APP = 'dbops backup restore';

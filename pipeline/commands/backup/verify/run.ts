@@ -1,8 +1,7 @@
 import type { StepContext } from '../../../cli/contract.ts';
 import { UsageError } from '../../../core/errors.ts';
 import type { StepResult } from '../../../core/result.ts';
-import type { BackupVerifyData } from '../../../protection/backup/report.ts';
-import { verifyBackup } from '../../../protection/backup/verify.ts';
+import { type BackupVerifyData, verifyBackup } from '../../../protection/backup/index.ts';
 import type { BackupVerifyInputs } from './spec.ts';
 import { formatBytes, formatMs } from '../../../core/format.ts';
 

@@ -1,9 +1,7 @@
-import { EvidenceBundle } from '../../../evidence/bundle.ts';
-import { parseBundleName } from '../../../evidence/chain.ts';
-import { assertKnownEnvironment, checkEnvironmentName, evidenceEnvironments, openEvidenceRoot, readObject } from '../../../evidence/store.ts';
+import { EvidenceBundle, parseBundleName, assertKnownEnvironment, checkEnvironmentName, evidenceEnvironments, openEvidenceRoot, readObject } from '../../../evidence/index.ts';
 import type { EvidenceListInputs } from './spec.ts';
-import { type StepContext } from '../../../cli/contract.ts';
-import { type StepResult } from '../../../core/result.ts';
+import type { StepContext } from '../../../cli/contract.ts';
+import type { StepResult } from '../../../core/result.ts';
 
 export interface EvidenceListEntry {
   sequence: number;

@@ -1,12 +1,8 @@
 import { RefusedError } from '../../../core/errors.ts';
-import { EvidenceBundle } from '../../../evidence/bundle.ts';
-import { CHECKPOINT_FILE, EvidenceCheckpoint, parseBundleName, serialize, verifyChain } from '../../../evidence/chain.ts';
-import type { EvidencePruneData } from '../../../evidence/report.ts';
-import { expiredPrefix, retentionCutoff } from '../../../evidence/retention.ts';
-import { evidenceEnvironments, openEvidenceRoot, readFolder } from '../../../evidence/store.ts';
+import { EvidenceBundle, CHECKPOINT_FILE, EvidenceCheckpoint, parseBundleName, serialize, verifyChain, type EvidencePruneData, expiredPrefix, retentionCutoff, evidenceEnvironments, openEvidenceRoot, readFolder } from '../../../evidence/index.ts';
 import type { EvidencePruneInputs } from './spec.ts';
-import { type StepContext } from '../../../cli/contract.ts';
-import { type StepResult } from '../../../core/result.ts';
+import type { StepContext } from '../../../cli/contract.ts';
+import type { StepResult } from '../../../core/result.ts';
 
 interface Plan {
   environment: string;

@@ -1,13 +1,9 @@
-import { resolveEnvironment } from '../../../change/release/environment.ts';
-import { EvidenceBundle } from '../../../evidence/bundle.ts';
-import { parseBundleName, verifyChain } from '../../../evidence/chain.ts';
-import { reconcile } from '../../../evidence/reconcile.ts';
-import type { EvidenceReconcileData } from '../../../evidence/report.ts';
-import { openEvidence, readFolder } from '../../../evidence/store.ts';
+import { resolveEnvironment } from '../../../change/release/index.ts';
+import { EvidenceBundle, parseBundleName, verifyChain, reconcile, type EvidenceReconcileData, openEvidence, readFolder } from '../../../evidence/index.ts';
 import type { EvidenceReconcileInputs } from './spec.ts';
-import { loadRows, openSession } from '../../../change/migrations/history.ts';
-import { type Finding, type StepResult } from '../../../core/result.ts';
-import { type StepContext } from '../../../cli/contract.ts';
+import { loadRows, openSession } from '../../../change/migrations/index.ts';
+import type { Finding, StepResult } from '../../../core/result.ts';
+import type { StepContext } from '../../../cli/contract.ts';
 
 /** The bundles of a folder that parse, oldest first (the chain's own verdict is reported separately). */
 function parseBundles(files: Map<string, Buffer>): EvidenceBundle[] {

@@ -1,13 +1,11 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../../../core/errors.ts';
-import { INFLIGHT_FILE, verifyChain } from '../../../evidence/chain.ts';
-import type { ChainReport, EvidenceVerifyData } from '../../../evidence/report.ts';
-import { assertKnownEnvironment, checkEnvironmentName, evidenceEnvironments, openEvidenceRoot, readFolder } from '../../../evidence/store.ts';
+import { INFLIGHT_FILE, verifyChain, type ChainReport, type EvidenceVerifyData, assertKnownEnvironment, checkEnvironmentName, evidenceEnvironments, openEvidenceRoot, readFolder } from '../../../evidence/index.ts';
 import { ENVIRONMENT_NAME } from '../../../policy/environments.ts';
 import type { EvidenceVerifyInputs } from './spec.ts';
-import { type Finding, type StepResult } from '../../../core/result.ts';
-import { type StepContext } from '../../../cli/contract.ts';
+import type { Finding, StepResult } from '../../../core/result.ts';
+import type { StepContext } from '../../../cli/contract.ts';
 
 /** A folder such as a downloaded workflow artifact: `<dir>/<environment>/<bundle>.json|.md` (the layout saveLocalCopy writes). */
 async function chainsInFolder(dir: string, only: string | undefined): Promise<ChainReport[]> {

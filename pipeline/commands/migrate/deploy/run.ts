@@ -1,7 +1,6 @@
 import { resolve } from 'node:path';
 import type { StepContext } from '../../../cli/contract.ts';
-import { deployMigrations, renderDeploy, type DeployData } from '../../../change/migrations/deploy.ts';
-import { checkLockfile, readMigrationsFolder } from '../../../change/migrations/folder.ts';
+import { deployMigrations, renderDeploy, type DeployData, checkLockfile, readMigrationsFolder } from '../../../change/migrations/index.ts';
 import type { StepResult } from '../../../core/result.ts';
 import type { MigrateInputs } from '../../flags.ts';
 

@@ -2,8 +2,7 @@ import { resolve as resolvePath } from 'node:path';
 import { RefusedError, UsageError } from '../../../core/errors.ts';
 import { parseDuration } from '../../../core/duration.ts';
 import type { ResolveInputs } from './spec.ts';
-import { checksum } from '../../../change/migrations/checksum.ts';
-import { checkLockfile, readMigrationsFolder } from '../../../change/migrations/folder.ts';
+import { checksum, checkLockfile, readMigrationsFolder } from '../../../change/migrations/index.ts';
 import type { StepContext } from '../../../cli/contract.ts';
 import type { StepResult } from '../../../core/result.ts';
 import {
@@ -16,7 +15,7 @@ import {
   markRolledBack,
   migrationsTableExists,
   openSession,
-} from '../../../change/migrations/history.ts';
+} from '../../../change/migrations/index.ts';
 
 export interface ResolveData {
   migration: string;

@@ -1,7 +1,6 @@
 import { resolve } from 'node:path';
 import type { StepContext } from '../../../cli/contract.ts';
-import { checkLockfile, readMigrationsFolder } from '../../../change/migrations/folder.ts';
-import { migrationStatus, renderStatus, type StatusData } from '../../../change/migrations/status.ts';
+import { checkLockfile, readMigrationsFolder, migrationStatus, renderStatus, type StatusData } from '../../../change/migrations/index.ts';
 import type { StepResult } from '../../../core/result.ts';
 import type { MigrateInputs } from '../../flags.ts';
 

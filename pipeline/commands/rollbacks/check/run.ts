@@ -1,12 +1,10 @@
 import type { RollbacksInputs } from './spec.ts';
-import { readRollbacksFolder } from '../../../change/rollbacks/files.ts';
-import { pairRollbacks } from '../../../change/rollbacks/pair.ts';
+import { readRollbacksFolder, pairRollbacks, type RollbacksData } from '../../../change/rollbacks/index.ts';
 import { ExitCode } from '../../../core/errors.ts';
-import { checkSqlFiles, problemFinding, readMigrationsFolder } from '../../../change/migrations/folder.ts';
+import { checkSqlFiles, problemFinding, readMigrationsFolder } from '../../../change/migrations/index.ts';
 import { plural } from '../../../core/format.ts';
-import { type Finding, type StepResult } from '../../../core/result.ts';
-import { type StepContext } from '../../../cli/contract.ts';
-import { type RollbacksData } from '../../../change/rollbacks/model.ts';
+import type { Finding, StepResult } from '../../../core/result.ts';
+import type { StepContext } from '../../../cli/contract.ts';
 
 /** `dbops rollbacks check`: every migration has a non-empty rollbacks/<name>.sql and every rollback a migration. */
 export async function run(input: RollbacksInputs, ctx: StepContext): Promise<StepResult<RollbacksData>> {
