@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { BackupEvent, SlackPayload } from '../../pipeline/commands/backup/notify/run.ts';
+import type { BackupEvent, SlackPayload } from '../../pipeline/report/backup-event.ts';
 import { CIPHERTEXT, checks, DATA, envelope, failedVerify, ID, offsite, target } from '../helpers/backup-reports.ts';
 import { dbops, testEnv } from '../helpers/cli.ts';
 import { type ReportEnvelope } from '../../pipeline/core/result.ts';
