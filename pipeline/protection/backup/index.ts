@@ -9,3 +9,5 @@ export * from './restore.ts';
 export * from './retention.ts';
 export * from './tables.ts';
 export * from './verify.ts';
+export * from './replicate.ts';
+export * from './restore-backup.ts';
