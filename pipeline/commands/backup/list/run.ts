@@ -3,6 +3,7 @@ import type { BackupListInputs } from './spec.ts';
 import type { StepContext } from '../../../cli/contract.ts';
 import type { StepResult } from '../../../core/result.ts';
 import { utcMinute } from '../../../core/time.ts';
+import { formatAge, formatBytes } from '../../../core/format.ts';
 
 export interface BackupListData {
   target: { name: string; location: string };
@@ -35,29 +36,6 @@ export async function run(input: BackupListInputs, ctx: StepContext): Promise<St
   };
 }
 
-/** `1.2 GiB`, `350 KiB`, `812 B`. */
-export function humanBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
-}
-
-/** `45min`, `5h`, `3d 4h`: coarse, for a table. */
-export function humanAge(ms: number): string {
-  if (ms < 0) return 'in the future';
-  const min = Math.floor(ms / 60_000);
-  if (min < 60) return `${min}min`;
-  const h = Math.floor(min / 60);
-  if (h < 48) return `${h}h`;
-  const d = Math.floor(h / 24);
-  return h % 24 === 0 || d >= 30 ? `${d}d` : `${d}d ${h % 24}h`;
-}
-
 function statusText(e: BackupEntry): string {
   if (e.status === 'unverified') return 'unverified';
   if (e.status === 'verified') return `verified ${e.verified?.level ?? ''} ${e.verified ? utcMinute(e.verified.at) : ''}`.replace(/\s+/g, ' ').trim();
@@ -79,8 +57,8 @@ export function render(result: StepResult<BackupListData>): string {
       e.manifest.id,
       e.manifest.tier,
       utcMinute(e.manifest.finishedAt),
-      humanAge(now - Date.parse(e.manifest.finishedAt)),
-      humanBytes(e.manifest.object.ciphertextBytes),
+      formatAge(now - Date.parse(e.manifest.finishedAt)),
+      formatBytes(e.manifest.object.ciphertextBytes),
       statusText(e),
       e.manifest.database.name,
     ]);
@@ -90,7 +68,7 @@ export function render(result: StepResult<BackupListData>): string {
     lines.push(`${d.backups.length} ${d.tier ? `${d.tier} ` : ''}backup${d.backups.length === 1 ? '' : 's'} on ${where}, oldest first:`, '', line(head), ...rows.map(line));
     const total = d.backups.reduce((n, e) => n + e.manifest.object.ciphertextBytes, 0);
     const by = (s: BackupEntry['status']) => d.backups.filter((e) => e.status === s).length;
-    lines.push('', `  ${humanBytes(total)} in total; ${by('verified')} verified, ${by('failed')} failed, ${by('unverified')} unverified.`);
+    lines.push('', `  ${formatBytes(total)} in total; ${by('verified')} verified, ${by('failed')} failed, ${by('unverified')} unverified.`);
   }
   if (d.incomplete.length > 0) {
     lines.push('', `${d.incomplete.length} incomplete upload${d.incomplete.length === 1 ? '' : 's'} (no manifest, not usable): ${d.incomplete.map((i) => i.id).join(', ')}.`);
