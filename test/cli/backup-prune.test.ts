@@ -116,9 +116,9 @@ describe('dbops backup list', () => {
     expect(run.stdout).toMatch(/ID\s+TIER\s+FINISHED \(UTC\)\s+AGE\s+SIZE\s+STATUS\s+DATABASE/);
     const rows = run.stdout.split('\n').filter((l) => /^\s+\d{8}T/.test(l));
     expect(rows.map((l) => l.trim().split(/\s+/)[0])).toEqual([monthly, failed, fresh]);
-    expect(rows[0]).toMatch(new RegExp(`monthly\\s+${daysAgo(40).toISOString().slice(0, 10)} 12:00Z\\s+(39|40)d\\s+\\d\\.\\d KiB\\s+verified restore ${daysAgo(40).toISOString().slice(0, 10)} 12:10Z\\s+astrofinance`));
+    expect(rows[0]).toMatch(new RegExp(`monthly\\s+${daysAgo(40).toISOString().slice(0, 10)} 12:00Z\\s+(39|40) d( \\d+ h)?\\s+\\d\\.\\d KiB\\s+verified restore ${daysAgo(40).toISOString().slice(0, 10)} 12:10Z\\s+astrofinance`));
     expect(rows[1]).toContain('FAILED: decrypt');
-    expect(rows[2]).toMatch(/\s3h\s.*unverified\s+ledger$/);
+    expect(rows[2]).toMatch(/\s3 h\s.*unverified\s+ledger$/);
     expect(run.stdout).toContain('1 verified, 1 failed, 1 unverified.');
 
     const filtered = await dbops(['backup', 'list', '--tier', 'monthly', ...f.args]);
