@@ -3,9 +3,10 @@ import { EnvError, RefusedError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { connect, isPgError, type Client } from '../../infra/db/client.ts';
 import { quoteIdent, quoteLiteral, type DbTarget } from '../../infra/db/url.ts';
+import { lockHolder, PRISMA_MIGRATE_LOCK } from '../../infra/db/locks.ts';
 
-/** Prisma's migration advisory lock key (prisma-engines `flavour/postgres.rs`). */
-export const ADVISORY_LOCK_KEY = 72707369;
+/** Prisma's migration advisory lock key (prisma-engines `flavour/postgres.rs`), declared with dbops' own locks. */
+export const ADVISORY_LOCK_KEY = PRISMA_MIGRATE_LOCK.key;
 
 /** A row of `_prisma_migrations`; timestamps as ISO-8601 UTC strings with microseconds (JS Dates would drop them). */
 export interface MigrationRow {
@@ -65,7 +66,7 @@ export async function acquireAdvisoryLock(s: Session, timeoutMs: number, env: No
     await s.client.query(`SELECT pg_advisory_lock(${ADVISORY_LOCK_KEY})`);
   } catch (e) {
     if (!isPgError(e) || e.code !== '55P03') throw e;
-    const holder = await describeLockHolder(s);
+    const holder = await lockHolder(s.client, PRISMA_MIGRATE_LOCK);
     throw new EnvError(
       `The database server was reached but timed out.\n\nContext: Timed out trying to acquire a postgres advisory lock (SELECT pg_advisory_lock(${ADVISORY_LOCK_KEY})). Timeout: ${timeoutMs}ms.${holder ? `\nThe lock is held by ${holder}.` : ''}`,
       {
@@ -76,20 +77,6 @@ export async function acquireAdvisoryLock(s: Session, timeoutMs: number, env: No
   } finally {
     await s.client.query('RESET lock_timeout').catch(() => undefined);
   }
-}
-
-async function describeLockHolder(s: Session): Promise<string | undefined> {
-  const { rows } = await s.client.query<{ pid: number; app: string; usename: string; client: string | null; age: string }>(
-    `SELECT a.pid, a.application_name AS app, a.usename, a.client_addr::text AS client,
-            coalesce(to_char(now() - a.backend_start, 'HH24:MI:SS'), '?') AS age
-       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-      WHERE l.locktype = 'advisory' AND l.objid = $1 AND l.granted
-        -- Advisory locks are per database: the same key held in another database of the server blocks nothing here.
-        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
-    [ADVISORY_LOCK_KEY],
-  );
-  const r = rows[0];
-  return r ? `pid ${r.pid} (${r.app || 'unknown application'}, user ${r.usename}${r.client ? ` from ${r.client}` : ''}, connected ${r.age} ago)` : undefined;
 }
 
 export async function migrationsTableExists(s: Session): Promise<boolean> {

@@ -21,6 +21,7 @@ import { formatBytes } from '../../core/format.ts';
 import type { Runtime } from '../../core/runtime.ts';
 import { type StepResult } from '../../core/result.ts';
 import { dbopsBuild } from '../../infra/git/base.ts';
+import { acquireOperationLock } from '../../infra/db/locks.ts';
 
 
 const APP = 'dbops backup create';
@@ -127,6 +128,8 @@ export async function createBackup(input: CreateBackupRequest, ctx: Runtime): Pr
   let meter: ProgressMeter | undefined;
   try {
     if (ctx.signal.aborted) throw ctx.signal.reason;
+    // The backup mode of the one operation lock, on the snapshot's session: maintenance waits for the backup.
+    await acquireOperationLock(snapshot.client, 'backup', { what: 'A backup', waitMs: parseDuration(policy.dump.lock_wait_timeout) ?? 0, signal: ctx.signal });
     const pgDump = await clientTool(bins, 'pg_dump', Math.floor(info.serverVersionNum / 10000));
     const pgDumpVersion = await toolVersion(pgDump);
     const encrypt = await createEncryptStream(recipients.map((r) => r.key));
