@@ -1,9 +1,9 @@
 import { parseDuration, sleep } from '../../core/duration.ts';
 import { connect, isPgError, type Client } from '../../infra/db/client.ts';
-import { quoteIdent } from '../../infra/db/url.ts';
+import { quoteIdent, quoteLiteral } from '../../infra/db/url.ts';
 import type { ExecutorPolicy } from '../../policy/schema.ts';
 import { checksum } from './checksum.ts';
-import { finishedSql, insertFailedRow, insertStartedRow, markFinished, recordLogs, type Session } from './history.ts';
+import { finishedSql, insertFailedRow, insertStartedRow, recordLogs, type Session } from './history.ts';
 import { p3018Message, sqlState, type DatabaseErrorContext } from './messages.ts';
 import type { ExecutionPlan, Segment } from './plan.ts';
 
@@ -47,6 +47,8 @@ export interface Failed {
   sqlstate: string | null;
   /** P3018 text, also written to `logs`. */
   message: string;
+  /** The server's error with its SQLSTATE and, for a split script, where it stopped: for rollbacks, which have no P3018. */
+  detail: string;
   /** Lock timeout after the last retry: an environment problem (exit 3), not a broken migration. */
   lockTimeout: boolean;
   /** Whether a `_prisma_migrations` row records the failure (not for an atomic migration that gave up on a lock: nothing happened). */
@@ -138,6 +140,52 @@ class BlockerWatch {
   }
 }
 
+/**
+ * What the executor records around a script, so migrations and their rollbacks run the same way (atomic
+ * in one transaction, or split with retries) and differ only here: a migration writes its
+ * `_prisma_migrations` row as Prisma does; a rollback sets `rolled_back_at` on the row of the migration it
+ * undoes, as `prisma migrate resolve --rolled-back` does.
+ */
+export interface Bookkeeping {
+  /** Before the script: inside its transaction when atomic, committed on its own before the first segment otherwise. */
+  started(atomic: boolean): Promise<void>;
+  /** SQL run after the script, in the same message as COMMIT when atomic: the record commits with the change or not at all. */
+  finishSql(): string;
+  /** After a failure (the transaction of an atomic script rolled back): returns whether a row records it. */
+  failed(message: string, lockTimeout: boolean, atomic: boolean): Promise<boolean>;
+}
+
+/** A migration's row in `_prisma_migrations`, exactly as `prisma migrate deploy` writes it. */
+export function migrationBookkeeping(s: Session, name: string, script: string): Bookkeeping {
+  const sum = checksum(script);
+  let row: { id: string; startedAt: string } | undefined;
+  return {
+    async started() {
+      row = await insertStartedRow(s, name, sum);
+    },
+    finishSql: () => finishedSql(s, row!.id),
+    async failed(message, lockTimeout, atomic) {
+      if (!atomic) {
+        await recordLogs(s, row!.id, message);
+        return true;
+      }
+      // A lock timeout changed nothing and is worth simply re-running; anything else is recorded as Prisma records it.
+      if (lockTimeout) return false;
+      await insertFailedRow(s, name, sum, row?.startedAt ?? new Date().toISOString(), message);
+      return true;
+    },
+  };
+}
+
+/** A rollback script: on success the migration's live row is marked rolled back; a failure changes no row. */
+export function rollbackBookkeeping(s: Session, name: string): Bookkeeping {
+  return {
+    started: async () => undefined,
+    finishSql: () => `UPDATE ${s.table} SET rolled_back_at = clock_timestamp() WHERE migration_name = ${quoteLiteral(name)} AND rolled_back_at IS NULL`,
+    failed: async () => false,
+  };
+}
+
 export class Executor {
   readonly #watch: BlockerWatch;
   readonly s: Session;
@@ -169,31 +217,34 @@ export class Executor {
     }
   }
 
-  async apply(name: string, script: string, plan: ExecutionPlan): Promise<Outcome> {
+  /** Applies a migration and records it in `_prisma_migrations` as Prisma does. */
+  apply(name: string, script: string, plan: ExecutionPlan): Promise<Outcome> {
+    return this.run(name, script, plan, migrationBookkeeping(this.s, name, script));
+  }
+
+  /** Runs a script with the given bookkeeping: atomic in one transaction, or segment by segment, lock timeouts retried. */
+  async run(name: string, script: string, plan: ExecutionPlan, books: Bookkeeping): Promise<Outcome> {
     const t = timeoutsFor(this.policy, name);
     if (t.lockTimeoutMs > 0) await this.#watch.connect();
-    return plan.mode === 'atomic' ? this.#applyAtomic(name, script, t) : this.#applySplit(name, script, plan.segments, t);
+    return plan.mode === 'atomic' ? this.#runAtomic(name, script, t, books) : this.#runSplit(name, script, plan.segments, t, books);
   }
 
   /**
    * BEGIN; row; script (one simple-query message); finished; COMMIT. The row commits with the migration or
    * not at all, so after a crash, kill -9 or failure the table never claims more (or less) than what happened.
    */
-  async #applyAtomic(name: string, script: string, t: MigrationTimeouts): Promise<Outcome> {
+  async #runAtomic(name: string, script: string, t: MigrationTimeouts, books: Bookkeeping): Promise<Outcome> {
     const c = this.s.client;
-    const sum = checksum(script);
     const started = Date.now();
     let blockers: Blocker[] = [];
     for (let attempt = 0; ; attempt++) {
-      let startedAt: string | undefined;
       try {
         // Four round trips per migration: the bookkeeping rides along with BEGIN and COMMIT.
         await c.query(`BEGIN; SET LOCAL lock_timeout = ${t.lockTimeoutMs}; SET LOCAL statement_timeout = ${t.statementTimeoutMs}`);
-        const row = await insertStartedRow(this.s, name, sum);
-        startedAt = row.startedAt;
+        await books.started(true);
         blockers = mergeBlockers(blockers, await this.#watched(() => c.query(script)));
         if (this.events.beforeCommit) await this.events.beforeCommit(c);
-        await c.query(`${finishedSql(this.s, row.id)}; COMMIT`);
+        await c.query(`${books.finishSql()}; COMMIT`);
         return { ok: true, durationMs: Date.now() - started, lockRetries: attempt, blockers };
       } catch (e) {
         await c.query('ROLLBACK').catch(() => undefined);
@@ -206,9 +257,8 @@ export class Executor {
         }
         const message = p3018Message(name, e, { script, sent: script, sentStartLine: 1 });
         const lockTimeout = isLockTimeout(e);
-        // A lock timeout changed nothing and is worth simply re-running; anything else is recorded as Prisma records it.
-        if (!lockTimeout) await insertFailedRow(this.s, name, sum, startedAt ?? new Date().toISOString(), message);
-        return { ok: false, durationMs: Date.now() - started, lockRetries: attempt, blockers, sqlstate: sqlState(e), message, lockTimeout, recorded: !lockTimeout, segmentsCommitted: 0, invalidIndexes: [] };
+        const recorded = await books.failed(message, lockTimeout, true);
+        return { ok: false, durationMs: Date.now() - started, lockRetries: attempt, blockers, sqlstate: sqlState(e), message, detail: detailOf(e), lockTimeout, recorded, segmentsCommitted: 0, invalidIndexes: [] };
       }
     }
   }
@@ -217,11 +267,10 @@ export class Executor {
    * Segments as planned. The row is written first and committed on its own (as Prisma does), because
    * segments commit separately: after a crash it truthfully says "started, not finished".
    */
-  async #applySplit(name: string, script: string, segments: Segment[], t: MigrationTimeouts): Promise<Outcome> {
+  async #runSplit(name: string, script: string, segments: Segment[], t: MigrationTimeouts, books: Bookkeeping): Promise<Outcome> {
     const c = this.s.client;
-    const sum = checksum(script);
     const started = Date.now();
-    const { id } = await insertStartedRow(this.s, name, sum);
+    await books.started(false);
     await c.query(`SET lock_timeout = ${t.lockTimeoutMs}; SET statement_timeout = ${t.statementTimeoutMs}`);
     let blockers: Blocker[] = [];
     let retries = 0;
@@ -245,13 +294,14 @@ export class Executor {
           }
           const ctx: DatabaseErrorContext = { script, sent: segment.sql, sentStartLine: segment.line };
           const message = p3018Message(name, e, ctx);
-          await recordLogs(this.s, id, message);
+          const recorded = await books.failed(message, isLockTimeout(e), false);
           const invalidIndexes = segment.concurrent ? await this.#invalidIndexes() : [];
+          const detail = `${detailOf(e)} at line ${segment.line} (${segment.label}); the steps before it committed`;
           // Segments before retryFrom committed; from there on (an open BEGIN of the file included) they rolled back.
-          return { ok: false, durationMs: Date.now() - started, lockRetries: retries, blockers, sqlstate: sqlState(e), message, lockTimeout: isLockTimeout(e), recorded: true, segmentsCommitted: segment.retryFrom, invalidIndexes };
+          return { ok: false, durationMs: Date.now() - started, lockRetries: retries, blockers, sqlstate: sqlState(e), message, detail, lockTimeout: isLockTimeout(e), recorded, segmentsCommitted: segment.retryFrom, invalidIndexes };
         }
       }
-      await markFinished(this.s, id);
+      await c.query(books.finishSql());
       return { ok: true, durationMs: Date.now() - started, lockRetries: retries, blockers };
     } finally {
       await c.query('RESET lock_timeout; RESET statement_timeout').catch(() => undefined);
@@ -274,6 +324,9 @@ export class Executor {
     return rows.map((r) => ({ ...r, cleanup: `DROP INDEX CONCURRENTLY IF EXISTS ${quoteIdent(r.schema)}.${quoteIdent(r.index)};` }));
   }
 }
+
+/** The server's error as one line, with its SQLSTATE. */
+const detailOf = (e: unknown): string => `${(e as Error).message}${isPgError(e) && e.code ? ` (SQLSTATE ${e.code})` : ''}`;
 
 const blockersOf = (e: unknown): Blocker[] => (e as { blockers?: Blocker[] }).blockers ?? [];
 

@@ -163,10 +163,6 @@ export async function insertStartedRow(s: Session, name: string, sum: string): P
 export const finishedSql = (s: Session, id: string): string =>
   `UPDATE ${s.table} SET applied_steps_count = applied_steps_count + 1, finished_at = clock_timestamp() WHERE id = ${quoteLiteral(id)}`;
 
-export async function markFinished(s: Session, id: string): Promise<void> {
-  await s.client.query(finishedSql(s, id));
-}
-
 /** A failed row: started, never finished, logs = the error (Prisma's record_failed_step). */
 export async function insertFailedRow(s: Session, name: string, sum: string, startedAt: string, logs: string): Promise<void> {
   await s.client.query(`INSERT INTO ${s.table} (id, checksum, migration_name, started_at, logs) VALUES ($1, $2, $3, $4::timestamptz, $5)`, [randomUUID(), sum, name, startedAt, logs]);

@@ -1,8 +1,7 @@
 import { ConfigError } from '../../core/errors.ts';
-import { isPgError, type Client } from '../../infra/db/client.ts';
 import { diffFingerprints, renderFingerprintDiff, sameSchema, schemaFingerprint, type SchemaFingerprint } from '../../infra/db/fingerprint.ts';
 import { inspectRollback, type RollbackFile as PairedFile } from '../rollbacks/index.ts';
-import { loadRows, markRolledBack, type Session, planExecution, type Executor } from '../migrations/index.ts';
+import { planExecution, rollbackBookkeeping, type Executor, type Session } from '../migrations/index.ts';
 import type { MigrationToApply } from './measure.ts';
 import type { RollbackProof } from './model.ts';
 
@@ -29,45 +28,6 @@ export function executorError(p3018: string): string {
   return line ? `${code && code !== 'none' ? `${code}: ` : ''}${line}` : p3018.trim().split('\n')[0]!;
 }
 
-/** Where a script failed, for messages: the server's message, and the line when the server gave a position. */
-function describeFailure(e: unknown, script: string, offsetLine = 1): string {
-  if (!isPgError(e)) return e instanceof Error ? e.message : String(e);
-  const pos = Number(e.position ?? 0);
-  const line = pos > 0 ? script.slice(0, pos - 1).split('\n').length + offsetLine - 1 : undefined;
-  return `${e.code ? `${e.code}: ` : ''}${e.message}${line ? ` (line ${line})` : ''}`;
-}
-
-/**
- * Runs a rollback script as the executor would run a migration: one message when it can run in one
- * transaction, else segment by segment (its own BEGIN/COMMIT, CONCURRENTLY statements). Throws a
- * readable message on the first failure, after ending any transaction the script left open.
- */
-export async function runScript(client: Client, script: string, file: string): Promise<void> {
-  let plan;
-  try {
-    plan = await planExecution(script, file);
-  } catch (e) {
-    if (e instanceof ConfigError) throw new Error(`${e.message} ${e.hint ?? ''}`.trim());
-    throw e;
-  }
-  if (plan.mode === 'atomic') {
-    try {
-      await client.query(script);
-    } catch (e) {
-      throw new Error(describeFailure(e, script));
-    }
-    return;
-  }
-  for (const segment of plan.segments) {
-    try {
-      await client.query(segment.sql);
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw new Error(describeFailure(e, segment.sql, segment.line));
-    }
-  }
-}
-
 export interface ProofContext {
   session: Session;
   executor: Executor;
@@ -90,17 +50,20 @@ export async function proveRollback(ctx: ProofContext, m: MigrationToApply, roll
   if (rollback.irreversible !== undefined) return { proof: { status: 'irreversible', reason: rollback.irreversible, reapply: 'not-run' }, consistent: true };
   const { client } = ctx.session;
   const started = performance.now();
-  try {
-    await runScript(client, rollback.script, rollback.path);
-  } catch (e) {
+  // As a deploy rolls back: the executor runs the script and marks the row as `prisma migrate resolve
+  // --rolled-back` does (the row stays, marked), so the migration is pending again and re-applies.
+  const failure = await planExecution(rollback.script, rollback.path).then(
+    async (plan) => {
+      const outcome = await ctx.executor.run(m.name, rollback.script, plan, rollbackBookkeeping(ctx.session, m.name));
+      return outcome.ok ? undefined : outcome.detail;
+    },
+    (e: unknown) => (e instanceof ConfigError ? `${e.message} ${e.hint ?? ''}`.trim() : Promise.reject(e)),
+  );
+  if (failure !== undefined) {
     const now = await schemaFingerprint(client, ctx.schema);
-    return { proof: { status: 'failed', reason: (e as Error).message, durationMs: Math.round(performance.now() - started), reapply: 'not-run' }, consistent: sameSchema(now, after) };
+    return { proof: { status: 'failed', reason: failure, durationMs: Math.round(performance.now() - started), reapply: 'not-run' }, consistent: sameSchema(now, after) };
   }
   const durationMs = Math.round(performance.now() - started);
-  // What `prisma migrate resolve --rolled-back` records: the rows stay, marked rolled back, so the
-  // migration counts as pending again and the next apply writes a new row.
-  const ids = (await loadRows(ctx.session)).filter((r) => r.migrationName === m.name && r.rolledBackAt === null).map((r) => r.id);
-  await markRolledBack(ctx.session, ids);
 
   const down = await schemaFingerprint(client, ctx.schema);
   const proof: RollbackProof = sameSchema(down, before)

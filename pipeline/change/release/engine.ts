@@ -1,11 +1,11 @@
 import { join } from 'node:path';
-import { parseDuration, sleep } from '../../core/duration.ts';
+import { parseDuration } from '../../core/duration.ts';
 import { isPgError } from '../../infra/db/client.ts';
 import { diffFingerprints, renderFingerprintDiff, schemaFingerprint, type SchemaFingerprint } from '../../infra/db/fingerprint.ts';
 import type { EnvironmentPolicy } from '../../policy/environments.ts';
 import type { ExecutorPolicy } from '../../policy/schema.ts';
 import { readRollbacksFolder, inspectRollback, type RollbackFile } from '../rollbacks/index.ts';
-import { isLockTimeout, retryBackoffMs, timeoutsFor, type LocalMigration, ADVISORY_LOCK_KEY, acquireAdvisoryLock, isFailed, loadRows, markRolledBack, type MigrationRow, type Session, planExecution, type ExecutionPlan, applyPending, type FailedMigration, pendingMigrations } from '../migrations/index.ts';
+import { type LocalMigration, ADVISORY_LOCK_KEY, acquireAdvisoryLock, isFailed, loadRows, markRolledBack, type MigrationRow, type Session, planExecution, type ExecutionPlan, applyPending, type FailedMigration, pendingMigrations, Executor, rollbackBookkeeping } from '../migrations/index.ts';
 import type { BackupEvidence, ExecutionData, MigrationExecution } from '../../evidence/index.ts';
 import { formatMs } from '../../core/format.ts';
 
@@ -127,84 +127,33 @@ export function rollbackReadiness(name: string, files: RollbackFile[], rollbacks
 }
 
 /**
- * Runs rollbacks/<name>.sql and marks the migration's live row rolled back (rolled_back_at, as
- * `prisma migrate resolve --rolled-back` marks a row; the migration is pending again for Prisma too).
- * Atomic scripts run in ONE transaction together with the marking, so a crash leaves either the migration
- * applied and unmarked or rolled back and marked. Split scripts (CONCURRENTLY …) run segment by segment and
- * mark at the end. Lock timeouts are retried as the executor retries migrations.
+ * Runs rollbacks/<name>.sql through the executor, as migrations run (atomic in one transaction, or segment by
+ * segment; lock timeouts retried; blockers named), with the rollback's bookkeeping: the migration's live row
+ * is marked rolled back (as `prisma migrate resolve --rolled-back` marks it; the migration is pending again
+ * for Prisma too), in the same transaction as an atomic script, so a crash leaves either the migration applied
+ * and unmarked or rolled back and marked. A split script is marked after its last segment.
  */
 export async function runRollbackScript(s: Session, name: string, file: RollbackFile, policy: ExecutorPolicy, io: EngineIo): Promise<MigrationExecution> {
   const startedAt = new Date().toISOString();
-  const started = Date.now();
-  const t = timeoutsFor(policy, name);
-  const mark = `UPDATE ${s.table} SET rolled_back_at = clock_timestamp() WHERE migration_name = $1 AND rolled_back_at IS NULL`;
   let plan: ExecutionPlan;
   try {
     plan = await planExecution(file.text, file.path);
   } catch (e) {
     return { name, action: 'rollback', outcome: 'failed', mode: null, startedAt, durationMs: 0, lockRetries: 0, error: (e as Error).message };
   }
-  const c = s.client;
   io.progress(`Rolling back \`${name}\` with ${file.path}${plan.mode === 'split' ? ` (${plan.segments.length} steps, not one transaction)` : ''}`);
   io.onStart?.(name, 'rollback');
-  if (plan.mode === 'atomic') {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await c.query(`BEGIN; SET LOCAL lock_timeout = ${t.lockTimeoutMs}; SET LOCAL statement_timeout = ${t.statementTimeoutMs}`);
-        await c.query(file.text);
-        await c.query(mark, [name]);
-        await c.query('COMMIT');
-        return done(attempt);
-      } catch (e) {
-        await c.query('ROLLBACK').catch(() => undefined);
-        if (isLockTimeout(e) && attempt < t.lockRetries) {
-          await retry(attempt);
-          continue;
-        }
-        return failed(e, attempt);
-      }
-    }
-  }
-  // Segments as the executor runs them: those before the failing one committed; a lock timeout restarts at
-  // the failing segment (or the BEGIN of the file's own transaction around it).
-  await c.query(`SET lock_timeout = ${t.lockTimeoutMs}; SET statement_timeout = ${t.statementTimeoutMs}`);
-  let retries = 0;
+  const executor = new Executor(s, policy, { retry: ({ attempt, of, waitMs }) => io.progress(`  lock_timeout hit; retry ${attempt}/${of} in ${formatMs(waitMs)}`) }, io.signal);
   try {
-    for (let i = 0; i < plan.segments.length; ) {
-      const segment = plan.segments[i]!;
-      try {
-        await c.query(segment.sql);
-        i++;
-      } catch (e) {
-        await c.query('ROLLBACK').catch(() => undefined);
-        if (isLockTimeout(e) && retries < t.lockRetries) {
-          await retry(retries++);
-          i = segment.retryFrom;
-          continue;
-        }
-        return failed(e, retries, ` at line ${segment.line} (${segment.label}); the steps before it committed`);
-      }
+    const outcome = await executor.run(name, file.text, plan, rollbackBookkeeping(s, name));
+    if (outcome.ok) {
+      io.progress(`  rolled back in ${formatMs(outcome.durationMs)}`);
+      return { name, action: 'rollback', outcome: 'rolled-back', mode: plan.mode, startedAt, durationMs: outcome.durationMs, lockRetries: outcome.lockRetries };
     }
-    await c.query(mark, [name]);
-    return done(retries);
+    io.progress(`  ✘ rollback failed: ${outcome.detail}`);
+    return { name, action: 'rollback', outcome: 'failed', mode: plan.mode, startedAt, durationMs: outcome.durationMs, lockRetries: outcome.lockRetries, error: outcome.detail };
   } finally {
-    await c.query('RESET lock_timeout; RESET statement_timeout').catch(() => undefined);
-  }
-
-  function done(lockRetries: number): MigrationExecution {
-    const durationMs = Date.now() - started;
-    io.progress(`  rolled back in ${formatMs(durationMs)}`);
-    return { name, action: 'rollback', outcome: 'rolled-back', mode: plan.mode, startedAt, durationMs, lockRetries };
-  }
-  async function retry(attempt: number): Promise<void> {
-    const waitMs = retryBackoffMs(policy, attempt);
-    io.progress(`  lock_timeout hit; retry ${attempt + 1}/${t.lockRetries} in ${formatMs(waitMs)}`);
-    await sleep(waitMs);
-  }
-  function failed(e: unknown, lockRetries: number, where = ''): MigrationExecution {
-    const error = `${(e as Error).message}${isPgError(e) && e.code ? ` (SQLSTATE ${e.code})` : ''}${where}`;
-    io.progress(`  ✘ rollback failed: ${error}`);
-    return { name, action: 'rollback', outcome: 'failed', mode: plan.mode, startedAt, durationMs: Date.now() - started, lockRetries, error };
+    await executor.close();
   }
 }
 

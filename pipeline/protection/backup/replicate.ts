@@ -13,9 +13,8 @@ import { dbopsBuild } from '../../infra/git/base.ts';
 import { ProgressMeter, mibPerSecond } from './progress.ts';
 import { listBackups, recordVerification, sweepLeftovers } from './catalog.ts';
 import { openTargets } from '../../infra/storage/open.ts';
-import { type BackupEntry, LAYOUT } from './manifest.ts';
+import { type BackupEntry, LAYOUT, BackupManifest, VerificationRecord } from './manifest.ts';
 import { BackupReplicateData } from './report.ts';
-import { BackupManifest, VerificationRecord } from './manifest.ts';
 
 
 type TargetResult = BackupReplicateData['targets'][number];

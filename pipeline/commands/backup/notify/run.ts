@@ -1,5 +1,5 @@
 import { ExitCode, isDbopsError } from '../../../core/errors.ts';
-import { redact, registerSecret } from '../../../core/redact.ts';
+import { redact, registerSecret, redactDeep } from '../../../core/redact.ts';
 import { inGitHubActions } from '../../../infra/github/env.ts';
 import { postJson } from '../../../infra/notify/webhook.ts';
 import type { BackupNotifyInputs } from './spec.ts';
@@ -7,7 +7,6 @@ import { BACKUP_STEPS, buildEvent, deliveryLine, readReports, slackPayload, summ
 import type { StepResult } from '../../../core/result.ts';
 import type { StepContext } from '../../../cli/contract.ts';
 import { reportFile } from '../../../core/envelope.ts';
-import { redactDeep } from '../../../core/redact.ts';
 
 async function readBackupReports(dir: string): Promise<{ reports: LoadedReport[]; unreadable: Unreadable[] }> {
   const reports: LoadedReport[] = [];

@@ -1,9 +1,8 @@
 import type { StepContext } from '../../../cli/contract.ts';
 import type { StepResult } from '../../../core/result.ts';
-import { formatBytes, formatMs } from '../../../core/format.ts';
+import { formatBytes, formatMs, plural } from '../../../core/format.ts';
 import { mibPerSecond, replicateBackups, type BackupReplicateData } from '../../../protection/backup/index.ts';
 import type { BackupReplicateInputs } from './spec.ts';
-import { plural } from '../../../core/format.ts';
 
 export type { BackupReplicateData };
 
