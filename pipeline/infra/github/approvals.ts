@@ -3,6 +3,7 @@ import { EnvError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { redact, registerSecret } from '../../core/redact.ts';
 import type { Approval, EnvironmentSettings, FileProvenance, PullRequest, RunIdentity } from './model.ts';
+import { mapLimit } from '../../core/concurrency.ts';
 
 /**
  * Approval facts (four-eyes itself is judged in change/release/approvals.ts). GitHub's "prevent self-review" only stops the user who started a run from
@@ -129,26 +130,6 @@ interface ReviewJson {
 /** A deleted account shows as null; GitHub itself displays it as "ghost". */
 const login = (u: UserJson | null | undefined): string | null => u?.login ?? null;
 
-/** Bounded parallelism: a change of 40 migrations is 80 files; GitHub's secondary rate limit dislikes bursts. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (next < items.length && !failed) {
-      const i = next++;
-      try {
-        out[i] = await fn(items[i]!);
-      } catch (e) {
-        // The first failure is the answer; the other workers stop taking items instead of piling up requests.
-        failed = true;
-        throw e;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
 
 /**
  * Reads the run's environment approvals, the commits and pull requests behind the files and their reviews.
@@ -222,6 +203,7 @@ export async function readApprovalFacts(query: ApprovalFactsQuery, env: NodeJS.P
   // A path listed twice (a migration and its rollback are distinct paths, but callers may repeat) is read once.
   const paths = [...new Set(query.files.map((f) => f.path))];
   const commitsByPath = new Map<string, CommitJson[]>();
+  // Four at a time: a change of 40 migrations is 80 files, and GitHub's secondary rate limit dislikes bursts.
   await mapLimit(paths, 4, async (path) => {
     commitsByPath.set(path, await api.all<CommitJson>('GET /repos/{owner}/{repo}/commits', { path, sha: run.sha }, 'contents: read'));
   });

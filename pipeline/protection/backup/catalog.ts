@@ -5,6 +5,7 @@ import type { Logger } from '../../core/logger.ts';
 import type { Tier } from '../../policy/backups.ts';
 import type { Storage, StoredObject } from '../../infra/storage/types.ts';
 import { BACKUP_ID, BackupManifest, compactUtc, LAYOUT, VerificationRecord, type BackupEntry } from './manifest.ts';
+import { mapLimit } from '../../core/concurrency.ts';
 
 export { openTargets, type Targets } from '../../infra/storage/open.ts';
 
@@ -16,18 +17,6 @@ export { openTargets, type Targets } from '../../infra/storage/open.ts';
 /** Small objects (manifests, verification records) are read this many at a time: S3 round trips dominate. */
 const READ_CONCURRENCY = 8;
 
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
 
 async function readJson(storage: Storage, key: string): Promise<unknown> {
   return JSON.parse(await text(await storage.get(key))) as unknown;
