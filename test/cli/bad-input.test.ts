@@ -275,7 +275,7 @@ const CASES: Case[] = [
   { name: 'evidence list: a misspelt environment', argv: () => ['evidence', 'list', '--environment', 'stagin'], exit: 2, says: 'Did you mean "staging"?' },
   { name: 'evidence reconcile: a misspelt environment', argv: () => ['evidence', 'reconcile', '--environment', 'prodution'], exit: 2, says: 'Did you mean "production"?' },
   { name: "gate: the environment's URL variable is unset", argv: () => ['gate', '--environment', 'production'], env: () => ({ PRODUCTION_DATABASE_URL: undefined }), exit: 3, says: 'the variable PRODUCTION_DATABASE_URL is empty' },
-  { name: 'rollback --to a migration that is not applied', argv: () => ['rollback', '--environment', 'staging', '--to', '20260101000000_ledgr'], exit: 2, says: 'is not an applied migration of staging' },
+  { name: 'rollback --to a migration that is not applied', argv: () => ['rollback', '--environment', 'staging', '--to', '20260101000000_ledgr'], exit: 2, says: 'that migration is not applied on staging' },
 
   // ---- backups -----------------------------------------------------------------------------------
   { name: 'backup verify: an id that does not exist', argv: () => ['backup', 'verify', '20260101T000000Z-daily-0000'], exit: 1, says: 'No backup 20260101T000000Z-daily-0000 on target "server"' },

@@ -4,7 +4,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { rollbackSet } from '../../pipeline/change/release/engine.ts';
+import { rollbackSet } from '../../pipeline/change/migrations/index.ts';
 import type { ExecutionData } from '../../pipeline/evidence/records.ts';
 import type { EvidenceBundle } from '../../pipeline/evidence/bundle.ts';
 import type { MigrationRow } from '../../pipeline/change/migrations/history.ts';
@@ -107,7 +107,7 @@ describe('dbops rollback', () => {
     expect((await cli(fx, 'deploy')).code).toBe(0);
     const run = await cli(fx, 'rollback', '--to', '20250101000000_nope');
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain('`20250101000000_nope` is not an applied migration of production');
+    expect(run.stderr).toContain('--to 20250101000000_nope: that migration is not applied on production');
     expect(await bundles(fx)).toHaveLength(1);
   });
 });

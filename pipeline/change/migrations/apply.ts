@@ -6,6 +6,7 @@ import { describeBlocker, Executor, type Blocker, type InvalidIndex } from './ex
 import { checkSqlFiles, malformedError, type LocalMigration } from './folder.ts';
 import { acquireAdvisoryLock, assertNoUnmanagedTables, createMigrationsTable, ensureSchema, isFailed, loadRows, migrationsTableExists, type MigrationRow, type Session } from './history.ts';
 import type { ExecutionPlan } from './plan.ts';
+import { pendingMigrations } from './change-set.ts';
 
 /** Applying the pending migrations exactly as `prisma migrate deploy` does: shared by `migrate deploy` and the gated deploy. */
 
@@ -55,11 +56,6 @@ async function preflight(pending: LocalMigration[]): Promise<Prepared[]> {
   return pending.map((m) => ({ migration: m as Prepared['migration'], plan: plans.get(m.file)! }));
 }
 
-/** Prisma's pending set: local migrations with no row that is not rolled back (spec §4.2 step 6). */
-export const pendingMigrations = (local: LocalMigration[], rows: MigrationRow[]): LocalMigration[] => {
-  const done = new Set(rows.filter((r) => r.rolledBackAt === null).map((r) => r.migrationName));
-  return local.filter((m) => !done.has(m.name));
-};
 
 /** What applying the pending migrations on an open session did (shared by `migrate deploy` and `dbops deploy`). */
 export interface ApplyOutcome {

@@ -8,3 +8,4 @@ export * from './history.ts';
 export * from './messages.ts';
 export * from './plan.ts';
 export * from './status.ts';
+export * from './change-set.ts';

@@ -314,13 +314,6 @@ export async function executeDeploy(s: Session, req: EngineRequest, io: EngineIo
   }
 }
 
-/** Applied migrations newer than `to` (by the order they were applied), newest first. */
-export function rollbackSet(rows: MigrationRow[], to: string): { names: string[]; known: boolean } {
-  const live = rows.filter((r) => r.finishedAt !== null && r.rolledBackAt === null);
-  const at = live.findIndex((r) => r.migrationName === to);
-  if (at === -1) return { names: [], known: false };
-  return { names: live.slice(at + 1).map((r) => r.migrationName).reverse(), known: true };
-}
 
 /**
  * `dbops rollback --to X`: the paired rollbacks of every migration applied after X, newest first, then

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { EnvError, UsageError } from '../../core/errors.ts';
 import { isPgError } from '../../infra/db/client.ts';
 import { readRollbacksFolder, pairRollbacks, type RollbackFile } from '../rollbacks/index.ts';
-import { checksum, malformedError, malformedFiles, readMigrationsFolder, type LocalMigration, loadRows, type MigrationRow, type Session, pendingMigrations } from '../migrations/index.ts';
+import { checksum, malformedError, malformedFiles, readMigrationsFolder, type LocalMigration, loadRows, type MigrationRow, type Session, pendingMigrations, rollbackSet } from '../migrations/index.ts';
 import { approvalCheck } from './checks/approval.ts';
 import { backupCheck } from './checks/backup.ts';
 import { stagingCheck } from './checks/staging.ts';
@@ -52,18 +52,15 @@ function changeSet(request: GateRequest, local: LocalMigration[], rows: Migratio
   } else {
     const to = request.rollbackTo;
     if (!to) throw new UsageError('A rollback needs the migration that stays applied.', { hint: 'Pass --to MIGRATION.' });
-    const applied = rows.filter((r) => r.finishedAt !== null && r.rolledBackAt === null);
-    const index = applied.map((r) => r.migrationName).lastIndexOf(to);
-    if (index === -1) {
-      const newest = applied.slice(-5).map((r) => r.migrationName).reverse();
+    const set = rollbackSet(rows, to);
+    if (!set.known) {
+      const newest = rows.filter((r) => r.finishedAt !== null && r.rolledBackAt === null).slice(-5).map((r) => r.migrationName).reverse();
       throw new UsageError(`--to ${to}: that migration is not applied on ${request.environment.name}, so there is nothing to roll back to.`, {
         hint: newest.length ? `Pass one of the applied migrations, newest first: ${newest.join(', ')}.` : 'No migration is applied there at all.',
       });
     }
-    selected = applied
-      .slice(index + 1)
-      .reverse()
-      .map((r) => ({ name: r.migrationName, script: local.find((l) => l.name === r.migrationName)?.script, stored: r.checksum }));
+    const stored = new Map(rows.map((r) => [r.migrationName, r.checksum]));
+    selected = set.names.map((name) => ({ name, script: local.find((l) => l.name === name)?.script, stored: stored.get(name) }));
   }
   const pairing = pairRollbacks({ migrations: selected.map((s) => s.name), rollbacks, migrationsDir: request.migrationsDir, rollbacksDir: request.rollbacksDir });
   return selected.map((s) => {

@@ -1,11 +1,11 @@
 import { hostname, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseDuration } from '../../core/duration.ts';
-import { EnvError, ExitCode, isDbopsError, UsageError } from '../../core/errors.ts';
+import { EnvError, ExitCode, isDbopsError } from '../../core/errors.ts';
 import { type BundleDraft, appendBundle, clearInflight, openEvidence, readInflight, saveLocalCopy, writeInflight, type EvidenceStore, type StoredBundle, type ExecutionData, type GateData } from '../../evidence/index.ts';
 import { assertWritableFolder, writeFileAtomic } from '../../core/fs.ts';
 import { checkLockfile, readMigrationsFolder, loadRows, openSession, type Session } from '../migrations/index.ts';
-import { executeDeploy, executeRollback, finalStateOf, restoreCommandFor, rollbackSet, type EngineRequest, type Execution } from './engine.ts';
+import { executeDeploy, executeRollback, finalStateOf, restoreCommandFor, type EngineRequest, type Execution } from './engine.ts';
 import { resolveEnvironment } from './environment.ts';
 import { interruptedDeployOf } from './checks/state.ts';
 import { evaluateGate, gateRequest } from './gate.ts';
@@ -133,17 +133,6 @@ async function underLock(
   startedAt: string,
 ): Promise<StepResult<ExecutionData>> {
   const marker = await readInflight(store);
-  let names: string[] = [];
-  if (action === 'rollback') {
-    const set = rollbackSet(await loadRows(s), input.to!);
-    if (!set.known) {
-      throw new UsageError(`\`${input.to}\` is not an applied migration of ${environment.name}, so there is nothing to roll back to.`, {
-        hint: `Pass a migration that \`dbops migrate status\` shows as applied on ${environment.name}; it stays applied and everything applied after it is rolled back.`,
-      });
-    }
-    names = set.names;
-  }
-
   const gate = await evaluateGate(gateRequest(environment, action, input, input.to), policies, ctx, s);
   if (gate.breakGlass) ctx.progress(`\n!!! BREAK-GLASS: ${gate.breakGlass.reason} (by ${gate.breakGlass.by}) — approvals are replaced and this is recorded !!!\n`);
 
@@ -173,23 +162,21 @@ async function underLock(
     evidence: null,
   });
 
-  const approved = gate.migrations.map((m) => m.name);
-  const mismatch = action === 'rollback' && gate.decision === 'allowed' && approved.join() !== names.join();
-  if (refusals(gate, interruptedRecorded).length > 0 || mismatch) {
+  // The gate judged the change on this session's rows under the deploy lock: nothing can change it until we release it.
+  const names = gate.migrations.map((m) => m.name);
+  if (refusals(gate, interruptedRecorded).length > 0) {
     // A rollback that cannot run by script (irreversible, missing or empty rollback) has one way back: the backup.
     const noScript = action === 'rollback' && gate.migrations.some((m) => m.rollback.status !== 'paired');
     const restoreCommand = noScript ? restoreCommandFor({ backup: gate.backup, urlEnv: environment.urlEnv, policiesDir: input.policiesDir }) : null;
     const data = base('refused', { steps: [], smoke: [], finalState: await finalStateOf(s, local, null, null), restoreCommand });
     const stored = await storeEvidence(store, { kind: action, breakGlass: gate.breakGlass, execution: data, interrupted: null, run: gate.run }, input.reportsDir, ctx.env ?? process.env);
     data.evidence = stored.evidence;
-    const { message, hint } = mismatch
-      ? { message: `The gate judged rolling back ${approved.join(', ') || 'nothing'}, but the database now needs ${names.join(', ') || 'nothing'}; nothing was changed.`, hint: 'Run the rollback again.' }
-      : refusalMessage(gate, interruptedRecorded);
+    const { message, hint } = refusalMessage(gate, interruptedRecorded);
     if (stored.problem) return { verdict: 'fail', findings: [], data, exitCode: ExitCode.Environment, error: { message: `${message}\n\n${stored.problem}`, hint } };
     return { verdict: 'fail', findings: [], data, error: { message, hint } };
   }
 
-  const planned = action === 'deploy' ? approved : names;
+  const planned = names;
   await writeInflight(store, {
     formatVersion: 1,
     environment: environment.name,
