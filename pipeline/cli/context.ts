@@ -56,6 +56,10 @@ export function createContext({ log, signal, policiesDir = 'policies', databaseU
       return target;
     },
     progress: progress ?? ((line) => log.info(line)),
+    async summarize(markdown) {
+      const { appendJobSummary } = await import('../infra/github/actions.ts');
+      return appendJobSummary(markdown, env);
+    },
     interactive(command, args, childEnv) {
       return new Promise((done, fail) => {
         const child = spawn(command, args, { stdio: 'inherit', env: childEnv });

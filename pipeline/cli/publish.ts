@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/fs.ts';
 import type { Logger } from '../core/logger.ts';
-import { annotate, COMMENT_LIMIT, publishComment, setOutputs, SUMMARY_LIMIT, writeJobSummary, type CommentPublication } from '../infra/github/actions.ts';
+import { annotate, COMMENT_LIMIT, publishComment, setOutputs, SUMMARY_LIMIT, appendJobSummary, type CommentPublication } from '../infra/github/actions.ts';
 import { COMMENT_MARKER } from '../infra/github/comment.ts';
 import { allFindings, countFindings, worstVerdict, renderMarkdown, type LoadedReport } from '../report/index.ts';
 import { planAnnotations } from './annotations.ts';
@@ -49,7 +49,7 @@ export async function publish({ reports, reportsDir, sarif, log }: PublishOption
   let summary: Publication['summary'] = 'skipped';
   if (process.env['GITHUB_STEP_SUMMARY']) {
     try {
-      await writeJobSummary(renderMarkdown(reports, { notes, limit: SUMMARY_LIMIT, measure: bytes }));
+      await appendJobSummary(renderMarkdown(reports, { notes, limit: SUMMARY_LIMIT, measure: bytes }));
       summary = 'written';
     } catch (e) {
       log.warn(`could not write the job summary: ${(e as Error).message}`);

@@ -39,8 +39,11 @@ export function formatBytes(n: number | null): string {
 /** `1,234,567`; `–` for unknown. */
 export const formatCount = (n: number | null): string => (n === null ? '–' : Math.round(n).toLocaleString('en-US'));
 
-/** `1 migration`, `3 migrations`, `2 queries` (pass the plural when it is not the word + s). */
-export const plural = (n: number, word: string, many = `${word}s`): string => `${formatCount(n)} ${n === 1 ? word : many}`;
+/** The word alone, singular for exactly one: `migration`, `migrations` (pass the plural when it is not the word + s). */
+export const noun = (n: number, word: string, many = `${word}s`): string => (n === 1 ? word : many);
+
+/** `1 migration`, `3 migrations`, `2 queries`: the count and its noun. */
+export const plural = (n: number, word: string, many = `${word}s`): string => `${formatCount(n)} ${noun(n, word, many)}`;
 
 /** The start of a long text, with an ellipsis when it was cut. */
 export const clip = (s: string, max: number): string => (s.length > max ? `${s.slice(0, max - 1)}…` : s);

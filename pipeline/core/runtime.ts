@@ -13,4 +13,9 @@ export interface Runtime {
   env: NodeJS.ProcessEnv;
   /** A human progress line (stdout in human mode, a log line under --json). */
   progress(line: string): void;
+  /**
+   * Adds a page to the run's summary: GitHub's job summary inside Actions, nothing elsewhere. Domains hand
+   * over Markdown here and never learn where it goes; `'skipped'` when there is no summary to write to.
+   */
+  summarize(markdown: string): Promise<'written' | 'skipped'>;
 }

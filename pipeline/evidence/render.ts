@@ -1,4 +1,5 @@
 import type { EvidenceBundle } from './bundle.ts';
+import { noun } from '../core/format.ts';
 
 /**
  * The Markdown twin of a bundle: the page an auditor reads. A pure function of the bundle (no clock, no
@@ -165,7 +166,7 @@ function approvals(g: Gate): string[] {
     return out;
   }
   out.push(
-    `**Four-eyes: ${f.ok ? 'passed' : 'FAILED'}** — GitHub environment \`${escapeText(f.environment)}\`, ${f.required} approval${f.required === 1 ? '' : 's'} required, counted: ${escapeText(list(f.counted))}.`,
+    `**Four-eyes: ${f.ok ? 'passed' : 'FAILED'}** — GitHub environment \`${escapeText(f.environment)}\`, ${f.required} ${noun(f.required, 'approval')} required, counted: ${escapeText(list(f.counted))}.`,
     '',
     `Excluded as approvers: PR authors ${escapeText(list(f.excluded.prAuthors))}; committers ${escapeText(list(f.excluded.committers))}; triggering actor ${escapeText(f.excluded.triggeringActor ?? '—')}.`,
     '',

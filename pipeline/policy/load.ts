@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { ConfigError } from '../core/errors.ts';
 import { POLICY_FILES, type Policies, type PolicyName } from './schema.ts';
+import { noun } from '../core/format.ts';
 
 export interface LoadedPolicy<K extends PolicyName> {
   name: K;
@@ -77,7 +78,7 @@ export async function loadPolicies<K extends PolicyName>(dir: string, names: rea
   const problems: Problem[] = [];
   const loaded = await Promise.all(names.map((name) => loadOne(dir, name, problems)));
   if (problems.length > 0) {
-    throw new ConfigError(`Invalid policy (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${format(p)}`).join('\n')}`, {
+    throw new ConfigError(`Invalid policy (${problems.length} ${noun(problems.length, 'problem')}):\n${problems.map((p) => `  - ${format(p)}`).join('\n')}`, {
       hint: `Fix the keys above; the JSON Schemas in ${join(dir, 'schema')}/ give editors completion and validation.`,
     });
   }

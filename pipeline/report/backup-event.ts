@@ -5,7 +5,7 @@ import type { Tier } from '../policy/backups.ts';
 import { backupBlocks, BACKUP_STEPS } from './backup-md.ts';
 import { assemble, type Block, code, table, text, VERDICT_ICON } from './md.ts';
 import type { LoadedReport } from './store.ts';
-import { clip, formatBytes, formatMs } from '../core/format.ts';
+import { clip, formatBytes, formatMs, noun } from '../core/format.ts';
 import type { Finding, Verdict } from '../core/result.ts';
 
 /**
@@ -331,7 +331,7 @@ export function slackPayload(e: BackupEvent): SlackPayload {
   add('Size', e.size === null ? null : `${e.size} (encrypted)`);
   add('Duration', e.duration);
   add('Throughput', e.throughputMiBs === null ? null : `${e.throughputMiBs} MiB/s`);
-  add(e.targets.length === 1 ? 'Target' : 'Targets', e.targets.map((t) => `${t.name} (${t.location})`).join(', '));
+  add(noun(e.targets.length, 'Target'), e.targets.map((t) => `${t.name} (${t.location})`).join(', '));
   add('Verification', e.verification?.summary ?? null);
   add('Replicate', e.replicate?.summary ?? null);
   add('Prune', e.prune?.summary ?? null);
@@ -372,7 +372,7 @@ export function summaryMarkdown(e: BackupEvent, reports: LoadedReport[], deliver
   row('Size', e.size ? `${text(e.size)} (encrypted)` : null);
   row('Duration', e.duration ? text(e.duration) : null);
   row('Throughput', e.throughputMiBs === null ? null : `${e.throughputMiBs} MiB/s`);
-  row(e.targets.length === 1 ? 'Target' : 'Targets', e.targets.map((t) => `${code(t.name)} ${text(t.location)}`).join(', '));
+  row(noun(e.targets.length, 'Target'), e.targets.map((t) => `${code(t.name)} ${text(t.location)}`).join(', '));
   row('Verification', e.verification ? text(e.verification.summary) : null);
   row('Replicate', e.replicate ? text(e.replicate.summary) : null);
   row('Prune', e.prune ? text(e.prune.summary) : null);
@@ -387,7 +387,7 @@ export function summaryMarkdown(e: BackupEvent, reports: LoadedReport[], deliver
   if (rows.length > 0) head.push(table(['', 'This run'], rows));
   head.push(`<sub>Notification: ${text(deliveryLine(delivery))}</sub>`);
   const blocks: Block[] = [{ essential: true, markdown: head.join('\n\n') }, ...backupBlocks(reports)];
-  return `${assemble(blocks, SUMMARY_BYTES, (s) => Buffer.byteLength(s, 'utf8'), (n) => `> ✂️ ${n} more section${n === 1 ? '' : 's'} left out: see the reports artifact.`)}\n`;
+  return `${assemble(blocks, SUMMARY_BYTES, (s) => Buffer.byteLength(s, 'utf8'), (n) => `> ✂️ ${n} more ${noun(n, 'section')} left out: see the reports artifact.`)}\n`;
 }
 
 /** GitHub accepts up to 1 MiB per step summary. */

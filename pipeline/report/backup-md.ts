@@ -2,7 +2,7 @@ import type { BackupCreateData, BackupPruneData, BackupReplicateData, BackupRest
 // markdown.ts imports this module too; only functions and constants used at call time cross the cycle.
 import { type Block, code, details, table, text, VERDICT_ICON } from './md.ts';
 import type { LoadedReport } from './store.ts';
-import { formatBytes, formatCount, formatMs } from '../core/format.ts';
+import { formatBytes, formatCount, formatMs, noun } from '../core/format.ts';
 
 /**
  * The backup sections of the Markdown report (`dbops report --format markdown`) and of the job summary
@@ -33,7 +33,7 @@ function createBlock(r: Report, d: BackupCreateData): Block {
   ];
   const parts = [`### ${VERDICT_ICON[r.verdict]} Backup created: ${code(m.id)}`, facts.join(' · ')];
   if (m.note) parts.push(`Note: ${text(m.note)}`);
-  if (d.swept.length > 0) parts.push(`Removed ${d.swept.length} partial upload${d.swept.length === 1 ? '' : 's'} of earlier killed runs: ${d.swept.map((s) => code(s)).join(', ')}`);
+  if (d.swept.length > 0) parts.push(`Removed ${d.swept.length} partial ${noun(d.swept.length, 'upload')} of earlier killed runs: ${d.swept.map((s) => code(s)).join(', ')}`);
   return { markdown: parts.join('\n\n') };
 }
 

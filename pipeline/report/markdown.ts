@@ -3,7 +3,7 @@ import { allFindings, countFindings, locationText, worstVerdict } from './findin
 import { assemble, type Block, capLines, code, details, fence, table, text, VERDICT_ICON } from './md.ts';
 import { lockGantt } from './mermaid.ts';
 import type { LoadedReport } from './store.ts';
-import { clip, formatBytes, formatCount, formatMs, plural } from '../core/format.ts';
+import { clip, formatBytes, formatCount, formatMs, plural, noun } from '../core/format.ts';
 import { type Severity } from '../core/result.ts';
 import { type LintData } from '../change/lint/index.ts';
 import { type MigrationRehearsal, type RehearseData } from '../change/rehearsal/index.ts';
@@ -258,7 +258,7 @@ export function renderMarkdown(reports: LoadedReport[], options: MarkdownOptions
     markdownBlocks(reports, notes),
     limit - measure(prefix) - 1,
     measure,
-    (dropped) => `> ✂️ ${dropped} more section${dropped === 1 ? '' : 's'} did not fit GitHub's size limit: see the job summary or the \`dbops-reports\` artifact (\`dbops report\` renders it locally).`,
+    (dropped) => `> ✂️ ${dropped} more ${noun(dropped, 'section')} did not fit GitHub's size limit: see the job summary or the \`dbops-reports\` artifact (\`dbops report\` renders it locally).`,
   );
   return `${prefix}${body}\n`;
 }

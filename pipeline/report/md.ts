@@ -1,4 +1,5 @@
 import { type Verdict } from '../core/result.ts';
+import { noun } from '../core/format.ts';
 /**
  * GitHub-flavoured Markdown building blocks. Everything that comes from a tool or a file (messages, SQL,
  * names, diffs) goes through `text()` or `fence()`: a PR comment is rendered HTML, and an unescaped `|`
@@ -38,7 +39,7 @@ export function capLines(content: string, maxLines: number, maxChars = 20_000): 
   let kept = lines.slice(0, maxLines);
   while (kept.length > 1 && kept.join('\n').length > maxChars) kept = kept.slice(0, Math.floor(kept.length / 2));
   const left = lines.length - kept.length;
-  return left > 0 ? `${kept.join('\n')}\n… ${left} more line${left === 1 ? '' : 's'} (full text in the report JSON)` : content;
+  return left > 0 ? `${kept.join('\n')}\n… ${left} more ${noun(left, 'line')} (full text in the report JSON)` : content;
 }
 
 /** A GFM table; cells must already be escaped (text(), code()). */

@@ -1,5 +1,5 @@
 import { parseDuration } from '../../core/duration.ts';
-import { formatMs } from '../../core/format.ts';
+import { formatMs, noun } from '../../core/format.ts';
 import type { ExecutorPolicy } from '../../policy/schema.ts';
 import { checksum } from './checksum.ts';
 import { describeBlocker, Executor, type Blocker, type InvalidIndex } from './executor.ts';
@@ -117,7 +117,7 @@ export async function applyPending(s: Session, local: LocalMigration[], executor
       }
       io.progress(`Applying migration \`${migration.name}\``);
       if (plan.mode === 'split') {
-        io.progress(`  runs in ${plan.segments.length} step${plan.segments.length === 1 ? '' : 's'}, not as one transaction: ${plan.reasons.map((r) => `line ${r.line}: ${r.why}`).join('; ')}`);
+        io.progress(`  runs in ${plan.segments.length} ${noun(plan.segments.length, 'step')}, not as one transaction: ${plan.reasons.map((r) => `line ${r.line}: ${r.why}`).join('; ')}`);
       }
       io.onStart?.(migration.name);
       const startedAt = new Date().toISOString();
@@ -125,7 +125,7 @@ export async function applyPending(s: Session, local: LocalMigration[], executor
       const steps = plan.mode === 'atomic' ? 1 : plan.segments.length;
       if (outcome.ok) {
         out.applied.push({ name: migration.name, checksum: checksum(migration.script), mode: plan.mode, steps, startedAt, durationMs: outcome.durationMs, lockRetries: outcome.lockRetries, blockers: outcome.blockers });
-        const retried = outcome.lockRetries ? ` after ${outcome.lockRetries} lock retr${outcome.lockRetries === 1 ? 'y' : 'ies'}` : '';
+        const retried = outcome.lockRetries ? ` after ${outcome.lockRetries} lock ${noun(outcome.lockRetries, 'retry', 'retries')}` : '';
         const waited = outcome.blockers.length ? `; it waited for locks held by ${outcome.blockers.map(describeBlocker).join('; ')}` : '';
         io.progress(`  applied in ${formatMs(outcome.durationMs)}${retried}${waited}`);
         continue;

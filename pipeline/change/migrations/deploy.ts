@@ -2,7 +2,7 @@ import { ExitCode } from '../../core/errors.ts';
 import { describeBlocker } from './executor.ts';
 import { openSession } from './history.ts';
 import { datasourceLine, foundLine, p3009Hint, p3009Message } from './messages.ts';
-import { formatMs } from '../../core/format.ts';
+import { formatMs, noun } from '../../core/format.ts';
 import type { Runtime } from '../../core/runtime.ts';
 import type { DbTarget } from '../../infra/db/url.ts';
 import type { ExecutorPolicy } from '../../policy/schema.ts';
@@ -56,7 +56,7 @@ function failure(data: DeployData, lockTimeout: boolean, recorded: boolean, lock
   const hints: string[] = [];
   if (lockTimeout) {
     hints.push(
-      `\`${f.name}\` could not get its locks within lock_timeout (${lockTimeoutSetting}) after ${f.lockRetries} retr${f.lockRetries === 1 ? 'y' : 'ies'}` +
+      `\`${f.name}\` could not get its locks within lock_timeout (${lockTimeoutSetting}) after ${f.lockRetries} ${noun(f.lockRetries, 'retry', 'retries')}` +
         (f.blockers.length ? `; blocked by ${f.blockers.map(describeBlocker).join('; ')}` : '') +
         (recorded ? '.' : '. Nothing of it was applied and nothing was recorded: run the deploy again when the blocking sessions are gone, or raise lock_timeout/lock_retries for it in policies/migrations.yaml (executor.overrides).'),
     );

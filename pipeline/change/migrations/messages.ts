@@ -1,5 +1,6 @@
 import { isPgError } from '../../infra/db/client.ts';
 import type { MigrationRow } from './history.ts';
+import { noun } from '../../core/format.ts';
 
 const RESOLVE_DOC = 'Read more about how to resolve migration issues in a production database: https://pris.ly/d/migrate-resolve';
 
@@ -7,7 +8,7 @@ export const datasourceLine = (t: { database: string; schema: string; host: stri
   `Datasource "db": PostgreSQL database "${t.database}", schema "${t.schema}" at "${t.host}:${t.port}"`;
 
 export const foundLine = (count: number, dir: string): string =>
-  count === 0 ? `No migration found in ${dir}` : `${count} migration${count === 1 ? '' : 's'} found in ${dir}`;
+  count === 0 ? `No migration found in ${dir}` : `${count} ${noun(count, 'migration')} found in ${dir}`;
 
 /** chrono's Display for a UTC time: fraction trimmed to 3, 6 or 9 digits, none when zero (spec §4.5). */
 export function chronoUtc(isoMicros: string): string {

@@ -1,4 +1,4 @@
-import { formatMs } from '../../core/format.ts';
+import { formatMs, noun } from '../../core/format.ts';
 import type { Finding, StepResult } from '../../core/result.ts';
 import type { Runtime } from '../../core/runtime.ts';
 import type { DbTarget } from '../../infra/db/url.ts';
@@ -149,7 +149,7 @@ export function renderStatus(result: StepResult<StatusData>): string {
     case 'not-managed':
       return `${out}The current database is not managed by Prisma Migrate.\n\nRead more about how to baseline an existing production database:\nhttps://pris.ly/d/migrate-baseline\n`;
     case 'database-is-behind':
-      return `${out}Following migration${pending.length === 1 ? '' : 's'} have not yet been applied:\n${pending.join('\n')}\n\nTo apply migrations in production run dbops migrate deploy.\n`;
+      return `${out}Following ${noun(pending.length, 'migration')} have not yet been applied:\n${pending.join('\n')}\n\nTo apply migrations in production run dbops migrate deploy.\n`;
     case 'histories-diverge':
       return `${out}Your local migration history and the migrations table from your database are different:\n\nThe last common migration is: ${d.lastCommonMigration ?? 'null'}\n\nThe migration(s) have not yet been applied:\n${pending.join('\n')}\n\nThe migration(s) from the database are not found locally in ${d.migrationsDir}:\n${missing.join('\n')}\n`;
     default:

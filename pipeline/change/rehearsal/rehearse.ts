@@ -22,7 +22,7 @@ import { resolveScope, type ScopedMigration } from './scope.ts';
 import { applyBase, cancelClone, cloneSnapshot, dropClone, openSnapshot, type Clone } from './snapshot.ts';
 import { resolveTables, statementRefs } from './statements.ts';
 import { parseWorkload, runWorkload, type PlanResult, type WorkloadQuery } from './workload.ts';
-import { formatMs } from '../../core/format.ts';
+import { formatMs, noun } from '../../core/format.ts';
 import type { Runtime } from '../../core/runtime.ts';
 import type { RehearseRequest, MigrationRehearsal, RehearseData } from './model.ts';
 
@@ -212,7 +212,7 @@ async function rehearse(clone: Clone, { policy: migrationsPolicy, base, prepared
     };
     const workload = (label: string) =>
       withClient(clone.target, { log: ctx.log, applicationName: `dbops rehearse (workload ${label})` }, async (c) => {
-        if (queries.length > 0) ctx.progress(`Running ${queries.length} workload quer${queries.length === 1 ? 'y' : 'ies'} ${label} the pending migrations`);
+        if (queries.length > 0) ctx.progress(`Running ${queries.length} workload ${noun(queries.length, 'query', 'queries')} ${label} the pending migrations`);
         return runWorkload(c, queries, policy.workload.runs, ctx.signal);
       });
 

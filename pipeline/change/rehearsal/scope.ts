@@ -2,6 +2,7 @@ import { ConfigError, UsageError } from '../../core/errors.ts';
 import type { Shell } from '../../core/shell.ts';
 import { migrationsAt, resolveBase, showFile } from '../../infra/git/base.ts';
 import type { LocalMigration } from '../migrations/index.ts';
+import { noun } from '../../core/format.ts';
 
 export interface ScopedMigration {
   name: string;
@@ -42,7 +43,7 @@ function withScript(m: LocalMigration): ScopedMigration {
 export async function resolveScope(input: ScopeInput, local: LocalMigration[], defaultBase: string, sh: Shell): Promise<Scope> {
   if (input.all && input.last !== undefined) throw new UsageError('--all and --last cannot be combined: --all rehearses every migration, --last N only the newest N.');
   if (input.last !== undefined) {
-    if (input.last > local.length) throw new UsageError(`--last ${input.last}: ${input.migrationsDir} has only ${local.length} migration${local.length === 1 ? '' : 's'}.`);
+    if (input.last > local.length) throw new UsageError(`--last ${input.last}: ${input.migrationsDir} has only ${local.length} ${noun(local.length, 'migration')}.`);
     const cut = local.length - input.last;
     return { ref: null, base: local.slice(0, cut).map(withScript), pending: local.slice(cut).map(withScript) };
   }

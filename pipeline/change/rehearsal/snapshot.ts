@@ -13,7 +13,7 @@ import { checksum, Executor, assertNoUnmanagedTables, createMigrationsTable, ens
 import { executorError } from './rollback.ts';
 import type { ScopedMigration } from './scope.ts';
 import { assertExistingFile } from '../../core/fs.ts';
-import { formatMs } from '../../core/format.ts';
+import { formatMs, noun } from '../../core/format.ts';
 import type { Runtime } from '../../core/runtime.ts';
 
 /** Prefix of every database rehearse creates: clones, cached templates and templates being built. */
@@ -43,7 +43,7 @@ const short = (hash: string) => hash.slice(0, 16);
 async function buildServer(input: RehearseRequest, ctx: Runtime): Promise<DbTarget> {
   if (input.databaseUrl) return parseDatabaseUrl(input.databaseUrl, undefined, '--database-url');
   const { ensureLocalDatabase } = await import('../../infra/pg/local.ts');
-  const local = await ensureLocalDatabase(ctx.log, ctx.env ?? process.env);
+  const local = await ensureLocalDatabase(ctx.log, ctx.env);
   ctx.progress(`Using the embedded PostgreSQL ${local.major} cluster in ${local.dir} (port ${local.port}); pass --database-url to build the snapshot elsewhere.`);
   return parseDatabaseUrl(local.url);
 }
@@ -145,7 +145,7 @@ export async function applyBase(target: DbTarget, base: ScopedMigration[], pendi
       await ensureSchema(s);
       await createMigrationsTable(s);
     }
-    ctx.progress(`Applying ${todo.length} base migration${todo.length === 1 ? '' : 's'} to reach the base state`);
+    ctx.progress(`Applying ${todo.length} base ${noun(todo.length, 'migration')} to reach the base state`);
     const executor = new Executor(s, policy, { retry: () => undefined }, ctx.signal);
     try {
       for (const m of todo) {
@@ -227,7 +227,7 @@ async function fileTemplate(file: string, server: DbTarget, admin: Client, ctx: 
   const reused = await buildTemplate(admin, template, ctx, async (db) => {
     const password = typeof server.config.password === 'string' ? server.config.password : undefined;
     // Owners and grants name roles the rehearsal server may not have; they are not what a rehearsal measures.
-    const out = await ctx.sh({ nothrow: true, env: { ...(ctx.env ?? {}), ...(password ? { PGPASSWORD: password } : {}), PGCONNECT_TIMEOUT: '10' } })`${pgRestore} --no-owner --no-acl --exit-on-error --jobs=2 --host=${server.host} --port=${String(server.port)} --username=${server.user} --dbname=${db} ${file}`;
+    const out = await ctx.sh({ nothrow: true, env: { ...ctx.env, ...(password ? { PGPASSWORD: password } : {}), PGCONNECT_TIMEOUT: '10' } })`${pgRestore} --no-owner --no-acl --exit-on-error --jobs=2 --host=${server.host} --port=${String(server.port)} --username=${server.user} --dbname=${db} ${file}`;
     if (out.exitCode !== 0) {
       const message = out.stderr.trim().split('\n').slice(-5).join('\n');
       if (/not a valid archive|input file does not appear to be a valid archive|unsupported version/i.test(message)) {

@@ -2,6 +2,7 @@ import type { Logger } from '../../core/logger.ts';
 import { EnvError } from '../../core/errors.ts';
 import { readApprovalFacts, runIdentity, type ApprovalFacts, type ApprovalFactsQuery } from '../../infra/github/approvals.ts';
 import type { Approval, FileProvenance, FourEyesResult, PullRequest } from '../../evidence/index.ts';
+import { noun } from '../../core/format.ts';
 
 /**
  * Four-eyes over what GitHub says: an approval counts only from someone who neither wrote (pull request
@@ -134,7 +135,7 @@ export function judgeFourEyes(input: FourEyesInput): FourEyesResult {
       user: '',
       rule: 'too-few',
       message:
-        `${counted.length} of ${required} required approval${required === 1 ? '' : 's'} of ${environment} count (counted: ${counted.length ? listOf(counted) : 'none'}` +
+        `${counted.length} of ${required} required ${noun(required, 'approval')} of ${environment} count (counted: ${counted.length ? listOf(counted) : 'none'}` +
         `${notCounted.length ? `; not counted: ${listOf(notCounted)}` : ''}): ${fourEyes ? `ask a reviewer of the ${environment} environment who did not write, commit or start the change to approve it` : `ask a reviewer of the ${environment} environment to approve it`}.`,
     });
   }

@@ -7,7 +7,7 @@ import type { ExecutorPolicy } from '../../policy/schema.ts';
 import { readRollbacksFolder, inspectRollback, type RollbackFile } from '../rollbacks/index.ts';
 import { type LocalMigration, ADVISORY_LOCK_KEY, acquireAdvisoryLock, isFailed, loadRows, markRolledBack, type MigrationRow, type Session, planExecution, type ExecutionPlan, applyPending, type FailedMigration, pendingMigrations, Executor, rollbackBookkeeping } from '../migrations/index.ts';
 import type { BackupEvidence, ExecutionData, MigrationExecution } from '../../evidence/index.ts';
-import { formatMs } from '../../core/format.ts';
+import { formatMs, noun } from '../../core/format.ts';
 
 /**
  * The part of `dbops deploy` and `dbops rollback` that works on the database, on one open session that
@@ -109,7 +109,7 @@ export async function runSmoke(s: Session, policy: EnvironmentPolicy, io: Engine
       await s.client.query('ROLLBACK').catch(() => undefined);
     }
     const r = results.at(-1)!;
-    io.progress(`  smoke ${r.ok ? '✔' : '✘'} ${r.name} (${r.rows} row${r.rows === 1 ? '' : 's'}, ${formatMs(r.durationMs)})${r.error ? `: ${r.error}` : ''}`);
+    io.progress(`  smoke ${r.ok ? '✔' : '✘'} ${r.name} (${r.rows} ${noun(r.rows, 'row')}, ${formatMs(r.durationMs)})${r.error ? `: ${r.error}` : ''}`);
   }
   return results;
 }

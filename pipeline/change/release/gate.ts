@@ -17,6 +17,7 @@ import type { ChangeMigration, GateCheck, GateData } from '../../evidence/index.
 import { describeWindow, isOpen } from './window.ts';
 import type { Runtime } from '../../core/runtime.ts';
 import { localLabel } from '../../core/time.ts';
+import { noun } from '../../core/format.ts';
 
 /** Order of the checks in the report: what protects the data first, then who approved, then the change itself. */
 const ORDER: GateCheck['name'][] = ['interrupted', 'clean-state', 'backup', 'approval', 'staging-first', 'lint', 'rehearsal', 'window'];
@@ -117,7 +118,7 @@ export async function evaluateGate(request: GateRequest, policies: ReleasePolici
   const scope: GateScope = {
     request,
     ctx,
-    env: ctx.env ?? process.env,
+    env: ctx.env,
     session,
     environment,
     policies,
@@ -149,7 +150,7 @@ export async function evaluateGate(request: GateRequest, policies: ReleasePolici
     if (request.outsideWindow !== undefined && allowed) {
       outsideWindow = { reason: request.outsideWindow, window: `closed at ${local}; windows: ${schedule}; next opens ${next}` };
       extraApprovals = windows.outside_window.extra_approvals;
-      checks.push(gateCheck('window', 'waived', `closed (${local}); --outside-window: ${request.outsideWindow}${extraApprovals ? ` (+${extraApprovals} approval${extraApprovals === 1 ? '' : 's'} required)` : ''}`));
+      checks.push(gateCheck('window', 'waived', `closed (${local}); --outside-window: ${request.outsideWindow}${extraApprovals ? ` (+${extraApprovals} ${noun(extraApprovals, 'approval')} required)` : ''}`));
     } else if (request.outsideWindow !== undefined) {
       checks.push(
         gateCheck('window', 'fail', `closed (${local})`, [
@@ -167,7 +168,7 @@ export async function evaluateGate(request: GateRequest, policies: ReleasePolici
             rule: 'window/closed',
             message: `Every change window of ${environment.name} is closed: it is ${local}; the next window opens ${next}. Windows: ${schedule}.`,
             hint: allowed
-              ? `Deploy then, or pass --outside-window "<reason>"${windows.outside_window.extra_approvals ? ` (needs ${windows.outside_window.extra_approvals} more approval${windows.outside_window.extra_approvals === 1 ? '' : 's'})` : ''}.`
+              ? `Deploy then, or pass --outside-window "<reason>"${windows.outside_window.extra_approvals ? ` (needs ${windows.outside_window.extra_approvals} more ${noun(windows.outside_window.extra_approvals, 'approval')})` : ''}.`
               : `Deploy then; the policy does not allow deploys outside a window.`,
           },
         ]),

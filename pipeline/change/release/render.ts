@@ -1,5 +1,5 @@
 import type { ExecutionData } from '../../evidence/index.ts';
-import { formatMs } from '../../core/format.ts';
+import { formatMs, noun } from '../../core/format.ts';
 import { type StepResult } from '../../core/result.ts';
 
 const OUTCOME: Record<ExecutionData['outcome'], string> = {
@@ -34,7 +34,7 @@ export function renderExecution(result: StepResult<ExecutionData>): string {
     for (const s of d.steps) {
       const what = s.action === 'rollback' ? (s.outcome === 'rolled-back' ? 'rolled back' : `rollback ${s.outcome}`) : s.outcome;
       const timing = s.startedAt ? `${formatMs(s.durationMs).padStart(9)}` : ''.padStart(9);
-      const retries = s.lockRetries ? `  (${s.lockRetries} lock retr${s.lockRetries === 1 ? 'y' : 'ies'})` : '';
+      const retries = s.lockRetries ? `  (${s.lockRetries} lock ${noun(s.lockRetries, 'retry', 'retries')})` : '';
       const error = s.error ? `\n      ${(/Database error:\n(.+)/.exec(s.error)?.[1] ?? s.error.split('\n')[0]!).trim()}` : '';
       out.push(`  ${MARK[s.outcome] ?? '?'} ${s.name.padEnd(width)}  ${what.padEnd(20)}${timing}${retries}${error}`);
     }
@@ -43,7 +43,7 @@ export function renderExecution(result: StepResult<ExecutionData>): string {
   }
   if (d.smoke.length > 0) {
     out.push('', 'Smoke queries:');
-    for (const s of d.smoke) out.push(`  ${s.ok ? '✔' : '✘'} ${s.name}  ${s.rows} row${s.rows === 1 ? '' : 's'}  ${formatMs(s.durationMs)}${s.error ? `  ${s.error}` : ''}`);
+    for (const s of d.smoke) out.push(`  ${s.ok ? '✔' : '✘'} ${s.name}  ${s.rows} ${noun(s.rows, 'row')}  ${formatMs(s.durationMs)}${s.error ? `  ${s.error}` : ''}`);
   }
 
   const f = d.finalState;

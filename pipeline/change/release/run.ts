@@ -14,6 +14,7 @@ import type { Runtime } from '../../core/runtime.ts';
 import type { ReleaseFlags, ReleasePolicies } from './checks/types.ts';
 import type { StepResult } from '../../core/result.ts';
 import { redactDeep } from '../../core/redact.ts';
+import { noun } from '../../core/format.ts';
 
 /**
  * `dbops deploy` and `dbops rollback` around the engine: one session on the environment's database holding
@@ -42,7 +43,7 @@ function refusalMessage(gate: GateData, interruptedRecorded: boolean): { message
   const failing = refusals(gate, interruptedRecorded);
   const lines = failing.flatMap((c) => (c.reasons.length ? c.reasons.map((r) => `  - [${c.name}] ${r.message}${r.hint ? `\n      fix: ${r.hint}` : ''}`) : [`  - [${c.name}] ${c.summary}`]));
   return {
-    message: `The gate refused the ${gate.action} to ${gate.environment} (${lines.length} reason${lines.length === 1 ? '' : 's'}); nothing was changed.\n${lines.join('\n')}`,
+    message: `The gate refused the ${gate.action} to ${gate.environment} (${lines.length} ${noun(lines.length, 'reason')}); nothing was changed.\n${lines.join('\n')}`,
     hint: `Fix every reason above and run \`dbops ${gate.action}\` again; \`dbops gate --environment ${gate.environment}\` checks without deploying.`,
   };
 }
@@ -62,7 +63,7 @@ const localEvidenceDir = (reportsDir: string) => join(resolve(reportsDir), 'evid
  * and says so; a local copy that cannot be written after the bundle was stored is only that: the stored
  * bundle is the record, so the in-flight marker can go and the next deploy never reports this one as died.
  */
-async function storeEvidence(store: EvidenceStore, draft: BundleDraft, reportsDir: string, env: NodeJS.ProcessEnv): Promise<StoredEvidence> {
+async function storeEvidence(store: EvidenceStore, draft: BundleDraft, reportsDir: string, ctx: Runtime): Promise<StoredEvidence> {
   const localDir = localEvidenceDir(reportsDir);
   let stored: StoredBundle;
   try {
@@ -87,16 +88,13 @@ async function storeEvidence(store: EvidenceStore, draft: BundleDraft, reportsDi
     problem = `The evidence bundle #${stored.bundle.sequence} is stored as ${stored.key} on target "${store.storage.name}" (that is the record), but its local copy in ${join(localDir, store.environment)} could not be written: ${(e as Error).message}.`;
   }
   // In Actions the bundle's page is the job summary too: reviewers read the same record the auditor gets.
-  if (env['GITHUB_STEP_SUMMARY']) {
-    const { appendJobSummary } = await import('../../infra/github/actions.ts');
-    await appendJobSummary(stored.markdown, env).catch((e: unknown) => store.log?.warn(`could not write the job summary: ${(e as Error).message}`));
-  }
+  await ctx.summarize(stored.markdown).catch((e: unknown) => ctx.log.warn(`could not write the job summary: ${(e as Error).message}`));
   return { evidence, stored: true, ...(problem ? { problem } : {}) };
 }
 
 export async function runAction(action: Action, input: Inputs, policies: ReleasePolicies, ctx: Runtime): Promise<StepResult<ExecutionData>> {
   const startedAt = new Date().toISOString();
-  const env = ctx.env ?? process.env;
+  const env = ctx.env;
   const environment = resolveEnvironment(policies.environments, input.environment, env, input.schema);
   const folder = await readMigrationsFolder(resolve(input.migrationsDir));
   for (const w of folder.warnings) ctx.log.warn(w);
@@ -141,7 +139,7 @@ async function underLock(
   if (marker) {
     const interrupted = gate.interrupted ?? interruptedDeployOf(marker, await loadRows(s));
     ctx.progress(`An earlier ${marker.action} (started ${marker.startedAt} by ${marker.by}) never finished; recording it as interrupted.`);
-    const stored = await storeEvidence(store, { kind: 'interrupted', breakGlass: null, execution: null, interrupted, run: marker.run }, input.reportsDir, ctx.env ?? process.env);
+    const stored = await storeEvidence(store, { kind: 'interrupted', breakGlass: null, execution: null, interrupted, run: marker.run }, input.reportsDir, ctx);
     if (!stored.stored) throw new EnvError(stored.problem!, { hint: 'Nothing was deployed. Make the evidence storage reachable and run again.' });
     if (stored.problem) ctx.log.warn(stored.problem);
     await clearInflight(store);
@@ -169,7 +167,7 @@ async function underLock(
     const noScript = action === 'rollback' && gate.migrations.some((m) => m.rollback.status !== 'paired');
     const restoreCommand = noScript ? restoreCommandFor({ backup: gate.backup, urlEnv: environment.urlEnv, policiesDir: input.policiesDir }) : null;
     const data = base('refused', { steps: [], smoke: [], finalState: await finalStateOf(s, local, null, null), restoreCommand });
-    const stored = await storeEvidence(store, { kind: action, breakGlass: gate.breakGlass, execution: data, interrupted: null, run: gate.run }, input.reportsDir, ctx.env ?? process.env);
+    const stored = await storeEvidence(store, { kind: action, breakGlass: gate.breakGlass, execution: data, interrupted: null, run: gate.run }, input.reportsDir, ctx);
     data.evidence = stored.evidence;
     const { message, hint } = refusalMessage(gate, interruptedRecorded);
     if (stored.problem) return { verdict: 'fail', findings: [], data, exitCode: ExitCode.Environment, error: { message: `${message}\n\n${stored.problem}`, hint } };
@@ -207,13 +205,13 @@ async function underLock(
     // leaves the marker, so the next gate reports what the database holds.
     if (!isDbopsError(e)) throw e;
     const data = base('failed', { steps: [], smoke: [], finalState: await finalStateOf(s, local, null, null), restoreCommand: null });
-    const stored = await storeEvidence(store, { kind: action, breakGlass: gate.breakGlass, execution: data, interrupted: null, run: gate.run }, input.reportsDir, ctx.env ?? process.env);
+    const stored = await storeEvidence(store, { kind: action, breakGlass: gate.breakGlass, execution: data, interrupted: null, run: gate.run }, input.reportsDir, ctx);
     if (stored.stored) await clearInflight(store);
     if (stored.problem) ctx.log.warn(stored.problem);
     throw e;
   }
   const data = base(execution.outcome, execution);
-  const stored = await storeEvidence(store, { kind: action, breakGlass: gate.breakGlass, execution: data, interrupted: null, run: gate.run }, input.reportsDir, ctx.env ?? process.env);
+  const stored = await storeEvidence(store, { kind: action, breakGlass: gate.breakGlass, execution: data, interrupted: null, run: gate.run }, input.reportsDir, ctx);
   data.evidence = stored.evidence;
   // The marker goes only with the bundle that explains it: an unstored bundle leaves it for the next gate.
   if (stored.stored) await clearInflight(store);

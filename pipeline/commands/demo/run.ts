@@ -31,9 +31,9 @@ export interface DemoData {
  * DATABASE_URL or STAGING_SNAPSHOT_URL say: a demo must never write to, or clone, a real database.
  */
 export async function run(input: z.output<typeof DemoInputs>, ctx: StepContext): Promise<StepResult<DemoData>> {
-  const local = await ensureLocalDatabase(ctx.log, ctx.env ?? process.env);
+  const local = await ensureLocalDatabase(ctx.log, ctx.env);
   const target = parseDatabaseUrl(local.url);
-  const { STAGING_SNAPSHOT_URL: _snapshot, DATABASE_URL: _database, ...env } = ctx.env ?? {};
+  const { STAGING_SNAPSHOT_URL: _snapshot, DATABASE_URL: _database, ...env } = ctx.env;
   const localCtx: StepContext = { ...ctx, env, database: async () => target };
   ctx.progress(`Embedded PostgreSQL ${local.major} in ${local.dir}, port ${local.port} (\`dbops local status\`, \`dbops local psql\`).\n`);
 

@@ -4,6 +4,7 @@ import { releasePolicies, type GateInputs } from '../flags.ts';
 import { openSession } from '../../change/migrations/index.ts';
 import type { Finding, StepResult } from '../../core/result.ts';
 import type { StepContext } from '../../cli/contract.ts';
+import { noun } from '../../core/format.ts';
 
 /**
  * `dbops gate --environment NAME`: every check of the production path, reported together. Read-only on the
@@ -72,7 +73,7 @@ export function renderGate(data: GateData): string {
   const refusals = failed.reduce((n, c) => n + c.reasons.length, 0);
   lines.push(
     data.decision === 'refused'
-      ? `REFUSED: ${failed.length} of ${data.checks.length} checks failed (${failed.map((c) => c.name).join(', ')}), ${refusals} reason${refusals === 1 ? '' : 's'}.`
+      ? `REFUSED: ${failed.length} of ${data.checks.length} checks failed (${failed.map((c) => c.name).join(', ')}), ${refusals} ${noun(refusals, 'reason')}.`
       : `ALLOWED${data.breakGlass ? ' UNDER BREAK-GLASS' : ''}: ${data.checks.filter((c) => c.status === 'pass').length} passed, ${data.checks.filter((c) => c.status === 'waived').length} waived, ${data.checks.filter((c) => c.status === 'skipped').length} skipped.`,
   );
   return `${lines.join('\n')}\n`;

@@ -55,7 +55,7 @@ function renderDown(d: LocalDown, destroy: boolean): string {
 
 export const up: StepModule<z.output<typeof LocalInputs>, LocalStatus & { created: boolean }> = {
   async run(_input, ctx) {
-    const env = ctx.env ?? process.env;
+    const env = ctx.env;
     const { created } = await ensureLocalCluster(ctx.log, env);
     return { verdict: 'pass', findings: [], data: { ...(await localStatus(env)), created } };
   },
@@ -64,7 +64,7 @@ export const up: StepModule<z.output<typeof LocalInputs>, LocalStatus & { create
 
 export const down: StepModule<z.output<typeof LocalDownInputs>, LocalDown> = {
   async run(input, ctx) {
-    const data = await downLocalCluster(ctx.log, ctx.env ?? process.env, { destroy: input.destroy });
+    const data = await downLocalCluster(ctx.log, ctx.env, { destroy: input.destroy });
     return { verdict: data.problem ? 'warn' : 'pass', findings: [], data };
   },
   render: ({ data }, input) => renderDown(data, input.destroy),
@@ -72,7 +72,7 @@ export const down: StepModule<z.output<typeof LocalDownInputs>, LocalDown> = {
 
 export const status: StepModule<z.output<typeof LocalInputs>, LocalStatus> = {
   async run(_input, ctx) {
-    const data = await localStatus(ctx.env ?? process.env);
+    const data = await localStatus(ctx.env);
     return { verdict: data.problem ? 'warn' : 'pass', findings: [], data };
   },
   render: (r: StepResult<LocalStatus>) => renderStatus(r.data),
@@ -80,7 +80,7 @@ export const status: StepModule<z.output<typeof LocalInputs>, LocalStatus> = {
 
 export const psql: StepModule<z.output<typeof LocalPsqlInputs>, { exitCode: number }> = {
   async run(input, ctx) {
-    const env = ctx.env ?? process.env;
+    const env = ctx.env;
     const { cluster } = await ensureLocalCluster(ctx.log, env);
     const target = parseDatabaseUrl(clusterUrl(cluster, input.database));
     const major = await withClient(target, { log: ctx.log, applicationName: 'dbops local psql' }, serverMajor);

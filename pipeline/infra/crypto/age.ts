@@ -24,6 +24,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { Decrypter, Encrypter, identityToRecipient, type Recipient } from 'age-encryption';
 import { ConfigError, DbopsError, ExitCode } from '../../core/errors.ts';
 import { registerSecret } from '../../core/redact.ts';
+import { noun } from '../../core/format.ts';
 
 // Tests and the benchmark use the library as the reference implementation; everything else uses the streams below.
 export { generateX25519Identity, identityToRecipient } from 'age-encryption';
@@ -227,7 +228,7 @@ function describeStanzas(header: string): { count: number; text: string } {
     }
   }
   const count = [...types.values()].reduce((a, b) => a + b, 0);
-  return { count, text: [...types].map(([type, n]) => `${n} ${type} stanza${n === 1 ? '' : 's'}`).join(', ') };
+  return { count, text: [...types].map(([type, n]) => `${n} ${type} ${noun(n, 'stanza')}`).join(', ') };
 }
 
 class DecryptStream extends Transform {

@@ -80,11 +80,6 @@ export function annotate(annotations: readonly Annotation[]): void {
   for (const { severity, message, ...properties } of annotations) emit[severity](message, properties);
 }
 
-/** The job summary through core.summary (which reads GITHUB_STEP_SUMMARY from process.env). */
-export async function writeJobSummary(markdown: string): Promise<void> {
-  await core.summary.addRaw(markdown).write();
-}
-
 /** Step outputs (GITHUB_OUTPUT). */
 export function setOutputs(values: Record<string, string | number>): void {
   for (const [key, value] of Object.entries(values)) core.setOutput(key, value);

@@ -6,6 +6,7 @@ import type { Tier } from '../../policy/backups.ts';
 import type { Storage, StoredObject } from '../../infra/storage/types.ts';
 import { BACKUP_ID, BackupManifest, compactUtc, LAYOUT, VerificationRecord, type BackupEntry } from './manifest.ts';
 import { mapLimit } from '../../core/concurrency.ts';
+import { noun } from '../../core/format.ts';
 
 export { openTargets, type Targets } from '../../infra/storage/open.ts';
 
@@ -147,7 +148,7 @@ export async function sweepLeftovers(storage: Storage, olderThanMs: number, log:
   const swept = await storage.sweepPartial(olderThanMs);
   for (const i of stale) {
     await storage.delete(i.keys);
-    swept.push(`${i.id}/ (no manifest: ${i.keys.length} object${i.keys.length === 1 ? '' : 's'})`);
+    swept.push(`${i.id}/ (no manifest: ${i.keys.length} ${noun(i.keys.length, 'object')})`);
   }
   if (swept.length > 0) log.info({ target: storage.name, swept }, `removed ${swept.length} leftover(s) of interrupted uploads from target "${storage.name}"`);
   return swept;
@@ -167,7 +168,7 @@ function summary(entries: readonly BackupEntry[]): string {
   const tiers = new Map<string, number>();
   for (const e of entries) tiers.set(e.manifest.tier, (tiers.get(e.manifest.tier) ?? 0) + 1);
   const counts = [...tiers].map(([t, n]) => `${n} ${t}`).join(', ');
-  return `it holds ${entries.length} backup${entries.length === 1 ? '' : 's'} (${counts}), newest ${entries.at(-1)!.manifest.id}`;
+  return `it holds ${entries.length} ${noun(entries.length, 'backup')} (${counts}), newest ${entries.at(-1)!.manifest.id}`;
 }
 
 /**

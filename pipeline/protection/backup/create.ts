@@ -108,7 +108,7 @@ export async function createBackup(input: CreateBackupRequest, ctx: Runtime): Pr
       hint: 'Create a key pair with `age-keygen -o key.txt` (keep key.txt in a secret store or offline), and add the public key it prints under encryption.recipients, e.g. `- { name: ops-oncall, key: age1… }`; add a second recipient as an escrow key.',
     });
   }
-  const storage = openTargets(policy, ctx.env ?? {}, ctx.log).get(input.target);
+  const storage = openTargets(policy, ctx.env, ctx.log).get(input.target);
   const target = input.database;
   const swept = await sweepLeftovers(storage, parseDuration(policy.retention.partial_after) ?? 0, ctx.log);
   // Read while the database connection is being set up; only the progress estimate needs it.
@@ -147,7 +147,7 @@ export async function createBackup(input: CreateBackupRequest, ctx: Runtime): Pr
     const dump = startPgDump({
       pgDump,
       target,
-      env: pgEnv(target, ctx.env ?? {}, `${APP} (pg_dump)`),
+      env: pgEnv(target, ctx.env, `${APP} (pg_dump)`),
       snapshot: snapshot.id,
       compressionLevel: policy.dump.compression_level,
       lockWaitTimeoutMs: parseDuration(policy.dump.lock_wait_timeout) ?? 0,

@@ -166,7 +166,7 @@ export interface ReplicateRequest {
 /** Copies to the offsite targets every backup they miss, each copy's SHA-256 checked, the manifest last. */
 export async function replicateBackups(input: ReplicateRequest, ctx: Runtime): Promise<StepResult<BackupReplicateData>> {
   const { policy } = input;
-  const targets = openTargets(policy, ctx.env ?? process.env, ctx.log);
+  const targets = openTargets(policy, ctx.env, ctx.log);
   const source = targets.get(input.from);
   if (input.to !== undefined && input.to === source.name) {
     throw new UsageError(`--to ${input.to} is the source target itself.`, { hint: `Copy to another target: ${targets.names.filter((n) => n !== source.name).join(', ') || '(none defined)'}.` });

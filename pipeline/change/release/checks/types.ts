@@ -3,6 +3,7 @@ import type { LocalMigration, MigrationRow, Session } from '../../migrations/ind
 import type { Environment } from '../environment.ts';
 import type { ChangeMigration, GateCheck, GateCheckName, GateData, GateReason } from '../../../evidence/index.ts';
 import type { Runtime } from '../../../core/runtime.ts';
+import { noun } from '../../../core/format.ts';
 
 /** The policies the production path reads: environments, backups (targets, keys) and migrations (executor, lint). */
 export type ReleasePolicies = Pick<Policies, 'environments' | 'backups' | 'migrations'>;
@@ -61,6 +62,6 @@ export const gateCheck = (name: GateCheckName, status: GateCheck['status'], summ
 
 /** `status` from reasons: any reason fails the check. */
 export const judged = (name: GateCheckName, reasons: GateReason[], passed: string, failed?: string): GateCheck =>
-  reasons.length === 0 ? gateCheck(name, 'pass', passed) : gateCheck(name, 'fail', failed ?? `${reasons.length} reason${reasons.length === 1 ? '' : 's'} to refuse`, reasons);
+  reasons.length === 0 ? gateCheck(name, 'pass', passed) : gateCheck(name, 'fail', failed ?? `${reasons.length} ${noun(reasons.length, 'reason')} to refuse`, reasons);
 
 

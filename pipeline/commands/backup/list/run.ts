@@ -3,7 +3,7 @@ import type { BackupListInputs } from './spec.ts';
 import type { StepContext } from '../../../cli/contract.ts';
 import type { StepResult } from '../../../core/result.ts';
 import { utcMinute } from '../../../core/time.ts';
-import { formatAge, formatBytes } from '../../../core/format.ts';
+import { formatAge, formatBytes, noun } from '../../../core/format.ts';
 
 export interface BackupListData {
   target: { name: string; location: string };
@@ -20,7 +20,7 @@ export interface BackupListData {
 /** `dbops backup list`: the complete backups of one target (the primary unless --target), oldest first. */
 export async function run(input: BackupListInputs, ctx: StepContext): Promise<StepResult<BackupListData>> {
   const { backups } = await ctx.policies('backups');
-  const storage = openTargets(backups.value, ctx.env ?? process.env, ctx.log).get(input.target);
+  const storage = openTargets(backups.value, ctx.env, ctx.log).get(input.target);
   const all = await listBackups(storage, ctx.log);
   const incomplete = await listIncomplete(storage);
   return {
@@ -65,13 +65,13 @@ export function render(result: StepResult<BackupListData>): string {
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     const right = new Set([3, 4]);
     const line = (cells: string[]) => `  ${cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}`;
-    lines.push(`${d.backups.length} ${d.tier ? `${d.tier} ` : ''}backup${d.backups.length === 1 ? '' : 's'} on ${where}, oldest first:`, '', line(head), ...rows.map(line));
+    lines.push(`${d.backups.length} ${d.tier ? `${d.tier} ` : ''}${noun(d.backups.length, 'backup')} on ${where}, oldest first:`, '', line(head), ...rows.map(line));
     const total = d.backups.reduce((n, e) => n + e.manifest.object.ciphertextBytes, 0);
     const by = (s: BackupEntry['status']) => d.backups.filter((e) => e.status === s).length;
     lines.push('', `  ${formatBytes(total)} in total; ${by('verified')} verified, ${by('failed')} failed, ${by('unverified')} unverified.`);
   }
   if (d.incomplete.length > 0) {
-    lines.push('', `${d.incomplete.length} incomplete upload${d.incomplete.length === 1 ? '' : 's'} (no manifest, not usable): ${d.incomplete.map((i) => i.id).join(', ')}.`);
+    lines.push('', `${d.incomplete.length} incomplete ${noun(d.incomplete.length, 'upload')} (no manifest, not usable): ${d.incomplete.map((i) => i.id).join(', ')}.`);
     lines.push('  They belong to a create or replicate that was killed, failed or is still running; dbops backup prune removes them after retention.partial_after.');
   }
   if (d.backups.length === 0 && !d.tier) lines.push('Take one with: dbops backup create --tier daily');

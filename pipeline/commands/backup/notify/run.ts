@@ -7,6 +7,7 @@ import { BACKUP_STEPS, buildEvent, deliveryLine, readReports, slackPayload, summ
 import type { StepResult } from '../../../core/result.ts';
 import type { StepContext } from '../../../cli/contract.ts';
 import { reportFile } from '../../../core/envelope.ts';
+import { noun } from '../../../core/format.ts';
 
 async function readBackupReports(dir: string): Promise<{ reports: LoadedReport[]; unreadable: Unreadable[] }> {
   const reports: LoadedReport[] = [];
@@ -24,7 +25,7 @@ async function readBackupReports(dir: string): Promise<{ reports: LoadedReport[]
 }
 
 export async function run(input: BackupNotifyInputs, ctx: StepContext): Promise<StepResult<BackupNotifyData>> {
-  const env = ctx.env ?? process.env;
+  const env = ctx.env;
   const { backups } = await ctx.policies('backups');
   const policy = backups.value.notifications;
 
@@ -68,8 +69,7 @@ export async function run(input: BackupNotifyInputs, ctx: StepContext): Promise<
   if (input.dryRun) summary = { status: 'dry-run', reason: null };
   else if (inGitHubActions(env)) {
     try {
-      const { appendJobSummary } = await import('../../../infra/github/actions.ts');
-      const written = await appendJobSummary(summaryMarkdown(event, reports, delivery), env);
+      const written = await ctx.summarize(summaryMarkdown(event, reports, delivery));
       summary = { status: written === 'written' ? 'written' : 'no-summary-file', reason: written === 'written' ? null : 'GITHUB_STEP_SUMMARY is not set' };
     } catch (e) {
       summary = { status: 'failed', reason: redact((e as Error).message) };
@@ -110,7 +110,7 @@ export function render(result: StepResult<BackupNotifyData>, input: Partial<Back
   row('backup', e.backupId);
   row('size', e.size && `${e.size} (encrypted)`);
   row('duration', e.duration && `${e.duration}${e.throughputMiBs !== null ? ` · ${e.throughputMiBs} MiB/s` : ''}`);
-  row(e.targets.length === 1 ? 'target' : 'targets', e.targets.map((t) => `${t.name} (${t.location})`).join(', '));
+  row(noun(e.targets.length, 'target'), e.targets.map((t) => `${t.name} (${t.location})`).join(', '));
   row('verification', e.verification?.summary);
   row('replicate', e.replicate?.summary);
   row('prune', e.prune?.summary);

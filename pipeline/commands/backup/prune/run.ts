@@ -4,7 +4,7 @@ import { ExitCode, isDbopsError } from '../../../core/errors.ts';
 import type { BackupsPolicy } from '../../../policy/backups.ts';
 import type { BackupPruneInputs } from './spec.ts';
 import type { Storage } from '../../../infra/storage/types.ts';
-import { plural } from '../../../core/format.ts';
+import { plural, noun } from '../../../core/format.ts';
 import type { Finding, StepResult } from '../../../core/result.ts';
 import type { StepContext } from '../../../cli/contract.ts';
 import { inZone, utcMinute } from '../../../core/time.ts';
@@ -67,7 +67,7 @@ async function pruneTarget(storage: Storage, policy: BackupsPolicy['retention'],
 export async function run(input: BackupPruneInputs, ctx: StepContext): Promise<StepResult<BackupPruneData>> {
   const { backups } = await ctx.policies('backups');
   const policy = backups.value;
-  const targets = openTargets(policy, ctx.env ?? process.env, ctx.log);
+  const targets = openTargets(policy, ctx.env, ctx.log);
   const selected = input.target === undefined ? targets.all() : [targets.get(input.target)];
   const now = new Date();
   const failures: Failure[] = [];
@@ -88,7 +88,7 @@ export async function run(input: BackupPruneInputs, ctx: StepContext): Promise<S
     data,
     exitCode: ExitCode.Environment,
     error: {
-      message: `Prune did not complete: ${failures.length} operation${failures.length === 1 ? '' : 's'} failed (${failures.map((f) => `${f.target}: ${f.what}`).join(', ')}).`,
+      message: `Prune did not complete: ${failures.length} ${noun(failures.length, 'operation')} failed (${failures.map((f) => `${f.target}: ${f.what}`).join(', ')}).`,
       hint: 'Fix the storage problem named above and run dbops backup prune again; what was deleted is listed in the report, the rest is planned again.',
     },
   };

@@ -2,6 +2,7 @@ import { EvidenceBundle, parseBundleName, assertKnownEnvironment, checkEnvironme
 import type { EvidenceListInputs } from './spec.ts';
 import type { StepContext } from '../../../cli/contract.ts';
 import type { StepResult } from '../../../core/result.ts';
+import { noun } from '../../../core/format.ts';
 
 export interface EvidenceListEntry {
   sequence: number;
@@ -51,7 +52,7 @@ function entryOf(key: string, b: EvidenceBundle): EvidenceListEntry {
 export async function run(input: EvidenceListInputs, ctx: StepContext): Promise<StepResult<EvidenceListData>> {
   checkEnvironmentName(input.environment);
   const policies = await ctx.policies('environments', 'backups');
-  const { storage, prefix } = openEvidenceRoot({ environments: policies.environments.value, backups: policies.backups.value }, ctx.env ?? process.env, ctx.log);
+  const { storage, prefix } = openEvidenceRoot({ environments: policies.environments.value, backups: policies.backups.value }, ctx.env, ctx.log);
   const found = await evidenceEnvironments(storage, prefix);
   assertKnownEnvironment(input.environment, Object.keys(policies.environments.value.environments), found, `target "${storage.name}"`);
   const environments = input.environment === undefined ? found : [input.environment];
@@ -85,7 +86,7 @@ export function render(result: StepResult<EvidenceListData>): string {
   const lines = [`Evidence on ${d.location}:`];
   if (d.environments.length === 0) lines.push('', '  No evidence bundles yet; `dbops deploy` and `dbops rollback` write them.');
   for (const env of d.environments) {
-    lines.push('', `${env.environment}: ${env.bundles.length} bundle${env.bundles.length === 1 ? '' : 's'}, oldest first`);
+    lines.push('', `${env.environment}: ${env.bundles.length} ${noun(env.bundles.length, 'bundle')}, oldest first`);
     if (env.bundles.length > 0) {
       const head = ['SEQ', 'CREATED (UTC)', 'KIND', 'OUTCOME', 'COMMIT', 'APPROVERS', 'BREAK-GLASS'];
       const rows = env.bundles.map((b) => [

@@ -3,6 +3,7 @@ import { EvidenceBundle, CHECKPOINT_FILE, EvidenceCheckpoint, parseBundleName, s
 import type { EvidencePruneInputs } from './spec.ts';
 import type { StepContext } from '../../../cli/contract.ts';
 import type { StepResult } from '../../../core/result.ts';
+import { noun } from '../../../core/format.ts';
 
 interface Plan {
   environment: string;
@@ -23,7 +24,7 @@ interface Plan {
 export async function run(input: EvidencePruneInputs, ctx: StepContext): Promise<StepResult<EvidencePruneData>> {
   const policies = await ctx.policies('environments', 'backups');
   const { retention } = policies.environments.value.evidence;
-  const { storage, prefix } = openEvidenceRoot({ environments: policies.environments.value, backups: policies.backups.value }, ctx.env ?? process.env, ctx.log);
+  const { storage, prefix } = openEvidenceRoot({ environments: policies.environments.value, backups: policies.backups.value }, ctx.env, ctx.log);
   const now = new Date();
   const cutoff = retentionCutoff(retention, now);
 
@@ -87,8 +88,8 @@ export function render(result: StepResult<EvidencePruneData>): string {
     lines.push(
       '',
       bundles.length === 0
-        ? `  ${e.environment}: nothing expired; ${e.kept} bundle${e.kept === 1 ? '' : 's'} kept.`
-        : `  ${e.environment}: ${d.dryRun ? 'would remove' : 'removed'} ${bundles.length} bundle${bundles.length === 1 ? '' : 's'}${e.checkpointThrough !== null ? ` (through sequence ${e.checkpointThrough}, recorded in checkpoint.json)` : ''}; ${e.kept} kept.`,
+        ? `  ${e.environment}: nothing expired; ${e.kept} ${noun(e.kept, 'bundle')} kept.`
+        : `  ${e.environment}: ${d.dryRun ? 'would remove' : 'removed'} ${bundles.length} ${noun(bundles.length, 'bundle')}${e.checkpointThrough !== null ? ` (through sequence ${e.checkpointThrough}, recorded in checkpoint.json)` : ''}; ${e.kept} kept.`,
     );
     for (const k of bundles) lines.push(`    - ${k}`);
   }

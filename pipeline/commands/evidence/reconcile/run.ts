@@ -4,6 +4,7 @@ import type { EvidenceReconcileInputs } from './spec.ts';
 import { loadRows, openSession } from '../../../change/migrations/index.ts';
 import type { Finding, StepResult } from '../../../core/result.ts';
 import type { StepContext } from '../../../cli/contract.ts';
+import { noun } from '../../../core/format.ts';
 
 /** The bundles of a folder that parse, oldest first (the chain's own verdict is reported separately). */
 function parseBundles(files: Map<string, Buffer>): EvidenceBundle[] {
@@ -22,7 +23,7 @@ function parseBundles(files: Map<string, Buffer>): EvidenceBundle[] {
 
 /** `dbops evidence reconcile --environment NAME`: the database's migration history against the evidence. */
 export async function run(input: EvidenceReconcileInputs, ctx: StepContext): Promise<StepResult<EvidenceReconcileData>> {
-  const env = ctx.env ?? process.env;
+  const env = ctx.env;
   const { environments, backups } = await ctx.policies('environments', 'backups');
   const environment = resolveEnvironment(environments.value, input.environment, env, input.schema);
   const store = openEvidence({ environments: environments.value, backups: backups.value }, environment.name, env, ctx.log);
@@ -64,7 +65,7 @@ export async function run(input: EvidenceReconcileInputs, ctx: StepContext): Pro
     findings.push({
       rule: 'reconcile/before-evidence',
       severity: 'notice',
-      message: `${before} change${before === 1 ? '' : 's'} of ${environment.name} predate${before === 1 ? 's' : ''} its evidence (${evidenceStart ? `the oldest bundle kept starts at ${evidenceStart}` : 'there is no bundle yet'}) and cannot be judged.`,
+      message: `${before} ${noun(before, 'change')} of ${environment.name} predate${before === 1 ? 's' : ''} its evidence (${evidenceStart ? `the oldest bundle kept starts at ${evidenceStart}` : 'there is no bundle yet'}) and cannot be judged.`,
     });
   }
   const data: EvidenceReconcileData = {
@@ -82,7 +83,7 @@ const MARK = { explained: '✔', outside: '✘', 'before-evidence': '–' } as c
 
 export function render(result: StepResult<EvidenceReconcileData>): string {
   const d = result.data;
-  const lines = [`Reconciling ${d.environment} (${d.database}) with its evidence: ${d.chain.bundles} bundle${d.chain.bundles === 1 ? '' : 's'}, chain ${d.chain.ok ? 'verifies' : `BROKEN (${d.chain.firstProblem})`}.`, ''];
+  const lines = [`Reconciling ${d.environment} (${d.database}) with its evidence: ${d.chain.bundles} ${noun(d.chain.bundles, 'bundle')}, chain ${d.chain.ok ? 'verifies' : `BROKEN (${d.chain.firstProblem})`}.`, ''];
   const width = Math.max(9, ...d.rows.map((r) => r.migration.length));
   for (const r of d.rows) {
     const why = r.status === 'explained' ? `bundle ${r.bundle}` : r.status === 'outside' ? 'OUTSIDE THE PIPELINE: no bundle covers it' : 'before the evidence starts';
@@ -90,6 +91,6 @@ export function render(result: StepResult<EvidenceReconcileData>): string {
   }
   if (d.rows.length === 0) lines.push('  (no migration recorded in _prisma_migrations)');
   const outside = d.rows.filter((r) => r.status === 'outside').length;
-  lines.push('', outside === 0 && d.chain.ok ? 'Every recorded change is explained by the evidence.' : `${outside} change${outside === 1 ? '' : 's'} made outside the pipeline${d.chain.ok ? '' : '; the evidence chain is broken'}.`);
+  lines.push('', outside === 0 && d.chain.ok ? 'Every recorded change is explained by the evidence.' : `${outside} ${noun(outside, 'change')} made outside the pipeline${d.chain.ok ? '' : '; the evidence chain is broken'}.`);
   return `${lines.join('\n')}\n`;
 }

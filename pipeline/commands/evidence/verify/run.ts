@@ -6,6 +6,7 @@ import { ENVIRONMENT_NAME } from '../../../policy/environments.ts';
 import type { EvidenceVerifyInputs } from './spec.ts';
 import type { Finding, StepResult } from '../../../core/result.ts';
 import type { StepContext } from '../../../cli/contract.ts';
+import { noun } from '../../../core/format.ts';
 
 /** A folder such as a downloaded workflow artifact: `<dir>/<environment>/<bundle>.json|.md` (the layout saveLocalCopy writes). */
 async function chainsInFolder(dir: string, only: string | undefined): Promise<ChainReport[]> {
@@ -48,7 +49,7 @@ export async function run(input: EvidenceVerifyInputs, ctx: StepContext): Promis
     data = { source: 'directory', location: dir, chains: await chainsInFolder(dir, input.environment) };
   } else {
     const policies = await ctx.policies('environments', 'backups');
-    const { storage, prefix } = openEvidenceRoot({ environments: policies.environments.value, backups: policies.backups.value }, ctx.env ?? process.env, ctx.log);
+    const { storage, prefix } = openEvidenceRoot({ environments: policies.environments.value, backups: policies.backups.value }, ctx.env, ctx.log);
     const found = await evidenceEnvironments(storage, prefix);
     assertKnownEnvironment(input.environment, Object.keys(policies.environments.value.environments), found, `target "${storage.name}"`);
     const environments = input.environment === undefined ? found : [input.environment];
@@ -73,7 +74,7 @@ export async function run(input: EvidenceVerifyInputs, ctx: StepContext): Promis
   return { verdict: broken ? 'fail' : empty ? 'warn' : 'pass', findings, data };
 }
 
-const range = (c: ChainReport) => (c.bundles === 0 ? 'no bundles' : `${c.bundles} bundle${c.bundles === 1 ? '' : 's'} (${c.firstSequence}–${c.lastSequence})`);
+const range = (c: ChainReport) => (c.bundles === 0 ? 'no bundles' : `${c.bundles} ${noun(c.bundles, 'bundle')} (${c.firstSequence}–${c.lastSequence})`);
 
 export function render(result: StepResult<EvidenceVerifyData>): string {
   const d = result.data;
@@ -100,7 +101,7 @@ export function render(result: StepResult<EvidenceVerifyData>): string {
       if (first.expected !== undefined || first.found !== undefined) lines.push(`      expected ${first.expected ?? '—'}`, `      found    ${first.found ?? '—'}`);
     }
     if (rest.length > 0) {
-      lines.push(`    ${rest.length} further problem${rest.length === 1 ? '' : 's'}:`);
+      lines.push(`    ${rest.length} further ${noun(rest.length, 'problem')}:`);
       for (const p of rest) lines.push(`      - [${p.check}] ${p.message}`);
     }
   }
