@@ -1,54 +1,28 @@
 import type { EvidenceBundle } from './bundle.ts';
-import { noun } from '../core/format.ts';
+import { formatMs as ms, noun } from '../core/format.ts';
+import { code, fence, table as mdTable, text } from '../core/markdown.ts';
 
 /**
- * The Markdown twin of a bundle: the page an auditor reads. A pure function of the bundle (no clock, no
- * locale), because `dbops evidence verify` re-renders it and compares bytes: the stored page can only say
- * what the hashed JSON says. Every value that came from outside (PR titles, comments, error messages) is
- * escaped, so a crafted title can neither break a table nor inject HTML.
+ * The Markdown twin of a bundle: the page an auditor reads. Sealing hashes the page body into the bundle
+ * (`markdownSha256`), so `dbops evidence verify` checks the stored page against that hash, never against
+ * today's renderer. It stays a pure function of the bundle (no clock, no locale) because two things still
+ * re-render: restoring a page lost before it was stored (accepted only when it hashes as sealed) and the
+ * hint that names the first edited byte. Every value that came from outside (PR titles, comments, error
+ * messages) goes through core/markdown's `text`/`code`, like the PR comment: a crafted title can neither
+ * break a table, inject HTML, nor @-mention anyone.
  */
 
 type Execution = NonNullable<EvidenceBundle['execution']>;
 type Gate = NonNullable<Execution['gate']>;
 
-/** Inline text: HTML-escaped, on one line. */
-export function escapeText(value: string): string {
-  return value
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/\r\n|\r|\n/g, ' ');
-}
+/** A table cell: escaped like every other value from outside; a dash when there is nothing. */
+const cell = (value: string | number | boolean | null | undefined): string => (value === null || value === undefined || value === '' ? '—' : text(String(value)));
 
-/** A table cell: inline text with pipes escaped and line breaks kept as <br>. */
-export function escapeCell(value: string | number | boolean | null | undefined): string {
-  if (value === null || value === undefined || value === '') return '—';
-  return String(value)
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/\|/g, '\\|')
-    .replace(/\r\n|\r|\n/g, '<br>');
-}
-
-const table = (head: string[], rows: Array<Array<string | number | boolean | null | undefined>>): string[] => [
-  `| ${head.join(' | ')} |`,
-  `| ${head.map(() => '---').join(' | ')} |`,
-  ...rows.map((r) => `| ${r.map(escapeCell).join(' | ')} |`),
-];
-
-/** A fenced block whose fence is longer than any backtick run inside, so the content cannot close it. */
-function codeBlock(text: string, lang = ''): string[] {
-  const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
-  const fence = '`'.repeat(longest + 1);
-  return [`${fence}${lang}`, ...text.replace(/\r\n?/g, '\n').replace(/\n$/, '').split('\n'), fence];
-}
+const table = (head: string[], rows: Array<Array<string | number | boolean | null | undefined>>): string[] => mdTable(head, rows.map((r) => r.map(cell))).split('\n');
 
 /** A link only for a plain http(s) URL; anything else is shown as escaped text. */
-const link = (label: string, url: string | null | undefined): string =>
-  url && /^https?:\/\/[^\s<>()[\]]+$/.test(url) ? `[${escapeText(label).replace(/[[\]]/g, '\\$&')}](${url})` : escapeText(label);
+const link = (label: string, url: string | null | undefined): string => (url && /^https?:\/\/[^\s<>()[\]]+$/.test(url) ? `[${text(label)}](${url})` : text(label));
 
-const ms = (n: number): string => (n < 1000 ? `${Math.round(n)} ms` : n < 120_000 ? `${(n / 1000).toFixed(1)} s` : `${(n / 60_000).toFixed(1)} min`);
 const yesNo = (b: boolean | null | undefined): string => (b === null || b === undefined ? '—' : b ? 'yes' : 'no');
 const list = (items: readonly string[]): string => (items.length === 0 ? '—' : items.join(', '));
 
@@ -65,24 +39,24 @@ function header(b: PageSource): string[] {
   const outcome = e ? OUTCOME[e.outcome] : b.kind === 'interrupted' ? '❌ interrupted (reconstructed)' : '—';
   const run = b.run ?? e?.gate?.run ?? null;
   const rows: Array<[string, string]> = [
-    ['Environment', escapeText(b.environment)],
+    ['Environment', text(b.environment)],
     ['Sequence', String(b.sequence)],
     ['Kind', b.kind],
     ['Outcome', outcome],
-    ['Recorded (UTC)', escapeText(b.createdAt)],
+    ['Recorded (UTC)', text(b.createdAt)],
   ];
-  if (e) rows.push(['Started – finished', `${escapeText(e.startedAt)} – ${escapeText(e.finishedAt)}`]);
+  if (e) rows.push(['Started – finished', `${text(e.startedAt)} – ${text(e.finishedAt)}`]);
   if (run) {
-    rows.push(['Commit deployed', `\`${escapeText(run.sha)}\``]);
-    rows.push(['Run', `${link(`${run.repository} run ${run.runId} attempt ${run.runAttempt}`, run.runUrl)} (${escapeText(run.event)})`]);
-    rows.push(['Workflow', run.workflowRef ? `\`${escapeText(run.workflowRef)}\`${run.workflowSha ? ` @ \`${escapeText(run.workflowSha)}\`` : ''}` : '—']);
-    rows.push(['Started by', `${escapeText(run.actor)}${run.triggeringActor !== run.actor ? ` (this attempt: ${escapeText(run.triggeringActor)})` : ''}`]);
+    rows.push(['Commit deployed', `${code(run.sha)}`]);
+    rows.push(['Run', `${link(`${run.repository} run ${run.runId} attempt ${run.runAttempt}`, run.runUrl)} (${text(run.event)})`]);
+    rows.push(['Workflow', run.workflowRef ? `${code(run.workflowRef)}${run.workflowSha ? ` @ ${code(run.workflowSha)}` : ''}` : '—']);
+    rows.push(['Started by', `${text(run.actor)}${run.triggeringActor !== run.actor ? ` (this attempt: ${text(run.triggeringActor)})` : ''}`]);
   } else {
     rows.push(['Run', 'outside GitHub Actions']);
   }
-  if (e?.gate?.database) rows.push(['Database', `${escapeText(e.gate.database.display)} (${escapeText(e.gate.database.name)}, system identifier ${escapeText(e.gate.database.systemIdentifier)}, PostgreSQL ${escapeText(e.gate.database.serverVersion)})`]);
-  rows.push(['dbops', `${escapeText(b.dbops.version)}${b.dbops.commit ? ` (\`${escapeText(b.dbops.commit.slice(0, 12))}\`)` : ''}`]);
-  return ['| | |', '| --- | --- |', ...rows.map(([k, v]) => `| ${k} | ${v.replace(/\|/g, '\\|')} |`)];
+  if (e?.gate?.database) rows.push(['Database', `${text(e.gate.database.display)} (${text(e.gate.database.name)}, system identifier ${text(e.gate.database.systemIdentifier)}, PostgreSQL ${text(e.gate.database.serverVersion)})`]);
+  rows.push(['dbops', `${text(b.dbops.version)}${b.dbops.commit ? ` (${code(b.dbops.commit.slice(0, 12))})` : ''}`]);
+  return ['| | |', '| --- | --- |', ...rows.map(([k, v]) => `| ${k} | ${v} |`)];
 }
 
 function breakGlassBanner(b: PageSource): string[] {
@@ -91,16 +65,16 @@ function breakGlassBanner(b: PageSource): string[] {
   return [
     `> 🚨 **BREAK-GLASS CHANGE** — review controls (environment approvals, destructive-statement labels) were replaced by an emergency reason. This change **requires after-the-fact review**.`,
     `>`,
-    `> - Reason: ${escapeText(bg.reason)}`,
-    `> - By: ${escapeText(bg.by)} on host ${escapeText(bg.host)}`,
-    `> - At: ${escapeText(bg.at)}`,
+    `> - Reason: ${text(bg.reason)}`,
+    `> - By: ${text(bg.by)} on host ${text(bg.host)}`,
+    `> - At: ${text(bg.at)}`,
     '',
   ];
 }
 
 function change(g: Gate): string[] {
   const out = ['## Change', ''];
-  out.push(g.action === 'rollback' ? `Rollback${g.rollbackTo ? ` down to \`${escapeText(g.rollbackTo)}\` (it stays applied)` : ''}, newest first:` : 'Migrations, oldest first:', '');
+  out.push(g.action === 'rollback' ? `Rollback${g.rollbackTo ? ` down to ${code(g.rollbackTo)} (it stays applied)` : ''}, newest first:` : 'Migrations, oldest first:', '');
   if (g.migrations.length === 0) out.push('No migration was pending.');
   else {
     out.push(
@@ -110,7 +84,7 @@ function change(g: Gate): string[] {
       ),
     );
   }
-  if (g.outsideWindow) out.push('', `**Outside the change window** (${escapeText(g.outsideWindow.window)}): ${escapeText(g.outsideWindow.reason)}`);
+  if (g.outsideWindow) out.push('', `**Outside the change window** (${text(g.outsideWindow.window)}): ${text(g.outsideWindow.reason)}`);
   return [...out, ''];
 }
 
@@ -121,7 +95,7 @@ function pulls(g: Gate): string[] {
     out.push(
       `### ${link(`#${p.number} ${p.title}`, p.url)}`,
       '',
-      `Author ${escapeText(p.author)}; merged by ${escapeText(p.mergedBy ?? '—')} at ${escapeText(p.mergedAt ?? '—')}${p.mergeCommit ? ` as \`${escapeText(p.mergeCommit)}\`` : ''}.${p.labels.length ? ` Labels: ${p.labels.map((l) => escapeText(l)).join(', ')}.` : ''}`,
+      `Author ${text(p.author)}; merged by ${text(p.mergedBy ?? '—')} at ${text(p.mergedAt ?? '—')}${p.mergeCommit ? ` as ${code(p.mergeCommit)}` : ''}.${p.labels.length ? ` Labels: ${p.labels.map((l) => text(l)).join(', ')}.` : ''}`,
       '',
     );
     if (p.reviews.length === 0) out.push('No reviews.', '');
@@ -156,7 +130,7 @@ function approvals(g: Gate): string[] {
     const yes = (v: boolean | null, on: string, off: string) => (v === null ? 'not set' : v ? on : off);
     const branches = e.deploymentBranchPolicy ? (e.deploymentBranchPolicy.protectedBranches ? 'protected branches only' : 'selected branches only') : 'any branch';
     out.push(
-      `GitHub environment \`${escapeText(e.name)}\` when the gate ran: required reviewers ${escapeText(list(e.reviewers))}; prevent self-review ${yes(e.preventSelfReview, 'on', 'OFF')}; administrators ${yes(e.canAdminsBypass, 'MAY bypass', 'may not bypass')}; wait timer ${e.waitTimerMinutes === null ? 'none' : `${e.waitTimerMinutes} min`}; deployments from ${branches}.`,
+      `GitHub environment ${code(e.name)} when the gate ran: required reviewers ${text(list(e.reviewers))}; prevent self-review ${yes(e.preventSelfReview, 'on', 'OFF')}; administrators ${yes(e.canAdminsBypass, 'MAY bypass', 'may not bypass')}; wait timer ${e.waitTimerMinutes === null ? 'none' : `${e.waitTimerMinutes} min`}; deployments from ${branches}.`,
       '',
     );
   }
@@ -166,9 +140,9 @@ function approvals(g: Gate): string[] {
     return out;
   }
   out.push(
-    `**Four-eyes: ${f.ok ? 'passed' : 'FAILED'}** — GitHub environment \`${escapeText(f.environment)}\`, ${f.required} ${noun(f.required, 'approval')} required, counted: ${escapeText(list(f.counted))}.`,
+    `**Four-eyes: ${f.ok ? 'passed' : 'FAILED'}** — GitHub environment ${code(f.environment)}, ${f.required} ${noun(f.required, 'approval')} required, counted: ${text(list(f.counted))}.`,
     '',
-    `Excluded as approvers: PR authors ${escapeText(list(f.excluded.prAuthors))}; committers ${escapeText(list(f.excluded.committers))}; triggering actor ${escapeText(f.excluded.triggeringActor ?? '—')}.`,
+    `Excluded as approvers: PR authors ${text(list(f.excluded.prAuthors))}; committers ${text(list(f.excluded.committers))}; triggering actor ${text(f.excluded.triggeringActor ?? '—')}.`,
     '',
   );
   if (f.refused.length > 0) out.push('Approvals that do not count:', '', ...table(['User', 'Rule', 'Why'], f.refused.map((r) => [r.user || '(none)', r.rule, r.message])), '');
@@ -179,15 +153,15 @@ function testing(g: Gate): string[] {
   const t = g.testing;
   const out = ['## Testing', ''];
   if (t.lint) {
-    out.push(`**Lint:** ${escapeText(t.lint.verdict)} — ${t.lint.errors} errors, ${t.lint.warnings} warnings, ${t.lint.notices} notices.`, '');
+    out.push(`**Lint:** ${text(t.lint.verdict)} — ${t.lint.errors} errors, ${t.lint.warnings} warnings, ${t.lint.notices} notices.`, '');
     if (t.lint.findings.length > 0) out.push(...table(['Rule', 'Severity', 'Migration', 'Message'], t.lint.findings.map((x) => [x.rule, x.severity, x.migration, x.message])), '');
   } else out.push('**Lint:** not recorded.', '');
   if (t.rehearsal) {
-    out.push(`**Rehearsal:** ${escapeText(t.rehearsal.verdict)}, finished ${escapeText(t.rehearsal.finishedAt)}${t.rehearsal.commit ? ` on \`${escapeText(t.rehearsal.commit)}\`` : ''}.`, '');
+    out.push(`**Rehearsal:** ${text(t.rehearsal.verdict)}, finished ${text(t.rehearsal.finishedAt)}${t.rehearsal.commit ? ` on ${code(t.rehearsal.commit)}` : ''}.`, '');
     if (t.rehearsal.migrations.length > 0) out.push(...table(['Migration', 'Status', 'Duration', 'Rollback proof'], t.rehearsal.migrations.map((m) => [m.name, m.status, ms(m.durationMs), m.rollback])), '');
   } else out.push('**Rehearsal:** not recorded.', '');
   if (t.staging) {
-    out.push(`**Staging first** (\`${escapeText(t.staging.environment)}\`):`, '', ...table(['Migration', 'Checksum on staging', 'Applied on staging'], t.staging.migrations.map((m) => [m.name, m.checksum, m.finishedAt])), '');
+    out.push(`**Staging first** (${code(t.staging.environment)}):`, '', ...table(['Migration', 'Checksum on staging', 'Applied on staging'], t.staging.migrations.map((m) => [m.name, m.checksum, m.finishedAt])), '');
   } else out.push('**Staging first:** not required for this environment.', '');
   return out;
 }
@@ -214,10 +188,10 @@ function backup(g: Gate): string[] {
       ],
     ),
     '',
-    `Location: \`${escapeText(b.location)}\``,
+    `Location: ${code(b.location)}`,
     '',
     b.lastRestoreTest
-      ? `Last restore test of this database: ${escapeText(b.lastRestoreTest.backupId)} at ${escapeText(b.lastRestoreTest.at)}, ${b.lastRestoreTest.ok ? 'passed' : 'FAILED'}${b.lastRestoreTest.restoreMs !== null ? ` (restore took ${ms(b.lastRestoreTest.restoreMs)})` : ''}.`
+      ? `Last restore test of this database: ${text(b.lastRestoreTest.backupId)} at ${text(b.lastRestoreTest.at)}, ${b.lastRestoreTest.ok ? 'passed' : 'FAILED'}${b.lastRestoreTest.restoreMs !== null ? ` (restore took ${ms(b.lastRestoreTest.restoreMs)})` : ''}.`
       : 'Last restore test of this database: none recorded on this target.',
     '',
   ];
@@ -227,7 +201,7 @@ function gate(g: Gate): string[] {
   const out = [
     '## Gate',
     '',
-    `**Decision: ${g.decision === 'allowed' ? 'allowed' : 'REFUSED'}** at ${escapeText(g.at)} (${g.action}).`,
+    `**Decision: ${g.decision === 'allowed' ? 'allowed' : 'REFUSED'}** at ${text(g.at)} (${g.action}).`,
     '',
     ...table(['Check', 'Status', 'Summary'], g.checks.map((c) => [c.name, c.status, c.summary])),
     '',
@@ -260,8 +234,8 @@ function execution(e: Execution): string[] {
     ),
     '',
   );
-  if (f.diff) out.push('Schema difference to the pre-deploy state:', '', ...codeBlock(f.diff, 'diff'), '');
-  if (e.restoreCommand) out.push('## Restore command', '', 'The database is not back to a known state. Restore the pre-deploy backup with:', '', ...codeBlock(e.restoreCommand, 'sh'), '');
+  if (f.diff) out.push('Schema difference to the pre-deploy state:', '', fence(f.diff, 'diff'), '');
+  if (e.restoreCommand) out.push('## Restore command', '', 'The database is not back to a known state. Restore the pre-deploy backup with:', '', fence(e.restoreCommand, 'sh'), '');
   return out;
 }
 
@@ -271,11 +245,11 @@ function interrupted(b: PageSource): string[] {
   return [
     '## Interrupted deploy',
     '',
-    `A ${i.action} started at ${escapeText(i.startedAt)} by ${escapeText(i.by)} never finished (killed, or its runner was lost). Reconstructed from its in-flight marker and the database:`,
+    `A ${i.action} started at ${text(i.startedAt)} by ${text(i.by)} never finished (killed, or its runner was lost). Reconstructed from its in-flight marker and the database:`,
     '',
     ...table(['Migration', 'State now', 'Detail'], i.state.map((s) => [s.migration, s.state, s.detail])),
     '',
-    `Planned: ${escapeText(list(i.planned))}.`,
+    `Planned: ${text(list(i.planned))}.`,
     '',
   ];
 }
@@ -299,7 +273,7 @@ export type PageSource = Omit<EvidenceBundle, 'sha256' | 'markdownSha256'>;
 
 /** The body of a bundle's page (hashed into `markdownSha256` when the bundle is sealed); ends with one newline. */
 export function renderBundleBody(b: PageSource): string {
-  const out: string[] = [`# Evidence: ${escapeText(b.environment)} #${b.sequence} — ${b.kind}`, ''];
+  const out: string[] = [`# Evidence: ${text(b.environment)} #${b.sequence} — ${b.kind}`, ''];
   out.push(...breakGlassBanner(b), ...header(b), '');
   const e = b.execution;
   const g = e?.gate ?? null;

@@ -3,7 +3,7 @@ import { redact } from '../core/redact.ts';
 import { inGitHubActions } from '../infra/github/env.ts';
 import type { Tier } from '../policy/backups.ts';
 import { backupBlocks, BACKUP_STEPS } from './backup-md.ts';
-import { assemble, type Block, code, table, text, VERDICT_ICON } from './md.ts';
+import { assemble, type Block, code, table, text, VERDICT_ICON } from '../core/markdown.ts';
 import type { LoadedReport } from './store.ts';
 import { clip, formatBytes, formatMs, noun } from '../core/format.ts';
 import type { Finding, Verdict } from '../core/result.ts';

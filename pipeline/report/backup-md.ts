@@ -1,6 +1,6 @@
 import type { BackupCreateData, BackupPruneData, BackupReplicateData, BackupRestoreData, BackupVerifyData } from '../protection/backup/index.ts';
 // markdown.ts imports this module too; only functions and constants used at call time cross the cycle.
-import { type Block, code, details, table, text, VERDICT_ICON } from './md.ts';
+import { type Block, code, details, table, text, VERDICT_ICON } from '../core/markdown.ts';
 import type { LoadedReport } from './store.ts';
 import { formatBytes, formatCount, formatMs, noun } from '../core/format.ts';
 

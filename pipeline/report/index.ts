@@ -2,7 +2,6 @@
 export * from './backup-md.ts';
 export * from './findings.ts';
 export * from './markdown.ts';
-export * from './md.ts';
 export * from './mermaid.ts';
 export * from './sarif.ts';
 export * from './schema.ts';

@@ -1,6 +1,6 @@
 import { backupBlocks, isBackupStep } from './backup-md.ts';
 import { allFindings, countFindings, locationText, worstVerdict } from './findings.ts';
-import { assemble, type Block, capLines, code, details, fence, table, text, VERDICT_ICON } from './md.ts';
+import { assemble, type Block, capLines, code, details, fence, table, text, VERDICT_ICON } from '../core/markdown.ts';
 import { lockGantt } from './mermaid.ts';
 import type { LoadedReport } from './store.ts';
 import { clip, formatBytes, formatCount, formatMs, plural, noun } from '../core/format.ts';

@@ -85,7 +85,7 @@ environmentSettings: { name: environment, canAdminsBypass: false, preventSelfRev
     pulls: [
       {
         number: 42,
-        title: 'Invoices: due date <script>alert(1)</script>',
+        title: 'Invoices: due date <script>alert(1)</script> | cc @astrofinance/dba',
         labels: ['allow-destructive'],
         url: 'https://github.com/astrofinance/db/pull/42',
         author: 'dev-author',

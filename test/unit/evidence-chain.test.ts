@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EvidenceBundle } from '../../pipeline/evidence/bundle.ts';
 import { bundleHash, bundleStem, CHECKPOINT_FILE, sealBundle, serialize, sha256Hex, verifyChain, type EvidenceCheckpoint } from '../../pipeline/evidence/chain.ts';
-import { escapeCell, markdownTrailer, renderBundleMarkdown } from '../../pipeline/evidence/render.ts';
+import { markdownTrailer, renderBundleMarkdown } from '../../pipeline/evidence/render.ts';
 import { expiredPrefix, retentionCutoff } from '../../pipeline/evidence/retention.ts';
 import { bundleDraft } from '../helpers/evidence.ts';
 
@@ -279,7 +279,11 @@ describe('evidence Markdown', () => {
       const cells = (l: string) => l.replace(/\\\|/g, '').split('|').length;
       expect(new Set(rows.map(cells)).size, block).toBe(1);
     }
-    expect(escapeCell('a|b\nc<d>')).toBe('a\\|b<br>c&lt;d&gt;');
+  });
+
+  it('mentions from the data notify nobody: a zero-width space follows every @', () => {
+    expect(md).toContain('cc @\u200bastrofinance/dba');
+    expect(md).not.toMatch(/@[\w-]/);
   });
 
   it('names every part an auditor samples', () => {
@@ -287,7 +291,7 @@ describe('evidence Markdown', () => {
     for (const heading of ['## Change', '## Pull requests and reviews', '## Environment approvals and four-eyes', '## Testing', '## Backup', '## Gate', '## Execution', '## Final state', '## Chain', '## Controls']) {
       expect(plain).toContain(heading);
     }
-    expect(plain).toContain('| dev-author | pr-author | dev-author wrote PR #42 |');
+    expect(plain).toContain('| dev-author | pr-author | dev-author wrote PR \\#42 |');
     expect(plain).toContain(bundles[0]!.sha256);
   });
 });

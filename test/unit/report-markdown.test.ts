@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { EnvError } from '../../pipeline/core/errors.ts';
 import { REPORT_STEPS } from '../../pipeline/report/schema.ts';
 import { renderMarkdown } from '../../pipeline/report/markdown.ts';
-import { capLines, code, fence, text } from '../../pipeline/report/md.ts';
+import { capLines, code, fence, text } from '../../pipeline/core/markdown.ts';
 import { lockGantt, mermaidLabel } from '../../pipeline/report/mermaid.ts';
 import { readReports, type LoadedReport } from '../../pipeline/report/store.ts';
 import { type LintData } from '../../pipeline/change/lint/model.ts';

@@ -24,8 +24,8 @@ export async function run(input: GateInputs, ctx: StepContext): Promise<StepResu
   return gateResult(data);
 }
 
-/** The step result of a gate decision: every reason of a failing or warning check as a finding. Shared with deploy and rollback. */
-export function gateResult(data: GateData): StepResult<GateData> {
+/** The step result of a gate decision: every reason of a failing or warning check as a finding. */
+function gateResult(data: GateData): StepResult<GateData> {
   const findings: Finding[] = data.checks.flatMap((c) =>
     c.status === 'fail' || c.status === 'warn'
       ? c.reasons.map((r): Finding => ({ rule: r.rule, severity: c.status === 'fail' ? 'error' : 'warning', message: r.message, ...(r.hint ? { help: r.hint } : {}), ...(r.migration ? { migration: r.migration } : {}) }))

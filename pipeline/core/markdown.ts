@@ -1,5 +1,5 @@
-import { type Verdict } from '../core/result.ts';
-import { noun } from '../core/format.ts';
+import { type Verdict } from './result.ts';
+import { noun } from './format.ts';
 /**
  * GitHub-flavoured Markdown building blocks. Everything that comes from a tool or a file (messages, SQL,
  * names, diffs) goes through `text()` or `fence()`: a PR comment is rendered HTML, and an unescaped `|`
