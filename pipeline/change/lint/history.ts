@@ -1,7 +1,8 @@
-import { join, relative, resolve, sep } from 'node:path';
+import { join } from 'node:path';
 import type { ChangedPath } from '../../infra/git/base.ts';
 import { checksum, scriptMatches, type LocalMigration, type MigrationRow } from '../migrations/index.ts';
 import type { Finding } from '../../core/result.ts';
+import { gitPath } from '../../infra/git/base.ts';
 
 /**
  * History integrity: a migration that is already on the base ref, or applied to a database, is
@@ -24,8 +25,6 @@ export interface ClassifiedChanges {
   rollbacks: FileChange[];
 }
 
-/** The form git prints paths in (relative to the current directory, forward slashes). */
-export const gitPath = (dir: string): string => (relative(process.cwd(), resolve(dir)) || '.').split(sep).join('/');
 
 function nameIn(path: string, dir: string, kind: 'migration' | 'rollback'): string | undefined {
   const prefix = dir === '.' ? '' : `${dir}/`;

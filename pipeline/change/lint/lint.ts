@@ -1,11 +1,11 @@
 import { basename, join } from 'node:path';
-import { ExitCode, UsageError } from '../../core/errors.ts';
-import { changedSince, migrationsAt, resolveBase, showFile } from '../../infra/git/base.ts';
+import { ExitCode } from '../../core/errors.ts';
+import { changedSince, gitPath, showFile } from '../../infra/git/base.ts';
 import type { LintPolicy } from '../../policy/lint.ts';
 import { readRollbacksFolder, pairRollbacks } from '../rollbacks/index.ts';
-import { checkSqlFiles, lockfileProblems, problemFinding, readMigrationsFolder, loadRows, openSession, type ExecutionPlan } from '../migrations/index.ts';
+import { changeScope, checkSqlFiles, lockfileProblems, problemFinding, readMigrationsFolder, loadRows, openSession, type ExecutionPlan } from '../migrations/index.ts';
 import { analyzeMigrations, parseErrorFinding } from './analyze.ts';
-import { appliedHistoryFindings, baseHistoryFindings, classifyChanges, gitPath, mergeHistory } from './history.ts';
+import { appliedHistoryFindings, baseHistoryFindings, classifyChanges, mergeHistory } from './history.ts';
 import { DBOPS_RULES, policyLevel, PRISMA_PROFILE, profileLevel, SQUAWK_PREFIX, unknownRuleKeys, type FileContext, type Level } from './profile.ts';
 import { mapSquawkFinding, runSquawk, type SquawkRun } from './squawk.ts';
 import { SourceText } from './text.ts';
@@ -61,46 +61,31 @@ export async function lintChange(input: LintRequest, ctx: Runtime): Promise<Step
   const rollbackByName = new Map(rollbackFolder.files.map((r) => [r.name, r]));
 
   // ---- scope -------------------------------------------------------------------------------------
-  const scope: LintData['scope'] = input.all ? 'all' : input.last !== undefined ? 'last' : input.only !== undefined ? 'only' : 'changed';
+  const change = await changeScope(input, folder.migrations, migrationsDir, policy.base, ctx.sh);
+  const scope: LintData['scope'] = change.kind;
   const migrationScope = new Map<string, LintFile['change']>();
   const rollbackScope = new Map<string, LintFile['change']>();
   /** Names whose pairing the change may have broken (deleted or renamed migrations and rollbacks). */
   const touched = new Set<string>();
   let historyFromBase: Finding[] = [];
   let base: string | null = null;
-  if (scope === 'all') {
-    for (const m of folder.migrations) migrationScope.set(m.name, 'unchanged');
-    for (const r of rollbackFolder.files) rollbackScope.set(r.name, 'unchanged');
-  } else if (scope === 'last') {
-    for (const m of folder.migrations.slice(-input.last!)) {
+  if (change.kind !== 'changed') {
+    // Without git, the named migrations and their rollbacks; --all every rollback file too, paired or not.
+    for (const m of change.migrations) {
       migrationScope.set(m.name, 'unchanged');
       if (rollbackByName.has(m.name)) rollbackScope.set(m.name, 'unchanged');
     }
-  } else if (scope === 'only') {
-    // Exactly the named migrations and their rollbacks, no git: the gate lints the pending set this way.
-    const names = input.only!.split(',').map((n) => n.trim()).filter(Boolean);
-    const unknown = names.filter((n) => !local.has(n));
-    if (unknown.length > 0) {
-      throw new UsageError(`--only names ${unknown.map((n) => `"${n}"`).join(', ')}, which ${unknown.length === 1 ? 'is not a migration' : 'are not migrations'} of ${migrationsDir}.`, {
-        hint: 'Pass migration folder names (comma-separated), e.g. --only 20260112093000_init.',
-      });
-    }
-    for (const name of names) {
-      migrationScope.set(name, 'unchanged');
-      if (rollbackByName.has(name)) rollbackScope.set(name, 'unchanged');
-    }
+    if (change.kind === 'all') for (const r of rollbackFolder.files) rollbackScope.set(r.name, 'unchanged');
   } else {
-    const ref = input.base ?? policy.base;
-    const resolved = await resolveBase(ctx.sh, ref);
+    const { ref, sha } = change;
     base = ref;
-    const baseMigrations = await migrationsAt(ctx.sh, resolved.sha, gitPath(migrationsDir));
-    const changes = classifyChanges(await changedSince(ctx.sh, resolved.sha, [gitPath(migrationsDir), gitPath(rollbacksDir)]), migrationsDir, rollbacksDir);
+    const changes = classifyChanges(await changedSince(ctx.sh, sha, [gitPath(migrationsDir), gitPath(rollbacksDir)]), migrationsDir, rollbacksDir);
     const contents = new Map<string, string>();
     for (const c of changes.migrations.filter((c) => c.status === 'modified')) {
-      const text = await showFile(ctx.sh, resolved.sha, `${gitPath(migrationsDir)}/${c.name}/migration.sql`);
+      const text = await showFile(ctx.sh, sha, `${gitPath(migrationsDir)}/${c.name}/migration.sql`);
       if (text !== undefined) contents.set(c.name, text);
     }
-    historyFromBase = baseHistoryFindings({ ref, migrations: baseMigrations, contents }, changes.migrations, local, migrationsDir);
+    historyFromBase = baseHistoryFindings({ ref, migrations: change.onBase, contents }, changes.migrations, local, migrationsDir);
     for (const c of changes.migrations) {
       if (c.status === 'deleted') touched.add(c.name);
       else if (local.has(c.name)) migrationScope.set(c.name, c.status);
@@ -111,7 +96,7 @@ export async function lintChange(input: LintRequest, ctx: Runtime): Promise<Step
       else if (rollbackByName.has(c.name)) rollbackScope.set(c.name, c.status);
       if (c.oldName) touched.add(c.oldName);
     }
-    ctx.log.info({ base: ref, mergeBase: resolved.sha, migrations: migrationScope.size, rollbacks: rollbackScope.size }, 'lint scope');
+    ctx.log.info({ base: ref, mergeBase: sha, migrations: migrationScope.size, rollbacks: rollbackScope.size }, 'lint scope');
   }
 
   // ---- history against a database ----------------------------------------------------------------

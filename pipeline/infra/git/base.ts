@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import { ConfigError, EnvError } from '../../core/errors.ts';
 import type { Shell } from '../../core/shell.ts';
 import { DBOPS_VERSION } from '../../core/version.ts';
@@ -10,6 +10,9 @@ import { DBOPS_VERSION } from '../../core/version.ts';
  * Shared by lint (history integrity, scope) and rehearse (base state, pending set). Paths are relative to
  * the current directory, as the --*-dir flags are.
  */
+
+/** The form git prints paths in (relative to the current directory, forward slashes). */
+export const gitPath = (dir: string): string => (relative(process.cwd(), resolve(dir)) || '.').split(sep).join('/');
 
 export interface BaseRef {
   /** As given, e.g. origin/main. */
