@@ -6,7 +6,7 @@ import { loadPolicies } from '../policy/load.ts';
 import type { PolicyName } from '../policy/schema.ts';
 import type { Logger } from '../core/logger.ts';
 import { createShell, type Shell } from '../core/shell.ts';
-import { commands } from './registry.ts';
+import { loadSpecs } from './registry.ts';
 import { type StepContext } from './contract.ts';
 
 export interface ContextOptions {
@@ -30,7 +30,7 @@ export function createContext({ log, signal, policiesDir = 'policies', databaseU
     log,
     signal,
     env,
-    commands,
+    commands: loadSpecs,
     get sh() {
       shell ??= createShell(log);
       return shell;

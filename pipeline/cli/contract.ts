@@ -14,7 +14,7 @@ export interface StepContext extends Runtime {
   /** The database to work on: --database-url, else DATABASE_URL, else the embedded cluster (started on demand). */
   database(): Promise<DbTarget>;
   /** Every command (the CLI's registry): `dbops report` prints each report the way its own command does. */
-  commands: readonly CommandSpec[];
+  commands(): Promise<readonly CommandSpec[]>;
   /** Hands the terminal to a child process (psql) and returns its exit code. */
   interactive(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<number>;
 }
@@ -54,3 +54,51 @@ export interface CommandSpec<S extends z.ZodObject = z.ZodObject> extends Comman
 /** Pairs a command's spec with the lazy import of its run module; the module's input type must be the spec's. */
 export const withRun = <S extends z.ZodObject>(info: CommandInfo<S>, load: () => Promise<StepModule<z.output<S>, any>>): CommandSpec =>
   ({ ...info, load }) as unknown as CommandSpec;
+
+/** A command as help and parsing see it: plain data derived from its spec (cli/describe.ts), no zod. */
+export interface OptionSummary {
+  /** The input key (camelCase); the flag is its kebab-case. */
+  key: string;
+  /** `--reports-dir <value>` or `--json`. */
+  flags: string;
+  description: string;
+  default?: unknown;
+}
+
+export interface CommandSummary {
+  path: string[];
+  summary: string;
+  description?: string;
+  examples: string[];
+  rest?: { name: string; description: string };
+  report?: string;
+  reportsDirUse?: 'reads' | 'writes';
+  options: OptionSummary[];
+}
+
+/** Where a CLI run reads and writes; the real process streams, or buffers in tests. */
+export interface CliIo {
+  stdout: { write(text: string): unknown; isTTY?: boolean };
+  stderr: { write(text: string): unknown; isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+}
+
+export interface Printers {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+/** The command the command line chose, with its flags as commander parsed them. */
+export interface Selected {
+  command: CommandSummary;
+  options: Record<string, unknown>;
+  rest: string[];
+  /** Input keys given on the command line (the others hold their defaults). */
+  given: Set<string>;
+}
+
+/** A refusal or error as the terminal shows it: code, message, fix. */
+export function printError(err: Printers['err'], e: { code?: string | undefined; message: string; hint?: string | undefined }): void {
+  const head = e.code ? `Error: ${e.code}\n\n${e.message}` : `Error: ${e.message}`;
+  err(`${head}${e.hint ? `\n\nFix: ${e.hint}` : ''}\n`);
+}

@@ -1,62 +1,33 @@
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { z } from 'zod';
-import { createContext } from './context.ts';
-import { ExitCode, isDbopsError, UsageError } from '../core/errors.ts';
-import { assertExistingFolder, assertWritableFolder } from '../core/fs.ts';
-import { createLogger, LOG_LEVELS } from '../core/logger.ts';
+import { ExitCode, isDbopsError } from '../core/errors.ts';
+import { PACKAGE } from '../core/package.ts';
 import { redact } from '../core/redact.ts';
-import { closest, didYouMean } from '../core/suggest.ts';
-import { parseDatabaseUrl } from '../infra/db/url.ts';
-import { commands, GROUPS } from './registry.ts';
-import { type CommandSpec } from './contract.ts';
-import { type StepResult } from '../core/result.ts';
-import { recordStep } from './record.ts';
+import { closest } from '../core/suggest.ts';
+import { commandCatalog } from './catalog.ts';
+import { printError, type CliIo, type CommandSummary, type Printers, type Selected } from './contract.ts';
+import { GROUPS } from './registry.ts';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; description: string };
+/**
+ * The command line: parses argv against the catalog of commands (plain data, so help and a mistyped flag
+ * cost no zod and no command code), then hands the chosen command to cli/execute.ts.
+ */
 
-/** Where a CLI run reads and writes; the real process streams, or buffers in tests. */
-export interface CliIo {
-  stdout: { write(text: string): unknown; isTTY?: boolean };
-  stderr: { write(text: string): unknown; isTTY?: boolean };
-  env: NodeJS.ProcessEnv;
-}
-
-const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-
-function unwrap(schema: z.ZodType): z.ZodType {
-  let s = schema;
-  while (s instanceof z.ZodDefault || s instanceof z.ZodOptional || s instanceof z.ZodPrefault) s = s.unwrap() as z.ZodType;
-  return s;
-}
-
-/** Adds one --flag per schema key: the zod schema is the single description of a command's inputs. */
-function addOptions(cmd: Command, spec: CommandSpec): void {
-  for (const [key, field] of Object.entries(spec.inputs.shape) as Array<[string, z.ZodType]>) {
-    if (key === 'args') continue;
-    const isBool = unwrap(field) instanceof z.ZodBoolean;
-    const option = new Option(isBool ? `--${kebab(key)}` : `--${kebab(key)} <value>`, field.description ?? '');
-    const fallback = field.safeParse(undefined);
-    if (!isBool && fallback.success && fallback.data !== undefined) option.default(fallback.data);
+/** One option per flag of the catalog, plus the logging switches every command has. */
+function addOptions(cmd: Command, summary: CommandSummary): void {
+  for (const o of summary.options) {
+    const option = new Option(o.flags, o.description);
+    if (o.default !== undefined) option.default(o.default);
     cmd.addOption(option);
   }
   cmd.addOption(new Option('--verbose', 'debug logging on stderr'));
   cmd.addOption(new Option('--quiet', 'only warnings and errors on stderr'));
 }
 
-interface Selected {
-  spec: CommandSpec;
-  options: Record<string, unknown>;
-  rest: string[];
-  /** Input keys given on the command line (the others hold their defaults). */
-  given: Set<string>;
-}
-
-function buildProgram(io: Printers, onSelect: (s: Selected) => void): Command {
+function buildProgram(commands: CommandSummary[], io: Printers, onSelect: (s: Selected) => void): Command {
   const { out, err } = io;
   const program = new Command('dbops')
-    .description(`${pkg.description}\n\nRun \`dbops <command> --help\` for a command's flags and examples.`)
-    .version(pkg.version, '--version')
+    .description(`${PACKAGE.description}\n\nRun \`dbops <command> --help\` for a command's flags and examples.`)
+    .version(PACKAGE.version, '--version')
     .exitOverride()
     .configureOutput({ writeOut: out, writeErr: err })
     .showSuggestionAfterError(true)
@@ -78,24 +49,14 @@ function buildProgram(io: Printers, onSelect: (s: Selected) => void): Command {
     cmd.addHelpText('after', `\n${extra}`);
     cmd.action((...args: unknown[]) => {
       const rest = spec.rest ? ((args[0] as string[] | undefined) ?? []) : [];
-      const given = new Set(Object.keys(spec.inputs.shape).filter((key) => cmd.getOptionValueSource(key) === 'cli'));
-      onSelect({ spec, options: cmd.opts(), rest, given });
+      const given = new Set(spec.options.map((o) => o.key).filter((key) => cmd.getOptionValueSource(key) === 'cli'));
+      onSelect({ command: spec, options: cmd.opts(), rest, given });
     });
   }
   for (const [name, group] of groups) {
     group.addHelpText('after', `\nRun \`dbops ${name} <command> --help\` for a command's flags and examples.`);
   }
   return program;
-}
-
-interface Printers {
-  out(text: string): void;
-  err(text: string): void;
-}
-
-function printError(err: Printers['err'], e: { code?: string | undefined; message: string; hint?: string | undefined }): void {
-  const head = e.code ? `Error: ${e.code}\n\n${e.message}` : `Error: ${e.message}`;
-  err(`${head}${e.hint ? `\n\nFix: ${e.hint}` : ''}\n`);
 }
 
 /**
@@ -120,7 +81,7 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
  * An unknown command or subcommand, named with the closest ones. Checked before commander parses, because
  * with --help commander would print the general help and exit 0 for a command that does not exist.
  */
-function unknownCommand(argv: string[]): string | undefined {
+function unknownCommand(commands: CommandSummary[], argv: string[]): string | undefined {
   const end = argv.indexOf('--');
   const words = end === -1 ? argv : argv.slice(0, end);
   const at = words.findIndex((w) => !w.startsWith('-'));
@@ -139,14 +100,17 @@ function unknownCommand(argv: string[]): string | undefined {
   return [...subs, 'help'].includes(next) ? undefined : unknown(next, subs);
 }
 
-async function dispatch(argv: string[], io: CliIo, { out, err }: Printers): Promise<ExitCode> {
-  const unknown = unknownCommand(argv);
+async function dispatch(argv: string[], io: CliIo, printers: Printers): Promise<ExitCode> {
+  const commands = await commandCatalog();
+  const unknown = unknownCommand(commands, argv);
   if (unknown) {
-    err(unknown);
+    printers.err(unknown);
     return ExitCode.Usage;
   }
   let selected: Selected | undefined;
-  const program = buildProgram({ out, err }, (s) => { selected = s; });
+  const program = buildProgram(commands, printers, (s) => {
+    selected = s;
+  });
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {
@@ -160,103 +124,6 @@ async function dispatch(argv: string[], io: CliIo, { out, err }: Printers): Prom
     program.outputHelp({ error: true });
     return ExitCode.Usage;
   }
-  const { spec, options, rest, given } = selected;
-  const raw: Record<string, unknown> = { ...options, ...(spec.rest ? { args: rest } : {}) };
-  const parsed = spec.inputs.safeParse(raw);
-  if (!parsed.success) throw inputError(spec, parsed.error.issues, raw);
-  const input = parsed.data as Record<string, unknown>;
-  await checkInputs(spec, input, given);
-  const level = options['verbose'] ? 'debug' : options['quiet'] ? 'warn' : (io.env['DBOPS_LOG_LEVEL'] ?? (io.stderr.isTTY ? 'warn' : 'info'));
-  if (!LOG_LEVELS.includes(level)) throw new UsageError(`DBOPS_LOG_LEVEL=${level} is not a log level.${didYouMean(level, LOG_LEVELS)}`, { hint: `Use one of ${LOG_LEVELS.join(', ')}, or unset it.` });
-  const log = createLogger({ level, pretty: io.stderr.isTTY === true, stream: io.stderr as NodeJS.WritableStream });
-
-  const abort = new AbortController();
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (abort.signal.aborted) process.kill(process.pid, signal); // second Ctrl-C: leave now
-    log.warn({ signal }, 'stopping at the next safe point (press Ctrl-C again to abort immediately)');
-    process.removeListener(signal, onSignal);
-    abort.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-
-  try {
-    return await execute(spec, input, { io, log, abort, out, err });
-  } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
-  }
+  const { runCommand } = await import('./execute.ts');
+  return runCommand(selected, io, printers);
 }
-
-/** Every flag problem at once; a required flag that is missing says so, with an example that has it. */
-function inputError(spec: CommandSpec, issues: z.core.$ZodIssue[], raw: Record<string, unknown>): UsageError {
-  const lines = issues.map((i) => {
-    const flag = `--${i.path.map((p) => kebab(String(p))).join('.')}`;
-    if (i.path.length === 1 && raw[String(i.path[0])] === undefined) {
-      const example = spec.examples.find((e) => e.includes(`${flag} `));
-      return `${flag} is required${example ? `, e.g. ${example}` : ''}.`;
-    }
-    return `${flag}: ${i.message}`;
-  });
-  return new UsageError(lines.join('\n'), { hint: `\`dbops ${spec.path.join(' ')} --help\` lists every flag.` });
-}
-
-// Folders a command reads from: given explicitly, they must exist (a typo must not fall back to defaults or
-// to "no files"); their defaults may be absent, and the command then says which defaults apply.
-const INPUT_FOLDERS = ['migrationsDir', 'rollbacksDir', 'policiesDir'] as const;
-
-/**
- * Checks what can be checked before the command's first side effect: folders it reads, the reports folder
- * it writes (before a backup is stored or a database changed, not after), and every URL flag.
- */
-async function checkInputs(spec: CommandSpec, input: Record<string, unknown>, given: Set<string>): Promise<void> {
-  for (const key of INPUT_FOLDERS) {
-    const value = input[key];
-    if (typeof value === 'string' && given.has(key)) await assertExistingFolder(value, `--${kebab(key)}`);
-  }
-  const reportsDir = input['reportsDir'];
-  if (typeof reportsDir === 'string') {
-    if (spec.report || spec.reportsDirUse === 'writes') await assertWritableFolder(reportsDir, `--reports-dir ${reportsDir}`);
-    else if (spec.reportsDirUse === 'reads' && given.has('reportsDir')) await assertExistingFolder(reportsDir, '--reports-dir');
-  }
-  for (const [key, value] of Object.entries(input)) {
-    if (key.endsWith('Url') && typeof value === 'string') parseDatabaseUrl(value, undefined, `--${kebab(key)}`);
-  }
-}
-
-interface Execution {
-  io: CliIo;
-  log: ReturnType<typeof createLogger>;
-  abort: AbortController;
-  out: Printers['out'];
-  err: Printers['err'];
-}
-
-async function execute(spec: CommandSpec, input: Record<string, unknown>, { io, log, abort, out, err }: Execution): Promise<ExitCode> {
-  const asJson = input['json'] === true;
-  const ctx = createContext({
-    env: io.env,
-    log,
-    signal: abort.signal,
-    policiesDir: (input['policiesDir'] as string | undefined) ?? 'policies',
-    databaseUrl: input['databaseUrl'] as string | undefined,
-    schema: input['schema'] as string | undefined,
-    progress: asJson ? (line) => log.info(line) : (line) => out(`${line}\n`),
-  });
-  const step = await spec.load();
-  const report = spec.report;
-  let result: StepResult<unknown>;
-  try {
-    result = report
-      ? await recordStep((input['reportsDir'] as string | undefined) ?? 'reports', report, spec.path.join(' '), ctx, () => step.run(input, ctx))
-      : await step.run(input, ctx);
-  } catch (e) {
-    if (asJson && isDbopsError(e)) out(`${JSON.stringify({ command: spec.path.join(' '), error: { code: e.code, message: e.message, hint: e.hint, exitCode: e.exitCode } }, null, 2)}\n`);
-    throw e;
-  }
-  if (asJson) out(`${JSON.stringify({ command: spec.path.join(' '), verdict: result.verdict, findings: result.findings, data: result.data, error: result.error }, null, 2)}\n`);
-  else out(step.render(result, input));
-  if (result.error) printError(err, result.error);
-  return result.exitCode ?? (result.verdict === 'fail' ? ExitCode.Failed : ExitCode.Ok);
-}
-

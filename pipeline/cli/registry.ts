@@ -1,31 +1,5 @@
-import { spec as migrateStatus } from '../commands/migrate/status/spec.ts';
-import { spec as migrateDeploy } from '../commands/migrate/deploy/spec.ts';
-import { spec as migrateResolve } from '../commands/migrate/resolve/spec.ts';
-import { spec as lint } from '../commands/lint/spec.ts';
-import { spec as rollbacksCheck } from '../commands/rollbacks/check/spec.ts';
-import { spec as rehearse } from '../commands/rehearse/spec.ts';
-import { spec as report } from '../commands/report/spec.ts';
-import { spec as backupCreate } from '../commands/backup/create/spec.ts';
-import { spec as backupList } from '../commands/backup/list/spec.ts';
-import { spec as backupVerify } from '../commands/backup/verify/spec.ts';
-import { spec as backupPrune } from '../commands/backup/prune/spec.ts';
-import { spec as backupReplicate } from '../commands/backup/replicate/spec.ts';
-import { spec as backupRestore } from '../commands/backup/restore/spec.ts';
-import { spec as backupNotify } from '../commands/backup/notify/spec.ts';
-import { spec as gate } from '../commands/gate/spec.ts';
-import { spec as deploy } from '../commands/deploy/spec.ts';
-import { spec as rollback } from '../commands/rollback/spec.ts';
-import { spec as evidenceVerify } from '../commands/evidence/verify/spec.ts';
-import { spec as evidenceList } from '../commands/evidence/list/spec.ts';
-import { spec as evidenceReconcile } from '../commands/evidence/reconcile/spec.ts';
-import { spec as evidencePrune } from '../commands/evidence/prune/spec.ts';
-import { spec as localUp } from '../commands/local/up/spec.ts';
-import { spec as localDown } from '../commands/local/down/spec.ts';
-import { spec as localStatus } from '../commands/local/status/spec.ts';
-import { spec as localPsql } from '../commands/local/psql/spec.ts';
-import { spec as seed } from '../commands/seed/spec.ts';
-import { spec as demo } from '../commands/demo/spec.ts';
-import { type CommandSpec, withRun } from './contract.ts';
+import type { CommandInfo, CommandSpec, StepModule } from './contract.ts';
+import { withRun } from './contract.ts';
 
 /** What each command group is about; its subcommands come from the specs below. */
 export const GROUPS: Record<string, string> = {
@@ -36,33 +10,47 @@ export const GROUPS: Record<string, string> = {
   evidence: 'hash-chained evidence bundles of deploys and rollbacks',
 };
 
-/** Every command, in help order: flags and metadata in each spec; the implementation is imported only when the command runs. */
-export const commands: CommandSpec[] = [
-  withRun(migrateStatus, () => import('../commands/migrate/status/run.ts')),
-  withRun(migrateDeploy, () => import('../commands/migrate/deploy/run.ts')),
-  withRun(migrateResolve, () => import('../commands/migrate/resolve/run.ts')),
-  withRun(lint, () => import('../commands/lint/run.ts')),
-  withRun(rollbacksCheck, () => import('../commands/rollbacks/check/run.ts')),
-  withRun(rehearse, () => import('../commands/rehearse/run.ts')),
-  withRun(report, () => import('../commands/report/run.ts')),
-  withRun(backupCreate, () => import('../commands/backup/create/run.ts')),
-  withRun(backupList, () => import('../commands/backup/list/run.ts')),
-  withRun(backupVerify, () => import('../commands/backup/verify/run.ts')),
-  withRun(backupPrune, () => import('../commands/backup/prune/run.ts')),
-  withRun(backupReplicate, () => import('../commands/backup/replicate/run.ts')),
-  withRun(backupRestore, () => import('../commands/backup/restore/run.ts')),
-  withRun(backupNotify, () => import('../commands/backup/notify/run.ts')),
-  withRun(gate, () => import('../commands/gate/run.ts')),
-  withRun(deploy, () => import('../commands/deploy/run.ts')),
-  withRun(rollback, () => import('../commands/rollback/run.ts')),
-  withRun(evidenceVerify, () => import('../commands/evidence/verify/run.ts')),
-  withRun(evidenceList, () => import('../commands/evidence/list/run.ts')),
-  withRun(evidenceReconcile, () => import('../commands/evidence/reconcile/run.ts')),
-  withRun(evidencePrune, () => import('../commands/evidence/prune/run.ts')),
-  withRun(localUp, () => import('../commands/local/run.ts').then((m) => m.up)),
-  withRun(localDown, () => import('../commands/local/run.ts').then((m) => m.down)),
-  withRun(localStatus, () => import('../commands/local/run.ts').then((m) => m.status)),
-  withRun(localPsql, () => import('../commands/local/run.ts').then((m) => m.psql)),
-  withRun(seed, () => import('../commands/seed/run.ts')),
-  withRun(demo, () => import('../commands/demo/run.ts')),
+/** A command of the registry: its spec (flags and help, zod) and its implementation, each imported only when needed. */
+export interface CommandEntry {
+  path: readonly string[];
+  spec(): Promise<CommandInfo>;
+  run(): Promise<StepModule<any, unknown>>;
+}
+
+/**
+ * Every command, in help order. Help and parsing use the catalog (cli/catalog.ts), so a command's spec is
+ * imported when it runs and its implementation after its inputs parsed. The import paths are written out
+ * because the bundler splits the code at each literal `import()`.
+ */
+export const REGISTRY: readonly CommandEntry[] = [
+  { path: ['migrate', 'status'], spec: () => import('../commands/migrate/status/spec.ts').then((m) => m.spec), run: () => import('../commands/migrate/status/run.ts') },
+  { path: ['migrate', 'deploy'], spec: () => import('../commands/migrate/deploy/spec.ts').then((m) => m.spec), run: () => import('../commands/migrate/deploy/run.ts') },
+  { path: ['migrate', 'resolve'], spec: () => import('../commands/migrate/resolve/spec.ts').then((m) => m.spec), run: () => import('../commands/migrate/resolve/run.ts') },
+  { path: ['lint'], spec: () => import('../commands/lint/spec.ts').then((m) => m.spec), run: () => import('../commands/lint/run.ts') },
+  { path: ['rollbacks', 'check'], spec: () => import('../commands/rollbacks/check/spec.ts').then((m) => m.spec), run: () => import('../commands/rollbacks/check/run.ts') },
+  { path: ['rehearse'], spec: () => import('../commands/rehearse/spec.ts').then((m) => m.spec), run: () => import('../commands/rehearse/run.ts') },
+  { path: ['report'], spec: () => import('../commands/report/spec.ts').then((m) => m.spec), run: () => import('../commands/report/run.ts') },
+  { path: ['backup', 'create'], spec: () => import('../commands/backup/create/spec.ts').then((m) => m.spec), run: () => import('../commands/backup/create/run.ts') },
+  { path: ['backup', 'list'], spec: () => import('../commands/backup/list/spec.ts').then((m) => m.spec), run: () => import('../commands/backup/list/run.ts') },
+  { path: ['backup', 'verify'], spec: () => import('../commands/backup/verify/spec.ts').then((m) => m.spec), run: () => import('../commands/backup/verify/run.ts') },
+  { path: ['backup', 'prune'], spec: () => import('../commands/backup/prune/spec.ts').then((m) => m.spec), run: () => import('../commands/backup/prune/run.ts') },
+  { path: ['backup', 'replicate'], spec: () => import('../commands/backup/replicate/spec.ts').then((m) => m.spec), run: () => import('../commands/backup/replicate/run.ts') },
+  { path: ['backup', 'restore'], spec: () => import('../commands/backup/restore/spec.ts').then((m) => m.spec), run: () => import('../commands/backup/restore/run.ts') },
+  { path: ['backup', 'notify'], spec: () => import('../commands/backup/notify/spec.ts').then((m) => m.spec), run: () => import('../commands/backup/notify/run.ts') },
+  { path: ['gate'], spec: () => import('../commands/gate/spec.ts').then((m) => m.spec), run: () => import('../commands/gate/run.ts') },
+  { path: ['deploy'], spec: () => import('../commands/deploy/spec.ts').then((m) => m.spec), run: () => import('../commands/deploy/run.ts') },
+  { path: ['rollback'], spec: () => import('../commands/rollback/spec.ts').then((m) => m.spec), run: () => import('../commands/rollback/run.ts') },
+  { path: ['evidence', 'verify'], spec: () => import('../commands/evidence/verify/spec.ts').then((m) => m.spec), run: () => import('../commands/evidence/verify/run.ts') },
+  { path: ['evidence', 'list'], spec: () => import('../commands/evidence/list/spec.ts').then((m) => m.spec), run: () => import('../commands/evidence/list/run.ts') },
+  { path: ['evidence', 'reconcile'], spec: () => import('../commands/evidence/reconcile/spec.ts').then((m) => m.spec), run: () => import('../commands/evidence/reconcile/run.ts') },
+  { path: ['evidence', 'prune'], spec: () => import('../commands/evidence/prune/spec.ts').then((m) => m.spec), run: () => import('../commands/evidence/prune/run.ts') },
+  { path: ['local', 'up'], spec: () => import('../commands/local/up/spec.ts').then((m) => m.spec), run: () => import('../commands/local/run.ts').then((m) => m.up) },
+  { path: ['local', 'down'], spec: () => import('../commands/local/down/spec.ts').then((m) => m.spec), run: () => import('../commands/local/run.ts').then((m) => m.down) },
+  { path: ['local', 'status'], spec: () => import('../commands/local/status/spec.ts').then((m) => m.spec), run: () => import('../commands/local/run.ts').then((m) => m.status) },
+  { path: ['local', 'psql'], spec: () => import('../commands/local/psql/spec.ts').then((m) => m.spec), run: () => import('../commands/local/run.ts').then((m) => m.psql) },
+  { path: ['seed'], spec: () => import('../commands/seed/spec.ts').then((m) => m.spec), run: () => import('../commands/seed/run.ts') },
+  { path: ['demo'], spec: () => import('../commands/demo/spec.ts').then((m) => m.spec), run: () => import('../commands/demo/run.ts') },
 ];
+
+/** Every command's spec with its implementation (what `dbops report` renders each report with). */
+export const loadSpecs = (): Promise<CommandSpec[]> => Promise.all(REGISTRY.map(async (e) => withRun(await e.spec(), e.run)));

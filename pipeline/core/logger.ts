@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
-import { createRequire } from 'node:module';
+import { packageRequire } from './package.ts';
 import { redact } from './redact.ts';
 
 export type { Logger };
@@ -29,7 +29,7 @@ export function createLogger({ level = 'info', stream = process.stderr, pretty: 
   });
   // pino-pretty costs ~30 ms to load; only a terminal needs it.
   const destination = usePretty
-    ? (createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty'))({ destination: scrubbed, colorize: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l', sync: true })
+    ? (packageRequire('pino-pretty') as typeof import('pino-pretty'))({ destination: scrubbed, colorize: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l', sync: true })
     : scrubbed;
   return pino(
     {

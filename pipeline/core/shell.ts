@@ -1,5 +1,5 @@
 import { spawn, type SpawnOptions } from 'node:child_process';
-import { createRequire } from 'node:module';
+import { packageRequire } from './package.ts';
 import type { $ as Zx, Shell } from 'zx/core';
 import type { Logger } from './logger.ts';
 import { redact } from './redact.ts';
@@ -20,7 +20,7 @@ export interface RunAs {
  */
 export function createShell(log: Logger, runAs?: RunAs): Shell {
   // Loaded on first use: commands that never start a process (deploy, status) skip zx's ~40 ms load.
-  const { $ } = createRequire(import.meta.url)('zx/core') as { $: typeof Zx };
+  const { $ } = packageRequire('zx/core') as { $: typeof Zx };
   const options: Parameters<typeof Zx>[0] = {
     quiet: true,
     verbose: false,

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { PACKAGE } from './package.ts';
 
 /** dbops's own version (package.json), recorded in reports, manifests, verification records and SARIF. */
-export const DBOPS_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export const DBOPS_VERSION = PACKAGE.version;

@@ -6,11 +6,11 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { PACKAGE_ROOT, packageRequire } from '../core/package.ts';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const ROOT = PACKAGE_ROOT;
 const SCHEMA = join(ROOT, 'prisma', 'schema.prisma');
 /** Must match the generator's `output` in schema.prisma. */
 export const CLIENT_DIR = join(ROOT, 'pipeline', 'generated', 'prisma');
@@ -19,7 +19,7 @@ const STAMP = join(ROOT, 'pipeline', 'generated', 'prisma.stamp');
 // Bump when the way we invoke the generator changes, so existing outputs are regenerated.
 const RECIPE = 1;
 
-const require = createRequire(import.meta.url);
+const require = packageRequire;
 const versionOf = (pkg: string) => (require(`${pkg}/package.json`) as { version: string }).version;
 
 function fingerprint(): string {

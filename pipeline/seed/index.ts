@@ -3,6 +3,8 @@
  * synthetic volume (≈ 1,000,000 journal lines per unit of --scale) with set-based SQL in one
  * transaction. Same seed and scale, same bytes in every table.
  */
+import { join } from 'node:path';
+import { importTypeScript } from '../core/package.ts';
 import { EnvError, RefusedError } from '../core/errors.ts';
 import { connect, withClient, type Client } from '../infra/db/client.ts';
 import { quoteIdent, quoteLiteral, type DbTarget } from '../infra/db/url.ts';
@@ -69,9 +71,9 @@ async function openPrisma(target: DbTarget) {
   try {
     // A fresh clone has no generated client yet, and an edited schema needs a new one: (re)generate on
     // demand; when it is up to date this is one hash of schema.prisma.
-    const { generateClient } = await import('../prisma/generate-client.ts');
+    const { generateClient, CLIENT_DIR } = await import('../prisma/generate-client.ts');
     generateClient();
-    generated = await import('../generated/prisma/client.ts');
+    generated = await importTypeScript<typeof import('../generated/prisma/client.ts')>(join(CLIENT_DIR, 'client.ts'));
   } catch (e) {
     throw new EnvError(`The Prisma Client could not be generated into pipeline/generated/prisma: ${e instanceof Error ? e.message : String(e)}`, {
       hint: 'Run `npm run generate` to see the full output of `prisma generate --schema prisma/schema.prisma`.',

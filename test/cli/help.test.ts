@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { commands, GROUPS } from '../../pipeline/cli/registry.ts';
+import { loadSpecs, GROUPS } from '../../pipeline/cli/registry.ts';
 import { REPORT_STEPS } from '../../pipeline/report/schema.ts';
 import { BIN, dbops, ROOT, runDbops, testEnv } from '../helpers/cli.ts';
+
+const commands = await loadSpecs();
 
 describe('command line', () => {
   it('the package bin lists every command', async () => {

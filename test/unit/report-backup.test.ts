@@ -7,7 +7,7 @@ import addFormats from 'ajv-formats';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BACKUP_REPORT_DATA } from '../../pipeline/protection/backup/report.ts';
 import { createLogger } from '../../pipeline/core/logger.ts';
-import { commands } from '../../pipeline/cli/registry.ts';
+import { loadSpecs } from '../../pipeline/cli/registry.ts';
 import { BACKUP_STEPS } from '../../pipeline/report/backup-md.ts';
 import { REPORT_STEPS } from '../../pipeline/report/schema.ts';
 import { renderMarkdown } from '../../pipeline/report/markdown.ts';
@@ -15,6 +15,8 @@ import { toSarif } from '../../pipeline/report/sarif.ts';
 import { parseReport, readReports, type LoadedReport } from '../../pipeline/report/store.ts';
 import { renderTerminal } from '../../pipeline/report/terminal.ts';
 import { DATA, envelope, failedVerify, ID } from '../helpers/backup-reports.ts';
+
+const commands = await loadSpecs();
 
 /** `dbops report` on the backup steps' reports: Markdown sections, the terminal renderers, SARIF. */
 

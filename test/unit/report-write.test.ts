@@ -5,9 +5,9 @@ import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { EnvError } from '../../pipeline/core/errors.ts';
-import { commands } from '../../pipeline/cli/registry.ts';
+import { REGISTRY, type CommandEntry } from '../../pipeline/cli/registry.ts';
 import { dbops, ROOT } from '../helpers/cli.ts';
-import { defineCommand, withRun } from '../../pipeline/cli/contract.ts';
+import { defineCommand } from '../../pipeline/cli/contract.ts';
 import { ReportEnvelope, type StepResult } from '../../pipeline/core/result.ts';
 
 /**
@@ -25,8 +25,12 @@ const ProbeInputs = z.object({
   json: z.boolean().default(false),
 });
 
-commands.push(
-  withRun(defineCommand({ path: ['probe-step'], summary: 'test probe', examples: [], inputs: ProbeInputs, report: 'probe' }), async () => ({
+// Test commands in the real registry: the CLI finds, describes and runs them like its own.
+const registry = REGISTRY as CommandEntry[];
+registry.push({
+  path: ['probe-step'],
+  spec: async () => defineCommand({ path: ['probe-step'], summary: 'test probe', examples: [], inputs: ProbeInputs, report: 'probe' }),
+  run: async () => ({
       async run(input: z.output<typeof ProbeInputs>): Promise<StepResult<{ checked: number; dsn: string }>> {
         if (input.outcome === 'throw') throw new EnvError('staging snapshot postgresql://snap:Sup3rS3cret@staging.internal/astro is unreachable', { hint: 'Check STAGING_SNAPSHOT_URL.' });
         if (input.outcome === 'crash') throw new TypeError("Cannot read properties of undefined (reading 'name')");
@@ -46,10 +50,10 @@ commands.push(
         };
       },
       render: (r: StepResult<{ checked: number }>) => `probe ${r.verdict}\n`,
-    })),
-);
+  }),
+});
 
-commands.push(withRun(defineCommand({ path: ['probe-plain'], summary: 'test probe without a report', examples: [], inputs: ProbeInputs }), async () => ({ run: async () => ({ verdict: 'pass', findings: [], data: null }), render: () => '' })));
+registry.push({ path: ['probe-plain'], spec: async () => defineCommand({ path: ['probe-plain'], summary: 'test probe without a report', examples: [], inputs: ProbeInputs }), run: async () => ({ run: async () => ({ verdict: 'pass', findings: [], data: null }), render: () => '' }) });
 
 const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
 const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { packageRequire } from '../../core/package.ts';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { EnvError } from '../../core/errors.ts';
@@ -30,7 +30,7 @@ export interface SquawkBinary {
   version: string;
 }
 
-const require = createRequire(import.meta.url);
+const require = packageRequire;
 const versionOf = (pkgJson: string) => (JSON.parse(readFileSync(pkgJson, 'utf8')) as { version: string }).version;
 
 let cached: SquawkBinary | undefined;

@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
+import { packagePath } from '../../core/package.ts';
 import { ConfigError, EnvError, RefusedError, UsageError } from '../../core/errors.ts';
 import { serverMajor, withClient, type Client } from '../../infra/db/client.ts';
 import { cloneDatabase, connectMaintenance, databaseExists, dropDatabase, markOwner, onDatabase, ownership, sweepOrphans } from '../../infra/db/clone.ts';
@@ -245,9 +246,9 @@ async function fileTemplate(file: string, server: DbTarget, admin: Client, ctx: 
 
 /** A digest of the generator's own source: a changed generator makes other data, so a new template. */
 async function generatorDigest(): Promise<string> {
-  const dir = new URL('../../seed/', import.meta.url);
+  const dir = packagePath('pipeline', 'seed');
   const hash = createHash('sha256');
-  for (const file of (await readdir(dir)).filter((f) => f.endsWith('.ts')).sort()) hash.update(file).update(await readFile(new URL(file, dir)));
+  for (const file of (await readdir(dir)).filter((f) => f.endsWith('.ts')).sort()) hash.update(file).update(await readFile(join(dir, file)));
   return hash.digest('hex');
 }
 

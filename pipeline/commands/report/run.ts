@@ -36,7 +36,7 @@ export async function run(input: ReportInputs, ctx: StepContext): Promise<StepRe
   ctx.log.debug({ files: reports.map((r) => r.file) }, 'reports read');
 
   const sarif = () => `${JSON.stringify(redactDeep(toSarif(reports, DBOPS_VERSION)), null, 2)}\n`;
-  const rendered = input.format === 'markdown' ? renderMarkdown(reports) : input.format === 'sarif' ? sarif() : await renderTerminal(reports, ctx.commands, ctx.log);
+  const rendered = input.format === 'markdown' ? renderMarkdown(reports) : input.format === 'sarif' ? sarif() : await renderTerminal(reports, await ctx.commands(), ctx.log);
   if (input.output) {
     await writeFileAtomic(resolve(input.output), rendered);
     ctx.progress(`Wrote the ${input.format} report to ${input.output}`);

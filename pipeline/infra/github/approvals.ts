@@ -54,7 +54,7 @@ function settingsOf(e: EnvironmentJson): EnvironmentSettings {
 /** The job permissions the approval evidence needs, as they go into a workflow. */
 export const APPROVAL_PERMISSIONS = 'permissions:\n  actions: read        # the run\'s environment approvals\n  contents: read       # the commits that touched the migration files\n  pull-requests: read  # their pull requests and reviews';
 
-const TOKEN_HINT = `Pass the job's token to the step and give the job read access to what four-eyes reads:\n${APPROVAL_PERMISSIONS}\nsteps:\n  - run: npx dbops deploy --environment <name>\n    env:\n      GITHUB_TOKEN: \${{ github.token }}`;
+const TOKEN_HINT = `Pass the job's token to the step and give the job read access to what four-eyes reads:\n${APPROVAL_PERMISSIONS}\nsteps:\n  - run: ./dbops deploy --environment <name>\n    env:\n      GITHUB_TOKEN: \${{ github.token }}`;
 
 /** Default per HTTP request: a hung API must not hold the deploy job until the job's own timeout. */
 const REQUEST_TIMEOUT_MS = 60_000;
