@@ -15,7 +15,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CACHE = join(ROOT, 'node_modules', '.cache', 'dbops');
 const MANIFEST = join(CACHE, 'current.json');
 /** Bump when the build options change, so existing bundles are rebuilt. */
-const RECIPE = 1;
+const RECIPE = 2;
 /** Build folders older than this, other than the current one, are removed (a running dbops may still read one). */
 const KEEP_OLD_MS = 60 * 60 * 1000;
 
@@ -52,18 +52,22 @@ export async function buildBundle() {
     format: 'esm',
     platform: 'node',
     target: `node${process.versions.node.split('.')[0]}`,
-    // Dependencies stay in node_modules, loaded by Node exactly as from the sources.
-    packages: 'external',
+    // Dependencies stay in node_modules, loaded by Node exactly as from the sources, except the pure
+    // JavaScript ones every command loads: one file instead of a hundred (zod alone has ~100) starts faster.
+    external: external(),
     sourcemap: 'linked',
     metafile: true,
     logLevel: 'silent',
+    // The inlined CommonJS packages call require() for Node's own modules: give each ES module chunk one.
+    banner: { js: "import { createRequire as __dbopsRequire } from 'node:module'; const require = __dbopsRequire(import.meta.url);" },
   });
   // The commands as help and parsing see them (cli/catalog.ts reads this file, CATALOG_FILE there), computed
   // once here so that `dbops --help` and the parsing of every command load no zod.
   const { describeCommands } = await import(pathToFileURL(join(CACHE, dir, 'describe.js')).href);
   writeFileSync(join(CACHE, dir, 'commands.json'), JSON.stringify(await describeCommands()));
   const inputs = {};
-  for (const file of Object.keys(result.metafile.inputs)) {
+  // The sources, and what decides how they are built: this file and package.json (what stays external).
+  for (const file of [...Object.keys(result.metafile.inputs), 'pipeline/bin/bundle.js', 'package.json']) {
     const s = statSync(join(ROOT, file));
     inputs[file] = [s.size, s.mtimeMs];
   }
@@ -73,6 +77,14 @@ export async function buildBundle() {
   renameSync(temp, MANIFEST);
   sweep(dir);
   return manifest;
+}
+
+/** Packages bundled into dbops's own code: pure JavaScript, no files of their own read at run time. */
+const INLINED = new Set(['zod', 'yaml', 'commander', 'fastest-levenshtein', 'pg-connection-string']);
+
+function external() {
+  const { dependencies } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+  return Object.keys(dependencies).filter((name) => !INLINED.has(name)).flatMap((name) => [name, `${name}/*`]);
 }
 
 function sweep(current) {

@@ -14,6 +14,7 @@ export interface BenchResult {
 }
 
 const BENCHES: Record<string, () => Promise<{ bench(): Promise<BenchResult> }>> = {
+  startup: () => import('./startup.ts'),
   migrate: () => import('./migrate.ts'),
   seed: () => import('./seed.ts'),
   lint: () => import('./lint.ts'),

@@ -4,6 +4,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { bundleEntry } from '../../pipeline/bin/bundle.js';
 import type { RunAs } from '../../pipeline/core/shell.ts';
 import { silentLogger } from '../../pipeline/core/logger.ts';
 import { serverRunAs } from '../../pipeline/infra/pg/binaries.ts';
@@ -45,6 +46,8 @@ function sweepStale(binDir: string, runAs: RunAs | undefined): void {
  * settings (fsync off): nothing here needs to survive a crash.
  */
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
+  // The tests that start dbops as its own process run the bundle: built once here, not by each of them at once.
+  await bundleEntry();
   const external = process.env['TEST_DATABASE_URL'];
   if (external) {
     project.provide('adminUrl', external);

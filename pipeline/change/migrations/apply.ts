@@ -72,8 +72,6 @@ export interface ApplyOutcome {
 export interface ApplyIo {
   progress(line: string): void;
   signal: AbortSignal;
-  /** Called before each migration runs (after its progress line). */
-  onStart?(name: string): void;
 }
 
 /**
@@ -119,7 +117,6 @@ export async function applyPending(s: Session, local: LocalMigration[], executor
       if (plan.mode === 'split') {
         io.progress(`  runs in ${plan.segments.length} ${noun(plan.segments.length, 'step')}, not as one transaction: ${plan.reasons.map((r) => `line ${r.line}: ${r.why}`).join('; ')}`);
       }
-      io.onStart?.(migration.name);
       const startedAt = new Date().toISOString();
       const outcome = await executor.apply(migration.name, migration.script, plan);
       const steps = plan.mode === 'atomic' ? 1 : plan.segments.length;

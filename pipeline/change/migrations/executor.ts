@@ -1,9 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { parseDuration, sleep } from '../../core/duration.ts';
 import { connect, isPgError, type Client } from '../../infra/db/client.ts';
 import { quoteIdent, quoteLiteral } from '../../infra/db/url.ts';
 import type { ExecutorPolicy } from '../../policy/schema.ts';
 import { checksum } from './checksum.ts';
-import { finishedSql, insertFailedRow, insertStartedRow, recordLogs, type Session } from './history.ts';
+import { finishedSql, insertFailedRow, recordLogs, startedRowSql, type Session } from './history.ts';
 import { p3018Message, sqlState, type DatabaseErrorContext } from './messages.ts';
 import type { ExecutionPlan, Segment } from './plan.ts';
 
@@ -147,31 +148,29 @@ class BlockerWatch {
  * undoes, as `prisma migrate resolve --rolled-back` does.
  */
 export interface Bookkeeping {
-  /** Before the script: inside its transaction when atomic, committed on its own before the first segment otherwise. */
-  started(atomic: boolean): Promise<void>;
-  /** SQL run after the script, in the same message as COMMIT when atomic: the record commits with the change or not at all. */
+  /** SQL run before the script: in its transaction when atomic, committed on its own before the first segment otherwise ('' for none). */
+  startSql(): string;
+  /** SQL run after the script, in the same transaction when atomic: the record commits with the change or not at all. */
   finishSql(): string;
-  /** After a failure (the transaction of an atomic script rolled back): returns whether a row records it. */
-  failed(message: string, lockTimeout: boolean, atomic: boolean): Promise<boolean>;
+  /** After a failure (the transaction of an atomic script rolled back) that ran `ranMs`: returns whether a row records it. */
+  failed(message: string, lockTimeout: boolean, atomic: boolean, ranMs: number): Promise<boolean>;
 }
 
 /** A migration's row in `_prisma_migrations`, exactly as `prisma migrate deploy` writes it. */
 export function migrationBookkeeping(s: Session, name: string, script: string): Bookkeeping {
   const sum = checksum(script);
-  let row: { id: string; startedAt: string } | undefined;
+  const id = randomUUID();
   return {
-    async started() {
-      row = await insertStartedRow(s, name, sum);
-    },
-    finishSql: () => finishedSql(s, row!.id),
-    async failed(message, lockTimeout, atomic) {
+    startSql: () => startedRowSql(s, id, name, sum),
+    finishSql: () => finishedSql(s, id),
+    async failed(message, lockTimeout, atomic, ranMs) {
       if (!atomic) {
-        await recordLogs(s, row!.id, message);
+        await recordLogs(s, id, message);
         return true;
       }
       // A lock timeout changed nothing and is worth simply re-running; anything else is recorded as Prisma records it.
       if (lockTimeout) return false;
-      await insertFailedRow(s, name, sum, row?.startedAt ?? new Date().toISOString(), message);
+      await insertFailedRow(s, name, sum, ranMs, message);
       return true;
     },
   };
@@ -180,7 +179,7 @@ export function migrationBookkeeping(s: Session, name: string, script: string): 
 /** A rollback script: on success the migration's live row is marked rolled back; a failure changes no row. */
 export function rollbackBookkeeping(s: Session, name: string): Bookkeeping {
   return {
-    started: async () => undefined,
+    startSql: () => '',
     finishSql: () => `UPDATE ${s.table} SET rolled_back_at = clock_timestamp() WHERE migration_name = ${quoteLiteral(name)} AND rolled_back_at IS NULL`,
     failed: async () => false,
   };
@@ -230,20 +229,24 @@ export class Executor {
   }
 
   /**
-   * BEGIN; row; script (one simple-query message); finished; COMMIT. The row commits with the migration or
-   * not at all, so after a crash, kill -9 or failure the table never claims more (or less) than what happened.
+   * BEGIN; row; script, then finished; COMMIT. The row commits with the migration or not at all, so after
+   * a crash, kill -9 or failure the table never claims more (or less) than what happened. Two round trips:
+   * the bookkeeping rides in the script's message (the server runs its statements in order and stops at
+   * the first error) and in COMMIT's. COMMIT stays a message of its own on purpose: a client killed while
+   * the script runs never sends it, so nothing of the migration commits after its deploy died.
    */
   async #runAtomic(name: string, script: string, t: MigrationTimeouts, books: Bookkeeping): Promise<Outcome> {
     const c = this.s.client;
     const started = Date.now();
     let blockers: Blocker[] = [];
+    const start = books.startSql();
+    // One line before the script, so that an error position in the message maps to the file's lines (sentStartLine 0).
+    const sent = `BEGIN; SET LOCAL lock_timeout = ${t.lockTimeoutMs}; SET LOCAL statement_timeout = ${t.statementTimeoutMs};${start ? ` ${start};` : ''}\n${script}`;
     for (let attempt = 0; ; attempt++) {
       try {
-        // Four round trips per migration: the bookkeeping rides along with BEGIN and COMMIT.
-        await c.query(`BEGIN; SET LOCAL lock_timeout = ${t.lockTimeoutMs}; SET LOCAL statement_timeout = ${t.statementTimeoutMs}`);
-        await books.started(true);
-        blockers = mergeBlockers(blockers, await this.#watched(() => c.query(script)));
+        blockers = mergeBlockers(blockers, await this.#watched(() => c.query(sent)));
         if (this.events.beforeCommit) await this.events.beforeCommit(c);
+        // On its own line: a script that ends in a `-- comment` cannot swallow it (it is another message anyway).
         await c.query(`${books.finishSql()}; COMMIT`);
         return { ok: true, durationMs: Date.now() - started, lockRetries: attempt, blockers };
       } catch (e) {
@@ -255,9 +258,9 @@ export class Executor {
           await sleep(waitMs, this.signal);
           continue;
         }
-        const message = p3018Message(name, e, { script, sent: script, sentStartLine: 1 });
+        const message = p3018Message(name, e, { script, sent, sentStartLine: 0 });
         const lockTimeout = isLockTimeout(e);
-        const recorded = await books.failed(message, lockTimeout, true);
+        const recorded = await books.failed(message, lockTimeout, true, Date.now() - started);
         return { ok: false, durationMs: Date.now() - started, lockRetries: attempt, blockers, sqlstate: sqlState(e), message, detail: detailOf(e), lockTimeout, recorded, segmentsCommitted: 0, invalidIndexes: [] };
       }
     }
@@ -270,7 +273,7 @@ export class Executor {
   async #runSplit(name: string, script: string, segments: Segment[], t: MigrationTimeouts, books: Bookkeeping): Promise<Outcome> {
     const c = this.s.client;
     const started = Date.now();
-    await books.started(false);
+    if (books.startSql()) await c.query(books.startSql());
     await c.query(`SET lock_timeout = ${t.lockTimeoutMs}; SET statement_timeout = ${t.statementTimeoutMs}`);
     let blockers: Blocker[] = [];
     let retries = 0;
@@ -294,7 +297,7 @@ export class Executor {
           }
           const ctx: DatabaseErrorContext = { script, sent: segment.sql, sentStartLine: segment.line };
           const message = p3018Message(name, e, ctx);
-          const recorded = await books.failed(message, isLockTimeout(e), false);
+          const recorded = await books.failed(message, isLockTimeout(e), false, Date.now() - started);
           const invalidIndexes = segment.concurrent ? await this.#invalidIndexes() : [];
           const detail = `${detailOf(e)} at line ${segment.line} (${segment.label}); the steps before it committed`;
           // Segments before retryFrom committed; from there on (an open BEGIN of the file included) they rolled back.

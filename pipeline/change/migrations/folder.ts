@@ -3,7 +3,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodingFault, type EncodingFault } from '../../core/encoding.ts';
 import { ConfigError } from '../../core/errors.ts';
-import { planExecution, type ExecutionPlan } from './plan.ts';
+import { planExecution, warmParser, type ExecutionPlan } from './plan.ts';
 import { plural } from '../../core/format.ts';
 import { type Finding } from '../../core/result.ts';
 
@@ -67,6 +67,7 @@ export async function readMigrationsFolder(dir: string): Promise<MigrationsFolde
       return { name, file, ...decodeSql(bytes) };
     }),
   );
+  warmParser(migrations.map((m) => m.script));
   const lockfile = await readFile(join(dir, 'migration_lock.toml'), 'utf8').catch(() => null);
   return { dir, lockfile, migrations, warnings };
 }

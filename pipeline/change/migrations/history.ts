@@ -145,16 +145,11 @@ export async function loadRows(s: Session): Promise<MigrationRow[]> {
 
 /**
  * The row Prisma writes before running a script: new UUID v4, checksum, started_at = now, everything else
- * default. clock_timestamp() (not now()) so rows written inside one transaction still order by start.
+ * default. clock_timestamp() (not now()) so rows written inside one transaction still order by start. As
+ * SQL text, so it can share a message with the script (Executor.applyMany).
  */
-export async function insertStartedRow(s: Session, name: string, sum: string): Promise<{ id: string; startedAt: string }> {
-  const id = randomUUID();
-  const { rows } = await s.client.query<{ startedAt: string }>(
-    `INSERT INTO ${s.table} (id, checksum, migration_name, started_at) VALUES ($1, $2, $3, clock_timestamp()) RETURNING ${iso('started_at')} AS "startedAt"`,
-    [id, sum, name],
-  );
-  return { id, startedAt: rows[0]!.startedAt };
-}
+export const startedRowSql = (s: Session, id: string, name: string, sum: string): string =>
+  `INSERT INTO ${s.table} (id, checksum, migration_name, started_at) VALUES (${quoteLiteral(id)}, ${quoteLiteral(sum)}, ${quoteLiteral(name)}, clock_timestamp())`;
 
 /**
  * Success bookkeeping: applied_steps_count + 1, then finished_at (Prisma does these as two updates; one is
@@ -163,9 +158,12 @@ export async function insertStartedRow(s: Session, name: string, sum: string): P
 export const finishedSql = (s: Session, id: string): string =>
   `UPDATE ${s.table} SET applied_steps_count = applied_steps_count + 1, finished_at = clock_timestamp() WHERE id = ${quoteLiteral(id)}`;
 
-/** A failed row: started, never finished, logs = the error (Prisma's record_failed_step). */
-export async function insertFailedRow(s: Session, name: string, sum: string, startedAt: string, logs: string): Promise<void> {
-  await s.client.query(`INSERT INTO ${s.table} (id, checksum, migration_name, started_at, logs) VALUES ($1, $2, $3, $4::timestamptz, $5)`, [randomUUID(), sum, name, startedAt, logs]);
+/**
+ * A failed row: started, never finished, logs = the error (Prisma's record_failed_step). The started row of
+ * an atomic migration rolled back with it, so its start is the server's clock minus how long it ran.
+ */
+export async function insertFailedRow(s: Session, name: string, sum: string, ranMs: number, logs: string): Promise<void> {
+  await s.client.query(`INSERT INTO ${s.table} (id, checksum, migration_name, started_at, logs) VALUES ($1, $2, $3, clock_timestamp() - make_interval(secs => $4::float8 / 1000), $5)`, [randomUUID(), sum, name, ranMs, logs]);
 }
 
 export async function recordLogs(s: Session, id: string, logs: string): Promise<void> {

@@ -130,6 +130,19 @@ export interface ParsedFile {
   statements: Parsed[];
 }
 
+/**
+ * Starts loading PostgreSQL's parser (WebAssembly, ~50 ms) when one of the scripts will need it, so it
+ * compiles while the caller reads policies and connects instead of when the first plan is made.
+ */
+export function warmParser(scripts: Iterable<string | undefined>): void {
+  for (const script of scripts) {
+    if (script === undefined || !MAYBE_SPECIAL.test(script)) continue;
+    parser ??= import('libpg-query');
+    parser.then((lib) => lib.loadModule()).catch(() => undefined); // a failure shows when the plan needs it
+    return;
+  }
+}
+
 /** The file's statements with byte offsets and 1-based lines, or undefined when the parser rejects it. */
 export async function parseStatements(script: string): Promise<ParsedFile | undefined> {
   let result: { stmts?: Array<{ stmt: Node; stmt_location?: number; stmt_len?: number }> };

@@ -32,8 +32,6 @@ export interface Execution {
 export interface EngineIo {
   progress(line: string): void;
   signal: AbortSignal;
-  /** Called before each migration or rollback script runs. */
-  onStart?(name: string, action: 'apply' | 'rollback'): void;
 }
 
 /** Where the pre-deploy backup is and how the environment's URL is named: enough to print the restore command. */
@@ -142,7 +140,6 @@ export async function runRollbackScript(s: Session, name: string, file: Rollback
     return { name, action: 'rollback', outcome: 'failed', mode: null, startedAt, durationMs: 0, lockRetries: 0, error: (e as Error).message };
   }
   io.progress(`Rolling back \`${name}\` with ${file.path}${plan.mode === 'split' ? ` (${plan.segments.length} steps, not one transaction)` : ''}`);
-  io.onStart?.(name, 'rollback');
   const executor = new Executor(s, policy, { retry: ({ attempt, of, waitMs }) => io.progress(`  lock_timeout hit; retry ${attempt}/${of} in ${formatMs(waitMs)}`) }, io.signal);
   try {
     const outcome = await executor.run(name, file.text, plan, rollbackBookkeeping(s, name));
@@ -234,7 +231,7 @@ export async function executeDeploy(s: Session, req: EngineRequest, io: EngineIo
   let smoke: SmokeResult[] = [];
   let failure: string | undefined;
   let lockTimeout = false;
-  const applied = await applyPending(s, req.local, req.executor, { progress: io.progress, signal: io.signal, onStart: (n) => io.onStart?.(n, 'apply') });
+  const applied = await applyPending(s, req.local, req.executor, { progress: io.progress, signal: io.signal });
   try {
     for (const a of applied.applied) steps.push(applyStep(a));
     const f = applied.failed;
