@@ -1,5 +1,5 @@
 /**
- * The layout's rules (README, "Repository layout"), checked by test/unit/layers.test.ts:
+ * The layout's rules (docs/layout.md), checked by test/unit/layers.test.ts:
  * commands → domains → infra → core, no cycles (type-only and dynamic imports count), a domain uses another
  * only through its index.ts, report/ renders the domains' models and is never imported by them, and only
  * infra/github talks to GitHub.

@@ -199,7 +199,7 @@ export async function lintChange(input: LintRequest, ctx: Runtime): Promise<Step
     }
   }
   for (const key of unknownRuleKeys(policy.rules)) {
-    keep({ rule: 'lint/unknown-rule', severity: 'notice', file: join(input.policiesDir, 'migrations.yaml'), message: `lint.rules names "${key}", which is neither a squawk ${squawk?.version ?? ''} rule dbops knows nor a dbops rule, so it changes nothing.`.replace('  ', ' '), help: `Check the spelling; the rule ids are listed in the README (squawk rules by their squawk name, dbops rules as ${Object.keys(DBOPS_RULES).slice(0, 3).join(', ')}, …).` }, policyLevel(policy.rules, 'lint/unknown-rule') ?? 'notice');
+    keep({ rule: 'lint/unknown-rule', severity: 'notice', file: join(input.policiesDir, 'migrations.yaml'), message: `lint.rules names "${key}", which is neither a squawk ${squawk?.version ?? ''} rule dbops knows nor a dbops rule, so it changes nothing.`.replace('  ', ' '), help: `Check the spelling; the rule ids are listed in docs/commands/lint.md (squawk rules by their squawk name, dbops rules as ${Object.keys(DBOPS_RULES).slice(0, 3).join(', ')}, …).` }, policyLevel(policy.rules, 'lint/unknown-rule') ?? 'notice');
   }
 
   shown.sort((a, b) => (a.file ?? '').localeCompare(b.file ?? '') || (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0) || a.rule.localeCompare(b.rule));
