@@ -39,7 +39,7 @@ module.exports = {
     {
       name: 'report-renders-domains',
       severity: 'error',
-      comment: 'report/ imports the domains\' models, never the reverse.',
+      comment: "report/ imports the domains' models, never the reverse.",
       from: { path: '^pipeline/((change|protection|operations)/[^/]+|evidence|seed)/' },
       to: { path: '^pipeline/report/' },
     },

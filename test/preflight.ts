@@ -15,7 +15,11 @@ interface Missing {
   brew: string;
 }
 
-const runs = (command: string, args: string[]) => run(command, args, { timeout: 10_000 }).then(() => true, () => false);
+const runs = (command: string, args: string[]) =>
+  run(command, args, { timeout: 10_000 }).then(
+    () => true,
+    () => false,
+  );
 
 async function postgres(): Promise<Missing[]> {
   const install = { apt: 'sudo apt-get install -y postgresql postgresql-contrib', brew: 'brew install postgresql@16' };
@@ -31,10 +35,22 @@ async function postgres(): Promise<Missing[]> {
     await pgTool(bins, tool).catch(() => missing.push({ what: `${tool} (PostgreSQL ${bins.major})`, why: `not in ${bins.binDir}`, ...install }));
   }
   // The embedded and test clusters preload pg_stat_statements, which the contrib package ships.
-  const libdir = await run(join(bins.binDir, 'pg_config'), ['--pkglibdir']).then((r) => r.stdout.trim(), () => undefined);
+  const libdir = await run(join(bins.binDir, 'pg_config'), ['--pkglibdir']).then(
+    (r) => r.stdout.trim(),
+    () => undefined,
+  );
   if (libdir) {
-    const found = await Promise.any(['so', 'dylib'].map((ext) => access(join(libdir, `pg_stat_statements.${ext}`)))).then(() => true, () => false);
-    if (!found) missing.push({ what: 'pg_stat_statements (PostgreSQL contrib modules)', why: `not in ${libdir}`, apt: `sudo apt-get install -y postgresql-contrib`, brew: install.brew });
+    const found = await Promise.any(['so', 'dylib'].map((ext) => access(join(libdir, `pg_stat_statements.${ext}`)))).then(
+      () => true,
+      () => false,
+    );
+    if (!found)
+      missing.push({
+        what: 'pg_stat_statements (PostgreSQL contrib modules)',
+        why: `not in ${libdir}`,
+        apt: `sudo apt-get install -y postgresql-contrib`,
+        brew: install.brew,
+      });
   }
   // PostgreSQL refuses to run as root: the test clusters then run as the postgres OS user.
   await serverRunAs().catch((e: Error) => missing.push({ what: 'the postgres OS user (tests run as root)', why: e.message.split('\n')[0]!, ...install }));
@@ -43,13 +59,28 @@ async function postgres(): Promise<Missing[]> {
 
 const checks: Array<() => Promise<Missing[]>> = [
   postgres,
-  async () => ((await runs('age', ['--version'])) ? [] : [{ what: 'age', why: 'the age CLI decrypts what dbops encrypts in the interop tests', apt: 'sudo apt-get install -y age', brew: 'brew install age' }]),
-  async () => ((await runs('git', ['--version'])) ? [] : [{ what: 'git', why: 'lint and rehearse compare with a base ref in temporary repositories', apt: 'sudo apt-get install -y git', brew: 'brew install git' }]),
+  async () =>
+    (await runs('age', ['--version']))
+      ? []
+      : [{ what: 'age', why: 'the age CLI decrypts what dbops encrypts in the interop tests', apt: 'sudo apt-get install -y age', brew: 'brew install age' }],
+  async () =>
+    (await runs('git', ['--version']))
+      ? []
+      : [
+          {
+            what: 'git',
+            why: 'lint and rehearse compare with a base ref in temporary repositories',
+            apt: 'sudo apt-get install -y git',
+            brew: 'brew install git',
+          },
+        ],
 ];
 
 const missing = (await Promise.all(checks.map((c) => c()))).flat();
 if (missing.length > 0) {
   const lines = missing.map((m) => `  - ${m.what}: ${m.why}\n      Debian/Ubuntu: ${m.apt}\n      macOS:         ${m.brew}`);
-  process.stderr.write(`npm test needs tools this machine does not have:\n${lines.join('\n')}\nInstall them (or run \`bash .ci/run\`, which installs what is missing on Debian/Ubuntu), then run npm test again.\n`);
+  process.stderr.write(
+    `npm test needs tools this machine does not have:\n${lines.join('\n')}\nInstall them (or run \`bash .ci/run\`, which installs what is missing on Debian/Ubuntu), then run npm test again.\n`,
+  );
   process.exitCode = 1;
 }

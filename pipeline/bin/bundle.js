@@ -84,7 +84,9 @@ const INLINED = new Set(['zod', 'yaml', 'commander', 'fastest-levenshtein', 'pg-
 
 function external() {
   const { dependencies } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-  return Object.keys(dependencies).filter((name) => !INLINED.has(name)).flatMap((name) => [name, `${name}/*`]);
+  return Object.keys(dependencies)
+    .filter((name) => !INLINED.has(name))
+    .flatMap((name) => [name, `${name}/*`]);
 }
 
 function sweep(current) {
@@ -107,7 +109,8 @@ export async function bundleEntry(env = process.env) {
     try {
       manifest = await buildBundle();
     } catch (e) {
-      if (env.DBOPS_LOG_LEVEL === 'debug' || env.DBOPS_LOG_LEVEL === 'trace') process.stderr.write(`dbops: running from the sources, the bundle could not be built in ${relative(process.cwd(), CACHE) || CACHE}: ${e.message}\n`);
+      if (env.DBOPS_LOG_LEVEL === 'debug' || env.DBOPS_LOG_LEVEL === 'trace')
+        process.stderr.write(`dbops: running from the sources, the bundle could not be built in ${relative(process.cwd(), CACHE) || CACHE}: ${e.message}\n`);
       return null;
     }
   }

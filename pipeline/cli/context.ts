@@ -40,7 +40,8 @@ export function createContext({ log, signal, policiesDir = 'policies', databaseU
       const defaulted = (Object.values(loaded) as Array<{ name: string; path: string | undefined }>).filter((p) => !p.path).map((p) => p.name);
       // A repository without a policies folder runs on defaults: say so where it is seen (a missing single
       // file is normal, e.g. no backups.yaml in a repository that takes no backups).
-      if (defaulted.length > 0 && !existsSync(resolve(policiesDir))) log.warn({ policies: defaulted }, `${policiesDir}/ does not exist: ${defaulted.join(', ')} use the documented defaults`);
+      if (defaulted.length > 0 && !existsSync(resolve(policiesDir)))
+        log.warn({ policies: defaulted }, `${policiesDir}/ does not exist: ${defaulted.join(', ')} use the documented defaults`);
       else for (const name of defaulted) log.info({ policy: name }, `${policiesDir}/${name}.yaml not found: using the documented defaults`);
       return loaded;
     },
@@ -50,7 +51,9 @@ export function createContext({ log, signal, policiesDir = 'policies', databaseU
         if (env['DATABASE_URL']) return parseDatabaseUrl(env['DATABASE_URL'], schema, 'DATABASE_URL');
         const { ensureLocalDatabase } = await import('../infra/pg/local.ts');
         const local = await ensureLocalDatabase(log, env);
-        progress?.(`Using the embedded PostgreSQL ${local.major} cluster in ${local.dir} (port ${local.port}); pass --database-url or set DATABASE_URL to use another database.`);
+        progress?.(
+          `Using the embedded PostgreSQL ${local.major} cluster in ${local.dir} (port ${local.port}); pass --database-url or set DATABASE_URL to use another database.`,
+        );
         return parseDatabaseUrl(local.url, schema);
       })();
       return target;

@@ -31,7 +31,16 @@ export function describeCommand(spec: CommandInfo): CommandSummary {
     });
   }
   const { path, summary, description, examples, rest, report, reportsDirUse } = spec;
-  return { path, summary, ...(description ? { description } : {}), examples, ...(rest ? { rest } : {}), ...(report ? { report } : {}), ...(reportsDirUse ? { reportsDirUse } : {}), options };
+  return {
+    path,
+    summary,
+    ...(description ? { description } : {}),
+    examples,
+    ...(rest ? { rest } : {}),
+    ...(report ? { report } : {}),
+    ...(reportsDirUse ? { reportsDirUse } : {}),
+    options,
+  };
 }
 
 /** Every command of the registry, in help order; a spec whose path is not its registry entry's is a bug. */

@@ -26,7 +26,10 @@ export async function runCommand(selected: Selected, io: CliIo, { out, err }: Pr
   const input = parsed.data as Record<string, unknown>;
   await checkInputs(spec, input, given);
   const level = options['verbose'] ? 'debug' : options['quiet'] ? 'warn' : (io.env['DBOPS_LOG_LEVEL'] ?? (io.stderr.isTTY ? 'warn' : 'info'));
-  if (!LOG_LEVELS.includes(level)) throw new UsageError(`DBOPS_LOG_LEVEL=${level} is not a log level.${didYouMean(level, LOG_LEVELS)}`, { hint: `Use one of ${LOG_LEVELS.join(', ')}, or unset it.` });
+  if (!LOG_LEVELS.includes(level))
+    throw new UsageError(`DBOPS_LOG_LEVEL=${level} is not a log level.${didYouMean(level, LOG_LEVELS)}`, {
+      hint: `Use one of ${LOG_LEVELS.join(', ')}, or unset it.`,
+    });
   const log = createLogger({ level, pretty: io.stderr.isTTY === true, stream: io.stderr as NodeJS.WritableStream });
 
   const abort = new AbortController();
@@ -110,12 +113,15 @@ async function execute(spec: CommandSpec, input: Record<string, unknown>, { io, 
       ? await recordStep((input['reportsDir'] as string | undefined) ?? 'reports', report, spec.path.join(' '), ctx, () => step.run(input, ctx))
       : await step.run(input, ctx);
   } catch (e) {
-    if (asJson && isDbopsError(e)) out(`${JSON.stringify({ command: spec.path.join(' '), error: { code: e.code, message: e.message, hint: e.hint, exitCode: e.exitCode } }, null, 2)}\n`);
+    if (asJson && isDbopsError(e))
+      out(`${JSON.stringify({ command: spec.path.join(' '), error: { code: e.code, message: e.message, hint: e.hint, exitCode: e.exitCode } }, null, 2)}\n`);
     throw e;
   }
-  if (asJson) out(`${JSON.stringify({ command: spec.path.join(' '), verdict: result.verdict, findings: result.findings, data: result.data, error: result.error }, null, 2)}\n`);
+  if (asJson)
+    out(
+      `${JSON.stringify({ command: spec.path.join(' '), verdict: result.verdict, findings: result.findings, data: result.data, error: result.error }, null, 2)}\n`,
+    );
   else out(step.render(result, input));
   if (result.error) printError(err, result.error);
   return result.exitCode ?? (result.verdict === 'fail' ? ExitCode.Failed : ExitCode.Ok);
 }
-

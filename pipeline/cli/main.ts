@@ -31,7 +31,10 @@ function buildProgram(commands: CommandSummary[], io: Printers, onSelect: (s: Se
     .exitOverride()
     .configureOutput({ writeOut: out, writeErr: err })
     .showSuggestionAfterError(true)
-    .addHelpText('after', '\nExit codes: 0 pass, 1 refused or failed (policy, database state), 2 usage or configuration error, 3 environment error (database, tools, locks), 70 internal bug.');
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 pass, 1 refused or failed (policy, database state), 2 usage or configuration error, 3 environment error (database, tools, locks), 70 internal bug.',
+    );
   const groups = new Map<string, Command>();
   // A group's line: what it is about (GROUPS), then its subcommands as the specs define them.
   const verbs = (head: string) => commands.filter((c) => c.path[0] === head && c.path[1]).map((c) => c.path[1]!);
@@ -42,7 +45,10 @@ function buildProgram(commands: CommandSummary[], io: Printers, onSelect: (s: Se
       parent = groups.get(head) ?? program.command(head).description(`${GROUPS[head] ?? `${head} commands`}: ${verbs(head).join(', ')}`);
       groups.set(head, parent);
     }
-    const cmd = parent.command(leaf ?? head).description(spec.summary).allowExcessArguments(false);
+    const cmd = parent
+      .command(leaf ?? head)
+      .description(spec.summary)
+      .allowExcessArguments(false);
     addOptions(cmd, spec);
     if (spec.rest) cmd.argument(`[${spec.rest.name}...]`, spec.rest.description);
     const extra = [spec.description, `Examples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}`].filter(Boolean).join('\n\n');

@@ -34,7 +34,9 @@ export async function publish({ reports, reportsDir, sarif, log }: PublishOption
   const plan = planAnnotations(findings);
   const notes =
     plan.omitted > 0
-      ? [`ℹ️ GitHub shows at most 10 error and 10 warning annotations per step: ${plan.omitted} of ${findings.length} findings are not annotated on the files. All of them are listed here and in code scanning (SARIF).`]
+      ? [
+          `ℹ️ GitHub shows at most 10 error and 10 warning annotations per step: ${plan.omitted} of ${findings.length} findings are not annotated on the files. All of them are listed here and in code scanning (SARIF).`,
+        ]
       : [];
 
   const sarifPath = join(reportsDir, 'dbops.sarif');
@@ -60,7 +62,13 @@ export async function publish({ reports, reportsDir, sarif, log }: PublishOption
   if (process.env['GITHUB_OUTPUT']) {
     try {
       const counts = countFindings(findings);
-      setOutputs({ verdict: worstVerdict(reports.map((r) => r.report.verdict)), errors: counts.error, warnings: counts.warning, notices: counts.notice, 'comment-url': comment.url ?? '' });
+      setOutputs({
+        verdict: worstVerdict(reports.map((r) => r.report.verdict)),
+        errors: counts.error,
+        warnings: counts.warning,
+        notices: counts.notice,
+        'comment-url': comment.url ?? '',
+      });
       outputs = 'written';
     } catch (e) {
       log.warn(`could not write the step outputs: ${(e as Error).message}`);
@@ -69,4 +77,3 @@ export async function publish({ reports, reportsDir, sarif, log }: PublishOption
 
   return { sarif: sarifPath, annotations: { shown: plan.shown.length, omitted: plan.omitted }, comment, summary, outputs };
 }
-

@@ -34,7 +34,9 @@ export function envelopeOf(o: StepOutcome): ReportEnvelope {
   };
   if (o.result) {
     const r = o.result;
-    const error = r.error ? { ...(r.error.code ? { code: r.error.code } : {}), message: r.error.message, ...(r.error.hint ? { hint: r.error.hint } : {}) } : undefined;
+    const error = r.error
+      ? { ...(r.error.code ? { code: r.error.code } : {}), message: r.error.message, ...(r.error.hint ? { hint: r.error.hint } : {}) }
+      : undefined;
     return {
       ...base,
       verdict: r.verdict,
@@ -59,11 +61,12 @@ export async function writeReport(dir: string, outcome: StepOutcome): Promise<st
   try {
     await writeFileAtomic(path, `${JSON.stringify(envelope, null, 2)}\n`);
   } catch (e) {
-    throw new EnvError(`Could not write the report ${path}: ${(e as Error).message}`, { hint: `Make the folder writable or pass another one with --reports-dir.` });
+    throw new EnvError(`Could not write the report ${path}: ${(e as Error).message}`, {
+      hint: `Make the folder writable or pass another one with --reports-dir.`,
+    });
   }
   return path;
 }
-
 
 /**
  * Runs a step and writes `<dir>/<step>.json` whether it passed, failed or threw, so `dbops report` and later
@@ -73,7 +76,15 @@ export async function writeReport(dir: string, outcome: StepOutcome): Promise<st
 export async function recordStep<D>(dir: string, step: string, command: string, ctx: StepContext, run: () => Promise<StepResult<D>>): Promise<StepResult<D>> {
   const startedAt = new Date();
   const save = async (outcome: Pick<StepOutcome, 'result' | 'thrown'>) => {
-    const path = await writeReport(dir, { ...outcome, step, command, startedAt, finishedAt: new Date(), commit: await headCommit(ctx.sh), dbopsVersion: DBOPS_VERSION });
+    const path = await writeReport(dir, {
+      ...outcome,
+      step,
+      command,
+      startedAt,
+      finishedAt: new Date(),
+      commit: await headCommit(ctx.sh),
+      dbopsVersion: DBOPS_VERSION,
+    });
     ctx.log.debug({ path }, 'report written');
   };
   let result: StepResult<D>;
@@ -89,8 +100,15 @@ export async function recordStep<D>(dir: string, step: string, command: string, 
     // The step's work is done (migrations applied, a backup stored): its output still says what it did,
     // and the exit code says that the report is missing.
     const problem = `${(e as Error).message} The ${command} itself ${result.verdict === 'fail' ? 'failed as reported above' : 'completed as reported above'}.`;
-    return { ...result, exitCode: ExitCode.Environment, error: { ...result.error, message: [result.error?.message, problem].filter(Boolean).join('\n\n'), hint: result.error?.hint ?? (isDbopsError(e) ? e.hint : undefined) } };
+    return {
+      ...result,
+      exitCode: ExitCode.Environment,
+      error: {
+        ...result.error,
+        message: [result.error?.message, problem].filter(Boolean).join('\n\n'),
+        hint: result.error?.hint ?? (isDbopsError(e) ? e.hint : undefined),
+      },
+    };
   }
   return result;
 }
-

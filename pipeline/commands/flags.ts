@@ -26,7 +26,15 @@ export type MigrateInputs = z.output<typeof MigrateInputs>;
 export const LocalInputs = z.object({ ...json });
 export const policiesOnly = { policiesDir: dirs.policiesDir };
 export const backupTarget = { target: z.string().min(1).optional().describe('storage target name from policies/backups.yaml (default: the primary)') };
-export const identity = { identityFile: z.string().min(1).optional().describe('file holding the age identity (AGE-SECRET-KEY-1…) that decrypts backups (default: the variable named by encryption.identity_env, DBOPS_BACKUP_IDENTITY)') };
+export const identity = {
+  identityFile: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'file holding the age identity (AGE-SECRET-KEY-1…) that decrypts backups (default: the variable named by encryption.identity_env, DBOPS_BACKUP_IDENTITY)',
+    ),
+};
 export const selector = {
   latest: z.boolean().default(false).describe('the newest backup (of --tier, when given)'),
   oldest: z.boolean().default(false).describe('the oldest backup (of --tier, when given)'),
@@ -40,16 +48,36 @@ export const gateFlags = {
   ...identity,
   environment: z.string().min(1).describe('environment of policies/environments.yaml (its database URL comes from the variable the policy names)'),
   schema: connection.schema,
-  takeBackup: z.boolean().default(false).describe('take a pre-deploy backup of the environment\'s database and verify it first (backup create --tier pre-deploy, then backup verify)'),
-  breakGlass: z.string().min(1).optional().describe('emergency: replace the environment approvals by this reason, when the policy allows break_glass (recorded and marked in every report and evidence bundle)'),
-  outsideWindow: z.string().min(1).optional().describe('deploy while every change window is closed, for this reason (needs windows.outside_window.extra_approvals more approvals)'),
+  takeBackup: z
+    .boolean()
+    .default(false)
+    .describe("take a pre-deploy backup of the environment's database and verify it first (backup create --tier pre-deploy, then backup verify)"),
+  breakGlass: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'emergency: replace the environment approvals by this reason, when the policy allows break_glass (recorded and marked in every report and evidence bundle)',
+    ),
+  outsideWindow: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('deploy while every change window is closed, for this reason (needs windows.outside_window.extra_approvals more approvals)'),
 };
 export const GateInputs = z.object(gateFlags);
 export type GateInputs = z.output<typeof GateInputs>;
 export const deployFlags = {
   ...gateFlags,
-  wait: z.boolean().default(false).describe('when another deploy or rollback of this database is running, wait for it (up to --wait-timeout) instead of failing'),
-  waitTimeout: z.string().regex(/^\d+(ms|s|min|h)$/, 'expected a duration such as 30min').default('30min').describe('longest wait for a running deploy with --wait'),
+  wait: z
+    .boolean()
+    .default(false)
+    .describe('when another deploy or rollback of this database is running, wait for it (up to --wait-timeout) instead of failing'),
+  waitTimeout: z
+    .string()
+    .regex(/^\d+(ms|s|min|h)$/, 'expected a duration such as 30min')
+    .default('30min')
+    .describe('longest wait for a running deploy with --wait'),
 };
 export const DeployInputs = z.object(deployFlags);
 export type DeployInputs = z.output<typeof DeployInputs>;

@@ -26,7 +26,12 @@ function firstIssue(error: z.ZodError, prefix: string[] = []): string {
 }
 
 /** Parses and validates one report file: the envelope, then the step's data schema when the step is known. */
-export function parseEnvelope(file: string, text: string, expectedStep?: string, dataSchema: (step: string) => z.ZodType | undefined = () => undefined): ReportEnvelope {
+export function parseEnvelope(
+  file: string,
+  text: string,
+  expectedStep?: string,
+  dataSchema: (step: string) => z.ZodType | undefined = () => undefined,
+): ReportEnvelope {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -37,7 +42,8 @@ export function parseEnvelope(file: string, text: string, expectedStep?: string,
   const envelope = ReportEnvelope.safeParse(json);
   if (!envelope.success) throw new ConfigError(`${file} is not a dbops report: ${firstIssue(envelope.error)}`, { hint });
   const report = envelope.data;
-  if (expectedStep && report.step !== expectedStep) throw new ConfigError(`${file} is not a dbops report: step: expected "${expectedStep}", found "${report.step}"`, { hint });
+  if (expectedStep && report.step !== expectedStep)
+    throw new ConfigError(`${file} is not a dbops report: step: expected "${expectedStep}", found "${report.step}"`, { hint });
   const schema = dataSchema(report.step);
   // A step that threw has no data to validate; its `error` says why.
   if (schema && !(report.error && report.data === null)) {
@@ -48,9 +54,12 @@ export function parseEnvelope(file: string, text: string, expectedStep?: string,
   return report;
 }
 
-
 /** Parses and validates one report file: the envelope, then its data with the schema `dataSchema` gives for its step. */
-export async function readEnvelopes(dir: string, steps: readonly string[], dataSchema: (step: string) => z.ZodType | undefined = () => undefined): Promise<LoadedReport[]> {
+export async function readEnvelopes(
+  dir: string,
+  steps: readonly string[],
+  dataSchema: (step: string) => z.ZodType | undefined = () => undefined,
+): Promise<LoadedReport[]> {
   const loaded: LoadedReport[] = [];
   for (const step of steps) {
     const file = reportFile(dir, step);
@@ -59,7 +68,8 @@ export async function readEnvelopes(dir: string, steps: readonly string[], dataS
       text = await readFile(file, 'utf8');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') throw new ConfigError(`${dir} is a file, not a folder of reports.`, { hint: 'Pass the folder the steps wrote their reports into with --reports-dir.' });
+      if ((e as NodeJS.ErrnoException).code === 'ENOTDIR')
+        throw new ConfigError(`${dir} is a file, not a folder of reports.`, { hint: 'Pass the folder the steps wrote their reports into with --reports-dir.' });
       throw new EnvError(`Could not read ${file}: ${(e as Error).message}`);
     }
     loaded.push({ file, report: parseEnvelope(file, text, step, dataSchema) });

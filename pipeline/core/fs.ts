@@ -64,8 +64,10 @@ export async function assertWritableFile(path: string, what: string): Promise<vo
 /** The folder exists and is writable, or can be created: its nearest existing ancestor is a writable folder. */
 async function assertCreatable(folder: string, what: string): Promise<void> {
   const existing = await nearestExisting(folder);
-  if (existing.stats && !existing.stats.isDirectory()) throw new UsageError(`${what} cannot be written: ${existing.path} is a file, not a folder.`, { hint: 'Pass a path whose parents are folders.' });
-  if (!(await writable(existing.path))) throw new EnvError(`${what} cannot be written: ${existing.path} is not writable for this user.`, { hint: 'Make it writable, or pass another path.' });
+  if (existing.stats && !existing.stats.isDirectory())
+    throw new UsageError(`${what} cannot be written: ${existing.path} is a file, not a folder.`, { hint: 'Pass a path whose parents are folders.' });
+  if (!(await writable(existing.path)))
+    throw new EnvError(`${what} cannot be written: ${existing.path} is not writable for this user.`, { hint: 'Make it writable, or pass another path.' });
 }
 
 /**
@@ -85,7 +87,9 @@ export async function assertExistingFolder(path: string, what: string): Promise<
 export async function assertExistingFile(path: string, what: string): Promise<void> {
   const kind = kindOf(await statOf(path));
   if (kind === 'file') return;
-  throw new UsageError(`${what} ${path} ${kind === 'folder' ? 'is a folder, not a file' : 'does not exist'}.${await nearbyNames(path, 'file')}`, { hint: 'Pass the path of an existing file.' });
+  throw new UsageError(`${what} ${path} ${kind === 'folder' ? 'is a folder, not a file' : 'does not exist'}.${await nearbyNames(path, 'file')}`, {
+    hint: 'Pass the path of an existing file.',
+  });
 }
 
 /** " Did you mean …?" over the entries of the same kind beside `path`, spelt as `path` is (relative stays relative). */

@@ -29,7 +29,13 @@ export function createLogger({ level = 'info', stream = process.stderr, pretty: 
   });
   // pino-pretty costs ~30 ms to load; only a terminal needs it.
   const destination = usePretty
-    ? (packageRequire('pino-pretty') as typeof import('pino-pretty'))({ destination: scrubbed, colorize: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l', sync: true })
+    ? (packageRequire('pino-pretty') as typeof import('pino-pretty'))({
+        destination: scrubbed,
+        colorize: true,
+        ignore: 'pid,hostname',
+        translateTime: 'HH:MM:ss.l',
+        sync: true,
+      })
     : scrubbed;
   return pino(
     {

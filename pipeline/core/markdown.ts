@@ -12,15 +12,17 @@ const MARKDOWN_SPECIAL = /[\\`*_[\]{}()#+!|~$^]/g;
 
 /** Inline text for a paragraph or a table cell: no Markdown, no HTML, no mentions, no line breaks. */
 export function text(value: string | number): string {
-  return String(value)
-    .replace(MARKDOWN_SPECIAL, (c) => `\\${c}`)
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    // A zero-width space after @ keeps `@org/team` in a tool message from notifying anyone.
-    .replace(/@(?=[\w-])/g, '@\u200b')
-    .replace(/\r\n|\r|\n/g, '<br>');
+  return (
+    String(value)
+      .replace(MARKDOWN_SPECIAL, (c) => `\\${c}`)
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+      .replace(/"/g, '&quot;')
+      // A zero-width space after @ keeps `@org/team` in a tool message from notifying anyone.
+      .replace(/@(?=[\w-])/g, '@\u200b')
+      .replace(/\r\n|\r|\n/g, '<br>')
+  );
 }
 
 /** Inline code. `<code>` instead of backticks: a backtick in the value cannot end it, and `|` is escaped for tables. */

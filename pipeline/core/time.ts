@@ -45,7 +45,11 @@ const FORMATS: Record<'wall' | 'date' | 'label', Intl.DateTimeFormatOptions> = {
 
 /** The wall-clock time of an instant in a zone. */
 export function wallTime(zone: string, instant: Date): WallTime {
-  const parts = Object.fromEntries(formatter('wall', zone).formatToParts(instant).map((p) => [p.type, p.value]));
+  const parts = Object.fromEntries(
+    formatter('wall', zone)
+      .formatToParts(instant)
+      .map((p) => [p.type, p.value]),
+  );
   return {
     date: `${parts['year']}-${parts['month']}-${parts['day']}`,
     weekday: parts['weekday']!.toLowerCase().slice(0, 3) as Weekday,

@@ -169,7 +169,14 @@ function markdownProblem(bundle: EvidenceBundle, page: Buffer): string | undefin
  * integrity failure is reported (a later check of a broken file only repeats it); the name, folder and
  * Markdown checks are reported in addition.
  */
-export function checkBundle(args: { environment: string; key: string; name: string; json: Buffer; markdown: Buffer | undefined; markdownKey: string }): BundleCheck {
+export function checkBundle(args: {
+  environment: string;
+  key: string;
+  name: string;
+  json: Buffer;
+  markdown: Buffer | undefined;
+  markdownKey: string;
+}): BundleCheck {
   const { environment, key, name, json, markdown } = args;
   const fromName = parseBundleName(name);
   const seqGuess = fromName?.sequence ?? null;
@@ -210,13 +217,28 @@ export function checkBundle(args: { environment: string; key: string; name: stri
   }
   const stem = bundleStem(bundle);
   if (fromName?.stem !== stem) {
-    problems.push({ sequence: seqGuess ?? bundle.sequence, key, check: 'key', message: `${key}: bundle ${bundle.sequence} (${bundle.kind}, created ${bundle.createdAt}) must be stored as ${stem}.json: it was renamed or moved.` });
+    problems.push({
+      sequence: seqGuess ?? bundle.sequence,
+      key,
+      check: 'key',
+      message: `${key}: bundle ${bundle.sequence} (${bundle.kind}, created ${bundle.createdAt}) must be stored as ${stem}.json: it was renamed or moved.`,
+    });
   }
   if (bundle.environment !== environment) {
-    problems.push({ sequence: bundle.sequence, key, check: 'environment', message: `${key}: the bundle belongs to environment "${bundle.environment}" but is stored in the folder of "${environment}".` });
+    problems.push({
+      sequence: bundle.sequence,
+      key,
+      check: 'environment',
+      message: `${key}: the bundle belongs to environment "${bundle.environment}" but is stored in the folder of "${environment}".`,
+    });
   }
   if (markdown === undefined) {
-    problems.push({ sequence: bundle.sequence, key: args.markdownKey, check: 'markdown', message: `${args.markdownKey}: the Markdown twin of bundle ${bundle.sequence} is missing.` });
+    problems.push({
+      sequence: bundle.sequence,
+      key: args.markdownKey,
+      check: 'markdown',
+      message: `${args.markdownKey}: the Markdown twin of bundle ${bundle.sequence} is missing.`,
+    });
   } else {
     const problem = markdownProblem(bundle, markdown);
     if (problem) problems.push({ sequence: bundle.sequence, key: args.markdownKey, check: 'markdown', message: `${args.markdownKey}: ${problem}` });
@@ -226,11 +248,15 @@ export function checkBundle(args: { environment: string; key: string; name: stri
 
 /** Checks a stored checkpoint's syntax, schema, canonical form and environment. */
 export function checkCheckpoint(environment: string, key: string, bytes: Buffer): { checkpoint: EvidenceCheckpoint | undefined; problems: ChainProblem[] } {
-  const problem = (message: string): { checkpoint: undefined; problems: ChainProblem[] } => ({ checkpoint: undefined, problems: [{ sequence: null, key, check: 'checkpoint', message: `${key}: ${message}` }] });
+  const problem = (message: string): { checkpoint: undefined; problems: ChainProblem[] } => ({
+    checkpoint: undefined,
+    problems: [{ sequence: null, key, check: 'checkpoint', message: `${key}: ${message}` }],
+  });
   const parsed = parseJson(bytes);
   if ('message' in parsed) return problem(`${parsed.message}.`);
   const schema = EvidenceCheckpoint.safeParse(parsed.value);
-  if (!schema.success) return problem(`not a retention checkpoint (${schema.error.issues[0]?.path.join('.') ?? ''}: ${schema.error.issues[0]?.message ?? 'invalid'}).`);
+  if (!schema.success)
+    return problem(`not a retention checkpoint (${schema.error.issues[0]?.path.join('.') ?? ''}: ${schema.error.issues[0]?.message ?? 'invalid'}).`);
   const expected = Buffer.from(serialize(parsed.value), 'utf8');
   if (!expected.equals(bytes)) {
     const at = firstDifference(bytes, expected);
@@ -247,7 +273,9 @@ export function checkCheckpoint(environment: string, key: string, bytes: Buffer)
     return problem(`retention "${cp.retention}" is not a retention such as 12mo, 400d or 7y.`);
   }
   if (!(Date.parse(cp.createdAt) < cutoff.getTime())) {
-    return problem(`claims bundles through ${cp.throughSequence} (created ${cp.createdAt}) were removed at ${cp.prunedAt}, but under retention ${cp.retention} they were not yet expired.`);
+    return problem(
+      `claims bundles through ${cp.throughSequence} (created ${cp.createdAt}) were removed at ${cp.prunedAt}, but under retention ${cp.retention} they were not yet expired.`,
+    );
   }
   return { checkpoint: cp, problems: [] };
 }
@@ -296,7 +324,12 @@ export function verifyChain(input: ChainInput): ChainReport {
     if (name === CHECKPOINT_FILE || name === INFLIGHT_FILE) continue;
     const parsed = parseBundleName(name);
     if (!parsed) {
-      problems.push({ sequence: null, key: keyOf(name), check: 'key', message: `${keyOf(name)}: not a bundle name (<sequence>-<UTC time>-<kind>.json/.md); a file that does not belong in the evidence folder.` });
+      problems.push({
+        sequence: null,
+        key: keyOf(name),
+        check: 'key',
+        message: `${keyOf(name)}: not a bundle name (<sequence>-<UTC time>-<kind>.json/.md); a file that does not belong in the evidence folder.`,
+      });
       continue;
     }
     if (parsed.ext === 'md') markdown.set(parsed.stem, bytes);
@@ -306,7 +339,12 @@ export function verifyChain(input: ChainInput): ChainReport {
     const seq = parseBundleName(`${stem}.md`)!.sequence;
     // A Markdown twin left by a prune interrupted between its two deletions is covered by the checkpoint.
     if (!files.has(`${stem}.json`) && !covered(seq)) {
-      problems.push({ sequence: seq, key: keyOf(`${stem}.md`), check: 'missing', message: `${keyOf(`${stem}.json`)}: bundle ${seq} is missing; only its Markdown twin ${stem}.md is there.` });
+      problems.push({
+        sequence: seq,
+        key: keyOf(`${stem}.md`),
+        check: 'missing',
+        message: `${keyOf(`${stem}.json`)}: bundle ${seq} is missing; only its Markdown twin ${stem}.md is there.`,
+      });
     }
   }
 
@@ -317,7 +355,12 @@ export function verifyChain(input: ChainInput): ChainReport {
   for (const seq of sequences) {
     const names = jsonBySeq.get(seq)!.sort();
     if (names.length > 1) {
-      problems.push({ sequence: seq, key: keyOf(names[1]!), check: 'sequence', message: `${names.length} bundles carry sequence ${seq}: ${names.map(keyOf).join(', ')}; a chain has one bundle per sequence.` });
+      problems.push({
+        sequence: seq,
+        key: keyOf(names[1]!),
+        check: 'sequence',
+        message: `${names.length} bundles carry sequence ${seq}: ${names.map(keyOf).join(', ')}; a chain has one bundle per sequence.`,
+      });
     }
     const name = names[0]!;
     const stem = name.slice(0, -'.json'.length);
@@ -329,12 +372,20 @@ export function verifyChain(input: ChainInput): ChainReport {
     // The link is read from the stored JSON even when the bundle failed a check, so one edited bundle is
     // not also reported as a broken link of its successor unless the link itself is wrong.
     const link = readLink(check.raw);
-    const linkText = (l: { sequence: number; sha256: string } | null | undefined) => (l === undefined ? 'unreadable' : l === null ? 'null' : `${l.sequence}:${l.sha256}`);
+    const linkText = (l: { sequence: number; sha256: string } | null | undefined) =>
+      l === undefined ? 'unreadable' : l === null ? 'null' : `${l.sequence}:${l.sha256}`;
 
     if (prev === undefined) {
       if (seq === 1) {
         if (link !== undefined && link !== null) {
-          problems.push({ sequence: seq, key, check: 'link', message: `${key}: bundle 1 must start the chain (previous null) but links to ${linkText(link)}.`, expected: null, found: link.sha256 });
+          problems.push({
+            sequence: seq,
+            key,
+            check: 'link',
+            message: `${key}: bundle 1 must start the chain (previous null) but links to ${linkText(link)}.`,
+            expected: null,
+            found: link.sha256,
+          });
         }
       } else if (checkpoint && checkpoint.throughSequence >= seq - 1) {
         if (checkpoint.throughSequence === seq - 1) {
@@ -396,7 +447,12 @@ export function verifyChain(input: ChainInput): ChainReport {
     prev = { sequence: seq, hash: check.hash };
   }
   if (sequences.length === 0 && checkpoint) {
-    problems.push({ sequence: checkpoint.throughSequence + 1, key: keyOf(CHECKPOINT_FILE), check: 'missing', message: `${environment}: a retention checkpoint exists (through ${checkpoint.throughSequence}) but no bundle follows it; prune always keeps the newest bundle.` });
+    problems.push({
+      sequence: checkpoint.throughSequence + 1,
+      key: keyOf(CHECKPOINT_FILE),
+      check: 'missing',
+      message: `${environment}: a retention checkpoint exists (through ${checkpoint.throughSequence}) but no bundle follows it; prune always keeps the newest bundle.`,
+    });
   }
 
   problems.sort((a, b) => (a.sequence ?? Infinity) - (b.sequence ?? Infinity) || rank(a) - rank(b));

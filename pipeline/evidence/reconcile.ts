@@ -34,7 +34,14 @@ interface Window {
 /** What each bundle did, and when (the run's start to the bundle's sealing). */
 function windowsOf(bundles: readonly EvidenceBundle[]): Window[] {
   return bundles.map((b) => {
-    const w: Window = { label: `#${b.sequence} ${b.kind}`, from: Date.parse(b.createdAt), to: Date.parse(b.createdAt), applied: new Set(), failed: new Set(), rolledBack: new Set() };
+    const w: Window = {
+      label: `#${b.sequence} ${b.kind}`,
+      from: Date.parse(b.createdAt),
+      to: Date.parse(b.createdAt),
+      applied: new Set(),
+      failed: new Set(),
+      rolledBack: new Set(),
+    };
     if (b.execution) {
       w.from = Date.parse(b.execution.startedAt);
       for (const s of b.execution.steps) {

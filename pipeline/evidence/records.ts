@@ -98,17 +98,35 @@ export const InterruptedDeploy = z.object({
   by: z.string(),
   planned: z.array(z.string()),
   /** Per planned migration, what the database says now. */
-  state: z.array(z.object({ migration: z.string(), state: z.enum(['applied', 'rolled-back', 'failed', 'not-applied', 'started']), detail: z.string().optional() })),
+  state: z.array(
+    z.object({ migration: z.string(), state: z.enum(['applied', 'rolled-back', 'failed', 'not-applied', 'started']), detail: z.string().optional() }),
+  ),
 });
 export type InterruptedDeploy = z.output<typeof InterruptedDeploy>;
 
 export const TestingEvidence = z.object({
-  lint: z.object({ verdict: z.string(), errors: z.number(), warnings: z.number(), notices: z.number(), findings: z.array(z.object({ rule: z.string(), severity: z.string(), message: z.string(), migration: z.string().optional() })) }).nullable(),
+  lint: z
+    .object({
+      verdict: z.string(),
+      errors: z.number(),
+      warnings: z.number(),
+      notices: z.number(),
+      findings: z.array(z.object({ rule: z.string(), severity: z.string(), message: z.string(), migration: z.string().optional() })),
+    })
+    .nullable(),
   rehearsal: z
-    .object({ verdict: z.string(), finishedAt: z.string(), commit: z.string().nullable(), migrations: z.array(z.object({ name: z.string(), status: z.string(), durationMs: z.number(), rollback: z.string() })) })
+    .object({
+      verdict: z.string(),
+      finishedAt: z.string(),
+      commit: z.string().nullable(),
+      migrations: z.array(z.object({ name: z.string(), status: z.string(), durationMs: z.number(), rollback: z.string() })),
+    })
     .nullable(),
   staging: z
-    .object({ environment: z.string(), migrations: z.array(z.object({ name: z.string(), checksum: z.string().nullable(), finishedAt: z.string().nullable() })) })
+    .object({
+      environment: z.string(),
+      migrations: z.array(z.object({ name: z.string(), checksum: z.string().nullable(), finishedAt: z.string().nullable() })),
+    })
     .nullable(),
 });
 
@@ -173,6 +191,15 @@ export const ExecutionData = z.object({
   }),
   /** When the database is not back to a known state: the exact command that restores the pre-deploy backup. */
   restoreCommand: z.string().nullable(),
-  evidence: z.object({ key: z.string(), sequence: z.number().int(), sha256: z.string(), target: z.string(), localJson: z.string().nullable(), localMarkdown: z.string().nullable() }).nullable(),
+  evidence: z
+    .object({
+      key: z.string(),
+      sequence: z.number().int(),
+      sha256: z.string(),
+      target: z.string(),
+      localJson: z.string().nullable(),
+      localMarkdown: z.string().nullable(),
+    })
+    .nullable(),
 });
 export type ExecutionData = z.output<typeof ExecutionData>;

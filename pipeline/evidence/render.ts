@@ -16,12 +16,18 @@ type Execution = NonNullable<EvidenceBundle['execution']>;
 type Gate = NonNullable<Execution['gate']>;
 
 /** A table cell: escaped like every other value from outside; a dash when there is nothing. */
-const cell = (value: string | number | boolean | null | undefined): string => (value === null || value === undefined || value === '' ? '—' : text(String(value)));
+const cell = (value: string | number | boolean | null | undefined): string =>
+  value === null || value === undefined || value === '' ? '—' : text(String(value));
 
-const table = (head: string[], rows: Array<Array<string | number | boolean | null | undefined>>): string[] => mdTable(head, rows.map((r) => r.map(cell))).split('\n');
+const table = (head: string[], rows: Array<Array<string | number | boolean | null | undefined>>): string[] =>
+  mdTable(
+    head,
+    rows.map((r) => r.map(cell)),
+  ).split('\n');
 
 /** A link only for a plain http(s) URL; anything else is shown as escaped text. */
-const link = (label: string, url: string | null | undefined): string => (url && /^https?:\/\/[^\s<>()[\]]+$/.test(url) ? `[${text(label)}](${url})` : text(label));
+const link = (label: string, url: string | null | undefined): string =>
+  url && /^https?:\/\/[^\s<>()[\]]+$/.test(url) ? `[${text(label)}](${url})` : text(label);
 
 const yesNo = (b: boolean | null | undefined): string => (b === null || b === undefined ? '—' : b ? 'yes' : 'no');
 const list = (items: readonly string[]): string => (items.length === 0 ? '—' : items.join(', '));
@@ -54,7 +60,11 @@ function header(b: PageSource): string[] {
   } else {
     rows.push(['Run', 'outside GitHub Actions']);
   }
-  if (e?.gate?.database) rows.push(['Database', `${text(e.gate.database.display)} (${text(e.gate.database.name)}, system identifier ${text(e.gate.database.systemIdentifier)}, PostgreSQL ${text(e.gate.database.serverVersion)})`]);
+  if (e?.gate?.database)
+    rows.push([
+      'Database',
+      `${text(e.gate.database.display)} (${text(e.gate.database.name)}, system identifier ${text(e.gate.database.systemIdentifier)}, PostgreSQL ${text(e.gate.database.serverVersion)})`,
+    ]);
   rows.push(['dbops', `${text(b.dbops.version)}${b.dbops.commit ? ` (${code(b.dbops.commit.slice(0, 12))})` : ''}`]);
   return ['| | |', '| --- | --- |', ...rows.map(([k, v]) => `| ${k} | ${v} |`)];
 }
@@ -74,13 +84,22 @@ function breakGlassBanner(b: PageSource): string[] {
 
 function change(g: Gate): string[] {
   const out = ['## Change', ''];
-  out.push(g.action === 'rollback' ? `Rollback${g.rollbackTo ? ` down to ${code(g.rollbackTo)} (it stays applied)` : ''}, newest first:` : 'Migrations, oldest first:', '');
+  out.push(
+    g.action === 'rollback' ? `Rollback${g.rollbackTo ? ` down to ${code(g.rollbackTo)} (it stays applied)` : ''}, newest first:` : 'Migrations, oldest first:',
+    '',
+  );
   if (g.migrations.length === 0) out.push('No migration was pending.');
   else {
     out.push(
       ...table(
         ['Migration', 'SHA-256 of migration.sql', 'Rollback', 'SHA-256 of rollback', 'Rollback status'],
-        g.migrations.map((m) => [m.name, m.sha256, m.rollback.path, m.rollback.sha256, m.rollback.reason ? `${m.rollback.status}: ${m.rollback.reason}` : m.rollback.status]),
+        g.migrations.map((m) => [
+          m.name,
+          m.sha256,
+          m.rollback.path,
+          m.rollback.sha256,
+          m.rollback.reason ? `${m.rollback.status}: ${m.rollback.reason}` : m.rollback.status,
+        ]),
       ),
     );
   }
@@ -99,7 +118,14 @@ function pulls(g: Gate): string[] {
       '',
     );
     if (p.reviews.length === 0) out.push('No reviews.', '');
-    else out.push(...table(['Reviewer', 'State', 'Submitted', 'On commit'], p.reviews.map((r) => [r.user, r.state, r.submittedAt, r.commitId])), '');
+    else
+      out.push(
+        ...table(
+          ['Reviewer', 'State', 'Submitted', 'On commit'],
+          p.reviews.map((r) => [r.user, r.state, r.submittedAt, r.commitId]),
+        ),
+        '',
+      );
   }
   if (g.provenance.length > 0) {
     out.push(
@@ -124,11 +150,22 @@ function pulls(g: Gate): string[] {
 function approvals(g: Gate): string[] {
   const out = ['## Environment approvals and four-eyes', ''];
   if (g.approvals.length === 0) out.push('No environment approval was given for this run.', '');
-  else out.push(...table(['Approver', 'State', 'Comment', 'Environments'], g.approvals.map((a) => [a.user, a.state, a.comment, list(a.environments)])), '');
+  else
+    out.push(
+      ...table(
+        ['Approver', 'State', 'Comment', 'Environments'],
+        g.approvals.map((a) => [a.user, a.state, a.comment, list(a.environments)]),
+      ),
+      '',
+    );
   const e = g.environmentSettings;
   if (e) {
     const yes = (v: boolean | null, on: string, off: string) => (v === null ? 'not set' : v ? on : off);
-    const branches = e.deploymentBranchPolicy ? (e.deploymentBranchPolicy.protectedBranches ? 'protected branches only' : 'selected branches only') : 'any branch';
+    const branches = e.deploymentBranchPolicy
+      ? e.deploymentBranchPolicy.protectedBranches
+        ? 'protected branches only'
+        : 'selected branches only'
+      : 'any branch';
     out.push(
       `GitHub environment ${code(e.name)} when the gate ran: required reviewers ${text(list(e.reviewers))}; prevent self-review ${yes(e.preventSelfReview, 'on', 'OFF')}; administrators ${yes(e.canAdminsBypass, 'MAY bypass', 'may not bypass')}; wait timer ${e.waitTimerMinutes === null ? 'none' : `${e.waitTimerMinutes} min`}; deployments from ${branches}.`,
       '',
@@ -145,7 +182,16 @@ function approvals(g: Gate): string[] {
     `Excluded as approvers: PR authors ${text(list(f.excluded.prAuthors))}; committers ${text(list(f.excluded.committers))}; triggering actor ${text(f.excluded.triggeringActor ?? '—')}.`,
     '',
   );
-  if (f.refused.length > 0) out.push('Approvals that do not count:', '', ...table(['User', 'Rule', 'Why'], f.refused.map((r) => [r.user || '(none)', r.rule, r.message])), '');
+  if (f.refused.length > 0)
+    out.push(
+      'Approvals that do not count:',
+      '',
+      ...table(
+        ['User', 'Rule', 'Why'],
+        f.refused.map((r) => [r.user || '(none)', r.rule, r.message]),
+      ),
+      '',
+    );
   return out;
 }
 
@@ -154,14 +200,39 @@ function testing(g: Gate): string[] {
   const out = ['## Testing', ''];
   if (t.lint) {
     out.push(`**Lint:** ${text(t.lint.verdict)} — ${t.lint.errors} errors, ${t.lint.warnings} warnings, ${t.lint.notices} notices.`, '');
-    if (t.lint.findings.length > 0) out.push(...table(['Rule', 'Severity', 'Migration', 'Message'], t.lint.findings.map((x) => [x.rule, x.severity, x.migration, x.message])), '');
+    if (t.lint.findings.length > 0)
+      out.push(
+        ...table(
+          ['Rule', 'Severity', 'Migration', 'Message'],
+          t.lint.findings.map((x) => [x.rule, x.severity, x.migration, x.message]),
+        ),
+        '',
+      );
   } else out.push('**Lint:** not recorded.', '');
   if (t.rehearsal) {
-    out.push(`**Rehearsal:** ${text(t.rehearsal.verdict)}, finished ${text(t.rehearsal.finishedAt)}${t.rehearsal.commit ? ` on ${code(t.rehearsal.commit)}` : ''}.`, '');
-    if (t.rehearsal.migrations.length > 0) out.push(...table(['Migration', 'Status', 'Duration', 'Rollback proof'], t.rehearsal.migrations.map((m) => [m.name, m.status, ms(m.durationMs), m.rollback])), '');
+    out.push(
+      `**Rehearsal:** ${text(t.rehearsal.verdict)}, finished ${text(t.rehearsal.finishedAt)}${t.rehearsal.commit ? ` on ${code(t.rehearsal.commit)}` : ''}.`,
+      '',
+    );
+    if (t.rehearsal.migrations.length > 0)
+      out.push(
+        ...table(
+          ['Migration', 'Status', 'Duration', 'Rollback proof'],
+          t.rehearsal.migrations.map((m) => [m.name, m.status, ms(m.durationMs), m.rollback]),
+        ),
+        '',
+      );
   } else out.push('**Rehearsal:** not recorded.', '');
   if (t.staging) {
-    out.push(`**Staging first** (${code(t.staging.environment)}):`, '', ...table(['Migration', 'Checksum on staging', 'Applied on staging'], t.staging.migrations.map((m) => [m.name, m.checksum, m.finishedAt])), '');
+    out.push(
+      `**Staging first** (${code(t.staging.environment)}):`,
+      '',
+      ...table(
+        ['Migration', 'Checksum on staging', 'Applied on staging'],
+        t.staging.migrations.map((m) => [m.name, m.checksum, m.finishedAt]),
+      ),
+      '',
+    );
   } else out.push('**Staging first:** not required for this environment.', '');
   return out;
 }
@@ -203,11 +274,23 @@ function gate(g: Gate): string[] {
     '',
     `**Decision: ${g.decision === 'allowed' ? 'allowed' : 'REFUSED'}** at ${text(g.at)} (${g.action}).`,
     '',
-    ...table(['Check', 'Status', 'Summary'], g.checks.map((c) => [c.name, c.status, c.summary])),
+    ...table(
+      ['Check', 'Status', 'Summary'],
+      g.checks.map((c) => [c.name, c.status, c.summary]),
+    ),
     '',
   ];
   const reasons = g.checks.flatMap((c) => c.reasons.map((r) => [c.name, r.rule, r.message, r.hint] as const));
-  if (reasons.length > 0) out.push('Reasons:', '', ...table(['Check', 'Rule', 'Reason', 'Fix'], reasons.map((r) => [...r])), '');
+  if (reasons.length > 0)
+    out.push(
+      'Reasons:',
+      '',
+      ...table(
+        ['Check', 'Rule', 'Reason', 'Fix'],
+        reasons.map((r) => [...r]),
+      ),
+      '',
+    );
   return out;
 }
 
@@ -223,7 +306,16 @@ function execution(e: Execution): string[] {
       '',
     );
   }
-  if (e.smoke.length > 0) out.push('### Smoke queries', '', ...table(['Query', 'Result', 'Rows', 'Duration', 'Error'], e.smoke.map((s) => [s.name, s.ok ? 'ok' : 'FAILED', s.rows, ms(s.durationMs), s.error])), '');
+  if (e.smoke.length > 0)
+    out.push(
+      '### Smoke queries',
+      '',
+      ...table(
+        ['Query', 'Result', 'Rows', 'Duration', 'Error'],
+        e.smoke.map((s) => [s.name, s.ok ? 'ok' : 'FAILED', s.rows, ms(s.durationMs), s.error]),
+      ),
+      '',
+    );
   const f = e.finalState;
   out.push(
     '## Final state',
@@ -235,7 +327,8 @@ function execution(e: Execution): string[] {
     '',
   );
   if (f.diff) out.push('Schema difference to the pre-deploy state:', '', fence(f.diff, 'diff'), '');
-  if (e.restoreCommand) out.push('## Restore command', '', 'The database is not back to a known state. Restore the pre-deploy backup with:', '', fence(e.restoreCommand, 'sh'), '');
+  if (e.restoreCommand)
+    out.push('## Restore command', '', 'The database is not back to a known state. Restore the pre-deploy backup with:', '', fence(e.restoreCommand, 'sh'), '');
   return out;
 }
 
@@ -247,7 +340,10 @@ function interrupted(b: PageSource): string[] {
     '',
     `A ${i.action} started at ${text(i.startedAt)} by ${text(i.by)} never finished (killed, or its runner was lost). Reconstructed from its in-flight marker and the database:`,
     '',
-    ...table(['Migration', 'State now', 'Detail'], i.state.map((s) => [s.migration, s.state, s.detail])),
+    ...table(
+      ['Migration', 'State now', 'Detail'],
+      i.state.map((s) => [s.migration, s.state, s.detail]),
+    ),
     '',
     `Planned: ${text(list(i.planned))}.`,
     '',
@@ -294,7 +390,8 @@ export function renderBundleBody(b: PageSource): string {
 }
 
 /** The page's last lines: the bundle's own hash, which the body cannot contain (it covers the body's hash). Frozen format. */
-export const markdownTrailer = (sha256: string): string => `\n---\n\nSHA-256 of this bundle (the canonical JSON beside this page, without its sha256 field): \`${sha256}\`\n`;
+export const markdownTrailer = (sha256: string): string =>
+  `\n---\n\nSHA-256 of this bundle (the canonical JSON beside this page, without its sha256 field): \`${sha256}\`\n`;
 
 /** The Markdown page of a sealed bundle: body, then the trailer naming its hash. */
 export const renderBundleMarkdown = (b: EvidenceBundle): string => `${renderBundleBody(b)}${markdownTrailer(b.sha256)}`;

@@ -25,7 +25,10 @@ export const ChainReport = z.object({
    * What the first bundle links to when the chain does not start at 1: a retention checkpoint, or (in a
    * folder such as a workflow artifact, which holds only its run's bundles) a predecessor that is not there.
    */
-  anchor: z.object({ sequence: z.number().int(), sha256: z.string(), via: z.enum(['checkpoint', 'outside']) }).nullable().optional(),
+  anchor: z
+    .object({ sequence: z.number().int(), sha256: z.string(), via: z.enum(['checkpoint', 'outside']) })
+    .nullable()
+    .optional(),
   ok: z.boolean(),
   /** The first broken link, then any further problems. */
   problems: z.array(ChainProblem),
@@ -44,7 +47,9 @@ export const EvidencePruneData = z.object({
   location: z.string(),
   retention: z.string(),
   dryRun: z.boolean(),
-  environments: z.array(z.object({ environment: z.string(), deleted: z.array(z.string()), kept: z.number().int(), checkpointThrough: z.number().int().nullable() })),
+  environments: z.array(
+    z.object({ environment: z.string(), deleted: z.array(z.string()), kept: z.number().int(), checkpointThrough: z.number().int().nullable() }),
+  ),
 });
 export type EvidencePruneData = z.output<typeof EvidencePruneData>;
 
@@ -66,4 +71,8 @@ export const EvidenceReconcileData = z.object({
 });
 export type EvidenceReconcileData = z.output<typeof EvidenceReconcileData>;
 
-export const EVIDENCE_REPORT_DATA = { 'evidence-verify': EvidenceVerifyData, 'evidence-reconcile': EvidenceReconcileData, 'evidence-prune': EvidencePruneData } as const;
+export const EVIDENCE_REPORT_DATA = {
+  'evidence-verify': EvidenceVerifyData,
+  'evidence-reconcile': EvidenceReconcileData,
+  'evidence-prune': EvidencePruneData,
+} as const;

@@ -13,7 +13,10 @@ import { RETENTION } from '../policy/environments.ts';
  */
 export function retentionCutoff(retention: string, now: Date): Date {
   const m = RETENTION.exec(retention);
-  if (!m) throw new ConfigError(`policies/environments.yaml: evidence.retention "${retention}" is not a retention.`, { hint: 'Use a number and a unit: 12mo, 400d or 7y.' });
+  if (!m)
+    throw new ConfigError(`policies/environments.yaml: evidence.retention "${retention}" is not a retention.`, {
+      hint: 'Use a number and a unit: 12mo, 400d or 7y.',
+    });
   const n = Number(m[1]);
   const unit = m[2]!;
   if (unit === 'd') return new Date(now.getTime() - n * 86_400_000);

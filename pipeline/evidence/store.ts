@@ -35,15 +35,21 @@ export interface StoredBundle {
   markdown: string;
 }
 
-
 /** The evidence storage target and prefix of the policies (without an environment): for commands that walk every environment. */
-export function openEvidenceRoot(policies: Pick<Policies, 'backups' | 'environments'>, env: NodeJS.ProcessEnv, log?: Logger): { storage: Storage; prefix: string } {
+export function openEvidenceRoot(
+  policies: Pick<Policies, 'backups' | 'environments'>,
+  env: NodeJS.ProcessEnv,
+  log?: Logger,
+): { storage: Storage; prefix: string } {
   const { target, prefix } = policies.environments.evidence;
   const targets = openTargets(policies.backups, env, log);
   if (target !== undefined && !targets.names.includes(target)) {
-    throw new ConfigError(`policies/environments.yaml: evidence.target "${target}" is not a storage target of policies/backups.yaml (it defines ${targets.names.map((n) => `"${n}"`).join(', ')}).`, {
-      hint: `Name one of ${targets.names.join(', ')}, or remove evidence.target to use the primary target.`,
-    });
+    throw new ConfigError(
+      `policies/environments.yaml: evidence.target "${target}" is not a storage target of policies/backups.yaml (it defines ${targets.names.map((n) => `"${n}"`).join(', ')}).`,
+      {
+        hint: `Name one of ${targets.names.join(', ')}, or remove evidence.target to use the primary target.`,
+      },
+    );
   }
   return { storage: targets.get(target), prefix: `${prefix}/` };
 }
@@ -51,7 +57,9 @@ export function openEvidenceRoot(policies: Pick<Policies, 'backups' | 'environme
 /** Refuses what cannot be an environment (it becomes a folder name of the evidence storage). `what` names it in the message, e.g. the flag. */
 export function checkEnvironmentName(name: string | undefined, what = `--environment "${name}"`): void {
   if (name !== undefined && !ENVIRONMENT_NAME.test(name)) {
-    throw new UsageError(`${what} is not an environment name (lower-case letters, digits and dashes).`, { hint: 'Pass a name as policies/environments.yaml spells it, e.g. production.' });
+    throw new UsageError(`${what} is not an environment name (lower-case letters, digits and dashes).`, {
+      hint: 'Pass a name as policies/environments.yaml spells it, e.g. production.',
+    });
   }
 }
 
@@ -138,7 +146,11 @@ async function chainTip(store: EvidenceStore): Promise<{ sequence: number; previ
       if (sha256Hex(renderBundleBody(check.bundle)) === check.bundle.markdownSha256) {
         await store.storage.put(markdownKey, renderBundleMarkdown(check.bundle));
         store.log?.warn({ key: markdownKey }, `restored the missing Markdown twin ${markdownKey} of bundle ${check.bundle.sequence}`);
-      } else store.log?.warn({ key: markdownKey }, `the Markdown twin ${markdownKey} of bundle ${check.bundle.sequence} is missing and this dbops version renders it differently: not restored`);
+      } else
+        store.log?.warn(
+          { key: markdownKey },
+          `the Markdown twin ${markdownKey} of bundle ${check.bundle.sequence} is missing and this dbops version renders it differently: not restored`,
+        );
     }
     return { sequence: check.bundle.sequence + 1, previous: { sequence: check.bundle.sequence, sha256: check.hash! } };
   }
@@ -158,7 +170,12 @@ async function chainTip(store: EvidenceStore): Promise<{ sequence: number; previ
  * a rendering that the next append restores if a crash cut it off. `build` defaults to this dbops and the
  * git commit of the current directory.
  */
-export async function appendBundle(store: EvidenceStore, draft: BundleDraft, now: Date = new Date(), build?: { version: string; commit: string | null }): Promise<StoredBundle> {
+export async function appendBundle(
+  store: EvidenceStore,
+  draft: BundleDraft,
+  now: Date = new Date(),
+  build?: { version: string; commit: string | null },
+): Promise<StoredBundle> {
   const tip = await chainTip(store);
   const dbops = build ?? (store.log ? await dbopsBuild(createShell(store.log)) : { version: DBOPS_VERSION, commit: null });
   // Secrets never reach a bundle, whatever the caller put into error messages or reasons; redacting before
@@ -227,7 +244,10 @@ export async function readInflight(store: EvidenceStore): Promise<InflightMarker
   const parsed = InflightMarker.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    store.log?.warn({ key }, `ignoring the in-flight marker ${key}: not a marker (${issue ? `${issue.path.join('.') || '<root>'}: ${issue.message}` : 'invalid'})`);
+    store.log?.warn(
+      { key },
+      `ignoring the in-flight marker ${key}: not a marker (${issue ? `${issue.path.join('.') || '<root>'}: ${issue.message}` : 'invalid'})`,
+    );
     return undefined;
   }
   return parsed.data;

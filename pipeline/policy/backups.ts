@@ -8,7 +8,10 @@ const DirectoryTarget = z
   .strictObject({
     type: z.literal('directory'),
     path: z.string().min(1).describe('Folder on the backup server (a mount); relative paths are resolved against the working directory.'),
-    primary: z.boolean().default(false).describe('The target `backup create` writes to and every other command reads from by default. Exactly one target is primary.'),
+    primary: z
+      .boolean()
+      .default(false)
+      .describe('The target `backup create` writes to and every other command reads from by default. Exactly one target is primary.'),
   })
   .describe('A folder, e.g. the backup server mounted over NFS.');
 
@@ -21,7 +24,9 @@ const S3Target = z
     endpoint: z.string().url().optional().describe('S3-compatible endpoint (MinIO, Ceph, R2 …); AWS when absent.'),
     endpoint_env: EnvName.optional().describe('Environment variable holding the endpoint instead (wins over endpoint when set).'),
     force_path_style: z.boolean().default(false).describe('Path-style addressing (bucket in the path), which most S3-compatible servers need.'),
-    access_key_id_env: EnvName.default('AWS_ACCESS_KEY_ID').describe('Environment variable holding the access key id; when it is unset the AWS SDK default chain applies (OIDC web identity in GitHub Actions).'),
+    access_key_id_env: EnvName.default('AWS_ACCESS_KEY_ID').describe(
+      'Environment variable holding the access key id; when it is unset the AWS SDK default chain applies (OIDC web identity in GitHub Actions).',
+    ),
     secret_access_key_env: EnvName.default('AWS_SECRET_ACCESS_KEY'),
     session_token_env: EnvName.default('AWS_SESSION_TOKEN'),
     part_size_mib: z.number().int().min(5).max(5120).default(16).describe('Multipart upload part size (S3 minimum 5 MiB).'),
@@ -62,8 +67,13 @@ export const BackupsPolicy = z
       .prefault({}),
     encryption: z
       .strictObject({
-        recipients: z.array(Recipient).default([]).describe('age X25519 recipients every backup is encrypted to (any one identity decrypts). At least one is needed to create a backup.'),
-        identity_env: EnvName.default('DBOPS_BACKUP_IDENTITY').describe('Environment variable holding an age identity (AGE-SECRET-KEY-1…) for verify and restore; --identity-file wins.'),
+        recipients: z
+          .array(Recipient)
+          .default([])
+          .describe('age X25519 recipients every backup is encrypted to (any one identity decrypts). At least one is needed to create a backup.'),
+        identity_env: EnvName.default('DBOPS_BACKUP_IDENTITY').describe(
+          'Environment variable holding an age identity (AGE-SECRET-KEY-1…) for verify and restore; --identity-file wins.',
+        ),
       })
       .prefault({}),
     targets: z
@@ -97,14 +107,22 @@ export const BackupsPolicy = z
     verify: z
       .strictObject({
         restore_jobs: z.number().int().min(1).max(32).default(2).describe('pg_restore -j for --restore and backup restore.'),
-        amcheck: z.enum(['heapallindexed', 'basic', 'off']).default('heapallindexed').describe('pg_amcheck on the restored copy: heapallindexed (every heap tuple has its index entries), basic, or off.'),
+        amcheck: z
+          .enum(['heapallindexed', 'basic', 'off'])
+          .default('heapallindexed')
+          .describe('pg_amcheck on the restored copy: heapallindexed (every heap tuple has its index entries), basic, or off.'),
       })
       .prefault({}),
     notifications: z
       .strictObject({
-        webhook_env: EnvName.default('DBOPS_BACKUP_WEBHOOK').describe('Environment variable holding the webhook URL (a secret). Unset: no webhook, the job summary only.'),
+        webhook_env: EnvName.default('DBOPS_BACKUP_WEBHOOK').describe(
+          'Environment variable holding the webhook URL (a secret). Unset: no webhook, the job summary only.',
+        ),
         on: z.array(z.enum(['success', 'failure'])).default(['success', 'failure']),
-        format: z.enum(['slack', 'json']).default('slack').describe('slack: {text, blocks} (Slack, Mattermost, Rocket.Chat, Teams workflows); json: the dbops event object.'),
+        format: z
+          .enum(['slack', 'json'])
+          .default('slack')
+          .describe('slack: {text, blocks} (Slack, Mattermost, Rocket.Chat, Teams workflows); json: the dbops event object.'),
       })
       .prefault({}),
     progress_interval: Duration.default('30s').describe('How often a running backup or verification logs bytes, rate and ETA when not on a terminal (CI).'),

@@ -35,29 +35,44 @@ export type ChangeWindow = z.output<typeof ChangeWindow>;
 
 export const EnvironmentPolicy = z
   .strictObject({
-    database_url_env: EnvName.describe('Environment variable holding this environment\'s database URL (a secret: in GitHub, an environment secret).'),
+    database_url_env: EnvName.describe("Environment variable holding this environment's database URL (a secret: in GitHub, an environment secret)."),
     github_environment: z.string().min(1).optional().describe('Name of the GitHub environment whose approvals count (default: the key of this environment).'),
-    approvals: z.number().int().min(0).max(6).default(0).describe(
-      'Environment approvals required inside GitHub Actions, counted by user, from approvers who pass four-eyes. 0 = no approval needed (and none checked).',
-    ),
-    four_eyes: z.boolean().default(true).describe(
-      'Approvers must be none of: authors of the pull requests that introduced the migrations, committers of the migration and rollback files, the run\'s triggering actor.',
-    ),
-    break_glass: z.boolean().default(false).describe(
-      'Whether `--break-glass "<reason>"` may replace the approvals (outside GitHub Actions, or in an emergency). Recorded and marked in every report and evidence bundle.',
-    ),
-    staging_first: z.string().min(1).optional().describe(
-      'Another environment of this file where every pending migration must already be applied with the same checksum (its _prisma_migrations).',
-    ),
+    approvals: z
+      .number()
+      .int()
+      .min(0)
+      .max(6)
+      .default(0)
+      .describe(
+        'Environment approvals required inside GitHub Actions, counted by user, from approvers who pass four-eyes. 0 = no approval needed (and none checked).',
+      ),
+    four_eyes: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Approvers must be none of: authors of the pull requests that introduced the migrations, committers of the migration and rollback files, the run's triggering actor.",
+      ),
+    break_glass: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Whether `--break-glass "<reason>"` may replace the approvals (outside GitHub Actions, or in an emergency). Recorded and marked in every report and evidence bundle.',
+      ),
+    staging_first: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Another environment of this file where every pending migration must already be applied with the same checksum (its _prisma_migrations).'),
     backup: z
       .strictObject({
         required: z.boolean().default(true).describe('A verified backup of this very database (system identifier + name) must exist.'),
         max_age: Duration.default('60min').describe('The newest verified backup must have finished no longer ago than this.'),
       })
       .prefault({}),
-    require_rehearsal: z.boolean().default(false).describe(
-      '<reports-dir>/rehearse.json must exist, have passed, and cover every pending migration (run `dbops rehearse` in the deploy job first).',
-    ),
+    require_rehearsal: z
+      .boolean()
+      .default(false)
+      .describe('<reports-dir>/rehearse.json must exist, have passed, and cover every pending migration (run `dbops rehearse` in the deploy job first).'),
     windows: z
       .strictObject({
         zone: ZONE.default('UTC').describe('IANA zone of the window times.'),
@@ -71,15 +86,21 @@ export const EnvironmentPolicy = z
       })
       .prefault({})
       .describe('Change windows: when deploys may run without --outside-window.'),
-    on_failure: z.enum(['rollback', 'stop']).default('rollback').describe(
-      'What a failed deploy does: rollback = run the paired rollbacks of the migrations it applied, newest first, and mark them rolled back; stop = leave the database as the failure left it. Either way the restore command of the pre-deploy backup is printed when the schema is not back to its pre-deploy state.',
-    ),
+    on_failure: z
+      .enum(['rollback', 'stop'])
+      .default('rollback')
+      .describe(
+        'What a failed deploy does: rollback = run the paired rollbacks of the migrations it applied, newest first, and mark them rolled back; stop = leave the database as the failure left it. Either way the restore command of the pre-deploy backup is printed when the schema is not back to its pre-deploy state.',
+      ),
     smoke: z
       .array(
         z.strictObject({
           name: z.string().min(1),
           sql: z.string().min(1).describe('Runs in a READ ONLY transaction after the deploy; an error fails the deploy.'),
-          expect: z.enum(['any', 'rows', 'no-rows']).default('any').describe('any: only must not fail; rows: must return at least one row; no-rows: must return none (e.g. an integrity query).'),
+          expect: z
+            .enum(['any', 'rows', 'no-rows'])
+            .default('any')
+            .describe('any: only must not fail; rows: must return at least one row; no-rows: must return none (e.g. an integrity query).'),
         }),
       )
       .default([])
@@ -102,19 +123,32 @@ export const EnvironmentsPolicy = z
     evidence: z
       .strictObject({
         target: z.string().optional().describe('Storage target of policies/backups.yaml the bundles go to (default: its primary).'),
-        prefix: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'expected a lower-case folder name').default('evidence').describe('Folder (key prefix) inside the target: <prefix>/<environment>/…'),
-        retention: z.string().regex(RETENTION, 'expected a retention such as 12mo, 400d or 7y').default('12mo').describe(
-          'How long bundles are kept (PCI DSS 10.5.1: at least 12 months; SOX programmes often ask for 7y). Expired bundles are removed by `dbops evidence prune` with a checkpoint that keeps the chain verifiable.',
-        ),
+        prefix: z
+          .string()
+          .regex(/^[a-z0-9][a-z0-9-]*$/, 'expected a lower-case folder name')
+          .default('evidence')
+          .describe('Folder (key prefix) inside the target: <prefix>/<environment>/…'),
+        retention: z
+          .string()
+          .regex(RETENTION, 'expected a retention such as 12mo, 400d or 7y')
+          .default('12mo')
+          .describe(
+            'How long bundles are kept (PCI DSS 10.5.1: at least 12 months; SOX programmes often ask for 7y). Expired bundles are removed by `dbops evidence prune` with a checkpoint that keeps the chain verifiable.',
+          ),
       })
       .prefault({}),
   })
   .superRefine((p, ctx) => {
     for (const [name, env] of Object.entries(p.environments)) {
       if (env.staging_first === undefined) continue;
-      if (env.staging_first === name) ctx.addIssue({ code: 'custom', path: ['environments', name, 'staging_first'], message: 'an environment cannot be its own staging' });
+      if (env.staging_first === name)
+        ctx.addIssue({ code: 'custom', path: ['environments', name, 'staging_first'], message: 'an environment cannot be its own staging' });
       else if (!(env.staging_first in p.environments)) {
-        ctx.addIssue({ code: 'custom', path: ['environments', name, 'staging_first'], message: `no environment "${env.staging_first}" in this file (it has ${Object.keys(p.environments).join(', ') || 'none'})` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['environments', name, 'staging_first'],
+          message: `no environment "${env.staging_first}" in this file (it has ${Object.keys(p.environments).join(', ') || 'none'})`,
+        });
       }
     }
   })

@@ -23,7 +23,9 @@ export const LintPolicy = z
         allow_labels: z
           .array(z.string().min(1))
           .default(['allow-destructive'])
-          .describe('A pull request carrying one of these labels may drop tables, columns or schemas, truncate, or narrow types (reported as warnings instead of errors).'),
+          .describe(
+            'A pull request carrying one of these labels may drop tables, columns or schemas, truncate, or narrow types (reported as warnings instead of errors).',
+          ),
       })
       .prefault({})
       .describe('Statements that lose data.'),

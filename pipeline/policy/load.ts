@@ -37,7 +37,8 @@ async function loadOne<K extends PolicyName>(dir: string, name: K, problems: Pro
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    for (const err of doc.errors) problems.push({ path, line: lines.linePos(err.pos[0]).line, key: '<yaml>', message: err.message.split('\n')[0] ?? err.message });
+    for (const err of doc.errors)
+      problems.push({ path, line: lines.linePos(err.pos[0]).line, key: '<yaml>', message: err.message.split('\n')[0] ?? err.message });
     return undefined;
   }
   const parsed = schema.safeParse(doc.toJS() ?? {});

@@ -2,8 +2,7 @@ import { z } from 'zod';
 import { parseDuration } from '../core/duration.ts';
 import { Duration } from './duration.ts';
 
-const Thresholds = (warning: string, error: string) =>
-  z.strictObject({ warning: Duration.default(warning), error: Duration.default(error) }).prefault({});
+const Thresholds = (warning: string, error: string) => z.strictObject({ warning: Duration.default(warning), error: Duration.default(error) }).prefault({});
 
 /** A duration between 1 ms and `max` ms: sampling and probing need a real, bounded period. */
 const Period = (max: number) =>
@@ -20,10 +19,17 @@ export const RehearsePolicy = z
     probes: z
       .strictObject({
         interval: Period(1000).default('25ms').describe('Pause between two probe queries on one connection.'),
-        max_tables: z.number().int().nonnegative().default(6).describe('Probe at most this many of the tables a migration touches (two connections each: one reads, one writes); 0 turns probes off.'),
+        max_tables: z
+          .number()
+          .int()
+          .nonnegative()
+          .default(6)
+          .describe('Probe at most this many of the tables a migration touches (two connections each: one reads, one writes); 0 turns probes off.'),
       })
       .prefault({})
-      .describe('The probe workload: while a migration runs, each touched table is read (SELECT … LIMIT 1) and written (UPDATE of one row to its own value, rolled back) in a loop.'),
+      .describe(
+        'The probe workload: while a migration runs, each touched table is read (SELECT … LIMIT 1) and written (UPDATE of one row to its own value, rolled back) in a loop.',
+      ),
     budgets: z
       .strictObject({
         duration: Thresholds('10s', '2min').describe('Wall time of one migration.'),
@@ -48,7 +54,10 @@ export const RehearsePolicy = z
       .describe('Limits that turn measurements into findings.'),
     workload: z
       .strictObject({
-        file: z.string().default('workload.sql').describe('Named queries (-- name: …) in the policies folder, run with EXPLAIN (ANALYZE, BUFFERS) before and after the pending migrations.'),
+        file: z
+          .string()
+          .default('workload.sql')
+          .describe('Named queries (-- name: …) in the policies folder, run with EXPLAIN (ANALYZE, BUFFERS) before and after the pending migrations.'),
         runs: z.number().int().min(1).max(20).default(3).describe('Measured runs per query (after one warm-up run); the fastest counts.'),
         slowdown_ratio: z.number().positive().default(2).describe('after/before execution time above which a query is reported as slower.'),
         min_delta: Duration.default('5ms').describe('Ignore slowdowns smaller than this (timer noise on tiny queries).'),

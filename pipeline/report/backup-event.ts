@@ -80,9 +80,7 @@ export interface SlackText {
   emoji?: boolean;
 }
 export type SlackBlock =
-  | { type: 'header'; text: SlackText }
-  | { type: 'section'; text?: SlackText; fields?: SlackText[] }
-  | { type: 'context'; elements: SlackText[] };
+  { type: 'header'; text: SlackText } | { type: 'section'; text?: SlackText; fields?: SlackText[] } | { type: 'context'; elements: SlackText[] };
 export interface SlackPayload {
   text: string;
   blocks: SlackBlock[];
@@ -212,8 +210,16 @@ export function buildEvent(reports: LoadedReport[], unreadable: Unreadable[], op
   const prune = by<BackupPruneData>('backup-prune');
   const restore = by<BackupRestoreData>('backup-restore');
 
-  const failedSteps: FailedStep[] = reports.filter((r) => isFailed(r.report)).map(({ report }) => ({ step: report.step, command: report.command, ...whyFailed(report) }));
-  for (const u of unreadable) failedSteps.push({ step: u.file, command: 'read report', message: u.message, hint: 'The report was not written by this version of dbops, or was damaged; run the step again.' });
+  const failedSteps: FailedStep[] = reports
+    .filter((r) => isFailed(r.report))
+    .map(({ report }) => ({ step: report.step, command: report.command, ...whyFailed(report) }));
+  for (const u of unreadable)
+    failedSteps.push({
+      step: u.file,
+      command: 'read report',
+      message: u.message,
+      hint: 'The report was not written by this version of dbops, or was damaged; run the step again.',
+    });
 
   let reason: string | null = null;
   if (reports.length === 0 && unreadable.length === 0) {
@@ -275,7 +281,12 @@ export function buildEvent(reports: LoadedReport[], unreadable: Unreadable[], op
             ? 'prune'
             : 'nothing';
   const subject = subjectOf(activity, tier, database, backupId);
-  const title = outcome === 'success' ? `${subject} succeeded` : reports.length === 0 && unreadable.length === 0 ? 'Backup run failed: no backup report' : `${subject} failed`;
+  const title =
+    outcome === 'success'
+      ? `${subject} succeeded`
+      : reports.length === 0 && unreadable.length === 0
+        ? 'Backup run failed: no backup report'
+        : `${subject} failed`;
 
   const commits = [...new Set(reports.map((r) => r.report.commit).filter((c): c is string => c !== null))];
   return {
@@ -296,7 +307,14 @@ export function buildEvent(reports: LoadedReport[], unreadable: Unreadable[], op
     verification: verify?.data ? verificationSummary(verify.data) : null,
     replicate: replicate?.data ? replicateSummary(replicate.data) : null,
     prune: prune?.data ? pruneSummary(prune.data) : null,
-    steps: reports.map(({ report }) => ({ step: report.step, command: report.command, verdict: report.verdict, exitCode: report.exitCode, durationMs: report.durationMs, finishedAt: report.finishedAt })),
+    steps: reports.map(({ report }) => ({
+      step: report.step,
+      command: report.command,
+      verdict: report.verdict,
+      exitCode: report.exitCode,
+      durationMs: report.durationMs,
+      finishedAt: report.finishedAt,
+    })),
     failedSteps: failedSteps.map((f) => ({ ...f, message: redact(f.message), hint: f.hint === null ? null : redact(f.hint) })),
     run: runLink(options.env),
     commit: commits.length === 1 ? commits[0]! : null,
@@ -352,7 +370,12 @@ export function slackPayload(e: BackupEvent): SlackPayload {
   ].filter((c): c is string => c !== null);
   blocks.push({ type: 'context', elements: [mrkdwn(context.join(' · '), SECTION_MAX)] });
 
-  const facts = [e.size, e.duration, e.throughputMiBs === null ? null : `${e.throughputMiBs} MiB/s`, e.targets.length ? `to ${e.targets.map((t) => t.name).join(', ')}` : null].filter(Boolean);
+  const facts = [
+    e.size,
+    e.duration,
+    e.throughputMiBs === null ? null : `${e.throughputMiBs} MiB/s`,
+    e.targets.length ? `to ${e.targets.map((t) => t.name).join(', ')}` : null,
+  ].filter(Boolean);
   const fallback = `${icon} ${e.title}${facts.length ? ` (${facts.join(', ')})` : ''}${e.reason && e.outcome === 'failure' ? `: ${e.reason}` : ''}`;
   return { text: clip(slackEscape(fallback), SECTION_MAX), blocks };
 }
@@ -387,7 +410,12 @@ export function summaryMarkdown(e: BackupEvent, reports: LoadedReport[], deliver
   if (rows.length > 0) head.push(table(['', 'This run'], rows));
   head.push(`<sub>Notification: ${text(deliveryLine(delivery))}</sub>`);
   const blocks: Block[] = [{ essential: true, markdown: head.join('\n\n') }, ...backupBlocks(reports)];
-  return `${assemble(blocks, SUMMARY_BYTES, (s) => Buffer.byteLength(s, 'utf8'), (n) => `> ✂️ ${n} more ${noun(n, 'section')} left out: see the reports artifact.`)}\n`;
+  return `${assemble(
+    blocks,
+    SUMMARY_BYTES,
+    (s) => Buffer.byteLength(s, 'utf8'),
+    (n) => `> ✂️ ${n} more ${noun(n, 'section')} left out: see the reports artifact.`,
+  )}\n`;
 }
 
 /** GitHub accepts up to 1 MiB per step summary. */
@@ -409,4 +437,3 @@ export function deliveryLine(d: Delivery): string {
 }
 
 // ---- the step -----------------------------------------------------------------------------------------
-

@@ -14,7 +14,11 @@ export const BACKUP_STEPS = ['backup-create', 'backup-verify', 'backup-replicate
 export const isBackupStep = (step: string) => (BACKUP_STEPS as readonly string[]).includes(step);
 
 type Report = LoadedReport['report'];
-const utc = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z').replace(/Z$/, ' UTC');
+const utc = (iso: string) =>
+  iso
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z')
+    .replace(/Z$/, ' UTC');
 const MAX_DECISION_ROWS = 60;
 
 function createBlock(r: Report, d: BackupCreateData): Block {
@@ -33,7 +37,8 @@ function createBlock(r: Report, d: BackupCreateData): Block {
   ];
   const parts = [`### ${VERDICT_ICON[r.verdict]} Backup created: ${code(m.id)}`, facts.join(' · ')];
   if (m.note) parts.push(`Note: ${text(m.note)}`);
-  if (d.swept.length > 0) parts.push(`Removed ${d.swept.length} partial ${noun(d.swept.length, 'upload')} of earlier killed runs: ${d.swept.map((s) => code(s)).join(', ')}`);
+  if (d.swept.length > 0)
+    parts.push(`Removed ${d.swept.length} partial ${noun(d.swept.length, 'upload')} of earlier killed runs: ${d.swept.map((s) => code(s)).join(', ')}`);
   return { markdown: parts.join('\n\n') };
 }
 
@@ -52,7 +57,13 @@ function verifyBlock(r: Report, d: BackupVerifyData): Block {
     ['l', 'l', 'r', 'l'],
   );
   const level = { read: 'read (SHA-256, decryption, full archive read)', restore: 'restore test', copy: 'copy check' }[v.level];
-  return { markdown: [`### ${VERDICT_ICON[r.verdict]} Backup ${v.ok ? 'verified' : 'verification failed'}: ${code(d.backupId)}, ${text(level)}`, facts.join(' · '), checks].join('\n\n') };
+  return {
+    markdown: [
+      `### ${VERDICT_ICON[r.verdict]} Backup ${v.ok ? 'verified' : 'verification failed'}: ${code(d.backupId)}, ${text(level)}`,
+      facts.join(' · '),
+      checks,
+    ].join('\n\n'),
+  };
 }
 
 function replicateBlock(r: Report, d: BackupReplicateData): Block {
@@ -84,7 +95,12 @@ function pruneBlock(r: Report, d: BackupPruneData): Block {
   parts.push(
     table(
       ['Target', 'Kept', d.dryRun ? 'Would delete' : 'Deleted', 'Partial uploads removed'],
-      d.targets.map((t) => [code(t.name), String(t.decisions.filter((x) => x.keep).length), String(d.dryRun ? t.decisions.filter((x) => !x.keep).length : t.deleted.length), String(t.swept.length)]),
+      d.targets.map((t) => [
+        code(t.name),
+        String(t.decisions.filter((x) => x.keep).length),
+        String(d.dryRun ? t.decisions.filter((x) => !x.keep).length : t.deleted.length),
+        String(t.swept.length),
+      ]),
       ['l', 'r', 'r', 'r'],
     ),
   );
@@ -94,7 +110,12 @@ function pruneBlock(r: Report, d: BackupPruneData): Block {
     const shown = [...t.decisions].sort((a, b) => b.finishedAt.localeCompare(a.finishedAt)).slice(0, MAX_DECISION_ROWS);
     const rows = shown.map((x) => [code(x.id), text(x.tier), text(x.status), x.keep ? 'keep' : '**delete**', text(x.reasons.join('; '))]);
     const more = t.decisions.length - shown.length;
-    parts.push(details(`Decisions on ${code(t.name)} (${t.decisions.length})`, `${table(['Backup', 'Tier', 'Status', 'Decision', 'Why'], rows)}${more > 0 ? `\n\n… and ${more} older.` : ''}`));
+    parts.push(
+      details(
+        `Decisions on ${code(t.name)} (${t.decisions.length})`,
+        `${table(['Backup', 'Tier', 'Status', 'Decision', 'Why'], rows)}${more > 0 ? `\n\n… and ${more} older.` : ''}`,
+      ),
+    );
   }
   return { markdown: parts.join('\n\n') };
 }
@@ -108,8 +129,18 @@ function restoreBlock(r: Report, d: BackupRestoreData): Block {
     d.manifestMatched ? `✅ ${formatCount(d.tables)} tables match the manifest` : '❌ the tables do not match the manifest',
     text(formatMs(r.durationMs)),
   ];
-  const phases = table(['Phase', 'Took'], d.phases.map((p) => [text(p.name), text(formatMs(p.durationMs))]), ['l', 'r']);
-  return { markdown: [`### ${VERDICT_ICON[r.verdict]} Restore of ${code(d.backupId)} into ${code(d.targetUrl)}`, facts.join(' · '), ...(d.phases.length ? [phases] : [])].join('\n\n') };
+  const phases = table(
+    ['Phase', 'Took'],
+    d.phases.map((p) => [text(p.name), text(formatMs(p.durationMs))]),
+    ['l', 'r'],
+  );
+  return {
+    markdown: [
+      `### ${VERDICT_ICON[r.verdict]} Restore of ${code(d.backupId)} into ${code(d.targetUrl)}`,
+      facts.join(' · '),
+      ...(d.phases.length ? [phases] : []),
+    ].join('\n\n'),
+  };
 }
 
 /** One block per backup report that has data (a step that stopped is shown by the headline with its error). */

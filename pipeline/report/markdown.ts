@@ -9,7 +9,6 @@ import { type LintData } from '../change/lint/index.ts';
 import { type MigrationRehearsal, type RehearseData } from '../change/rehearsal/index.ts';
 import { type RollbacksData } from '../change/rollbacks/index.ts';
 
-
 const SEVERITY_ICON: Record<Severity, string> = { error: '❌', warning: '⚠️', notice: 'ℹ️' };
 const MAX_FINDING_ROWS = 100;
 const MAX_DIFF_LINES = 200;
@@ -25,19 +24,39 @@ function headline(reports: LoadedReport[], notes: string[]): Block[] {
   const subject = reports.length > 0 && reports.every((r) => isBackupStep(r.report.step)) ? 'dbops backups' : 'dbops migration checks';
   const rows = reports.map(({ report }) => {
     const c = countFindings(report.findings);
-    return [text(report.command), `${VERDICT_ICON[report.verdict]} ${report.verdict}${report.exitCode > 1 ? ` (exit ${report.exitCode})` : ''}`, String(c.error), String(c.warning), String(c.notice), formatMs(report.durationMs)];
+    return [
+      text(report.command),
+      `${VERDICT_ICON[report.verdict]} ${report.verdict}${report.exitCode > 1 ? ` (exit ${report.exitCode})` : ''}`,
+      String(c.error),
+      String(c.warning),
+      String(c.notice),
+      formatMs(report.durationMs),
+    ];
   });
   const commits = [...new Set(reports.map((r) => r.report.commit))];
   const versions = [...new Set(reports.map((r) => r.report.dbopsVersion))];
   const facts = [
-    commits.length === 1 ? `commit ${code(shortSha(commits[0]!))}` : `⚠️ the reports come from different commits: ${reports.map((r) => `${text(r.report.step)} ${code(shortSha(r.report.commit))}`).join(', ')}`,
+    commits.length === 1
+      ? `commit ${code(shortSha(commits[0]!))}`
+      : `⚠️ the reports come from different commits: ${reports.map((r) => `${text(r.report.step)} ${code(shortSha(r.report.commit))}`).join(', ')}`,
     `dbops ${text(versions.join(', '))}`,
-    `finished ${text(reports.map((r) => r.report.finishedAt).sort().at(-1)!.replace('T', ' ').replace(/\.\d+Z$/, ' UTC'))}`,
+    `finished ${text(
+      reports
+        .map((r) => r.report.finishedAt)
+        .sort()
+        .at(-1)!
+        .replace('T', ' ')
+        .replace(/\.\d+Z$/, ' UTC'),
+    )}`,
   ];
   const blocks: Block[] = [
     {
       essential: true,
-      markdown: [`## ${VERDICT_ICON[verdict]} ${subject}: ${title}`, table(['Step', 'Verdict', 'Errors', 'Warnings', 'Notices', 'Took'], rows, ['l', 'l', 'r', 'r', 'r', 'r']), facts.join(' · ')].join('\n\n'),
+      markdown: [
+        `## ${VERDICT_ICON[verdict]} ${subject}: ${title}`,
+        table(['Step', 'Verdict', 'Errors', 'Warnings', 'Notices', 'Took'], rows, ['l', 'l', 'r', 'r', 'r', 'r']),
+        facts.join(' · '),
+      ].join('\n\n'),
     },
   ];
   const stopped = reports.filter((r) => r.report.error);
@@ -81,7 +100,12 @@ function findingsBlock(reports: LoadedReport[]): Block | undefined {
 
 function lintBlock(report: LoadedReport['report']): Block {
   const d = report.data as LintData;
-  const scope = { changed: `files changed since ${d.base ? code(d.base) : 'the base ref'}`, all: 'every migration and rollback', last: 'the newest migrations (--last)', only: 'exactly the named migrations and their rollbacks (--only)' }[d.scope];
+  const scope = {
+    changed: `files changed since ${d.base ? code(d.base) : 'the base ref'}`,
+    all: 'every migration and rollback',
+    last: 'the newest migrations (--last)',
+    only: 'exactly the named migrations and their rollbacks (--only)',
+  }[d.scope];
   const facts = [
     `Checked ${scope}`,
     `PostgreSQL ${text(d.pgVersion)}`,
@@ -92,7 +116,12 @@ function lintBlock(report: LoadedReport['report']): Block {
   ];
   const parts = [`### ${VERDICT_ICON[report.verdict]} Lint`, facts.join(' · ')];
   if (d.files.length > 0) {
-    parts.push(table(['File', 'Kind', 'Runs as', 'Change'], d.files.map((f) => [code(f.path), f.kind, f.mode ?? '–', f.change])));
+    parts.push(
+      table(
+        ['File', 'Kind', 'Runs as', 'Change'],
+        d.files.map((f) => [code(f.path), f.kind, f.mode ?? '–', f.change]),
+      ),
+    );
   } else parts.push('No migration or rollback files in scope.');
   if (d.irreversible.length > 0) {
     parts.push(`Declared irreversible (forward fix only):\n${d.irreversible.map((i) => `- ${code(i.migration)}: ${text(i.reason)}`).join('\n')}`);
@@ -108,10 +137,18 @@ function rollbacksBlock(report: LoadedReport['report']): Block {
   const d = report.data as RollbacksData;
   const migrations = d.pairs.filter((p) => p.migration !== null);
   const paired = migrations.filter((p) => p.status === 'paired' || p.status === 'irreversible').length;
-  const row = (p: RollbacksData['pairs'][number]) => [p.migration ? code(p.migration) : '–', p.rollback ? code(p.rollback) : '–', `${PAIR_ICON[p.status]} ${p.status}`, p.reason ? text(p.reason) : ''];
+  const row = (p: RollbacksData['pairs'][number]) => [
+    p.migration ? code(p.migration) : '–',
+    p.rollback ? code(p.rollback) : '–',
+    `${PAIR_ICON[p.status]} ${p.status}`,
+    p.reason ? text(p.reason) : '',
+  ];
   const head = ['Migration', 'Rollback', 'Status', 'Reason'];
   const problems = d.pairs.filter((p) => p.status !== 'paired');
-  const parts = [`### ${VERDICT_ICON[report.verdict]} Rollbacks`, `${paired} of ${migrations.length} migrations in ${code(d.migrationsDir)} have a rollback in ${code(d.rollbacksDir)}.`];
+  const parts = [
+    `### ${VERDICT_ICON[report.verdict]} Rollbacks`,
+    `${paired} of ${migrations.length} migrations in ${code(d.migrationsDir)} have a rollback in ${code(d.rollbacksDir)}.`,
+  ];
   if (d.pairs.length <= 15) parts.push(table(head, d.pairs.map(row)));
   else {
     if (problems.length > 0) parts.push(table(head, problems.map(row)));
@@ -154,7 +191,9 @@ function migrationBlock(m: MigrationRehearsal): Block {
       '**Locks**',
       table(
         ['Relation', 'Strongest lock', 'Held', 'Rows'],
-        [...m.locks].sort((a, b) => b.heldMs - a.heldMs).map((l) => [code(l.relation), l.mode === 'AccessExclusiveLock' ? `🔴 **${text(l.mode)}**` : text(l.mode), formatMs(l.heldMs), formatCount(l.rows)]),
+        [...m.locks]
+          .sort((a, b) => b.heldMs - a.heldMs)
+          .map((l) => [code(l.relation), l.mode === 'AccessExclusiveLock' ? `🔴 **${text(l.mode)}**` : text(l.mode), formatMs(l.heldMs), formatCount(l.rows)]),
         ['l', 'l', 'r', 'r'],
       ),
     );
@@ -162,33 +201,63 @@ function migrationBlock(m: MigrationRehearsal): Block {
   const gantt = lockGantt(m);
   if (gantt) {
     parts.push(fence(gantt.chart, 'mermaid'));
-    parts.push(`<sub>Red: ACCESS EXCLUSIVE (blocks reads and writes). Highlighted: waiting for a lock not yet granted.${gantt.omitted ? ` ${gantt.omitted} more intervals are in the locks table and the report JSON.` : ''}</sub>`);
+    parts.push(
+      `<sub>Red: ACCESS EXCLUSIVE (blocks reads and writes). Highlighted: waiting for a lock not yet granted.${gantt.omitted ? ` ${gantt.omitted} more intervals are in the locks table and the report JSON.` : ''}</sub>`,
+    );
   }
   if (m.probes.length > 0) {
     parts.push(
       '**Traffic during the migration** (probe queries on the touched tables)',
       table(
         ['Table', 'Query', 'Samples', 'p50', 'p95', 'p99', 'Max', 'Longest blocked', 'Errors'],
-        m.probes.map((p) => [code(p.table), p.operation, formatCount(p.samples), formatMs(p.p50Ms), formatMs(p.p95Ms), formatMs(p.p99Ms), formatMs(p.maxMs), p.maxBlockedMs > 0 ? `**${formatMs(p.maxBlockedMs)}**` : '0 ms', String(p.errors)]),
+        m.probes.map((p) => [
+          code(p.table),
+          p.operation,
+          formatCount(p.samples),
+          formatMs(p.p50Ms),
+          formatMs(p.p95Ms),
+          formatMs(p.p99Ms),
+          formatMs(p.maxMs),
+          p.maxBlockedMs > 0 ? `**${formatMs(p.maxBlockedMs)}**` : '0 ms',
+          String(p.errors),
+        ]),
         ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
       ),
     );
   }
   if (m.tables.length > 0) {
     const delta = (before: number | null, after: number | null, fmt: (n: number | null) => string) =>
-      before === null || after === null ? `${fmt(before)} → ${fmt(after)}` : `${fmt(before)} → ${fmt(after)}${after !== before ? ` (${after > before ? '+' : ''}${fmt(after - before)})` : ''}`;
+      before === null || after === null
+        ? `${fmt(before)} → ${fmt(after)}`
+        : `${fmt(before)} → ${fmt(after)}${after !== before ? ` (${after > before ? '+' : ''}${fmt(after - before)})` : ''}`;
     parts.push(
       '**Tables**',
       table(
         ['Relation', 'Rewritten', 'Rows', 'Size'],
-        m.tables.map((t) => [code(t.relation), t.rewritten ? '⚠️ yes (new relfilenode)' : 'no', delta(t.rowsBefore, t.rowsAfter, formatCount), delta(t.bytesBefore, t.bytesAfter, formatBytes)]),
+        m.tables.map((t) => [
+          code(t.relation),
+          t.rewritten ? '⚠️ yes (new relfilenode)' : 'no',
+          delta(t.rowsBefore, t.rowsAfter, formatCount),
+          delta(t.bytesBefore, t.bytesAfter, formatBytes),
+        ]),
       ),
     );
   }
   const r = m.rollback;
-  parts.push(`**Rollback:** ${PROOF_TEXT[r.status]}${r.durationMs !== undefined ? ` (${formatMs(r.durationMs)})` : ''}${r.reason ? `: ${text(r.reason)}` : ''} · ${REAPPLY_TEXT[r.reapply]}${r.reapplyError ? `: ${text(r.reapplyError)}` : ''}`);
-  if (r.diff) parts.push(details('Schema diff after the rollback (<code>-</code> before the migration, <code>+</code> after the rollback)', fence(capLines(r.diff, MAX_DIFF_LINES), 'diff')));
-  if (r.reapplyDiff) parts.push(details('Schema diff after re-applying (<code>-</code> first apply, <code>+</code> re-apply)', fence(capLines(r.reapplyDiff, MAX_DIFF_LINES), 'diff')));
+  parts.push(
+    `**Rollback:** ${PROOF_TEXT[r.status]}${r.durationMs !== undefined ? ` (${formatMs(r.durationMs)})` : ''}${r.reason ? `: ${text(r.reason)}` : ''} · ${REAPPLY_TEXT[r.reapply]}${r.reapplyError ? `: ${text(r.reapplyError)}` : ''}`,
+  );
+  if (r.diff)
+    parts.push(
+      details(
+        'Schema diff after the rollback (<code>-</code> before the migration, <code>+</code> after the rollback)',
+        fence(capLines(r.diff, MAX_DIFF_LINES), 'diff'),
+      ),
+    );
+  if (r.reapplyDiff)
+    parts.push(
+      details('Schema diff after re-applying (<code>-</code> first apply, <code>+</code> re-apply)', fence(capLines(r.reapplyDiff, MAX_DIFF_LINES), 'diff')),
+    );
   return { markdown: parts.join('\n\n') };
 }
 
@@ -204,8 +273,19 @@ function workloadBlock(workload: RehearseData['workload']): Block | undefined {
   ]);
   const plans = workload
     .filter((w) => w.planChanged && w.before && w.after)
-    .map((w) => details(`Plan of ${code(w.name)} before and after`, fence(capLines(`-- before (cost ${w.before!.totalCost})\n${w.before!.shape}\n\n-- after (cost ${w.after!.totalCost})\n${w.after!.shape}`, 120))));
-  return { markdown: ['#### Workload queries (EXPLAIN ANALYZE before and after the change)', table(['Query', 'Before', 'After', 'After / before', 'Plan'], rows, ['l', 'r', 'r', 'r', 'l']), ...plans].join('\n\n') };
+    .map((w) =>
+      details(
+        `Plan of ${code(w.name)} before and after`,
+        fence(capLines(`-- before (cost ${w.before!.totalCost})\n${w.before!.shape}\n\n-- after (cost ${w.after!.totalCost})\n${w.after!.shape}`, 120)),
+      ),
+    );
+  return {
+    markdown: [
+      '#### Workload queries (EXPLAIN ANALYZE before and after the change)',
+      table(['Query', 'Before', 'After', 'After / before', 'Plan'], rows, ['l', 'r', 'r', 'r', 'l']),
+      ...plans,
+    ].join('\n\n'),
+  };
 }
 
 function rehearseBlocks(report: LoadedReport['report']): Block[] {
@@ -258,7 +338,8 @@ export function renderMarkdown(reports: LoadedReport[], options: MarkdownOptions
     markdownBlocks(reports, notes),
     limit - measure(prefix) - 1,
     measure,
-    (dropped) => `> ✂️ ${dropped} more ${noun(dropped, 'section')} did not fit GitHub's size limit: see the job summary or the \`dbops-reports\` artifact (\`dbops report\` renders it locally).`,
+    (dropped) =>
+      `> ✂️ ${dropped} more ${noun(dropped, 'section')} did not fit GitHub's size limit: see the job summary or the \`dbops-reports\` artifact (\`dbops report\` renders it locally).`,
   );
   return `${prefix}${body}\n`;
 }

@@ -47,8 +47,17 @@ export function lockGantt(m: MigrationRehearsal): Gantt | undefined {
     byRelation.set(span.relation, list);
   }
   const end = Math.max(m.durationMs, ...m.timeline.map((s) => s.endMs));
-  const lines = ['gantt', `    title ${mermaidLabel(`Locks taken by ${m.name}`, 100)}`, '    dateFormat x', `    axisFormat ${axisFormat(end)}`, '    todayMarker off'];
-  lines.push(`    section ${mermaidLabel('migration')}`, `    ${mermaidLabel(`runs ${m.mode} ${formatMs(m.durationMs)}`)} :done, 0, ${Math.max(1, Math.round(m.durationMs))}ms`);
+  const lines = [
+    'gantt',
+    `    title ${mermaidLabel(`Locks taken by ${m.name}`, 100)}`,
+    '    dateFormat x',
+    `    axisFormat ${axisFormat(end)}`,
+    '    todayMarker off',
+  ];
+  lines.push(
+    `    section ${mermaidLabel('migration')}`,
+    `    ${mermaidLabel(`runs ${m.mode} ${formatMs(m.durationMs)}`)} :done, 0, ${Math.max(1, Math.round(m.durationMs))}ms`,
+  );
   let bars = 0;
   let omitted = 0;
   let sections = 0;

@@ -4,7 +4,6 @@ import type { LoadedReport } from './store.ts';
 import { formatMs, plural } from '../core/format.ts';
 import { type StepResult } from '../core/result.ts';
 
-
 /** The findings of a report as plain lines: for steps whose own renderer is not available. */
 export function genericRender(report: LoadedReport['report']): string {
   if (report.findings.length === 0) return report.error ? '' : 'No findings.\n';
@@ -34,15 +33,26 @@ export async function renderTerminal(reports: LoadedReport[], commands: readonly
   for (const { file, report } of reports) {
     const c = countFindings(report.findings);
     const counts = [plural(c.error, 'error'), plural(c.warning, 'warning'), plural(c.notice, 'notice')].join(', ');
-    out.push(`── ${report.command} ── ${report.verdict}${report.exitCode > 1 ? ` (exit ${report.exitCode})` : ''} · ${counts} · ${formatMs(report.durationMs)} · commit ${report.commit?.slice(0, 12) ?? 'unknown'} · ${file}\n`);
-    if (report.error) out.push(`Stopped${report.error.code ? ` (${report.error.code})` : ''}: ${report.error.message}\n${report.error.hint ? `Fix: ${report.error.hint}\n` : ''}`);
+    out.push(
+      `── ${report.command} ── ${report.verdict}${report.exitCode > 1 ? ` (exit ${report.exitCode})` : ''} · ${counts} · ${formatMs(report.durationMs)} · commit ${report.commit?.slice(0, 12) ?? 'unknown'} · ${file}\n`,
+    );
+    if (report.error)
+      out.push(
+        `Stopped${report.error.code ? ` (${report.error.code})` : ''}: ${report.error.message}\n${report.error.hint ? `Fix: ${report.error.hint}\n` : ''}`,
+      );
     let rendered: string | undefined;
     const spec = commands.find((s) => s.report === report.step);
     if (spec && report.data !== null) {
       try {
         const step = await spec.load();
         const input = spec.inputs.safeParse({});
-        const result: StepResult<unknown> = { verdict: report.verdict, findings: report.findings, data: report.data, exitCode: report.exitCode as StepResult<unknown>['exitCode'], error: report.error };
+        const result: StepResult<unknown> = {
+          verdict: report.verdict,
+          findings: report.findings,
+          data: report.data,
+          exitCode: report.exitCode as StepResult<unknown>['exitCode'],
+          error: report.error,
+        };
         rendered = step.render(result, (input.success ? input.data : {}) as never);
       } catch (e) {
         log.debug({ step: report.step, err: (e as Error).message }, 'the step cannot render its report; listing its findings instead');

@@ -15,11 +15,72 @@ export const REQUIRED_COLUMNS: Record<string, string[]> = {
   Account: ['id', 'organizationId', 'code', 'name', 'type', 'parentId', 'currencyCode', 'isPostable', 'isArchived', 'description', 'createdAt', 'updatedAt'],
   ExchangeRate: ['id', 'organizationId', 'baseCurrencyCode', 'quoteCurrencyCode', 'rateDate', 'rate', 'source', 'createdAt'],
   Customer: ['id', 'organizationId', 'code', 'name', 'email', 'taxId', 'currencyCode', 'createdAt', 'updatedAt'],
-  JournalEntry: ['id', 'organizationId', 'entryNumber', 'entryDate', 'status', 'source', 'description', 'reference', 'currencyCode', 'exchangeRate', 'reversalOfId', 'createdById', 'postedById', 'postedAt', 'createdAt', 'updatedAt'],
+  JournalEntry: [
+    'id',
+    'organizationId',
+    'entryNumber',
+    'entryDate',
+    'status',
+    'source',
+    'description',
+    'reference',
+    'currencyCode',
+    'exchangeRate',
+    'reversalOfId',
+    'createdById',
+    'postedById',
+    'postedAt',
+    'createdAt',
+    'updatedAt',
+  ],
   JournalLine: ['id', 'organizationId', 'journalEntryId', 'lineNumber', 'accountId', 'side', 'amount', 'memo', 'createdAt'],
-  Invoice: ['id', 'organizationId', 'customerId', 'number', 'status', 'issueDate', 'dueDate', 'currencyCode', 'subtotal', 'taxTotal', 'total', 'amountPaid', 'notes', 'journalEntryId', 'sentAt', 'voidedAt', 'createdAt', 'updatedAt'],
-  InvoiceLine: ['id', 'organizationId', 'invoiceId', 'lineNumber', 'description', 'quantity', 'unitPrice', 'taxRate', 'amount', 'revenueAccountId', 'createdAt'],
-  Payment: ['id', 'organizationId', 'customerId', 'method', 'reference', 'receivedOn', 'amount', 'currencyCode', 'depositAccountId', 'journalEntryId', 'createdAt', 'updatedAt'],
+  Invoice: [
+    'id',
+    'organizationId',
+    'customerId',
+    'number',
+    'status',
+    'issueDate',
+    'dueDate',
+    'currencyCode',
+    'subtotal',
+    'taxTotal',
+    'total',
+    'amountPaid',
+    'notes',
+    'journalEntryId',
+    'sentAt',
+    'voidedAt',
+    'createdAt',
+    'updatedAt',
+  ],
+  InvoiceLine: [
+    'id',
+    'organizationId',
+    'invoiceId',
+    'lineNumber',
+    'description',
+    'quantity',
+    'unitPrice',
+    'taxRate',
+    'amount',
+    'revenueAccountId',
+    'createdAt',
+  ],
+  Payment: [
+    'id',
+    'organizationId',
+    'customerId',
+    'method',
+    'reference',
+    'receivedOn',
+    'amount',
+    'currencyCode',
+    'depositAccountId',
+    'journalEntryId',
+    'createdAt',
+    'updatedAt',
+  ],
   PaymentApplication: ['id', 'organizationId', 'paymentId', 'invoiceId', 'amount', 'appliedAt'],
   AuditEvent: ['id', 'organizationId', 'actorUserId', 'action', 'entityType', 'entityId', 'payload', 'ipAddress', 'requestId', 'occurredAt'],
 };
@@ -29,7 +90,10 @@ export const SEEDED_TABLES = Object.keys(REQUIRED_COLUMNS);
 /** Tables filled by the bulk SQL (the rest go through Prisma). */
 export const BULK_TABLES = ['JournalEntry', 'JournalLine', 'Invoice', 'InvoiceLine', 'Payment', 'PaymentApplication', 'AuditEvent'];
 /** Enum labels added by later migrations that the seed uses. */
-const REQUIRED_ENUM_LABELS: Array<[string, string]> = [['InvoiceStatus', 'PARTIALLY_PAID'], ['JournalSource', 'OPENING_BALANCE']];
+const REQUIRED_ENUM_LABELS: Array<[string, string]> = [
+  ['InvoiceStatus', 'PARTIALLY_PAID'],
+  ['JournalSource', 'OPENING_BALANCE'],
+];
 
 export interface SchemaGaps {
   missingTables: string[];
@@ -49,7 +113,9 @@ export async function schemaGaps(client: Client, schema: string): Promise<Schema
   const have = new Set(columns.map((c) => `${c.table_name}.${c.column_name}`));
   const tables = new Set(columns.map((c) => c.table_name));
   const missingTables = SEEDED_TABLES.filter((t) => !tables.has(t));
-  const missingColumns = SEEDED_TABLES.filter((t) => tables.has(t)).flatMap((t) => REQUIRED_COLUMNS[t]!.filter((c) => !have.has(`${t}.${c}`)).map((c) => `${t}.${c}`));
+  const missingColumns = SEEDED_TABLES.filter((t) => tables.has(t)).flatMap((t) =>
+    REQUIRED_COLUMNS[t]!.filter((c) => !have.has(`${t}.${c}`)).map((c) => `${t}.${c}`),
+  );
   const enumHave = new Set(labels.map((l) => `${l.typname}.${l.enumlabel}`));
   const missingEnumLabels = REQUIRED_ENUM_LABELS.map(([t, l]) => `${t}.${l}`).filter((k) => !enumHave.has(k));
   return { missingTables, missingColumns, missingEnumLabels };
@@ -67,7 +133,10 @@ export async function tablesWithData(client: Client): Promise<string[]> {
 // md5 of the body of journal_entry_assert_balanced() as migration 20260203141500 creates it (CRs removed).
 // The fast path re-implements exactly this rule, so any other body makes the seed keep triggers on.
 const BALANCE_FUNCTION_MD5 = '05a2d3d75d42e324b9241540528a75aa';
-const KNOWN_TRIGGERS = new Map([['JournalEntry', 'JournalEntry_balanced'], ['JournalLine', 'JournalLine_balanced']]);
+const KNOWN_TRIGGERS = new Map([
+  ['JournalEntry', 'JournalEntry_balanced'],
+  ['JournalLine', 'JournalLine_balanced'],
+]);
 // Child-side FK checks are re-done by verifyLoad; parent-side actions only fire on UPDATE/DELETE of the
 // referenced row, which the seed never does.
 const RI_FUNCTION = /^RI_FKey_(check_(ins|upd)|(noaction|restrict|cascade|setnull|setdefault)_(del|upd))$/;
@@ -80,7 +149,9 @@ export type LoadMode = { kind: 'verified' } | { kind: 'triggers'; reason: string
  * every trigger on the bulk tables is one whose rule verifyLoad re-checks before COMMIT.
  */
 export async function chooseLoadMode(client: Client, schema: string): Promise<LoadMode> {
-  const { rows: [priv] } = await client.query<{ allowed: boolean }>(
+  const {
+    rows: [priv],
+  } = await client.query<{ allowed: boolean }>(
     `SELECT current_setting('is_superuser') = 'on'
             OR (current_setting('server_version_num')::int >= 150000
                 AND has_parameter_privilege(current_user, 'session_replication_role', 'SET')) AS allowed`,
@@ -100,7 +171,8 @@ export async function chooseLoadMode(client: Client, schema: string): Promise<Lo
     const known = KNOWN_TRIGGERS.get(t.rel) === t.tgname && t.fn === 'journal_entry_assert_balanced' && t.body_md5 === BALANCE_FUNCTION_MD5;
     if (t.internal ? !RI_FUNCTION.test(t.fn) : !known) return { kind: 'triggers', reason: `trigger ${t.tgname} on ${t.rel} is not one the seed can re-check` };
     // 'R' and 'A' triggers would fire *because of* replica mode.
-    if (t.enabled !== 'O' && t.enabled !== 'D') return { kind: 'triggers', reason: `trigger ${t.tgname} on ${t.rel} is enabled as ${t.enabled === 'A' ? 'ALWAYS' : 'REPLICA'}` };
+    if (t.enabled !== 'O' && t.enabled !== 'D')
+      return { kind: 'triggers', reason: `trigger ${t.tgname} on ${t.rel} is enabled as ${t.enabled === 'A' ? 'ALWAYS' : 'REPLICA'}` };
   }
   const { rows: rules } = await client.query(
     `SELECT 1 FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -123,7 +195,9 @@ export interface LoadViolations {
  * tables were empty before, so checking every row checks exactly the loaded rows.
  */
 export async function verifyLoad(client: Client, schema: string, checkForeignKeys: boolean): Promise<LoadViolations> {
-  const { rows: [balance] } = await client.query<{ n: string }>(`
+  const {
+    rows: [balance],
+  } = await client.query<{ n: string }>(`
     SELECT count(*) AS n
       FROM "JournalEntry" AS e
       LEFT JOIN (SELECT "journalEntryId" AS id, count(*) AS lines,
@@ -133,7 +207,14 @@ export async function verifyLoad(client: Client, schema: string, checkForeignKey
      WHERE e."status" = 'POSTED' AND (coalesce(s.lines, 0) < 2 OR s.debit <> s.credit)`);
   const foreignKeys: Record<string, number> = {};
   if (checkForeignKeys) {
-    const { rows: fks } = await client.query<{ conname: string; child: string; parent_schema: string; parent: string; child_cols: string[]; parent_cols: string[] }>(
+    const { rows: fks } = await client.query<{
+      conname: string;
+      child: string;
+      parent_schema: string;
+      parent: string;
+      child_cols: string[];
+      parent_cols: string[];
+    }>(
       `SELECT c.conname, cr.relname AS child, pn.nspname AS parent_schema, pr.relname AS parent,
               (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(c.conkey) WITH ORDINALITY AS k(att, ord)
                  JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.att) AS child_cols,
@@ -151,10 +232,20 @@ export async function verifyLoad(client: Client, schema: string, checkForeignKey
     const byChild = new Map<string, typeof fks>();
     for (const f of fks) byChild.set(f.child, [...(byChild.get(f.child) ?? []), f]);
     for (const [child, list] of byChild) {
-      const joins = list.map((f, i) => `LEFT JOIN ${quoteIdent(f.parent_schema)}.${quoteIdent(f.parent)} AS p${i} ON ${f.child_cols.map((c, j) => `p${i}.${quoteIdent(f.parent_cols[j]!)} = ch.${quoteIdent(c)}`).join(' AND ')}`);
-      const counts = list.map((f, i) => `count(*) FILTER (WHERE ${f.child_cols.map((c) => `ch.${quoteIdent(c)} IS NOT NULL`).join(' AND ')} AND p${i}.${quoteIdent(f.parent_cols[0]!)} IS NULL) AS c${i}`);
-      const { rows: [r] } = await client.query<Record<string, string>>(`SELECT ${counts.join(', ')} FROM ${quoteIdent(schema)}.${quoteIdent(child)} AS ch ${joins.join(' ')}`);
-      list.forEach((f, i) => { foreignKeys[f.conname] = Number(r?.[`c${i}`] ?? 0); });
+      const joins = list.map(
+        (f, i) =>
+          `LEFT JOIN ${quoteIdent(f.parent_schema)}.${quoteIdent(f.parent)} AS p${i} ON ${f.child_cols.map((c, j) => `p${i}.${quoteIdent(f.parent_cols[j]!)} = ch.${quoteIdent(c)}`).join(' AND ')}`,
+      );
+      const counts = list.map(
+        (f, i) =>
+          `count(*) FILTER (WHERE ${f.child_cols.map((c) => `ch.${quoteIdent(c)} IS NOT NULL`).join(' AND ')} AND p${i}.${quoteIdent(f.parent_cols[0]!)} IS NULL) AS c${i}`,
+      );
+      const {
+        rows: [r],
+      } = await client.query<Record<string, string>>(`SELECT ${counts.join(', ')} FROM ${quoteIdent(schema)}.${quoteIdent(child)} AS ch ${joins.join(' ')}`);
+      list.forEach((f, i) => {
+        foreignKeys[f.conname] = Number(r?.[`c${i}`] ?? 0);
+      });
     }
   }
   return { unbalancedPostedEntries: Number(balance?.n ?? 0), foreignKeys };

@@ -108,10 +108,22 @@ interface BulkResult {
  * `referenceWritten` settles when the Prisma phase has committed: planning needs only the ids (known in
  * advance), so it runs meanwhile, and the first INSERT waits for the rows it references.
  */
-async function bulkLoad(client: Client, input: SeedOptions, target: DbTarget, bulk: BulkInputs, mode: LoadMode, phases: Phases, ctx: Runtime, referenceWritten: Promise<unknown>): Promise<BulkResult> {
+async function bulkLoad(
+  client: Client,
+  input: SeedOptions,
+  target: DbTarget,
+  bulk: BulkInputs,
+  mode: LoadMode,
+  phases: Phases,
+  ctx: Runtime,
+  referenceWritten: Promise<unknown>,
+): Promise<BulkResult> {
   const plan = planVolume(input.scale, bulk.orgs.length);
   const groups: Array<[string, Statement[]]> = [
-    ['plan', [...helperFunctions(input.seed), ...stagingTables(bulk), ...documentPlan(plan, bulk.weights), ...journalPlan(plan, bulk.weights, bulk.orgs.length)]],
+    [
+      'plan',
+      [...helperFunctions(input.seed), ...stagingTables(bulk), ...documentPlan(plan, bulk.weights), ...journalPlan(plan, bulk.weights, bulk.orgs.length)],
+    ],
     ['load', loadStatements(plan, bulk.weights)],
   ];
   // Temp buffers can only be sized before the session first touches a temp table.
@@ -140,7 +152,11 @@ async function bulkLoad(client: Client, input: SeedOptions, target: DbTarget, bu
         if (ctx.signal.aborted) throw new EnvError('Seed interrupted.');
         const phase = group === 'plan' ? 'plan (temp tables)' : s.label.replace(/ \(.*\)$/, '');
         const started = performance.now();
-        const result = await phases.time(phase, () => client.query(s.sql, s.params), (r) => (s.table ? (Array.isArray(r) ? undefined : (r.rowCount ?? 0)) : undefined));
+        const result = await phases.time(
+          phase,
+          () => client.query(s.sql, s.params),
+          (r) => (s.table ? (Array.isArray(r) ? undefined : (r.rowCount ?? 0)) : undefined),
+        );
         ctx.log.debug({ statement: s.label, ms: Math.round(performance.now() - started) }, 'seed statement done');
         if (s.table && !Array.isArray(result)) ctx.progress(`  ${s.label.padEnd(24)} ${String(result.rowCount ?? 0).padStart(10)} rows`);
       }
@@ -152,12 +168,19 @@ async function bulkLoad(client: Client, input: SeedOptions, target: DbTarget, bu
     await client.query(`SET LOCAL maintenance_work_mem = '512MB'`);
     for (const i of indexes) await phases.time('rebuild indexes', () => client.query(i.definition));
     if (indexes.length > 0) ctx.progress(`  rebuilt ${indexes.length} secondary indexes`);
-    await client.query(SEQUENCED_TABLES.map((t) => `SELECT setval(pg_get_serial_sequence(${quoteLiteral(`${quoteIdent(target.schema)}.${quoteIdent(t)}`)}, 'id'), coalesce(max("id"), 1), max("id") IS NOT NULL) FROM ${quoteIdent(t)}`).join(';\n'));
+    await client.query(
+      SEQUENCED_TABLES.map(
+        (t) =>
+          `SELECT setval(pg_get_serial_sequence(${quoteLiteral(`${quoteIdent(target.schema)}.${quoteIdent(t)}`)}, 'id'), coalesce(max("id"), 1), max("id") IS NOT NULL) FROM ${quoteIdent(t)}`,
+      ).join(';\n'),
+    );
     const violations = await phases.time('verify', () => verifyLoad(client, target.schema, mode.kind === 'verified'));
     const badKeys = Object.entries(violations.foreignKeys).filter(([, n]) => n > 0);
     if (violations.unbalancedPostedEntries > 0 || badKeys.length > 0) {
       // A generator bug: never commit data that breaks the rules the triggers stand for.
-      throw new Error(`seed verification failed: ${violations.unbalancedPostedEntries} unbalanced POSTED entries; foreign keys: ${badKeys.map(([k, n]) => `${k}=${n}`).join(', ') || 'ok'}`);
+      throw new Error(
+        `seed verification failed: ${violations.unbalancedPostedEntries} unbalanced POSTED entries; foreign keys: ${badKeys.map(([k, n]) => `${k}=${n}`).join(', ') || 'ok'}`,
+      );
     }
     // Deferred constraint triggers (mode `triggers`) run here.
     await phases.time('commit', () => client.query('COMMIT'));
@@ -175,10 +198,14 @@ export async function seedDatabase(target: DbTarget, input: SeedOptions, ctx: Ru
   const started = performance.now();
   const phases = new Phases(ctx);
   const client = await connect(target, { log: ctx.log, applicationName: 'dbops seed' });
-  const { rows: [{ pid } = { pid: 0 }] } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  const {
+    rows: [{ pid } = { pid: 0 }],
+  } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
   // Ctrl-C: cancel the statement in flight from a second connection; the transaction then rolls back.
   const onAbort = () => {
-    void withClient(target, { log: ctx.log, applicationName: 'dbops seed (cancel)' }, (c) => c.query('SELECT pg_cancel_backend($1)', [pid])).catch(() => undefined);
+    void withClient(target, { log: ctx.log, applicationName: 'dbops seed (cancel)' }, (c) => c.query('SELECT pg_cancel_backend($1)', [pid])).catch(
+      () => undefined,
+    );
   };
   ctx.signal.addEventListener('abort', onAbort, { once: true });
   let locked = false;
@@ -186,13 +213,22 @@ export async function seedDatabase(target: DbTarget, input: SeedOptions, ctx: Ru
     await client.query(`SET search_path TO ${quoteIdent(target.schema)}`);
     const where = `database \`${target.database}\`, schema \`${target.schema}\` at \`${target.host}:${target.port}\``;
     const gaps = await schemaGaps(client, target.schema);
-    const missing = [...gaps.missingTables.map((t) => `table ${t}`), ...gaps.missingColumns.map((c) => `column ${c}`), ...gaps.missingEnumLabels.map((l) => `enum value ${l}`)];
+    const missing = [
+      ...gaps.missingTables.map((t) => `table ${t}`),
+      ...gaps.missingColumns.map((c) => `column ${c}`),
+      ...gaps.missingEnumLabels.map((l) => `enum value ${l}`),
+    ];
     if (missing.length > 0) {
-      throw new RefusedError(`The ${where} is not migrated to the AstroFinance schema (missing: ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? `, … ${missing.length - 8} more` : ''}).`, {
-        hint: 'Run `dbops migrate deploy` against this database first, then `dbops seed`.',
-      });
+      throw new RefusedError(
+        `The ${where} is not migrated to the AstroFinance schema (missing: ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? `, … ${missing.length - 8} more` : ''}).`,
+        {
+          hint: 'Run `dbops migrate deploy` against this database first, then `dbops seed`.',
+        },
+      );
     }
-    const { rows: [lock] } = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(${SEED_LOCK}) AS ok`);
+    const {
+      rows: [lock],
+    } = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(${SEED_LOCK}) AS ok`);
     locked = lock?.ok === true;
     if (!locked) throw new RefusedError(`Another \`dbops seed\` is running against the ${where}.`, { hint: 'Wait for it to finish.' });
     const occupied = await tablesWithData(client);
@@ -212,8 +248,16 @@ export async function seedDatabase(target: DbTarget, input: SeedOptions, ctx: Ru
     const referenceWritten = (async () => {
       const prisma = await openPrisma(target);
       try {
-        const reference = await phases.time('reference (Prisma Client)', () => writeReference(prisma, rows), (r) => Object.values(r).reduce((a, b) => a + b, 0));
-        ctx.progress(`  reference data via Prisma Client: ${Object.entries(reference).map(([t, n]) => `${t} ${n}`).join(', ')}`);
+        const reference = await phases.time(
+          'reference (Prisma Client)',
+          () => writeReference(prisma, rows),
+          (r) => Object.values(r).reduce((a, b) => a + b, 0),
+        );
+        ctx.progress(
+          `  reference data via Prisma Client: ${Object.entries(reference)
+            .map(([t, n]) => `${t} ${n}`)
+            .join(', ')}`,
+        );
       } finally {
         await prisma.$disconnect();
       }
@@ -224,16 +268,24 @@ export async function seedDatabase(target: DbTarget, input: SeedOptions, ctx: Ru
     try {
       load = await bulkLoad(client, input, target, bulk, mode, phases, ctx, referenceWritten);
     } catch (e) {
-      const referenceError = await referenceWritten.then(() => undefined, (r: unknown) => r);
+      const referenceError = await referenceWritten.then(
+        () => undefined,
+        (r: unknown) => r,
+      );
       await removeReference(client, rows, newCurrencies).catch((cleanup: unknown) => {
-        ctx.log.error({ err: String(cleanup) }, 'could not remove the reference data after the failed bulk phase; drop and recreate the database before seeding again');
+        ctx.log.error(
+          { err: String(cleanup) },
+          'could not remove the reference data after the failed bulk phase; drop and recreate the database before seeding again',
+        );
       });
       if (ctx.signal.aborted) throw new EnvError('Seed interrupted; the database is back to its state before the seed.', { cause: e });
       throw referenceError ?? e;
     }
 
     await phases.time('vacuum analyze', () => client.query(`VACUUM (ANALYZE) ${SEEDED_TABLES.map(quoteIdent).join(', ')}`));
-    const { rows: counted } = await client.query<{ t: string; n: string }>(SEEDED_TABLES.map((t) => `SELECT ${quoteLiteral(t)} AS t, count(*) AS n FROM ${quoteIdent(t)}`).join(' UNION ALL '));
+    const { rows: counted } = await client.query<{ t: string; n: string }>(
+      SEEDED_TABLES.map((t) => `SELECT ${quoteLiteral(t)} AS t, count(*) AS n FROM ${quoteIdent(t)}`).join(' UNION ALL '),
+    );
     const counts = SEEDED_TABLES.map((t) => ({ t, n: counted.find((c) => c.t === t)?.n ?? '0' }));
     const triggersOn = await balanceTriggersEnabled(client, target.schema);
     const totalMs = Math.round(performance.now() - started);
@@ -254,7 +306,13 @@ export async function seedDatabase(target: DbTarget, input: SeedOptions, ctx: Ru
         balanceTriggersEnabled: triggersOn,
       },
     };
-    return { verdict: triggersOn ? 'pass' : 'fail', findings: triggersOn ? [] : [{ rule: 'seed/balance-triggers', severity: 'error', message: 'The journal balance triggers are missing or disabled after seeding.' }], data };
+    return {
+      verdict: triggersOn ? 'pass' : 'fail',
+      findings: triggersOn
+        ? []
+        : [{ rule: 'seed/balance-triggers', severity: 'error', message: 'The journal balance triggers are missing or disabled after seeding.' }],
+      data,
+    };
   } finally {
     ctx.signal.removeEventListener('abort', onAbort);
     if (locked) await client.query(`SELECT pg_advisory_unlock(${SEED_LOCK})`).catch(() => undefined);
@@ -273,9 +331,10 @@ export function renderSeed(result: StepResult<SeedData>): string {
   out += `\n  ${'PHASE'.padEnd(width)}  ${'TIME'.padStart(11)}\n`;
   for (const p of d.phases) out += `  ${p.phase.padEnd(width)}  ${formatMs(p.ms).padStart(11)}\n`;
   out += `  ${'total'.padEnd(width)}  ${formatMs(d.totalMs).padStart(11)}   (${num(d.journalLinesPerSecond)} journal lines/s)\n\n`;
-  out += d.mode === 'verified'
-    ? 'Loaded with triggers skipped for the load transaction only; balance and foreign keys re-checked before COMMIT: '
-    : `Loaded through every trigger (${d.modeReason ?? ''}); `;
+  out +=
+    d.mode === 'verified'
+      ? 'Loaded with triggers skipped for the load transaction only; balance and foreign keys re-checked before COMMIT: '
+      : `Loaded through every trigger (${d.modeReason ?? ''}); `;
   out += `${d.checks.unbalancedPostedEntries} unbalanced posted entries, ${d.checks.foreignKeyViolations} dangling foreign keys; balance triggers ${d.checks.balanceTriggersEnabled ? 'enabled' : 'NOT ENABLED'}.\n`;
   return out;
 }

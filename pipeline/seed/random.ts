@@ -25,7 +25,9 @@ export function uuidFromHex(h: string): string {
 
 export function createRandom(seed: number): Random {
   const digest = (stream: string, keys: Array<string | number>) =>
-    createHash('sha256').update(`${seed}:${stream}:${keys.join(':')}`).digest('hex');
+    createHash('sha256')
+      .update(`${seed}:${stream}:${keys.join(':')}`)
+      .digest('hex');
   const unit = (stream: string, ...keys: Array<string | number>) => parseInt(digest(stream, keys).slice(0, 13), 16) / 2 ** 52;
   const int = (stream: string, n: number, ...keys: Array<string | number>) => Math.floor(unit(stream, ...keys) * n);
   return {

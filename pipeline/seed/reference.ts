@@ -5,8 +5,18 @@
  */
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import {
-  CHART, COMPANY_NOUNS, COMPANY_SUFFIXES, COMPANY_WORDS, CURRENCIES, EPOCH, FIRST_NAMES, fxBankCode, LAST_NAMES, ORGANIZATIONS,
-  type AccountPool, type AccountSpec,
+  CHART,
+  COMPANY_NOUNS,
+  COMPANY_SUFFIXES,
+  COMPANY_WORDS,
+  CURRENCIES,
+  EPOCH,
+  FIRST_NAMES,
+  fxBankCode,
+  LAST_NAMES,
+  ORGANIZATIONS,
+  type AccountPool,
+  type AccountSpec,
 } from './catalog.ts';
 import { createRandom, type Random } from './random.ts';
 
@@ -20,11 +30,52 @@ const ROLE_ORDER: Role[] = ['OWNER', 'ADMIN', 'ACCOUNTANT', 'ACCOUNTANT', 'ACCOU
 export interface ReferenceRows {
   currencies: Array<{ code: string; name: string; symbol: string | null; minorUnits: number; isActive: boolean }>;
   organizations: Array<{ id: string; slug: string; name: string; baseCurrencyCode: string; fiscalYearStartMonth: number; createdAt: Date; updatedAt: Date }>;
-  users: Array<{ id: string; email: string; displayName: string; passwordHash: string | null; isActive: boolean; lastLoginAt: Date | null; createdAt: Date; updatedAt: Date }>;
+  users: Array<{
+    id: string;
+    email: string;
+    displayName: string;
+    passwordHash: string | null;
+    isActive: boolean;
+    lastLoginAt: Date | null;
+    createdAt: Date;
+    updatedAt: Date;
+  }>;
   memberships: Array<{ id: string; organizationId: string; userId: string; role: Role; createdAt: Date; updatedAt: Date }>;
-  accounts: Array<{ id: string; organizationId: string; code: string; name: string; type: AccountSpec['type']; parentId: string | null; currencyCode: string | null; isPostable: boolean; isArchived: boolean; description: string | null; createdAt: Date; updatedAt: Date }>;
-  exchangeRates: Array<{ id: bigint; organizationId: string; baseCurrencyCode: string; quoteCurrencyCode: string; rateDate: Date; rate: string; source: string; createdAt: Date }>;
-  customers: Array<{ id: string; organizationId: string; code: string; name: string; email: string | null; taxId: string | null; currencyCode: string; createdAt: Date; updatedAt: Date }>;
+  accounts: Array<{
+    id: string;
+    organizationId: string;
+    code: string;
+    name: string;
+    type: AccountSpec['type'];
+    parentId: string | null;
+    currencyCode: string | null;
+    isPostable: boolean;
+    isArchived: boolean;
+    description: string | null;
+    createdAt: Date;
+    updatedAt: Date;
+  }>;
+  exchangeRates: Array<{
+    id: bigint;
+    organizationId: string;
+    baseCurrencyCode: string;
+    quoteCurrencyCode: string;
+    rateDate: Date;
+    rate: string;
+    source: string;
+    createdAt: Date;
+  }>;
+  customers: Array<{
+    id: string;
+    organizationId: string;
+    code: string;
+    name: string;
+    email: string | null;
+    taxId: string | null;
+    currencyCode: string;
+    createdAt: Date;
+    updatedAt: Date;
+  }>;
 }
 
 /** The lookup tables of the bulk SQL (volume.ts), as JSON rows. */
@@ -46,7 +97,11 @@ const epochMs = Date.parse(`${EPOCH}T00:00:00Z`);
 const day = (n: number) => new Date(epochMs + n * DAY_MS);
 const at = (base: Date, seconds: number) => new Date(base.getTime() + Math.floor(seconds) * 1000);
 const ascii = (s: string) => s.normalize('NFD').replace(/[^\x20-\x7e]/g, '');
-const slugify = (s: string) => ascii(s).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+const slugify = (s: string) =>
+  ascii(s)
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
 
 /**
  * Daily rates per currency against USD for the whole year: a random walk of working-day moves,
@@ -97,7 +152,9 @@ export function buildReference(seed: number, scale: number): { rows: ReferenceRo
       id: rnd.uuid('user', i),
       email: `${slugify(first)}.${slugify(last)}@astrofinance.example`,
       displayName: `${first} ${last}`,
-      passwordHash: sso ? null : `$argon2id$v=19$m=65536,t=3,p=4$${Buffer.from(rnd.hex('user.salt', 32, i), 'hex').toString('base64url')}$${Buffer.from(rnd.hex('user.hash', 64, i), 'hex').toString('base64url')}`,
+      passwordHash: sso
+        ? null
+        : `$argon2id$v=19$m=65536,t=3,p=4$${Buffer.from(rnd.hex('user.salt', 32, i), 'hex').toString('base64url')}$${Buffer.from(rnd.hex('user.hash', 64, i), 'hex').toString('base64url')}`,
       isActive,
       lastLoginAt,
       createdAt,
@@ -114,7 +171,15 @@ export function buildReference(seed: number, scale: number): { rows: ReferenceRo
     const orgId = rnd.uuid('organization', orgNo);
     const createdAt = at(day(-730), rnd.unit('org.created', orgNo) * 300 * 86_400);
     const base = currencyOf.get(spec.base)!;
-    rows.organizations.push({ id: orgId, slug: spec.slug, name: spec.name, baseCurrencyCode: spec.base, fiscalYearStartMonth: spec.fiscalYearStartMonth, createdAt, updatedAt: createdAt });
+    rows.organizations.push({
+      id: orgId,
+      slug: spec.slug,
+      name: spec.name,
+      baseCurrencyCode: spec.base,
+      fiscalYearStartMonth: spec.fiscalYearStartMonth,
+      createdAt,
+      updatedAt: createdAt,
+    });
     bulk.weights.push(spec.weight);
 
     // Members: a seeded shuffle of the users, then roles by position (one owner, one admin, …).
@@ -123,7 +188,14 @@ export function buildReference(seed: number, scale: number): { rows: ReferenceRo
     const byRole = { author: [] as string[], approver: [] as string[], any: [] as string[] };
     members.forEach(({ u, i }, position) => {
       const role = ROLE_ORDER[position] ?? 'VIEWER';
-      rows.memberships.push({ id: rnd.uuid('membership', orgNo * 1000 + i), organizationId: orgId, userId: u.id, role, createdAt: at(createdAt, (position + 1) * 86_400), updatedAt: at(createdAt, (position + 1) * 86_400) });
+      rows.memberships.push({
+        id: rnd.uuid('membership', orgNo * 1000 + i),
+        organizationId: orgId,
+        userId: u.id,
+        role,
+        createdAt: at(createdAt, (position + 1) * 86_400),
+        updatedAt: at(createdAt, (position + 1) * 86_400),
+      });
       byRole.any.push(u.id);
       if (role === 'OWNER' || role === 'ADMIN' || role === 'ACCOUNTANT') byRole.author.push(u.id);
       if (role === 'OWNER' || role === 'ADMIN' || role === 'APPROVER') byRole.approver.push(u.id);
@@ -137,8 +209,18 @@ export function buildReference(seed: number, scale: number): { rows: ReferenceRo
       const id = rnd.uuid('account', orgNo * 10_000 + Number(a.code));
       idOf.set(a.code, id);
       rows.accounts.push({
-        id, organizationId: orgId, code: a.code, name: a.name, type: a.type, parentId: a.parent ? idOf.get(a.parent)! : null, currencyCode,
-        isPostable: !a.header, isArchived: a.archived ?? false, description: a.description ?? null, createdAt, updatedAt: createdAt,
+        id,
+        organizationId: orgId,
+        code: a.code,
+        name: a.name,
+        type: a.type,
+        parentId: a.parent ? idOf.get(a.parent)! : null,
+        currencyCode,
+        isPostable: !a.header,
+        isArchived: a.archived ?? false,
+        description: a.description ?? null,
+        createdAt,
+        updatedAt: createdAt,
       });
       bulk.accounts.push({ org_no: orgNo, code: a.code, id });
       for (const pool of [...(a.pools ?? []), ...extraPools]) pools.set(pool, [...(pools.get(pool) ?? []), id]);
@@ -147,7 +229,17 @@ export function buildReference(seed: number, scale: number): { rows: ReferenceRo
       addAccount(a, null);
       if (a.code === '1130') {
         spec.foreign.forEach((code, i) => {
-          addAccount({ code: fxBankCode(i), name: `Bank account ${code}`, type: 'ASSET', parent: '1100', description: `Held in ${currencyOf.get(code)!.name}; revalued monthly.` }, code, ['fx_cr']);
+          addAccount(
+            {
+              code: fxBankCode(i),
+              name: `Bank account ${code}`,
+              type: 'ASSET',
+              parent: '1100',
+              description: `Held in ${currencyOf.get(code)!.name}; revalued monthly.`,
+            },
+            code,
+            ['fx_cr'],
+          );
           bulk.banks.push({ org_no: orgNo, currency: code, id: idOf.get(fxBankCode(i))! });
         });
       }
@@ -161,8 +253,14 @@ export function buildReference(seed: number, scale: number): { rows: ReferenceRo
         const weekday = day(d).getUTCDay();
         const rate = levels.get(quote)![d]! / levels.get(spec.base)![d]!;
         rows.exchangeRates.push({
-          id: ++rateId, organizationId: orgId, baseCurrencyCode: spec.base, quoteCurrencyCode: quote, rateDate: day(d), rate: rate.toFixed(10),
-          source: weekday === 0 || weekday === 6 ? 'ecb-carried-forward' : 'ecb', createdAt: at(day(d), 16.5 * 3600),
+          id: ++rateId,
+          organizationId: orgId,
+          baseCurrencyCode: spec.base,
+          quoteCurrencyCode: quote,
+          rateDate: day(d),
+          rate: rate.toFixed(10),
+          source: weekday === 0 || weekday === 6 ? 'ecb-carried-forward' : 'ecb',
+          createdAt: at(day(d), 16.5 * 3600),
         });
       }
     }
@@ -176,10 +274,15 @@ export function buildReference(seed: number, scale: number): { rows: ReferenceRo
       const created = at(day(-700), rnd.unit('customer.created', orgNo, c) * 690 * 86_400);
       const id = rnd.uuid('customer', orgNo * 1_000_000 + c);
       rows.customers.push({
-        id, organizationId: orgId, code: `C${String(c + 1).padStart(5, '0')}`, name,
+        id,
+        organizationId: orgId,
+        code: `C${String(c + 1).padStart(5, '0')}`,
+        name,
         email: rnd.unit('customer.email', orgNo, c) < 0.85 ? `accounts.payable@${slugify(name)}-${c + 1}.example` : null,
         taxId: domestic && rnd.unit('customer.tax', orgNo, c) < 0.9 ? spec.taxIdPattern(1 + rnd.int('customer.taxid', 99_999, orgNo, c)) : null,
-        currencyCode: currency, createdAt: created, updatedAt: created,
+        currencyCode: currency,
+        createdAt: created,
+        updatedAt: created,
       });
       bulk.customers.push({ org_no: orgNo, idx: c, id, currency });
     }

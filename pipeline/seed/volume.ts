@@ -88,8 +88,11 @@ export function stagingTables(inputs: BulkInputs): Statement[] {
     table('seed_pool', 'org_no int, pool text, ids uuid[]', inputs.pools),
     table('seed_member', 'org_no int, role text, ids uuid[]', inputs.members),
     table('seed_user', 'idx int, id uuid, ip inet', inputs.users),
-    table('seed_product', 'idx int, description text, revenue text, usd float8, hourly boolean, max_qty int',
-      PRODUCTS.map((p, idx) => ({ idx, description: p.description, revenue: p.revenue, usd: p.usd, hourly: p.hourly, max_qty: p.maxQty }))),
+    table(
+      'seed_product',
+      'idx int, description text, revenue text, usd float8, hourly boolean, max_qty int',
+      PRODUCTS.map((p, idx) => ({ idx, description: p.description, revenue: p.revenue, usd: p.usd, hourly: p.hourly, max_qty: p.maxQty })),
+    ),
     {
       label: 'staging',
       sql: `CREATE UNIQUE INDEX ON seed_customer (org_no, idx);

@@ -47,7 +47,14 @@ const rate = (bytes: number, ms: number) => Number((bytes / MIB / (ms / 1000)).t
 async function rawDump(admin: string, database: string, file: string): Promise<number> {
   const bins = await findPgBinaries();
   const u = new URL(admin);
-  const env = { ...process.env, PGPASSWORD: decodeURIComponent(u.password), PGHOST: u.hostname, PGPORT: u.port, PGUSER: decodeURIComponent(u.username), PGDATABASE: database };
+  const env = {
+    ...process.env,
+    PGPASSWORD: decodeURIComponent(u.password),
+    PGHOST: u.hostname,
+    PGPORT: u.port,
+    PGUSER: decodeURIComponent(u.username),
+    PGDATABASE: database,
+  };
   const out = createWriteStream(file);
   await new Promise((resolve) => out.once('open', resolve));
   const started = performance.now();
@@ -151,7 +158,10 @@ export async function bench(): Promise<BenchResult> {
       await rm(file);
       stream.push(await streamOnly(url, recipient, scratch));
       const started = performance.now();
-      const out = await dbops(['backup', 'create', '--database-url', url, '--policies-dir', policies, '--reports-dir', join(dir, 'reports'), '--json'], testEnv());
+      const out = await dbops(
+        ['backup', 'create', '--database-url', url, '--policies-dir', policies, '--reports-dir', join(dir, 'reports'), '--json'],
+        testEnv(),
+      );
       create.push(performance.now() - started);
       if (out.code !== 0) throw new Error(`backup create failed (exit ${out.code}):\n${out.all}`);
       last = (JSON.parse(out.stdout) as { data: BackupCreateData }).data;

@@ -51,10 +51,14 @@ export function generate(count: number): Array<{ name: string; migration: string
         rollback = `-- dbops:irreversible PostgreSQL cannot drop an enum value; recreating the type is left to a later migration\nSELECT 1;\n`;
         break;
       default:
-        migration = i % 12 === 0
-          ? `-- CreateIndex\nCREATE INDEX CONCURRENTLY "T${t}_amount_idx" ON "T${t}"("amount");\n`
-          : `/*\n  Warnings:\n\n  - You are about to drop the column \`reference\` on the \`T${t}\` table. All the data in the column will be lost.\n\n*/\n-- AlterTable\nALTER TABLE "T${t}" DROP COLUMN "reference";\n`;
-        rollback = i % 12 === 0 ? `-- DropIndex\nDROP INDEX CONCURRENTLY "T${t}_amount_idx";\n` : `-- dbops:irreversible the column's data is gone\nALTER TABLE "T${t}" ADD COLUMN "reference" VARCHAR(64);\n`;
+        migration =
+          i % 12 === 0
+            ? `-- CreateIndex\nCREATE INDEX CONCURRENTLY "T${t}_amount_idx" ON "T${t}"("amount");\n`
+            : `/*\n  Warnings:\n\n  - You are about to drop the column \`reference\` on the \`T${t}\` table. All the data in the column will be lost.\n\n*/\n-- AlterTable\nALTER TABLE "T${t}" DROP COLUMN "reference";\n`;
+        rollback =
+          i % 12 === 0
+            ? `-- DropIndex\nDROP INDEX CONCURRENTLY "T${t}_amount_idx";\n`
+            : `-- dbops:irreversible the column's data is gone\nALTER TABLE "T${t}" ADD COLUMN "reference" VARCHAR(64);\n`;
     }
     out.push({ name, migration, rollback });
   }
@@ -87,10 +91,12 @@ export async function bench(): Promise<BenchResult> {
     const raw = async () => {
       const started = performance.now();
       // Exit 1 means findings; execFile rejects on it, with the output attached.
-      const out = await exec(bin.command, [...bin.prefix, '--reporter', 'json', '--pg-version', '15', ...files], { maxBuffer: 256 * 1024 * 1024 }).catch((e: { code?: number; stdout?: string }) => {
-        if (e.code !== 1) throw e;
-        return { stdout: e.stdout ?? '[]' };
-      });
+      const out = await exec(bin.command, [...bin.prefix, '--reporter', 'json', '--pg-version', '15', ...files], { maxBuffer: 256 * 1024 * 1024 }).catch(
+        (e: { code?: number; stdout?: string }) => {
+          if (e.code !== 1) throw e;
+          return { stdout: e.stdout ?? '[]' };
+        },
+      );
       return { ms: performance.now() - started, findings: (JSON.parse(out.stdout) as unknown[]).length };
     };
 
@@ -111,7 +117,25 @@ export async function bench(): Promise<BenchResult> {
     const cliMs: number[] = [];
     for (let r = 0; r < 3; r++) {
       const started = performance.now();
-      await exec(process.execPath, [BIN, 'lint', '--all', '--json', '--quiet', '--migrations-dir', migrationsDir, '--rollbacks-dir', rollbacksDir, '--policies-dir', input.policiesDir, '--reports-dir', join(work, 'reports')], { maxBuffer: 256 * 1024 * 1024 }).catch((e: { code?: number }) => {
+      await exec(
+        process.execPath,
+        [
+          BIN,
+          'lint',
+          '--all',
+          '--json',
+          '--quiet',
+          '--migrations-dir',
+          migrationsDir,
+          '--rollbacks-dir',
+          rollbacksDir,
+          '--policies-dir',
+          input.policiesDir,
+          '--reports-dir',
+          join(work, 'reports'),
+        ],
+        { maxBuffer: 256 * 1024 * 1024 },
+      ).catch((e: { code?: number }) => {
         if (e.code !== 1) throw e;
       });
       cliMs.push(performance.now() - started);

@@ -25,7 +25,7 @@ export function generateHistory(count: number): Array<{ name: string; sql: strin
   const out: Array<{ name: string; sql: string }> = [];
   let table = 0;
   for (let i = 1; i <= count; i++) {
-    const ts = `2024${String(1 + Math.floor((i - 1) / 28) % 12).padStart(2, '0')}${String(1 + ((i - 1) % 28)).padStart(2, '0')}${String(100000 + i).slice(-6)}`;
+    const ts = `2024${String(1 + (Math.floor((i - 1) / 28) % 12)).padStart(2, '0')}${String(1 + ((i - 1) % 28)).padStart(2, '0')}${String(100000 + i).slice(-6)}`;
     let sql: string;
     switch (i % 8) {
       case 1:
@@ -42,9 +42,10 @@ export function generateHistory(count: number): Array<{ name: string; sql: strin
         sql = `-- CreateIndex\nCREATE INDEX "T${table}_organizationId_createdAt_idx" ON "T${table}"("organizationId", "createdAt");\n`;
         break;
       case 5:
-        sql = table > 1
-          ? `-- AlterTable\nALTER TABLE "T${table}" ADD COLUMN "parentId" BIGINT;\n\n-- AddForeignKey\nALTER TABLE "T${table}" ADD CONSTRAINT "T${table}_parentId_fkey" FOREIGN KEY ("parentId") REFERENCES "T${table - 1}"("id") ON DELETE SET NULL ON UPDATE CASCADE;\n`
-          : `SELECT 1;\n`;
+        sql =
+          table > 1
+            ? `-- AlterTable\nALTER TABLE "T${table}" ADD COLUMN "parentId" BIGINT;\n\n-- AddForeignKey\nALTER TABLE "T${table}" ADD CONSTRAINT "T${table}_parentId_fkey" FOREIGN KEY ("parentId") REFERENCES "T${table - 1}"("id") ON DELETE SET NULL ON UPDATE CASCADE;\n`
+            : `SELECT 1;\n`;
         break;
       case 6:
         sql = `-- CreateIndex\nCREATE UNIQUE INDEX "T${table}_organizationId_name_key" ON "T${table}"("organizationId", "name");\n`;
@@ -128,7 +129,10 @@ async function createDb(admin: string, name: string): Promise<string> {
 }
 
 async function schemaOf(url: string): Promise<string> {
-  const rows = await queryUrl(url, `SELECT string_agg(format('%s.%s %s', table_name, column_name, data_type), E'\\n' ORDER BY table_name, column_name) AS s FROM information_schema.columns WHERE table_schema = 'public' AND table_name <> '_prisma_migrations'`);
+  const rows = await queryUrl(
+    url,
+    `SELECT string_agg(format('%s.%s %s', table_name, column_name, data_type), E'\\n' ORDER BY table_name, column_name) AS s FROM information_schema.columns WHERE table_schema = 'public' AND table_name <> '_prisma_migrations'`,
+  );
   return rows[0]!['s'] as string;
 }
 
@@ -159,7 +163,9 @@ async function compare(admin: string, label: string, history: Array<{ name: stri
     for (let r = 0; r < rounds; r++) {
       const a = await createDb(admin, `bench_${label}_dbops_${r}`);
       let t = performance.now();
-      const { stdout } = await run(DBOPS, ['migrate', 'deploy', '--database-url', a, '--migrations-dir', dir, '--quiet', '--json'], { maxBuffer: 64 * 1024 * 1024 });
+      const { stdout } = await run(DBOPS, ['migrate', 'deploy', '--database-url', a, '--migrations-dir', dir, '--quiet', '--json'], {
+        maxBuffer: 64 * 1024 * 1024,
+      });
       dbopsMs.push(performance.now() - t);
       insideMs.push((JSON.parse(stdout).data.applied as Array<{ durationMs: number }>).reduce((sum, m) => sum + m.durationMs, 0));
       dbopsSchema = await schemaOf(a);

@@ -28,7 +28,11 @@ const only = process.argv.slice(2);
 const log = createLogger({ level: 'warn' });
 const dir = await mkdtemp(join(tmpdir(), 'dbops-bench-'));
 await chmod(dir, 0o755);
-const cluster = await createCluster({ dir: join(dir, 'cluster'), log, settings: { max_wal_size: "'4GB'", shared_buffers: "'512MB'", maintenance_work_mem: "'256MB'" } });
+const cluster = await createCluster({
+  dir: join(dir, 'cluster'),
+  log,
+  settings: { max_wal_size: "'4GB'", shared_buffers: "'512MB'", maintenance_work_mem: "'256MB'" },
+});
 let failed = false;
 try {
   await startCluster(cluster, log);

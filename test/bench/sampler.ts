@@ -57,10 +57,19 @@ export async function bench(): Promise<BenchResult> {
         const target = onDatabase(server, clone);
         const session = await openSession(target, log, 'bench');
         const hooks: ExecutorHooks = {};
-        const executor = new Executor(session, policy.executor, { retry: () => undefined, beforeCommit: (c) => hooks.beforeCommit?.(c) ?? Promise.resolve() }, new AbortController().signal);
+        const executor = new Executor(
+          session,
+          policy.executor,
+          { retry: () => undefined, beforeCommit: (c) => hooks.beforeCommit?.(c) ?? Promise.resolve() },
+          new AbortController().signal,
+        );
         try {
           await session.client.query('CHECKPOINT');
-          const { outcome, data } = await measureApply({ session, executor, hooks, target, schema: 'public', log, policy: policy.rehearse }, { name: m.name, script: m.sql, plan, refs }, { measure });
+          const { outcome, data } = await measureApply(
+            { session, executor, hooks, target, schema: 'public', log, policy: policy.rehearse },
+            { name: m.name, script: m.sql, plan, refs },
+            { measure },
+          );
           if (!outcome.ok) throw new Error(`${m.name} failed: ${outcome.message}`);
           results[m.name]![measure ? 'on' : 'off'].push(data.durationMs);
           if (measure) results[m.name]!.samples.push(data.samples);

@@ -18,7 +18,6 @@ import { tempDir } from '../helpers/migrations.ts';
 import { s3Env, s3Target, startS3rver, startS3rverProcess } from '../helpers/s3.ts';
 import { ageKey, type AgeKey } from '../helpers/age.ts';
 
-
 interface Setup {
   policies: string;
   reports: string;
@@ -34,7 +33,17 @@ async function setup(policy: Record<string, unknown>): Promise<Setup> {
   return { policies, reports, policy: full };
 }
 
-const args = (s: Setup, url: string, extra: string[] = []) => ['backup', 'create', '--database-url', url, '--policies-dir', s.policies, '--reports-dir', s.reports, ...extra];
+const args = (s: Setup, url: string, extra: string[] = []) => [
+  'backup',
+  'create',
+  '--database-url',
+  url,
+  '--policies-dir',
+  s.policies,
+  '--reports-dir',
+  s.reports,
+  ...extra,
+];
 
 /** Every file under `dir`, hidden ones included, with its size. */
 async function walk(dir: string, prefix = ''): Promise<Array<{ path: string; size: number }>> {
@@ -48,7 +57,14 @@ async function walk(dir: string, prefix = ''): Promise<Array<{ path: string; siz
   for (const e of entries) {
     const rel = prefix ? `${prefix}/${e.name}` : e.name;
     if (e.isDirectory()) out.push(...(await walk(dir, rel)));
-    else out.push({ path: rel, size: await stat(join(dir, rel)).then((s) => s.size, () => 0) });
+    else
+      out.push({
+        path: rel,
+        size: await stat(join(dir, rel)).then(
+          (s) => s.size,
+          () => 0,
+        ),
+      });
   }
   return out;
 }
@@ -75,7 +91,11 @@ async function children(pid: number): Promise<Array<{ pid: number; comm: string 
   return out;
 }
 
-const alive = (pid: number) => readFile(`/proc/${pid}/stat`, 'utf8').then((s) => !/^\d+ \(.*\) Z/.test(s), () => false);
+const alive = (pid: number) =>
+  readFile(`/proc/${pid}/stat`, 'utf8').then(
+    (s) => !/^\d+ \(.*\) Z/.test(s),
+    () => false,
+  );
 
 async function listJson(s: Setup, env: NodeJS.ProcessEnv): Promise<BackupListData> {
   const out = await runDbops(['backup', 'list', '--json', '--policies-dir', s.policies], env);
@@ -90,7 +110,9 @@ describe('backup create (real process)', () => {
 
   beforeAll(async () => {
     // ~130 MB of table data: pg_dump needs a few seconds, long enough to be killed mid-stream.
-    await big().query(`CREATE TABLE ledger AS SELECT g AS id, md5(g::text) AS a, md5((g * 7)::text) || md5((g * 13)::text) AS b, (g * 1.37)::numeric(14, 2) AS c FROM generate_series(1, 1000000) g`);
+    await big().query(
+      `CREATE TABLE ledger AS SELECT g AS id, md5(g::text) AS a, md5((g * 7)::text) || md5((g * 13)::text) AS b, (g * 1.37)::numeric(14, 2) AS c FROM generate_series(1, 1000000) g`,
+    );
     await small().query(`CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 100) g`);
     key = await ageKey();
   });
@@ -261,6 +283,9 @@ describe('backup create (real process)', () => {
     expect(await walk(target)).toEqual([]);
     const json = await runDbops(args(s, small().url, ['--json']));
     expect(json.code).toBe(2);
-    expect((JSON.parse(json.stdout) as { error: { message: string; exitCode: number } }).error).toMatchObject({ exitCode: 2, message: expect.stringContaining('encryption.recipients') });
+    expect((JSON.parse(json.stdout) as { error: { message: string; exitCode: number } }).error).toMatchObject({
+      exitCode: 2,
+      message: expect.stringContaining('encryption.recipients'),
+    });
   });
 });

@@ -55,7 +55,13 @@ async function startHook(statuses: number[] = []): Promise<Hook> {
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
   const token = randomBytes(12).toString('hex');
-  const hook: Hook = { url: `http://${host}/services/T0DBOPS/B0NOTIFY/${token}`, token, host, requests, close: () => new Promise((done) => server.close(() => done())) };
+  const hook: Hook = {
+    url: `http://${host}/services/T0DBOPS/B0NOTIFY/${token}`,
+    token,
+    host,
+    requests,
+    close: () => new Promise((done) => server.close(() => done())),
+  };
   hooks.push(hook);
   return hook;
 }
@@ -93,7 +99,10 @@ const notify = (reports: string, env: NodeJS.ProcessEnv, extra: string[] = [], p
 
 type Block = SlackPayload['blocks'][number];
 const fieldsOf = (p: SlackPayload) => p.blocks.flatMap((b) => ('fields' in b && b.fields ? b.fields.map((f) => f.text) : []));
-const field = (p: SlackPayload, label: string) => fieldsOf(p).find((f) => f.startsWith(`*${label}*\n`))?.slice(label.length + 3);
+const field = (p: SlackPayload, label: string) =>
+  fieldsOf(p)
+    .find((f) => f.startsWith(`*${label}*\n`))
+    ?.slice(label.length + 3);
 
 /** What Slack rejects with invalid_blocks: checked on every payload the tests see. */
 function expectValidSlack(p: SlackPayload): void {
@@ -155,7 +164,9 @@ describe('dbops backup notify', () => {
     expect(payload.blocks[0]).toMatchObject({ type: 'header', text: { text: '❌ Backup daily of astrofinance failed' } });
     const why = payload.blocks[1] as { type: string; text: { text: string } };
     expect(why.type).toBe('section');
-    expect(why.text.text).toBe(`*backup verify* failed: sha256 check failed: SHA-256 of ${ID}/backup.dump.age is ${'e'.repeat(64)}, the manifest says ${'c'.repeat(64)}`);
+    expect(why.text.text).toBe(
+      `*backup verify* failed: sha256 check failed: SHA-256 of ${ID}/backup.dump.age is ${'e'.repeat(64)}, the manifest says ${'c'.repeat(64)}`,
+    );
     expect(field(payload, 'Verification')).toMatch(/^read: FAILED \(sha256: SHA-256 of/);
     expect(payload.text).toContain('backup verify failed: sha256 check failed');
     // The job log says it too, and the webhook did its job.
@@ -170,7 +181,11 @@ describe('dbops backup notify', () => {
       exitCode: 3,
       data: null,
       // Written by an older version that did not mask it: notify must not forward it.
-      error: { code: 'P1001', message: "Can't reach database server at postgresql://backup:Sup3rS3cret@db.internal:5432/astrofinance", hint: 'Check that the server runs and accepts connections.' },
+      error: {
+        code: 'P1001',
+        message: "Can't reach database server at postgresql://backup:Sup3rS3cret@db.internal:5432/astrofinance",
+        hint: 'Check that the server runs and accepts connections.',
+      },
     });
     const run = await notify(reportsDir([stopped]), { DBOPS_BACKUP_WEBHOOK: hook.url }, ['--json']);
     expect(run.code).toBe(1);
@@ -180,7 +195,12 @@ describe('dbops backup notify', () => {
     expect(body).toContain('_Fix:_ Check that the server runs and accepts connections.');
     expect(run.all).not.toContain('Sup3rS3cret');
     const json = JSON.parse(run.stdout) as { data: { event: BackupEvent } };
-    expect(json.data.event).toMatchObject({ outcome: 'failure', activity: 'backup', tier: null, failedSteps: [{ step: 'backup-create', hint: 'Check that the server runs and accepts connections.' }] });
+    expect(json.data.event).toMatchObject({
+      outcome: 'failure',
+      activity: 'backup',
+      tier: null,
+      failedSteps: [{ step: 'backup-create', hint: 'Check that the server runs and accepts connections.' }],
+    });
   });
 
   it('no backup report at all is a failure that says so', async () => {
@@ -191,7 +211,9 @@ describe('dbops backup notify', () => {
     const payload = hook.requests[0]!.body as SlackPayload;
     expectValidSlack(payload);
     expect(payload.blocks[0]).toMatchObject({ text: { text: '❌ Backup run failed: no backup report' } });
-    expect(JSON.stringify(payload)).toContain(`no backup report in ${dir}/ (expected one of backup-create.json, backup-verify.json, backup-replicate.json, backup-prune.json, backup-restore.json)`);
+    expect(JSON.stringify(payload)).toContain(
+      `no backup report in ${dir}/ (expected one of backup-create.json, backup-verify.json, backup-replicate.json, backup-prune.json, backup-restore.json)`,
+    );
   });
 
   it('a damaged report does not silence the others: failure naming the file', async () => {
@@ -202,7 +224,9 @@ describe('dbops backup notify', () => {
     expect(run.code).toBe(1);
     const event = (JSON.parse(run.stdout) as { data: { event: BackupEvent } }).data.event;
     expect(event.backupId).toBe(ID);
-    expect(event.failedSteps).toEqual([expect.objectContaining({ step: join(dir, 'backup-verify.json'), message: expect.stringContaining('is not valid JSON') })]);
+    expect(event.failedSteps).toEqual([
+      expect.objectContaining({ step: join(dir, 'backup-verify.json'), message: expect.stringContaining('is not valid JSON') }),
+    ]);
     expect(hook.requests).toHaveLength(1);
   });
 
@@ -339,7 +363,12 @@ describe('dbops backup notify', () => {
     const data = structuredClone(DATA['backup-verify']) as unknown as { record: Record<string, unknown> };
     data.record['level'] = 'restore';
     data.record['restoreMs'] = 95_000;
-    data.record['checks'] = [...checks(), { name: 'restore', ok: true, durationMs: 95_000 }, { name: 'manifest', ok: true, durationMs: 900, message: '2 tables match' }, { name: 'amcheck', ok: true, durationMs: 30_000 }];
+    data.record['checks'] = [
+      ...checks(),
+      { name: 'restore', ok: true, durationMs: 95_000 },
+      { name: 'manifest', ok: true, durationMs: 900, message: '2 tables match' },
+      { name: 'amcheck', ok: true, durationMs: 30_000 },
+    ];
     const run = await notify(reportsDir([envelope('backup-verify', { data })]), { DBOPS_BACKUP_WEBHOOK: hook.url });
     expect(run.code).toBe(0);
     const payload = hook.requests[0]!.body as SlackPayload;
@@ -387,7 +416,12 @@ describe('dbops backup notify', () => {
 
   it('escapes what Slack would turn into links or mentions', async () => {
     const hook = await startHook();
-    const stopped = envelope('backup-create', { verdict: 'fail', exitCode: 3, data: null, error: { message: 'pg_dump: error: <!channel> & <https://evil.example|click>' } });
+    const stopped = envelope('backup-create', {
+      verdict: 'fail',
+      exitCode: 3,
+      data: null,
+      error: { message: 'pg_dump: error: <!channel> & <https://evil.example|click>' },
+    });
     await notify(reportsDir([stopped]), { DBOPS_BACKUP_WEBHOOK: hook.url });
     const body = JSON.stringify(hook.requests[0]!.body);
     expect(body).toContain('&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;');

@@ -44,7 +44,11 @@ async function fixture(retention: string, extraTargets = ''): Promise<Fixture> {
 }
 
 type Check = 'sha256' | 'decrypt' | 'archive';
-async function addBackup(storage: Storage, at: Date, o: { tier?: Tier; status?: 'verified' | 'failed' | 'unverified'; failed?: Check; database?: string; level?: 'read' | 'restore' } = {}): Promise<string> {
+async function addBackup(
+  storage: Storage,
+  at: Date,
+  o: { tier?: Tier; status?: 'verified' | 'failed' | 'unverified'; failed?: Check; database?: string; level?: 'read' | 'restore' } = {},
+): Promise<string> {
   const tier = o.tier ?? 'daily';
   const id = newBackupId(tier, at);
   const body = randomBytes(1536 + Math.floor(Math.random() * 512));
@@ -58,7 +62,10 @@ async function addBackup(storage: Storage, at: Date, o: { tier?: Tier; status?: 
     finishedAt: at.toISOString(),
     dump: { format: 'custom', compressionLevel: 1, pgDump: 'pg_dump (PostgreSQL) 15.18', plaintextBytes: body.length * 3, durationMs: 60_000 },
     object: { key: 'backup.dump.age', ciphertextBytes: body.length, sha256: createHash('sha256').update(body).digest('hex') },
-    encryption: { format: 'age-v1', recipients: [{ name: 'ops', recipient: 'age1xy0gsm09d4v3htt3n27a76pzjce9ztr82nkhty0t7dwpf8xjeqdsdwrfkl', fingerprint: '0123456789abcdef' }] },
+    encryption: {
+      format: 'age-v1',
+      recipients: [{ name: 'ops', recipient: 'age1xy0gsm09d4v3htt3n27a76pzjce9ztr82nkhty0t7dwpf8xjeqdsdwrfkl', fingerprint: '0123456789abcdef' }],
+    },
     tables: [{ schema: 'public', name: 'Account', rows: '3', hash: '12345' }],
     dbops: { version: '0.1.0', commit: null },
   };
@@ -74,7 +81,12 @@ async function addBackup(storage: Storage, at: Date, o: { tier?: Tier; status?: 
       at: new Date(at.getTime() + 10 * 60_000).toISOString(),
       level: o.level ?? 'read',
       ok,
-      checks: (['sha256', 'decrypt', 'archive'] as const).map((name) => ({ name, ok: ok || name !== failed, durationMs: 3, ...(!ok && name === failed ? { message: `${name} check failed on purpose` } : {}) })),
+      checks: (['sha256', 'decrypt', 'archive'] as const).map((name) => ({
+        name,
+        ok: ok || name !== failed,
+        durationMs: 3,
+        ...(!ok && name === failed ? { message: `${name} check failed on purpose` } : {}),
+      })),
       durationMs: 9,
       dbops: { version: '0.1.0', commit: null },
     };
@@ -116,7 +128,11 @@ describe('dbops backup list', () => {
     expect(run.stdout).toMatch(/ID\s+TIER\s+FINISHED \(UTC\)\s+AGE\s+SIZE\s+STATUS\s+DATABASE/);
     const rows = run.stdout.split('\n').filter((l) => /^\s+\d{8}T/.test(l));
     expect(rows.map((l) => l.trim().split(/\s+/)[0])).toEqual([monthly, failed, fresh]);
-    expect(rows[0]).toMatch(new RegExp(`monthly\\s+${daysAgo(40).toISOString().slice(0, 10)} 12:00Z\\s+(39|40) d( \\d+ h)?\\s+\\d\\.\\d KiB\\s+verified restore ${daysAgo(40).toISOString().slice(0, 10)} 12:10Z\\s+astrofinance`));
+    expect(rows[0]).toMatch(
+      new RegExp(
+        `monthly\\s+${daysAgo(40).toISOString().slice(0, 10)} 12:00Z\\s+(39|40) d( \\d+ h)?\\s+\\d\\.\\d KiB\\s+verified restore ${daysAgo(40).toISOString().slice(0, 10)} 12:10Z\\s+astrofinance`,
+      ),
+    );
     expect(rows[1]).toContain('FAILED: decrypt');
     expect(rows[2]).toMatch(/\s3 h\s.*unverified\s+ledger$/);
     expect(run.stdout).toContain('1 verified, 1 failed, 1 unverified.');
@@ -188,7 +204,12 @@ describe('dbops backup prune', () => {
     const [t] = json.data.targets;
     expect(t!.name).toBe('local');
     expect(t!.deleted).toEqual([]);
-    expect(t!.decisions.filter((d) => !d.keep).map((d) => d.id).sort()).toEqual([ids.v3, ids.v4, ids.v5, ids.failed].sort());
+    expect(
+      t!.decisions
+        .filter((d) => !d.keep)
+        .map((d) => d.id)
+        .sort(),
+    ).toEqual([ids.v3, ids.v4, ids.v5, ids.failed].sort());
     // The report file carries the same data.
     const report = JSON.parse(await readFile(join(f.reports, 'backup-prune.json'), 'utf8')) as { data: unknown };
     expect(BackupPruneData.parse(report.data).targets[0]!.decisions).toHaveLength(7);
@@ -196,7 +217,9 @@ describe('dbops backup prune', () => {
 
   it('deletes exactly the planned backups; they disappear from backup list and from the folder', async () => {
     const { f, ids } = await typical();
-    const planned = PruneJson.parse(JSON.parse((await dbops(['backup', 'prune', '--dry-run', '--json', '--reports-dir', f.reports, ...f.args])).stdout)).data.targets[0]!.decisions.filter((d) => !d.keep).map((d) => d.id);
+    const planned = PruneJson.parse(JSON.parse((await dbops(['backup', 'prune', '--dry-run', '--json', '--reports-dir', f.reports, ...f.args])).stdout))
+      .data.targets[0]!.decisions.filter((d) => !d.keep)
+      .map((d) => d.id);
     const run = await dbops(['backup', 'prune', '--json', '--reports-dir', f.reports, ...f.args]);
     expect(run.code).toBe(0);
     const data = PruneJson.parse(JSON.parse(run.stdout)).data;
@@ -262,10 +285,18 @@ describe('dbops backup prune', () => {
     const copyRoot = join(dir, 'copy');
     await mkdir(copyRoot);
     const missing = join(dir, 'not-mounted');
-    const f = await fixture(DAILY2, `  copy:\n    type: directory\n    path: ${JSON.stringify(copyRoot)}\n  gone:\n    type: directory\n    path: ${JSON.stringify(missing)}\n`);
+    const f = await fixture(
+      DAILY2,
+      `  copy:\n    type: directory\n    path: ${JSON.stringify(copyRoot)}\n  gone:\n    type: directory\n    path: ${JSON.stringify(missing)}\n`,
+    );
     const copy = new DirectoryStorage({ name: 'copy', path: copyRoot });
     const local = [await addBackup(f.storage, daysAgo(3)), await addBackup(f.storage, daysAgo(2)), await addBackup(f.storage, daysAgo(1))];
-    const copies = [await addBackup(copy, daysAgo(5)), await addBackup(copy, daysAgo(4)), await addBackup(copy, daysAgo(3)), await addBackup(copy, daysAgo(2), { status: 'failed' })];
+    const copies = [
+      await addBackup(copy, daysAgo(5)),
+      await addBackup(copy, daysAgo(4)),
+      await addBackup(copy, daysAgo(3)),
+      await addBackup(copy, daysAgo(2), { status: 'failed' }),
+    ];
 
     // Block the deletion of the oldest local backup: chmod works for ordinary users, root needs the immutable flag.
     const blocked = join(f.root, local[0]!);

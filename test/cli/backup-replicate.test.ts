@@ -28,7 +28,10 @@ describe('dbops backup replicate (folder primary → s3rver offsite)', () => {
     const object = randomBytes(size);
     await targets.primary.put(LAYOUT.object(id), object);
     const m = manifestFor(id, tier, finishedAt);
-    await writeManifest(targets.primary, { ...m, object: { key: 'backup.dump.age', ciphertextBytes: size, sha256: createHash('sha256').update(object).digest('hex') } });
+    await writeManifest(targets.primary, {
+      ...m,
+      object: { key: 'backup.dump.age', ciphertextBytes: size, sha256: createHash('sha256').update(object).digest('hex') },
+    });
     return object;
   }
   const offsite = async (): Promise<Map<string, BackupEntry>> => new Map((await listBackups(targets.get('offsite'), log)).map((e) => [e.manifest.id, e]));
@@ -82,7 +85,13 @@ describe('dbops backup replicate (folder primary → s3rver offsite)', () => {
       ['copy', 'offsite', true],
     ]);
     expect(a.status).toBe('verified');
-    expect(a.verifications[2]!.checks).toEqual([expect.objectContaining({ name: 'copy', ok: true, message: expect.stringContaining(`SHA-256 ${a.manifest.object.sha256} (7340035 bytes) matches the manifest`) })]);
+    expect(a.verifications[2]!.checks).toEqual([
+      expect.objectContaining({
+        name: 'copy',
+        ok: true,
+        message: expect.stringContaining(`SHA-256 ${a.manifest.object.sha256} (7340035 bytes) matches the manifest`),
+      }),
+    ]);
     const primaryRecord = await readFile(join(dir, 'primary', A, 'verify', '20261120T030000Z-read.json'), 'utf8');
     expect(await text(await targets.get('offsite').get(`${A}/verify/20261120T030000Z-read.json`))).toBe(primaryRecord);
     // The manifest is copied as stored.
@@ -90,7 +99,10 @@ describe('dbops backup replicate (folder primary → s3rver offsite)', () => {
     // B was never verified: a copy check alone does not make it verified.
     expect(there.get(B)!.status).toBe('unverified');
 
-    const report = JSON.parse(await readFile(join(dir, 'reports', 'backup-replicate.json'), 'utf8')) as { verdict: string; data: { from: { name: string }; targets: Array<{ copied: Array<{ id: string }>; present: string[]; failed: unknown[] }> } };
+    const report = JSON.parse(await readFile(join(dir, 'reports', 'backup-replicate.json'), 'utf8')) as {
+      verdict: string;
+      data: { from: { name: string }; targets: Array<{ copied: Array<{ id: string }>; present: string[]; failed: unknown[] }> };
+    };
     expect(report.verdict).toBe('warn');
     expect(report.data.from.name).toBe('primary');
     expect(report.data.targets[0]!.copied.map((c) => c.id)).toEqual([A, B]);
@@ -122,7 +134,11 @@ describe('dbops backup replicate (folder primary → s3rver offsite)', () => {
 
     const run = await dbops(args(), env);
     expect(run.code, run.all).toBe(1);
-    expect(run.stdout).toMatch(new RegExp(`FAILED +${E}: the object on target "primary" has SHA-256 [0-9a-f]{64} \\(6291456 bytes\\), the manifest says [0-9a-f]{64} \\(6291456 bytes\\): it is damaged; not copied`));
+    expect(run.stdout).toMatch(
+      new RegExp(
+        `FAILED +${E}: the object on target "primary" has SHA-256 [0-9a-f]{64} \\(6291456 bytes\\), the manifest says [0-9a-f]{64} \\(6291456 bytes\\): it is damaged; not copied`,
+      ),
+    );
     expect((await offsite()).has(E)).toBe(false);
     expect(await targets.get('offsite').list(`${E}/`)).toEqual([]);
     const source = (await listBackups(targets.primary, log)).find((e) => e.manifest.id === E)!;
@@ -145,7 +161,9 @@ describe('dbops backup replicate (folder primary → s3rver offsite)', () => {
 
     const down = await dbops(args(), { ...env, DBOPS_TEST_S3_ENDPOINT: 'http://127.0.0.1:9' });
     expect(down.code, down.all).toBe(3);
-    expect(down.stderr).toMatch(/Replication to target "offsite" stopped: Could not .* \(target "offsite", endpoint http:\/\/127.0.0.1:9\): the endpoint is unreachable \(ECONNREFUSED\)/);
+    expect(down.stderr).toMatch(
+      /Replication to target "offsite" stopped: Could not .* \(target "offsite", endpoint http:\/\/127.0.0.1:9\): the endpoint is unreachable \(ECONNREFUSED\)/,
+    );
     expect(down.all).not.toContain(server.secretAccessKey);
     const report = await readFile(join(dir, 'reports', 'backup-replicate.json'), 'utf8');
     expect(report).not.toContain(server.secretAccessKey);

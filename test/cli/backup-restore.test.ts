@@ -45,7 +45,9 @@ async function restore(args: string[]) {
   return dbops(['backup', 'restore', ...args, '--policies-dir', policiesDir, '--reports-dir', reportsDir], env);
 }
 
-async function restoreJson(args: string[]): Promise<{ code: number; all: string; data: BackupRestoreData; findings: Array<{ rule: string; severity: string; message: string }> }> {
+async function restoreJson(
+  args: string[],
+): Promise<{ code: number; all: string; data: BackupRestoreData; findings: Array<{ rule: string; severity: string; message: string }> }> {
   const run = await restore([...args, '--json']);
   const parsed = JSON.parse(run.stdout) as { data: BackupRestoreData; findings: Array<{ rule: string; severity: string; message: string }> };
   return { code: run.code, all: run.all, data: parsed.data, findings: parsed.findings };
@@ -62,7 +64,11 @@ beforeAll(async () => {
     join(policiesDir, 'backups.yaml'),
     `version: 1\nencryption:\n  recipients: [{ name: test, key: ${recipient} }]\ntargets:\n  local: { type: directory, path: ${JSON.stringify(backupsDir)}, primary: true }\nverify: { restore_jobs: 2 }\n`,
   );
-  policy = BackupsPolicy.parse({ version: 1, encryption: { recipients: [{ name: 'test', key: recipient }] }, targets: { local: { type: 'directory', path: backupsDir, primary: true } } });
+  policy = BackupsPolicy.parse({
+    version: 1,
+    encryption: { recipients: [{ name: 'test', key: recipient }] },
+    targets: { local: { type: 'directory', path: backupsDir, primary: true } },
+  });
   env = testEnv({ DBOPS_BACKUP_IDENTITY: identity, TMPDIR: scratchTmp });
 
   await queryUrl(adminUrl(), `CREATE ROLE ${OWNER} NOLOGIN`);
@@ -113,22 +119,43 @@ describe('backup restore', () => {
     expect(run.all).toContain(':***@');
     expect(run.all).not.toContain(identity);
 
-    const [counts] = await queryUrl<{ accounts: string; ledger: string }>(urlFor(name), 'SELECT (SELECT count(*) FROM accounts)::text AS accounts, (SELECT count(*) FROM ledger)::text AS ledger');
+    const [counts] = await queryUrl<{ accounts: string; ledger: string }>(
+      urlFor(name),
+      'SELECT (SELECT count(*) FROM accounts)::text AS accounts, (SELECT count(*) FROM ledger)::text AS ledger',
+    );
     expect(counts).toEqual({ accounts: rows(backup, 'accounts'), ledger: rows(backup, 'ledger') });
-    const [acl] = await queryUrl<{ owner: string; can: boolean }>(urlFor(name), `SELECT tableowner AS owner, has_table_privilege($1, 'public.ledger', 'SELECT') AS can FROM pg_tables WHERE tablename = 'accounts'`, [READER]);
+    const [acl] = await queryUrl<{ owner: string; can: boolean }>(
+      urlFor(name),
+      `SELECT tableowner AS owner, has_table_privilege($1, 'public.ledger', 'SELECT') AS can FROM pg_tables WHERE tablename = 'accounts'`,
+      [READER],
+    );
     expect(acl).toEqual({ owner: OWNER, can: true });
-    const logins = await queryUrl<{ rolname: string; rolcanlogin: boolean }>(adminUrl(), 'SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname = ANY($1) ORDER BY 1', [[OWNER, READER]]);
+    const logins = await queryUrl<{ rolname: string; rolcanlogin: boolean }>(
+      adminUrl(),
+      'SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname = ANY($1) ORDER BY 1',
+      [[OWNER, READER]],
+    );
     expect(logins).toEqual([
       { rolname: OWNER, rolcanlogin: false },
       { rolname: READER, rolcanlogin: false },
     ]);
     // ANALYZE ran: PostgreSQL 15 restores no planner statistics by itself.
-    const [analyzed] = await queryUrl<{ n: string }>(urlFor(name), `SELECT count(*)::text AS n FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL AND relname IN ('accounts', 'ledger')`);
+    const [analyzed] = await queryUrl<{ n: string }>(
+      urlFor(name),
+      `SELECT count(*)::text AS n FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL AND relname IN ('accounts', 'ledger')`,
+    );
     expect(analyzed?.n).toBe('2');
 
     const report = JSON.parse(readFileSync(join(reportsDir, 'backup-restore.json'), 'utf8')) as { verdict: string; data: BackupRestoreData };
     expect(report.verdict).toBe('pass');
-    expect(report.data).toMatchObject({ backupId: backup.id, createdDatabase: true, forced: false, rolesCreated: [OWNER, READER], manifestMatched: true, tables: 2 });
+    expect(report.data).toMatchObject({
+      backupId: backup.id,
+      createdDatabase: true,
+      forced: false,
+      rolesCreated: [OWNER, READER],
+      manifestMatched: true,
+      tables: 2,
+    });
     expect(report.data.phases.map((p) => p.name)).toEqual(['download and decrypt', 'restore', 'manifest', 'analyze']);
     expect(JSON.stringify(report)).not.toContain(adminPassword());
   });
@@ -157,14 +184,16 @@ describe('backup restore', () => {
     expect(run.all).not.toContain(adminPassword());
   });
 
-  it('--force drops and recreates the backup\'s objects and leaves other tables alone', async () => {
+  it("--force drops and recreates the backup's objects and leaves other tables alone", async () => {
     const name = targetName('force');
     expect((await restoreJson([backup.id, '--target-url', urlFor(name)])).code).toBe(0);
     await queryUrl(urlFor(name), 'UPDATE accounts SET balance = 0; DELETE FROM ledger WHERE id <= 100; CREATE TABLE extra (x int)');
     const run = await restoreJson([backup.id, '--target-url', urlFor(name), '--force']);
     expect(run.code, run.all).toBe(0);
     expect(run.data).toMatchObject({ createdDatabase: false, forced: true, manifestMatched: true, rolesCreated: [] });
-    expect(run.findings).toEqual([expect.objectContaining({ rule: 'backup/extra-table', severity: 'notice', message: expect.stringContaining('public.extra') })]);
+    expect(run.findings).toEqual([
+      expect.objectContaining({ rule: 'backup/extra-table', severity: 'notice', message: expect.stringContaining('public.extra') }),
+    ]);
     const [n] = await queryUrl<{ n: string }>(urlFor(name), 'SELECT count(*)::text AS n FROM ledger');
     expect(n?.n).toBe(rows(backup, 'ledger'));
     expect(await queryUrl(urlFor(name), `SELECT 1 FROM pg_tables WHERE tablename = 'extra'`)).toHaveLength(1);

@@ -17,7 +17,11 @@ const manifest = () => JSON.parse(readFileSync(join(cache(), 'current.json'), 'u
 
 async function run(args: string[], env: NodeJS.ProcessEnv = {}, root = copy) {
   try {
-    const { stdout, stderr } = await exec(process.execPath, [join(root, 'pipeline/bin/dbops.js'), ...args], { cwd: ROOT, env: testEnv(env), maxBuffer: 16 * 1024 * 1024 });
+    const { stdout, stderr } = await exec(process.execPath, [join(root, 'pipeline/bin/dbops.js'), ...args], {
+      cwd: ROOT,
+      env: testEnv(env),
+      maxBuffer: 16 * 1024 * 1024,
+    });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const { code, stdout, stderr } = e as { code: number; stdout: string; stderr: string };
@@ -31,7 +35,8 @@ beforeAll(() => {
   cpSync(join(ROOT, 'package.json'), join(copy, 'package.json'));
   // The dependencies, each linked: the copy's own node_modules folder holds its own cache.
   mkdirSync(join(copy, 'node_modules'));
-  for (const entry of readdirSync(join(ROOT, 'node_modules'))) if (entry !== '.cache') symlinkSync(join(ROOT, 'node_modules', entry), join(copy, 'node_modules', entry));
+  for (const entry of readdirSync(join(ROOT, 'node_modules')))
+    if (entry !== '.cache') symlinkSync(join(ROOT, 'node_modules', entry), join(copy, 'node_modules', entry));
 });
 afterAll(() => rmSync(copy, { recursive: true, force: true }));
 

@@ -14,12 +14,16 @@ describe('dbops demo', async () => {
     STAGING_SNAPSHOT_URL: 'postgresql://stage:secret-stage-pw@127.0.0.1:1/snapshot',
   });
   const reportsDir = join(home, 'reports');
-  afterAll(async () => { await runDbops(['local', 'down', '--destroy'], env); });
+  afterAll(async () => {
+    await runDbops(['local', 'down', '--destroy'], env);
+  });
 
   it('migrates and seeds the embedded cluster, then lints, rehearses and reports the newest migrations as a PR', async () => {
     const run = await runDbops(['demo', '--scale', '0.01', '--reports-dir', reportsDir], env);
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/── 1\/5 dbops migrate deploy[\s\S]*Applying migration `20260112093000_init`[\s\S]*All migrations have been successfully applied\./);
+    expect(run.stdout).toMatch(
+      /── 1\/5 dbops migrate deploy[\s\S]*Applying migration `20260112093000_init`[\s\S]*All migrations have been successfully applied\./,
+    );
     expect(run.stdout).toMatch(/── 2\/5 dbops seed --scale 0\.01[\s\S]*JournalLine\s+[\d,]+[\s\S]*Database schema is up to date!/);
     expect(run.stdout).toMatch(/── 3\/5 dbops lint --last 2 --labels allow-destructive[\s\S]*destructive\/drop-column/);
     expect(run.stdout).toMatch(/── 4\/5 dbops rehearse --last 2 --scale 0\.01[\s\S]*20260915160000_audit_event_entity_index/);

@@ -36,13 +36,18 @@ async function inflight(fx: DeployFixture, environment = 'production'): Promise<
   return (await readdir(join(fx.storageDir, 'evidence', environment)).catch(() => [] as string[])).includes('inflight.json');
 }
 
-
 /** Backends of dbops deploy in the test's own database (other files share the server). */
 const deployBackends = (db: TestDb) =>
-  db.query<{ pid: number; query: string; state: string }>(`SELECT pid, query, state FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'dbops deploy'`);
+  db.query<{ pid: number; query: string; state: string }>(
+    `SELECT pid, query, state FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'dbops deploy'`,
+  );
 
 const holdsDeployLock = async (db: TestDb) =>
-  (await db.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = ${0x64626f70} AND objid = 1 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)).length > 0;
+  (
+    await db.query(
+      `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = ${0x64626f70} AND objid = 1 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    )
+  ).length > 0;
 
 function expectNoSecrets(fx: DeployFixture, text: string) {
   expect(text).not.toContain(serverPassword());
@@ -60,7 +65,9 @@ describe('dbops deploy', () => {
   it('deploys, verifies, stores a chained evidence bundle (and a local copy), and leaks no secret', async () => {
     const db = await fresh();
     const fx = await deployFixture({ urls: { production: db.url }, migrations: ledger, rollbacks: ledgerRollback });
-    await fx.writeEnvironments({ production: { approvals: 0, backup: { required: false }, smoke: [{ name: 'ledger has rows', sql: 'SELECT * FROM "Ledger"', expect: 'rows' }] } });
+    await fx.writeEnvironments({
+      production: { approvals: 0, backup: { required: false }, smoke: [{ name: 'ledger has rows', sql: 'SELECT * FROM "Ledger"', expect: 'rows' }] },
+    });
     const first = await deploy(fx);
     expect(first.code, first.all).toBe(0);
     expect(first.stdout).toContain('SUCCEEDED');
@@ -84,7 +91,10 @@ describe('dbops deploy', () => {
     const secondData = await report(fx);
     expect(await readFile(summary, 'utf8')).toBe(`## earlier step\n${(await readFile(secondData.evidence!.localMarkdown!, 'utf8')).replace(/\n*$/, '')}\n\n`);
     const chain = await bundles(fx);
-    expect(chain.map((b) => [b.sequence, b.kind, b.execution?.outcome])).toEqual([[1, 'deploy', 'succeeded'], [2, 'deploy', 'succeeded']]);
+    expect(chain.map((b) => [b.sequence, b.kind, b.execution?.outcome])).toEqual([
+      [1, 'deploy', 'succeeded'],
+      [2, 'deploy', 'succeeded'],
+    ]);
     expect(chain[1]!.previous).toEqual({ sequence: 1, sha256: chain[0]!.sha256 });
     expect(chain[1]!.execution!.steps.map((s) => s.name)).toEqual([M2]);
 
@@ -120,7 +130,9 @@ describe('dbops deploy', () => {
     expect(e.finalState).toMatchObject({ applied: [M1], pending: [M2, M3], failed: [], equalsBefore: true });
     expect(e.finalState.fingerprintAfter).toBe(e.finalState.fingerprintBefore);
     expect(e.restoreCommand).toBeNull();
-    expect((await prismaRows(db.url)).filter((r) => r.migration_name === M2).map((r) => [r.finished_at !== null, r.rolled_back_at !== null])).toEqual([[true, true]]);
+    expect((await prismaRows(db.url)).filter((r) => r.migration_name === M2).map((r) => [r.finished_at !== null, r.rolled_back_at !== null])).toEqual([
+      [true, true],
+    ]);
     const status = await dbops(['migrate', 'status', '--database-url', db.url, '--migrations-dir', fx.migrationsDir], fx.env);
     expect(status.stdout).toContain(`${M2}\n${M3}`);
     expect(await inflight(fx)).toBe(false);
@@ -140,23 +152,34 @@ describe('dbops deploy', () => {
     expect(data.outcome, run.all).toBe('failed');
     const backup = data.gate!.backup!;
     expect(backup.taken).toBe(true);
-    expect(data.restoreCommand).toBe(`dbops backup restore ${backup.id} --target server --target-url "$PRODUCTION_DATABASE_URL" --force --policies-dir ${fx.policiesDir}`);
+    expect(data.restoreCommand).toBe(
+      `dbops backup restore ${backup.id} --target server --target-url "$PRODUCTION_DATABASE_URL" --force --policies-dir ${fx.policiesDir}`,
+    );
     expect(run.stdout).toContain(data.restoreCommand);
     expect(run.stdout).toContain('NOT back to its pre-deploy state');
     expect(data.finalState.equalsBefore).toBe(false);
 
     // The command works as printed (the variable expanded by the shell).
-    const args = data.restoreCommand!.split(' ').slice(1).map((a) => (a === '"$PRODUCTION_DATABASE_URL"' ? db.url : a));
+    const args = data
+      .restoreCommand!.split(' ')
+      .slice(1)
+      .map((a) => (a === '"$PRODUCTION_DATABASE_URL"' ? db.url : a));
     const restored = await dbops(args, fx.env);
     expect(restored.code, restored.all).toBe(0);
     expect(await db.query('SELECT id, amount::int FROM "Ledger"')).toEqual([{ id: 1, amount: 10 }]);
-    expect(await db.query(`SELECT column_default FROM information_schema.columns WHERE table_name = 'Ledger' AND column_name = 'amount'`)).toEqual([{ column_default: null }]);
+    expect(await db.query(`SELECT column_default FROM information_schema.columns WHERE table_name = 'Ledger' AND column_name = 'amount'`)).toEqual([
+      { column_default: null },
+    ]);
     expect((await prismaRows(db.url)).map((r) => r.migration_name)).toEqual([M1]);
   });
 
   it('two concurrent deploys: the second fails at once naming the holder; with --wait it runs after the first', async () => {
     const db = await fresh();
-    const fx = await deployFixture({ urls: { production: db.url }, migrations: { ...ledger, [M2]: 'SELECT pg_sleep(2);\nCREATE TABLE "Slow"(id int);\n' }, rollbacks: { ...ledgerRollback, [M2]: 'DROP TABLE "Slow";\n' } });
+    const fx = await deployFixture({
+      urls: { production: db.url },
+      migrations: { ...ledger, [M2]: 'SELECT pg_sleep(2);\nCREATE TABLE "Slow"(id int);\n' },
+      rollbacks: { ...ledgerRollback, [M2]: 'DROP TABLE "Slow";\n' },
+    });
     const first = spawnDbops(['deploy', '--environment', 'production', ...fx.flags], fx.env);
     await waitFor('the first deploy to hold the deploy lock', () => holdsDeployLock(db));
     const second = await deploy(fx);
@@ -175,7 +198,11 @@ describe('dbops deploy', () => {
 
   it('kill -9 during the second migration: the gate names the interrupted deploy precisely, and the next deploy records it and finishes', async () => {
     const db = await fresh();
-    const fx = await deployFixture({ urls: { production: db.url }, migrations: { ...ledger, [M2]: 'SELECT pg_sleep(5);\nCREATE TABLE "Slow"(id int);\n' }, rollbacks: { ...ledgerRollback, [M2]: 'DROP TABLE "Slow";\n' } });
+    const fx = await deployFixture({
+      urls: { production: db.url },
+      migrations: { ...ledger, [M2]: 'SELECT pg_sleep(5);\nCREATE TABLE "Slow"(id int);\n' },
+      rollbacks: { ...ledgerRollback, [M2]: 'DROP TABLE "Slow";\n' },
+    });
     const killed = spawnDbops(['deploy', '--environment', 'production', ...fx.flags], fx.env);
     await waitFor('the second migration to run', async () => (await deployBackends(db)).some((b) => b.query.includes('pg_sleep') && b.state === 'active'));
     killed.child.kill('SIGKILL');
@@ -207,7 +234,11 @@ describe('dbops deploy', () => {
 
   it('a local evidence copy that cannot be written after the database changed: exit 3 saying what was done, the stored bundle is the record, the next deploy records no false interruption', async () => {
     const db = await fresh();
-    const fx = await deployFixture({ urls: { production: db.url }, migrations: { ...ledger, [M2]: 'SELECT pg_sleep(1);\nCREATE TABLE "Slow"(id int);\n' }, rollbacks: { ...ledgerRollback, [M2]: 'DROP TABLE "Slow";\n' } });
+    const fx = await deployFixture({
+      urls: { production: db.url },
+      migrations: { ...ledger, [M2]: 'SELECT pg_sleep(1);\nCREATE TABLE "Slow"(id int);\n' },
+      rollbacks: { ...ledgerRollback, [M2]: 'DROP TABLE "Slow";\n' },
+    });
     const running = dbops(['deploy', '--environment', 'production', ...fx.flags], fx.env);
     await waitFor('the second migration to run', async () => (await deployBackends(db)).some((b) => b.query.includes('pg_sleep') && b.state === 'active'));
     // The folder was writable when the deploy checked it; now, mid-migration, it becomes a file.
@@ -217,7 +248,9 @@ describe('dbops deploy', () => {
     expect(run.code, run.all).toBe(3);
     expect(run.stdout).toContain('SUCCEEDED');
     expect(run.stderr).toContain('The deploy succeeded.');
-    expect(run.stderr).toMatch(/The evidence bundle #1 is stored as evidence\/production\/\S+\.json on target "server" \(that is the record\), but its local copy in \S+ could not be written/);
+    expect(run.stderr).toMatch(
+      /The evidence bundle #1 is stored as evidence\/production\/\S+\.json on target "server" \(that is the record\), but its local copy in \S+ could not be written/,
+    );
     expect(run.stderr).not.toContain('Internal error');
     expect(await tableExists(db.url, 'public."Slow"')).toBe(true);
     expect(await inflight(fx)).toBe(false);
@@ -232,7 +265,10 @@ describe('dbops deploy', () => {
     const next = await deploy(fx);
     expect(next.code, next.all).toBe(0);
     expect(next.stdout).not.toContain('recording it as interrupted');
-    expect((await bundles(fx)).map((b) => [b.sequence, b.kind])).toEqual([[1, 'deploy'], [2, 'deploy']]);
+    expect((await bundles(fx)).map((b) => [b.sequence, b.kind])).toEqual([
+      [1, 'deploy'],
+      [2, 'deploy'],
+    ]);
   });
 
   it('Ctrl-C during the second migration: it finishes, the third never starts, both are rolled back by their scripts, and the bundle says so', async () => {
@@ -275,12 +311,19 @@ describe('dbops deploy', () => {
     expect(run.stdout).toMatch(/!+\n! BREAK-GLASS DEPLOY of production/);
     expect(run.stdout).toContain('reason: GitHub outage; CAB call 02:10, approved by J. Doe');
     const chain = await bundles(fx);
-    expect(chain.map((b) => [b.execution?.outcome, b.breakGlass?.reason ?? null])).toEqual([['refused', null], ['succeeded', 'GitHub outage; CAB call 02:10, approved by J. Doe']]);
+    expect(chain.map((b) => [b.execution?.outcome, b.breakGlass?.reason ?? null])).toEqual([
+      ['refused', null],
+      ['succeeded', 'GitHub outage; CAB call 02:10, approved by J. Doe'],
+    ]);
   });
 
   it('evidence storage gone after the database changed: the bundle is kept locally and the deploy fails with exit 3 saying so', async () => {
     const db = await fresh();
-    const fx = await deployFixture({ urls: { production: db.url }, migrations: { ...ledger, [M2]: 'SELECT pg_sleep(1);\nCREATE TABLE "Slow"(id int);\n' }, rollbacks: { ...ledgerRollback, [M2]: 'DROP TABLE "Slow";\n' } });
+    const fx = await deployFixture({
+      urls: { production: db.url },
+      migrations: { ...ledger, [M2]: 'SELECT pg_sleep(1);\nCREATE TABLE "Slow"(id int);\n' },
+      rollbacks: { ...ledgerRollback, [M2]: 'DROP TABLE "Slow";\n' },
+    });
     const running = deploy(fx);
     await waitFor('the second migration to run', async () => (await deployBackends(db)).some((b) => b.query.includes('pg_sleep') && b.state === 'active'));
     // A file where the environment's evidence folder was: every write into it fails (also for root).

@@ -15,9 +15,16 @@ const M2 = '20260103000000_hotfix';
 describe('dbops evidence reconcile', () => {
   it('explains pipeline changes by their bundle, names a change made by hand, and lists history older than the evidence', async () => {
     const db = await fresh();
-    const fx = await deployFixture({ urls: { production: db.url }, migrations: { [M0]: 'CREATE TABLE "Base"(id int);\n' }, rollbacks: { [M0]: 'DROP TABLE "Base";\n' } });
+    const fx = await deployFixture({
+      urls: { production: db.url },
+      migrations: { [M0]: 'CREATE TABLE "Base"(id int);\n' },
+      rollbacks: { [M0]: 'DROP TABLE "Base";\n' },
+    });
     const reconcile = async () => {
-      const run = await dbops(['evidence', 'reconcile', '--environment', 'production', '--policies-dir', fx.policiesDir, '--reports-dir', fx.reportsDir, '--json'], fx.env);
+      const run = await dbops(
+        ['evidence', 'reconcile', '--environment', 'production', '--policies-dir', fx.policiesDir, '--reports-dir', fx.reportsDir, '--json'],
+        fx.env,
+      );
       return { run, data: (JSON.parse(run.stdout) as { data: EvidenceReconcileData }).data };
     };
     const migrateByHand = async () => {
@@ -60,7 +67,10 @@ describe('dbops evidence reconcile', () => {
       ['rolled-back', 'explained', '#2 rollback'],
     ]);
 
-    const human = await dbops(['evidence', 'reconcile', '--environment', 'production', '--policies-dir', fx.policiesDir, '--reports-dir', fx.reportsDir], fx.env);
+    const human = await dbops(
+      ['evidence', 'reconcile', '--environment', 'production', '--policies-dir', fx.policiesDir, '--reports-dir', fx.reportsDir],
+      fx.env,
+    );
     expect(human.code).toBe(1);
     expect(human.stdout).toMatch(new RegExp(`✘ ${M2} +applied .*OUTSIDE THE PIPELINE`));
     expect(human.stdout).toMatch(new RegExp(`✔ ${M1} +applied .*bundle #1 deploy`));

@@ -18,7 +18,12 @@ const DAY = 86_400_000;
 let fx: DeployFixture;
 let runs: CliRun[];
 
-const storeOf = (environment: string): EvidenceStore => ({ storage: new DirectoryStorage({ name: 'server', path: fx.storageDir }), folder: `evidence/${environment}/`, environment, log });
+const storeOf = (environment: string): EvidenceStore => ({
+  storage: new DirectoryStorage({ name: 'server', path: fx.storageDir }),
+  folder: `evidence/${environment}/`,
+  environment,
+  log,
+});
 const pathOf = (key: string) => join(fx.storageDir, ...key.split('/'));
 
 async function evidence(...args: string[]): Promise<CliRun> {
@@ -44,7 +49,9 @@ async function seed(agesDays: number[] = [3, 2, 1]): Promise<StoredBundle[]> {
 
 beforeEach(async () => {
   runs = [];
-  fx = await deployFixture({ urls: { staging: `postgresql://app:${PASSWORD}@127.0.0.1:1/staging`, production: `postgresql://app:${PASSWORD}@127.0.0.1:1/astro` } });
+  fx = await deployFixture({
+    urls: { staging: `postgresql://app:${PASSWORD}@127.0.0.1:1/staging`, production: `postgresql://app:${PASSWORD}@127.0.0.1:1/astro` },
+  });
   return async () => {
     // No password, age identity or other secret in anything a command printed or wrote as a report.
     const reports = await readdir(fx.reportsDir).catch(() => []);
@@ -69,7 +76,9 @@ describe('dbops evidence verify', () => {
     expect(r.stdout).toContain('production: ok — 3 bundles (1–3)');
     expect(r.stdout).toContain(`head: ${stored[2]!.bundle.sha256}`);
     expect(r.stdout).toMatch(/staging: ok — 1 bundle \(1–1\)/);
-    const report = JSON.parse(await readFile(join(fx.reportsDir, 'evidence-verify.json'), 'utf8')) as { data: { chains: Array<{ environment: string; ok: boolean; head: string }> } };
+    const report = JSON.parse(await readFile(join(fx.reportsDir, 'evidence-verify.json'), 'utf8')) as {
+      data: { chains: Array<{ environment: string; ok: boolean; head: string }> };
+    };
     expect(report.data.chains.map((c) => [c.environment, c.ok, c.head])).toEqual([
       ['production', true, stored[2]!.bundle.sha256],
       ['staging', true, expect.stringMatching(/^[0-9a-f]{64}$/)],
@@ -143,7 +152,9 @@ describe('dbops evidence list', () => {
     expect(rows).toHaveLength(3);
     expect(rows[0]).toMatch(/^\s+1\s+\d{4}-\d\d-\d\d \d\d:\d\dZ\s+deploy\s+succeeded\s+bbbbbbb\s+reviewer-1$/);
     expect(rows[1]).toMatch(/🚨 yes$/);
-    const json = JSON.parse((await evidence('list', '--json')).stdout) as { data: { environments: Array<{ environment: string; bundles: Array<{ sequence: number; breakGlass: boolean; commit: string | null }> }> } };
+    const json = JSON.parse((await evidence('list', '--json')).stdout) as {
+      data: { environments: Array<{ environment: string; bundles: Array<{ sequence: number; breakGlass: boolean; commit: string | null }> }> };
+    };
     expect(json.data.environments.map((e) => [e.environment, e.bundles.length])).toEqual([
       ['production', 3],
       ['staging', 1],
@@ -168,7 +179,9 @@ describe('dbops evidence prune', () => {
     expect((await readdir(folder)).sort()).toEqual(['checkpoint.json', stored[3]!.key.split('/').pop(), stored[3]!.markdownKey.split('/').pop()].sort());
     const checkpoint = JSON.parse(await readFile(join(folder, 'checkpoint.json'), 'utf8')) as Record<string, unknown>;
     expect(checkpoint).toMatchObject({ throughSequence: 3, sha256: stored[2]!.bundle.sha256, createdAt: stored[2]!.bundle.createdAt, retention: '12mo' });
-    const report = JSON.parse(await readFile(join(fx.reportsDir, 'evidence-prune.json'), 'utf8')) as { data: { environments: Array<{ environment: string; deleted: string[]; checkpointThrough: number | null }> } };
+    const report = JSON.parse(await readFile(join(fx.reportsDir, 'evidence-prune.json'), 'utf8')) as {
+      data: { environments: Array<{ environment: string; deleted: string[]; checkpointThrough: number | null }> };
+    };
     expect(report.data.environments[0]).toMatchObject({ environment: 'production', checkpointThrough: 3 });
     expect(report.data.environments[0]!.deleted).toContain(stored[0]!.key);
 
@@ -191,7 +204,9 @@ describe('dbops evidence prune', () => {
     await writeFile(pathOf(stored[0]!.markdownKey), 'tampered\n');
     const r = await evidence('prune');
     expect(r.code).toBe(1);
-    expect(r.all).toMatch(/Refusing to prune: the evidence chain of "production" does not verify: evidence\/production\/000001-\S+\.md: .*the Markdown was edited/);
+    expect(r.all).toMatch(
+      /Refusing to prune: the evidence chain of "production" does not verify: evidence\/production\/000001-\S+\.md: .*the Markdown was edited/,
+    );
     await access(pathOf(stored[0]!.key));
     await expect(access(join(fx.storageDir, 'evidence', 'production', 'checkpoint.json'))).rejects.toThrow();
   });

@@ -87,7 +87,10 @@ describe('dbops gate (the executable)', () => {
       host: 'laptop',
     });
     // The dead deploy got as far as the first migration.
-    const migrated = await dbops(['migrate', 'deploy', '--database-url', db.url, '--migrations-dir', fx.migrationsDir, '--policies-dir', fx.policiesDir], fx.env);
+    const migrated = await dbops(
+      ['migrate', 'deploy', '--database-url', db.url, '--migrations-dir', fx.migrationsDir, '--policies-dir', fx.policiesDir],
+      fx.env,
+    );
     expect(migrated.code, migrated.all).toBe(0);
     await db.query(`DELETE FROM _prisma_migrations WHERE migration_name = $1`, [M2]);
 
@@ -99,7 +102,10 @@ describe('dbops gate (the executable)', () => {
     expect(interrupted.reasons[0]!.message).toContain(`started ${startedAt} by rita@laptop`);
     expect(interrupted.reasons[0]!.message).toContain(`applied: ${M1}; not applied: ${M2}`);
     expect(interrupted.reasons[0]!.message).toContain('The database is consistent');
-    expect(data.interrupted?.state.map((s) => [s.migration, s.state])).toEqual([[M1, 'applied'], [M2, 'not-applied']]);
+    expect(data.interrupted?.state.map((s) => [s.migration, s.state])).toEqual([
+      [M1, 'applied'],
+      [M2, 'not-applied'],
+    ]);
     expect(data.interrupted?.state[0]!.detail).toContain('after the interrupted run began');
 
     const holder = new pg.Client({ connectionString: db.url, application_name: 'dbops deploy' });

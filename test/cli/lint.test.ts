@@ -8,7 +8,13 @@ import { tempDir } from '../helpers/migrations.ts';
 import { FindingSchema, VerdictSchema } from '../../pipeline/core/result.ts';
 import { LintData } from '../../pipeline/change/lint/model.ts';
 
-const LintOutput = z.strictObject({ command: z.literal('lint'), verdict: VerdictSchema, findings: z.array(FindingSchema), data: LintData, error: z.unknown().optional() });
+const LintOutput = z.strictObject({
+  command: z.literal('lint'),
+  verdict: VerdictSchema,
+  findings: z.array(FindingSchema),
+  data: LintData,
+  error: z.unknown().optional(),
+});
 
 async function project(files: Record<string, string>): Promise<{ dir: string; args: string[] }> {
   const dir = await tempDir('dbops-cli-lint-');
@@ -18,7 +24,19 @@ async function project(files: Record<string, string>): Promise<{ dir: string; ar
   }
   await mkdir(join(dir, 'rollbacks'), { recursive: true });
   await mkdir(join(dir, 'policies'), { recursive: true });
-  return { dir, args: ['--migrations-dir', join(dir, 'migrations'), '--rollbacks-dir', join(dir, 'rollbacks'), '--policies-dir', join(dir, 'policies'), '--reports-dir', join(dir, 'reports')] };
+  return {
+    dir,
+    args: [
+      '--migrations-dir',
+      join(dir, 'migrations'),
+      '--rollbacks-dir',
+      join(dir, 'rollbacks'),
+      '--policies-dir',
+      join(dir, 'policies'),
+      '--reports-dir',
+      join(dir, 'reports'),
+    ],
+  };
 }
 
 const TABLE = 'CREATE TABLE "A" ("id" BIGINT NOT NULL, CONSTRAINT "A_pkey" PRIMARY KEY ("id"));\n';
@@ -45,14 +63,19 @@ describe('dbops lint', () => {
     const m = join(p.dir, 'migrations/20260201000000_b/migration.sql');
     expect(run.stdout).toContain(`${m}\n  ${m}  error    rollbacks/missing  20260201000000_b has no rollback`);
     expect(run.stdout).toContain(`  ${m}:2:1  error    destructive/drop-table  DROP TABLE "A" deletes the table and every row in it.\n      help: `);
-    expect(run.stdout).toMatch(/Linted 2 migrations and 1 rollback \(all migrations and rollbacks; squawk 2\.\d+\.\d+, profile prisma, PostgreSQL 15\)\.\n2 errors, 0 warnings, 0 notices/);
+    expect(run.stdout).toMatch(
+      /Linted 2 migrations and 1 rollback \(all migrations and rollbacks; squawk 2\.\d+\.\d+, profile prisma, PostgreSQL 15\)\.\n2 errors, 0 warnings, 0 notices/,
+    );
     expect(run.stdout.trimEnd().endsWith('Lint failed.')).toBe(true);
     const json = LintOutput.parse(JSON.parse((await dbops(['lint', '--all', '--json', ...p.args])).stdout));
     expect(json.findings.map((f) => f.rule)).toEqual(['rollbacks/missing', 'destructive/drop-table']);
   });
 
   it('exit 2 for contradicting flags, an invalid policy, or a missing migrations folder', async () => {
-    const p = await project({ 'migrations/20260101000000_a/migration.sql': TABLE, 'policies/migrations.yaml': 'version: 1\nlint:\n  profile: strict\n  rules:\n    prefer-text-field: loud\n' });
+    const p = await project({
+      'migrations/20260101000000_a/migration.sql': TABLE,
+      'policies/migrations.yaml': 'version: 1\nlint:\n  profile: strict\n  rules:\n    prefer-text-field: loud\n',
+    });
     const both = await dbops(['lint', '--all', '--last', '2', ...p.args]);
     expect(both.code).toBe(2);
     expect(both.stderr).toContain('--all and --last cannot be combined.');

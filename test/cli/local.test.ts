@@ -19,7 +19,9 @@ describe('the embedded cluster', async () => {
   await chmod(home, 0o755); // under root the server runs as postgres, which must reach the cluster directory
   const env = testEnv({ DBOPS_LOCAL_DIR: join(home, 'local') });
   const local = (...args: string[]) => runDbops(['local', ...args], env);
-  afterAll(async () => { await local('down', '--destroy'); });
+  afterAll(async () => {
+    await local('down', '--destroy');
+  });
 
   it.runIf(isRoot)('as root, a cluster directory the postgres user cannot reach is refused with the fix', async () => {
     const closed = await tempDir('dbops-closed-'); // mode 0700, owned by root
@@ -87,7 +89,11 @@ describe('the embedded cluster', async () => {
   });
 });
 
-const exists = (path: string) => access(path).then(() => true, () => false);
+const exists = (path: string) =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
 
 /** A zombie counts as gone: in a container nothing may reap a server that pg_ctl started detached. */
 const processGone = async (pid: number) => {
@@ -98,7 +104,10 @@ const processGone = async (pid: number) => {
 const acceptsConnections = (port: number) =>
   new Promise<boolean>((done) => {
     const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => { socket.destroy(); done(true); });
+    socket.once('connect', () => {
+      socket.destroy();
+      done(true);
+    });
     socket.once('error', () => done(false));
   });
 
@@ -116,8 +125,13 @@ describe('the embedded cluster recovers from its own broken state', async () => 
       const data = join(home, name, 'data');
       if (!(await exists(join(data, 'postmaster.pid')))) continue;
       try {
-        execFileSync(join(bins.binDir, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], { stdio: 'ignore', ...(serverUser ? { uid: serverUser.uid, gid: serverUser.gid } : {}) });
-      } catch { /* not running */ }
+        execFileSync(join(bins.binDir, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], {
+          stdio: 'ignore',
+          ...(serverUser ? { uid: serverUser.uid, gid: serverUser.gid } : {}),
+        });
+      } catch {
+        /* not running */
+      }
     }
   });
 
@@ -162,7 +176,7 @@ describe('the embedded cluster recovers from its own broken state', async () => 
     expect(await exists(dir)).toBe(false);
   });
 
-  it('destroy in a folder that also holds the user\'s files removes only what dbops created, follows no link, and says what it kept', async () => {
+  it("destroy in a folder that also holds the user's files removes only what dbops created, follows no link, and says what it kept", async () => {
     const dir = join(home, 'shared');
     const env = testEnv({ DBOPS_LOCAL_DIR: dir });
     const precious = join(home, 'precious.txt');
@@ -218,7 +232,10 @@ describe('the embedded cluster recovers from its own broken state', async () => 
     expect(JSON.parse(status.stdout).data).toMatchObject({ dir: file, exists: false, problem: { message: expect.stringContaining(`${file} is a file`) } });
 
     const migrations = await tempDir('dbops-migrations-');
-    for (const args of [['local', 'up'], ['migrate', 'status', '--migrations-dir', migrations]]) {
+    for (const args of [
+      ['local', 'up'],
+      ['migrate', 'status', '--migrations-dir', migrations],
+    ]) {
       const run = await runDbops(args, env);
       expect(run.code, args.join(' ')).toBe(2);
       expect(run.stderr).toContain(`${file} is a file, not a folder`);
@@ -276,21 +293,38 @@ describe('PostgreSQL binary discovery', async () => {
     }
   });
 
-  const repoReadableByPostgres = isRoot && (() => {
-    try {
-      execFileSync('runuser', ['-u', 'postgres', '--', 'test', '-r', join(ROOT, 'package.json')]);
-      return true;
-    } catch {
-      return false;
-    }
-  })();
+  const repoReadableByPostgres =
+    isRoot &&
+    (() => {
+      try {
+        execFileSync('runuser', ['-u', 'postgres', '--', 'test', '-r', join(ROOT, 'package.json')]);
+        return true;
+      } catch {
+        return false;
+      }
+    })();
 
   it.runIf(repoReadableByPostgres)('as an ordinary OS user the cluster runs as that user', async () => {
     const dir = await tempDir('dbops-user-');
     await chown(dir, serverUser!.uid, serverUser!.gid);
     await access(BIN, constants.R_OK);
     const asUser = (...args: string[]) =>
-      execFileSync('runuser', ['-u', 'postgres', '--', 'env', `DBOPS_LOCAL_DIR=${join(dir, 'local')}`, `PATH=${process.env['PATH']}`, 'DBOPS_LOG_LEVEL=warn', process.execPath, BIN, ...args], { cwd: dir }).toString();
+      execFileSync(
+        'runuser',
+        [
+          '-u',
+          'postgres',
+          '--',
+          'env',
+          `DBOPS_LOCAL_DIR=${join(dir, 'local')}`,
+          `PATH=${process.env['PATH']}`,
+          'DBOPS_LOG_LEVEL=warn',
+          process.execPath,
+          BIN,
+          ...args,
+        ],
+        { cwd: dir },
+      ).toString();
     try {
       expect(asUser('local', 'up')).toContain('Created and started');
       expect(asUser('local', 'status', '--json')).toContain('"running": true');

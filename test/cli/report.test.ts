@@ -55,14 +55,23 @@ describe('dbops report', () => {
 
   it('--json gives the verdict, every finding and a summary per step', async () => {
     const run = await runDbops(['report', '--reports-dir', reportsDir(), '--json']);
-    const json = JSON.parse(run.stdout) as { command: string; verdict: string; findings: unknown[]; data: { steps: Array<{ step: string; verdict: string; counts: object }>; github: null } };
+    const json = JSON.parse(run.stdout) as {
+      command: string;
+      verdict: string;
+      findings: unknown[];
+      data: { steps: Array<{ step: string; verdict: string; counts: object }>; github: null };
+    };
     expect(json).toMatchObject({ command: 'report', verdict: 'fail', data: { github: null } });
     expect(json.findings).toHaveLength(7);
-    expect(json.data.steps.map((s) => [s.step, s.verdict])).toEqual([['lint', 'fail'], ['rollbacks', 'pass'], ['rehearse', 'fail']]);
+    expect(json.data.steps.map((s) => [s.step, s.verdict])).toEqual([
+      ['lint', 'fail'],
+      ['rollbacks', 'pass'],
+      ['rehearse', 'fail'],
+    ]);
   });
 
   it('a malformed report is a configuration error naming the file and the first bad key', async () => {
-    const dir = reportsDir((step, r) => (step === 'lint' ? ({ ...r, data: { ...(r.data as object), counts: { error: 'one', warning: 1, notice: 1 } } }) : r));
+    const dir = reportsDir((step, r) => (step === 'lint' ? { ...r, data: { ...(r.data as object), counts: { error: 'one', warning: 1, notice: 1 } } } : r));
     const run = await runDbops(['report', '--reports-dir', dir]);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(`${join(dir, 'lint.json')} is not a valid lint report: data.counts.error:`);
@@ -73,13 +82,21 @@ describe('dbops report', () => {
     const dir = reportsDir(() => null);
     const run = await runDbops(['report', '--reports-dir', dir]);
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain(`No reports in ${dir}/: expected lint.json, rollbacks.json, rehearse.json, backup-create.json, backup-verify.json, backup-prune.json, backup-replicate.json, backup-restore.json, gate.json, deploy.json, rollback.json, evidence-verify.json, evidence-reconcile.json, evidence-prune.json.`);
+    expect(run.stderr).toContain(
+      `No reports in ${dir}/: expected lint.json, rollbacks.json, rehearse.json, backup-create.json, backup-verify.json, backup-prune.json, backup-replicate.json, backup-restore.json, gate.json, deploy.json, rollback.json, evidence-verify.json, evidence-reconcile.json, evidence-prune.json.`,
+    );
     expect(run.stderr).toContain('Fix: Run `dbops lint`');
   });
 
   it('masks a connection string that reached a report, in every format', async () => {
-    const dir = reportsDir((step, r) => (step === 'rehearse' ? { ...r, findings: [{ ...r.findings[0]!, message: 'clone failed: postgresql://snap:Leak3dPw@staging.internal:5432/astro' }] } : r));
-    const masked = { terminal: 'postgresql://snap:***@staging.internal:5432/astro', sarif: 'postgresql://snap:***@staging.internal:5432/astro', markdown: 'postgresql://snap:***@\u200bstaging.internal:5432/astro' };
+    const dir = reportsDir((step, r) =>
+      step === 'rehearse' ? { ...r, findings: [{ ...r.findings[0]!, message: 'clone failed: postgresql://snap:Leak3dPw@staging.internal:5432/astro' }] } : r,
+    );
+    const masked = {
+      terminal: 'postgresql://snap:***@staging.internal:5432/astro',
+      sarif: 'postgresql://snap:***@staging.internal:5432/astro',
+      markdown: 'postgresql://snap:***@\u200bstaging.internal:5432/astro',
+    };
     for (const [format, text] of Object.entries(masked)) {
       const run = await runDbops(['report', '--reports-dir', dir, '--format', format]);
       expect(run.all).not.toContain('Leak3dPw');

@@ -8,7 +8,13 @@ import { tempDir } from '../helpers/migrations.ts';
 import { FindingSchema, VerdictSchema } from '../../pipeline/core/result.ts';
 import { RollbacksData } from '../../pipeline/change/rollbacks/model.ts';
 
-const Output = z.strictObject({ command: z.literal('rollbacks check'), verdict: VerdictSchema, findings: z.array(FindingSchema), data: RollbacksData, error: z.unknown().optional() });
+const Output = z.strictObject({
+  command: z.literal('rollbacks check'),
+  verdict: VerdictSchema,
+  findings: z.array(FindingSchema),
+  data: RollbacksData,
+  error: z.unknown().optional(),
+});
 
 async function project(files: Record<string, string>) {
   const dir = await tempDir('dbops-cli-rollbacks-');
@@ -23,7 +29,9 @@ describe('dbops rollbacks check', () => {
   it('the repository: every migration paired, the irreversible one named with its reason (exit 0)', async () => {
     const run = await runDbops(['rollbacks', 'check', '--reports-dir', await tempDir('dbops-cli-reports-')]);
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain('  irreversible  20261020091500_drop_organization_legacy_erp_id  (20261020091500_drop_organization_legacy_erp_id dropped Organization.legacyErpId');
+    expect(run.stdout).toContain(
+      '  irreversible  20261020091500_drop_organization_legacy_erp_id  (20261020091500_drop_organization_legacy_erp_id dropped Organization.legacyErpId',
+    );
     expect(run.stdout).toContain('8 paired, 1 irreversible, 0 missing, 0 empty, 0 orphaned.');
     const json = Output.parse(JSON.parse((await dbops(['rollbacks', 'check', '--json', '--reports-dir', await tempDir('dbops-cli-reports-')])).stdout));
     expect(json.verdict).toBe('pass');
@@ -57,7 +65,10 @@ describe('dbops rollbacks check', () => {
   });
 
   it('an irreversible marker without a reason fails; a missing migrations folder is exit 2', async () => {
-    const args = await project({ 'migrations/20260101000000_a/migration.sql': 'DELETE FROM "A";', 'rollbacks/20260101000000_a.sql': '-- dbops:irreversible\n' });
+    const args = await project({
+      'migrations/20260101000000_a/migration.sql': 'DELETE FROM "A";',
+      'rollbacks/20260101000000_a.sql': '-- dbops:irreversible\n',
+    });
     const run = await dbops(['rollbacks', 'check', ...args]);
     expect(run.code).toBe(1);
     expect(run.stdout).toContain('rollbacks/irreversible-without-reason');

@@ -23,7 +23,14 @@ export interface FixtureOptions {
 
 const libpq = (url: string): NodeJS.ProcessEnv => {
   const u = new URL(url);
-  return { ...process.env, PGHOST: u.hostname, PGPORT: u.port, PGUSER: decodeURIComponent(u.username), PGPASSWORD: decodeURIComponent(u.password), PGDATABASE: decodeURIComponent(u.pathname.slice(1)) };
+  return {
+    ...process.env,
+    PGHOST: u.hostname,
+    PGPORT: u.port,
+    PGUSER: decodeURIComponent(u.username),
+    PGPASSWORD: decodeURIComponent(u.password),
+    PGDATABASE: decodeURIComponent(u.pathname.slice(1)),
+  };
 };
 
 /**
@@ -77,12 +84,12 @@ export async function makeBackup(o: FixtureOptions): Promise<BackupManifest> {
     const tier = o.tier ?? 'daily';
     const id = `${compactUtc(startedAt)}-${tier}-${randomBytes(2).toString('hex')}`;
     await o.storage.put(`${id}/backup.dump.age`, Buffer.concat(chunks));
-    const version = (await new Promise<string>((resolve) => {
+    const version = await new Promise<string>((resolve) => {
       const v = spawn(pgDump, ['--version']);
       let out = '';
       v.stdout.on('data', (d: Buffer) => (out += d.toString()));
       v.on('close', () => resolve(out.trim()));
-    }));
+    });
     const manifest: BackupManifest = {
       formatVersion: 1,
       id,

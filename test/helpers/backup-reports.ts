@@ -21,7 +21,10 @@ export const manifest = {
   finishedAt: '2026-11-24T02:03:05.000Z',
   dump: { format: 'custom', compressionLevel: 1, pgDump: 'pg_dump (PostgreSQL) 15.8', plaintextBytes: 1_200_000_000, durationMs: 180_000 },
   object: { key: 'backup.dump.age', ciphertextBytes: CIPHERTEXT, sha256: 'c'.repeat(64) },
-  encryption: { format: 'age-v1', recipients: [{ name: 'ops-oncall', recipient: 'age1xy0gsm09d4v3htt3n27a76pzjce9ztr82nkhty0t7dwpf8xjeqdsdwrfkl', fingerprint: '0123456789abcdef' }] },
+  encryption: {
+    format: 'age-v1',
+    recipients: [{ name: 'ops-oncall', recipient: 'age1xy0gsm09d4v3htt3n27a76pzjce9ztr82nkhty0t7dwpf8xjeqdsdwrfkl', fingerprint: '0123456789abcdef' }],
+  },
   tables: [
     { schema: 'public', name: 'JournalLine', rows: '1000000', hash: '9223372036854775807' },
     { schema: 'public', name: 'Invoice', rows: '80000', hash: '12345' },
@@ -46,9 +49,22 @@ export const DATA = {
     tier: 'daily',
     database: 'astrofinance',
     ciphertextBytes: CIPHERTEXT,
-    record: { formatVersion: 1, backupId: ID, target: 'backup-server', at: '2026-11-24T02:05:10.000Z', level: 'read', ok: true, checks: checks(), durationMs: 120_000, dbops: manifest.dbops },
+    record: {
+      formatVersion: 1,
+      backupId: ID,
+      target: 'backup-server',
+      at: '2026-11-24T02:05:10.000Z',
+      level: 'read',
+      ok: true,
+      checks: checks(),
+      durationMs: 120_000,
+      dbops: manifest.dbops,
+    },
   },
-  'backup-replicate': { from: target, targets: [{ ...offsite, copied: [{ id: ID, bytes: CIPHERTEXT, durationMs: 60_000 }], present: ['20261123T020004Z-daily-0b1c'], failed: [] }] },
+  'backup-replicate': {
+    from: target,
+    targets: [{ ...offsite, copied: [{ id: ID, bytes: CIPHERTEXT, durationMs: 60_000 }], present: ['20261123T020004Z-daily-0b1c'], failed: [] }],
+  },
   'backup-prune': {
     dryRun: false,
     zone: 'Europe/Berlin',
@@ -57,7 +73,14 @@ export const DATA = {
         ...target,
         decisions: [
           { id: ID, tier: 'daily', finishedAt: manifest.finishedAt, status: 'verified', keep: true, reasons: ['daily 2026-11-24', 'newest verified'] },
-          { id: '20261115T020001Z-daily-aaaa', tier: 'daily', finishedAt: '2026-11-15T02:03:00.000Z', status: 'verified', keep: false, reasons: ['no tier keeps it'] },
+          {
+            id: '20261115T020001Z-daily-aaaa',
+            tier: 'daily',
+            finishedAt: '2026-11-15T02:03:00.000Z',
+            status: 'verified',
+            keep: false,
+            reasons: ['no tier keeps it'],
+          },
         ],
         deleted: ['20261115T020001Z-daily-aaaa'],
         swept: [],
@@ -111,5 +134,10 @@ export function failedVerify(): ReportEnvelope {
   data.record.ok = false;
   const message = `SHA-256 of ${ID}/backup.dump.age is ${'e'.repeat(64)}, the manifest says ${'c'.repeat(64)}`;
   data.record.checks = checks({ name: 'sha256', message });
-  return envelope('backup-verify', { verdict: 'fail', exitCode: 1, data, findings: [{ rule: 'backup/sha256', severity: 'error', message: `${ID}: sha256: ${message}` }] });
+  return envelope('backup-verify', {
+    verdict: 'fail',
+    exitCode: 1,
+    data,
+    findings: [{ rule: 'backup/sha256', severity: 'error', message: `${ID}: sha256: ${message}` }],
+  });
 }

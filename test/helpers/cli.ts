@@ -35,7 +35,9 @@ export function spawnDbops(args: string[], env: NodeJS.ProcessEnv = testEnv()) {
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<CliRun>((resolve) => child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr, all: stdout + stderr })));
+  const done = new Promise<CliRun>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr, all: stdout + stderr })),
+  );
   return { child, done, output: () => stdout + stderr };
 }
 

@@ -52,7 +52,10 @@ export async function queryUrl<R extends pg.QueryResultRow = Record<string, unkn
 
 /** A new empty database on the test server; names are unique per call so test files can run in parallel. */
 export async function createDatabase(label: string): Promise<TestDb> {
-  const name = `t_${label.toLowerCase().replace(/[^a-z0-9]+/g, '_').slice(0, 40)}_${randomBytes(4).toString('hex')}`;
+  const name = `t_${label
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .slice(0, 40)}_${randomBytes(4).toString('hex')}`;
   await admin((c) => c.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0 STRATEGY FILE_COPY`));
   const url = urlFor(name);
   return {
@@ -66,8 +69,12 @@ export async function createDatabase(label: string): Promise<TestDb> {
 /** One database for a whole test file, dropped after it. */
 export function useDatabase(label: string): () => TestDb {
   let db: TestDb | undefined;
-  beforeAll(async () => { db = await createDatabase(label); });
-  afterAll(async () => { await db?.drop(); });
+  beforeAll(async () => {
+    db = await createDatabase(label);
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
   return () => {
     if (!db) throw new Error('useDatabase: used outside a test');
     return db;
@@ -77,7 +84,9 @@ export function useDatabase(label: string): () => TestDb {
 /** `fresh()` makes a new database; every database made during a test is dropped after that test. */
 export function databasePerTest(label: string): () => Promise<TestDb> {
   const made: TestDb[] = [];
-  afterEach(async () => { await Promise.all(made.splice(0).map((d) => d.drop())); });
+  afterEach(async () => {
+    await Promise.all(made.splice(0).map((d) => d.drop()));
+  });
   return async () => {
     const db = await createDatabase(label);
     made.push(db);

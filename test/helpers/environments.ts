@@ -4,7 +4,6 @@ import { ageKey, type AgeKey } from './age.ts';
 import { testEnv } from './cli.ts';
 import { migrationsFolder, tempDir } from './migrations.ts';
 
-
 /**
  * A repository-shaped folder for the production path: policies (environments, backups with a folder
  * target and a fresh age key, migrations with short timeouts), prisma/migrations, rollbacks/, reports/,
@@ -58,13 +57,24 @@ export async function deployFixture(o: DeployFixtureOptions): Promise<DeployFixt
   const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
   await writeFile(
     join(policiesDir, 'backups.yaml'),
-    json({ version: 1, encryption: { recipients: [{ name: 'test', key: recipient }] }, targets: { server: { type: 'directory', path: storageDir, primary: true } } }),
+    json({
+      version: 1,
+      encryption: { recipients: [{ name: 'test', key: recipient }] },
+      targets: { server: { type: 'directory', path: storageDir, primary: true } },
+    }),
   );
   await writeFile(
     join(policiesDir, 'migrations.yaml'),
-    json({ version: 1, executor: { lock_timeout: '2s', lock_retries: 1, retry_backoff: '100ms', retry_backoff_max: '200ms', advisory_lock_timeout: '5s', ...o.executor } }),
+    json({
+      version: 1,
+      executor: { lock_timeout: '2s', lock_retries: 1, retry_backoff: '100ms', retry_backoff_max: '200ms', advisory_lock_timeout: '5s', ...o.executor },
+    }),
   );
-  const env = testEnv({ DBOPS_BACKUP_IDENTITY: identity, ...Object.fromEntries(Object.entries(o.urls).map(([name, url]) => [urlEnvOf(name), url])), ...o.extraEnv });
+  const env = testEnv({
+    DBOPS_BACKUP_IDENTITY: identity,
+    ...Object.fromEntries(Object.entries(o.urls).map(([name, url]) => [urlEnvOf(name), url])),
+    ...o.extraEnv,
+  });
   const fixture: DeployFixture = {
     root,
     policiesDir,

@@ -49,7 +49,12 @@ export function gateData(over: Partial<GateData> = {}): GateData {
     checks: [
       { name: 'backup', status: 'pass', summary: 'backup 20260421T080000Z-pre-deploy-3f9a, 29 min old, verified', reasons: [] },
       { name: 'approval', status: 'pass', summary: '1 of 1 approvals', reasons: [] },
-      { name: 'window', status: 'waived', summary: 'outside the window', reasons: [{ rule: 'window/closed', message: 'Friday 14:00 Europe/Berlin is outside every window', hint: 'pass --outside-window' }] },
+      {
+        name: 'window',
+        status: 'waived',
+        summary: 'outside the window',
+        reasons: [{ rule: 'window/closed', message: 'Friday 14:00 Europe/Berlin is outside every window', hint: 'pass --outside-window' }],
+      },
     ],
     breakGlass: null,
     outsideWindow: null,
@@ -73,8 +78,15 @@ export function gateData(over: Partial<GateData> = {}): GateData {
       { user: 'reviewer-1', state: 'approved', comment: 'LGTM | ship it', environments: [environment] },
       { user: 'dev-author', state: 'approved', comment: '', environments: [environment] },
     ],
-environmentSettings: { name: environment, canAdminsBypass: false, preventSelfReview: true, reviewers: ['team:db-owners', 'reviewer-1'], waitTimerMinutes: null, deploymentBranchPolicy: { protectedBranches: true, customBranchPolicies: false } },
-        fourEyes: {
+    environmentSettings: {
+      name: environment,
+      canAdminsBypass: false,
+      preventSelfReview: true,
+      reviewers: ['team:db-owners', 'reviewer-1'],
+      waitTimerMinutes: null,
+      deploymentBranchPolicy: { protectedBranches: true, customBranchPolicies: false },
+    },
+    fourEyes: {
       environment,
       required: 1,
       ok: true,
@@ -96,11 +108,27 @@ environmentSettings: { name: environment, canAdminsBypass: false, preventSelfRev
       },
     ],
     provenance: [
-      { migration: '20260421083000_invoices_due_date', path: 'prisma/migrations/20260421083000_invoices_due_date/migration.sql', commits: [{ sha: 'e'.repeat(40), author: 'dev-author', committer: 'dev-author' }], pulls: [42] },
+      {
+        migration: '20260421083000_invoices_due_date',
+        path: 'prisma/migrations/20260421083000_invoices_due_date/migration.sql',
+        commits: [{ sha: 'e'.repeat(40), author: 'dev-author', committer: 'dev-author' }],
+        pulls: [42],
+      },
     ],
     testing: {
-      lint: { verdict: 'pass', errors: 0, warnings: 1, notices: 0, findings: [{ rule: 'prefer-robust-stmts', severity: 'warning', message: 'use IF NOT EXISTS', migration: '20260421083000_invoices_due_date' }] },
-      rehearsal: { verdict: 'pass', finishedAt: '2026-04-20T15:30:00Z', commit: 'd'.repeat(40), migrations: [{ name: '20260421083000_invoices_due_date', status: 'passed', durationMs: 1234, rollback: 'proven' }] },
+      lint: {
+        verdict: 'pass',
+        errors: 0,
+        warnings: 1,
+        notices: 0,
+        findings: [{ rule: 'prefer-robust-stmts', severity: 'warning', message: 'use IF NOT EXISTS', migration: '20260421083000_invoices_due_date' }],
+      },
+      rehearsal: {
+        verdict: 'pass',
+        finishedAt: '2026-04-20T15:30:00Z',
+        commit: 'd'.repeat(40),
+        migrations: [{ name: '20260421083000_invoices_due_date', status: 'passed', durationMs: 1234, rollback: 'proven' }],
+      },
       staging: { environment: 'staging', migrations: [{ name: '20260421083000_invoices_due_date', checksum: hex('1'), finishedAt: '2026-04-20T17:00:00Z' }] },
     },
     interrupted: null,
@@ -118,8 +146,24 @@ export function executionData(over: Partial<ExecutionData> = {}): ExecutionData 
     finishedAt: '2026-04-21T08:30:10.000Z',
     gate: gateData({ environment }),
     steps: [
-      { name: '20260421083000_invoices_due_date', action: 'apply', outcome: 'applied', mode: 'atomic', startedAt: '2026-04-21T08:29:31.000Z', durationMs: 820, lockRetries: 0 },
-      { name: '20260422090000_drop_legacy | table <b>', action: 'apply', outcome: 'applied', mode: 'split', startedAt: '2026-04-21T08:29:32.000Z', durationMs: 35_000, lockRetries: 1 },
+      {
+        name: '20260421083000_invoices_due_date',
+        action: 'apply',
+        outcome: 'applied',
+        mode: 'atomic',
+        startedAt: '2026-04-21T08:29:31.000Z',
+        durationMs: 820,
+        lockRetries: 0,
+      },
+      {
+        name: '20260422090000_drop_legacy | table <b>',
+        action: 'apply',
+        outcome: 'applied',
+        mode: 'split',
+        startedAt: '2026-04-21T08:29:32.000Z',
+        durationMs: 35_000,
+        lockRetries: 1,
+      },
     ],
     smoke: [{ name: 'ledger readable', ok: true, rows: 1, durationMs: 4 }],
     finalState: {
@@ -137,9 +181,14 @@ export function executionData(over: Partial<ExecutionData> = {}): ExecutionData 
 }
 
 /** A deploy bundle draft; `breakGlass: true` fills a break-glass record. */
-export function bundleDraft(over: Partial<Omit<BundleDraft, 'breakGlass'>> & { environment?: string; breakGlass?: BundleDraft['breakGlass'] | true } = {}): BundleDraft {
+export function bundleDraft(
+  over: Partial<Omit<BundleDraft, 'breakGlass'>> & { environment?: string; breakGlass?: BundleDraft['breakGlass'] | true } = {},
+): BundleDraft {
   const { environment = 'production', breakGlass, ...rest } = over;
-  const bg = breakGlass === true ? { reason: 'incident INC-7: ledger writes failing', by: 'oncall (git: On Call <oncall@example.com>)', host: 'laptop-17', at: '2026-04-21T08:28:00.000Z' } : (breakGlass ?? null);
+  const bg =
+    breakGlass === true
+      ? { reason: 'incident INC-7: ledger writes failing', by: 'oncall (git: On Call <oncall@example.com>)', host: 'laptop-17', at: '2026-04-21T08:28:00.000Z' }
+      : (breakGlass ?? null);
   return {
     kind: 'deploy',
     breakGlass: bg,

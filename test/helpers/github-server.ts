@@ -163,7 +163,12 @@ export async function startGitHubServer(owner = 'acme', repo = 'astro'): Promise
       if (listing && req.method === 'POST') {
         const issue = Number(listing[1]);
         const id = nextId++;
-        const comment: StoredComment = { id, body: (body as { body: string }).body, user: { login: 'github-actions[bot]', type: 'Bot' }, html_url: htmlUrl(issue, id) };
+        const comment: StoredComment = {
+          id,
+          body: (body as { body: string }).body,
+          user: { login: 'github-actions[bot]', type: 'Bot' },
+          html_url: htmlUrl(issue, id),
+        };
         list(issue).push(comment);
         return send(201, comment);
       }
@@ -185,7 +190,13 @@ export async function startGitHubServer(owner = 'acme', repo = 'astro'): Promise
         return send(
           200,
           (approvals.get(runApprovals[1]!) ?? []).map((a, i) => ({
-            environments: a.environments.map((name, j) => ({ id: 100 + j, node_id: `EN_${name}`, name, url: `${base}${repoPath}/environments/${name}`, html_url: `https://github.example/${owner}/${repo}/deployments/activity_log?environments_filter=${name}` })),
+            environments: a.environments.map((name, j) => ({
+              id: 100 + j,
+              node_id: `EN_${name}`,
+              name,
+              url: `${base}${repoPath}/environments/${name}`,
+              html_url: `https://github.example/${owner}/${repo}/deployments/activity_log?environments_filter=${name}`,
+            })),
             state: a.state ?? 'approved',
             user: user(a.user),
             comment: a.comment ?? '',
@@ -205,7 +216,9 @@ export async function startGitHubServer(owner = 'acme', repo = 'astro'): Promise
             id: 1,
             type: 'required_reviewers',
             prevent_self_review: e.preventSelfReview ?? false,
-            reviewers: e.reviewers.map((r) => (r.team ? { type: 'Team', reviewer: { slug: r.team, name: r.team } } : { type: 'User', reviewer: user(r.user!) })),
+            reviewers: e.reviewers.map((r) =>
+              r.team ? { type: 'Team', reviewer: { slug: r.team, name: r.team } } : { type: 'User', reviewer: user(r.user!) },
+            ),
           });
         }
         if (e.waitTimer !== undefined) rules.push({ id: 2, type: 'wait_timer', wait_timer: e.waitTimer });
@@ -225,7 +238,12 @@ export async function startGitHubServer(owner = 'acme', repo = 'astro'): Promise
       if (commitPulls && get) {
         const commit = history.find((c) => c.sha === commitPulls[1]);
         if (!commit) return send(422, { message: `No commit found for SHA: ${commitPulls[1]}` });
-        return paginated((commit.pulls ?? []).map((n) => pulls.get(n)).filter((p) => p !== undefined).map((p) => pullJson(p)));
+        return paginated(
+          (commit.pulls ?? [])
+            .map((n) => pulls.get(n))
+            .filter((p) => p !== undefined)
+            .map((p) => pullJson(p)),
+        );
       }
 
       if (route('/commits') && get) {
@@ -244,7 +262,11 @@ export async function startGitHubServer(owner = 'acme', repo = 'astro'): Promise
               commit: {
                 message: c.message ?? `change ${c.paths.join(', ')}`,
                 author: { name: c.author ?? 'Someone', email: `${c.author ?? 'someone'}@example.com`, date },
-                committer: { name: committer === 'web-flow' ? 'GitHub' : (committer ?? 'Someone'), email: committer === 'web-flow' ? 'noreply@github.com' : `${committer ?? 'someone'}@example.com`, date },
+                committer: {
+                  name: committer === 'web-flow' ? 'GitHub' : (committer ?? 'Someone'),
+                  email: committer === 'web-flow' ? 'noreply@github.com' : `${committer ?? 'someone'}@example.com`,
+                  date,
+                },
               },
               author: user(c.author),
               committer: user(committer),

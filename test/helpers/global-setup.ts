@@ -25,9 +25,14 @@ const PREFIX = 'dbops-test-';
 function removeCluster(dir: string, binDir: string, runAs: RunAs | undefined): void {
   try {
     if (existsSync(join(dir, 'data', 'postmaster.pid'))) {
-      execFileSync(join(binDir, 'pg_ctl'), ['-D', join(dir, 'data'), '-m', 'immediate', '-w', 'stop'], { stdio: 'ignore', ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}) });
+      execFileSync(join(binDir, 'pg_ctl'), ['-D', join(dir, 'data'), '-m', 'immediate', '-w', 'stop'], {
+        stdio: 'ignore',
+        ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
+      });
     }
-  } catch { /* already stopped */ }
+  } catch {
+    /* already stopped */
+  }
   rmSync(dir, { recursive: true, force: true });
 }
 

@@ -23,7 +23,10 @@ export async function tempDir(prefix = 'dbops-fixture-'): Promise<string> {
  * A migrations folder: name → migration.sql content (string or bytes), or null for a folder without
  * migration.sql. Written with the standard lock file unless `lockfile` says otherwise.
  */
-export async function migrationsFolder(files: Record<string, string | Buffer | null>, { lockfile = LOCKFILE }: { lockfile?: string | null } = {}): Promise<string> {
+export async function migrationsFolder(
+  files: Record<string, string | Buffer | null>,
+  { lockfile = LOCKFILE }: { lockfile?: string | null } = {},
+): Promise<string> {
   const dir = await tempDir('dbops-migrations-');
   for (const [name, content] of Object.entries(files)) await writeMigration(dir, name, content);
   if (lockfile !== null) await writeFile(join(dir, 'migration_lock.toml'), lockfile);

@@ -51,7 +51,9 @@ export class PrismaEngineError extends Error {
 export function toEngineError(e: unknown): PrismaEngineError {
   const obj = (typeof e === 'object' && e !== null ? e : {}) as Record<string, unknown>;
   const message = typeof obj['message'] === 'string' ? (obj['message'] as string) : String(e);
-  const direct = [obj['code'], obj['error_code'], obj['errorCode'], (obj['meta'] as Record<string, unknown> | undefined)?.['code']].find((c) => typeof c === 'string' && /^P\d{4}$/.test(c)) as string | undefined;
+  const direct = [obj['code'], obj['error_code'], obj['errorCode'], (obj['meta'] as Record<string, unknown> | undefined)?.['code']].find(
+    (c) => typeof c === 'string' && /^P\d{4}$/.test(c),
+  ) as string | undefined;
   const code = direct ?? /^(P\d{4})\b/.exec(message)?.[1] ?? null;
   return new PrismaEngineError(message, code, e);
 }
@@ -63,7 +65,11 @@ function loadWasm(): Promise<void> {
     const require = createRequire(import.meta.url);
     const wasmPath = require.resolve('@prisma/schema-engine-wasm/schema_engine_bg').replace(/\.js$/, '.wasm');
     // (typed locally: this project's lib settings do not declare the WebAssembly global)
-    const wasm = (globalThis as unknown as { WebAssembly: { instantiate(bytes: Uint8Array, imports: object): Promise<{ instance: { exports: { __wbindgen_start(): void } } }> } }).WebAssembly;
+    const wasm = (
+      globalThis as unknown as {
+        WebAssembly: { instantiate(bytes: Uint8Array, imports: object): Promise<{ instance: { exports: { __wbindgen_start(): void } } }> };
+      }
+    ).WebAssembly;
     const { instance } = await wasm.instantiate(await readFile(wasmPath), { './schema_engine_bg.js': bg });
     bg.__wbg_set_wasm(instance.exports);
     instance.exports.__wbindgen_start();
@@ -77,11 +83,15 @@ export async function loadMigrationsList(dir: string): Promise<MigrationList> {
   let lockContent: string | null = null;
   try {
     lockContent = await readFile(join(baseDir, 'migration_lock.toml'), 'utf-8');
-  } catch { /* missing lock file: no provider check */ }
+  } catch {
+    /* missing lock file: no provider check */
+  }
   let names: string[] = [];
   try {
     names = (await readdir(baseDir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
-  } catch { /* any listing error: no migrations */ }
+  } catch {
+    /* any listing error: no migrations */
+  }
   names.sort((a, b) => a.localeCompare(b));
   const migrationDirectories: MigrationDirectory[] = [];
   for (const name of names) {
@@ -199,7 +209,13 @@ export async function openPrismaEngine(url: string): Promise<PrismaEngine> {
 
   async function withEngine<T>(fn: (engine: SchemaEngine) => Promise<T>): Promise<T> {
     const adapterFactory = bindMigrationAwareSqlAdapterFactory(patchedFactory(config, open));
-    const engine = await bg.SchemaEngine.new({ datamodels: undefined }, (line: unknown) => { logs.push(String(line)); }, adapterFactory);
+    const engine = await bg.SchemaEngine.new(
+      { datamodels: undefined },
+      (line: unknown) => {
+        logs.push(String(line));
+      },
+      adapterFactory,
+    );
     engines.add(engine);
     try {
       return await fn(engine);

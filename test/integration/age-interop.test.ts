@@ -10,7 +10,14 @@ import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgeError, createDecryptStream, createEncryptStream, generateX25519Identity, identityToRecipient, loadIdentities } from '../../pipeline/infra/crypto/age.ts';
+import {
+  AgeError,
+  createDecryptStream,
+  createEncryptStream,
+  generateX25519Identity,
+  identityToRecipient,
+  loadIdentities,
+} from '../../pipeline/infra/crypto/age.ts';
 import { pseudoRandomBytes } from '../helpers/bytes.ts';
 
 const SIZE = 8_400_953; // ~8 MB, not a multiple of 64 KiB
@@ -59,7 +66,11 @@ beforeAll(async () => {
   await writeFile(libraryFile, `${identity}\n`, { mode: 0o600 });
   ours = join(dir, 'ours.age');
   // two writes, neither aligned with a chunk
-  await pipeline(Readable.from([data.subarray(0, 1_000_001), data.subarray(1_000_001)]), await createEncryptStream([keygenRecipient, libraryRecipient]), createWriteStream(ours));
+  await pipeline(
+    Readable.from([data.subarray(0, 1_000_001), data.subarray(1_000_001)]),
+    await createEncryptStream([keygenRecipient, libraryRecipient]),
+    createWriteStream(ours),
+  );
 });
 
 afterAll(async () => {
@@ -67,7 +78,7 @@ afterAll(async () => {
 });
 
 describe('age CLI interop', () => {
-  it('age -d decrypts what dbops encrypted, with either recipient\'s identity', async () => {
+  it("age -d decrypts what dbops encrypted, with either recipient's identity", async () => {
     for (const key of [keygenFile, libraryFile]) {
       const out = await run('age', ['-d', '-i', key, ours]);
       expect(out.stderr).toBe('');

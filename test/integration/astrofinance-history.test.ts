@@ -17,17 +17,28 @@ const db = useDatabase('astrofinance');
 
 async function schemaDump(url: string): Promise<string> {
   const pgDump = await pgTool(await findPgBinaries(), 'pg_dump');
-  const { stdout } = await run(pgDump, ['--schema-only', '--no-owner', '--exclude-table=_prisma_migrations', `--dbname=${url}`], { maxBuffer: 64 * 1024 * 1024 });
+  const { stdout } = await run(pgDump, ['--schema-only', '--no-owner', '--exclude-table=_prisma_migrations', `--dbname=${url}`], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
   // PostgreSQL ≥ 15.14 brackets dumps with \restrict <random key>; the key differs on every run.
-  return stdout.split('\n').filter((l) => !/^\\(un)?restrict /.test(l)).join('\n');
+  return stdout
+    .split('\n')
+    .filter((l) => !/^\\(un)?restrict /.test(l))
+    .join('\n');
 }
 
 describe('AstroFinance migrations and rollbacks', async () => {
-  const names = (await readdir(MIGRATIONS, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort((a, b) => a.localeCompare(b));
+  const names = (await readdir(MIGRATIONS, { withFileTypes: true }))
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort((a, b) => a.localeCompare(b));
 
   it('has at least five migrations, each with a paired rollback, and nothing orphaned', async () => {
     expect(names.length).toBeGreaterThanOrEqual(5);
-    const rollbacks = (await readdir(ROLLBACKS)).filter((f) => f.endsWith('.sql')).map((f) => f.slice(0, -4)).sort((a, b) => a.localeCompare(b));
+    const rollbacks = (await readdir(ROLLBACKS))
+      .filter((f) => f.endsWith('.sql'))
+      .map((f) => f.slice(0, -4))
+      .sort((a, b) => a.localeCompare(b));
     expect(rollbacks).toEqual(names);
   });
 

@@ -3,7 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { deleteBackup, findBackup, listBackups, listIncomplete, newBackupId, recordVerification, statusOf, writeManifest } from '../../pipeline/protection/backup/catalog.ts';
+import {
+  deleteBackup,
+  findBackup,
+  listBackups,
+  listIncomplete,
+  newBackupId,
+  recordVerification,
+  statusOf,
+  writeManifest,
+} from '../../pipeline/protection/backup/catalog.ts';
 import { BACKUP_ID, LAYOUT } from '../../pipeline/protection/backup/manifest.ts';
 import { RefusedError, UsageError } from '../../pipeline/core/errors.ts';
 import type { Tier } from '../../pipeline/policy/backups.ts';
@@ -45,7 +54,10 @@ describe('backup catalog over a folder', () => {
     await storage.put(LAYOUT.object(D), 'half of a backup');
     // Broken manifests: not JSON, not a manifest, and one that names another backup.
     await storage.put(LAYOUT.manifest('20261119T020000Z-daily-0001'), '{"formatVersion": 1, "id": ');
-    await storage.put(LAYOUT.manifest('20261119T020000Z-daily-0002'), JSON.stringify({ ...manifestFor('20261119T020000Z-daily-0002', 'daily', '2026-11-19T02:00:00Z'), object: { key: 'x' } }));
+    await storage.put(
+      LAYOUT.manifest('20261119T020000Z-daily-0002'),
+      JSON.stringify({ ...manifestFor('20261119T020000Z-daily-0002', 'daily', '2026-11-19T02:00:00Z'), object: { key: 'x' } }),
+    );
     await storage.put(LAYOUT.manifest('20261119T020000Z-daily-0003'), JSON.stringify(manifestFor(A, 'daily', '2026-11-19T02:00:00Z')));
     // Folders that are not backups at all.
     await storage.put('notes/readme.txt', 'hello');
@@ -62,7 +74,14 @@ describe('backup catalog over a folder', () => {
   });
 
   it('status comes from the verification records: the newest decides, and a copy record never verifies alone', async () => {
-    const ids = ['20261101T020000Z-daily-0001', '20261102T020000Z-daily-0002', '20261103T020000Z-daily-0003', '20261104T020000Z-daily-0004', '20261105T020000Z-daily-0005', '20261106T020000Z-daily-0006'];
+    const ids = [
+      '20261101T020000Z-daily-0001',
+      '20261102T020000Z-daily-0002',
+      '20261103T020000Z-daily-0003',
+      '20261104T020000Z-daily-0004',
+      '20261105T020000Z-daily-0005',
+      '20261106T020000Z-daily-0006',
+    ];
     for (const [i, id] of ids.entries()) await backup(id, 'daily', `2026-11-0${i + 1}T02:10:00.000Z`);
     const [none, read, readThenFail, failThenRestore, copyOnly, readThenCopy] = ids as [string, string, string, string, string, string];
     await recordVerification(storage, record(read, '2026-11-02T03:00:00.000Z', 'read', true));
@@ -120,11 +139,15 @@ describe('backup catalog over a folder', () => {
 
     const missing = await findBackup(storage, { id: '20261101T000000Z-daily-ffff' }, log()).catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(RefusedError);
-    expect((missing as Error).message).toBe(`No backup 20261101T000000Z-daily-ffff on target "local" (${dir}); it holds 3 backups (2 daily, 1 weekly), newest ${C}.`);
+    expect((missing as Error).message).toBe(
+      `No backup 20261101T000000Z-daily-ffff on target "local" (${dir}); it holds 3 backups (2 daily, 1 weekly), newest ${C}.`,
+    );
     const incomplete = await findBackup(storage, { id: D }, log()).catch((e: unknown) => e);
     expect(incomplete).toBeInstanceOf(RefusedError);
     expect((incomplete as Error).message).toMatch(new RegExp(`Backup ${D} on target "local" .* is incomplete: it has 1 object\\(s\\) but no manifest`));
-    await expect(findBackup(storage, { latest: true, tier: 'monthly' }, log())).rejects.toThrow(`No monthly backup on target "local" (${dir}); it holds 3 backups (2 daily, 1 weekly), newest ${C}.`);
+    await expect(findBackup(storage, { latest: true, tier: 'monthly' }, log())).rejects.toThrow(
+      `No monthly backup on target "local" (${dir}); it holds 3 backups (2 daily, 1 weekly), newest ${C}.`,
+    );
 
     await mkdir(join(dir, 'empty'));
     const empty = new DirectoryStorage({ name: 'offsite', path: join(dir, 'empty') });
@@ -158,7 +181,9 @@ describe('backup catalog over a folder', () => {
   });
 
   it('writeManifest refuses an invalid manifest; newBackupId sorts by time', async () => {
-    await expect(writeManifest(storage, { ...manifestFor(A, 'daily', '2026-11-20T02:05:00Z'), object: { key: 'x', ciphertextBytes: 1, sha256: 'nothex' } })).rejects.toThrow();
+    await expect(
+      writeManifest(storage, { ...manifestFor(A, 'daily', '2026-11-20T02:05:00Z'), object: { key: 'x', ciphertextBytes: 1, sha256: 'nothex' } }),
+    ).rejects.toThrow();
     await expect(writeManifest(storage, manifestFor('daily-1', 'daily', '2026-11-20T02:05:00Z'))).rejects.toThrow(UsageError);
     expect(await storage.list('')).toEqual([]);
 

@@ -46,7 +46,12 @@ async function policies(recipients: Key[], extra = ''): Promise<{ dir: string; t
   return { dir, target, reports };
 }
 
-async function create(url: string, p: { dir: string; reports: string }, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<CliRun & { data: BackupCreateData }> {
+async function create(
+  url: string,
+  p: { dir: string; reports: string },
+  extra: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<CliRun & { data: BackupCreateData }> {
   const out = await dbops(['backup', 'create', '--database-url', url, '--policies-dir', p.dir, '--reports-dir', p.reports, '--json', ...extra], testEnv(env));
   const parsed = out.code === 0 ? (JSON.parse(out.stdout) as { data: BackupCreateData }).data : (undefined as unknown as BackupCreateData);
   return { ...out, data: parsed };
@@ -85,7 +90,13 @@ async function gatedPgDump(): Promise<{ dir: string; started(): Promise<void>; g
     dir,
     async started() {
       for (let i = 0; i < 1200; i++) {
-        if (await access(join(dir, 'started')).then(() => true, () => false)) return;
+        if (
+          await access(join(dir, 'started')).then(
+            () => true,
+            () => false,
+          )
+        )
+          return;
         await new Promise((r) => setTimeout(r, 50));
       }
       throw new Error('pg_dump was not started within 60 s');
@@ -255,9 +266,13 @@ describe('backup create: the snapshot', () => {
     await queryUrl(adminUrl(), `CREATE DATABASE "${restored}"`);
     try {
       const u = new URL(urlFor(restored));
-      await run(bin('pg_restore'), ['--exit-on-error', '--no-owner', '-h', u.hostname, '-p', u.port, '-U', decodeURIComponent(u.username), '-d', restored, join(scratch, 'snap.dump')], {
-        env: { ...process.env, PGPASSWORD: decodeURIComponent(u.password) },
-      });
+      await run(
+        bin('pg_restore'),
+        ['--exit-on-error', '--no-owner', '-h', u.hostname, '-p', u.port, '-U', decodeURIComponent(u.username), '-d', restored, join(scratch, 'snap.dump')],
+        {
+          env: { ...process.env, PGPASSWORD: decodeURIComponent(u.password) },
+        },
+      );
       expect(await liveManifest(urlFor(restored))).toEqual(m.tables);
     } finally {
       await queryUrl(adminUrl(), `DROP DATABASE IF EXISTS "${restored}" WITH (FORCE)`);

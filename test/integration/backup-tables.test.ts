@@ -38,7 +38,11 @@ describe('table manifest', () => {
     await db.query(ROWS('asc'));
     const inTx = await manifestOf(db.url, true);
     expect(await manifestOf(db.url, false)).toEqual(inTx);
-    expect(inTx.map((t) => [t.name, t.rows])).toEqual([['empty_one', '0'], ['only_here', '0'], ['t', '1000']]);
+    expect(inTx.map((t) => [t.name, t.rows])).toEqual([
+      ['empty_one', '0'],
+      ['only_here', '0'],
+      ['t', '1000'],
+    ]);
     expect(inTx.find((t) => t.name === 'empty_one')!.hash).toBe('0');
   });
 
@@ -52,7 +56,9 @@ describe('table manifest', () => {
     await b.query(ROWS('desc'));
     expect(compareTableManifests(await manifestOf(a.url, true), await manifestOf(b.url, true))).toEqual([]);
 
-    await b.query(`UPDATE t SET m = 'sad' WHERE id = 500 AND m <> 'sad'; UPDATE t SET m = 'ok' WHERE id = 501 AND m <> 'ok'; INSERT INTO empty_one VALUES ('{}'); DROP TABLE only_here; CREATE TABLE extra (y int)`);
+    await b.query(
+      `UPDATE t SET m = 'sad' WHERE id = 500 AND m <> 'sad'; UPDATE t SET m = 'ok' WHERE id = 501 AND m <> 'ok'; INSERT INTO empty_one VALUES ('{}'); DROP TABLE only_here; CREATE TABLE extra (y int)`,
+    );
     const diffs = compareTableManifests(await manifestOf(a.url, true), await manifestOf(b.url, true));
     expect(diffs.map((d) => [d.table, d.problem])).toEqual([
       ['public.empty_one', 'rows'],

@@ -200,7 +200,8 @@ describe('backup verify', () => {
   });
 
   it('--scratch-url restores into a database of that server and drops it afterwards', async () => {
-    const scratchDbs = async () => (await queryUrl<{ datname: string }>(adminUrl(), `SELECT datname FROM pg_database WHERE datname LIKE 'dbops\\_verify\\_%'`)).map((r) => r.datname);
+    const scratchDbs = async () =>
+      (await queryUrl<{ datname: string }>(adminUrl(), `SELECT datname FROM pg_database WHERE datname LIKE 'dbops\\_verify\\_%'`)).map((r) => r.datname);
     const before = await scratchDbs();
     const run = await verify([good.id, '--restore', '--scratch-url', adminUrl(), '--jobs', '1']);
     expect(run.code, run.all).toBe(0);
@@ -273,7 +274,17 @@ describe('backup verify', () => {
     const dir = mkdtempSync(join(work, 'plain-'));
     const pgRestore = await pgTool(await findPgBinaries(), 'pg_restore');
     const read = (manifest: BackupManifest, plaintext: string) =>
-      readBackup({ storage: storage(), manifest, identities: [identity], pgRestore, env: process.env, signal: new AbortController().signal, log, progress: { intervalMs: 0, emit: () => undefined }, plaintext });
+      readBackup({
+        storage: storage(),
+        manifest,
+        identities: [identity],
+        pgRestore,
+        env: process.env,
+        signal: new AbortController().signal,
+        log,
+        progress: { intervalMs: 0, emit: () => undefined },
+        plaintext,
+      });
 
     const ok = await read(good, join(dir, 'good.dump'));
     expect(ok.ok).toBe(true);
@@ -300,7 +311,10 @@ describe('backup verify', () => {
   it('a wrong identity is a configuration error: exit 2, nothing recorded', async () => {
     const before = (await listBackups(storage(), log)).find((e) => e.manifest.id === good.id)!.verifications.length;
     const wrong = await generateX25519Identity();
-    const run = await dbops(['backup', 'verify', good.id, '--policies-dir', policiesDir, '--reports-dir', reportsDir], { ...env, DBOPS_BACKUP_IDENTITY: wrong });
+    const run = await dbops(['backup', 'verify', good.id, '--policies-dir', policiesDir, '--reports-dir', reportsDir], {
+      ...env,
+      DBOPS_BACKUP_IDENTITY: wrong,
+    });
     expect(run.code, run.all).toBe(2);
     expect(run.all).toContain('test (');
     expect(run.all).not.toContain(wrong);

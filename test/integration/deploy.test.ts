@@ -51,19 +51,41 @@ const baseRollback = { [M1]: 'DROP TABLE "Ledger";\n' };
 describe('deploy engine', () => {
   it('applies the pending migrations Prisma-compatibly and runs the smoke queries', async () => {
     const db = await fresh();
-    const fx = await deployFixture({ urls: { production: db.url }, migrations: { ...base, [M2]: 'CREATE INDEX "Ledger_amount_idx" ON "Ledger"(amount);\n' }, rollbacks: { ...baseRollback, [M2]: 'DROP INDEX "Ledger_amount_idx";\n' } });
-    const { s, io, req, lines } = await engine(fx, db, { smoke: [{ name: 'ledger readable', sql: 'SELECT count(*) FROM "Ledger"', expect: 'rows' }, { name: 'no negative', sql: 'SELECT 1 FROM "Ledger" WHERE amount < 0', expect: 'no-rows' }] });
+    const fx = await deployFixture({
+      urls: { production: db.url },
+      migrations: { ...base, [M2]: 'CREATE INDEX "Ledger_amount_idx" ON "Ledger"(amount);\n' },
+      rollbacks: { ...baseRollback, [M2]: 'DROP INDEX "Ledger_amount_idx";\n' },
+    });
+    const { s, io, req, lines } = await engine(fx, db, {
+      smoke: [
+        { name: 'ledger readable', sql: 'SELECT count(*) FROM "Ledger"', expect: 'rows' },
+        { name: 'no negative', sql: 'SELECT 1 FROM "Ledger" WHERE amount < 0', expect: 'no-rows' },
+      ],
+    });
     const r = await withSession(s, async () => executeDeploy(s, await req(), io));
     expect(r.outcome).toBe('succeeded');
-    expect(r.steps.map((x) => [x.name, x.action, x.outcome])).toEqual([[M1, 'apply', 'applied'], [M2, 'apply', 'applied']]);
-    expect(r.smoke.map((x) => [x.name, x.ok, x.rows])).toEqual([['ledger readable', true, 1], ['no negative', true, 0]]);
+    expect(r.steps.map((x) => [x.name, x.action, x.outcome])).toEqual([
+      [M1, 'apply', 'applied'],
+      [M2, 'apply', 'applied'],
+    ]);
+    expect(r.smoke.map((x) => [x.name, x.ok, x.rows])).toEqual([
+      ['ledger readable', true, 1],
+      ['no negative', true, 0],
+    ]);
     expect(r.finalState).toMatchObject({ applied: [M1, M2], pending: [], failed: [], equalsBefore: false });
     expect(r.restoreCommand).toBeNull();
     const rows = await prismaRows(db.url);
-    expect(rows.map((x) => [x.migration_name, x.applied_steps_count, x.finished_at !== null, x.rolled_back_at])).toEqual([[M1, 1, true, null], [M2, 1, true, null]]);
+    expect(rows.map((x) => [x.migration_name, x.applied_steps_count, x.finished_at !== null, x.rolled_back_at])).toEqual([
+      [M1, 1, true, null],
+      [M2, 1, true, null],
+    ]);
     expect(lines).toContain(`Applying migration \`${M1}\``);
     // Prisma's advisory lock is released when the engine is done (only the deploy lock spans the command).
-    expect(await db.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 72707369 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)).toEqual([]);
+    expect(
+      await db.query(
+        `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 72707369 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      ),
+    ).toEqual([]);
   });
 
   it('a failing second migration: the first is rolled back by its script and marked rolled back; the schema equals the pre-deploy fingerprint', async () => {
@@ -74,7 +96,10 @@ describe('deploy engine', () => {
     expect((await withSession(first.s, async () => executeDeploy(first.s, await first.req(), first.io))).outcome).toBe('succeeded');
 
     await fx.addMigrations(
-      { [M2]: 'ALTER TABLE "Ledger" ADD COLUMN currency text;\nCREATE INDEX "Ledger_currency_idx" ON "Ledger"(currency);\n', [M3]: 'CREATE TABLE "Audit"(id int);\nSELECT 1/0;\n' },
+      {
+        [M2]: 'ALTER TABLE "Ledger" ADD COLUMN currency text;\nCREATE INDEX "Ledger_currency_idx" ON "Ledger"(currency);\n',
+        [M3]: 'CREATE TABLE "Audit"(id int);\nSELECT 1/0;\n',
+      },
       { [M2]: 'DROP INDEX "Ledger_currency_idx";\nALTER TABLE "Ledger" DROP COLUMN currency;\n', [M3]: 'DROP TABLE "Audit";\n' },
     );
     const { s, io, req } = await engine(fx, db);
@@ -100,7 +125,10 @@ describe('deploy engine', () => {
     expect(of(M3)[0]).toMatchObject({ finished_at: null });
     expect(of(M3)[0]!.rolled_back_at).not.toBeNull();
     expect(await tableExists(db.url, 'public."Audit"')).toBe(false);
-    expect(await db.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'Ledger' ORDER BY 1`)).toEqual([{ column_name: 'amount' }, { column_name: 'id' }]);
+    expect(await db.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'Ledger' ORDER BY 1`)).toEqual([
+      { column_name: 'amount' },
+      { column_name: 'id' },
+    ]);
 
     // `dbops migrate status` sees both as pending again, and the next deploy (with the fix) applies them.
     const status = await dbops(['migrate', 'status', '--database-url', db.url, '--migrations-dir', fx.migrationsDir], fx.env);
@@ -119,15 +147,24 @@ describe('deploy engine', () => {
     const fx = await deployFixture({
       urls: { production: db.url },
       migrations: { ...base, [M2]: 'ALTER TABLE "Ledger" DROP COLUMN amount;\n', [M3]: 'SELECT 1/0;\n' },
-      rollbacks: { ...baseRollback, [M2]: '-- dbops:irreversible drops "Ledger"."amount" with its data\nALTER TABLE "Ledger" ADD COLUMN amount numeric;\n', [M3]: 'SELECT 1;\n' },
+      rollbacks: {
+        ...baseRollback,
+        [M2]: '-- dbops:irreversible drops "Ledger"."amount" with its data\nALTER TABLE "Ledger" ADD COLUMN amount numeric;\n',
+        [M3]: 'SELECT 1;\n',
+      },
     });
     const { s, io, req } = await engine(fx, db);
     const r = await withSession(s, async () => executeDeploy(s, await req(), io));
     expect(r.outcome).toBe('failed');
-    expect(r.steps.filter((x) => x.action === 'rollback').map((x) => [x.name, x.outcome])).toEqual([[M3, 'rolled-back'], [M2, 'not-run']]);
+    expect(r.steps.filter((x) => x.action === 'rollback').map((x) => [x.name, x.outcome])).toEqual([
+      [M3, 'rolled-back'],
+      [M2, 'not-run'],
+    ]);
     expect(r.steps.find((x) => x.name === M2 && x.action === 'rollback')!.error).toContain('irreversible');
     expect(r.finalState).toMatchObject({ applied: [M1, M2], equalsBefore: false });
-    expect(r.restoreCommand).toBe(`dbops backup restore 20260101T000000Z-pre-deploy-abc --target server --target-url "$PRODUCTION_DATABASE_URL" --force --policies-dir ${fx.policiesDir}`);
+    expect(r.restoreCommand).toBe(
+      `dbops backup restore 20260101T000000Z-pre-deploy-abc --target server --target-url "$PRODUCTION_DATABASE_URL" --force --policies-dir ${fx.policiesDir}`,
+    );
     expect(r.failure?.message).toContain(`\`${M2}\``);
     // M1 was not rolled back either: one impossible rollback means none runs.
     expect(await tableExists(db.url, 'public."Ledger"')).toBe(true);
@@ -139,7 +176,10 @@ describe('deploy engine', () => {
     const { s, io, req } = await engine(fx, db, { on_failure: 'stop' });
     const r = await withSession(s, async () => executeDeploy(s, await req(), io));
     expect(r.outcome).toBe('failed');
-    expect(r.steps.map((x) => [x.name, x.action, x.outcome])).toEqual([[M1, 'apply', 'applied'], [M2, 'apply', 'failed']]);
+    expect(r.steps.map((x) => [x.name, x.action, x.outcome])).toEqual([
+      [M1, 'apply', 'applied'],
+      [M2, 'apply', 'failed'],
+    ]);
     expect(r.finalState).toMatchObject({ applied: [M1], failed: [M2], equalsBefore: false });
     expect(r.restoreCommand).toContain('dbops backup restore 20260101T000000Z-pre-deploy-abc');
     expect(await tableExists(db.url, 'public."Ledger"')).toBe(true);
@@ -148,10 +188,18 @@ describe('deploy engine', () => {
   it('a failed smoke query counts as a failed deploy and rolls back', async () => {
     const db = await fresh();
     const fx = await deployFixture({ urls: { production: db.url }, migrations: base, rollbacks: baseRollback });
-    const { s, io, req } = await engine(fx, db, { smoke: [{ name: 'has a ledger row', sql: 'SELECT * FROM "Ledger"', expect: 'rows' }, { name: 'read only', sql: 'INSERT INTO "Ledger" VALUES (1, 1)' }] });
+    const { s, io, req } = await engine(fx, db, {
+      smoke: [
+        { name: 'has a ledger row', sql: 'SELECT * FROM "Ledger"', expect: 'rows' },
+        { name: 'read only', sql: 'INSERT INTO "Ledger" VALUES (1, 1)' },
+      ],
+    });
     const r = await withSession(s, async () => executeDeploy(s, await req(), io));
     expect(r.outcome).toBe('failed-rolled-back');
-    expect(r.smoke.map((x) => [x.name, x.ok])).toEqual([['has a ledger row', false], ['read only', false]]);
+    expect(r.smoke.map((x) => [x.name, x.ok])).toEqual([
+      ['has a ledger row', false],
+      ['read only', false],
+    ]);
     expect(r.smoke[1]!.error).toContain('read-only transaction');
     expect(r.failure?.message).toContain('smoke');
     expect(r.finalState).toMatchObject({ applied: [], pending: [M1], equalsBefore: true });

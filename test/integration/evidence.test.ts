@@ -23,7 +23,10 @@ const logLines: Array<{ level: number; msg: string }> = [];
 const log = pino({ level: 'debug' }, { write: (l: string) => logLines.push(JSON.parse(l) as { level: number; msg: string }) });
 
 const policies = (evidence: Record<string, unknown> = {}) => ({
-  backups: BackupsPolicy.parse({ version: 1, targets: { server: { type: 'directory', path: serverDir, primary: true }, archive: { type: 'directory', path: otherDir } } }),
+  backups: BackupsPolicy.parse({
+    version: 1,
+    targets: { server: { type: 'directory', path: serverDir, primary: true }, archive: { type: 'directory', path: otherDir } },
+  }),
   environments: EnvironmentsPolicy.parse({ version: 1, environments: {}, evidence }),
 });
 
@@ -49,7 +52,10 @@ describe('evidence store on a folder target', () => {
     const store = openEvidence(policies(), 'production', {}, log);
     expect(store).toMatchObject({ folder: 'evidence/production/', environment: 'production' });
     expect(store.storage.name).toBe('server');
-    expect(openEvidence(policies({ target: 'archive', prefix: 'audit' }), 'staging', {}, log)).toMatchObject({ folder: 'audit/staging/', storage: { name: 'archive' } });
+    expect(openEvidence(policies({ target: 'archive', prefix: 'audit' }), 'staging', {}, log)).toMatchObject({
+      folder: 'audit/staging/',
+      storage: { name: 'archive' },
+    });
     expect(() => openEvidence(policies({ target: 'nope' }), 'production', {}, log)).toThrow(ConfigError);
     expect(() => openEvidence(policies({ target: 'nope' }), 'production', {}, log)).toThrow(/evidence.target "nope".*"server", "archive"/);
     expect(() => openEvidence(policies(), '../prod', {}, log)).toThrow(UsageError);
@@ -87,7 +93,11 @@ describe('evidence store on a folder target', () => {
   it('masks a password that reached the draft before sealing, and the sealed bundle still verifies', async () => {
     const store = openEvidence(policies(), 'production', {}, log);
     const execution = executionData({ outcome: 'failed' });
-    execution.steps[1] = { ...execution.steps[1]!, outcome: 'failed', error: 'connection to postgresql://deployer:Hunter2-secret@db.internal:5432/astro failed' };
+    execution.steps[1] = {
+      ...execution.steps[1]!,
+      outcome: 'failed',
+      error: 'connection to postgresql://deployer:Hunter2-secret@db.internal:5432/astro failed',
+    };
     const stored = await appendBundle(store, bundleDraft({ execution }), at(0), BUILD);
     const onDisk = (await readdir(folderOf(store))).map((f) => join(folderOf(store), f));
     for (const f of onDisk) expect(await readFile(f, 'utf8')).not.toContain('Hunter2-secret');
@@ -130,7 +140,9 @@ describe('evidence store on a folder target', () => {
     await appendBundle(store, bundleDraft(), at(0), BUILD);
     const squatter = join(folderOf(store), '000002-20260421T090107Z-deploy.md');
     await writeFile(squatter, 'not ours\n');
-    await expect(appendBundle(store, bundleDraft(), at(1), BUILD)).rejects.toThrow(/Refusing to overwrite evidence\/production\/000002-20260421T090107Z-deploy\.md/);
+    await expect(appendBundle(store, bundleDraft(), at(1), BUILD)).rejects.toThrow(
+      /Refusing to overwrite evidence\/production\/000002-20260421T090107Z-deploy\.md/,
+    );
     expect(await readFile(squatter, 'utf8')).toBe('not ours\n');
   });
 
@@ -139,7 +151,15 @@ describe('evidence store on a folder target', () => {
     const first = await appendBundle(store, bundleDraft(), at(0), BUILD);
     await writeFile(
       join(folderOf(store), CHECKPOINT_FILE),
-      serialize({ formatVersion: 1, environment: 'production', throughSequence: 1, sha256: first.bundle.sha256, createdAt: first.bundle.createdAt, prunedAt: '2027-06-01T00:00:00.000Z', retention: '12mo' }),
+      serialize({
+        formatVersion: 1,
+        environment: 'production',
+        throughSequence: 1,
+        sha256: first.bundle.sha256,
+        createdAt: first.bundle.createdAt,
+        prunedAt: '2027-06-01T00:00:00.000Z',
+        retention: '12mo',
+      }),
     );
     await unlink(join(serverDir, ...first.key.split('/')));
     await unlink(join(serverDir, ...first.markdownKey.split('/')));
@@ -200,7 +220,18 @@ describe('evidence store on an S3 target', () => {
     const a = await appendBundle(store, bundleDraft(), at(0), BUILD);
     const b = await appendBundle(store, bundleDraft({ kind: 'rollback' }), at(1), BUILD);
     expect(b.bundle.previous).toEqual({ sequence: 1, sha256: a.bundle.sha256 });
-    await writeInflight(store, { formatVersion: 1, environment: 'production', action: 'rollback', startedAt: at(2).toISOString(), run: null, by: 'x', database: { name: 'astro', systemIdentifier: '1' }, planned: [], pid: 1, host: 'h' });
+    await writeInflight(store, {
+      formatVersion: 1,
+      environment: 'production',
+      action: 'rollback',
+      startedAt: at(2).toISOString(),
+      run: null,
+      by: 'x',
+      database: { name: 'astro', systemIdentifier: '1' },
+      planned: [],
+      pid: 1,
+      host: 'h',
+    });
     expect((await readInflight(store))?.action).toBe('rollback');
     const report = await verifyStore(store);
     expect(report).toMatchObject({ ok: true, bundles: 2, head: b.bundle.sha256 });

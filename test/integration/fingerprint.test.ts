@@ -79,7 +79,7 @@ describe('schema fingerprint', () => {
     expect(sameSchema(fa, fb)).toBe(true);
     expect(fa.hash).toMatch(/^[0-9a-f]{64}$/);
     expect(fa.lines.some((l) => l.includes('_prisma_migrations'))).toBe(false);
-    expect(fa.lines).toContain('enum "Status": \'DRAFT\', \'POSTED\' owner postgres');
+    expect(fa.lines).toContain("enum \"Status\": 'DRAFT', 'POSTED' owner postgres");
     expect(fa.lines).toContain('columns of "Entry": id, "accountId", status, amount, memo');
   });
 
@@ -104,16 +104,36 @@ describe('schema fingerprint', () => {
   });
 
   const cases: Array<[string, string, string[]]> = [
-    ['a column type', 'ALTER TABLE "Entry" ALTER COLUMN "accountId" TYPE bigint', ['- column "Entry"."accountId" integer not null', '+ column "Entry"."accountId" bigint not null']],
-    ['a default', 'ALTER TABLE "Entry" ALTER COLUMN memo SET DEFAULT \'n/a\'', ["+ column \"Entry\".memo text default 'n/a'::text"]],
+    [
+      'a column type',
+      'ALTER TABLE "Entry" ALTER COLUMN "accountId" TYPE bigint',
+      ['- column "Entry"."accountId" integer not null', '+ column "Entry"."accountId" bigint not null'],
+    ],
+    ['a default', 'ALTER TABLE "Entry" ALTER COLUMN memo SET DEFAULT \'n/a\'', ['+ column "Entry".memo text default \'n/a\'::text']],
     ['nullability', 'ALTER TABLE "Entry" ALTER COLUMN memo SET NOT NULL', ['+ column "Entry".memo text not null']],
-    ['a constraint', 'ALTER TABLE "Account" ADD CONSTRAINT code_len CHECK (length(code) < 10) NOT VALID', ['+ constraint code_len on "Account": CHECK ((length(code) < 10)) NOT VALID']],
-    ['an index', 'CREATE INDEX "Entry_status_idx" ON "Entry"(status)', ['+ index "Entry_status_idx" on "Entry": CREATE INDEX "Entry_status_idx" ON public."Entry" USING btree (status)']],
+    [
+      'a constraint',
+      'ALTER TABLE "Account" ADD CONSTRAINT code_len CHECK (length(code) < 10) NOT VALID',
+      ['+ constraint code_len on "Account": CHECK ((length(code) < 10)) NOT VALID'],
+    ],
+    [
+      'an index',
+      'CREATE INDEX "Entry_status_idx" ON "Entry"(status)',
+      ['+ index "Entry_status_idx" on "Entry": CREATE INDEX "Entry_status_idx" ON public."Entry" USING btree (status)'],
+    ],
     ['a sequence', 'ALTER SEQUENCE "Entry_id_seq" INCREMENT BY 10', ['+ sequence "Entry_id_seq" as bigint increment 10']],
     ['an enum value', 'ALTER TYPE "Status" ADD VALUE \'VOID\'', ["+ enum \"Status\": 'DRAFT', 'POSTED', 'VOID' owner postgres"]],
     ['a view', 'CREATE OR REPLACE VIEW "PostedEntry" AS SELECT id, amount FROM "Entry" WHERE status = \'DRAFT\'', ['+ view "PostedEntry" as ']],
-    ['a function body', 'CREATE OR REPLACE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.memo := \'x\'; RETURN NEW; END $$', ['- function touch() returns trigger definition md5', '+ function touch() returns trigger definition md5']],
-    ['a trigger', 'ALTER TABLE "Entry" DISABLE TRIGGER "Entry_touch"', ['+ trigger "Entry_touch" on "Entry": CREATE TRIGGER "Entry_touch" BEFORE UPDATE ON public."Entry" FOR EACH ROW EXECUTE FUNCTION touch() DISABLED']],
+    [
+      'a function body',
+      "CREATE OR REPLACE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.memo := 'x'; RETURN NEW; END $$",
+      ['- function touch() returns trigger definition md5', '+ function touch() returns trigger definition md5'],
+    ],
+    [
+      'a trigger',
+      'ALTER TABLE "Entry" DISABLE TRIGGER "Entry_touch"',
+      ['+ trigger "Entry_touch" on "Entry": CREATE TRIGGER "Entry_touch" BEFORE UPDATE ON public."Entry" FOR EACH ROW EXECUTE FUNCTION touch() DISABLED'],
+    ],
     ['a grant', 'GRANT SELECT ON "PostedEntry" TO PUBLIC', ['+ grant SELECT on view "PostedEntry" to PUBLIC']],
     ['a comment', 'COMMENT ON COLUMN "Entry".memo IS \'free text\'', ['+ comment on "Entry".memo: free text']],
     ['a dropped table', 'DROP VIEW "PostedEntry"; DROP TABLE "Entry"', ['- table "Entry" owner postgres', '- index "Entry_accountId_idx" on "Entry"']],

@@ -48,7 +48,13 @@ interface Setup {
 
 async function setup(productionPolicy: Record<string, unknown> = production(), extraEnv: NodeJS.ProcessEnv = {}): Promise<Setup> {
   const [prod, stage] = await Promise.all([fresh(), fresh()]);
-  const fx = await deployFixture({ urls: { production: prod.url, staging: stage.url }, environments: { production: productionPolicy, staging }, migrations, rollbacks, extraEnv });
+  const fx = await deployFixture({
+    urls: { production: prod.url, staging: stage.url },
+    environments: { production: productionPolicy, staging },
+    migrations,
+    rollbacks,
+    extraEnv,
+  });
   const outputs: string[] = [];
   const s: Setup = {
     fx,
@@ -63,7 +69,19 @@ async function setup(productionPolicy: Record<string, unknown> = production(), e
       return { run, data: parsed.data };
     },
     async migrate(environment) {
-      const run = await dbops(['migrate', 'deploy', '--database-url', environment === 'staging' ? stage.url : prod.url, '--migrations-dir', fx.migrationsDir, '--policies-dir', fx.policiesDir], fx.env);
+      const run = await dbops(
+        [
+          'migrate',
+          'deploy',
+          '--database-url',
+          environment === 'staging' ? stage.url : prod.url,
+          '--migrations-dir',
+          fx.migrationsDir,
+          '--policies-dir',
+          fx.policiesDir,
+        ],
+        fx.env,
+      );
       outputs.push(run.all);
       expect(run.code, run.all).toBe(0);
     },
@@ -85,7 +103,8 @@ async function catalogEntry(s: Setup, o: { ageMin: number; status: 'verified' | 
   manifest.database.name = o.name ?? s.prod.name;
   const storage = storageOf(s.fx);
   await writeManifest(storage, manifest);
-  if (o.status !== 'unverified') await recordVerification(storage, record(id, new Date(finished.getTime() + 60_000).toISOString(), 'read', o.status === 'verified', 'server'));
+  if (o.status !== 'unverified')
+    await recordVerification(storage, record(id, new Date(finished.getTime() + 60_000).toISOString(), 'read', o.status === 'verified', 'server'));
   return id;
 }
 
@@ -106,7 +125,10 @@ describe('dbops gate: backup', () => {
   it('a fresh verified backup of this database, taken and verified with the real commands, passes with staging first', async () => {
     const s = await setup();
     await s.migrate('staging');
-    const created = await dbops(['backup', 'create', '--tier', 'pre-deploy', '--database-url', s.prod.url, '--policies-dir', s.fx.policiesDir, '--reports-dir', s.fx.reportsDir], s.fx.env);
+    const created = await dbops(
+      ['backup', 'create', '--tier', 'pre-deploy', '--database-url', s.prod.url, '--policies-dir', s.fx.policiesDir, '--reports-dir', s.fx.reportsDir],
+      s.fx.env,
+    );
     s.outputs.push(created.all);
     expect(created.code, created.all).toBe(0);
     const verified = await dbops(['backup', 'verify', '--latest', '--policies-dir', s.fx.policiesDir, '--reports-dir', s.fx.reportsDir], s.fx.env);
@@ -117,8 +139,17 @@ describe('dbops gate: backup', () => {
     expect(run.code, run.all).toBe(0);
     expect(data.decision).toBe('allowed');
     expect(check(data, 'backup').status).toBe('pass');
-    expect(data.backup).toMatchObject({ status: 'verified', database: s.prod.name, systemIdentifier: await s.systemIdentifier(), taken: false, tier: 'pre-deploy' });
-    expect(data.migrations.map((m) => [m.name, m.rollback.status])).toEqual([[M1, 'paired'], [M2, 'paired']]);
+    expect(data.backup).toMatchObject({
+      status: 'verified',
+      database: s.prod.name,
+      systemIdentifier: await s.systemIdentifier(),
+      taken: false,
+      tier: 'pre-deploy',
+    });
+    expect(data.migrations.map((m) => [m.name, m.rollback.status])).toEqual([
+      [M1, 'paired'],
+      [M2, 'paired'],
+    ]);
     expect(check(data, 'staging-first').status).toBe('pass');
     expect(data.testing.staging?.migrations.map((m) => m.name)).toEqual([M1, M2]);
     expect(check(data, 'lint').status).not.toBe('fail');
@@ -126,12 +157,18 @@ describe('dbops gate: backup', () => {
     expectNoSecrets(s);
   });
 
-  it('--take-backup takes a pre-deploy backup of the environment\'s database, verifies it and judges it', async () => {
+  it("--take-backup takes a pre-deploy backup of the environment's database, verifies it and judges it", async () => {
     const s = await setup(production({ staging_first: undefined }));
     await s.prod.query('CREATE TABLE keepme(id int)');
     const { run, data } = await s.gate('--take-backup');
     expect(run.code, run.all).toBe(0);
-    expect(data.backup).toMatchObject({ taken: true, status: 'verified', tier: 'pre-deploy', database: s.prod.name, verification: { level: 'read', ok: true } });
+    expect(data.backup).toMatchObject({
+      taken: true,
+      status: 'verified',
+      tier: 'pre-deploy',
+      database: s.prod.name,
+      verification: { level: 'read', ok: true },
+    });
     const listed = await dbops(['backup', 'list', '--policies-dir', s.fx.policiesDir, '--json'], s.fx.env);
     const backups = (JSON.parse(listed.stdout) as { data: { backups: Array<{ manifest: { id: string; note?: string } }> } }).data.backups;
     expect(backups.map((b) => b.manifest.id)).toContain(data.backup!.id);
@@ -197,7 +234,10 @@ describe('dbops gate: staging first, clean state, window, break-glass', () => {
     const s = await setup(production({ backup: { required: false } }));
     let { run, data } = await s.gate();
     expect(run.code).toBe(1);
-    expect(check(data, 'staging-first').reasons.map((r) => [r.rule, r.migration])).toEqual([['staging/missing', M1], ['staging/missing', M2]]);
+    expect(check(data, 'staging-first').reasons.map((r) => [r.rule, r.migration])).toEqual([
+      ['staging/missing', M1],
+      ['staging/missing', M2],
+    ]);
     expect(check(data, 'staging-first').reasons[0]!.message).toContain('staging environment "staging"');
 
     await s.migrate('staging');
@@ -221,12 +261,18 @@ describe('dbops gate: staging first, clean state, window, break-glass', () => {
   it('a failed migration row refuses with the P3009 wording and the fix', async () => {
     const s = await setup(production({ backup: { required: false }, staging_first: undefined }));
     await s.migrate('production');
-    await s.prod.query(`INSERT INTO _prisma_migrations (id, checksum, migration_name, logs, started_at) VALUES ('00000000-0000-4000-8000-000000000001', $1, '20260103000000_broken', 'ERROR: boom', now())`, ['a'.repeat(64)]);
+    await s.prod.query(
+      `INSERT INTO _prisma_migrations (id, checksum, migration_name, logs, started_at) VALUES ('00000000-0000-4000-8000-000000000001', $1, '20260103000000_broken', 'ERROR: boom', now())`,
+      ['a'.repeat(64)],
+    );
     await s.prod.query(`UPDATE _prisma_migrations SET checksum = $1 WHERE migration_name = $2`, ['b'.repeat(64), M1]);
     const { run, data } = await s.gate();
     expect(run.code).toBe(1);
     const reasons = check(data, 'clean-state').reasons;
-    expect(reasons.map((r) => [r.rule, r.migration])).toEqual([['state/failed', '20260103000000_broken'], ['state/modified', M1]]);
+    expect(reasons.map((r) => [r.rule, r.migration])).toEqual([
+      ['state/failed', '20260103000000_broken'],
+      ['state/modified', M1],
+    ]);
     expect(reasons[0]!.message).toContain('P3009');
     expect(reasons[0]!.message).toContain('`20260103000000_broken` migration started at');
     expect(reasons[0]!.hint).toContain('dbops migrate resolve --database-url "$PRODUCTION_DATABASE_URL" --rolled-back 20260103000000_broken');
@@ -250,7 +296,10 @@ describe('dbops gate: staging first, clean state, window, break-glass', () => {
     expect(check(data, 'approval').reasons.map((r) => r.rule)).toEqual(['approval/not-in-actions']);
     expect(check(data, 'approval').reasons[0]!.message).toContain('0 + 1 for deploying outside a change window');
 
-    await s.fx.writeEnvironments({ production: production({ backup: { required: false }, staging_first: undefined, windows: { ...windows, outside_window: { allowed: false } } }), staging });
+    await s.fx.writeEnvironments({
+      production: production({ backup: { required: false }, staging_first: undefined, windows: { ...windows, outside_window: { allowed: false } } }),
+      staging,
+    });
     ({ data } = await s.gate('--outside-window', 'INC-1'));
     expect(check(data, 'window').reasons.map((r) => r.rule)).toEqual(['window/outside-not-allowed']);
   });
@@ -268,7 +317,10 @@ describe('dbops gate: staging first, clean state, window, break-glass', () => {
     expect(data.breakGlass!.by.length).toBeGreaterThan(0);
     expect(data.breakGlass!.host.length).toBeGreaterThan(0);
 
-    await s.fx.writeEnvironments({ production: production({ approvals: 1, break_glass: false, backup: { required: false }, staging_first: undefined }), staging });
+    await s.fx.writeEnvironments({
+      production: production({ approvals: 1, break_glass: false, backup: { required: false }, staging_first: undefined }),
+      staging,
+    });
     ({ run, data } = await s.gate('--break-glass', 'please'));
     expect(run.code).toBe(1);
     expect(check(data, 'approval').reasons.map((r) => r.rule)).toEqual(['approval/break-glass-not-allowed']);
@@ -285,7 +337,8 @@ describe('dbops gate: staging first, clean state, window, break-glass', () => {
     expect(run.code).toBe(1);
     expect(data.decision).toBe('refused');
     const all = rules(data);
-    for (const rule of ['backup/unverified', 'backup/stale', 'approval/not-in-actions', 'staging/missing', 'window/closed', 'lint/rollbacks/missing']) expect(all).toContain(rule);
+    for (const rule of ['backup/unverified', 'backup/stale', 'approval/not-in-actions', 'staging/missing', 'window/closed', 'lint/rollbacks/missing'])
+      expect(all).toContain(rule);
     expect(data.checks.map((c) => c.name).sort()).toEqual(['approval', 'backup', 'clean-state', 'interrupted', 'lint', 'rehearsal', 'staging-first', 'window']);
     expect(data.migrations.map((m) => m.name)).toEqual(['20260104000000_more']);
     // The findings carry every reason too (the report and the annotations are made from them).
@@ -373,17 +426,44 @@ describe('dbops gate: approvals inside GitHub Actions (four-eyes)', () => {
   it("records the GitHub environment's settings, and warns (without refusing) about admin bypass, self-review and any-branch deploys", async () => {
     const s = await approvalSetup();
     server.setApprovals(777, [{ user: 'frank', environments: ['production'] }]);
-    server.setEnvironment('production', { canAdminsBypass: true, reviewers: [{ team: 'db-owners' }, { user: 'frank' }], preventSelfReview: false, branchPolicy: null });
+    server.setEnvironment('production', {
+      canAdminsBypass: true,
+      reviewers: [{ team: 'db-owners' }, { user: 'frank' }],
+      preventSelfReview: false,
+      branchPolicy: null,
+    });
     let { run, data } = await s.gate();
     expect(run.code, run.all).toBe(0);
     expect(check(data, 'approval').status).toBe('warn');
-    expect(check(data, 'approval').reasons.map((r) => r.rule)).toEqual(['approval/admin-bypass-allowed', 'approval/self-review-allowed', 'approval/any-branch']);
-    expect(data.environmentSettings).toEqual({ name: 'production', canAdminsBypass: true, preventSelfReview: false, reviewers: ['team:db-owners', 'frank'], waitTimerMinutes: null, deploymentBranchPolicy: null });
+    expect(check(data, 'approval').reasons.map((r) => r.rule)).toEqual([
+      'approval/admin-bypass-allowed',
+      'approval/self-review-allowed',
+      'approval/any-branch',
+    ]);
+    expect(data.environmentSettings).toEqual({
+      name: 'production',
+      canAdminsBypass: true,
+      preventSelfReview: false,
+      reviewers: ['team:db-owners', 'frank'],
+      waitTimerMinutes: null,
+      deploymentBranchPolicy: null,
+    });
 
-    server.setEnvironment('production', { canAdminsBypass: false, reviewers: [{ team: 'db-owners' }], preventSelfReview: true, waitTimer: 15, branchPolicy: { protectedBranches: true, customBranchPolicies: false } });
+    server.setEnvironment('production', {
+      canAdminsBypass: false,
+      reviewers: [{ team: 'db-owners' }],
+      preventSelfReview: true,
+      waitTimer: 15,
+      branchPolicy: { protectedBranches: true, customBranchPolicies: false },
+    });
     ({ run, data } = await s.gate());
     expect(check(data, 'approval').status).toBe('pass');
-    expect(data.environmentSettings).toMatchObject({ canAdminsBypass: false, preventSelfReview: true, waitTimerMinutes: 15, deploymentBranchPolicy: { protectedBranches: true } });
+    expect(data.environmentSettings).toMatchObject({
+      canAdminsBypass: false,
+      preventSelfReview: true,
+      waitTimerMinutes: 15,
+      deploymentBranchPolicy: { protectedBranches: true },
+    });
   });
 
   it('the REST API failing is a refusal (fail closed), not a crash', async () => {
@@ -398,7 +478,10 @@ describe('dbops gate: approvals inside GitHub Actions (four-eyes)', () => {
   it('a destructive migration passes only when its pull request carries an allow label (read from GitHub even without approvals)', async () => {
     const s = await setup(production({ approvals: 0, backup: { required: false }, staging_first: undefined }), actions());
     const M3 = '20260103000000_drop_note';
-    await s.fx.addMigrations({ [M3]: 'ALTER TABLE "Ledger" DROP COLUMN note;\n' }, { [M3]: '-- dbops:irreversible drops "Ledger"."note" with its data\nALTER TABLE "Ledger" ADD COLUMN note text;\n' });
+    await s.fx.addMigrations(
+      { [M3]: 'ALTER TABLE "Ledger" DROP COLUMN note;\n' },
+      { [M3]: '-- dbops:irreversible drops "Ledger"."note" with its data\nALTER TABLE "Ledger" ADD COLUMN note text;\n' },
+    );
     const paths = [M1, M2, M3].flatMap((m) => [`${s.fx.migrationsDir}/${m}/migration.sql`, `${s.fx.rollbacksDir}/${m}.sql`]);
     server.addCommit({ sha: 'a'.repeat(40), author: 'alice', committer: 'web-flow', paths, pulls: [21] });
     server.addPull({ number: 21, author: 'alice', title: 'Ledger without notes', mergedBy: 'dave' });
@@ -423,8 +506,13 @@ describe('dbops gate: approvals inside GitHub Actions (four-eyes)', () => {
     const outside = { ...s.fx.env, GITHUB_ACTIONS: undefined };
     let local = await dbops(['gate', '--environment', 'production', ...s.fx.flags, '--json'], outside);
     expect(local.code, local.all).toBe(1);
-    expect((JSON.parse(local.stdout) as { data: GateData }).data.checks.find((c) => c.name === 'lint')!.reasons.map((r) => r.rule)).toContain('lint/destructive/drop-column');
-    await s.fx.writeEnvironments({ production: production({ approvals: 0, backup: { required: false }, staging_first: undefined, break_glass: true }), staging });
+    expect((JSON.parse(local.stdout) as { data: GateData }).data.checks.find((c) => c.name === 'lint')!.reasons.map((r) => r.rule)).toContain(
+      'lint/destructive/drop-column',
+    );
+    await s.fx.writeEnvironments({
+      production: production({ approvals: 0, backup: { required: false }, staging_first: undefined, break_glass: true }),
+      staging,
+    });
     local = await dbops(['gate', '--environment', 'production', ...s.fx.flags, '--json', '--break-glass', 'INC-9: the note column leaks card data'], outside);
     expect(local.code, local.all).toBe(0);
     const waived = (JSON.parse(local.stdout) as { data: GateData }).data;
@@ -442,7 +530,21 @@ describe('evaluateGate for a rollback, and the rehearsal', () => {
     const environment = resolveEnvironment(policies.environments, 'production', s.fx.env);
     const session = await openSession(environment.target, ctx.log, 'gate test');
     try {
-      return await evaluateGate({ environment, action: 'rollback', rollbackTo, takeBackup: false, migrationsDir: s.fx.migrationsDir, rollbacksDir: s.fx.rollbacksDir, reportsDir: s.fx.reportsDir, policiesDir: s.fx.policiesDir }, policies, ctx, session);
+      return await evaluateGate(
+        {
+          environment,
+          action: 'rollback',
+          rollbackTo,
+          takeBackup: false,
+          migrationsDir: s.fx.migrationsDir,
+          rollbacksDir: s.fx.rollbacksDir,
+          reportsDir: s.fx.reportsDir,
+          policiesDir: s.fx.policiesDir,
+        },
+        policies,
+        ctx,
+        session,
+      );
     } finally {
       await session.close();
     }
@@ -452,14 +554,20 @@ describe('evaluateGate for a rollback, and the rehearsal', () => {
     const s = await setup(production({ staging_first: 'staging', require_rehearsal: true }));
     await s.migrate('production');
     const M3 = '20260103000000_drop_note';
-    await s.fx.addMigrations({ [M3]: 'ALTER TABLE "Ledger" DROP COLUMN note;\n' }, { [M3]: '-- dbops:irreversible the notes are gone\nALTER TABLE "Ledger" ADD COLUMN note text;\n' });
+    await s.fx.addMigrations(
+      { [M3]: 'ALTER TABLE "Ledger" DROP COLUMN note;\n' },
+      { [M3]: '-- dbops:irreversible the notes are gone\nALTER TABLE "Ledger" ADD COLUMN note text;\n' },
+    );
     await s.migrate('production');
     const backupId = await catalogEntry(s, { ageMin: 5, status: 'verified' });
 
     const data = await rollbackGate(s, M1);
     expect(data.action).toBe('rollback');
     expect(data.rollbackTo).toBe(M1);
-    expect(data.migrations.map((m) => [m.name, m.rollback.status])).toEqual([[M3, 'irreversible'], [M2, 'paired']]);
+    expect(data.migrations.map((m) => [m.name, m.rollback.status])).toEqual([
+      [M3, 'irreversible'],
+      [M2, 'paired'],
+    ]);
     expect(check(data, 'staging-first').status).toBe('skipped');
     expect(check(data, 'rehearsal').status).toBe('skipped');
     expect(check(data, 'backup').status).toBe('pass');
@@ -479,13 +587,38 @@ describe('evaluateGate for a rollback, and the rehearsal', () => {
     expect(check(data, 'rehearsal').reasons.map((r) => r.rule)).toEqual(['rehearsal/missing']);
 
     const migration = (name: string) => ({
-      name, mode: 'atomic', status: 'applied', durationMs: 12, sampleIntervalMs: 50, samples: 1, touched: [], locks: [], timeline: [], probes: [], tables: [],
+      name,
+      mode: 'atomic',
+      status: 'applied',
+      durationMs: 12,
+      sampleIntervalMs: 50,
+      samples: 1,
+      touched: [],
+      locks: [],
+      timeline: [],
+      probes: [],
+      tables: [],
       rollback: { status: 'proven', reapply: 'matched' },
     });
     const rehearse = (verdict: string, names: string[]) => ({
-      schemaVersion: 1, step: 'rehearse', command: 'rehearse', verdict, exitCode: verdict === 'fail' ? 1 : 0, startedAt: '2026-11-24T05:00:00.000Z', finishedAt: '2026-11-24T05:01:00.000Z',
-      durationMs: 60000, commit: null, dbopsVersion: '0.1.0', findings: [],
-      data: { snapshot: { source: 'synthetic', label: 'synthetic', cloneMs: 10 }, base: { ref: null, applied: [] }, pending: names, migrations: names.map(migration), workload: [] },
+      schemaVersion: 1,
+      step: 'rehearse',
+      command: 'rehearse',
+      verdict,
+      exitCode: verdict === 'fail' ? 1 : 0,
+      startedAt: '2026-11-24T05:00:00.000Z',
+      finishedAt: '2026-11-24T05:01:00.000Z',
+      durationMs: 60000,
+      commit: null,
+      dbopsVersion: '0.1.0',
+      findings: [],
+      data: {
+        snapshot: { source: 'synthetic', label: 'synthetic', cloneMs: 10 },
+        base: { ref: null, applied: [] },
+        pending: names,
+        migrations: names.map(migration),
+        workload: [],
+      },
     });
     await writeFile(join(s.fx.reportsDir, 'rehearse.json'), JSON.stringify(rehearse('fail', [M1])));
     ({ data } = await s.gate());

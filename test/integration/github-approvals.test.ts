@@ -65,8 +65,25 @@ function seedChange() {
   server.addCommit({ sha: HEAD, author: 'zoe', paths: ['README.md'] });
   // A later commit than the run's sha: not part of what this run deploys.
   server.addCommit({ sha: 'e'.repeat(40), author: 'mallory', paths: [files[0]!.path], pulls: [99] });
-  server.addPull({ number: 12, author: 'alice', title: 'Initial schema', mergedBy: 'dave', mergeCommit: 'a'.repeat(40), labels: ['database', 'allow-destructive'], reviews: [{ user: 'dave', state: 'APPROVED', submittedAt: '2026-01-01T12:00:00Z', commitId: '1'.repeat(40) }] });
-  server.addPull({ number: 13, author: 'carol', title: 'Orders', mergedBy: 'carol', reviews: [{ user: 'frank', state: 'CHANGES_REQUESTED' }, { user: 'frank', state: 'APPROVED' }] });
+  server.addPull({
+    number: 12,
+    author: 'alice',
+    title: 'Initial schema',
+    mergedBy: 'dave',
+    mergeCommit: 'a'.repeat(40),
+    labels: ['database', 'allow-destructive'],
+    reviews: [{ user: 'dave', state: 'APPROVED', submittedAt: '2026-01-01T12:00:00Z', commitId: '1'.repeat(40) }],
+  });
+  server.addPull({
+    number: 13,
+    author: 'carol',
+    title: 'Orders',
+    mergedBy: 'carol',
+    reviews: [
+      { user: 'frank', state: 'CHANGES_REQUESTED' },
+      { user: 'frank', state: 'APPROVED' },
+    ],
+  });
   server.addPull({ number: 99, author: 'mallory', title: 'Not deployed yet' });
 }
 
@@ -128,7 +145,12 @@ describe('collectApprovalEvidence', () => {
         labels: ['database', 'allow-destructive'],
         reviews: [{ user: 'dave', state: 'APPROVED', submittedAt: '2026-01-01T12:00:00Z', commitId: '1'.repeat(40) }],
       },
-      expect.objectContaining({ number: 13, author: 'carol', mergedBy: 'carol', reviews: [expect.objectContaining({ user: 'frank', state: 'CHANGES_REQUESTED' }), expect.objectContaining({ user: 'frank', state: 'APPROVED' })] }),
+      expect.objectContaining({
+        number: 13,
+        author: 'carol',
+        mergedBy: 'carol',
+        reviews: [expect.objectContaining({ user: 'frank', state: 'CHANGES_REQUESTED' }), expect.objectContaining({ user: 'frank', state: 'APPROVED' })],
+      }),
     ]);
 
     const fe = evidence.fourEyes;
@@ -141,14 +163,18 @@ describe('collectApprovalEvidence', () => {
       ['rita', 'triggering-actor'],
       ['erin', 'other-environment'],
     ]);
-    expect(fe.refused[0]!.message).toBe(`Alice approved production but authored pull request #12 that introduced ${INIT}: the author of a change cannot approve its deploy (four-eyes).`);
+    expect(fe.refused[0]!.message).toBe(
+      `Alice approved production but authored pull request #12 that introduced ${INIT}: the author of a change cannot approve its deploy (four-eyes).`,
+    );
     expect(fe.excluded).toEqual({ prAuthors: ['alice', 'carol'], committers: ['alice', 'carol', 'bob'], triggeringActor: 'rita' });
 
     // Bounded: one listing per file, one /pulls per distinct commit, one pull + reviews per distinct PR.
     const calls = server.requests.map((r) => `${r.method} ${r.path}`);
     expect(calls.filter((c) => c.endsWith('/approvals'))).toEqual(['GET /repos/acme/astro/actions/runs/4242/approvals']);
     expect(calls.filter((c) => c === 'GET /repos/acme/astro/commits')).toHaveLength(4);
-    expect(calls.filter((c) => /\/commits\/\w+\/pulls$/.test(c)).sort()).toEqual(['a', 'b', 'd'].map((x) => `GET /repos/acme/astro/commits/${x.repeat(40)}/pulls`));
+    expect(calls.filter((c) => /\/commits\/\w+\/pulls$/.test(c)).sort()).toEqual(
+      ['a', 'b', 'd'].map((x) => `GET /repos/acme/astro/commits/${x.repeat(40)}/pulls`),
+    );
     expect(calls.filter((c) => /\/pulls\/\d+$/.test(c)).sort()).toEqual(['GET /repos/acme/astro/pulls/12', 'GET /repos/acme/astro/pulls/13']);
     // … plus the environment's settings, which this test never seeded: GitHub's 404 leaves them out, with a warning.
     expect(calls.filter((c) => c.endsWith('/environments/production'))).toHaveLength(1);
@@ -180,10 +206,16 @@ describe('collectApprovalEvidence', () => {
     expect(fourEyes.refused[1]!.message).toContain('1 of 2 required approvals of production count (counted: frank; not counted: carol)');
   });
 
-  it('reads every page of a long file history and of a pull request\'s reviews', async () => {
+  it("reads every page of a long file history and of a pull request's reviews", async () => {
     // 130 commits touch one file (two pages of 100); they all come from one PR with 120 reviews.
-    for (let i = 0; i < 130; i++) server.addCommit({ sha: i.toString(16).padStart(40, '0'), author: i === 0 ? 'henry' : `dev${i % 7}`, paths: [files[0]!.path], pulls: [21] });
-    server.addPull({ number: 21, author: 'ivy', mergedBy: 'ivy', reviews: Array.from({ length: 120 }, (_, i) => ({ user: `reviewer${i}`, state: 'COMMENTED' })) });
+    for (let i = 0; i < 130; i++)
+      server.addCommit({ sha: i.toString(16).padStart(40, '0'), author: i === 0 ? 'henry' : `dev${i % 7}`, paths: [files[0]!.path], pulls: [21] });
+    server.addPull({
+      number: 21,
+      author: 'ivy',
+      mergedBy: 'ivy',
+      reviews: Array.from({ length: 120 }, (_, i) => ({ user: `reviewer${i}`, state: 'COMMENTED' })),
+    });
     server.setApprovals(4242, [
       { user: 'henry', environments: ['production'] },
       { user: 'judy', environments: ['production'] },
@@ -246,7 +278,9 @@ describe('collectApprovalEvidence', () => {
     await new Promise<void>((done) => silent.listen(0, '127.0.0.1', done));
     try {
       const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
-      const error = (await collectApprovalEvidence(query(), actionsEnv({ GITHUB_API_URL: url }), log(), { timeoutMs: 200 }).catch((e: unknown) => e)) as EnvError;
+      const error = (await collectApprovalEvidence(query(), actionsEnv({ GITHUB_API_URL: url }), log(), { timeoutMs: 200 }).catch(
+        (e: unknown) => e,
+      )) as EnvError;
       expect(error).toBeInstanceOf(EnvError);
       expect(error.message).toContain(`Cannot reach the GitHub API at ${url} (GET /repos/acme/astro/actions/runs/4242/approvals)`);
       expect(error.message).toContain('timeout');

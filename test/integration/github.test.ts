@@ -71,7 +71,11 @@ describe('dbops report in GitHub Actions', () => {
     expect(run.code).toBe(1);
 
     const calls = commentCalls().map((r) => `${r.method} ${r.path}${r.query.get('page') ? ` page=${r.query.get('page')}` : ''}`);
-    expect(calls).toEqual(['GET /repos/acme/astro/issues/42/comments', 'GET /repos/acme/astro/issues/42/comments page=2', 'POST /repos/acme/astro/issues/42/comments']);
+    expect(calls).toEqual([
+      'GET /repos/acme/astro/issues/42/comments',
+      'GET /repos/acme/astro/issues/42/comments page=2',
+      'POST /repos/acme/astro/issues/42/comments',
+    ]);
     for (const r of server.requests) expect(r.headers.authorization).toBe(`token ${TOKEN}`);
     expect(server.requests[0]!.query.get('per_page')).toBe('100');
     const posted = (server.requests.at(-1)!.body as { body: string }).body;
@@ -116,7 +120,12 @@ describe('dbops report in GitHub Actions', () => {
     writeFileSync(path, JSON.stringify(rehearse));
     const run = await runDbops(['report', '--reports-dir', join(dir, 'reports')], actionsEnv());
     expect(run.code).toBe(1);
-    const published = [run.all, JSON.stringify(server.requests.map((r) => r.body)), readFileSync(join(dir, 'summary'), 'utf8'), readFileSync(join(dir, 'reports', 'dbops.sarif'), 'utf8')];
+    const published = [
+      run.all,
+      JSON.stringify(server.requests.map((r) => r.body)),
+      readFileSync(join(dir, 'summary'), 'utf8'),
+      readFileSync(join(dir, 'reports', 'dbops.sarif'), 'utf8'),
+    ];
     for (const text of published) expect(text).not.toContain('Leak3dPw');
     expect(run.stdout).toContain('::clone failed: postgresql://snap:***@staging.internal:5432/astro');
   });
@@ -136,7 +145,11 @@ describe('dbops report in GitHub Actions', () => {
     const second = await runDbops(['report', '--reports-dir', join(dir, 'reports')], env);
     expect(second.code).toBe(1);
     const calls = commentCalls().map((r) => `${r.method} ${r.path}`);
-    expect(calls).toEqual(['GET /repos/acme/astro/issues/42/comments', 'GET /repos/acme/astro/issues/42/comments', `PATCH /repos/acme/astro/issues/comments/${first.id}`]);
+    expect(calls).toEqual([
+      'GET /repos/acme/astro/issues/42/comments',
+      'GET /repos/acme/astro/issues/42/comments',
+      `PATCH /repos/acme/astro/issues/comments/${first.id}`,
+    ]);
     expect(server.requests[1]!.query.get('page')).toBe('2');
     expect((server.requests.at(-1)!.body as { body: string }).body).toContain(COMMENT_MARKER);
     const ours = server.comments.get(42)!.filter((c) => c.body.startsWith(COMMENT_MARKER));
@@ -166,7 +179,10 @@ describe('dbops report in GitHub Actions', () => {
   });
 
   it('a job summary that cannot be written costs a warning, not the outputs', async () => {
-    const run = await runDbops(['report', '--reports-dir', join(dir, 'reports')], actionsEnv('pull_request', { GITHUB_STEP_SUMMARY: join(dir, 'missing', 'summary') }));
+    const run = await runDbops(
+      ['report', '--reports-dir', join(dir, 'reports')],
+      actionsEnv('pull_request', { GITHUB_STEP_SUMMARY: join(dir, 'missing', 'summary') }),
+    );
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('could not write the job summary');
     expect(outputs()).toMatchObject({ verdict: 'fail', errors: '3' });
@@ -186,8 +202,18 @@ describe('dbops report in GitHub Actions', () => {
   it('annotates at most 10 errors and 10 warnings, errors first, and says in the summary how many were left out', async () => {
     const lintPath = join(dir, 'reports', 'lint.json');
     const lint = JSON.parse(readFileSync(lintPath, 'utf8')) as ReportEnvelope;
-    const finding = (severity: 'error' | 'warning' | 'notice', i: number) => ({ rule: `squawk/rule-${severity}`, severity, message: `${severity} ${i}`, file: 'prisma/migrations/20261104120000_invoice_due_date/migration.sql', line: i + 1 });
-    lint.findings = [...Array.from({ length: 12 }, (_, i) => finding('warning', i)), ...Array.from({ length: 14 }, (_, i) => finding('error', i)), ...Array.from({ length: 3 }, (_, i) => finding('notice', i))];
+    const finding = (severity: 'error' | 'warning' | 'notice', i: number) => ({
+      rule: `squawk/rule-${severity}`,
+      severity,
+      message: `${severity} ${i}`,
+      file: 'prisma/migrations/20261104120000_invoice_due_date/migration.sql',
+      line: i + 1,
+    });
+    lint.findings = [
+      ...Array.from({ length: 12 }, (_, i) => finding('warning', i)),
+      ...Array.from({ length: 14 }, (_, i) => finding('error', i)),
+      ...Array.from({ length: 3 }, (_, i) => finding('notice', i)),
+    ];
     writeFileSync(lintPath, JSON.stringify(lint));
     rmSync(join(dir, 'reports', 'rehearse.json'));
 

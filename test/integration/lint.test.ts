@@ -131,7 +131,15 @@ describe('scope and history integrity against the base ref', () => {
     r.git('commit', '-qam', 'edit');
     const run = await r.lint();
     expect(run.code).toBe(1);
-    expect(run.json.findings).toContainEqual(expect.objectContaining({ rule: 'history/edited', severity: 'error', migration: '20260201000000_ledger', file: migration('20260201000000_ledger'), line: 5 }));
+    expect(run.json.findings).toContainEqual(
+      expect.objectContaining({
+        rule: 'history/edited',
+        severity: 'error',
+        migration: '20260201000000_ledger',
+        file: migration('20260201000000_ledger'),
+        line: 5,
+      }),
+    );
     expect(run.json.files.map((f) => [f.path, f.change])).toEqual([[migration('20260201000000_ledger'), 'modified']]);
   });
 
@@ -153,7 +161,10 @@ describe('scope and history integrity against the base ref', () => {
 
   it('a new migration that sorts before one already on the base ref is out of order (two pull requests racing)', async () => {
     const r = await repo();
-    await r.write({ [migration('20260115000000_account_note')]: 'ALTER TABLE "Account" ADD COLUMN "memo" TEXT;\n', [rollback('20260115000000_account_note')]: 'ALTER TABLE "Account" DROP COLUMN "memo";\n' });
+    await r.write({
+      [migration('20260115000000_account_note')]: 'ALTER TABLE "Account" ADD COLUMN "memo" TEXT;\n',
+      [rollback('20260115000000_account_note')]: 'ALTER TABLE "Account" DROP COLUMN "memo";\n',
+    });
     r.git('add', '-A');
     r.git('commit', '-qm', 'racing');
     const run = await r.lint();
@@ -189,18 +200,30 @@ describe('scope and history integrity against the base ref', () => {
     }
     await r.write(added);
     const env = testEnv({ DBOPS_LOG_LEVEL: 'debug' });
-    const squawkCalls = (run: CliRun) => run.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; cmd?: string }).filter((l) => l.msg === 'exec' && /squawk/.test(l.cmd ?? ''));
+    const squawkCalls = (run: CliRun) =>
+      run.stderr
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { msg: string; cmd?: string })
+        .filter((l) => l.msg === 'exec' && /squawk/.test(l.cmd ?? ''));
     const atomicOnly = await runIn(r.dir, ['lint', '--base', 'main', '--json'], env);
     expect(parse(atomicOnly).files).toHaveLength(12);
     expect(parse(atomicOnly).squawk?.invocations).toBe(1);
     expect(squawkCalls(atomicOnly)).toHaveLength(1);
     expect(squawkCalls(atomicOnly)[0]!.cmd).toContain('--assume-in-transaction');
 
-    await r.write({ [migration('20260310000000_concurrent')]: 'CREATE INDEX CONCURRENTLY "Account_note_idx" ON "Account"("note");\n', [rollback('20260310000000_concurrent')]: 'DROP INDEX CONCURRENTLY "Account_note_idx";\n' });
+    await r.write({
+      [migration('20260310000000_concurrent')]: 'CREATE INDEX CONCURRENTLY "Account_note_idx" ON "Account"("note");\n',
+      [rollback('20260310000000_concurrent')]: 'DROP INDEX CONCURRENTLY "Account_note_idx";\n',
+    });
     const mixed = await runIn(r.dir, ['lint', '--base', 'main', '--json'], env);
     expect(parse(mixed).squawk?.invocations).toBe(2);
     expect(squawkCalls(mixed).map((c) => c.cmd!.includes('--no-assume-in-transaction'))).toEqual(expect.arrayContaining([true, false]));
-    expect(parse(mixed).files.filter((f) => f.mode === 'split').map((f) => f.path)).toEqual([migration('20260310000000_concurrent'), rollback('20260310000000_concurrent')]);
+    expect(
+      parse(mixed)
+        .files.filter((f) => f.mode === 'split')
+        .map((f) => f.path),
+    ).toEqual([migration('20260310000000_concurrent'), rollback('20260310000000_concurrent')]);
   });
 });
 
@@ -225,30 +248,46 @@ async function folders(migrations: Record<string, string>, rollbacks: Record<str
 const EXISTING = { '20260101000000_init': INIT, '20260201000000_ledger': LEDGER };
 
 describe('squawk with the transaction assumption of the executor', () => {
-  it('atomic files assume a transaction (a new table\'s index is fine), split files do not', async () => {
+  it("atomic files assume a transaction (a new table's index is fine), split files do not", async () => {
     const f = await folders({
       ...EXISTING,
       '20260301000000_atomic': 'CREATE TABLE "A" ("id" BIGINT);\nCREATE INDEX "A_id_idx" ON "A"("id");\n',
       // Split by the executor because of CONCURRENTLY: the plain index on the new table is built outside
       // any transaction, so squawk must judge it without the assumption.
-      '20260302000000_split': 'CREATE TABLE "B" ("id" BIGINT);\nCREATE INDEX "B_id_idx" ON "B"("id");\nCREATE INDEX CONCURRENTLY "Account_note_idx" ON "Account"("note");\n',
+      '20260302000000_split':
+        'CREATE TABLE "B" ("id" BIGINT);\nCREATE INDEX "B_id_idx" ON "B"("id");\nCREATE INDEX CONCURRENTLY "Account_note_idx" ON "Account"("note");\n',
       '20260303000000_alone': '-- CreateIndex\nCREATE INDEX CONCURRENTLY "Entry_amount_idx" ON "Entry"("amount");\n',
       '20260304000000_explicit': 'BEGIN;\nCREATE INDEX CONCURRENTLY "Account_balance_idx" ON "Account"("balance");\nCOMMIT;\n',
     });
     const run = await f.lint();
     const modes = Object.fromEntries(run.json.files.filter((x) => x.kind === 'migration').map((x) => [x.migration, x.mode]));
-    expect(modes).toMatchObject({ '20260301000000_atomic': 'atomic', '20260302000000_split': 'split', '20260303000000_alone': 'split', '20260304000000_explicit': 'split' });
-    const at = (m: string) => run.json.findings.filter((x) => x.migration === m && x.file === migration(m)).map((x) => `${x.line}:${x.column} ${x.severity} ${x.rule}`);
+    expect(modes).toMatchObject({
+      '20260301000000_atomic': 'atomic',
+      '20260302000000_split': 'split',
+      '20260303000000_alone': 'split',
+      '20260304000000_explicit': 'split',
+    });
+    const at = (m: string) =>
+      run.json.findings.filter((x) => x.migration === m && x.file === migration(m)).map((x) => `${x.line}:${x.column} ${x.severity} ${x.rule}`);
     expect(at('20260301000000_atomic')).toEqual([]);
     // It also runs in two steps, so a failure in the second leaves the first committed: re-runnable statements matter.
-    expect(at('20260302000000_split')).toEqual(['1:1 warning squawk/prefer-robust-stmts', '2:1 warning squawk/prefer-robust-stmts', '2:1 warning squawk/require-concurrent-index-creation', '3:1 warning squawk/prefer-robust-stmts']);
+    expect(at('20260302000000_split')).toEqual([
+      '1:1 warning squawk/prefer-robust-stmts',
+      '2:1 warning squawk/prefer-robust-stmts',
+      '2:1 warning squawk/require-concurrent-index-creation',
+      '3:1 warning squawk/prefer-robust-stmts',
+    ]);
     expect(at('20260303000000_alone')).toEqual([]); // CONCURRENTLY alone in its file is not "in a transaction"
     expect(at('20260304000000_explicit')).toEqual(['2:1 warning squawk/prefer-robust-stmts', '2:14 error squawk/ban-concurrent-index-creation-in-transaction']);
     expect(run.code).toBe(1);
 
     // The same multi-statement file judged as atomic (what plain squawk with --assume-in-transaction does)
     // would claim the CONCURRENTLY statement fails inside the transaction: the executor never runs it so.
-    const raw = spawnSync(join(ROOT, 'node_modules/.bin/squawk'), ['--reporter', 'json', '--assume-in-transaction', join(f.dir, migration('20260302000000_split'))], { encoding: 'utf8' });
+    const raw = spawnSync(
+      join(ROOT, 'node_modules/.bin/squawk'),
+      ['--reporter', 'json', '--assume-in-transaction', join(f.dir, migration('20260302000000_split'))],
+      { encoding: 'utf8' },
+    );
     expect(raw.stdout).toContain('ban-concurrent-index-creation-in-transaction');
   }, 60_000);
 });
@@ -257,34 +296,52 @@ describe('rules, levels and policy', () => {
   const ALTER = '-- CreateIndex\nCREATE INDEX "Account_note_idx" ON "Account"("note");\n';
 
   it('a lock finding on an existing table is a warning; `-- squawk-ignore` above the statement silences it', async () => {
-    const f = await folders({ ...EXISTING, '20260301000000_index': ALTER, // squawk reads the ignore comment on the line right above the statement (below Prisma's "-- CreateIndex").
+    const f = await folders({
+      ...EXISTING,
+      '20260301000000_index': ALTER, // squawk reads the ignore comment on the line right above the statement (below Prisma's "-- CreateIndex").
       '20260302000000_ignored': '-- CreateIndex\n-- squawk-ignore require-concurrent-index-creation\nCREATE INDEX "Account_note2_idx" ON "Account"("note");\n',
     });
     const run = await f.lint();
     expect(run.code).toBe(0);
     expect(run.json.verdict).toBe('warn');
-    expect(run.json.findings.map((x) => `${x.file}:${x.line}:${x.column} ${x.severity} ${x.rule}`)).toEqual([`${migration('20260301000000_index')}:2:1 warning squawk/require-concurrent-index-creation`]);
+    expect(run.json.findings.map((x) => `${x.file}:${x.line}:${x.column} ${x.severity} ${x.rule}`)).toEqual([
+      `${migration('20260301000000_index')}:2:1 warning squawk/require-concurrent-index-creation`,
+    ]);
     expect(run.json.counts).toEqual({ error: 0, warning: 1, notice: 0 });
   });
 
   it('lint.rules in the policy changes a level, turns a rule off, or on, by squawk name or squawk/<name>', async () => {
-    const f = await folders({ ...EXISTING, '20260301000000_index': ALTER }, {}, 'lint:\n  rules:\n    require-concurrent-index-creation: error\n    squawk/prefer-text-field: notice\n    prefer-txt-field: "off"\n');
+    const f = await folders(
+      { ...EXISTING, '20260301000000_index': ALTER },
+      {},
+      'lint:\n  rules:\n    require-concurrent-index-creation: error\n    squawk/prefer-text-field: notice\n    prefer-txt-field: "off"\n',
+    );
     const run = await f.lint();
     expect(run.code).toBe(1);
     const shown = run.json.findings.map((x) => `${x.severity} ${x.rule}`);
     expect(shown).toContain('error squawk/require-concurrent-index-creation');
     expect(shown).toContain('notice squawk/prefer-text-field'); // off in the profile, on by policy
     expect(run.json.findings).toContainEqual(expect.objectContaining({ rule: 'lint/unknown-rule', severity: 'notice', file: 'policies/migrations.yaml' }));
-    const silenced = await (await folders({ ...EXISTING, '20260301000000_index': ALTER }, {}, 'lint:\n  rules:\n    require-concurrent-index-creation: "off"\n')).lint();
+    const silenced = await (
+      await folders({ ...EXISTING, '20260301000000_index': ALTER }, {}, 'lint:\n  rules:\n    require-concurrent-index-creation: "off"\n')
+    ).lint();
     expect(silenced.json).toMatchObject({ verdict: 'pass', counts: { error: 0, warning: 0, notice: 0 } });
   });
 
   it('destructive statements are errors, warnings when the pull request carries an allow label; never on rollbacks', async () => {
-    const drop = '-- AlterTable\nALTER TABLE "Account" DROP COLUMN "note";\n\n-- AlterTable\nALTER TABLE "Account" ALTER COLUMN "name" SET DATA TYPE VARCHAR(20);\n';
-    const f = await folders({ ...EXISTING, '20260301000000_drop_note': drop }, { '20260301000000_drop_note': '-- dbops:irreversible drops "Account"."note" with its data\nALTER TABLE "Account" ADD COLUMN "note" TEXT;\nALTER TABLE "Account" ALTER COLUMN "name" SET DATA TYPE VARCHAR(100);\n' });
+    const drop =
+      '-- AlterTable\nALTER TABLE "Account" DROP COLUMN "note";\n\n-- AlterTable\nALTER TABLE "Account" ALTER COLUMN "name" SET DATA TYPE VARCHAR(20);\n';
+    const f = await folders(
+      { ...EXISTING, '20260301000000_drop_note': drop },
+      {
+        '20260301000000_drop_note':
+          '-- dbops:irreversible drops "Account"."note" with its data\nALTER TABLE "Account" ADD COLUMN "note" TEXT;\nALTER TABLE "Account" ALTER COLUMN "name" SET DATA TYPE VARCHAR(100);\n',
+      },
+    );
     const refused = await f.lint();
     expect(refused.code).toBe(1);
-    const destructive = (run: typeof refused) => run.json.findings.filter((x) => x.rule.startsWith('destructive/')).map((x) => `${x.file}:${x.line}:${x.column} ${x.severity} ${x.rule}`);
+    const destructive = (run: typeof refused) =>
+      run.json.findings.filter((x) => x.rule.startsWith('destructive/')).map((x) => `${x.file}:${x.line}:${x.column} ${x.severity} ${x.rule}`);
     expect(destructive(refused)).toEqual([
       `${migration('20260301000000_drop_note')}:2:23 error destructive/drop-column`,
       `${migration('20260301000000_drop_note')}:5:36 error destructive/narrow-type`,
@@ -296,16 +353,25 @@ describe('rules, levels and policy', () => {
       `${migration('20260301000000_drop_note')}:2:23 warning destructive/drop-column`,
       `${migration('20260301000000_drop_note')}:5:36 warning destructive/narrow-type`,
     ]);
-    expect(allowed.json.findings.find((x) => x.rule === 'destructive/drop-column')!.message).toContain('Allowed for this pull request by the label "allow-destructive".');
+    expect(allowed.json.findings.find((x) => x.rule === 'destructive/drop-column')!.message).toContain(
+      'Allowed for this pull request by the label "allow-destructive".',
+    );
     expect(allowed.json.irreversible).toEqual([{ migration: '20260301000000_drop_note', reason: 'drops "Account"."note" with its data' }]);
     expect(await f.lint('--labels', 'destructive')).toMatchObject({ code: 1 }); // not a label the policy names
   });
 
   it('an irreversible rollback is a notice listed in data; the marker without a reason is an error', async () => {
-    const f = await folders({ ...EXISTING, '20260301000000_purge': 'DELETE FROM "Entry" WHERE "amount" = 0;\n', '20260302000000_purge_more': 'DELETE FROM "Entry" WHERE "amount" < 0;\n' }, {
-      '20260301000000_purge': '-- dbops:irreversible deleted zero-amount entries cannot be recreated\n',
-      '20260302000000_purge_more': '-- dbops:irreversible\n',
-    });
+    const f = await folders(
+      {
+        ...EXISTING,
+        '20260301000000_purge': 'DELETE FROM "Entry" WHERE "amount" = 0;\n',
+        '20260302000000_purge_more': 'DELETE FROM "Entry" WHERE "amount" < 0;\n',
+      },
+      {
+        '20260301000000_purge': '-- dbops:irreversible deleted zero-amount entries cannot be recreated\n',
+        '20260302000000_purge_more': '-- dbops:irreversible\n',
+      },
+    );
     const run = await f.lint();
     expect(run.code).toBe(1);
     expect(run.json.irreversible).toEqual([{ migration: '20260301000000_purge', reason: 'deleted zero-amount entries cannot be recreated' }]);
@@ -332,7 +398,7 @@ describe('rules, levels and policy', () => {
   });
 });
 
-describe('the prisma profile on the repository\'s own history', () => {
+describe("the prisma profile on the repository's own history", () => {
   it('nine Prisma migrations and their rollbacks give a handful of findings, each one a real lock or data risk', async () => {
     const run = await runIn(ROOT, ['lint', '--all', '--json', '--reports-dir', await tempDir('dbops-lint-reports-')]);
     const json = parse(run);
@@ -356,9 +422,20 @@ describe('the prisma profile on the repository\'s own history', () => {
     ]);
     // What plain squawk adds (289 findings on these nine migrations): style, types, timeouts the executor sets.
     // Those rules are not even run (prefer-robust-stmts still runs for the split files: one runs in several steps).
-    expect(json.squawk?.excluded).toEqual(expect.arrayContaining(['require-lock-timeout', 'require-statement-timeout', 'prefer-text-field', 'prefer-bigint-over-int', 'prefer-identity', 'ban-char-field']));
+    expect(json.squawk?.excluded).toEqual(
+      expect.arrayContaining([
+        'require-lock-timeout',
+        'require-statement-timeout',
+        'prefer-text-field',
+        'prefer-bigint-over-int',
+        'prefer-identity',
+        'ban-char-field',
+      ]),
+    );
     expect(json.squawk?.invocations).toBe(2);
-    const allowed = parse(await runIn(ROOT, ['lint', '--all', '--json', '--labels', 'allow-destructive', '--reports-dir', await tempDir('dbops-lint-reports-')]));
+    const allowed = parse(
+      await runIn(ROOT, ['lint', '--all', '--json', '--labels', 'allow-destructive', '--reports-dir', await tempDir('dbops-lint-reports-')]),
+    );
     expect(allowed.verdict).toBe('warn');
   });
 });
@@ -378,7 +455,11 @@ describe('history against a database (--database-url)', () => {
     expect(json.files.map((x) => x.migration)).toEqual(['20260301000000_memo', '20260301000000_memo']);
     const where = `database "${db.name}" on 127.0.0.1:${new URL(db.url).port}`;
     expect(json.findings.filter((x) => x.rule.startsWith('history/')).map((x) => [x.rule, x.migration, x.message])).toEqual([
-      ['history/out-of-order', '20260115000000_late', `20260115000000_late is not applied to ${where} but sorts before 20260301000000_memo, which is: it would run after newer migrations there.`],
+      [
+        'history/out-of-order',
+        '20260115000000_late',
+        `20260115000000_late is not applied to ${where} but sorts before 20260301000000_memo, which is: it would run after newer migrations there.`,
+      ],
       ['history/edited', '20260201000000_ledger', `20260201000000_ledger was applied to ${where} and has been edited since (its checksum differs).`],
     ]);
     expect(run.all).not.toContain(serverPassword());

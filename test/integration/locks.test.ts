@@ -21,7 +21,8 @@ async function session(name: string): Promise<pg.Client> {
 
 const pidOf = async (c: pg.Client) => (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
 const take = (c: pg.Client, mode: OperationMode, waitMs = 0) => acquireOperationLock(c, mode, { what: `A ${mode}`, waitMs });
-const heldBy = async (c: pg.Client) => Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()`)).rows[0]!.n);
+const heldBy = async (c: pg.Client) =>
+  Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()`)).rows[0]!.n);
 
 describe('the operation lock', () => {
   it('two deploys exclude each other, and the refusal names the holder', async () => {
@@ -29,7 +30,9 @@ describe('the operation lock', () => {
     await take(a, 'deploy');
     const error = await take(b, 'deploy').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EnvError);
-    expect((error as EnvError).message).toContain(`A deploy of this database cannot start now: the deploy lock is held by pid ${await pidOf(a)} (dbops deploy A`);
+    expect((error as EnvError).message).toContain(
+      `A deploy of this database cannot start now: the deploy lock is held by pid ${await pidOf(a)} (dbops deploy A`,
+    );
     expect(await heldBy(b)).toBe(0);
   });
 
@@ -49,7 +52,9 @@ describe('the operation lock', () => {
     await waiting;
     expect(await heldBy(maintenance)).toBe(1);
 
-    expect(((await take(backup, 'backup').catch((e: unknown) => e)) as EnvError).message).toContain(`the maintenance lock is held by pid ${await pidOf(maintenance)}`);
+    expect(((await take(backup, 'backup').catch((e: unknown) => e)) as EnvError).message).toContain(
+      `the maintenance lock is held by pid ${await pidOf(maintenance)}`,
+    );
     expect(((await take(deploy, 'deploy').catch((e: unknown) => e)) as EnvError).message).toContain('the maintenance lock is held by pid');
     // The deploy lock it took before failing on the second one is released again.
     expect(await heldBy(deploy)).toBe(0);

@@ -14,8 +14,10 @@ const BAD = 'CREATE TABLE "A"(id int); SELECT 1/0; CREATE TABLE "B"(id int);\n';
 
 const fresh = databasePerTest('compat');
 
-const deploy = (db: TestDb | string, dir: string, ...extra: string[]) => dbops(['migrate', 'deploy', '--database-url', typeof db === 'string' ? db : db.url, '--migrations-dir', dir, ...extra]);
-const status = (db: TestDb | string, dir: string, ...extra: string[]) => dbops(['migrate', 'status', '--database-url', typeof db === 'string' ? db : db.url, '--migrations-dir', dir, ...extra]);
+const deploy = (db: TestDb | string, dir: string, ...extra: string[]) =>
+  dbops(['migrate', 'deploy', '--database-url', typeof db === 'string' ? db : db.url, '--migrations-dir', dir, ...extra]);
+const status = (db: TestDb | string, dir: string, ...extra: string[]) =>
+  dbops(['migrate', 'status', '--database-url', typeof db === 'string' ? db : db.url, '--migrations-dir', dir, ...extra]);
 const resolve = (db: TestDb, dir: string, ...extra: string[]) => dbops(['migrate', 'resolve', '--database-url', db.url, '--migrations-dir', dir, ...extra]);
 
 /** A folder with init, two and a failing third migration, deployed once (the state of cases 5–8). */
@@ -101,7 +103,10 @@ describe('spec §8 compatibility cases', () => {
     });
 
     it.each([
-      ['views, enums, functions and sequences', `CREATE VIEW v AS SELECT 1 AS x; CREATE TYPE e AS ENUM ('a'); CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'; CREATE SEQUENCE s`],
+      [
+        'views, enums, functions and sequences',
+        `CREATE VIEW v AS SELECT 1 AS x; CREATE TYPE e AS ENUM ('a'); CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'; CREATE SEQUENCE s`,
+      ],
       ['only a partitioned table', 'CREATE TABLE p (id int) PARTITION BY RANGE (id)'],
       ['a table in another schema', 'CREATE SCHEMA other; CREATE TABLE other.t (id int)'],
       ['only spatial_ref_sys', 'CREATE TABLE spatial_ref_sys (srid int)'],
@@ -139,7 +144,11 @@ describe('spec §8 compatibility cases', () => {
     const run = await deploy(db, dir);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('Error: P3009');
-    const startedAt = (await db.query<{ s: string }>(`SELECT to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') AS s FROM _prisma_migrations WHERE finished_at IS NULL`))[0]!.s;
+    const startedAt = (
+      await db.query<{ s: string }>(
+        `SELECT to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') AS s FROM _prisma_migrations WHERE finished_at IS NULL`,
+      )
+    )[0]!.s;
     expect(run.stderr).toMatch(new RegExp(`The \`20240103000000_bad\` migration started at ${startedAt}(\\.\\d{3}|\\.\\d{6})? UTC failed`));
     expect(run.stderr).not.toContain('with the following logs');
     expect(await prismaRows(db.url)).toEqual(before);
@@ -374,7 +383,10 @@ describe('spec §8 compatibility cases', () => {
     await db.query('CREATE TABLE t(c int)');
     await db.query(PRISMA_MIGRATIONS_DDL);
     const only = '-- only this\nCREATE INDEX CONCURRENTLY i ON t(c);\n';
-    const dir = await migrationsFolder({ '20240101000000_only': only, '20240102000000_mixed': 'CREATE TABLE t2(c int);\nCREATE INDEX CONCURRENTLY i2 ON t2(c);\n' });
+    const dir = await migrationsFolder({
+      '20240101000000_only': only,
+      '20240102000000_mixed': 'CREATE TABLE t2(c int);\nCREATE INDEX CONCURRENTLY i2 ON t2(c);\n',
+    });
     const run = await deploy(db, dir);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('line 2: CREATE INDEX CONCURRENTLY cannot run inside a transaction block');
@@ -382,8 +394,13 @@ describe('spec §8 compatibility cases', () => {
       ['20240101000000_only', 1, sha(only)],
       ['20240102000000_mixed', 1, expect.any(String)],
     ]);
-    const valid = await db.query(`SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname IN ('i', 'i2') ORDER BY 1`);
-    expect(valid).toEqual([{ relname: 'i', indisvalid: true }, { relname: 'i2', indisvalid: true }]);
+    const valid = await db.query(
+      `SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname IN ('i', 'i2') ORDER BY 1`,
+    );
+    expect(valid).toEqual([
+      { relname: 'i', indisvalid: true },
+      { relname: 'i2', indisvalid: true },
+    ]);
   });
 
   it('19. advisory lock held elsewhere: P1002 after the timeout, nothing written (deploy and resolve)', async () => {
@@ -443,7 +460,9 @@ describe('spec §8 compatibility cases', () => {
     it('an empty migration.sql applies with the SHA-256 of nothing', async () => {
       const db = await fresh();
       await deploy(db, await migrationsFolder({ '20240101000000_empty': '' }));
-      expect((await prismaRows(db.url)).map((r) => [r.checksum, r.applied_steps_count])).toEqual([['e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', 1]]);
+      expect((await prismaRows(db.url)).map((r) => [r.checksum, r.applied_steps_count])).toEqual([
+        ['e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', 1],
+      ]);
     });
 
     it('a BOM file: deploy refuses before writing (Prisma would record a failed 42601); its checksum covers the BOM', async () => {

@@ -8,12 +8,18 @@ import { waitFor } from '../helpers/wait.ts';
 const fresh = databasePerTest('crash');
 
 const NAMES = [1, 2, 3, 4, 5, 6].map((i) => `2024010${i}000000_t${i}`);
-const slowHistory = (sleep: number) => migrationsFolder(Object.fromEntries(NAMES.map((name, i) => [name, `CREATE TABLE "T${i + 1}"(id int);\nSELECT pg_sleep(${sleep});\nINSERT INTO "T${i + 1}" VALUES (${i + 1});\n`])));
-
+const slowHistory = (sleep: number) =>
+  migrationsFolder(
+    Object.fromEntries(
+      NAMES.map((name, i) => [name, `CREATE TABLE "T${i + 1}"(id int);\nSELECT pg_sleep(${sleep});\nINSERT INTO "T${i + 1}" VALUES (${i + 1});\n`]),
+    ),
+  );
 
 /** The deploy's backend still running (it notices a dead client at its next read). */
 const deployBackends = (db: TestDb) =>
-  db.query<{ pid: number; query: string; state: string }>(`SELECT pid, query, state FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'dbops migrate deploy%'`);
+  db.query<{ pid: number; query: string; state: string }>(
+    `SELECT pid, query, state FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'dbops migrate deploy%'`,
+  );
 
 /** For every atomic migration: a finished row if and only if its effects exist, and never a dangling row. */
 async function expectTruthfulHistory(db: TestDb) {

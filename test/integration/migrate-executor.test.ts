@@ -72,7 +72,11 @@ describe('statements that cannot run in a transaction', () => {
       '20240102000000_drop_admin': rewrite(''),
     });
     expect((await deploy(db.url, dir)).code).toBe(0);
-    expect(await db.query(`SELECT array_agg(e.enumlabel ORDER BY e.enumsortorder)::text AS labels FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid WHERE t.typname = 'Role'`)).toEqual([{ labels: '{OWNER,VIEWER}' }]);
+    expect(
+      await db.query(
+        `SELECT array_agg(e.enumlabel ORDER BY e.enumsortorder)::text AS labels FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid WHERE t.typname = 'Role'`,
+      ),
+    ).toEqual([{ labels: '{OWNER,VIEWER}' }]);
 
     const db2 = await fresh();
     const bad = await migrationsFolder({
@@ -101,7 +105,10 @@ describe('lock_timeout, retries and statement_timeout from policy', () => {
     await holder.query('BEGIN');
     await holder.query('SELECT count(*) FROM "Payment"'); // ACCESS SHARE until commit: blocks ALTER TABLE
     const [{ pid }] = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows as [{ pid: number }];
-    const dir = await migrationsFolder({ '20240101000000_init': 'CREATE TABLE "Payment"(id int);', '20240102000000_amount': 'ALTER TABLE "Payment" ADD COLUMN amount numeric(19,4);' });
+    const dir = await migrationsFolder({
+      '20240101000000_init': 'CREATE TABLE "Payment"(id int);',
+      '20240102000000_amount': 'ALTER TABLE "Payment" ADD COLUMN amount numeric(19,4);',
+    });
     return { db, holder, pid, dir };
   }
 
@@ -115,7 +122,10 @@ describe('lock_timeout, retries and statement_timeout from policy', () => {
       expect(run.stdout).toContain(`pid ${pid}`);
       expect(run.stdout).toMatch(/applied in .* after \d+ lock retr/);
       const rows = await prismaRows(db.url);
-      expect(rows.map((r) => [r.migration_name, r.finished_at !== null])).toEqual([['20240101000000_init', true], ['20240102000000_amount', true]]);
+      expect(rows.map((r) => [r.migration_name, r.finished_at !== null])).toEqual([
+        ['20240101000000_init', true],
+        ['20240102000000_amount', true],
+      ]);
     } finally {
       clearTimeout(release);
       await holder.end();
@@ -129,14 +139,23 @@ describe('lock_timeout, retries and statement_timeout from policy', () => {
       // Release only once the deploy is seen waiting, and keep it waiting for a while.
       for (let waiting = false; !waiting; await new Promise((r) => setTimeout(r, 20))) {
         // This database's waits only: other test files wait for locks on the same server.
-        waiting = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`))[0]!.n > 0;
+        waiting =
+          (
+            await db.query<{ n: number }>(
+              `SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+            )
+          )[0]!.n > 0;
       }
       await new Promise((r) => setTimeout(r, 500));
       await holder.query('COMMIT');
       const run = await running;
       expect(run.code).toBe(0);
       const [amount] = JSON.parse(run.stdout).data.applied;
-      expect(amount).toMatchObject({ name: '20240102000000_amount', lockRetries: 0, blockers: [{ pid, application: 'nightly-report', state: 'idle in transaction' }] });
+      expect(amount).toMatchObject({
+        name: '20240102000000_amount',
+        lockRetries: 0,
+        blockers: [{ pid, application: 'nightly-report', state: 'idle in transaction' }],
+      });
       expect(amount.durationMs).toBeGreaterThanOrEqual(500);
     } finally {
       await holder.end();
@@ -153,7 +172,9 @@ describe('lock_timeout, retries and statement_timeout from policy', () => {
       expect(run.stderr).toContain(`blocked by pid ${pid}`);
       expect(run.stderr).toContain('nothing was recorded');
       expect((await prismaRows(db.url)).map((r) => r.migration_name)).toEqual(['20240101000000_init']);
-      expect(await db.query(`SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'Payment' AND column_name = 'amount'`)).toEqual([{ n: 0 }]);
+      expect(await db.query(`SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'Payment' AND column_name = 'amount'`)).toEqual([
+        { n: 0 },
+      ]);
     } finally {
       await holder.end();
     }
@@ -171,7 +192,9 @@ describe('lock_timeout, retries and statement_timeout from policy', () => {
     expect(await tableExists(db.url, 'public.t')).toBe(false);
 
     const db2 = await fresh();
-    const relaxed = await policies('version: 1\nexecutor:\n  statement_timeout: 200ms\n  overrides:\n    20240101000000_backfill:\n      statement_timeout: 5s\n');
+    const relaxed = await policies(
+      'version: 1\nexecutor:\n  statement_timeout: 200ms\n  overrides:\n    20240101000000_backfill:\n      statement_timeout: 5s\n',
+    );
     expect((await deploy(db2.url, dir, '--policies-dir', relaxed)).code).toBe(0);
   });
 });
@@ -225,7 +248,10 @@ describe('bad input: a clear message, the right exit code, nothing changed, no p
   });
 
   it('DATABASE_URL from the environment is used, and its password never printed even on failure', async () => {
-    const run = await dbops(['migrate', 'deploy', '--migrations-dir', await migrationsFolder({ '20240101000000_init': 'SELECT 1;' })], testEnv({ DATABASE_URL: `postgresql://app:${enc}@127.0.0.1:1/astro?schema=s` }));
+    const run = await dbops(
+      ['migrate', 'deploy', '--migrations-dir', await migrationsFolder({ '20240101000000_init': 'SELECT 1;' })],
+      testEnv({ DATABASE_URL: `postgresql://app:${enc}@127.0.0.1:1/astro?schema=s` }),
+    );
     expect(run.code).toBe(3);
     expectNoSecret(run.all);
   });

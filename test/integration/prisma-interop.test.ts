@@ -45,7 +45,9 @@ afterEach(async () => {
  */
 async function advisoryLockHeld(db: TestDb): Promise<boolean> {
   for (let i = 0; ; i++) {
-    const [r] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 72707369 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
+    const [r] = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 72707369 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    );
     if (r!.n === 0 || i >= 20) return r!.n > 0;
     await new Promise((res) => setTimeout(res, 100));
   }
@@ -79,7 +81,12 @@ async function status(db: TestDb, dir: string) {
     counts: Record<string, number>;
     migrations: Array<{ name: string; state: string; modified: boolean }>;
   };
-  return { code: run.code, data, states: Object.fromEntries(data.migrations.map((m) => [m.name, m.state])), modified: data.migrations.filter((m) => m.modified).map((m) => m.name) };
+  return {
+    code: run.code,
+    data,
+    states: Object.fromEntries(data.migrations.map((m) => [m.name, m.state])),
+    modified: data.migrations.filter((m) => m.modified).map((m) => m.name),
+  };
 }
 
 /** Runs `fn`, which must throw a Prisma engine error; returns it. */
@@ -142,7 +149,9 @@ describe('Prisma engine ⇄ dbops on the same database', () => {
     expect(await prisma.diagnose(dir)).toEqual(CLEAN);
     expect(await prisma.deploy(dir)).toEqual([]);
     const rows = await prismaRows(db.url);
-    expect(rows.map(shape)).toEqual([M1, M2, M3].map((n) => ({ migration_name: n, checksum: sha(SQL[n]!), applied_steps_count: 1, logs: null, finished: true, rolled_back: false })));
+    expect(rows.map(shape)).toEqual(
+      [M1, M2, M3].map((n) => ({ migration_name: n, checksum: sha(SQL[n]!), applied_steps_count: 1, logs: null, finished: true, rolled_back: false })),
+    );
     expectWellFormed(rows);
   });
 
@@ -176,7 +185,14 @@ describe('Prisma engine ⇄ dbops on the same database', () => {
 
     const rowsA = await prismaRows(a.db.url);
     const rowsB = await prismaRows(b.db.url);
-    const expected = [M1, M2].map((n) => ({ migration_name: n, checksum: sha(SQL[n]!), applied_steps_count: 1, logs: null, finished: true, rolled_back: false }));
+    const expected = [M1, M2].map((n) => ({
+      migration_name: n,
+      checksum: sha(SQL[n]!),
+      applied_steps_count: 1,
+      logs: null,
+      finished: true,
+      rolled_back: false,
+    }));
     expect(rowsA.map(shape)).toEqual(expected);
     expect(rowsB.map(shape)).toEqual(expected);
     const exact = ({ id: _id, started_at: _s, finished_at: _f, ...rest }: Row) => rest;
@@ -186,7 +202,8 @@ describe('Prisma engine ⇄ dbops on the same database', () => {
     const ddl = (db: TestDb) =>
       db.query(`SELECT column_name, data_type, character_maximum_length, is_nullable, column_default, ordinal_position
                   FROM information_schema.columns WHERE table_schema = 'public' AND table_name = '_prisma_migrations' ORDER BY ordinal_position`);
-    const constraints = (db: TestDb) => db.query(`SELECT conname, contype, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'public._prisma_migrations'::regclass`);
+    const constraints = (db: TestDb) =>
+      db.query(`SELECT conname, contype, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'public._prisma_migrations'::regclass`);
     expect(await ddl(b.db)).toEqual(await ddl(a.db));
     expect(await constraints(b.db)).toEqual(await constraints(a.db));
   });
@@ -258,7 +275,14 @@ describe('Prisma engine ⇄ dbops on the same database', () => {
       expect(applyError.code).toBeNull();
       expect(applyError.message).toMatch(/^external connector error\nError querying the database: ERROR: division by zero/);
       const [failedRow] = (await prismaRows(db.url)).filter((r) => r.migration_name === BAD);
-      expect(shape(failedRow!)).toEqual({ migration_name: BAD, checksum: sha(FAILING), applied_steps_count: 0, logs: 'text', finished: false, rolled_back: false });
+      expect(shape(failedRow!)).toEqual({
+        migration_name: BAD,
+        checksum: sha(FAILING),
+        applied_steps_count: 0,
+        logs: 'text',
+        finished: false,
+        rolled_back: false,
+      });
       expect(failedRow!.logs).toMatch(/^external connector error\n/);
       // One simple query per script (helper workaround): the failed migration left nothing behind.
       expect(await tableExists(db.url, 'public."Half"')).toBe(false);
@@ -331,7 +355,10 @@ describe('Prisma engine ⇄ dbops on the same database', () => {
 
     for (const { db, prisma } of [a, b]) {
       const rows = await prismaRows(db.url);
-      expect(rows.map(shape)).toEqual([baseline, { migration_name: M2, checksum: sha(SQL[M2]!), applied_steps_count: 1, logs: null, finished: true, rolled_back: false }]);
+      expect(rows.map(shape)).toEqual([
+        baseline,
+        { migration_name: M2, checksum: sha(SQL[M2]!), applied_steps_count: 1, logs: null, finished: true, rolled_back: false },
+      ]);
       expect(rows[1]!.rolled_back_at).toBeNull();
       expect(await prisma.diagnose(dir)).toEqual(CLEAN);
       expect(await prisma.deploy(dir)).toEqual([]);

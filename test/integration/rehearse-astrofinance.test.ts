@@ -45,18 +45,25 @@ describe('rehearse on the synthetic AstroFinance dataset', () => {
     expect(index!.locks.find((l) => l.relation === 'AuditEvent')!.rows).toBeGreaterThan(50_000);
     expect(index!.probes.map((p) => `${p.table} ${p.operation} ${p.maxBlockedMs}`).sort()).toEqual(['AuditEvent read 0', 'AuditEvent write 0']);
     expect(index!.tables.find((t) => t.relation === 'AuditEvent')).toMatchObject({ rewritten: false });
-    expect(index!.tables.find((t) => t.relation === 'AuditEvent')!.bytesAfter!).toBeGreaterThan(index!.tables.find((t) => t.relation === 'AuditEvent')!.bytesBefore!);
+    expect(index!.tables.find((t) => t.relation === 'AuditEvent')!.bytesAfter!).toBeGreaterThan(
+      index!.tables.find((t) => t.relation === 'AuditEvent')!.bytesBefore!,
+    );
     expect(index!.rollback).toMatchObject({ status: 'proven', reapply: 'matched' });
 
     expect(drop).toMatchObject({ status: 'applied', mode: 'atomic', touched: ['Organization'] });
     expect(drop!.locks.find((l) => l.relation === 'Organization')).toMatchObject({ mode: 'AccessExclusiveLock', rows: 5 });
     expect(drop!.tables.find((t) => t.relation === 'Organization')).toMatchObject({ rewritten: false, rowsBefore: 5, rowsAfter: 5 });
     expect(drop!.rollback.status).toBe('irreversible');
-    expect(r.findings.find((f) => f.rule === 'rehearse/irreversible')).toMatchObject({ severity: 'notice', migration: '20261020091500_drop_organization_legacy_erp_id', file: 'rollbacks/20261020091500_drop_organization_legacy_erp_id.sql' });
+    expect(r.findings.find((f) => f.rule === 'rehearse/irreversible')).toMatchObject({
+      severity: 'notice',
+      migration: '20261020091500_drop_organization_legacy_erp_id',
+      file: 'rollbacks/20261020091500_drop_organization_legacy_erp_id.sql',
+    });
 
     // Every named query of policies/workload.sql ran on both sides; the audit-trail query now uses the new index.
     expect(d.workload.length).toBeGreaterThanOrEqual(5);
-    for (const w of d.workload) expect({ name: w.name, before: w.before !== null, after: w.after !== null }).toEqual({ name: w.name, before: true, after: true });
+    for (const w of d.workload)
+      expect({ name: w.name, before: w.before !== null, after: w.after !== null }).toEqual({ name: w.name, before: true, after: true });
     const audit = d.workload.find((w) => w.name === 'invoice_audit_trail')!;
     expect(audit.planChanged).toBe(true);
     expect(audit.before!.shape).not.toContain('AuditEvent_organizationId_entityType_entityId_idx');

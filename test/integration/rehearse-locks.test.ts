@@ -44,7 +44,23 @@ async function rehearse(sql: string, { rollback = null, policies = {}, lint, ext
   for (const [file, text] of Object.entries(policies)) await writeFile(join(policiesDir, file), text);
   const reports = await tempDir('dbops-reports-');
   if (lint !== undefined) await writeFile(join(reports, 'lint.json'), JSON.stringify(lint));
-  const run = await dbops(['rehearse', '--snapshot-url', template().url, '--migrations-dir', dir, '--rollbacks-dir', rollbacks, '--policies-dir', policiesDir, '--reports-dir', reports, '--last', '1', ...(human ? [] : ['--json']), ...extra]);
+  const run = await dbops([
+    'rehearse',
+    '--snapshot-url',
+    template().url,
+    '--migrations-dir',
+    dir,
+    '--rollbacks-dir',
+    rollbacks,
+    '--policies-dir',
+    policiesDir,
+    '--reports-dir',
+    reports,
+    '--last',
+    '1',
+    ...(human ? [] : ['--json']),
+    ...extra,
+  ]);
   if (human) return { code: run.code, stdout: run.stdout, all: run.all, data: undefined as unknown as RehearseData, findings: [] };
   const out = JSON.parse(run.stdout) as { data: RehearseData; findings: Finding[] };
   expect(out.data, run.all).toBeDefined();
@@ -65,7 +81,9 @@ beforeAll(async () => {
 
 describe('rehearse measures locks and rewrites', () => {
   it('ADD COLUMN with a volatile default rewrites the table under ACCESS EXCLUSIVE; the probes wait', async () => {
-    const r = await rehearse('-- AlterTable\nALTER TABLE "child" ADD COLUMN "ref" UUID DEFAULT gen_random_uuid();\n', { rollback: 'ALTER TABLE "child" DROP COLUMN "ref";\n' });
+    const r = await rehearse('-- AlterTable\nALTER TABLE "child" ADD COLUMN "ref" UUID DEFAULT gen_random_uuid();\n', {
+      rollback: 'ALTER TABLE "child" DROP COLUMN "ref";\n',
+    });
     expect(r.code).toBe(1);
     expect(only(r)).toMatchObject({ name: CASE, mode: 'atomic', status: 'applied', touched: ['child'] });
     expect(table(r, 'child')).toMatchObject({ rewritten: true, rowsBefore: 200_000, rowsAfter: 200_000 });
@@ -89,7 +107,9 @@ describe('rehearse measures locks and rewrites', () => {
   });
 
   it('ADD COLUMN … DEFAULT now() does not rewrite (the default is stored once in the catalog)', async () => {
-    const r = await rehearse('ALTER TABLE "child" ADD COLUMN "seenAt" TIMESTAMPTZ NOT NULL DEFAULT now();\n', { rollback: 'ALTER TABLE "child" DROP COLUMN "seenAt";\n' });
+    const r = await rehearse('ALTER TABLE "child" ADD COLUMN "seenAt" TIMESTAMPTZ NOT NULL DEFAULT now();\n', {
+      rollback: 'ALTER TABLE "child" DROP COLUMN "seenAt";\n',
+    });
     expect(table(r, 'child')).toMatchObject({ rewritten: false, rowsBefore: 200_000 });
     expect(lock(r, 'child')!.mode).toBe('AccessExclusiveLock');
     expect(rules(r)).not.toContain('error rehearse/rewrite');
@@ -98,7 +118,9 @@ describe('rehearse measures locks and rewrites', () => {
   });
 
   it('integer → bigint rewrites the table', async () => {
-    const r = await rehearse('ALTER TABLE "child" ALTER COLUMN "a" SET DATA TYPE BIGINT;\n', { rollback: 'ALTER TABLE "child" ALTER COLUMN "a" SET DATA TYPE INTEGER;\n' });
+    const r = await rehearse('ALTER TABLE "child" ALTER COLUMN "a" SET DATA TYPE BIGINT;\n', {
+      rollback: 'ALTER TABLE "child" ALTER COLUMN "a" SET DATA TYPE INTEGER;\n',
+    });
     expect(table(r, 'child')!.rewritten).toBe(true);
     expect(lock(r, 'child')!.mode).toBe('AccessExclusiveLock');
     expect(rules(r)).toContain('error rehearse/rewrite');
@@ -130,9 +152,12 @@ describe('rehearse measures locks and rewrites', () => {
   });
 
   it('ADD FOREIGN KEY without NOT VALID takes SHARE ROW EXCLUSIVE on the child and on the parent', async () => {
-    const r = await rehearse('ALTER TABLE "child" ADD CONSTRAINT "child_parent_id_fkey" FOREIGN KEY ("parent_id") REFERENCES "parent"("id") ON DELETE RESTRICT ON UPDATE CASCADE;\n', {
-      rollback: 'ALTER TABLE "child" DROP CONSTRAINT "child_parent_id_fkey";\n',
-    });
+    const r = await rehearse(
+      'ALTER TABLE "child" ADD CONSTRAINT "child_parent_id_fkey" FOREIGN KEY ("parent_id") REFERENCES "parent"("id") ON DELETE RESTRICT ON UPDATE CASCADE;\n',
+      {
+        rollback: 'ALTER TABLE "child" DROP CONSTRAINT "child_parent_id_fkey";\n',
+      },
+    );
     expect(lock(r, 'child')).toMatchObject({ mode: 'ShareRowExclusiveLock', rows: 200_000 });
     expect(lock(r, 'parent')).toMatchObject({ mode: 'ShareRowExclusiveLock', rows: 20 });
     expect(only(r).touched.sort()).toEqual(['child', 'parent']);
@@ -142,7 +167,10 @@ describe('rehearse measures locks and rewrites', () => {
 
 describe('rehearse proves rollbacks', () => {
   it('prints a compact block per migration for humans, then the findings and the verdict', async () => {
-    const r = await rehearse('CREATE INDEX "child_payload_idx" ON "child"("payload");\nALTER TABLE "child" ADD COLUMN "note" TEXT;\n', { rollback: 'ALTER TABLE "child" DROP COLUMN "note";\n', human: true });
+    const r = await rehearse('CREATE INDEX "child_payload_idx" ON "child"("payload");\nALTER TABLE "child" ADD COLUMN "note" TEXT;\n', {
+      rollback: 'ALTER TABLE "child" DROP COLUMN "note";\n',
+      human: true,
+    });
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/20240201000000_change\s+atomic · applied in [\d.]+ m?s · \d+ lock samples? every 25 ms/);
     expect(r.stdout).toMatch(/locks\s+child\s+AccessExclusiveLock\s+[\d.]+ m?s\s+200,000 rows, blocks reads and writes/);
@@ -154,7 +182,9 @@ describe('rehearse proves rollbacks', () => {
   });
 
   it('a rollback that forgets to drop an index yields a diff naming it, and the re-apply fails on it', async () => {
-    const r = await rehearse('CREATE INDEX "child_payload_idx" ON "child"("payload");\nALTER TABLE "child" ADD COLUMN "note" TEXT;\n', { rollback: 'ALTER TABLE "child" DROP COLUMN "note";\n' });
+    const r = await rehearse('CREATE INDEX "child_payload_idx" ON "child"("payload");\nALTER TABLE "child" ADD COLUMN "note" TEXT;\n', {
+      rollback: 'ALTER TABLE "child" DROP COLUMN "note";\n',
+    });
     expect(r.code).toBe(1);
     const proof = only(r).rollback;
     expect(proof.status).toBe('mismatch');
@@ -242,7 +272,14 @@ SELECT payload FROM "child" WHERE id = 42;
     const r = await rehearse('CREATE INDEX "parent_name_idx" ON "parent"("name");\n', {
       rollback: 'DROP INDEX "parent_name_idx";\n',
       lint: lintReport([
-        { rule: 'squawk/require-concurrent-index-creation', severity: 'warning', message: 'During normal index creation, table updates are blocked, but reads are still allowed.', file, line: 1, migration: CASE },
+        {
+          rule: 'squawk/require-concurrent-index-creation',
+          severity: 'warning',
+          message: 'During normal index creation, table updates are blocked, but reads are still allowed.',
+          file,
+          line: 1,
+          migration: CASE,
+        },
         { rule: 'squawk/prefer-robust-stmts', severity: 'warning', message: 'not a lock rule', file, line: 1, migration: CASE },
       ]),
     });
@@ -256,7 +293,10 @@ SELECT payload FROM "child" WHERE id = 42;
     // The lint report of another commit is ignored: its lines may point at other statements by now.
     const stale = await rehearse('CREATE INDEX "parent_name_idx" ON "parent"("name");\n', {
       rollback: 'DROP INDEX "parent_name_idx";\n',
-      lint: { ...lintReport([{ rule: 'squawk/require-concurrent-index-creation', severity: 'warning', message: 'static', file, line: 1, migration: CASE }]), commit: '0123456789abcdef0123456789abcdef01234567' },
+      lint: {
+        ...lintReport([{ rule: 'squawk/require-concurrent-index-creation', severity: 'warning', message: 'static', file, line: 1, migration: CASE }]),
+        commit: '0123456789abcdef0123456789abcdef01234567',
+      },
     });
     expect(stale.findings.some((f) => f.rule.startsWith('squawk/'))).toBe(false);
   });
@@ -265,12 +305,23 @@ SELECT payload FROM "child" WHERE id = 42;
     const file = `prisma/migrations/${CASE}/migration.sql`;
     const r = await rehearse('ALTER TABLE "child" ADD COLUMN "ref" UUID DEFAULT gen_random_uuid();\n', {
       rollback: 'ALTER TABLE "child" DROP COLUMN "ref";\n',
-      lint: lintReport([{ rule: 'squawk/adding-field-with-default', severity: 'warning', message: 'Adding a generated column requires a table rewrite with an ACCESS EXCLUSIVE lock.', file, line: 1, migration: CASE }]),
+      lint: lintReport([
+        {
+          rule: 'squawk/adding-field-with-default',
+          severity: 'warning',
+          message: 'Adding a generated column requires a table rewrite with an ACCESS EXCLUSIVE lock.',
+          file,
+          line: 1,
+          migration: CASE,
+        },
+      ]),
     });
     expect(r.findings.some((f) => f.rule === 'squawk/adding-field-with-default')).toBe(false);
     const rewrite = r.findings.find((f) => f.rule === 'rehearse/rewrite')!;
     expect(rewrite.severity).toBe('error');
-    expect(rewrite.message).toContain('Static check adding-field-with-default (lint warning) flagged this statement; the measurement confirms it and escalates it to error.');
+    expect(rewrite.message).toContain(
+      'Static check adding-field-with-default (lint warning) flagged this statement; the measurement confirms it and escalates it to error.',
+    );
   });
 
   it('in one atomic migration, a lock on a small table lasts until COMMIT: behind a rewrite it blocks writes for the whole rewrite', async () => {

@@ -35,14 +35,24 @@ beforeAll(async () => {
   expect(deploy.code, deploy.all).toBe(0);
 });
 
-async function change(files: Record<string, string> = { [CHANGE]: CHANGE_SQL }, rollbackFiles: Record<string, string> = { [CHANGE]: CHANGE_ROLLBACK }, { base = true } = {}) {
+async function change(
+  files: Record<string, string> = { [CHANGE]: CHANGE_SQL },
+  rollbackFiles: Record<string, string> = { [CHANGE]: CHANGE_ROLLBACK },
+  { base = true } = {},
+) {
   const dir = await migrationsFolder(base ? { [BASE_NAME]: BASE_SQL } : {});
   for (const [name, sql] of Object.entries(files)) await writeMigration(dir, name, sql);
   const rollbacks = await tempDir('dbops-rollbacks-');
   for (const [name, sql] of Object.entries(rollbackFiles)) await writeFile(join(rollbacks, `${name}.sql`), sql);
   const empty = await tempDir('dbops-policies-');
   const reports = await tempDir('dbops-reports-');
-  return { dir, rollbacks, policies: empty, reports, flags: ['--migrations-dir', dir, '--rollbacks-dir', rollbacks, '--policies-dir', empty, '--reports-dir', reports] };
+  return {
+    dir,
+    rollbacks,
+    policies: empty,
+    reports,
+    flags: ['--migrations-dir', dir, '--rollbacks-dir', rollbacks, '--policies-dir', empty, '--reports-dir', reports],
+  };
 }
 
 const parse = (r: CliRun) => JSON.parse(r.stdout) as { data: RehearseData; findings: Finding[]; verdict: string };
@@ -102,7 +112,10 @@ describe('snapshot sources', () => {
 
   it('--all rehearses every migration on an empty database; it cannot be combined with a snapshot', async () => {
     const { flags } = await change(
-      { '20240101000000_base': 'CREATE TABLE "t" (id int PRIMARY KEY);\n', '20240102000000_more': 'ALTER TABLE "t" ADD COLUMN "name" TEXT;\nCREATE INDEX "t_name_idx" ON "t"("name");\n' },
+      {
+        '20240101000000_base': 'CREATE TABLE "t" (id int PRIMARY KEY);\n',
+        '20240102000000_more': 'ALTER TABLE "t" ADD COLUMN "name" TEXT;\nCREATE INDEX "t_name_idx" ON "t"("name");\n',
+      },
       { '20240101000000_base': 'DROP TABLE "t";\n', '20240102000000_more': 'DROP INDEX "t_name_idx";\nALTER TABLE "t" DROP COLUMN "name";\n' },
       { base: false },
     );
@@ -163,7 +176,14 @@ describe('the clone is dropped', () => {
         if (line.startsWith('Applying')) setTimeout(() => abort.abort(), 200);
       },
     });
-    const input = RehearseInputs.parse({ snapshotUrl: template().url, migrationsDir: dir, rollbacksDir: rollbacks, policiesDir: policies, reportsDir: reports, last: 1 });
+    const input = RehearseInputs.parse({
+      snapshotUrl: template().url,
+      migrationsDir: dir,
+      rollbacksDir: rollbacks,
+      policiesDir: policies,
+      reportsDir: reports,
+      last: 1,
+    });
     const error = await run(input, ctx).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EnvError);
     expect((error as EnvError).exitCode).toBe(3);
@@ -189,7 +209,10 @@ describe('the clone is dropped', () => {
     const kept = `dbops_rehearse_kept_${dead}`;
     await queryUrl(adminUrl(), `CREATE DATABASE "${kept}" TEMPLATE template0`);
     dropAfter.add(kept);
-    await queryUrl(adminUrl(), `COMMENT ON DATABASE "${kept}" IS '${JSON.stringify({ tool: 'dbops', host: hostname(), pid: dead, startedAt: '', keep: true })}'`);
+    await queryUrl(
+      adminUrl(),
+      `COMMENT ON DATABASE "${kept}" IS '${JSON.stringify({ tool: 'dbops', host: hostname(), pid: dead, startedAt: '', keep: true })}'`,
+    );
     const { flags } = await change({ [CHANGE]: 'SELECT 1;\n' }, { [CHANGE]: 'SELECT 1;\n' });
     const r = await dbops(['rehearse', '--snapshot-url', template().url, '--last', '1', ...flags]);
     expect(r.code, r.all).toBe(0);
@@ -200,7 +223,10 @@ describe('the clone is dropped', () => {
 
 describe('the base ref from git', () => {
   async function git(cwd: string, ...args: string[]) {
-    await exec('git', args, { cwd, env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' } });
+    await exec('git', args, {
+      cwd,
+      env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' },
+    });
   }
 
   function dbopsIn(cwd: string, args: string[]): Promise<CliRun> {
@@ -212,13 +238,16 @@ describe('the base ref from git', () => {
     return new Promise((resolve) => child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr, all: stdout + stderr })));
   }
 
-  it('applies the base ref\'s migrations to the snapshot and rehearses what the branch adds', async () => {
+  it("applies the base ref's migrations to the snapshot and rehearses what the branch adds", async () => {
     const repo = await tempDir('dbops-repo-');
     await git(repo, 'init', '-q', '-b', 'main');
     await mkdir(join(repo, 'prisma', 'migrations', '20240101000000_init'), { recursive: true });
     await mkdir(join(repo, 'rollbacks'));
     await writeFile(join(repo, 'prisma', 'migrations', 'migration_lock.toml'), LOCKFILE);
-    await writeFile(join(repo, 'prisma', 'migrations', '20240101000000_init', 'migration.sql'), 'CREATE TABLE "Invoice" (id int PRIMARY KEY, total numeric NOT NULL);\nINSERT INTO "Invoice" SELECT g, g FROM generate_series(1, 1000) g;\n');
+    await writeFile(
+      join(repo, 'prisma', 'migrations', '20240101000000_init', 'migration.sql'),
+      'CREATE TABLE "Invoice" (id int PRIMARY KEY, total numeric NOT NULL);\nINSERT INTO "Invoice" SELECT g, g FROM generate_series(1, 1000) g;\n',
+    );
     await writeFile(join(repo, 'rollbacks', '20240101000000_init.sql'), 'DROP TABLE "Invoice";\n');
     await git(repo, 'add', '.');
     await git(repo, 'commit', '-q', '-m', 'init');

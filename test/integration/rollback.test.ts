@@ -66,14 +66,28 @@ describe('dbops rollback', () => {
     const data = JSON.parse(await readFile(join(fx.reportsDir, 'rollback.json'), 'utf8')).data as ExecutionData;
     expect(data).toMatchObject({ action: 'rollback', outcome: 'succeeded', finalState: { applied: [M1], pending: [M2, M3], failed: [] } });
     expect(data.gate).toMatchObject({ action: 'rollback', rollbackTo: M1 });
-    expect(data.steps.map((s) => [s.name, s.action, s.outcome, s.mode])).toEqual([[M3, 'rollback', 'rolled-back', 'atomic'], [M2, 'rollback', 'rolled-back', 'atomic']]);
+    expect(data.steps.map((s) => [s.name, s.action, s.outcome, s.mode])).toEqual([
+      [M3, 'rollback', 'rolled-back', 'atomic'],
+      [M2, 'rollback', 'rolled-back', 'atomic'],
+    ]);
     expect(await tableExists(db.url, 'public."Audit"')).toBe(false);
-    expect(await db.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'Ledger' ORDER BY 1`)).toEqual([{ column_name: 'amount' }, { column_name: 'id' }]);
+    expect(await db.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'Ledger' ORDER BY 1`)).toEqual([
+      { column_name: 'amount' },
+      { column_name: 'id' },
+    ]);
     const rows = await prismaRows(db.url);
-    expect(rows.filter((r) => r.rolled_back_at !== null).map((r) => r.migration_name).sort()).toEqual([M2, M3]);
+    expect(
+      rows
+        .filter((r) => r.rolled_back_at !== null)
+        .map((r) => r.migration_name)
+        .sort(),
+    ).toEqual([M2, M3]);
 
     const chain = await bundles(fx);
-    expect(chain.map((b) => [b.sequence, b.kind, b.execution?.outcome])).toEqual([[1, 'deploy', 'succeeded'], [2, 'rollback', 'succeeded']]);
+    expect(chain.map((b) => [b.sequence, b.kind, b.execution?.outcome])).toEqual([
+      [1, 'deploy', 'succeeded'],
+      [2, 'rollback', 'succeeded'],
+    ]);
     expect(chain[1]!.previous?.sha256).toBe(chain[0]!.sha256);
 
     const status = await dbops(['migrate', 'status', '--database-url', db.url, '--migrations-dir', fx.migrationsDir], fx.env);
@@ -85,7 +99,11 @@ describe('dbops rollback', () => {
 
   it('an irreversible migration in the way: no script runs, and the restore command of the pre-deploy backup is given', async () => {
     const db = await fresh();
-    const fx = await deployFixture({ urls: { production: db.url }, migrations, rollbacks: { ...rollbacks, [M2]: '-- dbops:irreversible the currency column is filled by the application\nALTER TABLE "Ledger" DROP COLUMN currency;\n' } });
+    const fx = await deployFixture({
+      urls: { production: db.url },
+      migrations,
+      rollbacks: { ...rollbacks, [M2]: '-- dbops:irreversible the currency column is filled by the application\nALTER TABLE "Ledger" DROP COLUMN currency;\n' },
+    });
     expect((await cli(fx, 'deploy')).code).toBe(0);
     const run = await cli(fx, 'rollback', '--to', M1, '--take-backup');
     expect(run.code, run.all).toBe(1);
@@ -96,7 +114,9 @@ describe('dbops rollback', () => {
     const data = JSON.parse(await readFile(join(fx.reportsDir, 'rollback.json'), 'utf8')).data as ExecutionData;
     // The gate refuses it up front (nothing changes), and the way back it offers is the backup it verified.
     expect(data.outcome).toBe('refused');
-    expect(data.restoreCommand).toBe(`dbops backup restore ${data.gate!.backup!.id} --target server --target-url "$PRODUCTION_DATABASE_URL" --force --policies-dir ${fx.policiesDir}`);
+    expect(data.restoreCommand).toBe(
+      `dbops backup restore ${data.gate!.backup!.id} --target server --target-url "$PRODUCTION_DATABASE_URL" --force --policies-dir ${fx.policiesDir}`,
+    );
     expect(run.stdout).toContain(data.restoreCommand);
     expect((await bundles(fx)).at(-1)!.kind).toBe('rollback');
   });

@@ -9,10 +9,27 @@ import { dbops } from '../helpers/cli.ts';
 import { adminUrl, createDatabase, queryUrl, type TestDb } from '../helpers/db.ts';
 
 const SCALE = '0.01';
-const TABLES = ['Currency', 'Organization', 'User', 'Membership', 'Account', 'ExchangeRate', 'Customer', 'JournalEntry', 'JournalLine', 'Invoice', 'InvoiceLine', 'Payment', 'PaymentApplication', 'AuditEvent'];
+const TABLES = [
+  'Currency',
+  'Organization',
+  'User',
+  'Membership',
+  'Account',
+  'ExchangeRate',
+  'Customer',
+  'JournalEntry',
+  'JournalLine',
+  'Invoice',
+  'InvoiceLine',
+  'Payment',
+  'PaymentApplication',
+  'AuditEvent',
+];
 
 const dbs: TestDb[] = [];
-afterAll(async () => { await Promise.all(dbs.splice(0).map((d) => d.drop())); });
+afterAll(async () => {
+  await Promise.all(dbs.splice(0).map((d) => d.drop()));
+});
 
 async function migrated(label: string, url?: (db: TestDb) => string): Promise<TestDb> {
   const db = await createDatabase(label);
@@ -35,7 +52,9 @@ async function digests(url: string): Promise<Record<string, string>> {
     await c.query(`SET TimeZone = 'UTC'; SET extra_float_digits = 3`);
     const out: Record<string, string> = {};
     for (const t of TABLES) {
-      const { rows } = await c.query<{ d: string; n: string }>(`SELECT md5(coalesce(string_agg(r::text, E'\\n' ORDER BY r::text), '')) AS d, count(*) AS n FROM "${t}" AS r`);
+      const { rows } = await c.query<{ d: string; n: string }>(
+        `SELECT md5(coalesce(string_agg(r::text, E'\\n' ORDER BY r::text), '')) AS d, count(*) AS n FROM "${t}" AS r`,
+      );
       out[t] = `${rows[0]!.n}:${rows[0]!.d}`;
     }
     return out;
@@ -119,31 +138,58 @@ describe('dbops seed', () => {
   });
 
   it('balances every posted entry and keeps documents consistent with their journal entries', async () => {
-    expect(await count(a, `
+    expect(
+      await count(
+        a,
+        `
       SELECT count(*) AS n FROM "JournalEntry" e
         LEFT JOIN (SELECT "journalEntryId" id, count(*) lines,
                           sum(amount) FILTER (WHERE side = 'DEBIT') dr, sum(amount) FILTER (WHERE side = 'CREDIT') cr
                      FROM "JournalLine" GROUP BY 1) s ON s.id = e.id
-       WHERE e.status = 'POSTED' AND (coalesce(s.lines, 0) < 2 OR s.dr IS DISTINCT FROM s.cr)`)).toBe(0);
-    expect(await count(a, `SELECT count(*) AS n FROM "JournalEntry" WHERE status = 'POSTED'`)).toBeGreaterThan(0.9 * await count(a, `SELECT count(*) AS n FROM "JournalEntry"`));
+       WHERE e.status = 'POSTED' AND (coalesce(s.lines, 0) < 2 OR s.dr IS DISTINCT FROM s.cr)`,
+      ),
+    ).toBe(0);
+    expect(await count(a, `SELECT count(*) AS n FROM "JournalEntry" WHERE status = 'POSTED'`)).toBeGreaterThan(
+      0.9 * (await count(a, `SELECT count(*) AS n FROM "JournalEntry"`)),
+    );
     // an invoice: total = subtotal + tax = its lines; amount paid = its applications; its entry debits the total
-    expect(await count(a, `
+    expect(
+      await count(
+        a,
+        `
       SELECT count(*) AS n FROM "Invoice" i
         JOIN (SELECT "invoiceId", sum(amount) s FROM "InvoiceLine" GROUP BY 1) l ON l."invoiceId" = i.id
         LEFT JOIN (SELECT "invoiceId", sum(amount) p FROM "PaymentApplication" GROUP BY 1) pa ON pa."invoiceId" = i.id
        WHERE i.subtotal <> l.s OR i.total <> i.subtotal + i."taxTotal" OR i."amountPaid" <> coalesce(pa.p, 0)
-          OR (i.status = 'PAID') <> (i."amountPaid" = i.total AND i.status <> 'VOID' AND i.status <> 'DRAFT')`)).toBe(0);
-    expect(await count(a, `
+          OR (i.status = 'PAID') <> (i."amountPaid" = i.total AND i.status <> 'VOID' AND i.status <> 'DRAFT')`,
+      ),
+    ).toBe(0);
+    expect(
+      await count(
+        a,
+        `
       SELECT count(*) AS n FROM "Invoice" i JOIN "JournalLine" l ON l."journalEntryId" = i."journalEntryId" AND l."lineNumber" = 1
-       WHERE l.side <> 'DEBIT' OR l.amount <> i.total`)).toBe(0);
-    expect(await count(a, `
+       WHERE l.side <> 'DEBIT' OR l.amount <> i.total`,
+      ),
+    ).toBe(0);
+    expect(
+      await count(
+        a,
+        `
       SELECT count(*) AS n FROM "Payment" p JOIN (SELECT "paymentId", sum(amount) s FROM "PaymentApplication" GROUP BY 1) x ON x."paymentId" = p.id
-       WHERE x.s <> p.amount`)).toBe(0);
+       WHERE x.s <> p.amount`,
+      ),
+    ).toBe(0);
     // every reversal mirrors its original line by line
-    expect(await count(a, `
+    expect(
+      await count(
+        a,
+        `
       SELECT count(*) AS n FROM "JournalEntry" r JOIN "JournalLine" rl ON rl."journalEntryId" = r.id
         JOIN "JournalLine" ol ON ol."journalEntryId" = r."reversalOfId" AND ol."lineNumber" = rl."lineNumber"
-       WHERE ol.amount <> rl.amount OR ol.side = rl.side OR ol."accountId" <> rl."accountId"`)).toBe(0);
+       WHERE ol.amount <> rl.amount OR ol.side = rl.side OR ol."accountId" <> rl."accountId"`,
+      ),
+    ).toBe(0);
     expect(await count(a, `SELECT count(*) AS n FROM "JournalEntry" WHERE "reversalOfId" IS NOT NULL`)).toBeGreaterThan(0);
   });
 
@@ -155,28 +201,39 @@ describe('dbops seed', () => {
     const fresh = await migrated('seed_fresh');
     const indexes = `SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1, 2`;
     expect(await a.query(indexes)).toEqual(await fresh.query(indexes));
-    expect(await a.query(`SELECT count(*)::int AS n FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace s ON s.oid = c.relnamespace WHERE s.nspname = 'public' AND NOT i.indisvalid`)).toEqual([{ n: 0 }]);
+    expect(
+      await a.query(
+        `SELECT count(*)::int AS n FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace s ON s.oid = c.relnamespace WHERE s.nspname = 'public' AND NOT i.indisvalid`,
+      ),
+    ).toEqual([{ n: 0 }]);
 
     const c = new pg.Client({ connectionString: a.url });
     await c.connect();
     try {
       await c.query('BEGIN');
-      const { rows: [entry] } = await c.query<{ id: string }>(`
+      const {
+        rows: [entry],
+      } = await c.query<{ id: string }>(`
         INSERT INTO "JournalEntry" ("organizationId", "entryNumber", "entryDate", status, "currencyCode", "createdById", "updatedAt")
         SELECT o.id, 999999, date '2025-06-30', 'POSTED', o."baseCurrencyCode", m."userId", now()
           FROM "Organization" o JOIN "Membership" m ON m."organizationId" = o.id LIMIT 1 RETURNING id`);
-      await c.query(`
+      await c.query(
+        `
         INSERT INTO "JournalLine" ("organizationId", "journalEntryId", "lineNumber", "accountId", side, amount)
         SELECT a."organizationId", $1, n, a.id, CASE n WHEN 1 THEN 'DEBIT'::"EntrySide" ELSE 'CREDIT' END, 100 + n
           FROM "Account" a JOIN "JournalEntry" e ON e.id = $1 AND e."organizationId" = a."organizationId"
-         CROSS JOIN generate_series(1, 2) n WHERE a.code = '1110'`, [entry!.id]);
+         CROSS JOIN generate_series(1, 2) n WHERE a.code = '1110'`,
+        [entry!.id],
+      );
       await expect(c.query('COMMIT')).rejects.toThrow(/not balanced/);
       await expect(c.query(`UPDATE "JournalLine" SET amount = -1 WHERE id = 1`)).rejects.toThrow(/JournalLine_amount_nonnegative_check/);
     } finally {
       await c.end();
     }
     // the sequences continue after the seeded ids
-    const next = await a.query<{ n: string; max: string }>(`SELECT nextval(pg_get_serial_sequence('"JournalLine"', 'id'))::text AS n, (SELECT max(id) FROM "JournalLine")::text AS max`);
+    const next = await a.query<{ n: string; max: string }>(
+      `SELECT nextval(pg_get_serial_sequence('"JournalLine"', 'id'))::text AS n, (SELECT max(id) FROM "JournalLine")::text AS max`,
+    );
     expect(BigInt(next[0]!.n)).toBeGreaterThan(BigInt(next[0]!.max));
   });
 

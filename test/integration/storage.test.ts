@@ -216,10 +216,16 @@ describe('s3 storage failures', () => {
     try {
       const storage = openTargets(BackupsPolicy.parse({ version: 1, targets: { offsite: { ...s3Target(server), primary: true } } }), s3Env(server)).primary;
       let killed: Promise<void> | undefined;
-      const src = source(40 * MiB, { onBytes: async (n) => { if (n >= 11 * MiB) await (killed ??= server.kill()); } });
+      const src = source(40 * MiB, {
+        onBytes: async (n) => {
+          if (n >= 11 * MiB) await (killed ??= server.kill());
+        },
+      });
       const err = await storage.put('20261124T020003Z-daily-3f9a/backup.dump.age', src.stream).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(EnvError);
-      expect((err as EnvError).message).toMatch(/Could not upload s3:\/\/dbops-killed\/backups\/20261124T020003Z-daily-3f9a\/backup.dump.age \(target "offsite", endpoint http:\/\/127.0.0.1:\d+\): the endpoint is unreachable/);
+      expect((err as EnvError).message).toMatch(
+        /Could not upload s3:\/\/dbops-killed\/backups\/20261124T020003Z-daily-3f9a\/backup.dump.age \(target "offsite", endpoint http:\/\/127.0.0.1:\d+\): the endpoint is unreachable/,
+      );
       expect(`${(err as EnvError).message} ${(err as EnvError).hint}`).not.toContain(server.secretAccessKey);
       await server.restart();
       expect(await storage.list('')).toEqual([]);
@@ -238,16 +244,31 @@ describe('s3 storage failures', () => {
       await server.stop();
     });
     const open = (target: Record<string, unknown>, env: NodeJS.ProcessEnv) =>
-      openTargets(BackupsPolicy.parse({ version: 1, targets: { local: { type: 'directory', path: 'unused', primary: true }, offsite: s3Target(server, target) } }), env).get('offsite');
+      openTargets(
+        BackupsPolicy.parse({ version: 1, targets: { local: { type: 'directory', path: 'unused', primary: true }, offsite: s3Target(server, target) } }),
+        env,
+      ).get('offsite');
 
     it('errors name the bucket and the fix and never contain the secret key', async () => {
       const errors: unknown[] = [];
       // Unknown access key (s3rver's equivalent of bad credentials).
-      errors.push(await open({}, { ...s3Env(server), DBOPS_TEST_S3_KEY_ID: 'WRONGKEY' }).list('').catch((e: unknown) => e));
+      errors.push(
+        await open({}, { ...s3Env(server), DBOPS_TEST_S3_KEY_ID: 'WRONGKEY' })
+          .list('')
+          .catch((e: unknown) => e),
+      );
       // A bucket that does not exist.
-      errors.push(await open({ bucket: 'no-such-bucket' }, s3Env(server)).put('a/b', 'x').catch((e: unknown) => e));
+      errors.push(
+        await open({ bucket: 'no-such-bucket' }, s3Env(server))
+          .put('a/b', 'x')
+          .catch((e: unknown) => e),
+      );
       // Nothing listening on the endpoint.
-      errors.push(await open({}, { ...s3Env(server), DBOPS_TEST_S3_ENDPOINT: 'http://127.0.0.1:9' }).get('a/b').catch((e: unknown) => e));
+      errors.push(
+        await open({}, { ...s3Env(server), DBOPS_TEST_S3_ENDPOINT: 'http://127.0.0.1:9' })
+          .get('a/b')
+          .catch((e: unknown) => e),
+      );
       const [denied, noBucket, refused] = errors as EnvError[];
       expect(denied).toBeInstanceOf(EnvError);
       expect(denied!.message).toMatch(/access denied \(InvalidAccessKeyId\)/);

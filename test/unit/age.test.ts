@@ -193,7 +193,9 @@ describe('damage is detected and named', () => {
     const r = await decrypt(damaged, [alice]);
     expect(r.error?.kind).toBe('chunk');
     // without the recorded size a cut inside the chunk looks the same; the message says both
-    expect(r.error?.message).toMatch(/payload chunk 4 .* failed authentication as the final chunk: the backup was modified, or it was truncated inside this chunk/);
+    expect(r.error?.message).toMatch(
+      /payload chunk 4 .* failed authentication as the final chunk: the backup was modified, or it was truncated inside this chunk/,
+    );
     expect(r.plaintext.equals(data.subarray(0, 4 * CHUNK))).toBe(true);
     const sized = await decrypt(damaged, [alice], { expectedBytes: file.length });
     expect(sized.error?.kind).toBe('chunk');
@@ -234,7 +236,9 @@ describe('damage is detected and named', () => {
     const cut = file.subarray(0, payload + 3 * SEALED + 3000);
     const r = await decrypt(cut, [alice], { expectedBytes: file.length });
     expect(r.error?.kind).toBe('truncated');
-    expect(r.error?.message).toMatch(/^age: payload chunk 3 .* failed authentication: the file ends at byte \d+, inside this chunk, while \d+ bytes were written: truncated$/);
+    expect(r.error?.message).toMatch(
+      /^age: payload chunk 3 .* failed authentication: the file ends at byte \d+, inside this chunk, while \d+ bytes were written: truncated$/,
+    );
     expect(r.plaintext.equals(data.subarray(0, 3 * CHUNK))).toBe(true);
     // shorter than a tag can hold: truncated even without the recorded size
     const tiny = await decrypt(file.subarray(0, payload + 2 * SEALED + 9), [alice]);
@@ -313,7 +317,9 @@ describe('headers and identities', () => {
     expect(r.error?.kind).toBe('no-identity');
     expect(r.error?.exitCode).toBe(ExitCode.Usage);
     const mine = [recipientFingerprint(await identityToRecipient(stranger)), recipientFingerprint(carolR)];
-    expect(r.error?.message).toBe(`age: no identity matches any recipient stanza of the header (2 X25519 stanzas; the identities given belong to ${mine.join(', ')})`);
+    expect(r.error?.message).toBe(
+      `age: no identity matches any recipient stanza of the header (2 X25519 stanzas; the identities given belong to ${mine.join(', ')})`,
+    );
     const recorded = [
       { name: 'ops', fingerprint: recipientFingerprint(aliceR) },
       { name: 'escrow', fingerprint: recipientFingerprint(bobR) },
@@ -343,7 +349,10 @@ describe('headers and identities', () => {
       [Buffer.concat([Buffer.from('age-encryption.org/v2\n'), file.subarray(22)]), /unsupported format version "age-encryption.org\/v2"/],
       [Buffer.from(`age-encryption.org/v1\n-> X25519 abc\n${'A'.repeat(2_000_000)}`), /no header end .* within the first/],
       [Buffer.concat([Buffer.from('age-encryption.org/v1\n--- '), file.subarray(file.indexOf('\n--- ') + 5)]), /no recipient stanza/],
-      [Buffer.concat([file.subarray(0, 22), Buffer.from('-> X25519 short\n\n'), file.subarray(file.indexOf('\n--- ') + 1)]), /header \(bytes 0–\d+\) is malformed/],
+      [
+        Buffer.concat([file.subarray(0, 22), Buffer.from('-> X25519 short\n\n'), file.subarray(file.indexOf('\n--- ') + 1)]),
+        /header \(bytes 0–\d+\) is malformed/,
+      ],
     ] as const;
     for (const [input, pattern] of cases) {
       const r = await decrypt(input, [alice]);
@@ -400,8 +409,16 @@ describe('parseIdentities and loadIdentities', () => {
 
   it('names the source and the line of a malformed line, never the line', () => {
     const typo = `${alice.slice(0, 30)}b${alice.slice(31)}`;
-    expectSecretFree(() => parseIdentities(`# ok\n${bob}\n${typo}\n`, 'identity file /keys/backup.txt'), /^age: line 3 of identity file \/keys\/backup.txt is not an age identity; the line is not shown/, typo, bob);
-    expectSecretFree(() => parseIdentities(aliceR, 'DBOPS_BACKUP_IDENTITY'), /line 1 of DBOPS_BACKUP_IDENTITY is not an age identity \(it is a recipient, the public half/);
+    expectSecretFree(
+      () => parseIdentities(`# ok\n${bob}\n${typo}\n`, 'identity file /keys/backup.txt'),
+      /^age: line 3 of identity file \/keys\/backup.txt is not an age identity; the line is not shown/,
+      typo,
+      bob,
+    );
+    expectSecretFree(
+      () => parseIdentities(aliceR, 'DBOPS_BACKUP_IDENTITY'),
+      /line 1 of DBOPS_BACKUP_IDENTITY is not an age identity \(it is a recipient, the public half/,
+    );
     expectSecretFree(() => parseIdentities('# only a comment\n\n', 'key.txt'), /^age: key.txt holds no age identity$/);
   });
 
@@ -414,7 +431,9 @@ describe('parseIdentities and loadIdentities', () => {
   });
 
   it('says what to set when there is neither a file nor the variable', async () => {
-    const e = await loadIdentities({ identityFile: undefined, env: { DBOPS_BACKUP_IDENTITY: '  ' }, envName: 'DBOPS_BACKUP_IDENTITY' }).catch((x: unknown) => x);
+    const e = await loadIdentities({ identityFile: undefined, env: { DBOPS_BACKUP_IDENTITY: '  ' }, envName: 'DBOPS_BACKUP_IDENTITY' }).catch(
+      (x: unknown) => x,
+    );
     expect(e).toBeInstanceOf(ConfigError);
     expect((e as ConfigError).exitCode).toBe(2);
     expect((e as ConfigError).message).toMatch(/neither --identity-file nor the environment variable DBOPS_BACKUP_IDENTITY is set/);
@@ -422,7 +441,9 @@ describe('parseIdentities and loadIdentities', () => {
   });
 
   it('a missing file and a bad checksum are ConfigErrors without the identity', async () => {
-    await expect(loadIdentities({ identityFile: join(dir, 'missing.txt'), env: {}, envName: 'X' })).rejects.toThrow(/cannot read identity file .*missing\.txt \(ENOENT\)/);
+    await expect(loadIdentities({ identityFile: join(dir, 'missing.txt'), env: {}, envName: 'X' })).rejects.toThrow(
+      /cannot read identity file .*missing\.txt \(ENOENT\)/,
+    );
     const bad = alice.slice(0, -1) + (alice.endsWith('Q') ? 'P' : 'Q');
     const e = (await loadIdentities({ env: { X: `${bob}\n${bad}` }, envName: 'X' }).catch((x: unknown) => x)) as ConfigError;
     expect(e).toBeInstanceOf(ConfigError);

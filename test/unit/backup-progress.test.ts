@@ -32,7 +32,9 @@ describe('ProgressMeter', () => {
     m.start();
     m.set(100 * MiB);
     at(10_000);
-    expect(m.line()).toBe('backup x: 100.0 MiB of ~400.0 MiB (25 %) · 10 MiB/s · ETA ~30.00 s (estimated from the previous backup) · 10.00 s elapsed · database 1.0 GiB');
+    expect(m.line()).toBe(
+      'backup x: 100.0 MiB of ~400.0 MiB (25 %) · 10 MiB/s · ETA ~30.00 s (estimated from the previous backup) · 10.00 s elapsed · database 1.0 GiB',
+    );
     m.set(500 * MiB);
     at(20_000);
     expect(m.line()).toBe('backup x: 500.0 MiB · 40 MiB/s · 20.00 s elapsed · database 1.0 GiB');

@@ -16,7 +16,12 @@ let previous: string;
 let local: LocalMigration[];
 let sh: ReturnType<typeof createShell>;
 
-const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, stdio: 'pipe', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@e' } });
+const git = (...args: string[]) =>
+  execFileSync('git', args, {
+    cwd: repo,
+    stdio: 'pipe',
+    env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@e' },
+  });
 const add = (name: string) => {
   mkdirSync(join(repo, 'migrations', name), { recursive: true });
   writeFileSync(join(repo, 'migrations', name, 'migration.sql'), `CREATE TABLE "${name.slice(-1)}" (id int);\n`);
@@ -61,7 +66,9 @@ describe('changeScope', () => {
     expect(() => checkChangeFlags({ last: 1, only: NAMES[0] })).toThrow('--last and --only cannot be combined.');
     expect(() => checkChangeFlags({ all: false, last: 1 })).not.toThrow();
     await expect(changeScope({ last: 4 }, local, 'migrations', 'main', sh)).rejects.toThrow('--last 4: migrations has only 3 migrations.');
-    await expect(changeScope({ only: '20260101000000_x' }, local, 'migrations', 'main', sh)).rejects.toThrow('--only names "20260101000000_x", which is not a migration of migrations.');
+    await expect(changeScope({ only: '20260101000000_x' }, local, 'migrations', 'main', sh)).rejects.toThrow(
+      '--only names "20260101000000_x", which is not a migration of migrations.',
+    );
     await expect(changeScope({ base: 'origin/nope' }, local, 'migrations', 'main', sh)).rejects.toThrow('origin/nope');
   });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { checksum, scriptMatches } from '../../pipeline/change/migrations/checksum.ts';
 
 describe('Prisma checksums', () => {
-  it('is lowercase hex SHA-256 of the UTF-8 text (values stored by Prisma\'s engine)', () => {
+  it("is lowercase hex SHA-256 of the UTF-8 text (values stored by Prisma's engine)", () => {
     expect(checksum('hello')).toBe('2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824');
     expect(checksum('CREATE TABLE "User" (id SERIAL PRIMARY KEY, name TEXT);\n')).toBe('5d9ee1995e445af08653cff66791d5cf3fe86de5043ab150a3b522757fd352bc');
     expect(checksum('')).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');

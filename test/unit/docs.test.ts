@@ -156,7 +156,9 @@ describe('documentation', () => {
     }
 
     const schemaDir = join(ROOT, 'policies', 'schema');
-    const files = readdirSync(schemaDir).filter((f) => f.endsWith('.json')).sort();
+    const files = readdirSync(schemaDir)
+      .filter((f) => f.endsWith('.json'))
+      .sort();
     expect(files.length).toBeGreaterThan(0);
     const page = read(POLICIES_PAGE);
     // The words of the page's code (spans and blocks): a key counts when it is written as code.
@@ -171,7 +173,10 @@ describe('documentation', () => {
       for (const path of properties(schema)) {
         const key = path.slice(path.lastIndexOf('.') + 1).replace(/\[\]$/, '');
         known.add(key);
-        if (!documented.has(key)) problems.push(`${policy}: the key \`${path}\` (policies/schema/${file}) is not documented: add \`${key}\` to the ${policy} table of ${POLICIES_PAGE}`);
+        if (!documented.has(key))
+          problems.push(
+            `${policy}: the key \`${path}\` (policies/schema/${file}) is not documented: add \`${key}\` to the ${policy} table of ${POLICIES_PAGE}`,
+          );
       }
     }
     // The other way round: the first column of each `| key | …` table names only keys that exist.
@@ -188,8 +193,12 @@ describe('documentation', () => {
       if (!inTable || /^\|[\s|:-]+\|?\s*$/.test(line)) continue;
       const cell = line.split('|')[1] ?? '';
       const spans = [...cell.matchAll(/`([^`]+)`/g)].map((m) => (m[1] ?? '').replace(/<[^>]*>/g, ' '));
-      for (const word of spans.join(' ').split(/[^A-Za-z0-9_]+/).filter(Boolean)) {
-        if (!known.has(word)) problems.push(`${POLICIES_PAGE} documents \`${word}\` (row: ${cell.trim()}), which no schema in policies/schema/ has: remove or rename the row`);
+      for (const word of spans
+        .join(' ')
+        .split(/[^A-Za-z0-9_]+/)
+        .filter(Boolean)) {
+        if (!known.has(word))
+          problems.push(`${POLICIES_PAGE} documents \`${word}\` (row: ${cell.trim()}), which no schema in policies/schema/ has: remove or rename the row`);
       }
     }
     expect(problems, problems.join('\n')).toEqual([]);
@@ -226,7 +235,9 @@ describe('documentation', () => {
     const unreached = pages.filter((p) => !reached.has(p));
     expect(
       unreached,
-      unreached.map((p) => `${p} is not reachable from README.md: add it to the documentation map in README.md, or link it from a page the map links to`).join('\n'),
+      unreached
+        .map((p) => `${p} is not reachable from README.md: add it to the documentation map in README.md, or link it from a page the map links to`)
+        .join('\n'),
     ).toEqual([]);
   });
 });

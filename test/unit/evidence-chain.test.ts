@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { EvidenceBundle } from '../../pipeline/evidence/bundle.ts';
-import { bundleHash, bundleStem, CHECKPOINT_FILE, sealBundle, serialize, sha256Hex, verifyChain, type EvidenceCheckpoint } from '../../pipeline/evidence/chain.ts';
+import {
+  bundleHash,
+  bundleStem,
+  CHECKPOINT_FILE,
+  sealBundle,
+  serialize,
+  sha256Hex,
+  verifyChain,
+  type EvidenceCheckpoint,
+} from '../../pipeline/evidence/chain.ts';
 import { markdownTrailer, renderBundleMarkdown } from '../../pipeline/evidence/render.ts';
 import { expiredPrefix, retentionCutoff } from '../../pipeline/evidence/retention.ts';
 import { bundleDraft } from '../helpers/evidence.ts';
@@ -60,7 +69,9 @@ describe('evidence chain', () => {
     expect(verify(files).problems).toEqual([]);
 
     files.set(nameOf(sealed, 'md'), Buffer.from(`${body.replace('Migrations', 'Migrationz')}${markdownTrailer(sealed.sha256)}`));
-    expect(verify(files).problems).toEqual([expect.objectContaining({ check: 'markdown', sequence: 2, message: expect.stringContaining(`the bundle recorded ${sealed.markdownSha256}`) })]);
+    expect(verify(files).problems).toEqual([
+      expect.objectContaining({ check: 'markdown', sequence: 2, message: expect.stringContaining(`the bundle recorded ${sealed.markdownSha256}`) }),
+    ]);
   });
 
   it('a sealed chain verifies, and its head is the hash of the newest bundle', () => {
@@ -154,7 +165,7 @@ describe('evidence chain', () => {
     expect(r.problems[0]!.message).toContain(`must be stored as ${bundleStem(b)}.json`);
   });
 
-  it('a bundle edited and re-sealed consistently is still caught by the next bundle\'s link, which names it', () => {
+  it("a bundle edited and re-sealed consistently is still caught by the next bundle's link, which names it", () => {
     const { bundles, files } = chain(3);
     const forged = reseal(files, bundles[1]!, (b) => {
       const { sha256: _s, ...rest } = b;
@@ -212,7 +223,20 @@ describe('evidence chain', () => {
   it('a prune cut off after its checkpoint still verifies', () => {
     const { bundles, files } = chain(4);
     const through = bundles[1]!;
-    files.set(CHECKPOINT_FILE, Buffer.from(serialize({ formatVersion: 1, environment: 'production', throughSequence: 2, sha256: through.sha256, createdAt: through.createdAt, prunedAt: '2027-06-01T00:00:00.000Z', retention: '12mo' })));
+    files.set(
+      CHECKPOINT_FILE,
+      Buffer.from(
+        serialize({
+          formatVersion: 1,
+          environment: 'production',
+          throughSequence: 2,
+          sha256: through.sha256,
+          createdAt: through.createdAt,
+          prunedAt: '2027-06-01T00:00:00.000Z',
+          retention: '12mo',
+        }),
+      ),
+    );
     expect(verify(files).problems).toEqual([]);
     files.delete(nameOf(bundles[0]!, 'md'));
     files.delete(nameOf(bundles[0]!));
@@ -250,7 +274,7 @@ describe('evidence chain', () => {
     expect(verify(files).problems[0]!.message).toContain('createdAt "yesterday" is not a date');
   });
 
-  it('a bundle stored in another environment\'s folder is named', () => {
+  it("a bundle stored in another environment's folder is named", () => {
     const { files } = chain(1);
     const r = verifyChain({ environment: 'staging', folder: 'evidence/staging/', files });
     expect(r.problems[0]).toMatchObject({ check: 'environment' });
@@ -288,7 +312,18 @@ describe('evidence Markdown', () => {
 
   it('names every part an auditor samples', () => {
     const plain = renderBundleMarkdown(bundles[0]!);
-    for (const heading of ['## Change', '## Pull requests and reviews', '## Environment approvals and four-eyes', '## Testing', '## Backup', '## Gate', '## Execution', '## Final state', '## Chain', '## Controls']) {
+    for (const heading of [
+      '## Change',
+      '## Pull requests and reviews',
+      '## Environment approvals and four-eyes',
+      '## Testing',
+      '## Backup',
+      '## Gate',
+      '## Execution',
+      '## Final state',
+      '## Chain',
+      '## Controls',
+    ]) {
       expect(plain).toContain(heading);
     }
     expect(plain).toContain('| dev-author | pr-author | dev-author wrote PR \\#42 |');

@@ -15,16 +15,34 @@ const row = (name: string, startedAt: string, o: { finished?: boolean; rolledBac
   appliedStepsCount: 1,
 });
 
-const step = (name: string, action: 'apply' | 'rollback', outcome: 'applied' | 'failed' | 'rolled-back') => ({ name, action, outcome, mode: 'atomic' as const, startedAt: null, durationMs: 1, lockRetries: 0 });
+const step = (name: string, action: 'apply' | 'rollback', outcome: 'applied' | 'failed' | 'rolled-back') => ({
+  name,
+  action,
+  outcome,
+  mode: 'atomic' as const,
+  startedAt: null,
+  durationMs: 1,
+  lockRetries: 0,
+});
 
-function bundle(sequence: number, kind: EvidenceBundle['kind'], startedAt: string, createdAt: string, steps: ReturnType<typeof step>[], interrupted: EvidenceBundle['interrupted'] = null): EvidenceBundle {
+function bundle(
+  sequence: number,
+  kind: EvidenceBundle['kind'],
+  startedAt: string,
+  createdAt: string,
+  steps: ReturnType<typeof step>[],
+  interrupted: EvidenceBundle['interrupted'] = null,
+): EvidenceBundle {
   const execution = kind === 'interrupted' ? null : { ...executionData(), startedAt, finishedAt: createdAt, steps };
   return { sequence, kind, createdAt, execution, interrupted } as unknown as EvidenceBundle;
 }
 
 describe('reconcile', () => {
   it('a failed migration rolled back automatically is explained twice by one bundle; the same events a day later are outside', () => {
-    const deploy = bundle(1, 'deploy', '2026-04-21T08:00:00.000Z', '2026-04-21T08:02:00.000Z', [step('m2', 'apply', 'failed'), step('m2', 'rollback', 'rolled-back')]);
+    const deploy = bundle(1, 'deploy', '2026-04-21T08:00:00.000Z', '2026-04-21T08:02:00.000Z', [
+      step('m2', 'apply', 'failed'),
+      step('m2', 'rollback', 'rolled-back'),
+    ]);
     const inside = row('m2', '2026-04-21T08:01:00.000Z', { finished: false, rolledBackAt: '2026-04-21T08:01:30.000Z' });
     expect(reconcile([inside], [deploy], '2026-04-21T08:00:00.000Z').map((v) => [v.event, v.status, v.bundle])).toEqual([
       ['failed', 'explained', '#1 deploy'],
@@ -37,7 +55,10 @@ describe('reconcile', () => {
   it('a bundle explains only what it did: an apply of another migration in its window is outside', () => {
     const deploy = bundle(1, 'deploy', '2026-04-21T08:00:00.000Z', '2026-04-21T08:02:00.000Z', [step('m1', 'apply', 'applied')]);
     const verdicts = reconcile([row('m1', '2026-04-21T08:00:30.000Z'), row('m9', '2026-04-21T08:00:40.000Z')], [deploy], '2026-04-21T08:00:00.000Z');
-    expect(verdicts.map((v) => [v.migration, v.status])).toEqual([['m1', 'explained'], ['m9', 'outside']]);
+    expect(verdicts.map((v) => [v.migration, v.status])).toEqual([
+      ['m1', 'explained'],
+      ['m9', 'outside'],
+    ]);
   });
 
   it('tolerates the clock skew between runner and database, and no more', () => {
@@ -55,9 +76,15 @@ describe('reconcile', () => {
       run: null,
       by: 'ci',
       planned: ['m3', 'm4'],
-      state: [{ migration: 'm3', state: 'applied' }, { migration: 'm4', state: 'not-applied' }],
+      state: [
+        { migration: 'm3', state: 'applied' },
+        { migration: 'm4', state: 'not-applied' },
+      ],
     });
     const verdicts = reconcile([row('m3', '2026-04-21T09:00:05.000Z'), row('m4', '2026-04-21T09:40:00.000Z')], [interrupted], '2026-04-21T09:00:00.000Z');
-    expect(verdicts.map((v) => [v.migration, v.status, v.bundle])).toEqual([['m3', 'explained', '#2 interrupted'], ['m4', 'outside', null]]);
+    expect(verdicts.map((v) => [v.migration, v.status, v.bundle])).toEqual([
+      ['m3', 'explained', '#2 interrupted'],
+      ['m4', 'outside', null],
+    ]);
   });
 });

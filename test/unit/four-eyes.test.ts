@@ -34,7 +34,12 @@ const provenance: FileProvenance[] = [
   },
 ];
 
-const approve = (user: string, environments = ['production'], state: Approval['state'] = 'approved', comment = ''): Approval => ({ user, state, comment, environments });
+const approve = (user: string, environments = ['production'], state: Approval['state'] = 'approved', comment = ''): Approval => ({
+  user,
+  state,
+  comment,
+  environments,
+});
 
 const input = (approvals: Approval[], over: Partial<FourEyesInput> = {}): FourEyesInput => ({
   environment: 'production',
@@ -85,13 +90,19 @@ describe('judgeFourEyes', () => {
     const r = judge([approve('rita')]);
     expect(r.ok).toBe(false);
     expect(r.refused[0]).toMatchObject({ user: 'rita', rule: 'triggering-actor' });
-    expect(r.refused[0]!.message).toBe('rita approved production but started this run (the triggering actor): whoever starts a deploy cannot also approve it (four-eyes).');
+    expect(r.refused[0]!.message).toBe(
+      'rita approved production but started this run (the triggering actor): whoever starts a deploy cannot also approve it (four-eyes).',
+    );
   });
 
   it('reports the first rule a user breaks: PR author before committer before triggering actor', () => {
     const r = judge([approve('carol')], { triggeringActor: 'carol' });
     expect(r.refused.filter((x) => x.user === 'carol').map((x) => x.rule)).toEqual(['pr-author']);
-    expect(judge([approve('bob')], { triggeringActor: 'bob' }).refused.filter((x) => x.user === 'bob').map((x) => x.rule)).toEqual(['committer']);
+    expect(
+      judge([approve('bob')], { triggeringActor: 'bob' })
+        .refused.filter((x) => x.user === 'bob')
+        .map((x) => x.rule),
+    ).toEqual(['committer']);
   });
 
   it('allows an approval by someone who neither wrote, committed nor started the change', () => {
@@ -115,7 +126,9 @@ describe('judgeFourEyes', () => {
     expect(short.message).toBe(
       '1 of 2 required approvals of production count (counted: frank; not counted: alice): ask a reviewer of the production environment who did not write, commit or start the change to approve it.',
     );
-    expect(judge([]).refused).toEqual([expect.objectContaining({ rule: 'too-few', message: expect.stringContaining('0 of 1 required approval of production count (counted: none)') })]);
+    expect(judge([]).refused).toEqual([
+      expect.objectContaining({ rule: 'too-few', message: expect.stringContaining('0 of 1 required approval of production count (counted: none)') }),
+    ]);
   });
 
   it('counts each user once, however many times they approved', () => {
@@ -129,7 +142,11 @@ describe('judgeFourEyes', () => {
     const r = judge([approve('erin', ['staging'])]);
     expect(r.ok).toBe(false);
     expect(r.counted).toEqual([]);
-    expect(r.refused[0]).toEqual({ user: 'erin', rule: 'other-environment', message: 'erin approved staging, not production: only reviews of the production environment count for this deploy.' });
+    expect(r.refused[0]).toEqual({
+      user: 'erin',
+      rule: 'other-environment',
+      message: 'erin approved staging, not production: only reviews of the production environment count for this deploy.',
+    });
     // One review may cover several environments of the run.
     expect(judge([approve('erin', ['staging', 'production'])]).counted).toEqual(['erin']);
   });
@@ -139,7 +156,11 @@ describe('judgeFourEyes', () => {
     expect(r.counted).toEqual(['frank']);
     expect(r.ok).toBe(false);
     expect(r.refused).toEqual([
-      { user: 'grace', rule: 'rejected', message: 'grace rejected the production deployment ("backup is from yesterday"): a rejected review stops the deploy until a new run is approved.' },
+      {
+        user: 'grace',
+        rule: 'rejected',
+        message: 'grace rejected the production deployment ("backup is from yesterday"): a rejected review stops the deploy until a new run is approved.',
+      },
     ]);
   });
 
@@ -199,8 +220,21 @@ describe('runIdentity', () => {
       actor: 'rita',
       triggeringActor: 'rita',
     });
-    const rerun = runIdentity({ ...env, GITHUB_RUN_ATTEMPT: '3', GITHUB_TRIGGERING_ACTOR: 'sam', GITHUB_SERVER_URL: 'https://ghe.example', GITHUB_REF: 'refs/heads/main', GITHUB_WORKFLOW_REF: 'acme/astro/.github/workflows/deploy-production.yml@refs/heads/main' });
-    expect(rerun).toMatchObject({ runAttempt: 3, actor: 'rita', triggeringActor: 'sam', runUrl: 'https://ghe.example/acme/astro/actions/runs/987/attempts/3', ref: 'refs/heads/main' });
+    const rerun = runIdentity({
+      ...env,
+      GITHUB_RUN_ATTEMPT: '3',
+      GITHUB_TRIGGERING_ACTOR: 'sam',
+      GITHUB_SERVER_URL: 'https://ghe.example',
+      GITHUB_REF: 'refs/heads/main',
+      GITHUB_WORKFLOW_REF: 'acme/astro/.github/workflows/deploy-production.yml@refs/heads/main',
+    });
+    expect(rerun).toMatchObject({
+      runAttempt: 3,
+      actor: 'rita',
+      triggeringActor: 'sam',
+      runUrl: 'https://ghe.example/acme/astro/actions/runs/987/attempts/3',
+      ref: 'refs/heads/main',
+    });
   });
 
   it.each(['GITHUB_REPOSITORY', 'GITHUB_RUN_ID', 'GITHUB_SHA'])('inside Actions without %s: EnvError naming it', (name) => {

@@ -13,7 +13,11 @@ const run = promisify(execFile);
 
 describe('layers', () => {
   it('pipeline/ has no import cycle and breaks no layer rule', async () => {
-    const out = await run(process.execPath, ['node_modules/dependency-cruiser/bin/dependency-cruise.mjs', 'pipeline', '--config', '.dependency-cruiser.cjs', '--output-type', 'err'], { cwd: ROOT }).then(
+    const out = await run(
+      process.execPath,
+      ['node_modules/dependency-cruiser/bin/dependency-cruise.mjs', 'pipeline', '--config', '.dependency-cruiser.cjs', '--output-type', 'err'],
+      { cwd: ROOT },
+    ).then(
       (r) => ({ code: 0, text: r.stdout + r.stderr }),
       (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, text: e.stdout + e.stderr }),
     );
@@ -26,7 +30,9 @@ describe('layers', () => {
     const dir = await mkdtemp(join(tmpdir(), 'dbops-layers-'));
     try {
       const files: Record<string, string> = {
-        'tsconfig.json': JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', allowImportingTsExtensions: true, noEmit: true } }),
+        'tsconfig.json': JSON.stringify({
+          compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', allowImportingTsExtensions: true, noEmit: true },
+        }),
         'pipeline/commands/a/run.ts': "import { b } from '../b/run.ts';\nexport const a = b;\n",
         'pipeline/commands/b/run.ts': 'export const b = 1;\n',
         'pipeline/change/x/one.ts': "import { two } from '../y/two.ts';\nexport const one = two;\n",
@@ -37,7 +43,18 @@ describe('layers', () => {
         await mkdir(dirname(join(dir, path)), { recursive: true });
         await writeFile(join(dir, path), text);
       }
-      const out = await run(process.execPath, [join(ROOT, 'node_modules/dependency-cruiser/bin/dependency-cruise.mjs'), 'pipeline', '--config', join(ROOT, '.dependency-cruiser.cjs'), '--output-type', 'err'], { cwd: dir }).then(
+      const out = await run(
+        process.execPath,
+        [
+          join(ROOT, 'node_modules/dependency-cruiser/bin/dependency-cruise.mjs'),
+          'pipeline',
+          '--config',
+          join(ROOT, '.dependency-cruiser.cjs'),
+          '--output-type',
+          'err',
+        ],
+        { cwd: dir },
+      ).then(
         (r) => r.stdout + r.stderr,
         (e: { stdout: string; stderr: string }) => e.stdout + e.stderr,
       );

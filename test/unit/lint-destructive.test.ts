@@ -32,10 +32,14 @@ CREATE TABLE "Note" ("id" SERIAL NOT NULL, "body" TEXT);
 
 describe('destructive statements', () => {
   it('DROP COLUMN, DROP TABLE, DROP SCHEMA and TRUNCATE, at the statement they are in', async () => {
-    const { hits: found } = await hits({
-      '1_init': INIT,
-      '2_drop': '-- AlterTable\nALTER TABLE "Organization" DROP COLUMN "legacyErpId",\nDROP COLUMN   IF EXISTS slug;\n\n-- DropTable\nDROP TABLE "Note";\nDROP SCHEMA "archive" CASCADE;\nTRUNCATE TABLE "Organization" CASCADE;\n',
-    }, '2_drop');
+    const { hits: found } = await hits(
+      {
+        '1_init': INIT,
+        '2_drop':
+          '-- AlterTable\nALTER TABLE "Organization" DROP COLUMN "legacyErpId",\nDROP COLUMN   IF EXISTS slug;\n\n-- DropTable\nDROP TABLE "Note";\nDROP SCHEMA "archive" CASCADE;\nTRUNCATE TABLE "Organization" CASCADE;\n',
+      },
+      '2_drop',
+    );
     expect(found.map((h) => [h.rule, h.line, h.column])).toEqual([
       ['destructive/drop-column', 2, 28],
       ['destructive/drop-column', 3, 1],
@@ -48,24 +52,30 @@ describe('destructive statements', () => {
   });
 
   it('objects created in the same file hold no data and are not reported', async () => {
-    const { hits: found } = await hits({ '1_tmp': 'CREATE TABLE "Tmp" ("a" INT);\nALTER TABLE "Note" ADD COLUMN "x" TEXT;\nALTER TABLE "Note" DROP COLUMN "x";\nDROP TABLE "Tmp";\n' }, '1_tmp');
+    const { hits: found } = await hits(
+      { '1_tmp': 'CREATE TABLE "Tmp" ("a" INT);\nALTER TABLE "Note" ADD COLUMN "x" TEXT;\nALTER TABLE "Note" DROP COLUMN "x";\nDROP TABLE "Tmp";\n' },
+      '1_tmp',
+    );
     expect(found).toEqual([]);
   });
 
   it('type narrowing is judged against the type earlier migrations gave the column', async () => {
-    const { hits: found } = await hits({
-      '1_init': INIT,
-      '2_rename': 'ALTER TABLE "Organization" RENAME COLUMN "name" TO "displayName";',
-      '3_types': [
-        'ALTER TABLE "Organization" ALTER COLUMN "displayName" SET DATA TYPE VARCHAR(20);', // varchar(200) → varchar(20)
-        'ALTER TABLE "Organization" ALTER COLUMN "slug" SET DATA TYPE VARCHAR(80);', // text → varchar(n)
-        'ALTER TABLE "Organization" ALTER COLUMN "balance" SET DATA TYPE DECIMAL(10,2);', // numeric scale and precision down
-        'ALTER TABLE "Organization" ALTER COLUMN "seats" SET DATA TYPE INTEGER;', // bigint → int
-        'ALTER TABLE "Organization" ALTER COLUMN "createdAt" SET DATA TYPE TIMESTAMP(3);', // fractional seconds
-        'ALTER TABLE "Organization" ALTER COLUMN "legacyErpId" SET DATA TYPE TEXT;', // widening: fine
-        'ALTER TABLE "Note" ALTER COLUMN "id" SET DATA TYPE BIGINT;', // widening: fine
-      ].join('\n'),
-    }, '3_types');
+    const { hits: found } = await hits(
+      {
+        '1_init': INIT,
+        '2_rename': 'ALTER TABLE "Organization" RENAME COLUMN "name" TO "displayName";',
+        '3_types': [
+          'ALTER TABLE "Organization" ALTER COLUMN "displayName" SET DATA TYPE VARCHAR(20);', // varchar(200) → varchar(20)
+          'ALTER TABLE "Organization" ALTER COLUMN "slug" SET DATA TYPE VARCHAR(80);', // text → varchar(n)
+          'ALTER TABLE "Organization" ALTER COLUMN "balance" SET DATA TYPE DECIMAL(10,2);', // numeric scale and precision down
+          'ALTER TABLE "Organization" ALTER COLUMN "seats" SET DATA TYPE INTEGER;', // bigint → int
+          'ALTER TABLE "Organization" ALTER COLUMN "createdAt" SET DATA TYPE TIMESTAMP(3);', // fractional seconds
+          'ALTER TABLE "Organization" ALTER COLUMN "legacyErpId" SET DATA TYPE TEXT;', // widening: fine
+          'ALTER TABLE "Note" ALTER COLUMN "id" SET DATA TYPE BIGINT;', // widening: fine
+        ].join('\n'),
+      },
+      '3_types',
+    );
     expect(found.map((h) => [h.rule, h.line, h.column, h.uncertain])).toEqual([
       ['destructive/narrow-type', 1, 41, false],
       ['destructive/narrow-type', 2, 41, false],
@@ -73,22 +83,30 @@ describe('destructive statements', () => {
       ['destructive/narrow-type', 4, 41, false],
       ['destructive/narrow-type', 5, 41, false],
     ]);
-    expect(found[0]!.message).toBe('"Organization"."displayName" narrows from varchar(200) to varchar(20): values longer than 20 characters no longer fit (the statement fails on them, or a USING clause cuts them).');
+    expect(found[0]!.message).toBe(
+      '"Organization"."displayName" narrows from varchar(200) to varchar(20): values longer than 20 characters no longer fit (the statement fails on them, or a USING clause cuts them).',
+    );
     expect(found[3]!.message).toContain('from bigint to integer');
   });
 
   it('the column model follows a table through renames, and skips files that never name it', async () => {
-    const { hits: found } = await hits({
-      '1_old': 'CREATE TABLE "Legacy" ("code" VARCHAR(100));',
-      '2_other': 'CREATE TABLE "Unrelated" ("code" VARCHAR(5));',
-      '3_rename': 'ALTER TABLE "Legacy" RENAME TO "Product";',
-      '4_narrow': 'ALTER TABLE "Product" ALTER COLUMN "code" TYPE VARCHAR(10);',
-    }, '4_narrow');
+    const { hits: found } = await hits(
+      {
+        '1_old': 'CREATE TABLE "Legacy" ("code" VARCHAR(100));',
+        '2_other': 'CREATE TABLE "Unrelated" ("code" VARCHAR(5));',
+        '3_rename': 'ALTER TABLE "Legacy" RENAME TO "Product";',
+        '4_narrow': 'ALTER TABLE "Product" ALTER COLUMN "code" TYPE VARCHAR(10);',
+      },
+      '4_narrow',
+    );
     expect(found.map((h) => [h.rule, h.uncertain, h.message.includes('from varchar(100) to varchar(10)')])).toEqual([['destructive/narrow-type', false, true]]);
   });
 
   it('a type change on a column the migrations never created is only a notice-level guess', async () => {
-    const { hits: found } = await hits({ '1_alter': 'ALTER TABLE "External" ALTER COLUMN "code" TYPE varchar(3);\nALTER TABLE "External" ALTER COLUMN "note" TYPE text;' }, '1_alter');
+    const { hits: found } = await hits(
+      { '1_alter': 'ALTER TABLE "External" ALTER COLUMN "code" TYPE varchar(3);\nALTER TABLE "External" ALTER COLUMN "note" TYPE text;' },
+      '1_alter',
+    );
     expect(found.map((h) => [h.rule, h.uncertain])).toEqual([['destructive/narrow-type', true]]);
   });
 

@@ -6,23 +6,39 @@ import type { LocalMigration } from '../../pipeline/change/migrations/folder.ts'
 import type { MigrationRow } from '../../pipeline/change/migrations/history.ts';
 import { appliedHistoryFindings, baseHistoryFindings, classifyChanges, mergeHistory } from '../../pipeline/change/lint/history.ts';
 
-const m = (name: string, script: string | undefined = `-- ${name}\nSELECT 1;\n`): LocalMigration => ({ name, file: `prisma/migrations/${name}/migration.sql`, script });
+const m = (name: string, script: string | undefined = `-- ${name}\nSELECT 1;\n`): LocalMigration => ({
+  name,
+  file: `prisma/migrations/${name}/migration.sql`,
+  script,
+});
 const row = (name: string, script: string, extra: Partial<MigrationRow> = {}): MigrationRow => ({
-  id: name, checksum: checksum(script), finishedAt: '2026-01-01T00:00:00.000000Z', migrationName: name, logs: null, rolledBackAt: null, startedAt: '2026-01-01T00:00:00.000000Z', appliedStepsCount: 1, ...extra,
+  id: name,
+  checksum: checksum(script),
+  finishedAt: '2026-01-01T00:00:00.000000Z',
+  migrationName: name,
+  logs: null,
+  rolledBackAt: null,
+  startedAt: '2026-01-01T00:00:00.000000Z',
+  appliedStepsCount: 1,
+  ...extra,
 });
 
 describe('classifyChanges', () => {
   it('keeps migration scripts and rollback files, with renames and their old names', () => {
-    const out = classifyChanges([
-      { status: 'added', path: 'prisma/migrations/3_new/migration.sql' },
-      { status: 'modified', path: 'prisma/migrations/1_init/migration.sql' },
-      { status: 'renamed', path: 'prisma/migrations/2_b2/migration.sql', oldPath: 'prisma/migrations/2_b/migration.sql' },
-      { status: 'deleted', path: 'prisma/migrations/0_old/migration.sql' },
-      { status: 'modified', path: 'prisma/migrations/migration_lock.toml' },
-      { status: 'added', path: 'prisma/migrations/3_new/README.md' },
-      { status: 'added', path: 'rollbacks/3_new.sql' },
-      { status: 'added', path: 'rollbacks/README.md' },
-    ], 'prisma/migrations', 'rollbacks');
+    const out = classifyChanges(
+      [
+        { status: 'added', path: 'prisma/migrations/3_new/migration.sql' },
+        { status: 'modified', path: 'prisma/migrations/1_init/migration.sql' },
+        { status: 'renamed', path: 'prisma/migrations/2_b2/migration.sql', oldPath: 'prisma/migrations/2_b/migration.sql' },
+        { status: 'deleted', path: 'prisma/migrations/0_old/migration.sql' },
+        { status: 'modified', path: 'prisma/migrations/migration_lock.toml' },
+        { status: 'added', path: 'prisma/migrations/3_new/README.md' },
+        { status: 'added', path: 'rollbacks/3_new.sql' },
+        { status: 'added', path: 'rollbacks/README.md' },
+      ],
+      'prisma/migrations',
+      'rollbacks',
+    );
     expect(out.migrations).toEqual([
       { name: '3_new', status: 'added', oldName: undefined },
       { name: '1_init', status: 'modified', oldName: undefined },
@@ -38,13 +54,18 @@ describe('history against the base ref', () => {
   const local = new Map([m('1_a'), m('2_b', 'SELECT 1;\nSELECT 3;\n'), m('3_c'), m('0_new'), m('4_new')].map((x) => [x.name, x]));
 
   it('edited (pointing at the first changed line), renamed, deleted and out of order are errors; a later addition is fine', () => {
-    const findings = baseHistoryFindings(base, [
-      { name: '2_b', status: 'modified' },
-      { name: '3_c2', status: 'renamed', oldName: '3_c' },
-      { name: '1_a', status: 'deleted' },
-      { name: '0_new', status: 'added' },
-      { name: '4_new', status: 'added' },
-    ], local, 'prisma/migrations');
+    const findings = baseHistoryFindings(
+      base,
+      [
+        { name: '2_b', status: 'modified' },
+        { name: '3_c2', status: 'renamed', oldName: '3_c' },
+        { name: '1_a', status: 'deleted' },
+        { name: '0_new', status: 'added' },
+        { name: '4_new', status: 'added' },
+      ],
+      local,
+      'prisma/migrations',
+    );
     expect(findings.map((f) => [f.rule, f.migration, f.line])).toEqual([
       ['history/edited', '2_b', 2],
       ['history/renamed', '3_c2', undefined],
@@ -65,7 +86,12 @@ describe('history against a database', () => {
 
   it('applied and edited, applied and deleted, applied and renamed, pending before an applied one', () => {
     const local = [m('1_a', 'SELECT 1; -- edited'), m('2_b_renamed', 'SELECT 2;'), m('3_c', 'SELECT 3;'), m('4_d', 'SELECT 4;')];
-    const rows = [row('1_a', 'SELECT 1;'), row('2_b', 'SELECT 2;'), row('5_gone', 'SELECT 5;'), row('3_c', 'SELECT 3;', { rolledBackAt: '2026-01-02T00:00:00.000000Z' })];
+    const rows = [
+      row('1_a', 'SELECT 1;'),
+      row('2_b', 'SELECT 2;'),
+      row('5_gone', 'SELECT 5;'),
+      row('3_c', 'SELECT 3;', { rolledBackAt: '2026-01-02T00:00:00.000000Z' }),
+    ];
     const findings = appliedHistoryFindings(local, rows, where, 'prisma/migrations');
     expect(findings.map((f) => [f.rule, f.migration])).toEqual([
       ['history/edited', '1_a'],
@@ -78,12 +104,24 @@ describe('history against a database', () => {
   });
 
   it('failed attempts and line-ending changes do not count as edits', () => {
-    const findings = appliedHistoryFindings([m('1_a', 'SELECT 1;\r\n'), m('2_b', 'fixed')], [row('1_a', 'SELECT 1;\n'), row('2_b', 'broken', { finishedAt: null })], where, 'prisma/migrations');
+    const findings = appliedHistoryFindings(
+      [m('1_a', 'SELECT 1;\r\n'), m('2_b', 'fixed')],
+      [row('1_a', 'SELECT 1;\n'), row('2_b', 'broken', { finishedAt: null })],
+      where,
+      'prisma/migrations',
+    );
     expect(findings).toEqual([]);
   });
 
   it('one finding per rule and migration when the base ref and the database agree', () => {
-    const merged = mergeHistory([{ rule: 'history/edited', severity: 'error', migration: '1_a', message: '1_a is already on origin/main and has been edited.' }], [{ rule: 'history/edited', severity: 'error', migration: '1_a', message: 'x' }, { rule: 'history/deleted', severity: 'error', migration: '0_z', message: 'y' }], where);
+    const merged = mergeHistory(
+      [{ rule: 'history/edited', severity: 'error', migration: '1_a', message: '1_a is already on origin/main and has been edited.' }],
+      [
+        { rule: 'history/edited', severity: 'error', migration: '1_a', message: 'x' },
+        { rule: 'history/deleted', severity: 'error', migration: '0_z', message: 'y' },
+      ],
+      where,
+    );
     expect(merged.map((f) => f.message)).toEqual([`1_a is already on origin/main and has been edited. The same holds on ${where}.`, 'y']);
   });
 });

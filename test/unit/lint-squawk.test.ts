@@ -33,7 +33,10 @@ describe('squawk findings', () => {
     const text = source.text.split('\n')[1]!;
     expect(text.slice(mapped.column! - 1, mapped.column! + 2)).toBe('ADD');
     expect(text[mapped.endColumn! - 1]).toBe(')'); // the span ends on the constraint's last character
-    const index = mapSquawkFinding(recorded.find((f) => f.rule_name === 'require-concurrent-index-creation')!, { path: 'p', migration: 'x', source });
+    const index = mapSquawkFinding(
+      recorded.find((f) => f.rule_name === 'require-concurrent-index-creation')!,
+      { path: 'p', migration: 'x', source },
+    );
     expect([index.line, index.column]).toEqual([4, 1]);
   });
 
@@ -58,7 +61,11 @@ describe('runSquawk', () => {
   it('excluded rules are not computed; a rule name squawk rejects falls back to running every rule', async () => {
     const all = await runSquawk([{ files: [file], assumeInTransaction: false, exclude: [] }], '15', silentLogger());
     expect(all.findings.map((f) => f.rule_name)).toContain('require-lock-timeout');
-    const some = await runSquawk([{ files: [file], assumeInTransaction: false, exclude: ['require-lock-timeout', 'require-statement-timeout'] }], '15', silentLogger());
+    const some = await runSquawk(
+      [{ files: [file], assumeInTransaction: false, exclude: ['require-lock-timeout', 'require-statement-timeout'] }],
+      '15',
+      silentLogger(),
+    );
     expect(some.findings.map((f) => f.rule_name)).not.toContain('require-lock-timeout');
     expect(some).toMatchObject({ invocations: 1, excluded: ['require-lock-timeout', 'require-statement-timeout'] });
     const unknown = await runSquawk([{ files: [file], assumeInTransaction: false, exclude: ['a-rule-squawk-never-had'] }], '15', silentLogger());
@@ -81,7 +88,17 @@ describe('SourceText', () => {
 describe('the prisma profile', () => {
   const atomic = { kind: 'migration', mode: 'atomic', steps: 1 } as const;
   it('turns off type preferences, timeouts and squawk rules dbops replaces, keeps locks and run-time failures', () => {
-    for (const rule of ['prefer-text-field', 'prefer-bigint-over-int', 'prefer-identity', 'prefer-timestamp-tz', 'ban-char-field', 'require-lock-timeout', 'require-statement-timeout', 'ban-drop-column', 'prefer-robust-stmts']) {
+    for (const rule of [
+      'prefer-text-field',
+      'prefer-bigint-over-int',
+      'prefer-identity',
+      'prefer-timestamp-tz',
+      'ban-char-field',
+      'require-lock-timeout',
+      'require-statement-timeout',
+      'ban-drop-column',
+      'prefer-robust-stmts',
+    ]) {
       expect(profileLevel('prisma', rule, atomic).level, rule).toBe('off');
     }
     expect(profileLevel('prisma', 'require-lock-timeout', atomic).note).toContain('dbops migrate deploy` sets lock_timeout and statement_timeout');

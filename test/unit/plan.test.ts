@@ -19,7 +19,8 @@ describe('planExecution', () => {
   });
 
   it('isolates CREATE INDEX CONCURRENTLY and keeps the statements around it grouped', async () => {
-    const sql = 'CREATE TABLE t(c int);\nALTER TABLE t ADD COLUMN d int;\n\n-- the index\nCREATE INDEX CONCURRENTLY "t_c_idx" ON t(c);\nCREATE TABLE u(c int);\n';
+    const sql =
+      'CREATE TABLE t(c int);\nALTER TABLE t ADD COLUMN d int;\n\n-- the index\nCREATE INDEX CONCURRENTLY "t_c_idx" ON t(c);\nCREATE TABLE u(c int);\n';
     const plan = split(await planExecution(sql, 'f'));
     expect(plan.reasons).toEqual([{ line: 5, statement: 'CREATE INDEX CONCURRENTLY', why: 'CREATE INDEX CONCURRENTLY cannot run inside a transaction block' }]);
     expect(plan.segments.map((s) => [s.label, s.line, s.concurrent, s.concurrentIndex])).toEqual([
@@ -28,7 +29,11 @@ describe('planExecution', () => {
       ['CREATE TABLE', 6, false, undefined],
     ]);
     // Each segment is the file's own text, comments and line breaks between its statements included.
-    expect(plan.segments.map((s) => s.sql)).toEqual(['CREATE TABLE t(c int);\nALTER TABLE t ADD COLUMN d int', 'CREATE INDEX CONCURRENTLY "t_c_idx" ON t(c)', 'CREATE TABLE u(c int)']);
+    expect(plan.segments.map((s) => s.sql)).toEqual([
+      'CREATE TABLE t(c int);\nALTER TABLE t ADD COLUMN d int',
+      'CREATE INDEX CONCURRENTLY "t_c_idx" ON t(c)',
+      'CREATE TABLE u(c int)',
+    ]);
     expect(plan.segments.map((s) => sql.split('\n')[s.line - 1]!.startsWith(s.sql.split('\n')[0]!))).toEqual([true, true, true]);
   });
 
@@ -61,7 +66,8 @@ describe('planExecution', () => {
   });
 
   it('runs files with their own BEGIN/COMMIT statement by statement; a retry restarts at the enclosing BEGIN', async () => {
-    const sql = 'BEGIN;\nCREATE TYPE "E_new" AS ENUM (\'A\');\nALTER TABLE t ALTER COLUMN e TYPE "E_new" USING (e::text::"E_new");\nCOMMIT;\nCREATE INDEX CONCURRENTLY i ON t(e);\n';
+    const sql =
+      'BEGIN;\nCREATE TYPE "E_new" AS ENUM (\'A\');\nALTER TABLE t ALTER COLUMN e TYPE "E_new" USING (e::text::"E_new");\nCOMMIT;\nCREATE INDEX CONCURRENTLY i ON t(e);\n';
     const plan = split(await planExecution(sql, 'f'));
     expect(plan.segments.map((s) => [s.label, s.retryFrom])).toEqual([
       ['BEGIN', 0],
@@ -74,6 +80,8 @@ describe('planExecution', () => {
 
   it('refuses a BEGIN that is never committed', async () => {
     await expect(planExecution('BEGIN;\nCREATE TABLE t(c int);\n', 'prisma/migrations/x/migration.sql')).rejects.toThrow(ConfigError);
-    await expect(planExecution('BEGIN;\nCREATE TABLE t(c int);\n', 'prisma/migrations/x/migration.sql')).rejects.toThrow(/x\/migration.sql opens a transaction/);
+    await expect(planExecution('BEGIN;\nCREATE TABLE t(c int);\n', 'prisma/migrations/x/migration.sql')).rejects.toThrow(
+      /x\/migration.sql opens a transaction/,
+    );
   });
 });

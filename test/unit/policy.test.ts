@@ -19,11 +19,29 @@ describe('policies/migrations.yaml', () => {
   it('uses the documented defaults when the file is absent', async () => {
     const { migrations } = await loadPolicies(await policyDir(undefined), ['migrations']);
     expect(migrations.path).toBeUndefined();
-    expect(migrations.value.executor).toMatchObject({ lock_timeout: '5s', statement_timeout: '15min', lock_retries: 3, advisory_lock_timeout: '10s', overrides: {} });
+    expect(migrations.value.executor).toMatchObject({
+      lock_timeout: '5s',
+      statement_timeout: '15min',
+      lock_retries: 3,
+      advisory_lock_timeout: '10s',
+      overrides: {},
+    });
   });
 
   it('lists every problem at once, each with file, line and key', async () => {
-    const dir = await policyDir(['version: 2', 'executor:', '  lock_timeout: soon', '  lock_retrys: 3', '  overrides:', '    m1:', '      statement_timeout: 5 minutes', 'extra: true', ''].join('\n'));
+    const dir = await policyDir(
+      [
+        'version: 2',
+        'executor:',
+        '  lock_timeout: soon',
+        '  lock_retrys: 3',
+        '  overrides:',
+        '    m1:',
+        '      statement_timeout: 5 minutes',
+        'extra: true',
+        '',
+      ].join('\n'),
+    );
     const error = await loadPolicies(dir, ['migrations']).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
     const message = (error as Error).message;
@@ -41,9 +59,12 @@ describe('policies/migrations.yaml', () => {
     expect((error as Error).message).toMatch(/migrations\.yaml:\d+: <yaml>:/);
   });
 
-  it.each(['migrations', 'backups', 'environments'] as const)('the committed %s policy file is valid, and its JSON Schema is in sync with the zod schema', async (name) => {
-    const loaded = await loadPolicies('policies', [name]);
-    expect(loaded[name].path).toBe(join('policies', `${name}.yaml`));
-    expect(await readFile(join('policies', 'schema', policySchemaFile(name)), 'utf8')).toBe(policyJsonSchema(name));
-  });
+  it.each(['migrations', 'backups', 'environments'] as const)(
+    'the committed %s policy file is valid, and its JSON Schema is in sync with the zod schema',
+    async (name) => {
+      const loaded = await loadPolicies('policies', [name]);
+      expect(loaded[name].path).toBe(join('policies', `${name}.yaml`));
+      expect(await readFile(join('policies', 'schema', policySchemaFile(name)), 'utf8')).toBe(policyJsonSchema(name));
+    },
+  );
 });

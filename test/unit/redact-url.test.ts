@@ -14,7 +14,7 @@ describe('redact', () => {
 });
 
 describe('parseDatabaseUrl', () => {
-  it('takes Prisma\'s schema parameter and keeps it away from node-postgres', () => {
+  it("takes Prisma's schema parameter and keeps it away from node-postgres", () => {
     const t = parseDatabaseUrl('postgresql://app:pw%2Fx@db.internal:6543/astro?schema=Tenant1&connection_limit=5&sslmode=disable');
     expect(t).toMatchObject({ schema: 'Tenant1', schemaExplicit: true, host: 'db.internal', port: 6543, database: 'astro', user: 'app' });
     expect(t.config.password).toBe('pw/x');

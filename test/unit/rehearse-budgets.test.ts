@@ -2,7 +2,16 @@
 // re-judged with the evidence, and the verdict.
 import { describe, expect, it } from 'vitest';
 import { RehearsePolicy } from '../../pipeline/policy/rehearse.ts';
-import { budgetFindings, isLockRule, judgeLintFindings, proofFindings, verdictOf, workloadFindings, type RehearsedMigration, type TableFinding } from '../../pipeline/change/rehearsal/budgets.ts';
+import {
+  budgetFindings,
+  isLockRule,
+  judgeLintFindings,
+  proofFindings,
+  verdictOf,
+  workloadFindings,
+  type RehearsedMigration,
+  type TableFinding,
+} from '../../pipeline/change/rehearsal/budgets.ts';
 import { type Finding } from '../../pipeline/core/result.ts';
 import { type MigrationRehearsal, type RehearseData } from '../../pipeline/change/rehearsal/model.ts';
 
@@ -41,13 +50,35 @@ function migration(r: MigrationRehearsal): RehearsedMigration {
   };
 }
 
-const table = (relation: string, rows: number, rewritten = false) => ({ relation, rewritten, rowsBefore: rows, rowsAfter: rows, bytesBefore: 8192, bytesAfter: rewritten ? 16384 : 8192 });
-const probe = (t: string, operation: 'read' | 'write', maxBlockedMs: number) => ({ table: t, operation, samples: 10, p50Ms: 1, p95Ms: 2, p99Ms: 3, maxMs: Math.max(3, maxBlockedMs), maxBlockedMs, errors: 0 });
+const table = (relation: string, rows: number, rewritten = false) => ({
+  relation,
+  rewritten,
+  rowsBefore: rows,
+  rowsAfter: rows,
+  bytesBefore: 8192,
+  bytesAfter: rewritten ? 16384 : 8192,
+});
+const probe = (t: string, operation: 'read' | 'write', maxBlockedMs: number) => ({
+  table: t,
+  operation,
+  samples: 10,
+  p50Ms: 1,
+  p95Ms: 2,
+  p99Ms: 3,
+  maxMs: Math.max(3, maxBlockedMs),
+  maxBlockedMs,
+  errors: 0,
+});
 const sev = (fs: TableFinding[]) => fs.map((f) => `${f.finding.severity} ${f.finding.rule}${f.relation ? ` ${f.relation}` : ''}`);
 
 describe('budgetFindings', () => {
   it('nothing when every measurement is within budget', () => {
-    expect(budgetFindings(migration(rehearsal({ locks: [{ relation: 'Big', mode: 'AccessExclusiveLock', heldMs: 150, rows: 500_000 }], probes: [probe('Big', 'write', 499)] })), policy)).toEqual([]);
+    expect(
+      budgetFindings(
+        migration(rehearsal({ locks: [{ relation: 'Big', mode: 'AccessExclusiveLock', heldMs: 150, rows: 500_000 }], probes: [probe('Big', 'write', 499)] })),
+        policy,
+      ),
+    ).toEqual([]);
   });
 
   it('duration: warning and error thresholds', () => {
@@ -71,7 +102,10 @@ describe('budgetFindings', () => {
   });
 
   it('probe-blocked: the worst probe per table', () => {
-    const found = budgetFindings(migration(rehearsal({ probes: [probe('Big', 'read', 600), probe('Big', 'write', 5000), probe('Small', 'write', 100)] })), policy);
+    const found = budgetFindings(
+      migration(rehearsal({ probes: [probe('Big', 'read', 600), probe('Big', 'write', 5000), probe('Small', 'write', 100)] })),
+      policy,
+    );
     expect(sev(found)).toEqual(['error rehearse/probe-blocked Big']);
     expect(found[0]!.finding.message).toContain('a write of "Big" waited 5.00 s');
     expect(found[0]!.finding.line).toBe(4);
@@ -84,7 +118,10 @@ describe('budgetFindings', () => {
 
   it('thresholds come from policy', () => {
     const strict = RehearsePolicy.parse({ budgets: { rewrite: { warning_rows: 10, error_rows: 15 }, duration: { warning: '50ms', error: '1h' } } });
-    expect(sev(budgetFindings(migration(rehearsal({ tables: [table('Small', 20, true)] })), strict))).toEqual(['warning rehearse/duration', 'error rehearse/rewrite Small']);
+    expect(sev(budgetFindings(migration(rehearsal({ tables: [table('Small', 20, true)] })), strict))).toEqual([
+      'warning rehearse/duration',
+      'error rehearse/rewrite Small',
+    ]);
   });
 
   it('a migration that did not run has no measurements to judge', () => {
@@ -98,8 +135,13 @@ describe('proofFindings', () => {
     expect(rules(rehearsal())).toEqual([]);
     expect(rules(rehearsal({ rollback: { status: 'missing', reapply: 'not-run' } }))).toEqual(['error rehearse/rollback-missing']);
     expect(rules(rehearsal({ rollback: { status: 'irreversible', reason: 'data lost', reapply: 'not-run' } }))).toEqual(['notice rehearse/irreversible']);
-    expect(rules(rehearsal({ rollback: { status: 'failed', reason: '42P01: relation does not exist', reapply: 'not-run' } }))).toEqual(['error rehearse/rollback-failed']);
-    expect(rules(rehearsal({ rollback: { status: 'mismatch', diff: '+ index x', reapply: 'failed', reapplyError: '42P07: already exists' } }))).toEqual(['error rehearse/rollback-mismatch', 'error rehearse/reapply-failed']);
+    expect(rules(rehearsal({ rollback: { status: 'failed', reason: '42P01: relation does not exist', reapply: 'not-run' } }))).toEqual([
+      'error rehearse/rollback-failed',
+    ]);
+    expect(rules(rehearsal({ rollback: { status: 'mismatch', diff: '+ index x', reapply: 'failed', reapplyError: '42P07: already exists' } }))).toEqual([
+      'error rehearse/rollback-mismatch',
+      'error rehearse/reapply-failed',
+    ]);
     expect(rules(rehearsal({ rollback: { status: 'proven', reapply: 'mismatch', reapplyDiff: '- x' } }))).toEqual(['error rehearse/reapply-mismatch']);
     expect(rules(rehearsal({ status: 'failed', error: '22012: division by zero' }))).toEqual(['error rehearse/apply-failed']);
     expect(rules(rehearsal({ status: 'not-run', error: 'an earlier one failed' }))).toEqual(['warning rehearse/not-run']);
@@ -114,9 +156,17 @@ describe('proofFindings', () => {
 
 describe('workloadFindings', () => {
   const plan = (ms: number, shape = 'Seq Scan on Big') => ({ ms, shape, totalCost: 1, sharedHit: 1, sharedRead: 0 });
-  const w = (name: string, over: Partial<RehearseData['workload'][number]>) => ({ name, before: plan(10), after: plan(10), planChanged: false, ratio: 1, ...over });
+  const w = (name: string, over: Partial<RehearseData['workload'][number]>) => ({
+    name,
+    before: plan(10),
+    after: plan(10),
+    planChanged: false,
+    ratio: 1,
+    ...over,
+  });
   const lines = new Map([['q', 4]]);
-  const rules = (results: RehearseData['workload']) => workloadFindings({ results, lines, file: 'policies/workload.sql' }, policy).map((f) => `${f.severity} ${f.rule}${f.line ? `:${f.line}` : ''}`);
+  const rules = (results: RehearseData['workload']) =>
+    workloadFindings({ results, lines, file: 'policies/workload.sql' }, policy).map((f) => `${f.severity} ${f.rule}${f.line ? `:${f.line}` : ''}`);
 
   it('a query failing after the migrations is an error naming it; failing on both sides, a warning', () => {
     expect(rules([w('q', { after: null, ratio: null, error: '42703: column "memo" does not exist' })])).toEqual(['error rehearse/workload-failed:4']);
@@ -133,9 +183,20 @@ describe('workloadFindings', () => {
 });
 
 describe('judgeLintFindings', () => {
-  const lint = (rule: string, line: number, over: Partial<Finding> = {}): Finding => ({ rule, severity: 'warning', message: 'static', file: `prisma/migrations/${NAME}/migration.sql`, line, migration: NAME, ...over });
+  const lint = (rule: string, line: number, over: Partial<Finding> = {}): Finding => ({
+    rule,
+    severity: 'warning',
+    message: 'static',
+    file: `prisma/migrations/${NAME}/migration.sql`,
+    line,
+    migration: NAME,
+    ...over,
+  });
   const measured = rehearsal({
-    locks: [{ relation: 'Small', mode: 'ShareLock', heldMs: 3, rows: 20 }, { relation: 'Big', mode: 'ShareLock', heldMs: 900, rows: 2_000_000 }],
+    locks: [
+      { relation: 'Small', mode: 'ShareLock', heldMs: 3, rows: 20 },
+      { relation: 'Big', mode: 'ShareLock', heldMs: 900, rows: 2_000_000 },
+    ],
     tables: [table('Small', 20), table('Big', 2_000_000)],
     probes: [probe('Small', 'write', 2), probe('Big', 'write', 900)],
   });
@@ -155,7 +216,9 @@ describe('judgeLintFindings', () => {
     const out = judgeLintFindings([lint('require-concurrent-index-creation', 4, { severity: 'notice' })], [m], budget, policy);
     expect(out).toEqual([]);
     const blocked = budget.get(NAME)!.find((b) => b.finding.rule === 'rehearse/probe-blocked')!;
-    expect(blocked.finding.message).toContain('Static check require-concurrent-index-creation (lint notice) flagged this statement; the measurement confirms it and escalates it to warning.');
+    expect(blocked.finding.message).toContain(
+      'Static check require-concurrent-index-creation (lint notice) flagged this statement; the measurement confirms it and escalates it to warning.',
+    );
   });
 
   it('each static finding is attached to the budget finding that measures what it warns about, on its own statement', () => {
@@ -166,13 +229,17 @@ describe('judgeLintFindings', () => {
     });
     const m = migration(r);
     const budget = new Map([[NAME, budgetFindings(m, policy)]]);
-    expect(judgeLintFindings([lint('squawk/require-concurrent-index-creation', 4), lint('squawk/adding-field-with-default', 7)], [m], budget, policy)).toEqual([]);
+    expect(judgeLintFindings([lint('squawk/require-concurrent-index-creation', 4), lint('squawk/adding-field-with-default', 7)], [m], budget, policy)).toEqual(
+      [],
+    );
     const by = (rule: string) => budget.get(NAME)!.find((b) => b.finding.rule === rule)!.finding;
     expect(by('rehearse/probe-blocked')).toMatchObject({ line: 4 });
     expect(by('rehearse/probe-blocked').message).toContain('Static check require-concurrent-index-creation');
     expect(by('rehearse/probe-blocked').message).not.toContain('adding-field-with-default');
     expect(by('rehearse/rewrite')).toMatchObject({ line: 6, endLine: 7 });
-    expect(by('rehearse/rewrite').message).toContain('Static check adding-field-with-default (lint warning) flagged this statement; the measurement confirms it and escalates it to error.');
+    expect(by('rehearse/rewrite').message).toContain(
+      'Static check adding-field-with-default (lint warning) flagged this statement; the measurement confirms it and escalates it to error.',
+    );
   });
 
   it('ignores rules that are not about locks or rewrites, rollback files, other migrations and lines outside any statement', () => {
@@ -201,7 +268,13 @@ it('verdictOf: any error fails, any warning warns', () => {
 
 describe('the rehearse policy', () => {
   it('has documented defaults and bounds the sampling interval at 50ms', () => {
-    expect(policy).toMatchObject({ scale: 0.2, seed: 42, sample_interval: '25ms', probes: { interval: '25ms', max_tables: 6 }, workload: { file: 'workload.sql', runs: 3, slowdown_ratio: 2, min_delta: '5ms' } });
+    expect(policy).toMatchObject({
+      scale: 0.2,
+      seed: 42,
+      sample_interval: '25ms',
+      probes: { interval: '25ms', max_tables: 6 },
+      workload: { file: 'workload.sql', runs: 3, slowdown_ratio: 2, min_delta: '5ms' },
+    });
     expect(policy.budgets).toEqual({
       duration: { warning: '10s', error: '2min' },
       access_exclusive: { min_rows: 10_000, warning: '200ms', error: '2s' },

@@ -21,7 +21,13 @@ describe('lockSpans', () => {
 
   it('keeps one span per (relation, mode, granted): a wait becomes a grant, a lock is re-taken after a gap', () => {
     const spans = lockSpans(
-      [S(0, [[1, 'AccessExclusiveLock', false]]), S(20, [[1, 'AccessExclusiveLock', false]]), S(40, [[1, 'AccessExclusiveLock']]), S(60, []), S(80, [[1, 'AccessExclusiveLock']])],
+      [
+        S(0, [[1, 'AccessExclusiveLock', false]]),
+        S(20, [[1, 'AccessExclusiveLock', false]]),
+        S(40, [[1, 'AccessExclusiveLock']]),
+        S(60, []),
+        S(80, [[1, 'AccessExclusiveLock']]),
+      ],
       90,
     );
     expect(spans.map((s) => [s.granted, s.startMs, s.endMs])).toEqual([
@@ -35,7 +41,22 @@ describe('lockSpans', () => {
 
 describe('strongestLocks', () => {
   it('takes the strongest granted mode per relation and sums only its time', () => {
-    const spans = lockSpans([S(0, [[1, 'AccessShareLock'], [2, 'RowExclusiveLock']]), S(10, [[1, 'AccessShareLock'], [1, 'ShareRowExclusiveLock'], [2, 'RowExclusiveLock']]), S(40, [[1, 'AccessShareLock']]), S(50, [])], 60);
+    const spans = lockSpans(
+      [
+        S(0, [
+          [1, 'AccessShareLock'],
+          [2, 'RowExclusiveLock'],
+        ]),
+        S(10, [
+          [1, 'AccessShareLock'],
+          [1, 'ShareRowExclusiveLock'],
+          [2, 'RowExclusiveLock'],
+        ]),
+        S(40, [[1, 'AccessShareLock']]),
+        S(50, []),
+      ],
+      60,
+    );
     const strongest = strongestLocks(spans);
     expect(strongest.get(1)).toEqual({ mode: 'ShareRowExclusiveLock', heldMs: 30 });
     expect(strongest.get(2)).toEqual({ mode: 'RowExclusiveLock', heldMs: 40 });

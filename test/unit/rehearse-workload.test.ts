@@ -6,15 +6,17 @@ import { parseWorkload, planShape } from '../../pipeline/change/rehearsal/worklo
 
 describe('parseWorkload', () => {
   it('reads named blocks with their line, keeping comments and dropping the trailing semicolon', () => {
-    const text = "-- preamble, ignored\nSELECT 0;\n\n-- name: open_invoices\n-- what a customer owes\nSELECT * FROM \"Invoice\" WHERE note = 'a;b';\n\n-- name: trial-balance.v2\r\nSELECT 1\n";
+    const text =
+      '-- preamble, ignored\nSELECT 0;\n\n-- name: open_invoices\n-- what a customer owes\nSELECT * FROM "Invoice" WHERE note = \'a;b\';\n\n-- name: trial-balance.v2\r\nSELECT 1\n';
     expect(parseWorkload(text, 'workload.sql')).toEqual([
-      { name: 'open_invoices', sql: "-- what a customer owes\nSELECT * FROM \"Invoice\" WHERE note = 'a;b'", line: 4 },
+      { name: 'open_invoices', sql: '-- what a customer owes\nSELECT * FROM "Invoice" WHERE note = \'a;b\'', line: 4 },
       { name: 'trial-balance.v2', sql: 'SELECT 1', line: 8 },
     ]);
   });
 
   it('reports every malformed block at once, with file and line', () => {
-    const text = '-- name: a\nSELECT 1;\n-- name: a\nSELECT 2;\n-- name: empty\n-- only a comment\n-- name: two\nSELECT 1; SELECT 2;\n-- name: bad name!\nSELECT 3;\n';
+    const text =
+      '-- name: a\nSELECT 1;\n-- name: a\nSELECT 2;\n-- name: empty\n-- only a comment\n-- name: two\nSELECT 1; SELECT 2;\n-- name: bad name!\nSELECT 3;\n';
     const error = (() => {
       try {
         parseWorkload(text, 'policies/workload.sql');
@@ -44,12 +46,27 @@ describe('planShape', () => {
       Strategy: 'Hashed',
       'Total Cost': 10,
       Plans: [
-        { 'Node Type': 'Hash Join', 'Join Type': 'Inner', 'Actual Total Time': 3, Plans: [{ 'Node Type': 'Seq Scan', 'Relation Name': 'JournalLine' }, { 'Node Type': 'Hash', Plans: [{ 'Node Type': 'Index Scan', 'Relation Name': 'Account', 'Index Name': 'Account_pkey' }] }] },
+        {
+          'Node Type': 'Hash Join',
+          'Join Type': 'Inner',
+          'Actual Total Time': 3,
+          Plans: [
+            { 'Node Type': 'Seq Scan', 'Relation Name': 'JournalLine' },
+            { 'Node Type': 'Hash', Plans: [{ 'Node Type': 'Index Scan', 'Relation Name': 'Account', 'Index Name': 'Account_pkey' }] },
+          ],
+        },
         { 'Node Type': 'Limit', 'Subplan Name': 'InitPlan 1 (returns $0)' },
       ],
     };
     expect(planShape(plan)).toBe(
-      ['Aggregate [Hashed]', '  Hash Join (Inner)', '    Seq Scan on JournalLine', '    Hash', '      Index Scan on Account using Account_pkey', '  Limit <InitPlan 1 (returns $0)>'].join('\n'),
+      [
+        'Aggregate [Hashed]',
+        '  Hash Join (Inner)',
+        '    Seq Scan on JournalLine',
+        '    Hash',
+        '      Index Scan on Account using Account_pkey',
+        '  Limit <InitPlan 1 (returns $0)>',
+      ].join('\n'),
     );
     expect(planShape({ ...plan, 'Total Cost': 99 })).toBe(planShape(plan));
   });

@@ -6,7 +6,11 @@ const f = (over: Partial<PlacedFinding>): PlacedFinding => ({ rule: 'squawk/x', 
 
 describe('planAnnotations', () => {
   it('keeps 10 per severity, errors first, and counts the rest', () => {
-    const findings = [...Array.from({ length: 13 }, (_, i) => f({ message: `e${i}` })), ...Array.from({ length: 11 }, (_, i) => f({ severity: 'warning', message: `w${i}` })), f({ severity: 'notice' })];
+    const findings = [
+      ...Array.from({ length: 13 }, (_, i) => f({ message: `e${i}` })),
+      ...Array.from({ length: 11 }, (_, i) => f({ severity: 'warning', message: `w${i}` })),
+      f({ severity: 'notice' }),
+    ];
     const plan = planAnnotations(findings);
     expect(plan.shown.map((a) => a.severity)).toEqual([...Array(10).fill('error'), ...Array(10).fill('warning'), 'notice']);
     expect(plan.shown[0]!.message).toBe('e0');
@@ -14,7 +18,10 @@ describe('planAnnotations', () => {
   });
 
   it('stays within the job budget', () => {
-    const plan = planAnnotations(Array.from({ length: 30 }, (_, i) => f({ severity: (['error', 'warning', 'notice'] as const)[i % 3]! })), 12);
+    const plan = planAnnotations(
+      Array.from({ length: 30 }, (_, i) => f({ severity: (['error', 'warning', 'notice'] as const)[i % 3]! })),
+      12,
+    );
     expect(plan.shown).toHaveLength(12);
     expect(plan.omitted).toBe(18);
   });
@@ -26,9 +33,25 @@ describe('planAnnotations', () => {
       f({ path: 'prisma/migrations/m/migration.sql', migration: 'm', step: 'rehearse', rule: 'rehearse/rewrite' }),
       f({ rule: 'rehearse/clone' }),
     ]).shown;
-    expect(single).toEqual({ severity: 'error', message: 'm\ndo this', title: 'dbops lint: squawk/x', file: 'a.sql', startLine: 5, endLine: 5, startColumn: 3, endColumn: 40 });
+    expect(single).toEqual({
+      severity: 'error',
+      message: 'm\ndo this',
+      title: 'dbops lint: squawk/x',
+      file: 'a.sql',
+      startLine: 5,
+      endLine: 5,
+      startColumn: 3,
+      endColumn: 40,
+    });
     expect(multi).toEqual({ severity: 'error', message: 'm', title: 'dbops lint: squawk/x', file: 'a.sql', startLine: 5, endLine: 7 });
-    expect(whole).toEqual({ severity: 'error', message: 'm', title: 'dbops rehearse: rehearse/rewrite', file: 'prisma/migrations/m/migration.sql', startLine: 1, endLine: 1 });
+    expect(whole).toEqual({
+      severity: 'error',
+      message: 'm',
+      title: 'dbops rehearse: rehearse/rewrite',
+      file: 'prisma/migrations/m/migration.sql',
+      startLine: 1,
+      endLine: 1,
+    });
     expect(none).toEqual({ severity: 'error', message: 'm', title: 'dbops lint: rehearse/clone' });
   });
 });

@@ -70,7 +70,14 @@ describe('backup reports in dbops report', () => {
 
   it('Markdown: a long retention list shows the newest decisions and says how many more there are', () => {
     const prune = structuredClone(DATA['backup-prune']) as unknown as { targets: Array<{ decisions: unknown[] }> };
-    const one = (i: number) => ({ id: `2026${String(1 + Math.floor(i / 28)).padStart(2, '0')}${String(1 + (i % 28)).padStart(2, '0')}T020000Z-daily-${i.toString(16).padStart(4, '0')}`, tier: 'daily', finishedAt: `2026-${String(1 + Math.floor(i / 28)).padStart(2, '0')}-${String(1 + (i % 28)).padStart(2, '0')}T02:03:00.000Z`, status: 'verified', keep: i > 90, reasons: [i > 90 ? 'daily' : 'no tier keeps it'] });
+    const one = (i: number) => ({
+      id: `2026${String(1 + Math.floor(i / 28)).padStart(2, '0')}${String(1 + (i % 28)).padStart(2, '0')}T020000Z-daily-${i.toString(16).padStart(4, '0')}`,
+      tier: 'daily',
+      finishedAt: `2026-${String(1 + Math.floor(i / 28)).padStart(2, '0')}-${String(1 + (i % 28)).padStart(2, '0')}T02:03:00.000Z`,
+      status: 'verified',
+      keep: i > 90,
+      reasons: [i > 90 ? 'daily' : 'no tier keeps it'],
+    });
     prune.targets[0]!.decisions = Array.from({ length: 100 }, (_, i) => one(i));
     const md = renderMarkdown(loaded(envelope('backup-prune', { data: prune })));
     expect(md).toContain('<summary>Decisions on <code>backup-server</code> (100)</summary>');
@@ -81,7 +88,12 @@ describe('backup reports in dbops report', () => {
   });
 
   it('Markdown: a step that stopped has no section, only the headline that says why; mixed with PR reports the title stays', () => {
-    const stopped = envelope('backup-create', { verdict: 'fail', exitCode: 3, data: null, error: { code: 'P1001', message: "Can't reach database server", hint: 'Check DATABASE_URL.' } });
+    const stopped = envelope('backup-create', {
+      verdict: 'fail',
+      exitCode: 3,
+      data: null,
+      error: { code: 'P1001', message: "Can't reach database server", hint: 'Check DATABASE_URL.' },
+    });
     const md = renderMarkdown(loaded(stopped));
     expect(md).toContain("> ❌ **backup create** stopped with <code>P1001</code>: Can't reach database server<br>**Fix:** Check DATABASE\\_URL.");
     expect(md).not.toContain('### ');
@@ -96,7 +108,9 @@ describe('backup reports in dbops report', () => {
     const run = alone.runs[0]!;
     // GitHub rejects a whole upload with a result without a location.
     expect(run.results).toEqual([]);
-    expect(run.invocations![0]!.toolExecutionNotifications).toEqual([{ level: 'error', message: { text: expect.stringMatching(/^backup\/sha256: 20261124T020003Z-daily-3f9a: sha256: SHA-256 of/) } }]);
+    expect(run.invocations![0]!.toolExecutionNotifications).toEqual([
+      { level: 'error', message: { text: expect.stringMatching(/^backup\/sha256: 20261124T020003Z-daily-3f9a: sha256: SHA-256 of/) } },
+    ]);
     const mixed = toSarif([...pr, ...fullRun()], '0.1.0');
     expect(validate(JSON.parse(JSON.stringify(mixed)))).toBe(true);
     expect(mixed.runs[0]!.results).toHaveLength(toSarif(pr, '0.1.0').runs[0]!.results!.length);

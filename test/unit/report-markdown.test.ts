@@ -58,7 +58,9 @@ describe('Markdown report of the fixture reports', () => {
   it('has a lint section with the scope, tools and files', () => {
     const md = renderMarkdown(fixture);
     expect(md).toContain('### ❌ Lint');
-    expect(md).toContain('Checked files changed since <code>origin/main</code> · PostgreSQL 15 · profile <code>prisma</code> · squawk 2.66.0 in 183 ms · 1 error, 1 warning, 1 notice · 4 findings turned off by policy');
+    expect(md).toContain(
+      'Checked files changed since <code>origin/main</code> · PostgreSQL 15 · profile <code>prisma</code> · squawk 2.66.0 in 183 ms · 1 error, 1 warning, 1 notice · 4 findings turned off by policy',
+    );
     const rows = tableAfter(html(md), 'Lint</h3>');
     expect(rows).toHaveLength(4);
     expect(rows[0]).toEqual(['<code>prisma/migrations/20261104120000_invoice_due_date/migration.sql</code>', 'migration', 'atomic', 'added']);
@@ -67,30 +69,46 @@ describe('Markdown report of the fixture reports', () => {
   it('has a rehearsal section per migration: locks, probes, size and row deltas, rollback proof', () => {
     const md = renderMarkdown(fixture);
     const page = html(md);
-    expect(md).toContain('Snapshot <code>synthetic AstroFinance, scale 0.2, seed 42</code> (synthetic data, cached template) cloned in 1.84 s · base <code>origin/main</code> with 9 migrations applied · 2 pending');
+    expect(md).toContain(
+      'Snapshot <code>synthetic AstroFinance, scale 0.2, seed 42</code> (synthetic data, cached template) cloned in 1.84 s · base <code>origin/main</code> with 9 migrations applied · 2 pending',
+    );
     expect(md).toContain('#### ✅ <code>20261104120000\\_invoice\\_due\\_date</code>: applied in 2.87 s (atomic)');
     const locks = tableAfter(page, 'applied in 2.87 s');
     // Longest held first.
     expect(locks[0]).toEqual(['<code>public.Invoice</code>', '🔴 <strong>AccessExclusiveLock</strong>', '2.79 s', '200,000']);
-    expect(locks.map((l) => l[0])).toEqual(['<code>public.Invoice</code>', '<code>public.Organization</code>', '<code>public.Invoice_dueDate_idx</code>', '<code>public.Invoice_pkey</code>']);
+    expect(locks.map((l) => l[0])).toEqual([
+      '<code>public.Invoice</code>',
+      '<code>public.Organization</code>',
+      '<code>public.Invoice_dueDate_idx</code>',
+      '<code>public.Invoice_pkey</code>',
+    ]);
     const probes = tableAfter(page, 'Traffic during the migration');
     expect(probes[1]).toEqual(['<code>public.Invoice</code>', 'write', '55', '2 ms', '2.38 s', '2.39 s', '2.39 s', '<strong>2.38 s</strong>', '0']);
     const tables = tableAfter(page, '<strong>Tables</strong>');
     expect(tables[0]).toEqual(['<code>public.Invoice</code>', '⚠️ yes (new relfilenode)', '200,000 → 200,000', '33.4 MiB → 36.2 MiB (+2.8 MiB)']);
-    expect(md).toContain('**Rollback:** ✅ proven: the schema after the rollback equals the schema before the migration (1.46 s) · ✅ re-applying the migration gives the same schema');
-    expect(md).toContain('**Rollback:** ❌ mismatch: the rollback does not restore the schema (21 ms): 1 object differs after the rollback · ❌ re-applying the migration failed: type &quot;PaymentChannel&quot; already exists');
+    expect(md).toContain(
+      '**Rollback:** ✅ proven: the schema after the rollback equals the schema before the migration (1.46 s) · ✅ re-applying the migration gives the same schema',
+    );
+    expect(md).toContain(
+      '**Rollback:** ❌ mismatch: the rollback does not restore the schema (21 ms): 1 object differs after the rollback · ❌ re-applying the migration failed: type &quot;PaymentChannel&quot; already exists',
+    );
   });
 
   it('shows the rollback diff in a collapsed <details> block as a diff', () => {
     const page = html(renderMarkdown(fixture));
     const details = [...page.matchAll(/<details><summary>([\s\S]*?)<\/summary>([\s\S]*?)<\/details>/g)];
     const diff = details.find((d) => d[1]!.startsWith('Schema diff after the rollback'))!;
-    expect(diff[2]).toContain('<pre><code class="language-diff">--- expected (before the migration)\n+++ actual (after the rollback)\n@@ types @@\n+type public.&quot;PaymentChannel&quot; as enum (&#39;CARD&#39;, &#39;SEPA&#39;, &#39;WIRE&#39;)');
+    expect(diff[2]).toContain(
+      '<pre><code class="language-diff">--- expected (before the migration)\n+++ actual (after the rollback)\n@@ types @@\n+type public.&quot;PaymentChannel&quot; as enum (&#39;CARD&#39;, &#39;SEPA&#39;, &#39;WIRE&#39;)',
+    );
   });
 
   it('shows a re-apply diff in its own <details> block', () => {
     const reports = copy();
-    Object.assign(rehearse(reports).migrations[0]!.rollback, { reapply: 'mismatch', reapplyDiff: '@@ indexes @@\n-index "Invoice_dueDate_idx" on ("dueDate")' });
+    Object.assign(rehearse(reports).migrations[0]!.rollback, {
+      reapply: 'mismatch',
+      reapplyDiff: '@@ indexes @@\n-index "Invoice_dueDate_idx" on ("dueDate")',
+    });
     const page = html(renderMarkdown(reports));
     expect(page).toContain('<details><summary>Schema diff after re-applying (<code>-</code> first apply, <code>+</code> re-apply)</summary>');
     expect(page).toContain('-index &quot;Invoice_dueDate_idx&quot; on (&quot;dueDate&quot;)');
@@ -110,7 +128,7 @@ describe('Markdown report of the fixture reports', () => {
     expect(pairs[8]![3]).toContain('dropped Organization.legacyErpId with its data');
   });
 
-  it('draws each migration\'s lock timeline as a Mermaid gantt: a section per relation, the mode as label, crit for ACCESS EXCLUSIVE, waits marked', () => {
+  it("draws each migration's lock timeline as a Mermaid gantt: a section per relation, the mode as label, crit for ACCESS EXCLUSIVE, waits marked", () => {
     const [first, second] = mermaidBlocks(renderMarkdown(fixture));
     expect(first!.split('\n')).toEqual([
       'gantt',
@@ -137,18 +155,31 @@ describe('Markdown report of the fixture reports', () => {
 
   it('says when a step stopped with an error, and when reports come from different commits', () => {
     const reports = copy();
-    const stopped = envelopeOf({ step: 'rehearse', command: 'rehearse', startedAt: new Date(0), finishedAt: new Date(1500), commit: '1234567890abcdef', dbopsVersion: '0.1.0', thrown: new EnvError('could not connect to the snapshot server', { code: 'P1001', hint: 'Check STAGING_SNAPSHOT_URL' }) });
+    const stopped = envelopeOf({
+      step: 'rehearse',
+      command: 'rehearse',
+      startedAt: new Date(0),
+      finishedAt: new Date(1500),
+      commit: '1234567890abcdef',
+      dbopsVersion: '0.1.0',
+      thrown: new EnvError('could not connect to the snapshot server', { code: 'P1001', hint: 'Check STAGING_SNAPSHOT_URL' }),
+    });
     reports[2] = { file: 'reports/rehearse.json', report: stopped };
     const md = renderMarkdown(reports);
-    expect(md).toContain('> ❌ **rehearse** stopped with <code>P1001</code>: could not connect to the snapshot server<br>**Fix:** Check STAGING\\_SNAPSHOT\\_URL');
-    expect(md).toContain('⚠️ the reports come from different commits: lint <code>9f3c2a1b7d4e</code>, rollbacks <code>9f3c2a1b7d4e</code>, rehearse <code>1234567890ab</code>');
+    expect(md).toContain(
+      '> ❌ **rehearse** stopped with <code>P1001</code>: could not connect to the snapshot server<br>**Fix:** Check STAGING\\_SNAPSHOT\\_URL',
+    );
+    expect(md).toContain(
+      '⚠️ the reports come from different commits: lint <code>9f3c2a1b7d4e</code>, rollbacks <code>9f3c2a1b7d4e</code>, rehearse <code>1234567890ab</code>',
+    );
     expect(md).toContain('| rehearse | ❌ fail (exit 3) |');
     expect(md).not.toContain('### ❌ Rehearsal');
   });
 });
 
 describe('hostile tool output', () => {
-  const HOSTILE = 'pipe | in <script>alert(1)</script> `tick` --> <!-- hidden --> <img src=x onerror=alert(2)> @astro/admins [link](javascript:alert(3)) *bold*\nsecond line';
+  const HOSTILE =
+    'pipe | in <script>alert(1)</script> `tick` --> <!-- hidden --> <img src=x onerror=alert(2)> @astro/admins [link](javascript:alert(3)) *bold*\nsecond line';
 
   function hostileReports(): LoadedReport[] {
     const reports = copy();
@@ -200,11 +231,15 @@ describe('length limits', () => {
     const data = rehearse(reports);
     const template = data.migrations[1]!;
     const diff = Array.from({ length: 400 }, (_, i) => `+column "c${i}" text not null default '${'x'.repeat(40)}'`).join('\n');
-    data.migrations = Array.from({ length: 60 }, (_, i): MigrationRehearsal => ({ ...structuredClone(template), name: `2026110412${String(i).padStart(4, '0')}_m${i}`, rollback: { ...template.rollback, diff } }));
+    data.migrations = Array.from({ length: 60 }, (_, i): MigrationRehearsal => ({
+      ...structuredClone(template),
+      name: `2026110412${String(i).padStart(4, '0')}_m${i}`,
+      rollback: { ...template.rollback, diff },
+    }));
     return reports;
   }
 
-  it('a PR comment stays under GitHub\'s 65,536 characters, whole blocks only, and says what was left out', () => {
+  it("a PR comment stays under GitHub's 65,536 characters, whole blocks only, and says what was left out", () => {
     const md = renderMarkdown(bigReports(), { prefix: `${COMMENT_MARKER}\n`, limit: 65_000 });
     expect(md.length).toBeLessThanOrEqual(65_000);
     expect(md.startsWith(`${COMMENT_MARKER}\n## ❌`)).toBe(true);

@@ -80,7 +80,12 @@ describe('SARIF 2.1.0', () => {
       'During normal index creation, table updates are blocked, but reads are still allowed.\n\nUse `CONCURRENTLY` to avoid blocking writes (and move the statement to a migration of its own: it cannot run in a transaction).',
     );
     expect(squawk.locations).toEqual([
-      { physicalLocation: { artifactLocation: { uri: 'prisma/migrations/20261104120000_invoice_due_date/migration.sql' }, region: { startLine: 5, startColumn: 1, endLine: 5, endColumn: 60 } } },
+      {
+        physicalLocation: {
+          artifactLocation: { uri: 'prisma/migrations/20261104120000_invoice_due_date/migration.sql' },
+          region: { startLine: 5, startColumn: 1, endLine: 5, endColumn: 60 },
+        },
+      },
     ]);
     expect(resultFor(log, 'squawk/changing-column-type').level).toBe('warning');
     expect(resultFor(log, 'rollbacks/drops-data').level).toBe('note');
@@ -92,13 +97,17 @@ describe('SARIF 2.1.0', () => {
       artifactLocation: { uri: 'prisma/migrations/20261104120000_invoice_due_date/migration.sql' },
       region: { startLine: 1 },
     });
-    expect(resultFor(log, 'rehearse/rollback-mismatch').locations![0]!.physicalLocation!.artifactLocation!.uri).toBe('rollbacks/20261104121500_payment_channel.sql');
+    expect(resultFor(log, 'rehearse/rollback-mismatch').locations![0]!.physicalLocation!.artifactLocation!.uri).toBe(
+      'rollbacks/20261104121500_payment_channel.sql',
+    );
   });
 
-  it('uses the rollbacks report\'s migrations folder for migrations lint did not list', () => {
+  it("uses the rollbacks report's migrations folder for migrations lint did not list", () => {
     const reports = structuredClone(fixture).filter((r) => r.report.step !== 'lint');
     (reports[0]!.report.data as { migrationsDir: string }).migrationsDir = 'db/migrations/';
-    expect(resultFor(toSarif(reports, '0.1.0'), 'rehearse/rewrite').locations![0]!.physicalLocation!.artifactLocation!.uri).toBe('db/migrations/20261104120000_invoice_due_date/migration.sql');
+    expect(resultFor(toSarif(reports, '0.1.0'), 'rehearse/rewrite').locations![0]!.physicalLocation!.artifactLocation!.uri).toBe(
+      'db/migrations/20261104120000_invoice_due_date/migration.sql',
+    );
   });
 
   it('gives stable fingerprints: the same finding with other measurements or moved lines keeps its print', () => {
@@ -119,7 +128,9 @@ describe('SARIF 2.1.0', () => {
   it('numbers findings that differ only in their line apart, so each stays its own alert', () => {
     const reports = structuredClone(fixture);
     reports[0]!.report.findings.push({ ...reports[0]!.report.findings[0]!, line: 12, endLine: 12 });
-    const prints = toSarif(reports, '0.1.0').runs[0]!.results!.filter((r) => r.ruleId === 'squawk/require-concurrent-index-creation').map((r) => r.partialFingerprints!['dbopsFinding/v1']!);
+    const prints = toSarif(reports, '0.1.0')
+      .runs[0]!.results!.filter((r) => r.ruleId === 'squawk/require-concurrent-index-creation')
+      .map((r) => r.partialFingerprints!['dbopsFinding/v1']!);
     expect(prints).toHaveLength(2);
     expect(prints[0]!.split(':')[0]).toBe(prints[1]!.split(':')[0]);
     expect(prints.map((p) => p.split(':')[1])).toEqual(['1', '2']);
@@ -133,9 +144,22 @@ describe('SARIF 2.1.0', () => {
 
   it('reports a step that stopped as a failed invocation', () => {
     const reports = structuredClone(fixture);
-    reports[2] = { file: 'r', report: envelopeOf({ step: 'rehearse', command: 'rehearse', startedAt: new Date(0), finishedAt: new Date(1), commit: null, dbopsVersion: '0.1.0', thrown: new EnvError('no server', { hint: 'start one' }) }) };
+    reports[2] = {
+      file: 'r',
+      report: envelopeOf({
+        step: 'rehearse',
+        command: 'rehearse',
+        startedAt: new Date(0),
+        finishedAt: new Date(1),
+        commit: null,
+        dbopsVersion: '0.1.0',
+        thrown: new EnvError('no server', { hint: 'start one' }),
+      }),
+    };
     const log = toSarif(reports, '0.1.0');
-    expect(log.runs[0]!.invocations).toEqual([{ executionSuccessful: false, toolExecutionNotifications: [{ level: 'error', message: { text: 'dbops rehearse stopped: no server Fix: start one' } }] }]);
+    expect(log.runs[0]!.invocations).toEqual([
+      { executionSuccessful: false, toolExecutionNotifications: [{ level: 'error', message: { text: 'dbops rehearse stopped: no server Fix: start one' } }] },
+    ]);
     expect(validate(JSON.parse(JSON.stringify(log)))).toBe(true);
   });
 

@@ -37,7 +37,17 @@ describe('writeReport', () => {
     const path = await writeReport(dir, outcome({ result: { ...passing, verdict: 'fail' } }));
     expect(path).toBe(join(dir, 'rollbacks.json'));
     const written = ReportEnvelope.parse(JSON.parse(readFileSync(path, 'utf8')));
-    expect(written).toMatchObject({ schemaVersion: 1, step: 'rollbacks', command: 'rollbacks check', verdict: 'fail', exitCode: 1, durationMs: 1250, commit: 'abc123', dbopsVersion: '0.1.0', startedAt: '2026-11-04T12:00:00.000Z' });
+    expect(written).toMatchObject({
+      schemaVersion: 1,
+      step: 'rollbacks',
+      command: 'rollbacks check',
+      verdict: 'fail',
+      exitCode: 1,
+      durationMs: 1250,
+      commit: 'abc123',
+      dbopsVersion: '0.1.0',
+      startedAt: '2026-11-04T12:00:00.000Z',
+    });
     expect(written.data).toEqual(passing.data);
     expect(written.error).toBeUndefined();
     expect(readdirSync(dir)).toEqual(['rollbacks.json']);
@@ -45,7 +55,10 @@ describe('writeReport', () => {
 
   it('keeps an exit code the step chose (exit 3 after the last lock-timeout retry) and its error block', async () => {
     const dir = freshDir();
-    await writeReport(dir, outcome({ result: { ...passing, verdict: 'fail', exitCode: 3, error: { code: 'P1002', message: 'lock timeout', hint: 'retry later' } } }));
+    await writeReport(
+      dir,
+      outcome({ result: { ...passing, verdict: 'fail', exitCode: 3, error: { code: 'P1002', message: 'lock timeout', hint: 'retry later' } } }),
+    );
     const written = parseReport('x', readFileSync(join(dir, 'rollbacks.json'), 'utf8'));
     expect(written.exitCode).toBe(3);
     expect(written.error).toEqual({ code: 'P1002', message: 'lock timeout', hint: 'retry later' });
@@ -56,7 +69,13 @@ describe('writeReport', () => {
     await writeReport(dir, outcome({ thrown: new EnvError('database unreachable at db:5432', { hint: 'start it', code: 'P1001' }) }));
     const text = readFileSync(join(dir, 'rollbacks.json'), 'utf8');
     const written = parseReport('x', text, 'rollbacks');
-    expect(written).toMatchObject({ verdict: 'fail', exitCode: 3, findings: [], data: null, error: { code: 'P1001', message: 'database unreachable at db:5432', hint: 'start it' } });
+    expect(written).toMatchObject({
+      verdict: 'fail',
+      exitCode: 3,
+      findings: [],
+      data: null,
+      error: { code: 'P1001', message: 'database unreachable at db:5432', hint: 'start it' },
+    });
     const internal = envelopeOf(outcome({ thrown: new TypeError('x is undefined') }));
     expect(internal).toMatchObject({ verdict: 'fail', exitCode: 70, error: { message: 'Internal error: x is undefined' } });
     expect(envelopeOf(outcome({ thrown: new RefusedError('no') })).exitCode).toBe(1);

@@ -20,7 +20,7 @@ const Inputs = z.object({ reportsDir: z.string().default('reports'), flavour: z.
 const spec = (report: string, load: CommandSpec['load']): CommandSpec => ({ path: [report], summary: '', examples: [], inputs: Inputs, report, load });
 
 describe('terminal rendering of reports', () => {
-  it('renders each report with its own step module, given the result and the step\'s default inputs', async () => {
+  it("renders each report with its own step module, given the result and the step's default inputs", async () => {
     const seen: Array<{ verdict: string; findings: number; input: unknown }> = [];
     const own = spec('lint', async () => ({
       run: async () => ({ verdict: 'pass', findings: [], data: null }),
@@ -31,14 +31,23 @@ describe('terminal rendering of reports', () => {
     }));
     const text = await renderTerminal(fixture.slice(0, 1), [own], silentLogger());
     expect(seen).toEqual([{ verdict: 'fail', findings: 3, input: { reportsDir: 'reports', flavour: 'plain' } }]);
-    expect(text).toBe(`── lint ── fail · 1 error, 1 warning, 1 notice · 689 ms · commit 9f3c2a1b7d4e · ${join(FIXTURES, 'lint.json')}\nlint rendered 2.66.0\n\ndbops report: fail (lint fail)\n`);
+    expect(text).toBe(
+      `── lint ── fail · 1 error, 1 warning, 1 notice · 689 ms · commit 9f3c2a1b7d4e · ${join(FIXTURES, 'lint.json')}\nlint rendered 2.66.0\n\ndbops report: fail (lint fail)\n`,
+    );
   });
 
   it('falls back to a list of findings when the step module cannot be loaded or cannot render', async () => {
     const missing = spec('lint', () => Promise.reject(new Error('Cannot find module ./steps/lint/index.ts')));
-    const broken = spec('rehearse', async () => ({ run: async () => ({ verdict: 'pass', findings: [], data: null }), render: () => { throw new TypeError('x is undefined'); } }));
+    const broken = spec('rehearse', async () => ({
+      run: async () => ({ verdict: 'pass', findings: [], data: null }),
+      render: () => {
+        throw new TypeError('x is undefined');
+      },
+    }));
     const text = await renderTerminal(fixture, [missing, broken], silentLogger());
-    expect(text).toContain('  error   squawk/require-concurrent-index-creation  prisma/migrations/20261104120000_invoice_due_date/migration.sql:5:1\n          During normal index creation');
+    expect(text).toContain(
+      '  error   squawk/require-concurrent-index-creation  prisma/migrations/20261104120000_invoice_due_date/migration.sql:5:1\n          During normal index creation',
+    );
     expect(text).toContain('          fix: Use `CONCURRENTLY`');
     expect(text).toContain('  error   rehearse/access-exclusive  20261104120000_invoice_due_date\n');
     // No module at all for rollbacks: its (empty) findings.
@@ -48,12 +57,22 @@ describe('terminal rendering of reports', () => {
   });
 
   it('shows why a step stopped and does not ask its module to render missing data', async () => {
-    const stopped = envelopeOf({ step: 'rehearse', command: 'rehearse', startedAt: new Date(0), finishedAt: new Date(2000), commit: null, dbopsVersion: '0.1.0', thrown: new EnvError('could not connect to the snapshot server', { code: 'P1001', hint: 'Check STAGING_SNAPSHOT_URL.' }) });
+    const stopped = envelopeOf({
+      step: 'rehearse',
+      command: 'rehearse',
+      startedAt: new Date(0),
+      finishedAt: new Date(2000),
+      commit: null,
+      dbopsVersion: '0.1.0',
+      thrown: new EnvError('could not connect to the snapshot server', { code: 'P1001', hint: 'Check STAGING_SNAPSHOT_URL.' }),
+    });
     let called = false;
     const own = spec('rehearse', async () => ({ run: async () => ({ verdict: 'pass', findings: [], data: null }), render: () => ((called = true), '') }));
     const text = await renderTerminal([{ file: 'reports/rehearse.json', report: stopped }], [own], silentLogger());
     expect(called).toBe(false);
-    expect(text).toBe('── rehearse ── fail (exit 3) · 0 errors, 0 warnings, 0 notices · 2.00 s · commit unknown · reports/rehearse.json\nStopped (P1001): could not connect to the snapshot server\nFix: Check STAGING_SNAPSHOT_URL.\n\ndbops report: fail (rehearse fail)\n');
+    expect(text).toBe(
+      '── rehearse ── fail (exit 3) · 0 errors, 0 warnings, 0 notices · 2.00 s · commit unknown · reports/rehearse.json\nStopped (P1001): could not connect to the snapshot server\nFix: Check STAGING_SNAPSHOT_URL.\n\ndbops report: fail (rehearse fail)\n',
+    );
   });
 
   it('genericRender says so when there is nothing to list', () => {

@@ -31,29 +31,42 @@ registry.push({
   path: ['probe-step'],
   spec: async () => defineCommand({ path: ['probe-step'], summary: 'test probe', examples: [], inputs: ProbeInputs, report: 'probe' }),
   run: async () => ({
-      async run(input: z.output<typeof ProbeInputs>): Promise<StepResult<{ checked: number; dsn: string }>> {
-        if (input.outcome === 'throw') throw new EnvError('staging snapshot postgresql://snap:Sup3rS3cret@staging.internal/astro is unreachable', { hint: 'Check STAGING_SNAPSHOT_URL.' });
-        if (input.outcome === 'crash') throw new TypeError("Cannot read properties of undefined (reading 'name')");
-        // The work is done, then the reports folder becomes a file (a job's cleanup, a full disk): only the report is lost.
-        if (input.outcome === 'lose-reports') {
-          rmSync(input.reportsDir, { recursive: true, force: true });
-          mkdirSync(dirname(input.reportsDir), { recursive: true });
-          writeFileSync(input.reportsDir, 'in the way\n');
-        }
-        return {
-          verdict: input.outcome === 'lose-reports' ? 'pass' : input.outcome,
-          findings:
-            input.outcome === 'fail'
-              ? [{ rule: 'probe/leak', severity: 'error', message: 'lock timeout on postgresql://app:Sup3rS3cret@db.internal:5432/astro?schema=public', file: 'prisma/migrations/m1/migration.sql', line: 3 }]
-              : [],
-          data: { checked: 2, dsn: 'postgresql://app:Sup3rS3cret@db.internal/astro' },
-        };
-      },
-      render: (r: StepResult<{ checked: number }>) => `probe ${r.verdict}\n`,
+    async run(input: z.output<typeof ProbeInputs>): Promise<StepResult<{ checked: number; dsn: string }>> {
+      if (input.outcome === 'throw')
+        throw new EnvError('staging snapshot postgresql://snap:Sup3rS3cret@staging.internal/astro is unreachable', { hint: 'Check STAGING_SNAPSHOT_URL.' });
+      if (input.outcome === 'crash') throw new TypeError("Cannot read properties of undefined (reading 'name')");
+      // The work is done, then the reports folder becomes a file (a job's cleanup, a full disk): only the report is lost.
+      if (input.outcome === 'lose-reports') {
+        rmSync(input.reportsDir, { recursive: true, force: true });
+        mkdirSync(dirname(input.reportsDir), { recursive: true });
+        writeFileSync(input.reportsDir, 'in the way\n');
+      }
+      return {
+        verdict: input.outcome === 'lose-reports' ? 'pass' : input.outcome,
+        findings:
+          input.outcome === 'fail'
+            ? [
+                {
+                  rule: 'probe/leak',
+                  severity: 'error',
+                  message: 'lock timeout on postgresql://app:Sup3rS3cret@db.internal:5432/astro?schema=public',
+                  file: 'prisma/migrations/m1/migration.sql',
+                  line: 3,
+                },
+              ]
+            : [],
+        data: { checked: 2, dsn: 'postgresql://app:Sup3rS3cret@db.internal/astro' },
+      };
+    },
+    render: (r: StepResult<{ checked: number }>) => `probe ${r.verdict}\n`,
   }),
 });
 
-registry.push({ path: ['probe-plain'], spec: async () => defineCommand({ path: ['probe-plain'], summary: 'test probe without a report', examples: [], inputs: ProbeInputs }), run: async () => ({ run: async () => ({ verdict: 'pass', findings: [], data: null }), render: () => '' }) });
+registry.push({
+  path: ['probe-plain'],
+  spec: async () => defineCommand({ path: ['probe-plain'], summary: 'test probe without a report', examples: [], inputs: ProbeInputs }),
+  run: async () => ({ run: async () => ({ verdict: 'pass', findings: [], data: null }), render: () => '' }),
+});
 
 const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
 const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -68,7 +81,16 @@ describe('report writing in the CLI', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toBe('probe pass\n');
     const report = read(dir);
-    expect(report).toMatchObject({ schemaVersion: 1, step: 'probe', command: 'probe-step', verdict: 'pass', exitCode: 0, commit: head, dbopsVersion: version, findings: [] });
+    expect(report).toMatchObject({
+      schemaVersion: 1,
+      step: 'probe',
+      command: 'probe-step',
+      verdict: 'pass',
+      exitCode: 0,
+      commit: head,
+      dbopsVersion: version,
+      findings: [],
+    });
     expect(Date.parse(report.finishedAt)).toBeGreaterThanOrEqual(Date.parse(report.startedAt));
     expect(report.durationMs).toBe(Date.parse(report.finishedAt) - Date.parse(report.startedAt));
     expect(report.data).toEqual({ checked: 2, dsn: 'postgresql://app:***@db.internal/astro' });
@@ -83,7 +105,15 @@ describe('report writing in the CLI', () => {
     expect(text).not.toContain('Sup3rS3cret');
     const report = read(dir);
     expect(report).toMatchObject({ verdict: 'fail', exitCode: 1 });
-    expect(report.findings).toEqual([{ rule: 'probe/leak', severity: 'error', message: 'lock timeout on postgresql://app:***@db.internal:5432/astro?schema=public', file: 'prisma/migrations/m1/migration.sql', line: 3 }]);
+    expect(report.findings).toEqual([
+      {
+        rule: 'probe/leak',
+        severity: 'error',
+        message: 'lock timeout on postgresql://app:***@db.internal:5432/astro?schema=public',
+        file: 'prisma/migrations/m1/migration.sql',
+        line: 3,
+      },
+    ]);
   });
 
   it('writes the report when the step throws a DbopsError: verdict fail, the error, its exit code', async () => {
@@ -92,7 +122,13 @@ describe('report writing in the CLI', () => {
     expect(run.code).toBe(3);
     expect(run.stderr).toContain('is unreachable');
     const report = read(dir);
-    expect(report).toMatchObject({ verdict: 'fail', exitCode: 3, findings: [], data: null, error: { message: 'staging snapshot postgresql://snap:***@staging.internal/astro is unreachable', hint: 'Check STAGING_SNAPSHOT_URL.' } });
+    expect(report).toMatchObject({
+      verdict: 'fail',
+      exitCode: 3,
+      findings: [],
+      data: null,
+      error: { message: 'staging snapshot postgresql://snap:***@staging.internal/astro is unreachable', hint: 'Check STAGING_SNAPSHOT_URL.' },
+    });
     expect(readFileSync(join(dir, 'probe.json'), 'utf8')).not.toContain('Sup3rS3cret');
   });
 
@@ -100,7 +136,11 @@ describe('report writing in the CLI', () => {
     const dir = reportsDir();
     const run = await dbops(['probe-step', '--reports-dir', dir, '--outcome', 'crash']);
     expect(run.code).toBe(70);
-    expect(read(dir)).toMatchObject({ verdict: 'fail', exitCode: 70, error: { message: "Internal error: Cannot read properties of undefined (reading 'name')" } });
+    expect(read(dir)).toMatchObject({
+      verdict: 'fail',
+      exitCode: 70,
+      error: { message: "Internal error: Cannot read properties of undefined (reading 'name')" },
+    });
   });
 
   it('records commit null outside a git work tree', async () => {

@@ -13,7 +13,10 @@ type Retention = BackupsPolicy['retention'];
 const retention = (over: Partial<Record<keyof Retention, unknown>> = {}): Retention => BackupsPolicy.parse({ version: 1, retention: over }).retention;
 
 let serial = 0;
-function backup(finishedAt: string, o: { tier?: Tier; status?: Status; database?: string; failed?: { check: 'sha256' | 'decrypt' | 'archive'; message: string } } = {}): BackupEntry {
+function backup(
+  finishedAt: string,
+  o: { tier?: Tier; status?: Status; database?: string; failed?: { check: 'sha256' | 'decrypt' | 'archive'; message: string } } = {},
+): BackupEntry {
   const tier = o.tier ?? 'daily';
   const status = o.status ?? 'verified';
   const finished = new Date(finishedAt);
@@ -29,7 +32,12 @@ function backup(finishedAt: string, o: { tier?: Tier; status?: Status; database?
     checks: [
       { name: 'sha256', ok: ok || o.failed?.check !== 'sha256', durationMs: 5, ...(o.failed?.check === 'sha256' ? { message: o.failed.message } : {}) },
       { name: 'decrypt', ok: ok || o.failed?.check !== 'decrypt', durationMs: 5, ...(o.failed?.check === 'decrypt' ? { message: o.failed.message } : {}) },
-      { name: 'archive', ok: ok || (o.failed !== undefined && o.failed.check !== 'archive'), durationMs: 5, ...(o.failed?.check === 'archive' ? { message: o.failed.message } : {}) },
+      {
+        name: 'archive',
+        ok: ok || (o.failed !== undefined && o.failed.check !== 'archive'),
+        durationMs: 5,
+        ...(o.failed?.check === 'archive' ? { message: o.failed.message } : {}),
+      },
     ],
     durationMs: 15,
     dbops: { version: '0.1.0', commit: null },
@@ -60,7 +68,11 @@ function plan(named: Record<string, BackupEntry>, policy: Retention, now = '2027
   const nameOf = new Map(Object.entries(named).map(([name, e]) => [e.manifest.id, name]));
   const decisions = planRetention(Object.values(named), policy, new Date(now));
   const byName = Object.fromEntries(decisions.map((d) => [nameOf.get(d.id)!, d]));
-  const names = (keep: boolean) => decisions.filter((d) => d.keep === keep).map((d) => nameOf.get(d.id)!).sort();
+  const names = (keep: boolean) =>
+    decisions
+      .filter((d) => d.keep === keep)
+      .map((d) => nameOf.get(d.id)!)
+      .sort();
   return { decisions, keep: names(true), del: names(false), reasons: (name: string) => byName[name]!.reasons };
 }
 
@@ -227,8 +239,17 @@ describe.each(PROCESS_ZONES)('fixtures with the process in TZ=%s', (tz) => {
 
   it('keeps the newest verified backup when every newer backup failed', () => {
     const good = backup('2026-11-01T02:00:00Z');
-    const failed = Array.from({ length: 8 }, (_, i) => backup(`2026-11-${String(i + 2).padStart(2, '0')}T02:00:00Z`, { status: 'failed', failed: { check: 'archive', message: 'pg_restore: error: could not read input file' } }));
-    const decisions = planRetention([...failed, good], retention({ zone: 'UTC', daily: 0, weekly: 0, monthly: 0, keep_last: 1 }), new Date('2026-11-10T12:00:00Z'));
+    const failed = Array.from({ length: 8 }, (_, i) =>
+      backup(`2026-11-${String(i + 2).padStart(2, '0')}T02:00:00Z`, {
+        status: 'failed',
+        failed: { check: 'archive', message: 'pg_restore: error: could not read input file' },
+      }),
+    );
+    const decisions = planRetention(
+      [...failed, good],
+      retention({ zone: 'UTC', daily: 0, weekly: 0, monthly: 0, keep_last: 1 }),
+      new Date('2026-11-10T12:00:00Z'),
+    );
     expect(decisions.filter((d) => d.keep).map((d) => d.id)).toEqual([good.manifest.id]);
     expect(decisions.find((d) => d.id === good.manifest.id)!.reasons).toEqual(['newest verified', 'keep_last 1/1']);
     expect(decisions.filter((d) => !d.keep)).toHaveLength(8);
@@ -299,8 +320,14 @@ describe.each(PROCESS_ZONES)('fixtures with the process in TZ=%s', (tz) => {
 
 describe('delete reasons', () => {
   it('a failed backup names the first failed check with its message on one line, then the others', () => {
-    const e = backup('2026-11-19T02:00:00Z', { status: 'failed', failed: { check: 'archive', message: `pg_restore: error: could not read\n  input file: ${'x'.repeat(300)}` } });
-    e.verifications[0]!.checks.push({ name: 'restore', ok: false, durationMs: 0, message: 'not run: archive failed' }, { name: 'manifest', ok: false, durationMs: 0, message: 'not run: archive failed' });
+    const e = backup('2026-11-19T02:00:00Z', {
+      status: 'failed',
+      failed: { check: 'archive', message: `pg_restore: error: could not read\n  input file: ${'x'.repeat(300)}` },
+    });
+    e.verifications[0]!.checks.push(
+      { name: 'restore', ok: false, durationMs: 0, message: 'not run: archive failed' },
+      { name: 'manifest', ok: false, durationMs: 0, message: 'not run: archive failed' },
+    );
     const [d] = planRetention([e], retention({ zone: 'UTC' }), new Date('2026-11-20T00:00:00Z'));
     expect(d!.keep).toBe(false);
     expect(d!.reasons).toHaveLength(1);
@@ -316,7 +343,10 @@ const START = Date.parse('2026-01-01T00:00:00Z');
 const YEAR = 366 * 86_400_000;
 
 const arbEntry = fc.record({
-  offset: fc.oneof(fc.integer({ min: 0, max: YEAR }), fc.integer({ min: 0, max: 20 }).map((d) => d * 86_400_000 + 2 * 3_600_000)),
+  offset: fc.oneof(
+    fc.integer({ min: 0, max: YEAR }),
+    fc.integer({ min: 0, max: 20 }).map((d) => d * 86_400_000 + 2 * 3_600_000),
+  ),
   tier: fc.constantFrom<Tier>('daily', 'daily', 'daily', 'weekly', 'monthly', 'pre-deploy'),
   status: fc.constantFrom<Status>('verified', 'verified', 'verified', 'failed', 'unverified'),
   database: fc.constantFrom('astrofinance', 'astrofinance', 'astrofinance', 'ledger'),
@@ -330,11 +360,20 @@ const arbPolicy = fc.record({
   pre_deploy: fc.constantFrom('0', '1d', '90d'),
   unverified_grace: fc.constantFrom('0', '2d'),
 });
-const arbCase = fc.record({ entries: fc.array(arbEntry, { maxLength: 40 }), policy: arbPolicy, nowOffset: fc.integer({ min: 0, max: 120 * 86_400_000 }) }).map(({ entries, policy, nowOffset }) => ({
-  entries: entries.map((e) => backup(new Date(START + e.offset).toISOString(), { tier: e.tier, status: e.status, database: e.database, failed: { check: 'sha256', message: 'mismatch' } })),
-  policy: retention(policy),
-  now: new Date(START + YEAR + nowOffset),
-}));
+const arbCase = fc
+  .record({ entries: fc.array(arbEntry, { maxLength: 40 }), policy: arbPolicy, nowOffset: fc.integer({ min: 0, max: 120 * 86_400_000 }) })
+  .map(({ entries, policy, nowOffset }) => ({
+    entries: entries.map((e) =>
+      backup(new Date(START + e.offset).toISOString(), {
+        tier: e.tier,
+        status: e.status,
+        database: e.database,
+        failed: { check: 'sha256', message: 'mismatch' },
+      }),
+    ),
+    policy: retention(policy),
+    now: new Date(START + YEAR + nowOffset),
+  }));
 
 const newestVerified = (entries: readonly BackupEntry[], n: number) =>
   entries
@@ -352,7 +391,10 @@ describe('retention properties', () => {
         const kept = keptIds(planRetention(entries, policy, now));
         for (const id of newestVerified(entries, policy.keep_last)) expect(kept.has(id)).toBe(true);
         for (const db of ['astrofinance', 'ledger']) {
-          const [newest] = newestVerified(entries.filter((e) => e.manifest.database.name === db), 1);
+          const [newest] = newestVerified(
+            entries.filter((e) => e.manifest.database.name === db),
+            1,
+          );
           if (newest) expect(kept.has(newest)).toBe(true);
         }
       }),
@@ -400,7 +442,11 @@ describe('retention properties', () => {
     fc.assert(
       fc.property(arbCase, ({ entries, policy, now }) => {
         const kept = keptIds(planRetention(entries, policy, now));
-        const again = planRetention(entries.filter((e) => kept.has(e.manifest.id)), policy, now);
+        const again = planRetention(
+          entries.filter((e) => kept.has(e.manifest.id)),
+          policy,
+          now,
+        );
         expect(again.filter((d) => !d.keep)).toEqual([]);
       }),
     );
@@ -409,7 +455,9 @@ describe('retention properties', () => {
   it('keeps per tier exactly what restic keeps (newest first, a new bucket value keeps, the oldest while the tier is short)', () => {
     // restic's own loop (internal/restic/snapshot_policy.go ApplyPolicy), over the backups eligible for the tiers.
     const restic = (eligible: BackupEntry[], n: number, key: (e: BackupEntry) => string) => {
-      const sorted = [...eligible].sort((a, b) => Date.parse(b.manifest.finishedAt) - Date.parse(a.manifest.finishedAt) || (a.manifest.id < b.manifest.id ? 1 : -1));
+      const sorted = [...eligible].sort(
+        (a, b) => Date.parse(b.manifest.finishedAt) - Date.parse(a.manifest.finishedAt) || (a.manifest.id < b.manifest.id ? 1 : -1),
+      );
       const kept = new Set<string>();
       let count = n;
       let last: string | undefined;
@@ -429,7 +477,11 @@ describe('retention properties', () => {
         const single = entries.filter((e) => e.manifest.database.name === 'astrofinance');
         const ds = planRetention(single, policy, now);
         const eligible = single.filter((e) => e.status === 'verified' && e.manifest.tier !== 'pre-deploy');
-        for (const [tier, bucket] of [['daily', 'day'], ['weekly', 'week'], ['monthly', 'month']] as const) {
+        for (const [tier, bucket] of [
+          ['daily', 'day'],
+          ['weekly', 'week'],
+          ['monthly', 'month'],
+        ] as const) {
           const expected = restic(eligible, policy[tier], (e) => bucketsOf(new Date(e.manifest.finishedAt), policy.zone)[bucket]);
           const actual = new Set(ds.filter((d) => d.reasons.some((r) => r.startsWith(`${tier} `) || r.startsWith(`${tier}:`))).map((d) => d.id));
           expect(actual).toEqual(expected);

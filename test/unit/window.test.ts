@@ -8,7 +8,10 @@ const berlin = (open: WindowsPolicy['open']): WindowsPolicy => ({ zone: 'Europe/
 const at = (iso: string) => new Date(iso);
 
 describe('isOpen', () => {
-  const business = berlin([{ days: ['mon', 'tue', 'wed', 'thu'], from: '09:00', to: '16:00' }, { days: ['fri'], from: '09:00', to: '12:00' }]);
+  const business = berlin([
+    { days: ['mon', 'tue', 'wed', 'thu'], from: '09:00', to: '16:00' },
+    { days: ['fri'], from: '09:00', to: '12:00' },
+  ]);
 
   it('uses winter time (UTC+1) before the spring switch and summer time (UTC+2) after it', () => {
     // Friday 27 March 2026, CET: 08:30Z = 09:30 local → open; 11:30Z = 12:30 local → closed (fri closes at 12).

@@ -17,10 +17,15 @@ const commands = await loadSpecs();
 
 // The package imports its JSON schema without an import attribute, which Node's own ESM loader refuses;
 // tsx's loader (the one dbops runs under) accepts it.
-const { convertWorkflowTemplate, NoOperationTraceWriter, parseWorkflow } = (await tsImport('@actions/workflow-parser', import.meta.url)) as typeof import('@actions/workflow-parser');
+const { convertWorkflowTemplate, NoOperationTraceWriter, parseWorkflow } = (await tsImport(
+  '@actions/workflow-parser',
+  import.meta.url,
+)) as typeof import('@actions/workflow-parser');
 
 const DIR = join(ROOT, '.github/workflows');
-const files = readdirSync(DIR).filter((f) => /\.ya?ml$/.test(f)).sort();
+const files = readdirSync(DIR)
+  .filter((f) => /\.ya?ml$/.test(f))
+  .sort();
 
 interface Step {
   uses?: string;
@@ -73,7 +78,7 @@ describe.each(files)('.github/workflows/%s', (file) => {
   const text = readFileSync(join(DIR, file), 'utf8');
   const workflow = load(file);
 
-  it('parses with GitHub\'s workflow parser without errors', async () => {
+  it("parses with GitHub's workflow parser without errors", async () => {
     const result = parseWorkflow({ name: file, content: text }, new NoOperationTraceWriter());
     expect(result.context.errors.getErrors().map((e) => e.message)).toEqual([]);
     expect(result.value).toBeDefined();
@@ -102,7 +107,8 @@ describe.each(files)('.github/workflows/%s', (file) => {
 
   it('starts dbops as ./dbops: npx would add about 0.9 s to every step', () => {
     for (const s of steps(workflow).filter((s) => s.run && /\bdbops\s/.test(s.run))) {
-      for (const line of s.run!.split('\n').filter((l) => /(^|\s)(npx\s+|npm\s+run\s+(-s\s+)?|\.\/)?dbops\s/.test(l))) expect(line, s.job).toMatch(/(^|\s)\.\/dbops\s/);
+      for (const line of s.run!.split('\n').filter((l) => /(^|\s)(npx\s+|npm\s+run\s+(-s\s+)?|\.\/)?dbops\s/.test(l)))
+        expect(line, s.job).toMatch(/(^|\s)\.\/dbops\s/);
     }
   });
 
@@ -123,15 +129,21 @@ describe.each(files)('.github/workflows/%s', (file) => {
 
 describe('the checks themselves', () => {
   it('the parser reports what GitHub would reject', () => {
-    const bad = 'on: pull_request\npermissions:\n  id-tokens: write\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    timeout-minutes: abc\n    steps:\n      - run: echo hi\n';
-    const errors = parseWorkflow({ name: 'bad.yml', content: bad }, new NoOperationTraceWriter()).context.errors.getErrors().map((e) => e.message);
+    const bad =
+      'on: pull_request\npermissions:\n  id-tokens: write\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    timeout-minutes: abc\n    steps:\n      - run: echo hi\n';
+    const errors = parseWorkflow({ name: 'bad.yml', content: bad }, new NoOperationTraceWriter())
+      .context.errors.getErrors()
+      .map((e) => e.message);
     expect(errors.join('\n')).toMatch(/id-tokens/);
     expect(errors.join('\n')).toMatch(/abc/);
   });
 
   it('inlineUntrusted flags dispatch inputs and event data written into a script, not the same data in env', () => {
     expect(inlineUntrusted('npx dbops deploy --outside-window "${{ inputs.outside_window }}"')).toEqual(['inputs.outside_window']);
-    expect(inlineUntrusted('echo "${{github.event.pull_request.title}}" ${{ toJSON(github.event) }}')).toEqual(['github.event.pull_request.title', 'toJSON(github.event)']);
+    expect(inlineUntrusted('echo "${{github.event.pull_request.title}}" ${{ toJSON(github.event) }}')).toEqual([
+      'github.event.pull_request.title',
+      'toJSON(github.event)',
+    ]);
     expect(inlineUntrusted('git log "${{ github.head_ref }}"')).toHaveLength(1);
     expect(inlineUntrusted('npx dbops deploy --outside-window "$OUTSIDE_WINDOW" # ${{ github.event_name }} ${{ github.run_id }}')).toEqual([]);
   });
@@ -167,7 +179,10 @@ describe('migration-pr.yml', () => {
     for (const [name, job] of Object.entries(w.jobs)) {
       const perms = job.permissions as Record<string, string>;
       expect(perms['contents'], name).toBe('read');
-      const writes = Object.entries(perms).filter(([, v]) => v === 'write').map(([k]) => k).sort();
+      const writes = Object.entries(perms)
+        .filter(([, v]) => v === 'write')
+        .map(([k]) => k)
+        .sort();
       expect(writes, name).toEqual(name === 'report' ? ['pull-requests', 'security-events'] : []);
     }
   });
@@ -230,7 +245,9 @@ function evaluate(expression: string, context: { github: Record<string, unknown>
   const source = expression.trim().replace(/^\$\{\{\s*([\s\S]*?)\s*\}\}$/, '$1');
   const lexed = new Lexer(source).lex();
   const tree = new Parser(lexed.tokens, ['github', 'inputs'], []).parse();
-  const ctx = JSON.parse(JSON.stringify({ github: context.github, inputs: context.inputs ?? {} }), exprData.reviver) as InstanceType<typeof exprData.Dictionary>;
+  const ctx = JSON.parse(JSON.stringify({ github: context.github, inputs: context.inputs ?? {} }), exprData.reviver) as InstanceType<
+    typeof exprData.Dictionary
+  >;
   return JSON.parse(JSON.stringify(new Evaluator(tree, ctx).evaluate(), exprData.replacer)) as unknown;
 }
 const onSchedule = (cron: string) => ({ github: { event_name: 'schedule', event: { schedule: cron } } });
@@ -243,13 +260,23 @@ function fires(cron: string, at: Date): boolean {
   for (const f of fields) expect(f, `${cron}: only numbers and * are evaluated here`).toMatch(/^(\*|\d+)$/);
   const [minute, hour, day, month, weekday] = fields as [string, string, string, string, string];
   const is = (field: string, value: number) => field === '*' || Number(field) === value;
-  return is(minute, at.getUTCMinutes()) && is(hour, at.getUTCHours()) && is(day, at.getUTCDate()) && is(month, at.getUTCMonth() + 1) && is(weekday, at.getUTCDay());
+  return (
+    is(minute, at.getUTCMinutes()) && is(hour, at.getUTCHours()) && is(day, at.getUTCDate()) && is(month, at.getUTCMonth() + 1) && is(weekday, at.getUTCDay())
+  );
 }
 
 interface ScheduledWorkflow extends Workflow {
-  on: { schedule: Array<{ cron: string; timezone?: string }>; workflow_dispatch?: { inputs: Record<string, { type: string; options: string[]; default: string }> } };
+  on: {
+    schedule: Array<{ cron: string; timezone?: string }>;
+    workflow_dispatch?: { inputs: Record<string, { type: string; options: string[]; default: string }> };
+  };
 }
-type FullJob = Job & { 'runs-on'?: string | string[]; concurrency?: unknown; environment?: string | { name: string; deployment?: boolean }; steps: Array<Step & { name?: string }> };
+type FullJob = Job & {
+  'runs-on'?: string | string[];
+  concurrency?: unknown;
+  environment?: string | { name: string; deployment?: boolean };
+  steps: Array<Step & { name?: string }>;
+};
 const jobsOf = (w: Workflow) => Object.entries(w.jobs) as Array<[string, FullJob]>;
 const GROUP = { group: 'dbops-backups', 'cancel-in-progress': false, queue: 'max' };
 const BACKUP_FILES = ['backup.yml', 'restore-test.yml'] as const;
@@ -297,7 +324,14 @@ describe('backup.yml', () => {
   it('creates, verifies, replicates and prunes in that order, then always notifies and uploads the reports', () => {
     const commands = job.steps.flatMap((s) => (s.run ? dbopsInvocations(s.run).map((words) => words.join(' ')) : []));
     // Evidence retention runs with the backup prune: the bundles live on the same target, in the same group.
-    expect(commands).toEqual(['backup create --tier "$TIER"', 'backup verify --latest --tier "$TIER"', 'backup replicate', 'backup prune', 'evidence prune', 'backup notify']);
+    expect(commands).toEqual([
+      'backup create --tier "$TIER"',
+      'backup verify --latest --tier "$TIER"',
+      'backup replicate',
+      'backup prune',
+      'evidence prune',
+      'backup notify',
+    ]);
     const index = (pattern: RegExp) => job.steps.findIndex((s) => pattern.test(s.run ?? s.uses ?? ''));
     const notify = job.steps[index(/dbops backup notify/)]!;
     expect(notify.if).toBe('always()');
@@ -314,7 +348,9 @@ describe('backup.yml', () => {
 
   it('runs on the backup server that mounts the primary target, with PostgreSQL client tools and age', () => {
     expect(job['runs-on']).toEqual(['self-hosted', 'backup-server']);
-    const policy = parse(readFileSync(join(ROOT, 'policies/backups.yaml'), 'utf8')) as { targets: Record<string, { type: string; path?: string; primary?: boolean }> };
+    const policy = parse(readFileSync(join(ROOT, 'policies/backups.yaml'), 'utf8')) as {
+      targets: Record<string, { type: string; path?: string; primary?: boolean }>;
+    };
     expect(policy.targets['backup-server']).toMatchObject({ type: 'directory', primary: true, path: '/srv/dbops-backups/astrofinance' });
     expect(job.steps.some((s) => /apt-get install .*postgresql-client.* age/.test(s.run ?? ''))).toBe(true);
   });
@@ -342,7 +378,10 @@ describe('restore-test.yml', () => {
       expect(job.steps.find((s) => s.run?.includes('dbops backup notify'))?.if, name).toBe('always()');
       expect(job.steps.find((s) => s.uses?.startsWith('actions/upload-artifact'))?.if, name).toBe('always()');
       // A throwaway cluster is started for the restore: server binaries, not only the client.
-      expect(job.steps.some((s) => /apt-get install .*postgresql postgresql-contrib age/.test(s.run ?? '')), name).toBe(true);
+      expect(
+        job.steps.some((s) => /apt-get install .*postgresql postgresql-contrib age/.test(s.run ?? '')),
+        name,
+      ).toBe(true);
     }
   });
 
@@ -378,7 +417,11 @@ describe.each(BACKUP_FILES)('%s: serialized, least privilege, secrets only in en
   it('hands each secret, through env, only to the step that needs it', () => {
     const expected: Record<string, string[]> =
       file === 'backup.yml'
-        ? { create: ['DATABASE_URL=PRODUCTION_DATABASE_URL'], verify: ['DBOPS_BACKUP_IDENTITY=DBOPS_BACKUP_IDENTITY'], notify: ['DBOPS_BACKUP_WEBHOOK=DBOPS_BACKUP_WEBHOOK'] }
+        ? {
+            create: ['DATABASE_URL=PRODUCTION_DATABASE_URL'],
+            verify: ['DBOPS_BACKUP_IDENTITY=DBOPS_BACKUP_IDENTITY'],
+            notify: ['DBOPS_BACKUP_WEBHOOK=DBOPS_BACKUP_WEBHOOK'],
+          }
         : { 'restore test': ['DBOPS_BACKUP_IDENTITY=DBOPS_BACKUP_IDENTITY'], notify: ['DBOPS_BACKUP_WEBHOOK=DBOPS_BACKUP_WEBHOOK'] };
     let seen = 0;
     for (const [name, job] of jobsOf(w)) {
@@ -417,7 +460,7 @@ const secretsOf = (s: Step) => Object.entries(s.env ?? {}).flatMap(([k, v]) => [
  * prints its arguments, and returns them: what the real command line would have been, word for word.
  */
 function argvOf(script: string, env: Record<string, string>, cwd: string): string[] {
-  writeFileSync(join(cwd, 'dbops'), "#!/bin/sh\nprintf '%s\\0' dbops \"$@\"\n", { mode: 0o755 });
+  writeFileSync(join(cwd, 'dbops'), '#!/bin/sh\nprintf \'%s\\0\' dbops "$@"\n', { mode: 0o755 });
   const result = spawnSync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', script], {
     cwd,
     // Only PATH (node first, for scripts that call it) and the step's env: nothing of this process leaks in.
@@ -432,9 +475,11 @@ function argvOf(script: string, env: Record<string, string>, cwd: string): strin
 describe.each(files)('.github/workflows/%s: deploys', (file) => {
   const w = load(file);
 
-  it('each job that gates, deploys or rolls back an environment declares its GitHub environment and queues in that environment\'s group', () => {
+  it("each job that gates, deploys or rolls back an environment declares its GitHub environment and queues in that environment's group", () => {
     for (const [name, job] of jobsOf(w)) {
-      for (const words of invocationsOf(job).map((c) => c.split(' ')).filter((words) => ['gate', 'deploy', 'rollback'].includes(words[0]!))) {
+      for (const words of invocationsOf(job)
+        .map((c) => c.split(' '))
+        .filter((words) => ['gate', 'deploy', 'rollback'].includes(words[0]!))) {
         const environment = words[words.indexOf('--environment') + 1];
         expect(environment, `${name}: dbops ${words.join(' ')} names its environment literally`).toMatch(/^[a-z][a-z0-9-]*$/);
         const policy = environmentsPolicy.environments[environment!];
@@ -456,7 +501,8 @@ describe.each(files)('.github/workflows/%s: deploys', (file) => {
 
   it('never combines a queue of waiting runs with cancelling them', () => {
     for (const c of [w.concurrency, ...jobsOf(w).map(([, j]) => j.concurrency)]) {
-      if (c && typeof c === 'object' && (c as { queue?: string }).queue === 'max') expect((c as { 'cancel-in-progress'?: boolean })['cancel-in-progress']).toBe(false);
+      if (c && typeof c === 'object' && (c as { queue?: string }).queue === 'max')
+        expect((c as { 'cancel-in-progress'?: boolean })['cancel-in-progress']).toBe(false);
     }
   });
 });
@@ -494,7 +540,10 @@ describe('deploy-staging.yml', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dbops-workflow-'));
     try {
       mkdirSync(join(dir, 'reports'));
-      writeFileSync(join(dir, 'reports/backup-create.json'), JSON.stringify({ step: 'backup-create', data: { manifest: { id: '20261124T101500Z-pre-deploy-7c2e' } } }));
+      writeFileSync(
+        join(dir, 'reports/backup-create.json'),
+        JSON.stringify({ step: 'backup-create', data: { manifest: { id: '20261124T101500Z-pre-deploy-7c2e' } } }),
+      );
       expect(argvOf(stepOf(backup, /dbops backup verify/)!.run!, {}, dir)).toEqual(['dbops', 'backup', 'verify', '20261124T101500Z-pre-deploy-7c2e']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -511,7 +560,11 @@ describe('deploy-staging.yml', () => {
 
   it('hands each secret, through env, only to the step that needs it, under the name the policy reads', () => {
     const urlEnv = environmentsPolicy.environments['staging']!.database_url_env;
-    const expected: Record<string, string[]> = { create: ['DATABASE_URL=STAGING_DATABASE_URL'], verify: ['DBOPS_BACKUP_IDENTITY=DBOPS_BACKUP_IDENTITY'], deploy: [`${urlEnv}=STAGING_DATABASE_URL`] };
+    const expected: Record<string, string[]> = {
+      create: ['DATABASE_URL=STAGING_DATABASE_URL'],
+      verify: ['DBOPS_BACKUP_IDENTITY=DBOPS_BACKUP_IDENTITY'],
+      deploy: [`${urlEnv}=STAGING_DATABASE_URL`],
+    };
     let seen = 0;
     for (const [name, job] of jobsOf(w)) {
       for (const s of job.steps) {
@@ -536,7 +589,9 @@ describe('deploy-staging.yml', () => {
 });
 
 describe('deploy-production.yml', () => {
-  const w = load('deploy-production.yml') as Workflow & { on: { workflow_dispatch: { inputs: Record<string, { type: string; default?: unknown; required?: boolean }> } } };
+  const w = load('deploy-production.yml') as Workflow & {
+    on: { workflow_dispatch: { inputs: Record<string, { type: string; default?: unknown; required?: boolean }> } };
+  };
   const text = readFileSync(join(DIR, 'deploy-production.yml'), 'utf8');
   const preflight = w.jobs['preflight'] as FullJob;
   const deploy = w.jobs['deploy'] as FullJob;
@@ -546,7 +601,10 @@ describe('deploy-production.yml', () => {
   const commandLine = (inputs: { take_backup: boolean; outside_window: string; wait: boolean; rollback_to?: string }, cwd: string) => {
     inputs = { rollback_to: '', ...inputs };
     const env = Object.fromEntries(
-      Object.entries(deployStep.env!).map(([k, v]) => [k, /\binputs\./.test(v) ? String(evaluate(v, { github: { event_name: 'workflow_dispatch' }, inputs })) : 'set']),
+      Object.entries(deployStep.env!).map(([k, v]) => [
+        k,
+        /\binputs\./.test(v) ? String(evaluate(v, { github: { event_name: 'workflow_dispatch' }, inputs })) : 'set',
+      ]),
     );
     return argvOf(deployStep.run!, env, cwd);
   };
@@ -567,10 +625,18 @@ describe('deploy-production.yml', () => {
     expect(deploy.concurrency).toEqual(deployGroup('production'));
     expect(w.concurrency).toBeUndefined();
     expect(deploy.needs).toBe('preflight');
-    expect(invocationsOf(deploy)).toEqual(['rollback --environment production --to "$ROLLBACK_TO" "${flags[@]}"', 'deploy --environment production "${flags[@]}"', 'report --github']);
+    expect(invocationsOf(deploy)).toEqual([
+      'rollback --environment production --to "$ROLLBACK_TO" "${flags[@]}"',
+      'deploy --environment production "${flags[@]}"',
+      'report --github',
+    ]);
     // No gate job: a job of its own would need an approval of its own, and the approvals it judges would not
     // be those of the job that deploys.
-    expect(jobsOf(w).filter(([, j]) => j.environment !== undefined).map(([name]) => name)).toEqual(['deploy']);
+    expect(
+      jobsOf(w)
+        .filter(([, j]) => j.environment !== undefined)
+        .map(([name]) => name),
+    ).toEqual(['deploy']);
     expect(invocationsOf(preflight)).toEqual(['rollbacks check']);
     expect(JSON.stringify(preflight)).not.toMatch(/secrets\.|vars\./);
     expect(deploy['runs-on']).toEqual(['self-hosted', 'backup-server']);
@@ -598,7 +664,13 @@ describe('deploy-production.yml', () => {
   it('hands the database URLs the policy names, the backup identity and the token to the deploy step only', () => {
     const production = environmentsPolicy.environments['production']!;
     const staging = environmentsPolicy.environments[production.staging_first!]!;
-    expect(secretsOf(deployStep).sort()).toEqual([`${production.database_url_env}=PRODUCTION_DATABASE_URL`, `${staging.database_url_env}=STAGING_DATABASE_URL`, 'DBOPS_BACKUP_IDENTITY=DBOPS_BACKUP_IDENTITY'].sort());
+    expect(secretsOf(deployStep).sort()).toEqual(
+      [
+        `${production.database_url_env}=PRODUCTION_DATABASE_URL`,
+        `${staging.database_url_env}=STAGING_DATABASE_URL`,
+        'DBOPS_BACKUP_IDENTITY=DBOPS_BACKUP_IDENTITY',
+      ].sort(),
+    );
     expect(deployStep.env?.['GITHUB_TOKEN']).toBe('${{ github.token }}');
     expect(text.match(/secrets\.\w/g)?.length).toBe(secretsOf(deployStep).length);
     for (const s of deploy.steps) expect(`${s.run ?? ''}${JSON.stringify(s.with ?? {})}`).not.toMatch(/secrets\./);
@@ -611,13 +683,28 @@ describe('deploy-production.yml', () => {
       expect(commandLine({ take_backup: true, outside_window: '', wait: false }, dir)).toEqual([...base, '--take-backup']);
       expect(commandLine({ take_backup: false, outside_window: '', wait: false }, dir)).toEqual(base);
       const reason = `INC-4711: month-end "close"; touch pwned $(touch pwned) \`touch pwned\` #`;
-      expect(commandLine({ take_backup: true, outside_window: reason, wait: true }, dir)).toEqual([...base, '--take-backup', '--wait', '--outside-window', reason]);
+      expect(commandLine({ take_backup: true, outside_window: reason, wait: true }, dir)).toEqual([
+        ...base,
+        '--take-backup',
+        '--wait',
+        '--outside-window',
+        reason,
+      ]);
       // rollback_to: the same approved job rolls back instead, with the same flags; a hostile name stays one argument.
       const to = `20260915160000_x"; touch pwned #`;
-      expect(commandLine({ take_backup: true, outside_window: '', wait: false, rollback_to: to }, dir)).toEqual(['dbops', 'rollback', '--environment', 'production', '--to', to, '--take-backup']);
+      expect(commandLine({ take_backup: true, outside_window: '', wait: false, rollback_to: to }, dir)).toEqual([
+        'dbops',
+        'rollback',
+        '--environment',
+        'production',
+        '--to',
+        to,
+        '--take-backup',
+      ]);
       expect(readdirSync(dir)).toEqual(['dbops']); // the stand-in for ./dbops: nothing else was created
       // Every flag the script can add is one the command it runs has (rollback's flags are deploy's plus --to).
-      const flagsOf = (name: string) => Object.keys(commands.find((c) => c.path.join(' ') === name)!.inputs.shape).map((k) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`));
+      const flagsOf = (name: string) =>
+        Object.keys(commands.find((c) => c.path.join(' ') === name)!.inputs.shape).map((k) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`));
       const [rollbackLine, deployLine] = deployStep.run!.split('\n').filter((l) => /\.\/dbops/.test(l));
       for (const flag of deployLine!.match(/--[a-z][a-z-]*/g)!) expect(flagsOf('deploy')).toContain(flag.slice(2));
       for (const flag of rollbackLine!.match(/--[a-z][a-z-]*/g)!) expect(flagsOf('rollback')).toContain(flag.slice(2));

@@ -17,7 +17,8 @@ export interface FileAnalysis {
 // Cheap pre-filter: a file without DROP, TRUNCATE or TYPE (CREATE / ALTER TYPE aside) holds no
 // destructive statement, so it is not parsed unless the column model needs it. The verdict always comes
 // from the AST.
-const maybeDestructive = (script: string): boolean => /\b(drop|truncate)\b/i.test(script) || /\btype\b/i.test(script.replace(/\b(create|alter)\s+type\b/gi, ''));
+const maybeDestructive = (script: string): boolean =>
+  /\b(drop|truncate)\b/i.test(script) || /\btype\b/i.test(script.replace(/\b(create|alter)\s+type\b/gi, ''));
 
 type Lib = typeof import('libpg-query');
 type Scanned = Awaited<ReturnType<Lib['scan']>>;
@@ -31,7 +32,11 @@ async function parseFile(lib: Lib, script: string): Promise<ParsedStatement[] | 
   try {
     const result = (await lib.parse(script)) as { stmts?: Array<{ stmt: Record<string, any>; stmt_location?: number; stmt_len?: number }> };
     const size = Buffer.byteLength(script, 'utf8');
-    return (result.stmts ?? []).map(({ stmt, stmt_location = 0, stmt_len = 0 }) => ({ stmt, location: stmt_location, length: stmt_len || size - stmt_location }));
+    return (result.stmts ?? []).map(({ stmt, stmt_location = 0, stmt_len = 0 }) => ({
+      stmt,
+      location: stmt_location,
+      length: stmt_len || size - stmt_location,
+    }));
   } catch (e) {
     const details = (e as { sqlDetails?: { message?: string; cursorPosition?: number } }).sqlDetails;
     return { message: details?.message ?? (e as Error).message, offset: details?.cursorPosition };
@@ -66,7 +71,8 @@ async function modelInputs(lib: Lib, upTo: LocalMigration[], parsed: Map<string,
     if (!Array.isArray(statements)) continue;
     for (const s of statements) {
       const rename = s.stmt['RenameStmt'] as Record<string, any> | undefined;
-      if (rename?.['renameType'] === 'OBJECT_TABLE' && tracked.has(String(rename['newname']).toLowerCase())) tracked.add(String(rename['relation']?.relname).toLowerCase());
+      if (rename?.['renameType'] === 'OBJECT_TABLE' && tracked.has(String(rename['newname']).toLowerCase()))
+        tracked.add(String(rename['relation']?.relname).toLowerCase());
     }
   }
   return inputs;
@@ -104,7 +110,9 @@ export async function analyzeMigrations(all: LocalMigration[], inScope: Set<stri
     const script = m.script!;
     const locate = (s: ParsedStatement, column: string): number | undefined => {
       tokens ??= lib.scanSync(script);
-      const inside = tokens.tokens.filter((t) => t.start >= s.location && t.end <= s.location + s.length && t.tokenName !== 'SQL_COMMENT' && t.tokenName !== 'C_COMMENT');
+      const inside = tokens.tokens.filter(
+        (t) => t.start >= s.location && t.end <= s.location + s.length && t.tokenName !== 'SQL_COMMENT' && t.tokenName !== 'C_COMMENT',
+      );
       for (let k = 0; k < inside.length; k++) {
         if (inside[k]!.text.toUpperCase() !== 'DROP') continue;
         let j = k + 1;

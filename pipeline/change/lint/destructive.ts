@@ -31,11 +31,22 @@ export interface TypeSpec {
 }
 
 const ALIASES: Record<string, string> = {
-  smallint: 'int2', smallserial: 'int2', serial2: 'int2',
-  int: 'int4', integer: 'int4', serial: 'int4', serial4: 'int4',
-  bigint: 'int8', bigserial: 'int8', serial8: 'int8',
-  decimal: 'numeric', real: 'float4', 'double precision': 'float8',
-  'character varying': 'varchar', character: 'bpchar', char: 'bpchar',
+  smallint: 'int2',
+  smallserial: 'int2',
+  serial2: 'int2',
+  int: 'int4',
+  integer: 'int4',
+  serial: 'int4',
+  serial4: 'int4',
+  bigint: 'int8',
+  bigserial: 'int8',
+  serial8: 'int8',
+  decimal: 'numeric',
+  real: 'float4',
+  'double precision': 'float8',
+  'character varying': 'varchar',
+  character: 'bpchar',
+  char: 'bpchar',
 };
 
 export function typeSpec(typeName: Node | undefined): TypeSpec | undefined {
@@ -93,7 +104,11 @@ export function narrowing(from: TypeSpec, to: TypeSpec): string | undefined {
 
 /** A type some wider type could narrow into (used when the previous type is unknown). */
 const bounded = (t: TypeSpec): boolean =>
-  t.name === 'bpchar' || t.name === 'int2' || t.name === 'int4' || t.name === 'float4' || (t.mods.length > 0 && (t.name === 'varchar' || t.name === 'numeric' || TIMES.has(t.name)));
+  t.name === 'bpchar' ||
+  t.name === 'int2' ||
+  t.name === 'int4' ||
+  t.name === 'float4' ||
+  (t.mods.length > 0 && (t.name === 'varchar' || t.name === 'numeric' || TIMES.has(t.name)));
 
 /** Column types per table, as the migrations so far leave them. Tables are keyed by name (schemas ignored). */
 export class ColumnModel {
@@ -180,17 +195,29 @@ export function findDestructive(statements: ParsedStatement[], model: ColumnMode
       for (const obj of (node['objects'] as Node[] | undefined) ?? []) {
         const name = qualifiedName(obj);
         if (fresh(name.at(-1)!)) continue;
-        hits.push({ rule: 'destructive/drop-table', offset: s.location, message: `DROP TABLE ${name.map(quote).join('.')} deletes the table and every row in it.` });
+        hits.push({
+          rule: 'destructive/drop-table',
+          offset: s.location,
+          message: `DROP TABLE ${name.map(quote).join('.')} deletes the table and every row in it.`,
+        });
       }
     } else if (kind === 'DropStmt' && node['removeType'] === 'OBJECT_SCHEMA') {
       for (const obj of (node['objects'] as Node[] | undefined) ?? []) {
         const cascade = node['behavior'] === 'DROP_CASCADE' ? ' with CASCADE, every object in it' : '';
-        hits.push({ rule: 'destructive/drop-schema', offset: s.location, message: `DROP SCHEMA ${quote(qualifiedName(obj).join('.'))} deletes the schema${cascade}.` });
+        hits.push({
+          rule: 'destructive/drop-schema',
+          offset: s.location,
+          message: `DROP SCHEMA ${quote(qualifiedName(obj).join('.'))} deletes the schema${cascade}.`,
+        });
       }
     } else if (kind === 'TruncateStmt') {
       const relations = ((node['relations'] as Node[] | undefined) ?? []).map((r) => r['RangeVar'] as Node);
       const cascade = node['behavior'] === 'DROP_CASCADE' ? ', and with CASCADE also every table that references them' : '';
-      hits.push({ rule: 'destructive/truncate', offset: relations[0]?.['location'] ?? s.location, message: `TRUNCATE ${relations.map((r) => quote(r['relname'] as string)).join(', ')} deletes every row${cascade}.` });
+      hits.push({
+        rule: 'destructive/truncate',
+        offset: relations[0]?.['location'] ?? s.location,
+        message: `TRUNCATE ${relations.map((r) => quote(r['relname'] as string)).join(', ')} deletes every row${cascade}.`,
+      });
     } else if (kind === 'AlterTableStmt') {
       const table = node['relation']?.relname as string;
       for (const c of (node['cmds'] as Node[] | undefined) ?? []) {
@@ -199,7 +226,11 @@ export function findDestructive(statements: ParsedStatement[], model: ColumnMode
         const column = cmd['name'] as string;
         if (cmd['subtype'] === 'AT_AddColumn') addedColumns.add(`${table}.${cmd['def']?.ColumnDef?.colname as string}`);
         else if (cmd['subtype'] === 'AT_DropColumn' && !fresh(table, column)) {
-          hits.push({ rule: 'destructive/drop-column', offset: locateDropColumn(s, column) ?? s.location, message: `Dropping column ${quote(column)} of ${quote(table)} deletes its data.` });
+          hits.push({
+            rule: 'destructive/drop-column',
+            offset: locateDropColumn(s, column) ?? s.location,
+            message: `Dropping column ${quote(column)} of ${quote(table)} deletes its data.`,
+          });
         } else if (cmd['subtype'] === 'AT_AlterColumnType' && !fresh(table, column)) {
           const def = cmd['def']?.ColumnDef as Node | undefined;
           const to = typeSpec(def?.['typeName']);
@@ -208,11 +239,21 @@ export function findDestructive(statements: ParsedStatement[], model: ColumnMode
           if (!to) continue;
           if (!from) {
             if (bounded(to)) {
-              hits.push({ rule: 'destructive/narrow-type', offset, uncertain: true, message: `${quote(table)}.${quote(column)} becomes ${formatType(to)}; its previous type is unknown (not created by these migrations), so dbops cannot tell whether this narrows it.` });
+              hits.push({
+                rule: 'destructive/narrow-type',
+                offset,
+                uncertain: true,
+                message: `${quote(table)}.${quote(column)} becomes ${formatType(to)}; its previous type is unknown (not created by these migrations), so dbops cannot tell whether this narrows it.`,
+              });
             }
           } else {
             const why = narrowing(from, to);
-            if (why) hits.push({ rule: 'destructive/narrow-type', offset, message: `${quote(table)}.${quote(column)} narrows from ${formatType(from)} to ${formatType(to)}: ${why} (the statement fails on them, or a USING clause cuts them).` });
+            if (why)
+              hits.push({
+                rule: 'destructive/narrow-type',
+                offset,
+                message: `${quote(table)}.${quote(column)} narrows from ${formatType(from)} to ${formatType(to)}: ${why} (the statement fails on them, or a USING clause cuts them).`,
+              });
           }
         }
       }

@@ -25,7 +25,6 @@ export interface ClassifiedChanges {
   rollbacks: FileChange[];
 }
 
-
 function nameIn(path: string, dir: string, kind: 'migration' | 'rollback'): string | undefined {
   const prefix = dir === '.' ? '' : `${dir}/`;
   if (!path.startsWith(prefix)) return undefined;
@@ -40,12 +39,17 @@ export function classifyChanges(changes: ChangedPath[], migrationsDir: string, r
   const mDir = gitPath(migrationsDir);
   const rDir = gitPath(rollbacksDir);
   for (const c of changes) {
-    for (const [kind, dir, list] of [['migration', mDir, out.migrations], ['rollback', rDir, out.rollbacks]] as const) {
+    for (const [kind, dir, list] of [
+      ['migration', mDir, out.migrations],
+      ['rollback', rDir, out.rollbacks],
+    ] as const) {
       const name = nameIn(c.path, dir, kind);
       const oldName = c.oldPath === undefined ? undefined : nameIn(c.oldPath, dir, kind);
       if (name === undefined && oldName === undefined) continue;
-      if (c.status === 'renamed' && name !== undefined && oldName === undefined) list.push({ name, status: 'added' }); // moved in from elsewhere
-      else if (c.status === 'renamed' && name === undefined) list.push({ name: oldName!, status: 'deleted' }); // moved out
+      if (c.status === 'renamed' && name !== undefined && oldName === undefined)
+        list.push({ name, status: 'added' }); // moved in from elsewhere
+      else if (c.status === 'renamed' && name === undefined)
+        list.push({ name: oldName!, status: 'deleted' }); // moved out
       else list.push({ name: name!, status: c.status, oldName });
     }
   }
@@ -68,7 +72,8 @@ export interface BaseHistory {
   contents: Map<string, string>;
 }
 
-const IMMUTABLE = 'A migration that is on the base branch may already run in staging or production: Prisma and dbops compare checksums and refuse, or silently skip, what changed.';
+const IMMUTABLE =
+  'A migration that is on the base branch may already run in staging or production: Prisma and dbops compare checksums and refuse, or silently skip, what changed.';
 
 /** Findings about the change against the base ref: edited, renamed, deleted, out of order. */
 export function baseHistoryFindings(base: BaseHistory, migrations: FileChange[], local: Map<string, LocalMigration>, migrationsDir: string): Finding[] {
@@ -82,20 +87,40 @@ export function baseHistoryFindings(base: BaseHistory, migrations: FileChange[],
       const script = local.get(c.name)?.script;
       if (before !== undefined && script !== undefined && scriptMatches(script, checksum(before))) continue; // line endings only, as the executor's checksum treats them
       findings.push({
-        rule: 'history/edited', severity: 'error', migration: c.name, file: file(c.name),
+        rule: 'history/edited',
+        severity: 'error',
+        migration: c.name,
+        file: file(c.name),
         ...(before !== undefined && script !== undefined ? { line: firstDifferentLine(before, script), column: 1 } : {}),
         message: `${c.name} is already on ${base.ref} and has been edited.`,
         help: `${IMMUTABLE} Revert the edit (git checkout ${base.ref} -- ${file(c.name)}) and put the change in a new migration (prisma migrate dev --create-only).`,
       });
     } else if (c.status === 'deleted' && onBase.has(c.name)) {
-      findings.push({ rule: 'history/deleted', severity: 'error', migration: c.name, file: file(c.name), message: `${c.name} is on ${base.ref} and has been deleted.`, help: `${IMMUTABLE} Restore it (git checkout ${base.ref} -- ${join(migrationsDir, c.name)}) and undo its effect with a new migration instead.` });
+      findings.push({
+        rule: 'history/deleted',
+        severity: 'error',
+        migration: c.name,
+        file: file(c.name),
+        message: `${c.name} is on ${base.ref} and has been deleted.`,
+        help: `${IMMUTABLE} Restore it (git checkout ${base.ref} -- ${join(migrationsDir, c.name)}) and undo its effect with a new migration instead.`,
+      });
     } else if (c.status === 'renamed' && c.oldName !== undefined && onBase.has(c.oldName)) {
-      findings.push({ rule: 'history/renamed', severity: 'error', migration: c.name, file: file(c.name), message: `${c.oldName} is on ${base.ref} and has been renamed to ${c.name}.`, help: `${IMMUTABLE} A renamed migration is a new one to Prisma: databases that have ${c.oldName} would apply it a second time. Restore the old name.` });
+      findings.push({
+        rule: 'history/renamed',
+        severity: 'error',
+        migration: c.name,
+        file: file(c.name),
+        message: `${c.oldName} is on ${base.ref} and has been renamed to ${c.name}.`,
+        help: `${IMMUTABLE} A renamed migration is a new one to Prisma: databases that have ${c.oldName} would apply it a second time. Restore the old name.`,
+      });
     }
     const added = c.status === 'added' || (c.status === 'renamed' && !(c.oldName !== undefined && onBase.has(c.oldName))); // a renamed base migration is reported as renamed
     if (added && newest !== undefined && !onBase.has(c.name) && c.name.localeCompare(newest) < 0) {
       findings.push({
-        rule: 'history/out-of-order', severity: 'error', migration: c.name, file: file(c.name),
+        rule: 'history/out-of-order',
+        severity: 'error',
+        migration: c.name,
+        file: file(c.name),
         message: `${c.name} sorts before ${newest}, which is already on ${base.ref}: databases that have ${newest} would apply ${c.name} after it, in another order than a fresh database.`,
         help: `Another pull request merged a newer migration first. Merge ${base.ref} into this branch and give the migration a later timestamp (rename the folder and its rollback, or regenerate it with prisma migrate dev).`,
       });
@@ -116,16 +141,37 @@ export function appliedHistoryFindings(local: LocalMigration[], rows: MigrationR
     const m = byName.get(row.migrationName);
     if (m?.script !== undefined) {
       if (!scriptMatches(m.script, row.checksum)) {
-        findings.push({ rule: 'history/edited', severity: 'error', migration: m.name, file: file(m.name), message: `${m.name} was applied to ${where} and has been edited since (its checksum differs).`, help });
+        findings.push({
+          rule: 'history/edited',
+          severity: 'error',
+          migration: m.name,
+          file: file(m.name),
+          message: `${m.name} was applied to ${where} and has been edited since (its checksum differs).`,
+          help,
+        });
       }
       continue;
     }
     if (m) continue; // folder without migration.sql: reported on its own
     const renamedTo = local.find((l) => !appliedNames.has(l.name) && l.script !== undefined && scriptMatches(l.script, row.checksum));
     if (renamedTo) {
-      findings.push({ rule: 'history/renamed', severity: 'error', migration: renamedTo.name, file: file(renamedTo.name), message: `${renamedTo.name} is ${row.migrationName}, applied to ${where}, under a new name: it would be applied a second time.`, help });
+      findings.push({
+        rule: 'history/renamed',
+        severity: 'error',
+        migration: renamedTo.name,
+        file: file(renamedTo.name),
+        message: `${renamedTo.name} is ${row.migrationName}, applied to ${where}, under a new name: it would be applied a second time.`,
+        help,
+      });
     } else {
-      findings.push({ rule: 'history/deleted', severity: 'error', migration: row.migrationName, file: file(row.migrationName), message: `${row.migrationName} was applied to ${where} but no longer exists in ${migrationsDir}.`, help });
+      findings.push({
+        rule: 'history/deleted',
+        severity: 'error',
+        migration: row.migrationName,
+        file: file(row.migrationName),
+        message: `${row.migrationName} was applied to ${where} but no longer exists in ${migrationsDir}.`,
+        help,
+      });
     }
   }
   const newest = [...appliedNames].sort((a, b) => a.localeCompare(b)).at(-1);
@@ -133,7 +179,10 @@ export function appliedHistoryFindings(local: LocalMigration[], rows: MigrationR
     if (newest === undefined || appliedNames.has(m.name) || m.name.localeCompare(newest) >= 0) continue;
     if (applied.some((r) => m.script !== undefined && scriptMatches(m.script, r.checksum))) continue; // reported as renamed
     findings.push({
-      rule: 'history/out-of-order', severity: 'error', migration: m.name, file: file(m.name),
+      rule: 'history/out-of-order',
+      severity: 'error',
+      migration: m.name,
+      file: file(m.name),
       message: `${m.name} is not applied to ${where} but sorts before ${newest}, which is: it would run after newer migrations there.`,
       help: 'Give the migration a timestamp later than every applied one (rename the folder and its rollback).',
     });

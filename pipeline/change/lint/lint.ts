@@ -3,7 +3,16 @@ import { ExitCode } from '../../core/errors.ts';
 import { changedSince, gitPath, showFile } from '../../infra/git/base.ts';
 import type { LintPolicy } from '../../policy/lint.ts';
 import { readRollbacksFolder, pairRollbacks } from '../rollbacks/index.ts';
-import { changeScope, checkSqlFiles, lockfileProblems, problemFinding, readMigrationsFolder, loadRows, openSession, type ExecutionPlan } from '../migrations/index.ts';
+import {
+  changeScope,
+  checkSqlFiles,
+  lockfileProblems,
+  problemFinding,
+  readMigrationsFolder,
+  loadRows,
+  openSession,
+  type ExecutionPlan,
+} from '../migrations/index.ts';
 import { analyzeMigrations, parseErrorFinding } from './analyze.ts';
 import { appliedHistoryFindings, baseHistoryFindings, classifyChanges, mergeHistory } from './history.ts';
 import { DBOPS_RULES, policyLevel, PRISMA_PROFILE, profileLevel, SQUAWK_PREFIX, unknownRuleKeys, type FileContext, type Level } from './profile.ts';
@@ -127,14 +136,14 @@ export async function lintChange(input: LintRequest, ctx: Runtime): Promise<Step
   const group = (atomic: boolean) => {
     const members = files.filter((f) => (f.context.mode === 'atomic') === atomic);
     // Only rule names of the profile's table (squawk knows them) are excluded, never arbitrary policy keys.
-    const exclude = Object.keys(PRISMA_PROFILE).filter((rule) => members.length > 0 && members.every((f) => (policyLevel(policy.rules, `${SQUAWK_PREFIX}${rule}`) ?? profileLevel(policy.profile, rule, f.context).level) === 'off'));
+    const exclude = Object.keys(PRISMA_PROFILE).filter(
+      (rule) =>
+        members.length > 0 &&
+        members.every((f) => (policyLevel(policy.rules, `${SQUAWK_PREFIX}${rule}`) ?? profileLevel(policy.profile, rule, f.context).level) === 'off'),
+    );
     return { files: members.map((f) => f.path), assumeInTransaction: atomic, exclude };
   };
-  const squawkRun: Promise<SquawkRun | null> = files.length === 0 ? Promise.resolve(null) : runSquawk(
-    [group(true), group(false)],
-    policy.pg_version,
-    ctx.log,
-  );
+  const squawkRun: Promise<SquawkRun | null> = files.length === 0 ? Promise.resolve(null) : runSquawk([group(true), group(false)], policy.pg_version, ctx.log);
   // Marked handled now: a squawk failure while the parser works must not count as an unhandled rejection.
   squawkRun.catch(() => undefined);
   const migrationFiles = files.filter((f) => f.kind === 'migration');
@@ -152,7 +161,10 @@ export async function lintChange(input: LintRequest, ctx: Runtime): Promise<Step
   for (const f of pairing.findings) if (relevant(nameOf(f.migration, f.file))) findings.push(f);
 
   // ---- levels -------------------------------------------------------------------------------------
-  const labels = input.labels.split(',').map((l) => l.trim()).filter(Boolean);
+  const labels = input.labels
+    .split(',')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const allowedBy = labels.find((l) => policy.destructive.allow_labels.includes(l));
   let suppressed = 0;
   const shown: Finding[] = [];
@@ -175,7 +187,19 @@ export async function lintChange(input: LintRequest, ctx: Runtime): Promise<Step
         level = 'warning';
         message = `${message} Allowed for this pull request by the label "${allowedBy}".`;
       }
-      keep({ rule: hit.rule, severity: 'error', message, file: f.path, line: at.line, column: at.column, migration: f.migration, help: destructiveHelp(hit.rule, policy) }, level);
+      keep(
+        {
+          rule: hit.rule,
+          severity: 'error',
+          message,
+          file: f.path,
+          line: at.line,
+          column: at.column,
+          migration: f.migration,
+          help: destructiveHelp(hit.rule, policy),
+        },
+        level,
+      );
     }
   }
   if (squawk) {
@@ -195,14 +219,30 @@ export async function lintChange(input: LintRequest, ctx: Runtime): Promise<Step
     // libpg-query (PostgreSQL's parser) may reject what squawk's own parser accepts.
     for (const f of migrationFiles) {
       const error = analyses.get(f.migration)?.parseError;
-      if (error && !syntaxSeen.has(f.path)) keep(parseErrorFinding(error, f.path, f.migration, f.source), policyLevel(policy.rules, 'sql/parse-error') ?? 'error');
+      if (error && !syntaxSeen.has(f.path))
+        keep(parseErrorFinding(error, f.path, f.migration, f.source), policyLevel(policy.rules, 'sql/parse-error') ?? 'error');
     }
   }
   for (const key of unknownRuleKeys(policy.rules)) {
-    keep({ rule: 'lint/unknown-rule', severity: 'notice', file: join(input.policiesDir, 'migrations.yaml'), message: `lint.rules names "${key}", which is neither a squawk ${squawk?.version ?? ''} rule dbops knows nor a dbops rule, so it changes nothing.`.replace('  ', ' '), help: `Check the spelling; the rule ids are listed in docs/commands/lint.md (squawk rules by their squawk name, dbops rules as ${Object.keys(DBOPS_RULES).slice(0, 3).join(', ')}, …).` }, policyLevel(policy.rules, 'lint/unknown-rule') ?? 'notice');
+    keep(
+      {
+        rule: 'lint/unknown-rule',
+        severity: 'notice',
+        file: join(input.policiesDir, 'migrations.yaml'),
+        message:
+          `lint.rules names "${key}", which is neither a squawk ${squawk?.version ?? ''} rule dbops knows nor a dbops rule, so it changes nothing.`.replace(
+            '  ',
+            ' ',
+          ),
+        help: `Check the spelling; the rule ids are listed in docs/commands/lint.md (squawk rules by their squawk name, dbops rules as ${Object.keys(DBOPS_RULES).slice(0, 3).join(', ')}, …).`,
+      },
+      policyLevel(policy.rules, 'lint/unknown-rule') ?? 'notice',
+    );
   }
 
-  shown.sort((a, b) => (a.file ?? '').localeCompare(b.file ?? '') || (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0) || a.rule.localeCompare(b.rule));
+  shown.sort(
+    (a, b) => (a.file ?? '').localeCompare(b.file ?? '') || (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0) || a.rule.localeCompare(b.rule),
+  );
   const counts = EMPTY_COUNTS();
   for (const f of shown) counts[f.severity]++;
   const verdict: Verdict = counts.error > 0 ? 'fail' : counts.warning > 0 ? 'warn' : files.length === 0 && shown.length === 0 ? 'skip' : 'pass';
@@ -214,7 +254,9 @@ export async function lintChange(input: LintRequest, ctx: Runtime): Promise<Step
     files: files.map((f) => ({ path: f.path, kind: f.kind, migration: f.migration, mode: f.context.mode, change: f.change })),
     counts,
     suppressed,
-    irreversible: pairs.filter((p) => p.status === 'irreversible' && p.reason !== undefined && p.migration !== null).map((p) => ({ migration: p.migration!, reason: p.reason! })),
+    irreversible: pairs
+      .filter((p) => p.status === 'irreversible' && p.reason !== undefined && p.migration !== null)
+      .map((p) => ({ migration: p.migration!, reason: p.reason! })),
     squawk: squawk ? { version: squawk.version, durationMs: squawk.durationMs, invocations: squawk.invocations, excluded: squawk.excluded } : null,
   };
   ctx.log.info({ files: files.length, ...counts, suppressed, verdict, malformed: malformed.length }, 'lint done');
@@ -233,23 +275,35 @@ export async function lintChange(input: LintRequest, ctx: Runtime): Promise<Step
   };
 }
 
-
 /** A file in scope and how the executor runs it (no plan: the executor refuses it, which is a finding already). */
 function inScope(path: string, kind: InScope['kind'], migration: string, change: LintFile['change'], text: string, plan: ExecutionPlan | undefined): InScope {
   const context: FileContext = { kind, mode: plan?.mode ?? null, steps: plan?.mode === 'split' ? plan.segments.length : 1 };
   let source: SourceText | undefined;
-  return { path, kind, migration, change, text, context, get source() { return (source ??= new SourceText(text)); } }; // positions are needed only for files with findings
+  return {
+    path,
+    kind,
+    migration,
+    change,
+    text,
+    context,
+    get source() {
+      return (source ??= new SourceText(text));
+    },
+  }; // positions are needed only for files with findings
 }
 
 function destructiveHelp(rule: string, policy: LintPolicy): string {
   const labels = policy.destructive.allow_labels.map((l) => `"${l}"`).join(' or ');
   const allow = labels ? ` If the loss is intended, a reviewer adds the label ${labels} to the pull request (then this is a warning).` : '';
   const how: Record<string, string> = {
-    'destructive/drop-column': 'Expand and contract: stop using the column in the application and deploy that first, then drop it in a later migration, after a backup.',
-    'destructive/drop-table': 'Expand and contract: stop using the table in the application first, then drop it in a later migration, after a backup (or rename it and drop it later).',
+    'destructive/drop-column':
+      'Expand and contract: stop using the column in the application and deploy that first, then drop it in a later migration, after a backup.',
+    'destructive/drop-table':
+      'Expand and contract: stop using the table in the application first, then drop it in a later migration, after a backup (or rename it and drop it later).',
     'destructive/drop-schema': 'Dropping a schema deletes everything in it; do it by hand with a backup, not in a migration.',
     'destructive/truncate': 'Delete rows in a migration only when they are derived or disposable; otherwise archive them first.',
-    'destructive/narrow-type': 'Check the longest/largest existing value first (SELECT max(length(col)) …); widen instead, or add a new column, backfill and switch over.',
+    'destructive/narrow-type':
+      'Check the longest/largest existing value first (SELECT max(length(col)) …); widen instead, or add a new column, backfill and switch over.',
   };
   return `${how[rule] ?? ''} The rollback cannot bring the data back: mark it with \`-- dbops:irreversible <reason>\`.${allow}`.trim();
 }
@@ -263,7 +317,16 @@ const LEVEL_WIDTH = 7;
 
 export function renderLint(result: StepResult<LintData>, input: LintRenderInput): string {
   const { data, findings } = result;
-  const where = data.scope === 'changed' ? `changed against ${data.base}` : data.scope === 'all' ? 'all migrations and rollbacks' : data.scope === 'only' ? `only ${input.only ?? ''}` : input.last === 1 ? 'the newest migration' : `the newest ${input.last ?? ''} migrations`;
+  const where =
+    data.scope === 'changed'
+      ? `changed against ${data.base}`
+      : data.scope === 'all'
+        ? 'all migrations and rollbacks'
+        : data.scope === 'only'
+          ? `only ${input.only ?? ''}`
+          : input.last === 1
+            ? 'the newest migration'
+            : `the newest ${input.last ?? ''} migrations`;
   if (result.verdict === 'skip') {
     return data.scope === 'changed'
       ? `Nothing to lint: no migration or rollback changed against ${data.base} (in ${input.migrationsDir} and ${input.rollbacksDir}).\n`
@@ -288,8 +351,12 @@ export function renderLint(result: StepResult<LintData>, input: LintRenderInput)
   const migrations = data.files.filter((f) => f.kind === 'migration').length;
   const rollbacks = data.files.length - migrations;
   const squawk = data.squawk ? `squawk ${data.squawk.version}, ` : '';
-  lines.push(`Linted ${plural(migrations, 'migration')} and ${plural(rollbacks, 'rollback')} (${where}; ${squawk}profile ${data.profile}, PostgreSQL ${data.pgVersion}).`);
-  lines.push(`${plural(error, 'error')}, ${plural(warning, 'warning')}, ${plural(notice, 'notice')}${data.suppressed > 0 ? ` (${data.suppressed} turned off by the profile or policy)` : ''}.`);
+  lines.push(
+    `Linted ${plural(migrations, 'migration')} and ${plural(rollbacks, 'rollback')} (${where}; ${squawk}profile ${data.profile}, PostgreSQL ${data.pgVersion}).`,
+  );
+  lines.push(
+    `${plural(error, 'error')}, ${plural(warning, 'warning')}, ${plural(notice, 'notice')}${data.suppressed > 0 ? ` (${data.suppressed} turned off by the profile or policy)` : ''}.`,
+  );
   const split = data.files.filter((f) => f.mode === 'split');
   if (split.length > 0) lines.push(`Run statement by statement by the executor (not in one transaction): ${split.map((f) => f.path).join(', ')}.`);
   lines.push(result.verdict === 'fail' ? 'Lint failed.' : result.verdict === 'warn' ? 'Lint passed with warnings.' : 'Lint passed.');

@@ -20,6 +20,16 @@ export const LintData = z.object({
   /** Findings turned off by the profile or policy (not shown), for the noise measurement. */
   suppressed: z.number(),
   irreversible: z.array(z.object({ migration: z.string(), reason: z.string() })),
-  squawk: z.object({ version: z.string(), durationMs: z.number(), invocations: z.number().int().optional().describe('squawk processes started: one per transaction assumption in use, never one per file'), excluded: z.array(z.string()).optional().describe('squawk rules not run at all because the profile or policy turns them off for every file of the run (their findings are not in suppressed)') }).nullable(),
+  squawk: z
+    .object({
+      version: z.string(),
+      durationMs: z.number(),
+      invocations: z.number().int().optional().describe('squawk processes started: one per transaction assumption in use, never one per file'),
+      excluded: z
+        .array(z.string())
+        .optional()
+        .describe('squawk rules not run at all because the profile or policy turns them off for every file of the run (their findings are not in suppressed)'),
+    })
+    .nullable(),
 });
 export type LintData = z.output<typeof LintData>;

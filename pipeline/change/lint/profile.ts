@@ -22,8 +22,10 @@ interface Entry {
 
 const TIMEOUTS =
   '`dbops migrate deploy` sets lock_timeout and statement_timeout itself around every migration (executor.lock_timeout / executor.statement_timeout in policies/migrations.yaml, with retries on lock timeouts), so the prisma profile turns this rule off.';
-const TYPES = 'A column-type preference rather than a lock or data risk; the prisma profile turns it off because Prisma emits these types from the schema (change the type in schema.prisma if you want another).';
-const REPLACED = (id: string) => `dbops reports this as ${id} (an error unless the pull request carries an allow label), so the prisma profile turns squawk's rule off.`;
+const TYPES =
+  'A column-type preference rather than a lock or data risk; the prisma profile turns it off because Prisma emits these types from the schema (change the type in schema.prisma if you want another).';
+const REPLACED = (id: string) =>
+  `dbops reports this as ${id} (an error unless the pull request carries an allow label), so the prisma profile turns squawk's rule off.`;
 
 /**
  * The `prisma` profile: levels for squawk's rules on Prisma-generated SQL run by the dbops executor.
@@ -36,10 +38,16 @@ export const PRISMA_PROFILE: Record<string, Entry> = {
   // Fails at run time or corrupts the run.
   'syntax-error': { level: 'error' },
   'ban-drop-database': { level: 'error' },
-  'ban-concurrent-index-creation-in-transaction': { level: 'error', note: 'CONCURRENTLY inside BEGIN … COMMIT fails at run time; dbops runs a CONCURRENTLY statement on its own when the file has no explicit transaction.' },
+  'ban-concurrent-index-creation-in-transaction': {
+    level: 'error',
+    note: 'CONCURRENTLY inside BEGIN … COMMIT fails at run time; dbops runs a CONCURRENTLY statement on its own when the file has no explicit transaction.',
+  },
   'ban-uncommitted-transaction': { level: 'error' },
   'transaction-nesting': { level: 'error', note: 'dbops already runs an ordinary migration file in one transaction; a stray COMMIT or BEGIN breaks that.' },
-  'adding-required-field': { level: 'error', note: 'A NOT NULL column without a default cannot be added to a table that has rows: the migration fails in production even if it passed on an empty development database.' },
+  'adding-required-field': {
+    level: 'error',
+    note: 'A NOT NULL column without a default cannot be added to a table that has rows: the migration fails in production even if it passed on an empty development database.',
+  },
   'ban-duplicate-column-assignments': { level: 'error' },
   // Locks and rewrites on existing tables.
   'adding-field-with-default': { level: 'warning' },
@@ -49,7 +57,10 @@ export const PRISMA_PROFILE: Record<string, Entry> = {
   'changing-column-type': { level: 'warning' },
   'constraint-missing-not-valid': { level: 'warning' },
   'disallowed-unique-constraint': { level: 'warning' },
-  'require-concurrent-index-creation': { level: 'warning', note: 'dbops runs a CREATE INDEX CONCURRENTLY statement outside the transaction by itself; write it in the file (Prisma generates the plain form).' },
+  'require-concurrent-index-creation': {
+    level: 'warning',
+    note: 'dbops runs a CREATE INDEX CONCURRENTLY statement outside the transaction by itself; write it in the file (Prisma generates the plain form).',
+  },
   'require-concurrent-index-deletion': { level: 'warning' },
   'require-concurrent-reindex': { level: 'warning' },
   'require-concurrent-partition-detach': { level: 'warning' },
@@ -60,7 +71,10 @@ export const PRISMA_PROFILE: Record<string, Entry> = {
   'ban-drop-not-null': { level: 'warning' },
   'ban-alter-domain-with-add-constraint': { level: 'warning' },
   'ban-create-domain-with-constraint': { level: 'warning' },
-  'identifier-too-long': { level: 'warning', note: 'PostgreSQL truncates identifiers to 63 bytes, so the object gets another name than the one Prisma expects.' },
+  'identifier-too-long': {
+    level: 'warning',
+    note: 'PostgreSQL truncates identifiers to 63 bytes, so the object gets another name than the one Prisma expects.',
+  },
   // Worth knowing, never blocking.
   'require-enum-value-ordering': { level: 'notice', note: 'Prisma always appends enum values; ordering only matters where the enum is sorted or compared.' },
   'unused-ignore': { level: 'notice' },

@@ -47,12 +47,16 @@ export function squawkBinary(): SquawkBinary {
     const pkg = require.resolve(`@squawk-cli/${process.platform}-${process.arch}/package.json`);
     const bin = join(dirname(pkg), 'bin', exe);
     if (existsSync(bin)) return (cached = { command: bin, prefix: [], version: versionOf(pkg) });
-  } catch { /* no platform package: try the shim */ }
+  } catch {
+    /* no platform package: try the shim */
+  }
   try {
     const pkg = require.resolve('squawk-cli/package.json');
     return (cached = { command: process.execPath, prefix: [join(dirname(pkg), 'js', 'bin', 'squawk')], version: versionOf(pkg) });
   } catch {
-    throw new EnvError('squawk is not installed (npm package squawk-cli).', { hint: 'Run `npm ci` (squawk-cli and its platform binary are dependencies of dbops; optional dependencies must not be skipped).' });
+    throw new EnvError('squawk is not installed (npm package squawk-cli).', {
+      hint: 'Run `npm ci` (squawk-cli and its platform binary are dependencies of dbops; optional dependencies must not be skipped).',
+    });
   }
 }
 
@@ -81,7 +85,9 @@ function exec(command: string, args: string[]): Promise<{ code: number; stdout: 
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.on('data', (d: Buffer) => err.push(d));
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
+    child.on('close', (code, signal) =>
+      resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }),
+    );
   });
 }
 
@@ -115,22 +121,32 @@ export async function runSquawk(groups: SquawkGroup[], pgVersion: string, log: L
       }
       // Exit 1 means "findings", not a failure; anything else (2 = usage error, a crash) is.
       if (out.code !== 0 && out.code !== 1) {
-        throw new EnvError(`squawk ${bin.version} failed (exit ${out.code}): ${out.stderr.trim() || out.stdout.trim()}`, { hint: 'Run `npm ci` to reinstall it; if it persists, run the command with --verbose to see the squawk command line.' });
+        throw new EnvError(`squawk ${bin.version} failed (exit ${out.code}): ${out.stderr.trim() || out.stdout.trim()}`, {
+          hint: 'Run `npm ci` to reinstall it; if it persists, run the command with --verbose to see the squawk command line.',
+        });
       }
       let parsed: unknown;
       try {
         parsed = JSON.parse(out.stdout.trim() === '' ? '[]' : out.stdout);
       } catch {
-        throw new EnvError(`squawk ${bin.version} printed something that is not JSON: ${out.stdout.slice(0, 200)}`, { hint: `stderr: ${out.stderr.trim().slice(0, 500)}` });
+        throw new EnvError(`squawk ${bin.version} printed something that is not JSON: ${out.stdout.slice(0, 200)}`, {
+          hint: `stderr: ${out.stderr.trim().slice(0, 500)}`,
+        });
       }
       const findings = z.array(SquawkFinding).safeParse(parsed);
-      if (!findings.success) throw new EnvError(`squawk ${bin.version} changed its JSON format: ${findings.error.issues[0]?.message ?? ''}`, { hint: 'Pin squawk-cli to a 2.x version dbops supports (package.json).' });
+      if (!findings.success)
+        throw new EnvError(`squawk ${bin.version} changed its JSON format: ${findings.error.issues[0]?.message ?? ''}`, {
+          hint: 'Pin squawk-cli to a 2.x version dbops supports (package.json).',
+        });
       return findings.data;
     }),
   );
   const durationMs = Math.round(performance.now() - started);
   const findings = outputs.flat();
-  log.info({ files: calls.reduce((n, g) => n + g.files.length, 0), invocations: calls.length, findings: findings.length, ms: durationMs, version: bin.version }, 'squawk done');
+  log.info(
+    { files: calls.reduce((n, g) => n + g.files.length, 0), invocations: calls.length, findings: findings.length, ms: durationMs, version: bin.version },
+    'squawk done',
+  );
   return { findings, version: bin.version, durationMs, invocations: calls.length, excluded: excludedEverywhere };
 }
 

@@ -4,7 +4,17 @@ import type { ExecutorPolicy } from '../../policy/schema.ts';
 import { checksum } from './checksum.ts';
 import { describeBlocker, Executor, type Blocker, type InvalidIndex } from './executor.ts';
 import { checkSqlFiles, malformedError, type LocalMigration } from './folder.ts';
-import { acquireAdvisoryLock, assertNoUnmanagedTables, createMigrationsTable, ensureSchema, isFailed, loadRows, migrationsTableExists, type MigrationRow, type Session } from './history.ts';
+import {
+  acquireAdvisoryLock,
+  assertNoUnmanagedTables,
+  createMigrationsTable,
+  ensureSchema,
+  isFailed,
+  loadRows,
+  migrationsTableExists,
+  type MigrationRow,
+  type Session,
+} from './history.ts';
 import type { ExecutionPlan } from './plan.ts';
 import { pendingMigrations } from './change-set.ts';
 
@@ -56,7 +66,6 @@ async function preflight(pending: LocalMigration[]): Promise<Prepared[]> {
   return pending.map((m) => ({ migration: m as Prepared['migration'], plan: plans.get(m.file)! }));
 }
 
-
 /** What applying the pending migrations on an open session did (shared by `migrate deploy` and `dbops deploy`). */
 export interface ApplyOutcome {
   applied: AppliedMigration[];
@@ -98,13 +107,18 @@ export async function applyPending(s: Session, local: LocalMigration[], executor
     await ensureSchema(s);
     await createMigrationsTable(s);
   }
-  const executor = new Executor(s, executorPolicy, {
-    retry: ({ attempt, of, waitMs, blockers, segment }) =>
-      io.progress(
-        `  lock_timeout hit${segment ? ` at line ${segment.line} (${segment.label})` : ''}; retry ${attempt}/${of} in ${formatMs(waitMs)}` +
-          (blockers.length ? `; blocked by ${blockers.map(describeBlocker).join('; ')}` : ''),
-      ),
-  }, io.signal);
+  const executor = new Executor(
+    s,
+    executorPolicy,
+    {
+      retry: ({ attempt, of, waitMs, blockers, segment }) =>
+        io.progress(
+          `  lock_timeout hit${segment ? ` at line ${segment.line} (${segment.label})` : ''}; retry ${attempt}/${of} in ${formatMs(waitMs)}` +
+            (blockers.length ? `; blocked by ${blockers.map(describeBlocker).join('; ')}` : ''),
+        ),
+    },
+    io.signal,
+  );
   try {
     for (const [i, { migration, plan }] of prepared.entries()) {
       if (io.signal.aborted) {
@@ -115,13 +129,24 @@ export async function applyPending(s: Session, local: LocalMigration[], executor
       }
       io.progress(`Applying migration \`${migration.name}\``);
       if (plan.mode === 'split') {
-        io.progress(`  runs in ${plan.segments.length} ${noun(plan.segments.length, 'step')}, not as one transaction: ${plan.reasons.map((r) => `line ${r.line}: ${r.why}`).join('; ')}`);
+        io.progress(
+          `  runs in ${plan.segments.length} ${noun(plan.segments.length, 'step')}, not as one transaction: ${plan.reasons.map((r) => `line ${r.line}: ${r.why}`).join('; ')}`,
+        );
       }
       const startedAt = new Date().toISOString();
       const outcome = await executor.apply(migration.name, migration.script, plan);
       const steps = plan.mode === 'atomic' ? 1 : plan.segments.length;
       if (outcome.ok) {
-        out.applied.push({ name: migration.name, checksum: checksum(migration.script), mode: plan.mode, steps, startedAt, durationMs: outcome.durationMs, lockRetries: outcome.lockRetries, blockers: outcome.blockers });
+        out.applied.push({
+          name: migration.name,
+          checksum: checksum(migration.script),
+          mode: plan.mode,
+          steps,
+          startedAt,
+          durationMs: outcome.durationMs,
+          lockRetries: outcome.lockRetries,
+          blockers: outcome.blockers,
+        });
         const retried = outcome.lockRetries ? ` after ${outcome.lockRetries} lock ${noun(outcome.lockRetries, 'retry', 'retries')}` : '';
         const waited = outcome.blockers.length ? `; it waited for locks held by ${outcome.blockers.map(describeBlocker).join('; ')}` : '';
         io.progress(`  applied in ${formatMs(outcome.durationMs)}${retried}${waited}`);

@@ -29,30 +29,41 @@ export interface ChangeFlags {
  * migrations the base does not have. What else changed (edited or deleted files) is lint's business.
  */
 export type ChangeScope =
-  | { kind: 'all' | 'last' | 'only'; migrations: LocalMigration[] }
-  | { kind: 'changed'; ref: string; sha: string; onBase: string[]; added: LocalMigration[] };
+  { kind: 'all' | 'last' | 'only'; migrations: LocalMigration[] } | { kind: 'changed'; ref: string; sha: string; onBase: string[]; added: LocalMigration[] };
 
 /** The flags that name the whole change exclude each other: checked before anything is loaded. */
 export function checkChangeFlags(flags: ChangeFlags): void {
   const given = (['all', 'last', 'only'] as const).filter((k) => flags[k] !== undefined && flags[k] !== false).map((k) => `--${k}`);
-  if (given.length > 1) throw new UsageError(`${given.join(' and ')} cannot be combined.`, { hint: 'Use --all for every migration, --last N for the newest N, or --only NAME,… for exactly those.' });
+  if (given.length > 1)
+    throw new UsageError(`${given.join(' and ')} cannot be combined.`, {
+      hint: 'Use --all for every migration, --last N for the newest N, or --only NAME,… for exactly those.',
+    });
 }
 
 export async function changeScope(flags: ChangeFlags, local: LocalMigration[], migrationsDir: string, defaultBase: string, sh: Shell): Promise<ChangeScope> {
   checkChangeFlags(flags);
   if (flags.all) return { kind: 'all', migrations: local };
   if (flags.last !== undefined) {
-    if (flags.last > local.length) throw new UsageError(`--last ${flags.last}: ${migrationsDir} has only ${local.length} ${noun(local.length, 'migration')}.`, { hint: local.length ? `Pass --last ${local.length} or less, or --all.` : 'Create a migration first.' });
+    if (flags.last > local.length)
+      throw new UsageError(`--last ${flags.last}: ${migrationsDir} has only ${local.length} ${noun(local.length, 'migration')}.`, {
+        hint: local.length ? `Pass --last ${local.length} or less, or --all.` : 'Create a migration first.',
+      });
     return { kind: 'last', migrations: local.slice(local.length - flags.last) };
   }
   if (flags.only !== undefined) {
-    const names = flags.only.split(',').map((n) => n.trim()).filter(Boolean);
+    const names = flags.only
+      .split(',')
+      .map((n) => n.trim())
+      .filter(Boolean);
     const byName = new Map(local.map((m) => [m.name, m]));
     const unknown = names.filter((n) => !byName.has(n));
     if (unknown.length > 0) {
-      throw new UsageError(`--only names ${unknown.map((n) => `"${n}"`).join(', ')}, which ${unknown.length === 1 ? 'is not a migration' : 'are not migrations'} of ${migrationsDir}.`, {
-        hint: 'Pass migration folder names (comma-separated), e.g. --only 20260112093000_init.',
-      });
+      throw new UsageError(
+        `--only names ${unknown.map((n) => `"${n}"`).join(', ')}, which ${unknown.length === 1 ? 'is not a migration' : 'are not migrations'} of ${migrationsDir}.`,
+        {
+          hint: 'Pass migration folder names (comma-separated), e.g. --only 20260112093000_init.',
+        },
+      );
     }
     return { kind: 'only', migrations: names.map((n) => byName.get(n)!) };
   }
@@ -74,5 +85,11 @@ export function rollbackSet(rows: MigrationRow[], to: string): { names: string[]
   const live = rows.filter((r) => r.finishedAt !== null && r.rolledBackAt === null);
   const at = live.findIndex((r) => r.migrationName === to);
   if (at === -1) return { names: [], known: false };
-  return { names: live.slice(at + 1).map((r) => r.migrationName).reverse(), known: true };
+  return {
+    names: live
+      .slice(at + 1)
+      .map((r) => r.migrationName)
+      .reverse(),
+    known: true,
+  };
 }

@@ -4,8 +4,7 @@ import { createHash } from 'node:crypto';
 export const checksum = (script: string): string => createHash('sha256').update(script, 'utf8').digest('hex');
 
 // An old engine bug stored digests with each byte as {:x} (no zero padding); such rows are shorter than 64.
-const legacyChecksum = (script: string): string =>
-  [...createHash('sha256').update(script, 'utf8').digest()].map((b) => b.toString(16)).join('');
+const legacyChecksum = (script: string): string => [...createHash('sha256').update(script, 'utf8').digest()].map((b) => b.toString(16)).join('');
 
 /**
  * Whether a local script still matches the checksum stored when it was applied. A change of line endings

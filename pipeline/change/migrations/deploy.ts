@@ -23,12 +23,21 @@ export interface DeployData {
 }
 
 /** `migrate deploy` (and demo): every pending migration of the folder applied on the database, as Prisma would. */
-export async function deployMigrations(input: { migrationsDir: string; folder: MigrationsFolder; target: DbTarget; executor: ExecutorPolicy }, ctx: Runtime): Promise<StepResult<DeployData>> {
+export async function deployMigrations(
+  input: { migrationsDir: string; folder: MigrationsFolder; target: DbTarget; executor: ExecutorPolicy },
+  ctx: Runtime,
+): Promise<StepResult<DeployData>> {
   const { folder, target, executor: executorPolicy } = input;
   ctx.progress(`${datasourceLine(target)}\n\n${foundLine(folder.migrations.length, input.migrationsDir)}`);
 
   const s = await openSession(target, ctx.log, 'dbops migrate deploy');
-  const data: DeployData = { datasource: datasourceOf(target), migrationsDir: input.migrationsDir, migrationsFound: folder.migrations.length, applied: [], notApplied: [] };
+  const data: DeployData = {
+    datasource: datasourceOf(target),
+    migrationsDir: input.migrationsDir,
+    migrationsFound: folder.migrations.length,
+    applied: [],
+    notApplied: [],
+  };
   try {
     const outcome = await applyPending(s, folder.migrations, executorPolicy, { progress: (l) => ctx.progress(l), signal: ctx.signal });
     data.applied = outcome.applied;
@@ -38,7 +47,16 @@ export async function deployMigrations(input: { migrationsDir: string; folder: M
     }
     if (outcome.interrupted) {
       data.interrupted = true;
-      return { verdict: 'fail', findings: [], data, exitCode: ExitCode.Environment, error: { message: `Interrupted after ${data.applied.length} migration(s); ${data.notApplied.length} not applied.`, hint: 'Run `dbops migrate deploy` again to apply the rest.' } };
+      return {
+        verdict: 'fail',
+        findings: [],
+        data,
+        exitCode: ExitCode.Environment,
+        error: {
+          message: `Interrupted after ${data.applied.length} migration(s); ${data.notApplied.length} not applied.`,
+          hint: 'Run `dbops migrate deploy` again to apply the rest.',
+        },
+      };
     }
     if (outcome.failed) {
       data.failed = outcome.failed;
@@ -52,17 +70,22 @@ export async function deployMigrations(input: { migrationsDir: string; folder: M
 
 function failure(data: DeployData, lockTimeout: boolean, recorded: boolean, lockTimeoutSetting: string): StepResult<DeployData> {
   const f = data.failed!;
-  const partial = f.mode === 'split' && f.stepsCommitted > 0 ? ` ${f.stepsCommitted} of its steps committed before the failure and remain in the database.` : '';
+  const partial =
+    f.mode === 'split' && f.stepsCommitted > 0 ? ` ${f.stepsCommitted} of its steps committed before the failure and remain in the database.` : '';
   const hints: string[] = [];
   if (lockTimeout) {
     hints.push(
       `\`${f.name}\` could not get its locks within lock_timeout (${lockTimeoutSetting}) after ${f.lockRetries} ${noun(f.lockRetries, 'retry', 'retries')}` +
         (f.blockers.length ? `; blocked by ${f.blockers.map(describeBlocker).join('; ')}` : '') +
-        (recorded ? '.' : '. Nothing of it was applied and nothing was recorded: run the deploy again when the blocking sessions are gone, or raise lock_timeout/lock_retries for it in policies/migrations.yaml (executor.overrides).'),
+        (recorded
+          ? '.'
+          : '. Nothing of it was applied and nothing was recorded: run the deploy again when the blocking sessions are gone, or raise lock_timeout/lock_retries for it in policies/migrations.yaml (executor.overrides).'),
     );
   }
   for (const idx of f.invalidIndexes) {
-    hints.push(`The failed statement left the index ${idx.schema}.${idx.index} on ${idx.table} INVALID (indisvalid = false): it slows writes and is never used. Remove it with \`${idx.cleanup}\` before retrying.`);
+    hints.push(
+      `The failed statement left the index ${idx.schema}.${idx.index} on ${idx.table} INVALID (indisvalid = false): it slows writes and is never used. Remove it with \`${idx.cleanup}\` before retrying.`,
+    );
   }
   if (recorded) {
     hints.push(
@@ -76,7 +99,11 @@ function failure(data: DeployData, lockTimeout: boolean, recorded: boolean, lock
     findings: [],
     data,
     exitCode: lockTimeout ? ExitCode.Environment : ExitCode.Failed,
-    error: { code: lockTimeout && !recorded ? undefined : 'P3018', message: lockTimeout && !recorded ? `Lock timeout: \`${f.name}\` was not applied.\n\n${f.message}` : f.message, hint: hints.join('\n') },
+    error: {
+      code: lockTimeout && !recorded ? undefined : 'P3018',
+      message: lockTimeout && !recorded ? `Lock timeout: \`${f.name}\` was not applied.\n\n${f.message}` : f.message,
+      hint: hints.join('\n'),
+    },
   };
 }
 
@@ -85,6 +112,11 @@ export function renderDeploy(result: StepResult<DeployData>): string {
   if (result.error) return '';
   if (applied.length === 0) return '\nNo pending migrations to apply.\n';
   const width = Math.max(...applied.map((a) => a.name.length));
-  const tree = applied.map((a) => `  └─ ${`${a.name}/`.padEnd(width + 1)}  ${formatMs(a.durationMs).padStart(9)}${a.mode === 'split' ? `  (${a.steps} steps)` : ''}\n    └─ migration.sql`).join('\n');
+  const tree = applied
+    .map(
+      (a) =>
+        `  └─ ${`${a.name}/`.padEnd(width + 1)}  ${formatMs(a.durationMs).padStart(9)}${a.mode === 'split' ? `  (${a.steps} steps)` : ''}\n    └─ migration.sql`,
+    )
+    .join('\n');
   return `\nThe following migration(s) have been applied:\n\nmigrations/\n${tree}\n\nAll migrations have been successfully applied.\n`;
 }

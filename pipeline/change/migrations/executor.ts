@@ -203,7 +203,6 @@ export class Executor {
     return this.#watch.close();
   }
 
-
   /** Runs one message while the watcher samples blockers; they are returned, or attached to the error. */
   async #watched(fn: () => Promise<unknown>): Promise<Blocker[]> {
     this.#watch.start();
@@ -261,7 +260,19 @@ export class Executor {
         const message = p3018Message(name, e, { script, sent, sentStartLine: 0 });
         const lockTimeout = isLockTimeout(e);
         const recorded = await books.failed(message, lockTimeout, true, Date.now() - started);
-        return { ok: false, durationMs: Date.now() - started, lockRetries: attempt, blockers, sqlstate: sqlState(e), message, detail: detailOf(e), lockTimeout, recorded, segmentsCommitted: 0, invalidIndexes: [] };
+        return {
+          ok: false,
+          durationMs: Date.now() - started,
+          lockRetries: attempt,
+          blockers,
+          sqlstate: sqlState(e),
+          message,
+          detail: detailOf(e),
+          lockTimeout,
+          recorded,
+          segmentsCommitted: 0,
+          invalidIndexes: [],
+        };
       }
     }
   }
@@ -278,7 +289,7 @@ export class Executor {
     let blockers: Blocker[] = [];
     let retries = 0;
     try {
-      for (let i = 0; i < segments.length; ) {
+      for (let i = 0; i < segments.length;) {
         const segment = segments[i]!;
         try {
           blockers = mergeBlockers(blockers, await this.#watched(() => c.query(segment.sql)));
@@ -301,7 +312,19 @@ export class Executor {
           const invalidIndexes = segment.concurrent ? await this.#invalidIndexes() : [];
           const detail = `${detailOf(e)} at line ${segment.line} (${segment.label}); the steps before it committed`;
           // Segments before retryFrom committed; from there on (an open BEGIN of the file included) they rolled back.
-          return { ok: false, durationMs: Date.now() - started, lockRetries: retries, blockers, sqlstate: sqlState(e), message, detail, lockTimeout: isLockTimeout(e), recorded, segmentsCommitted: segment.retryFrom, invalidIndexes };
+          return {
+            ok: false,
+            durationMs: Date.now() - started,
+            lockRetries: retries,
+            blockers,
+            sqlstate: sqlState(e),
+            message,
+            detail,
+            lockTimeout: isLockTimeout(e),
+            recorded,
+            segmentsCommitted: segment.retryFrom,
+            invalidIndexes,
+          };
         }
       }
       await c.query(books.finishSql());

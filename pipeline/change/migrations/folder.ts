@@ -74,7 +74,10 @@ export async function readMigrationsFolder(dir: string): Promise<MigrationsFolde
 
 /** The provider as Prisma's strict line-based parse reads it (spec §2.4), or `<PROVIDER NOT FOUND>`. */
 export function lockfileProvider(content: string): string {
-  const line = content.split('\n').map((l) => l.replace(/\r$/, '')).find((l) => l.startsWith('provider'));
+  const line = content
+    .split('\n')
+    .map((l) => l.replace(/\r$/, ''))
+    .find((l) => l.startsWith('provider'));
   if (line === undefined) return '<PROVIDER NOT FOUND>';
   return line.replace(/^provider = /, '').replace(/^"+|"+$/g, '');
 }
@@ -121,7 +124,14 @@ export interface FileProblem {
 }
 
 /** The lint rules of malformed files; the policy cannot turn them off. */
-export const MALFORMED_RULES = ['migrations/missing-script', 'migrations/name-too-long', 'migrations/provider', 'file/bom', 'file/encoding', 'executor/invalid-file'] as const;
+export const MALFORMED_RULES = [
+  'migrations/missing-script',
+  'migrations/name-too-long',
+  'migrations/provider',
+  'file/bom',
+  'file/encoding',
+  'executor/invalid-file',
+] as const;
 export type MalformedRule = (typeof MALFORMED_RULES)[number];
 
 const BOM = '\uFEFF';
@@ -165,11 +175,26 @@ export function textProblems(file: string, script: string, fault: EncodingFault 
 /** What the executor refuses about a migration folder before parsing its SQL: missing file, name, BOM, encoding. */
 function migrationProblems(m: LocalMigration): FileProblem[] {
   if (m.script === undefined) {
-    return [{ rule: 'migrations/missing-script', code: 'P3015', migration: m.name, file: m.file, message: `P3015: Could not find the migration file at ${m.file}.`, hint: 'Every migration folder needs its migration.sql: restore the file or delete the folder.' }];
+    return [
+      {
+        rule: 'migrations/missing-script',
+        code: 'P3015',
+        migration: m.name,
+        file: m.file,
+        message: `P3015: Could not find the migration file at ${m.file}.`,
+        hint: 'Every migration folder needs its migration.sql: restore the file or delete the folder.',
+      },
+    ];
   }
   const problems: FileProblem[] = [];
   if (m.name.length > 255) {
-    problems.push({ rule: 'migrations/name-too-long', migration: m.name, file: m.file, message: `${m.name}: the folder name is longer than the 255 characters _prisma_migrations.migration_name can hold.`, hint: 'Rename the folder (keep its timestamp prefix).' });
+    problems.push({
+      rule: 'migrations/name-too-long',
+      migration: m.name,
+      file: m.file,
+      message: `${m.name}: the folder name is longer than the 255 characters _prisma_migrations.migration_name can hold.`,
+      hint: 'Rename the folder (keep its timestamp prefix).',
+    });
   }
   return [...problems, ...textProblems(m.file, m.script, m.fault, m.name)];
 }
@@ -181,7 +206,9 @@ export function lockfileProblems(folder: MigrationsFolder): FileProblem[] {
     return [];
   } catch (e) {
     const error = e as ConfigError;
-    return [{ rule: 'migrations/provider', code: 'P3019', file: join(folder.dir, 'migration_lock.toml'), line: 1, message: error.message, hint: error.hint ?? '' }];
+    return [
+      { rule: 'migrations/provider', code: 'P3019', file: join(folder.dir, 'migration_lock.toml'), line: 1, message: error.message, hint: error.hint ?? '' },
+    ];
   }
 }
 
@@ -236,7 +263,10 @@ export async function checkSqlFiles(migrations: LocalMigration[], rollbacks: Sql
 /** The problems of the named migrations of a folder (with its lock file) and of the given rollbacks (a missing rollback is the pairing's business). */
 export async function malformedFiles(folder: MigrationsFolder, names: Iterable<string>, rollbacks: SqlScript[] = []): Promise<FileProblem[]> {
   const wanted = new Set(names);
-  const { problems } = await checkSqlFiles(folder.migrations.filter((m) => wanted.has(m.name)), rollbacks);
+  const { problems } = await checkSqlFiles(
+    folder.migrations.filter((m) => wanted.has(m.name)),
+    rollbacks,
+  );
   return [...lockfileProblems(folder), ...problems];
 }
 

@@ -101,7 +101,11 @@ export async function assertNoUnmanagedTables(s: Session): Promise<void> {
     [s.target.schema, IGNORABLE],
   );
   if (rows.length === 0) return;
-  const shown = rows.slice(0, 5).map((r) => r.relname).join(', ') + (rows.length > 5 ? `, … (${rows.length} tables)` : '');
+  const shown =
+    rows
+      .slice(0, 5)
+      .map((r) => r.relname)
+      .join(', ') + (rows.length > 5 ? `, … (${rows.length} tables)` : '');
   throw new RefusedError(
     `The database schema is not empty. Read more about how to baseline an existing production database: https://pris.ly/d/migrate-baseline\n\nSchema "${s.target.schema}" already has tables (${shown}) but no _prisma_migrations table, so dbops cannot tell which migrations it contains.`,
     {
@@ -163,7 +167,10 @@ export const finishedSql = (s: Session, id: string): string =>
  * an atomic migration rolled back with it, so its start is the server's clock minus how long it ran.
  */
 export async function insertFailedRow(s: Session, name: string, sum: string, ranMs: number, logs: string): Promise<void> {
-  await s.client.query(`INSERT INTO ${s.table} (id, checksum, migration_name, started_at, logs) VALUES ($1, $2, $3, clock_timestamp() - make_interval(secs => $4::float8 / 1000), $5)`, [randomUUID(), sum, name, ranMs, logs]);
+  await s.client.query(
+    `INSERT INTO ${s.table} (id, checksum, migration_name, started_at, logs) VALUES ($1, $2, $3, clock_timestamp() - make_interval(secs => $4::float8 / 1000), $5)`,
+    [randomUUID(), sum, name, ranMs, logs],
+  );
 }
 
 export async function recordLogs(s: Session, id: string, logs: string): Promise<void> {

@@ -38,7 +38,13 @@ export function p3009Hint(failed: MigrationRow[]): string {
 function firstDatabaseErrorLine(logs: string): string {
   const serverLine = /(?:^|\s)((?:ERROR|FATAL): .*)$/m.exec(logs);
   if (serverLine) return serverLine[1]!.trim();
-  return logs.split('\n').find((l) => l.trim() !== '')?.trim().slice(0, 300) ?? '';
+  return (
+    logs
+      .split('\n')
+      .find((l) => l.trim() !== '')
+      ?.trim()
+      .slice(0, 300) ?? ''
+  );
 }
 
 /** Numbered lines of the file around an error position (server positions are 1-based characters of the text sent). */

@@ -31,7 +31,8 @@ export interface SplitReason {
 }
 
 // Cheap pre-filter: a file without any of these words cannot need splitting, so the parser is not even loaded.
-const MAYBE_SPECIAL = /concurrently|vacuum|database|tablespace|system|add\s+value|begin|commit|start\s+transaction|rollback|\bend\b|abort|subscription|cluster|savepoint/i;
+const MAYBE_SPECIAL =
+  /concurrently|vacuum|database|tablespace|system|add\s+value|begin|commit|start\s+transaction|rollback|\bend\b|abort|subscription|cluster|savepoint/i;
 
 type Node = Record<string, any>;
 let parser: Promise<typeof import('libpg-query')> | undefined;
@@ -97,12 +98,23 @@ const LABELS: Record<string, string> = {
   DeleteStmt: 'DELETE',
   SelectStmt: 'SELECT',
 };
-const TRANSACTION_LABELS: Record<string, string> = { TRANS_STMT_BEGIN: 'BEGIN', TRANS_STMT_START: 'BEGIN', TRANS_STMT_COMMIT: 'COMMIT', TRANS_STMT_ROLLBACK: 'ROLLBACK' };
+const TRANSACTION_LABELS: Record<string, string> = {
+  TRANS_STMT_BEGIN: 'BEGIN',
+  TRANS_STMT_START: 'BEGIN',
+  TRANS_STMT_COMMIT: 'COMMIT',
+  TRANS_STMT_ROLLBACK: 'ROLLBACK',
+};
 
 const statementLabel = (stmt: Node): string => {
   const type = Object.keys(stmt)[0] ?? 'statement';
   if (type === 'TransactionStmt') return TRANSACTION_LABELS[stmt[type]?.kind as string] ?? 'transaction control';
-  return LABELS[type] ?? type.replace(/Stmt$/, '').replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase();
+  return (
+    LABELS[type] ??
+    type
+      .replace(/Stmt$/, '')
+      .replace(/([a-z])([A-Z])/g, '$1 $2')
+      .toUpperCase()
+  );
 };
 
 /** 1-based line of the first character that is neither whitespace nor part of a `--` or block comment. */
@@ -110,8 +122,16 @@ function firstCodeLine(text: string, from: number): number {
   let i = from;
   for (;;) {
     while (i < text.length && /\s/.test(text[i]!)) i++;
-    if (text.startsWith('--', i)) { const nl = text.indexOf('\n', i); i = nl === -1 ? text.length : nl + 1; continue; }
-    if (text.startsWith('/*', i)) { const end = text.indexOf('*/', i + 2); i = end === -1 ? text.length : end + 2; continue; }
+    if (text.startsWith('--', i)) {
+      const nl = text.indexOf('\n', i);
+      i = nl === -1 ? text.length : nl + 1;
+      continue;
+    }
+    if (text.startsWith('/*', i)) {
+      const end = text.indexOf('*/', i + 2);
+      i = end === -1 ? text.length : end + 2;
+      continue;
+    }
     break;
   }
   return text.slice(0, i).split('\n').length;
@@ -180,13 +200,21 @@ export async function planExecution(script: string, file: string): Promise<Execu
     const tx = s.stmt['TransactionStmt'] as Node | undefined;
     if (tx) {
       const kind = tx['kind'] as string;
-      if (kind === 'TRANS_STMT_BEGIN' || kind === 'TRANS_STMT_START') { explicitTx = true; depth++; }
+      if (kind === 'TRANS_STMT_BEGIN' || kind === 'TRANS_STMT_START') {
+        explicitTx = true;
+        depth++;
+      }
       if (kind === 'TRANS_STMT_COMMIT' || kind === 'TRANS_STMT_ROLLBACK') depth = Math.max(0, depth - 1);
     }
     const newVal = s.stmt['AlterEnumStmt']?.['newVal'] as string | undefined;
     if (newVal !== undefined && s.stmt['AlterEnumStmt']?.['oldVal'] === undefined) {
       const usedAt = statements.slice(i + 1).find((later) => stringConstants(later.stmt).has(newVal));
-      if (usedAt) reasons.push({ line: s.line, statement: 'ALTER TYPE … ADD VALUE', why: `the new enum value '${newVal}' is used at line ${usedAt.line}, which PostgreSQL allows only after the ALTER TYPE has committed` });
+      if (usedAt)
+        reasons.push({
+          line: s.line,
+          statement: 'ALTER TYPE … ADD VALUE',
+          why: `the new enum value '${newVal}' is used at line ${usedAt.line}, which PostgreSQL allows only after the ALTER TYPE has committed`,
+        });
     }
   }
   if (depth > 0) {
@@ -219,7 +247,12 @@ function oneByOne(statements: Parsed[], bytes: Buffer): Segment[] {
 function grouped(statements: Parsed[], bytes: Buffer): Segment[] {
   const segments: Segment[] = [];
   let run: Parsed[] = [];
-  const flush = () => { if (run.length > 0) { segments.push(toSegment(run, segments.length, bytes)); run = []; } };
+  const flush = () => {
+    if (run.length > 0) {
+      segments.push(toSegment(run, segments.length, bytes));
+      run = [];
+    }
+  };
   for (const [i, s] of statements.entries()) {
     if (nonTransactional(s.stmt)) {
       flush();

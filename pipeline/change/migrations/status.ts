@@ -51,7 +51,11 @@ const durationOf = (r: MigrationRow | undefined) => (r?.finishedAt ? Date.parse(
  * Prisma's diagnoseMigrationHistory (spec §6.1, Prisma ≥ 7.10: rolled-back rows are ignored, so a
  * migration whose attempts were all rolled back is pending again and is re-applied by deploy).
  */
-export function diagnose(local: Array<{ name: string; script: string | undefined }>, rows: MigrationRow[], hasTable: boolean): Omit<StatusData, 'datasource' | 'migrationsDir'> {
+export function diagnose(
+  local: Array<{ name: string; script: string | undefined }>,
+  rows: MigrationRow[],
+  hasTable: boolean,
+): Omit<StatusData, 'datasource' | 'migrationsDir'> {
   const live = rows.filter((r) => r.rolledBackAt === null);
   const localNames = new Set(local.map((m) => m.name));
   const migrations: MigrationStatus[] = local.map((m) => {
@@ -72,16 +76,29 @@ export function diagnose(local: Array<{ name: string; script: string | undefined
   const missing = [...new Set(live.filter((r) => !localNames.has(r.migrationName)).map((r) => r.migrationName))];
   for (const name of missing) {
     const row = live.find((r) => r.migrationName === name)!;
-    migrations.push({ name, state: isFailed(row) ? 'failed' : 'missing-locally', modified: false, fileMissing: true, startedAt: row.startedAt, finishedAt: row.finishedAt, durationMs: durationOf(row), rows: rows.filter((r) => r.migrationName === name).length });
+    migrations.push({
+      name,
+      state: isFailed(row) ? 'failed' : 'missing-locally',
+      modified: false,
+      fileMissing: true,
+      startedAt: row.startedAt,
+      finishedAt: row.finishedAt,
+      durationMs: durationOf(row),
+      rows: rows.filter((r) => r.migrationName === name).length,
+    });
   }
   const unapplied = migrations.filter((m) => m.state === 'pending' || m.state === 'rolled-back');
   const firstUnapplied = local.findIndex((m) => unapplied.some((u) => u.name === m.name));
   const history: StatusData['history'] =
-    local.length === 0 && !hasTable ? 'not-managed'
-    : unapplied.length > 0 && missing.length > 0 ? 'histories-diverge'
-    : unapplied.length > 0 ? 'database-is-behind'
-    : missing.length > 0 ? 'migrations-directory-is-behind'
-    : 'up-to-date';
+    local.length === 0 && !hasTable
+      ? 'not-managed'
+      : unapplied.length > 0 && missing.length > 0
+        ? 'histories-diverge'
+        : unapplied.length > 0
+          ? 'database-is-behind'
+          : missing.length > 0
+            ? 'migrations-directory-is-behind'
+            : 'up-to-date';
   const counts = { applied: 0, pending: 0, failed: 0, 'rolled-back': 0, 'missing-locally': 0, modified: 0 };
   for (const m of migrations) {
     counts[m.state]++;
@@ -97,7 +114,10 @@ export function diagnose(local: Array<{ name: string; script: string | undefined
 }
 
 /** `migrate status` (and demo): where the folder and `_prisma_migrations` stand, as Prisma would say it. */
-export async function migrationStatus(input: { migrationsDir: string; folder: MigrationsFolder; target: DbTarget }, ctx: Runtime): Promise<StepResult<StatusData>> {
+export async function migrationStatus(
+  input: { migrationsDir: string; folder: MigrationsFolder; target: DbTarget },
+  ctx: Runtime,
+): Promise<StepResult<StatusData>> {
   const { folder, target } = input;
   // Read-only: no advisory lock, no table or schema creation.
   const s = await openSession(target, ctx.log, 'dbops migrate status');
@@ -112,9 +132,28 @@ export async function migrationStatus(input: { migrationsDir: string; folder: Mi
   const data: StatusData = { datasource: datasourceOf(target), migrationsDir: input.migrationsDir, ...diagnose(folder.migrations, rows, hasTable) };
   const findings: Finding[] = [];
   for (const m of data.migrations) {
-    if (m.modified) findings.push({ rule: 'migrate/modified-after-apply', severity: 'warning', message: `${m.name} was modified after it was applied (its checksum no longer matches _prisma_migrations).`, file: `${input.migrationsDir}/${m.name}/migration.sql`, help: 'Restore the applied version from git; a change to the schema belongs in a new migration.' });
-    if (m.state === 'missing-locally') findings.push({ rule: 'migrate/missing-locally', severity: 'warning', message: `${m.name} is applied to the database but has no folder in ${input.migrationsDir}.`, help: 'Restore the folder from git, or check that you are on the right branch.' });
-    if (m.fileMissing && m.state !== 'missing-locally' && m.state !== 'failed') findings.push({ rule: 'migrate/missing-file', severity: 'warning', message: `${input.migrationsDir}/${m.name}/ has no migration.sql.`, help: 'Restore the file or delete the empty folder.' });
+    if (m.modified)
+      findings.push({
+        rule: 'migrate/modified-after-apply',
+        severity: 'warning',
+        message: `${m.name} was modified after it was applied (its checksum no longer matches _prisma_migrations).`,
+        file: `${input.migrationsDir}/${m.name}/migration.sql`,
+        help: 'Restore the applied version from git; a change to the schema belongs in a new migration.',
+      });
+    if (m.state === 'missing-locally')
+      findings.push({
+        rule: 'migrate/missing-locally',
+        severity: 'warning',
+        message: `${m.name} is applied to the database but has no folder in ${input.migrationsDir}.`,
+        help: 'Restore the folder from git, or check that you are on the right branch.',
+      });
+    if (m.fileMissing && m.state !== 'missing-locally' && m.state !== 'failed')
+      findings.push({
+        rule: 'migrate/missing-file',
+        severity: 'warning',
+        message: `${input.migrationsDir}/${m.name}/ has no migration.sql.`,
+        help: 'Restore the file or delete the empty folder.',
+      });
   }
   const refused = data.history !== 'up-to-date' && data.history !== 'migrations-directory-is-behind' ? true : data.counts.failed > 0;
   return { verdict: refused ? 'fail' : findings.length > 0 ? 'warn' : 'pass', findings, data };
@@ -137,7 +176,11 @@ export function renderStatus(result: StepResult<StatusData>): string {
     const width = Math.max(9, ...d.migrations.map((m) => m.name.length));
     out += `\n  ${'STATE'.padEnd(12)}${'MIGRATION'.padEnd(width + 2)}${'APPLIED AT (UTC)'.padEnd(21)}DURATION\n`;
     for (const m of d.migrations) {
-      const notes = [m.modified ? 'modified after apply' : '', m.state === 'rolled-back' ? 'will be re-applied' : '', m.fileMissing && m.state !== 'missing-locally' ? 'no migration.sql' : ''].filter(Boolean);
+      const notes = [
+        m.modified ? 'modified after apply' : '',
+        m.state === 'rolled-back' ? 'will be re-applied' : '',
+        m.fileMissing && m.state !== 'missing-locally' ? 'no migration.sql' : '',
+      ].filter(Boolean);
       out += `  ${STATE_LABEL[m.state].padEnd(12)}${m.name.padEnd(width + 2)}${shortTime(m.finishedAt ?? m.startedAt).padEnd(21)}${m.durationMs === null ? '' : formatMs(m.durationMs)}${notes.length ? `  (${notes.join(', ')})` : ''}\n`;
     }
   }

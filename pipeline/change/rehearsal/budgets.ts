@@ -133,23 +133,53 @@ export function proofFindings(m: RehearsedMigration): Finding[] {
   const base = { migration: r.name };
   const out: Finding[] = [];
   if (r.status === 'failed') {
-    out.push({ ...base, rule: 'rehearse/apply-failed', severity: 'error', file: m.file, message: `\`${r.name}\` failed on the snapshot: ${r.error ?? 'unknown error'}` });
+    out.push({
+      ...base,
+      rule: 'rehearse/apply-failed',
+      severity: 'error',
+      file: m.file,
+      message: `\`${r.name}\` failed on the snapshot: ${r.error ?? 'unknown error'}`,
+    });
     return out;
   }
   if (r.status === 'not-run') {
-    out.push({ ...base, rule: 'rehearse/not-run', severity: 'warning', file: m.file, message: `\`${r.name}\` was not rehearsed: ${r.error ?? 'an earlier migration left the clone in an unknown state'}.` });
+    out.push({
+      ...base,
+      rule: 'rehearse/not-run',
+      severity: 'warning',
+      file: m.file,
+      message: `\`${r.name}\` was not rehearsed: ${r.error ?? 'an earlier migration left the clone in an unknown state'}.`,
+    });
     return out;
   }
   const rf = { ...base, file: m.rollbackFile };
   switch (rb.status) {
     case 'missing':
-      out.push({ ...base, rule: 'rehearse/rollback-missing', severity: 'error', file: m.file, message: `\`${r.name}\` has no rollback (${m.rollbackFile}), so it cannot be undone or proven.`, help: `Write ${m.rollbackFile} (\`prisma migrate diff --from-schema <new> --to-schema <old> --script\`), or start it with \`-- dbops:irreversible <reason>\` when the change cannot be undone.` });
+      out.push({
+        ...base,
+        rule: 'rehearse/rollback-missing',
+        severity: 'error',
+        file: m.file,
+        message: `\`${r.name}\` has no rollback (${m.rollbackFile}), so it cannot be undone or proven.`,
+        help: `Write ${m.rollbackFile} (\`prisma migrate diff --from-schema <new> --to-schema <old> --script\`), or start it with \`-- dbops:irreversible <reason>\` when the change cannot be undone.`,
+      });
       break;
     case 'irreversible':
-      out.push({ ...rf, rule: 'rehearse/irreversible', severity: 'notice', line: 1, message: `The rollback of \`${r.name}\` is marked irreversible (${rb.reason ?? 'no reason given'}); it was not run.` });
+      out.push({
+        ...rf,
+        rule: 'rehearse/irreversible',
+        severity: 'notice',
+        line: 1,
+        message: `The rollback of \`${r.name}\` is marked irreversible (${rb.reason ?? 'no reason given'}); it was not run.`,
+      });
       break;
     case 'failed':
-      out.push({ ...rf, rule: 'rehearse/rollback-failed', severity: 'error', message: `${m.rollbackFile} failed on the snapshot after \`${r.name}\` was applied: ${rb.reason ?? 'unknown error'}` });
+      out.push({
+        ...rf,
+        rule: 'rehearse/rollback-failed',
+        severity: 'error',
+        message: `${m.rollbackFile} failed on the snapshot after \`${r.name}\` was applied: ${rb.reason ?? 'unknown error'}`,
+      });
       break;
     case 'mismatch':
       out.push({
@@ -164,9 +194,22 @@ export function proofFindings(m: RehearsedMigration): Finding[] {
       break;
   }
   if (rb.reapply === 'failed') {
-    out.push({ ...base, rule: 'rehearse/reapply-failed', severity: 'error', file: m.file, message: `\`${r.name}\` could not be applied again after its rollback: ${rb.reapplyError ?? 'unknown error'}`, help: 'The rollback left something the migration creates (see the schema difference above), or the migration is not repeatable.' });
+    out.push({
+      ...base,
+      rule: 'rehearse/reapply-failed',
+      severity: 'error',
+      file: m.file,
+      message: `\`${r.name}\` could not be applied again after its rollback: ${rb.reapplyError ?? 'unknown error'}`,
+      help: 'The rollback left something the migration creates (see the schema difference above), or the migration is not repeatable.',
+    });
   } else if (rb.reapply === 'mismatch') {
-    out.push({ ...base, rule: 'rehearse/reapply-mismatch', severity: 'error', file: m.file, message: `Applying \`${r.name}\` again after its rollback gives a different schema than the first time:\n${rb.reapplyDiff ?? ''}` });
+    out.push({
+      ...base,
+      rule: 'rehearse/reapply-mismatch',
+      severity: 'error',
+      file: m.file,
+      message: `Applying \`${r.name}\` again after its rollback gives a different schema than the first time:\n${rb.reapplyDiff ?? ''}`,
+    });
   }
   return out;
 }
@@ -191,7 +234,9 @@ export function workloadFindings({ results, lines, file }: WorkloadFindingInput,
         message: w.before
           ? `Workload query \`${w.name}\` fails after the pending migrations: ${w.error ?? 'unknown error'}`
           : `Workload query \`${w.name}\` fails before and after the pending migrations: ${w.error ?? 'unknown error'}`,
-        help: w.before ? 'The application runs this query: the migrations remove or change something it uses. Change the migration (expand/contract), or the query first.' : 'Fix the query in the workload file.',
+        help: w.before
+          ? 'The application runs this query: the migrations remove or change something it uses. Change the migration (expand/contract), or the query first.'
+          : 'Fix the query in the workload file.',
       });
       continue;
     }
@@ -217,8 +262,11 @@ export function workloadFindings({ results, lines, file }: WorkloadFindingInput,
   return out;
 }
 
-const indent = (text: string) => text.split('\n').map((l) => `  ${l}`).join('\n');
-
+const indent = (text: string) =>
+  text
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n');
 
 /**
  * squawk rules about locks or rewrites, the ones a measurement can confirm or refute, with the budget
@@ -259,10 +307,14 @@ export function judgeLintFindings(lint: Finding[], migrations: RehearsedMigratio
     if (!m || m.rehearsal.status !== 'applied' || !f.file?.endsWith('migration.sql')) continue;
     const statement = m.refs.find((s) => f.line! >= s.line && f.line! <= s.endLine);
     if (!statement) continue;
-    const tables = [...new Set(statement.relations.map((n) => m.tableOf.get(n) ?? n))].filter((t) => m.rehearsal.tables.some((x) => x.relation === t) || m.rehearsal.locks.some((l) => l.relation === t));
+    const tables = [...new Set(statement.relations.map((n) => m.tableOf.get(n) ?? n))].filter(
+      (t) => m.rehearsal.tables.some((x) => x.relation === t) || m.rehearsal.locks.some((l) => l.relation === t),
+    );
     if (tables.length === 0) continue;
     const kinds = evidenceRules(f.rule);
-    const related = (budget.get(m.rehearsal.name) ?? []).filter((b) => b.relation !== undefined && tables.includes(b.relation) && b.finding.severity !== 'notice' && kinds.includes(b.finding.rule));
+    const related = (budget.get(m.rehearsal.name) ?? []).filter(
+      (b) => b.relation !== undefined && tables.includes(b.relation) && b.finding.severity !== 'notice' && kinds.includes(b.finding.rule),
+    );
     const ruleName = f.rule.replace(/^squawk\//, '');
     if (related.length > 0) {
       // A budget finding that points at this very statement, else one about its table; of those, the kind

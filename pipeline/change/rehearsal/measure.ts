@@ -43,14 +43,22 @@ const round1 = (ms: number) => Math.round(ms * 10) / 10;
  * Applies one migration with the executor while the lock sampler and the probes run, and turns what
  * they saw into measurements. With `measure: false` only the migration runs (the benchmark's baseline).
  */
-export async function measureApply(ctx: MeasureContext, m: MigrationToApply, { measure = true }: { measure?: boolean } = {}): Promise<{ outcome: Outcome; data: Measurements }> {
+export async function measureApply(
+  ctx: MeasureContext,
+  m: MigrationToApply,
+  { measure = true }: { measure?: boolean } = {},
+): Promise<{ outcome: Outcome; data: Measurements }> {
   const { session, schema, log, policy } = ctx;
   const client = session.client;
   const intervalMs = parseDuration(policy.sample_interval) ?? 25;
   const before = await tableStats(client, schema);
   const byName = new Map([...before.values()].map((t) => [t.name, t]));
   const touched = unique((await resolveTables(client, schema, unique(m.refs.flatMap((r) => r.relations)))).map((r) => r.table));
-  const rowsBefore = await rowCounts(client, schema, touched.map((n) => byName.get(n)).filter((t): t is TableStat => t !== undefined));
+  const rowsBefore = await rowCounts(
+    client,
+    schema,
+    touched.map((n) => byName.get(n)).filter((t): t is TableStat => t !== undefined),
+  );
 
   let sampler: LockSampler | undefined;
   let probes: ProbeWorkload | undefined;
@@ -84,9 +92,19 @@ export async function measureApply(ctx: MeasureContext, m: MigrationToApply, { m
       const b = before.get(t.oid);
       return b !== undefined && b.relfilenode !== 0 && t.relfilenode !== 0 && b.relfilenode !== t.relfilenode;
     });
-    const reported = unique([...touched, ...[...strongest.keys()].map((oid) => nameOf.get(oid)!), ...rewritten.map((t) => t.name), ...created.map((t) => t.name), ...dropped.map((t) => t.name)]);
+    const reported = unique([
+      ...touched,
+      ...[...strongest.keys()].map((oid) => nameOf.get(oid)!),
+      ...rewritten.map((t) => t.name),
+      ...created.map((t) => t.name),
+      ...dropped.map((t) => t.name),
+    ]);
     const afterByName = new Map([...after.values()].map((t) => [t.name, t]));
-    const rowsAfter = await rowCounts(client, schema, reported.map((n) => afterByName.get(n)).filter((t): t is TableStat => t !== undefined));
+    const rowsAfter = await rowCounts(
+      client,
+      schema,
+      reported.map((n) => afterByName.get(n)).filter((t): t is TableStat => t !== undefined),
+    );
     const createdNames = new Set(created.map((t) => t.name));
     const rowsOf = (name: string): number | null => (createdNames.has(name) ? null : (rowsBefore.get(name) ?? byName.get(name)?.estimate ?? null));
 
@@ -98,8 +116,21 @@ export async function measureApply(ctx: MeasureContext, m: MigrationToApply, { m
       locks: [...strongest.entries()]
         .map(([oid, l]) => ({ relation: nameOf.get(oid)!, mode: l.mode, heldMs: round1(l.heldMs), rows: rowsOf(nameOf.get(oid)!) }))
         .sort((a, b) => lockStrength(b.mode) - lockStrength(a.mode) || a.relation.localeCompare(b.relation)),
-      timeline: spans.map((sp) => ({ relation: nameOf.get(sp.oid)!, mode: sp.mode, granted: sp.granted, startMs: round1(sp.startMs), endMs: round1(sp.endMs) })),
-      probes: (probes?.specs ?? []).map((p) => ({ table: p.table, operation: p.operation, ...summarizeProbe(p.queries.filter((q) => q.startMs <= endMs), samples) })),
+      timeline: spans.map((sp) => ({
+        relation: nameOf.get(sp.oid)!,
+        mode: sp.mode,
+        granted: sp.granted,
+        startMs: round1(sp.startMs),
+        endMs: round1(sp.endMs),
+      })),
+      probes: (probes?.specs ?? []).map((p) => ({
+        table: p.table,
+        operation: p.operation,
+        ...summarizeProbe(
+          p.queries.filter((q) => q.startMs <= endMs),
+          samples,
+        ),
+      })),
       tables: reported.map((name) => {
         const b = byName.get(name);
         const a = afterByName.get(name);

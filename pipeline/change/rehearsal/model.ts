@@ -73,7 +73,13 @@ export const MigrationRehearsal = z.object({
   rollback: RollbackProof,
 });
 
-export const PlanSummary = z.object({ ms: z.number(), shape: z.string().describe('node types and relations, indented'), totalCost: z.number(), sharedHit: z.number(), sharedRead: z.number() });
+export const PlanSummary = z.object({
+  ms: z.number(),
+  shape: z.string().describe('node types and relations, indented'),
+  totalCost: z.number(),
+  sharedHit: z.number(),
+  sharedRead: z.number(),
+});
 
 export const WorkloadResult = z.object({
   name: z.string(),
@@ -125,4 +131,3 @@ export interface RehearseRequest {
   /** policies/migrations.yaml. */
   policies: MigrationsPolicy;
 }
-

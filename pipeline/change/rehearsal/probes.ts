@@ -49,7 +49,11 @@ export class ProbeWorkload {
       // The read is prepared (planned once, like an application's statement cache); it selects a constant
       // so a column added by the migration does not change its result type.
       const specs: Array<[ProbeSpec['operation'], Probe['query']]> = [['read', { name: 'dbops_probe_read', text: `SELECT 1 FROM ${rel} LIMIT 1` }]];
-      if (column) specs.push(['write', { text: `BEGIN; UPDATE ${rel} SET ${quoteIdent(column)} = ${quoteIdent(column)} WHERE ctid = (SELECT ctid FROM ${rel} LIMIT 1); ROLLBACK` }]);
+      if (column)
+        specs.push([
+          'write',
+          { text: `BEGIN; UPDATE ${rel} SET ${quoteIdent(column)} = ${quoteIdent(column)} WHERE ctid = (SELECT ctid FROM ${rel} LIMIT 1); ROLLBACK` },
+        ]);
       for (const [operation, query] of specs) {
         const client = await connect(this.target, { log: this.log, applicationName: `dbops rehearse (probe ${operation} ${table})`.slice(0, 63) });
         const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
@@ -116,7 +120,9 @@ export class ProbeWorkload {
   }
 
   async #cancelAll(): Promise<void> {
-    await withClient(this.target, { log: this.log, applicationName: 'dbops rehearse (probe cancel)' }, (c) => c.query('SELECT pg_cancel_backend(pid) FROM unnest($1::int[]) AS pid', [this.pids])).catch(() => undefined);
+    await withClient(this.target, { log: this.log, applicationName: 'dbops rehearse (probe cancel)' }, (c) =>
+      c.query('SELECT pg_cancel_backend(pid) FROM unnest($1::int[]) AS pid', [this.pids]),
+    ).catch(() => undefined);
   }
 
   async close(): Promise<void> {

@@ -13,7 +13,18 @@ import { headCommit } from '../../infra/git/base.ts';
 import { quoteIdent } from '../../infra/db/url.ts';
 import type { MigrationsPolicy } from '../../policy/schema.ts';
 import { SEVERITY_ORDER, type Finding, ReportEnvelope, type StepResult } from '../../core/result.ts';
-import { describeBlocker, Executor, malformedError, malformedFiles, readMigrationsFolder, createMigrationsTable, ensureSchema, migrationsTableExists, openSession, planExecution } from '../migrations/index.ts';
+import {
+  describeBlocker,
+  Executor,
+  malformedError,
+  malformedFiles,
+  readMigrationsFolder,
+  createMigrationsTable,
+  ensureSchema,
+  migrationsTableExists,
+  openSession,
+  planExecution,
+} from '../migrations/index.ts';
 import { readRollbacksFolder } from '../rollbacks/index.ts';
 import { budgetFindings, judgeLintFindings, proofFindings, verdictOf, workloadFindings, type RehearsedMigration, type TableFinding } from './budgets.ts';
 import { measureApply, type ExecutorHooks, type MigrationToApply } from './measure.ts';
@@ -28,8 +39,6 @@ import type { RehearseRequest, MigrationRehearsal, RehearseData } from './model.
 
 export type { RehearseRequest };
 
-
-
 interface Prepared extends MigrationToApply {
   file: string;
   rollback: RollbackFile | undefined;
@@ -38,7 +47,8 @@ interface Prepared extends MigrationToApply {
 
 /** Ctrl-C (exit 3). Statements running in the clone are cancelled; whatever they failed with becomes the cause. */
 class Interrupted extends EnvError {}
-const interrupted = (cause?: unknown) => new Interrupted('Interrupted: the rehearsal stopped; its clone is dropped.', { hint: 'Run `dbops rehearse` again.', cause });
+const interrupted = (cause?: unknown) =>
+  new Interrupted('Interrupted: the rehearsal stopped; its clone is dropped.', { hint: 'Run `dbops rehearse` again.', cause });
 
 /** Everything the rehearsal of a clone needs, resolved before the clone exists. */
 interface Work {
@@ -97,7 +107,11 @@ const notRun = (m: Prepared, why: string): MigrationRehearsal => ({
   rollback: { status: 'not-run', reapply: 'not-run' },
 });
 
-function compareWorkload(queries: WorkloadQuery[], before: Map<string, PlanResult | { error: string }>, after: Map<string, PlanResult | { error: string }>): RehearseData['workload'] {
+function compareWorkload(
+  queries: WorkloadQuery[],
+  before: Map<string, PlanResult | { error: string }>,
+  after: Map<string, PlanResult | { error: string }>,
+): RehearseData['workload'] {
   return queries.map((q) => {
     const b = before.get(q.name);
     const a = after.get(q.name);
@@ -133,7 +147,15 @@ export async function rehearseChange(input: RehearseRequest, ctx: Runtime): Prom
     const rollbackPath = join(input.rollbacksDir, `${m.name}.sql`);
     const file = join(input.migrationsDir, m.name, 'migration.sql');
     const rollback = rollbacks.get(m.name);
-    prepared.push({ name: m.name, script: m.script, file, plan: await planExecution(m.script, m.file), refs: [], rollback: rollback && rehearsalRollback(rollback), rollbackPath });
+    prepared.push({
+      name: m.name,
+      script: m.script,
+      file,
+      plan: await planExecution(m.script, m.file),
+      refs: [],
+      rollback: rollback && rehearsalRollback(rollback),
+      rollbackPath,
+    });
   }
   const workloadPath = join(input.policiesDir, policy.workload.file);
   const queries = await loadWorkload(workloadPath);
@@ -141,7 +163,11 @@ export async function rehearseChange(input: RehearseRequest, ctx: Runtime): Prom
   const scale = input.scale ?? policy.scale;
 
   const data: RehearseData = {
-    snapshot: { source: input.snapshotFile ? 'file' : (input.snapshotUrl ?? ctx.env?.['STAGING_SNAPSHOT_URL']) ? 'url' : 'synthetic', label: 'not cloned: nothing to rehearse', cloneMs: 0 },
+    snapshot: {
+      source: input.snapshotFile ? 'file' : (input.snapshotUrl ?? ctx.env?.['STAGING_SNAPSHOT_URL']) ? 'url' : 'synthetic',
+      label: 'not cloned: nothing to rehearse',
+      cloneMs: 0,
+    },
     base: { ref: scope.ref, applied: scope.base.map((m) => m.name) },
     pending: prepared.map((m) => m.name),
     migrations: [],
@@ -165,19 +191,29 @@ export async function rehearseChange(input: RehearseRequest, ctx: Runtime): Prom
     data.snapshot.cloneMs = clone.cloneMs;
     data.snapshot.clone = clone.name;
     ctx.progress(`Cloned ${snap.info.label} into ${clone.name} in ${formatMs(clone.cloneMs)}`);
-    const findings = await rehearse(clone, { policy: input.policies, base: scope.base, prepared, queries, workloadPath, lint }, ctx, data).catch((e: unknown) => {
-      throw ctx.signal.aborted && !(e instanceof Interrupted) ? interrupted(e) : e;
-    });
+    const findings = await rehearse(clone, { policy: input.policies, base: scope.base, prepared, queries, workloadPath, lint }, ctx, data).catch(
+      (e: unknown) => {
+        throw ctx.signal.aborted && !(e instanceof Interrupted) ? interrupted(e) : e;
+      },
+    );
     return { verdict: verdictOf(findings), findings, data };
   } finally {
     ctx.signal.removeEventListener('abort', onAbort);
     if (clone && input.keep) ctx.progress(`Kept the clone: ${clone.target.display}`);
-    else if (clone) await dropClone(snap, clone).catch((e: unknown) => ctx.log.error({ database: clone!.name, err: (e as Error).message }, 'could not drop the rehearsal clone; drop it by hand'));
+    else if (clone)
+      await dropClone(snap, clone).catch((e: unknown) =>
+        ctx.log.error({ database: clone!.name, err: (e as Error).message }, 'could not drop the rehearsal clone; drop it by hand'),
+      );
     await snap.admin.end().catch(() => undefined);
   }
 }
 
-async function rehearse(clone: Clone, { policy: migrationsPolicy, base, prepared, queries, workloadPath, lint }: Work, ctx: Runtime, data: RehearseData): Promise<Finding[]> {
+async function rehearse(
+  clone: Clone,
+  { policy: migrationsPolicy, base, prepared, queries, workloadPath, lint }: Work,
+  ctx: Runtime,
+  data: RehearseData,
+): Promise<Finding[]> {
   const policy = migrationsPolicy.rehearse;
   const checkAbort = () => {
     if (ctx.signal.aborted) throw interrupted();
@@ -193,7 +229,10 @@ async function rehearse(clone: Clone, { policy: migrationsPolicy, base, prepared
     session,
     migrationsPolicy.executor,
     {
-      retry: ({ attempt, of, waitMs, blockers }) => ctx.progress(`  lock_timeout hit; retry ${attempt}/${of} in ${formatMs(waitMs)}${blockers.length ? `; blocked by ${blockers.map(describeBlocker).join('; ')}` : ''}`),
+      retry: ({ attempt, of, waitMs, blockers }) =>
+        ctx.progress(
+          `  lock_timeout hit; retry ${attempt}/${of} in ${formatMs(waitMs)}${blockers.length ? `; blocked by ${blockers.map(describeBlocker).join('; ')}` : ''}`,
+        ),
       beforeCommit: (c) => hooks.beforeCommit?.(c) ?? Promise.resolve(),
     },
     ctx.signal,
@@ -205,7 +244,9 @@ async function rehearse(clone: Clone, { policy: migrationsPolicy, base, prepared
       await createMigrationsTable(session);
     }
     for (const m of prepared) m.refs = await statementRefs(m.script, schema);
-    const allTouched = [...new Set((await resolveTables(session.client, schema, [...new Set(prepared.flatMap((m) => m.refs.flatMap((r) => r.relations)))])).map((r) => r.table))];
+    const allTouched = [
+      ...new Set((await resolveTables(session.client, schema, [...new Set(prepared.flatMap((m) => m.refs.flatMap((r) => r.relations)))])).map((r) => r.table)),
+    ];
     const analyze = async (tables: string[]) => {
       const existing = (await resolveTables(session.client, schema, tables)).map((r) => r.table);
       if (existing.length > 0) await session.client.query(`ANALYZE ${[...new Set(existing)].map((t) => `${quoteIdent(schema)}.${quoteIdent(t)}`).join(', ')}`);
@@ -229,11 +270,20 @@ async function rehearse(clone: Clone, { policy: migrationsPolicy, base, prepared
       }
       const tableOf = new Map((await resolveTables(session.client, schema, [...new Set(m.refs.flatMap((r) => r.relations))])).map((r) => [r.name, r.table]));
       const fpBefore = await schemaFingerprint(session.client, schema);
-      ctx.progress(`Applying \`${m.name}\`${m.plan.mode === 'split' ? ' (split: not one transaction)' : ''} while sampling locks and probing the tables it touches`);
+      ctx.progress(
+        `Applying \`${m.name}\`${m.plan.mode === 'split' ? ' (split: not one transaction)' : ''} while sampling locks and probing the tables it touches`,
+      );
       const { outcome, data: measured } = await measureApply({ session, executor, hooks, target: clone.target, schema, log: ctx.log, policy }, m);
       checkAbort();
       if (!outcome.ok) {
-        const rehearsal: MigrationRehearsal = { name: m.name, mode: m.plan.mode, status: 'failed', error: executorError(outcome.message), ...measured, rollback: { status: 'not-run', reapply: 'not-run' } };
+        const rehearsal: MigrationRehearsal = {
+          name: m.name,
+          mode: m.plan.mode,
+          status: 'failed',
+          error: executorError(outcome.message),
+          ...measured,
+          rollback: { status: 'not-run', reapply: 'not-run' },
+        };
         data.migrations.push(rehearsal);
         rehearsed.push({ rehearsal, file: m.file, rollbackFile: m.rollbackPath, refs: m.refs, tableOf });
         stopped = `\`${m.name}\` failed before it`;
@@ -268,7 +318,10 @@ async function rehearse(clone: Clone, { policy: migrationsPolicy, base, prepared
   const findings: Finding[] = [];
   for (const r of data.migrations) {
     const m = rehearsed.find((x) => x.rehearsal.name === r.name);
-    if (m) findings.push(...[...proofFindings(m), ...(budget.get(r.name) ?? []).map((b) => b.finding)].sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]));
+    if (m)
+      findings.push(
+        ...[...proofFindings(m), ...(budget.get(r.name) ?? []).map((b) => b.finding)].sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]),
+      );
     else {
       const p = prepared.find((x) => x.name === r.name)!;
       findings.push(...proofFindings({ rehearsal: r, file: p.file, rollbackFile: p.rollbackPath, refs: p.refs, tableOf: new Map() }));

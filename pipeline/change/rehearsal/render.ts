@@ -9,9 +9,13 @@ const fmt = formatShortMs;
 function locksLine(m: MigrationRehearsal): string[] {
   if (m.locks.length === 0) return [`  locks     none seen${m.samples === 0 ? ' (no sample: faster than one sampling interval)' : ''}`];
   const width = Math.max(...m.locks.map((l) => l.relation.length));
-  return m.locks.slice(0, 6).map((l, i) =>
-    `  ${i === 0 ? 'locks   ' : '        '}  ${l.relation.padEnd(width)}  ${l.mode.padEnd(24)} ${formatMs(l.heldMs).padStart(9)}  ${l.rows === null ? 'new table' : `${num(l.rows)} rows`}, ${blocks(l.mode)}`,
-  ).concat(m.locks.length > 6 ? [`            … ${m.locks.length - 6} more`] : []);
+  return m.locks
+    .slice(0, 6)
+    .map(
+      (l, i) =>
+        `  ${i === 0 ? 'locks   ' : '        '}  ${l.relation.padEnd(width)}  ${l.mode.padEnd(24)} ${formatMs(l.heldMs).padStart(9)}  ${l.rows === null ? 'new table' : `${num(l.rows)} rows`}, ${blocks(l.mode)}`,
+    )
+    .concat(m.locks.length > 6 ? [`            … ${m.locks.length - 6} more`] : []);
 }
 
 function probesLine(m: MigrationRehearsal): string[] {
@@ -30,15 +34,30 @@ function tablesLine(m: MigrationRehearsal): string[] {
   const changed = m.tables.filter((t) => t.rewritten || t.rowsBefore !== t.rowsAfter || t.bytesBefore !== t.bytesAfter);
   if (changed.length === 0) return ['  tables    no rewrite, no size change'];
   return changed.map((t, i) => {
-    const rows = t.rowsBefore === null ? `new, ${num(t.rowsAfter ?? 0)} rows` : t.rowsAfter === null ? `dropped (${num(t.rowsBefore)} rows)` : t.rowsBefore === t.rowsAfter ? `${num(t.rowsBefore)} rows` : `${num(t.rowsBefore)} → ${num(t.rowsAfter)} rows`;
-    const bytes = t.bytesBefore !== null && t.bytesAfter !== null && t.bytesBefore !== t.bytesAfter ? ` · ${formatBytes(t.bytesBefore)} → ${formatBytes(t.bytesAfter)}` : '';
+    const rows =
+      t.rowsBefore === null
+        ? `new, ${num(t.rowsAfter ?? 0)} rows`
+        : t.rowsAfter === null
+          ? `dropped (${num(t.rowsBefore)} rows)`
+          : t.rowsBefore === t.rowsAfter
+            ? `${num(t.rowsBefore)} rows`
+            : `${num(t.rowsBefore)} → ${num(t.rowsAfter)} rows`;
+    const bytes =
+      t.bytesBefore !== null && t.bytesAfter !== null && t.bytesBefore !== t.bytesAfter
+        ? ` · ${formatBytes(t.bytesBefore)} → ${formatBytes(t.bytesAfter)}`
+        : '';
     return `  ${i === 0 ? 'tables  ' : '        '}  ${t.relation}: ${rows}${bytes}${t.rewritten ? ' · REWRITTEN' : ''}`;
   });
 }
 
 function rollbackLine(m: MigrationRehearsal): string {
   const r = m.rollback;
-  const reapply = { matched: 're-apply matched', mismatch: 're-apply MISMATCH', failed: `re-apply FAILED${r.reapplyError ? `: ${r.reapplyError}` : ''}`, 'not-run': '' }[r.reapply];
+  const reapply = {
+    matched: 're-apply matched',
+    mismatch: 're-apply MISMATCH',
+    failed: `re-apply FAILED${r.reapplyError ? `: ${r.reapplyError}` : ''}`,
+    'not-run': '',
+  }[r.reapply];
   const took = r.durationMs !== undefined ? ` in ${formatMs(r.durationMs)}` : '';
   const head = {
     proven: `proven${took} (schema equal to before)`,

@@ -45,7 +45,13 @@ export interface ProofResult {
  * migration applied a second time exactly the schema after its first run. Irreversible and missing
  * rollbacks are reported without running anything.
  */
-export async function proveRollback(ctx: ProofContext, m: MigrationToApply, rollback: RollbackFile | undefined, before: SchemaFingerprint, after: SchemaFingerprint): Promise<ProofResult> {
+export async function proveRollback(
+  ctx: ProofContext,
+  m: MigrationToApply,
+  rollback: RollbackFile | undefined,
+  before: SchemaFingerprint,
+  after: SchemaFingerprint,
+): Promise<ProofResult> {
   if (!rollback) return { proof: { status: 'missing', reapply: 'not-run' }, consistent: true };
   if (rollback.irreversible !== undefined) return { proof: { status: 'irreversible', reason: rollback.irreversible, reapply: 'not-run' }, consistent: true };
   const { client } = ctx.session;
@@ -61,21 +67,33 @@ export async function proveRollback(ctx: ProofContext, m: MigrationToApply, roll
   );
   if (failure !== undefined) {
     const now = await schemaFingerprint(client, ctx.schema);
-    return { proof: { status: 'failed', reason: failure, durationMs: Math.round(performance.now() - started), reapply: 'not-run' }, consistent: sameSchema(now, after) };
+    return {
+      proof: { status: 'failed', reason: failure, durationMs: Math.round(performance.now() - started), reapply: 'not-run' },
+      consistent: sameSchema(now, after),
+    };
   }
   const durationMs = Math.round(performance.now() - started);
 
   const down = await schemaFingerprint(client, ctx.schema);
   const proof: RollbackProof = sameSchema(down, before)
     ? { status: 'proven', durationMs, reapply: 'not-run' }
-    : { status: 'mismatch', durationMs, diff: renderFingerprintDiff(diffFingerprints(before, down), { expected: 'schema before the migration', actual: 'schema after the rollback' }), reapply: 'not-run' };
+    : {
+        status: 'mismatch',
+        durationMs,
+        diff: renderFingerprintDiff(diffFingerprints(before, down), { expected: 'schema before the migration', actual: 'schema after the rollback' }),
+        reapply: 'not-run',
+      };
 
   const again = await ctx.executor.apply(m.name, m.script, m.plan);
   if (!again.ok) return { proof: { ...proof, reapply: 'failed', reapplyError: executorError(again.message) }, consistent: false };
   const up = await schemaFingerprint(client, ctx.schema);
   if (sameSchema(up, after)) return { proof: { ...proof, reapply: 'matched' }, consistent: true };
   return {
-    proof: { ...proof, reapply: 'mismatch', reapplyDiff: renderFingerprintDiff(diffFingerprints(after, up), { expected: 'schema after the first apply', actual: 'schema after the second apply' }) },
+    proof: {
+      ...proof,
+      reapply: 'mismatch',
+      reapplyDiff: renderFingerprintDiff(diffFingerprints(after, up), { expected: 'schema after the first apply', actual: 'schema after the second apply' }),
+    },
     consistent: false,
   };
 }

@@ -96,7 +96,8 @@ export class LockSampler {
     try {
       const { rows } = await client.query<{ locks: LockObservation[]; waiting: number[] }>(OWN_SQL, [this.probePids]);
       const row = rows[0];
-      if (row) this.samples.push({ t: (sent + performance.now()) / 2 - this.#t0, locks: row.locks.map((l) => ({ ...l, oid: Number(l.oid) })), waiting: row.waiting });
+      if (row)
+        this.samples.push({ t: (sent + performance.now()) / 2 - this.#t0, locks: row.locks.map((l) => ({ ...l, oid: Number(l.oid) })), waiting: row.waiting });
     } catch (e) {
       this.log.debug({ err: (e as Error).message }, 'own lock sample failed');
     }

@@ -10,7 +10,18 @@ import { parseDatabaseUrl, quoteIdent, type DbTarget } from '../../infra/db/url.
 import { clientTool, findPgBinaries } from '../../infra/pg/binaries.ts';
 import type { ExecutorPolicy } from '../../policy/schema.ts';
 import type { RehearseRequest, RehearseData } from './model.ts';
-import { checksum, Executor, assertNoUnmanagedTables, createMigrationsTable, ensureSchema, isFailed, loadRows, migrationsTableExists, openSession, planExecution } from '../migrations/index.ts';
+import {
+  checksum,
+  Executor,
+  assertNoUnmanagedTables,
+  createMigrationsTable,
+  ensureSchema,
+  isFailed,
+  loadRows,
+  migrationsTableExists,
+  openSession,
+  planExecution,
+} from '../migrations/index.ts';
 import { executorError } from './rollback.ts';
 import type { ScopedMigration } from './scope.ts';
 import { assertExistingFile } from '../../core/fs.ts';
@@ -45,7 +56,9 @@ async function buildServer(input: RehearseRequest, ctx: Runtime): Promise<DbTarg
   if (input.databaseUrl) return parseDatabaseUrl(input.databaseUrl, undefined, '--database-url');
   const { ensureLocalDatabase } = await import('../../infra/pg/local.ts');
   const local = await ensureLocalDatabase(ctx.log, ctx.env);
-  ctx.progress(`Using the embedded PostgreSQL ${local.major} cluster in ${local.dir} (port ${local.port}); pass --database-url to build the snapshot elsewhere.`);
+  ctx.progress(
+    `Using the embedded PostgreSQL ${local.major} cluster in ${local.dir} (port ${local.port}); pass --database-url to build the snapshot elsewhere.`,
+  );
   return parseDatabaseUrl(local.url);
 }
 
@@ -62,7 +75,9 @@ export async function openSnapshot(input: RehearseRequest, ctx: Runtime, opts: S
   const snapshotUrl = input.snapshotUrl ?? ctx.env?.['STAGING_SNAPSHOT_URL'];
   if (input.snapshotFile && input.snapshotUrl) throw new UsageError('Pass either --snapshot-url or --snapshot-file, not both.');
   if (input.all && (input.snapshotFile || input.snapshotUrl)) {
-    throw new UsageError('--all rehearses every migration on an empty database; it cannot be combined with --snapshot-url or --snapshot-file.', { hint: 'Use --last N or a base ref to rehearse the newest migrations on a snapshot.' });
+    throw new UsageError('--all rehearses every migration on an empty database; it cannot be combined with --snapshot-url or --snapshot-file.', {
+      hint: 'Use --last N or a base ref to rehearse the newest migrations on a snapshot.',
+    });
   }
   // Before the server is started or swept of old templates.
   if (input.snapshotFile) await assertExistingFile(input.snapshotFile, '--snapshot-file');
@@ -70,7 +85,12 @@ export async function openSnapshot(input: RehearseRequest, ctx: Runtime, opts: S
   if (input.all) {
     const server = await buildServer(input, ctx);
     const admin = await connectMaintenance(server, ctx.log);
-    return { info: { source: 'synthetic', label: 'empty database (--all: every migration from scratch)', scale: 0, cloneMs: 0, template: 'template0' }, server, admin, template: 'template0' };
+    return {
+      info: { source: 'synthetic', label: 'empty database (--all: every migration from scratch)', scale: 0, cloneMs: 0, template: 'template0' },
+      server,
+      admin,
+      template: 'template0',
+    };
   }
 
   if (snapshotUrl && !input.snapshotFile) {
@@ -89,10 +109,27 @@ export async function openSnapshot(input: RehearseRequest, ctx: Runtime, opts: S
     await sweepOrphans(admin, PREFIX, ctx.log);
     if (input.snapshotFile) {
       const { template, reused, hash } = await fileTemplate(input.snapshotFile, server, admin, ctx);
-      return { info: { source: 'file', label: `${basename(input.snapshotFile)} (sha256 ${hash.slice(0, 12)})`, cloneMs: 0, template, reused }, server, admin, template };
+      return {
+        info: { source: 'file', label: `${basename(input.snapshotFile)} (sha256 ${hash.slice(0, 12)})`, cloneMs: 0, template, reused },
+        server,
+        admin,
+        template,
+      };
     }
     const { template, reused } = await syntheticTemplate(server, admin, ctx, opts);
-    return { info: { source: 'synthetic', label: `synthetic AstroFinance dataset (scale ${opts.scale}, seed ${opts.seed})`, scale: opts.scale, cloneMs: 0, template, reused }, server, admin, template };
+    return {
+      info: {
+        source: 'synthetic',
+        label: `synthetic AstroFinance dataset (scale ${opts.scale}, seed ${opts.seed})`,
+        scale: opts.scale,
+        cloneMs: 0,
+        template,
+        reused,
+      },
+      server,
+      admin,
+      template,
+    };
   } catch (e) {
     await admin.end().catch(() => undefined);
     throw e;
@@ -131,7 +168,9 @@ export async function applyBase(target: DbTarget, base: ScopedMigration[], pendi
     const rows = hasTable ? await loadRows(s) : [];
     const failed = rows.filter(isFailed);
     if (failed.length > 0) {
-      throw new RefusedError(`The snapshot records failed migrations (${failed.map((r) => r.migrationName).join(', ')}): it is not a consistent base state.`, { hint: 'Take the snapshot from a database whose migrations all succeeded.' });
+      throw new RefusedError(`The snapshot records failed migrations (${failed.map((r) => r.migrationName).join(', ')}): it is not a consistent base state.`, {
+        hint: 'Take the snapshot from a database whose migrations all succeeded.',
+      });
     }
     const done = new Set(rows.filter((r) => r.finishedAt !== null && r.rolledBackAt === null).map((r) => r.migrationName));
     const already = pendingNames.filter((n) => done.has(n));
@@ -154,7 +193,9 @@ export async function applyBase(target: DbTarget, base: ScopedMigration[], pendi
         const outcome = await executor.apply(m.name, m.script, await planExecution(m.script, m.file));
         if (!outcome.ok) {
           if (ctx.signal.aborted) throw new EnvError('Interrupted while applying the base migrations.');
-          throw new RefusedError(`Base migration \`${m.name}\` failed on the snapshot: ${executorError(outcome.message)}`, { hint: 'The snapshot does not match the base ref\'s history; use a snapshot of the base state.' });
+          throw new RefusedError(`Base migration \`${m.name}\` failed on the snapshot: ${executorError(outcome.message)}`, {
+            hint: "The snapshot does not match the base ref's history; use a snapshot of the base state.",
+          });
         }
       }
     } finally {
@@ -191,7 +232,9 @@ async function buildTemplate(admin: Client, name: string, ctx: Runtime, fill: (d
     await markOwner(admin, name, ownership(true));
     return false;
   } catch (e) {
-    await dropDatabase(admin, building).catch((err: unknown) => ctx.log.warn({ database: building, err: (err as Error).message }, 'could not drop the unfinished template'));
+    await dropDatabase(admin, building).catch((err: unknown) =>
+      ctx.log.warn({ database: building, err: (err as Error).message }, 'could not drop the unfinished template'),
+    );
     throw e;
   }
 }
@@ -204,7 +247,9 @@ async function pruneTemplates(admin: Client, prefix: string, current: string, ct
   );
   for (const r of rows) {
     ctx.log.info({ database: r.datname }, 'dropping an old rehearsal template');
-    await dropDatabase(admin, r.datname).catch((e: unknown) => ctx.log.warn({ database: r.datname, err: (e as Error).message }, 'could not drop an old template'));
+    await dropDatabase(admin, r.datname).catch((e: unknown) =>
+      ctx.log.warn({ database: r.datname, err: (e as Error).message }, 'could not drop an old template'),
+    );
   }
 }
 
@@ -228,7 +273,10 @@ async function fileTemplate(file: string, server: DbTarget, admin: Client, ctx: 
   const reused = await buildTemplate(admin, template, ctx, async (db) => {
     const password = typeof server.config.password === 'string' ? server.config.password : undefined;
     // Owners and grants name roles the rehearsal server may not have; they are not what a rehearsal measures.
-    const out = await ctx.sh({ nothrow: true, env: { ...ctx.env, ...(password ? { PGPASSWORD: password } : {}), PGCONNECT_TIMEOUT: '10' } })`${pgRestore} --no-owner --no-acl --exit-on-error --jobs=2 --host=${server.host} --port=${String(server.port)} --username=${server.user} --dbname=${db} ${file}`;
+    const out = await ctx.sh({
+      nothrow: true,
+      env: { ...ctx.env, ...(password ? { PGPASSWORD: password } : {}), PGCONNECT_TIMEOUT: '10' },
+    })`${pgRestore} --no-owner --no-acl --exit-on-error --jobs=2 --host=${server.host} --port=${String(server.port)} --username=${server.user} --dbname=${db} ${file}`;
     if (out.exitCode !== 0) {
       const message = out.stderr.trim().split('\n').slice(-5).join('\n');
       if (/not a valid archive|input file does not appear to be a valid archive|unsupported version/i.test(message)) {
@@ -254,12 +302,22 @@ async function generatorDigest(): Promise<string> {
 
 async function syntheticTemplate(server: DbTarget, admin: Client, ctx: Runtime, opts: SnapshotOptions): Promise<{ template: string; reused: boolean }> {
   const key = createHash('sha256')
-    .update(JSON.stringify({ schema: server.schema, base: opts.base.map((m) => [m.name, checksum(m.script)]), scale: opts.scale, seed: opts.seed, generator: await generatorDigest() }))
+    .update(
+      JSON.stringify({
+        schema: server.schema,
+        base: opts.base.map((m) => [m.name, checksum(m.script)]),
+        scale: opts.scale,
+        seed: opts.seed,
+        generator: await generatorDigest(),
+      }),
+    )
     .digest('hex');
   const prefix = `${PREFIX}tpl_synth_`;
   const template = `${prefix}${short(key)}`;
   if (await databaseExists(admin, template)) return { template, reused: true };
-  ctx.progress(`Building the synthetic snapshot (${opts.base.length} base migrations, scale ${opts.scale}, seed ${opts.seed}); later rehearsals of the same base only clone it`);
+  ctx.progress(
+    `Building the synthetic snapshot (${opts.base.length} base migrations, scale ${opts.scale}, seed ${opts.seed}); later rehearsals of the same base only clone it`,
+  );
   const started = performance.now();
   const reused = await buildTemplate(admin, template, ctx, async (db) => {
     const target = onDatabase(server, db);

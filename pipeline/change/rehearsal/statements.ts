@@ -30,7 +30,8 @@ function collect(node: unknown, schema: string, found: Set<string>): void {
   const drop = o['DropStmt'] as Node | undefined;
   if (drop && ['OBJECT_TABLE', 'OBJECT_INDEX', 'OBJECT_VIEW', 'OBJECT_MATVIEW', 'OBJECT_SEQUENCE'].includes(drop['removeType'] as string)) {
     for (const obj of (drop['objects'] as Node[] | undefined) ?? []) {
-      const parts = ((obj['List'] as Node | undefined)?.['items'] as Node[] | undefined)?.map((i) => (i['String'] as Node | undefined)?.['sval'] as string) ?? [];
+      const parts =
+        ((obj['List'] as Node | undefined)?.['items'] as Node[] | undefined)?.map((i) => (i['String'] as Node | undefined)?.['sval'] as string) ?? [];
       const name = parts.at(-1);
       if (name && (parts.length === 1 || parts[0] === schema)) found.add(name);
     }

@@ -23,7 +23,18 @@ export async function tableStats(client: Client, schema: string): Promise<Map<nu
       WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'm') AND c.relname <> '_prisma_migrations'`,
     [schema],
   );
-  return new Map(rows.map((r) => [Number(r.oid), { oid: Number(r.oid), name: r.name, relfilenode: Number(r.relfilenode), bytes: Number(r.bytes), estimate: r.reltuples >= 0 ? Math.round(r.reltuples) : null }]));
+  return new Map(
+    rows.map((r) => [
+      Number(r.oid),
+      {
+        oid: Number(r.oid),
+        name: r.name,
+        relfilenode: Number(r.relfilenode),
+        bytes: Number(r.bytes),
+        estimate: r.reltuples >= 0 ? Math.round(r.reltuples) : null,
+      },
+    ]),
+  );
 }
 
 /** Exact row counts of the named tables (those whose estimate is not above EXACT_COUNT_LIMIT); others keep their estimate. */

@@ -25,7 +25,10 @@ export function parseWorkload(text: string, file: string): WorkloadQuery[] {
   const flush = () => {
     if (!current) return;
     const sql = current.body.join('\n').trim().replace(/;\s*$/, '');
-    const code = sql.replace(/'(?:[^']|'')*'/g, "''").replace(/--.*$/gm, '').trim();
+    const code = sql
+      .replace(/'(?:[^']|'')*'/g, "''")
+      .replace(/--.*$/gm, '')
+      .trim();
     if (!VALID_NAME.test(current.name)) problems.push(`${file}:${current.line}: "${current.name}" is not a valid query name (letters, digits, _ . - only)`);
     else if (queries.some((q) => q.name === current!.name)) problems.push(`${file}:${current.line}: the name "${current.name}" is used twice`);
     else if (code === '') problems.push(`${file}:${current.line}: "${current.name}" has no SQL`);
@@ -41,7 +44,10 @@ export function parseWorkload(text: string, file: string): WorkloadQuery[] {
     } else current?.body.push(line);
   });
   flush();
-  if (problems.length > 0) throw new ConfigError(`The workload file is malformed:\n  - ${problems.join('\n  - ')}`, { hint: 'Each query starts with a line `-- name: <name>` followed by one SQL statement.' });
+  if (problems.length > 0)
+    throw new ConfigError(`The workload file is malformed:\n  - ${problems.join('\n  - ')}`, {
+      hint: 'Each query starts with a line `-- name: <name>` followed by one SQL statement.',
+    });
   return queries;
 }
 
@@ -65,7 +71,12 @@ export type PlanResult = z.output<typeof PlanSummary>;
  * which the fastest counts (the least disturbed by everything else on the machine). Each query runs in a
  * transaction that is rolled back, so a workload query can never change the clone.
  */
-export async function runWorkload(client: Client, queries: WorkloadQuery[], runs: number, signal: AbortSignal): Promise<Map<string, PlanResult | { error: string }>> {
+export async function runWorkload(
+  client: Client,
+  queries: WorkloadQuery[],
+  runs: number,
+  signal: AbortSignal,
+): Promise<Map<string, PlanResult | { error: string }>> {
   const out = new Map<string, PlanResult | { error: string }>();
   // No JIT: its compile time is noise that differs between runs, not a property of the plan.
   await client.query(`SET jit = off; SET statement_timeout = '5min'`);
@@ -75,7 +86,9 @@ export async function runWorkload(client: Client, queries: WorkloadQuery[], runs
     try {
       await client.query('BEGIN');
       for (let i = 0; i <= runs; i++) {
-        const { rows } = await client.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode; 'Execution Time': number }> }>(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${q.sql}`);
+        const { rows } = await client.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode; 'Execution Time': number }> }>(
+          `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${q.sql}`,
+        );
         const top = rows[0]!['QUERY PLAN'][0]!;
         const result: PlanResult = {
           ms: Math.round(top['Execution Time'] * 1000) / 1000,

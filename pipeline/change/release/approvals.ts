@@ -19,7 +19,12 @@ export interface ApprovalEvidence extends ApprovalFacts {
 }
 
 /** The run's approvals and who wrote the change, read from GitHub, and the four-eyes judgement over them. */
-export async function collectApprovalEvidence(query: ApprovalQuery, env: NodeJS.ProcessEnv, log: Logger, options: { timeoutMs?: number } = {}): Promise<ApprovalEvidence> {
+export async function collectApprovalEvidence(
+  query: ApprovalQuery,
+  env: NodeJS.ProcessEnv,
+  log: Logger,
+  options: { timeoutMs?: number } = {},
+): Promise<ApprovalEvidence> {
   const run = runIdentity(env);
   // Before any request: without the triggering actor four-eyes cannot be judged at all.
   if (query.fourEyes && run && env['GITHUB_TOKEN'] && !run.triggeringActor) {
@@ -28,8 +33,17 @@ export async function collectApprovalEvidence(query: ApprovalQuery, env: NodeJS.
     });
   }
   const facts = await readApprovalFacts(query, env, log, options);
-  const fourEyes = judgeFourEyes({ ...facts, environment: query.environment, required: query.required, fourEyes: query.fourEyes, triggeringActor: facts.run.triggeringActor || null });
-  log.info({ environment: query.environment, counted: fourEyes.counted, refused: fourEyes.refused.length }, `four-eyes: ${fourEyes.counted.length} approval(s) count, ${fourEyes.refused.length} refused`);
+  const fourEyes = judgeFourEyes({
+    ...facts,
+    environment: query.environment,
+    required: query.required,
+    fourEyes: query.fourEyes,
+    triggeringActor: facts.run.triggeringActor || null,
+  });
+  log.info(
+    { environment: query.environment, counted: fourEyes.counted, refused: fourEyes.refused.length },
+    `four-eyes: ${fourEyes.counted.length} approval(s) count, ${fourEyes.refused.length} refused`,
+  );
   return { ...facts, fourEyes };
 }
 
@@ -99,7 +113,11 @@ export function judgeFourEyes(input: FourEyesInput): FourEyesResult {
       continue;
     }
     if (a.state === 'rejected') {
-      refuse({ user: u, rule: 'rejected', message: `${u} rejected the ${environment} deployment${said}: a rejected review stops the deploy until a new run is approved.` });
+      refuse({
+        user: u,
+        rule: 'rejected',
+        message: `${u} rejected the ${environment} deployment${said}: a rejected review stops the deploy until a new run is approved.`,
+      });
       continue;
     }
     if (fourEyes) {
@@ -109,7 +127,11 @@ export function judgeFourEyes(input: FourEyesInput): FourEyesResult {
           const migrations = migrationsOfPull(p.number);
           return `pull request #${p.number}${migrations.length ? ` that introduced ${listOf(migrations)}` : ''}`;
         });
-        refuse({ user: u, rule: 'pr-author', message: `${u} approved ${environment} but authored ${listOf(pulls)}: the author of a change cannot approve its deploy (four-eyes).` });
+        refuse({
+          user: u,
+          rule: 'pr-author',
+          message: `${u} approved ${environment} but authored ${listOf(pulls)}: the author of a change cannot approve its deploy (four-eyes).`,
+        });
         continue;
       }
       const commit = committed.get(key(u));
@@ -122,7 +144,11 @@ export function judgeFourEyes(input: FourEyesInput): FourEyesResult {
         continue;
       }
       if (trigger && key(trigger) === key(u)) {
-        refuse({ user: u, rule: 'triggering-actor', message: `${u} approved ${environment} but started this run (the triggering actor): whoever starts a deploy cannot also approve it (four-eyes).` });
+        refuse({
+          user: u,
+          rule: 'triggering-actor',
+          message: `${u} approved ${environment} but started this run (the triggering actor): whoever starts a deploy cannot also approve it (four-eyes).`,
+        });
         continue;
       }
     }

@@ -5,7 +5,23 @@ import { diffFingerprints, renderFingerprintDiff, schemaFingerprint, type Schema
 import type { EnvironmentPolicy } from '../../policy/environments.ts';
 import type { ExecutorPolicy } from '../../policy/schema.ts';
 import { readRollbacksFolder, inspectRollback, type RollbackFile } from '../rollbacks/index.ts';
-import { type LocalMigration, ADVISORY_LOCK_KEY, acquireAdvisoryLock, isFailed, loadRows, markRolledBack, type MigrationRow, type Session, planExecution, type ExecutionPlan, applyPending, type FailedMigration, pendingMigrations, Executor, rollbackBookkeeping } from '../migrations/index.ts';
+import {
+  type LocalMigration,
+  ADVISORY_LOCK_KEY,
+  acquireAdvisoryLock,
+  isFailed,
+  loadRows,
+  markRolledBack,
+  type MigrationRow,
+  type Session,
+  planExecution,
+  type ExecutionPlan,
+  applyPending,
+  type FailedMigration,
+  pendingMigrations,
+  Executor,
+  rollbackBookkeeping,
+} from '../migrations/index.ts';
 import type { BackupEvidence, ExecutionData, MigrationExecution } from '../../evidence/index.ts';
 import { formatMs, noun } from '../../core/format.ts';
 
@@ -69,10 +85,18 @@ async function releasePrismaLock(s: Session): Promise<void> {
 }
 
 /** Applied / pending / failed as `dbops migrate status` sees them, and the fingerprint comparison. */
-export async function finalStateOf(s: Session, local: LocalMigration[], before: SchemaFingerprint | null, after: SchemaFingerprint | null): Promise<FinalState> {
+export async function finalStateOf(
+  s: Session,
+  local: LocalMigration[],
+  before: SchemaFingerprint | null,
+  after: SchemaFingerprint | null,
+): Promise<FinalState> {
   const rows = await loadRows(s);
   const applied = [...new Set(rows.filter((r) => r.finishedAt !== null && r.rolledBackAt === null).map((r) => r.migrationName))];
-  const diff = before && after && before.hash !== after.hash ? renderFingerprintDiff(diffFingerprints(before, after), { expected: 'before the deploy', actual: 'now' }) : undefined;
+  const diff =
+    before && after && before.hash !== after.hash
+      ? renderFingerprintDiff(diffFingerprints(before, after), { expected: 'before the deploy', actual: 'now' })
+      : undefined;
   return {
     applied,
     pending: pendingMigrations(local, rows).map((m) => m.name),
@@ -98,11 +122,22 @@ export async function runSmoke(s: Session, policy: EnvironmentPolicy, io: Engine
       const result = (await s.client.query(q.sql)) as unknown;
       const last = (Array.isArray(result) ? result.at(-1) : result) as { rows?: unknown[]; rowCount?: number | null } | undefined;
       const rows = last?.rows?.length ?? last?.rowCount ?? 0;
-      const problem = q.expect === 'rows' && rows === 0 ? 'expected at least one row, got none' : q.expect === 'no-rows' && rows > 0 ? `expected no rows, got ${rows}` : undefined;
+      const problem =
+        q.expect === 'rows' && rows === 0
+          ? 'expected at least one row, got none'
+          : q.expect === 'no-rows' && rows > 0
+            ? `expected no rows, got ${rows}`
+            : undefined;
       results.push({ name: q.name, ok: !problem, rows, durationMs: Date.now() - started, ...(problem ? { error: problem } : {}) });
     } catch (e) {
       const timedOut = isPgError(e) && e.code === '57014';
-      results.push({ name: q.name, ok: false, rows: 0, durationMs: Date.now() - started, error: timedOut ? `did not finish within smoke_timeout (${policy.smoke_timeout})` : (e as Error).message });
+      results.push({
+        name: q.name,
+        ok: false,
+        rows: 0,
+        durationMs: Date.now() - started,
+        error: timedOut ? `did not finish within smoke_timeout (${policy.smoke_timeout})` : (e as Error).message,
+      });
     } finally {
       await s.client.query('ROLLBACK').catch(() => undefined);
     }
@@ -119,7 +154,8 @@ export function rollbackReadiness(name: string, files: RollbackFile[], rollbacks
   const file = files.find((f) => f.name === name);
   if (!file) return { name, ok: false, why: `${join(rollbacksDir, `${name}.sql`)} does not exist` };
   const inspection = inspectRollback(file.text);
-  if (inspection.marker) return { name, ok: false, why: `${file.path} is marked irreversible${inspection.marker.reason ? `: ${inspection.marker.reason}` : ''}` };
+  if (inspection.marker)
+    return { name, ok: false, why: `${file.path} is marked irreversible${inspection.marker.reason ? `: ${inspection.marker.reason}` : ''}` };
   if (inspection.empty) return { name, ok: false, why: `${file.path} is empty (only comments or whitespace)` };
   return { name, ok: true, file };
 }
@@ -140,7 +176,12 @@ export async function runRollbackScript(s: Session, name: string, file: Rollback
     return { name, action: 'rollback', outcome: 'failed', mode: null, startedAt, durationMs: 0, lockRetries: 0, error: (e as Error).message };
   }
   io.progress(`Rolling back \`${name}\` with ${file.path}${plan.mode === 'split' ? ` (${plan.segments.length} steps, not one transaction)` : ''}`);
-  const executor = new Executor(s, policy, { retry: ({ attempt, of, waitMs }) => io.progress(`  lock_timeout hit; retry ${attempt}/${of} in ${formatMs(waitMs)}`) }, io.signal);
+  const executor = new Executor(
+    s,
+    policy,
+    { retry: ({ attempt, of, waitMs }) => io.progress(`  lock_timeout hit; retry ${attempt}/${of} in ${formatMs(waitMs)}`) },
+    io.signal,
+  );
   try {
     const outcome = await executor.run(name, file.text, plan, rollbackBookkeeping(s, name));
     if (outcome.ok) {
@@ -148,7 +189,16 @@ export async function runRollbackScript(s: Session, name: string, file: Rollback
       return { name, action: 'rollback', outcome: 'rolled-back', mode: plan.mode, startedAt, durationMs: outcome.durationMs, lockRetries: outcome.lockRetries };
     }
     io.progress(`  ✘ rollback failed: ${outcome.detail}`);
-    return { name, action: 'rollback', outcome: 'failed', mode: plan.mode, startedAt, durationMs: outcome.durationMs, lockRetries: outcome.lockRetries, error: outcome.detail };
+    return {
+      name,
+      action: 'rollback',
+      outcome: 'failed',
+      mode: plan.mode,
+      startedAt,
+      durationMs: outcome.durationMs,
+      lockRetries: outcome.lockRetries,
+      error: outcome.detail,
+    };
   } finally {
     await executor.close();
   }
@@ -177,7 +227,16 @@ export async function rollbackMigrations(s: Session, names: string[], rollbacksD
     return {
       ok: false,
       problem,
-      steps: impossible.map((r) => ({ name: r.name, action: 'rollback', outcome: 'not-run', mode: null, startedAt: null, durationMs: 0, lockRetries: 0, error: r.why })),
+      steps: impossible.map((r) => ({
+        name: r.name,
+        action: 'rollback',
+        outcome: 'not-run',
+        mode: null,
+        startedAt: null,
+        durationMs: 0,
+        lockRetries: 0,
+        error: r.why,
+      })),
     };
   }
   const steps: MigrationExecution[] = [];
@@ -186,7 +245,17 @@ export async function rollbackMigrations(s: Session, names: string[], rollbacksD
     steps.push(step);
     if (step.outcome !== 'rolled-back') {
       const rest = names.slice(names.indexOf(r.name) + 1);
-      for (const n of rest) steps.push({ name: n, action: 'rollback', outcome: 'not-run', mode: null, startedAt: null, durationMs: 0, lockRetries: 0, error: `not attempted: the rollback of ${r.name} failed` });
+      for (const n of rest)
+        steps.push({
+          name: n,
+          action: 'rollback',
+          outcome: 'not-run',
+          mode: null,
+          startedAt: null,
+          durationMs: 0,
+          lockRetries: 0,
+          error: `not attempted: the rollback of ${r.name} failed`,
+        });
       return { ok: false, steps, problem: `the rollback of \`${r.name}\` failed: ${step.error}` };
     }
   }
@@ -201,13 +270,25 @@ export async function rollbackMigrations(s: Session, names: string[], rollbacksD
 async function resolveFailed(s: Session, f: FailedMigration, rows: MigrationRow[], io: EngineIo): Promise<{ step?: MigrationExecution; problem?: string }> {
   if (!f.recorded) return {}; // gave up on a lock before doing anything: no row, nothing to undo
   if (f.mode === 'split' && f.stepsCommitted > 0) {
-    return { problem: `\`${f.name}\` ran as separate steps and ${f.stepsCommitted} of them committed before it failed; what they left cannot be undone by its rollback script` };
+    return {
+      problem: `\`${f.name}\` ran as separate steps and ${f.stepsCommitted} of them committed before it failed; what they left cannot be undone by its rollback script`,
+    };
   }
   const ids = rows.filter((r) => r.migrationName === f.name && isFailed(r)).map((r) => r.id);
   const started = Date.now();
   await markRolledBack(s, ids);
   io.progress(`Marked the failed migration \`${f.name}\` rolled back (nothing of it remained: it ran in one transaction).`);
-  return { step: { name: f.name, action: 'rollback', outcome: 'rolled-back', mode: f.mode, startedAt: new Date(started).toISOString(), durationMs: Date.now() - started, lockRetries: 0 } };
+  return {
+    step: {
+      name: f.name,
+      action: 'rollback',
+      outcome: 'rolled-back',
+      mode: f.mode,
+      startedAt: new Date(started).toISOString(),
+      durationMs: Date.now() - started,
+      lockRetries: 0,
+    },
+  };
 }
 
 const applyStep = (a: { name: string; mode: 'atomic' | 'split'; startedAt: string; durationMs: number; lockRetries: number }): MigrationExecution => ({
@@ -236,7 +317,16 @@ export async function executeDeploy(s: Session, req: EngineRequest, io: EngineIo
     for (const a of applied.applied) steps.push(applyStep(a));
     const f = applied.failed;
     if (f) {
-      steps.push({ name: f.name, action: 'apply', outcome: 'failed', mode: f.mode, startedAt: f.startedAt, durationMs: f.durationMs, lockRetries: f.lockRetries, error: f.message });
+      steps.push({
+        name: f.name,
+        action: 'apply',
+        outcome: 'failed',
+        mode: f.mode,
+        startedAt: f.startedAt,
+        durationMs: f.durationMs,
+        lockRetries: f.lockRetries,
+        error: f.message,
+      });
       failure = `\`${f.name}\` failed${f.lockTimeout ? ' on a lock timeout' : ''}: ${firstLine(f.message)}`;
       lockTimeout = f.lockTimeout;
     } else if (applied.blockedBy) {
@@ -244,7 +334,8 @@ export async function executeDeploy(s: Session, req: EngineRequest, io: EngineIo
     } else if (applied.interrupted) {
       failure = `interrupted (Ctrl-C) after ${applied.applied.length} migration(s)`;
     }
-    for (const n of applied.notApplied) if (n !== f?.name) steps.push({ name: n, action: 'apply', outcome: 'not-run', mode: null, startedAt: null, durationMs: 0, lockRetries: 0 });
+    for (const n of applied.notApplied)
+      if (n !== f?.name) steps.push({ name: n, action: 'apply', outcome: 'not-run', mode: null, startedAt: null, durationMs: 0, lockRetries: 0 });
 
     if (!failure) {
       const state = await finalStateOf(s, req.local, null, null);
@@ -311,7 +402,6 @@ export async function executeDeploy(s: Session, req: EngineRequest, io: EngineIo
   }
 }
 
-
 /**
  * `dbops rollback --to X`: the paired rollbacks of every migration applied after X, newest first, then
  * the state. `names` is what the gate approved (rollbackSet at gate time).
@@ -331,7 +421,11 @@ export async function executeRollback(s: Session, req: EngineRequest & { names: 
       smoke: [],
       finalState,
       restoreCommand,
-      failure: { message: `Rollback of ${req.environment.name} failed: ${'problem' in run ? run.problem : ''}.`, hint: `Restore the pre-deploy backup instead: ${restoreCommand}`, lockTimeout: false },
+      failure: {
+        message: `Rollback of ${req.environment.name} failed: ${'problem' in run ? run.problem : ''}.`,
+        hint: `Restore the pre-deploy backup instead: ${restoreCommand}`,
+        lockTimeout: false,
+      },
     };
   } finally {
     await releasePrismaLock(s);

@@ -26,7 +26,9 @@ export function resolveEnvironment(policy: EnvironmentsPolicy, name: string, env
   if (!found) {
     const names = known(policy);
     throw new UsageError(
-      names.length === 0 ? `No environments are defined, so there is no "${name}".` : `Unknown environment "${name}"; policies/environments.yaml defines ${names.map((n) => `"${n}"`).join(', ')}.${didYouMean(name, names)}`,
+      names.length === 0
+        ? `No environments are defined, so there is no "${name}".`
+        : `Unknown environment "${name}"; policies/environments.yaml defines ${names.map((n) => `"${n}"`).join(', ')}.${didYouMean(name, names)}`,
       { hint: names.length === 0 ? 'Declare it under environments: in policies/environments.yaml.' : `Pass one of: ${names.join(', ')}.` },
     );
   }
@@ -36,5 +38,11 @@ export function resolveEnvironment(policy: EnvironmentsPolicy, name: string, env
       hint: `Set ${found.database_url_env} (in GitHub Actions: a secret of the "${found.github_environment ?? name}" environment passed to the step's env).`,
     });
   }
-  return { name, policy: found, githubEnvironment: found.github_environment ?? name, urlEnv: found.database_url_env, target: parseDatabaseUrl(url, schema, `${found.database_url_env} (the database URL of environment "${name}")`) };
+  return {
+    name,
+    policy: found,
+    githubEnvironment: found.github_environment ?? name,
+    urlEnv: found.database_url_env,
+    target: parseDatabaseUrl(url, schema, `${found.database_url_env} (the database URL of environment "${name}")`),
+  };
 }

@@ -3,7 +3,18 @@ import { join, resolve } from 'node:path';
 import { EnvError, UsageError } from '../../core/errors.ts';
 import { isPgError } from '../../infra/db/client.ts';
 import { readRollbacksFolder, pairRollbacks, type RollbackFile } from '../rollbacks/index.ts';
-import { checksum, malformedError, malformedFiles, readMigrationsFolder, type LocalMigration, loadRows, type MigrationRow, type Session, pendingMigrations, rollbackSet } from '../migrations/index.ts';
+import {
+  checksum,
+  malformedError,
+  malformedFiles,
+  readMigrationsFolder,
+  type LocalMigration,
+  loadRows,
+  type MigrationRow,
+  type Session,
+  pendingMigrations,
+  rollbackSet,
+} from '../migrations/index.ts';
 import { approvalCheck } from './checks/approval.ts';
 import { backupCheck } from './checks/backup.ts';
 import { stagingCheck } from './checks/staging.ts';
@@ -32,9 +43,12 @@ async function databaseIdentity(session: Session): Promise<Omit<GateData['databa
   } catch (e) {
     if (isPgError(e) && e.code === '42501') {
       const t = session.target;
-      throw new EnvError(`The role ${t.user} may not call pg_control_system() on ${t.display}; the gate needs the cluster's system identifier to tell this database's backups from those of another server.`, {
-        hint: `As a superuser, in database ${t.database}: GRANT EXECUTE ON FUNCTION pg_catalog.pg_control_system() TO ${t.user};`,
-      });
+      throw new EnvError(
+        `The role ${t.user} may not call pg_control_system() on ${t.display}; the gate needs the cluster's system identifier to tell this database's backups from those of another server.`,
+        {
+          hint: `As a superuser, in database ${t.database}: GRANT EXECUTE ON FUNCTION pg_catalog.pg_control_system() TO ${t.user};`,
+        },
+      );
     }
     throw e;
   }
@@ -55,7 +69,11 @@ function changeSet(request: GateRequest, local: LocalMigration[], rows: Migratio
     if (!to) throw new UsageError('A rollback needs the migration that stays applied.', { hint: 'Pass --to MIGRATION.' });
     const set = rollbackSet(rows, to);
     if (!set.known) {
-      const newest = rows.filter((r) => r.finishedAt !== null && r.rolledBackAt === null).slice(-5).map((r) => r.migrationName).reverse();
+      const newest = rows
+        .filter((r) => r.finishedAt !== null && r.rolledBackAt === null)
+        .slice(-5)
+        .map((r) => r.migrationName)
+        .reverse();
       throw new UsageError(`--to ${to}: that migration is not applied on ${request.environment.name}, so there is nothing to roll back to.`, {
         hint: newest.length ? `Pass one of the applied migrations, newest first: ${newest.join(', ')}.` : 'No migration is applied there at all.',
       });
@@ -63,7 +81,12 @@ function changeSet(request: GateRequest, local: LocalMigration[], rows: Migratio
     const stored = new Map(rows.map((r) => [r.migrationName, r.checksum]));
     selected = set.names.map((name) => ({ name, script: local.find((l) => l.name === name)?.script, stored: stored.get(name) }));
   }
-  const pairing = pairRollbacks({ migrations: selected.map((s) => s.name), rollbacks, migrationsDir: request.migrationsDir, rollbacksDir: request.rollbacksDir });
+  const pairing = pairRollbacks({
+    migrations: selected.map((s) => s.name),
+    rollbacks,
+    migrationsDir: request.migrationsDir,
+    rollbacksDir: request.rollbacksDir,
+  });
   return selected.map((s) => {
     const pair = pairing.pairs.find((p) => p.migration === s.name);
     const file = rollbacks.find((f) => f.name === s.name);
@@ -113,7 +136,11 @@ export async function evaluateGate(request: GateRequest, policies: ReleasePolici
   const change = changeSet(request, folder.migrations, rows, rollbacks);
   // Files the executor would refuse are malformed input (exit 2), not a judgement: nothing else is looked at.
   const names = new Set(change.map((c) => c.name));
-  const problems = await malformedFiles(folder, request.action === 'deploy' ? names : [], rollbacks.filter((r) => names.has(r.name)));
+  const problems = await malformedFiles(
+    folder,
+    request.action === 'deploy' ? names : [],
+    rollbacks.filter((r) => names.has(r.name)),
+  );
   if (problems.length > 0) throw malformedError(problems, `The gate cannot judge the ${request.action} of ${environment.name}, and nothing was changed`);
   const scope: GateScope = {
     request,
@@ -150,7 +177,13 @@ export async function evaluateGate(request: GateRequest, policies: ReleasePolici
     if (request.outsideWindow !== undefined && allowed) {
       outsideWindow = { reason: request.outsideWindow, window: `closed at ${local}; windows: ${schedule}; next opens ${next}` };
       extraApprovals = windows.outside_window.extra_approvals;
-      checks.push(gateCheck('window', 'waived', `closed (${local}); --outside-window: ${request.outsideWindow}${extraApprovals ? ` (+${extraApprovals} ${noun(extraApprovals, 'approval')} required)` : ''}`));
+      checks.push(
+        gateCheck(
+          'window',
+          'waived',
+          `closed (${local}); --outside-window: ${request.outsideWindow}${extraApprovals ? ` (+${extraApprovals} ${noun(extraApprovals, 'approval')} required)` : ''}`,
+        ),
+      );
     } else if (request.outsideWindow !== undefined) {
       checks.push(
         gateCheck('window', 'fail', `closed (${local})`, [

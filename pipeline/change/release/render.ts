@@ -23,7 +23,17 @@ export function renderExecution(result: StepResult<ExecutionData>): string {
   const d = result.data;
   const out: string[] = [''];
   const bg = d.gate?.breakGlass;
-  if (bg) out.push(banner([`BREAK-GLASS ${d.action.toUpperCase()} of ${d.environment}`, `reason: ${bg.reason}`, `by ${bg.by} on ${bg.host} at ${bg.at}`, 'Review controls (approvals, destructive-statement labels) were replaced by this reason;', 'it is recorded in the evidence bundle and needs an after-the-fact review.']), '');
+  if (bg)
+    out.push(
+      banner([
+        `BREAK-GLASS ${d.action.toUpperCase()} of ${d.environment}`,
+        `reason: ${bg.reason}`,
+        `by ${bg.by} on ${bg.host} at ${bg.at}`,
+        'Review controls (approvals, destructive-statement labels) were replaced by this reason;',
+        'it is recorded in the evidence bundle and needs an after-the-fact review.',
+      ]),
+      '',
+    );
   out.push(`${d.action === 'deploy' ? 'Deploy' : 'Rollback'} of ${d.environment}: ${OUTCOME[d.outcome]}`);
   if (d.gate?.outsideWindow) out.push(`  outside the change window (${d.gate.outsideWindow.window}): ${d.gate.outsideWindow.reason}`);
   if (d.gate?.backup) out.push(`  pre-deploy backup: ${d.gate.backup.id} (${d.gate.backup.status}${d.gate.backup.taken ? ', taken by this run' : ''})`);
@@ -43,7 +53,8 @@ export function renderExecution(result: StepResult<ExecutionData>): string {
   }
   if (d.smoke.length > 0) {
     out.push('', 'Smoke queries:');
-    for (const s of d.smoke) out.push(`  ${s.ok ? '✔' : '✘'} ${s.name}  ${s.rows} ${noun(s.rows, 'row')}  ${formatMs(s.durationMs)}${s.error ? `  ${s.error}` : ''}`);
+    for (const s of d.smoke)
+      out.push(`  ${s.ok ? '✔' : '✘'} ${s.name}  ${s.rows} ${noun(s.rows, 'row')}  ${formatMs(s.durationMs)}${s.error ? `  ${s.error}` : ''}`);
   }
 
   const f = d.finalState;
@@ -51,13 +62,25 @@ export function renderExecution(result: StepResult<ExecutionData>): string {
   out.push(`  applied: ${f.applied.length}${f.applied.length ? ` (newest ${f.applied.at(-1)})` : ''}`);
   out.push(`  pending: ${f.pending.length ? f.pending.join(', ') : 'none'}`);
   if (f.failed.length) out.push(`  failed:  ${f.failed.join(', ')}`);
-  if (f.equalsBefore !== null) out.push(`  schema:  ${f.equalsBefore ? `equals the pre-deploy fingerprint (${f.fingerprintAfter?.slice(0, 12)})` : `changed: fingerprint ${f.fingerprintBefore?.slice(0, 12)} before, ${f.fingerprintAfter?.slice(0, 12)} after`}`);
+  if (f.equalsBefore !== null)
+    out.push(
+      `  schema:  ${f.equalsBefore ? `equals the pre-deploy fingerprint (${f.fingerprintAfter?.slice(0, 12)})` : `changed: fingerprint ${f.fingerprintBefore?.slice(0, 12)} before, ${f.fingerprintAfter?.slice(0, 12)} after`}`,
+    );
   if (f.diff && d.outcome !== 'succeeded') out.push(f.diff.replace(/^/gm, '    '));
 
   if (d.restoreCommand) {
-    const why = d.outcome === 'refused' ? 'Nothing was changed. The only way back past an irreversible migration is the backup:' : 'The database is not back to a known state. Restore the pre-deploy backup:';
+    const why =
+      d.outcome === 'refused'
+        ? 'Nothing was changed. The only way back past an irreversible migration is the backup:'
+        : 'The database is not back to a known state. Restore the pre-deploy backup:';
     out.push('', banner([why]), '', `    ${d.restoreCommand}`, '');
   }
-  if (d.evidence) out.push('', `Evidence: bundle #${d.evidence.sequence} ${d.evidence.key} in ${d.evidence.target}`, `  sha256 ${d.evidence.sha256}`, `  local copy ${d.evidence.localJson ?? 'NOT written (see the error below)'}`);
+  if (d.evidence)
+    out.push(
+      '',
+      `Evidence: bundle #${d.evidence.sequence} ${d.evidence.key} in ${d.evidence.target}`,
+      `  sha256 ${d.evidence.sha256}`,
+      `  local copy ${d.evidence.localJson ?? 'NOT written (see the error below)'}`,
+    );
   return `${out.join('\n')}\n`;
 }

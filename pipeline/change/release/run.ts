@@ -2,7 +2,19 @@ import { hostname, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseDuration } from '../../core/duration.ts';
 import { EnvError, ExitCode, isDbopsError } from '../../core/errors.ts';
-import { type BundleDraft, appendBundle, clearInflight, openEvidence, readInflight, saveLocalCopy, writeInflight, type EvidenceStore, type StoredBundle, type ExecutionData, type GateData } from '../../evidence/index.ts';
+import {
+  type BundleDraft,
+  appendBundle,
+  clearInflight,
+  openEvidence,
+  readInflight,
+  saveLocalCopy,
+  writeInflight,
+  type EvidenceStore,
+  type StoredBundle,
+  type ExecutionData,
+  type GateData,
+} from '../../evidence/index.ts';
 import { assertWritableFolder, writeFileAtomic } from '../../core/fs.ts';
 import { checkLockfile, readMigrationsFolder, loadRows, openSession, type Session } from '../migrations/index.ts';
 import { executeDeploy, executeRollback, finalStateOf, restoreCommandFor, type EngineRequest, type Execution } from './engine.ts';
@@ -37,11 +49,14 @@ type Inputs = ReleaseRequest;
 const whoRuns = (gate: GateData | null) => gate?.run?.actor ?? `${userInfo().username}@${hostname()}`;
 
 /** Failing checks that refuse the action. An interrupted earlier deploy this run has just recorded no longer does. */
-const refusals = (gate: GateData, interruptedRecorded: boolean) => gate.checks.filter((c) => c.status === 'fail' && !(interruptedRecorded && c.name === 'interrupted'));
+const refusals = (gate: GateData, interruptedRecorded: boolean) =>
+  gate.checks.filter((c) => c.status === 'fail' && !(interruptedRecorded && c.name === 'interrupted'));
 
 function refusalMessage(gate: GateData, interruptedRecorded: boolean): { message: string; hint: string } {
   const failing = refusals(gate, interruptedRecorded);
-  const lines = failing.flatMap((c) => (c.reasons.length ? c.reasons.map((r) => `  - [${c.name}] ${r.message}${r.hint ? `\n      fix: ${r.hint}` : ''}`) : [`  - [${c.name}] ${c.summary}`]));
+  const lines = failing.flatMap((c) =>
+    c.reasons.length ? c.reasons.map((r) => `  - [${c.name}] ${r.message}${r.hint ? `\n      fix: ${r.hint}` : ''}`) : [`  - [${c.name}] ${c.summary}`],
+  );
   return {
     message: `The gate refused the ${gate.action} to ${gate.environment} (${lines.length} ${noun(lines.length, 'reason')}); nothing was changed.\n${lines.join('\n')}`,
     hint: `Fix every reason above and run \`dbops ${gate.action}\` again; \`dbops gate --environment ${gate.environment}\` checks without deploying.`,
@@ -78,7 +93,14 @@ async function storeEvidence(store: EvidenceStore, draft: BundleDraft, reportsDi
       return { evidence: null, stored: false, problem: `${notStored} Its content could not be saved in ${file} either: ${(w as Error).message}.` };
     }
   }
-  const evidence = { key: stored.key, sequence: stored.bundle.sequence, sha256: stored.bundle.sha256, target: store.storage.name, localJson: null as string | null, localMarkdown: null as string | null };
+  const evidence = {
+    key: stored.key,
+    sequence: stored.bundle.sequence,
+    sha256: stored.bundle.sha256,
+    target: store.storage.name,
+    localJson: null as string | null,
+    localMarkdown: null as string | null,
+  };
   let problem: string | undefined;
   try {
     const local = await saveLocalCopy(localDir, stored);
@@ -107,7 +129,11 @@ export async function runAction(action: Action, input: Inputs, policies: Release
   const s = await openSession(environment.target, ctx.log, `dbops ${action}`);
   try {
     const waitMs = input.wait ? parseDuration(input.waitTimeout) : undefined;
-    await acquireDeployLock(s, { ...(waitMs !== undefined ? { waitMs } : {}), signal: ctx.signal, onWait: (holder) => ctx.progress(`Waiting for the deploy lock, held by ${holder} (up to ${input.waitTimeout}) …`) });
+    await acquireDeployLock(s, {
+      ...(waitMs !== undefined ? { waitMs } : {}),
+      signal: ctx.signal,
+      onWait: (holder) => ctx.progress(`Waiting for the deploy lock, held by ${holder} (up to ${input.waitTimeout}) …`),
+    });
     try {
       return await underLock(action, input, ctx, policies, s, store, environment, folder.migrations, policies.migrations.executor, startedAt);
     } finally {
@@ -132,7 +158,8 @@ async function underLock(
 ): Promise<StepResult<ExecutionData>> {
   const marker = await readInflight(store);
   const gate = await evaluateGate(gateRequest(environment, action, input, input.to), policies, ctx, s);
-  if (gate.breakGlass) ctx.progress(`\n!!! BREAK-GLASS: ${gate.breakGlass.reason} (by ${gate.breakGlass.by}) — approvals are replaced and this is recorded !!!\n`);
+  if (gate.breakGlass)
+    ctx.progress(`\n!!! BREAK-GLASS: ${gate.breakGlass.reason} (by ${gate.breakGlass.by}) — approvals are replaced and this is recorded !!!\n`);
 
   // The previous deploy died (we hold the lock, so it is not running): its evidence comes first in the chain.
   let interruptedRecorded = false;
@@ -167,10 +194,16 @@ async function underLock(
     const noScript = action === 'rollback' && gate.migrations.some((m) => m.rollback.status !== 'paired');
     const restoreCommand = noScript ? restoreCommandFor({ backup: gate.backup, urlEnv: environment.urlEnv, policiesDir: input.policiesDir }) : null;
     const data = base('refused', { steps: [], smoke: [], finalState: await finalStateOf(s, local, null, null), restoreCommand });
-    const stored = await storeEvidence(store, { kind: action, breakGlass: gate.breakGlass, execution: data, interrupted: null, run: gate.run }, input.reportsDir, ctx);
+    const stored = await storeEvidence(
+      store,
+      { kind: action, breakGlass: gate.breakGlass, execution: data, interrupted: null, run: gate.run },
+      input.reportsDir,
+      ctx,
+    );
     data.evidence = stored.evidence;
     const { message, hint } = refusalMessage(gate, interruptedRecorded);
-    if (stored.problem) return { verdict: 'fail', findings: [], data, exitCode: ExitCode.Environment, error: { message: `${message}\n\n${stored.problem}`, hint } };
+    if (stored.problem)
+      return { verdict: 'fail', findings: [], data, exitCode: ExitCode.Environment, error: { message: `${message}\n\n${stored.problem}`, hint } };
     return { verdict: 'fail', findings: [], data, error: { message, hint } };
   }
 
@@ -205,13 +238,23 @@ async function underLock(
     // leaves the marker, so the next gate reports what the database holds.
     if (!isDbopsError(e)) throw e;
     const data = base('failed', { steps: [], smoke: [], finalState: await finalStateOf(s, local, null, null), restoreCommand: null });
-    const stored = await storeEvidence(store, { kind: action, breakGlass: gate.breakGlass, execution: data, interrupted: null, run: gate.run }, input.reportsDir, ctx);
+    const stored = await storeEvidence(
+      store,
+      { kind: action, breakGlass: gate.breakGlass, execution: data, interrupted: null, run: gate.run },
+      input.reportsDir,
+      ctx,
+    );
     if (stored.stored) await clearInflight(store);
     if (stored.problem) ctx.log.warn(stored.problem);
     throw e;
   }
   const data = base(execution.outcome, execution);
-  const stored = await storeEvidence(store, { kind: action, breakGlass: gate.breakGlass, execution: data, interrupted: null, run: gate.run }, input.reportsDir, ctx);
+  const stored = await storeEvidence(
+    store,
+    { kind: action, breakGlass: gate.breakGlass, execution: data, interrupted: null, run: gate.run },
+    input.reportsDir,
+    ctx,
+  );
   data.evidence = stored.evidence;
   // The marker goes only with the bundle that explains it: an unstored bundle leaves it for the next gate.
   if (stored.stored) await clearInflight(store);
@@ -234,4 +277,3 @@ async function underLock(
   if (!error) return { verdict: 'pass', findings: [], data };
   return { verdict: 'fail', findings: [], data, ...(execution.failure?.lockTimeout ? { exitCode: ExitCode.Environment } : {}), error };
 }
-

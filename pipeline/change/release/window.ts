@@ -20,7 +20,6 @@ export interface WindowState {
   nextOpen?: Date;
 }
 
-
 const previousDay = (d: Weekday): Weekday => WEEKDAYS[(WEEKDAYS.indexOf(d) + 6) % 7]!;
 
 /** `mon,tue 22:00–02:00 (Europe/Berlin)` */
@@ -33,7 +32,6 @@ function inside(w: ChangeWindow, t: WallTime): boolean {
   if (from < to) return w.days.includes(t.weekday) && t.minutes >= from && t.minutes < to;
   return (w.days.includes(t.weekday) && t.minutes >= from) || (w.days.includes(previousDay(t.weekday)) && t.minutes < to);
 }
-
 
 /** Whether deploys may run at `instant`; when not, when the next window opens. An empty list is always open. */
 export function isOpen(windows: WindowsPolicy, instant: Date): WindowState {
@@ -57,4 +55,3 @@ export function isOpen(windows: WindowsPolicy, instant: Date): WindowState {
   }
   return { open: false, ...(next ? { nextOpen: next } : {}) };
 }
-

@@ -54,9 +54,13 @@ function onlyComments(text: string): boolean {
       let depth = 1;
       i += 2;
       while (i < text.length && depth > 0) {
-        if (text.startsWith('/*', i)) { depth++; i += 2; }
-        else if (text.startsWith('*/', i)) { depth--; i += 2; }
-        else i++;
+        if (text.startsWith('/*', i)) {
+          depth++;
+          i += 2;
+        } else if (text.startsWith('*/', i)) {
+          depth--;
+          i += 2;
+        } else i++;
       }
     } else if (/\s|;|\uFEFF/.test(c)) i++;
     else return false;
@@ -98,7 +102,8 @@ const migrationFile = (dir: string, name: string) => join(dir, name, 'migration.
 const HELP = {
   missing: (file: string) =>
     `Add ${file} with the SQL that returns the schema to its state before the migration; Prisma generates most of it with \`prisma migrate diff --from-schema <schema after> --to-schema <schema before> --script\`. Hand-written SQL in the migration needs its inverse written by hand. If the migration destroys data that cannot be brought back, still write the script and start it with \`-- dbops:irreversible <reason>\`.`,
-  orphan: (dir: string, name: string) => `Rename it after its migration folder (the names must match exactly), or delete it if ${join(dir, name)}/ was removed on purpose.`,
+  orphan: (dir: string, name: string) =>
+    `Rename it after its migration folder (the names must match exactly), or delete it if ${join(dir, name)}/ was removed on purpose.`,
   empty: (name: string) =>
     `Write the SQL that undoes ${name}. If it cannot be undone (it destroys data), say so on the first line: \`-- dbops:irreversible <why>\`, followed by whatever part of the schema can be restored.`,
   irreversible:
@@ -124,23 +129,64 @@ export function pairRollbacks({ migrations, rollbacks, migrationsDir, rollbacksD
     const expected = join(rollbacksDir, `${name}.sql`);
     if (!rollback) {
       pairs.push({ migration: name, rollback: null, status: 'missing', reason: `expected ${expected}` });
-      findings.push({ rule: 'rollbacks/missing', severity: 'error', migration: name, file: migrationFile(migrationsDir, name), message: `${name} has no rollback: ${expected} does not exist.`, help: HELP.missing(expected) });
+      findings.push({
+        rule: 'rollbacks/missing',
+        severity: 'error',
+        migration: name,
+        file: migrationFile(migrationsDir, name),
+        message: `${name} has no rollback: ${expected} does not exist.`,
+        help: HELP.missing(expected),
+      });
       continue;
     }
     const { empty, marker, misplaced } = inspectRollback(rollback.text);
     for (const line of misplaced) {
-      findings.push({ rule: 'rollbacks/misplaced-marker', severity: 'warning', migration: name, file: rollback.path, line, column: 1, message: '`-- dbops:irreversible` is not the first line of the rollback, so it has no effect.', help: HELP.misplaced });
+      findings.push({
+        rule: 'rollbacks/misplaced-marker',
+        severity: 'warning',
+        migration: name,
+        file: rollback.path,
+        line,
+        column: 1,
+        message: '`-- dbops:irreversible` is not the first line of the rollback, so it has no effect.',
+        help: HELP.misplaced,
+      });
     }
     if (marker) {
       pairs.push({ migration: name, rollback: rollback.path, status: 'irreversible', ...(marker.reason ? { reason: marker.reason } : {}) });
       if (marker.reason) {
-        findings.push({ rule: 'rollbacks/irreversible', severity: 'notice', migration: name, file: rollback.path, line: marker.line, column: 1, message: `${name} is irreversible: ${marker.reason}`, help: HELP.irreversible });
+        findings.push({
+          rule: 'rollbacks/irreversible',
+          severity: 'notice',
+          migration: name,
+          file: rollback.path,
+          line: marker.line,
+          column: 1,
+          message: `${name} is irreversible: ${marker.reason}`,
+          help: HELP.irreversible,
+        });
       } else {
-        findings.push({ rule: 'rollbacks/irreversible-without-reason', severity: 'error', migration: name, file: rollback.path, line: marker.line, column: 1, message: `${rollback.path} is marked irreversible without a reason.`, help: HELP.noReason });
+        findings.push({
+          rule: 'rollbacks/irreversible-without-reason',
+          severity: 'error',
+          migration: name,
+          file: rollback.path,
+          line: marker.line,
+          column: 1,
+          message: `${rollback.path} is marked irreversible without a reason.`,
+          help: HELP.noReason,
+        });
       }
     } else if (empty) {
       pairs.push({ migration: name, rollback: rollback.path, status: 'empty', reason: 'only comments or whitespace' });
-      findings.push({ rule: 'rollbacks/empty', severity: 'error', migration: name, file: rollback.path, message: `${rollback.path} is empty (only comments or whitespace), so it cannot undo ${name}.`, help: HELP.empty(name) });
+      findings.push({
+        rule: 'rollbacks/empty',
+        severity: 'error',
+        migration: name,
+        file: rollback.path,
+        message: `${rollback.path} is empty (only comments or whitespace), so it cannot undo ${name}.`,
+        help: HELP.empty(name),
+      });
     } else {
       pairs.push({ migration: name, rollback: rollback.path, status: 'paired' });
     }
@@ -148,7 +194,13 @@ export function pairRollbacks({ migrations, rollbacks, migrationsDir, rollbacksD
   for (const r of [...rollbacks].sort((a, b) => a.name.localeCompare(b.name))) {
     if (known.has(r.name)) continue;
     pairs.push({ migration: null, rollback: r.path, status: 'orphan', reason: `no migration folder ${join(migrationsDir, r.name)}/` });
-    findings.push({ rule: 'rollbacks/orphan', severity: 'error', file: r.path, message: `${r.path} belongs to no migration: ${join(migrationsDir, r.name)}/ does not exist.`, help: HELP.orphan(migrationsDir, r.name) });
+    findings.push({
+      rule: 'rollbacks/orphan',
+      severity: 'error',
+      file: r.path,
+      message: `${r.path} belongs to no migration: ${join(migrationsDir, r.name)}/ does not exist.`,
+      help: HELP.orphan(migrationsDir, r.name),
+    });
   }
   return { pairs, findings };
 }

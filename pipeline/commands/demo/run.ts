@@ -7,7 +7,16 @@ import type { DemoInputs } from './spec.ts';
 import { worstVerdict, renderMarkdown, readReports } from '../../report/index.ts';
 import { writeFileAtomic } from '../../core/fs.ts';
 import { lintChange, renderLint } from '../../change/lint/index.ts';
-import { deployMigrations, renderDeploy, type DeployData, checkLockfile, readMigrationsFolder, migrationStatus, renderStatus, type StatusData } from '../../change/migrations/index.ts';
+import {
+  deployMigrations,
+  renderDeploy,
+  type DeployData,
+  checkLockfile,
+  readMigrationsFolder,
+  migrationStatus,
+  renderStatus,
+  type StatusData,
+} from '../../change/migrations/index.ts';
 import { rehearseChange, render as renderRehearsal } from '../../change/rehearsal/index.ts';
 import { renderSeed, seedDatabase } from '../../seed/index.ts';
 import type { StepContext } from '../../cli/contract.ts';
@@ -45,7 +54,8 @@ export async function run(input: z.output<typeof DemoInputs>, ctx: StepContext):
   const deployed = await deployMigrations({ migrationsDir: input.migrationsDir, folder, target, executor: policy.value.executor }, localCtx);
   ctx.progress(renderDeploy(deployed));
   const cluster = { dir: local.dir, port: local.port, major: local.major };
-  if (deployed.error) return { verdict: 'fail', findings: [], data: { cluster, deploy: deployed.data, seeded: false }, error: deployed.error, exitCode: deployed.exitCode };
+  if (deployed.error)
+    return { verdict: 'fail', findings: [], data: { cluster, deploy: deployed.data, seeded: false }, error: deployed.error, exitCode: deployed.exitCode };
 
   ctx.progress(`── 2/5 dbops seed --scale ${input.scale}`);
   let seeded = true;
@@ -59,7 +69,9 @@ export async function run(input: z.output<typeof DemoInputs>, ctx: StepContext):
   const st = await migrationStatus({ migrationsDir: input.migrationsDir, folder, target }, localCtx);
   ctx.progress(renderStatus(st));
 
-  ctx.progress(`── 3/5 dbops lint --last ${input.last}${input.labels ? ` --labels ${input.labels}` : ''}   (the newest ${input.last} migrations play the pull request)`);
+  ctx.progress(
+    `── 3/5 dbops lint --last ${input.last}${input.labels ? ` --labels ${input.labels}` : ''}   (the newest ${input.last} migrations play the pull request)`,
+  );
   const lintRequest = { ...dirs, all: false, last: input.last, labels: input.labels, policy: policy.value.lint };
   const linted = await recordStep(input.reportsDir, 'lint', 'lint', localCtx, () => lintChange(lintRequest, localCtx));
   ctx.progress(renderLint(linted, lintRequest));

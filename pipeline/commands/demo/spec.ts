@@ -12,7 +12,7 @@ export const DemoInputs = z.object({
   labels: z
     .string()
     .default('allow-destructive')
-    .describe("labels of the demo pull request (the newest AstroFinance migration drops a column, which its PR was allowed to with allow-destructive)"),
+    .describe('labels of the demo pull request (the newest AstroFinance migration drops a column, which its PR was allowed to with allow-destructive)'),
 });
 
 export const spec = defineCommand({

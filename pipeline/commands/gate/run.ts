@@ -28,10 +28,17 @@ export async function run(input: GateInputs, ctx: StepContext): Promise<StepResu
 function gateResult(data: GateData): StepResult<GateData> {
   const findings: Finding[] = data.checks.flatMap((c) =>
     c.status === 'fail' || c.status === 'warn'
-      ? c.reasons.map((r): Finding => ({ rule: r.rule, severity: c.status === 'fail' ? 'error' : 'warning', message: r.message, ...(r.hint ? { help: r.hint } : {}), ...(r.migration ? { migration: r.migration } : {}) }))
+      ? c.reasons.map((r): Finding => ({
+          rule: r.rule,
+          severity: c.status === 'fail' ? 'error' : 'warning',
+          message: r.message,
+          ...(r.hint ? { help: r.hint } : {}),
+          ...(r.migration ? { migration: r.migration } : {}),
+        }))
       : [],
   );
-  const verdict = data.decision === 'refused' ? 'fail' : data.checks.some((c) => c.status === 'warn') || data.breakGlass || data.outsideWindow ? 'warn' : 'pass';
+  const verdict =
+    data.decision === 'refused' ? 'fail' : data.checks.some((c) => c.status === 'warn') || data.breakGlass || data.outsideWindow ? 'warn' : 'pass';
   return { verdict, findings, data };
 }
 
@@ -53,9 +60,12 @@ export function renderGate(data: GateData): string {
   const banner = breakGlassBanner(data);
   if (banner) lines.push(banner, '');
   const what = data.action === 'rollback' ? `rollback of ${data.environment} to ${data.rollbackTo ?? '?'}` : `deploy to ${data.environment}`;
-  lines.push(`Gate for the ${what}: database ${data.database.name} (${data.database.display}, PostgreSQL ${data.database.serverVersion}, system identifier ${data.database.systemIdentifier})`);
+  lines.push(
+    `Gate for the ${what}: database ${data.database.name} (${data.database.display}, PostgreSQL ${data.database.serverVersion}, system identifier ${data.database.systemIdentifier})`,
+  );
   if (data.migrations.length === 0) lines.push(data.action === 'rollback' ? '  nothing to roll back' : '  no pending migration');
-  for (const m of data.migrations) lines.push(`  ${data.action === 'rollback' ? '↩' : '→'} ${m.name}  sha256 ${m.sha256.slice(0, 12)}…  rollback ${m.rollback.status}`);
+  for (const m of data.migrations)
+    lines.push(`  ${data.action === 'rollback' ? '↩' : '→'} ${m.name}  sha256 ${m.sha256.slice(0, 12)}…  rollback ${m.rollback.status}`);
   lines.push('');
   const width = Math.max(...data.checks.map((c) => c.name.length));
   for (const c of data.checks) lines.push(`  ${MARK[c.status]} ${c.name.padEnd(width)}  ${LABEL[c.status].padEnd(7)}  ${c.summary}`);

@@ -27,8 +27,7 @@ const renderStatus = (s: LocalStatus) =>
           '',
         ].join('\n');
 
-const listed = (names: string[], max = 10) =>
-  names.length > max ? `${names.slice(0, max).join(', ')} and ${names.length - max} more` : names.join(', ');
+const listed = (names: string[], max = 10) => (names.length > max ? `${names.slice(0, max).join(', ')} and ${names.length - max} more` : names.join(', '));
 
 function renderDown(d: LocalDown, destroy: boolean): string {
   const fix = d.problem ? `${d.problem.message}\nFix: ${d.problem.hint}\n` : '';
@@ -86,10 +85,14 @@ export const psql: StepModule<z.output<typeof LocalPsqlInputs>, { exitCode: numb
     const major = await withClient(target, { log: ctx.log, applicationName: 'dbops local psql' }, serverMajor);
     const bin = await clientTool(cluster.bins, 'psql', major);
     // The password travels in the environment, never on the command line (visible in ps).
-    const code = await ctx.interactive(bin, ['-h', '127.0.0.1', '-p', String(cluster.state.port), '-U', cluster.state.superuser, '-d', input.database, ...input.args], {
-      ...env,
-      PGPASSWORD: cluster.state.password,
-    });
+    const code = await ctx.interactive(
+      bin,
+      ['-h', '127.0.0.1', '-p', String(cluster.state.port), '-U', cluster.state.superuser, '-d', input.database, ...input.args],
+      {
+        ...env,
+        PGPASSWORD: cluster.state.password,
+      },
+    );
     if (code !== 0) throw new RefusedError(`psql exited with code ${code}.`);
     return { verdict: 'pass', findings: [], data: { exitCode: code }, exitCode: ExitCode.Ok };
   },

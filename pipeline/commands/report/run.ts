@@ -3,13 +3,22 @@ import { ConfigError, ExitCode } from '../../core/errors.ts';
 import { DBOPS_VERSION } from '../../core/version.ts';
 import { inGitHubActions } from '../../infra/github/env.ts';
 import type { ReportInputs } from './spec.ts';
-import { allFindings, countFindings, worstVerdict, type Counts, renderMarkdown, toSarif, REPORT_STEPS, readReports, type LoadedReport, renderTerminal } from '../../report/index.ts';
+import {
+  allFindings,
+  countFindings,
+  worstVerdict,
+  type Counts,
+  renderMarkdown,
+  toSarif,
+  REPORT_STEPS,
+  readReports,
+  type LoadedReport,
+  renderTerminal,
+} from '../../report/index.ts';
 import { assertWritableFile, writeFileAtomic } from '../../core/fs.ts';
 import type { StepContext } from '../../cli/contract.ts';
 import type { StepResult, Verdict } from '../../core/result.ts';
 import { redactDeep } from '../../core/redact.ts';
-
-
 
 export interface ReportData {
   reportsDir: string;
@@ -36,7 +45,8 @@ export async function run(input: ReportInputs, ctx: StepContext): Promise<StepRe
   ctx.log.debug({ files: reports.map((r) => r.file) }, 'reports read');
 
   const sarif = () => `${JSON.stringify(redactDeep(toSarif(reports, DBOPS_VERSION)), null, 2)}\n`;
-  const rendered = input.format === 'markdown' ? renderMarkdown(reports) : input.format === 'sarif' ? sarif() : await renderTerminal(reports, await ctx.commands(), ctx.log);
+  const rendered =
+    input.format === 'markdown' ? renderMarkdown(reports) : input.format === 'sarif' ? sarif() : await renderTerminal(reports, await ctx.commands(), ctx.log);
   if (input.output) {
     await writeFileAtomic(resolve(input.output), rendered);
     ctx.progress(`Wrote the ${input.format} report to ${input.output}`);
@@ -58,7 +68,15 @@ export async function run(input: ReportInputs, ctx: StepContext): Promise<StepRe
     data: {
       reportsDir: input.reportsDir,
       format: input.format,
-      steps: reports.map(({ file, report }) => ({ step: report.step, file, verdict: report.verdict, exitCode: report.exitCode, commit: report.commit, finishedAt: report.finishedAt, counts: countFindings(report.findings) })),
+      steps: reports.map(({ file, report }) => ({
+        step: report.step,
+        file,
+        verdict: report.verdict,
+        exitCode: report.exitCode,
+        commit: report.commit,
+        finishedAt: report.finishedAt,
+        counts: countFindings(report.findings),
+      })),
       rendered,
       output: input.output ?? null,
       github,

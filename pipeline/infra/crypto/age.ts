@@ -111,12 +111,21 @@ async function makeHeader(recipients: readonly string[]): Promise<{ header: Buff
   // An empty plaintext is one empty final chunk: the file is header || 16-byte nonce || 16-byte tag.
   const header = file.subarray(0, file.length - NONCE - TAG);
   const macLine = header.lastIndexOf('\n---', header.length - 2);
-  if (!fileKey || fileKey.length !== 16 || header.at(-1) !== 0x0a || macLine < 0 || !header.subarray(0, VERSION_LINE.length).equals(Buffer.from(VERSION_LINE))) {
+  if (
+    !fileKey ||
+    fileKey.length !== 16 ||
+    header.at(-1) !== 0x0a ||
+    macLine < 0 ||
+    !header.subarray(0, VERSION_LINE.length).equals(Buffer.from(VERSION_LINE))
+  ) {
     throw new Error('age: the age-encryption library produced a file of an unexpected shape; its version may have changed');
   }
   // A backup nobody can decrypt is the worst outcome: prove the observed key is the one the header MAC uses.
   const hmacKey = Buffer.from(hkdfSync('sha256', fileKey, Buffer.alloc(0), 'header', 32));
-  const mac = createHmac('sha256', hmacKey).update(header.subarray(0, macLine + 4)).digest('base64').replace(/=+$/, '');
+  const mac = createHmac('sha256', hmacKey)
+    .update(header.subarray(0, macLine + 4))
+    .digest('base64')
+    .replace(/=+$/, '');
   if (header.subarray(macLine + 5, header.length - 1).toString('latin1') !== mac) {
     throw new Error('age: the file key seen by the observer recipient does not match the header MAC; the age-encryption library changed');
   }
@@ -293,7 +302,8 @@ class DecryptStream extends Transform {
     const macLine = head.indexOf('\n--- ');
     const end = macLine < 0 ? -1 : head.indexOf(0x0a, macLine + 5);
     if (end < 0) {
-      if (head.length > MAX_HEADER) throw new AgeError('header', `age: no header end (a "--- " MAC line) within the first ${MAX_HEADER} bytes: not an age file`);
+      if (head.length > MAX_HEADER)
+        throw new AgeError('header', `age: no header end (a "--- " MAC line) within the first ${MAX_HEADER} bytes: not an age file`);
       return;
     }
     this.#headerBytes = end + 1;
@@ -356,9 +366,15 @@ class DecryptStream extends Transform {
       const named = recorded.map((r) => (r.name ? `${r.name} ${r.fingerprint}` : r.fingerprint)).join(', ');
       // An identity of a recorded recipient must open one stanza; when it does not, the stanzas were changed.
       if (recorded.some((r) => mine.includes(r.fingerprint))) {
-        return new AgeError('header', `age: the header's recipient stanzas do not open with the identity of a recipient the backup was encrypted to (${named}; ${tried}): the header was modified`, { cause });
+        return new AgeError(
+          'header',
+          `age: the header's recipient stanzas do not open with the identity of a recipient the backup was encrypted to (${named}; ${tried}): the header was modified`,
+          { cause },
+        );
       }
-      return new AgeError('no-identity', `age: no identity matches any recipient stanza of the header (the backup was encrypted to ${named}; ${tried})`, { cause });
+      return new AgeError('no-identity', `age: no identity matches any recipient stanza of the header (the backup was encrypted to ${named}; ${tried})`, {
+        cause,
+      });
     }
     return new AgeError('no-identity', `age: no identity matches any recipient stanza of the header (${stanzas}; ${tried})`, { cause });
   }
@@ -389,7 +405,10 @@ class DecryptStream extends Transform {
     const expected = this.#options.expectedBytes;
     const what = `age: ${this.#where(length)} failed authentication`;
     if (expected !== undefined && this.#seen > expected && this.#chunkStart() + length > expected) {
-      return new AgeError('chunk', `${what}: the file is longer than the ${expected} bytes recorded when it was written, so data was added after the final chunk or the backup was modified`);
+      return new AgeError(
+        'chunk',
+        `${what}: the file is longer than the ${expected} bytes recorded when it was written, so data was added after the final chunk or the backup was modified`,
+      );
     }
     if (expected !== undefined && atEnd && this.#seen < expected) {
       return new AgeError('truncated', `${what}: the file ends at byte ${this.#seen}, inside this chunk, while ${expected} bytes were written: truncated`);
@@ -455,7 +474,10 @@ class DecryptStream extends Transform {
     }
     if (!plaintext) throw this.#failed(length, true);
     if (plaintext.length === 0 && this.#counter > 0) {
-      throw new AgeError('chunk', `age: ${this.#where(length)} is an empty final chunk after non-empty ones, which age does not allow: the backup was modified`);
+      throw new AgeError(
+        'chunk',
+        `age: ${this.#where(length)} is an empty final chunk after non-empty ones, which age does not allow: the backup was modified`,
+      );
     }
     this.push(plaintext);
     this.#counter++;
@@ -470,7 +492,9 @@ class DecryptStream extends Transform {
  */
 export function createDecryptStream(identities: readonly string[], options: DecryptOptions = {}): Transform {
   if (identities.length === 0) {
-    throw new ConfigError('age: no identity to decrypt with', { hint: 'Pass --identity-file, or set the variable named by encryption.identity_env in policies/backups.yaml.' });
+    throw new ConfigError('age: no identity to decrypt with', {
+      hint: 'Pass --identity-file, or set the variable named by encryption.identity_env in policies/backups.yaml.',
+    });
   }
   const decrypter = new Decrypter();
   identities.forEach((identity, i) => {
@@ -526,7 +550,15 @@ export function parseIdentities(text: string, source: string): string[] {
  * The identities to decrypt backups with: `identityFile` when given, else the environment variable (which may
  * hold several lines). Each one is registered as a secret, so it is masked wherever it might be printed.
  */
-export async function loadIdentities({ identityFile, env, envName }: { identityFile?: string | undefined; env: NodeJS.ProcessEnv; envName: string }): Promise<string[]> {
+export async function loadIdentities({
+  identityFile,
+  env,
+  envName,
+}: {
+  identityFile?: string | undefined;
+  env: NodeJS.ProcessEnv;
+  envName: string;
+}): Promise<string[]> {
   let text: string;
   let source: string;
   if (identityFile !== undefined) {
@@ -556,9 +588,12 @@ export async function loadIdentities({ identityFile, env, envName }: { identityF
     try {
       await identityToRecipient(identity);
     } catch {
-      throw new ConfigError(`age: line ${line} of ${source} is not a valid age identity (its checksum does not match); the line is not shown because it is secret`, {
-        hint: 'Copy the AGE-SECRET-KEY-1… line again from the identity file written by age-keygen.',
-      });
+      throw new ConfigError(
+        `age: line ${line} of ${source} is not a valid age identity (its checksum does not match); the line is not shown because it is secret`,
+        {
+          hint: 'Copy the AGE-SECRET-KEY-1… line again from the identity file written by age-keygen.',
+        },
+      );
     }
   }
   return lines.map((l) => l.identity);

@@ -72,7 +72,10 @@ export async function cloneDatabase(admin: Client, template: string, name: strin
       });
     }
     if (isPgError(e) && e.code === '3D000') {
-      throw new EnvError(`The snapshot database "${template}" does not exist on this server.`, { hint: 'Check the database name in the snapshot URL.', cause: e });
+      throw new EnvError(`The snapshot database "${template}" does not exist on this server.`, {
+        hint: 'Check the database name in the snapshot URL.',
+        cause: e,
+      });
     }
     throw e;
   }
@@ -107,7 +110,9 @@ export async function sweepOrphans(admin: Client, prefix: string, log: Logger): 
     }
     if (owner.tool !== 'dbops' || owner.keep || owner.host !== hostname() || typeof owner.pid !== 'number' || pidAlive(owner.pid)) continue;
     log.info({ database: r.datname, pid: owner.pid }, 'dropping a database left behind by an interrupted dbops run');
-    await dropDatabase(admin, r.datname).catch((e: unknown) => log.warn({ database: r.datname, err: (e as Error).message }, 'could not drop a leftover database'));
+    await dropDatabase(admin, r.datname).catch((e: unknown) =>
+      log.warn({ database: r.datname, err: (e as Error).message }, 'could not drop a leftover database'),
+    );
     dropped.push(r.datname);
   }
   return dropped;

@@ -202,7 +202,11 @@ const QUERIES: Record<string, string> = {
 };
 
 /** Reads the fingerprint of `schema` (one round trip per object kind; run it outside a transaction or inside, it only reads). */
-export async function schemaFingerprint(client: Client, schema: string, { exclude = ['_prisma_migrations'] }: FingerprintOptions = {}): Promise<SchemaFingerprint> {
+export async function schemaFingerprint(
+  client: Client,
+  schema: string,
+  { exclude = ['_prisma_migrations'] }: FingerprintOptions = {},
+): Promise<SchemaFingerprint> {
   const found = new Set<string>();
   for (const sql of Object.values(QUERIES)) {
     const { rows } = await client.query<{ line: string | null }>(sql, sql.includes('$2') ? [schema, exclude] : [schema]);

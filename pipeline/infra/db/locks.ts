@@ -42,7 +42,8 @@ export const OPERATION_MODES = {
 export type OperationMode = keyof typeof OPERATION_MODES;
 
 const args = (k: AdvisoryKey) => ('key' in k ? `${k.key}` : `${k.classId}, ${k.objectId}`);
-const where = (k: AdvisoryKey) => ('key' in k ? `l.classid = 0 AND l.objid = ${k.key} AND l.objsubid = 1` : `l.classid = ${k.classId} AND l.objid = ${k.objectId} AND l.objsubid = 2`);
+const where = (k: AdvisoryKey) =>
+  'key' in k ? `l.classid = 0 AND l.objid = ${k.key} AND l.objsubid = 1` : `l.classid = ${k.classId} AND l.objid = ${k.objectId} AND l.objsubid = 2`;
 
 /**
  * Who else holds `lock` in this database, for messages: `pid 4711 (dbops deploy, user app from 10.0.0.5,
@@ -93,7 +94,9 @@ export async function acquireOperationLock(client: Client, mode: OperationMode, 
         const holder = (await lockHolder(client, step.lock)) ?? 'another session';
         if (Date.now() >= deadline || wait.signal?.aborted) {
           throw new EnvError(`${wait.what} of this database cannot start now: the ${step.lock.name} lock is held by ${holder}.`, {
-            hint: wait.waitMs ? `It did not finish within ${formatMs(wait.waitMs)}. Wait for it, or allow a longer wait.` : 'Wait for it to finish, or let this one queue behind it (deploy: --wait).',
+            hint: wait.waitMs
+              ? `It did not finish within ${formatMs(wait.waitMs)}. Wait for it, or allow a longer wait.`
+              : 'Wait for it to finish, or let this one queue behind it (deploy: --wait).',
           });
         }
         if (!announced) wait.onWait?.(holder);

@@ -37,7 +37,10 @@ async function git(sh: Shell, args: string[]): Promise<{ ok: boolean; stdout: st
 export async function resolveBase(sh: Shell, ref: string): Promise<BaseRef> {
   const inside = await git(sh, ['rev-parse', '--is-inside-work-tree']).catch(() => undefined);
   if (!inside) throw new EnvError('git is not installed or not on PATH; dbops needs it to compare with the base ref.', { hint: 'Install git, or pass --all.' });
-  if (!inside.ok) throw new ConfigError('This is not a git work tree, so there is no base ref to compare with.', { hint: 'Run inside the repository, or pass --all to check every migration.' });
+  if (!inside.ok)
+    throw new ConfigError('This is not a git work tree, so there is no base ref to compare with.', {
+      hint: 'Run inside the repository, or pass --all to check every migration.',
+    });
   const commit = await git(sh, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
   if (!commit.ok) {
     throw new ConfigError(`The base ref "${ref}" does not exist in this clone.`, {
@@ -50,8 +53,7 @@ export async function resolveBase(sh: Shell, ref: string): Promise<BaseRef> {
 }
 
 /** Git's blob id of a file's content, to compare work-tree files with the base ref without reading blobs. */
-export const blobId = (content: Buffer): string =>
-  createHash('sha1').update(`blob ${content.length}\0`).update(content).digest('hex');
+export const blobId = (content: Buffer): string => createHash('sha1').update(`blob ${content.length}\0`).update(content).digest('hex');
 
 /** Files under `dir` on the commit: path (relative to the current directory, like dir) → blob id. */
 export async function filesAt(sh: Shell, sha: string, dir: string): Promise<Map<string, string>> {

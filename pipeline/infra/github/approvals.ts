@@ -35,7 +35,12 @@ export interface ApprovalFacts {
 interface EnvironmentJson {
   name: string;
   can_admins_bypass?: boolean;
-  protection_rules?: Array<{ type: string; prevent_self_review?: boolean; wait_timer?: number; reviewers?: Array<{ type: string; reviewer?: { login?: string; slug?: string } | null }> }>;
+  protection_rules?: Array<{
+    type: string;
+    prevent_self_review?: boolean;
+    wait_timer?: number;
+    reviewers?: Array<{ type: string; reviewer?: { login?: string; slug?: string } | null }>;
+  }>;
   deployment_branch_policy?: { protected_branches: boolean; custom_branch_policies: boolean } | null;
 }
 
@@ -47,12 +52,15 @@ function settingsOf(e: EnvironmentJson): EnvironmentSettings {
     preventSelfReview: reviewers?.prevent_self_review ?? null,
     reviewers: (reviewers?.reviewers ?? []).map((r) => (r.type === 'Team' ? `team:${r.reviewer?.slug ?? '?'}` : (r.reviewer?.login ?? '?'))),
     waitTimerMinutes: e.protection_rules?.find((r) => r.type === 'wait_timer')?.wait_timer ?? null,
-    deploymentBranchPolicy: e.deployment_branch_policy ? { protectedBranches: e.deployment_branch_policy.protected_branches, customBranchPolicies: e.deployment_branch_policy.custom_branch_policies } : null,
+    deploymentBranchPolicy: e.deployment_branch_policy
+      ? { protectedBranches: e.deployment_branch_policy.protected_branches, customBranchPolicies: e.deployment_branch_policy.custom_branch_policies }
+      : null,
   };
 }
 
 /** The job permissions the approval evidence needs, as they go into a workflow. */
-export const APPROVAL_PERMISSIONS = 'permissions:\n  actions: read        # the run\'s environment approvals\n  contents: read       # the commits that touched the migration files\n  pull-requests: read  # their pull requests and reviews';
+export const APPROVAL_PERMISSIONS =
+  "permissions:\n  actions: read        # the run's environment approvals\n  contents: read       # the commits that touched the migration files\n  pull-requests: read  # their pull requests and reviews";
 
 const TOKEN_HINT = `Pass the job's token to the step and give the job read access to what four-eyes reads:\n${APPROVAL_PERMISSIONS}\nsteps:\n  - run: ./dbops deploy --environment <name>\n    env:\n      GITHUB_TOKEN: \${{ github.token }}`;
 
@@ -130,12 +138,16 @@ interface ReviewJson {
 /** A deleted account shows as null; GitHub itself displays it as "ghost". */
 const login = (u: UserJson | null | undefined): string | null => u?.login ?? null;
 
-
 /**
  * Reads the run's environment approvals, the commits and pull requests behind the files and their reviews.
  * Throws EnvError when the REST API cannot be read (no token, 403, unreachable).
  */
-export async function readApprovalFacts(query: ApprovalFactsQuery, env: NodeJS.ProcessEnv, log: Logger, options: { timeoutMs?: number } = {}): Promise<ApprovalFacts> {
+export async function readApprovalFacts(
+  query: ApprovalFactsQuery,
+  env: NodeJS.ProcessEnv,
+  log: Logger,
+  options: { timeoutMs?: number } = {},
+): Promise<ApprovalFacts> {
   const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
   const run = runIdentity(env);
   if (!run) {
@@ -145,7 +157,9 @@ export async function readApprovalFacts(query: ApprovalFactsQuery, env: NodeJS.P
   }
   const token = env['GITHUB_TOKEN'];
   if (!token) {
-    throw new EnvError(`GITHUB_TOKEN is not set: dbops cannot read the approvals of the ${query.environment} environment for run ${run.runId}.`, { hint: TOKEN_HINT });
+    throw new EnvError(`GITHUB_TOKEN is not set: dbops cannot read the approvals of the ${query.environment} environment for run ${run.runId}.`, {
+      hint: TOKEN_HINT,
+    });
   }
   // Never printed: anything that echoes it (an error message, a log line) is masked from here on.
   registerSecret(token);
@@ -165,7 +179,11 @@ export async function readApprovalFacts(query: ApprovalFactsQuery, env: NodeJS.P
   });
   // Octokit types each route literally; dbops's routes are passed as plain strings, so paginate is seen through
   // the signature it has for any route.
-  const paginate = octokit.paginate as unknown as (route: string, params: Record<string, unknown>, map: (response: { data: unknown }) => unknown[]) => Promise<unknown[]>;
+  const paginate = octokit.paginate as unknown as (
+    route: string,
+    params: Record<string, unknown>,
+    map: (response: { data: unknown }) => unknown[],
+  ) => Promise<unknown[]>;
   let requests = 0;
   const api = {
     async get<T>(route: string, params: Record<string, unknown>, permission: string): Promise<T> {
@@ -212,8 +230,15 @@ export async function readApprovalFacts(query: ApprovalFactsQuery, env: NodeJS.P
   const shas = [...commits.keys()];
   const pullsBySha = new Map<string, number[]>();
   await mapLimit(shas, 4, async (sha) => {
-    const found = await api.all<{ number: number }>('GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls', { commit_sha: sha }, 'contents: read and pull-requests: read');
-    pullsBySha.set(sha, found.map((p) => p.number));
+    const found = await api.all<{ number: number }>(
+      'GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls',
+      { commit_sha: sha },
+      'contents: read and pull-requests: read',
+    );
+    pullsBySha.set(
+      sha,
+      found.map((p) => p.number),
+    );
   });
 
   const numbers = [...new Set([...pullsBySha.values()].flat())].sort((a, b) => a - b);
@@ -248,11 +273,18 @@ export async function readApprovalFacts(query: ApprovalFactsQuery, env: NodeJS.P
   for (const c of commits.values()) {
     if (!c.author) {
       // Four-eyes compares GitHub logins; an author email linked to no account cannot be matched to an approver.
-      log.warn({ commit: c.sha, name: c.commit?.author?.name ?? null }, `commit ${c.sha.slice(0, 7)} has no GitHub author (its email is linked to no account): four-eyes cannot exclude its author by login`);
+      log.warn(
+        { commit: c.sha, name: c.commit?.author?.name ?? null },
+        `commit ${c.sha.slice(0, 7)} has no GitHub author (its email is linked to no account): four-eyes cannot exclude its author by login`,
+      );
     }
   }
   for (const f of provenance) {
-    if (f.commits.length === 0) log.warn({ path: f.path, sha: run.sha }, `no commit of ${run.sha.slice(0, 7)}'s history touches ${f.path}: its authors cannot be excluded (is the file committed?)`);
+    if (f.commits.length === 0)
+      log.warn(
+        { path: f.path, sha: run.sha },
+        `no commit of ${run.sha.slice(0, 7)}'s history touches ${f.path}: its authors cannot be excluded (is the file committed?)`,
+      );
   }
 
   log.info(
@@ -263,7 +295,9 @@ export async function readApprovalFacts(query: ApprovalFactsQuery, env: NodeJS.P
   // read them leaves them out with a warning rather than refusing a deploy the approvals already justify.
   let environmentSettings: EnvironmentSettings | null = null;
   try {
-    environmentSettings = settingsOf(await api.get<EnvironmentJson>('GET /repos/{owner}/{repo}/environments/{environment_name}', { environment_name: query.environment }, 'actions: read'));
+    environmentSettings = settingsOf(
+      await api.get<EnvironmentJson>('GET /repos/{owner}/{repo}/environments/{environment_name}', { environment_name: query.environment }, 'actions: read'),
+    );
   } catch (e) {
     if (!(e instanceof EnvError)) throw e;
     log.warn(`the settings of the ${query.environment} environment could not be read (${redact(e.message)}); the evidence will not include them`);
@@ -281,14 +315,14 @@ function apiError(e: unknown, route: string, params: Record<string, unknown>, pe
   if (!err.response) {
     // No HTTP answer: refused connection, DNS, TLS.
     return new EnvError(redact(`Cannot reach the GitHub API at ${baseUrl} (${endpoint}): ${err.message ?? String(e)}.`), {
-      hint: 'Check GITHUB_API_URL (GitHub Enterprise Server: https://<host>/api/v3) and the runner\'s network access.',
+      hint: "Check GITHUB_API_URL (GitHub Enterprise Server: https://<host>/api/v3) and the runner's network access.",
     });
   }
   const status = err.status ?? 0;
   const said = err.response.data?.message ?? err.message ?? '';
   const message = redact(`GitHub answered ${status} to ${endpoint}${said ? ` (${said})` : ''}.`);
   if (status === 403 && err.response.headers?.['x-ratelimit-remaining'] === '0') {
-    return new EnvError(message, { hint: 'The token\'s API rate limit is used up; re-run the job after the reset time GitHub reports.' });
+    return new EnvError(message, { hint: "The token's API rate limit is used up; re-run the job after the reset time GitHub reports." });
   }
   if (status === 401) return new EnvError(message, { hint: `The token was rejected (expired or not a token). ${TOKEN_HINT}` });
   if (status === 403 || status === 404) {
@@ -298,4 +332,3 @@ function apiError(e: unknown, route: string, params: Record<string, unknown>, pe
   }
   return new EnvError(message, { hint: 'A GitHub outage or a transient error: re-run the job.' });
 }
-

@@ -33,7 +33,12 @@ export interface CommentOutcome {
  */
 export async function upsertComment(api: GitHubApi, { owner, repo, issue }: CommentTarget, body: string): Promise<CommentOutcome> {
   if (!body.startsWith(COMMENT_MARKER)) throw new Error('the comment body must start with the dbops marker');
-  const comments = (await api.paginate('GET /repos/{owner}/{repo}/issues/{issue_number}/comments', { owner, repo, issue_number: issue, per_page: 100 })) as IssueComment[];
+  const comments = (await api.paginate('GET /repos/{owner}/{repo}/issues/{issue_number}/comments', {
+    owner,
+    repo,
+    issue_number: issue,
+    per_page: 100,
+  })) as IssueComment[];
   const ours = comments.filter((c) => c.body?.startsWith(COMMENT_MARKER));
   // A person could paste the marker; the token can edit only the bot's own comment.
   const existing = ours.find((c) => c.user?.type === 'Bot') ?? ours[0];

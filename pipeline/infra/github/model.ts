@@ -71,4 +71,3 @@ export const EnvironmentSettings = z.object({
   deploymentBranchPolicy: z.object({ protectedBranches: z.boolean(), customBranchPolicies: z.boolean() }).nullable(),
 });
 export type EnvironmentSettings = z.output<typeof EnvironmentSettings>;
-

@@ -25,7 +25,11 @@ function describeFetchError(e: unknown): string {
   return err.cause?.message ?? err.cause?.code ?? err.message;
 }
 
-export async function postJson(url: URL, body: string, { signal, log, userAgent }: { signal: AbortSignal; log: Logger; userAgent: string }): Promise<PostOutcome> {
+export async function postJson(
+  url: URL,
+  body: string,
+  { signal, log, userAgent }: { signal: AbortSignal; log: Logger; userAgent: string },
+): Promise<PostOutcome> {
   let httpStatus: number | null = null;
   let reason = '';
   for (let attempt = 1; attempt <= 2; attempt++) {

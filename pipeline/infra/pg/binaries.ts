@@ -25,7 +25,11 @@ const INSTALL_HINT =
   'Install PostgreSQL 15 or newer (server and client): on Debian/Ubuntu `apt-get install postgresql postgresql-contrib`, ' +
   'on macOS `brew install postgresql@16`; or point PG_BIN at a directory that contains initdb, pg_ctl, postgres, psql, pg_dump and pg_restore.';
 
-const isExecutable = (path: string) => access(path, constants.X_OK).then(() => true, () => false);
+const isExecutable = (path: string) =>
+  access(path, constants.X_OK).then(
+    () => true,
+    () => false,
+  );
 
 export function parsePgVersion(output: string): { major: number; version: string } | undefined {
   // "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)", "psql (PostgreSQL) 16.4", "pg_dump (PostgreSQL) 17beta2"
@@ -50,11 +54,18 @@ async function candidateDirs(env: NodeJS.ProcessEnv): Promise<Array<{ dir: strin
   try {
     const { stdout } = await run('pg_config', ['--bindir'], { env });
     if (stdout.trim()) found.push({ dir: stdout.trim(), source: 'pg_config' });
-  } catch { /* pg_config is optional */ }
+  } catch {
+    /* pg_config is optional */
+  }
   try {
-    const majors = (await readdir('/usr/lib/postgresql')).filter((d) => /^\d+$/.test(d)).map(Number).sort((a, b) => b - a);
+    const majors = (await readdir('/usr/lib/postgresql'))
+      .filter((d) => /^\d+$/.test(d))
+      .map(Number)
+      .sort((a, b) => b - a);
     for (const major of majors) found.push({ dir: `/usr/lib/postgresql/${major}/bin`, source: '/usr/lib/postgresql' });
-  } catch { /* not a Debian layout */ }
+  } catch {
+    /* not a Debian layout */
+  }
   for (const dir of (env['PATH'] ?? '').split(delimiter).filter(Boolean)) found.push({ dir, source: 'PATH' });
   return found;
 }
@@ -72,7 +83,9 @@ export async function findPgBinaries(env: NodeJS.ProcessEnv = process.env): Prom
     const v = await toolVersion(postgres);
     if (v) return { binDir: dir, source, ...v };
   }
-  const where = env['PG_BIN'] ? `PG_BIN=${env['PG_BIN']} holds no runnable postgres binary.` : 'No PostgreSQL server binaries were found (looked at pg_config --bindir, /usr/lib/postgresql/*/bin and PATH).';
+  const where = env['PG_BIN']
+    ? `PG_BIN=${env['PG_BIN']} holds no runnable postgres binary.`
+    : 'No PostgreSQL server binaries were found (looked at pg_config --bindir, /usr/lib/postgresql/*/bin and PATH).';
   throw new EnvError(where, { hint: INSTALL_HINT });
 }
 
@@ -119,7 +132,9 @@ async function lookUpServerUser(): Promise<RunAs | undefined> {
     const { stdout } = await run('getent', ['passwd', 'postgres']);
     const [user, , uid, gid, , home] = stdout.trim().split(':');
     if (user && uid && gid) return { user, uid: Number(uid), gid: Number(gid), home: home || '/' };
-  } catch { /* fall through */ }
+  } catch {
+    /* fall through */
+  }
   throw new EnvError('dbops is running as root, and PostgreSQL server binaries refuse to run as root; there is no `postgres` OS user to run them as.', {
     hint: 'Create one (`useradd --system --create-home postgres`, which the postgresql package does for you) or run dbops as an ordinary user.',
   });

@@ -81,7 +81,9 @@ function invalidStateFields(value: unknown): string[] {
     major: Number.isInteger(v['major']) && (v['major'] as number) > 0,
     createdAt: typeof v['createdAt'] === 'string',
   };
-  return Object.entries(checks).filter(([, ok]) => !ok).map(([field]) => field);
+  return Object.entries(checks)
+    .filter(([, ok]) => !ok)
+    .map(([field]) => field);
 }
 
 /**
@@ -103,7 +105,9 @@ async function readState(dir: string): Promise<StateRead> {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return { missing: true };
-    return { problem: code === 'EISDIR' ? `its state file ${path} is a folder, not a file` : `its state file ${path} cannot be read (${code ?? (e as Error).message})` };
+    return {
+      problem: code === 'EISDIR' ? `its state file ${path} is a folder, not a file` : `its state file ${path} cannot be read (${code ?? (e as Error).message})`,
+    };
   }
   let parsed: unknown;
   try {
@@ -227,12 +231,16 @@ export async function createCluster({ dir, log, settings = {}, env = process.env
   const dataDir = join(dir, 'data');
   try {
     log.info({ dataDir, major: bins.major }, 'initdb');
-    const out = await sh({ nothrow: true })`${initdb} -D ${dataDir} -U postgres --pwfile=${pwfile} --auth-local=scram-sha-256 --auth-host=scram-sha-256 --data-checksums --encoding=UTF8 --locale=C.UTF-8 --no-instructions`;
+    const out = await sh({
+      nothrow: true,
+    })`${initdb} -D ${dataDir} -U postgres --pwfile=${pwfile} --auth-local=scram-sha-256 --auth-host=scram-sha-256 --data-checksums --encoding=UTF8 --locale=C.UTF-8 --no-instructions`;
     if (out.exitCode !== 0) throw new EnvError(`initdb failed (exit ${out.exitCode}): ${out.stderr.trim() || out.stdout.trim()}`);
   } finally {
     await rm(pwfile, { force: true });
   }
-  const conf = Object.entries({ ...BASE_SETTINGS, ...settings }).map(([k, v]) => `${k} = ${v}`).join('\n');
+  const conf = Object.entries({ ...BASE_SETTINGS, ...settings })
+    .map(([k, v]) => `${k} = ${v}`)
+    .join('\n');
   await appendFile(join(dataDir, 'postgresql.conf'), `\n# written by dbops\n${conf}\n`);
 
   const state: ClusterState = { version: 1, port: await freePort(), superuser: 'postgres', password, major: bins.major, createdAt: new Date().toISOString() };
@@ -252,14 +260,19 @@ async function stopServer(bins: PgBinaries, dataDir: string, log: Logger, mode: 
   const pgCtl = await pgTool(bins, 'pg_ctl');
   const { sh } = await serverShell(log);
   const out = await sh({ nothrow: true })`${pgCtl} -D ${dataDir} -m ${mode} -w -t 60 stop`;
-  if (out.exitCode !== 0) throw new EnvError(`pg_ctl could not stop the server of ${dataDir} (exit ${out.exitCode}): ${out.stderr.trim() || out.stdout.trim()}`);
+  if (out.exitCode !== 0)
+    throw new EnvError(`pg_ctl could not stop the server of ${dataDir} (exit ${out.exitCode}): ${out.stderr.trim() || out.stdout.trim()}`);
   return true;
 }
 
 export const isRunning = (c: Cluster): Promise<boolean> => serverRunning(c.bins, c.dataDir);
 
 // No postmaster.pid means no server (pg_ctl checks that first), and then no binaries are needed to say so.
-const hasPidFile = (dataDir: string) => stat(join(dataDir, 'postmaster.pid')).then(() => true, () => false);
+const hasPidFile = (dataDir: string) =>
+  stat(join(dataDir, 'postmaster.pid')).then(
+    () => true,
+    () => false,
+  );
 
 /** Whether a server runs on `<dir>/data`; needs no cluster.json. */
 export async function isRunningIn(dir: string, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
@@ -295,9 +308,12 @@ export async function startCluster(c: Cluster, log: Logger): Promise<Cluster> {
       continue;
     }
     const missingLib = /could not access file "([^"]+)"/.exec(serverLog);
-    throw new EnvError(`PostgreSQL did not start (pg_ctl exit ${out.exitCode}). Server log ${c.logFile}:\n${serverLog.trim().split('\n').slice(-8).join('\n')}`, {
-      hint: missingLib ? `The server cannot load ${missingLib[1]}: install the contrib modules (\`apt-get install postgresql-contrib\`).` : undefined,
-    });
+    throw new EnvError(
+      `PostgreSQL did not start (pg_ctl exit ${out.exitCode}). Server log ${c.logFile}:\n${serverLog.trim().split('\n').slice(-8).join('\n')}`,
+      {
+        hint: missingLib ? `The server cannot load ${missingLib[1]}: install the contrib modules (\`apt-get install postgresql-contrib\`).` : undefined,
+      },
+    );
   }
 }
 
@@ -337,7 +353,10 @@ export async function removeClusterFiles(dir: string): Promise<ClusterRemoval> {
   const removed: string[] = [];
   const kept: string[] = [];
   const fail = (path: string, e: unknown) =>
-    new EnvError(`Could not remove ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`, { hint: `Check the permissions of ${dir}, or remove it by hand.`, cause: e });
+    new EnvError(`Could not remove ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`, {
+      hint: `Check the permissions of ${dir}, or remove it by hand.`,
+      cause: e,
+    });
   let names: string[];
   try {
     names = (await readdir(dir)).sort();
@@ -363,7 +382,10 @@ export async function removeClusterFiles(dir: string): Promise<ClusterRemoval> {
   let folderRemoved = false;
   if (!kept.length) {
     // rmdir, not rm: it refuses a folder that is not empty (something written meanwhile) and a link to a folder.
-    folderRemoved = await rmdir(dir).then(() => true, () => false);
+    folderRemoved = await rmdir(dir).then(
+      () => true,
+      () => false,
+    );
   }
   return { removed, kept, folderRemoved };
 }
@@ -385,7 +407,10 @@ export async function withDirLock<T>(lockPath: string, fn: () => Promise<T>, tim
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const owner = await lockOwner(lockPath);
-      if (!owner) { await rm(lockPath, { force: true }); continue; }
+      if (!owner) {
+        await rm(lockPath, { force: true });
+        continue;
+      }
       if (Date.now() > deadline) throw new EnvError(`Timed out waiting for ${lockPath} (held by pid ${owner}).`);
       await new Promise((r) => setTimeout(r, 100));
     }

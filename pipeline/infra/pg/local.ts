@@ -39,7 +39,10 @@ export interface LocalProblem {
  */
 function localProblem(site: ClusterSite): LocalProblem | undefined {
   if (site.kind === 'not-a-folder') {
-    const what = site.blocker === site.dir ? `${site.dir} is ${site.what}, not a folder` : `${site.blocker} is ${site.what}, not a folder, so ${site.dir} cannot be created`;
+    const what =
+      site.blocker === site.dir
+        ? `${site.dir} is ${site.what}, not a folder`
+        : `${site.blocker} is ${site.what}, not a folder, so ${site.dir} cannot be created`;
     return {
       message: `The embedded cluster cannot live in ${site.dir}: ${what}.`,
       hint: `Point DBOPS_LOCAL_DIR at a folder (dbops creates it when missing), or move or remove ${site.blocker}. dbops did not create it and leaves it alone.`,
@@ -113,14 +116,28 @@ export interface LocalStatus {
 export async function localStatus(env: NodeJS.ProcessEnv): Promise<LocalStatus> {
   const dir = localDir(env);
   const site = await inspectCluster(dir);
-  const none = { dir, exists: false, running: false, port: null, version: null, binDir: null, database: LOCAL_DATABASE, url: null, createdAt: null, problem: null };
+  const none = {
+    dir,
+    exists: false,
+    running: false,
+    port: null,
+    version: null,
+    binDir: null,
+    database: LOCAL_DATABASE,
+    url: null,
+    createdAt: null,
+    problem: null,
+  };
   if (site.kind === 'absent' || site.kind === 'foreign') return none;
   if (site.kind === 'not-a-folder') return { ...none, problem: localProblem(site)! };
   if (site.kind === 'broken') {
     // While `local up` creates the cluster, data/ exists before cluster.json: that is not damage.
     const creator = await lockOwner(`${dir}.lock`);
     const problem = creator
-      ? { message: `The embedded cluster in ${dir} is being created or started by dbops (pid ${creator}).`, hint: 'Run `dbops local status` again when it has finished.' }
+      ? {
+          message: `The embedded cluster in ${dir} is being created or started by dbops (pid ${creator}).`,
+          hint: 'Run `dbops local status` again when it has finished.',
+        }
       : localProblem(site)!;
     return { ...none, exists: true, running: await isRunningIn(dir, env), problem };
   }

@@ -143,9 +143,17 @@ export class S3Storage implements Storage {
     const policyKey = `targets.${this.name}`;
     const net = networkCode(e);
     if (name === 'NoSuchBucket') {
-      return new EnvError(`${head}: the bucket ${this.bucket} does not exist.`, { hint: `Create the bucket, or fix ${policyKey}.bucket (and endpoint) in policies/backups.yaml.`, cause: e });
+      return new EnvError(`${head}: the bucket ${this.bucket} does not exist.`, {
+        hint: `Create the bucket, or fix ${policyKey}.bucket (and endpoint) in policies/backups.yaml.`,
+        cause: e,
+      });
     }
-    if (['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken', 'TokenRefreshRequired', 'AllAccessDisabled'].includes(name) || status === 403) {
+    if (
+      ['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken', 'TokenRefreshRequired', 'AllAccessDisabled'].includes(
+        name,
+      ) ||
+      status === 403
+    ) {
       return new EnvError(`${head}: access denied (${name}).`, {
         hint: `Check the credentials in $${t.access_key_id_env} / $${t.secret_access_key_env}${this.#env[t.session_token_env] ? ` / $${t.session_token_env}` : ''} (or the role assumed through OIDC) and that they allow s3:ListBucket, s3:GetObject, s3:PutObject, s3:DeleteObject, s3:AbortMultipartUpload and s3:ListBucketMultipartUploads on ${this.bucket}.`,
         cause: e,
@@ -222,7 +230,10 @@ export class S3Storage implements Storage {
 
   async get(key: string, options: { signal?: AbortSignal } = {}): Promise<Readable> {
     try {
-      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.#key(key) }), options.signal ? { abortSignal: options.signal } : {});
+      const res = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: this.#key(key) }),
+        options.signal ? { abortSignal: options.signal } : {},
+      );
       if (!(res.Body instanceof Readable)) throw new EnvError(`Target "${this.name}": the S3 client returned no stream for ${key}.`);
       return res.Body;
     } catch (e) {
@@ -249,7 +260,9 @@ export class S3Storage implements Storage {
     let token: string | undefined;
     try {
       do {
-        const res = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + prefix, ...(token ? { ContinuationToken: token } : {}) }));
+        const res = await this.client.send(
+          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + prefix, ...(token ? { ContinuationToken: token } : {}) }),
+        );
         for (const o of res.Contents ?? []) {
           const key = o.Key?.slice(this.prefix.length);
           // Keys written by other tools that dbops could not address (empty segments, '..') are not its objects.
@@ -277,7 +290,11 @@ export class S3Storage implements Storage {
       const failed = (res.Errors ?? []).filter((x) => x.Code !== 'NoSuchKey');
       if (failed.length > 0) {
         const first = failed[0]!;
-        throw this.#error('delete', first.Key?.slice(this.prefix.length), Object.assign(new Error(first.Message ?? 'delete failed'), { name: first.Code ?? 'DeleteFailed' }));
+        throw this.#error(
+          'delete',
+          first.Key?.slice(this.prefix.length),
+          Object.assign(new Error(first.Message ?? 'delete failed'), { name: first.Code ?? 'DeleteFailed' }),
+        );
       }
     }
   }
@@ -290,7 +307,12 @@ export class S3Storage implements Storage {
     try {
       do {
         const res = await this.client.send(
-          new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.prefix, ...(keyMarker ? { KeyMarker: keyMarker } : {}), ...(uploadIdMarker ? { UploadIdMarker: uploadIdMarker } : {}) }),
+          new ListMultipartUploadsCommand({
+            Bucket: this.bucket,
+            Prefix: this.prefix,
+            ...(keyMarker ? { KeyMarker: keyMarker } : {}),
+            ...(uploadIdMarker ? { UploadIdMarker: uploadIdMarker } : {}),
+          }),
         );
         for (const u of res.Uploads ?? []) {
           if (!u.Key || !u.UploadId || (u.Initiated && u.Initiated.getTime() > cutoff)) continue;

@@ -18,7 +18,6 @@ export { openTargets, type Targets } from '../../infra/storage/open.ts';
 /** Small objects (manifests, verification records) are read this many at a time: S3 round trips dominate. */
 const READ_CONCURRENCY = 8;
 
-
 async function readJson(storage: Storage, key: string): Promise<unknown> {
   return JSON.parse(await text(await storage.get(key))) as unknown;
 }
@@ -64,9 +63,13 @@ async function readVerifications(storage: Storage, id: string, objects: readonly
     try {
       const parsed = VerificationRecord.safeParse(await readJson(storage, key));
       if (parsed.success && parsed.data.backupId === id) return { key, record: parsed.data };
-      log.warn({ target: storage.name, key }, `ignoring verification record ${key} on target "${storage.name}": ${parsed.success ? `backupId is ${parsed.data.backupId}` : firstIssue(parsed.error.issues)}`);
+      log.warn(
+        { target: storage.name, key },
+        `ignoring verification record ${key} on target "${storage.name}": ${parsed.success ? `backupId is ${parsed.data.backupId}` : firstIssue(parsed.error.issues)}`,
+      );
     } catch (e) {
-      if (e instanceof SyntaxError) log.warn({ target: storage.name, key }, `ignoring verification record ${key} on target "${storage.name}": not JSON (${e.message})`);
+      if (e instanceof SyntaxError)
+        log.warn({ target: storage.name, key }, `ignoring verification record ${key} on target "${storage.name}": not JSON (${e.message})`);
       else throw e;
     }
     return undefined;
@@ -93,7 +96,10 @@ export async function listBackups(storage: Storage, log: Logger): Promise<Backup
     try {
       const parsed = BackupManifest.safeParse(await readJson(storage, manifestKey));
       if (!parsed.success) {
-        log.warn({ target: storage.name, key: manifestKey }, `ignoring backup ${id} on target "${storage.name}": its manifest is invalid (${firstIssue(parsed.error.issues)})`);
+        log.warn(
+          { target: storage.name, key: manifestKey },
+          `ignoring backup ${id} on target "${storage.name}": its manifest is invalid (${firstIssue(parsed.error.issues)})`,
+        );
         return undefined;
       }
       manifest = parsed.data;

@@ -23,9 +23,7 @@ import { type StepResult } from '../../core/result.ts';
 import { dbopsBuild } from '../../infra/git/base.ts';
 import { acquireOperationLock } from '../../infra/db/locks.ts';
 
-
 const APP = 'dbops backup create';
-
 
 /**
  * Expected archive size, for the ETA: the newest backup of the same database on this target, scaled by how
@@ -104,9 +102,12 @@ export async function createBackup(input: CreateBackupRequest, ctx: Runtime): Pr
   const { policy, policyFile } = input;
   const recipients = policy.encryption.recipients;
   if (recipients.length === 0) {
-    throw new ConfigError(`${policyFile}: encryption.recipients is empty: backups are only ever stored encrypted, and there is no age recipient to encrypt to.`, {
-      hint: 'Create a key pair with `age-keygen -o key.txt` (keep key.txt in a secret store or offline), and add the public key it prints under encryption.recipients, e.g. `- { name: ops-oncall, key: age1… }`; add a second recipient as an escrow key.',
-    });
+    throw new ConfigError(
+      `${policyFile}: encryption.recipients is empty: backups are only ever stored encrypted, and there is no age recipient to encrypt to.`,
+      {
+        hint: 'Create a key pair with `age-keygen -o key.txt` (keep key.txt in a secret store or offline), and add the public key it prints under encryption.recipients, e.g. `- { name: ops-oncall, key: age1… }`; add a second recipient as an escrow key.',
+      },
+    );
   }
   const storage = openTargets(policy, ctx.env, ctx.log).get(input.target);
   const target = input.database;
@@ -134,7 +135,9 @@ export async function createBackup(input: CreateBackupRequest, ctx: Runtime): Pr
     const pgDumpVersion = await toolVersion(pgDump);
     const encrypt = await createEncryptStream(recipients.map((r) => r.key));
     const expected = await expectedSize(earlier, info, ctx.log);
-    ctx.progress(`Backing up database ${info.name} (${formatBytes(info.sizeBytes)}, PostgreSQL ${info.serverVersion}) to target "${storage.name}" (${storage.location}) as ${id}`);
+    ctx.progress(
+      `Backing up database ${info.name} (${formatBytes(info.sizeBytes)}, PostgreSQL ${info.serverVersion}) to target "${storage.name}" (${storage.location}) as ${id}`,
+    );
     meter = new ProgressMeter({
       label: `backup ${id}`,
       intervalMs: parseDuration(policy.progress_interval) ?? 0,
@@ -213,7 +216,13 @@ export async function createBackup(input: CreateBackupRequest, ctx: Runtime): Pr
       formatVersion: 1,
       id,
       tier: input.tier,
-      database: { name: info.name, systemIdentifier: info.systemIdentifier, serverVersion: info.serverVersion, serverVersionNum: info.serverVersionNum, sizeBytes: info.sizeBytes },
+      database: {
+        name: info.name,
+        systemIdentifier: info.systemIdentifier,
+        serverVersion: info.serverVersion,
+        serverVersionNum: info.serverVersionNum,
+        sizeBytes: info.sizeBytes,
+      },
       startedAt: snapshot.exportedAt.toISOString(),
       finishedAt: (finishedAt ?? new Date()).toISOString(),
       dump: { format: 'custom', compressionLevel: policy.dump.compression_level, pgDump: pgDumpVersion, plaintextBytes, durationMs: Math.round(dumpMs) },
@@ -226,7 +235,18 @@ export async function createBackup(input: CreateBackupRequest, ctx: Runtime): Pr
     manifestAttempted = true;
     await writeManifest(storage, manifest, { signal: abort.signal });
     const totalMs = performance.now() - t0;
-    ctx.log.info({ id, target: storage.name, plaintextBytes, ciphertextBytes, dumpMs: Math.round(dumpMs), tablesMs: Math.round(tablesMs), mibPerSecond: summary.mibPerSecond }, 'backup stored');
+    ctx.log.info(
+      {
+        id,
+        target: storage.name,
+        plaintextBytes,
+        ciphertextBytes,
+        dumpMs: Math.round(dumpMs),
+        tablesMs: Math.round(tablesMs),
+        mibPerSecond: summary.mibPerSecond,
+      },
+      'backup stored',
+    );
     return {
       verdict: 'pass',
       findings: [],
@@ -239,9 +259,14 @@ export async function createBackup(input: CreateBackupRequest, ctx: Runtime): Pr
     // `put` is atomic, so only a completed object (or a manifest whose write may have landed) needs removing.
     if (stored || manifestAttempted) {
       const keys = manifestAttempted ? [LAYOUT.manifest(id), objectKey] : [objectKey];
-      await storage.delete(keys).catch((d: unknown) =>
-        ctx.log.warn({ target: storage.name, keys, err: (d as Error).message }, `could not remove ${keys.join(', ')} of the failed backup; the next backup create or prune removes it`),
-      );
+      await storage
+        .delete(keys)
+        .catch((d: unknown) =>
+          ctx.log.warn(
+            { target: storage.name, keys, err: (d as Error).message },
+            `could not remove ${keys.join(', ')} of the failed backup; the next backup create or prune removes it`,
+          ),
+        );
     }
     if (ctx.signal.aborted) {
       throw new EnvError(`Interrupted: backup ${id} was not completed and nothing of it is listed.`, { hint: 'Run `dbops backup create` again.', cause: e });

@@ -22,7 +22,9 @@ export async function toolVersion(path: string): Promise<string> {
   try {
     return (await run(path, ['--version'])).stdout.trim();
   } catch (e) {
-    throw new EnvError(`Could not run ${path} --version: ${(e as Error).message}`, { hint: 'Reinstall the PostgreSQL client tools or point PG_BIN at a working installation.' });
+    throw new EnvError(`Could not run ${path} --version: ${(e as Error).message}`, {
+      hint: 'Reinstall the PostgreSQL client tools or point PG_BIN at a working installation.',
+    });
   }
 }
 
@@ -52,10 +54,13 @@ export async function readServerInfo(client: Client, target: DbTarget): Promise<
   } catch (e) {
     // PUBLIC may call it by default (PostgreSQL 15), but a hardened server can revoke that.
     if (isPgError(e) && e.code === '42501') {
-      throw new EnvError(`The role ${target.user} may not call pg_control_system() on ${where(target)}; dbops records the cluster's system identifier so a backup can never be mistaken for one of another server with the same database name.`, {
-        hint: `As a superuser, in database ${target.database}: GRANT EXECUTE ON FUNCTION pg_catalog.pg_control_system() TO ${target.user};`,
-        cause: e,
-      });
+      throw new EnvError(
+        `The role ${target.user} may not call pg_control_system() on ${where(target)}; dbops records the cluster's system identifier so a backup can never be mistaken for one of another server with the same database name.`,
+        {
+          hint: `As a superuser, in database ${target.database}: GRANT EXECUTE ON FUNCTION pg_catalog.pg_control_system() TO ${target.user};`,
+          cause: e,
+        },
+      );
     }
     throw new EnvError(`Could not read the system identifier of ${where(target)}: ${(e as Error).message}`, { cause: e });
   }
@@ -170,7 +175,9 @@ export function startPgDump({ pgDump, target, env, snapshot, compressionLevel, l
 
   const done = new Promise<{ durationMs: number }>((resolve, reject) => {
     child.once('error', (e) =>
-      reject(new EnvError(`Could not start ${pgDump}: ${e.message}`, { hint: 'Install the PostgreSQL client tools or point PG_BIN at their directory.', cause: e })),
+      reject(
+        new EnvError(`Could not start ${pgDump}: ${e.message}`, { hint: 'Install the PostgreSQL client tools or point PG_BIN at their directory.', cause: e }),
+      ),
     );
     child.once('close', (code, sig) => {
       signal.removeEventListener('abort', onAbort);
@@ -183,7 +190,9 @@ export function startPgDump({ pgDump, target, env, snapshot, compressionLevel, l
       const how = code === null ? `was stopped by ${sig ?? 'a signal'}` : `failed (exit ${code})`;
       reject(
         new EnvError(`pg_dump ${how} while dumping ${where(target)}${text ? `:\n${text}` : '.'}`, {
-          hint: signal.aborted ? undefined : 'The message above is pg_dump\'s own; fix the cause (permissions: the role needs SELECT on every table, e.g. GRANT pg_read_all_data; a lock held by a migration; the server going away) and run the backup again.',
+          hint: signal.aborted
+            ? undefined
+            : "The message above is pg_dump's own; fix the cause (permissions: the role needs SELECT on every table, e.g. GRANT pg_read_all_data; a lock held by a migration; the server going away) and run the backup again.",
         }),
       );
     });

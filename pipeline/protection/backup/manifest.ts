@@ -31,7 +31,11 @@ export const BackupManifest = z.object({
     systemIdentifier: z.string().describe('pg_control_system().system_identifier: tells two clusters apart even when the database names match'),
     serverVersion: z.string().describe('e.g. 15.18'),
     serverVersionNum: z.number().int(),
-    sizeBytes: z.number().int().optional().describe('pg_database_size when the backup started (indexes included): growth over time, and the ETA of the next backup'),
+    sizeBytes: z
+      .number()
+      .int()
+      .optional()
+      .describe('pg_database_size when the backup started (indexes included): growth over time, and the ETA of the next backup'),
   }),
   startedAt: z.string().describe('ISO 8601 UTC: the snapshot was exported at this time'),
   finishedAt: z.string().describe('ISO 8601 UTC: the ciphertext was stored'),
@@ -101,7 +105,11 @@ export const LAYOUT = {
 } as const;
 
 /** `2026-11-24T02:00:03.123Z` → `20261124T020003Z`: sorts as time, valid in file and object names. */
-export const compactUtc = (d: Date): string => d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+export const compactUtc = (d: Date): string =>
+  d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
 
 /** Backup ids sort by time: `20261124T020003Z-daily-3f9a`. */
 export const BACKUP_ID = /^\d{8}T\d{6}Z-(daily|weekly|monthly|pre-deploy)-[0-9a-f]{4}$/;

@@ -16,7 +16,6 @@ import { openTargets } from '../../infra/storage/open.ts';
 import { type BackupEntry, LAYOUT, BackupManifest, VerificationRecord } from './manifest.ts';
 import { BackupReplicateData } from './report.ts';
 
-
 type TargetResult = BackupReplicateData['targets'][number];
 
 /** A backup that cannot be copied for a reason of its own (damaged, object missing); the run goes on. */
@@ -155,7 +154,6 @@ async function adoptVerification(c: Copier, dest: Storage, entry: BackupEntry): 
   return true;
 }
 
-
 /** Which targets to copy between (default: from the primary to every other one). */
 export interface ReplicateRequest {
   from?: string | undefined;
@@ -169,7 +167,9 @@ export async function replicateBackups(input: ReplicateRequest, ctx: Runtime): P
   const targets = openTargets(policy, ctx.env, ctx.log);
   const source = targets.get(input.from);
   if (input.to !== undefined && input.to === source.name) {
-    throw new UsageError(`--to ${input.to} is the source target itself.`, { hint: `Copy to another target: ${targets.names.filter((n) => n !== source.name).join(', ') || '(none defined)'}.` });
+    throw new UsageError(`--to ${input.to} is the source target itself.`, {
+      hint: `Copy to another target: ${targets.names.filter((n) => n !== source.name).join(', ') || '(none defined)'}.`,
+    });
   }
   const destinations = input.to !== undefined ? [targets.get(input.to)] : targets.all().filter((t) => t.name !== source.name);
   const data: BackupReplicateData = { from: { name: source.name, location: source.location }, targets: [] };
@@ -212,14 +212,21 @@ export async function replicateBackups(input: ReplicateRequest, ctx: Runtime): P
         }
         if (entry.status === 'failed') {
           const message = `${id} on target "${source.name}" failed its newest verification; not copied to "${dest.name}"`;
-          findings.push({ rule: 'backup/replicate-skipped', severity: 'warning', message, help: `Verify it again (dbops backup verify ${id}) or let prune remove it.` });
+          findings.push({
+            rule: 'backup/replicate-skipped',
+            severity: 'warning',
+            message,
+            help: `Verify it again (dbops backup verify ${id}) or let prune remove it.`,
+          });
           ctx.progress(`${dest.name}: ${id} skipped (its newest verification failed)`);
           continue;
         }
         try {
           const { bytes, durationMs } = await replicateOne(copier, dest, entry);
           result.copied.push({ id, bytes, durationMs: Math.round(durationMs) });
-          ctx.progress(`${dest.name}: ${id} copied, ${formatBytes(bytes)} in ${formatMs(durationMs)} (${mibPerSecond(bytes, durationMs)} MiB/s), SHA-256 checked`);
+          ctx.progress(
+            `${dest.name}: ${id} copied, ${formatBytes(bytes)} in ${formatMs(durationMs)} (${mibPerSecond(bytes, durationMs)} MiB/s), SHA-256 checked`,
+          );
         } catch (e) {
           if (!(e instanceof CopyRefused)) throw e;
           result.failed.push({ id, message: e.message });
@@ -248,7 +255,10 @@ export async function replicateBackups(input: ReplicateRequest, ctx: Runtime): P
       findings,
       data,
       exitCode: ExitCode.Environment,
-      error: { message: `Replication to target "${stopped.target}" stopped: ${stopped.error.message}`, hint: stopped.error.hint ?? 'Fix the problem and run dbops backup replicate again; completed copies are kept.' },
+      error: {
+        message: `Replication to target "${stopped.target}" stopped: ${stopped.error.message}`,
+        hint: stopped.error.hint ?? 'Fix the problem and run dbops backup replicate again; completed copies are kept.',
+      },
     };
   }
   return { verdict, findings, data };

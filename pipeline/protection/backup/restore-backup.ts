@@ -76,7 +76,6 @@ async function inspectTarget(target: DbTarget, ctx: Runtime): Promise<TargetStat
   return { exists: true, tables: await withClient(target, { log: ctx.log, applicationName: APP }, userTables), major };
 }
 
-
 /**
  * `dbops backup restore`: restores a backup into a database (created when missing), after printing what it
  * will do. A database that already has tables is refused unless --force, which has pg_restore drop and
@@ -111,7 +110,11 @@ export async function restoreBackup(input: RestoreRequest, ctx: Runtime): Promis
   const [id] = input.args;
   const entry = await findBackup(storage, { ...(id ? { id } : {}), latest: input.latest, ...(input.tier ? { tier: input.tier } : {}) }, ctx.log);
   const manifest = entry.manifest;
-  const identities = await loadIdentities({ ...(input.identityFile ? { identityFile: input.identityFile } : {}), env, envName: policy.encryption.identity_env });
+  const identities = await loadIdentities({
+    ...(input.identityFile ? { identityFile: input.identityFile } : {}),
+    env,
+    envName: policy.encryption.identity_env,
+  });
   const jobs = input.jobs ?? policy.verify.restore_jobs;
 
   // Nothing is downloaded or changed before the target is known to be acceptable.
@@ -121,7 +124,9 @@ export async function restoreBackup(input: RestoreRequest, ctx: Runtime): Promis
   if (state.tables.length > 0 && !input.force) {
     throw new RefusedError(
       `Database ${target.database} on ${target.host}:${target.port} already has ${plural(state.tables.length, 'table')} (${state.tables.slice(0, 5).join(', ')}${state.tables.length > 5 ? ', …' : ''}); nothing was changed.`,
-      { hint: `Restore into a new or empty database (it is created when it does not exist), or pass --force to drop and recreate the backup's objects in it (pg_restore --clean --if-exists; tables that are not in the backup stay).` },
+      {
+        hint: `Restore into a new or empty database (it is created when it does not exist), or pass --force to drop and recreate the backup's objects in it (pg_restore --clean --if-exists; tables that are not in the backup stay).`,
+      },
     );
   }
   printPlan(ctx, manifest, storage, target, state, input.force, jobs);
@@ -144,7 +149,14 @@ export async function restoreBackup(input: RestoreRequest, ctx: Runtime): Promis
   try {
     ctx.progress(`Downloading and decrypting ${manifest.id} (${formatBytes(manifest.object.ciphertextBytes)})`);
     const read = await timed('download and decrypt', () =>
-      readForCommand(ctx, policy.encryption.identity_env, policy.progress_interval, { storage, manifest, identities, pgRestore, env, plaintext: workspace.plaintext(manifest.id) }),
+      readForCommand(ctx, policy.encryption.identity_env, policy.progress_interval, {
+        storage,
+        manifest,
+        identities,
+        pgRestore,
+        env,
+        plaintext: workspace.plaintext(manifest.id),
+      }),
     );
     if (!read.ok || !read.file) {
       await recordDamage(storage, manifest, read.checks, read.durationMs, ctx);
@@ -172,7 +184,10 @@ export async function restoreBackup(input: RestoreRequest, ctx: Runtime): Promis
           createdDatabase = true;
         } catch (e) {
           if (isPgError(e) && e.code === '42501') {
-            throw new EnvError(`${target.user} may not create databases on ${target.host}:${target.port}: ${e.message}`, { hint: 'Create the database first (it may stay empty), or connect as a role with CREATEDB.', cause: e });
+            throw new EnvError(`${target.user} may not create databases on ${target.host}:${target.port}: ${e.message}`, {
+              hint: 'Create the database first (it may stay empty), or connect as a role with CREATEDB.',
+              cause: e,
+            });
           }
           throw e;
         }
@@ -184,7 +199,9 @@ export async function restoreBackup(input: RestoreRequest, ctx: Runtime): Promis
 
     ctx.progress(`Restoring into ${target.display} (pg_restore -j ${jobs}${input.force ? ' --clean --if-exists' : ''} --exit-on-error)`);
     restoreStarted = true;
-    const restored = await timed('restore', () => restoreArchive({ pgRestore, file, target, jobs, clean: input.force, env, signal: ctx.signal, log: ctx.log, applicationName: APP }));
+    const restored = await timed('restore', () =>
+      restoreArchive({ pgRestore, file, target, jobs, clean: input.force, env, signal: ctx.signal, log: ctx.log, applicationName: APP }),
+    );
     await workspace.dispose();
     if (!restored.ok) {
       if (createdDatabase) await dropCreated(target, ctx);
@@ -197,13 +214,22 @@ export async function restoreBackup(input: RestoreRequest, ctx: Runtime): Promis
     ctx.progress(`  restored in ${formatMs(restored.durationMs)}`);
     // From here on the database is the restore's result: a later failure or Ctrl-C leaves it for inspection.
     keepCreated = true;
-    const comparison = await timed('manifest', async () => manifestCheck(manifest.tables, await databaseManifest(target, ctx.log, APP), 0, { ignoreUnexpected: true }));
+    const comparison = await timed('manifest', async () =>
+      manifestCheck(manifest.tables, await databaseManifest(target, ctx.log, APP), 0, { ignoreUnexpected: true }),
+    );
     await timed('analyze', () => withClient(target, { log: ctx.log, applicationName: APP }, (c) => c.query('ANALYZE')));
-    if (ctx.signal.aborted) throw interruptedError(`restore of ${manifest.id} was stopped after pg_restore completed; ${target.database} holds the restored backup, but it was not compared with the manifest nor analysed`);
+    if (ctx.signal.aborted)
+      throw interruptedError(
+        `restore of ${manifest.id} was stopped after pg_restore completed; ${target.database} holds the restored backup, but it was not compared with the manifest nor analysed`,
+      );
 
     const findings: Finding[] = [
       ...comparison.differences.map((d) => ({ rule: 'backup/manifest', severity: 'error' as const, message: describeDifference(d) })),
-      ...comparison.unexpected.map((d) => ({ rule: 'backup/extra-table', severity: 'notice' as const, message: `${describeDifference(d)}: it was in the database before the restore and was left as it is` })),
+      ...comparison.unexpected.map((d) => ({
+        rule: 'backup/extra-table',
+        severity: 'notice' as const,
+        message: `${describeDifference(d)}: it was in the database before the restore and was left as it is`,
+      })),
     ];
     const matched = comparison.differences.length === 0;
     ctx.progress(`  manifest: ${comparison.check.message}`);
@@ -276,15 +302,39 @@ async function dropCreated(target: DbTarget, ctx: Runtime): Promise<void> {
 }
 
 /** A damaged backup must stop counting as verified wherever it is listed; recording is best effort (a read-only copy in a disaster). */
-async function recordDamage(storage: ReturnType<ReturnType<typeof openTargets>['get']>, manifest: BackupManifest, checks: VerificationRecord['checks'], durationMs: number, ctx: Runtime): Promise<void> {
+async function recordDamage(
+  storage: ReturnType<ReturnType<typeof openTargets>['get']>,
+  manifest: BackupManifest,
+  checks: VerificationRecord['checks'],
+  durationMs: number,
+  ctx: Runtime,
+): Promise<void> {
   try {
-    await recordVerification(storage, { formatVersion: 1, backupId: manifest.id, target: storage.name, at: new Date().toISOString(), level: 'read', ok: false, checks, durationMs: Math.round(durationMs), dbops: await dbopsBuild(ctx.sh) });
+    await recordVerification(storage, {
+      formatVersion: 1,
+      backupId: manifest.id,
+      target: storage.name,
+      at: new Date().toISOString(),
+      level: 'read',
+      ok: false,
+      checks,
+      durationMs: Math.round(durationMs),
+      dbops: await dbopsBuild(ctx.sh),
+    });
   } catch (e) {
     ctx.log.warn({ target: storage.name, err: messageOf(e) }, 'could not record the failed read of the backup');
   }
 }
 
-function printPlan(ctx: Runtime, m: BackupManifest, storage: { name: string; location: string }, target: DbTarget, state: TargetState, force: boolean, jobs: number): void {
+function printPlan(
+  ctx: Runtime,
+  m: BackupManifest,
+  storage: { name: string; location: string },
+  target: DbTarget,
+  state: TargetState,
+  force: boolean,
+  jobs: number,
+): void {
   const database = !state.exists
     ? `${target.database} does not exist: it will be created (TEMPLATE template0)`
     : state.tables.length === 0

@@ -55,7 +55,11 @@ export interface ToolRun {
  * their own lines to stderr (which toolError reads) and which turns a missing binary into exit 127 instead
  * of an error that names it.
  */
-export function runTool(path: string, args: string[], opts: { env: NodeJS.ProcessEnv; signal: AbortSignal; log: Logger; keepStdout?: boolean }): Promise<ToolRun> {
+export function runTool(
+  path: string,
+  args: string[],
+  opts: { env: NodeJS.ProcessEnv; signal: AbortSignal; log: Logger; keepStdout?: boolean },
+): Promise<ToolRun> {
   const started = performance.now();
   opts.log.debug({ tool: path, args }, 'exec');
   return new Promise((resolve, reject) => {
@@ -84,7 +88,10 @@ export function runTool(path: string, args: string[], opts: { env: NodeJS.Proces
 
 /** The lines of a tool's stderr that say what went wrong (pg_restore prints the failing statement after its error). */
 export function toolError(stderr: string, fallback = 'no error output'): string {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const picked: string[] = [];
   lines.forEach((line, i) => {
     if (picked.length >= 4 || !/\berror:|\bFATAL:|\bERROR:/.test(line)) return;
@@ -382,7 +389,12 @@ export async function readBackup(o: ReadOptions): Promise<ReadResult> {
       ? { name: 'decrypt', ok: true, durationMs: plain.at, message: `every chunk authenticated, ${formatBytes(plaintextBytes)} of archive` }
       : { name: 'decrypt', ok: false, durationMs: plain.at, message: (failure as Error | undefined)?.message ?? String(failure) };
     const archiveCheck: Check = !plain.ok
-      ? { name: 'archive', ok: false, durationMs: read.at, message: 'not completed: decryption failed, so pg_restore was stopped before reading unauthenticated data' }
+      ? {
+          name: 'archive',
+          ok: false,
+          durationMs: read.at,
+          message: 'not completed: decryption failed, so pg_restore was stopped before reading unauthenticated data',
+        }
       : read.ok
         ? { name: 'archive', ok: true, durationMs: read.at, message: 'pg_restore read and decompressed every entry' }
         : { name: 'archive', ok: false, durationMs: read.at, message: toolError(readerStderr, `pg_restore exited with ${read.code}`) };
@@ -424,8 +436,18 @@ export const archiveMajor = (manifest: BackupManifest): number =>
  * stored bytes are intact but that no given identity decrypts thrown as a ConfigError (exit 2): the key is
  * wrong, not the backup, so nothing may be recorded against it.
  */
-export async function readForCommand(ctx: Runtime, identityEnv: string, progressInterval: string, o: Omit<ReadOptions, 'signal' | 'log' | 'progress'>): Promise<ReadResult> {
-  const read = await readBackup({ ...o, signal: ctx.signal, log: ctx.log, progress: { intervalMs: parseDuration(progressInterval) ?? 0, emit: (line) => ctx.progress(line) } });
+export async function readForCommand(
+  ctx: Runtime,
+  identityEnv: string,
+  progressInterval: string,
+  o: Omit<ReadOptions, 'signal' | 'log' | 'progress'>,
+): Promise<ReadResult> {
+  const read = await readBackup({
+    ...o,
+    signal: ctx.signal,
+    log: ctx.log,
+    progress: { intervalMs: parseDuration(progressInterval) ?? 0, emit: (line) => ctx.progress(line) },
+  });
   if (read.decryptFailure === 'no-identity' && read.checks[0]?.ok) {
     const { manifest } = o;
     throw new ConfigError(`None of the given age identities can decrypt ${manifest.id}: ${read.checks[1]?.message ?? ''}`, {
@@ -494,10 +516,13 @@ export async function createRoles(client: Client, roles: readonly string[], wher
     } catch (e) {
       if (isPgError(e) && e.code === '42710') continue; // created concurrently
       if (isPgError(e) && e.code === '42501') {
-        throw new EnvError(`The backup's objects belong to or are granted to role "${role}", which ${where} lacks, and the connecting role may not create roles: ${e.message}.`, {
-          hint: `Create the roles first (CREATE ROLE … NOLOGIN, or from \`pg_dumpall --globals-only --no-role-passwords\` of the source server), or connect as a role with CREATEROLE.`,
-          cause: e,
-        });
+        throw new EnvError(
+          `The backup's objects belong to or are granted to role "${role}", which ${where} lacks, and the connecting role may not create roles: ${e.message}.`,
+          {
+            hint: `Create the roles first (CREATE ROLE … NOLOGIN, or from \`pg_dumpall --globals-only --no-role-passwords\` of the source server), or connect as a role with CREATEROLE.`,
+            cause: e,
+          },
+        );
       }
       throw e;
     }
@@ -525,7 +550,14 @@ export async function restoreArchive(o: {
   log: Logger;
   applicationName: string;
 }): Promise<PhaseResult> {
-  const args = ['--exit-on-error', '--no-password', `--jobs=${o.jobs}`, ...(o.clean ? ['--clean', '--if-exists'] : []), `--dbname=${conninfoDatabase(o.target.database)}`, o.file];
+  const args = [
+    '--exit-on-error',
+    '--no-password',
+    `--jobs=${o.jobs}`,
+    ...(o.clean ? ['--clean', '--if-exists'] : []),
+    `--dbname=${conninfoDatabase(o.target.database)}`,
+    o.file,
+  ];
   const out = await runTool(o.pgRestore, args, { env: pgEnv(o.target, o.env, o.applicationName), signal: o.signal, log: o.log });
   if (o.signal.aborted) throw interruptedError(`pg_restore into ${o.target.database} was stopped`);
   return out.code === 0
@@ -565,14 +597,24 @@ function summarizeDifferences(differences: readonly ManifestDifference[], shown 
   return differences.length > shown ? `${differences.length} tables differ: ${head}; and ${differences.length - shown} more` : head;
 }
 
-export function manifestCheck(expected: readonly TableManifest[], actual: readonly TableManifest[], durationMs: number, options: { ignoreUnexpected?: boolean } = {}): { check: Check; differences: ManifestDifference[]; unexpected: ManifestDifference[] } {
+export function manifestCheck(
+  expected: readonly TableManifest[],
+  actual: readonly TableManifest[],
+  durationMs: number,
+  options: { ignoreUnexpected?: boolean } = {},
+): { check: Check; differences: ManifestDifference[]; unexpected: ManifestDifference[] } {
   const all = compareTableManifests(expected, actual);
   const unexpected = all.filter((d) => d.problem === 'unexpected');
   const differences = options.ignoreUnexpected ? all.filter((d) => d.problem !== 'unexpected') : all;
   const rows = expected.reduce((sum, t) => sum + BigInt(t.rows), 0n);
   const check: Check =
     differences.length === 0
-      ? { name: 'manifest', ok: true, durationMs, message: `${expected.length === 1 ? '1 table matches' : `${expected.length} tables match`} (${rows.toLocaleString('en-US')} rows, content hashes equal)` }
+      ? {
+          name: 'manifest',
+          ok: true,
+          durationMs,
+          message: `${expected.length === 1 ? '1 table matches' : `${expected.length} tables match`} (${rows.toLocaleString('en-US')} rows, content hashes equal)`,
+        }
       : { name: 'manifest', ok: false, durationMs, message: summarizeDifferences(differences) };
   return { check, differences, unexpected };
 }
@@ -590,10 +632,23 @@ export async function amcheck(o: {
   const args = ['--install-missing', '--no-password', `--jobs=${o.jobs}`, ...(o.heapallindexed ? ['--heapallindexed'] : []), `--database=${o.target.database}`];
   const out = await runTool(o.pgAmcheck, args, { env: pgEnv(o.target, o.env, o.applicationName), signal: o.signal, log: o.log });
   if (o.signal.aborted) throw interruptedError(`pg_amcheck on ${o.target.database} was stopped`);
-  if (out.code === 0) return { ok: true, durationMs: out.durationMs, message: `heap and B-tree indexes intact${o.heapallindexed ? ' (heapallindexed: every heap tuple is in its indexes)' : ''}` };
+  if (out.code === 0)
+    return {
+      ok: true,
+      durationMs: out.durationMs,
+      message: `heap and B-tree indexes intact${o.heapallindexed ? ' (heapallindexed: every heap tuple is in its indexes)' : ''}`,
+    };
   // Corruption is reported on stdout, one line per problem; connection problems on stderr.
-  const report = [out.stdout, out.stderr].join('\n').split('\n').map((l) => l.trim()).filter(Boolean);
-  return { ok: false, durationMs: out.durationMs, message: `pg_amcheck exited with ${out.code}: ${report.slice(0, 4).join(' ') || 'no output'}${report.length > 4 ? ` (+${report.length - 4} more lines)` : ''}` };
+  const report = [out.stdout, out.stderr]
+    .join('\n')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  return {
+    ok: false,
+    durationMs: out.durationMs,
+    message: `pg_amcheck exited with ${out.code}: ${report.slice(0, 4).join(' ') || 'no output'}${report.length > 4 ? ` (+${report.length - 4} more lines)` : ''}`,
+  };
 }
 
 /** Turns anything thrown by a phase into its message, keeping DbopsErrors' text intact. */

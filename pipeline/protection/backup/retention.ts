@@ -106,7 +106,13 @@ function failure(entry: BackupEntry): string {
 export function planRetention(entries: readonly BackupEntry[], policy: RetentionPolicy, now: Date): RetentionDecision[] {
   const preDeployMs = durationMs(policy.pre_deploy, 'pre_deploy');
   const graceMs = durationMs(policy.unverified_grace, 'unverified_grace');
-  const items: Item[] = entries.map((entry) => ({ entry, id: entry.manifest.id, at: Date.parse(entry.manifest.finishedAt), series: entry.manifest.database.name, keep: [] }));
+  const items: Item[] = entries.map((entry) => ({
+    entry,
+    id: entry.manifest.id,
+    at: Date.parse(entry.manifest.finishedAt),
+    series: entry.manifest.database.name,
+    keep: [],
+  }));
   const timed = items.filter((i) => Number.isFinite(i.at));
   for (const i of items) if (!Number.isFinite(i.at)) i.keep.push(`finishedAt "${i.entry.manifest.finishedAt}" is not a timestamp: kept, counts nowhere`);
 

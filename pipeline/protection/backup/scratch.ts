@@ -63,7 +63,10 @@ export async function urlServer(url: string, log: Logger): Promise<ScratchServer
 
 /** `dbops_verify_20261124t020003z_daily_3f9a_1c2d`: tells which backup it tests; unique per run. */
 export const scratchDatabaseName = (backupId: string): string =>
-  `${SCRATCH_PREFIX}${backupId.toLowerCase().replace(/[^a-z0-9]+/g, '_').slice(0, 40)}_${randomBytes(2).toString('hex')}`;
+  `${SCRATCH_PREFIX}${backupId
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .slice(0, 40)}_${randomBytes(2).toString('hex')}`;
 
 /**
  * Creates the scratch database (from template0: nothing in template1 may collide with the archive), runs

@@ -33,8 +33,29 @@ const TABLES_SQL = `
  * point, money, tsvector … have no extended hash at all. Domains and composites go through text too.
  */
 const VALUE_HASHED = [
-  'int2', 'int4', 'int8', 'numeric', 'float4', 'float8', 'bool', 'text', 'varchar', 'bpchar', 'name', 'char',
-  'uuid', 'date', 'time', 'timestamp', 'timestamptz', 'interval', 'bytea', 'jsonb', 'inet', 'cidr', 'macaddr',
+  'int2',
+  'int4',
+  'int8',
+  'numeric',
+  'float4',
+  'float8',
+  'bool',
+  'text',
+  'varchar',
+  'bpchar',
+  'name',
+  'char',
+  'uuid',
+  'date',
+  'time',
+  'timestamp',
+  'timestamptz',
+  'interval',
+  'bytea',
+  'jsonb',
+  'inet',
+  'cidr',
+  'macaddr',
 ];
 
 const COLUMNS_SQL = `
@@ -46,8 +67,7 @@ const COLUMNS_SQL = `
    WHERE a.attrelid = $1::int8::oid AND a.attnum > 0 AND NOT a.attisdropped
    ORDER BY a.attnum`;
 
-const sumOf = (expr: string, rel: string) =>
-  `SELECT count(*)::text AS rows, coalesce(sum(${expr}::numeric), 0)::text AS hash FROM ONLY ${rel} AS r`;
+const sumOf = (expr: string, rel: string) => `SELECT count(*)::text AS rows, coalesce(sum(${expr}::numeric), 0)::text AS hash FROM ONLY ${rel} AS r`;
 
 /**
  * Row count and an order-independent content hash per table: the sum, as numeric so it cannot overflow, of a
@@ -64,7 +84,9 @@ export async function computeTableManifest(client: Client): Promise<TableManifes
   for (const t of tables) {
     const columns = (await client.query<{ name: string; by_value: boolean }>(COLUMNS_SQL, [t.oid, VALUE_HASHED])).rows;
     const row = `ROW(${columns.map((c) => `r.${quoteIdent(c.name)}${c.by_value ? '' : '::text'}`).join(', ')})`;
-    const result = (await client.query<{ rows: string; hash: string }>(sumOf(`hash_record_extended(${row}, 0)`, `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`))).rows[0]!;
+    const result = (
+      await client.query<{ rows: string; hash: string }>(sumOf(`hash_record_extended(${row}, 0)`, `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`))
+    ).rows[0]!;
     out.push({ schema: t.schema, name: t.name, rows: result.rows, hash: result.hash });
   }
   return out;

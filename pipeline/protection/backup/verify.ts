@@ -64,9 +64,17 @@ export async function verifyBackup(input: VerifyBackupRequest, ctx: Runtime): Pr
   const { policy } = input;
   const storage = openTargets(policy, env).get(input.target);
   const [id] = input.args;
-  const entry = await findBackup(storage, { ...(id ? { id } : {}), latest: input.latest, oldest: input.oldest, ...(input.tier ? { tier: input.tier } : {}) }, ctx.log);
+  const entry = await findBackup(
+    storage,
+    { ...(id ? { id } : {}), latest: input.latest, oldest: input.oldest, ...(input.tier ? { tier: input.tier } : {}) },
+    ctx.log,
+  );
   const manifest = entry.manifest;
-  const identities = await loadIdentities({ ...(input.identityFile ? { identityFile: input.identityFile } : {}), env, envName: policy.encryption.identity_env });
+  const identities = await loadIdentities({
+    ...(input.identityFile ? { identityFile: input.identityFile } : {}),
+    env,
+    envName: policy.encryption.identity_env,
+  });
   const bins = await binaries;
   const pgRestore = await pgTool(bins, 'pg_restore');
   // pg_restore must be at least as new as the pg_dump that wrote the archive; checked while the read runs.
@@ -103,7 +111,10 @@ export async function verifyBackup(input: VerifyBackupRequest, ctx: Runtime): Pr
     checks.push(...read.checks);
     if (input.restore) {
       if (!read.ok || !read.file) {
-        const why = `not run: the backup did not read back intact (${read.checks.filter((c) => !c.ok).map((c) => c.name).join(', ')})`;
+        const why = `not run: the backup did not read back intact (${read.checks
+          .filter((c) => !c.ok)
+          .map((c) => c.name)
+          .join(', ')})`;
         const skipped: Check['name'][] = ['restore', 'manifest', ...(policy.verify.amcheck === 'off' ? [] : (['amcheck'] as const))];
         for (const name of skipped) checks.push({ name, ok: false, durationMs: 0, message: why });
       } else {
@@ -114,7 +125,13 @@ export async function verifyBackup(input: VerifyBackupRequest, ctx: Runtime): Pr
       }
     }
   } finally {
-    if (scratch) await scratch.then((s) => s.dispose(), () => undefined).catch((e: unknown) => ctx.log.warn({ err: messageOf(e) }, 'could not remove the throwaway cluster'));
+    if (scratch)
+      await scratch
+        .then(
+          (s) => s.dispose(),
+          () => undefined,
+        )
+        .catch((e: unknown) => ctx.log.warn({ err: messageOf(e) }, 'could not remove the throwaway cluster'));
     await workspace?.dispose();
   }
   if (ctx.signal.aborted) throw interruptedError(`verification of ${manifest.id} was stopped`);
@@ -135,10 +152,13 @@ export async function verifyBackup(input: VerifyBackupRequest, ctx: Runtime): Pr
   try {
     await recordVerification(storage, record);
   } catch (e) {
-    throw new EnvError(`The verification of ${manifest.id} ${ok ? 'passed' : 'FAILED'} (${ok ? checks.map((c) => c.name).join(', ') : failureSummary(checks)}), but could not be recorded on target "${storage.name}": ${messageOf(e)}`, {
-      hint: 'Make the target writable and run the verification again; until it is recorded the backup counts as unverified.',
-      cause: e,
-    });
+    throw new EnvError(
+      `The verification of ${manifest.id} ${ok ? 'passed' : 'FAILED'} (${ok ? checks.map((c) => c.name).join(', ') : failureSummary(checks)}), but could not be recorded on target "${storage.name}": ${messageOf(e)}`,
+      {
+        hint: 'Make the target writable and run the verification again; until it is recorded the backup counts as unverified.',
+        cause: e,
+      },
+    );
   }
   const findings: Finding[] = checks
     .filter((c) => !c.ok)
@@ -176,7 +196,12 @@ interface RestoreTestOptions {
 }
 
 /** Restore into a scratch database, compare the manifest, amcheck; each a timed check. The database is dropped afterwards. */
-async function restoreTest(server: ScratchServer, file: string, manifest: BackupManifest, o: RestoreTestOptions): Promise<{ checks: Check[]; restoreMs: number }> {
+async function restoreTest(
+  server: ScratchServer,
+  file: string,
+  manifest: BackupManifest,
+  o: RestoreTestOptions,
+): Promise<{ checks: Check[]; restoreMs: number }> {
   const { ctx } = o;
   const name = scratchDatabaseName(manifest.id);
   const app = 'dbops backup verify';
@@ -188,8 +213,23 @@ async function restoreTest(server: ScratchServer, file: string, manifest: Backup
     const checks: Check[] = [];
     const created = await createRoles(admin, roles, server.description);
     if (created.length > 0) ctx.progress(`  created the roles the archive names as NOLOGIN: ${created.join(', ')}`);
-    const restored = await restoreArchive({ pgRestore: o.pgRestore, file, target: db, jobs: o.jobs, clean: false, env: o.env, signal: ctx.signal, log: ctx.log, applicationName: app });
-    checks.push({ name: 'restore', ok: restored.ok, durationMs: Math.round(restored.durationMs), message: restored.ok ? `${restored.message} on ${server.description}` : restored.message });
+    const restored = await restoreArchive({
+      pgRestore: o.pgRestore,
+      file,
+      target: db,
+      jobs: o.jobs,
+      clean: false,
+      env: o.env,
+      signal: ctx.signal,
+      log: ctx.log,
+      applicationName: app,
+    });
+    checks.push({
+      name: 'restore',
+      ok: restored.ok,
+      durationMs: Math.round(restored.durationMs),
+      message: restored.ok ? `${restored.message} on ${server.description}` : restored.message,
+    });
     const skipped = (n: 'manifest' | 'amcheck') => ({ name: n, ok: false, durationMs: 0, message: 'not run: the restore failed' });
     if (!restored.ok) {
       checks.push(skipped('manifest'));
@@ -202,10 +242,18 @@ async function restoreTest(server: ScratchServer, file: string, manifest: Backup
     if (ctx.signal.aborted) throw interruptedError(`verification of ${manifest.id} was stopped`);
     if (o.amcheckMode !== 'off') {
       const pgAmcheck = await clientTool(o.bins, 'pg_amcheck', server.major);
-      const checked = await amcheck({ pgAmcheck, target: db, heapallindexed: o.amcheckMode === 'heapallindexed', jobs: o.jobs, env: o.env, signal: ctx.signal, log: ctx.log, applicationName: app });
+      const checked = await amcheck({
+        pgAmcheck,
+        target: db,
+        heapallindexed: o.amcheckMode === 'heapallindexed',
+        jobs: o.jobs,
+        env: o.env,
+        signal: ctx.signal,
+        log: ctx.log,
+        applicationName: app,
+      });
       checks.push({ name: 'amcheck', ok: checked.ok, durationMs: Math.round(checked.durationMs), message: checked.message });
     }
     return { checks, restoreMs: restored.durationMs };
   });
 }
-

@@ -27,7 +27,10 @@ async function breakGlassRecord(scope: GateScope, reason: string, run: RunIdenti
         return scope.env['USER'] ?? 'unknown OS user';
       }
     })();
-    const email = await scope.ctx.sh({ nothrow: true })`git config user.email`.then((o) => (o.exitCode === 0 ? o.stdout.trim() : ''), () => '');
+    const email = await scope.ctx.sh({ nothrow: true })`git config user.email`.then(
+      (o) => (o.exitCode === 0 ? o.stdout.trim() : ''),
+      () => '',
+    );
     by = `${os}${email ? ` <${email}>` : ' (no git user.email)'}`;
   }
   return { reason, by, host: hostname(), at: scope.now.toISOString() };
@@ -39,7 +42,10 @@ async function breakGlassRecord(scope: GateScope, reason: string, run: RunIdenti
  */
 async function changeFiles(scope: GateScope): Promise<Array<{ migration: string; path: string }>> {
   const { request } = scope;
-  const top = await scope.ctx.sh({ nothrow: true })`git -C ${resolve(request.migrationsDir)} rev-parse --show-toplevel`.then((o) => (o.exitCode === 0 ? o.stdout.trim() : undefined), () => undefined);
+  const top = await scope.ctx.sh({ nothrow: true })`git -C ${resolve(request.migrationsDir)} rev-parse --show-toplevel`.then(
+    (o) => (o.exitCode === 0 ? o.stdout.trim() : undefined),
+    () => undefined,
+  );
   const repoPath = (path: string) => {
     const inRepo = top ? relative(top, resolve(path)) : undefined;
     return (inRepo !== undefined && !inRepo.startsWith('..') ? inRepo : path).split('\\').join('/');
@@ -60,13 +66,25 @@ function weakSettings(name: string, settings: EnvironmentSettings | null): GateR
   if (!settings) return [];
   const reasons: GateReason[] = [];
   if (settings.canAdminsBypass === true) {
-    reasons.push({ rule: 'approval/admin-bypass-allowed', message: `The "${name}" GitHub environment lets administrators bypass its protection rules (start waiting jobs without an approval).`, hint: `Turn off "Allow administrators to bypass configured protection rules" in the settings of the ${name} environment.` });
+    reasons.push({
+      rule: 'approval/admin-bypass-allowed',
+      message: `The "${name}" GitHub environment lets administrators bypass its protection rules (start waiting jobs without an approval).`,
+      hint: `Turn off "Allow administrators to bypass configured protection rules" in the settings of the ${name} environment.`,
+    });
   }
   if (settings.preventSelfReview === false) {
-    reasons.push({ rule: 'approval/self-review-allowed', message: `The "${name}" GitHub environment lets whoever starts a run approve it (prevent self-review is off); dbops refused such approvals, GitHub would not.`, hint: `Turn on "Prevent self-review" in the settings of the ${name} environment.` });
+    reasons.push({
+      rule: 'approval/self-review-allowed',
+      message: `The "${name}" GitHub environment lets whoever starts a run approve it (prevent self-review is off); dbops refused such approvals, GitHub would not.`,
+      hint: `Turn on "Prevent self-review" in the settings of the ${name} environment.`,
+    });
   }
   if (settings.deploymentBranchPolicy === null) {
-    reasons.push({ rule: 'approval/any-branch', message: `Any branch may deploy to the "${name}" GitHub environment: a modified workflow on a branch reaches its secrets once approved.`, hint: `Limit its deployment branches to main (Settings → Environments → ${name} → Deployment branches).` });
+    reasons.push({
+      rule: 'approval/any-branch',
+      message: `Any branch may deploy to the "${name}" GitHub environment: a modified workflow on a branch reaches its secrets once approved.`,
+      hint: `Limit its deployment branches to main (Settings → Environments → ${name} → Deployment branches).`,
+    });
   }
   return reasons;
 }
@@ -86,7 +104,9 @@ export async function approvalCheck(scope: GateScope, extraApprovals: number): P
     if (!(e instanceof EnvError)) throw e;
     // GITHUB_ACTIONS=true with the run's variables missing: fail closed rather than pretend to be outside Actions.
     return {
-      check: gateCheck('approval', 'fail', 'the GitHub Actions run cannot be identified', [{ rule: 'approval/unavailable', message: redact(e.message), ...(e.hint ? { hint: e.hint } : {}) }]),
+      check: gateCheck('approval', 'fail', 'the GitHub Actions run cannot be identified', [
+        { rule: 'approval/unavailable', message: redact(e.message), ...(e.hint ? { hint: e.hint } : {}) },
+      ]),
       run: null,
       evidence: null,
       breakGlass: null,
@@ -108,7 +128,11 @@ export async function approvalCheck(scope: GateScope, extraApprovals: number): P
     let provenance: ApprovalEvidence | null = null;
     if (run) {
       try {
-        provenance = await collectApprovalEvidence({ environment: environment.githubEnvironment, required: 0, fourEyes: false, files: await changeFiles(scope) }, scope.env, scope.ctx.log);
+        provenance = await collectApprovalEvidence(
+          { environment: environment.githubEnvironment, required: 0, fourEyes: false, files: await changeFiles(scope) },
+          scope.env,
+          scope.ctx.log,
+        );
       } catch (e) {
         if (!(e instanceof EnvError)) throw e;
         scope.ctx.log.warn(`the pull requests behind the change could not be read from GitHub (${redact(e.message)}); the evidence will not list them`);
@@ -116,7 +140,12 @@ export async function approvalCheck(scope: GateScope, extraApprovals: number): P
     }
     // Break-glass may still waive something else (a destructive statement without its label): always recorded.
     const breakGlass = breakGlassWanted ? await breakGlassRecord(scope, request.breakGlass!, run) : null;
-    return { check: gateCheck('approval', 'skipped', `no approval required by the policy of ${environment.name} (approvals: 0)`), run, evidence: provenance, breakGlass };
+    return {
+      check: gateCheck('approval', 'skipped', `no approval required by the policy of ${environment.name} (approvals: 0)`),
+      run,
+      evidence: provenance,
+      breakGlass,
+    };
   }
   const extra = extraApprovals > 0 ? ` (${policy.approvals} + ${extraApprovals} for deploying outside a change window)` : '';
   let evidence: ApprovalEvidence | null = null;
@@ -125,7 +154,8 @@ export async function approvalCheck(scope: GateScope, extraApprovals: number): P
     return { check: gateCheck('approval', 'waived', `BREAK-GLASS by ${breakGlass.by}: ${why}; reason: ${breakGlass.reason}`), run, evidence, breakGlass };
   };
   if (!run) {
-    if (notAllowed) return { check: gateCheck('approval', 'fail', 'not in GitHub Actions; break-glass not allowed', [notAllowed]), run, evidence, breakGlass: null };
+    if (notAllowed)
+      return { check: gateCheck('approval', 'fail', 'not in GitHub Actions; break-glass not allowed', [notAllowed]), run, evidence, breakGlass: null };
     if (breakGlassWanted) return waive(`${plural(required, 'approval')}${extra} required, and this is not a GitHub Actions run`);
     return {
       check: gateCheck('approval', 'fail', 'not in GitHub Actions', [
@@ -143,13 +173,19 @@ export async function approvalCheck(scope: GateScope, extraApprovals: number): P
     };
   }
   try {
-    evidence = await collectApprovalEvidence({ environment: environment.githubEnvironment, required, fourEyes: policy.four_eyes, files: await changeFiles(scope) }, scope.env, scope.ctx.log);
+    evidence = await collectApprovalEvidence(
+      { environment: environment.githubEnvironment, required, fourEyes: policy.four_eyes, files: await changeFiles(scope) },
+      scope.env,
+      scope.ctx.log,
+    );
   } catch (e) {
     if (!(e instanceof EnvError)) throw e;
     const reason: GateReason = {
       rule: 'approval/unavailable',
       message: `The approvals of run ${run.runId} could not be read from GitHub: ${redact(e.message)}`,
-      hint: e.hint ?? 'Give the job `permissions: actions: read, contents: read, pull-requests: read` and GITHUB_TOKEN; the gate refuses while it cannot see the approvals.',
+      hint:
+        e.hint ??
+        'Give the job `permissions: actions: read, contents: read, pull-requests: read` and GITHUB_TOKEN; the gate refuses while it cannot see the approvals.',
     };
     if (notAllowed) return { check: gateCheck('approval', 'fail', 'approvals unreadable', [reason, notAllowed]), run, evidence, breakGlass: null };
     if (breakGlassWanted) return waive(`the approvals could not be read (${redact(e.message)})`);
@@ -175,6 +211,7 @@ export async function approvalCheck(scope: GateScope, extraApprovals: number): P
           : 'This approval does not count (four-eyes); another reviewer must approve.',
   }));
   if (notAllowed) reasons.push(notAllowed);
-  else if (breakGlassWanted) return waive(`${result.counted.length} of ${required} approvals counted (${names(result.refused.map((r) => `${r.user || 'shortfall'}: ${r.rule}`))})`);
+  else if (breakGlassWanted)
+    return waive(`${result.counted.length} of ${required} approvals counted (${names(result.refused.map((r) => `${r.user || 'shortfall'}: ${r.rule}`))})`);
   return { check: gateCheck('approval', 'fail', `${result.counted.length} of ${required} approvals count${extra}`, reasons), run, evidence, breakGlass: null };
 }

@@ -30,7 +30,10 @@ async function takeBackup(scope: GateScope): Promise<{ id: string } | { reason: 
   const note = `dbops gate: pre-${request.action} backup of environment ${environment.name}${request.action === 'rollback' && request.rollbackTo ? ` (rollback to ${request.rollbackTo})` : ''}`;
   let id: string;
   try {
-    const created = await createBackup({ database: environment.target, tier: 'pre-deploy', note, policy, policyFile: join(request.policiesDir ?? 'policies', 'backups.yaml') }, scope.ctx);
+    const created = await createBackup(
+      { database: environment.target, tier: 'pre-deploy', note, policy, policyFile: join(request.policiesDir ?? 'policies', 'backups.yaml') },
+      scope.ctx,
+    );
     id = created.data.manifest.id;
   } catch (e) {
     if (isUsage(e)) throw e;
@@ -60,11 +63,19 @@ async function takeBackup(scope: GateScope): Promise<{ id: string } | { reason: 
 
 /** The newest restore-level verification among these backups (auditors ask when restoring was last proven). */
 function lastRestoreTest(entries: readonly BackupEntry[]): BackupEvidence['lastRestoreTest'] {
-  const tests = entries.flatMap((e) => e.verifications.filter((v) => v.level === 'restore').map((v) => ({ backupId: e.manifest.id, at: v.at, ok: v.ok, restoreMs: v.restoreMs ?? null })));
+  const tests = entries.flatMap((e) =>
+    e.verifications.filter((v) => v.level === 'restore').map((v) => ({ backupId: e.manifest.id, at: v.at, ok: v.ok, restoreMs: v.restoreMs ?? null })),
+  );
   return tests.sort((a, b) => a.at.localeCompare(b.at)).at(-1) ?? null;
 }
 
-function evidenceOf(entry: BackupEntry, target: { name: string; location: string }, now: Date, taken: boolean, restoreTest: BackupEvidence['lastRestoreTest']): BackupEvidence {
+function evidenceOf(
+  entry: BackupEntry,
+  target: { name: string; location: string },
+  now: Date,
+  taken: boolean,
+  restoreTest: BackupEvidence['lastRestoreTest'],
+): BackupEvidence {
   const m = entry.manifest;
   const newest = entry.verified ?? entry.verifications.at(-1);
   return {
@@ -91,7 +102,8 @@ function evidenceOf(entry: BackupEntry, target: { name: string; location: string
 export async function backupCheck(scope: GateScope): Promise<BackupCheck> {
   const { request, environment, database, now } = scope;
   const policy = environment.policy.backup;
-  if (!policy.required && !request.takeBackup) return { check: gateCheck('backup', 'skipped', `not required by the policy of ${environment.name} (backup.required: false)`), evidence: null };
+  if (!policy.required && !request.takeBackup)
+    return { check: gateCheck('backup', 'skipped', `not required by the policy of ${environment.name} (backup.required: false)`), evidence: null };
   const reasons: GateReason[] = [];
   let takenId: string | undefined;
   if (request.takeBackup) {
@@ -108,7 +120,11 @@ export async function backupCheck(scope: GateScope): Promise<BackupCheck> {
     entries = await listBackups(primary, scope.ctx.log);
   } catch (e) {
     if (isUsage(e)) throw e;
-    reasons.push({ rule: 'backup/unavailable', message: `The backups of the primary target could not be listed: ${messageOf(e)}`, hint: 'Check the storage target in policies/backups.yaml and its credentials; the gate refuses while it cannot see a backup.' });
+    reasons.push({
+      rule: 'backup/unavailable',
+      message: `The backups of the primary target could not be listed: ${messageOf(e)}`,
+      hint: 'Check the storage target in policies/backups.yaml and its credentials; the gate refuses while it cannot see a backup.',
+    });
     return { check: gateCheck('backup', 'fail', 'backup storage unreadable', reasons), evidence: null };
   }
   const candidates = entries.filter((e) => e.manifest.database.systemIdentifier === database.systemIdentifier && e.manifest.database.name === database.name);
@@ -122,7 +138,13 @@ export async function backupCheck(scope: GateScope): Promise<BackupCheck> {
         const key = `database ${e.manifest.database.name} of system identifier ${e.manifest.database.systemIdentifier}`;
         others.set(key, (others.get(key) ?? 0) + 1);
       }
-      const holds = others.size === 0 ? 'it holds no backup at all' : `it holds only backups of ${names([...others].map(([k, n]) => `${k} (${n})`), 3)}`;
+      const holds =
+        others.size === 0
+          ? 'it holds no backup at all'
+          : `it holds only backups of ${names(
+              [...others].map(([k, n]) => `${k} (${n})`),
+              3,
+            )}`;
       reasons.push({
         rule: 'backup/none',
         message: `No backup of ${self} on ${where}: ${holds}.${others.size > 0 ? ' A backup of another cluster or database does not restore this one.' : ''}`,
@@ -136,11 +158,22 @@ export async function backupCheck(scope: GateScope): Promise<BackupCheck> {
   const maxAge = policy.max_age;
   const maxAgeMs = parseDuration(maxAge) ?? 0;
   if (chosen.status === 'unverified') {
-    reasons.push({ rule: 'backup/unverified', message: `The newest backup of ${self}, ${id} (finished ${chosen.manifest.finishedAt}), has never been verified.`, hint: `Verify it: \`dbops backup verify ${id}\` (reads every byte), or take and verify a new one with --take-backup.` });
+    reasons.push({
+      rule: 'backup/unverified',
+      message: `The newest backup of ${self}, ${id} (finished ${chosen.manifest.finishedAt}), has never been verified.`,
+      hint: `Verify it: \`dbops backup verify ${id}\` (reads every byte), or take and verify a new one with --take-backup.`,
+    });
   } else if (chosen.status === 'failed') {
     const last = chosen.verifications.at(-1);
-    const failed = last?.checks.filter((c) => !c.ok).map((c) => `${c.name}${c.message ? `: ${c.message}` : ''}`).join('; ');
-    reasons.push({ rule: 'backup/failed', message: `The newest backup of ${self}, ${id}, failed its verification${last ? ` at ${last.at}` : ''}${failed ? ` (${failed})` : ''}.`, hint: `Do not deploy on it. ${createHint}` });
+    const failed = last?.checks
+      .filter((c) => !c.ok)
+      .map((c) => `${c.name}${c.message ? `: ${c.message}` : ''}`)
+      .join('; ');
+    reasons.push({
+      rule: 'backup/failed',
+      message: `The newest backup of ${self}, ${id}, failed its verification${last ? ` at ${last.at}` : ''}${failed ? ` (${failed})` : ''}.`,
+      hint: `Do not deploy on it. ${createHint}`,
+    });
   }
   if (maxAgeMs > 0 && evidence.ageMs > maxAgeMs) {
     reasons.push({

@@ -47,7 +47,8 @@ export async function stagingCheck(scope: GateScope): Promise<StagingCheck> {
     const script = scope.local.find((l) => l.name === m.name)?.script;
     if (!applied) {
       const attempts = rows.filter((r) => r.migrationName === m.name);
-      const state = attempts.length === 0 ? 'has never been applied there' : attempts.some((r) => r.rolledBackAt !== null) ? 'was rolled back there' : 'failed there';
+      const state =
+        attempts.length === 0 ? 'has never been applied there' : attempts.some((r) => r.rolledBackAt !== null) ? 'was rolled back there' : 'failed there';
       reasons.push({
         rule: 'staging/missing',
         migration: m.name,
@@ -65,7 +66,10 @@ export async function stagingCheck(scope: GateScope): Promise<StagingCheck> {
   }
   const ok = migrations.length - reasons.length;
   return {
-    check: reasons.length === 0 ? gateCheck('staging-first', 'pass', `all ${plural(migrations.length, 'pending migration')} applied on ${name} with the same checksum`) : gateCheck('staging-first', 'fail', `${ok} of ${migrations.length} applied on ${name} with the same checksum`, reasons),
+    check:
+      reasons.length === 0
+        ? gateCheck('staging-first', 'pass', `all ${plural(migrations.length, 'pending migration')} applied on ${name} with the same checksum`)
+        : gateCheck('staging-first', 'fail', `${ok} of ${migrations.length} applied on ${name} with the same checksum`, reasons),
     staging: { environment: name, migrations },
   };
 }

@@ -55,7 +55,12 @@ function stateOf(name: string, rows: MigrationRow[], since: string): Interrupted
   const all = rows.filter((r) => r.migrationName === name);
   const after = all.filter((r) => Date.parse(r.startedAt) >= Date.parse(since));
   const row = (after.length > 0 ? after : all).at(-1);
-  const when = after.length > 0 ? `started ${row!.startedAt}, after the interrupted run began` : row ? `row from ${row.startedAt}, before the interrupted run began` : undefined;
+  const when =
+    after.length > 0
+      ? `started ${row!.startedAt}, after the interrupted run began`
+      : row
+        ? `row from ${row.startedAt}, before the interrupted run began`
+        : undefined;
   if (!row) return { migration: name, state: 'not-applied' };
   if (row.rolledBackAt !== null) return { migration: name, state: 'rolled-back', detail: `${when}; rolled back ${row.rolledBackAt}` };
   if (row.finishedAt !== null) return { migration: name, state: 'applied', detail: `${when}; finished ${row.finishedAt}` };
@@ -122,5 +127,8 @@ export async function interruptedCheck(scope: GateScope): Promise<InterruptedChe
   const hint = broken.length
     ? `Resolve ${names(broken)} first (clean-state explains how), then deploy again; the next deploy records the interrupted one in its evidence.`
     : `The next ${marker.action} continues from here and records the interrupted one in its evidence bundle.`;
-  return { check: gateCheck('interrupted', 'warn', `an earlier ${marker.action} died (${marker.startedAt})`, [{ rule: 'interrupted/deploy', message, hint }]), interrupted };
+  return {
+    check: gateCheck('interrupted', 'warn', `an earlier ${marker.action} died (${marker.startedAt})`, [{ rule: 'interrupted/deploy', message, hint }]),
+    interrupted,
+  };
 }

@@ -55,7 +55,12 @@ export async function lintCheck(scope: GateScope, backupId?: string, approvals: 
   if (request.action === 'rollback') {
     for (const m of change) {
       if (m.rollback.status === 'paired') continue;
-      const why = m.rollback.status === 'irreversible' ? `is marked irreversible${m.rollback.reason ? `: ${m.rollback.reason}` : ''}` : m.rollback.status === 'missing' ? `has no rollback script (${m.rollback.path})` : `has an empty rollback script (${m.rollback.path})`;
+      const why =
+        m.rollback.status === 'irreversible'
+          ? `is marked irreversible${m.rollback.reason ? `: ${m.rollback.reason}` : ''}`
+          : m.rollback.status === 'missing'
+            ? `has no rollback script (${m.rollback.path})`
+            : `has an empty rollback script (${m.rollback.path})`;
       reasons.push({
         rule: 'rollback/irreversible',
         migration: m.name,
@@ -66,11 +71,23 @@ export async function lintCheck(scope: GateScope, backupId?: string, approvals: 
   }
   if (change.length === 0) return { check: gateCheck('lint', 'pass', 'nothing to lint: no migration in the change'), lint: null };
   // Missing locally (rollback of a migration this checkout lacks) cannot be linted; clean-state names it.
-  const only = change.filter((m) => scope.local.some((l) => l.name === m.name)).map((m) => m.name).join(',') || undefined;
+  const only =
+    change
+      .filter((m) => scope.local.some((l) => l.name === m.name))
+      .map((m) => m.name)
+      .join(',') || undefined;
   let findings: Finding[] = [];
   if (only) {
     try {
-      const lintRequest = { migrationsDir: request.migrationsDir, rollbacksDir: request.rollbacksDir, policiesDir: request.policiesDir ?? 'policies', all: false, only, labels: '', policy: scope.policies.migrations.lint };
+      const lintRequest = {
+        migrationsDir: request.migrationsDir,
+        rollbacksDir: request.rollbacksDir,
+        policiesDir: request.policiesDir ?? 'policies',
+        all: false,
+        only,
+        labels: '',
+        policy: scope.policies.migrations.lint,
+      };
       findings = (await lintChange(lintRequest, scope.ctx)).findings;
     } catch (e) {
       if (!(e instanceof EnvError)) throw e;
@@ -79,11 +96,14 @@ export async function lintCheck(scope: GateScope, backupId?: string, approvals: 
   }
   const allowed = allowedDestructive(scope, approvals);
   findings = findings.map((f) =>
-    f.severity === 'error' && f.rule.startsWith('destructive/') && f.migration && allowed.has(f.migration) ? { ...f, severity: 'warning' as const, message: `${f.message} (allowed by the ${allowed.get(f.migration)})` } : f,
+    f.severity === 'error' && f.rule.startsWith('destructive/') && f.migration && allowed.has(f.migration)
+      ? { ...f, severity: 'warning' as const, message: `${f.message} (allowed by the ${allowed.get(f.migration)})` }
+      : f,
   );
   const rollbackPaths = new Set(change.map((m) => m.rollback.path));
   // For a rollback only the scripts that will run, and their pairing, matter.
-  const relevant = request.action === 'rollback' ? findings.filter((f) => (f.file !== undefined && rollbackPaths.has(f.file)) || f.rule.startsWith('rollbacks/')) : findings;
+  const relevant =
+    request.action === 'rollback' ? findings.filter((f) => (f.file !== undefined && rollbackPaths.has(f.file)) || f.rule.startsWith('rollbacks/')) : findings;
   const counts = { error: 0, warning: 0, notice: 0 };
   for (const f of relevant) counts[f.severity]++;
   for (const f of relevant.filter((x) => x.severity === 'error')) {
@@ -140,19 +160,28 @@ export async function rehearsalCheck(scope: GateScope): Promise<RehearsalCheck> 
   }
   const hint = `Run \`dbops rehearse\` in this job before the gate (it writes ${file}).`;
   if (problem !== undefined || !rehearsal) {
-    const reason: GateReason = problem !== undefined
-      ? { rule: 'rehearsal/missing', message: `${file} cannot be used: ${problem}`, hint }
-      : { rule: 'rehearsal/missing', message: `${environment.name} requires a rehearsal (require_rehearsal), and ${file} does not exist.`, hint };
+    const reason: GateReason =
+      problem !== undefined
+        ? { rule: 'rehearsal/missing', message: `${file} cannot be used: ${problem}`, hint }
+        : { rule: 'rehearsal/missing', message: `${environment.name} requires a rehearsal (require_rehearsal), and ${file} does not exist.`, hint };
     return { check: gateCheck('rehearsal', 'fail', 'no rehearsal report', [reason]), rehearsal };
   }
   const reasons: GateReason[] = [];
   if (rehearsal.verdict === 'fail') {
-    reasons.push({ rule: 'rehearsal/failed', message: `The rehearsal (${file}, finished ${rehearsal.finishedAt}) failed.`, hint: 'Fix what it reports (`dbops report` shows it), rehearse again, then run the gate.' });
+    reasons.push({
+      rule: 'rehearsal/failed',
+      message: `The rehearsal (${file}, finished ${rehearsal.finishedAt}) failed.`,
+      hint: 'Fix what it reports (`dbops report` shows it), rehearse again, then run the gate.',
+    });
   }
   const applied = new Set(rehearsal.migrations.filter((m) => m.status === 'applied').map((m) => m.name));
   const uncovered = change.map((m) => m.name).filter((n) => !applied.has(n));
   if (uncovered.length > 0) {
-    reasons.push({ rule: 'rehearsal/incomplete', message: `The rehearsal (${file}) did not apply ${plural(uncovered.length, 'pending migration')}: ${names(uncovered)}.`, hint: `Rehearse the whole pending set (e.g. \`dbops rehearse --last ${change.length}\`), then run the gate.` });
+    reasons.push({
+      rule: 'rehearsal/incomplete',
+      message: `The rehearsal (${file}) did not apply ${plural(uncovered.length, 'pending migration')}: ${names(uncovered)}.`,
+      hint: `Rehearse the whole pending set (e.g. \`dbops rehearse --last ${change.length}\`), then run the gate.`,
+    });
   }
   const summary = `${file}: ${rehearsal.verdict}, ${change.length - uncovered.length} of ${plural(change.length, 'pending migration')} rehearsed`;
   return { check: reasons.length ? gateCheck('rehearsal', 'fail', summary, reasons) : gateCheck('rehearsal', 'pass', summary), rehearsal };

@@ -58,10 +58,15 @@ export interface GateScope {
   change: ChangeMigration[];
 }
 
-export const gateCheck = (name: GateCheckName, status: GateCheck['status'], summary: string, reasons: GateReason[] = []): GateCheck => ({ name, status, summary, reasons });
+export const gateCheck = (name: GateCheckName, status: GateCheck['status'], summary: string, reasons: GateReason[] = []): GateCheck => ({
+  name,
+  status,
+  summary,
+  reasons,
+});
 
 /** `status` from reasons: any reason fails the check. */
 export const judged = (name: GateCheckName, reasons: GateReason[], passed: string, failed?: string): GateCheck =>
-  reasons.length === 0 ? gateCheck(name, 'pass', passed) : gateCheck(name, 'fail', failed ?? `${reasons.length} ${noun(reasons.length, 'reason')} to refuse`, reasons);
-
-
+  reasons.length === 0
+    ? gateCheck(name, 'pass', passed)
+    : gateCheck(name, 'fail', failed ?? `${reasons.length} ${noun(reasons.length, 'reason')} to refuse`, reasons);

@@ -26,7 +26,10 @@ export function render(result: StepResult<BackupCreateData>): string {
     ['dump', `${formatBytes(m.dump.plaintextBytes)} (pg_dump -Fc -Z${m.dump.compressionLevel})`],
     ['stored', `${formatBytes(m.object.ciphertextBytes)} age-encrypted to ${m.encryption.recipients.map((r) => r.name).join(', ')}`],
     ['sha256', m.object.sha256],
-    ['duration', `${formatMs(seconds * 1000)}, ${mibPerSecond(m.object.ciphertextBytes, seconds * 1000)} MiB/s (whole run ${result.data.throughputMiBs} MiB/s)`],
+    [
+      'duration',
+      `${formatMs(seconds * 1000)}, ${mibPerSecond(m.object.ciphertextBytes, seconds * 1000)} MiB/s (whole run ${result.data.throughputMiBs} MiB/s)`,
+    ],
   ];
   if (m.note) lines.push(['note', m.note]);
   if (swept.length > 0) lines.push(['swept', `${swept.length} leftover(s) of interrupted backups`]);

@@ -64,15 +64,26 @@ export function render(result: StepResult<BackupListData>): string {
     ]);
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     const right = new Set([3, 4]);
-    const line = (cells: string[]) => `  ${cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}`;
-    lines.push(`${d.backups.length} ${d.tier ? `${d.tier} ` : ''}${noun(d.backups.length, 'backup')} on ${where}, oldest first:`, '', line(head), ...rows.map(line));
+    const line = (cells: string[]) =>
+      `  ${cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}`;
+    lines.push(
+      `${d.backups.length} ${d.tier ? `${d.tier} ` : ''}${noun(d.backups.length, 'backup')} on ${where}, oldest first:`,
+      '',
+      line(head),
+      ...rows.map(line),
+    );
     const total = d.backups.reduce((n, e) => n + e.manifest.object.ciphertextBytes, 0);
     const by = (s: BackupEntry['status']) => d.backups.filter((e) => e.status === s).length;
     lines.push('', `  ${formatBytes(total)} in total; ${by('verified')} verified, ${by('failed')} failed, ${by('unverified')} unverified.`);
   }
   if (d.incomplete.length > 0) {
-    lines.push('', `${d.incomplete.length} incomplete ${noun(d.incomplete.length, 'upload')} (no manifest, not usable): ${d.incomplete.map((i) => i.id).join(', ')}.`);
-    lines.push('  They belong to a create or replicate that was killed, failed or is still running; dbops backup prune removes them after retention.partial_after.');
+    lines.push(
+      '',
+      `${d.incomplete.length} incomplete ${noun(d.incomplete.length, 'upload')} (no manifest, not usable): ${d.incomplete.map((i) => i.id).join(', ')}.`,
+    );
+    lines.push(
+      '  They belong to a create or replicate that was killed, failed or is still running; dbops backup prune removes them after retention.partial_after.',
+    );
   }
   if (d.backups.length === 0 && !d.tier) lines.push('Take one with: dbops backup create --tier daily');
   return `${lines.join('\n')}\n`;

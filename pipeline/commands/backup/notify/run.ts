@@ -3,7 +3,18 @@ import { redact, registerSecret, redactDeep } from '../../../core/redact.ts';
 import { inGitHubActions } from '../../../infra/github/env.ts';
 import { postJson } from '../../../infra/notify/webhook.ts';
 import type { BackupNotifyInputs } from './spec.ts';
-import { BACKUP_STEPS, buildEvent, deliveryLine, readReports, slackPayload, summaryMarkdown, type BackupNotifyData, type Delivery, type LoadedReport, type Unreadable } from '../../../report/index.ts';
+import {
+  BACKUP_STEPS,
+  buildEvent,
+  deliveryLine,
+  readReports,
+  slackPayload,
+  summaryMarkdown,
+  type BackupNotifyData,
+  type Delivery,
+  type LoadedReport,
+  type Unreadable,
+} from '../../../report/index.ts';
 import type { StepResult } from '../../../core/result.ts';
 import type { StepContext } from '../../../cli/contract.ts';
 import { reportFile } from '../../../core/envelope.ts';
@@ -55,7 +66,8 @@ export async function run(input: BackupNotifyInputs, ctx: StepContext): Promise<
   const delivery: Delivery = { env: policy.webhook_env, host: url?.host ?? null, status: 'not-configured', attempts: 0, httpStatus: null, reason: null };
   if (invalid) Object.assign(delivery, { status: 'failed', reason: invalid });
   else if (!url) delivery.reason = `${policy.webhook_env} is not set`;
-  else if (!policy.on.includes(event.outcome)) Object.assign(delivery, { status: 'not-wanted', reason: `notifications.on is [${policy.on.join(', ')}], this is a ${event.outcome}` });
+  else if (!policy.on.includes(event.outcome))
+    Object.assign(delivery, { status: 'not-wanted', reason: `notifications.on is [${policy.on.join(', ')}], this is a ${event.outcome}` });
   else if (input.dryRun) delivery.status = 'dry-run';
   else {
     Object.assign(delivery, await postJson(url, JSON.stringify(payload), { signal: ctx.signal, log: ctx.log, userAgent: 'dbops-backup-notify' }));
@@ -77,9 +89,22 @@ export async function run(input: BackupNotifyInputs, ctx: StepContext): Promise<
     }
   }
 
-  const data: BackupNotifyData = { reportsDir: input.reportsDir, reports: reports.map((r) => r.file), event, format: policy.format, payload, webhook: delivery, summary };
+  const data: BackupNotifyData = {
+    reportsDir: input.reportsDir,
+    reports: reports.map((r) => r.file),
+    event,
+    format: policy.format,
+    payload,
+    webhook: delivery,
+    summary,
+  };
   const undelivered = delivery.status === 'failed' ? `The ${event.outcome} notification was not delivered: ${deliveryLine(delivery)}.` : null;
-  const fix = delivery.status === 'failed' ? (invalid ? `Set ${policy.webhook_env} to the webhook's https:// URL.` : `Check that the webhook in ${policy.webhook_env} is reachable from this runner and still valid.`) : undefined;
+  const fix =
+    delivery.status === 'failed'
+      ? invalid
+        ? `Set ${policy.webhook_env} to the webhook's https:// URL.`
+        : `Check that the webhook in ${policy.webhook_env} is reachable from this runner and still valid.`
+      : undefined;
 
   if (event.outcome === 'failure') {
     const first = event.failedSteps[0];
@@ -116,7 +141,13 @@ export function render(result: StepResult<BackupNotifyData>, input: Partial<Back
   row('prune', e.prune?.summary);
   row('run', e.run?.url);
   lines.push('', `Webhook: ${deliveryLine(webhook)}`);
-  const summaryText = { written: 'written', 'not-in-actions': 'not in GitHub Actions', 'no-summary-file': 'GITHUB_STEP_SUMMARY is not set', failed: `failed (${summary.reason})`, 'dry-run': 'dry run: not written' }[summary.status];
+  const summaryText = {
+    written: 'written',
+    'not-in-actions': 'not in GitHub Actions',
+    'no-summary-file': 'GITHUB_STEP_SUMMARY is not set',
+    failed: `failed (${summary.reason})`,
+    'dry-run': 'dry run: not written',
+  }[summary.status];
   lines.push(`Job summary: ${summaryText}`);
   if (input.dryRun) {
     lines.push('', 'Event:', JSON.stringify(e, null, 2), '', `Webhook payload (${result.data.format}):`, JSON.stringify(result.data.payload, null, 2));

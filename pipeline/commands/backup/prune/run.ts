@@ -1,4 +1,12 @@
-import { deleteBackup, listBackups, openTargets, sweepLeftovers, type BackupPruneData, type RetentionDecision, planRetention } from '../../../protection/backup/index.ts';
+import {
+  deleteBackup,
+  listBackups,
+  openTargets,
+  sweepLeftovers,
+  type BackupPruneData,
+  type RetentionDecision,
+  planRetention,
+} from '../../../protection/backup/index.ts';
 import { parseDuration } from '../../../core/duration.ts';
 import { ExitCode, isDbopsError } from '../../../core/errors.ts';
 import type { BackupsPolicy } from '../../../policy/backups.ts';
@@ -25,7 +33,14 @@ function failureOf(target: Storage, what: string, e: unknown): Failure {
   return { target: target.name, what, message: e.message, hint: e.hint };
 }
 
-async function pruneTarget(storage: Storage, policy: BackupsPolicy['retention'], input: BackupPruneInputs, ctx: StepContext, now: Date, failures: Failure[]): Promise<TargetResult> {
+async function pruneTarget(
+  storage: Storage,
+  policy: BackupsPolicy['retention'],
+  input: BackupPruneInputs,
+  ctx: StepContext,
+  now: Date,
+  failures: Failure[],
+): Promise<TargetResult> {
   const result: TargetResult = { name: storage.name, location: storage.location, decisions: [], deleted: [], swept: [] };
   try {
     result.swept = await sweepLeftovers(storage, parseDuration(policy.partial_after) ?? 0, ctx.log, { dryRun: input.dryRun, now });
@@ -100,7 +115,6 @@ function table(head: string[], rows: string[][]): string {
   return [line(head), ...rows.map(line)].join('\n');
 }
 
-
 export function render(result: StepResult<BackupPruneData>): string {
   const d = result.data;
   const blocks: string[] = [];
@@ -122,7 +136,9 @@ export function render(result: StepResult<BackupPruneData>): string {
     }
     const kept = t.decisions.filter((x) => x.keep).length;
     const toDelete = t.decisions.length - kept;
-    const deletion = d.dryRun ? `${toDelete} to delete` : `${t.deleted.length} deleted${t.deleted.length < toDelete ? ` (${toDelete - t.deleted.length} failed)` : ''}`;
+    const deletion = d.dryRun
+      ? `${toDelete} to delete`
+      : `${t.deleted.length} deleted${t.deleted.length < toDelete ? ` (${toDelete - t.deleted.length} failed)` : ''}`;
     out += `  ${kept} kept, ${deletion}`;
     if (t.swept.length > 0) out += `; ${d.dryRun ? 'would sweep' : 'swept'} ${plural(t.swept.length, 'partial upload')}: ${t.swept.join(', ')}`;
     blocks.push(`${out}\n`);

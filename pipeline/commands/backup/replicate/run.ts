@@ -21,11 +21,13 @@ export function render(result: StepResult<BackupReplicateData>): string {
     const parts = [`${t.copied.length} copied${t.copied.length > 0 ? ` (${formatBytes(bytes)})` : ''}`, `${t.present.length} already there`];
     if (t.failed.length > 0) parts.push(`${t.failed.length} FAILED`);
     out.push(`\n  ${t.name} (${t.location}): ${parts.join(', ')}`);
-    for (const c of t.copied) out.push(`    copied   ${c.id}  ${formatBytes(c.bytes)} in ${formatMs(c.durationMs)} (${mibPerSecond(c.bytes, c.durationMs)} MiB/s)`);
+    for (const c of t.copied)
+      out.push(`    copied   ${c.id}  ${formatBytes(c.bytes)} in ${formatMs(c.durationMs)} (${mibPerSecond(c.bytes, c.durationMs)} MiB/s)`);
     for (const f of t.failed) out.push(`    FAILED   ${f.id}: ${f.message}`);
   }
   const skipped = result.findings.filter((f) => f.rule === 'backup/replicate-skipped');
-  if (skipped.length > 0) out.push('', `Not copied (${plural(skipped.length, 'backup')} whose newest verification failed):`, ...skipped.map((f) => `  ${f.message}`));
+  if (skipped.length > 0)
+    out.push('', `Not copied (${plural(skipped.length, 'backup')} whose newest verification failed):`, ...skipped.map((f) => `  ${f.message}`));
   const copied = d.targets.reduce((n, t) => n + t.copied.length, 0);
   const failed = d.targets.reduce((n, t) => n + t.failed.length, 0);
   if (copied > 0) out.push('', 'Every copy was checked against the SHA-256 in its manifest before it was listed on its target.');

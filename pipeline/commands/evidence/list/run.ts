@@ -1,4 +1,12 @@
-import { EvidenceBundle, parseBundleName, assertKnownEnvironment, checkEnvironmentName, evidenceEnvironments, openEvidenceRoot, readObject } from '../../../evidence/index.ts';
+import {
+  EvidenceBundle,
+  parseBundleName,
+  assertKnownEnvironment,
+  checkEnvironmentName,
+  evidenceEnvironments,
+  openEvidenceRoot,
+  readObject,
+} from '../../../evidence/index.ts';
 import type { EvidenceListInputs } from './spec.ts';
 import type { StepContext } from '../../../cli/contract.ts';
 import type { StepResult } from '../../../core/result.ts';
@@ -99,10 +107,14 @@ export function render(result: StepResult<EvidenceListData>): string {
         b.breakGlass ? '🚨 yes' : '',
       ]);
       const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-      const line = (cells: string[]) => `  ${cells.map((c, i) => (i === 0 ? c.padStart(widths[i]!) : i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}`.trimEnd();
+      const line = (cells: string[]) =>
+        `  ${cells.map((c, i) => (i === 0 ? c.padStart(widths[i]!) : i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}`.trimEnd();
       lines.push(line(head), ...rows.map(line));
     }
-    if (env.unreadable.length > 0) lines.push(`  ${env.unreadable.length} file(s) do not read as bundles: ${env.unreadable.join(', ')}. Run \`dbops evidence verify --environment ${env.environment}\`.`);
+    if (env.unreadable.length > 0)
+      lines.push(
+        `  ${env.unreadable.length} file(s) do not read as bundles: ${env.unreadable.join(', ')}. Run \`dbops evidence verify --environment ${env.environment}\`.`,
+      );
   }
   return `${lines.join('\n')}\n`;
 }

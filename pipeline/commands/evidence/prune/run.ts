@@ -1,5 +1,18 @@
 import { RefusedError } from '../../../core/errors.ts';
-import { EvidenceBundle, CHECKPOINT_FILE, EvidenceCheckpoint, parseBundleName, serialize, verifyChain, type EvidencePruneData, expiredPrefix, retentionCutoff, evidenceEnvironments, openEvidenceRoot, readFolder } from '../../../evidence/index.ts';
+import {
+  EvidenceBundle,
+  CHECKPOINT_FILE,
+  EvidenceCheckpoint,
+  parseBundleName,
+  serialize,
+  verifyChain,
+  type EvidencePruneData,
+  expiredPrefix,
+  retentionCutoff,
+  evidenceEnvironments,
+  openEvidenceRoot,
+  readFolder,
+} from '../../../evidence/index.ts';
 import type { EvidencePruneInputs } from './spec.ts';
 import type { StepContext } from '../../../cli/contract.ts';
 import type { StepResult } from '../../../core/result.ts';
@@ -48,7 +61,13 @@ export async function run(input: EvidencePruneInputs, ctx: StepContext): Promise
     // Bundles the existing checkpoint already covers are leftovers of an interrupted prune: removed whatever their age.
     const leftovers = existing ? bundles.filter((b) => b.sequence <= existing.throughSequence) : [];
     const rest = bundles.slice(leftovers.length);
-    const expired = rest.slice(0, expiredPrefix(rest.map((b) => b.bundle), cutoff));
+    const expired = rest.slice(
+      0,
+      expiredPrefix(
+        rest.map((b) => b.bundle),
+        cutoff,
+      ),
+    );
     const orphanMd = [...files.keys()]
       .map((n) => parseBundleName(n))
       .filter((p) => p?.ext === 'md' && !files.has(`${p.stem}.json`) && existing && p.sequence <= existing.throughSequence)
@@ -59,7 +78,15 @@ export async function run(input: EvidencePruneInputs, ctx: StepContext): Promise
       folder,
       remove: [...orphanMd, ...leftovers, ...expired].map((b) => ({ sequence: b.sequence, stem: b.stem })).sort((a, b) => a.sequence - b.sequence),
       checkpoint: last
-        ? { formatVersion: 1, environment, throughSequence: last.sequence, sha256: last.bundle.sha256, createdAt: last.bundle.createdAt, prunedAt: now.toISOString(), retention }
+        ? {
+            formatVersion: 1,
+            environment,
+            throughSequence: last.sequence,
+            sha256: last.bundle.sha256,
+            createdAt: last.bundle.createdAt,
+            prunedAt: now.toISOString(),
+            retention,
+          }
         : null,
       kept: rest.length - expired.length,
     });
@@ -72,7 +99,10 @@ export async function run(input: EvidencePruneInputs, ctx: StepContext): Promise
       if (plan.checkpoint) await storage.put(`${plan.folder}${CHECKPOINT_FILE}`, serialize(plan.checkpoint));
       // Markdown before JSON, oldest first: a cut-off run leaves at most a JSON bundle the checkpoint covers.
       for (const r of plan.remove) await storage.delete([`${plan.folder}${r.stem}.md`, `${plan.folder}${r.stem}.json`]);
-      ctx.log.info({ environment: plan.environment, removed: plan.remove.length, through: plan.checkpoint?.throughSequence }, `pruned ${plan.remove.length} evidence bundle(s) of ${plan.environment}`);
+      ctx.log.info(
+        { environment: plan.environment, removed: plan.remove.length, through: plan.checkpoint?.throughSequence },
+        `pruned ${plan.remove.length} evidence bundle(s) of ${plan.environment}`,
+      );
     }
     data.environments.push({ environment: plan.environment, deleted, kept: plan.kept, checkpointThrough: plan.checkpoint?.throughSequence ?? null });
   }

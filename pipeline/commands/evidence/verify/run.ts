@@ -1,7 +1,17 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../../../core/errors.ts';
-import { INFLIGHT_FILE, verifyChain, type ChainReport, type EvidenceVerifyData, assertKnownEnvironment, checkEnvironmentName, evidenceEnvironments, openEvidenceRoot, readFolder } from '../../../evidence/index.ts';
+import {
+  INFLIGHT_FILE,
+  verifyChain,
+  type ChainReport,
+  type EvidenceVerifyData,
+  assertKnownEnvironment,
+  checkEnvironmentName,
+  evidenceEnvironments,
+  openEvidenceRoot,
+  readFolder,
+} from '../../../evidence/index.ts';
 import { ENVIRONMENT_NAME } from '../../../policy/environments.ts';
 import type { EvidenceVerifyInputs } from './spec.ts';
 import type { Finding, StepResult } from '../../../core/result.ts';
@@ -18,7 +28,10 @@ async function chainsInFolder(dir: string, only: string | undefined): Promise<Ch
       hint: 'Pass the folder that holds one sub-folder per environment, e.g. the unpacked evidence artifact or <reports-dir>/evidence.',
     });
   }
-  const environments = entries.filter((e) => e.isDirectory() && ENVIRONMENT_NAME.test(e.name)).map((e) => e.name).sort();
+  const environments = entries
+    .filter((e) => e.isDirectory() && ENVIRONMENT_NAME.test(e.name))
+    .map((e) => e.name)
+    .sort();
   assertKnownEnvironment(only, null, environments, `--dir ${dir}`);
   const selected = only === undefined ? environments : [only];
   const chains: ChainReport[] = [];
@@ -68,7 +81,8 @@ export async function run(input: EvidenceVerifyInputs, ctx: StepContext): Promis
       file: p.key,
     })),
   );
-  for (const c of data.chains) ctx.log.info({ environment: c.environment, bundles: c.bundles, head: c.head, ok: c.ok }, `evidence chain of ${c.environment}: ${c.ok ? 'ok' : 'BROKEN'}`);
+  for (const c of data.chains)
+    ctx.log.info({ environment: c.environment, bundles: c.bundles, head: c.head, ok: c.ok }, `evidence chain of ${c.environment}: ${c.ok ? 'ok' : 'BROKEN'}`);
   const broken = data.chains.some((c) => !c.ok);
   const empty = data.chains.every((c) => c.bundles === 0);
   return { verdict: broken ? 'fail' : empty ? 'warn' : 'pass', findings, data };
@@ -80,7 +94,13 @@ export function render(result: StepResult<EvidenceVerifyData>): string {
   const d = result.data;
   const lines = [`Evidence ${d.source === 'directory' ? `in ${d.location}` : `on ${d.location}`}:`];
   if (d.chains.length === 0) {
-    lines.push('', '  No evidence bundles found.', d.source === 'storage' ? '  Bundles are written by `dbops deploy` and `dbops rollback`.' : '  Expected one sub-folder per environment holding <sequence>-<time>-<kind>.json and .md.');
+    lines.push(
+      '',
+      '  No evidence bundles found.',
+      d.source === 'storage'
+        ? '  Bundles are written by `dbops deploy` and `dbops rollback`.'
+        : '  Expected one sub-folder per environment holding <sequence>-<time>-<kind>.json and .md.',
+    );
     return `${lines.join('\n')}\n`;
   }
   for (const c of d.chains) {
@@ -98,7 +118,8 @@ export function render(result: StepResult<EvidenceVerifyData>): string {
     if (first) {
       lines.push(`    FIRST BROKEN LINK: ${first.sequence === null ? '' : `bundle ${first.sequence}, `}${first.key} — ${first.check}`);
       lines.push(`      ${first.message}`);
-      if (first.expected !== undefined || first.found !== undefined) lines.push(`      expected ${first.expected ?? '—'}`, `      found    ${first.found ?? '—'}`);
+      if (first.expected !== undefined || first.found !== undefined)
+        lines.push(`      expected ${first.expected ?? '—'}`, `      found    ${first.found ?? '—'}`);
     }
     if (rest.length > 0) {
       lines.push(`    ${rest.length} further ${noun(rest.length, 'problem')}:`);

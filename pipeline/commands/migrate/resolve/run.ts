@@ -32,7 +32,9 @@ const EXAMPLE = '(example: "20201207184859_initial_migration")';
 export async function run(input: ResolveInputs, ctx: StepContext): Promise<StepResult<ResolveData>> {
   if ((input.applied === undefined) === (input.rolledBack === undefined)) {
     throw new UsageError(
-      input.applied === undefined ? '--applied or --rolled-back must be part of the command, like: dbops migrate resolve --rolled-back 20201231000000_add_users' : 'Pass either --applied or --rolled-back, not both.',
+      input.applied === undefined
+        ? '--applied or --rolled-back must be part of the command, like: dbops migrate resolve --rolled-back 20201231000000_add_users'
+        : 'Pass either --applied or --rolled-back, not both.',
     );
   }
   const folder = await readMigrationsFolder(resolvePath(input.migrationsDir));
@@ -44,10 +46,13 @@ export async function run(input: ResolveInputs, ctx: StepContext): Promise<StepR
     checkLockfile(folder);
     const local = folder.migrations.find((m) => m.name === name);
     if (local?.script === undefined) {
-      throw new UsageError(`The migration ${name} could not be found. Please make sure that the migration exists, and that you included the whole name of the directory. ${EXAMPLE}`, {
-        code: 'P3017',
-        hint: `Local migrations are the folders of ${input.migrationsDir} that contain a migration.sql.`,
-      });
+      throw new UsageError(
+        `The migration ${name} could not be found. Please make sure that the migration exists, and that you included the whole name of the directory. ${EXAMPLE}`,
+        {
+          code: 'P3017',
+          hint: `Local migrations are the folders of ${input.migrationsDir} that contain a migration.sql.`,
+        },
+      );
     }
     const target = await ctx.database();
     const s = await openSession(target, ctx.log, 'dbops migrate resolve');
@@ -59,14 +64,21 @@ export async function run(input: ResolveInputs, ctx: StepContext): Promise<StepR
       if (created) await createMigrationsTable(s);
       const rows = (await loadRows(s)).filter((r) => r.migrationName === name);
       if (rows.some((r) => r.finishedAt !== null)) {
-        throw new RefusedError(`The migration \`${name}\` is already recorded as applied in the database.`, { code: 'P3008', hint: 'Nothing to do; `dbops migrate status` shows the full state.' });
+        throw new RefusedError(`The migration \`${name}\` is already recorded as applied in the database.`, {
+          code: 'P3008',
+          hint: 'Nothing to do; `dbops migrate status` shows the full state.',
+        });
       }
       const failedIds = rows.filter(isFailed).map((r) => r.id);
       await s.client.query('BEGIN');
       await markRolledBack(s, failedIds);
       await insertResolvedAppliedRow(s, name, checksum(local.script));
       await s.client.query('COMMIT');
-      return { verdict: 'pass', findings: [], data: { migration: name, action: 'applied', rowsRolledBack: failedIds.length, rowInserted: true, createdMigrationsTable: created } };
+      return {
+        verdict: 'pass',
+        findings: [],
+        data: { migration: name, action: 'applied', rowsRolledBack: failedIds.length, rowInserted: true, createdMigrationsTable: created },
+      };
     } finally {
       await s.close();
     }
@@ -78,13 +90,19 @@ export async function run(input: ResolveInputs, ctx: StepContext): Promise<StepR
   try {
     await acquireAdvisoryLock(s, lockTimeout);
     if (!(await migrationsTableExists(s))) {
-      throw new RefusedError(`There is no _prisma_migrations table in schema "${target.schema}": no migration was ever applied here, so none can be rolled back.`, {
-        hint: 'Check --database-url and --schema.',
-      });
+      throw new RefusedError(
+        `There is no _prisma_migrations table in schema "${target.schema}": no migration was ever applied here, so none can be rolled back.`,
+        {
+          hint: 'Check --database-url and --schema.',
+        },
+      );
     }
     const rows = (await loadRows(s)).filter((r) => r.migrationName === name);
     if (rows.length === 0) {
-      throw new UsageError(`Migration \`${name}\` cannot be rolled back because it was never applied to the database. Hint: did you pass in the whole migration name? ${EXAMPLE}`, { code: 'P3011' });
+      throw new UsageError(
+        `Migration \`${name}\` cannot be rolled back because it was never applied to the database. Hint: did you pass in the whole migration name? ${EXAMPLE}`,
+        { code: 'P3011' },
+      );
     }
     if (rows.every((r) => r.finishedAt !== null)) {
       throw new RefusedError(`Migration \`${name}\` cannot be rolled back because it is not in a failed state.`, {
@@ -94,7 +112,11 @@ export async function run(input: ResolveInputs, ctx: StepContext): Promise<StepR
     }
     const failedIds = rows.filter(isFailed).map((r) => r.id);
     await markRolledBack(s, failedIds);
-    return { verdict: 'pass', findings: [], data: { migration: name, action: 'rolled-back', rowsRolledBack: failedIds.length, rowInserted: false, createdMigrationsTable: false } };
+    return {
+      verdict: 'pass',
+      findings: [],
+      data: { migration: name, action: 'rolled-back', rowsRolledBack: failedIds.length, rowInserted: false, createdMigrationsTable: false },
+    };
   } finally {
     await s.close();
   }

@@ -21,10 +21,20 @@ export async function run(input: RollbacksInputs, ctx: StepContext): Promise<Ste
   const { problems } = await checkSqlFiles([], rollbacks.files);
   findings.push(...problems.map(problemFinding));
   const data: RollbacksData = { migrationsDir: input.migrationsDir, rollbacksDir: input.rollbacksDir, pairs };
-  const verdict = pairs.length === 0 ? 'skip' : findings.some((f) => f.severity === 'error') ? 'fail' : findings.some((f) => f.severity === 'warning') ? 'warn' : 'pass';
+  const verdict =
+    pairs.length === 0 ? 'skip' : findings.some((f) => f.severity === 'error') ? 'fail' : findings.some((f) => f.severity === 'warning') ? 'warn' : 'pass';
   ctx.log.info({ pairs: pairs.length, findings: findings.length, verdict }, 'rollbacks checked');
   if (problems.length === 0) return { verdict, findings, data };
-  return { verdict, findings, data, exitCode: ExitCode.Usage, error: { message: `${plural(problems.length, 'rollback script')} cannot be run as written.`, hint: 'Fix the files named above (each finding says how), then check again.' } };
+  return {
+    verdict,
+    findings,
+    data,
+    exitCode: ExitCode.Usage,
+    error: {
+      message: `${plural(problems.length, 'rollback script')} cannot be run as written.`,
+      hint: 'Fix the files named above (each finding says how), then check again.',
+    },
+  };
 }
 
 const STATUS: Record<RollbacksData['pairs'][number]['status'], string> = {
@@ -35,7 +45,8 @@ const STATUS: Record<RollbacksData['pairs'][number]['status'], string> = {
   orphan: 'ORPHAN',
 };
 
-const findingLine = (f: Finding) => `  ${f.file ?? ''}${f.line ? `:${f.line}:${f.column ?? 1}` : ''}  ${f.severity}  ${f.rule}  ${f.message}${f.help ? `\n      help: ${f.help}` : ''}`;
+const findingLine = (f: Finding) =>
+  `  ${f.file ?? ''}${f.line ? `:${f.line}:${f.column ?? 1}` : ''}  ${f.severity}  ${f.rule}  ${f.message}${f.help ? `\n      help: ${f.help}` : ''}`;
 
 export function render(result: StepResult<RollbacksData>): string {
   const { pairs, migrationsDir, rollbacksDir } = result.data;
@@ -49,6 +60,9 @@ export function render(result: StepResult<RollbacksData>): string {
   const problems = result.findings.filter((f) => f.severity !== 'notice');
   if (problems.length > 0) lines.push('', ...problems.map(findingLine));
   const count = (s: keyof typeof STATUS) => pairs.filter((p) => p.status === s).length;
-  lines.push('', `${count('paired')} paired, ${count('irreversible')} irreversible, ${count('missing')} missing, ${count('empty')} empty, ${count('orphan')} orphaned.`);
+  lines.push(
+    '',
+    `${count('paired')} paired, ${count('irreversible')} irreversible, ${count('missing')} missing, ${count('empty')} empty, ${count('orphan')} orphaned.`,
+  );
   return `${lines.join('\n')}\n`;
 }
