@@ -50,6 +50,18 @@ export interface EngineIo {
   signal: AbortSignal;
 }
 
+/** A step that never ran: after a failure, or because it could not (`error` says why). */
+const notRun = (name: string, action: MigrationExecution['action'], error?: string): MigrationExecution => ({
+  name,
+  action,
+  outcome: 'not-run',
+  mode: null,
+  startedAt: null,
+  durationMs: 0,
+  lockRetries: 0,
+  ...(error ? { error } : {}),
+});
+
 /** Where the pre-deploy backup is and how the environment's URL is named: enough to print the restore command. */
 export interface RestoreSource {
   backup: Pick<BackupEvidence, 'id' | 'target'> | null;
@@ -227,16 +239,7 @@ export async function rollbackMigrations(s: Session, names: string[], rollbacksD
     return {
       ok: false,
       problem,
-      steps: impossible.map((r) => ({
-        name: r.name,
-        action: 'rollback',
-        outcome: 'not-run',
-        mode: null,
-        startedAt: null,
-        durationMs: 0,
-        lockRetries: 0,
-        error: r.why,
-      })),
+      steps: impossible.map((r) => notRun(r.name, 'rollback', r.why)),
     };
   }
   const steps: MigrationExecution[] = [];
@@ -245,17 +248,7 @@ export async function rollbackMigrations(s: Session, names: string[], rollbacksD
     steps.push(step);
     if (step.outcome !== 'rolled-back') {
       const rest = names.slice(names.indexOf(r.name) + 1);
-      for (const n of rest)
-        steps.push({
-          name: n,
-          action: 'rollback',
-          outcome: 'not-run',
-          mode: null,
-          startedAt: null,
-          durationMs: 0,
-          lockRetries: 0,
-          error: `not attempted: the rollback of ${r.name} failed`,
-        });
+      for (const n of rest) steps.push(notRun(n, 'rollback', `not attempted: the rollback of ${r.name} failed`));
       return { ok: false, steps, problem: `the rollback of \`${r.name}\` failed: ${step.error}` };
     }
   }
@@ -334,8 +327,7 @@ export async function executeDeploy(s: Session, req: EngineRequest, io: EngineIo
     } else if (applied.interrupted) {
       failure = `interrupted (Ctrl-C) after ${applied.applied.length} migration(s)`;
     }
-    for (const n of applied.notApplied)
-      if (n !== f?.name) steps.push({ name: n, action: 'apply', outcome: 'not-run', mode: null, startedAt: null, durationMs: 0, lockRetries: 0 });
+    for (const n of applied.notApplied) if (n !== f?.name) steps.push(notRun(n, 'apply'));
 
     if (!failure) {
       const state = await finalStateOf(s, req.local, null, null);

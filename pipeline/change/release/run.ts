@@ -173,6 +173,10 @@ async function underLock(
     interruptedRecorded = true;
   }
 
+  /** This action's bundle: the gate's decision and what was executed. */
+  const storeExecution = (data: ExecutionData) =>
+    storeEvidence(store, { kind: action, breakGlass: gate.breakGlass, execution: data, interrupted: null, run: gate.run }, input.reportsDir, ctx);
+
   const base = (outcome: ExecutionData['outcome'], e: Omit<Execution, 'outcome' | 'failure'>): ExecutionData => ({
     environment: environment.name,
     action,
@@ -194,12 +198,7 @@ async function underLock(
     const noScript = action === 'rollback' && gate.migrations.some((m) => m.rollback.status !== 'paired');
     const restoreCommand = noScript ? restoreCommandFor({ backup: gate.backup, urlEnv: environment.urlEnv, policiesDir: input.policiesDir }) : null;
     const data = base('refused', { steps: [], smoke: [], finalState: await finalStateOf(s, local, null, null), restoreCommand });
-    const stored = await storeEvidence(
-      store,
-      { kind: action, breakGlass: gate.breakGlass, execution: data, interrupted: null, run: gate.run },
-      input.reportsDir,
-      ctx,
-    );
+    const stored = await storeExecution(data);
     data.evidence = stored.evidence;
     const { message, hint } = refusalMessage(gate, interruptedRecorded);
     if (stored.problem)
@@ -238,23 +237,13 @@ async function underLock(
     // leaves the marker, so the next gate reports what the database holds.
     if (!isDbopsError(e)) throw e;
     const data = base('failed', { steps: [], smoke: [], finalState: await finalStateOf(s, local, null, null), restoreCommand: null });
-    const stored = await storeEvidence(
-      store,
-      { kind: action, breakGlass: gate.breakGlass, execution: data, interrupted: null, run: gate.run },
-      input.reportsDir,
-      ctx,
-    );
+    const stored = await storeExecution(data);
     if (stored.stored) await clearInflight(store);
     if (stored.problem) ctx.log.warn(stored.problem);
     throw e;
   }
   const data = base(execution.outcome, execution);
-  const stored = await storeEvidence(
-    store,
-    { kind: action, breakGlass: gate.breakGlass, execution: data, interrupted: null, run: gate.run },
-    input.reportsDir,
-    ctx,
-  );
+  const stored = await storeExecution(data);
   data.evidence = stored.evidence;
   // The marker goes only with the bundle that explains it: an unstored bundle leaves it for the next gate.
   if (stored.stored) await clearInflight(store);
