@@ -1,4 +1,4 @@
-// Entry point: `tsx pipeline/cli/index.ts <command>`; the package bin (pipeline/bin/dbops.js) loads it too.
+// Entry point: the bundle the package bin builds from this file (pipeline/bin/bundle.js), or `tsx pipeline/cli/index.ts <command>` from the sources.
 import { runCli } from './main.ts';
 
 // A reader that goes away (`dbops --help | head`) is not dbops' failure, and must not stop a deploy
