@@ -75,7 +75,7 @@ async function openPrisma(target: DbTarget) {
     generateClient();
     generated = await importTypeScript<typeof import('../generated/prisma/client.ts')>(join(CLIENT_DIR, 'client.ts'));
   } catch (e) {
-    throw new EnvError(`The Prisma Client could not be generated into pipeline/generated/prisma: ${e instanceof Error ? e.message : String(e)}`, {
+    throw new EnvError(`The Prisma Client in pipeline/generated/prisma could not be generated or loaded: ${e instanceof Error ? e.message : String(e)}`, {
       hint: 'Run `npm run generate` to see the full output of `prisma generate --schema prisma/schema.prisma`.',
       cause: e,
     });

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSpecs } from '../../pipeline/cli/registry.ts';
-import { dbops, ROOT, testEnv } from '../helpers/cli.ts';
+import { dbops, ROOT, runDbops, testEnv } from '../helpers/cli.ts';
+import { databasePerTest, queryUrl } from '../helpers/db.ts';
 
 const exec = promisify(execFile);
 let copy: string;
@@ -110,5 +111,20 @@ describe('every command reads the same from the bundle and from the sources', ()
     const typo = ['lint', '--al'];
     const [a, b] = [await run(typo), await run(typo, FROM_SOURCES)];
     expect([a.code, a.stderr]).toEqual([2, b.stderr]);
+  });
+});
+
+describe('code generated at run time', () => {
+  const fresh = databasePerTest('bundle');
+
+  it('seed, whose Prisma Client is TypeScript generated on demand, runs from the bundle', async () => {
+    const db = await fresh();
+    // The package's own bin, as ./dbops starts it: the bundle, which cannot contain the generated client.
+    const deploy = await runDbops(['migrate', 'deploy', '--database-url', db.url, '--quiet']);
+    expect(deploy.code, deploy.all).toBe(0);
+    const seed = await runDbops(['seed', '--database-url', db.url, '--scale', '0.001', '--quiet']);
+    expect(seed.code, seed.all).toBe(0);
+    const rows = (await queryUrl(db.url, 'SELECT count(*)::int AS n FROM "Currency"')) as Array<{ n: number }>;
+    expect(rows[0]?.n).toBeGreaterThan(0);
   });
 });

@@ -284,7 +284,8 @@ export class Executor {
   async #runSplit(name: string, script: string, segments: Segment[], t: MigrationTimeouts, books: Bookkeeping): Promise<Outcome> {
     const c = this.s.client;
     const started = Date.now();
-    if (books.startSql()) await c.query(books.startSql());
+    const start = books.startSql();
+    if (start) await c.query(start);
     await c.query(`SET lock_timeout = ${t.lockTimeoutMs}; SET statement_timeout = ${t.statementTimeoutMs}`);
     let blockers: Blocker[] = [];
     let retries = 0;

@@ -34,9 +34,9 @@ export interface MigrationsFolder {
  * Reads the folder as Prisma does (spec §2): every directory is a migration (no name validation,
  * symlinks skipped), sorted with `localeCompare`; only `migration.sql` is read. A folder that does not
  * exist is an error here (Prisma would silently see "no migrations"; with dbops that is almost always a
- * wrong --migrations-dir).
+ * wrong --migrations-dir). `willPlan`: the caller plans the files next, so the parser starts loading now (warmParser).
  */
-export async function readMigrationsFolder(dir: string): Promise<MigrationsFolder> {
+export async function readMigrationsFolder(dir: string, opts: { willPlan?: boolean } = {}): Promise<MigrationsFolder> {
   const info = await stat(dir).catch(() => undefined);
   if (!info?.isDirectory()) {
     throw new ConfigError(`The migrations folder ${dir} does not exist or is not a directory.`, {
@@ -67,7 +67,7 @@ export async function readMigrationsFolder(dir: string): Promise<MigrationsFolde
       return { name, file, ...decodeSql(bytes) };
     }),
   );
-  warmParser(migrations.map((m) => m.script));
+  if (opts.willPlan) warmParser(migrations.map((m) => m.script));
   const lockfile = await readFile(join(dir, 'migration_lock.toml'), 'utf8').catch(() => null);
   return { dir, lockfile, migrations, warnings };
 }

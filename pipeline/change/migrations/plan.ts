@@ -152,7 +152,8 @@ export interface ParsedFile {
 
 /**
  * Starts loading PostgreSQL's parser (WebAssembly, ~50 ms) when one of the scripts will need it, so it
- * compiles while the caller reads policies and connects instead of when the first plan is made.
+ * compiles while a deploy connects and takes its locks instead of when the first plan is made. Only for
+ * callers that will plan: a pending load keeps a short command (migrate status) alive until it ends.
  */
 export function warmParser(scripts: Iterable<string | undefined>): void {
   for (const script of scripts) {

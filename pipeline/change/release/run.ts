@@ -118,7 +118,7 @@ export async function runAction(action: Action, input: Inputs, policies: Release
   const startedAt = new Date().toISOString();
   const env = ctx.env;
   const environment = resolveEnvironment(policies.environments, input.environment, env, input.schema);
-  const folder = await readMigrationsFolder(resolve(input.migrationsDir));
+  const folder = await readMigrationsFolder(resolve(input.migrationsDir), { willPlan: true });
   for (const w of folder.warnings) ctx.log.warn(w);
   checkLockfile(folder);
   const store = openEvidence({ backups: policies.backups, environments: policies.environments }, environment.name, env, ctx.log);

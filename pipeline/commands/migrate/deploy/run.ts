@@ -8,7 +8,7 @@ export type { DeployData };
 
 /** `dbops migrate deploy`: the folder is checked before the policy and the database are touched. */
 export async function run(input: MigrateInputs, ctx: StepContext): Promise<StepResult<DeployData>> {
-  const folder = await readMigrationsFolder(resolve(input.migrationsDir));
+  const folder = await readMigrationsFolder(resolve(input.migrationsDir), { willPlan: true });
   for (const w of folder.warnings) ctx.log.warn(w);
   checkLockfile(folder);
   const { migrations } = await ctx.policies('migrations');
