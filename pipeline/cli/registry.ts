@@ -7,6 +7,7 @@ export const GROUPS: Record<string, string> = {
   local: 'the embedded PostgreSQL cluster in .dbops/',
   rollbacks: 'paired rollback scripts',
   backup: 'encrypted, verified logical backups',
+  pitr: 'point-in-time recovery: WAL archiving and physical backups with pgBackRest',
   evidence: 'hash-chained evidence bundles of deploys and rollbacks',
 };
 
@@ -76,6 +77,36 @@ export const REGISTRY: readonly CommandEntry[] = [
     path: ['backup', 'notify'],
     spec: () => import('../commands/backup/notify/spec.ts').then((m) => m.spec),
     run: () => import('../commands/backup/notify/run.ts'),
+  },
+  {
+    path: ['pitr', 'enable'],
+    spec: () => import('../commands/pitr/enable/spec.ts').then((m) => m.spec),
+    run: () => import('../commands/pitr/run.ts').then((m) => m.enable),
+  },
+  {
+    path: ['pitr', 'backup'],
+    spec: () => import('../commands/pitr/backup/spec.ts').then((m) => m.spec),
+    run: () => import('../commands/pitr/run.ts').then((m) => m.backup),
+  },
+  {
+    path: ['pitr', 'list'],
+    spec: () => import('../commands/pitr/list/spec.ts').then((m) => m.spec),
+    run: () => import('../commands/pitr/run.ts').then((m) => m.list),
+  },
+  {
+    path: ['pitr', 'status'],
+    spec: () => import('../commands/pitr/status/spec.ts').then((m) => m.spec),
+    run: () => import('../commands/pitr/run.ts').then((m) => m.status),
+  },
+  {
+    path: ['pitr', 'verify'],
+    spec: () => import('../commands/pitr/verify/spec.ts').then((m) => m.spec),
+    run: () => import('../commands/pitr/run.ts').then((m) => m.verify),
+  },
+  {
+    path: ['pitr', 'restore'],
+    spec: () => import('../commands/pitr/restore/spec.ts').then((m) => m.spec),
+    run: () => import('../commands/pitr/run.ts').then((m) => m.restore),
   },
   { path: ['gate'], spec: () => import('../commands/gate/spec.ts').then((m) => m.spec), run: () => import('../commands/gate/run.ts') },
   { path: ['deploy'], spec: () => import('../commands/deploy/spec.ts').then((m) => m.spec), run: () => import('../commands/deploy/run.ts') },

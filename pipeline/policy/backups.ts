@@ -48,6 +48,71 @@ const Recipient = z.strictObject({
   key: z.string().regex(/^age1[02-9ac-hj-np-z]{58}$/, 'expected an age X25519 recipient (age1…, 62 characters)'),
 });
 
+const PitrDirectoryRepository = z
+  .strictObject({
+    type: z.literal('directory'),
+    path: z
+      .string()
+      .min(1)
+      .describe('Repository folder (pgBackRest repo-path), e.g. on the backup server; relative paths are resolved against the working directory.'),
+  })
+  .describe('A pgBackRest repository in a folder: the backup server, or a mount of it.');
+
+const PitrS3Repository = z
+  .strictObject({
+    type: z.literal('s3'),
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected a DNS-compatible bucket name'),
+    endpoint: z.string().min(1).describe('S3 endpoint host (pgBackRest repo-s3-endpoint), e.g. s3.eu-central-1.amazonaws.com; pgBackRest speaks HTTPS only.'),
+    region: z.string().default('us-east-1'),
+    path: z.string().startsWith('/').default('/pgbackrest').describe('Folder inside the bucket (repo-path).'),
+    uri_style: z.enum(['host', 'path']).default('host').describe('path for most S3-compatible servers (bucket in the path).'),
+    port: z.number().int().min(1).max(65535).optional(),
+    verify_tls: z.boolean().default(true).describe('Check the server certificate (repo-storage-verify-tls); turn off only for a test server.'),
+    ca_file: z.string().optional().describe('CA certificate that signs the server certificate (repo-storage-ca-file).'),
+    key_env: EnvName.default('PGBACKREST_S3_KEY').describe('Environment variable holding the access key id, read when the configuration is written.'),
+    secret_env: EnvName.default('PGBACKREST_S3_KEY_SECRET'),
+    cipher_pass_env: EnvName.describe(
+      "Environment variable holding the repository cipher passphrase (aes-256-cbc, pgBackRest's own encryption), read when the configuration is written and stored only in its 0600 file.",
+    ),
+  })
+  .describe('An S3 (or S3-compatible) pgBackRest repository, encrypted with a passphrase: the offsite copy.');
+
+export const PitrRepository = z.discriminatedUnion('type', [PitrDirectoryRepository, PitrS3Repository]);
+export type PitrRepository = z.output<typeof PitrRepository>;
+
+export const PitrPolicy = z
+  .strictObject({
+    stanza: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'expected a stanza name of letters, digits, - and _')
+      .default('main')
+      .describe("pgBackRest's name for this cluster."),
+    repositories: z
+      .array(PitrRepository)
+      .max(4)
+      .default([])
+      .describe('Where base backups and WAL go, repo1 first; WAL is pushed to every one. Empty: one folder in the PITR state folder (laptops, tests).'),
+    state_dir: z
+      .string()
+      .min(1)
+      .default('.dbops/pitr')
+      .describe(
+        "Folder for dbops' pgBackRest configuration (0600), its log, lock and spool folders and the verification records; the embedded cluster keeps them in its own folder.",
+      ),
+    archive_timeout: Duration.default('60s').describe('archive_timeout: the longest a committed change waits for its WAL segment to be archived.'),
+    compress: z.enum(['zst', 'lz4', 'gz', 'none']).default('zst').describe('pgBackRest compress-type.'),
+    process_max: z.number().int().min(1).max(64).default(2).describe('pgBackRest process-max for backup, restore and asynchronous archiving.'),
+    objectives: z
+      .strictObject({
+        rpo: Duration.default('15min').describe('Recovery point objective: the most committed data a disaster may lose.'),
+        rto: Duration.default('4h').describe('Recovery time objective: the longest a recovery may take.'),
+      })
+      .prefault({}),
+    full_max_age: Duration.default('8d').describe('The gate accepts (backup.mode: pitr) a verified full backup at most this old.'),
+  })
+  .describe('Point-in-time recovery with pgBackRest: continuous WAL archiving plus physical base backups.');
+export type PitrPolicy = z.output<typeof PitrPolicy>;
+
 export const BackupsPolicy = z
   .strictObject({
     version: z.literal(1).describe('Policy file format version.'),
@@ -125,6 +190,7 @@ export const BackupsPolicy = z
           .describe('slack: {text, blocks} (Slack, Mattermost, Rocket.Chat, Teams workflows); json: the dbops event object.'),
       })
       .prefault({}),
+    pitr: PitrPolicy.optional().describe('Point-in-time recovery (pgBackRest). Absent: `dbops pitr` commands use the defaults, deploys take no restore point.'),
     progress_interval: Duration.default('30s').describe('How often a running backup or verification logs bytes, rate and ETA when not on a terminal (CI).'),
   })
   .describe('policies/backups.yaml: how backups are taken, encrypted, stored, verified, kept and announced.');

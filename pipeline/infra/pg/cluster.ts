@@ -317,6 +317,25 @@ export async function startCluster(c: Cluster, log: Logger): Promise<Cluster> {
   }
 }
 
+/**
+ * Restarts the server of a data directory with the options it was started with (pg_ctl keeps them in
+ * postmaster.opts), as the server's OS user; detached, so the server outlives this process.
+ */
+export async function restartServerIn(dataDir: string, logFile: string, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const pgCtl = await pgTool(await findPgBinaries(env), 'pg_ctl');
+  const { runAs, sh } = await serverShell(log);
+  if (runAs) {
+    await writeFile(logFile, '', { flag: 'a' });
+    await chown(logFile, runAs.uid, runAs.gid);
+  }
+  log.info({ dataDir }, 'restarting PostgreSQL');
+  const out = await sh({ nothrow: true, detached: true })`${pgCtl} -D ${dataDir} -l ${logFile} -m fast -w -t 120 restart`;
+  if (out.exitCode !== 0)
+    throw new EnvError(`pg_ctl could not restart the server of ${dataDir} (exit ${out.exitCode}): ${out.stderr.trim() || out.stdout.trim()}`, {
+      hint: `Its log: ${logFile}`,
+    });
+}
+
 export const stopCluster = (c: Cluster, log: Logger, mode: 'fast' | 'immediate' = 'fast'): Promise<boolean> => stopServer(c.bins, c.dataDir, log, mode);
 
 export async function destroyCluster(c: Cluster, log: Logger): Promise<void> {

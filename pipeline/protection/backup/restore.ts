@@ -22,6 +22,7 @@ import { ProgressMeter } from './progress.ts';
 import { compareTableManifests, computeTableManifest, MANIFEST_SETTINGS, type ManifestDifference } from './tables.ts';
 import { formatBytes, formatMs } from '../../core/format.ts';
 import type { Runtime } from '../../core/runtime.ts';
+import { runTool } from '../../core/tool.ts';
 
 /**
  * What `backup verify` and `backup restore` share: reading a stored backup back (SHA-256 of the ciphertext,
@@ -40,51 +41,6 @@ export const interruptedError = (what: string): EnvError =>
 
 /** `dbname='…'` for --dbname: a bare name containing `=` or starting with `postgresql://` would be read as a connection string. */
 export const conninfoDatabase = (name: string): string => `dbname='${name.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-
-export interface ToolRun {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  durationMs: number;
-}
-
-/**
- * Runs a client tool to completion. Ctrl-C (the signal) kills it; the caller checks `signal.aborted`.
- * Spawned directly rather than through the zx shell: zx goes through bash, whose start-up files can add
- * their own lines to stderr (which toolError reads) and which turns a missing binary into exit 127 instead
- * of an error that names it.
- */
-export function runTool(
-  path: string,
-  args: string[],
-  opts: { env: NodeJS.ProcessEnv; signal: AbortSignal; log: Logger; keepStdout?: boolean },
-): Promise<ToolRun> {
-  const started = performance.now();
-  opts.log.debug({ tool: path, args }, 'exec');
-  return new Promise((resolve, reject) => {
-    if (opts.signal.aborted) return resolve({ code: null, signal: null, stdout: '', stderr: '', durationMs: 0 });
-    const child = spawn(path, args, { env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout = opts.keepStdout ? stdout + d : (stdout + d).slice(-16_384);
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr = (stderr + d).slice(-65_536);
-    });
-    const kill = () => child.kill('SIGTERM');
-    opts.signal.addEventListener('abort', kill, { once: true });
-    child.once('error', (e) => {
-      opts.signal.removeEventListener('abort', kill);
-      reject(new EnvError(`Could not run ${path}: ${e.message}`, { cause: e }));
-    });
-    child.once('close', (code, signal) => {
-      opts.signal.removeEventListener('abort', kill);
-      resolve({ code, signal, stdout, stderr, durationMs: performance.now() - started });
-    });
-  });
-}
 
 /** The lines of a tool's stderr that say what went wrong (pg_restore prints the failing statement after its error). */
 export function toolError(stderr: string, fallback = 'no error output'): string {

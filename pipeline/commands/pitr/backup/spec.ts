@@ -1,0 +1,15 @@
+import { z } from 'zod';
+import { defineCommand } from '../../../cli/contract.ts';
+import { PitrInputs } from '../flags.ts';
+
+export const PitrBackupInputs = PitrInputs.extend({
+  type: z.enum(['full', 'diff', 'incr']).default('incr').describe('full, diff (changes since the last full) or incr (since the last backup)'),
+});
+export type PitrBackupInputs = z.output<typeof PitrBackupInputs>;
+
+export const spec = defineCommand({
+  path: ['pitr', 'backup'],
+  summary: 'take a physical base backup with pgBackRest (--type full|diff|incr)',
+  examples: ['dbops pitr backup --type full', 'dbops pitr backup --type incr --json'],
+  inputs: PitrBackupInputs,
+});

@@ -1,0 +1,148 @@
+import type { StepModule } from '../../cli/contract.ts';
+import { UsageError } from '../../core/errors.ts';
+import { formatAge, formatBytes, formatMs } from '../../core/format.ts';
+import {
+  enablePitr,
+  pitrBackup,
+  pitrList,
+  pitrRestore,
+  pitrStatus,
+  pitrVerify,
+  type PitrBackupData,
+  type PitrEnableData,
+  type PitrListData,
+  type PitrRestoreData,
+  type PitrStatusData,
+  type PitrVerifyData,
+  type RestoreTarget,
+} from '../../protection/pitr/index.ts';
+import type { PitrBackupInputs } from './backup/spec.ts';
+import type { PitrInputs } from './flags.ts';
+import type { PitrRestoreInputs } from './restore/spec.ts';
+
+const ago = (iso: string | null | undefined) => (iso ? `${formatAge(Date.now() - Date.parse(iso))} ago` : 'never');
+
+export const enable: StepModule<PitrInputs, PitrEnableData> = {
+  async run(_input, ctx) {
+    const { backups } = await ctx.policies('backups');
+    return { verdict: 'pass', findings: [], data: await enablePitr({ target: await ctx.database(), backups: backups.value }, ctx) };
+  },
+  render({ data: d }) {
+    if (d.install) {
+      return [
+        `${d.database}: its data directory is not on this machine, so dbops changed nothing. Install this on the backup server (pgBackRest reaching the database host through its TLS server, pg1-host) and on the database server:`,
+        '',
+        `${d.configPath}:`,
+        d.install.pgbackrestConf,
+        'postgresql.conf (or an included file):',
+        d.install.postgresqlConf,
+        'Then, on the backup server:',
+        ...d.install.commands.map((c) => `  ${c}`),
+        '',
+        'and `dbops pitr status` to prove archiving works.',
+        '',
+      ].join('\n');
+    }
+    const what = d.actions.length ? d.actions.map((a) => `  - ${a}`).join('\n') : '  nothing to change: everything was in place';
+    return `PITR for ${d.database} (stanza ${d.stanza}, data directory ${d.dataDir}):\n${what}\nWAL archiving works: pgbackrest check passed. Configuration: ${d.configPath}.\n`;
+  },
+};
+
+export const backup: StepModule<PitrBackupInputs, PitrBackupData> = {
+  async run(input, ctx) {
+    const { backups } = await ctx.policies('backups');
+    return { verdict: 'pass', findings: [], data: await pitrBackup({ target: await ctx.database(), backups: backups.value, type: input.type }, ctx) };
+  },
+  render: ({ data: { backup: b, durationMs } }) =>
+    `Backup ${b.label} (${b.type}${b.prior ? ` on ${b.prior}` : ''}) in ${formatMs(durationMs)}: ${formatBytes(b.sizeBytes)} of cluster, ${formatBytes(b.repositoryBytes)} in repository ${b.repo}; WAL ${b.walStart}…${b.walStop}.\n`,
+};
+
+export const list: StepModule<PitrInputs, PitrListData> = {
+  async run(_input, ctx) {
+    const { backups } = await ctx.policies('backups');
+    return { verdict: 'pass', findings: [], data: await pitrList({ target: await ctx.database(), backups: backups.value }, ctx) };
+  },
+  render({ data: d }) {
+    if (d.backups.length === 0) return `Stanza ${d.stanza}: no backups yet. Take one with \`dbops pitr backup --type full\`.\n`;
+    const rows = d.backups.map(
+      (b) =>
+        `  ${b.label.padEnd(26)} ${b.type.padEnd(4)}  ${b.stoppedAt}  ${formatBytes(b.repositoryBytes).padStart(10)}  ${b.verified ? (b.verified.ok ? `verified ${ago(b.verified.at)}` : `VERIFY FAILED ${ago(b.verified.at)}`) : 'not verified'}`,
+    );
+    const wal = d.archive ? `Archived WAL: ${d.archive.min} … ${d.archive.max}` : 'No WAL archived yet.';
+    return `Stanza ${d.stanza}: ${d.backups.length} backup(s), oldest first\n${rows.join('\n')}\n${wal}\n`;
+  },
+};
+
+export const status: StepModule<PitrInputs, PitrStatusData> = {
+  async run(_input, ctx) {
+    const { backups } = await ctx.policies('backups');
+    const { data, findings } = await pitrStatus({ target: await ctx.database(), backups: backups.value }, ctx);
+    return { verdict: findings.some((f) => f.severity === 'error') ? 'fail' : 'pass', findings, data };
+  },
+  render({ data: d, findings }) {
+    const a = d.archiving;
+    const full = d.repository.backups.full;
+    const lines = [
+      `Stanza ${d.stanza}`,
+      `  last archived   ${a.lastArchivedWal ?? 'none'} (${ago(a.lastArchivedAt)}); current ${a.currentWal}; ${a.ready} waiting`,
+      `  failures        ${a.failedCount}${a.lastFailedAt ? ` (newest ${a.lastFailedWal}, ${ago(a.lastFailedAt)})` : ''}`,
+      `  repository      WAL up to ${d.repository.archiveMax ?? 'none'}; newest full ${full ? `${full.label} (${ago(full.stoppedAt)})` : 'none'}`,
+      `  verification    ${d.lastVerification ? `${d.lastVerification.ok ? 'passed' : 'FAILED'} ${ago(d.lastVerification.at)}` : 'never (dbops pitr verify)'}`,
+      `  RPO exposure    ${formatAge(d.exposureMs)} (objective ${formatAge(d.rpoMs)})`,
+      '',
+      ...findings.map((f) => `✗ ${f.message}${f.help ? `\n  Fix: ${f.help}` : ''}`),
+      findings.length ? '' : 'Healthy: archiving works and the exposure is within the objective.',
+    ];
+    return `${lines.join('\n')}\n`;
+  },
+};
+
+export const verify: StepModule<PitrInputs, PitrVerifyData> = {
+  async run(_input, ctx) {
+    const { backups } = await ctx.policies('backups');
+    const data = await pitrVerify({ target: await ctx.database(), backups: backups.value }, ctx);
+    const findings = data.record.problems.map((p) => ({ rule: 'pitr/verify', severity: 'error' as const, message: p }));
+    return { verdict: data.record.ok ? 'pass' : 'fail', findings, data };
+  },
+  render: ({ data: { record: r } }) =>
+    r.ok
+      ? `Repository verified in ${formatMs(r.durationMs)}: ${r.backups.length} backup(s) and their WAL, every file's checksum.\n`
+      : `Repository verification FAILED (${formatMs(r.durationMs)}):\n${r.problems.map((p) => `  ✗ ${p}`).join('\n')}\n`,
+};
+
+function restoreTarget(input: PitrRestoreInputs): RestoreTarget {
+  const given = [input.to !== undefined, input.toRestorePoint !== undefined, input.latest].filter(Boolean).length;
+  if (given !== 1) throw new UsageError('Give exactly one of --to TIME, --to-restore-point NAME or --latest.');
+  if (input.to !== undefined) return { kind: 'time', time: input.to };
+  if (input.toRestorePoint !== undefined) return { kind: 'name', name: input.toRestorePoint };
+  return { kind: 'latest' };
+}
+
+export const restore: StepModule<PitrRestoreInputs, PitrRestoreData> = {
+  async run(input, ctx) {
+    const to = restoreTarget(input);
+    const { backups } = await ctx.policies('backups');
+    const data = await pitrRestore(
+      { target: await ctx.database(), backups: backups.value, to, targetDir: input.targetDir, port: input.port, force: input.force },
+      ctx,
+    );
+    const failed = data.phases.filter((p) => !p.ok);
+    return {
+      verdict: failed.length ? 'fail' : 'pass',
+      findings: failed.map((p) => ({ rule: 'pitr/restore-check', severity: 'error' as const, message: p.message })),
+      data,
+    };
+  },
+  render({ data: d }) {
+    const to = d.target.kind === 'time' ? `time ${d.target.time}` : d.target.kind === 'name' ? `restore point ${d.target.name}` : 'the latest archived WAL';
+    return [
+      `Restored to ${to}${d.backup ? ` from backup ${d.backup}` : ''} into ${d.dataDir}:`,
+      ...d.phases.map((p) => `  ${p.ok ? '✓' : '✗'} ${p.name.padEnd(22)} ${formatMs(p.durationMs).padStart(9)}  ${p.message}`),
+      `  total ${formatMs(d.totalMs)}`,
+      '',
+      `Running on ${d.url}`,
+      `Stop it with: ${d.stopCommand}`,
+      '',
+    ].join('\n');
+  },
+};

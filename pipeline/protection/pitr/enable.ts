@@ -1,0 +1,182 @@
+import { chown, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { sleep } from '../../core/duration.ts';
+import { ConfigError } from '../../core/errors.ts';
+import { redact } from '../../core/redact.ts';
+import type { Runtime } from '../../core/runtime.ts';
+import { withClient } from '../../infra/db/client.ts';
+import type { DbTarget } from '../../infra/db/url.ts';
+import { localDir } from '../../infra/pg/local.ts';
+import { restartServerIn } from '../../infra/pg/cluster.ts';
+import { mustPgbackrest, renderConfig, writeConfig } from '../../infra/pgbackrest/pgbackrest.ts';
+import type { BackupsPolicy } from '../../policy/backups.ts';
+import {
+  archiveSettingsOf,
+  ARCHIVE_SETTINGS,
+  INCLUDE_LINE,
+  INCLUDE_NAME,
+  includePath,
+  pgbackrestConfigOf,
+  pgbackrestFor,
+  repositoriesOf,
+  resolveSite,
+  type ArchiveSetting,
+  type PitrSite,
+} from './site.ts';
+
+export interface PitrEnableData {
+  database: string;
+  stanza: string;
+  site: 'local' | 'remote';
+  embedded: boolean;
+  dataDir: string;
+  stateDir: string;
+  configPath: string;
+  /** What this run changed, in order; empty when everything was already in place. */
+  actions: string[];
+  restarted: boolean;
+  /** For a remote server: the files to install there (secrets masked). */
+  install?: { pgbackrestConf: string; postgresqlConf: string; commands: string[] };
+}
+
+const CONFIG_COMMENT = 'Written by `dbops pitr enable` from policies/backups.yaml (pitr:); dbops rewrites it, edit the policy instead.';
+
+const settingsText = (wanted: Record<string, string>) =>
+  `# Written by \`dbops pitr enable\`: WAL archiving through pgBackRest. dbops rewrites this file; edit policies/backups.yaml (pitr:) instead.\n${Object.entries(
+    wanted,
+  )
+    .map(([k, v]) => `${k} = '${v.replace(/'/g, "''")}'`)
+    .join('\n')}\n`;
+
+async function writeOwned(path: string, text: string, site: PitrSite): Promise<boolean> {
+  if ((await readFile(path, 'utf8').catch(() => undefined)) === text) return false;
+  const temp = `${path}.${process.pid}.tmp`;
+  await writeFile(temp, text, { mode: 0o644 });
+  if (site.runAs) await chown(temp, site.runAs.uid, site.runAs.gid);
+  await rename(temp, path);
+  return true;
+}
+
+async function ensureFolder(path: string, site: PitrSite): Promise<void> {
+  await mkdir(path, { recursive: true, mode: 0o750 });
+  if (site.runAs) await chown(path, site.runAs.uid, site.runAs.gid);
+}
+
+const readSettings = (target: DbTarget, rt: Runtime) =>
+  withClient(target, { log: rt.log, applicationName: 'dbops pitr enable' }, async (c) => {
+    const { rows } = await c.query<{ name: string; setting: string; sourcefile: string | null; sourceline: number | null; pending_restart: boolean }>(
+      `SELECT name, setting, sourcefile, sourceline, pending_restart FROM pg_settings WHERE name = ANY($1::text[])`,
+      [ARCHIVE_SETTINGS],
+    );
+    return Object.fromEntries(
+      rows.map((s) => [s.name, { name: s.name, setting: s.setting, sourcefile: s.sourcefile, sourceline: s.sourceline, pendingRestart: s.pending_restart }]),
+    ) as Record<string, ArchiveSetting>;
+  });
+
+const reload = (target: DbTarget, rt: Runtime) =>
+  withClient(target, { log: rt.log, applicationName: 'dbops pitr enable' }, (c) => c.query('SELECT pg_reload_conf()'));
+
+/** archive_timeout is reported in seconds, archive_mode as on/off: the wanted text compared as the server shows it. */
+const effective = (wanted: string, s: ArchiveSetting | undefined) => s !== undefined && s.setting === wanted;
+
+/**
+ * After a reload, the settings the server reports: waits until each wanted one is in force or waits for a
+ * restart (the postmaster applies a reload asynchronously).
+ */
+async function settle(target: DbTarget, wanted: Record<string, string>, rt: Runtime): Promise<Record<string, ArchiveSetting>> {
+  let settings = await readSettings(target, rt);
+  for (let i = 0; i < 50 && !Object.entries(wanted).every(([k, v]) => effective(v, settings[k]) || settings[k]?.pendingRestart); i++) {
+    await sleep(100, rt.signal);
+    settings = await readSettings(target, rt);
+  }
+  return settings;
+}
+
+/** Settings another file sets after dbops' include (postgresql.auto.conf, a later line): named, with the fix. */
+function overridden(wanted: Record<string, string>, settings: Record<string, ArchiveSetting>, site: PitrSite): string[] {
+  return Object.entries(wanted)
+    .filter(
+      ([k, v]) => !effective(v, settings[k]) && !settings[k]?.pendingRestart && settings[k]?.sourcefile && !settings[k]!.sourcefile!.endsWith(INCLUDE_NAME),
+    )
+    .map(([k]) => {
+      const s = settings[k]!;
+      const fix = s.sourcefile!.endsWith('postgresql.auto.conf') ? `run \`ALTER SYSTEM RESET ${k}\`` : `remove that line`;
+      return `${k} is set to '${s.setting}' by ${s.sourcefile}:${s.sourceline}, which wins over ${includePath(site)}: ${fix}`;
+    });
+}
+
+/**
+ * Turns on WAL archiving through pgBackRest for a cluster on this machine: pgBackRest's configuration,
+ * dbops' settings include file (never ALTER SYSTEM), a reload or, for archive_mode, a restart only when
+ * needed, stanza-create and check. Running it again changes nothing when all is in place and rewrites what
+ * drifted. For a cluster elsewhere it returns what to install there.
+ */
+export async function enablePitr(input: { target: DbTarget; backups: BackupsPolicy }, rt: Runtime): Promise<PitrEnableData> {
+  const site = await resolveSite(input.target, input.backups, rt);
+  const config = pgbackrestConfigOf(site, rt.env);
+  const wanted = archiveSettingsOf(site);
+  const data: PitrEnableData = {
+    database: `${site.target.host}:${site.target.port}/${site.target.database}`,
+    stanza: site.policy.stanza,
+    site: site.kind,
+    embedded: site.embedded,
+    dataDir: site.dataDir,
+    stateDir: site.stateDir,
+    configPath: site.configPath,
+    actions: [],
+    restarted: false,
+  };
+  if (site.kind === 'remote') {
+    data.install = {
+      pgbackrestConf: redact(renderConfig(config, CONFIG_COMMENT)),
+      postgresqlConf: settingsText(wanted),
+      commands: [
+        `pgbackrest --config=${site.configPath} --stanza=${site.policy.stanza} stanza-create`,
+        `pgbackrest --config=${site.configPath} --stanza=${site.policy.stanza} check`,
+      ],
+    };
+    return data;
+  }
+
+  for (const folder of [site.stateDir, ...['log', 'lock', 'spool'].map((f) => join(site.stateDir, f))]) await ensureFolder(folder, site);
+  for (const [i, repo] of repositoriesOf(site).entries())
+    if (repo.type === 'directory') await ensureFolder(config['global']![`repo${i + 1}-path`] as string, site);
+  if (await writeConfig(site.configPath, renderConfig(config, CONFIG_COMMENT), site.runAs)) data.actions.push(`wrote ${site.configPath}`);
+
+  if (await writeOwned(includePath(site), settingsText(wanted), site)) data.actions.push(`wrote ${includePath(site)}`);
+  const conf = await readFile(site.configFile, 'utf8');
+  if (!conf.split('\n').some((l) => l.trim().startsWith(`include_if_exists = '${INCLUDE_NAME}'`))) {
+    await writeOwned(site.configFile, `${conf.endsWith('\n') ? conf : `${conf}\n`}${INCLUDE_LINE}\n`, site);
+    data.actions.push(`included ${INCLUDE_NAME} from ${site.configFile}`);
+  }
+
+  let settings = site.settings;
+  if (!Object.entries(wanted).every(([k, v]) => effective(v, settings[k]))) {
+    await reload(site.target, rt);
+    settings = await settle(site.target, wanted, rt);
+    data.actions.push('reloaded the server configuration');
+    const wins = overridden(wanted, settings, site);
+    if (wins.length) throw new ConfigError(`dbops' archiving settings are overridden:\n${wins.map((w) => `  ${w}`).join('\n')}`);
+    if (Object.keys(wanted).some((k) => settings[k]?.pendingRestart)) {
+      rt.progress(`Restarting PostgreSQL (${site.dataDir}) for archive_mode …`);
+      const logFile = site.embedded ? join(localDir(rt.env), 'postgres.log') : join(site.stateDir, 'postgres.log');
+      await restartServerIn(site.dataDir, logFile, rt.log, rt.env);
+      data.restarted = true;
+      data.actions.push('restarted PostgreSQL (archive_mode takes effect only at start)');
+      settings = await readSettings(site.target, rt);
+    }
+    const missing = Object.entries(wanted).filter(([k, v]) => !effective(v, settings[k]));
+    if (missing.length)
+      throw new ConfigError(
+        `After the reload${data.restarted ? ' and restart' : ''} the server still reports ${missing.map(([k]) => `${k} = '${settings[k]?.setting ?? '?'}'`).join(', ')}.`,
+        { hint: `Check that ${site.configFile} includes ${INCLUDE_NAME} after every other setting of these names.` },
+      );
+  }
+
+  const p = pgbackrestFor(site, rt);
+  const created = await mustPgbackrest(p, 'stanza-create');
+  if (!/already exists/.test(created.stdout)) data.actions.push(`created stanza ${site.policy.stanza}`);
+  rt.progress('Checking that WAL reaches every repository (pgbackrest check) …');
+  await mustPgbackrest(p, 'check');
+  return data;
+}

@@ -1,0 +1,257 @@
+import { access, mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseDuration } from '../../core/duration.ts';
+import { ConfigError } from '../../core/errors.ts';
+import { formatAge } from '../../core/format.ts';
+import type { Finding } from '../../core/result.ts';
+import type { Runtime } from '../../core/runtime.ts';
+import { withClient } from '../../infra/db/client.ts';
+import type { DbTarget } from '../../infra/db/url.ts';
+import { parseInfo, parseVerify, type PhysicalBackup, type StanzaInfo } from '../../infra/pgbackrest/info.ts';
+import { mustPgbackrest, runPgbackrest, type Pgbackrest } from '../../infra/pgbackrest/pgbackrest.ts';
+import type { BackupsPolicy } from '../../policy/backups.ts';
+import { pgbackrestFor, resolveSite, type PitrSite } from './site.ts';
+
+/** A `dbops pitr verify` run, kept in the state folder where status, list and the gate read it. */
+export interface PitrVerification {
+  at: string;
+  ok: boolean;
+  problems: string[];
+  /** The backups the repository held when it was verified: a backup is verified when its newest record passed. */
+  backups: string[];
+  durationMs: number;
+}
+
+/** An open site: pgBackRest configured for it by `dbops pitr enable`. */
+export interface OpenSite {
+  site: PitrSite;
+  pgbackrest: Pgbackrest;
+}
+
+export async function openSite(target: DbTarget, backups: BackupsPolicy, rt: Runtime): Promise<OpenSite> {
+  const site = await resolveSite(target, backups, rt);
+  const pgbackrest = pgbackrestFor(site, rt);
+  if (
+    !(await access(site.configPath).then(
+      () => true,
+      () => false,
+    ))
+  )
+    throw new ConfigError(`PITR is not set up for ${site.target.host}:${site.target.port}: there is no ${site.configPath}.`, {
+      hint: 'Run `dbops pitr enable` first.',
+    });
+  return { site, pgbackrest };
+}
+
+export async function stanzaInfo(p: Pgbackrest): Promise<StanzaInfo> {
+  const out = await mustPgbackrest(p, 'info', ['--output=json']);
+  return parseInfo(out.stdout, p.stanza);
+}
+
+const verificationsDir = (site: PitrSite) => join(site.stateDir, 'verifications');
+
+export async function readVerifications(site: PitrSite): Promise<PitrVerification[]> {
+  const names = await readdir(verificationsDir(site)).catch(() => [] as string[]);
+  const records: PitrVerification[] = [];
+  for (const name of names.filter((n) => n.endsWith('.json')).sort()) {
+    try {
+      records.push(JSON.parse(await readFile(join(verificationsDir(site), name), 'utf8')) as PitrVerification);
+    } catch {
+      /* a record cut short by a crash is not a verification */
+    }
+  }
+  return records;
+}
+
+/** Whether a backup's newest verification passed; undefined when none covered it. */
+export function verifiedState(label: string, records: PitrVerification[]): { ok: boolean; at: string } | undefined {
+  const last = records.filter((r) => r.backups.includes(label)).at(-1);
+  return last ? { ok: last.ok, at: last.at } : undefined;
+}
+
+export interface PitrBackupData {
+  stanza: string;
+  backup: PhysicalBackup;
+  durationMs: number;
+}
+
+/** `pitr backup`: one pgBackRest backup of the given type; what pgBackRest lists afterwards is the result. */
+export async function pitrBackup(input: { target: DbTarget; backups: BackupsPolicy; type: 'full' | 'diff' | 'incr' }, rt: Runtime): Promise<PitrBackupData> {
+  const { pgbackrest } = await openSite(input.target, input.backups, rt);
+  const before = new Set((await stanzaInfo(pgbackrest)).backups.map((b) => b.label));
+  const started = performance.now();
+  rt.progress(`Taking a ${input.type} backup with pgBackRest …`);
+  await mustPgbackrest(pgbackrest, 'backup', [`--type=${input.type}`, '--annotation=dbops=pitr backup']);
+  const made = (await stanzaInfo(pgbackrest)).backups.filter((b) => !before.has(b.label)).at(-1);
+  if (!made) throw new ConfigError('pgbackrest backup exited 0 but lists no new backup.');
+  return { stanza: pgbackrest.stanza, backup: made, durationMs: Math.round(performance.now() - started) };
+}
+
+export interface PitrListData {
+  stanza: string;
+  archive: StanzaInfo['archive'];
+  backups: Array<PhysicalBackup & { verified: { ok: boolean; at: string } | null }>;
+}
+
+export async function pitrList(input: { target: DbTarget; backups: BackupsPolicy }, rt: Runtime): Promise<PitrListData> {
+  const { site, pgbackrest } = await openSite(input.target, input.backups, rt);
+  const info = await stanzaInfo(pgbackrest);
+  const records = await readVerifications(site);
+  return { stanza: info.stanza, archive: info.archive, backups: info.backups.map((b) => ({ ...b, verified: verifiedState(b.label, records) ?? null })) };
+}
+
+export interface PitrVerifyData {
+  stanza: string;
+  record: PitrVerification;
+}
+
+/** `pitr verify`: pgBackRest's verify, judged by what it prints (it exits 0 on corruption), recorded. */
+export async function pitrVerify(input: { target: DbTarget; backups: BackupsPolicy }, rt: Runtime): Promise<PitrVerifyData> {
+  const { site, pgbackrest } = await openSite(input.target, input.backups, rt);
+  const info = await stanzaInfo(pgbackrest);
+  const started = performance.now();
+  const out = await runPgbackrest(pgbackrest, 'verify');
+  const findings = parseVerify(`${out.stdout}\n${out.stderr}`);
+  if (out.code !== 0) findings.problems.push(`pgbackrest verify exited ${out.code}`);
+  const record: PitrVerification = {
+    at: new Date().toISOString(),
+    ok: findings.ok && out.code === 0,
+    problems: findings.problems,
+    backups: info.backups.map((b) => b.label),
+    durationMs: Math.round(performance.now() - started),
+  };
+  await mkdir(verificationsDir(site), { recursive: true });
+  const file = join(verificationsDir(site), `${record.at.replace(/[:.]/g, '')}.json`);
+  await writeFile(`${file}.tmp`, `${JSON.stringify(record, null, 2)}\n`);
+  await rename(`${file}.tmp`, file);
+  return { stanza: pgbackrest.stanza, record };
+}
+
+/** What `pitr status` measures. */
+export interface PitrStatusData {
+  stanza: string;
+  archiving: {
+    lastArchivedWal: string | null;
+    lastArchivedAt: string | null;
+    failedCount: number;
+    lastFailedWal: string | null;
+    lastFailedAt: string | null;
+    /** WAL segments waiting for archive_command (.ready files), and how long the oldest has waited. */
+    ready: number;
+    oldestReadyAt: string | null;
+    currentWal: string;
+  };
+  repository: { archiveMax: string | null; backups: Partial<Record<'full' | 'diff' | 'incr', PhysicalBackup>> };
+  lastVerification: PitrVerification | null;
+  /** How much committed work a disaster now would lose, at most (ms), against the objective. */
+  exposureMs: number;
+  rpoMs: number;
+}
+
+/** The LSN where a WAL segment ends (16 MiB segments, the default), as a number: comparing needs no server. */
+const segmentEnd = (wal: string, segmentBytes: number): bigint => {
+  const log = BigInt(`0x${wal.slice(8, 16)}`);
+  const seg = BigInt(`0x${wal.slice(16, 24)}`);
+  return (log << 32n) + (seg + 1n) * BigInt(segmentBytes);
+};
+
+/**
+ * RPO exposure now: with WAL waiting to be archived (.ready), the age of the oldest waiting segment; with
+ * WAL written after the last archived segment, the time since that segment was archived (what is beyond it
+ * exists only on the server); otherwise nothing.
+ */
+export function exposureOf(a: { oldestReadyAt: string | null; lastArchivedAt: string | null; unarchivedBytes: bigint }, now: Date): number {
+  if (a.oldestReadyAt) return Math.max(0, now.getTime() - Date.parse(a.oldestReadyAt));
+  if (a.unarchivedBytes > 0n && a.lastArchivedAt) return Math.max(0, now.getTime() - Date.parse(a.lastArchivedAt));
+  return 0;
+}
+
+export async function pitrStatus(input: { target: DbTarget; backups: BackupsPolicy }, rt: Runtime): Promise<{ data: PitrStatusData; findings: Finding[] }> {
+  const { site, pgbackrest } = await openSite(input.target, input.backups, rt);
+  const now = new Date();
+  const facts = await withClient(site.target, { log: rt.log, applicationName: 'dbops pitr status' }, async (c) => {
+    const { rows } = await c.query<{
+      last_archived_wal: string | null;
+      last_archived_time: string | null;
+      failed_count: string;
+      last_failed_wal: string | null;
+      last_failed_time: string | null;
+      ready: string;
+      oldest_ready: string | null;
+      current_wal: string;
+      current_lsn: string;
+      segment_bytes: string;
+    }>(
+      `SELECT a.last_archived_wal, to_char(a.last_archived_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS last_archived_time,
+              a.failed_count, a.last_failed_wal, to_char(a.last_failed_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS last_failed_time,
+              (SELECT count(*) FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready') AS ready,
+              (SELECT to_char(min(modification) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready') AS oldest_ready,
+              pg_walfile_name(pg_current_wal_lsn()) AS current_wal, (pg_current_wal_lsn() - '0/0')::text AS current_lsn,
+              (SELECT setting FROM pg_settings WHERE name = 'wal_segment_size') AS segment_bytes
+         FROM pg_stat_archiver a`,
+    );
+    return rows[0]!;
+  });
+  const info = await stanzaInfo(pgbackrest);
+  const records = await readVerifications(site);
+  const newest = (type: 'full' | 'diff' | 'incr') => info.backups.filter((b) => b.type === type).at(-1);
+  const unarchivedBytes = facts.last_archived_wal
+    ? BigInt(facts.current_lsn) - segmentEnd(facts.last_archived_wal.slice(0, 24), Number(facts.segment_bytes))
+    : BigInt(facts.current_lsn);
+  const data: PitrStatusData = {
+    stanza: site.policy.stanza,
+    archiving: {
+      lastArchivedWal: facts.last_archived_wal,
+      lastArchivedAt: facts.last_archived_time,
+      failedCount: Number(facts.failed_count),
+      lastFailedWal: facts.last_failed_wal,
+      lastFailedAt: facts.last_failed_time,
+      ready: Number(facts.ready),
+      oldestReadyAt: facts.oldest_ready,
+      currentWal: facts.current_wal,
+    },
+    repository: {
+      archiveMax: info.archive?.max ?? null,
+      backups: Object.fromEntries((['full', 'diff', 'incr'] as const).flatMap((t) => (newest(t) ? [[t, newest(t)!]] : []))),
+    },
+    lastVerification: records.at(-1) ?? null,
+    exposureMs: exposureOf({ oldestReadyAt: facts.oldest_ready, lastArchivedAt: facts.last_archived_time, unarchivedBytes }, now),
+    rpoMs: parseDuration(site.policy.objectives.rpo) ?? 15 * 60_000,
+  };
+  return { data, findings: statusFindings(data) };
+}
+
+/** What is wrong with the physical tier, as findings (errors fail the status). */
+export function statusFindings(d: PitrStatusData): Finding[] {
+  const findings: Finding[] = [];
+  const a = d.archiving;
+  const failing = a.lastFailedAt !== null && (a.lastArchivedAt === null || a.lastFailedAt > a.lastArchivedAt);
+  if (failing)
+    findings.push({
+      rule: 'pitr/archiving-failing',
+      severity: 'error',
+      message: `WAL archiving is failing: ${a.failedCount} failed attempt(s), the newest for ${a.lastFailedWal} at ${a.lastFailedAt}${a.lastArchivedAt ? `; the last success was at ${a.lastArchivedAt}` : '; nothing was ever archived'}.`,
+      help: "Read the server log for archive_command's error (and pgBackRest's log in the PITR state folder), fix it, then run `dbops pitr status` again.",
+    });
+  if (d.exposureMs > d.rpoMs)
+    findings.push({
+      rule: 'pitr/rpo-exceeded',
+      severity: 'error',
+      message: `RPO exposure is ${formatAge(d.exposureMs)}, over the objective of ${formatAge(d.rpoMs)}${a.ready ? `: ${a.ready} WAL segment(s) wait to be archived` : ''}.`,
+      help: 'A disaster now would lose more committed work than the objective allows: make archiving catch up (see the failure above, or the archive queue).',
+    });
+  if (!d.repository.backups.full)
+    findings.push({
+      rule: 'pitr/no-full-backup',
+      severity: 'error',
+      message: 'The repository holds no full backup: there is nothing to restore from.',
+      help: 'Run `dbops pitr backup --type full`.',
+    });
+  if (d.lastVerification && !d.lastVerification.ok)
+    findings.push({
+      rule: 'pitr/verify-failed',
+      severity: 'error',
+      message: `The newest repository verification (${d.lastVerification.at}) found problems: ${d.lastVerification.problems.slice(0, 3).join('; ')}.`,
+    });
+  return findings;
+}

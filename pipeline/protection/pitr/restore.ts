@@ -1,0 +1,187 @@
+import { chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { sleep } from '../../core/duration.ts';
+import { ConfigError, EnvError, RefusedError } from '../../core/errors.ts';
+import { MASK } from '../../core/redact.ts';
+import type { Runtime } from '../../core/runtime.ts';
+import type { RunAs } from '../../core/shell.ts';
+import { runTool } from '../../core/tool.ts';
+import { withClient } from '../../infra/db/client.ts';
+import { parseDatabaseUrl, type DbTarget } from '../../infra/db/url.ts';
+import { clientTool, findPgBinaries, pgTool } from '../../infra/pg/binaries.ts';
+import { freePort } from '../../infra/pg/cluster.ts';
+import { mustPgbackrest } from '../../infra/pgbackrest/pgbackrest.ts';
+import type { BackupsPolicy } from '../../policy/backups.ts';
+import { amcheck } from '../backup/index.ts';
+import { openSite, stanzaInfo } from './operate.ts';
+
+export type RestoreTarget = { kind: 'time'; time: string } | { kind: 'name'; name: string } | { kind: 'latest' };
+
+export interface PitrRestoreData {
+  stanza: string;
+  target: RestoreTarget;
+  dataDir: string;
+  port: number;
+  /** URL of the restored cluster, password masked (it is the source's). */
+  url: string;
+  stopCommand: string;
+  /** The base backup pgBackRest chose. */
+  backup: string | null;
+  phases: Array<{ name: 'restore files' | 'start and replay WAL' | 'verify'; durationMs: number; ok: boolean; message: string }>;
+  /** Restore plus replay plus verify: the recovery time this restore measured. */
+  totalMs: number;
+}
+
+const urlFor = (source: DbTarget, port: number, password: string | undefined) => {
+  const u = new URL(`postgresql://127.0.0.1:${port}/${encodeURIComponent(source.database)}`);
+  u.username = encodeURIComponent(source.user);
+  if (password) u.password = encodeURIComponent(password);
+  return u.toString();
+};
+
+/** An absent or empty folder, or with --force one holding a stopped cluster: anything else is refused, nothing touched. */
+async function prepareDir(dir: string, force: boolean, runAs: RunAs | undefined, rt: Runtime): Promise<void> {
+  const entries = await readdir(dir).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return [] as string[];
+    if (e.code === 'ENOTDIR') throw new ConfigError(`--target-dir ${dir} is a file, not a folder.`);
+    throw e;
+  });
+  if (entries.length > 0) {
+    const isCluster = entries.includes('PG_VERSION');
+    if (!force || !isCluster)
+      throw new ConfigError(
+        `--target-dir ${dir} is not empty${isCluster ? ' (it holds a PostgreSQL cluster)' : ''}: a restore never writes over existing files.`,
+        {
+          hint: isCluster ? 'Stop that cluster and add --force to replace it, or choose a new folder.' : 'Choose a new or empty folder.',
+        },
+      );
+    const pgCtl = await pgTool(await findPgBinaries(rt.env), 'pg_ctl');
+    const running = await stat(join(dir, 'postmaster.pid')).then(
+      () => true,
+      () => false,
+    );
+    if (running) {
+      const st = await runTool(pgCtl, ['-D', dir, 'status'], { env: rt.env, signal: rt.signal, log: rt.log, runAs });
+      if (st.code === 0)
+        throw new RefusedError(`--target-dir ${dir} holds a running cluster: --force replaces only a stopped one.`, {
+          hint: `Stop it first: pg_ctl -D ${dir} -m fast stop`,
+        });
+    }
+    for (const e of entries) await rm(join(dir, e), { recursive: true, force: true });
+  }
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (runAs) await chown(dir, runAs.uid, runAs.gid);
+}
+
+/**
+ * `pitr restore`: pgBackRest restores into a new data directory with archiving off, the server starts on
+ * 127.0.0.1:PORT, replays WAL to the target and promotes; only then (pg_ctl returns at consistency, before
+ * replay ends) is it checked with pg_amcheck and left running. Each phase is timed.
+ */
+export async function pitrRestore(
+  input: { target: DbTarget; backups: BackupsPolicy; to: RestoreTarget; targetDir: string; port?: number | undefined; force: boolean },
+  rt: Runtime,
+): Promise<PitrRestoreData> {
+  const { site, pgbackrest } = await openSite(input.target, input.backups, rt);
+  const dir = resolve(input.targetDir);
+  if (dir === resolve(site.dataDir)) throw new ConfigError(`--target-dir ${dir} is the source cluster's own data directory.`);
+  const info = await stanzaInfo(pgbackrest);
+  const fulls = info.backups.filter((b) => b.type === 'full');
+  if (fulls.length === 0)
+    throw new RefusedError('The repository holds no full backup: there is nothing to restore from.', { hint: 'Run `dbops pitr backup --type full`.' });
+  let args: string[];
+  if (input.to.kind === 'time') {
+    const at = Date.parse(input.to.time);
+    if (Number.isNaN(at)) throw new ConfigError(`--to ${input.to.time} is not a time: give ISO 8601 with a zone, e.g. 2026-12-07T10:15:00Z.`);
+    const earliest = info.backups[0]!.stoppedAt;
+    if (at <= Date.parse(earliest))
+      throw new RefusedError(
+        `No backup ended before ${new Date(at).toISOString()}: the earliest time this repository can restore to is just after ${earliest}.`,
+        {
+          hint: 'Choose a later --to, or restore from an older repository.',
+        },
+      );
+    args = ['--type=time', `--target=${new Date(at).toISOString().replace('T', ' ').replace('Z', '+00')}`, '--target-action=promote'];
+  } else if (input.to.kind === 'name') args = ['--type=name', `--target=${input.to.name}`, '--target-action=promote'];
+  else args = ['--type=default'];
+
+  await prepareDir(dir, input.force, site.runAs, rt);
+  const phases: PitrRestoreData['phases'] = [];
+  const t0 = performance.now();
+  rt.progress(`Restoring into ${dir} …`);
+  const out = await mustPgbackrest(pgbackrest, 'restore', [`--pg1-path=${dir}`, '--archive-mode=off', ...args]);
+  phases.push({ name: 'restore files', durationMs: Math.round(performance.now() - t0), ok: true, message: 'pgbackrest restore' });
+  // A cluster whose configuration lives outside its data directory (Debian's /etc/postgresql) restores without one.
+  if (!(await stat(join(dir, 'postgresql.conf')).catch(() => undefined))) {
+    await writeFile(join(dir, 'postgresql.conf'), '# written by dbops pitr restore\n', { mode: 0o600 });
+    if (site.runAs) await chown(join(dir, 'postgresql.conf'), site.runAs.uid, site.runAs.gid);
+  }
+
+  const bins = await findPgBinaries(rt.env);
+  const pgCtl = await pgTool(bins, 'pg_ctl');
+  const port = input.port ?? (await freePort());
+  const logFile = join(dir, 'dbops-restore.log');
+  const t1 = performance.now();
+  rt.progress(`Starting the restored cluster on 127.0.0.1:${port} and replaying WAL …`);
+  const started = await runTool(
+    pgCtl,
+    ['-D', dir, '-l', logFile, '-w', '-t', '3600', '-o', `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c archive_mode=off`, 'start'],
+    { env: rt.env, signal: rt.signal, log: rt.log, runAs: site.runAs },
+  );
+  const restored: DbTarget = parseDatabaseUrl(urlFor(site.target, port, site.target.config.password as string | undefined), site.target.schema);
+  const serverLog = () => readFile(logFile, 'utf8').catch(() => '');
+  if (started.code !== 0) {
+    const log = (await serverLog()).trim().split('\n').slice(-6).join('\n');
+    throw new EnvError(`The restored cluster did not start (pg_ctl exit ${started.code}). Its log, ${logFile}:\n${log}`, {
+      hint: /recovery target/.test(log) ? 'The target is not in the archive: choose an earlier time or an existing restore point.' : undefined,
+    });
+  }
+  // pg_ctl returned at consistency: replay goes on until the target, then the server promotes.
+  for (;;) {
+    const inRecovery = await withClient(
+      restored,
+      { log: rt.log, applicationName: 'dbops pitr restore' },
+      async (c) => (await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r,
+    ).catch(() => undefined);
+    if (inRecovery === false) break;
+    if (inRecovery === undefined) {
+      const log = (await serverLog()).trim().split('\n').slice(-6).join('\n');
+      if (/shut down|FATAL/.test(log))
+        throw new EnvError(`Recovery of the restored cluster stopped. Its log, ${logFile}:\n${log}`, {
+          hint: /before configured recovery target/.test(log)
+            ? 'The archive ends before the target: choose an earlier time or an existing restore point.'
+            : undefined,
+        });
+    }
+    if (rt.signal.aborted)
+      throw new EnvError(`Interrupted while the restored cluster in ${dir} replayed WAL; it is still running: pg_ctl -D ${dir} -m fast stop`);
+    await sleep(100, rt.signal);
+  }
+  phases.push({ name: 'start and replay WAL', durationMs: Math.round(performance.now() - t1), ok: true, message: 'recovery ended and the server promoted' });
+
+  const t2 = performance.now();
+  const pgAmcheck = await clientTool(bins, 'pg_amcheck', site.major);
+  const check = await amcheck({
+    pgAmcheck,
+    target: restored,
+    heapallindexed: true,
+    jobs: 2,
+    env: rt.env,
+    signal: rt.signal,
+    log: rt.log,
+    applicationName: 'dbops pitr restore',
+  });
+  phases.push({ name: 'verify', durationMs: Math.round(performance.now() - t2), ok: check.ok, message: check.message });
+  const chosen = /restore backup set ([0-9A-Z_-]+)/.exec(out.stdout);
+  return {
+    stanza: site.policy.stanza,
+    target: input.to,
+    dataDir: dir,
+    port,
+    url: urlFor(site.target, port, site.target.config.password ? MASK : undefined),
+    stopCommand: `pg_ctl -D ${dir} -m fast stop${site.runAs ? ` (as ${site.runAs.user})` : ''}`,
+    backup: chosen?.[1] ?? null,
+    phases,
+    totalMs: Math.round(performance.now() - t0),
+  };
+}
