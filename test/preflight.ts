@@ -64,6 +64,17 @@ const checks: Array<() => Promise<Missing[]>> = [
       ? []
       : [{ what: 'age', why: 'the age CLI decrypts what dbops encrypts in the interop tests', apt: 'sudo apt-get install -y age', brew: 'brew install age' }],
   async () =>
+    (await runs('pgbackrest', ['version']))
+      ? []
+      : [
+          {
+            what: 'pgBackRest',
+            why: 'dbops pitr drives it for WAL archiving, physical backups and point-in-time restores',
+            apt: 'sudo apt-get install -y pgbackrest',
+            brew: 'brew install pgbackrest',
+          },
+        ],
+  async () =>
     (await runs('git', ['--version']))
       ? []
       : [

@@ -87,3 +87,6 @@ export async function releasePolicies(ctx: StepContext): Promise<ReleasePolicies
   const { environments, backups, migrations } = await ctx.policies('environments', 'backups', 'migrations');
   return { environments: environments.value, backups: backups.value, migrations: migrations.value };
 }
+/** What every `dbops pitr` command takes: the database (its cluster is the one archived) and the policy. */
+export const PitrInputs = z.object({ databaseUrl: connection.databaseUrl, ...policiesOnly, ...json });
+export type PitrInputs = z.output<typeof PitrInputs>;

@@ -17,7 +17,7 @@ import {
   type RestoreTarget,
 } from '../../protection/pitr/index.ts';
 import type { PitrBackupInputs } from './backup/spec.ts';
-import type { PitrInputs } from './flags.ts';
+import type { PitrInputs } from '../flags.ts';
 import type { PitrRestoreInputs } from './restore/spec.ts';
 
 const ago = (iso: string | null | undefined) => (iso ? `${formatAge(Date.now() - Date.parse(iso))} ago` : 'never');

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineCommand } from '../../../cli/contract.ts';
-import { PitrInputs } from '../flags.ts';
+import { PitrInputs } from '../../flags.ts';
 
 export const PitrBackupInputs = PitrInputs.extend({
   type: z.enum(['full', 'diff', 'incr']).default('incr').describe('full, diff (changes since the last full) or incr (since the last backup)'),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineCommand } from '../../../cli/contract.ts';
-import { PitrInputs } from '../flags.ts';
+import { PitrInputs } from '../../flags.ts';
 
 export const PitrRestoreInputs = PitrInputs.extend({
   to: z.string().min(1).optional().describe('restore to this time (ISO 8601 with a zone, e.g. 2026-12-07T10:15:00Z)'),

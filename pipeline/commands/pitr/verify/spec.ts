@@ -1,5 +1,5 @@
 import { defineCommand } from '../../../cli/contract.ts';
-import { PitrInputs } from '../flags.ts';
+import { PitrInputs } from '../../flags.ts';
 
 export const spec = defineCommand({
   path: ['pitr', 'verify'],

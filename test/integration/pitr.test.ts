@@ -1,0 +1,234 @@
+// Point-in-time recovery with the real pgBackRest against the embedded cluster the commands create.
+import { chmod, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dbops, spawnDbops, testEnv, type CliRun } from '../helpers/cli.ts';
+import { queryUrl } from '../helpers/db.ts';
+import { tempDir } from '../helpers/migrations.ts';
+import { execFileSync } from 'node:child_process';
+import { silentLogger } from '../../pipeline/core/logger.ts';
+import { runTool } from '../../pipeline/core/tool.ts';
+import { findPgBinaries, pgTool, serverRunAs } from '../../pipeline/infra/pg/binaries.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('dbops pitr (pgBackRest on the embedded cluster)', async () => {
+  const home = await tempDir('dbops-pitr-');
+  await chmod(home, 0o755);
+  const localDir = join(home, 'local');
+  const env = testEnv({ DBOPS_LOCAL_DIR: localDir });
+  const runs: CliRun[] = [];
+  const run = async (...args: string[]) => {
+    const r = await dbops(args, env);
+    runs.push(r);
+    return r;
+  };
+  let url = '';
+  let password = '';
+  const sql = (text: string, database = 'dbops') => queryUrl(url.replace(/\/dbops$/, `/${database}`), text);
+  const restored: string[] = [];
+
+  beforeAll(async () => {
+    const up = await run('local', 'up', '--json');
+    expect(up.code).toBe(0);
+    const state = JSON.parse(await readFile(join(localDir, 'cluster.json'), 'utf8'));
+    password = state.password;
+    url = `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${state.port}/dbops`;
+  });
+
+  afterAll(async () => {
+    const pgCtl = await pgTool(await findPgBinaries(), 'pg_ctl');
+    const runAs = await serverRunAs();
+    for (const dir of restored) {
+      await runTool(pgCtl, ['-D', dir, '-m', 'immediate', 'stop'], { env: process.env, signal: new AbortController().signal, log: silentLogger(), runAs });
+    }
+    await dbops(['local', 'down', '--destroy'], env);
+    // No password (the cluster's, which the restored clusters share) in anything printed.
+    for (const r of runs) expect(r.all).not.toContain(password);
+  });
+
+  it('enable turns archiving on (restart for archive_mode), again changes nothing, and repairs a drifted archive_command', async () => {
+    const first = await run('pitr', 'enable', '--json');
+    expect(first.code, first.all).toBe(0);
+    const data = JSON.parse(first.stdout).data;
+    expect(data.restarted).toBe(true);
+    expect(data.actions).toEqual(expect.arrayContaining([expect.stringMatching(/^wrote .*pgbackrest\.conf$/), 'created stanza main']));
+    const [mode] = await sql("SELECT current_setting('archive_mode') AS m, current_setting('archive_command') AS c");
+    expect(mode).toMatchObject({ m: 'on', c: expect.stringContaining('archive-push %p') });
+    // The configuration can hold secrets: only its owner reads it.
+    const conf = join(localDir, 'pitr', 'pgbackrest.conf');
+    expect((await stat(conf)).mode & 0o777).toBe(0o600);
+
+    const again = await run('pitr', 'enable', '--json');
+    expect(again.code, again.all).toBe(0);
+    expect(JSON.parse(again.stdout).data).toMatchObject({ actions: [], restarted: false });
+
+    // Someone edits dbops' include file: the next enable writes it back and reloads, without a restart.
+    const include = join(localDir, 'data', 'dbops-pitr.conf');
+    await writeFile(include, (await readFile(include, 'utf8')).replace(/archive_command = .*/, "archive_command = '/bin/false'"));
+    await sql('SELECT pg_reload_conf()');
+    const repaired = await run('pitr', 'enable', '--json');
+    expect(repaired.code, repaired.all).toBe(0);
+    const r = JSON.parse(repaired.stdout).data;
+    expect(r.actions).toEqual([`wrote ${include}`, 'reloaded the server configuration']);
+    expect(r.restarted).toBe(false);
+    expect((await sql("SELECT current_setting('archive_command') AS c"))[0]!['c']).toContain('pgbackrest');
+  });
+
+  it('a setting overridden after the include file (ALTER SYSTEM) is named with its file and the fix, exit 2', async () => {
+    await sql('ALTER SYSTEM SET archive_timeout = 300');
+    await sql('SELECT pg_reload_conf()');
+    try {
+      const r = await run('pitr', 'enable');
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/archive_timeout is set to '300' by .*postgresql\.auto\.conf:\d+.*ALTER SYSTEM RESET archive_timeout/);
+    } finally {
+      await sql('ALTER SYSTEM RESET archive_timeout');
+      await sql('SELECT pg_reload_conf()');
+    }
+  });
+
+  it('restores to a time between two commits, to a restore point and to the latest', async () => {
+    const backup = await run('pitr', 'backup', '--type', 'full', '--json');
+    expect(backup.code, backup.all).toBe(0);
+    expect(JSON.parse(backup.stdout).data.backup).toMatchObject({ type: 'full', label: expect.stringMatching(/F$/) });
+
+    await sql('CREATE TABLE marks (id int PRIMARY KEY)');
+    await sql('INSERT INTO marks VALUES (1)');
+    await sleep(1100);
+    const t1 = (await sql('SELECT to_char(clock_timestamp() AT TIME ZONE \'UTC\', \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\') AS t'))[0]!['t'] as string;
+    await sleep(1100);
+    await sql('INSERT INTO marks VALUES (2)');
+    await sql('SELECT pg_switch_wal()');
+    await sql("SELECT pg_create_restore_point('before-drop')");
+    await sql('DROP TABLE marks');
+    await sql('SELECT pg_switch_wal()');
+
+    const restoreTo = async (name: string, ...args: string[]) => {
+      const dir = join(home, name);
+      restored.push(dir);
+      const r = await run('pitr', 'restore', ...args, '--target-dir', dir, '--json');
+      expect(r.code, r.all).toBe(0);
+      const d = JSON.parse(r.stdout).data;
+      expect(d.url).toMatch(/^postgresql:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/dbops$/);
+      expect(d.phases.map((p: { name: string }) => p.name)).toEqual(['restore files', 'start and replay WAL', 'verify']);
+      return { d, query: (text: string) => queryUrl(`postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${d.port}/dbops`, text) };
+    };
+
+    const atT1 = await restoreTo('at-t1', '--to', t1);
+    expect(await atT1.query('SELECT id FROM marks ORDER BY id')).toEqual([{ id: 1 }]);
+    expect((await atT1.query('SELECT pg_is_in_recovery() AS r'))[0]).toEqual({ r: false });
+
+    const beforeDrop = await restoreTo('before-drop', '--to-restore-point', 'before-drop');
+    expect(await beforeDrop.query('SELECT id FROM marks ORDER BY id')).toEqual([{ id: 1 }, { id: 2 }]);
+
+    const latest = await restoreTo('latest', '--latest');
+    expect((await latest.query("SELECT to_regclass('marks') AS t"))[0]).toEqual({ t: null });
+
+    // Never over existing files; a time before the first backup ended is refused with the earliest one.
+    const busy = await run('pitr', 'restore', '--latest', '--target-dir', join(home, 'at-t1'));
+    expect(busy.code).toBe(2);
+    expect(busy.stderr).toMatch(/not empty \(it holds a PostgreSQL cluster\)/);
+    const early = await run('pitr', 'restore', '--to', '2020-01-01T00:00:00Z', '--target-dir', join(home, 'early'));
+    expect(early.code).toBe(1);
+    expect(early.stderr).toMatch(/No backup ended before 2020-01-01T00:00:00\.000Z: the earliest time/);
+    const two = await run('pitr', 'restore', '--latest', '--to', t1, '--target-dir', join(home, 'x'));
+    expect(two.code).toBe(2);
+  });
+
+  it('status is healthy while archiving works, and exits 1 naming the failure when archive_command fails', async () => {
+    const ok = await run('pitr', 'status', '--json');
+    expect(ok.code, ok.all).toBe(0);
+    expect(JSON.parse(ok.stdout).data).toMatchObject({ archiving: { failedCount: 0 }, repository: { backups: { full: expect.any(Object) } } });
+
+    await sql("ALTER SYSTEM SET archive_command = 'exit 1'");
+    await sql('SELECT pg_reload_conf()');
+    try {
+      await sql('CREATE TABLE IF NOT EXISTS churn (i int)');
+      await sql('INSERT INTO churn SELECT generate_series(1, 1000)');
+      await sql('SELECT pg_switch_wal()');
+      for (let i = 0; i < 100 && Number((await sql('SELECT failed_count FROM pg_stat_archiver'))[0]!['failed_count']) === 0; i++) await sleep(100);
+      const bad = await run('pitr', 'status');
+      expect(bad.code).toBe(1);
+      expect(bad.stdout).toMatch(/WAL archiving is failing: \d+ failed attempt\(s\), the newest for [0-9A-F]{24}/);
+    } finally {
+      await sql('ALTER SYSTEM RESET archive_command');
+      await sql('SELECT pg_reload_conf()');
+    }
+    // Once archiving catches up, the status is healthy again.
+    let healthy: CliRun | undefined;
+    for (let i = 0; i < 50; i++) {
+      await sql('SELECT pg_switch_wal()');
+      healthy = await run('pitr', 'status');
+      if (healthy.code === 0) break;
+      await sleep(200);
+    }
+    expect(healthy!.code, healthy!.all).toBe(0);
+  });
+
+  it('a killed backup leaves nothing listed; the next backup succeeds', async () => {
+    const before = JSON.parse((await run('pitr', 'list', '--json')).stdout).data.backups.length;
+    const child = spawnDbops(['pitr', 'backup', '--type', 'full'], env);
+    // Kill dbops and the pgBackRest it started as soon as pgBackRest copies files, as a crash would.
+    const backupDir = join(localDir, 'pitr', 'repo', 'backup', 'main');
+    const known = new Set(await readdir(backupDir));
+    let killed: string | undefined;
+    for (let i = 0; i < 400 && !killed; i++) {
+      killed = (await readdir(backupDir).catch(() => [] as string[])).find((e) => /F$/.test(e) && !known.has(e));
+      if (!killed) await sleep(10);
+    }
+    expect(killed, 'pgBackRest started copying').toBeDefined();
+    child.child.kill('SIGKILL');
+    try {
+      execFileSync('pkill', ['-9', '-f', 'pgbackrest.*--type=full.*backup']);
+    } catch {
+      /* it may have finished */
+    }
+    await child.done;
+    const list = await run('pitr', 'list', '--json');
+    expect(list.code, list.all).toBe(0);
+    const listed = JSON.parse(list.stdout).data.backups as Array<{ label: string }>;
+    // The half-written backup is in the repository's folder but never listed.
+    expect(listed.map((b) => b.label)).not.toContain(killed);
+    expect(listed).toHaveLength(before);
+    const next = await run('pitr', 'backup', '--type', 'full', '--json');
+    expect(next.code, next.all).toBe(0);
+    const after = JSON.parse((await run('pitr', 'list', '--json')).stdout).data.backups as Array<{ label: string }>;
+    expect(after.map((b) => b.label)).toContain(JSON.parse(next.stdout).data.backup.label);
+  });
+
+  it('verify passes on an intact repository and exits 1 naming a flipped file; restoring from it fails loudly', async () => {
+    const ok = await run('pitr', 'verify', '--json');
+    expect(ok.code, ok.all).toBe(0);
+    const listOk = JSON.parse((await run('pitr', 'list', '--json')).stdout).data.backups as Array<{ label: string; verified: { ok: boolean } | null }>;
+    expect(listOk.at(-1)!.verified).toMatchObject({ ok: true });
+
+    const newest = listOk.at(-1)!.label;
+    const files: string[] = [];
+    const walk = async (d: string): Promise<void> => {
+      for (const e of await readdir(d, { withFileTypes: true })) {
+        if (e.isDirectory()) await walk(join(d, e.name));
+        else if (e.name.endsWith('.zst')) files.push(join(d, e.name));
+      }
+    };
+    await walk(join(localDir, 'pitr', 'repo', 'backup', 'main', newest, 'pg_data', 'base'));
+    const sizes = await Promise.all(files.map(async (f) => ({ f, size: (await readFile(f)).length })));
+    const victim = sizes.sort((a, b) => b.size - a.size)[0]!.f;
+    const bytes = await readFile(victim);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+    await writeFile(victim, bytes);
+
+    const bad = await run('pitr', 'verify');
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toContain(victim.slice(victim.indexOf(newest)));
+    const status = await run('pitr', 'status');
+    expect(status.code).toBe(1);
+    expect(status.stdout).toMatch(/newest repository verification .* found problems/);
+
+    const dir = join(home, 'from-corrupt');
+    restored.push(dir);
+    const restore = await run('pitr', 'restore', '--latest', '--target-dir', dir);
+    expect(restore.code).not.toBe(0);
+    expect(restore.stderr).toMatch(/pgbackrest restore failed|checksum/i);
+  });
+});
