@@ -1,5 +1,6 @@
 import { chown, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { sleep } from '../../core/duration.ts';
 import { EnvError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { redact } from '../../core/redact.ts';
@@ -60,15 +61,29 @@ export interface Pgbackrest {
 
 export const PGBACKREST_INSTALL = 'Install pgBackRest: `apt-get install pgbackrest` (Debian/Ubuntu) or `brew install pgbackrest` (macOS).';
 
-/** Runs `pgbackrest --config … --stanza … <command> [args]`; the result whatever the exit code. */
+/** pgBackRest's "unable to acquire lock" (error 50) on the archive lock, which its asynchronous archive-push holds for moments at a time. */
+const ARCHIVE_LOCK_BUSY = /\[050\]: unable to acquire lock on file '[^']*-archive\.lock'/;
+
+/**
+ * Runs `pgbackrest --config … --stanza … <command> [args]`; the result whatever the exit code. A command
+ * that finds the archive lock taken by the asynchronous archiver (stanza-create, check) is run again for
+ * up to 30 s: the archiver holds it only while it pushes a segment.
+ */
 export async function runPgbackrest(p: Pgbackrest, command: string, args: string[] = []): Promise<ToolRun> {
   const argv = [`--config=${p.configPath}`, `--stanza=${p.stanza}`, '--log-level-console=info', '--log-level-stderr=off', ...args, command];
-  try {
-    return await runTool('pgbackrest', argv, { env: p.env, signal: p.signal, log: p.log, keepStdout: true, runAs: p.runAs });
-  } catch (e) {
-    if ((e as { cause?: NodeJS.ErrnoException }).cause?.code === 'ENOENT')
-      throw new EnvError('pgBackRest is not installed (no `pgbackrest` on PATH).', { hint: PGBACKREST_INSTALL });
-    throw e;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    let out: ToolRun;
+    try {
+      out = await runTool('pgbackrest', argv, { env: p.env, signal: p.signal, log: p.log, keepStdout: true, runAs: p.runAs });
+    } catch (e) {
+      if ((e as { cause?: NodeJS.ErrnoException }).cause?.code === 'ENOENT')
+        throw new EnvError('pgBackRest is not installed (no `pgbackrest` on PATH).', { hint: PGBACKREST_INSTALL });
+      throw e;
+    }
+    if (out.code !== 50 || !ARCHIVE_LOCK_BUSY.test(out.stdout + out.stderr) || Date.now() > deadline || p.signal.aborted) return out;
+    p.log.debug({ command }, 'pgBackRest archive lock busy; trying again');
+    await sleep(250, p.signal);
   }
 }
 

@@ -11,8 +11,8 @@ import { restartServerIn } from '../../infra/pg/cluster.ts';
 import { mustPgbackrest, renderConfig, writeConfig } from '../../infra/pgbackrest/pgbackrest.ts';
 import type { BackupsPolicy } from '../../policy/backups.ts';
 import {
+  archiveSettings,
   archiveSettingsOf,
-  ARCHIVE_SETTINGS,
   INCLUDE_LINE,
   INCLUDE_NAME,
   includePath,
@@ -62,16 +62,7 @@ async function ensureFolder(path: string, site: PitrSite): Promise<void> {
   if (site.runAs) await chown(path, site.runAs.uid, site.runAs.gid);
 }
 
-const readSettings = (target: DbTarget, rt: Runtime) =>
-  withClient(target, { log: rt.log, applicationName: 'dbops pitr enable' }, async (c) => {
-    const { rows } = await c.query<{ name: string; setting: string; sourcefile: string | null; sourceline: number | null; pending_restart: boolean }>(
-      `SELECT name, setting, sourcefile, sourceline, pending_restart FROM pg_settings WHERE name = ANY($1::text[])`,
-      [ARCHIVE_SETTINGS],
-    );
-    return Object.fromEntries(
-      rows.map((s) => [s.name, { name: s.name, setting: s.setting, sourcefile: s.sourcefile, sourceline: s.sourceline, pendingRestart: s.pending_restart }]),
-    ) as Record<string, ArchiveSetting>;
-  });
+const readSettings = (target: DbTarget, rt: Runtime) => withClient(target, { log: rt.log, applicationName: 'dbops pitr enable' }, archiveSettings);
 
 const reload = (target: DbTarget, rt: Runtime) =>
   withClient(target, { log: rt.log, applicationName: 'dbops pitr enable' }, (c) => c.query('SELECT pg_reload_conf()'));

@@ -6,7 +6,7 @@ import { ConfigError, EnvError } from '../../core/errors.ts';
 import { registerSecret } from '../../core/redact.ts';
 import type { Runtime } from '../../core/runtime.ts';
 import type { RunAs } from '../../core/shell.ts';
-import { withClient } from '../../infra/db/client.ts';
+import { withClient, type Client } from '../../infra/db/client.ts';
 import { pgEnv } from '../../infra/db/libpq.ts';
 import type { DbTarget } from '../../infra/db/url.ts';
 import { localDir } from '../../infra/pg/local.ts';
@@ -47,6 +47,17 @@ export interface PitrSite {
 }
 
 export const ARCHIVE_SETTINGS = ['archive_mode', 'archive_command', 'archive_timeout', 'wal_level'] as const;
+
+/** The archiving settings as the server reports them, by name. */
+export async function archiveSettings(c: Client): Promise<Record<string, ArchiveSetting>> {
+  const { rows } = await c.query<{ name: string; setting: string; sourcefile: string | null; sourceline: number | null; pending_restart: boolean }>(
+    `SELECT name, setting, sourcefile, sourceline, pending_restart FROM pg_settings WHERE name = ANY($1::text[])`,
+    [ARCHIVE_SETTINGS],
+  );
+  return Object.fromEntries(
+    rows.map((s) => [s.name, { name: s.name, setting: s.setting, sourcefile: s.sourcefile, sourceline: s.sourceline, pendingRestart: s.pending_restart }]),
+  );
+}
 
 /** The PITR policy in force: the file's `pitr:` section, or the defaults when it has none. */
 export const pitrPolicyOf = (backups: BackupsPolicy): { policy: PitrPolicy; configured: boolean } =>
@@ -89,22 +100,14 @@ export async function resolveSite(target: DbTarget, backups: BackupsPolicy, rt: 
       `SELECT current_setting('data_directory') AS data_directory, current_setting('config_file') AS config_file,
               (SELECT system_identifier::text FROM pg_control_system()) AS system_id, current_setting('server_version_num')::int / 10000 AS major`,
     );
-    const settings = await c.query<{ name: string; setting: string; sourcefile: string | null; sourceline: number | null; pending_restart: boolean }>(
-      `SELECT name, setting, sourcefile, sourceline, pending_restart FROM pg_settings WHERE name = ANY($1::text[])`,
-      [ARCHIVE_SETTINGS],
-    );
-    return { ...rows[0]!, settings: settings.rows };
+    const settings = await archiveSettings(c);
+    return { ...rows[0]!, settings };
   }).catch((e) => {
     if ((e as { code?: string }).code === '42501')
       throw new ConfigError(`The database user ${target.user} may not read the server's data_directory: PITR needs a superuser connection.`);
     throw e;
   });
-  const settings = Object.fromEntries(
-    facts.settings.map((s) => [
-      s.name,
-      { name: s.name, setting: s.setting, sourcefile: s.sourcefile, sourceline: s.sourceline, pendingRestart: s.pending_restart },
-    ]),
-  );
+  const settings = facts.settings;
   const local = (await controlSystemId(facts.data_directory)) === facts.system_id;
   const embeddedData = await realpath(join(localDir(rt.env), 'data')).catch(() => undefined);
   const embedded = local && embeddedData !== undefined && embeddedData === (await realpath(facts.data_directory).catch(() => facts.data_directory));
