@@ -48,7 +48,7 @@ describe('command line', () => {
   });
 
   it.each([
-    [['pitr', 'enable', '--help'], "error: unknown command 'pitr'", undefined],
+    [['anonymize', 'run', '--help'], "error: unknown command 'anonymize'", undefined],
     [['deplyo', '--help'], "error: unknown command 'deplyo'", '(Did you mean deploy?)'],
     [['backup', 'verfy', '--help'], "error: unknown command 'verfy'", '(Did you mean verify?)'],
     [['evidence', 'lst'], "error: unknown command 'lst'", '(Did you mean list?)'],
