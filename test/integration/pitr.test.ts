@@ -42,7 +42,10 @@ describe('dbops pitr (pgBackRest on the embedded cluster)', async () => {
     for (const dir of restored) {
       await runTool(pgCtl, ['-D', dir, '-m', 'immediate', 'stop'], { env: process.env, signal: new AbortController().signal, log: silentLogger(), runAs });
     }
-    await dbops(['local', 'down', '--destroy'], env);
+    const down = await dbops(['local', 'down', '--destroy'], env);
+    runs.push(down);
+    // The cluster's pgBackRest state goes with it: a new cluster's stanza would refuse the old repository.
+    expect(down.stdout).toMatch(/Stopped and deleted the embedded cluster in .*\.\n$/);
     // No password (the cluster's, which the restored clusters share) in anything printed.
     for (const r of runs) expect(r.all).not.toContain(password);
   });

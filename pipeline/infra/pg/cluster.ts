@@ -350,6 +350,9 @@ const OWN_ENTRIES = new Map<string, 'folder' | 'file'>([
   [`${STATE_FILE}.tmp`, 'file'],
   ['postgres.log', 'file'],
   ['.pwfile', 'file'],
+  // `dbops pitr enable` on the embedded cluster: its pgBackRest configuration and repository belong to this
+  // cluster (a new one has another system identifier, which the old stanza refuses).
+  ['pitr', 'folder'],
 ]);
 
 export interface ClusterRemoval {
