@@ -1,24 +1,40 @@
 import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
-import { access, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, chown, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { EnvError, UsageError } from './errors.ts';
 import { didYouMean } from './suggest.ts';
 
+export interface AtomicWriteOptions {
+  /** File mode of the new file (e.g. 0o600 for one holding secrets); default 0o666 less the umask. */
+  mode?: number | undefined;
+  /** Owner of the new file, when it is not this process's user (files PostgreSQL or pgBackRest read). */
+  owner?: { uid: number; gid: number } | undefined;
+}
+
 /**
  * Writes next to the target and renames over it: a reader (the report step, an artifact upload after a
- * cancelled job) sees the old file or the new one, never half of one.
+ * cancelled job, archive-push reading pgBackRest's configuration) sees the old file or the new one, never
+ * half of one.
  */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
+export async function writeFileAtomic(path: string, text: string, options: AtomicWriteOptions = {}): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    await writeFile(tmp, text, { flag: 'wx' });
+    await writeFile(tmp, text, { flag: 'wx', ...(options.mode === undefined ? {} : { mode: options.mode }) });
+    if (options.owner) await chown(tmp, options.owner.uid, options.owner.gid);
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true });
     throw e;
   }
+}
+
+/** writeFileAtomic only when the file does not already hold exactly `text`; returns whether it wrote. */
+export async function replaceFileIfChanged(path: string, text: string, options: AtomicWriteOptions = {}): Promise<boolean> {
+  if ((await readFile(path, 'utf8').catch(() => undefined)) === text) return false;
+  await writeFileAtomic(path, text, options);
+  return true;
 }
 
 const kindOf = (s: Stats | undefined) => (!s ? 'missing' : s.isDirectory() ? 'folder' : 'file');

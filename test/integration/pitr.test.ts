@@ -6,11 +6,9 @@ import { dbops, spawnDbops, testEnv, type CliRun } from '../helpers/cli.ts';
 import { queryUrl } from '../helpers/db.ts';
 import { tempDir } from '../helpers/migrations.ts';
 import { execFileSync } from 'node:child_process';
+import { sleep } from '../../pipeline/core/duration.ts';
 import { silentLogger } from '../../pipeline/core/logger.ts';
-import { runTool } from '../../pipeline/core/tool.ts';
-import { findPgBinaries, pgTool, serverRunAs } from '../../pipeline/infra/pg/binaries.ts';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { stopServerAt } from '../../pipeline/infra/pg/cluster.ts';
 
 describe('dbops pitr (pgBackRest on the embedded cluster)', async () => {
   const home = await tempDir('dbops-pitr-');
@@ -37,11 +35,7 @@ describe('dbops pitr (pgBackRest on the embedded cluster)', async () => {
   });
 
   afterAll(async () => {
-    const pgCtl = await pgTool(await findPgBinaries(), 'pg_ctl');
-    const runAs = await serverRunAs();
-    for (const dir of restored) {
-      await runTool(pgCtl, ['-D', dir, '-m', 'immediate', 'stop'], { env: process.env, signal: new AbortController().signal, log: silentLogger(), runAs });
-    }
+    for (const dir of restored) await stopServerAt(dir, silentLogger(), 'immediate');
     const down = await dbops(['local', 'down', '--destroy'], env);
     runs.push(down);
     // The cluster's pgBackRest state goes with it: a new cluster's stanza would refuse the old repository.

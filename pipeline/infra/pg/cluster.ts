@@ -274,33 +274,54 @@ const hasPidFile = (dataDir: string) =>
     () => false,
   );
 
-/** Whether a server runs on `<dir>/data`; needs no cluster.json. */
-export async function isRunningIn(dir: string, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
-  const dataDir = join(resolve(dir), 'data');
+/** Whether a server runs on a data directory; needs no cluster.json. */
+export async function isRunningAt(dataDir: string, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
   return (await hasPidFile(dataDir)) && serverRunning(await findPgBinaries(env), dataDir);
 }
 
-/** Stops a server running on `<dir>/data`; needs no cluster.json. False when none was running. */
-export async function stopServerIn(dir: string, log: Logger, mode: 'fast' | 'immediate', env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
-  const dataDir = join(resolve(dir), 'data');
+/** Whether a server runs on `<dir>/data`; needs no cluster.json. */
+export const isRunningIn = (dir: string, env: NodeJS.ProcessEnv = process.env): Promise<boolean> => isRunningAt(join(resolve(dir), 'data'), env);
+
+/** Stops a server running on a data directory; needs no cluster.json. False when none was running. */
+export async function stopServerAt(dataDir: string, log: Logger, mode: 'fast' | 'immediate', env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
   return (await hasPidFile(dataDir)) && stopServer(await findPgBinaries(env), dataDir, log, mode);
+}
+
+/** Stops a server running on `<dir>/data`; needs no cluster.json. False when none was running. */
+export const stopServerIn = (dir: string, log: Logger, mode: 'fast' | 'immediate', env: NodeJS.ProcessEnv = process.env): Promise<boolean> =>
+  stopServerAt(join(resolve(dir), 'data'), log, mode, env);
+
+/**
+ * `pg_ctl start` on a data directory as the server's OS user, `options` passed to postgres (-o), waiting at
+ * most `timeoutS` for it to accept connections; detached, so the server outlives this process and does not
+ * receive the terminal's Ctrl-C. The exit code of pg_ctl; the log file says why when it is not 0.
+ */
+export async function startServerAt(o: {
+  dataDir: string;
+  logFile: string;
+  options: string;
+  timeoutS: number;
+  log: Logger;
+  bins?: PgBinaries;
+  env?: NodeJS.ProcessEnv;
+}): Promise<number> {
+  const pgCtl = await pgTool(o.bins ?? (await findPgBinaries(o.env)), 'pg_ctl');
+  const { runAs, sh } = await serverShell(o.log);
+  if (runAs) {
+    await writeFile(o.logFile, '', { flag: 'a' });
+    await chown(o.logFile, runAs.uid, runAs.gid);
+  }
+  o.log.info({ dataDir: o.dataDir, options: o.options }, 'starting PostgreSQL');
+  return (await sh({ nothrow: true, detached: true })`${pgCtl} -D ${o.dataDir} -l ${o.logFile} -o ${o.options} -w -t ${o.timeoutS} start`).exitCode ?? 1;
 }
 
 /** Starts the cluster if it is not running; picks a new free port when the remembered one is taken. */
 export async function startCluster(c: Cluster, log: Logger): Promise<Cluster> {
   if (await isRunning(c)) return c;
-  const pgCtl = await pgTool(c.bins, 'pg_ctl');
-  const { runAs, sh } = await serverShell(log);
-  if (runAs) {
-    await writeFile(c.logFile, '', { flag: 'a' });
-    await chown(c.logFile, runAs.uid, runAs.gid);
-  }
   for (let attempt = 1; ; attempt++) {
     const logStart = (await stat(c.logFile).catch(() => undefined))?.size ?? 0;
-    log.info({ port: c.state.port, dataDir: c.dataDir }, 'starting PostgreSQL');
-    // detached: the server must outlive this process and not receive the terminal's Ctrl-C.
-    const out = await sh({ nothrow: true, detached: true })`${pgCtl} -D ${c.dataDir} -l ${c.logFile} -o ${`-p ${c.state.port}`} -w -t 60 start`;
-    if (out.exitCode === 0) return c;
+    const exitCode = await startServerAt({ dataDir: c.dataDir, logFile: c.logFile, options: `-p ${c.state.port}`, timeoutS: 60, log, bins: c.bins });
+    if (exitCode === 0) return c;
     const serverLog = (await readFile(c.logFile, 'utf8').catch(() => '')).slice(logStart);
     if (/could not bind|Address already in use/i.test(serverLog) && attempt < 4) {
       c.state = { ...c.state, port: await freePort() };
@@ -308,12 +329,9 @@ export async function startCluster(c: Cluster, log: Logger): Promise<Cluster> {
       continue;
     }
     const missingLib = /could not access file "([^"]+)"/.exec(serverLog);
-    throw new EnvError(
-      `PostgreSQL did not start (pg_ctl exit ${out.exitCode}). Server log ${c.logFile}:\n${serverLog.trim().split('\n').slice(-8).join('\n')}`,
-      {
-        hint: missingLib ? `The server cannot load ${missingLib[1]}: install the contrib modules (\`apt-get install postgresql-contrib\`).` : undefined,
-      },
-    );
+    throw new EnvError(`PostgreSQL did not start (pg_ctl exit ${exitCode}). Server log ${c.logFile}:\n${serverLog.trim().split('\n').slice(-8).join('\n')}`, {
+      hint: missingLib ? `The server cannot load ${missingLib[1]}: install the contrib modules (\`apt-get install postgresql-contrib\`).` : undefined,
+    });
   }
 }
 

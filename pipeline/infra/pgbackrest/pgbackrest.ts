@@ -1,7 +1,6 @@
-import { chown, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { sleep } from '../../core/duration.ts';
 import { EnvError } from '../../core/errors.ts';
+import { replaceFileIfChanged } from '../../core/fs.ts';
 import type { Logger } from '../../core/logger.ts';
 import { redact } from '../../core/redact.ts';
 import type { RunAs } from '../../core/shell.ts';
@@ -33,19 +32,11 @@ export function renderConfig(config: PgbackrestConfig, comment: string): string 
 
 /**
  * Writes the configuration when its text changed (mode 0600: it can hold the repository cipher passphrase
- * and S3 keys), owned by the OS user pgBackRest runs as. Temp file then rename, so archive-push, which
- * PostgreSQL may start at any moment, never reads half a file. Returns whether it changed.
+ * and S3 keys), owned by the OS user pgBackRest runs as; atomically, because archive-push, which PostgreSQL
+ * may start at any moment, must never read half a file. Returns whether it changed.
  */
-export async function writeConfig(path: string, text: string, runAs: RunAs | undefined): Promise<boolean> {
-  const current = await readFile(path, 'utf8').catch(() => undefined);
-  if (current === text) return false;
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const temp = `${path}.${process.pid}.tmp`;
-  await writeFile(temp, text, { mode: 0o600 });
-  if (runAs) await chown(temp, runAs.uid, runAs.gid);
-  await rename(temp, path);
-  return true;
-}
+export const writeConfig = (path: string, text: string, runAs: RunAs | undefined): Promise<boolean> =>
+  replaceFileIfChanged(path, text, { mode: 0o600, owner: runAs });
 
 /** How dbops runs pgBackRest for one stanza. */
 export interface Pgbackrest {

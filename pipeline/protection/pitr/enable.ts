@@ -1,7 +1,8 @@
-import { chown, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chown, mkdir, readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { sleep } from '../../core/duration.ts';
 import { ConfigError } from '../../core/errors.ts';
+import { replaceFileIfChanged } from '../../core/fs.ts';
 import { redact } from '../../core/redact.ts';
 import type { Runtime } from '../../core/runtime.ts';
 import { withClient } from '../../infra/db/client.ts';
@@ -48,13 +49,10 @@ const settingsText = (wanted: Record<string, string>) =>
     .map(([k, v]) => `${k} = '${v.replace(/'/g, "''")}'`)
     .join('\n')}\n`;
 
-async function writeOwned(path: string, text: string, site: PitrSite): Promise<boolean> {
-  if ((await readFile(path, 'utf8').catch(() => undefined)) === text) return false;
-  const temp = `${path}.${process.pid}.tmp`;
-  await writeFile(temp, text, { mode: 0o644 });
-  if (site.runAs) await chown(temp, site.runAs.uid, site.runAs.gid);
-  await rename(temp, path);
-  return true;
+/** Writes a server configuration file dbops owns a part of, keeping the mode an existing one has (postgresql.conf is often 0600). */
+async function writeServerFile(path: string, text: string, site: PitrSite): Promise<boolean> {
+  const mode = (await stat(path).catch(() => undefined))?.mode;
+  return replaceFileIfChanged(path, text, { mode: mode === undefined ? 0o644 : mode & 0o777, owner: site.runAs });
 }
 
 async function ensureFolder(path: string, site: PitrSite): Promise<void> {
@@ -130,14 +128,13 @@ export async function enablePitr(input: { target: DbTarget; backups: BackupsPoli
   }
 
   for (const folder of [site.stateDir, ...['log', 'lock', 'spool'].map((f) => join(site.stateDir, f))]) await ensureFolder(folder, site);
-  for (const [i, repo] of repositoriesOf(site).entries())
-    if (repo.type === 'directory') await ensureFolder(config['global']![`repo${i + 1}-path`] as string, site);
+  for (const repo of repositoriesOf(site)) if (repo.type === 'directory') await ensureFolder(resolve(repo.path), site);
   if (await writeConfig(site.configPath, renderConfig(config, CONFIG_COMMENT), site.runAs)) data.actions.push(`wrote ${site.configPath}`);
 
-  if (await writeOwned(includePath(site), settingsText(wanted), site)) data.actions.push(`wrote ${includePath(site)}`);
+  if (await writeServerFile(includePath(site), settingsText(wanted), site)) data.actions.push(`wrote ${includePath(site)}`);
   const conf = await readFile(site.configFile, 'utf8');
   if (!conf.split('\n').some((l) => l.trim().startsWith(`include_if_exists = '${INCLUDE_NAME}'`))) {
-    await writeOwned(site.configFile, `${conf.endsWith('\n') ? conf : `${conf}\n`}${INCLUDE_LINE}\n`, site);
+    await writeServerFile(site.configFile, `${conf.endsWith('\n') ? conf : `${conf}\n`}${INCLUDE_LINE}\n`, site);
     data.actions.push(`included ${INCLUDE_NAME} from ${site.configFile}`);
   }
 

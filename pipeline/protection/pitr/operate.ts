@@ -1,7 +1,8 @@
-import { access, mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { access, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseDuration } from '../../core/duration.ts';
 import { ConfigError } from '../../core/errors.ts';
+import { writeFileAtomic } from '../../core/fs.ts';
 import { formatAge } from '../../core/format.ts';
 import type { Finding } from '../../core/result.ts';
 import type { Runtime } from '../../core/runtime.ts';
@@ -120,10 +121,7 @@ export async function pitrVerify(input: { target: DbTarget; backups: BackupsPoli
     backups: info.backups.map((b) => b.label),
     durationMs: Math.round(performance.now() - started),
   };
-  await mkdir(verificationsDir(site), { recursive: true });
-  const file = join(verificationsDir(site), `${record.at.replace(/[:.]/g, '')}.json`);
-  await writeFile(`${file}.tmp`, `${JSON.stringify(record, null, 2)}\n`);
-  await rename(`${file}.tmp`, file);
+  await writeFileAtomic(join(verificationsDir(site), `${record.at.replace(/[:.]/g, '')}.json`), `${JSON.stringify(record, null, 2)}\n`);
   return { stanza: pgbackrest.stanza, record };
 }
 
@@ -148,7 +146,7 @@ export interface PitrStatusData {
   rpoMs: number;
 }
 
-/** The LSN where a WAL segment ends (16 MiB segments, the default), as a number: comparing needs no server. */
+/** The LSN where a WAL segment of `segmentBytes` ends, as a number: comparing it with the current LSN needs no string arithmetic. */
 const segmentEnd = (wal: string, segmentBytes: number): bigint => {
   const log = BigInt(`0x${wal.slice(8, 16)}`);
   const seg = BigInt(`0x${wal.slice(16, 24)}`);

@@ -1,15 +1,14 @@
-import { chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { sleep } from '../../core/duration.ts';
 import { ConfigError, EnvError, RefusedError } from '../../core/errors.ts';
-import { MASK } from '../../core/redact.ts';
+import { writeFileAtomic } from '../../core/fs.ts';
 import type { Runtime } from '../../core/runtime.ts';
 import type { RunAs } from '../../core/shell.ts';
-import { runTool } from '../../core/tool.ts';
 import { withClient } from '../../infra/db/client.ts';
 import { parseDatabaseUrl, type DbTarget } from '../../infra/db/url.ts';
-import { clientTool, findPgBinaries, pgTool } from '../../infra/pg/binaries.ts';
-import { freePort } from '../../infra/pg/cluster.ts';
+import { clientTool, findPgBinaries } from '../../infra/pg/binaries.ts';
+import { freePort, isRunningAt, startServerAt } from '../../infra/pg/cluster.ts';
 import { mustPgbackrest } from '../../infra/pgbackrest/pgbackrest.ts';
 import type { BackupsPolicy } from '../../policy/backups.ts';
 import { amcheck } from '../backup/index.ts';
@@ -32,10 +31,10 @@ export interface PitrRestoreData {
   totalMs: number;
 }
 
-const urlFor = (source: DbTarget, port: number, password: string | undefined) => {
+const urlFor = (source: DbTarget, port: number) => {
   const u = new URL(`postgresql://127.0.0.1:${port}/${encodeURIComponent(source.database)}`);
   u.username = encodeURIComponent(source.user);
-  if (password) u.password = encodeURIComponent(password);
+  if (typeof source.config.password === 'string' && source.config.password) u.password = encodeURIComponent(source.config.password);
   return u.toString();
 };
 
@@ -55,18 +54,10 @@ async function prepareDir(dir: string, force: boolean, runAs: RunAs | undefined,
           hint: isCluster ? 'Stop that cluster and add --force to replace it, or choose a new folder.' : 'Choose a new or empty folder.',
         },
       );
-    const pgCtl = await pgTool(await findPgBinaries(rt.env), 'pg_ctl');
-    const running = await stat(join(dir, 'postmaster.pid')).then(
-      () => true,
-      () => false,
-    );
-    if (running) {
-      const st = await runTool(pgCtl, ['-D', dir, 'status'], { env: rt.env, signal: rt.signal, log: rt.log, runAs });
-      if (st.code === 0)
-        throw new RefusedError(`--target-dir ${dir} holds a running cluster: --force replaces only a stopped one.`, {
-          hint: `Stop it first: pg_ctl -D ${dir} -m fast stop`,
-        });
-    }
+    if (await isRunningAt(dir, rt.env))
+      throw new RefusedError(`--target-dir ${dir} holds a running cluster: --force replaces only a stopped one.`, {
+        hint: `Stop it first: pg_ctl -D ${dir} -m fast stop`,
+      });
     for (const e of entries) await rm(join(dir, e), { recursive: true, force: true });
   }
   await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -113,26 +104,27 @@ export async function pitrRestore(
   phases.push({ name: 'restore files', durationMs: Math.round(performance.now() - t0), ok: true, message: 'pgbackrest restore' });
   // A cluster whose configuration lives outside its data directory (Debian's /etc/postgresql) restores without one.
   if (!(await stat(join(dir, 'postgresql.conf')).catch(() => undefined))) {
-    await writeFile(join(dir, 'postgresql.conf'), '# written by dbops pitr restore\n', { mode: 0o600 });
-    if (site.runAs) await chown(join(dir, 'postgresql.conf'), site.runAs.uid, site.runAs.gid);
+    await writeFileAtomic(join(dir, 'postgresql.conf'), '# written by dbops pitr restore\n', { mode: 0o600, owner: site.runAs });
   }
 
   const bins = await findPgBinaries(rt.env);
-  const pgCtl = await pgTool(bins, 'pg_ctl');
   const port = input.port ?? (await freePort());
   const logFile = join(dir, 'dbops-restore.log');
   const t1 = performance.now();
   rt.progress(`Starting the restored cluster on 127.0.0.1:${port} and replaying WAL …`);
-  const started = await runTool(
-    pgCtl,
-    ['-D', dir, '-l', logFile, '-w', '-t', '3600', '-o', `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c archive_mode=off`, 'start'],
-    { env: rt.env, signal: rt.signal, log: rt.log, runAs: site.runAs },
-  );
-  const restored: DbTarget = parseDatabaseUrl(urlFor(site.target, port, site.target.config.password as string | undefined), site.target.schema);
+  const started = await startServerAt({
+    dataDir: dir,
+    logFile,
+    options: `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c archive_mode=off`,
+    timeoutS: 3600,
+    log: rt.log,
+    bins,
+  });
+  const restored: DbTarget = parseDatabaseUrl(urlFor(site.target, port), site.target.schema);
   const serverLog = () => readFile(logFile, 'utf8').catch(() => '');
-  if (started.code !== 0) {
+  if (started !== 0) {
     const log = (await serverLog()).trim().split('\n').slice(-6).join('\n');
-    throw new EnvError(`The restored cluster did not start (pg_ctl exit ${started.code}). Its log, ${logFile}:\n${log}`, {
+    throw new EnvError(`The restored cluster did not start (pg_ctl exit ${started}). Its log, ${logFile}:\n${log}`, {
       hint: /recovery target/.test(log) ? 'The target is not in the archive: choose an earlier time or an existing restore point.' : undefined,
     });
   }
@@ -178,7 +170,7 @@ export async function pitrRestore(
     target: input.to,
     dataDir: dir,
     port,
-    url: urlFor(site.target, port, site.target.config.password ? MASK : undefined),
+    url: restored.display,
     stopCommand: `pg_ctl -D ${dir} -m fast stop${site.runAs ? ` (as ${site.runAs.user})` : ''}`,
     backup: chosen?.[1] ?? null,
     phases,
