@@ -34,23 +34,28 @@ async function postgres(): Promise<Missing[]> {
   for (const tool of tools) {
     await pgTool(bins, tool).catch(() => missing.push({ what: `${tool} (PostgreSQL ${bins.major})`, why: `not in ${bins.binDir}`, ...install }));
   }
-  // The embedded and test clusters preload pg_stat_statements, which the contrib package ships.
   const libdir = await run(join(bins.binDir, 'pg_config'), ['--pkglibdir']).then(
     (r) => r.stdout.trim(),
     () => undefined,
   );
   if (libdir) {
-    const found = await Promise.any(['so', 'dylib'].map((ext) => access(join(libdir, `pg_stat_statements.${ext}`)))).then(
-      () => true,
-      () => false,
-    );
-    if (!found)
-      missing.push({
+    // The embedded and test clusters preload pg_stat_statements; the PITR heartbeat tests preload pg_cron.
+    const libraries = [
+      {
+        name: 'pg_stat_statements',
         what: 'pg_stat_statements (PostgreSQL contrib modules)',
-        why: `not in ${libdir}`,
-        apt: `sudo apt-get install -y postgresql-contrib`,
+        apt: 'sudo apt-get install -y postgresql-contrib',
         brew: install.brew,
-      });
+      },
+      { name: 'pg_cron', what: 'pg_cron', apt: `sudo apt-get install -y postgresql-${bins.major}-cron`, brew: 'brew install pg_cron' },
+    ];
+    for (const lib of libraries) {
+      const found = await Promise.any(['so', 'dylib'].map((ext) => access(join(libdir, `${lib.name}.${ext}`)))).then(
+        () => true,
+        () => false,
+      );
+      if (!found) missing.push({ what: lib.what, why: `not in ${libdir}`, apt: lib.apt, brew: lib.brew });
+    }
   }
   // PostgreSQL refuses to run as root: the test clusters then run as the postgres OS user.
   await serverRunAs().catch((e: Error) => missing.push({ what: 'the postgres OS user (tests run as root)', why: e.message.split('\n')[0]!, ...install }));

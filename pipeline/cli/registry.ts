@@ -108,6 +108,11 @@ export const REGISTRY: readonly CommandEntry[] = [
     spec: () => import('../commands/pitr/restore/spec.ts').then((m) => m.spec),
     run: () => import('../commands/pitr/run.ts').then((m) => m.restore),
   },
+  {
+    path: ['pitr', 'heartbeat'],
+    spec: () => import('../commands/pitr/heartbeat/spec.ts').then((m) => m.spec),
+    run: () => import('../commands/pitr/run.ts').then((m) => m.heartbeat),
+  },
   { path: ['gate'], spec: () => import('../commands/gate/spec.ts').then((m) => m.spec), run: () => import('../commands/gate/run.ts') },
   { path: ['deploy'], spec: () => import('../commands/deploy/spec.ts').then((m) => m.spec), run: () => import('../commands/deploy/run.ts') },
   { path: ['rollback'], spec: () => import('../commands/rollback/spec.ts').then((m) => m.spec), run: () => import('../commands/rollback/run.ts') },

@@ -108,6 +108,13 @@ export const PitrPolicy = z
         rto: Duration.default('4h').describe('Recovery time objective: the longest a recovery may take.'),
       })
       .prefault({}),
+    heartbeat: z
+      .strictObject({
+        interval: Duration.default('30s').describe(
+          'How often `dbops pitr heartbeat` updates dbops.heartbeat where pg_cron is not installed (pg_cron runs it every minute). Restores and drills measure the RPO they achieved from it.',
+        ),
+      })
+      .prefault({}),
     full_max_age: Duration.default('8d').describe('The gate accepts (backup.mode: pitr) a verified full backup at most this old.'),
   })
   .describe('Point-in-time recovery with pgBackRest: continuous WAL archiving plus physical base backups.');

@@ -56,6 +56,11 @@ describe('dbops pitr (pgBackRest on the embedded cluster)', async () => {
     const conf = join(localDir, 'pitr', 'pgbackrest.conf');
     expect((await stat(conf)).mode & 0o777).toBe(0o600);
 
+    // The heartbeat table exists and holds a first beat; without pg_cron the service writes it.
+    expect(data.heartbeat).toBe('dbops pitr heartbeat');
+    expect(data.actions).toContain('created dbops.heartbeat');
+    expect(await sql('SELECT beats FROM dbops.heartbeat')).toEqual([{ beats: '1' }]);
+
     const again = await run('pitr', 'enable', '--json');
     expect(again.code, again.all).toBe(0);
     expect(JSON.parse(again.stdout).data).toMatchObject({ actions: [], restarted: false });
@@ -90,6 +95,8 @@ describe('dbops pitr (pgBackRest on the embedded cluster)', async () => {
     expect(backup.code, backup.all).toBe(0);
     expect(JSON.parse(backup.stdout).data.backup).toMatchObject({ type: 'full', label: expect.stringMatching(/F$/) });
 
+    // The heartbeat service writes every 200 ms meanwhile; SIGTERM stops it cleanly.
+    const service = spawnDbops(['pitr', 'heartbeat', '--interval', '200ms'], env);
     await sql('CREATE TABLE marks (id int PRIMARY KEY)');
     await sql('INSERT INTO marks VALUES (1)');
     await sleep(1100);
@@ -99,6 +106,14 @@ describe('dbops pitr (pgBackRest on the embedded cluster)', async () => {
     await sql('SELECT pg_switch_wal()');
     await sql("SELECT pg_create_restore_point('before-drop')");
     await sql('DROP TABLE marks');
+    await sleep(500);
+    service.child.kill('SIGTERM');
+    const stopped = await service.done;
+    runs.push(stopped);
+    expect(stopped.code, stopped.all).toBe(0);
+    expect(stopped.stdout).toMatch(/^(\d+) heartbeat\(s\) written, the last at /m);
+    expect(Number(/^(\d+) heartbeat/m.exec(stopped.stdout)![1])).toBeGreaterThan(5);
+    const lastBeat = (await sql(`SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at FROM dbops.heartbeat`))[0]!['at'] as string;
     await sql('SELECT pg_switch_wal()');
 
     const restoreTo = async (name: string, ...args: string[]) => {
@@ -121,6 +136,11 @@ describe('dbops pitr (pgBackRest on the embedded cluster)', async () => {
 
     const latest = await restoreTo('latest', '--latest');
     expect((await latest.query("SELECT to_regclass('marks') AS t"))[0]).toEqual({ t: null });
+    // The RPO this restore achieved is measured: the newest heartbeat came back, nothing was lost.
+    expect(latest.d.heartbeat).toEqual({ restored: lastBeat, source: lastBeat, lostMs: 0 });
+    // Restored to T1, the newest heartbeat it holds is the last one before T1.
+    expect(Date.parse(atT1.d.heartbeat.restored)).toBeLessThanOrEqual(Date.parse(t1));
+    expect(Date.parse(t1) - Date.parse(atT1.d.heartbeat.restored)).toBeLessThan(1_000);
 
     // Never over existing files; a time before the first backup ended is refused with the earliest one.
     const busy = await run('pitr', 'restore', '--latest', '--target-dir', join(home, 'at-t1'));

@@ -78,6 +78,7 @@ describe('RPO exposure', () => {
       },
       repository: { archiveMax: 'x', backups: { full: {} as never } },
       lastVerification: null,
+      heartbeat: { at: '2026-12-07T09:59:30.000Z', ageMs: 30_000, staleAfterMs: 180_000 },
       exposureMs: 60_000,
       rpoMs: 15 * 60_000,
     };
@@ -87,5 +88,8 @@ describe('RPO exposure', () => {
     expect(statusFindings(failing).map((f) => f.rule)).toEqual(['pitr/archiving-failing']);
     // A failure older than the last success is history, not a failing archive.
     expect(statusFindings({ ...failing, archiving: { ...failing.archiving, lastFailedAt: '2026-12-07T08:00:00.000Z' } })).toEqual([]);
+    // No heartbeat, or a stopped one, is said, as a warning: archiving may be fine without it.
+    expect(statusFindings({ ...base, heartbeat: null }).map((f) => [f.rule, f.severity])).toEqual([['pitr/no-heartbeat', 'warning']]);
+    expect(statusFindings({ ...base, heartbeat: { ...base.heartbeat!, ageMs: 200_000 } }).map((f) => f.rule)).toEqual(['pitr/heartbeat-stopped']);
   });
 });

@@ -8,6 +8,7 @@ import {
   pitrRestore,
   pitrStatus,
   pitrVerify,
+  runHeartbeat,
   type PitrBackupData,
   type PitrEnableData,
   type PitrListData,
@@ -19,6 +20,7 @@ import {
 import type { PitrBackupInputs } from './backup/spec.ts';
 import type { PitrInputs } from '../flags.ts';
 import type { PitrRestoreInputs } from './restore/spec.ts';
+import type { PitrHeartbeatInputs } from './heartbeat/spec.ts';
 
 const ago = (iso: string | null | undefined) => (iso ? `${formatAge(Date.now() - Date.parse(iso))} ago` : 'never');
 
@@ -44,7 +46,7 @@ export const enable: StepModule<PitrInputs, PitrEnableData> = {
       ].join('\n');
     }
     const what = d.actions.length ? d.actions.map((a) => `  - ${a}`).join('\n') : '  nothing to change: everything was in place';
-    return `PITR for ${d.database} (stanza ${d.stanza}, data directory ${d.dataDir}):\n${what}\nWAL archiving works: pgbackrest check passed. Configuration: ${d.configPath}.\n`;
+    return `PITR for ${d.database} (stanza ${d.stanza}, data directory ${d.dataDir}):\n${what}\nWAL archiving works: pgbackrest check passed. Configuration: ${d.configPath}.\nHeartbeat (dbops.heartbeat): ${d.heartbeat === 'pg_cron' ? 'written every minute by pg_cron' : 'run `dbops pitr heartbeat` as a service (no pg_cron on this server)'}.\n`;
   },
 };
 
@@ -87,6 +89,7 @@ export const status: StepModule<PitrInputs, PitrStatusData> = {
       `  last archived   ${a.lastArchivedWal ?? 'none'} (${ago(a.lastArchivedAt)}); current ${a.currentWal}; ${a.ready} waiting`,
       `  failures        ${a.failedCount}${a.lastFailedAt ? ` (newest ${a.lastFailedWal}, ${ago(a.lastFailedAt)})` : ''}`,
       `  repository      WAL up to ${d.repository.archiveMax ?? 'none'}; newest full ${full ? `${full.label} (${ago(full.stoppedAt)})` : 'none'}`,
+      `  heartbeat       ${d.heartbeat ? `${d.heartbeat.at} (${ago(d.heartbeat.at)})` : 'none'}`,
       `  verification    ${d.lastVerification ? `${d.lastVerification.ok ? 'passed' : 'FAILED'} ${ago(d.lastVerification.at)}` : 'never (dbops pitr verify)'}`,
       `  RPO exposure    ${formatAge(d.exposureMs)} (objective ${formatAge(d.rpoMs)})`,
       '',
@@ -139,10 +142,23 @@ export const restore: StepModule<PitrRestoreInputs, PitrRestoreData> = {
       `Restored to ${to}${d.backup ? ` from backup ${d.backup}` : ''} into ${d.dataDir}:`,
       ...d.phases.map((p) => `  ${p.ok ? '✓' : '✗'} ${p.name.padEnd(22)} ${formatMs(p.durationMs).padStart(9)}  ${p.message}`),
       `  total ${formatMs(d.totalMs)}`,
+      d.heartbeat.restored
+        ? `  newest heartbeat ${d.heartbeat.restored}${d.heartbeat.lostMs !== null ? `; the source's is ${formatMs(d.heartbeat.lostMs)} newer` : ''}`
+        : '  no heartbeat in the restored cluster (dbops.heartbeat): the data lost is not measured',
       '',
       `Running on ${d.url}`,
       `Stop it with: ${d.stopCommand}`,
       '',
     ].join('\n');
   },
+};
+
+export const heartbeat: StepModule<PitrHeartbeatInputs, { beats: number; last: string | null; intervalMs: number }> = {
+  async run(input, ctx) {
+    const { backups } = await ctx.policies('backups');
+    const target = await ctx.database();
+    if (!input.once) ctx.progress(`Writing dbops.heartbeat on ${target.display}${input.interval ? ` every ${input.interval}` : ''} until stopped (Ctrl-C) …`);
+    return { verdict: 'pass', findings: [], data: await runHeartbeat({ target, backups: backups.value, interval: input.interval, once: input.once }, ctx) };
+  },
+  render: ({ data: d }) => `${d.beats} heartbeat(s) written${d.last ? `, the last at ${d.last}` : ''}.\n`,
 };

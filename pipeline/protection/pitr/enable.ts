@@ -11,6 +11,7 @@ import { localDir } from '../../infra/pg/local.ts';
 import { restartServerIn } from '../../infra/pg/cluster.ts';
 import { mustPgbackrest, renderConfig, writeConfig } from '../../infra/pgbackrest/pgbackrest.ts';
 import type { BackupsPolicy } from '../../policy/backups.ts';
+import { beat, CRON_JOB, ensureHeartbeatTable, scheduleHeartbeat } from './heartbeat.ts';
 import {
   archiveSettings,
   archiveSettingsOf,
@@ -36,6 +37,8 @@ export interface PitrEnableData {
   /** What this run changed, in order; empty when everything was already in place. */
   actions: string[];
   restarted: boolean;
+  /** Who writes dbops.heartbeat: pg_cron every minute, or the `dbops pitr heartbeat` service. */
+  heartbeat: 'pg_cron' | 'dbops pitr heartbeat';
   /** For a remote server: the files to install there (secrets masked). */
   install?: { pgbackrestConf: string; postgresqlConf: string; commands: string[] };
 }
@@ -114,6 +117,7 @@ export async function enablePitr(input: { target: DbTarget; backups: BackupsPoli
     configPath: site.configPath,
     actions: [],
     restarted: false,
+    heartbeat: 'dbops pitr heartbeat',
   };
   if (site.kind === 'remote') {
     data.install = {
@@ -166,5 +170,13 @@ export async function enablePitr(input: { target: DbTarget; backups: BackupsPoli
   if (!/already exists/.test(created.stdout)) data.actions.push(`created stanza ${site.policy.stanza}`);
   rt.progress('Checking that WAL reaches every repository (pgbackrest check) …');
   await mustPgbackrest(p, 'check');
+  // The heartbeat: in the target database, written once now so a restore has one to measure by.
+  await withClient(site.target, { log: rt.log, applicationName: 'dbops pitr enable' }, async (c) => {
+    if (await ensureHeartbeatTable(c)) data.actions.push('created dbops.heartbeat');
+    await beat(c);
+  });
+  const cron = await scheduleHeartbeat(site.target, rt);
+  if (cron === 'scheduled') data.actions.push(`scheduled the heartbeat with pg_cron (job ${CRON_JOB}, every minute)`);
+  if (cron !== 'absent') data.heartbeat = 'pg_cron';
   return data;
 }

@@ -11,6 +11,7 @@ import type { DbTarget } from '../../infra/db/url.ts';
 import { parseInfo, parseVerify, type PhysicalBackup, type StanzaInfo } from '../../infra/pgbackrest/info.ts';
 import { mustPgbackrest, runPgbackrest, type Pgbackrest } from '../../infra/pgbackrest/pgbackrest.ts';
 import type { BackupsPolicy } from '../../policy/backups.ts';
+import { heartbeatOf } from './heartbeat.ts';
 import { pgbackrestFor, resolveSite, type PitrSite } from './site.ts';
 
 /** A `dbops pitr verify` run, kept in the state folder where status, list and the gate read it. */
@@ -141,6 +142,8 @@ export interface PitrStatusData {
   };
   repository: { archiveMax: string | null; backups: Partial<Record<'full' | 'diff' | 'incr', PhysicalBackup>> };
   lastVerification: PitrVerification | null;
+  /** The newest dbops.heartbeat and the age after which it counts as stopped; null when the database has none. */
+  heartbeat: { at: string; ageMs: number; staleAfterMs: number } | null;
   /** How much committed work a disaster now would lose, at most (ms), against the objective. */
   exposureMs: number;
   rpoMs: number;
@@ -192,6 +195,8 @@ export async function pitrStatus(input: { target: DbTarget; backups: BackupsPoli
   });
   const info = await stanzaInfo(pgbackrest);
   const records = await readVerifications(site);
+  const heartbeatAt = await heartbeatOf(site.target, rt);
+  const heartbeatMs = parseDuration(site.policy.heartbeat.interval) ?? 30_000;
   const newest = (type: 'full' | 'diff' | 'incr') => info.backups.filter((b) => b.type === type).at(-1);
   const unarchivedBytes = facts.last_archived_wal
     ? BigInt(facts.current_lsn) - segmentEnd(facts.last_archived_wal.slice(0, 24), Number(facts.segment_bytes))
@@ -213,6 +218,9 @@ export async function pitrStatus(input: { target: DbTarget; backups: BackupsPoli
       backups: Object.fromEntries((['full', 'diff', 'incr'] as const).flatMap((t) => (newest(t) ? [[t, newest(t)!]] : []))),
     },
     lastVerification: records.at(-1) ?? null,
+    heartbeat: heartbeatAt
+      ? { at: heartbeatAt, ageMs: Math.max(0, now.getTime() - Date.parse(heartbeatAt)), staleAfterMs: Math.max(3 * heartbeatMs, 180_000) }
+      : null,
     exposureMs: exposureOf({ oldestReadyAt: facts.oldest_ready, lastArchivedAt: facts.last_archived_time, unarchivedBytes }, now),
     rpoMs: parseDuration(site.policy.objectives.rpo) ?? 15 * 60_000,
   };
@@ -244,6 +252,20 @@ export function statusFindings(d: PitrStatusData): Finding[] {
       severity: 'error',
       message: 'The repository holds no full backup: there is nothing to restore from.',
       help: 'Run `dbops pitr backup --type full`.',
+    });
+  if (!d.heartbeat)
+    findings.push({
+      rule: 'pitr/no-heartbeat',
+      severity: 'warning',
+      message: 'The database has no heartbeat (dbops.heartbeat): restores and drills cannot measure the RPO they achieve.',
+      help: 'Run `dbops pitr enable` (it schedules it with pg_cron where installed), or run `dbops pitr heartbeat` as a service.',
+    });
+  else if (d.heartbeat.ageMs > d.heartbeat.staleAfterMs)
+    findings.push({
+      rule: 'pitr/heartbeat-stopped',
+      severity: 'warning',
+      message: `The newest heartbeat is ${formatAge(d.heartbeat.ageMs)} old (${d.heartbeat.at}): nothing writes it any more.`,
+      help: 'Start the `dbops pitr heartbeat` service (or check the pg_cron job dbops-heartbeat).',
     });
   if (d.lastVerification && !d.lastVerification.ok)
     findings.push({

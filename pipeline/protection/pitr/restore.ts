@@ -12,6 +12,7 @@ import { freePort, isRunningAt, startServerAt } from '../../infra/pg/cluster.ts'
 import { mustPgbackrest } from '../../infra/pgbackrest/pgbackrest.ts';
 import type { BackupsPolicy } from '../../policy/backups.ts';
 import { amcheck } from '../backup/index.ts';
+import { heartbeatOf } from './heartbeat.ts';
 import { openSite, stanzaInfo } from './operate.ts';
 
 export type RestoreTarget = { kind: 'time'; time: string } | { kind: 'name'; name: string } | { kind: 'latest' };
@@ -27,6 +28,11 @@ export interface PitrRestoreData {
   /** The base backup pgBackRest chose. */
   backup: string | null;
   phases: Array<{ name: 'restore files' | 'start and replay WAL' | 'verify'; durationMs: number; ok: boolean; message: string }>;
+  /**
+   * The newest heartbeat the restored cluster holds and the source's newest when the restore ended; their
+   * difference is the data this restore lost (for --latest, the RPO achieved). Null where there is none.
+   */
+  heartbeat: { restored: string | null; source: string | null; lostMs: number | null };
   /** Restore plus replay plus verify: the recovery time this restore measured. */
   totalMs: number;
 }
@@ -164,6 +170,7 @@ export async function pitrRestore(
     applicationName: 'dbops pitr restore',
   });
   phases.push({ name: 'verify', durationMs: Math.round(performance.now() - t2), ok: check.ok, message: check.message });
+  const [restoredBeat, sourceBeat] = await Promise.all([heartbeatOf(restored, rt), heartbeatOf(site.target, rt)]);
   const chosen = /restore backup set ([0-9A-Z_-]+)/.exec(out.stdout);
   return {
     stanza: site.policy.stanza,
@@ -174,6 +181,11 @@ export async function pitrRestore(
     stopCommand: `pg_ctl -D ${dir} -m fast stop${site.runAs ? ` (as ${site.runAs.user})` : ''}`,
     backup: chosen?.[1] ?? null,
     phases,
+    heartbeat: {
+      restored: restoredBeat,
+      source: sourceBeat,
+      lostMs: restoredBeat && sourceBeat ? Math.max(0, Date.parse(sourceBeat) - Date.parse(restoredBeat)) : null,
+    },
     totalMs: Math.round(performance.now() - t0),
   };
 }
