@@ -8,6 +8,7 @@ export const GROUPS: Record<string, string> = {
   rollbacks: 'paired rollback scripts',
   backup: 'encrypted, verified logical backups',
   pitr: 'point-in-time recovery: WAL archiving and physical backups with pgBackRest',
+  dr: 'timed disaster-recovery drills with evidence',
   evidence: 'hash-chained evidence bundles of deploys and rollbacks',
 };
 
@@ -112,6 +113,11 @@ export const REGISTRY: readonly CommandEntry[] = [
     path: ['pitr', 'heartbeat'],
     spec: () => import('../commands/pitr/heartbeat/spec.ts').then((m) => m.spec),
     run: () => import('../commands/pitr/run.ts').then((m) => m.heartbeat),
+  },
+  {
+    path: ['dr', 'drill'],
+    spec: () => import('../commands/dr/drill/spec.ts').then((m) => m.spec),
+    run: () => import('../commands/dr/drill/run.ts'),
   },
   { path: ['gate'], spec: () => import('../commands/gate/spec.ts').then((m) => m.spec), run: () => import('../commands/gate/run.ts') },
   { path: ['deploy'], spec: () => import('../commands/deploy/spec.ts').then((m) => m.spec), run: () => import('../commands/deploy/run.ts') },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BreakGlass, ExecutionData, InterruptedDeploy, RunIdentity } from './records.ts';
+import { BreakGlass, DrDrill, ExecutionData, InterruptedDeploy, RunIdentity } from './records.ts';
 
 /**
  * One evidence bundle: everything an auditor samples about one production change, stored as
@@ -9,7 +9,7 @@ import { BreakGlass, ExecutionData, InterruptedDeploy, RunIdentity } from './rec
  * found by `dbops evidence verify`.
  */
 
-export const BUNDLE_KIND = ['deploy', 'rollback', 'interrupted'] as const;
+export const BUNDLE_KIND = ['deploy', 'rollback', 'interrupted', 'dr-drill'] as const;
 
 export const EvidenceBundle = z.object({
   formatVersion: z.literal(1),
@@ -25,6 +25,8 @@ export const EvidenceBundle = z.object({
   /** For kind deploy/rollback: what happened; for kind interrupted: reconstructed from the in-flight marker. */
   execution: ExecutionData.nullable(),
   interrupted: InterruptedDeploy.nullable(),
+  /** For kind dr-drill only; absent from every other bundle (so bundles written before drills keep their hashes). */
+  drill: DrDrill.optional(),
   run: RunIdentity.nullable(),
   dbops: z.object({ version: z.string(), commit: z.string().nullable() }),
   /**
@@ -38,7 +40,12 @@ export const EvidenceBundle = z.object({
 });
 export type EvidenceBundle = z.output<typeof EvidenceBundle>;
 /** A bundle before it is sealed (sequence, previous and sha256 are assigned by appendBundle). */
-export type BundleDraft = Omit<EvidenceBundle, 'formatVersion' | 'environment' | 'sequence' | 'previous' | 'sha256' | 'markdownSha256' | 'createdAt' | 'dbops'>;
+export type BundleDraft = Omit<
+  EvidenceBundle,
+  'formatVersion' | 'environment' | 'sequence' | 'previous' | 'sha256' | 'markdownSha256' | 'createdAt' | 'dbops' | 'drill'
+> & {
+  drill?: DrDrill | undefined;
+};
 
 /**
  * Written when a deploy or rollback starts and removed when its bundle is stored: a marker that is still

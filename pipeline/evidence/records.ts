@@ -203,3 +203,30 @@ export const ExecutionData = z.object({
     .nullable(),
 });
 export type ExecutionData = z.output<typeof ExecutionData>;
+
+/** A timed disaster-recovery drill (`dbops dr drill`): what was broken, how it was recovered, RPO and RTO measured. */
+export const DrDrill = z.object({
+  scenario: z.enum(['lost-primary', 'bad-migration', 'dropped-table']),
+  /** Where the recovered data came from: the drill's own scratch primary, or an environment's repository. */
+  source: z.string(),
+  startedAt: z.string(),
+  /** When the disaster was caused (the RTO clock starts here) and when the recovered cluster took a write. */
+  disasterAt: z.string(),
+  readyAt: z.string().nullable(),
+  /** How the recovery was aimed: pgBackRest restore type and target. */
+  recovery: z.object({ type: z.enum(['latest', 'time', 'name']), target: z.string().nullable(), backup: z.string().nullable() }),
+  phases: z.array(z.object({ name: z.string(), durationMs: z.number(), ok: z.boolean(), message: z.string() })),
+  rpo: z.object({
+    objectiveMs: z.number(),
+    /** The newest heartbeat committed on the source before the disaster, and the newest the recovered cluster holds. */
+    sourceHeartbeat: z.string().nullable(),
+    restoredHeartbeat: z.string().nullable(),
+    achievedMs: z.number().nullable(),
+    met: z.boolean(),
+  }),
+  rto: z.object({ objectiveMs: z.number(), achievedMs: z.number(), met: z.boolean() }),
+  /** The ledger rows the recovery must bring back (committed before the recovery target) against what it did. */
+  rows: z.object({ expected: z.number(), restored: z.number().nullable(), ok: z.boolean() }),
+  passed: z.boolean(),
+});
+export type DrDrill = z.output<typeof DrDrill>;

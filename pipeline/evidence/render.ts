@@ -42,7 +42,15 @@ const OUTCOME: Record<Execution['outcome'], string> = {
 
 function header(b: PageSource): string[] {
   const e = b.execution;
-  const outcome = e ? OUTCOME[e.outcome] : b.kind === 'interrupted' ? '❌ interrupted (reconstructed)' : '—';
+  const outcome = e
+    ? OUTCOME[e.outcome]
+    : b.kind === 'interrupted'
+      ? '❌ interrupted (reconstructed)'
+      : b.drill
+        ? b.drill.passed
+          ? '✅ drill passed: both objectives met'
+          : '❌ drill failed: an objective was missed'
+        : '—';
   const run = b.run ?? e?.gate?.run ?? null;
   const rows: Array<[string, string]> = [
     ['Environment', text(b.environment)],
@@ -364,6 +372,54 @@ const CONTROLS = [
   '',
 ];
 
+/** A DR drill: the disaster, the recovery's phases, and RPO and RTO against the objectives (auditors' "quarterly DR drills"). */
+function drill(b: PageSource): string[] {
+  const d = b.drill;
+  if (!d) return [];
+  const met = (ok: boolean) => (ok ? '✅ met' : '❌ missed');
+  return [
+    '## Disaster-recovery drill',
+    '',
+    ...table(
+      ['', ''],
+      [
+        ['Scenario', d.scenario],
+        ['Source', d.source],
+        ['Disaster caused, UTC', d.disasterAt],
+        ['Recovered and writable, UTC', d.readyAt ?? 'never'],
+        [
+          'Recovery',
+          `${d.recovery.type}${d.recovery.target ? ` ${code(d.recovery.target)}` : ''}${d.recovery.backup ? ` from backup ${code(d.recovery.backup)}` : ''}`,
+        ],
+        ['Ledger rows', `${d.rows.restored ?? '—'} of ${d.rows.expected} expected ${d.rows.ok ? '✅' : '❌'}`],
+      ],
+    ),
+    '',
+    '### Phases',
+    '',
+    ...table(
+      ['Phase', 'Duration', 'Result'],
+      d.phases.map((p) => [p.name, ms(p.durationMs), `${p.ok ? '✅' : '❌'} ${p.message}`]),
+    ),
+    '',
+    '### Objectives',
+    '',
+    ...table(
+      ['Objective', 'Target', 'Achieved', 'Result'],
+      [
+        [
+          'RPO: newest heartbeat on the source before the disaster − newest in the recovered cluster',
+          ms(d.rpo.objectiveMs),
+          d.rpo.achievedMs === null ? 'not measured (no heartbeat)' : ms(d.rpo.achievedMs),
+          met(d.rpo.met),
+        ],
+        ['RTO: disaster caused → first write on the recovered cluster', ms(d.rto.objectiveMs), ms(d.rto.achievedMs), met(d.rto.met)],
+      ],
+    ),
+    '',
+  ];
+}
+
 /** A bundle as the page body sees it: everything but the two hashes sealing computes. */
 export type PageSource = Omit<EvidenceBundle, 'sha256' | 'markdownSha256'>;
 
@@ -376,7 +432,7 @@ export function renderBundleBody(b: PageSource): string {
   if (g) out.push(...change(g), ...pulls(g), ...approvals(g), ...testing(g), ...backup(g), ...gate(g));
   else if (e) out.push('The gate could not run (the database was unreachable); nothing was changed by this action.', '');
   if (e) out.push(...execution(e));
-  out.push(...interrupted(b));
+  out.push(...interrupted(b), ...drill(b));
   out.push(
     '## Chain',
     '',

@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import { ConfigError, RefusedError, UsageError } from '../core/errors.ts';
@@ -9,6 +10,8 @@ import { ENVIRONMENT_NAME } from '../policy/environments.ts';
 import type { Policies } from '../policy/schema.ts';
 import { writeFileAtomic } from '../core/fs.ts';
 import { openTargets } from '../infra/storage/open.ts';
+import { DirectoryStorage } from '../infra/storage/directory.ts';
+import { localDir } from '../infra/pg/local.ts';
 import { NotFoundError, type Storage } from '../infra/storage/types.ts';
 import { EvidenceBundle, InflightMarker, type BundleDraft } from './bundle.ts';
 import { bundleStem, CHECKPOINT_FILE, checkBundle, checkCheckpoint, INFLIGHT_FILE, parseBundleName, sealBundle, serialize, sha256Hex } from './chain.ts';
@@ -82,6 +85,15 @@ export function openEvidence(policies: Pick<Policies, 'backups' | 'environments'
   checkEnvironmentName(environment, `"${environment}"`);
   const { storage, prefix } = openEvidenceRoot(policies, env, log);
   return { storage, folder: `${prefix}${environment}/`, environment, log };
+}
+
+/** The environment `local`: evidence of what ran against the embedded cluster (a DR drill), kept in its folder. */
+export const LOCAL_ENVIRONMENT = 'local';
+
+export async function openLocalEvidence(env: NodeJS.ProcessEnv, log: Logger): Promise<EvidenceStore & { dir: string }> {
+  const dir = join(localDir(env), 'evidence');
+  await mkdir(dir, { recursive: true });
+  return { storage: new DirectoryStorage({ name: 'local', path: dir }), folder: `${LOCAL_ENVIRONMENT}/`, environment: LOCAL_ENVIRONMENT, log, dir };
 }
 
 /** Environments with an evidence folder under the prefix, sorted. */
@@ -191,6 +203,7 @@ export async function appendBundle(
       breakGlass: draft.breakGlass,
       execution: draft.execution,
       interrupted: draft.interrupted,
+      drill: draft.drill,
       run: draft.run,
       dbops,
     }),

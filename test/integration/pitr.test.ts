@@ -123,7 +123,7 @@ describe('dbops pitr (pgBackRest on the embedded cluster)', async () => {
       expect(r.code, r.all).toBe(0);
       const d = JSON.parse(r.stdout).data;
       expect(d.url).toMatch(/^postgresql:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/dbops$/);
-      expect(d.phases.map((p: { name: string }) => p.name)).toEqual(['restore files', 'start and replay WAL', 'verify']);
+      expect(d.phases.map((p: { name: string }) => p.name)).toEqual(['fetch', 'restore', 'WAL replay', 'verify']);
       return { d, query: (text: string) => queryUrl(`postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${d.port}/dbops`, text) };
     };
 

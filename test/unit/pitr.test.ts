@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseInfo, parseVerify } from '../../pipeline/infra/pgbackrest/info.ts';
 import { renderConfig } from '../../pipeline/infra/pgbackrest/pgbackrest.ts';
-import { exposureOf, statusFindings, type PitrStatusData } from '../../pipeline/protection/pitr/index.ts';
+import { exposureOf, pgbackrestTime, statusFindings, type PitrStatusData } from '../../pipeline/protection/pitr/index.ts';
 
 // pgBackRest 2.45's own output, as `info --output=json` and `verify` printed it for a real repository.
 const INFO = `[{"archive":[{"database":{"id":1,"repo-key":1},"id":"15-1","max":"000000010000000000000021","min":"00000001000000000000001D"}],
@@ -91,5 +91,14 @@ describe('RPO exposure', () => {
     // No heartbeat, or a stopped one, is said, as a warning: archiving may be fine without it.
     expect(statusFindings({ ...base, heartbeat: null }).map((f) => [f.rule, f.severity])).toEqual([['pitr/no-heartbeat', 'warning']]);
     expect(statusFindings({ ...base, heartbeat: { ...base.heartbeat!, ageMs: 200_000 } }).map((f) => f.rule)).toEqual(['pitr/heartbeat-stopped']);
+  });
+});
+
+describe('restore targets', () => {
+  it("are written as pgBackRest's backup selection reads them, microseconds kept", () => {
+    expect(pgbackrestTime('2026-12-07T06:54:52.845527Z', Date.parse('2026-12-07T06:54:52.845527Z'))).toBe('2026-12-07 06:54:52.845527+00');
+    expect(pgbackrestTime('2026-12-07T06:54:52Z', Date.parse('2026-12-07T06:54:52Z'))).toBe('2026-12-07 06:54:52+00');
+    // Another zone goes through UTC.
+    expect(pgbackrestTime('2026-12-07T08:54:52.5+02:00', Date.parse('2026-12-07T08:54:52.5+02:00'))).toBe('2026-12-07 06:54:52.500+00');
   });
 });

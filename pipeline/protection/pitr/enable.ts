@@ -22,6 +22,7 @@ import {
   pgbackrestFor,
   repositoriesOf,
   resolveSite,
+  saveSite,
   type ArchiveSetting,
   type PitrSite,
 } from './site.ts';
@@ -134,6 +135,7 @@ export async function enablePitr(input: { target: DbTarget; backups: BackupsPoli
   for (const folder of [site.stateDir, ...['log', 'lock', 'spool'].map((f) => join(site.stateDir, f))]) await ensureFolder(folder, site);
   for (const repo of repositoriesOf(site)) if (repo.type === 'directory') await ensureFolder(resolve(repo.path), site);
   if (await writeConfig(site.configPath, renderConfig(config, CONFIG_COMMENT), site.runAs)) data.actions.push(`wrote ${site.configPath}`);
+  await saveSite(site);
 
   if (await writeServerFile(includePath(site), settingsText(wanted), site)) data.actions.push(`wrote ${includePath(site)}`);
   const conf = await readFile(site.configFile, 'utf8');

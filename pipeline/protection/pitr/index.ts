@@ -2,5 +2,6 @@
 export * from './enable.ts';
 export * from './heartbeat.ts';
 export * from './operate.ts';
+export * from './drill.ts';
 export * from './restore.ts';
 export { pitrPolicyOf, type PitrSite } from './site.ts';

@@ -30,8 +30,9 @@ export interface OpenSite {
   pgbackrest: Pgbackrest;
 }
 
-export async function openSite(target: DbTarget, backups: BackupsPolicy, rt: Runtime): Promise<OpenSite> {
-  const site = await resolveSite(target, backups, rt);
+/** `offline`: a command that needs only pgBackRest (list, verify, restore) may run from what `pitr enable` saved when the server is down. */
+export async function openSite(target: DbTarget, backups: BackupsPolicy, rt: Runtime, options: { offline?: boolean } = {}): Promise<OpenSite> {
+  const site = await resolveSite(target, backups, rt, options);
   const pgbackrest = pgbackrestFor(site, rt);
   if (
     !(await access(site.configPath).then(
@@ -96,7 +97,7 @@ export interface PitrListData {
 }
 
 export async function pitrList(input: { target: DbTarget; backups: BackupsPolicy }, rt: Runtime): Promise<PitrListData> {
-  const { site, pgbackrest } = await openSite(input.target, input.backups, rt);
+  const { site, pgbackrest } = await openSite(input.target, input.backups, rt, { offline: true });
   const info = await stanzaInfo(pgbackrest);
   const records = await readVerifications(site);
   return { stanza: info.stanza, archive: info.archive, backups: info.backups.map((b) => ({ ...b, verified: verifiedState(b.label, records) ?? null })) };
@@ -109,7 +110,7 @@ export interface PitrVerifyData {
 
 /** `pitr verify`: pgBackRest's verify, judged by what it prints (it exits 0 on corruption), recorded. */
 export async function pitrVerify(input: { target: DbTarget; backups: BackupsPolicy }, rt: Runtime): Promise<PitrVerifyData> {
-  const { site, pgbackrest } = await openSite(input.target, input.backups, rt);
+  const { site, pgbackrest } = await openSite(input.target, input.backups, rt, { offline: true });
   const info = await stanzaInfo(pgbackrest);
   const started = performance.now();
   const out = await runPgbackrest(pgbackrest, 'verify');

@@ -27,7 +27,8 @@ export interface PitrRestoreData {
   stopCommand: string;
   /** The base backup pgBackRest chose. */
   backup: string | null;
-  phases: Array<{ name: 'restore files' | 'start and replay WAL' | 'verify'; durationMs: number; ok: boolean; message: string }>;
+  /** fetch (the repository's backup list), restore (files), WAL replay (start, replay, promote), verify (pg_amcheck). */
+  phases: Array<{ name: 'fetch' | 'restore' | 'WAL replay' | 'verify'; durationMs: number; ok: boolean; message: string }>;
   /**
    * The newest heartbeat the restored cluster holds and the source's newest when the restore ended; their
    * difference is the data this restore lost (for --latest, the RPO achieved). Null where there is none.
@@ -37,12 +38,23 @@ export interface PitrRestoreData {
   totalMs: number;
 }
 
-const urlFor = (source: DbTarget, port: number) => {
+/** The restored cluster, reached as the source was (same user, password and database) on 127.0.0.1:port. */
+export function restoredTarget(source: DbTarget, port: number): DbTarget {
   const u = new URL(`postgresql://127.0.0.1:${port}/${encodeURIComponent(source.database)}`);
   u.username = encodeURIComponent(source.user);
   if (typeof source.config.password === 'string' && source.config.password) u.password = encodeURIComponent(source.config.password);
-  return u.toString();
-};
+  return parseDatabaseUrl(u.toString(), source.schema);
+}
+
+/**
+ * A time as pgBackRest's backup selection reads it (`YYYY-MM-DD HH:MM:SS[.fraction]+00`); a UTC time given
+ * with microseconds keeps them (a Date would cut them to milliseconds and could move the target before a commit).
+ */
+export function pgbackrestTime(given: string, at: number): string {
+  const utc = /^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(\.\d+)?(?:Z|\+00(?::?00)?)$/.exec(given.trim());
+  if (utc) return `${utc[1]} ${utc[2]}${utc[3] ?? ''}+00`;
+  return new Date(at).toISOString().replace('T', ' ').replace('Z', '+00');
+}
 
 /** An absent or empty folder, or with --force one holding a stopped cluster: anything else is refused, nothing touched. */
 async function prepareDir(dir: string, force: boolean, runAs: RunAs | undefined, rt: Runtime): Promise<void> {
@@ -79,7 +91,8 @@ export async function pitrRestore(
   input: { target: DbTarget; backups: BackupsPolicy; to: RestoreTarget; targetDir: string; port?: number | undefined; force: boolean },
   rt: Runtime,
 ): Promise<PitrRestoreData> {
-  const { site, pgbackrest } = await openSite(input.target, input.backups, rt);
+  const tFetch = performance.now();
+  const { site, pgbackrest } = await openSite(input.target, input.backups, rt, { offline: true });
   const dir = resolve(input.targetDir);
   if (dir === resolve(site.dataDir)) throw new ConfigError(`--target-dir ${dir} is the source cluster's own data directory.`);
   const info = await stanzaInfo(pgbackrest);
@@ -98,16 +111,23 @@ export async function pitrRestore(
           hint: 'Choose a later --to, or restore from an older repository.',
         },
       );
-    args = ['--type=time', `--target=${new Date(at).toISOString().replace('T', ' ').replace('Z', '+00')}`, '--target-action=promote'];
+    args = ['--type=time', `--target=${pgbackrestTime(input.to.time, at)}`, '--target-action=promote'];
   } else if (input.to.kind === 'name') args = ['--type=name', `--target=${input.to.name}`, '--target-action=promote'];
   else args = ['--type=default'];
 
   await prepareDir(dir, input.force, site.runAs, rt);
-  const phases: PitrRestoreData['phases'] = [];
+  const phases: PitrRestoreData['phases'] = [
+    {
+      name: 'fetch',
+      durationMs: Math.round(performance.now() - tFetch),
+      ok: true,
+      message: `${info.backups.length} backup(s) in the repository, WAL up to ${info.archive?.max ?? 'none'}`,
+    },
+  ];
   const t0 = performance.now();
   rt.progress(`Restoring into ${dir} …`);
   const out = await mustPgbackrest(pgbackrest, 'restore', [`--pg1-path=${dir}`, '--archive-mode=off', ...args]);
-  phases.push({ name: 'restore files', durationMs: Math.round(performance.now() - t0), ok: true, message: 'pgbackrest restore' });
+  phases.push({ name: 'restore', durationMs: Math.round(performance.now() - t0), ok: true, message: 'pgbackrest restore' });
   // A cluster whose configuration lives outside its data directory (Debian's /etc/postgresql) restores without one.
   if (!(await stat(join(dir, 'postgresql.conf')).catch(() => undefined))) {
     await writeFileAtomic(join(dir, 'postgresql.conf'), '# written by dbops pitr restore\n', { mode: 0o600, owner: site.runAs });
@@ -126,7 +146,7 @@ export async function pitrRestore(
     log: rt.log,
     bins,
   });
-  const restored: DbTarget = parseDatabaseUrl(urlFor(site.target, port), site.target.schema);
+  const restored = restoredTarget(site.target, port);
   const serverLog = () => readFile(logFile, 'utf8').catch(() => '');
   if (started !== 0) {
     const log = (await serverLog()).trim().split('\n').slice(-6).join('\n');
@@ -155,7 +175,7 @@ export async function pitrRestore(
       throw new EnvError(`Interrupted while the restored cluster in ${dir} replayed WAL; it is still running: pg_ctl -D ${dir} -m fast stop`);
     await sleep(100, rt.signal);
   }
-  phases.push({ name: 'start and replay WAL', durationMs: Math.round(performance.now() - t1), ok: true, message: 'recovery ended and the server promoted' });
+  phases.push({ name: 'WAL replay', durationMs: Math.round(performance.now() - t1), ok: true, message: 'recovery ended and the server promoted' });
 
   const t2 = performance.now();
   const pgAmcheck = await clientTool(bins, 'pg_amcheck', site.major);
@@ -186,6 +206,6 @@ export async function pitrRestore(
       source: sourceBeat,
       lostMs: restoredBeat && sourceBeat ? Math.max(0, Date.parse(sourceBeat) - Date.parse(restoredBeat)) : null,
     },
-    totalMs: Math.round(performance.now() - t0),
+    totalMs: Math.round(performance.now() - tFetch),
   };
 }

@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
-import { open, realpath, stat } from 'node:fs/promises';
+import { open, readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { ConfigError, EnvError } from '../../core/errors.ts';
+import { writeFileAtomic } from '../../core/fs.ts';
 import { registerSecret } from '../../core/redact.ts';
 import type { Runtime } from '../../core/runtime.ts';
 import type { RunAs } from '../../core/shell.ts';
@@ -44,6 +45,8 @@ export interface PitrSite {
   /** The OS user owning the data directory, when it is not this process's. */
   runAs: RunAs | undefined;
   policy: PitrPolicy;
+  /** Read from the state folder because the server could not be reached. */
+  saved?: boolean;
 }
 
 export const ARCHIVE_SETTINGS = ['archive_mode', 'archive_command', 'archive_timeout', 'wal_level'] as const;
@@ -92,21 +95,79 @@ async function ownerOf(path: string): Promise<RunAs | undefined> {
   return { user, uid: Number(uid), gid: Number(gid), home: home || '/' };
 }
 
-/** Finds out, over the connection and the file system, where the database's cluster lives. */
-export async function resolveSite(target: DbTarget, backups: BackupsPolicy, rt: Runtime): Promise<PitrSite> {
+/** What `pitr enable` remembers of a local site, so a restore can run when the source server is gone. */
+interface SavedSite {
+  version: 1;
+  host: string;
+  port: number;
+  dataDir: string;
+  configFile: string;
+  systemId: string;
+  major: number;
+}
+
+const SITE_FILE = 'site.json';
+
+export const saveSite = (site: PitrSite): Promise<void> =>
+  writeFileAtomic(
+    join(site.stateDir, SITE_FILE),
+    `${JSON.stringify({ version: 1, host: site.target.host, port: site.target.port, dataDir: site.dataDir, configFile: site.configFile, systemId: site.systemId, major: site.major } satisfies SavedSite, null, 2)}\n`,
+  );
+
+/** The state folders a site of this target can have: the embedded cluster's, then the policy's. */
+const stateDirsFor = (policy: PitrPolicy, env: NodeJS.ProcessEnv) => [join(localDir(env), 'pitr'), resolve(policy.state_dir)];
+
+async function savedSite(target: DbTarget, policy: PitrPolicy, rt: Runtime): Promise<PitrSite | undefined> {
+  for (const [i, stateDir] of stateDirsFor(policy, rt.env).entries()) {
+    const saved = await readFile(join(stateDir, SITE_FILE), 'utf8')
+      .then((t) => JSON.parse(t) as SavedSite)
+      .catch(() => undefined);
+    if (!saved || saved.host !== target.host || saved.port !== target.port) continue;
+    return {
+      kind: 'local',
+      target,
+      embedded: i === 0,
+      dataDir: saved.dataDir,
+      configFile: saved.configFile,
+      systemId: saved.systemId,
+      major: saved.major,
+      settings: {},
+      stateDir,
+      configPath: join(stateDir, 'pgbackrest.conf'),
+      runAs: await ownerOf(stateDir),
+      policy,
+      saved: true,
+    };
+  }
+  return undefined;
+}
+
+/**
+ * Finds out, over the connection and the file system, where the database's cluster lives. When the
+ * server cannot be reached (the disaster a restore is for), what `pitr enable` saved stands in for it.
+ */
+export async function resolveSite(target: DbTarget, backups: BackupsPolicy, rt: Runtime, { offline = false } = {}): Promise<PitrSite> {
   const { policy } = pitrPolicyOf(backups);
-  const facts = await withClient(target, { log: rt.log, applicationName: 'dbops pitr' }, async (c) => {
-    const { rows } = await c.query<{ data_directory: string; config_file: string; system_id: string; major: number }>(
-      `SELECT current_setting('data_directory') AS data_directory, current_setting('config_file') AS config_file,
-              (SELECT system_identifier::text FROM pg_control_system()) AS system_id, current_setting('server_version_num')::int / 10000 AS major`,
-    );
-    const settings = await archiveSettings(c);
-    return { ...rows[0]!, settings };
-  }).catch((e) => {
+  let facts;
+  try {
+    facts = await withClient(target, { log: rt.log, applicationName: 'dbops pitr' }, async (c) => {
+      const { rows } = await c.query<{ data_directory: string; config_file: string; system_id: string; major: number }>(
+        `SELECT current_setting('data_directory') AS data_directory, current_setting('config_file') AS config_file,
+                (SELECT system_identifier::text FROM pg_control_system()) AS system_id, current_setting('server_version_num')::int / 10000 AS major`,
+      );
+      const settings = await archiveSettings(c);
+      return { ...rows[0]!, settings };
+    });
+  } catch (e) {
     if ((e as { code?: string }).code === '42501')
       throw new ConfigError(`The database user ${target.user} may not read the server's data_directory: PITR needs a superuser connection.`);
-    throw e;
-  });
+    const saved = offline && e instanceof EnvError ? await savedSite(target, policy, rt) : undefined;
+    if (!saved) throw e;
+    rt.progress(
+      `${target.host}:${target.port} cannot be reached (${(e as Error).message.split('\n')[0]}); using what \`dbops pitr enable\` saved in ${saved.stateDir}.`,
+    );
+    return saved;
+  }
   const settings = facts.settings;
   const local = (await controlSystemId(facts.data_directory)) === facts.system_id;
   const embeddedData = await realpath(join(localDir(rt.env), 'data')).catch(() => undefined);
