@@ -130,6 +130,17 @@ export const TestingEvidence = z.object({
     .nullable(),
 });
 
+/** With backup.mode pitr: the physical tier the gate accepted (or refused) instead of a fresh logical dump. */
+export const PitrGateEvidence = z.object({
+  stanza: z.string(),
+  fullBackup: z.object({ label: z.string(), stoppedAt: z.string(), ageMs: z.number(), verifiedAt: z.string().nullable() }).nullable(),
+  lastArchivedWal: z.string().nullable(),
+  lastArchivedAt: z.string().nullable(),
+  exposureMs: z.number(),
+  rpoMs: z.number(),
+});
+export type PitrGateEvidence = z.output<typeof PitrGateEvidence>;
+
 export const GateData = z.object({
   environment: z.string(),
   action: z.enum(['deploy', 'rollback']),
@@ -144,6 +155,8 @@ export const GateData = z.object({
   breakGlass: BreakGlass.nullable(),
   outsideWindow: z.object({ reason: z.string(), window: z.string() }).nullable(),
   backup: BackupEvidence.nullable(),
+  /** Only with backup.mode pitr (absent from bundles written before it existed, which keep their hashes). */
+  pitr: PitrGateEvidence.optional(),
   run: RunIdentity.nullable(),
   approvals: z.array(Approval),
   fourEyes: FourEyesResult.nullable(),
@@ -189,7 +202,9 @@ export const ExecutionData = z.object({
     equalsBefore: z.boolean().nullable(),
     diff: z.string().optional(),
   }),
-  /** When the database is not back to a known state: the exact command that restores the pre-deploy backup. */
+  /** When PITR is configured: the restore point created before the first migration (absent otherwise, and from older bundles). */
+  restorePoint: z.object({ name: z.string(), lsn: z.string(), at: z.string() }).optional(),
+  /** When the database is not back to a known state: the exact command that restores the pre-deploy backup (or restore point). */
   restoreCommand: z.string().nullable(),
   evidence: z
     .object({

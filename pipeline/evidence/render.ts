@@ -247,6 +247,30 @@ function testing(g: Gate): string[] {
 
 function backup(g: Gate): string[] {
   const b = g.backup;
+  const p = g.pitr;
+  if (p)
+    return [
+      '## Backup',
+      '',
+      'Point-in-time recovery (backup.mode pitr): a healthy WAL archive and a verified full physical backup instead of a fresh logical dump.',
+      '',
+      ...table(
+        ['Stanza', 'Full backup', 'Finished', 'Age at the gate', 'Verified', 'Last archived WAL', 'RPO exposure', 'RPO objective'],
+        [
+          [
+            p.stanza,
+            p.fullBackup?.label,
+            p.fullBackup?.stoppedAt,
+            p.fullBackup ? ms(p.fullBackup.ageMs) : null,
+            p.fullBackup?.verifiedAt ?? 'no',
+            p.lastArchivedWal,
+            ms(p.exposureMs),
+            ms(p.rpoMs),
+          ],
+        ],
+      ),
+      '',
+    ];
   if (!b) return ['## Backup', '', 'No backup is recorded for this change.', ''];
   return [
     '## Backup',
@@ -304,6 +328,8 @@ function gate(g: Gate): string[] {
 
 function execution(e: Execution): string[] {
   const out = ['## Execution', ''];
+  if (e.restorePoint)
+    out.push(`Restore point before the first migration: ${code(e.restorePoint.name)} at LSN ${code(e.restorePoint.lsn)} (${text(e.restorePoint.at)}).`, '');
   if (e.steps.length === 0) out.push('No migration ran.', '');
   else {
     out.push(

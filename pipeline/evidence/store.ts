@@ -176,6 +176,9 @@ async function chainTip(store: EvidenceStore): Promise<{ sequence: number; previ
   return { sequence: 1, previous: null };
 }
 
+/** The sequence the next bundle of this environment gets (stable while the caller holds the deploy lock). */
+export const nextSequence = async (store: EvidenceStore): Promise<number> => (await chainTip(store)).sequence;
+
 /**
  * Seals the draft (sequence = newest + 1, previous = its hash, own sha256) and stores JSON and Markdown.
  * Callers hold the deploy lock. The JSON is stored first: it is the bundle (the commit point), the Markdown

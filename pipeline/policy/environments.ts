@@ -65,6 +65,12 @@ export const EnvironmentPolicy = z
       .describe('Another environment of this file where every pending migration must already be applied with the same checksum (its _prisma_migrations).'),
     backup: z
       .strictObject({
+        mode: z
+          .enum(['logical', 'pitr'])
+          .default('logical')
+          .describe(
+            'logical: a verified logical backup younger than max_age (backup create); pitr: a healthy WAL archive (RPO exposure within pitr.objectives.rpo of policies/backups.yaml) and a verified pgBackRest full backup younger than pitr.full_max_age, for databases too large to dump before every deploy.',
+          ),
         required: z.boolean().default(true).describe('A verified backup of this very database (system identifier + name) must exist.'),
         max_age: Duration.default('60min').describe('The newest verified backup must have finished no longer ago than this.'),
       })

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { parseDuration } from '../../core/duration.ts';
+import { EnvError } from '../../core/errors.ts';
 import { isPgError } from '../../infra/db/client.ts';
 import { diffFingerprints, renderFingerprintDiff, schemaFingerprint, type SchemaFingerprint } from '../../infra/db/fingerprint.ts';
 import type { EnvironmentPolicy } from '../../policy/environments.ts';
@@ -41,6 +42,8 @@ export interface Execution {
   smoke: SmokeResult[];
   finalState: FinalState;
   restoreCommand: string | null;
+  /** The restore point created before the first migration, when PITR is configured. */
+  restorePoint?: { name: string; lsn: string; at: string };
   /** Why it failed (null on success), and what was done about it. */
   failure: { message: string; hint: string; lockTimeout: boolean } | null;
 }
@@ -67,6 +70,8 @@ export interface RestoreSource {
   backup: Pick<BackupEvidence, 'id' | 'target'> | null;
   urlEnv: string;
   policiesDir: string;
+  /** When PITR is configured: the restore point this deploy creates before its first migration, which the restore command then aims at. */
+  restorePoint?: string | undefined;
 }
 
 export interface EngineRequest {
@@ -84,6 +89,8 @@ const shellQuote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replac
  * it can be printed, stored in evidence and pasted into the same job's shell.
  */
 export function restoreCommandFor(r: RestoreSource): string {
+  if (r.restorePoint)
+    return `dbops pitr restore --to-restore-point ${shellQuote(r.restorePoint)} --target-dir ${shellQuote(`.dbops/restore/${r.restorePoint}`)} --database-url "$${r.urlEnv}" --policies-dir ${shellQuote(r.policiesDir)}`;
   const target = r.backup ? ` --target ${shellQuote(r.backup.target)}` : '';
   const which = r.backup ? shellQuote(r.backup.id) : '--latest';
   return `dbops backup restore ${which}${target} --target-url "$${r.urlEnv}" --force --policies-dir ${shellQuote(r.policiesDir)}`;
@@ -94,6 +101,27 @@ const fingerprint = (s: Session) => schemaFingerprint(s.client, s.target.schema)
 async function releasePrismaLock(s: Session): Promise<void> {
   // pg_advisory_unlock only warns when the lock is not held (PRISMA_SCHEMA_DISABLE_ADVISORY_LOCK).
   await s.client.query(`SELECT pg_advisory_unlock(${ADVISORY_LOCK_KEY})`).catch(() => undefined);
+}
+
+/**
+ * pg_create_restore_point before the first migration: a point-in-time recovery can then return to exactly
+ * the database this deploy started from. Its failure (the function needs superuser or an explicit GRANT)
+ * stops the deploy before it changes anything.
+ */
+async function createRestorePoint(s: Session, name: string, io: EngineIo): Promise<{ name: string; lsn: string; at: string }> {
+  try {
+    const { rows } = await s.client.query<{ lsn: string; at: string }>(
+      `SELECT pg_create_restore_point($1)::text AS lsn, to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at`,
+      [name],
+    );
+    io.progress(`Restore point ${name} created at LSN ${rows[0]!.lsn}`);
+    return { name, ...rows[0]! };
+  } catch (e) {
+    throw new EnvError(`The restore point ${name} could not be created before the first migration: ${(e as Error).message}. Nothing was applied.`, {
+      hint: 'PITR is configured (pitr: in policies/backups.yaml), so every deploy starts with pg_create_restore_point: deploy as a superuser, or GRANT EXECUTE ON FUNCTION pg_create_restore_point(text) TO the deploy user.',
+      cause: e,
+    });
+  }
 }
 
 /** Applied / pending / failed as `dbops migrate status` sees them, and the fingerprint comparison. */
@@ -305,6 +333,8 @@ export async function executeDeploy(s: Session, req: EngineRequest, io: EngineIo
   let smoke: SmokeResult[] = [];
   let failure: string | undefined;
   let lockTimeout = false;
+  const restorePoint = req.restore.restorePoint ? await createRestorePoint(s, req.restore.restorePoint, io) : undefined;
+  const point = restorePoint ? { restorePoint } : {};
   const applied = await applyPending(s, req.local, req.executor, { progress: io.progress, signal: io.signal });
   try {
     for (const a of applied.applied) steps.push(applyStep(a));
@@ -343,7 +373,7 @@ export async function executeDeploy(s: Session, req: EngineRequest, io: EngineIo
 
     if (!failure) {
       const after = await fingerprint(s);
-      return { outcome: 'succeeded', steps, smoke, finalState: await finalStateOf(s, req.local, before, after), restoreCommand: null, failure: null };
+      return { outcome: 'succeeded', steps, smoke, finalState: await finalStateOf(s, req.local, before, after), restoreCommand: null, failure: null, ...point };
     }
 
     io.progress(`✘ Deploy failed: ${failure}`);
@@ -381,11 +411,14 @@ export async function executeDeploy(s: Session, req: EngineRequest, io: EngineIo
       smoke,
       finalState,
       restoreCommand,
+      ...point,
       failure: {
         message: `Deploy to ${req.environment.name} failed: ${failure}. ${did}`,
         hint: back
           ? 'Fix the migration (see the error above), merge the fix and deploy again; its rows are marked rolled back, so it is pending again.'
-          : `Restore the pre-deploy backup: ${restoreCommand}${req.restore.backup ? '' : ' (no pre-deploy backup was recorded by the gate: --latest picks the newest backup; check it is of this database first)'}`,
+          : restorePoint
+            ? `Restore the database as it was before this deploy (point-in-time recovery to its restore point ${restorePoint.name}, into a new data directory): ${restoreCommand}`
+            : `Restore the pre-deploy backup: ${restoreCommand}${req.restore.backup ? '' : ' (no pre-deploy backup was recorded by the gate: --latest picks the newest backup; check it is of this database first)'}`,
         lockTimeout,
       },
     };

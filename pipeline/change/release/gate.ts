@@ -237,6 +237,7 @@ export async function evaluateGate(request: GateRequest, policies: ReleasePolici
     breakGlass: approval.breakGlass,
     outsideWindow,
     backup: backup.evidence,
+    ...(backup.pitr ? { pitr: backup.pitr } : {}),
     run: evidence?.run ?? approval.run,
     approvals: evidence?.approvals ?? [],
     fourEyes: evidence?.fourEyes ?? null,

@@ -5,6 +5,7 @@ import { EnvError, ExitCode, isDbopsError } from '../../core/errors.ts';
 import {
   type BundleDraft,
   appendBundle,
+  nextSequence,
   clearInflight,
   openEvidence,
   readInflight,
@@ -187,6 +188,7 @@ async function underLock(
     steps: e.steps,
     smoke: e.smoke,
     finalState: e.finalState,
+    ...(e.restorePoint ? { restorePoint: e.restorePoint } : {}),
     restoreCommand: e.restoreCommand,
     evidence: null,
   });
@@ -225,7 +227,13 @@ async function underLock(
     local,
     rollbacksDir: resolve(input.rollbacksDir),
     executor,
-    restore: { backup: gate.backup ? { id: gate.backup.id, target: gate.backup.target } : null, urlEnv: environment.urlEnv, policiesDir: input.policiesDir },
+    restore: {
+      backup: gate.backup ? { id: gate.backup.id, target: gate.backup.target } : null,
+      urlEnv: environment.urlEnv,
+      policiesDir: input.policiesDir,
+      // Named after the bundle that will record it (the deploy lock keeps the sequence).
+      restorePoint: action === 'deploy' && policies.backups.pitr ? `dbops-${environment.name}-${await nextSequence(store)}` : undefined,
+    },
   };
   const io = { progress: (l: string) => ctx.progress(l), signal: ctx.signal };
   let execution: Execution;

@@ -4,13 +4,16 @@ import { ConfigError, isDbopsError, UsageError } from '../../../core/errors.ts';
 import { redact } from '../../../core/redact.ts';
 import { loadIdentities } from '../../../infra/crypto/age.ts';
 import { join } from 'node:path';
-import type { BackupEvidence, GateCheck, GateReason } from '../../../evidence/index.ts';
+import type { BackupEvidence, GateCheck, GateReason, PitrGateEvidence } from '../../../evidence/index.ts';
+import { pitrList, pitrStatus } from '../../../protection/pitr/index.ts';
 import { gateCheck, type GateScope } from './types.ts';
 import { formatAge, names } from '../../../core/format.ts';
 
 export interface BackupCheck {
   check: GateCheck;
   evidence: BackupEvidence | null;
+  /** With backup.mode pitr: the physical tier the gate judged. */
+  pitr?: PitrGateEvidence;
 }
 
 const messageOf = (e: unknown) => redact(e instanceof Error ? e.message : String(e));
@@ -102,6 +105,7 @@ function evidenceOf(
 export async function backupCheck(scope: GateScope): Promise<BackupCheck> {
   const { request, environment, database, now } = scope;
   const policy = environment.policy.backup;
+  if (policy.mode === 'pitr' && (policy.required || request.takeBackup)) return pitrCheck(scope);
   if (!policy.required && !request.takeBackup)
     return { check: gateCheck('backup', 'skipped', `not required by the policy of ${environment.name} (backup.required: false)`), evidence: null };
   const reasons: GateReason[] = [];
@@ -184,4 +188,68 @@ export async function backupCheck(scope: GateScope): Promise<BackupCheck> {
   }
   const summary = `${id} (${chosen.status}, ${formatAge(evidence.ageMs)} old, limit ${maxAge}${evidence.taken ? ', taken by this gate' : ''})`;
   return { check: reasons.length === 0 ? gateCheck('backup', 'pass', summary) : gateCheck('backup', 'fail', summary, reasons), evidence };
+}
+
+/**
+ * backup.mode pitr: instead of a fresh logical dump (a 1 TB database cannot be dumped before every deploy),
+ * a healthy WAL archive (RPO exposure within the objective, no failing archive_command) and a full
+ * pgBackRest backup whose newest `pitr verify` passed, younger than pitr.full_max_age.
+ */
+async function pitrCheck(scope: GateScope): Promise<BackupCheck> {
+  const { environment, now } = scope;
+  const pitr = scope.policies.backups.pitr;
+  if (!pitr)
+    throw new ConfigError(`policies/environments.yaml: ${environment.name} has backup.mode: pitr, but policies/backups.yaml has no pitr: section.`, {
+      hint: 'Add pitr: to policies/backups.yaml (see docs/policies.md) and run `dbops pitr enable` for the database, or use backup.mode: logical.',
+    });
+  const reasons: GateReason[] = [];
+  const input = { target: environment.target, backups: scope.policies.backups };
+  let evidence: PitrGateEvidence;
+  try {
+    const [{ data, findings }, list] = await Promise.all([pitrStatus(input, scope.ctx), pitrList(input, scope.ctx)]);
+    for (const f of findings.filter((x) => x.severity === 'error' && x.rule !== 'pitr/no-full-backup'))
+      reasons.push({ rule: `backup/${f.rule.replace(/^pitr\//, 'pitr-')}`, message: f.message, hint: f.help ?? 'Run `dbops pitr status` for the details.' });
+    const full = list.backups.filter((b) => b.type === 'full').at(-1);
+    const maxAge = pitr.full_max_age;
+    const ageMs = full ? Math.max(0, now.getTime() - Date.parse(full.stoppedAt)) : 0;
+    evidence = {
+      stanza: data.stanza,
+      fullBackup: full ? { label: full.label, stoppedAt: full.stoppedAt, ageMs, verifiedAt: full.verified?.ok ? full.verified.at : null } : null,
+      lastArchivedWal: data.archiving.lastArchivedWal,
+      lastArchivedAt: data.archiving.lastArchivedAt,
+      exposureMs: data.exposureMs,
+      rpoMs: data.rpoMs,
+    };
+    if (!full)
+      reasons.push({
+        rule: 'backup/pitr-no-full',
+        message: `The pgBackRest repository of ${environment.name} holds no full backup.`,
+        hint: 'Run `dbops pitr backup --type full`, then `dbops pitr verify`.',
+      });
+    else {
+      if (!full.verified?.ok)
+        reasons.push({
+          rule: 'backup/pitr-unverified',
+          message: `The newest full backup of ${environment.name}, ${full.label}, ${full.verified ? `failed its verification at ${full.verified.at}` : 'has never been verified'}.`,
+          hint: 'Run `dbops pitr verify` (and take a new full backup if it fails).',
+        });
+      const maxAgeMs = parseDuration(maxAge) ?? 0;
+      if (maxAgeMs > 0 && ageMs > maxAgeMs)
+        reasons.push({
+          rule: 'backup/pitr-stale',
+          message: `The newest full backup of ${environment.name}, ${full.label}, finished ${formatAge(ageMs)} ago; pitr.full_max_age allows ${maxAge}.`,
+          hint: 'Run `dbops pitr backup --type full` and `dbops pitr verify`.',
+        });
+    }
+  } catch (e) {
+    if (isUsage(e)) throw e;
+    reasons.push({
+      rule: 'backup/pitr-unavailable',
+      message: `The physical tier of ${environment.name} could not be read: ${messageOf(e)}`,
+      hint: 'Run `dbops pitr status` where pgBackRest runs for this database; the gate refuses while it cannot see a healthy archive.',
+    });
+    return { check: gateCheck('backup', 'fail', 'PITR archive unreadable', reasons), evidence: null };
+  }
+  const summary = `PITR: ${evidence.fullBackup ? `full backup ${evidence.fullBackup.label} (${formatAge(evidence.fullBackup.ageMs)} old, ${evidence.fullBackup.verifiedAt ? 'verified' : 'not verified'})` : 'no full backup'}, RPO exposure ${formatAge(evidence.exposureMs)} of ${formatAge(evidence.rpoMs)}`;
+  return { check: reasons.length === 0 ? gateCheck('backup', 'pass', summary) : gateCheck('backup', 'fail', summary, reasons), evidence: null, pitr: evidence };
 }
