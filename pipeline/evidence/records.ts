@@ -241,7 +241,10 @@ export const DrDrill = z.object({
   }),
   rto: z.object({ objectiveMs: z.number(), achievedMs: z.number(), met: z.boolean() }),
   /** The ledger rows the recovery must bring back (committed before the recovery target) against what it did. */
-  rows: z.object({ expected: z.number(), restored: z.number().nullable(), ok: z.boolean() }),
+  rows: z
+    .object({ expected: z.number(), restored: z.number().nullable(), ok: z.boolean() })
+    .nullable()
+    .describe('null for an environment, whose data the drill does not know'),
   passed: z.boolean(),
 });
 export type DrDrill = z.output<typeof DrDrill>;

@@ -417,7 +417,12 @@ function drill(b: PageSource): string[] {
           'Recovery',
           `${d.recovery.type}${d.recovery.target ? ` ${code(d.recovery.target)}` : ''}${d.recovery.backup ? ` from backup ${code(d.recovery.backup)}` : ''}`,
         ],
-        ['Ledger rows', `${d.rows.restored ?? '—'} of ${d.rows.expected} expected ${d.rows.ok ? '✅' : '❌'}`],
+        [
+          'Ledger rows',
+          d.rows
+            ? `${d.rows.restored ?? '—'} of ${d.rows.expected} expected ${d.rows.ok ? '✅' : '❌'}`
+            : 'not counted: an environment is judged by its heartbeat',
+        ],
       ],
     ),
     '',
@@ -446,6 +451,17 @@ function drill(b: PageSource): string[] {
   ];
 }
 
+const DRILL_CONTROLS = [
+  '## Controls',
+  '',
+  '| Control | Where in this bundle |',
+  '| --- | --- |',
+  '| Quarterly DR drill of the recovery strategy (RPO 15 min, RTO 4 h) | Disaster-recovery drill: scenario, phases, objectives |',
+  '| SOC 2 A1.3 (recovery plan testing) | Phases and objectives, for the database tier |',
+  '| PCI DSS 10.5.1 (retention, integrity) | Chain (hash-linked, kept per evidence.retention) |',
+  '',
+];
+
 /** A bundle as the page body sees it: everything but the two hashes sealing computes. */
 export type PageSource = Omit<EvidenceBundle, 'sha256' | 'markdownSha256'>;
 
@@ -466,7 +482,7 @@ export function renderBundleBody(b: PageSource): string {
     '',
     'This page is rendered from the JSON bundle beside it, which records the SHA-256 of everything above the line at the end; `dbops evidence verify` checks the JSON, this page and the chain.',
     '',
-    ...CONTROLS,
+    ...(b.drill ? DRILL_CONTROLS : CONTROLS),
   );
   return `${out.join('\n').replace(/\n+$/, '')}\n`;
 }

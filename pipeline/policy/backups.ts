@@ -1,3 +1,4 @@
+import { CronPattern } from 'croner';
 import { z } from 'zod';
 import { Duration } from './duration.ts';
 
@@ -46,6 +47,16 @@ export type Tier = z.output<typeof Tier>;
 const Recipient = z.strictObject({
   name: z.string().min(1).describe('Who holds the matching identity, e.g. ops-oncall or offline-escrow.'),
   key: z.string().regex(/^age1[02-9ac-hj-np-z]{58}$/, 'expected an age X25519 recipient (age1…, 62 characters)'),
+});
+
+/** A five-field UTC cron, as GitHub Actions schedules read it (minute hour day month weekday). */
+const Cron = z.string().superRefine((expr, ctx) => {
+  if (expr.trim().split(/\s+/).length !== 5) return void ctx.addIssue({ code: 'custom', message: 'expected five cron fields: minute hour day month weekday' });
+  try {
+    new CronPattern(expr, 'UTC');
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: `not a cron expression: ${(e as Error).message}` });
+  }
 });
 
 const PitrDirectoryRepository = z
@@ -108,6 +119,14 @@ export const PitrPolicy = z
         rto: Duration.default('4h').describe('Recovery time objective: the longest a recovery may take.'),
       })
       .prefault({}),
+    schedule: z
+      .strictObject({
+        full: Cron.default('0 1 * * 0').describe('When `dbops pitr backup --type full` runs (UTC cron): Sunday 01:00.'),
+        diff: Cron.default('0 1 * * 1-6').describe('… --type diff: Monday to Saturday 01:00.'),
+        incr: Cron.default('30 */4 * * *').describe('… --type incr: every 4 hours at :30.'),
+      })
+      .prefault({})
+      .describe('The physical backups of .github/workflows/pitr.yml; its crons must be these (a test checks).'),
     heartbeat: z
       .strictObject({
         interval: Duration.default('30s').describe(

@@ -125,13 +125,27 @@ describe('deploys with PITR (backup.mode pitr)', async () => {
     expect(rows).toEqual([{ n: 50, total: 12750 }]);
   });
 
+  it('a drill of the environment restores its repository into scratch space, untouched, and chains a dr-drill bundle after its deploys', async () => {
+    const before = await sql('SELECT count(*)::int AS n FROM "Ledger"');
+    const drill = await run(['dr', 'drill', '--environment', 'production', '--policies-dir', fx.policiesDir, '--json']);
+    expect(drill.code, drill.all).toBe(0);
+    const d = JSON.parse(drill.stdout).data;
+    expect(d.drill).toMatchObject({ scenario: 'lost-primary', rows: null, passed: true, recovery: { type: 'latest' } });
+    expect(d.drill.rpo.achievedMs).not.toBeNull();
+    expect(d.bundle).toMatchObject({ environment: 'production', sequence: 3 });
+    // Production itself is untouched, and its chain (two deploys, then the drill) verifies.
+    expect(await sql('SELECT count(*)::int AS n FROM "Ledger"')).toEqual(before);
+    const verify = await run(['evidence', 'verify', '--environment', 'production', '--policies-dir', fx.policiesDir, '--json']);
+    expect(verify.code, verify.all).toBe(0);
+  });
+
   it('a failed deploy prints the PITR restore to its restore point; a failing archive makes the gate refuse', async () => {
     await fx.addMigrations({ [M3]: 'SELECT 1/0;\n' });
     const failed = await run(['deploy', '--environment', 'production', ...fx.flags, '--json']);
     expect(failed.code).toBe(1);
     const data = JSON.parse(failed.stdout).data;
     expect(data.restoreCommand).toBe(
-      `dbops pitr restore --to-restore-point dbops-production-3 --target-dir .dbops/restore/dbops-production-3 --database-url "$PRODUCTION_DATABASE_URL" --policies-dir ${fx.policiesDir}`,
+      `dbops pitr restore --to-restore-point dbops-production-4 --target-dir .dbops/restore/dbops-production-4 --database-url "$PRODUCTION_DATABASE_URL" --policies-dir ${fx.policiesDir}`,
     );
 
     await sql("ALTER SYSTEM SET archive_command = 'exit 1'");

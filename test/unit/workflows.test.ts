@@ -5,7 +5,9 @@ import { dirname, join } from 'node:path';
 import { tsImport } from 'tsx/esm/api';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { Cron } from 'croner';
 import { loadSpecs } from '../../pipeline/cli/registry.ts';
+import { BackupsPolicy, PitrPolicy } from '../../pipeline/policy/backups.ts';
 import { ROOT } from '../helpers/cli.ts';
 
 const commands = await loadSpecs();
@@ -746,5 +748,88 @@ describe('evidence-review.yml', () => {
     const production = environmentsPolicy.environments['production']!;
     expect(secretsOf(reconcileStep)).toEqual([`${production.database_url_env}=PRODUCTION_DATABASE_URL`]);
     for (const s of job.steps.filter((x) => x !== reconcileStep)) expect(JSON.stringify(s)).not.toMatch(/secrets\./);
+  });
+});
+
+/** Whether any cron (ranges, lists, steps: croner, which ORs day and weekday as cron and GitHub do) fires at a UTC minute. */
+const cronFires = (cron: string, at: Date): boolean =>
+  new Cron(cron, { timezone: 'UTC', paused: true }).nextRun(new Date(at.getTime() - 60_000))?.getTime() === at.getTime();
+
+describe('pitr.yml', () => {
+  const w = load('pitr.yml') as ScheduledWorkflow;
+  const backup = w.jobs['backup'] as FullJob;
+  const status = w.jobs['status'] as FullJob;
+  const policy = BackupsPolicy.parse(parse(readFileSync(join(ROOT, 'policies/backups.yaml'), 'utf8')));
+  const schedule = (policy.pitr ?? PitrPolicy.parse({})).schedule;
+  const typeOf = (context: Parameters<typeof evaluate>[1]) => evaluate(backup.env!['TYPE']!, context);
+  const runs = (job: FullJob, context: Parameters<typeof evaluate>[1]) => evaluate(`\${{ ${job.if} }}`, context);
+
+  it('schedules full, diff and incr exactly as pitr.schedule says, and the status every 15 minutes, in UTC', () => {
+    expect(w.on.schedule.map((s) => s.cron)).toEqual([schedule.full, schedule.diff, schedule.incr, '*/15 * * * *']);
+    for (const s of w.on.schedule) expect(s.timezone).toBeUndefined();
+    // 2026-11-29 is a Sunday: the full backup, not the diff; Monday 2026-11-30 the diff.
+    expect(cronFires(schedule.full, new Date('2026-11-29T01:00:00Z'))).toBe(true);
+    expect(cronFires(schedule.diff, new Date('2026-11-29T01:00:00Z'))).toBe(false);
+    expect(cronFires(schedule.diff, new Date('2026-11-30T01:00:00Z'))).toBe(true);
+    expect(cronFires('*/15 * * * *', new Date('2026-11-30T01:45:00Z'))).toBe(true);
+  });
+
+  it('maps each backup schedule to its type and the 15-minute one to the status job alone; a manual run chooses', () => {
+    for (const type of ['full', 'diff', 'incr'] as const) {
+      expect(typeOf(onSchedule(schedule[type]))).toBe(type);
+      expect(runs(backup, onSchedule(schedule[type]))).toBe(true);
+      expect(runs(status, onSchedule(schedule[type]))).toBe(false);
+    }
+    expect(runs(backup, onSchedule('*/15 * * * *'))).toBe(false);
+    expect(runs(status, onSchedule('*/15 * * * *'))).toBe(true);
+    expect(typeOf(onSchedule('0 5 * * *'))).toBe('');
+    expect(backup.steps[0]!.run).toMatch(/^if \[ -z "\$TYPE" \]; then\n[\s\S]*exit 1\n/);
+    expect(typeOf(onDispatch({ type: 'full' }))).toBe('full');
+    expect(runs(backup, onDispatch({ type: 'status' }))).toBe(false);
+    expect(runs(status, onDispatch({ type: 'status' }))).toBe(true);
+  });
+
+  it('backs up then verifies in the backups queue; the status never waits behind a backup', () => {
+    expect(backup.steps.flatMap((s) => (s.run ? dbopsInvocations(s.run).map((x) => x.join(' ')) : []))).toEqual(['pitr backup --type "$TYPE"', 'pitr verify']);
+    expect(backup.concurrency).toEqual(GROUP);
+    expect(status.steps.flatMap((s) => (s.run ? dbopsInvocations(s.run).map((x) => x.join(' ')) : []))).toEqual(['pitr status']);
+    expect(status.concurrency).toEqual({ group: 'dbops-pitr-status', 'cancel-in-progress': true });
+    for (const job of [backup, status]) {
+      expect(job['runs-on']).toEqual(['self-hosted', 'backup-server']);
+      expect(job.permissions).toEqual({ contents: 'read' });
+      expect(job.steps.some((s) => /apt-get install .*pgbackrest/.test(s.run ?? ''))).toBe(true);
+    }
+  });
+});
+
+describe('dr-drill.yml', () => {
+  const w = load('dr-drill.yml') as ScheduledWorkflow;
+  const [cron] = w.on.schedule.map((s) => s.cron);
+  const day = w.jobs['day'] as FullJob;
+
+  it('runs on the first Monday of January, April, July and October (the schedule fires days 1–7, the job picks the Monday)', () => {
+    const mondays: string[] = [];
+    for (let t = Date.UTC(2026, 0, 1, 6); t < Date.UTC(2028, 0, 1); t += 86_400_000) {
+      const at = new Date(t);
+      if (cronFires(cron!, at) && at.getUTCDay() === 1) mondays.push(at.toISOString().slice(0, 10));
+    }
+    expect(mondays).toEqual(['2026-01-05', '2026-04-06', '2026-07-06', '2026-10-05', '2027-01-04', '2027-04-05', '2027-07-05', '2027-10-04']);
+    // Seven days fire each quarter: the day job lets only the Monday through.
+    expect(day.steps[0]!.run).toContain('date -u +%u');
+    for (const job of ['scratch', 'production']) expect(w.jobs[job]!.if).toBe("needs.day.outputs.run == 'true'");
+  });
+
+  it('drills every scenario on scratch clusters and verifies their chain, and restores production from its repository in the backups queue', () => {
+    const scratch = w.jobs['scratch'] as FullJob;
+    const script = scratch.steps.find((s) => s.run?.includes('dr drill'))!.run!;
+    expect(dbopsInvocations(script).map((x) => x.join(' '))).toEqual([
+      'dr drill --scenario "$s"',
+      'evidence verify --dir .dbops/local/evidence --environment local',
+    ]);
+    expect(script).toContain('for s in lost-primary bad-migration dropped-table');
+    expect(scratch.steps.find((s) => s.uses?.startsWith('actions/upload-artifact'))?.with?.['path']).toBe('.dbops/local/evidence/');
+    const production = w.jobs['production'] as FullJob;
+    expect(production.concurrency).toEqual(GROUP);
+    expect(production.steps.flatMap((s) => (s.run ? dbopsInvocations(s.run).map((x) => x.join(' ')) : []))).toEqual(['dr drill --environment production']);
   });
 });

@@ -5,6 +5,7 @@ import { parseDuration, sleep } from '../../core/duration.ts';
 import { formatMs } from '../../core/format.ts';
 import type { Runtime } from '../../core/runtime.ts';
 import { connect, withClient, type Client } from '../../infra/db/client.ts';
+import { acquireOperationLock } from '../../infra/db/locks.ts';
 import { parseDatabaseUrl, type DbTarget } from '../../infra/db/url.ts';
 import { clusterUrl, createCluster, destroyCluster, startCluster, stopServerAt, type Cluster } from '../../infra/pg/cluster.ts';
 import type { BackupsPolicy } from '../../policy/backups.ts';
@@ -69,6 +70,18 @@ async function archiveUpToNow(c: Client, signal: AbortSignal): Promise<string> {
   throw new Error(`WAL segment ${wal} was not archived within 60 s`);
 }
 
+async function underDeployLock<T>(target: DbTarget, rt: Runtime, fn: () => Promise<T>): Promise<T> {
+  return withClient(target, { log: rt.log, applicationName: 'dbops dr drill (evidence)' }, async (c) => {
+    await acquireOperationLock(c, 'deploy', {
+      waitMs: 30 * 60_000,
+      signal: rt.signal,
+      what: "A DR drill's evidence",
+      onWait: (holder) => rt.progress(`Waiting for ${holder} before writing the drill's bundle …`),
+    });
+    return fn();
+  });
+}
+
 const timed = async <T>(phases: Phase[], name: string, fn: () => Promise<{ value: T; message: string }>): Promise<T> => {
   const t = performance.now();
   const { value, message } = await fn();
@@ -116,7 +129,7 @@ export async function runDrill(
       backups = input.backups;
       disasterClock = performance.now();
       disasterAt = nowIso();
-      committed = { rows: -1, lastBeat: await heartbeatOf(source, rt) };
+      committed = { rows: 0, lastBeat: await heartbeatOf(source, rt) };
       to = { kind: 'latest' };
       phases.push({
         name: 'detect',
@@ -200,6 +213,7 @@ export async function runDrill(
         await c.query(
           'CREATE TABLE IF NOT EXISTS dbops.drill_probe (at timestamptz NOT NULL DEFAULT clock_timestamp()); INSERT INTO dbops.drill_probe DEFAULT VALUES',
         );
+        if (input.source) return null;
         const { rows } = await c.query<{ n: string | null }>(
           `SELECT CASE WHEN to_regclass('ledger') IS NULL THEN NULL ELSE (SELECT count(*) FROM ledger) END AS n`,
         );
@@ -214,14 +228,15 @@ export async function runDrill(
     const achievedRpo = committed.lastBeat && restoredBeat ? Math.max(0, Date.parse(committed.lastBeat) - Date.parse(restoredBeat)) : null;
     const achievedRto = Math.round(readyClock - disasterClock);
     // Scratch scenarios know what committed before the recovery target: all of the workload (it stopped
-    // before the disaster) for a restore point or a time, and for a lost primary everything up to the
-    // newest heartbeat that came back (what is after it is the measured RPO).
-    const expected = input.source ? (restoredRows ?? 0) : committed.rows;
-    const rowsOk = input.source
-      ? restoredRows !== null
-      : input.scenario === 'lost-primary'
-        ? restoredRows !== null && restoredRows <= expected
-        : restoredRows === expected;
+    // before the disaster) for a restore point or a time, and for a lost primary at most all of it (what is
+    // missing is the measured RPO). An environment's data is its own: its heartbeat is the measure there.
+    const rows = input.source
+      ? null
+      : {
+          expected: committed.rows,
+          restored: restoredRows,
+          ok: input.scenario === 'lost-primary' ? restoredRows !== null && restoredRows <= committed.rows : restoredRows === committed.rows,
+        };
     const drill: DrDrill = {
       scenario: input.scenario,
       source: input.source ? `${input.store.environment} (${input.source.display})` : 'scratch primary built by the drill',
@@ -238,11 +253,13 @@ export async function runDrill(
         met: achievedRpo !== null && achievedRpo <= rpoObjectiveMs,
       },
       rto: { objectiveMs: rtoObjectiveMs, achievedMs: achievedRto, met: achievedRto <= rtoObjectiveMs },
-      rows: { expected, restored: restoredRows, ok: rowsOk },
+      rows,
       passed: false,
     };
-    drill.passed = drill.rpo.met && drill.rto.met && drill.rows.ok && phases.every((p) => p.ok);
-    const stored = await appendBundle(input.store, { kind: 'dr-drill', breakGlass: null, execution: null, interrupted: null, run: input.run, drill });
+    drill.passed = drill.rpo.met && drill.rto.met && (drill.rows?.ok ?? true) && phases.every((p) => p.ok);
+    const draft = { kind: 'dr-drill' as const, breakGlass: null, execution: null, interrupted: null, run: input.run, drill };
+    // An environment's chain is also appended to by its deploys: the drill takes their lock for its bundle.
+    const stored = input.source ? await underDeployLock(input.source, rt, () => appendBundle(input.store, draft)) : await appendBundle(input.store, draft);
     return {
       environment: input.store.environment,
       drill,

@@ -7,6 +7,7 @@ import { formatAge } from '../../core/format.ts';
 import type { Finding } from '../../core/result.ts';
 import type { Runtime } from '../../core/runtime.ts';
 import { withClient } from '../../infra/db/client.ts';
+import { acquireOperationLock } from '../../infra/db/locks.ts';
 import type { DbTarget } from '../../infra/db/url.ts';
 import { parseInfo, parseVerify, type PhysicalBackup, type StanzaInfo } from '../../infra/pgbackrest/info.ts';
 import { mustPgbackrest, runPgbackrest, type Pgbackrest } from '../../infra/pgbackrest/pgbackrest.ts';
@@ -84,7 +85,11 @@ export async function pitrBackup(input: { target: DbTarget; backups: BackupsPoli
   const before = new Set((await stanzaInfo(pgbackrest)).backups.map((b) => b.label));
   const started = performance.now();
   rt.progress(`Taking a ${input.type} backup with pgBackRest …`);
-  await mustPgbackrest(pgbackrest, 'backup', [`--type=${input.type}`, '--annotation=dbops=pitr backup']);
+  // The backup mode of the lock protocol (infra/db/locks.ts): maintenance waits for it, deploys do not.
+  await withClient(input.target, { log: rt.log, applicationName: 'dbops pitr backup' }, async (c) => {
+    await acquireOperationLock(c, 'backup', { waitMs: 60 * 60_000, signal: rt.signal, what: 'A physical backup' });
+    await mustPgbackrest(pgbackrest, 'backup', [`--type=${input.type}`, '--annotation=dbops=pitr backup']);
+  });
   const made = (await stanzaInfo(pgbackrest)).backups.filter((b) => !before.has(b.label)).at(-1);
   if (!made) throw new ConfigError('pgbackrest backup exited 0 but lists no new backup.');
   return { stanza: pgbackrest.stanza, backup: made, durationMs: Math.round(performance.now() - started) };

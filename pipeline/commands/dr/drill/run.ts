@@ -44,7 +44,9 @@ export function render({ data }: StepResult<DrillData>): string {
     '',
     `  RPO achieved ${d.rpo.achievedMs === null ? 'not measured (no heartbeat came back)' : formatMs(d.rpo.achievedMs)} (objective ${formatMs(d.rpo.objectiveMs)}): ${met(d.rpo.met)}`,
     `  RTO achieved ${formatMs(d.rto.achievedMs)} (objective ${formatMs(d.rto.objectiveMs)}): ${met(d.rto.met)}`,
-    `  ledger rows ${d.rows.restored ?? 'none'} back of ${d.rows.expected}: ${d.rows.ok ? 'as expected' : 'NOT as expected'}`,
+    d.rows
+      ? `  ledger rows ${d.rows.restored ?? 'none'} back of ${d.rows.expected}: ${d.rows.ok ? 'as expected' : 'NOT as expected'}`
+      : '  data: judged by the heartbeat (RPO above)',
     '',
     `${d.passed ? 'Passed' : 'FAILED'}. Evidence: bundle #${data.bundle.sequence} of environment ${data.bundle.environment} (${data.bundle.key}, SHA-256 ${data.bundle.sha256}).`,
     data.kept ? `Kept for inspection: ${data.scratchDir} (the recovered cluster is still running).` : '',
