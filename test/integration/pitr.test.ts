@@ -93,7 +93,7 @@ describe('dbops pitr (pgBackRest on the embedded cluster)', async () => {
   it('restores to a time between two commits, to a restore point and to the latest', async () => {
     const backup = await run('pitr', 'backup', '--type', 'full', '--json');
     expect(backup.code, backup.all).toBe(0);
-    expect(JSON.parse(backup.stdout).data.backup).toMatchObject({ type: 'full', label: expect.stringMatching(/F$/) });
+    expect(JSON.parse(backup.stdout).data.backups).toEqual([expect.objectContaining({ type: 'full', repo: 1, label: expect.stringMatching(/F$/) })]);
 
     // The heartbeat service writes every 200 ms meanwhile; SIGTERM stops it cleanly.
     const service = spawnDbops(['pitr', 'heartbeat', '--interval', '200ms'], env);
@@ -211,7 +211,7 @@ describe('dbops pitr (pgBackRest on the embedded cluster)', async () => {
     const next = await run('pitr', 'backup', '--type', 'full', '--json');
     expect(next.code, next.all).toBe(0);
     const after = JSON.parse((await run('pitr', 'list', '--json')).stdout).data.backups as Array<{ label: string }>;
-    expect(after.map((b) => b.label)).toContain(JSON.parse(next.stdout).data.backup.label);
+    expect(after.map((b) => b.label)).toContain(JSON.parse(next.stdout).data.backups[0].label);
   });
 
   it('verify passes on an intact repository and exits 1 naming a flipped file; restoring from it fails loudly', async () => {

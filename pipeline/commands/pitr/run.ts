@@ -20,6 +20,7 @@ import {
 import type { PitrBackupInputs } from './backup/spec.ts';
 import type { PitrInputs } from '../flags.ts';
 import type { PitrRestoreInputs } from './restore/spec.ts';
+import type { PitrVerifyInputs } from './verify/spec.ts';
 import type { PitrHeartbeatInputs } from './heartbeat/spec.ts';
 
 const ago = (iso: string | null | undefined) => (iso ? `${formatAge(Date.now() - Date.parse(iso))} ago` : 'never');
@@ -53,10 +54,19 @@ export const enable: StepModule<PitrInputs, PitrEnableData> = {
 export const backup: StepModule<PitrBackupInputs, PitrBackupData> = {
   async run(input, ctx) {
     const { backups } = await ctx.policies('backups');
-    return { verdict: 'pass', findings: [], data: await pitrBackup({ target: await ctx.database(), backups: backups.value, type: input.type }, ctx) };
+    return {
+      verdict: 'pass',
+      findings: [],
+      data: await pitrBackup({ target: await ctx.database(), backups: backups.value, type: input.type, repo: input.repo }, ctx),
+    };
   },
-  render: ({ data: { backup: b, durationMs } }) =>
-    `Backup ${b.label} (${b.type}${b.prior ? ` on ${b.prior}` : ''}) in ${formatMs(durationMs)}: ${formatBytes(b.sizeBytes)} of cluster, ${formatBytes(b.repositoryBytes)} in repository ${b.repo}; WAL ${b.walStart}…${b.walStop}.\n`,
+  render: ({ data: { backups, durationMs } }) =>
+    `${backups
+      .map(
+        (b) =>
+          `Backup ${b.label} (${b.type}${b.prior ? ` on ${b.prior}` : ''}) in repository ${b.repo}: ${formatBytes(b.sizeBytes)} of cluster, ${formatBytes(b.repositoryBytes)} stored; WAL ${b.walStart}…${b.walStop}.`,
+      )
+      .join('\n')}\nTook ${formatMs(durationMs)}.\n`,
 };
 
 export const list: StepModule<PitrInputs, PitrListData> = {
@@ -68,7 +78,7 @@ export const list: StepModule<PitrInputs, PitrListData> = {
     if (d.backups.length === 0) return `Stanza ${d.stanza}: no backups yet. Take one with \`dbops pitr backup --type full\`.\n`;
     const rows = d.backups.map(
       (b) =>
-        `  ${b.label.padEnd(26)} ${b.type.padEnd(4)}  ${b.stoppedAt}  ${formatBytes(b.repositoryBytes).padStart(10)}  ${b.verified ? (b.verified.ok ? `verified ${ago(b.verified.at)}` : `VERIFY FAILED ${ago(b.verified.at)}`) : 'not verified'}`,
+        `  ${b.label.padEnd(26)} repo${b.repo} ${b.type.padEnd(4)}  ${b.stoppedAt}  ${formatBytes(b.repositoryBytes).padStart(10)}  ${b.verified ? (b.verified.ok ? `verified ${ago(b.verified.at)}` : `VERIFY FAILED ${ago(b.verified.at)}`) : 'not verified'}`,
     );
     const wal = d.archive ? `Archived WAL: ${d.archive.min} … ${d.archive.max}` : 'No WAL archived yet.';
     return `Stanza ${d.stanza}: ${d.backups.length} backup(s), oldest first\n${rows.join('\n')}\n${wal}\n`;
@@ -100,10 +110,10 @@ export const status: StepModule<PitrInputs, PitrStatusData> = {
   },
 };
 
-export const verify: StepModule<PitrInputs, PitrVerifyData> = {
-  async run(_input, ctx) {
+export const verify: StepModule<PitrVerifyInputs, PitrVerifyData> = {
+  async run(input, ctx) {
     const { backups } = await ctx.policies('backups');
-    const data = await pitrVerify({ target: await ctx.database(), backups: backups.value }, ctx);
+    const data = await pitrVerify({ target: await ctx.database(), backups: backups.value, repo: input.repo }, ctx);
     const findings = data.record.problems.map((p) => ({ rule: 'pitr/verify', severity: 'error' as const, message: p }));
     return { verdict: data.record.ok ? 'pass' : 'fail', findings, data };
   },

@@ -13,7 +13,7 @@ import { parseInfo, parseVerify, type PhysicalBackup, type StanzaInfo } from '..
 import { mustPgbackrest, runPgbackrest, type Pgbackrest } from '../../infra/pgbackrest/pgbackrest.ts';
 import type { BackupsPolicy } from '../../policy/backups.ts';
 import { heartbeatOf } from './heartbeat.ts';
-import { pgbackrestFor, resolveSite, type PitrSite } from './site.ts';
+import { pgbackrestFor, repositoriesOf, resolveSite, type PitrSite } from './site.ts';
 
 /** A `dbops pitr verify` run, kept in the state folder where status, list and the gate read it. */
 export interface PitrVerification {
@@ -75,24 +75,47 @@ export function verifiedState(label: string, records: PitrVerification[]): { ok:
 
 export interface PitrBackupData {
   stanza: string;
-  backup: PhysicalBackup;
+  /** One per repository it went to, repo1 first (each repository holds its own copy; WAL reaches all of them). */
+  backups: PhysicalBackup[];
   durationMs: number;
 }
 
-/** `pitr backup`: one pgBackRest backup of the given type; what pgBackRest lists afterwards is the result. */
-export async function pitrBackup(input: { target: DbTarget; backups: BackupsPolicy; type: 'full' | 'diff' | 'incr' }, rt: Runtime): Promise<PitrBackupData> {
-  const { pgbackrest } = await openSite(input.target, input.backups, rt);
-  const before = new Set((await stanzaInfo(pgbackrest)).backups.map((b) => b.label));
+/** The repositories a command acts on: the one `--repo` names, else all of them (1-based, as pgBackRest numbers them). */
+export function reposOf(site: PitrSite, repo: number | undefined): number[] {
+  const count = repositoriesOf(site).length;
+  if (repo === undefined) return Array.from({ length: count }, (_, i) => i + 1);
+  if (repo < 1 || repo > count)
+    throw new ConfigError(
+      `--repo ${repo}: policies/backups.yaml names ${count} PITR repositor${count === 1 ? 'y' : 'ies'} (1${count > 1 ? `–${count}` : ''}).`,
+    );
+  return [repo];
+}
+
+/**
+ * `pitr backup`: a pgBackRest backup of the given type into each repository (pgBackRest writes one
+ * repository per backup; the offsite copy needs its own), under the backup mode of the lock protocol;
+ * what pgBackRest lists afterwards is the result.
+ */
+export async function pitrBackup(
+  input: { target: DbTarget; backups: BackupsPolicy; type: 'full' | 'diff' | 'incr'; repo?: number | undefined },
+  rt: Runtime,
+): Promise<PitrBackupData> {
+  const { site, pgbackrest } = await openSite(input.target, input.backups, rt);
+  const repos = reposOf(site, input.repo);
+  const before = new Set((await stanzaInfo(pgbackrest)).backups.map((b) => `${b.repo}/${b.label}`));
   const started = performance.now();
-  rt.progress(`Taking a ${input.type} backup with pgBackRest …`);
   // The backup mode of the lock protocol (infra/db/locks.ts): maintenance waits for it, deploys do not.
   await withClient(input.target, { log: rt.log, applicationName: 'dbops pitr backup' }, async (c) => {
     await acquireOperationLock(c, 'backup', { waitMs: 60 * 60_000, signal: rt.signal, what: 'A physical backup' });
-    await mustPgbackrest(pgbackrest, 'backup', [`--type=${input.type}`, '--annotation=dbops=pitr backup']);
+    for (const repo of repos) {
+      rt.progress(`Taking a ${input.type} backup with pgBackRest into repository ${repo} …`);
+      await mustPgbackrest(pgbackrest, 'backup', [`--type=${input.type}`, `--repo=${repo}`, '--annotation=dbops=pitr backup']);
+    }
   });
-  const made = (await stanzaInfo(pgbackrest)).backups.filter((b) => !before.has(b.label)).at(-1);
-  if (!made) throw new ConfigError('pgbackrest backup exited 0 but lists no new backup.');
-  return { stanza: pgbackrest.stanza, backup: made, durationMs: Math.round(performance.now() - started) };
+  const made = (await stanzaInfo(pgbackrest)).backups.filter((b) => !before.has(`${b.repo}/${b.label}`));
+  for (const repo of repos)
+    if (!made.some((b) => b.repo === repo)) throw new ConfigError(`pgbackrest backup exited 0 but repository ${repo} lists no new backup.`);
+  return { stanza: pgbackrest.stanza, backups: made.sort((a, b) => a.repo - b.repo), durationMs: Math.round(performance.now() - started) };
 }
 
 export interface PitrListData {
@@ -113,19 +136,25 @@ export interface PitrVerifyData {
   record: PitrVerification;
 }
 
-/** `pitr verify`: pgBackRest's verify, judged by what it prints (it exits 0 on corruption), recorded. */
-export async function pitrVerify(input: { target: DbTarget; backups: BackupsPolicy }, rt: Runtime): Promise<PitrVerifyData> {
+/** `pitr verify`: pgBackRest's verify of each repository, judged by what it prints (it exits 0 on corruption), recorded. */
+export async function pitrVerify(input: { target: DbTarget; backups: BackupsPolicy; repo?: number | undefined }, rt: Runtime): Promise<PitrVerifyData> {
   const { site, pgbackrest } = await openSite(input.target, input.backups, rt, { offline: true });
+  const repos = reposOf(site, input.repo);
   const info = await stanzaInfo(pgbackrest);
   const started = performance.now();
-  const out = await runPgbackrest(pgbackrest, 'verify');
-  const findings = parseVerify(`${out.stdout}\n${out.stderr}`);
-  if (out.code !== 0) findings.problems.push(`pgbackrest verify exited ${out.code}`);
+  const problems: string[] = [];
+  for (const repo of repos) {
+    const out = await runPgbackrest(pgbackrest, 'verify', [`--repo=${repo}`]);
+    const findings = parseVerify(`${out.stdout}\n${out.stderr}`);
+    if (out.code !== 0) findings.problems.push(`pgbackrest verify exited ${out.code}`);
+    problems.push(...findings.problems.map((p) => (repos.length > 1 || repo > 1 ? `repo${repo}: ${p}` : p)));
+    if (!findings.ok && findings.problems.length === 0) problems.push(`repo${repo}: pgBackRest reported an error`);
+  }
   const record: PitrVerification = {
     at: new Date().toISOString(),
-    ok: findings.ok && out.code === 0,
-    problems: findings.problems,
-    backups: info.backups.map((b) => b.label),
+    ok: problems.length === 0,
+    problems,
+    backups: info.backups.filter((b) => repos.includes(b.repo)).map((b) => b.label),
     durationMs: Math.round(performance.now() - started),
   };
   await writeFileAtomic(join(verificationsDir(site), `${record.at.replace(/[:.]/g, '')}.json`), `${JSON.stringify(record, null, 2)}\n`);

@@ -3,6 +3,7 @@ import { defineCommand } from '../../../cli/contract.ts';
 import { PitrInputs } from '../../flags.ts';
 
 export const PitrBackupInputs = PitrInputs.extend({
+  repo: z.coerce.number().int().positive().optional().describe('only this repository (1 = the first of pitr.repositories); default: each one in turn'),
   type: z.enum(['full', 'diff', 'incr']).default('incr').describe('full, diff (changes since the last full) or incr (since the last backup)'),
 });
 export type PitrBackupInputs = z.output<typeof PitrBackupInputs>;
