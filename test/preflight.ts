@@ -80,6 +80,17 @@ const checks: Array<() => Promise<Missing[]>> = [
           },
         ],
   async () =>
+    (await runs('openssl', ['version']))
+      ? []
+      : [
+          {
+            what: 'openssl',
+            why: 'the S3 tests serve HTTPS with a self-signed certificate (pgBackRest speaks only HTTPS to S3)',
+            apt: 'sudo apt-get install -y openssl',
+            brew: 'brew install openssl',
+          },
+        ],
+  async () =>
     (await runs('git', ['--version']))
       ? []
       : [

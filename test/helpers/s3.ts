@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import S3rver from 's3rver';
@@ -39,6 +39,8 @@ export interface S3Server {
 
 export interface S3ServerOptions {
   bucket?: string;
+  /** Serve HTTPS with this key and certificate (PEM): pgBackRest speaks only HTTPS to S3. */
+  tls?: { key: string; cert: string };
   /** Reuse a folder (e.g. to look at what a killed server left); a new temporary one by default. */
   directory?: string;
 }
@@ -72,14 +74,15 @@ export function s3Env(server: Pick<S3Server, 'endpoint' | 'accessKeyId' | 'secre
 const newSecret = () => `s3-secret-${randomBytes(12).toString('hex')}`;
 
 /** s3rver inside the test process. */
-export async function startS3rver({ bucket = 'dbops-test', directory }: S3ServerOptions = {}): Promise<S3Server> {
+export async function startS3rver({ bucket = 'dbops-test', directory, tls }: S3ServerOptions = {}): Promise<S3Server> {
   const dir = directory ?? (await mkdtemp(join(tmpdir(), 'dbops-s3rver-')));
-  const make = (port: number) => new S3rver({ port, address: '127.0.0.1', silent: true, directory: dir, configureBuckets: [{ name: bucket, configs: [] }] });
+  const make = (port: number) =>
+    new S3rver({ port, address: '127.0.0.1', silent: true, directory: dir, configureBuckets: [{ name: bucket, configs: [] }], ...(tls ?? {}) });
   let server = make(0);
   const { port } = await server.run();
   let running = true;
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     bucket,
     accessKeyId: 'S3RVER',
     secretAccessKey: newSecret(),
@@ -155,4 +158,41 @@ export async function startS3rverProcess({ bucket = 'dbops-test', directory }: S
       ({ child, port } = await spawnServer(port, dir, bucket));
     },
   };
+}
+
+/** A self-signed certificate for localhost and 127.0.0.1 (openssl; pgBackRest 2.45 matches only host names, not IP addresses), for an HTTPS s3rver; `ca` is the certificate file itself. */
+export async function selfSignedCertificate(): Promise<{ key: string; cert: string; certFile: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'dbops-tls-'));
+  const keyFile = join(dir, 'key.pem');
+  const certFile = join(dir, 'cert.pem');
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      ],
+      {
+        stdio: 'ignore',
+      },
+    );
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`openssl exited with ${code}`))));
+  });
+  await chmod(dir, 0o755);
+  await chmod(certFile, 0o644);
+  return { key: await readFile(keyFile, 'utf8'), cert: await readFile(certFile, 'utf8'), certFile };
 }

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dbops, spawnDbops, testEnv, type CliRun } from '../helpers/cli.ts';
 import { queryUrl } from '../helpers/db.ts';
 import { tempDir } from '../helpers/migrations.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { execFileSync } from 'node:child_process';
 import { sleep } from '../../pipeline/core/duration.ts';
 import { silentLogger } from '../../pipeline/core/logger.ts';
@@ -97,6 +98,14 @@ describe('dbops pitr (pgBackRest on the embedded cluster)', async () => {
 
     // The heartbeat service writes every 200 ms meanwhile; SIGTERM stops it cleanly.
     const service = spawnDbops(['pitr', 'heartbeat', '--interval', '200ms'], env);
+    // The service is beating before T1 is taken, however slowly Node starts on a busy machine.
+    const enabledBeat = (await sql('SELECT at FROM dbops.heartbeat'))[0]!['at'] as Date;
+    await waitFor(
+      'the heartbeat service to beat',
+      async () => ((await sql('SELECT at FROM dbops.heartbeat'))[0]!['at'] as Date).getTime() > enabledBeat.getTime(),
+      30_000,
+      50,
+    );
     await sql('CREATE TABLE marks (id int PRIMARY KEY)');
     await sql('INSERT INTO marks VALUES (1)');
     await sleep(1100);
@@ -131,8 +140,15 @@ describe('dbops pitr (pgBackRest on the embedded cluster)', async () => {
     expect(await atT1.query('SELECT id FROM marks ORDER BY id')).toEqual([{ id: 1 }]);
     expect((await atT1.query('SELECT pg_is_in_recovery() AS r'))[0]).toEqual({ r: false });
 
+    // A backup taken after the restore point cannot reach it: pgBackRest starts from the newest, dbops falls back to older ones.
+    expect((await run('pitr', 'backup', '--type', 'incr')).code).toBe(0);
     const beforeDrop = await restoreTo('before-drop', '--to-restore-point', 'before-drop');
     expect(await beforeDrop.query('SELECT id FROM marks ORDER BY id')).toEqual([{ id: 1 }, { id: 2 }]);
+    expect(beforeDrop.d.phases.find((p: { name: string }) => p.name === 'restore').message).toMatch(/attempt 2/);
+    const unknown = await run('pitr', 'restore', '--to-restore-point', 'no-such-point', '--target-dir', join(home, 'unknown'));
+    restored.push(join(home, 'unknown'));
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain("The target is not in the archive: no backup's WAL reaches restore point no-such-point");
 
     const latest = await restoreTo('latest', '--latest');
     expect((await latest.query("SELECT to_regclass('marks') AS t"))[0]).toEqual({ t: null });

@@ -433,22 +433,27 @@ export async function executeDeploy(s: Session, req: EngineRequest, io: EngineIo
  */
 export async function executeRollback(s: Session, req: EngineRequest & { names: string[] }, io: EngineIo): Promise<Execution> {
   const before = await fingerprint(s);
+  const restorePoint = req.restore.restorePoint ? await createRestorePoint(s, req.restore.restorePoint, io) : undefined;
+  const point = restorePoint ? { restorePoint } : {};
   await acquireAdvisoryLock(s, parseDuration(req.executor.advisory_lock_timeout) ?? 10_000);
   try {
     const run = req.names.length > 0 ? await rollbackMigrations(s, req.names, req.rollbacksDir, req.executor, io) : { ok: true, steps: [] };
     const after = await fingerprint(s);
     const finalState = await finalStateOf(s, req.local, before, after);
-    if (run.ok) return { outcome: 'succeeded', steps: run.steps, smoke: [], finalState, restoreCommand: null, failure: null };
+    if (run.ok) return { outcome: 'succeeded', steps: run.steps, smoke: [], finalState, restoreCommand: null, failure: null, ...point };
     const restoreCommand = restoreCommandFor(req.restore);
     return {
       outcome: 'failed',
+      ...point,
       steps: run.steps,
       smoke: [],
       finalState,
       restoreCommand,
       failure: {
         message: `Rollback of ${req.environment.name} failed: ${'problem' in run ? run.problem : ''}.`,
-        hint: `Restore the pre-deploy backup instead: ${restoreCommand}`,
+        hint: restorePoint
+          ? `Restore the database as it was before this rollback (its restore point ${restorePoint.name}) instead: ${restoreCommand}`
+          : `Restore the pre-deploy backup instead: ${restoreCommand}`,
         lockTimeout: false,
       },
     };

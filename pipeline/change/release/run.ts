@@ -232,7 +232,7 @@ async function underLock(
       urlEnv: environment.urlEnv,
       policiesDir: input.policiesDir,
       // Named after the bundle that will record it (the deploy lock keeps the sequence).
-      restorePoint: action === 'deploy' && policies.backups.pitr ? `dbops-${environment.name}-${await nextSequence(store)}` : undefined,
+      restorePoint: policies.backups.pitr ? `dbops-${environment.name}-${await nextSequence(store)}` : undefined,
     },
   };
   const io = { progress: (l: string) => ctx.progress(l), signal: ctx.signal };

@@ -8,7 +8,7 @@ import type { RunAs } from '../../core/shell.ts';
 import { withClient } from '../../infra/db/client.ts';
 import { parseDatabaseUrl, type DbTarget } from '../../infra/db/url.ts';
 import { clientTool, findPgBinaries } from '../../infra/pg/binaries.ts';
-import { freePort, isRunningAt, startServerAt } from '../../infra/pg/cluster.ts';
+import { freePort, isRunningAt, startServerAt, stopServerAt } from '../../infra/pg/cluster.ts';
 import { mustPgbackrest } from '../../infra/pgbackrest/pgbackrest.ts';
 import type { BackupsPolicy } from '../../policy/backups.ts';
 import { amcheck } from '../backup/index.ts';
@@ -55,6 +55,9 @@ export function pgbackrestTime(given: string, at: number): string {
   if (utc) return `${utc[1]} ${utc[2]}${utc[3] ?? ''}+00`;
   return new Date(at).toISOString().replace('T', ' ').replace('Z', '+00');
 }
+
+/** The server ended recovery before the target: the WAL after the chosen backup never reaches it. */
+class TargetMissed extends Error {}
 
 /** An absent or empty folder, or with --force one holding a stopped cluster: anything else is refused, nothing touched. */
 async function prepareDir(dir: string, force: boolean, runAs: RunAs | undefined, rt: Runtime): Promise<void> {
@@ -124,58 +127,95 @@ export async function pitrRestore(
       message: `${info.backups.length} backup(s) in the repository, WAL up to ${info.archive?.max ?? 'none'}`,
     },
   ];
-  const t0 = performance.now();
-  rt.progress(`Restoring into ${dir} …`);
-  const out = await mustPgbackrest(pgbackrest, 'restore', [`--pg1-path=${dir}`, '--archive-mode=off', ...args]);
-  phases.push({ name: 'restore', durationMs: Math.round(performance.now() - t0), ok: true, message: 'pgbackrest restore' });
-  // A cluster whose configuration lives outside its data directory (Debian's /etc/postgresql) restores without one.
-  if (!(await stat(join(dir, 'postgresql.conf')).catch(() => undefined))) {
-    await writeFileAtomic(join(dir, 'postgresql.conf'), '# written by dbops pitr restore\n', { mode: 0o600, owner: site.runAs });
-  }
-
   const bins = await findPgBinaries(rt.env);
   const port = input.port ?? (await freePort());
   const logFile = join(dir, 'dbops-restore.log');
-  const t1 = performance.now();
-  rt.progress(`Starting the restored cluster on 127.0.0.1:${port} and replaying WAL …`);
-  const started = await startServerAt({
-    dataDir: dir,
-    logFile,
-    options: `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c archive_mode=off`,
-    timeoutS: 3600,
-    log: rt.log,
-    bins,
-  });
   const restored = restoredTarget(site.target, port);
-  const serverLog = () => readFile(logFile, 'utf8').catch(() => '');
-  if (started !== 0) {
-    const log = (await serverLog()).trim().split('\n').slice(-6).join('\n');
-    throw new EnvError(`The restored cluster did not start (pg_ctl exit ${started}). Its log, ${logFile}:\n${log}`, {
-      hint: /recovery target/.test(log) ? 'The target is not in the archive: choose an earlier time or an existing restore point.' : undefined,
-    });
-  }
-  // pg_ctl returned at consistency: replay goes on until the target, then the server promotes.
-  for (;;) {
-    const inRecovery = await withClient(
-      restored,
-      { log: rt.log, applicationName: 'dbops pitr restore' },
-      async (c) => (await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r,
-    ).catch(() => undefined);
-    if (inRecovery === false) break;
-    if (inRecovery === undefined) {
-      const log = (await serverLog()).trim().split('\n').slice(-6).join('\n');
-      if (/shut down|FATAL/.test(log))
-        throw new EnvError(`Recovery of the restored cluster stopped. Its log, ${logFile}:\n${log}`, {
-          hint: /before configured recovery target/.test(log)
-            ? 'The archive ends before the target: choose an earlier time or an existing restore point.'
-            : undefined,
-        });
+  const serverLog = async () => (await readFile(logFile, 'utf8').catch(() => '')).trim().split('\n').slice(-6).join('\n');
+  const missed = (log: string) => /before configured recovery target|recovery target .* not reached/i.test(log);
+
+  /** One restore from `set` (pgBackRest's choice when undefined), start and replay until promoted; throws TargetMissed when the WAL after that backup never reaches the target. */
+  const attempt = async (set: string | undefined) => {
+    const t0 = performance.now();
+    rt.progress(`Restoring into ${dir}${set ? ` from backup ${set}` : ''} …`);
+    const out = await mustPgbackrest(pgbackrest, 'restore', [`--pg1-path=${dir}`, '--archive-mode=off', ...(set ? [`--set=${set}`] : []), ...args]);
+    const restoreMs = Math.round(performance.now() - t0);
+    // A cluster whose configuration lives outside its data directory (Debian's /etc/postgresql) restores without one.
+    if (!(await stat(join(dir, 'postgresql.conf')).catch(() => undefined))) {
+      await writeFileAtomic(join(dir, 'postgresql.conf'), '# written by dbops pitr restore\n', { mode: 0o600, owner: site.runAs });
     }
-    if (rt.signal.aborted)
-      throw new EnvError(`Interrupted while the restored cluster in ${dir} replayed WAL; it is still running: pg_ctl -D ${dir} -m fast stop`);
-    await sleep(100, rt.signal);
+    const t1 = performance.now();
+    rt.progress(`Starting the restored cluster on 127.0.0.1:${port} and replaying WAL …`);
+    const started = await startServerAt({
+      dataDir: dir,
+      logFile,
+      options: `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c archive_mode=off`,
+      timeoutS: 3600,
+      log: rt.log,
+      bins,
+    });
+    if (started !== 0) {
+      const log = await serverLog();
+      if (missed(log)) throw new TargetMissed(log);
+      throw new EnvError(`The restored cluster did not start (pg_ctl exit ${started}). Its log, ${logFile}:\n${log}`);
+    }
+    // pg_ctl returned at consistency: replay goes on until the target, then the server promotes.
+    for (;;) {
+      const inRecovery = await withClient(
+        restored,
+        { log: rt.log, applicationName: 'dbops pitr restore' },
+        async (c) => (await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r,
+      ).catch(() => undefined);
+      if (inRecovery === false) break;
+      if (inRecovery === undefined) {
+        const log = await serverLog();
+        if (missed(log)) throw new TargetMissed(log);
+        if (/shut down|FATAL/.test(log)) throw new EnvError(`Recovery of the restored cluster stopped. Its log, ${logFile}:\n${log}`);
+      }
+      if (rt.signal.aborted)
+        throw new EnvError(`Interrupted while the restored cluster in ${dir} replayed WAL; it is still running: pg_ctl -D ${dir} -m fast stop`);
+      await sleep(100, rt.signal);
+    }
+    return { out, restoreMs, replayMs: Math.round(performance.now() - t1) };
+  };
+
+  // A restore point is reached only from a backup that ended before it, and pgBackRest (which cannot know
+  // where a name is) starts from the newest: when its WAL never meets the name, the next older backup is tried.
+  const older =
+    input.to.kind === 'name'
+      ? info.backups
+          .filter((b) => b.repo === 1)
+          .map((b) => b.label)
+          .reverse()
+          .slice(1)
+      : [];
+  let result: Awaited<ReturnType<typeof attempt>> | undefined;
+  let tries = 0;
+  for (const set of [undefined, ...older]) {
+    tries++;
+    try {
+      result = await attempt(set);
+      break;
+    } catch (e) {
+      if (!(e instanceof TargetMissed)) throw e;
+      await stopServerAt(dir, rt.log, 'immediate', rt.env).catch(() => false);
+      for (const entry of await readdir(dir)) await rm(join(dir, entry), { recursive: true, force: true });
+      if (set === older.at(-1) || (set === undefined && older.length === 0))
+        throw new RefusedError(
+          `The target is not in the archive: no backup's WAL reaches ${input.to.kind === 'name' ? `restore point ${input.to.name}` : 'it'}. The server's log:\n${e.message}`,
+          { hint: 'Check the name (pg_create_restore_point), choose an earlier time, or restore from another repository.' },
+        );
+      rt.progress(`${set ?? 'The newest backup'} ends after the target; trying an older one …`);
+    }
   }
-  phases.push({ name: 'WAL replay', durationMs: Math.round(performance.now() - t1), ok: true, message: 'recovery ended and the server promoted' });
+  const { out } = result!;
+  phases.push({
+    name: 'restore',
+    durationMs: result!.restoreMs,
+    ok: true,
+    message: `pgbackrest restore${tries > 1 ? ` (attempt ${tries}: the newer backups end after the restore point)` : ''}`,
+  });
+  phases.push({ name: 'WAL replay', durationMs: result!.replayMs, ok: true, message: 'recovery ended and the server promoted' });
 
   const t2 = performance.now();
   const pgAmcheck = await clientTool(bins, 'pg_amcheck', site.major);
