@@ -105,9 +105,14 @@ export const REGISTRY: readonly CommandEntry[] = [
     run: () => import('../commands/pitr/run.ts').then((m) => m.verify),
   },
   {
+    path: ['pitr', 'expire'],
+    spec: () => import('../commands/pitr/expire/spec.ts').then((m) => m.spec),
+    run: () => import('../commands/pitr/expire/run.ts').then((m) => m.expire),
+  },
+  {
     path: ['pitr', 'restore'],
     spec: () => import('../commands/pitr/restore/spec.ts').then((m) => m.spec),
-    run: () => import('../commands/pitr/run.ts').then((m) => m.restore),
+    run: () => import('../commands/pitr/restore/run.ts').then((m) => m.restore),
   },
   {
     path: ['pitr', 'heartbeat'],

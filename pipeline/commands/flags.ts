@@ -88,5 +88,12 @@ export async function releasePolicies(ctx: StepContext): Promise<ReleasePolicies
   return { environments: environments.value, backups: backups.value, migrations: migrations.value };
 }
 /** What every `dbops pitr` command takes: the database (its cluster is the one archived) and the policy. */
-export const PitrInputs = z.object({ databaseUrl: connection.databaseUrl, ...policiesOnly, ...json });
+export const pitrFlags = { databaseUrl: connection.databaseUrl, ...policiesOnly, ...json };
+export const PitrInputs = z.object(pitrFlags);
 export type PitrInputs = z.output<typeof PitrInputs>;
+/**
+ * The pitr commands that write a report (status, backup, verify: what `dbops backup notify` announces) also
+ * take --reports-dir; the others do not, since they would ignore it.
+ */
+export const PitrReportInputs = z.object({ ...pitrFlags, ...reports });
+export type PitrReportInputs = z.output<typeof PitrReportInputs>;

@@ -135,6 +135,25 @@ export const PitrPolicy = z
       })
       .prefault({}),
     full_max_age: Duration.default('8d').describe('The gate accepts (backup.mode: pitr) a verified full backup at most this old.'),
+    retention: z
+      .strictObject({
+        daily: z
+          .number()
+          .int()
+          .min(0)
+          .default(0)
+          .describe('`dbops pitr expire` keeps the newest full backup of each of the last N days that have one (in retention.zone).'),
+        weekly: z.number().int().min(0).default(4).describe('… of each of the last N ISO weeks that have one.'),
+        monthly: z.number().int().min(0).default(12).describe('… of each of the last N months that have one.'),
+        keep_last: z.number().int().min(1).default(2).describe('Floor: the newest N verified full backups are never expired.'),
+        wal_window: Duration.default('14d').describe(
+          'Any moment of this last period can be restored: WAL is kept from the newest kept full backup that ended before it. Older kept full backups keep only the WAL that makes them consistent (they restore to the moment they ended).',
+        ),
+      })
+      .prefault({})
+      .describe(
+        'Which full backups `dbops pitr expire` keeps, in the calendar terms of the logical tier (retention.zone, unverified_grace); a full backup goes with its diff and incr backups.',
+      ),
   })
   .describe('Point-in-time recovery with pgBackRest: continuous WAL archiving plus physical base backups.');
 export type PitrPolicy = z.output<typeof PitrPolicy>;

@@ -1,16 +1,18 @@
 import type { BackupCreateData, BackupPruneData, BackupReplicateData, BackupRestoreData, BackupVerifyData } from '../protection/backup/index.ts';
+import type { PitrBackupData, PitrExpireData, PitrStatusData, PitrVerifyData } from '../protection/pitr/index.ts';
 import { redact } from '../core/redact.ts';
 import { inGitHubActions } from '../infra/github/env.ts';
 import type { Tier } from '../policy/backups.ts';
-import { backupBlocks, BACKUP_STEPS } from './backup-md.ts';
+import { backupBlocks, NOTIFY_STEPS } from './backup-md.ts';
 import { assemble, type Block, code, table, text, VERDICT_ICON } from '../core/markdown.ts';
 import type { LoadedReport } from './store.ts';
-import { clip, formatBytes, formatMs, noun } from '../core/format.ts';
+import { clip, formatAge, formatBytes, formatMs, noun, plural } from '../core/format.ts';
 import type { Finding, Verdict } from '../core/result.ts';
 
 /**
- * `dbops backup notify`: one event about this run's backup steps (the reports/backup-*.json files), sent to
- * the webhook of policies/backups.yaml and written to the job summary inside GitHub Actions.
+ * `dbops backup notify`: one event about this run's backup steps (the reports/backup-*.json files, and the
+ * physical tier's reports/pitr-*.json), sent to the webhook of policies/backups.yaml and written to the job
+ * summary inside GitHub Actions.
  *
  * Delivery problems and exit codes, decided once:
  * - a failure event always exits 1 (the job must fail whatever happened to the message); a delivery problem
@@ -46,8 +48,12 @@ export interface FailedStep {
 export interface BackupEvent {
   type: 'dbops.backup';
   outcome: Outcome;
-  /** What the run did: a new backup, a restore test (verify --restore), a verification, a restore, copies, pruning. */
-  activity: 'backup' | 'restore test' | 'verification' | 'restore' | 'replication' | 'prune' | 'nothing';
+  /**
+   * What the run did: a new backup, a restore test (verify --restore), a verification, a restore, copies,
+   * pruning; or, in the physical tier, a base backup, a repository verification, the archiving status.
+   */
+  activity:
+    'backup' | 'restore test' | 'verification' | 'restore' | 'replication' | 'prune' | 'physical backup' | 'physical verification' | 'pitr status' | 'nothing';
   /** One line for humans, e.g. "Backup daily of astrofinance succeeded". */
   title: string;
   /** On failure: which step failed and why, or that no backup report exists. */
@@ -66,6 +72,8 @@ export interface BackupEvent {
   verification: { level: 'read' | 'restore' | 'copy'; ok: boolean; target: string; summary: string; restoreMs: number | null } | null;
   replicate: { copied: number; failed: number; summary: string } | null;
   prune: { deleted: number; kept: number; dryRun: boolean; summary: string } | null;
+  /** The physical tier (pitr backup, verify, status): its pgBackRest stanza and one line per step that ran. */
+  pitr: { stanza: string; backup: string | null; verification: string | null; expire: string | null; status: string | null } | null;
   steps: EventStep[];
   failedSteps: FailedStep[];
   /** The GitHub Actions run, when inside one. */
@@ -113,14 +121,23 @@ export interface BackupNotifyData {
 const mibs = (bytes: number, ms: number) => (ms > 0 ? Math.round((bytes / MiB / (ms / 1000)) * 10) / 10 : null);
 
 const isFailed = (r: LoadedReport['report']) => r.verdict === 'fail' || r.exitCode !== 0;
+/** Failed checks named in one reason (a corrupted repository can have thousands); the report has them all. */
+const MAX_REASONS = 3;
 
 /** The most specific reason a report gives for failing. Reports are redacted when written; masked again here. */
 function whyFailed(report: LoadedReport['report']): { message: string; hint: string | null } {
-  const hint = report.error?.hint ?? null;
+  let hint = report.error?.hint ?? null;
   if (report.error) return { message: report.error.message, hint };
   const d = report.data;
   const reasons: string[] = [];
-  if (d !== null) {
+  if (report.step === 'pitr-status' || report.step === 'pitr-verify') {
+    // Every failed check, not the first: archiving failing and the exposure over the objective are two facts
+    // on-call needs together. The findings are the pitr domain's judgement; nothing is re-derived here.
+    const errors = report.findings.filter((f: Finding) => f.severity === 'error');
+    reasons.push(...errors.slice(0, MAX_REASONS).map((f) => f.message.replace(/\.$/, '')));
+    if (errors.length > MAX_REASONS) reasons.push(`and ${plural(errors.length - MAX_REASONS, 'more problem')}`);
+    hint = errors.find((f) => f.help)?.help ?? null;
+  } else if (d !== null) {
     if (report.step === 'backup-verify') {
       for (const c of (d as BackupVerifyData).record.checks) if (!c.ok) reasons.push(`${c.name} check failed${c.message ? `: ${c.message}` : ''}`);
     } else if (report.step === 'backup-replicate') {
@@ -169,8 +186,47 @@ function verificationSummary(d: BackupVerifyData): NonNullable<BackupEvent['veri
   return { level: r.level, ok: r.ok, target: r.target, summary, restoreMs: r.restoreMs ?? null };
 }
 
-function subjectOf(activity: BackupEvent['activity'], tier: Tier | null, database: string | null, backupId: string | null): string {
+function pitrBackupSummary(d: PitrBackupData): string {
+  return d.backups
+    .map((b) => `${b.type} ${b.label} in repository ${b.repo}: ${formatBytes(b.sizeBytes)} of cluster, ${formatBytes(b.repositoryBytes)} stored`)
+    .join('; ');
+}
+
+function pitrVerifySummary(d: PitrVerifyData): string {
+  const r = d.record;
+  return r.ok
+    ? `passed: ${plural(r.backups.length, 'backup')} and their WAL, in ${formatMs(r.durationMs)}`
+    : `FAILED: ${plural(r.problems.length, 'problem')} (${formatMs(r.durationMs)})`;
+}
+
+function pitrExpireSummary(d: PitrExpireData): string {
+  return d.repos
+    .map((p) => {
+      const gone = p.fulls.filter((f) => !f.keep).length;
+      return `repo${p.repo}: ${p.fulls.length - gone} full kept, ${d.dryRun ? gone : p.expired.length} ${d.dryRun ? 'would be expired' : 'expired'}${p.walFrom ? `, WAL from ${p.walFrom.label}` : ''}`;
+    })
+    .join('; ');
+}
+
+function pitrStatusSummary(d: PitrStatusData): string {
+  const a = d.archiving;
+  return [
+    `RPO exposure ${formatAge(d.exposureMs)} (objective ${formatAge(d.rpoMs)})`,
+    `last archived ${a.lastArchivedWal ?? 'nothing'}${a.lastArchivedAt ? ` at ${a.lastArchivedAt}` : ''}`,
+    plural(a.failedCount, 'failed attempt'),
+    `${plural(a.ready, 'segment')} waiting`,
+  ].join('; ');
+}
+
+function subjectOf(
+  activity: BackupEvent['activity'],
+  tier: Tier | null,
+  database: string | null,
+  backupId: string | null,
+  pitr: { stanza: string | null; type: string | null },
+): string {
   const of = database ? ` of ${database}` : '';
+  const ofStanza = pitr.stanza ? ` of ${pitr.stanza}` : '';
   switch (activity) {
     case 'backup':
       return `Backup${tier ? ` ${tier}` : ''}${of}`;
@@ -182,6 +238,12 @@ function subjectOf(activity: BackupEvent['activity'], tier: Tier | null, databas
       return 'Backup replication';
     case 'prune':
       return 'Backup pruning';
+    case 'physical backup':
+      return `Physical backup${pitr.type ? ` ${pitr.type}` : ''}${ofStanza}`;
+    case 'physical verification':
+      return `Physical backup verification${ofStanza}`;
+    case 'pitr status':
+      return `Point-in-time recovery status${ofStanza}`;
     case 'nothing':
       return 'Backup run';
   }
@@ -209,6 +271,10 @@ export function buildEvent(reports: LoadedReport[], unreadable: Unreadable[], op
   const replicate = by<BackupReplicateData>('backup-replicate');
   const prune = by<BackupPruneData>('backup-prune');
   const restore = by<BackupRestoreData>('backup-restore');
+  const pitrBackup = by<PitrBackupData>('pitr-backup');
+  const pitrVerify = by<PitrVerifyData>('pitr-verify');
+  const pitrExpire = by<PitrExpireData>('pitr-expire');
+  const pitrStatus = by<PitrStatusData>('pitr-status');
 
   const failedSteps: FailedStep[] = reports
     .filter((r) => isFailed(r.report))
@@ -223,7 +289,7 @@ export function buildEvent(reports: LoadedReport[], unreadable: Unreadable[], op
 
   let reason: string | null = null;
   if (reports.length === 0 && unreadable.length === 0) {
-    reason = `no backup report in ${options.reportsDir}/ (expected one of ${BACKUP_STEPS.map((s) => `${s}.json`).join(', ')}): the backup steps did not run or wrote elsewhere`;
+    reason = `no backup report in ${options.reportsDir}/ (expected one of ${NOTIFY_STEPS.map((s) => `${s}.json`).join(', ')}): the backup steps did not run or wrote elsewhere`;
   } else if (failedSteps.length > 0) {
     reason = failedSteps.map((f) => `${f.command} failed: ${f.message}`).join(' · ');
   }
@@ -258,6 +324,12 @@ export function buildEvent(reports: LoadedReport[], unreadable: Unreadable[], op
     ({ tier, backupId } = restore.data);
     durationMs = restore.durationMs;
     addTarget(restore.data.source);
+  } else if (pitrBackup?.data) {
+    // repo1's copy names the backup; the others are in the pitr line.
+    backupId = pitrBackup.data.backups[0]?.label ?? null;
+    durationMs = pitrBackup.data.durationMs;
+  } else if (pitrVerify?.data) {
+    durationMs = pitrVerify.data.record.durationMs;
   }
   if (verify?.data) addTarget(verify.data.target);
   if (replicate?.data) {
@@ -279,8 +351,15 @@ export function buildEvent(reports: LoadedReport[], unreadable: Unreadable[], op
           ? 'replication'
           : prune
             ? 'prune'
-            : 'nothing';
-  const subject = subjectOf(activity, tier, database, backupId);
+            : pitrBackup
+              ? 'physical backup'
+              : pitrVerify
+                ? 'physical verification'
+                : pitrStatus
+                  ? 'pitr status'
+                  : 'nothing';
+  const stanza = pitrBackup?.data?.stanza ?? pitrVerify?.data?.stanza ?? pitrExpire?.data?.stanza ?? pitrStatus?.data?.stanza ?? null;
+  const subject = subjectOf(activity, tier, database, backupId, { stanza, type: pitrBackup?.data?.backups[0]?.type ?? null });
   const title =
     outcome === 'success'
       ? `${subject} succeeded`
@@ -307,6 +386,16 @@ export function buildEvent(reports: LoadedReport[], unreadable: Unreadable[], op
     verification: verify?.data ? verificationSummary(verify.data) : null,
     replicate: replicate?.data ? replicateSummary(replicate.data) : null,
     prune: prune?.data ? pruneSummary(prune.data) : null,
+    pitr:
+      stanza === null
+        ? null
+        : {
+            stanza,
+            backup: pitrBackup?.data ? pitrBackupSummary(pitrBackup.data) : null,
+            verification: pitrVerify?.data ? pitrVerifySummary(pitrVerify.data) : null,
+            expire: pitrExpire?.data ? pitrExpireSummary(pitrExpire.data) : null,
+            status: pitrStatus?.data ? pitrStatusSummary(pitrStatus.data) : null,
+          },
     steps: reports.map(({ report }) => ({
       step: report.step,
       command: report.command,
@@ -320,6 +409,18 @@ export function buildEvent(reports: LoadedReport[], unreadable: Unreadable[], op
     commit: commits.length === 1 ? commits[0]! : null,
     at: options.now.toISOString(),
   };
+}
+
+/**
+ * Why the webhook does not get this event, or null when it does: notifications.on decides, with one
+ * exception. A passing `pitr status` alone is never sent, whatever `on` says: it runs every 15 minutes, and a
+ * success each time (96 messages a day) would bury the failures on the channel that exists to make them stand
+ * out. Its job summary is still written; its failures are sent as `on` says, every time.
+ */
+export function notSentBecause(e: BackupEvent, on: readonly Outcome[]): string | null {
+  if (!on.includes(e.outcome)) return `notifications.on is [${on.join(', ')}], this is a ${e.outcome}`;
+  if (e.outcome === 'success' && e.activity === 'pitr status') return 'a passing pitr status is not announced (it runs every 15 minutes), only its failures';
+  return null;
 }
 
 // ---- Slack --------------------------------------------------------------------------------------------
@@ -353,6 +454,11 @@ export function slackPayload(e: BackupEvent): SlackPayload {
   add('Verification', e.verification?.summary ?? null);
   add('Replicate', e.replicate?.summary ?? null);
   add('Prune', e.prune?.summary ?? null);
+  add('Stanza', e.pitr?.stanza ?? null);
+  add('Physical backup', e.pitr?.backup ?? null);
+  add('Repository verification', e.pitr?.verification ?? null);
+  add('Expiry', e.pitr?.expire ?? null);
+  add('Archiving', e.pitr?.status ?? null);
 
   const blocks: SlackBlock[] = [{ type: 'header', text: { type: 'plain_text', text: clip(`${icon} ${e.title}`, HEADER_MAX), emoji: true } }];
   if (e.outcome === 'failure') {
@@ -399,6 +505,11 @@ export function summaryMarkdown(e: BackupEvent, reports: LoadedReport[], deliver
   row('Verification', e.verification ? text(e.verification.summary) : null);
   row('Replicate', e.replicate ? text(e.replicate.summary) : null);
   row('Prune', e.prune ? text(e.prune.summary) : null);
+  row('Stanza', e.pitr ? code(e.pitr.stanza) : null);
+  row('Physical backup', e.pitr?.backup ? text(e.pitr.backup) : null);
+  row('Repository verification', e.pitr?.verification ? text(e.pitr.verification) : null);
+  row('Expiry', e.pitr?.expire ? text(e.pitr.expire) : null);
+  row('Archiving', e.pitr?.status ? text(e.pitr.status) : null);
   const head = [`## ${icon} ${text(e.title)}`];
   if (e.outcome === 'failure') {
     head.push(

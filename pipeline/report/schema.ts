@@ -2,6 +2,7 @@ import { LintData } from '../change/lint/index.ts';
 import { RehearseData } from '../change/rehearsal/index.ts';
 import { RollbacksData } from '../change/rollbacks/index.ts';
 import { BACKUP_REPORT_DATA } from '../protection/backup/index.ts';
+import { PITR_REPORT_DATA } from '../protection/pitr/index.ts';
 import { ExecutionData, GateData, EVIDENCE_REPORT_DATA } from '../evidence/index.ts';
 
 /** Step name → schema of its `data`, for validation on read. */
@@ -10,6 +11,7 @@ export const REPORT_DATA = {
   rollbacks: RollbacksData,
   rehearse: RehearseData,
   ...BACKUP_REPORT_DATA,
+  ...PITR_REPORT_DATA,
   gate: GateData,
   deploy: ExecutionData,
   rollback: ExecutionData,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { BackupEvent, SlackPayload } from '../../pipeline/report/backup-event.ts';
 import { CIPHERTEXT, checks, DATA, envelope, failedVerify, ID, offsite, target } from '../helpers/backup-reports.ts';
 import { dbops, testEnv } from '../helpers/cli.ts';
+import { startWebhook, type Hook } from '../helpers/webhook.ts';
 import { type ReportEnvelope } from '../../pipeline/core/result.ts';
 
 /**
@@ -26,42 +27,14 @@ const fresh = (name: string) => {
 
 // ---- a webhook --------------------------------------------------------------------------------------------
 
-interface Hook {
-  /** Carries a credential in its path, as Slack's incoming-webhook URLs do. */
-  url: string;
-  token: string;
-  host: string;
-  requests: Array<{ method: string; path: string; headers: IncomingHttpHeaders; body: unknown }>;
-  close(): Promise<void>;
-}
 const hooks: Hook[] = [];
 afterEach(async () => {
   await Promise.all(hooks.splice(0).map((h) => h.close()));
 });
 
-/** Answers with the given statuses in turn, then 200. */
+/** Answers with the given statuses in turn, then 200; closed after each test. */
 async function startHook(statuses: number[] = []): Promise<Hook> {
-  const requests: Hook['requests'] = [];
-  const server = createServer((req, res) => {
-    let raw = '';
-    req.on('data', (c: Buffer) => (raw += c.toString()));
-    req.on('end', () => {
-      requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: raw ? (JSON.parse(raw) as unknown) : undefined });
-      const status = statuses.shift() ?? 200;
-      res.writeHead(status, { 'content-type': 'text/plain' });
-      res.end(status < 300 ? 'ok' : status < 500 ? 'invalid_payload' : 'internal_error');
-    });
-  });
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const token = randomBytes(12).toString('hex');
-  const hook: Hook = {
-    url: `http://${host}/services/T0DBOPS/B0NOTIFY/${token}`,
-    token,
-    host,
-    requests,
-    close: () => new Promise((done) => server.close(() => done())),
-  };
+  const hook = await startWebhook(statuses);
   hooks.push(hook);
   return hook;
 }
@@ -212,7 +185,7 @@ describe('dbops backup notify', () => {
     expectValidSlack(payload);
     expect(payload.blocks[0]).toMatchObject({ text: { text: '❌ Backup run failed: no backup report' } });
     expect(JSON.stringify(payload)).toContain(
-      `no backup report in ${dir}/ (expected one of backup-create.json, backup-verify.json, backup-replicate.json, backup-prune.json, backup-restore.json)`,
+      `no backup report in ${dir}/ (expected one of backup-create.json, backup-verify.json, backup-replicate.json, backup-prune.json, backup-restore.json, pitr-backup.json, pitr-verify.json, pitr-status.json)`,
     );
   });
 

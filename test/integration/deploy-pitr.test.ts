@@ -10,6 +10,7 @@ import { dbops, testEnv, type CliRun } from '../helpers/cli.ts';
 import { queryUrl } from '../helpers/db.ts';
 import { deployFixture, type DeployFixture } from '../helpers/environments.ts';
 import { tempDir } from '../helpers/migrations.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const M1 = '20260101000000_ledger';
 const M2 = '20260102000000_zero_amounts';
@@ -35,6 +36,14 @@ describe('deploys with PITR (backup.mode pitr)', async () => {
     return { r, data: JSON.parse(r.stdout).data };
   };
   const sql = (text: string) => queryUrl(prodUrl, text);
+  /** `dbops pitr restore` to a restore point of production, into a new folder under home. */
+  const restoreTo = (name: string, folder: string, ...extra: string[]) => {
+    const dir = join(home, folder);
+    restored.push(dir);
+    return run(['pitr', 'restore', '--to-restore-point', name, '--target-dir', dir, '--database-url', prodUrl, '--policies-dir', fx.policiesDir, ...extra]);
+  };
+  const restoredUrl = (port: number) => `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/prod`;
+  const verifyPhase = (d: { phases: Array<{ name: string }> }) => d.phases.find((p) => p.name === 'verify');
 
   beforeAll(async () => {
     expect((await dbops(['local', 'up'], localEnv)).code).toBe(0);
@@ -83,7 +92,8 @@ describe('deploys with PITR (backup.mode pitr)', async () => {
     });
     const first = await run(['deploy', '--environment', 'production', ...fx.flags, '--json']);
     expect(first.code, first.all).toBe(0);
-    expect(JSON.parse(first.stdout).data.restorePoint).toMatchObject({ name: 'dbops-production-1', lsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/) });
+    const firstData = JSON.parse(first.stdout).data;
+    expect(firstData.restorePoint).toMatchObject({ name: 'dbops-production-1', lsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/) });
 
     await fx.addMigrations({ [M2]: 'UPDATE "Ledger" SET amount = 0 WHERE id > 0;\n' });
     const second = await run(['deploy', '--environment', 'production', ...fx.flags, '--json']);
@@ -117,12 +127,45 @@ describe('deploys with PITR (backup.mode pitr)', async () => {
       await sleep(200);
     }
     expect(back!.code, back!.all).toBe(0);
-    const port = JSON.parse(back!.stdout).data.port;
-    const rows = await queryUrl(
-      `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/prod`,
-      'SELECT count(*)::int AS n, sum(amount)::int AS total FROM "Ledger"',
-    );
+    const restoredData = JSON.parse(back!.stdout).data;
+    const rows = await queryUrl(restoredUrl(restoredData.port), 'SELECT count(*)::int AS n, sum(amount)::int AS total FROM "Ledger"');
     expect(rows).toEqual([{ n: 50, total: 12750 }]);
+
+    // The restore names the bundle of the deploy that created the restore point, and proves on the restored
+    // ledger that this is the database from before it: deploy 1's migration is applied, deploy 2's is not.
+    expect(restoredData.evidence).toEqual({
+      name: 'dbops-production-2',
+      environment: 'production',
+      bundle: {
+        environment: 'production',
+        sequence: 2,
+        kind: 'deploy',
+        key: data.evidence.key,
+        sha256: data.evidence.sha256,
+        createdAt: bundle.createdAt,
+        outcome: 'succeeded',
+        lsn: data.restorePoint.lsn,
+      },
+      migrations: [M2],
+      note: null,
+      warning: false,
+      proof: { ok: true, expect: 'absent', wrong: [], message: expect.stringContaining('none of the 1 migration(s) deploy #2 applied is applied here') },
+    });
+    expect(verifyPhase(restoredData)).toMatchObject({ ok: true, message: expect.stringMatching(/^heap .*; none of the 1 migration\(s\) deploy #2 applied/) });
+    expect(
+      await queryUrl(restoredUrl(restoredData.port), 'SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL'),
+    ).toEqual([{ migration_name: M1 }]);
+
+    // In text: the bundle, its migrations, and the proof in the verify phase (before deploy 1 there is no ledger at all).
+    const bundle1 = JSON.parse(await readFile(firstData.evidence.localJson ?? join(fx.storageDir, firstData.evidence.key), 'utf8'));
+    const before1 = await restoreTo('dbops-production-1', 'before-1');
+    expect(before1.code, before1.all).toBe(0);
+    expect(before1.stdout).toContain(
+      `  evidence: deploy bundle #1 of production (${firstData.evidence.key}, succeeded, ${bundle1.createdAt}) recorded dbops-production-1 at LSN ${firstData.restorePoint.lsn}\n    its migrations: ${M1}\n`,
+    );
+    expect(before1.stdout).toMatch(
+      /✓ verify .*; none of the 1 migration\(s\) deploy #1 applied is applied here \(_prisma_migrations\): the database from before that deploy\n/,
+    );
   });
 
   it('a drill of the environment restores its repository into scratch space, untouched, and chains a dr-drill bundle after its deploys', async () => {
@@ -163,5 +206,42 @@ describe('deploys with PITR (backup.mode pitr)', async () => {
       await sql('ALTER SYSTEM RESET archive_command');
       await sql('SELECT pg_reload_conf()');
     }
+  });
+
+  it("a restore point no bundle records is only said; a restored ledger holding the recorded deploy's migration fails the verify phase, naming it", async () => {
+    // After a newer backup, deploy 2's restore point name is created once more: recovery from that backup
+    // stops at the second one, after deploy 2, which is not the database its bundle describes.
+    const full = await run(['pitr', 'backup', '--type', 'full', '--database-url', prodUrl, '--policies-dir', fx.policiesDir]);
+    expect(full.code, full.all).toBe(0);
+    await sql("SELECT pg_create_restore_point('dbops-production-99')");
+    await sql("SELECT pg_create_restore_point('dbops-production-2')");
+    const segment = (await sql('SELECT pg_walfile_name(pg_switch_wal()) AS w'))[0]!['w'] as string;
+    // Both names must be in the archive: otherwise the restore falls back to an older backup, which reaches the first one.
+    await waitFor(
+      'the restore points to be archived',
+      async () => String((await sql('SELECT last_archived_wal FROM pg_stat_archiver'))[0]!['last_archived_wal'] ?? '') >= segment,
+      60_000,
+      100,
+    );
+
+    const manual = await restoreTo('dbops-production-99', 'no-bundle');
+    expect(manual.code, manual.all).toBe(0);
+    expect(manual.stdout).toContain('  evidence: no evidence bundle records this restore point\n');
+
+    const after = await restoreTo('dbops-production-2', 'after-2', '--json');
+    expect(after.code, after.all).toBe(1);
+    const out = JSON.parse(after.stdout);
+    expect(out.data.evidence).toMatchObject({ bundle: { sequence: 2, kind: 'deploy' }, migrations: [M2], proof: { ok: false, expect: 'absent', wrong: [M2] } });
+    expect(verifyPhase(out.data)).toMatchObject({
+      ok: false,
+      message: expect.stringContaining(`${M2} is applied in the restored database (_prisma_migrations)`),
+    });
+    expect(out.findings).toContainEqual(
+      expect.objectContaining({
+        rule: 'pitr/restore-check',
+        severity: 'error',
+        message: expect.stringContaining('this is not the database from before that deploy'),
+      }),
+    );
   });
 });

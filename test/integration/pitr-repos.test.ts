@@ -1,5 +1,5 @@
 // Two pgBackRest repositories (the backup server and an offsite copy): each gets its own base backup and its
-// own verification; a problem in the second one is named with its repository.
+// own verification; a problem in the second one is named with its repository, and stops expiry there.
 import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -71,5 +71,13 @@ describe('dbops pitr with two repositories', async () => {
     expect(JSON.parse(r.stdout).data.record.problems).toContain(`repo2: checksum invalid: ${victim.slice(victim.indexOf(label))}`);
     // The first repository alone is still intact.
     expect((await dbops(['pitr', 'verify', '--repo', '1', ...flags], env)).code).toBe(0);
+    // Nothing is expired from a repository whose verification failed: the record cannot say which backup is damaged.
+    const before = JSON.parse((await dbops(['pitr', 'list', ...flags], env)).stdout).data.backups.length;
+    const expire = await dbops(['pitr', 'expire', '--policies-dir', policies], env);
+    expect(expire.code).toBe(1);
+    expect(expire.stderr).toContain(`The newest verification of repo2/${label}`);
+    expect(expire.stderr).toContain('nothing is expired while the repository is damaged');
+    expect(JSON.parse((await dbops(['pitr', 'list', ...flags], env)).stdout).data.backups.length).toBe(before);
+    expect((await dbops(['pitr', 'expire', '--repo', '1', ...flags], env)).code).toBe(0);
   });
 });

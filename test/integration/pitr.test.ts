@@ -1,8 +1,10 @@
 // Point-in-time recovery with the real pgBackRest against the embedded cluster the commands create.
 import { chmod, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { dbops, spawnDbops, testEnv, type CliRun } from '../helpers/cli.ts';
+import { startWebhook } from '../helpers/webhook.ts';
+import type { SlackPayload } from '../../pipeline/report/backup-event.ts';
 import { queryUrl } from '../helpers/db.ts';
 import { tempDir } from '../helpers/migrations.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -169,10 +171,25 @@ describe('dbops pitr (pgBackRest on the embedded cluster)', async () => {
     expect(two.code).toBe(2);
   });
 
-  it('status is healthy while archiving works, and exits 1 naming the failure when archive_command fails', async () => {
-    const ok = await run('pitr', 'status', '--json');
+  it('status is healthy while archiving works, and exits 1 naming the failure when archive_command fails; backup notify announces it', async () => {
+    // The status reports go where `dbops backup notify` reads them, as in pitr.yml; the webhook is on loopback.
+    const hook = await startWebhook();
+    onTestFinished(() => hook.close());
+    const notify = async (reportsDir: string) => {
+      const r = await dbops(['backup', 'notify', '--reports-dir', reportsDir], { ...env, DBOPS_BACKUP_WEBHOOK: hook.url });
+      runs.push(r);
+      return r;
+    };
+    const healthyReports = join(home, 'reports-healthy');
+    const ok = await run('pitr', 'status', '--json', '--reports-dir', healthyReports);
     expect(ok.code, ok.all).toBe(0);
     expect(JSON.parse(ok.stdout).data).toMatchObject({ archiving: { failedCount: 0 }, repository: { backups: { full: expect.any(Object) } } });
+    // A passing status is a success, which is not sent: every 15 minutes would bury the failures.
+    const quiet = await notify(healthyReports);
+    expect(quiet.code, quiet.all).toBe(0);
+    expect(quiet.stdout).toContain('✅ Point-in-time recovery status of main succeeded');
+    expect(quiet.stdout).toContain(`Webhook: not sent to ${hook.host}: a passing pitr status is not announced`);
+    expect(hook.requests).toHaveLength(0);
 
     await sql("ALTER SYSTEM SET archive_command = 'exit 1'");
     await sql('SELECT pg_reload_conf()');
@@ -181,9 +198,30 @@ describe('dbops pitr (pgBackRest on the embedded cluster)', async () => {
       await sql('INSERT INTO churn SELECT generate_series(1, 1000)');
       await sql('SELECT pg_switch_wal()');
       for (let i = 0; i < 100 && Number((await sql('SELECT failed_count FROM pg_stat_archiver'))[0]!['failed_count']) === 0; i++) await sleep(100);
-      const bad = await run('pitr', 'status');
+      const failingReports = join(home, 'reports-failing');
+      const bad = await run('pitr', 'status', '--reports-dir', failingReports);
       expect(bad.code).toBe(1);
       expect(bad.stdout).toMatch(/WAL archiving is failing: \d+ failed attempt\(s\), the newest for [0-9A-F]{24}/);
+      const report = JSON.parse(await readFile(join(failingReports, 'pitr-status.json'), 'utf8'));
+      expect(report).toMatchObject({ step: 'pitr-status', verdict: 'fail', exitCode: 1, data: { stanza: 'main' } });
+      expect(report.findings.map((f: { rule: string }) => f.rule)).toContain('pitr/archiving-failing');
+
+      // The failure is announced: one Slack message naming the failing archive, and notify exits 1 (the job fails).
+      const announced = await notify(failingReports);
+      expect(announced.code).toBe(1);
+      expect(announced.stderr).toMatch(/Error: pitr status failed: WAL archiving is failing: \d+ failed attempt\(s\)/);
+      expect(hook.requests).toHaveLength(1);
+      const payload = hook.requests[0]!.body as SlackPayload;
+      expect(payload.blocks[0]).toMatchObject({ type: 'header', text: { text: '❌ Point-in-time recovery status of main failed' } });
+      expect((payload.blocks[1] as { text: { text: string } }).text.text).toMatch(
+        /^\*pitr status\* failed: WAL archiving is failing: \d+ failed attempt\(s\), the newest for [0-9A-F]{24} at /,
+      );
+      expect(payload.text).toContain('Point-in-time recovery status of main failed: pitr status failed: WAL archiving is failing');
+      // The webhook URL is a secret: neither the message nor the output carries it, nor the cluster's password.
+      for (const text of [JSON.stringify(payload), announced.all, quiet.all]) {
+        expect(text).not.toContain(hook.token);
+        expect(text).not.toContain(password);
+      }
     } finally {
       await sql('ALTER SYSTEM RESET archive_command');
       await sql('SELECT pg_reload_conf()');

@@ -790,14 +790,49 @@ describe('pitr.yml', () => {
   });
 
   it('backs up then verifies in the backups queue; the status never waits behind a backup', () => {
-    expect(backup.steps.flatMap((s) => (s.run ? dbopsInvocations(s.run).map((x) => x.join(' ')) : []))).toEqual(['pitr backup --type "$TYPE"', 'pitr verify']);
+    expect(backup.steps.flatMap((s) => (s.run ? dbopsInvocations(s.run).map((x) => x.join(' ')) : []))).toEqual([
+      'pitr backup --type "$TYPE"',
+      'pitr verify',
+      'pitr expire',
+      'backup notify',
+    ]);
     expect(backup.concurrency).toEqual(GROUP);
-    expect(status.steps.flatMap((s) => (s.run ? dbopsInvocations(s.run).map((x) => x.join(' ')) : []))).toEqual(['pitr status']);
+    expect(status.steps.flatMap((s) => (s.run ? dbopsInvocations(s.run).map((x) => x.join(' ')) : []))).toEqual(['pitr status', 'backup notify']);
     expect(status.concurrency).toEqual({ group: 'dbops-pitr-status', 'cancel-in-progress': true });
     for (const job of [backup, status]) {
-      expect(job['runs-on']).toEqual(['self-hosted', 'backup-server']);
+      // dbops runs pgBackRest only where the data directory is.
+      expect(job['runs-on']).toEqual(['self-hosted', 'database-server']);
       expect(job.permissions).toEqual({ contents: 'read' });
       expect(job.steps.some((s) => /apt-get install .*pgbackrest/.test(s.run ?? ''))).toBe(true);
+    }
+  });
+});
+
+describe('pitr.yml: announced on the backup channel', () => {
+  const w = load('pitr.yml') as ScheduledWorkflow;
+
+  it.each(['backup', 'status'])('%s: always notifies after its steps, then uploads the reports; each secret only to its step', (name) => {
+    const job = w.jobs[name] as FullJob;
+    const index = (pattern: RegExp) => job.steps.findIndex((s) => pattern.test(s.run ?? s.uses ?? ''));
+    const notify = job.steps[index(/dbops backup notify/)]!;
+    expect(notify.if).toBe('always()');
+    expect(index(/dbops backup notify/)).toBeGreaterThan(index(/dbops pitr (verify|status)/));
+    const upload = job.steps[index(/^actions\/upload-artifact/)]!;
+    expect(upload.if).toBe('always()');
+    expect(upload.with?.['path']).toBe('reports/');
+    expect(index(/^actions\/upload-artifact/)).toBeGreaterThan(index(/dbops backup notify/));
+    // The pitr steps write their reports into the folder notify reads: both at the default.
+    for (const s of job.steps.filter((s) => /dbops /.test(s.run ?? ''))) expect(s.run).not.toContain('--reports-dir');
+    const expected: Record<string, string[]> = {
+      backup: ['DATABASE_URL=PRODUCTION_DATABASE_URL'],
+      verify: ['DATABASE_URL=PRODUCTION_DATABASE_URL'],
+      expire: ['DATABASE_URL=PRODUCTION_DATABASE_URL'],
+      status: ['DATABASE_URL=PRODUCTION_DATABASE_URL'],
+      notify: ['DBOPS_BACKUP_WEBHOOK=DBOPS_BACKUP_WEBHOOK'],
+    };
+    for (const s of job.steps) {
+      expect(s.run ?? '', `${name}: ${s.name}`).not.toMatch(/secrets\./);
+      expect(secretsOf(s), `${name}: ${s.name}`).toEqual(expected[s.name ?? ''] ?? []);
     }
   });
 });

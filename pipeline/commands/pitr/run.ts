@@ -1,25 +1,20 @@
 import type { StepModule } from '../../cli/contract.ts';
-import { UsageError } from '../../core/errors.ts';
 import { formatAge, formatBytes, formatMs } from '../../core/format.ts';
 import {
   enablePitr,
   pitrBackup,
   pitrList,
-  pitrRestore,
   pitrStatus,
   pitrVerify,
   runHeartbeat,
   type PitrBackupData,
   type PitrEnableData,
   type PitrListData,
-  type PitrRestoreData,
   type PitrStatusData,
   type PitrVerifyData,
-  type RestoreTarget,
 } from '../../protection/pitr/index.ts';
 import type { PitrBackupInputs } from './backup/spec.ts';
-import type { PitrInputs } from '../flags.ts';
-import type { PitrRestoreInputs } from './restore/spec.ts';
+import type { PitrInputs, PitrReportInputs } from '../flags.ts';
 import type { PitrVerifyInputs } from './verify/spec.ts';
 import type { PitrHeartbeatInputs } from './heartbeat/spec.ts';
 
@@ -85,7 +80,7 @@ export const list: StepModule<PitrInputs, PitrListData> = {
   },
 };
 
-export const status: StepModule<PitrInputs, PitrStatusData> = {
+export const status: StepModule<PitrReportInputs, PitrStatusData> = {
   async run(_input, ctx) {
     const { backups } = await ctx.policies('backups');
     const { data, findings } = await pitrStatus({ target: await ctx.database(), backups: backups.value }, ctx);
@@ -121,46 +116,6 @@ export const verify: StepModule<PitrVerifyInputs, PitrVerifyData> = {
     r.ok
       ? `Repository verified in ${formatMs(r.durationMs)}: ${r.backups.length} backup(s) and their WAL, every file's checksum.\n`
       : `Repository verification FAILED (${formatMs(r.durationMs)}):\n${r.problems.map((p) => `  ✗ ${p}`).join('\n')}\n`,
-};
-
-function restoreTarget(input: PitrRestoreInputs): RestoreTarget {
-  const given = [input.to !== undefined, input.toRestorePoint !== undefined, input.latest].filter(Boolean).length;
-  if (given !== 1) throw new UsageError('Give exactly one of --to TIME, --to-restore-point NAME or --latest.');
-  if (input.to !== undefined) return { kind: 'time', time: input.to };
-  if (input.toRestorePoint !== undefined) return { kind: 'name', name: input.toRestorePoint };
-  return { kind: 'latest' };
-}
-
-export const restore: StepModule<PitrRestoreInputs, PitrRestoreData> = {
-  async run(input, ctx) {
-    const to = restoreTarget(input);
-    const { backups } = await ctx.policies('backups');
-    const data = await pitrRestore(
-      { target: await ctx.database(), backups: backups.value, to, targetDir: input.targetDir, port: input.port, force: input.force },
-      ctx,
-    );
-    const failed = data.phases.filter((p) => !p.ok);
-    return {
-      verdict: failed.length ? 'fail' : 'pass',
-      findings: failed.map((p) => ({ rule: 'pitr/restore-check', severity: 'error' as const, message: p.message })),
-      data,
-    };
-  },
-  render({ data: d }) {
-    const to = d.target.kind === 'time' ? `time ${d.target.time}` : d.target.kind === 'name' ? `restore point ${d.target.name}` : 'the latest archived WAL';
-    return [
-      `Restored to ${to}${d.backup ? ` from backup ${d.backup}` : ''} into ${d.dataDir}:`,
-      ...d.phases.map((p) => `  ${p.ok ? '✓' : '✗'} ${p.name.padEnd(22)} ${formatMs(p.durationMs).padStart(9)}  ${p.message}`),
-      `  total ${formatMs(d.totalMs)}`,
-      d.heartbeat.restored
-        ? `  newest heartbeat ${d.heartbeat.restored}${d.heartbeat.lostMs !== null ? `; the source's is ${formatMs(d.heartbeat.lostMs)} newer` : ''}`
-        : '  no heartbeat in the restored cluster (dbops.heartbeat): the data lost is not measured',
-      '',
-      `Running on ${d.url}`,
-      `Stop it with: ${d.stopCommand}`,
-      '',
-    ].join('\n');
-  },
 };
 
 export const heartbeat: StepModule<PitrHeartbeatInputs, { beats: number; last: string | null; intervalMs: number }> = {

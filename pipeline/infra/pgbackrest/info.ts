@@ -1,26 +1,31 @@
 import { z } from 'zod';
 import { EnvError } from '../../core/errors.ts';
 
-/** One base backup as `pgbackrest info --output=json` describes it, timestamps as ISO 8601 UTC. */
-export interface PhysicalBackup {
-  label: string;
-  type: 'full' | 'diff' | 'incr';
-  repo: number;
-  startedAt: string;
-  stoppedAt: string;
-  lsnStart: string;
-  lsnStop: string;
-  walStart: string;
-  walStop: string;
+/**
+ * One base backup as `pgbackrest info --output=json` describes it, timestamps as ISO 8601 UTC. A schema, not
+ * only a type, because the pitr reports carry it and are validated when read back; defined here, where the
+ * output is parsed, since infra knows no domain (protection/pitr/report.ts builds on it).
+ */
+export const PhysicalBackup = z.object({
+  label: z.string(),
+  type: z.enum(['full', 'diff', 'incr']),
+  repo: z.number().int(),
+  startedAt: z.string(),
+  stoppedAt: z.string(),
+  lsnStart: z.string(),
+  lsnStop: z.string(),
+  walStart: z.string(),
+  walStop: z.string(),
   /** Size of the cluster it copied, and what the repository stores for it. */
-  sizeBytes: number;
-  repositoryBytes: number;
+  sizeBytes: z.number(),
+  repositoryBytes: z.number(),
   /** The backup a diff or incr builds on. */
-  prior: string | null;
+  prior: z.string().nullable(),
   /** pgBackRest found page checksum errors while copying. */
-  error: boolean;
-  annotation: Record<string, string>;
-}
+  error: z.boolean(),
+  annotation: z.record(z.string(), z.string()),
+});
+export type PhysicalBackup = z.output<typeof PhysicalBackup>;
 
 export interface StanzaInfo {
   stanza: string;

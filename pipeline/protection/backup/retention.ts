@@ -9,7 +9,6 @@ type RetentionPolicy = BackupsPolicy['retention'];
 /** The GFS tiers a scheduled backup can be kept by, in the order their reasons are listed. */
 const GFS = ['daily', 'weekly', 'monthly'] as const;
 type Gfs = (typeof GFS)[number];
-const SCHEDULED: ReadonlySet<string> = new Set(['daily', 'weekly', 'monthly']);
 
 export interface Buckets {
   /** Calendar day in the zone: `2026-11-23`. */
@@ -38,16 +37,42 @@ export function bucketsOf(instant: Date, zone: string): Buckets {
   return { day: `${pad(year, 4)}-${pad(month)}-${pad(day)}`, week: `${pad(isoYear, 4)}-W${pad(week)}`, month: `${pad(year, 4)}-${pad(month)}` };
 }
 
-interface Item {
-  entry: BackupEntry;
+/**
+ * What GFS retention needs to know of one backup, whichever tier holds it: a logical dump (planRetention
+ * below) or a pgBackRest full backup (protection/pitr/expire.ts). One planner, so both tiers keep the same
+ * calendar days, weeks and months by the same rules.
+ */
+export interface Retainable {
   id: string;
-  at: number;
+  /** ISO 8601 UTC; a value that is not a timestamp keeps the backup and counts it nowhere. */
+  finishedAt: string;
+  /** Backups of one series are planned together; two series never evict each other. */
   series: string;
+  /** `scheduled` counts toward the daily/weekly/monthly tiers; `pre-deploy` is kept for `pre_deploy`. */
+  kind: 'scheduled' | 'pre-deploy';
+  status: 'verified' | 'failed' | 'unverified';
+  /** Why the newest verification failed (status `failed`): the deletion's reason. */
+  failure?: string;
+}
+
+/** The calendar terms of retention (policies/backups.yaml `retention`, or the physical tier's counts in its zone). */
+export type GfsPolicy = Pick<RetentionPolicy, 'zone' | 'daily' | 'weekly' | 'monthly' | 'keep_last' | 'pre_deploy' | 'unverified_grace'>;
+
+export interface GfsDecision {
+  item: Retainable;
+  keep: boolean;
+  /** Why it is kept ("daily 2026-11-23", "newest verified", …) or deleted; never empty. */
+  reasons: string[];
+}
+
+interface Item {
+  entry: Retainable;
+  at: number;
   keep: string[];
 }
 
 /** Newest first; equal finish times are ordered by id so the result never depends on the input order. */
-const newestFirst = (a: Item, b: Item) => b.at - a.at || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+const newestFirst = (a: Item, b: Item) => b.at - a.at || (a.entry.id < b.entry.id ? 1 : a.entry.id > b.entry.id ? -1 : 0);
 
 function durationMs(text: string, key: string): number {
   const ms = parseDuration(text);
@@ -70,14 +95,42 @@ function failure(entry: BackupEntry): string {
 }
 
 /**
- * GFS retention: which backups of one target to keep and which to delete, and why. Pure and deterministic:
- * the result depends neither on the order of `entries` nor on the process time zone.
+ * GFS retention of logical backups: which backups of one target to keep and which to delete, and why.
+ * Each database name is its own series (restic's `--group-by`); daily, weekly and monthly backups count
+ * toward the tiers, pre-deploy ones are kept for `pre_deploy`. The rules are planGfs's.
+ */
+export function planRetention(entries: readonly BackupEntry[], policy: RetentionPolicy, now: Date): RetentionDecision[] {
+  const byId = new Map(entries.map((e) => [e.manifest.id, e]));
+  return planGfs(
+    entries.map((entry) => ({
+      id: entry.manifest.id,
+      finishedAt: entry.manifest.finishedAt,
+      series: entry.manifest.database.name,
+      kind: entry.manifest.tier === 'pre-deploy' ? 'pre-deploy' : 'scheduled',
+      status: entry.status,
+      ...(entry.status === 'failed' ? { failure: failure(entry) } : {}),
+    })),
+    policy,
+    now,
+  ).map(({ item, keep, reasons }) => ({
+    id: item.id,
+    tier: byId.get(item.id)!.manifest.tier,
+    finishedAt: item.finishedAt,
+    status: item.status,
+    database: item.series,
+    keep,
+    reasons,
+  }));
+}
+
+/**
+ * GFS retention: which backups to keep and which to delete, and why. Pure and deterministic: the result
+ * depends neither on the order of `items` nor on the process time zone.
  *
- * Semantics (restic `forget`, applied separately to each database name, like restic's `--group-by`, so two
- * databases sharing a target never evict each other's backups):
+ * Semantics (restic `forget`, applied separately to each series, like restic's `--group-by`):
  * - Backups are ordered by `finishedAt` (UTC), newest first; equal times by id.
- * - Eligible for the tiers: backups labelled daily, weekly or monthly whose status is `verified`. The label
- *   does not choose the tier: any eligible backup can be kept as a day, a week and a month at once.
+ * - Eligible for the tiers: `scheduled` backups whose status is `verified`. Any eligible backup can be kept
+ *   as a day, a week and a month at once.
  * - Each eligible backup falls into a calendar day, an ISO week (Monday to Sunday, ISO week-year) and a month
  *   of its local date in `policy.zone`. `daily: n` keeps the newest backup of each of the n most recent days
  *   that have an eligible backup (empty days do not count); `weekly` and `monthly` likewise. The tiers are
@@ -90,8 +143,8 @@ function failure(entry: BackupEntry): string {
  *   ("pre-deploy, kept 90d"), then deleted ("pre-deploy older than 90d") unless a floor keeps it.
  * - Unverified backups (pre-deploy ones too) never count toward anything; kept while younger than
  *   `unverified_grace` ("not verified yet, kept 2d"), then deleted ("unverified after 2d").
- * - Failed backups (the newest verification failed) never count and are always deleted ("verification
- *   failed: <check>"): the floors count verified backups only, so nothing protects them.
+ * - Failed backups (the newest verification failed) never count and are always deleted (their `failure`):
+ *   the floors count verified backups only, so nothing protects them.
  * - A backup whose `finishedAt` is not a timestamp is kept and counts nowhere: nothing is deleted on a
  *   guess.
  * - Ages (`pre_deploy`, `unverified_grace`) are `now - finishedAt`; a duration of 0 keeps nothing by that
@@ -103,24 +156,18 @@ function failure(entry: BackupEntry): string {
  *
  * Decisions are returned newest first.
  */
-export function planRetention(entries: readonly BackupEntry[], policy: RetentionPolicy, now: Date): RetentionDecision[] {
+export function planGfs(entries: readonly Retainable[], policy: GfsPolicy, now: Date): GfsDecision[] {
   const preDeployMs = durationMs(policy.pre_deploy, 'pre_deploy');
   const graceMs = durationMs(policy.unverified_grace, 'unverified_grace');
-  const items: Item[] = entries.map((entry) => ({
-    entry,
-    id: entry.manifest.id,
-    at: Date.parse(entry.manifest.finishedAt),
-    series: entry.manifest.database.name,
-    keep: [],
-  }));
+  const items: Item[] = entries.map((entry) => ({ entry, at: Date.parse(entry.finishedAt), keep: [] }));
   const timed = items.filter((i) => Number.isFinite(i.at));
-  for (const i of items) if (!Number.isFinite(i.at)) i.keep.push(`finishedAt "${i.entry.manifest.finishedAt}" is not a timestamp: kept, counts nowhere`);
+  for (const i of items) if (!Number.isFinite(i.at)) i.keep.push(`finishedAt "${i.entry.finishedAt}" is not a timestamp: kept, counts nowhere`);
 
   const series = new Map<string, Item[]>();
   for (const i of timed) {
-    const group = series.get(i.series);
+    const group = series.get(i.entry.series);
     if (group) group.push(i);
-    else series.set(i.series, [i]);
+    else series.set(i.entry.series, [i]);
   }
   for (const group of series.values()) {
     group.sort(newestFirst);
@@ -129,7 +176,7 @@ export function planRetention(entries: readonly BackupEntry[], policy: Retention
       if (n === 0) i.keep.push('newest verified');
       i.keep.push(`keep_last ${n + 1}/${policy.keep_last}`);
     });
-    const eligible = verified.filter((i) => SCHEDULED.has(i.entry.manifest.tier));
+    const eligible = verified.filter((i) => i.entry.kind === 'scheduled');
     const buckets = new Map(eligible.map((i) => [i, bucketsOf(new Date(i.at), policy.zone)]));
     for (const tier of GFS) keepTier(tier, policy[tier], eligible, (i) => buckets.get(i)![tierKey[tier]]);
   }
@@ -137,18 +184,10 @@ export function planRetention(entries: readonly BackupEntry[], policy: Retention
   for (const i of timed) {
     const age = now.getTime() - i.at;
     if (i.entry.status === 'unverified' && age < graceMs) i.keep.push(`not verified yet, kept ${policy.unverified_grace}`);
-    if (i.entry.status === 'verified' && i.entry.manifest.tier === 'pre-deploy' && age < preDeployMs) i.keep.push(`pre-deploy, kept ${policy.pre_deploy}`);
+    if (i.entry.status === 'verified' && i.entry.kind === 'pre-deploy' && age < preDeployMs) i.keep.push(`pre-deploy, kept ${policy.pre_deploy}`);
   }
 
-  return [...items].sort(newestFirst).map((i) => ({
-    id: i.id,
-    tier: i.entry.manifest.tier,
-    finishedAt: i.entry.manifest.finishedAt,
-    status: i.entry.status,
-    database: i.series,
-    keep: i.keep.length > 0,
-    reasons: i.keep.length > 0 ? i.keep : [deleteReason(i, policy)],
-  }));
+  return [...items].sort(newestFirst).map((i) => ({ item: i.entry, keep: i.keep.length > 0, reasons: i.keep.length > 0 ? i.keep : [deleteReason(i, policy)] }));
 }
 
 const tierKey: Record<Gfs, keyof Buckets> = { daily: 'day', weekly: 'week', monthly: 'month' };
@@ -164,9 +203,9 @@ function keepTier(tier: Gfs, n: number, eligible: readonly Item[], key: (i: Item
   if (keys.length < n && newestOf.get(key(oldest)) !== oldest) oldest.keep.push(`${tier}: oldest (tier not full, ${keys.length}/${n})`);
 }
 
-function deleteReason(i: Item, policy: RetentionPolicy): string {
-  if (i.entry.status === 'failed') return failure(i.entry);
+function deleteReason(i: Item, policy: GfsPolicy): string {
+  if (i.entry.status === 'failed') return i.entry.failure ?? 'verification failed';
   if (i.entry.status === 'unverified') return `unverified after ${policy.unverified_grace}`;
-  if (i.entry.manifest.tier === 'pre-deploy') return `pre-deploy older than ${policy.pre_deploy}`;
+  if (i.entry.kind === 'pre-deploy') return `pre-deploy older than ${policy.pre_deploy}`;
   return 'not the newest of any kept day/week/month';
 }

@@ -2,6 +2,10 @@
 export * from './enable.ts';
 export * from './heartbeat.ts';
 export * from './operate.ts';
+export * from './report.ts';
 export * from './drill.ts';
+export * from './expire.ts';
+export * from './physical-tier.ts';
 export * from './restore.ts';
+export * from './restore-point.ts';
 export { pitrPolicyOf, type PitrSite } from './site.ts';

@@ -13,17 +13,11 @@ import { parseInfo, parseVerify, type PhysicalBackup, type StanzaInfo } from '..
 import { mustPgbackrest, runPgbackrest, type Pgbackrest } from '../../infra/pgbackrest/pgbackrest.ts';
 import type { BackupsPolicy } from '../../policy/backups.ts';
 import { heartbeatOf } from './heartbeat.ts';
+import type { PitrBackupData, PitrStatusData, PitrVerification, PitrVerifyData } from './report.ts';
 import { pgbackrestFor, repositoriesOf, resolveSite, type PitrSite } from './site.ts';
 
-/** A `dbops pitr verify` run, kept in the state folder where status, list and the gate read it. */
-export interface PitrVerification {
-  at: string;
-  ok: boolean;
-  problems: string[];
-  /** The backups the repository held when it was verified: a backup is verified when its newest record passed. */
-  backups: string[];
-  durationMs: number;
-}
+// The result types are derived from the report schemas in report.ts (one definition); still exported from here.
+export type { PitrBackupData, PitrStatusData, PitrVerification, PitrVerifyData } from './report.ts';
 
 /** An open site: pgBackRest configured for it by `dbops pitr enable`. */
 export interface OpenSite {
@@ -71,13 +65,6 @@ export async function readVerifications(site: PitrSite): Promise<PitrVerificatio
 export function verifiedState(label: string, records: PitrVerification[]): { ok: boolean; at: string } | undefined {
   const last = records.filter((r) => r.backups.includes(label)).at(-1);
   return last ? { ok: last.ok, at: last.at } : undefined;
-}
-
-export interface PitrBackupData {
-  stanza: string;
-  /** One per repository it went to, repo1 first (each repository holds its own copy; WAL reaches all of them). */
-  backups: PhysicalBackup[];
-  durationMs: number;
 }
 
 /** The repositories a command acts on: the one `--repo` names, else all of them (1-based, as pgBackRest numbers them). */
@@ -131,11 +118,6 @@ export async function pitrList(input: { target: DbTarget; backups: BackupsPolicy
   return { stanza: info.stanza, archive: info.archive, backups: info.backups.map((b) => ({ ...b, verified: verifiedState(b.label, records) ?? null })) };
 }
 
-export interface PitrVerifyData {
-  stanza: string;
-  record: PitrVerification;
-}
-
 /** `pitr verify`: pgBackRest's verify of each repository, judged by what it prints (it exits 0 on corruption), recorded. */
 export async function pitrVerify(input: { target: DbTarget; backups: BackupsPolicy; repo?: number | undefined }, rt: Runtime): Promise<PitrVerifyData> {
   const { site, pgbackrest } = await openSite(input.target, input.backups, rt, { offline: true });
@@ -159,29 +141,6 @@ export async function pitrVerify(input: { target: DbTarget; backups: BackupsPoli
   };
   await writeFileAtomic(join(verificationsDir(site), `${record.at.replace(/[:.]/g, '')}.json`), `${JSON.stringify(record, null, 2)}\n`);
   return { stanza: pgbackrest.stanza, record };
-}
-
-/** What `pitr status` measures. */
-export interface PitrStatusData {
-  stanza: string;
-  archiving: {
-    lastArchivedWal: string | null;
-    lastArchivedAt: string | null;
-    failedCount: number;
-    lastFailedWal: string | null;
-    lastFailedAt: string | null;
-    /** WAL segments waiting for archive_command (.ready files), and how long the oldest has waited. */
-    ready: number;
-    oldestReadyAt: string | null;
-    currentWal: string;
-  };
-  repository: { archiveMax: string | null; backups: Partial<Record<'full' | 'diff' | 'incr', PhysicalBackup>> };
-  lastVerification: PitrVerification | null;
-  /** The newest dbops.heartbeat and the age after which it counts as stopped; null when the database has none. */
-  heartbeat: { at: string; ageMs: number; staleAfterMs: number } | null;
-  /** How much committed work a disaster now would lose, at most (ms), against the objective. */
-  exposureMs: number;
-  rpoMs: number;
 }
 
 /** The LSN where a WAL segment of `segmentBytes` ends, as a number: comparing it with the current LSN needs no string arithmetic. */

@@ -11,9 +11,11 @@ import { clientTool, findPgBinaries } from '../../infra/pg/binaries.ts';
 import { freePort, isRunningAt, startServerAt, stopServerAt } from '../../infra/pg/cluster.ts';
 import { mustPgbackrest } from '../../infra/pgbackrest/pgbackrest.ts';
 import type { BackupsPolicy } from '../../policy/backups.ts';
+import type { Policies } from '../../policy/schema.ts';
 import { amcheck } from '../backup/index.ts';
 import { heartbeatOf } from './heartbeat.ts';
 import { openSite, stanzaInfo } from './operate.ts';
+import { findRestorePointBundle, proveRestorePoint, type RestorePointEvidence } from './restore-point.ts';
 
 export type RestoreTarget = { kind: 'time'; time: string } | { kind: 'name'; name: string } | { kind: 'latest' };
 
@@ -36,6 +38,11 @@ export interface PitrRestoreData {
   heartbeat: { restored: string | null; source: string | null; lostMs: number | null };
   /** Restore plus replay plus verify: the recovery time this restore measured. */
   totalMs: number;
+  /**
+   * For a restore point, when asked for: the evidence bundle whose deploy (or rollback) recorded it and the
+   * proof on the restored cluster, part of the verify phase. Null for other targets.
+   */
+  evidence: RestorePointEvidence | null;
 }
 
 /** The restored cluster, reached as the source was (same user, password and database) on 127.0.0.1:port. */
@@ -91,7 +98,16 @@ async function prepareDir(dir: string, force: boolean, runAs: RunAs | undefined,
  * replay ends) is it checked with pg_amcheck and left running. Each phase is timed.
  */
 export async function pitrRestore(
-  input: { target: DbTarget; backups: BackupsPolicy; to: RestoreTarget; targetDir: string; port?: number | undefined; force: boolean },
+  input: {
+    target: DbTarget;
+    backups: BackupsPolicy;
+    to: RestoreTarget;
+    targetDir: string;
+    port?: number | undefined;
+    force: boolean;
+    /** Look for the bundle that recorded a restore point target (the drill's own restore points have none). */
+    evidence?: { environments: () => Promise<Policies['environments']> } | undefined;
+  },
   rt: Runtime,
 ): Promise<PitrRestoreData> {
   const tFetch = performance.now();
@@ -117,6 +133,11 @@ export async function pitrRestore(
     args = ['--type=time', `--target=${pgbackrestTime(input.to.time, at)}`, '--target-action=promote'];
   } else if (input.to.kind === 'name') args = ['--type=name', `--target=${input.to.name}`, '--target-action=promote'];
   else args = ['--type=default'];
+  // Read before anything is written; evidence that cannot be read only warns: the restore is what matters now.
+  const evidence =
+    input.to.kind === 'name' && input.evidence
+      ? await findRestorePointBundle({ name: input.to.name, backups: input.backups, environments: input.evidence.environments }, rt)
+      : null;
 
   await prepareDir(dir, input.force, site.runAs, rt);
   const phases: PitrRestoreData['phases'] = [
@@ -229,7 +250,14 @@ export async function pitrRestore(
     log: rt.log,
     applicationName: 'dbops pitr restore',
   });
-  phases.push({ name: 'verify', durationMs: Math.round(performance.now() - t2), ok: check.ok, message: check.message });
+  // Restored to a deploy's restore point, the ledger must be the one from before that deploy.
+  if (evidence?.bundle) evidence.proof = await proveRestorePoint(evidence, restored, rt);
+  phases.push({
+    name: 'verify',
+    durationMs: Math.round(performance.now() - t2),
+    ok: check.ok && (evidence?.proof?.ok ?? true),
+    message: evidence?.proof ? `${check.message}; ${evidence.proof.message}` : check.message,
+  });
   const [restoredBeat, sourceBeat] = await Promise.all([heartbeatOf(restored, rt), heartbeatOf(site.target, rt)]);
   const chosen = /restore backup set ([0-9A-Z_-]+)/.exec(out.stdout);
   return {
@@ -247,5 +275,6 @@ export async function pitrRestore(
       lostMs: restoredBeat && sourceBeat ? Math.max(0, Date.parse(sourceBeat) - Date.parse(restoredBeat)) : null,
     },
     totalMs: Math.round(performance.now() - tFetch),
+    evidence,
   };
 }

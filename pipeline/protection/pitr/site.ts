@@ -115,7 +115,7 @@ export const saveSite = (site: PitrSite): Promise<void> =>
   );
 
 /** The state folders a site of this target can have: the embedded cluster's, then the policy's. */
-const stateDirsFor = (policy: PitrPolicy, env: NodeJS.ProcessEnv) => [join(localDir(env), 'pitr'), resolve(policy.state_dir)];
+export const stateDirsFor = (policy: PitrPolicy, env: NodeJS.ProcessEnv) => [join(localDir(env), 'pitr'), resolve(policy.state_dir)];
 
 async function savedSite(target: DbTarget, policy: PitrPolicy, rt: Runtime): Promise<PitrSite | undefined> {
   for (const [i, stateDir] of stateDirsFor(policy, rt.env).entries()) {

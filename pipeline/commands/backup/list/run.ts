@@ -1,4 +1,5 @@
 import { listBackups, listIncomplete, openTargets, type BackupEntry } from '../../../protection/backup/index.ts';
+import { physicalTierOf, type PhysicalTier } from '../../../protection/pitr/index.ts';
 import type { BackupListInputs } from './spec.ts';
 import type { StepContext } from '../../../cli/contract.ts';
 import type { StepResult } from '../../../core/result.ts';
@@ -15,14 +16,24 @@ export interface BackupListData {
   incomplete: Array<{ id: string; bytes: number; modified: string }>;
   /** When the list was taken (ages are relative to it). */
   at: string;
+  /** The physical tier (pgBackRest, `dbops pitr list`): null when pitr: is not configured, PITR is not set up, or it could not be listed. */
+  physical: PhysicalTier | null;
+  /** Why `physical` is null although pitr: is configured; null otherwise. */
+  physicalReason: string | null;
 }
 
-/** `dbops backup list`: the complete backups of one target (the primary unless --target), oldest first. */
+/**
+ * `dbops backup list`: the complete backups of one target (the primary unless --target), oldest first, and
+ * beside them the physical tier when pitr: is configured.
+ */
 export async function run(input: BackupListInputs, ctx: StepContext): Promise<StepResult<BackupListData>> {
   const { backups } = await ctx.policies('backups');
   const storage = openTargets(backups.value, ctx.env, ctx.log).get(input.target);
   const all = await listBackups(storage, ctx.log);
   const incomplete = await listIncomplete(storage);
+  // ctx.database() would create and start the embedded cluster: it is asked only when a URL was given.
+  const url = input.databaseUrl ?? ctx.env['DATABASE_URL'];
+  const tier = await physicalTierOf({ backups: backups.value, database: url ? () => ctx.database() : undefined }, ctx);
   return {
     verdict: 'pass',
     findings: [],
@@ -32,6 +43,8 @@ export async function run(input: BackupListInputs, ctx: StepContext): Promise<St
       backups: input.tier ? all.filter((e) => e.manifest.tier === input.tier) : all,
       incomplete: incomplete.map((i) => ({ id: i.id, bytes: i.bytes, modified: i.modified.toISOString() })),
       at: new Date().toISOString(),
+      physical: tier.physical,
+      physicalReason: tier.reason,
     },
   };
 }
@@ -62,15 +75,10 @@ export function render(result: StepResult<BackupListData>): string {
       statusText(e),
       e.manifest.database.name,
     ]);
-    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-    const right = new Set([3, 4]);
-    const line = (cells: string[]) =>
-      `  ${cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}`;
     lines.push(
       `${d.backups.length} ${d.tier ? `${d.tier} ` : ''}${noun(d.backups.length, 'backup')} on ${where}, oldest first:`,
       '',
-      line(head),
-      ...rows.map(line),
+      ...table(head, rows, new Set([3, 4])),
     );
     const total = d.backups.reduce((n, e) => n + e.manifest.object.ciphertextBytes, 0);
     const by = (s: BackupEntry['status']) => d.backups.filter((e) => e.status === s).length;
@@ -86,5 +94,44 @@ export function render(result: StepResult<BackupListData>): string {
     );
   }
   if (d.backups.length === 0 && !d.tier) lines.push('Take one with: dbops backup create --tier daily');
+  lines.push(...physicalLines(d));
   return `${lines.join('\n')}\n`;
+}
+
+/** Aligned columns, the `right` ones right-aligned, the last one not padded. */
+function table(head: string[], rows: string[][], right: Set<number>): string[] {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    `  ${cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}`;
+  return [line(head), ...rows.map(line)];
+}
+
+/** The physical tier after the logical one; nothing at all when pitr: is not configured. */
+function physicalLines(d: BackupListData): string[] {
+  const p = d.physical;
+  if (!p) return d.physicalReason ? ['', `Physical tier: ${d.physicalReason}`] : [];
+  const of = `pgBackRest stanza ${p.stanza} of ${p.database}`;
+  if (p.backups.length === 0) return ['', `No physical backups (${of}). Take one with: dbops pitr backup --type full`];
+  const now = Date.parse(d.at);
+  const head = ['LABEL', 'TYPE', 'REPO', 'STOPPED (UTC)', 'AGE', 'SIZE', 'STATUS'];
+  const rows = p.backups.map((b) => [
+    b.label,
+    b.type,
+    `repo${b.repo}`,
+    utcMinute(b.stoppedAt),
+    formatAge(now - Date.parse(b.stoppedAt)),
+    formatBytes(b.repositoryBytes),
+    b.verified ? `${b.verified.ok ? 'verified' : 'FAILED verification'} ${utcMinute(b.verified.at)}` : 'unverified',
+  ]);
+  const total = p.backups.reduce((n, b) => n + b.repositoryBytes, 0);
+  const count = (ok: boolean | null) => p.backups.filter((b) => (b.verified ? b.verified.ok === ok : ok === null)).length;
+  return [
+    '',
+    `${p.backups.length} physical ${noun(p.backups.length, 'backup')} (${of}), oldest first:`,
+    '',
+    ...table(head, rows, new Set([4, 5])),
+    '',
+    `  ${formatBytes(total)} in the repositories; ${count(true)} verified, ${count(false)} failed, ${count(null)} unverified.`,
+    `  ${p.archive ? `Archived WAL: ${p.archive.min} … ${p.archive.max}.` : 'No WAL archived yet.'}`,
+  ];
 }

@@ -4,9 +4,10 @@ import { inGitHubActions } from '../../../infra/github/env.ts';
 import { postJson } from '../../../infra/notify/webhook.ts';
 import type { BackupNotifyInputs } from './spec.ts';
 import {
-  BACKUP_STEPS,
   buildEvent,
   deliveryLine,
+  notSentBecause,
+  NOTIFY_STEPS,
   readReports,
   slackPayload,
   summaryMarkdown,
@@ -24,7 +25,7 @@ async function readBackupReports(dir: string): Promise<{ reports: LoadedReport[]
   const reports: LoadedReport[] = [];
   const unreadable: Unreadable[] = [];
   // One by one: a damaged report must not keep the others (and the failure it may be about) from being announced.
-  for (const step of BACKUP_STEPS) {
+  for (const step of NOTIFY_STEPS) {
     try {
       reports.push(...(await readReports(dir, [step])).map((r) => ({ file: r.file, report: redactDeep(r.report) })));
     } catch (e) {
@@ -64,10 +65,10 @@ export async function run(input: BackupNotifyInputs, ctx: StepContext): Promise<
   const payload = policy.format === 'slack' ? slackPayload(event) : event;
 
   const delivery: Delivery = { env: policy.webhook_env, host: url?.host ?? null, status: 'not-configured', attempts: 0, httpStatus: null, reason: null };
+  const unwanted = notSentBecause(event, policy.on);
   if (invalid) Object.assign(delivery, { status: 'failed', reason: invalid });
   else if (!url) delivery.reason = `${policy.webhook_env} is not set`;
-  else if (!policy.on.includes(event.outcome))
-    Object.assign(delivery, { status: 'not-wanted', reason: `notifications.on is [${policy.on.join(', ')}], this is a ${event.outcome}` });
+  else if (unwanted) Object.assign(delivery, { status: 'not-wanted', reason: unwanted });
   else if (input.dryRun) delivery.status = 'dry-run';
   else {
     Object.assign(delivery, await postJson(url, JSON.stringify(payload), { signal: ctx.signal, log: ctx.log, userAgent: 'dbops-backup-notify' }));
@@ -139,6 +140,10 @@ export function render(result: StepResult<BackupNotifyData>, input: Partial<Back
   row('verification', e.verification?.summary);
   row('replicate', e.replicate?.summary);
   row('prune', e.prune?.summary);
+  row('stanza', e.pitr?.stanza);
+  row('pitr backup', e.pitr?.backup);
+  row('pitr verify', e.pitr?.verification);
+  row('archiving', e.pitr?.status);
   row('run', e.run?.url);
   lines.push('', `Webhook: ${deliveryLine(webhook)}`);
   const summaryText = {

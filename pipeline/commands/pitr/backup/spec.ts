@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { defineCommand } from '../../../cli/contract.ts';
-import { PitrInputs } from '../../flags.ts';
+import { PitrReportInputs } from '../../flags.ts';
 
-export const PitrBackupInputs = PitrInputs.extend({
+export const PitrBackupInputs = PitrReportInputs.extend({
   repo: z.coerce.number().int().positive().optional().describe('only this repository (1 = the first of pitr.repositories); default: each one in turn'),
   type: z.enum(['full', 'diff', 'incr']).default('incr').describe('full, diff (changes since the last full) or incr (since the last backup)'),
 });
@@ -13,4 +13,5 @@ export const spec = defineCommand({
   summary: 'take a physical base backup with pgBackRest (--type full|diff|incr)',
   examples: ['dbops pitr backup --type full', 'dbops pitr backup --type incr --json'],
   inputs: PitrBackupInputs,
+  report: 'pitr-backup',
 });

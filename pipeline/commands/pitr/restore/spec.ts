@@ -16,7 +16,7 @@ export const spec = defineCommand({
   path: ['pitr', 'restore'],
   summary: 'restore to a time, a restore point or the latest WAL into a new data directory, replay, promote, check and leave it running',
   description:
-    'pgbackrest restore into --target-dir with archiving off (never over a running cluster; --force only over a stopped one), then the server starts on 127.0.0.1:PORT, replays WAL to the target and promotes. dbops waits for the end of recovery (pg_ctl returns earlier, at consistency), runs pg_amcheck --heapallindexed, prints the URL (password masked) and the command that stops it, and times each phase.',
+    'pgbackrest restore into --target-dir with archiving off (never over a running cluster; --force only over a stopped one), then the server starts on 127.0.0.1:PORT, replays WAL to the target and promotes. dbops waits for the end of recovery (pg_ctl returns earlier, at consistency), runs pg_amcheck --heapallindexed, prints the URL (password masked) and the command that stops it, and times each phase. For a restore point a deploy created (dbops-<environment>-<bundle sequence>) it names the evidence bundle that recorded it and proves, in the verify phase, that none of the migrations that deploy applied is applied in the restored _prisma_migrations (exit 1 naming them otherwise); evidence that cannot be read is a warning.',
   examples: [
     'dbops pitr restore --to 2026-12-07T10:15:00Z --target-dir /srv/restore/ledger',
     'dbops pitr restore --to-restore-point dbops-production-42 --target-dir /srv/restore/before-42',
