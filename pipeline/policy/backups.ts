@@ -134,6 +134,38 @@ export const PitrPolicy = z
         ),
       })
       .prefault({}),
+    database_host: z
+      .strictObject({
+        host: z.string().min(1).describe("The database host, where `pgbackrest server` listens (this machine's pg1-host)."),
+        port: z.number().int().min(1).max(65535).default(8432).describe("That server's port (pg1-host-port)."),
+        config: z
+          .string()
+          .min(1)
+          .default('/etc/pgbackrest/pgbackrest.conf')
+          .describe("Where the database host's pgBackRest configuration (printed by `dbops pitr enable`) is installed; archive_command names it."),
+        repository_host: z
+          .string()
+          .min(1)
+          .describe("This machine's name as the database host reaches it: archive-push sends WAL to this machine's `pgbackrest server`."),
+        repository_port: z.number().int().min(1).max(65535).default(8433).describe("The port of this machine's `pgbackrest server`."),
+        listen: z.string().min(1).default('*').describe("The address this machine's `pgbackrest server` listens on (tls-server-address)."),
+        tls_dir: z
+          .string()
+          .min(1)
+          .default('/etc/pgbackrest/tls')
+          .describe(
+            'Folder holding, on each host, ca.crt (the CA that signs both hosts), server.crt/server.key (its TLS server) and client.crt/client.key (its client).',
+          ),
+        client_cn: z
+          .string()
+          .min(1)
+          .default('pgbackrest')
+          .describe("The CN of both hosts' client certificates, which each server authorizes for the stanza (tls-server-auth)."),
+      })
+      .optional()
+      .describe(
+        "pgBackRest's dedicated repository host: dbops runs on the backup server and reaches the database host through pgBackRest's TLS server (pg1-host), as pgBackRest's user guide describes. Absent: dbops drives pgBackRest where the data directory is.",
+      ),
     full_max_age: Duration.default('8d').describe('The gate accepts (backup.mode: pitr) a verified full backup at most this old.'),
     retention: z
       .strictObject({

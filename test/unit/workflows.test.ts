@@ -800,8 +800,8 @@ describe('pitr.yml', () => {
     expect(status.steps.flatMap((s) => (s.run ? dbopsInvocations(s.run).map((x) => x.join(' ')) : []))).toEqual(['pitr status', 'backup notify']);
     expect(status.concurrency).toEqual({ group: 'dbops-pitr-status', 'cancel-in-progress': true });
     for (const job of [backup, status]) {
-      // dbops runs pgBackRest only where the data directory is.
-      expect(job['runs-on']).toEqual(['self-hosted', 'database-server']);
+      // The repository host (pitr.database_host), which reaches the database through pgBackRest's TLS server.
+      expect(job['runs-on']).toEqual(['self-hosted', 'backup-server']);
       expect(job.permissions).toEqual({ contents: 'read' });
       expect(job.steps.some((s) => /apt-get install .*pgbackrest/.test(s.run ?? ''))).toBe(true);
     }

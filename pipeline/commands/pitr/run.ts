@@ -42,6 +42,23 @@ export const enable: StepModule<PitrInputs, PitrEnableData> = {
       ].join('\n');
     }
     const what = d.actions.length ? d.actions.map((a) => `  - ${a}`).join('\n') : '  nothing to change: everything was in place';
+    const db = d.databaseHost;
+    if (db && !db.checked)
+      return [
+        `PITR for ${d.database} from this repository host (stanza ${d.stanza}):`,
+        what,
+        `The database host does not archive through pgBackRest yet. Install there, at ${db.configPath} (owned by the PostgreSQL OS user, 0600; fill in the masked secrets):`,
+        '',
+        db.pgbackrestConf,
+        'postgresql.conf (or an included file; archive_mode needs a restart):',
+        db.postgresqlConf,
+        'Run both TLS servers as services:',
+        `  on the database host: ${db.serverCommand}`,
+        `  here:                 ${db.repositoryServerCommand}`,
+        '',
+        'Then run `dbops pitr enable` again: it creates the stanza and checks that WAL arrives here.',
+        '',
+      ].join('\n');
     return `PITR for ${d.database} (stanza ${d.stanza}, data directory ${d.dataDir}):\n${what}\nWAL archiving works: pgbackrest check passed. Configuration: ${d.configPath}.\nHeartbeat (dbops.heartbeat): ${d.heartbeat === 'pg_cron' ? 'written every minute by pg_cron' : 'run `dbops pitr heartbeat` as a service (no pg_cron on this server)'}.\n`;
   },
 };

@@ -1,7 +1,7 @@
 import { chown, mkdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { sleep } from '../../core/duration.ts';
-import { ConfigError } from '../../core/errors.ts';
+import { ConfigError, EnvError } from '../../core/errors.ts';
 import { replaceFileIfChanged } from '../../core/fs.ts';
 import { redact } from '../../core/redact.ts';
 import type { Runtime } from '../../core/runtime.ts';
@@ -15,6 +15,7 @@ import { beat, CRON_JOB, ensureHeartbeatTable, scheduleHeartbeat } from './heart
 import {
   archiveSettings,
   archiveSettingsOf,
+  databaseHostConfigOf,
   INCLUDE_LINE,
   INCLUDE_NAME,
   includePath,
@@ -30,7 +31,7 @@ import {
 export interface PitrEnableData {
   database: string;
   stanza: string;
-  site: 'local' | 'remote';
+  site: PitrSite['kind'];
   embedded: boolean;
   dataDir: string;
   stateDir: string;
@@ -42,6 +43,19 @@ export interface PitrEnableData {
   heartbeat: 'pg_cron' | 'dbops pitr heartbeat';
   /** For a remote server: the files to install there (secrets masked). */
   install?: { pgbackrestConf: string; postgresqlConf: string; commands: string[] };
+  /**
+   * On a repository host (pitr.database_host): what the database host needs (secrets masked), and whether
+   * archiving reaches this machine (`pgbackrest check` passed). Until it does, enable prints this and exit 0.
+   */
+  databaseHost?: {
+    configPath: string;
+    pgbackrestConf: string;
+    postgresqlConf: string;
+    /** The TLS server each host runs as a service: the database host's (for backups) and this machine's (for archive-push). */
+    serverCommand: string;
+    repositoryServerCommand: string;
+    checked: boolean;
+  };
 }
 
 const CONFIG_COMMENT = 'Written by `dbops pitr enable` from policies/backups.yaml (pitr:); dbops rewrites it, edit the policy instead.';
@@ -136,6 +150,7 @@ export async function enablePitr(input: { target: DbTarget; backups: BackupsPoli
   for (const repo of repositoriesOf(site)) if (repo.type === 'directory') await ensureFolder(resolve(repo.path), site);
   if (await writeConfig(site.configPath, renderConfig(config, CONFIG_COMMENT), site.runAs)) data.actions.push(`wrote ${site.configPath}`);
   await saveSite(site);
+  if (site.kind === 'repository') return enableRepositoryHost(site, wanted, data, rt);
 
   if (await writeServerFile(includePath(site), settingsText(wanted), site)) data.actions.push(`wrote ${includePath(site)}`);
   const conf = await readFile(site.configFile, 'utf8');
@@ -167,6 +182,11 @@ export async function enablePitr(input: { target: DbTarget; backups: BackupsPoli
       );
   }
 
+  return stanzaAndHeartbeat(site, data, rt);
+}
+
+/** stanza-create, check (WAL reaches every repository), and the heartbeat table with a first beat. */
+async function stanzaAndHeartbeat(site: PitrSite, data: PitrEnableData, rt: Runtime): Promise<PitrEnableData> {
   const p = pgbackrestFor(site, rt);
   const created = await mustPgbackrest(p, 'stanza-create');
   if (!/already exists/.test(created.stdout)) data.actions.push(`created stanza ${site.policy.stanza}`);
@@ -180,5 +200,35 @@ export async function enablePitr(input: { target: DbTarget; backups: BackupsPoli
   const cron = await scheduleHeartbeat(site.target, rt);
   if (cron === 'scheduled') data.actions.push(`scheduled the heartbeat with pg_cron (job ${CRON_JOB}, every minute)`);
   if (cron !== 'absent') data.heartbeat = 'pg_cron';
+  return data;
+}
+
+/**
+ * On the repository host: the configuration here is written; the database host's is printed (dbops cannot
+ * write files there). Once the server reports dbops' archive_command, the stanza is created and checked from
+ * here, which proves both TLS servers and archive-push; before, enable prints what to install and exits 0.
+ */
+async function enableRepositoryHost(site: PitrSite, wanted: Record<string, string>, data: PitrEnableData, rt: Runtime): Promise<PitrEnableData> {
+  const host = site.policy.database_host!;
+  data.databaseHost = {
+    configPath: host.config,
+    pgbackrestConf: redact(renderConfig(databaseHostConfigOf(site, rt.env), CONFIG_COMMENT)),
+    postgresqlConf: settingsText(wanted),
+    serverCommand: `pgbackrest --config=${host.config} server`,
+    repositoryServerCommand: `pgbackrest --config=${site.configPath} server${site.runAs ? ` (as ${site.runAs.user})` : ''}`,
+    checked: false,
+  };
+  const archiving = Object.entries(wanted).every(([k, v]) => effective(v, site.settings[k]));
+  if (!archiving) return data;
+  try {
+    await stanzaAndHeartbeat(site, data, rt);
+  } catch (e) {
+    if (e instanceof EnvError && !e.hint)
+      throw new EnvError(e.message, {
+        hint: `Both TLS servers must run: \`${data.databaseHost.serverCommand}\` on ${host.host} and \`${data.databaseHost.repositoryServerCommand}\` here, with the certificates of ${host.tls_dir} (CN ${host.client_cn} for the clients).`,
+      });
+    throw e;
+  }
+  data.databaseHost.checked = true;
   return data;
 }

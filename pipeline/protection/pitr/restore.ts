@@ -159,7 +159,9 @@ export async function pitrRestore(
   const attempt = async (set: string | undefined) => {
     const t0 = performance.now();
     rt.progress(`Restoring into ${dir}${set ? ` from backup ${set}` : ''} …`);
-    const out = await mustPgbackrest(pgbackrest, 'restore', [`--pg1-path=${dir}`, '--archive-mode=off', ...(set ? [`--set=${set}`] : []), ...args]);
+    // On a repository host, the restore lands here: pg1 stops being the database host's TLS server.
+    const here = site.kind === 'repository' ? ['--reset-pg1-host'] : [];
+    const out = await mustPgbackrest(pgbackrest, 'restore', [...here, `--pg1-path=${dir}`, '--archive-mode=off', ...(set ? [`--set=${set}`] : []), ...args]);
     const restoreMs = Math.round(performance.now() - t0);
     // A cluster whose configuration lives outside its data directory (Debian's /etc/postgresql) restores without one.
     if (!(await stat(join(dir, 'postgresql.conf')).catch(() => undefined))) {

@@ -11,6 +11,7 @@ import { withClient, type Client } from '../../infra/db/client.ts';
 import { pgEnv } from '../../infra/db/libpq.ts';
 import type { DbTarget } from '../../infra/db/url.ts';
 import { localDir } from '../../infra/pg/local.ts';
+import { serverRunAs } from '../../infra/pg/binaries.ts';
 import type { Pgbackrest, PgbackrestConfig } from '../../infra/pgbackrest/pgbackrest.ts';
 import { parseDuration } from '../../core/duration.ts';
 import { PitrPolicy, type BackupsPolicy, type PitrRepository } from '../../policy/backups.ts';
@@ -27,10 +28,12 @@ export interface ArchiveSetting {
 
 /**
  * Where a database's physical tier lives. `local`: its data directory is on this machine (dbops writes the
- * configuration and runs pgBackRest itself); `remote`: it is elsewhere, and dbops can only print what to install.
+ * configuration and runs pgBackRest itself); `repository`: this machine is pgBackRest's repository host
+ * (pitr.database_host), reaching the database host through pgBackRest's TLS server, and dbops runs
+ * pgBackRest here; `remote`: it is elsewhere, and dbops can only print what to install.
  */
 export interface PitrSite {
-  kind: 'local' | 'remote';
+  kind: 'local' | 'remote' | 'repository';
   target: DbTarget;
   /** The embedded cluster of `dbops local` (dbops may restart it). */
   embedded: boolean;
@@ -95,9 +98,27 @@ async function ownerOf(path: string): Promise<RunAs | undefined> {
   return { user, uid: Number(uid), gid: Number(gid), home: home || '/' };
 }
 
+/**
+ * Who runs pgBackRest on a repository host: the owner of the state folder once it exists; before, this
+ * process's user, or the server's OS user when that is root (pgBackRest's files, and a cluster restored
+ * here, must not belong to root).
+ */
+async function repositoryUser(stateDir: string): Promise<RunAs | undefined> {
+  if (
+    await stat(stateDir).then(
+      () => true,
+      () => false,
+    )
+  )
+    return ownerOf(stateDir);
+  return serverRunAs();
+}
+
 /** What `pitr enable` remembers of a local site, so a restore can run when the source server is gone. */
 interface SavedSite {
   version: 1;
+  /** Absent in what older versions saved: local. */
+  kind?: 'local' | 'repository';
   host: string;
   port: number;
   dataDir: string;
@@ -111,7 +132,7 @@ const SITE_FILE = 'site.json';
 export const saveSite = (site: PitrSite): Promise<void> =>
   writeFileAtomic(
     join(site.stateDir, SITE_FILE),
-    `${JSON.stringify({ version: 1, host: site.target.host, port: site.target.port, dataDir: site.dataDir, configFile: site.configFile, systemId: site.systemId, major: site.major } satisfies SavedSite, null, 2)}\n`,
+    `${JSON.stringify({ version: 1, kind: site.kind === 'repository' ? 'repository' : 'local', host: site.target.host, port: site.target.port, dataDir: site.dataDir, configFile: site.configFile, systemId: site.systemId, major: site.major } satisfies SavedSite, null, 2)}\n`,
   );
 
 /** The state folders a site of this target can have: the embedded cluster's, then the policy's. */
@@ -124,7 +145,7 @@ async function savedSite(target: DbTarget, policy: PitrPolicy, rt: Runtime): Pro
       .catch(() => undefined);
     if (!saved || saved.host !== target.host || saved.port !== target.port) continue;
     return {
-      kind: 'local',
+      kind: saved.kind ?? 'local',
       target,
       embedded: i === 0,
       dataDir: saved.dataDir,
@@ -169,6 +190,23 @@ export async function resolveSite(target: DbTarget, backups: BackupsPolicy, rt: 
     return saved;
   }
   const settings = facts.settings;
+  if (policy.database_host) {
+    const stateDir = resolve(policy.state_dir);
+    return {
+      kind: 'repository',
+      target,
+      embedded: false,
+      dataDir: facts.data_directory,
+      configFile: facts.config_file,
+      systemId: facts.system_id,
+      major: facts.major,
+      settings,
+      stateDir,
+      configPath: join(stateDir, 'pgbackrest.conf'),
+      runAs: await repositoryUser(stateDir),
+      policy,
+    };
+  }
   const local = (await controlSystemId(facts.data_directory)) === facts.system_id;
   const embeddedData = await realpath(join(localDir(rt.env), 'data')).catch(() => undefined);
   const embedded = local && embeddedData !== undefined && embeddedData === (await realpath(facts.data_directory).catch(() => facts.data_directory));
@@ -242,10 +280,75 @@ export function pgbackrestConfigOf(site: PitrSite, env: NodeJS.ProcessEnv): Pgba
       ...(repo.ca_file ? { [`${r}-storage-ca-file`]: resolve(repo.ca_file) } : {}),
     });
   });
+  const host = site.kind === 'repository' ? site.policy.database_host : undefined;
+  if (!host) return { global, [site.policy.stanza]: { 'pg1-path': site.dataDir, 'pg1-port': site.target.port, 'pg1-user': site.target.user } };
+  // The repository host: its own TLS server takes archive-push from the database host; pg1 is reached through
+  // the database host's TLS server.
+  const tls = (file: string) => join(host.tls_dir, file);
+  Object.assign(global, {
+    'tls-server-address': host.listen,
+    'tls-server-port': host.repository_port,
+    'tls-server-ca-file': tls('ca.crt'),
+    'tls-server-cert-file': tls('server.crt'),
+    'tls-server-key-file': tls('server.key'),
+    'tls-server-auth': `${host.client_cn}=${site.policy.stanza}`,
+  });
   return {
     global,
-    [site.policy.stanza]: { 'pg1-path': site.dataDir, 'pg1-port': site.target.port, 'pg1-user': site.target.user },
+    [site.policy.stanza]: {
+      'pg1-host': host.host,
+      'pg1-host-type': 'tls',
+      'pg1-host-port': host.port,
+      'pg1-host-ca-file': tls('ca.crt'),
+      'pg1-host-cert-file': tls('client.crt'),
+      'pg1-host-key-file': tls('client.key'),
+      'pg1-path': site.dataDir,
+      'pg1-port': site.target.port,
+      'pg1-user': site.target.user,
+    },
   };
+}
+
+/**
+ * The configuration the database host needs when this machine is its repository host (printed by `dbops
+ * pitr enable`, installed at pitr.database_host.config): its TLS server for this machine's backups, and each
+ * repository as this machine holds it (a folder through this machine's TLS server, an S3 bucket directly:
+ * pgBackRest sends the repository options with each request, so the paths must be the same here and there).
+ */
+export function databaseHostConfigOf(site: PitrSite, env: NodeJS.ProcessEnv): PgbackrestConfig {
+  const host = site.policy.database_host!;
+  const tls = (file: string) => join(host.tls_dir, file);
+  const here = pgbackrestConfigOf({ ...site, kind: 'local' }, env).global!;
+  const global: PgbackrestConfig[string] = {
+    'log-path': '/var/log/pgbackrest',
+    'lock-path': '/tmp/pgbackrest',
+    'spool-path': '/var/spool/pgbackrest',
+    'archive-async': true,
+    'process-max': site.policy.process_max,
+    'compress-type': site.policy.compress,
+  };
+  repositoriesOf(site).forEach((repo, i) => {
+    const r = `repo${i + 1}`;
+    for (const [k, v] of Object.entries(here)) if (k.startsWith(`${r}-`) && !k.includes('retention')) global[k] = v;
+    if (repo.type === 'directory')
+      Object.assign(global, {
+        [`${r}-host`]: host.repository_host,
+        [`${r}-host-type`]: 'tls',
+        [`${r}-host-port`]: host.repository_port,
+        [`${r}-host-ca-file`]: tls('ca.crt'),
+        [`${r}-host-cert-file`]: tls('client.crt'),
+        [`${r}-host-key-file`]: tls('client.key'),
+      });
+  });
+  Object.assign(global, {
+    'tls-server-address': '*',
+    'tls-server-port': host.port,
+    'tls-server-ca-file': tls('ca.crt'),
+    'tls-server-cert-file': tls('server.crt'),
+    'tls-server-key-file': tls('server.key'),
+    'tls-server-auth': `${host.client_cn}=${site.policy.stanza}`,
+  });
+  return { global, [site.policy.stanza]: { 'pg1-path': site.dataDir } };
 }
 
 /** The server settings dbops' include file holds: archiving through pgBackRest. */
@@ -253,7 +356,7 @@ export function archiveSettingsOf(site: PitrSite): Record<string, string> {
   const timeoutS = Math.max(1, Math.round((parseDuration(site.policy.archive_timeout) ?? 60_000) / 1000));
   const wanted: Record<string, string> = {
     archive_mode: 'on',
-    archive_command: `pgbackrest --config=${site.configPath} --stanza=${site.policy.stanza} archive-push %p`,
+    archive_command: `pgbackrest --config=${site.kind === 'repository' ? site.policy.database_host!.config : site.configPath} --stanza=${site.policy.stanza} archive-push %p`,
     archive_timeout: String(timeoutS),
   };
   if (site.settings['wal_level']?.setting === 'minimal') wanted['wal_level'] = 'replica';
@@ -267,9 +370,9 @@ export const INCLUDE_LINE = `include_if_exists = '${INCLUDE_NAME}'\t# dbops pitr
 
 /** How to run pgBackRest for this site: as the data directory's owner, connecting with the target's credentials. */
 export function pgbackrestFor(site: PitrSite, rt: Runtime): Pgbackrest {
-  if (site.kind !== 'local')
+  if (site.kind === 'remote')
     throw new ConfigError(`The data directory of ${site.target.host}:${site.target.port} is not on this machine: dbops cannot run pgBackRest for it here.`, {
-      hint: 'Run this on the backup server whose pgBackRest reaches the database host (pg1-host), or run `dbops pitr enable` for the configuration to install.',
+      hint: 'Run this on the database server, or on the backup server with pitr.database_host set (pgBackRest reaching the database host through its TLS server), or run `dbops pitr enable` for the configuration to install.',
     });
   return {
     configPath: site.configPath,
