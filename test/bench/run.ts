@@ -22,6 +22,7 @@ const BENCHES: Record<string, () => Promise<{ bench(): Promise<BenchResult> }>> 
   sampler: () => import('./sampler.ts'),
   backup: () => import('./backup.ts'),
   age: () => import('./age.ts'),
+  pitr: () => import('./pitr.ts'),
 };
 
 const only = process.argv.slice(2);
