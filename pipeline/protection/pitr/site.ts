@@ -189,41 +189,30 @@ export async function resolveSite(target: DbTarget, backups: BackupsPolicy, rt: 
     );
     return saved;
   }
-  const settings = facts.settings;
+  const common = {
+    target,
+    dataDir: facts.data_directory,
+    configFile: facts.config_file,
+    systemId: facts.system_id,
+    major: facts.major,
+    settings: facts.settings,
+    policy,
+  };
   if (policy.database_host) {
     const stateDir = resolve(policy.state_dir);
-    return {
-      kind: 'repository',
-      target,
-      embedded: false,
-      dataDir: facts.data_directory,
-      configFile: facts.config_file,
-      systemId: facts.system_id,
-      major: facts.major,
-      settings,
-      stateDir,
-      configPath: join(stateDir, 'pgbackrest.conf'),
-      runAs: await repositoryUser(stateDir),
-      policy,
-    };
+    return { ...common, kind: 'repository', embedded: false, stateDir, configPath: join(stateDir, 'pgbackrest.conf'), runAs: await repositoryUser(stateDir) };
   }
   const local = (await controlSystemId(facts.data_directory)) === facts.system_id;
   const embeddedData = await realpath(join(localDir(rt.env), 'data')).catch(() => undefined);
   const embedded = local && embeddedData !== undefined && embeddedData === (await realpath(facts.data_directory).catch(() => facts.data_directory));
   const stateDir = embedded ? join(localDir(rt.env), 'pitr') : resolve(policy.state_dir);
   return {
+    ...common,
     kind: local ? 'local' : 'remote',
-    target,
     embedded,
-    dataDir: facts.data_directory,
-    configFile: facts.config_file,
-    systemId: facts.system_id,
-    major: facts.major,
-    settings,
     stateDir,
     configPath: join(stateDir, 'pgbackrest.conf'),
     runAs: local ? await ownerOf(facts.data_directory) : undefined,
-    policy,
   };
 }
 
