@@ -185,7 +185,7 @@ describe('dbops backup notify', () => {
     expectValidSlack(payload);
     expect(payload.blocks[0]).toMatchObject({ text: { text: '❌ Backup run failed: no backup report' } });
     expect(JSON.stringify(payload)).toContain(
-      `no backup report in ${dir}/ (expected one of backup-create.json, backup-verify.json, backup-replicate.json, backup-prune.json, backup-restore.json, pitr-backup.json, pitr-verify.json, pitr-status.json)`,
+      `no backup report in ${dir}/ (expected one of backup-create.json, backup-verify.json, backup-replicate.json, backup-prune.json, backup-restore.json, pitr-backup.json, pitr-verify.json, pitr-expire.json, pitr-status.json)`,
     );
   });
 

@@ -83,7 +83,7 @@ describe('dbops report', () => {
     const run = await runDbops(['report', '--reports-dir', dir]);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(
-      `No reports in ${dir}/: expected lint.json, rollbacks.json, rehearse.json, backup-create.json, backup-verify.json, backup-prune.json, backup-replicate.json, backup-restore.json, gate.json, deploy.json, rollback.json, evidence-verify.json, evidence-reconcile.json, evidence-prune.json.`,
+      `No reports in ${dir}/: expected lint.json, rollbacks.json, rehearse.json, backup-create.json, backup-verify.json, backup-prune.json, backup-replicate.json, backup-restore.json, pitr-backup.json, pitr-verify.json, pitr-expire.json, pitr-status.json, gate.json, deploy.json, rollback.json, evidence-verify.json, evidence-reconcile.json, evidence-prune.json.`,
     );
     expect(run.stderr).toContain('Fix: Run `dbops lint`');
   });
