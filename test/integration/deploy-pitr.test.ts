@@ -196,7 +196,11 @@ describe('deploys with PITR (backup.mode pitr)', async () => {
     try {
       await sql('CREATE TABLE churn AS SELECT generate_series(1, 1000) AS i');
       await sql('SELECT pg_switch_wal()');
-      for (let i = 0; i < 100 && Number((await sql('SELECT failed_count FROM pg_stat_archiver'))[0]!['failed_count']) === 0; i++) await sleep(100);
+      // Failing now: a failure newer than the last success (an earlier one, e.g. an archive-push that timed out
+      // on a loaded machine and succeeded on retry, does not count).
+      const failingNow = async () =>
+        (await sql("SELECT last_failed_time > coalesce(last_archived_time, '-infinity') AS f FROM pg_stat_archiver"))[0]!['f'] === true;
+      for (let i = 0; i < 300 && !(await failingNow()); i++) await sleep(100);
       const { r, data: g } = await gate();
       expect(r.code).toBe(1);
       expect(g.checks.find((c: { name: string }) => c.name === 'backup').reasons.map((x: { rule: string }) => x.rule)).toContain(

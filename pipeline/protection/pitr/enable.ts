@@ -151,6 +151,9 @@ export async function enablePitr(input: { target: DbTarget; backups: BackupsPoli
   if (await writeConfig(site.configPath, renderConfig(config, CONFIG_COMMENT), site.runAs)) data.actions.push(`wrote ${site.configPath}`);
   await saveSite(site);
   if (site.kind === 'repository') return enableRepositoryHost(site, wanted, data, rt);
+  // The stanza before archiving starts: on a busy server a segment can complete between the restart and
+  // stanza-create, and its archive-push would fail (no archive.info yet) and stay in pg_stat_archiver.
+  await createStanza(site, data, rt);
 
   if (await writeServerFile(includePath(site), settingsText(wanted), site)) data.actions.push(`wrote ${includePath(site)}`);
   const conf = await readFile(site.configFile, 'utf8');
@@ -182,16 +185,18 @@ export async function enablePitr(input: { target: DbTarget; backups: BackupsPoli
       );
   }
 
-  return stanzaAndHeartbeat(site, data, rt);
+  return checkAndHeartbeat(site, data, rt);
 }
 
-/** stanza-create, check (WAL reaches every repository), and the heartbeat table with a first beat. */
-async function stanzaAndHeartbeat(site: PitrSite, data: PitrEnableData, rt: Runtime): Promise<PitrEnableData> {
-  const p = pgbackrestFor(site, rt);
-  const created = await mustPgbackrest(p, 'stanza-create');
+async function createStanza(site: PitrSite, data: PitrEnableData, rt: Runtime): Promise<void> {
+  const created = await mustPgbackrest(pgbackrestFor(site, rt), 'stanza-create');
   if (!/already exists/.test(created.stdout)) data.actions.push(`created stanza ${site.policy.stanza}`);
+}
+
+/** check (WAL reaches every repository), and the heartbeat table with a first beat. */
+async function checkAndHeartbeat(site: PitrSite, data: PitrEnableData, rt: Runtime): Promise<PitrEnableData> {
   rt.progress('Checking that WAL reaches every repository (pgbackrest check) …');
-  await mustPgbackrest(p, 'check');
+  await mustPgbackrest(pgbackrestFor(site, rt), 'check');
   // The heartbeat: in the target database, written once now so a restore has one to measure by.
   await withClient(site.target, { log: rt.log, applicationName: 'dbops pitr enable' }, async (c) => {
     if (await ensureHeartbeatTable(c)) data.actions.push('created dbops.heartbeat');
@@ -221,7 +226,8 @@ async function enableRepositoryHost(site: PitrSite, wanted: Record<string, strin
   const archiving = Object.entries(wanted).every(([k, v]) => effective(v, site.settings[k]));
   if (!archiving) return data;
   try {
-    await stanzaAndHeartbeat(site, data, rt);
+    await createStanza(site, data, rt);
+    await checkAndHeartbeat(site, data, rt);
   } catch (e) {
     if (e instanceof EnvError && !e.hint)
       throw new EnvError(e.message, {
