@@ -158,27 +158,22 @@ export function judgeRestorePoint(
       wrong: [],
       message: `${what} ${bundle.kind === 'deploy' ? 'applied' : 'rolled back'} no migration: nothing to compare in _prisma_migrations`,
     };
-  if (bundle.kind === 'deploy') {
-    const wrong = migrations.filter((m) => applied.has(m));
-    return {
-      ok: wrong.length === 0,
-      expect,
-      wrong,
-      message:
-        wrong.length > 0
-          ? `${list(wrong)} applied in the restored database (_prisma_migrations), though ${what} applied ${wrong.length === 1 ? 'it' : 'them'}: this is not the database from before that deploy`
-          : `none of the ${migrations.length} migration(s) ${what} applied is applied here (_prisma_migrations): the database from before that deploy`,
-    };
-  }
-  const wrong = migrations.filter((m) => !applied.has(m));
+  const deploy = bundle.kind === 'deploy';
+  // A deploy's migrations must be absent from the database from before it; a rollback's still present.
+  const wrong = migrations.filter((m) => applied.has(m) === deploy);
+  const them = wrong.length === 1 ? 'it' : 'them';
+  const ok = wrong.length === 0;
   return {
-    ok: wrong.length === 0,
+    ok,
     expect,
     wrong,
-    message:
-      wrong.length > 0
-        ? `${list(wrong)} not applied in the restored database (_prisma_migrations), though ${what} rolled ${wrong.length === 1 ? 'it' : 'them'} back later: this is not the database from before that rollback`
-        : `the ${migrations.length} migration(s) ${what} rolled back are still applied here (_prisma_migrations): the database from before that rollback`,
+    message: deploy
+      ? ok
+        ? `none of the ${migrations.length} migration(s) ${what} applied is applied here (_prisma_migrations): the database from before that deploy`
+        : `${list(wrong)} applied in the restored database (_prisma_migrations), though ${what} applied ${them}: this is not the database from before that deploy`
+      : ok
+        ? `the ${migrations.length} migration(s) ${what} rolled back are still applied here (_prisma_migrations): the database from before that rollback`
+        : `${list(wrong)} not applied in the restored database (_prisma_migrations), though ${what} rolled ${them} back later: this is not the database from before that rollback`,
   };
 }
 
