@@ -10,6 +10,7 @@ export const GROUPS: Record<string, string> = {
   pitr: 'point-in-time recovery: WAL archiving and physical backups with pgBackRest',
   dr: 'timed disaster-recovery drills with evidence',
   evidence: 'hash-chained evidence bundles of deploys and rollbacks',
+  maintain: 'VACUUM, ANALYZE and REINDEX planned from measured bloat',
 };
 
 /** A command of the registry: its spec (flags and help, zod) and its implementation, each imported only when needed. */
@@ -146,6 +147,11 @@ export const REGISTRY: readonly CommandEntry[] = [
     path: ['evidence', 'prune'],
     spec: () => import('../commands/evidence/prune/spec.ts').then((m) => m.spec),
     run: () => import('../commands/evidence/prune/run.ts'),
+  },
+  {
+    path: ['maintain', 'plan'],
+    spec: () => import('../commands/maintain/plan/spec.ts').then((m) => m.spec),
+    run: () => import('../commands/maintain/plan/run.ts'),
   },
   {
     path: ['local', 'up'],

@@ -53,3 +53,11 @@ export function names(list: readonly string[], max = 5): string {
   if (list.length <= max) return list.join(', ');
   return `${list.slice(0, max).join(', ')} and ${list.length - max} more`;
 }
+
+/** Aligned columns for the terminal, two spaces indented, the `right` ones right-aligned, the last one not padded. */
+export function alignedTable(head: string[], rows: string[][], right: ReadonlySet<number> = new Set()): string[] {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    `  ${cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}`.trimEnd();
+  return [line(head), ...rows.map(line)];
+}

@@ -3,6 +3,7 @@ import { Duration } from './duration.ts';
 import { BackupsPolicy } from './backups.ts';
 import { EnvironmentsPolicy } from './environments.ts';
 import { LintPolicy } from './lint.ts';
+import { MaintenancePolicy } from './maintenance.ts';
 import { RehearsePolicy } from './rehearse.ts';
 
 const Timeouts = {
@@ -47,6 +48,7 @@ export const POLICY_FILES = {
   migrations: { file: 'migrations.yaml', schema: MigrationsPolicy },
   backups: { file: 'backups.yaml', schema: BackupsPolicy },
   environments: { file: 'environments.yaml', schema: EnvironmentsPolicy },
+  maintenance: { file: 'maintenance.yaml', schema: MaintenancePolicy },
 } as const;
 
 export type PolicyName = keyof typeof POLICY_FILES;

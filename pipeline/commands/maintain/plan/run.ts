@@ -1,0 +1,46 @@
+import type { StepContext } from '../../../cli/contract.ts';
+import { alignedTable, formatBytes, plural } from '../../../core/format.ts';
+import type { Finding, StepResult } from '../../../core/result.ts';
+import { surveyMaintenance, type MaintenancePlan } from '../../../operations/maintenance/index.ts';
+import type { MaintainPlanInputs } from './spec.ts';
+
+/** `dbops maintain plan`: measures and plans; the warnings are findings, and the verdict never fails (exit 0). */
+export async function run(_input: MaintainPlanInputs, ctx: StepContext): Promise<StepResult<MaintenancePlan>> {
+  const { maintenance } = await ctx.policies('maintenance');
+  const { plan } = await surveyMaintenance(await ctx.database(), maintenance.value, ctx);
+  const findings: Finding[] = plan.warnings.map((w) => ({ rule: `maintain/${w.kind}`, severity: 'warning', message: w.message }));
+  return { verdict: findings.length > 0 ? 'warn' : 'pass', findings, data: plan };
+}
+
+const number = (v: number | null | undefined): string => (v === null || v === undefined ? '–' : Number.isInteger(v) ? String(v) : v.toFixed(3));
+
+/** The measurement in a line: the ratios and counts the decision was taken on. */
+function measured(m: Record<string, number | null>): string {
+  return Object.entries(m)
+    .map(([k, v]) => `${k}=${/Bytes$|^bytes$/.test(k) ? formatBytes(v) : number(v)}`)
+    .join(' ');
+}
+
+export function render(result: StepResult<MaintenancePlan>): string {
+  const p = result.data;
+  const lines: string[] = [
+    `Maintenance plan for ${p.database} at ${p.at} (${plural(p.measured.tables, 'table')}, ${plural(p.measured.indexes, 'index', 'indexes')} measured; ${
+      p.pgstattuple ? 'exact measures by pgstattuple' : 'pgstattuple not installed: index bloat is estimated'
+    }). Nothing was changed.`,
+    '',
+  ];
+  if (p.actions.length === 0) lines.push('No maintenance needed by policies/maintenance.yaml.');
+  else {
+    const rows = p.actions.map((a, n) => [String(n + 1), a.kind, a.target, formatBytes(a.expectedGainBytes), a.method, a.reason]);
+    lines.push(...alignedTable(['#', 'ACTION', 'TARGET', 'GAIN', 'MEASURED BY', 'REASON'], rows, new Set([0, 3])));
+    lines.push('', 'Measurements:');
+    for (const [n, a] of p.actions.entries()) lines.push(`  ${n + 1}. ${a.sql}`, `     ${measured(a.measurement)}`);
+    lines.push('', `  ${formatBytes(p.expectedGainBytes)} expected in total.`);
+  }
+  if (p.excluded.length > 0) lines.push('', `Excluded by exclude_tables: ${p.excluded.join(', ')}.`);
+  if (p.warnings.length > 0) {
+    lines.push('', `${plural(p.warnings.length, 'warning')}:`);
+    for (const w of p.warnings) lines.push(`  ${w.kind}: ${w.message}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import { Duration } from './duration.ts';
+import { Size } from './size.ts';
+
+const Ratio = z.number().min(0).max(1);
+
+export const MaintenancePolicy = z
+  .strictObject({
+    version: z.literal(1).describe('Policy file format version.'),
+    tables: z
+      .strictObject({
+        dead_tuple_ratio: Ratio.default(0.2).describe(
+          'A table is vacuumed (VACUUM (ANALYZE)) when its dead tuples are at least this share of its tuples (dead / (live + dead)) …',
+        ),
+        min_dead_tuples: z.number().int().min(0).default(1000).describe('… and at least this many, so small tables are left to autovacuum.'),
+        analyze_after_days: z
+          .number()
+          .min(0)
+          .default(7)
+          .describe('A table not vacuumed is analyzed when its last (auto)analyze is this many days old and rows changed since.'),
+        modified_since_analyze_ratio: Ratio.default(0.1).describe(
+          '… or when the rows modified since its last analyze (n_mod_since_analyze) are at least this share of its live rows.',
+        ),
+      })
+      .prefault({})
+      .describe('When a table is vacuumed or analyzed.'),
+    indexes: z
+      .strictObject({
+        min_size: Size.default('10MB').describe('A btree index is rebuilt (REINDEX INDEX CONCURRENTLY) only from this size …'),
+        reclaimable_ratio: Ratio.default(0.3).describe(
+          '… and when at least this share of it would be reclaimed, judged as it will be after the planned VACUUM.',
+        ),
+      })
+      .prefault({})
+      .describe('When an index is rebuilt.'),
+    xid_age_warning: z
+      .number()
+      .int()
+      .positive()
+      .max(2 ** 31)
+      .default(1_000_000_000)
+      .describe(
+        'Warn when a table’s age(relfrozenxid) reaches this: about half of the 2^31 wraparound horizon, where pgmonitor raises its first alert, and well past autovacuum_freeze_max_age (200M), so autovacuum is not keeping up.',
+      ),
+    long_transaction: Duration.default('5min').describe(
+      'Warn about transactions of this database open at least this long: they make REINDEX … CONCURRENTLY wait, and keep VACUUM from removing rows newer than their snapshot.',
+    ),
+    exclude_tables: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('Tables never touched (nor their indexes): `table` or `schema.table`, `*` matches any run of characters.'),
+  })
+  .describe('policies/maintenance.yaml: when VACUUM, ANALYZE and REINDEX are planned, and what is warned about.');
+
+export type MaintenancePolicy = z.output<typeof MaintenancePolicy>;
