@@ -154,6 +154,11 @@ export const REGISTRY: readonly CommandEntry[] = [
     run: () => import('../commands/maintain/plan/run.ts'),
   },
   {
+    path: ['maintain', 'run'],
+    spec: () => import('../commands/maintain/run/spec.ts').then((m) => m.spec),
+    run: () => import('../commands/maintain/run/run.ts'),
+  },
+  {
     path: ['local', 'up'],
     spec: () => import('../commands/local/up/spec.ts').then((m) => m.spec),
     run: () => import('../commands/local/run.ts').then((m) => m.up),

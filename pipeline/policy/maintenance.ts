@@ -45,6 +45,21 @@ export const MaintenancePolicy = z
     long_transaction: Duration.default('5min').describe(
       'Warn about transactions of this database open at least this long: they make REINDEX … CONCURRENTLY wait, and keep VACUUM from removing rows newer than their snapshot.',
     ),
+    lock_timeout: Duration.default('5s').describe(
+      '`maintain run`: how long one VACUUM, ANALYZE, REINDEX or DROP INDEX may wait for a table lock (SET lock_timeout) before it gives up and is retried; short, so a blocked statement does not stall the traffic queued behind it.',
+    ),
+    retries: z
+      .number()
+      .int()
+      .min(0)
+      .max(20)
+      .default(3)
+      .describe(
+        '`maintain run`: how many times a statement that hit lock_timeout is retried (after 1 s, 2 s, 4 s, … with jitter, at most 30 s) before its action fails.',
+      ),
+    operation_wait: Duration.default('30min').describe(
+      '`maintain run`: how long it waits for running deploys and backups (the lock protocol’s shared mode) before failing with exit 3.',
+    ),
     exclude_tables: z
       .array(z.string().min(1))
       .default([])

@@ -119,6 +119,18 @@ SELECT p.pid, n.nspname AS schema, c.relname AS "table", p.command
   JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE p.datname = current_database()`;
 
+/** Transactions of this database open now, oldest first (`maintain run` reads them again before each rebuild). */
+export async function openTransactions(client: Client): Promise<OpenTransaction[]> {
+  return (await client.query<Record<string, any>>(TRANSACTIONS)).rows.map((r) => ({
+    pid: r['pid'] as number,
+    user: r['user'] as string | null,
+    application: r['application'] as string,
+    state: r['state'] as string | null,
+    xactStart: (r['xact_start'] as Date).toISOString(),
+    query: r['query'] as string,
+  }));
+}
+
 const iso = (v: Date | null): string | null => (v ? v.toISOString() : null);
 
 /** A relation that could not be read now (locked by a migration, dropped meanwhile) is measured by statistics instead. */
@@ -209,14 +221,7 @@ export async function measureMaintenance(client: Client, options: { measureIndex
     });
   }
 
-  const transactions = (await client.query<Record<string, any>>(TRANSACTIONS)).rows.map((r) => ({
-    pid: r['pid'] as number,
-    user: r['user'] as string | null,
-    application: r['application'] as string,
-    state: r['state'] as string | null,
-    xactStart: (r['xact_start'] as Date).toISOString(),
-    query: r['query'] as string,
-  }));
+  const transactions = await openTransactions(client);
   const buildsInProgress = (await client.query<{ pid: number; schema: string; table: string; command: string }>(BUILDS)).rows;
 
   return {

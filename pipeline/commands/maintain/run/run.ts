@@ -1,0 +1,50 @@
+import type { StepContext } from '../../../cli/contract.ts';
+import { alignedTable, formatBytes, plural } from '../../../core/format.ts';
+import type { Finding, StepResult } from '../../../core/result.ts';
+import { runMaintenance, type MaintenanceRun } from '../../../operations/maintenance/index.ts';
+import type { MaintainRunInputs } from './spec.ts';
+
+/** `dbops maintain run`: fails (exit 1) when an action failed its proof; skipped rebuilds are warnings. */
+export async function run(input: MaintainRunInputs, ctx: StepContext): Promise<StepResult<MaintenanceRun>> {
+  const { maintenance } = await ctx.policies('maintenance');
+  const data = await runMaintenance(await ctx.database(), maintenance.value, ctx, { dryRun: input.dryRun });
+  const findings: Finding[] = [
+    ...data.outcomes
+      .filter((o) => o.status !== 'ok')
+      .map((o): Finding => ({
+        rule: `maintain/${o.status}`,
+        severity: o.status === 'failed' ? 'error' : 'warning',
+        message: `${o.kind} ${o.target}: ${o.detail}`,
+      })),
+    ...data.plan.warnings.map((w): Finding => ({ rule: `maintain/${w.kind}`, severity: 'warning', message: w.message })),
+  ];
+  const verdict = data.counts.failed > 0 ? 'fail' : findings.length > 0 ? 'warn' : 'pass';
+  return { verdict, findings, data };
+}
+
+export function render(result: StepResult<MaintenanceRun>): string {
+  const r = result.data;
+  const p = r.plan;
+  const lines: string[] = [];
+  if (r.dryRun) {
+    lines.push(`Maintenance of ${p.database}, dry run: ${plural(p.actions.length, 'action')} would run. Nothing was changed.`, '');
+    if (p.actions.length === 0) lines.push('No maintenance needed by policies/maintenance.yaml.');
+    for (const [n, a] of p.actions.entries())
+      lines.push(`  ${n + 1}. ${a.sql}`, `     ${a.kind}: ${a.reason} (expected gain ${formatBytes(a.expectedGainBytes)})`);
+  } else {
+    lines.push(
+      `Maintenance of ${p.database}: ${r.counts.ok} ok, ${r.counts.skipped} skipped, ${r.counts.failed} failed; ${formatBytes(r.reclaimedBytes)} reclaimed in ${(r.durationMs / 1000).toFixed(1)} s.`,
+      '',
+    );
+    if (r.outcomes.length === 0) lines.push('No maintenance needed by policies/maintenance.yaml.');
+    else {
+      const rows = r.outcomes.map((o, n) => [String(n + 1), o.status.toUpperCase(), o.kind, o.target, formatBytes(o.reclaimedBytes), o.detail]);
+      lines.push(...alignedTable(['#', 'RESULT', 'ACTION', 'TARGET', 'RECLAIMED', 'PROOF / REASON'], rows, new Set([0, 4])));
+    }
+  }
+  if (p.warnings.length > 0) {
+    lines.push('', `${plural(p.warnings.length, 'warning')}:`);
+    for (const w of p.warnings) lines.push(`  ${w.kind}: ${w.message}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
