@@ -25,6 +25,13 @@ export const MigrateInputs = z.object({ ...connection, ...dirs, ...json });
 export type MigrateInputs = z.output<typeof MigrateInputs>;
 export const LocalInputs = z.object({ ...json });
 export const policiesOnly = { policiesDir: dirs.policiesDir };
+/** `maintain plan` and `maintain run`: the scopes of operations/maintenance/plan.ts (`all` when omitted). */
+export const maintenanceScope = {
+  only: z
+    .enum(['tables', 'indexes'])
+    .optional()
+    .describe('only the table actions (vacuum-analyze, analyze) or only the index actions (reindex, drop-invalid); default: both'),
+};
 export const backupTarget = { target: z.string().min(1).optional().describe('storage target name from policies/backups.yaml (default: the primary)') };
 export const identity = {
   identityFile: z

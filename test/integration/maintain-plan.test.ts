@@ -1,6 +1,6 @@
 // `dbops maintain plan` on a real database: a table and its index bloated on purpose, the _ccnew leftover of a
 // REINDEX CONCURRENTLY cancelled by statement_timeout, a long-open transaction, the estimate without
-// pgstattuple, and proof that planning changed nothing.
+// pgstattuple, proof that planning changed nothing, and a deduplicated index the estimate misjudges.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -28,8 +28,8 @@ SELECT c.relname, c.relpages, c.reltuples, c.relfilenode, i.indisvalid,
  WHERE c.relnamespace = 'public'::regnamespace
  ORDER BY c.relname`;
 
-async function plan(db: TestDb, policies: string, json = true) {
-  const out = await dbops(['maintain', 'plan', '--database-url', db.url, '--policies-dir', policies, ...(json ? ['--json'] : [])], testEnv());
+async function plan(db: TestDb, policies: string, json = true, extra: string[] = []) {
+  const out = await dbops(['maintain', 'plan', '--database-url', db.url, '--policies-dir', policies, ...(json ? ['--json'] : []), ...extra], testEnv());
   return { ...out, plan: json ? (JSON.parse(out.stdout) as { verdict: string; data: MaintenancePlan }) : undefined };
 }
 
@@ -168,5 +168,101 @@ describe('dbops maintain plan', () => {
       await locker.query('ROLLBACK').catch(() => undefined);
       await locker.end();
     }
+  });
+});
+
+/**
+ * The same 300,000 rows of a 10-value column twice: indexed with deduplication (PostgreSQL 13+: one posting list
+ * per value and page) and without it; then two rows in three deleted and VACUUMed, so the leaves are a third full
+ * and no dead tuple is left to judge the index by.
+ */
+const DEDUP = `
+CREATE TABLE dedup (id int PRIMARY KEY, v int NOT NULL) WITH (autovacuum_enabled = off);
+INSERT INTO dedup SELECT g, g % 10 FROM generate_series(1, 300000) g;
+CREATE INDEX dedup_v_idx ON dedup (v);
+CREATE INDEX dedup_v_plain_idx ON dedup (v) WITH (deduplicate_items = off);
+DELETE FROM dedup WHERE id % 3 <> 0;`;
+
+describe('dbops maintain plan: a deduplicated index, where the estimate and pgstatindex disagree', () => {
+  let policies: string;
+  let exact: TestDb;
+  let estimated: TestDb;
+
+  beforeAll(async () => {
+    policies = await tempDir('dbops-maintain-dedup-');
+    await mkdir(policies, { recursive: true });
+    await writeFile(join(policies, 'maintenance.yaml'), 'version: 1\nindexes:\n  min_size: 1MB\n');
+    [exact, estimated] = await Promise.all([createDatabase('maintain-dedup-exact'), createDatabase('maintain-dedup-estimate')]);
+    await exact.query('CREATE EXTENSION pgstattuple');
+    // VACUUM cannot run in the implicit transaction of a multi-statement query: a query of its own.
+    await Promise.all([exact, estimated].map(async (db) => (await db.query(DEDUP), await db.query('VACUUM (ANALYZE) dedup'))));
+  });
+
+  afterAll(async () => {
+    await Promise.all([exact?.drop(), estimated?.drop()]);
+  });
+
+  const reindexOf = (p: MaintenancePlan, index: string) => p.actions.find((a) => a.kind === 'reindex' && a.target === `public.${index}`);
+
+  it('pgstatindex finds the deduplicated index two-thirds empty; the estimate, which ignores deduplication, finds it smaller than possible', async () => {
+    const [row] = await exact.query<{ bytes: string; density: number; plain: string }>(
+      `SELECT pg_relation_size('dedup_v_idx') AS bytes, (pgstatindex('dedup_v_idx')).avg_leaf_density AS density,
+              pg_relation_size('dedup_v_plain_idx') AS plain`,
+    );
+    const { bytes, density, plain } = row!;
+    // Deduplicated, the index is several times smaller than the same index without deduplication.
+    expect(Number(bytes) * 3).toBeLessThan(Number(plain));
+    expect(Number(bytes)).toBeGreaterThanOrEqual(1024 * 1024);
+
+    const out = (await plan(exact, policies)).plan!.data;
+    expect(out.pgstattuple).toBe(true);
+    // The table was vacuumed: nothing of its own to do, and no dead share in the index's judgement.
+    expect(out.actions.filter((a) => a.table === 'public.dedup' && a.kind !== 'reindex')).toEqual([]);
+    const exactAction = reindexOf(out, 'dedup_v_idx')!;
+    expect(exactAction).toMatchObject({ method: 'pgstatindex', sql: 'REINDEX INDEX CONCURRENTLY "public"."dedup_v_idx"' });
+    expect(exactAction.measurement).toMatchObject({ bytes: Number(bytes), tableDeadRatio: 0 });
+    expect(exactAction.measurement['avgLeafDensity']).toBeCloseTo(density / 100, 2);
+    expect(exactAction.measurement['avgLeafDensity']).toBeLessThan(0.45);
+    expect(exactAction.measurement['reclaimableRatio']).toBeGreaterThan(0.45);
+
+    // Without pgstattuple: the estimate's smallest index of the 100,000 live rows of this key (the planner's own
+    // figure, from the twin index without deduplication: same key, same rows) is larger than the bloated
+    // deduplicated index itself, so it sees nothing to reclaim, and the bloat goes unnoticed.
+    const est = (await plan(estimated, policies)).plan!.data;
+    expect(est.pgstattuple).toBe(false);
+    const smallest = reindexOf(est, 'dedup_v_plain_idx')!.measurement['expectedBytes']!;
+    expect(Number(bytes)).toBeLessThan(smallest);
+    expect(reindexOf(est, 'dedup_v_idx')).toBeUndefined();
+    expect(est.warnings.filter((w) => w.subject === 'public.dedup_v_idx')).toEqual([]);
+  });
+
+  it('without deduplication both agree: the disagreement is deduplication, and the plan follows pgstatindex', async () => {
+    const exactPlain = reindexOf((await plan(exact, policies)).plan!.data, 'dedup_v_plain_idx')!;
+    const estPlain = reindexOf((await plan(estimated, policies)).plan!.data, 'dedup_v_plain_idx')!;
+    expect(exactPlain).toMatchObject({ method: 'pgstatindex' });
+    expect(estPlain).toMatchObject({ method: 'estimated' });
+    expect(estPlain.reason).toContain('estimated (pgstattuple is not installed)');
+    for (const a of [exactPlain, estPlain]) expect(a.measurement['reclaimableRatio']).toBeGreaterThan(0.5);
+    expect(Math.abs(exactPlain.measurement['reclaimableRatio']! - estPlain.measurement['reclaimableRatio']!)).toBeLessThan(0.15);
+  });
+
+  it('--only indexes keeps the rebuilds, --only tables leaves them out and says so', async () => {
+    // Table actions to leave out: rows changed since the VACUUM (ANALYZE) of beforeAll.
+    await exact.query('UPDATE dedup SET v = v WHERE id % 9 = 0');
+    const indexes = (await plan(exact, policies, true, ['--only', 'indexes'])).plan!.data;
+    expect(indexes.scope).toBe('indexes');
+    // The primary key lost two entries in three as well.
+    expect(indexes.actions.map((a) => `${a.kind} ${a.target}`).sort()).toEqual([
+      'reindex public.dedup_pkey',
+      'reindex public.dedup_v_idx',
+      'reindex public.dedup_v_plain_idx',
+    ]);
+    const tables = await plan(exact, policies, false, ['--only', 'tables']);
+    expect(tables.code).toBe(0);
+    expect(tables.stdout).toContain('Only the table actions (vacuum-analyze, analyze): --only tables.');
+    expect(tables.stdout).not.toMatch(/reindex\s+public\./);
+    expect(tables.stdout).toMatch(/(vacuum-analyze|analyze)\s+public\.dedup\s/);
+    const wrong = await plan(exact, policies, false, ['--only', 'everything']);
+    expect(wrong.code).toBe(2);
   });
 });

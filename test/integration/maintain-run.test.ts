@@ -47,6 +47,7 @@ describe('dbops maintain run', () => {
   let refused: TestDb;
   let longTx: TestDb;
   let waiting: TestDb;
+  let scoped: TestDb;
   const role = `maint_${randomBytes(4).toString('hex')}`;
   const password = randomBytes(12).toString('hex');
 
@@ -55,13 +56,14 @@ describe('dbops maintain run', () => {
     await mkdir(policies, { recursive: true });
     // The test's index is ~10 MB at most; a transaction is "long" after 1 s; lock waits are short.
     await writeFile(join(policies, 'maintenance.yaml'), 'version: 1\nindexes:\n  min_size: 1MB\nlong_transaction: 1s\nlock_timeout: 2s\nretries: 1\n');
-    [main, refused, longTx, waiting] = await Promise.all([
+    [main, refused, longTx, waiting, scoped] = await Promise.all([
       createDatabase('maintain-run'),
       createDatabase('maintain-run-refused'),
       createDatabase('maintain-run-longtx'),
       createDatabase('maintain-run-wait'),
+      createDatabase('maintain-run-only'),
     ]);
-    await Promise.all([main, refused, longTx].map((db) => db.query(BLOAT)));
+    await Promise.all([main, refused, longTx, scoped].map((db) => db.query(BLOAT)));
     await waiting.query('CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 10000)');
 
     // The _ccnew leftover of a REINDEX CONCURRENTLY cancelled while a transaction held it up.
@@ -85,7 +87,7 @@ describe('dbops maintain run', () => {
   });
 
   afterAll(async () => {
-    await Promise.all([main, refused, longTx, waiting].map((db) => db?.drop()));
+    await Promise.all([main, refused, longTx, waiting, scoped].map((db) => db?.drop()));
     await queryUrl(adminUrl(), `DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
   });
 
@@ -147,6 +149,24 @@ describe('dbops maintain run', () => {
     expect(text.stdout).toContain('REINDEX INDEX CONCURRENTLY "public"."bloat_pkey"');
     expect(await refused.query(COUNTS)).toEqual(before);
     expect(await refused.query(SIZE)).toEqual(sizeBefore);
+  });
+
+  it('--only tables vacuums and leaves the index alone; --only indexes then rebuilds it and vacuums nothing', async () => {
+    const [sizeBefore] = await scoped.query<{ bytes: number }>(SIZE);
+    const tables = await maintainRun(scoped.url, policies, ['--only', 'tables']);
+    expect(tables.code).toBe(0);
+    expect(tables.result!.data.plan.scope).toBe('tables');
+    expect(tables.result!.data.outcomes.map((o) => `${o.status} ${o.kind} ${o.target}`)).toEqual(['ok vacuum-analyze public.bloat']);
+    expect(await scoped.query(SIZE)).toEqual([sizeBefore]);
+    const [vacuumed] = await scoped.query(COUNTS);
+    expect(vacuumed).toMatchObject({ vacuum_count: 1, analyze_count: 1 });
+
+    const indexes = await maintainRun(scoped.url, policies, ['--only', 'indexes']);
+    expect(indexes.code).toBe(0);
+    expect(indexes.result!.data.outcomes.map((o) => `${o.status} ${o.kind} ${o.target}`)).toEqual(['ok reindex public.bloat_pkey']);
+    const [sizeAfter] = await scoped.query<{ bytes: number }>(SIZE);
+    expect(sizeAfter!.bytes).toBeLessThan(sizeBefore!.bytes / 2);
+    expect(await scoped.query(COUNTS)).toEqual([vacuumed]);
   });
 
   it('a role that does not own the tables is refused with exit 1 and the fix, before anything runs', async () => {

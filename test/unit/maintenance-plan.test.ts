@@ -292,3 +292,53 @@ describe('planMaintenance: the plan', () => {
     expect(p).toMatchObject({ at: NOW.toISOString(), database: 'ledger', pgstattuple: true, measured: { tables: 4, indexes: 1 } });
   });
 });
+
+describe('planMaintenance: --only', () => {
+  // One table of each table action, a bloated index of the vacuumed table and a leftover: every kind once.
+  const f = {
+    tables: [table({ name: 'a', liveTuples: 20_000, deadTuples: 80_000 }), table({ name: 'c', modifiedSinceAnalyze: 50_000 })],
+    indexes: [
+      index({ name: 'a_pkey', table: 'a' }),
+      index({ name: 'c_pkey_ccnew', table: 'c', valid: false, exact: null }),
+      index({ name: 'c_half_built_idx', table: 'c', valid: false, exact: null }),
+    ],
+    transactions: [
+      {
+        pid: 42,
+        user: 'app',
+        application: 'psql',
+        state: 'idle in transaction',
+        xactStart: new Date(NOW.getTime() - 3 * 3_600_000).toISOString(),
+        query: 'SELECT 1',
+      },
+    ],
+  };
+  const only = (scope: 'all' | 'tables' | 'indexes') => planMaintenance(facts(f), policy(), NOW, scope);
+
+  it('tables keeps vacuum-analyze and analyze, indexes keeps reindex and drop-invalid, all (the default) keeps both', () => {
+    const sorted = (scope: 'all' | 'tables' | 'indexes') =>
+      only(scope)
+        .actions.map((a) => `${a.kind} ${a.target}`)
+        .sort();
+    expect(sorted('all')).toEqual(['analyze public.c', 'drop-invalid public.c_pkey_ccnew', 'reindex public.a_pkey', 'vacuum-analyze public.a']);
+    expect(plan(f)).toEqual(only('all'));
+    expect(sorted('tables')).toEqual(['analyze public.c', 'vacuum-analyze public.a']);
+    expect(sorted('indexes')).toEqual(['drop-invalid public.c_pkey_ccnew', 'reindex public.a_pkey']);
+  });
+
+  it('an index is still judged as after the VACUUM its table needs, and the total gain is of the kept actions only', () => {
+    const all = only('all');
+    const indexes = only('indexes');
+    expect(indexes.actions.find((a) => a.kind === 'reindex')).toEqual(all.actions.find((a) => a.kind === 'reindex'));
+    expect(indexes.expectedGainBytes).toBe(indexes.actions.reduce((n, a) => n + a.expectedGainBytes, 0));
+    expect(only('tables').expectedGainBytes + indexes.expectedGainBytes).toBe(all.expectedGainBytes);
+    expect([all.scope, only('tables').scope, indexes.scope]).toEqual(['all', 'tables', 'indexes']);
+  });
+
+  it('keeps every warning whatever the scope: they describe the database, not the chosen actions', () => {
+    const warnings = (scope: 'all' | 'tables' | 'indexes') => only(scope).warnings.map((w) => `${w.kind} ${w.subject}`);
+    expect(warnings('tables')).toEqual(['long-transaction pid 42', 'invalid-index public.c_half_built_idx']);
+    expect(warnings('indexes')).toEqual(warnings('tables'));
+    expect(warnings('all')).toEqual(warnings('tables'));
+  });
+});

@@ -868,3 +868,67 @@ describe('dr-drill.yml', () => {
     expect(production.steps.flatMap((s) => (s.run ? dbopsInvocations(s.run).map((x) => x.join(' ')) : []))).toEqual(['dr drill --environment production']);
   });
 });
+
+describe('maintenance.yml', () => {
+  const w = load('maintenance.yml') as ScheduledWorkflow;
+  const job = w.jobs['maintain'] as FullJob;
+  const scopeOf = (context: Parameters<typeof evaluate>[1]) => evaluate(job.env!['SCOPE']!, context);
+  const CRONS = { tables: '0 5 * * 0', indexes: '30 5 1 * *' };
+  const backupCrons = (load('backup.yml') as ScheduledWorkflow).on.schedule.map((s) => s.cron);
+
+  it('weekly tables on Sunday 05:00 and monthly indexes on the 1st at 05:30, in UTC, after the backups of those days', () => {
+    expect(w.on.schedule.map((s) => s.cron)).toEqual(Object.values(CRONS));
+    for (const s of w.on.schedule) expect(s.timezone).toBeUndefined();
+    // 2026-11-29 is a Sunday: the weekly VACUUM only; 2026-12-01 a Tuesday: the monthly rebuild only.
+    expect(w.on.schedule.filter((s) => cronFires(s.cron, new Date('2026-11-29T05:00:00Z'))).map((s) => s.cron)).toEqual([CRONS.tables]);
+    expect(w.on.schedule.filter((s) => cronFires(s.cron, new Date('2026-12-01T05:30:00Z'))).map((s) => s.cron)).toEqual([CRONS.indexes]);
+    expect(cronFires(CRONS.tables, new Date('2026-11-30T05:00:00Z'))).toBe(false);
+    // Every backup of those days starts earlier: daily 02:00, weekly Sunday 03:00, monthly the 1st 04:00.
+    for (const day of ['2026-11-29', '2026-12-01', '2026-11-01']) {
+      const hours = Array.from({ length: 24 }, (_, h) => h).filter((h) =>
+        backupCrons.some((c) => cronFires(c, new Date(`${day}T${String(h).padStart(2, '0')}:00:00Z`))),
+      );
+      expect(hours.length, day).toBeGreaterThan(0);
+      expect(Math.max(...hours), day).toBeLessThan(5);
+    }
+  });
+
+  it('maps each schedule to its scope, refuses one it does not map, and a manual run chooses', () => {
+    expect(scopeOf(onSchedule(CRONS.tables))).toBe('tables');
+    expect(scopeOf(onSchedule(CRONS.indexes))).toBe('indexes');
+    expect(scopeOf(onSchedule('0 5 * * *'))).toBe('');
+    expect(job.steps[0]!.run).toMatch(/^if \[ -z "\$SCOPE" \]; then\n[\s\S]*exit 1\n/);
+    expect(w.on.workflow_dispatch!.inputs['scope']).toMatchObject({ type: 'choice', options: ['tables', 'indexes', 'all'], default: 'tables' });
+    for (const scope of ['tables', 'indexes', 'all']) expect(scopeOf(onDispatch({ scope }))).toBe(scope);
+  });
+
+  it('runs `maintain run --only <scope>` (all: without --only), the scope through env', () => {
+    const step = stepOf(job, /dbops maintain run/)!;
+    expect(invocationsOf(job)).toEqual(['maintain run', 'maintain run --only "$SCOPE"']);
+    expect(inlineUntrusted(step.run!)).toEqual([]);
+    const dir = mkdtempSync(join(tmpdir(), 'dbops-maintenance-yml-'));
+    try {
+      for (const [scope, argv] of [
+        ['tables', ['dbops', 'maintain', 'run', '--only', 'tables']],
+        ['indexes', ['dbops', 'maintain', 'run', '--only', 'indexes']],
+        ['all', ['dbops', 'maintain', 'run']],
+      ] as const)
+        expect(argvOf(step.run!, { SCOPE: scope }, dir), scope).toEqual(argv);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("queues in the backups' group on the backup server, reads contents only, and hands the production URL to the maintain step alone", () => {
+    expect(job.concurrency).toEqual(GROUP);
+    expect(job['runs-on']).toEqual(['self-hosted', 'backup-server']);
+    expect(environmentOf(job)).toBe('backups');
+    expect(w.permissions).toEqual({});
+    expect(job.permissions).toEqual({ contents: 'read' });
+    for (const s of job.steps) {
+      expect(s.run ?? '', s.name).not.toMatch(/secrets\./);
+      expect(secretsOf(s), s.name).toEqual(s.name === 'maintain' ? ['DATABASE_URL=PRODUCTION_DATABASE_URL'] : []);
+    }
+    expect(JSON.stringify(job.env)).not.toMatch(/secrets\./);
+  });
+});

@@ -13,6 +13,19 @@ import type { IndexFacts, MaintenanceFacts, TableFacts } from './facts.ts';
 export type ActionKind = 'vacuum-analyze' | 'analyze' | 'reindex' | 'drop-invalid';
 
 /**
+ * Which actions a plan holds: `tables` the VACUUM (ANALYZE) and ANALYZE ones, `indexes` the REINDEX and the drops
+ * of leftovers, `all` both. Weekly statistics and monthly rebuilds run on different schedules; everything is
+ * still measured and every warning kept, because they describe the database, not the chosen actions.
+ */
+export type MaintenanceScope = 'all' | 'tables' | 'indexes';
+
+export const SCOPE_KINDS: Readonly<Record<MaintenanceScope, ReadonlySet<ActionKind>>> = {
+  all: new Set(['vacuum-analyze', 'analyze', 'reindex', 'drop-invalid']),
+  tables: new Set(['vacuum-analyze', 'analyze']),
+  indexes: new Set(['reindex', 'drop-invalid']),
+};
+
+/**
  * Where the numbers of an action come from: `pgstattuple` (pgstattuple_approx of the table), `pgstatindex`
  * (the index's pages read), `statistics` (pg_stat_user_tables counters), `estimated` (the btree size
  * estimate from the row count and key widths, used without pgstattuple), `catalog` (pg_index, sizes).
@@ -50,6 +63,8 @@ export interface MaintenancePlan {
   at: string;
   database: string;
   pgstattuple: boolean;
+  /** The actions this plan was restricted to (`--only`). */
+  scope: MaintenanceScope;
   /** Largest expected gain first, then by name. */
   actions: MaintenanceAction[];
   warnings: MaintenanceWarning[];
@@ -297,9 +312,14 @@ function indexFindings(
 
 const WARNING_ORDER: Record<WarningKind, number> = { 'xid-age': 0, 'long-transaction': 1, 'invalid-index': 2, 'build-in-progress': 3, 'unmeasured-index': 4 };
 
-/** What maintenance the database needs now, by the policy; `now` is the clock ages are judged at (the server's). */
-export function planMaintenance(facts: MaintenanceFacts, policy: MaintenancePolicy, now: Date): MaintenancePlan {
+/**
+ * What maintenance the database needs now, by the policy; `now` is the clock ages are judged at (the server's).
+ * `scope` keeps only the table or the index actions; indexes are still judged as after the VACUUM the table needs
+ * (REINDEX leaves the entries of dead rows out as VACUUM would).
+ */
+export function planMaintenance(facts: MaintenanceFacts, policy: MaintenancePolicy, now: Date, scope: MaintenanceScope = 'all'): MaintenancePlan {
   const at = now.getTime();
+  const kinds = SCOPE_KINDS[scope];
   const minSize = parseSize(policy.indexes.min_size) ?? 0;
   const longMs = parseDuration(policy.long_transaction) ?? 0;
   const isExcluded = excludedBy(policy.exclude_tables);
@@ -322,12 +342,12 @@ export function planMaintenance(facts: MaintenanceFacts, policy: MaintenancePoli
       excluded.add(qualified(t.schema, t.name));
       continue;
     }
-    actions.push(...tableActions(t, policy, at));
+    actions.push(...tableActions(t, policy, at).filter((a) => kinds.has(a.kind)));
   }
   for (const i of facts.indexes) {
     if (isExcluded(i.schema, i.table)) continue;
     const found = indexFindings(i, facts, byName.get(qualified(i.schema, i.table)), policy, minSize);
-    if (found.action) actions.push(found.action);
+    if (found.action && kinds.has(found.action.kind)) actions.push(found.action);
     if (found.warning) warnings.push(found.warning);
   }
 
@@ -351,6 +371,7 @@ export function planMaintenance(facts: MaintenanceFacts, policy: MaintenancePoli
     at: now.toISOString(),
     database: facts.database,
     pgstattuple: facts.pgstattuple,
+    scope,
     actions,
     warnings,
     expectedGainBytes: actions.reduce((n, a) => n + a.expectedGainBytes, 0),

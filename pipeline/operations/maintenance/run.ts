@@ -7,7 +7,7 @@ import { acquireOperationLock } from '../../infra/db/locks.ts';
 import { quoteIdent, type DbTarget } from '../../infra/db/url.ts';
 import type { MaintenancePolicy } from '../../policy/maintenance.ts';
 import { openTransactions, type MaintenanceFacts } from './facts.ts';
-import type { ActionKind, MaintenanceAction, MaintenancePlan } from './plan.ts';
+import { SCOPE_KINDS, type ActionKind, type MaintenanceAction, type MaintenancePlan, type MaintenanceScope } from './plan.ts';
 import { surveyMaintenance } from './survey.ts';
 
 /**
@@ -50,7 +50,7 @@ export interface MaintenanceRun {
 
 export const RUN_APPLICATION_NAME = 'dbops maintain run';
 
-const TABLE_KINDS: ReadonlySet<ActionKind> = new Set(['vacuum-analyze', 'analyze']);
+const TABLE_KINDS = SCOPE_KINDS.tables;
 /** Statistics are written when VACUUM and ANALYZE end, but another session's snapshot of them may lag: polled this long. */
 const PROOF_POLL_MS = 5000;
 const BACKOFF_FIRST_MS = 1000;
@@ -279,9 +279,15 @@ async function runDrop(c: Client, a: MaintenanceAction, r: { schema: string; nam
  * `maintain run`: takes the maintenance lock (waiting for deploys and backups up to operation_wait), measures and
  * plans under it, refuses when the role may not maintain a planned relation, then runs VACUUM / ANALYZE per table,
  * re-measures and rebuilds the indexes still over the threshold, and drops the invalid leftovers; each proven.
- * `dryRun`: the plan only, no lock and no statement.
+ * `dryRun`: the plan only, no lock and no statement; `scope`: only the table or the index actions (plan.ts).
  */
-export async function runMaintenance(target: DbTarget, policy: MaintenancePolicy, rt: Runtime, options: { dryRun: boolean }): Promise<MaintenanceRun> {
+export async function runMaintenance(
+  target: DbTarget,
+  policy: MaintenancePolicy,
+  rt: Runtime,
+  options: { dryRun: boolean; scope?: MaintenanceScope },
+): Promise<MaintenanceRun> {
+  const scope = options.scope ?? 'all';
   const started = performance.now();
   const finish = (plan: MaintenancePlan, outcomes: ActionOutcome[]): MaintenanceRun => ({
     database: plan.database,
@@ -296,7 +302,7 @@ export async function runMaintenance(target: DbTarget, policy: MaintenancePolicy
     },
     durationMs: Math.round(performance.now() - started),
   });
-  if (options.dryRun) return finish((await surveyMaintenance(target, policy, rt)).plan, []);
+  if (options.dryRun) return finish((await surveyMaintenance(target, policy, rt, scope)).plan, []);
 
   return withClient(target, { log: rt.log, applicationName: RUN_APPLICATION_NAME }, async (c) => {
     // The maintenance mode of the lock protocol (infra/db/locks.ts): exclusive against deploys and backups.
@@ -306,7 +312,7 @@ export async function runMaintenance(target: DbTarget, policy: MaintenancePolicy
       what: 'Maintenance',
       onWait: (holder) => rt.progress(`Waiting for ${holder} to finish (maintenance waits for deploys and backups, up to ${policy.operation_wait}) …`),
     });
-    const { facts, plan } = await surveyMaintenance(target, policy, rt);
+    const { facts, plan } = await surveyMaintenance(target, policy, rt, scope);
     const relations = plan.actions.map((a) => ({ ...relationOf(a, facts), kind: a.kind }));
     await checkOwnership(c, relations);
     await c.query(`SET lock_timeout = ${parseDuration(policy.lock_timeout) ?? 0}`);
@@ -338,7 +344,7 @@ export async function runMaintenance(target: DbTarget, policy: MaintenancePolicy
     if (rebuilds.length > 0) {
       // Judged again now that VACUUM has removed the dead rows' entries: only what is still over the threshold is rebuilt.
       rt.progress(`Measuring the ${rebuilds.length} index${rebuilds.length === 1 ? '' : 'es'} planned for REINDEX again after VACUUM …`);
-      const again = await surveyMaintenance(target, policy, rt);
+      const again = await surveyMaintenance(target, policy, rt, scope);
       const still = new Map(again.plan.actions.filter((a) => a.kind === 'reindex').map((a) => [a.target, a]));
       for (const a of rebuilds) {
         const now = still.get(a.target);

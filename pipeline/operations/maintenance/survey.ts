@@ -5,12 +5,17 @@ import { isPgError, withClient } from '../../infra/db/client.ts';
 import type { DbTarget } from '../../infra/db/url.ts';
 import type { MaintenancePolicy } from '../../policy/maintenance.ts';
 import { measureMaintenance, type MaintenanceFacts } from './facts.ts';
-import { planMaintenance, type MaintenancePlan } from './plan.ts';
+import { planMaintenance, type MaintenancePlan, type MaintenanceScope } from './plan.ts';
 
 export const APPLICATION_NAME = 'dbops maintain';
 
 /** Measures one database and plans its maintenance; judged at the server's clock, so a skewed runner changes nothing. */
-export async function surveyMaintenance(target: DbTarget, policy: MaintenancePolicy, rt: Runtime): Promise<{ facts: MaintenanceFacts; plan: MaintenancePlan }> {
+export async function surveyMaintenance(
+  target: DbTarget,
+  policy: MaintenancePolicy,
+  rt: Runtime,
+  scope: MaintenanceScope = 'all',
+): Promise<{ facts: MaintenanceFacts; plan: MaintenancePlan }> {
   const facts = await withClient(target, { log: rt.log, applicationName: APPLICATION_NAME }, (client) =>
     measureMaintenance(client, { measureIndexesFrom: parseSize(policy.indexes.min_size) ?? 0 }),
   ).catch((e: unknown) => {
@@ -22,5 +27,5 @@ export async function surveyMaintenance(target: DbTarget, policy: MaintenancePol
       });
     throw e;
   });
-  return { facts, plan: planMaintenance(facts, policy, new Date(facts.at)) };
+  return { facts, plan: planMaintenance(facts, policy, new Date(facts.at), scope) };
 }

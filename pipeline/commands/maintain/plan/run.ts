@@ -5,9 +5,9 @@ import { surveyMaintenance, type MaintenancePlan } from '../../../operations/mai
 import type { MaintainPlanInputs } from './spec.ts';
 
 /** `dbops maintain plan`: measures and plans; the warnings are findings, and the verdict never fails (exit 0). */
-export async function run(_input: MaintainPlanInputs, ctx: StepContext): Promise<StepResult<MaintenancePlan>> {
+export async function run(input: MaintainPlanInputs, ctx: StepContext): Promise<StepResult<MaintenancePlan>> {
   const { maintenance } = await ctx.policies('maintenance');
-  const { plan } = await surveyMaintenance(await ctx.database(), maintenance.value, ctx);
+  const { plan } = await surveyMaintenance(await ctx.database(), maintenance.value, ctx, input.only ?? 'all');
   const findings: Finding[] = plan.warnings.map((w) => ({ rule: `maintain/${w.kind}`, severity: 'warning', message: w.message }));
   return { verdict: findings.length > 0 ? 'warn' : 'pass', findings, data: plan };
 }
@@ -29,6 +29,11 @@ export function render(result: StepResult<MaintenancePlan>): string {
     }). Nothing was changed.`,
     '',
   ];
+  if (p.scope !== 'all')
+    lines.push(
+      `Only the ${p.scope === 'tables' ? 'table actions (vacuum-analyze, analyze)' : 'index actions (reindex, drop-invalid)'}: --only ${p.scope}.`,
+      '',
+    );
   if (p.actions.length === 0) lines.push('No maintenance needed by policies/maintenance.yaml.');
   else {
     const rows = p.actions.map((a, n) => [String(n + 1), a.kind, a.target, formatBytes(a.expectedGainBytes), a.method, a.reason]);

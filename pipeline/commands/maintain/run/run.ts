@@ -7,7 +7,7 @@ import type { MaintainRunInputs } from './spec.ts';
 /** `dbops maintain run`: fails (exit 1) when an action failed its proof; skipped rebuilds are warnings. */
 export async function run(input: MaintainRunInputs, ctx: StepContext): Promise<StepResult<MaintenanceRun>> {
   const { maintenance } = await ctx.policies('maintenance');
-  const data = await runMaintenance(await ctx.database(), maintenance.value, ctx, { dryRun: input.dryRun });
+  const data = await runMaintenance(await ctx.database(), maintenance.value, ctx, { dryRun: input.dryRun, scope: input.only ?? 'all' });
   const findings: Finding[] = [
     ...data.outcomes
       .filter((o) => o.status !== 'ok')
@@ -26,14 +26,15 @@ export function render(result: StepResult<MaintenanceRun>): string {
   const r = result.data;
   const p = r.plan;
   const lines: string[] = [];
+  const only = p.scope === 'all' ? '' : ` (--only ${p.scope})`;
   if (r.dryRun) {
-    lines.push(`Maintenance of ${p.database}, dry run: ${plural(p.actions.length, 'action')} would run. Nothing was changed.`, '');
+    lines.push(`Maintenance of ${p.database}${only}, dry run: ${plural(p.actions.length, 'action')} would run. Nothing was changed.`, '');
     if (p.actions.length === 0) lines.push('No maintenance needed by policies/maintenance.yaml.');
     for (const [n, a] of p.actions.entries())
       lines.push(`  ${n + 1}. ${a.sql}`, `     ${a.kind}: ${a.reason} (expected gain ${formatBytes(a.expectedGainBytes)})`);
   } else {
     lines.push(
-      `Maintenance of ${p.database}: ${r.counts.ok} ok, ${r.counts.skipped} skipped, ${r.counts.failed} failed; ${formatBytes(r.reclaimedBytes)} reclaimed in ${(r.durationMs / 1000).toFixed(1)} s.`,
+      `Maintenance of ${p.database}${only}: ${r.counts.ok} ok, ${r.counts.skipped} skipped, ${r.counts.failed} failed; ${formatBytes(r.reclaimedBytes)} reclaimed in ${(r.durationMs / 1000).toFixed(1)} s.`,
       '',
     );
     if (r.outcomes.length === 0) lines.push('No maintenance needed by policies/maintenance.yaml.');
