@@ -9,6 +9,7 @@ import type { MaintenancePlan } from '../../pipeline/operations/maintenance/inde
 import { dbops, testEnv } from '../helpers/cli.ts';
 import { createDatabase, type TestDb } from '../helpers/db.ts';
 import { tempDir } from '../helpers/migrations.ts';
+import { cancelledReindex, openTransaction } from '../helpers/maintenance.ts';
 
 /** 200,000 rows, half of them updated twice, then nine in ten deleted, with autovacuum off: nothing cleans up. */
 const BLOAT = `
@@ -54,18 +55,8 @@ describe('dbops maintain plan', () => {
                        CREATE INDEX acct_code_idx ON acct (code);`);
 
     // A transaction holding a snapshot (on another table): REINDEX CONCURRENTLY waits for it, and is cancelled.
-    holder = new pg.Client({ connectionString: exact.url, application_name: 'maintain-test-holder' });
-    await holder.connect();
-    await holder.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
-    holderPid = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid, count(*) FROM bloat')).rows[0]!.pid;
-    const reindex = new pg.Client({ connectionString: exact.url });
-    await reindex.connect();
-    try {
-      await reindex.query("SET statement_timeout = '1s'");
-      await expect(reindex.query('REINDEX INDEX CONCURRENTLY acct_code_idx')).rejects.toMatchObject({ code: '57014' });
-    } finally {
-      await reindex.end();
-    }
+    ({ client: holder, pid: holderPid } = await openTransaction(exact.url, 'maintain-test-holder', 'bloat'));
+    expect(await cancelledReindex(exact.url, 'acct_code_idx')).toMatchObject({ code: '57014' });
     expect(
       await exact.query(
         "SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname LIKE 'acct_code_idx%' ORDER BY 1",

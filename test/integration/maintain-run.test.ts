@@ -13,6 +13,7 @@ import type { MaintenanceRun } from '../../pipeline/operations/maintenance/index
 import { dbops, testEnv } from '../helpers/cli.ts';
 import { adminUrl, createDatabase, queryUrl, type TestDb } from '../helpers/db.ts';
 import { tempDir } from '../helpers/migrations.ts';
+import { cancelledReindex, openTransaction } from '../helpers/maintenance.ts';
 
 /** 200,000 rows, half of them updated twice, then nine in ten deleted, with autovacuum off: nothing cleans up. */
 const BLOAT = `
@@ -30,15 +31,6 @@ const SIZE = `SELECT pg_relation_size('bloat_pkey')::float8 AS bytes`;
 async function maintainRun(url: string, policies: string, extra: string[] = []) {
   const out = await dbops(['maintain', 'run', '--database-url', url, '--policies-dir', policies, '--json', ...extra], testEnv());
   return { ...out, result: out.stdout ? (JSON.parse(out.stdout) as { verdict: string; findings: Finding[]; data: MaintenanceRun }) : undefined };
-}
-
-/** A session with a transaction open (a snapshot read from `other`, not the maintained table). */
-async function openTransaction(url: string, application: string): Promise<{ client: pg.Client; pid: number }> {
-  const client = new pg.Client({ connectionString: url, application_name: application });
-  await client.connect();
-  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
-  const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid, count(*) FROM other')).rows[0]!.pid;
-  return { client, pid };
 }
 
 describe('dbops maintain run', () => {
@@ -70,14 +62,10 @@ describe('dbops maintain run', () => {
     await main.query(`CREATE TABLE acct (id int PRIMARY KEY, code text NOT NULL);
                       INSERT INTO acct SELECT g, 'A' || g FROM generate_series(1, 10000) g;
                       CREATE INDEX acct_code_idx ON acct (code); ANALYZE acct;`);
-    const holder = await openTransaction(main.url, 'maintain-run-test-holder');
-    const reindex = new pg.Client({ connectionString: main.url });
-    await reindex.connect();
+    const holder = await openTransaction(main.url, 'maintain-run-test-holder', 'other');
     try {
-      await reindex.query("SET statement_timeout = '1s'");
-      await expect(reindex.query('REINDEX INDEX CONCURRENTLY acct_code_idx')).rejects.toMatchObject({ code: '57014' });
+      expect(await cancelledReindex(main.url, 'acct_code_idx')).toMatchObject({ code: '57014' });
     } finally {
-      await reindex.end();
       await holder.client.end();
     }
     expect(await main.query("SELECT count(*)::int AS n FROM pg_class WHERE relname = 'acct_code_idx_ccnew'")).toEqual([{ n: 1 }]);
@@ -187,7 +175,7 @@ describe('dbops maintain run', () => {
   });
 
   it('a long-open transaction skips the rebuild, naming its session, while VACUUM still runs', async () => {
-    const holder = await openTransaction(longTx.url, 'maintain-run-test-long');
+    const holder = await openTransaction(longTx.url, 'maintain-run-test-long', 'other');
     try {
       await new Promise((r) => setTimeout(r, 1200));
       const sizeBefore = (await longTx.query<{ bytes: number }>(SIZE))[0]!.bytes;

@@ -4,7 +4,7 @@ import type { BackupListInputs } from './spec.ts';
 import type { StepContext } from '../../../cli/contract.ts';
 import type { StepResult } from '../../../core/result.ts';
 import { utcMinute } from '../../../core/time.ts';
-import { formatAge, formatBytes, noun } from '../../../core/format.ts';
+import { alignedTable, formatAge, formatBytes, noun } from '../../../core/format.ts';
 
 export interface BackupListData {
   target: { name: string; location: string };
@@ -78,7 +78,7 @@ export function render(result: StepResult<BackupListData>): string {
     lines.push(
       `${d.backups.length} ${d.tier ? `${d.tier} ` : ''}${noun(d.backups.length, 'backup')} on ${where}, oldest first:`,
       '',
-      ...table(head, rows, new Set([3, 4])),
+      ...alignedTable(head, rows, new Set([3, 4])),
     );
     const total = d.backups.reduce((n, e) => n + e.manifest.object.ciphertextBytes, 0);
     const by = (s: BackupEntry['status']) => d.backups.filter((e) => e.status === s).length;
@@ -96,14 +96,6 @@ export function render(result: StepResult<BackupListData>): string {
   if (d.backups.length === 0 && !d.tier) lines.push('Take one with: dbops backup create --tier daily');
   lines.push(...physicalLines(d));
   return `${lines.join('\n')}\n`;
-}
-
-/** Aligned columns, the `right` ones right-aligned, the last one not padded. */
-function table(head: string[], rows: string[][], right: Set<number>): string[] {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) =>
-    `  ${cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}`;
-  return [line(head), ...rows.map(line)];
 }
 
 /** The physical tier after the logical one; nothing at all when pitr: is not configured. */
@@ -129,7 +121,7 @@ function physicalLines(d: BackupListData): string[] {
     '',
     `${p.backups.length} physical ${noun(p.backups.length, 'backup')} (${of}), oldest first:`,
     '',
-    ...table(head, rows, new Set([4, 5])),
+    ...alignedTable(head, rows, new Set([4, 5])),
     '',
     `  ${formatBytes(total)} in the repositories; ${count(true)} verified, ${count(false)} failed, ${count(null)} unverified.`,
     `  ${p.archive ? `Archived WAL: ${p.archive.min} … ${p.archive.max}.` : 'No WAL archived yet.'}`,

@@ -12,7 +12,7 @@ import { ExitCode, isDbopsError } from '../../../core/errors.ts';
 import type { BackupsPolicy } from '../../../policy/backups.ts';
 import type { BackupPruneInputs } from './spec.ts';
 import type { Storage } from '../../../infra/storage/types.ts';
-import { plural, noun } from '../../../core/format.ts';
+import { alignedTable, plural, noun } from '../../../core/format.ts';
 import type { Finding, StepResult } from '../../../core/result.ts';
 import type { StepContext } from '../../../cli/contract.ts';
 import { inZone, utcMinute } from '../../../core/time.ts';
@@ -109,12 +109,6 @@ export async function run(input: BackupPruneInputs, ctx: StepContext): Promise<S
   };
 }
 
-function table(head: string[], rows: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => `  ${cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}`.trimEnd();
-  return [line(head), ...rows.map(line)].join('\n');
-}
-
 export function render(result: StepResult<BackupPruneData>): string {
   const d = result.data;
   const blocks: string[] = [];
@@ -132,7 +126,7 @@ export function render(result: StepResult<BackupPruneData>): string {
         x.keep ? 'KEEP' : d.dryRun || deleted.has(x.id) ? 'DELETE' : 'DELETE (failed)',
         x.reasons.join('; '),
       ]);
-      out += `${table(['ID', 'TIER', 'FINISHED (UTC)', `FINISHED (${d.zone})`, 'STATUS', 'DECISION', 'REASONS'], rows)}\n`;
+      out += `${alignedTable(['ID', 'TIER', 'FINISHED (UTC)', `FINISHED (${d.zone})`, 'STATUS', 'DECISION', 'REASONS'], rows).join('\n')}\n`;
     }
     const kept = t.decisions.filter((x) => x.keep).length;
     const toDelete = t.decisions.length - kept;

@@ -10,7 +10,7 @@ import {
 import type { EvidenceListInputs } from './spec.ts';
 import type { StepContext } from '../../../cli/contract.ts';
 import type { StepResult } from '../../../core/result.ts';
-import { noun } from '../../../core/format.ts';
+import { alignedTable, noun } from '../../../core/format.ts';
 
 export interface EvidenceListEntry {
   sequence: number;
@@ -106,10 +106,7 @@ export function render(result: StepResult<EvidenceListData>): string {
         b.approvers.length > 0 ? b.approvers.join(', ') : '—',
         b.breakGlass ? '🚨 yes' : '',
       ]);
-      const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-      const line = (cells: string[]) =>
-        `  ${cells.map((c, i) => (i === 0 ? c.padStart(widths[i]!) : i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}`.trimEnd();
-      lines.push(line(head), ...rows.map(line));
+      lines.push(...alignedTable(head, rows, new Set([0])));
     }
     if (env.unreadable.length > 0)
       lines.push(
