@@ -227,6 +227,28 @@ function secretFrom(env: NodeJS.ProcessEnv, name: string, what: string): string 
   return value;
 }
 
+/** Where repository N is and how to reach it: its folder, or its S3 bucket with keys and cipher passphrase. */
+function repositoryOptions(repo: PitrRepository, n: number, env: NodeJS.ProcessEnv): PgbackrestConfig[string] {
+  const r = `repo${n}`;
+  if (repo.type === 'directory') return { [`${r}-path`]: resolve(repo.path) };
+  const what = `repository ${n} (s3://${repo.bucket}) in policies/backups.yaml`;
+  return {
+    [`${r}-type`]: 's3',
+    [`${r}-path`]: repo.path,
+    [`${r}-s3-bucket`]: repo.bucket,
+    [`${r}-s3-endpoint`]: repo.endpoint,
+    [`${r}-s3-region`]: repo.region,
+    [`${r}-s3-uri-style`]: repo.uri_style,
+    [`${r}-s3-key`]: secretFrom(env, repo.key_env, what),
+    [`${r}-s3-key-secret`]: secretFrom(env, repo.secret_env, what),
+    [`${r}-cipher-type`]: 'aes-256-cbc',
+    [`${r}-cipher-pass`]: secretFrom(env, repo.cipher_pass_env, what),
+    [`${r}-storage-verify-tls`]: repo.verify_tls,
+    ...(repo.port ? { [`${r}-storage-port`]: repo.port } : {}),
+    ...(repo.ca_file ? { [`${r}-storage-ca-file`]: resolve(repo.ca_file) } : {}),
+  };
+}
+
 /**
  * The pgBackRest configuration dbops writes for a site. Secrets (S3 keys, the cipher passphrase) are read
  * from the variables the policy names and end up only in this 0600 file, because archive-push runs inside
@@ -246,28 +268,7 @@ export function pgbackrestConfigOf(site: PitrSite, env: NodeJS.ProcessEnv): Pgba
   repositoriesOf(site).forEach((repo, i) => {
     const r = `repo${i + 1}`;
     // Expiry is dbops' decision (GFS over verified backups); pgBackRest's own count is kept out of reach.
-    global[`${r}-retention-full-type`] = 'count';
-    global[`${r}-retention-full`] = 9999999;
-    if (repo.type === 'directory') {
-      global[`${r}-path`] = resolve(repo.path);
-      return;
-    }
-    const what = `repository ${i + 1} (s3://${repo.bucket}) in policies/backups.yaml`;
-    Object.assign(global, {
-      [`${r}-type`]: 's3',
-      [`${r}-path`]: repo.path,
-      [`${r}-s3-bucket`]: repo.bucket,
-      [`${r}-s3-endpoint`]: repo.endpoint,
-      [`${r}-s3-region`]: repo.region,
-      [`${r}-s3-uri-style`]: repo.uri_style,
-      [`${r}-s3-key`]: secretFrom(env, repo.key_env, what),
-      [`${r}-s3-key-secret`]: secretFrom(env, repo.secret_env, what),
-      [`${r}-cipher-type`]: 'aes-256-cbc',
-      [`${r}-cipher-pass`]: secretFrom(env, repo.cipher_pass_env, what),
-      [`${r}-storage-verify-tls`]: repo.verify_tls,
-      ...(repo.port ? { [`${r}-storage-port`]: repo.port } : {}),
-      ...(repo.ca_file ? { [`${r}-storage-ca-file`]: resolve(repo.ca_file) } : {}),
-    });
+    Object.assign(global, { [`${r}-retention-full-type`]: 'count', [`${r}-retention-full`]: 9999999 }, repositoryOptions(repo, i + 1, env));
   });
   const host = site.kind === 'repository' ? site.policy.database_host : undefined;
   if (!host) return { global, [site.policy.stanza]: { 'pg1-path': site.dataDir, 'pg1-port': site.target.port, 'pg1-user': site.target.user } };
@@ -307,7 +308,6 @@ export function pgbackrestConfigOf(site: PitrSite, env: NodeJS.ProcessEnv): Pgba
 export function databaseHostConfigOf(site: PitrSite, env: NodeJS.ProcessEnv): PgbackrestConfig {
   const host = site.policy.database_host!;
   const tls = (file: string) => join(host.tls_dir, file);
-  const here = pgbackrestConfigOf({ ...site, kind: 'local' }, env).global!;
   const global: PgbackrestConfig[string] = {
     'log-path': '/var/log/pgbackrest',
     'lock-path': '/tmp/pgbackrest',
@@ -318,7 +318,7 @@ export function databaseHostConfigOf(site: PitrSite, env: NodeJS.ProcessEnv): Pg
   };
   repositoriesOf(site).forEach((repo, i) => {
     const r = `repo${i + 1}`;
-    for (const [k, v] of Object.entries(here)) if (k.startsWith(`${r}-`) && !k.includes('retention')) global[k] = v;
+    Object.assign(global, repositoryOptions(repo, i + 1, env));
     if (repo.type === 'directory')
       Object.assign(global, {
         [`${r}-host`]: host.repository_host,
