@@ -1,7 +1,7 @@
 // Change windows on wall-clock time in the policy's zone, around the two DST switches of Europe/Berlin in
 // 2026 (29 March: 02:00 CET → 03:00 CEST; 25 October: 03:00 CEST → 02:00 CET) and for windows past midnight.
 import { describe, expect, it } from 'vitest';
-import { isOpen, type WindowsPolicy } from '../../pipeline/change/release/window.ts';
+import { isOpen, type WindowsPolicy } from '../../pipeline/core/window.ts';
 import { firstInstantAt, localLabel, wallTime } from '../../pipeline/core/time.ts';
 
 const berlin = (open: WindowsPolicy['open']): WindowsPolicy => ({ zone: 'Europe/Berlin', open });

@@ -25,7 +25,7 @@ import { gateCheck, type GateRequest, type GateScope, type ReleaseFlags, type Re
 export type { GateRequest };
 import type { Environment } from './environment.ts';
 import type { ChangeMigration, GateCheck, GateData } from '../../evidence/index.ts';
-import { describeWindow, isOpen } from './window.ts';
+import { describeWindow, isOpen } from '../../core/window.ts';
 import type { Runtime } from '../../core/runtime.ts';
 import { localLabel } from '../../core/time.ts';
 import { noun } from '../../core/format.ts';

@@ -7,4 +7,3 @@ export * from './gate.ts';
 export * from './lock.ts';
 export * from './render.ts';
 export * from './run.ts';
-export * from './window.ts';

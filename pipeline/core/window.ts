@@ -1,8 +1,8 @@
-import { addDays, clockMinutesOf as clockMinutes, DAY_MINUTES, firstInstantAt, wallTime, WEEKDAYS, type WallTime, type Weekday } from '../../core/time.ts';
-import type { ChangeWindow, EnvironmentPolicy } from '../../policy/environments.ts';
+import { addDays, clockMinutesOf as clockMinutes, DAY_MINUTES, firstInstantAt, wallTime, WEEKDAYS, type WallTime, type Weekday } from './time.ts';
 
 /**
- * Change windows, judged on wall-clock time in the policy's zone. Pure: the clock is an argument.
+ * Weekly windows (deploys' change windows, maintenance windows), judged on wall-clock time in the policy's
+ * zone. Pure: the clock is an argument. The types are structural, so every policy's windows fit.
  *
  * Wall-clock semantics decide the DST days: on the spring-forward day a window 09:00–16:00 is 7 hours long
  * in wall time and 7 real hours; a window that covers 02:30 simply opens at 03:00 on that day (02:30 never
@@ -10,7 +10,19 @@ import type { ChangeWindow, EnvironmentPolicy } from '../../policy/environments.
  * The wall-clock conversions are core/time.ts's.
  */
 
-export type WindowsPolicy = Pick<EnvironmentPolicy['windows'], 'zone' | 'open'>;
+/** One weekly opening: on each of `days`, `from` to `to` (`HH:MM`; `24:00` is midnight at the day's end). */
+export interface ChangeWindow {
+  days: readonly Weekday[];
+  from: string;
+  to: string;
+}
+
+export interface WindowsPolicy {
+  /** IANA zone of the window times. */
+  zone: string;
+  /** Weekly openings; an empty list means always open. */
+  open: readonly ChangeWindow[];
+}
 
 export interface WindowState {
   open: boolean;
