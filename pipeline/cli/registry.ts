@@ -11,6 +11,7 @@ export const GROUPS: Record<string, string> = {
   dr: 'timed disaster-recovery drills with evidence',
   evidence: 'hash-chained evidence bundles of deploys and rollbacks',
   maintain: 'VACUUM, ANALYZE and REINDEX planned from measured bloat',
+  settings: 'server settings as code, with tuning advice from declared resources',
 };
 
 /** A command of the registry: its spec (flags and help, zod) and its implementation, each imported only when needed. */
@@ -157,6 +158,16 @@ export const REGISTRY: readonly CommandEntry[] = [
     path: ['maintain', 'run'],
     spec: () => import('../commands/maintain/run/spec.ts').then((m) => m.spec),
     run: () => import('../commands/maintain/run/run.ts'),
+  },
+  {
+    path: ['settings', 'check'],
+    spec: () => import('../commands/settings/check/spec.ts').then((m) => m.spec),
+    run: () => import('../commands/settings/check/run.ts'),
+  },
+  {
+    path: ['settings', 'apply'],
+    spec: () => import('../commands/settings/apply/spec.ts').then((m) => m.spec),
+    run: () => import('../commands/settings/apply/run.ts'),
   },
   {
     path: ['local', 'up'],

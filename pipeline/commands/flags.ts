@@ -1,6 +1,9 @@
 import { z } from 'zod';
-import type { ReleasePolicies } from '../change/release/index.ts';
+import type { Environment, ReleasePolicies } from '../change/release/index.ts';
 import type { StepContext } from '../cli/contract.ts';
+import { UsageError } from '../core/errors.ts';
+import type { DbTarget } from '../infra/db/url.ts';
+import type { MaintenanceWindow } from '../operations/maintenance/index.ts';
 
 // Flag groups shared by commands. Keys are camelCase here and --kebab-case on the command line.
 export const connection = {
@@ -32,6 +35,35 @@ export const maintenanceScope = {
     .optional()
     .describe('only the table actions (vacuum-analyze, analyze) or only the index actions (reindex, drop-invalid); default: both'),
 };
+/** `maintain plan` and `maintain run`: the database by URL, or an environment with its maintenance window. */
+export const maintenanceDatabase = {
+  databaseUrl: connection.databaseUrl,
+  environment: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'environment of policies/environments.yaml (its database URL comes from the variable the policy names) whose maintenance window (windows.<name> of policies/maintenance.yaml) applies; not with --database-url',
+    ),
+};
+
+/**
+ * The database `maintain plan` / `maintain run` work on and the window that applies: `--environment NAME`
+ * resolves it through policies/environments.yaml (and its window through policies/maintenance.yaml);
+ * otherwise --database-url, DATABASE_URL or the embedded cluster, which have no window.
+ */
+export async function maintenanceTarget(
+  input: { databaseUrl?: string | undefined; environment?: string | undefined; policiesDir: string },
+  ctx: StepContext,
+): Promise<{ target: DbTarget; environment?: string; window?: MaintenanceWindow }> {
+  const { target, environment } = await environmentTarget(input, ctx, 'and applies its maintenance window; --database-url has no window');
+  if (!environment) return { target };
+  const { environments, maintenance } = await ctx.policies('environments', 'maintenance');
+  // Loaded only here, so `maintain plan` without --environment loads none of the release domain.
+  const { maintenanceWindowOf } = await import('../operations/maintenance/index.ts');
+  const window = maintenanceWindowOf(maintenance.value, environments.value, environment.name, `${input.policiesDir}/maintenance.yaml`);
+  return { target, environment: environment.name, ...(window ? { window } : {}) };
+}
 export const backupTarget = { target: z.string().min(1).optional().describe('storage target name from policies/backups.yaml (default: the primary)') };
 export const identity = {
   identityFile: z
@@ -104,3 +136,36 @@ export type PitrInputs = z.output<typeof PitrInputs>;
  */
 export const PitrReportInputs = z.object({ ...pitrFlags, ...reports });
 export type PitrReportInputs = z.output<typeof PitrReportInputs>;
+
+/** `dbops settings check|apply`: the database by --environment (and its postgresql.yaml entry) or by URL (entry `local`). */
+export const settingsFlags = {
+  databaseUrl: connection.databaseUrl,
+  environment: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'environment of policies/environments.yaml (its database URL comes from the variable the policy names) whose entry of policies/postgresql.yaml applies; not with --database-url (which, like the embedded cluster, uses the entry local)',
+    ),
+  ...policiesOnly,
+  ...reports,
+  ...json,
+};
+
+/** The database named by --environment (through policies/environments.yaml), else by --database-url / DATABASE_URL / the embedded cluster. */
+export async function environmentTarget(
+  input: { databaseUrl?: string | undefined; environment?: string | undefined },
+  ctx: StepContext,
+  why: string,
+): Promise<{ target: DbTarget; environment?: Environment }> {
+  if (input.environment === undefined) return { target: await ctx.database() };
+  if (input.databaseUrl !== undefined)
+    throw new UsageError('--environment and --database-url both name the database: pass one of them.', {
+      hint: `--environment ${input.environment} takes the URL from policies/environments.yaml (${why}).`,
+    });
+  const { environments } = await ctx.policies('environments');
+  // Loaded only here, so a command without --environment loads none of the release domain.
+  const { resolveEnvironment } = await import('../change/release/index.ts');
+  const environment = resolveEnvironment(environments.value, input.environment, ctx.env);
+  return { target: environment.target, environment };
+}

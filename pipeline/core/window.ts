@@ -28,6 +28,12 @@ export interface WindowState {
   open: boolean;
   /** The window that is open now (when open), described for humans. */
   window?: string;
+  /**
+   * When open: the instant the open stretch ends, i.e. the first instant the wall clock reaches the current
+   * window's end, carried on through any window open at that instant (adjacent or overlapping ones). Undefined
+   * when no window is defined, or when the windows never close within eight days (open around the clock).
+   */
+  closesAt?: Date;
   /** When closed: the next instant a window opens (undefined when no window ever opens). */
   nextOpen?: Date;
 }
@@ -45,12 +51,44 @@ function inside(w: ChangeWindow, t: WallTime): boolean {
   return (w.days.includes(t.weekday) && t.minutes >= from) || (w.days.includes(previousDay(t.weekday)) && t.minutes < to);
 }
 
-/** Whether deploys may run at `instant`; when not, when the next window opens. An empty list is always open. */
+/**
+ * The first instant the wall clock reaches the end of `w`, a window open at wall time `t`. A window past
+ * midnight that is in its evening part ends on the next date; in its morning part, on this one. The end is
+ * `firstInstantAt` of the closing time, so a closing time skipped by spring-forward closes at the end of the
+ * gap, and on the fall-back day the first of the two occurrences closes it (wall time is past `to` then).
+ */
+function endOf(w: ChangeWindow, t: WallTime, zone: string): Date {
+  const from = clockMinutes(w.from);
+  const to = clockMinutes(w.to);
+  const date = from > to && t.minutes >= from ? addDays(t.date, 1) : t.date;
+  return to >= DAY_MINUTES ? firstInstantAt(zone, addDays(date, 1), 0) : firstInstantAt(zone, date, to);
+}
+
+/** When the open stretch around `instant` ends: see WindowState.closesAt. */
+function closingOf(windows: WindowsPolicy, instant: Date): Date | undefined {
+  let at = instant;
+  // Each hop moves to the latest end of the windows open at `at`; a week and a day of hops covers any weekly pattern.
+  for (let hop = 0; hop <= 8; hop++) {
+    const now = wallTime(windows.zone, at);
+    const open = windows.open.filter((w) => inside(w, now));
+    if (open.length === 0) return at;
+    at = new Date(Math.max(...open.map((w) => endOf(w, now, windows.zone).getTime())));
+  }
+  return undefined;
+}
+
+/**
+ * Whether the windows are open at `instant`: when open, which window and when it closes; when closed, when the
+ * next window opens. An empty list is always open (and never closes).
+ */
 export function isOpen(windows: WindowsPolicy, instant: Date): WindowState {
   if (windows.open.length === 0) return { open: true, window: 'always (no change windows defined)' };
   const now = wallTime(windows.zone, instant);
   const current = windows.open.find((w) => inside(w, now));
-  if (current) return { open: true, window: describeWindow(current, windows.zone) };
+  if (current) {
+    const closesAt = closingOf(windows, instant);
+    return { open: true, window: describeWindow(current, windows.zone), ...(closesAt ? { closesAt } : {}) };
+  }
   // The next opening: the earliest window start after now, looking one week and a day ahead.
   let next: Date | undefined;
   for (let i = 0; i <= 8; i++) {

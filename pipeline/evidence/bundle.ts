@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BreakGlass, DrDrill, ExecutionData, InterruptedDeploy, RunIdentity } from './records.ts';
+import { BreakGlass, DrDrill, ExecutionData, InterruptedDeploy, RunIdentity, SettingsChange } from './records.ts';
 
 /**
  * One evidence bundle: everything an auditor samples about one production change, stored as
@@ -9,7 +9,7 @@ import { BreakGlass, DrDrill, ExecutionData, InterruptedDeploy, RunIdentity } fr
  * found by `dbops evidence verify`.
  */
 
-export const BUNDLE_KIND = ['deploy', 'rollback', 'interrupted', 'dr-drill'] as const;
+export const BUNDLE_KIND = ['deploy', 'rollback', 'interrupted', 'dr-drill', 'settings'] as const;
 
 export const EvidenceBundle = z.object({
   formatVersion: z.literal(1),
@@ -27,6 +27,8 @@ export const EvidenceBundle = z.object({
   interrupted: InterruptedDeploy.nullable(),
   /** For kind dr-drill only; absent from every other bundle (so bundles written before drills keep their hashes). */
   drill: DrDrill.optional(),
+  /** For kind settings only; absent from every other bundle, like drill. */
+  settings: SettingsChange.optional(),
   run: RunIdentity.nullable(),
   dbops: z.object({ version: z.string(), commit: z.string().nullable() }),
   /**
@@ -42,9 +44,10 @@ export type EvidenceBundle = z.output<typeof EvidenceBundle>;
 /** A bundle before it is sealed (sequence, previous and sha256 are assigned by appendBundle). */
 export type BundleDraft = Omit<
   EvidenceBundle,
-  'formatVersion' | 'environment' | 'sequence' | 'previous' | 'sha256' | 'markdownSha256' | 'createdAt' | 'dbops' | 'drill'
+  'formatVersion' | 'environment' | 'sequence' | 'previous' | 'sha256' | 'markdownSha256' | 'createdAt' | 'dbops' | 'drill' | 'settings'
 > & {
   drill?: DrDrill | undefined;
+  settings?: SettingsChange | undefined;
 };
 
 /**

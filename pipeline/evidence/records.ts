@@ -248,3 +248,31 @@ export const DrDrill = z.object({
   passed: z.boolean(),
 });
 export type DrDrill = z.output<typeof DrDrill>;
+
+/**
+ * A change of a production server's settings (`dbops settings apply --environment`): the policy file as
+ * applied, the gate (window, approvals with four-eyes over the commits to that file since its previous
+ * applied change), and each setting before and after.
+ */
+export const SettingsChange = z.object({
+  database: z.string(),
+  policy: z.object({ path: z.string(), sha256: z.string() }),
+  /** Commits after this instant are the change (the previous applied settings bundle of the environment); null: the file's whole history. */
+  since: z.string().nullable(),
+  decision: z.enum(['allowed', 'refused']),
+  checks: z.array(GateCheck),
+  outsideWindow: z.object({ reason: z.string(), window: z.string() }).nullable(),
+  approvals: z.array(Approval),
+  fourEyes: FourEyesResult.nullable(),
+  pulls: z.array(PullRequest),
+  provenance: z.array(FileProvenance),
+  outcome: z.enum(['applied', 'refused', 'failed']),
+  /** The settings whose value changed or still differs: the server's before and after. */
+  changes: z.array(
+    z.object({ name: z.string(), wanted: z.string(), source: z.string(), before: z.string().nullable(), after: z.string().nullable(), status: z.string() }),
+  ),
+  needsRestart: z.array(z.string()),
+  actions: z.array(z.string()),
+  error: z.string().optional(),
+});
+export type SettingsChange = z.output<typeof SettingsChange>;

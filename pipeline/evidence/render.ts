@@ -50,7 +50,9 @@ function header(b: PageSource): string[] {
         ? b.drill.passed
           ? '✅ drill passed: both objectives met'
           : '❌ drill failed: an objective was missed'
-        : '—';
+        : b.settings
+          ? { applied: '✅ applied', refused: '⛔ refused by the gate', failed: '❌ failed' }[b.settings.outcome]
+          : '—';
   const run = b.run ?? e?.gate?.run ?? null;
   const rows: Array<[string, string]> = [
     ['Environment', text(b.environment)],
@@ -115,7 +117,7 @@ function change(g: Gate): string[] {
   return [...out, ''];
 }
 
-function pulls(g: Gate): string[] {
+function pulls(g: Pick<Gate, 'pulls' | 'provenance'>): string[] {
   const out = ['## Pull requests and reviews', ''];
   if (g.pulls.length === 0) out.push('No pull request is recorded for these migrations.', '');
   for (const p of g.pulls) {
@@ -155,7 +157,7 @@ function pulls(g: Gate): string[] {
   return out;
 }
 
-function approvals(g: Gate): string[] {
+function approvals(g: Pick<Gate, 'approvals' | 'environmentSettings' | 'fourEyes'>): string[] {
   const out = ['## Environment approvals and four-eyes', ''];
   if (g.approvals.length === 0) out.push('No environment approval was given for this run.', '');
   else
@@ -300,7 +302,7 @@ function backup(g: Gate): string[] {
   ];
 }
 
-function gate(g: Gate): string[] {
+function gate(g: Pick<Gate, 'decision' | 'at' | 'checks'> & { action: string }): string[] {
   const out = [
     '## Gate',
     '',
@@ -451,6 +453,45 @@ function drill(b: PageSource): string[] {
   ];
 }
 
+/** A settings change: the policy file applied, each setting before and after, then its gate like a deploy's. */
+function settingsChange(b: PageSource): string[] {
+  const st = b.settings;
+  if (!st) return [];
+  const out = [
+    '## Server settings change',
+    '',
+    `Database ${text(st.database)}; ${code(st.policy.path)} SHA-256 ${code(st.policy.sha256)}; the change is the commits to it ${st.since ? `after ${text(st.since)} (the previous applied settings change)` : 'in its whole history (no earlier applied settings change)'}.`,
+    '',
+  ];
+  if (st.changes.length === 0) out.push('No setting differed from the policy.', '');
+  else
+    out.push(
+      ...table(
+        ['Setting', 'Wanted', 'Before', 'After', 'Status', 'Source'],
+        st.changes.map((c) => [c.name, c.wanted, c.before, c.after, c.status, c.source]),
+      ),
+      '',
+    );
+  if (st.needsRestart.length > 0) out.push(`**Waiting for a restart** (dbops does not restart a server): ${text(list(st.needsRestart))}.`, '');
+  if (st.actions.length > 0) out.push(`Actions: ${text(st.actions.join('; '))}.`, '');
+  if (st.error) out.push(`Error: ${text(st.error)}`, '');
+  if (st.outsideWindow) out.push(`**Outside the change window** (${text(st.outsideWindow.window)}): ${text(st.outsideWindow.reason)}`, '');
+  out.push(...pulls(st), ...approvals({ ...st, environmentSettings: null }), ...gate({ ...st, at: b.createdAt, action: 'settings' }));
+  return out;
+}
+
+const SETTINGS_CONTROLS = [
+  '## Controls',
+  '',
+  '| Control | Where in this bundle |',
+  '| --- | --- |',
+  '| SOC 2 CC8.1 (change management) | Server settings change, Gate |',
+  '| PCI DSS 6.5 (change control procedures) | Server settings change: policy file, before and after; Environment approvals and four-eyes |',
+  '| PCI DSS 10.5.1 (retention, integrity) | Chain (hash-linked, kept per evidence.retention) |',
+  '| SOX segregation of duties | Four-eyes result; break-glass banner for emergency changes |',
+  '',
+];
+
 const DRILL_CONTROLS = [
   '## Controls',
   '',
@@ -474,7 +515,7 @@ export function renderBundleBody(b: PageSource): string {
   if (g) out.push(...change(g), ...pulls(g), ...approvals(g), ...testing(g), ...backup(g), ...gate(g));
   else if (e) out.push('The gate could not run (the database was unreachable); nothing was changed by this action.', '');
   if (e) out.push(...execution(e));
-  out.push(...interrupted(b), ...drill(b));
+  out.push(...interrupted(b), ...drill(b), ...settingsChange(b));
   out.push(
     '## Chain',
     '',
@@ -482,7 +523,7 @@ export function renderBundleBody(b: PageSource): string {
     '',
     'This page is rendered from the JSON bundle beside it, which records the SHA-256 of everything above the line at the end; `dbops evidence verify` checks the JSON, this page and the chain.',
     '',
-    ...(b.drill ? DRILL_CONTROLS : CONTROLS),
+    ...(b.drill ? DRILL_CONTROLS : b.settings ? SETTINGS_CONTROLS : CONTROLS),
   );
   return `${out.join('\n').replace(/\n+$/, '')}\n`;
 }

@@ -176,6 +176,28 @@ async function chainTip(store: EvidenceStore): Promise<{ sequence: number; previ
   return { sequence: 1, previous: null };
 }
 
+/**
+ * The newest bundle of `kind` that `accept` takes (newest first, reading back only as far as needed), or
+ * undefined. Read as stored; `dbops evidence verify` is what judges the chain.
+ */
+export async function newestBundle(
+  store: EvidenceStore,
+  kind: EvidenceBundle['kind'],
+  accept: (b: EvidenceBundle) => boolean,
+): Promise<EvidenceBundle | undefined> {
+  const names = (await store.storage.list(store.folder))
+    .map((o) => o.key.slice(store.folder.length))
+    .map((n) => ({ n, p: parseBundleName(n) }))
+    .filter((x) => x.p?.ext === 'json' && x.p.stem.endsWith(`-${kind}`))
+    .sort((a, b) => b.p!.sequence - a.p!.sequence);
+  for (const { n } of names) {
+    const bytes = await readObject(store.storage, `${store.folder}${n}`);
+    const parsed = bytes ? EvidenceBundle.safeParse(JSON.parse(bytes.toString('utf8'))) : undefined;
+    if (parsed?.success && accept(parsed.data)) return parsed.data;
+  }
+  return undefined;
+}
+
 /** The sequence the next bundle of this environment gets (stable while the caller holds the deploy lock). */
 export const nextSequence = async (store: EvidenceStore): Promise<number> => (await chainTip(store)).sequence;
 
@@ -207,6 +229,7 @@ export async function appendBundle(
       execution: draft.execution,
       interrupted: draft.interrupted,
       drill: draft.drill,
+      settings: draft.settings,
       run: draft.run,
       dbops,
     }),

@@ -33,6 +33,16 @@ export const ChangeWindow = z
   .describe('One weekly opening: on each of `days`, from `from` to `to`, wall-clock time in the zone (DST included).');
 export type ChangeWindow = z.output<typeof ChangeWindow>;
 
+/**
+ * Weekly windows in a zone: deploys' change windows (below, with their outside-window waiver) and the
+ * maintenance windows of policies/maintenance.yaml share this one schema, as they share core/window.ts.
+ */
+export const Windows = z.strictObject({
+  zone: ZONE.default('UTC').describe('IANA zone of the window times.'),
+  open: z.array(ChangeWindow).default([]).describe('Weekly openings; an empty list means always open.'),
+});
+export type Windows = z.output<typeof Windows>;
+
 export const EnvironmentPolicy = z
   .strictObject({
     database_url_env: EnvName.describe("Environment variable holding this environment's database URL (a secret: in GitHub, an environment secret)."),
@@ -79,17 +89,14 @@ export const EnvironmentPolicy = z
       .boolean()
       .default(false)
       .describe('<reports-dir>/rehearse.json must exist, have passed, and cover every pending migration (run `dbops rehearse` in the deploy job first).'),
-    windows: z
-      .strictObject({
-        zone: ZONE.default('UTC').describe('IANA zone of the window times.'),
-        open: z.array(ChangeWindow).default([]).describe('Weekly openings; an empty list means always open.'),
-        outside_window: z
-          .strictObject({
-            allowed: z.boolean().default(true).describe('Whether `--outside-window "<reason>"` may deploy while every window is closed.'),
-            extra_approvals: z.number().int().min(0).max(5).default(1).describe('Approvals needed on top of `approvals` when deploying outside a window.'),
-          })
-          .prefault({}),
-      })
+    windows: Windows.extend({
+      outside_window: z
+        .strictObject({
+          allowed: z.boolean().default(true).describe('Whether `--outside-window "<reason>"` may deploy while every window is closed.'),
+          extra_approvals: z.number().int().min(0).max(5).default(1).describe('Approvals needed on top of `approvals` when deploying outside a window.'),
+        })
+        .prefault({}),
+    })
       .prefault({})
       .describe('Change windows: when deploys may run without --outside-window.'),
     on_failure: z

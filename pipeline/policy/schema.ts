@@ -4,6 +4,7 @@ import { BackupsPolicy } from './backups.ts';
 import { EnvironmentsPolicy } from './environments.ts';
 import { LintPolicy } from './lint.ts';
 import { MaintenancePolicy } from './maintenance.ts';
+import { PostgresqlPolicy } from './postgresql.ts';
 import { RehearsePolicy } from './rehearse.ts';
 
 const Timeouts = {
@@ -49,6 +50,7 @@ export const POLICY_FILES = {
   backups: { file: 'backups.yaml', schema: BackupsPolicy },
   environments: { file: 'environments.yaml', schema: EnvironmentsPolicy },
   maintenance: { file: 'maintenance.yaml', schema: MaintenancePolicy },
+  postgresql: { file: 'postgresql.yaml', schema: PostgresqlPolicy },
 } as const;
 
 export type PolicyName = keyof typeof POLICY_FILES;

@@ -8,3 +8,4 @@ export * from './schema.ts';
 export * from './store.ts';
 export * from './terminal.ts';
 export * from './backup-event.ts';
+export * from './settings.ts';

@@ -4,6 +4,8 @@ import { RollbacksData } from '../change/rollbacks/index.ts';
 import { BACKUP_REPORT_DATA } from '../protection/backup/index.ts';
 import { PITR_REPORT_DATA } from '../protection/pitr/index.ts';
 import { ExecutionData, GateData, EVIDENCE_REPORT_DATA } from '../evidence/index.ts';
+import { MAINTENANCE_REPORT_DATA } from '../operations/maintenance/index.ts';
+import { SETTINGS_REPORT_DATA } from '../operations/settings/index.ts';
 
 /** Step name → schema of its `data`, for validation on read. */
 export const REPORT_DATA = {
@@ -16,6 +18,8 @@ export const REPORT_DATA = {
   deploy: ExecutionData,
   rollback: ExecutionData,
   ...EVIDENCE_REPORT_DATA,
+  ...MAINTENANCE_REPORT_DATA,
+  ...SETTINGS_REPORT_DATA,
 } as const;
 
 /** The report files `dbops report` knows, in command order: every report whose data has a schema above (a test keeps every command's report among them). */

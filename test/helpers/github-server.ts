@@ -92,7 +92,8 @@ export interface GitHubServer {
   setEnvironment(name: string, settings: EnvironmentFixture): void;
   /**
    * Appends a commit to the branch history (call oldest first). `GET …/commits?path=P&sha=S` lists, newest
-   * first, the commits touching P up to and including S (all of them when S is no known commit).
+   * first, the commits touching P up to and including S (all of them when S is no known commit), and with
+   * `since=T` only those dated T or later.
    */
   addCommit(commit: CommitFixture): void;
   /** A pull request with its reviews (replaces one with the same number). */
@@ -251,7 +252,12 @@ export async function startGitHubServer(owner = 'acme', repo = 'astro'): Promise
         const sha = url.searchParams.get('sha');
         const upTo = history.findIndex((c) => c.sha === sha);
         const reachable = upTo >= 0 ? history.slice(0, upTo + 1) : history;
-        const touching = reachable.filter((c) => path === null || c.paths.includes(path)).reverse();
+        // `since`: only commits whose date is at or after it, as GitHub filters.
+        const since = url.searchParams.get('since');
+        const touching = reachable
+          .filter((c) => path === null || c.paths.includes(path))
+          .filter((c) => since === null || Date.parse(c.date ?? MERGED_AT) >= Date.parse(since))
+          .reverse();
         return paginated(
           touching.map((c) => {
             const committer = c.committer === undefined ? c.author : c.committer;

@@ -297,3 +297,27 @@ describe('collectApprovalEvidence', () => {
     expect(server.requests).toHaveLength(0);
   });
 });
+
+describe('a file that lives on (policies/postgresql.yaml): only the commits since its previous applied change', () => {
+  const policy = [{ migration: 'server settings', path: 'policies/postgresql.yaml' }];
+  beforeEach(() => {
+    // olive wrote the file a year ago (applied since); nina changed it now.
+    server.addCommit({ sha: '1'.repeat(40), author: 'olive', paths: ['policies/postgresql.yaml'], date: '2025-11-01T09:00:00Z' });
+    server.addCommit({ sha: '2'.repeat(40), author: 'nina', paths: ['policies/postgresql.yaml'], date: '2026-12-01T09:00:00Z' });
+    server.addCommit({ sha: HEAD, author: 'zoe', paths: ['README.md'] });
+    server.setApprovals(4242, [{ user: 'olive', environments: ['production'] }]);
+  });
+
+  it('with since, an earlier author of the file may approve; the change is the later commits', async () => {
+    const e = await collectApprovalEvidence(query({ files: policy, since: '2026-01-15T00:00:00Z' }), actionsEnv(), log());
+    expect(e.provenance[0]!.commits.map((c) => c.author)).toEqual(['nina']);
+    expect(e.fourEyes).toMatchObject({ ok: true, counted: ['olive'] });
+  });
+
+  it('without since, every author of the file in its history is excluded', async () => {
+    const e = await collectApprovalEvidence(query({ files: policy }), actionsEnv(), log());
+    expect(e.provenance[0]!.commits.map((c) => c.author).sort()).toEqual(['nina', 'olive']);
+    expect(e.fourEyes.ok).toBe(false);
+    expect(e.fourEyes.refused.map((r) => `${r.user}: ${r.rule}`)).toContain('olive: committer');
+  });
+});

@@ -1,7 +1,16 @@
 // The maintenance planner on facts built by hand: each rule at its boundary, the index judged after VACUUM,
 // the leftovers of REINDEX CONCURRENTLY, the warnings, exclusions and the order of the plan.
 import { describe, expect, it } from 'vitest';
-import { planMaintenance, type IndexFacts, type MaintenanceFacts, type TableFacts } from '../../pipeline/operations/maintenance/index.ts';
+import {
+  maintenanceWindowOf,
+  planMaintenance,
+  stopReason,
+  windowStatus,
+  type IndexFacts,
+  type MaintenanceFacts,
+  type TableFacts,
+} from '../../pipeline/operations/maintenance/index.ts';
+import { EnvironmentsPolicy } from '../../pipeline/policy/environments.ts';
 import { MaintenancePolicy } from '../../pipeline/policy/maintenance.ts';
 
 const NOW = new Date('2026-12-07T12:00:00Z');
@@ -24,6 +33,7 @@ function table(over: Partial<TableFacts> = {}): TableFacts {
     totalBytes: 150 * MB,
     estimatedRows: 100_000,
     xidAge: 1000,
+    multixactAge: 5,
     exact: null,
     ...over,
   };
@@ -242,6 +252,17 @@ describe('planMaintenance: warnings', () => {
     expect(p.warnings[0]!.message).toContain('46.6 %');
   });
 
+  it('warns at exactly multixact_age_warning, also on excluded tables, after the xid warnings', () => {
+    expect(plan({ tables: [table({ multixactAge: 999_999_999 })] }).warnings).toEqual([]);
+    const p = plan(
+      { tables: [table({ multixactAge: 1_500_000_000, xidAge: 1_000_000_000 })] },
+      policy({ exclude_tables: ['t'], multixact_age_warning: 1_500_000_000 }),
+    );
+    expect(p.warnings.map((w) => w.kind)).toEqual(['xid-age', 'multixact-age']);
+    expect(p.warnings[1]).toMatchObject({ subject: 'public.t', measurement: { multixactAge: 1_500_000_000, threshold: 1_500_000_000 } });
+    expect(p.warnings[1]!.message).toContain('mxid_age(relminmxid) 1500000000 (≥ 1500000000), 69.8 % of the way to multixact wraparound');
+  });
+
   it('names a transaction open at least long_transaction by pid, user, application and age', () => {
     const x = (ageMs: number, pid: number) => ({
       pid,
@@ -340,5 +361,64 @@ describe('planMaintenance: --only', () => {
     expect(warnings('tables')).toEqual(['long-transaction pid 42', 'invalid-index public.c_half_built_idx']);
     expect(warnings('indexes')).toEqual(warnings('tables'));
     expect(warnings('all')).toEqual(warnings('tables'));
+  });
+});
+
+describe('maintain run limits: window and budget', () => {
+  const window = { environment: 'production', zone: 'Europe/Berlin', open: [{ days: ['sun' as const], from: '05:00', to: '12:00' }] };
+  const start = new Date('2026-12-06T05:00:00Z'); // Sunday 06:00 in Berlin
+
+  it('the window as judged at the start: open until when, or closed until when', () => {
+    expect(windowStatus(window, start)).toEqual({
+      environment: 'production',
+      zone: 'Europe/Berlin',
+      open: true,
+      window: 'sun 05:00–12:00 (Europe/Berlin)',
+      closesAt: '2026-12-06T11:00:00.000Z',
+      summary: 'the maintenance window of production is open (sun 05:00–12:00 (Europe/Berlin), closes Sun 2026-12-06 12:00 Europe/Berlin)',
+    });
+    // Tuesday 1 December 05:30 UTC, 06:30 in Berlin (a monthly run on a weekday): closed until Sunday.
+    expect(windowStatus(window, new Date('2026-12-01T05:30:00Z'))).toEqual({
+      environment: 'production',
+      zone: 'Europe/Berlin',
+      open: false,
+      nextOpen: '2026-12-06T04:00:00.000Z',
+      summary: 'the maintenance window of production is closed (it is Tue 2026-12-01 06:30 Europe/Berlin); it next opens Sun 2026-12-06 05:00 Europe/Berlin',
+    });
+  });
+
+  it('stops at the window’s end and once the budget is spent, the window named first', () => {
+    const limits = { window, closesAt: new Date('2026-12-06T11:00:00Z'), budget: '3h', budgetMs: 3 * 3_600_000, startedAt: start };
+    expect(stopReason(limits, new Date('2026-12-06T07:59:59Z'))).toBeUndefined();
+    expect(stopReason(limits, new Date('2026-12-06T08:00:00Z'))).toBe('the budget of 3h is spent (the run started Sun 2026-12-06 05:00 UTC)');
+    expect(stopReason({ ...limits, budgetMs: 0 }, new Date('2026-12-06T10:59:00Z'))).toBeUndefined();
+    expect(stopReason(limits, new Date('2026-12-06T11:00:00Z'))).toBe('the maintenance window of production closed at Sun 2026-12-06 12:00 Europe/Berlin');
+    // No window: only the budget.
+    expect(stopReason({ budget: '0', budgetMs: 0, startedAt: start }, new Date('2027-01-01T00:00:00Z'))).toBeUndefined();
+  });
+
+  it('a window key that names no environment is a policy error naming the key and the likely one', () => {
+    const environments = EnvironmentsPolicy.parse({ version: 1, environments: { production: { database_url_env: 'P' }, staging: { database_url_env: 'S' } } });
+    const p = policy({ windows: { production: { zone: 'UTC', open: [{ days: ['sun'], from: '05:00', to: '09:00' }] } } });
+    expect(maintenanceWindowOf(p, environments, 'production')).toEqual({ environment: 'production', zone: 'UTC', open: p.windows['production']!.open });
+    expect(maintenanceWindowOf(p, environments, 'staging')).toBeUndefined();
+    expect(() => maintenanceWindowOf(policy({ windows: { prodution: {} } }), environments, 'staging')).toThrow(
+      'policies/maintenance.yaml: windows.prodution names no environment of policies/environments.yaml (it defines "production", "staging"). Did you mean "production"?',
+    );
+  });
+
+  it('the policy keys: windows reuse the environments’ schema; budget, throttle and create_pgstattuple have defaults', () => {
+    expect(policy()).toMatchObject({
+      windows: {},
+      budget: '3h',
+      throttle: { cost_delay: 2, cost_limit: 200 },
+      create_pgstattuple: false,
+      multixact_age_warning: 1_000_000_000,
+    });
+    expect(policy({ windows: { production: {} } }).windows['production']).toEqual({ zone: 'UTC', open: [] });
+    expect(() => policy({ windows: { production: { zone: 'Mars/Olympus' } } })).toThrow(/IANA time zone/);
+    // outside_window belongs to deploys' change windows only.
+    expect(() => policy({ windows: { production: { outside_window: { allowed: true } } } })).toThrow();
+    expect(() => policy({ throttle: { cost_delay: 101 } })).toThrow();
   });
 });

@@ -77,6 +77,61 @@ describe('isOpen', () => {
   });
 });
 
+describe('isOpen: closesAt', () => {
+  const iso = (d: Date | undefined) => d?.toISOString();
+
+  it('an open window says when it closes; a closed one has no closesAt, no windows never close', () => {
+    const business = berlin([{ days: ['mon', 'tue', 'wed', 'thu'], from: '09:00', to: '16:00' }]);
+    // Monday 9 November 2026 10:00 CET: closes 16:00 CET = 15:00Z.
+    expect(iso(isOpen(business, at('2026-11-09T09:00:00Z')).closesAt)).toBe('2026-11-09T15:00:00.000Z');
+    // One minute before the end, still the same instant.
+    expect(iso(isOpen(business, at('2026-11-09T14:59:00Z')).closesAt)).toBe('2026-11-09T15:00:00.000Z');
+    expect(isOpen(business, at('2026-11-09T15:00:00Z'))).not.toHaveProperty('closesAt');
+    expect(isOpen(berlin([]), at('2026-11-09T15:00:00Z')).closesAt).toBeUndefined();
+  });
+
+  it('a window past midnight closes the next morning in its evening part, this morning in its morning part', () => {
+    const late = berlin([{ days: ['fri'], from: '22:00', to: '02:00' }]);
+    // Friday 6 November 23:00 CET and Saturday 00:30 CET: both close Saturday 02:00 CET = 01:00Z.
+    expect(iso(isOpen(late, at('2026-11-06T22:00:00Z')).closesAt)).toBe('2026-11-07T01:00:00.000Z');
+    expect(iso(isOpen(late, at('2026-11-06T23:30:00Z')).closesAt)).toBe('2026-11-07T01:00:00.000Z');
+    // 24:00 closes at the next midnight.
+    const evening = berlin([{ days: ['wed'], from: '20:00', to: '24:00' }]);
+    expect(iso(isOpen(evening, at('2026-11-04T20:00:00Z')).closesAt)).toBe('2026-11-04T23:00:00.000Z');
+  });
+
+  it('adjacent and overlapping windows close at the end of the whole open stretch', () => {
+    const stretch = berlin([
+      { days: ['sat'], from: '20:00', to: '24:00' },
+      { days: ['sun'], from: '00:00', to: '06:00' },
+      { days: ['sun'], from: '05:00', to: '08:00' },
+    ]);
+    // Saturday 7 November 21:00 CET: open until Sunday 08:00 CET = 07:00Z.
+    expect(iso(isOpen(stretch, at('2026-11-07T20:00:00Z')).closesAt)).toBe('2026-11-08T07:00:00.000Z');
+    // Open around the clock: never closes.
+    const always = berlin([{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], from: '00:00', to: '24:00' }]);
+    expect(isOpen(always, at('2026-11-07T20:00:00Z'))).toMatchObject({ open: true });
+    expect(isOpen(always, at('2026-11-07T20:00:00Z')).closesAt).toBeUndefined();
+  });
+
+  it('across the DST switches: real hours, not wall hours', () => {
+    // Sunday 29 March 2026, 01:00–05:00 local: the window opens in CET and closes in CEST, 3 real hours later.
+    const spring = berlin([{ days: ['sun'], from: '01:00', to: '05:00' }]);
+    expect(iso(isOpen(spring, at('2026-03-29T00:00:00Z')).closesAt)).toBe('2026-03-29T03:00:00.000Z');
+    // A window ending at 02:30, which does not exist that day, closes when the gap ends (03:00 CEST = 01:00Z).
+    const gap = berlin([{ days: ['sun'], from: '01:00', to: '02:30' }]);
+    expect(iso(isOpen(gap, at('2026-03-29T00:30:00Z')).closesAt)).toBe('2026-03-29T01:00:00.000Z');
+    expect(isOpen(gap, at('2026-03-29T01:00:00Z')).open).toBe(false);
+    // Sunday 25 October 2026, 01:00–05:00 local: opens in CEST (23:00Z), closes in CET (04:00Z), 5 real hours.
+    const autumn = berlin([{ days: ['sun'], from: '01:00', to: '05:00' }]);
+    expect(iso(isOpen(autumn, at('2026-10-24T23:30:00Z')).closesAt)).toBe('2026-10-25T04:00:00.000Z');
+    // A window ending at the twice-happening 02:30 closes at its first occurrence (02:30 CEST = 00:30Z).
+    const twice = berlin([{ days: ['sun'], from: '01:00', to: '02:30' }]);
+    expect(iso(isOpen(twice, at('2026-10-25T00:00:00Z')).closesAt)).toBe('2026-10-25T00:30:00.000Z');
+    expect(isOpen(twice, at('2026-10-25T00:30:00Z')).open).toBe(false);
+  });
+});
+
 describe('wall time', () => {
   it('reads weekday, date and minutes in the zone', () => {
     expect(wallTime('Europe/Berlin', at('2026-03-29T01:30:00Z'))).toEqual({ date: '2026-03-29', weekday: 'sun', minutes: 3 * 60 + 30 });

@@ -8,6 +8,8 @@ import { parse } from 'yaml';
 import { Cron } from 'croner';
 import { loadSpecs } from '../../pipeline/cli/registry.ts';
 import { BackupsPolicy, PitrPolicy } from '../../pipeline/policy/backups.ts';
+import { MaintenancePolicy } from '../../pipeline/policy/maintenance.ts';
+import { isOpen } from '../../pipeline/core/window.ts';
 import { ROOT } from '../helpers/cli.ts';
 
 const commands = await loadSpecs();
@@ -902,16 +904,17 @@ describe('maintenance.yml', () => {
     for (const scope of ['tables', 'indexes', 'all']) expect(scopeOf(onDispatch({ scope }))).toBe(scope);
   });
 
-  it('runs `maintain run --only <scope>` (all: without --only), the scope through env', () => {
+  it('runs `maintain run --environment production --only <scope>` (all: without --only), the scope through env', () => {
     const step = stepOf(job, /dbops maintain run/)!;
-    expect(invocationsOf(job)).toEqual(['maintain run', 'maintain run --only "$SCOPE"']);
+    expect(invocationsOf(job)).toEqual(['maintain run --environment production', 'maintain run --environment production --only "$SCOPE"']);
     expect(inlineUntrusted(step.run!)).toEqual([]);
     const dir = mkdtempSync(join(tmpdir(), 'dbops-maintenance-yml-'));
     try {
+      const prod = ['dbops', 'maintain', 'run', '--environment', 'production'];
       for (const [scope, argv] of [
-        ['tables', ['dbops', 'maintain', 'run', '--only', 'tables']],
-        ['indexes', ['dbops', 'maintain', 'run', '--only', 'indexes']],
-        ['all', ['dbops', 'maintain', 'run']],
+        ['tables', [...prod, '--only', 'tables']],
+        ['indexes', [...prod, '--only', 'indexes']],
+        ['all', prod],
       ] as const)
         expect(argvOf(step.run!, { SCOPE: scope }, dir), scope).toEqual(argv);
     } finally {
@@ -927,8 +930,65 @@ describe('maintenance.yml', () => {
     expect(job.permissions).toEqual({ contents: 'read' });
     for (const s of job.steps) {
       expect(s.run ?? '', s.name).not.toMatch(/secrets\./);
-      expect(secretsOf(s), s.name).toEqual(s.name === 'maintain' ? ['DATABASE_URL=PRODUCTION_DATABASE_URL'] : []);
+      expect(secretsOf(s), s.name).toEqual(s.name === 'maintain' ? ['PRODUCTION_DATABASE_URL=PRODUCTION_DATABASE_URL'] : []);
     }
+    // The variable `--environment production` reads is the one environments.yaml names.
+    expect(environmentsPolicy.environments['production']!.database_url_env).toBe('PRODUCTION_DATABASE_URL');
     expect(JSON.stringify(job.env)).not.toMatch(/secrets\./);
+  });
+
+  it("every scheduled run starts inside production's maintenance window, in winter and in summer time", () => {
+    const policy = MaintenancePolicy.parse(parse(readFileSync(join(ROOT, 'policies/maintenance.yaml'), 'utf8')));
+    const windows = policy.windows['production']!;
+    expect(windows.open.length).toBeGreaterThan(0);
+    // Every firing of both schedules in 2027 (the monthly one falls on every weekday in turn), and a few
+    // minutes later (a schedule starts late, never early): the run is not refused.
+    let fired = 0;
+    for (const s of w.on.schedule) {
+      const cron = new Cron(s.cron, { timezone: 'UTC', paused: true });
+      for (let at = cron.nextRun(new Date('2027-01-01T00:00:00Z')); at && at < new Date('2028-01-01T00:00:00Z'); at = cron.nextRun(at)) {
+        fired++;
+        for (const lateMin of [0, 30])
+          expect(isOpen(windows, new Date(at.getTime() + lateMin * 60_000)).open, `${s.cron} at ${at.toISOString()} + ${lateMin} min`).toBe(true);
+      }
+    }
+    expect(fired).toBe(52 + 12);
+  });
+
+  it('uploads reports/ (maintain-run.json) after every run, failed or refused ones too', () => {
+    const upload = stepOf(job, /^actions\/upload-artifact/);
+    expect(upload?.uses).toBe('actions/upload-artifact@v4');
+    expect(upload?.if).toBe('always()');
+    expect(upload?.with).toMatchObject({ path: 'reports/', 'retention-days': 90 });
+    expect(indexOf(job, /^actions\/upload-artifact/)).toBeGreaterThan(indexOf(job, /dbops maintain run/));
+  });
+});
+
+describe('settings.yml', () => {
+  const w = load('settings.yml') as ScheduledWorkflow;
+  const job = w.jobs['check'] as FullJob;
+
+  it('checks the production settings every Monday morning, in UTC, and can be started by hand', () => {
+    expect(w.on.schedule.map((s) => s.cron)).toEqual(['0 6 * * 1']);
+    expect(cronFires('0 6 * * 1', new Date('2026-12-07T06:00:00Z'))).toBe(true);
+    expect(cronFires('0 6 * * 1', new Date('2026-12-06T06:00:00Z'))).toBe(false);
+    expect(triggers(w)).toContain('workflow_dispatch');
+  });
+
+  it('runs the read-only `settings check --environment production`, never apply, and keeps its report', () => {
+    expect(invocationsOf(job)).toEqual(['settings check --environment production']);
+    const report = commands.find((c) => c.path.join(' ') === 'settings check')!.report;
+    const upload = stepOf(job, /actions\/upload-artifact/)!;
+    expect(upload.if).toBe('always()');
+    expect(upload.with?.['path']).toBe(`reports/${report}.json`);
+  });
+
+  it('hands the production URL to the check step alone, on the backup server, reading contents only', () => {
+    expect(job['runs-on']).toEqual(['self-hosted', 'backup-server']);
+    expect(environmentOf(job)).toBe('backups');
+    expect(w.permissions).toEqual({});
+    expect(job.permissions).toEqual({ contents: 'read' });
+    for (const s of job.steps) expect(secretsOf(s), s.name).toEqual(s.name === 'settings check' ? ['PRODUCTION_DATABASE_URL=PRODUCTION_DATABASE_URL'] : []);
+    expect(environmentsPolicy.environments['production']!.database_url_env).toBe('PRODUCTION_DATABASE_URL');
   });
 });

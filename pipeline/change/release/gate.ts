@@ -15,7 +15,7 @@ import {
   pendingMigrations,
   rollbackSet,
 } from '../migrations/index.ts';
-import { approvalCheck } from './checks/approval.ts';
+import { approvalCheck, changeFiles } from './checks/approval.ts';
 import { backupCheck } from './checks/backup.ts';
 import { stagingCheck } from './checks/staging.ts';
 import { cleanStateCheck, interruptedCheck } from './checks/state.ts';
@@ -121,6 +121,63 @@ export function gateRequest(environment: Environment, action: GateRequest['actio
 }
 
 /**
+ * The change-window check of a production change (a deploy, a rollback, a settings change): passes inside a
+ * window; while every window is closed, --outside-window waives it for extra approvals when the policy allows.
+ * `verb` starts the hints (`Deploy`, `Apply the settings`).
+ */
+export function windowCheck(
+  environment: Environment,
+  now: Date,
+  outsideWindowReason: string | undefined,
+  verb: string,
+): { check: GateCheck; outsideWindow: GateData['outsideWindow']; extraApprovals: number } {
+  const windows = environment.policy.windows;
+  const state = isOpen(windows, now);
+  const schedule = windows.open.map((w) => describeWindow(w, windows.zone)).join('; ');
+  if (state.open) return { check: gateCheck('window', 'pass', `open: ${state.window}`), outsideWindow: null, extraApprovals: 0 };
+  const local = `${localLabel(windows.zone, now)} in ${windows.zone}`;
+  const next = state.nextOpen ? `${localLabel(windows.zone, state.nextOpen)} (${state.nextOpen.toISOString()})` : 'never (no window ever opens)';
+  const allowed = windows.outside_window.allowed;
+  if (outsideWindowReason !== undefined && allowed) {
+    const extraApprovals = windows.outside_window.extra_approvals;
+    return {
+      check: gateCheck(
+        'window',
+        'waived',
+        `closed (${local}); --outside-window: ${outsideWindowReason}${extraApprovals ? ` (+${extraApprovals} ${noun(extraApprovals, 'approval')} required)` : ''}`,
+      ),
+      outsideWindow: { reason: outsideWindowReason, window: `closed at ${local}; windows: ${schedule}; next opens ${next}` },
+      extraApprovals,
+    };
+  }
+  if (outsideWindowReason !== undefined)
+    return {
+      check: gateCheck('window', 'fail', `closed (${local})`, [
+        {
+          rule: 'window/outside-not-allowed',
+          message: `Every change window of ${environment.name} is closed (it is ${local}), and its policy does not allow --outside-window (windows.outside_window.allowed: false). Windows: ${schedule}.`,
+          hint: `Wait for the next window: ${next}.`,
+        },
+      ]),
+      outsideWindow: null,
+      extraApprovals: 0,
+    };
+  return {
+    check: gateCheck('window', 'fail', `closed (${local})`, [
+      {
+        rule: 'window/closed',
+        message: `Every change window of ${environment.name} is closed: it is ${local}; the next window opens ${next}. Windows: ${schedule}.`,
+        hint: allowed
+          ? `${verb} then, or pass --outside-window "<reason>"${windows.outside_window.extra_approvals ? ` (needs ${windows.outside_window.extra_approvals} more ${noun(windows.outside_window.extra_approvals, 'approval')})` : ''}.`
+          : `${verb} then; the policy does not allow changes outside a window.`,
+      },
+    ]),
+    outsideWindow: null,
+    extraApprovals: 0,
+  };
+}
+
+/**
  * Runs every check and returns them all (never stops at the first refusal): backup, approval and
  * four-eyes, staging-first, clean state, lint and pairing of the change, rehearsal, change window, and an
  * interrupted earlier deploy. `session` is open on the environment's database. Throws only when the
@@ -162,54 +219,11 @@ export async function evaluateGate(request: GateRequest, policies: ReleasePolici
   const backup = await backupCheck(scope);
   checks.push(backup.check);
 
-  // ---- change window (its outcome decides how many approvals are needed) ---------------------------
-  const windows = environment.policy.windows;
-  const state = isOpen(windows, now);
-  let outsideWindow: GateData['outsideWindow'] = null;
-  let extraApprovals = 0;
-  const schedule = windows.open.map((w) => describeWindow(w, windows.zone)).join('; ');
-  if (state.open) {
-    checks.push(gateCheck('window', 'pass', `open: ${state.window}`));
-  } else {
-    const local = `${localLabel(windows.zone, now)} in ${windows.zone}`;
-    const next = state.nextOpen ? `${localLabel(windows.zone, state.nextOpen)} (${state.nextOpen.toISOString()})` : 'never (no window ever opens)';
-    const allowed = windows.outside_window.allowed;
-    if (request.outsideWindow !== undefined && allowed) {
-      outsideWindow = { reason: request.outsideWindow, window: `closed at ${local}; windows: ${schedule}; next opens ${next}` };
-      extraApprovals = windows.outside_window.extra_approvals;
-      checks.push(
-        gateCheck(
-          'window',
-          'waived',
-          `closed (${local}); --outside-window: ${request.outsideWindow}${extraApprovals ? ` (+${extraApprovals} ${noun(extraApprovals, 'approval')} required)` : ''}`,
-        ),
-      );
-    } else if (request.outsideWindow !== undefined) {
-      checks.push(
-        gateCheck('window', 'fail', `closed (${local})`, [
-          {
-            rule: 'window/outside-not-allowed',
-            message: `Every change window of ${environment.name} is closed (it is ${local}), and its policy does not allow --outside-window (windows.outside_window.allowed: false). Windows: ${schedule}.`,
-            hint: `Wait for the next window: ${next}.`,
-          },
-        ]),
-      );
-    } else {
-      checks.push(
-        gateCheck('window', 'fail', `closed (${local})`, [
-          {
-            rule: 'window/closed',
-            message: `Every change window of ${environment.name} is closed: it is ${local}; the next window opens ${next}. Windows: ${schedule}.`,
-            hint: allowed
-              ? `Deploy then, or pass --outside-window "<reason>"${windows.outside_window.extra_approvals ? ` (needs ${windows.outside_window.extra_approvals} more ${noun(windows.outside_window.extra_approvals, 'approval')})` : ''}.`
-              : `Deploy then; the policy does not allow deploys outside a window.`,
-          },
-        ]),
-      );
-    }
-  }
+  // The change window's outcome decides how many approvals are needed.
+  const { check: windowResult, outsideWindow, extraApprovals } = windowCheck(environment, now, request.outsideWindow, 'Deploy');
+  checks.push(windowResult);
 
-  const approval = await approvalCheck(scope, extraApprovals);
+  const approval = await approvalCheck({ ...scope, breakGlass: request.breakGlass, files: () => changeFiles(scope) }, extraApprovals);
   checks.push(approval.check);
   const staging = await stagingCheck(scope);
   checks.push(staging.check);

@@ -20,6 +20,11 @@ export interface ApprovalFactsQuery {
   environment: string;
   /** Repository paths (relative to the repository root) of the change's migration and rollback files. */
   files: Array<{ migration: string; path: string }>;
+  /**
+   * Only commits after this instant (ISO 8601) belong to the change: a file that lives on (policies/postgresql.yaml)
+   * was changed by many people over the years, and only those since its last applied change wrote this one.
+   */
+  since?: string | undefined;
 }
 
 /** What GitHub says about a run: who approved, and who wrote, committed and reviewed the files. */
@@ -223,7 +228,10 @@ export async function readApprovalFacts(
   const commitsByPath = new Map<string, CommitJson[]>();
   // Four at a time: a change of 40 migrations is 80 files, and GitHub's secondary rate limit dislikes bursts.
   await mapLimit(paths, 4, async (path) => {
-    commitsByPath.set(path, await api.all<CommitJson>('GET /repos/{owner}/{repo}/commits', { path, sha: run.sha }, 'contents: read'));
+    commitsByPath.set(
+      path,
+      await api.all<CommitJson>('GET /repos/{owner}/{repo}/commits', { path, sha: run.sha, ...(query.since ? { since: query.since } : {}) }, 'contents: read'),
+    );
   });
 
   const commits = new Map([...commitsByPath.values()].flat().map((c) => [c.sha, c]));

@@ -41,6 +41,8 @@ export interface TableFacts {
   estimatedRows: number | null;
   /** age(relfrozenxid), the larger of the table's and its TOAST table's. */
   xidAge: number;
+  /** mxid_age(relminmxid), the larger of the table's and its TOAST table's: multixacts wrap around as xids do. */
+  multixactAge: number;
   /** pgstattuple_approx, when installed and the table could be read. */
   exact: { liveTuples: number; deadTuples: number; deadBytes: number; freeBytes: number; scannedPercent: number } | null;
 }
@@ -78,7 +80,8 @@ SELECT s.schemaname AS schema, s.relname AS name, s.n_live_tup::float8 AS live, 
        s.last_vacuum, s.last_autovacuum, s.last_analyze, s.last_autoanalyze,
        pg_relation_size(c.oid)::float8 AS heap_bytes, pg_total_relation_size(c.oid)::float8 AS total_bytes,
        nullif(c.reltuples, -1)::float8 AS estimated_rows,
-       greatest(age(c.relfrozenxid), coalesce(age(t.relfrozenxid), 0))::float8 AS xid_age, c.oid::int8 AS oid
+       greatest(age(c.relfrozenxid), coalesce(age(t.relfrozenxid), 0))::float8 AS xid_age,
+       greatest(mxid_age(c.relminmxid), coalesce(mxid_age(t.relminmxid), 0))::float8 AS multixact_age, c.oid::int8 AS oid
   FROM pg_stat_user_tables s
   JOIN pg_class c ON c.oid = s.relid
   LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
@@ -184,6 +187,7 @@ export async function measureMaintenance(client: Client, options: { measureIndex
       totalBytes: r['total_bytes'],
       estimatedRows: r['estimated_rows'],
       xidAge: r['xid_age'],
+      multixactAge: r['multixact_age'],
       exact,
     });
   }

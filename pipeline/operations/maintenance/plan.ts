@@ -48,7 +48,7 @@ export interface MaintenanceAction {
   sql: string;
 }
 
-export type WarningKind = 'xid-age' | 'long-transaction' | 'invalid-index' | 'build-in-progress' | 'unmeasured-index';
+export type WarningKind = 'xid-age' | 'multixact-age' | 'long-transaction' | 'invalid-index' | 'build-in-progress' | 'unmeasured-index';
 
 export interface MaintenanceWarning {
   kind: WarningKind;
@@ -310,7 +310,14 @@ function indexFindings(
   };
 }
 
-const WARNING_ORDER: Record<WarningKind, number> = { 'xid-age': 0, 'long-transaction': 1, 'invalid-index': 2, 'build-in-progress': 3, 'unmeasured-index': 4 };
+const WARNING_ORDER: Record<WarningKind, number> = {
+  'xid-age': 0,
+  'multixact-age': 1,
+  'long-transaction': 2,
+  'invalid-index': 3,
+  'build-in-progress': 4,
+  'unmeasured-index': 5,
+};
 
 /**
  * What maintenance the database needs now, by the policy; `now` is the clock ages are judged at (the server's).
@@ -329,13 +336,22 @@ export function planMaintenance(facts: MaintenanceFacts, policy: MaintenancePoli
   const byName = new Map(facts.tables.map((t) => [qualified(t.schema, t.name), t]));
 
   for (const t of facts.tables) {
-    // Wraparound is warned about even on an excluded table: excluding it from maintenance does not make it safe.
+    // Wraparound (of xids and of multixacts) is warned about even on an excluded table: excluding it from
+    // maintenance does not make it safe.
     if (t.xidAge >= policy.xid_age_warning) {
       warnings.push({
         kind: 'xid-age',
         subject: qualified(t.schema, t.name),
         message: `${qualified(t.schema, t.name)} has age(relfrozenxid) ${t.xidAge} (≥ ${policy.xid_age_warning}), ${pct(t.xidAge / 2 ** 31)} of the way to wraparound: autovacuum is not freezing it; VACUUM (FREEZE) it`,
         measurement: { xidAge: t.xidAge, threshold: policy.xid_age_warning },
+      });
+    }
+    if (t.multixactAge >= policy.multixact_age_warning) {
+      warnings.push({
+        kind: 'multixact-age',
+        subject: qualified(t.schema, t.name),
+        message: `${qualified(t.schema, t.name)} has mxid_age(relminmxid) ${t.multixactAge} (≥ ${policy.multixact_age_warning}), ${pct(t.multixactAge / 2 ** 31)} of the way to multixact wraparound: autovacuum is not freezing its row locks; VACUUM (FREEZE) it`,
+        measurement: { multixactAge: t.multixactAge, threshold: policy.multixact_age_warning },
       });
     }
     if (isExcluded(t.schema, t.name)) {

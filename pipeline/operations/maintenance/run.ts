@@ -1,5 +1,5 @@
 import { parseDuration, sleep } from '../../core/duration.ts';
-import { RefusedError } from '../../core/errors.ts';
+import { EnvError, RefusedError } from '../../core/errors.ts';
 import { formatBytes, formatMs, names } from '../../core/format.ts';
 import type { Runtime } from '../../core/runtime.ts';
 import { isPgError, withClient, type Client } from '../../infra/db/client.ts';
@@ -7,6 +7,7 @@ import { acquireOperationLock } from '../../infra/db/locks.ts';
 import { quoteIdent, type DbTarget } from '../../infra/db/url.ts';
 import type { MaintenancePolicy } from '../../policy/maintenance.ts';
 import { openTransactions, type MaintenanceFacts } from './facts.ts';
+import { stopReason, windowStatus, type MaintenanceWindow, type RunLimits, type WindowStatus } from './limits.ts';
 import { SCOPE_KINDS, type ActionKind, type MaintenanceAction, type MaintenancePlan, type MaintenanceScope } from './plan.ts';
 import { surveyMaintenance } from './survey.ts';
 
@@ -46,6 +47,32 @@ export interface MaintenanceRun {
   reclaimedBytes: number;
   counts: Record<OutcomeStatus, number>;
   durationMs: number;
+  /** The environment's maintenance window as judged when the run started (absent: no window applies). */
+  window?: WindowStatus;
+  /** The time budget (`budget` of the policy, `0` = none), counted from when the maintenance lock was taken. */
+  budget: { limit: string; startedAt: string | null };
+  /** Why actions were skipped before their turn (window closed, budget spent), when and how many. */
+  stopped?: { reason: string; at: string; skipped: number };
+  /**
+   * The cost-based throttling of VACUUM and ANALYZE: as the policy asks, and as the run's own session reports
+   * it back (`current_setting`, i.e. SHOW) after the SET, so what the server used is on record. Null on --dry-run.
+   */
+  throttle: { costDelayMs: number; costLimit: number; effective: { vacuumCostDelay: string; vacuumCostLimit: string } } | null;
+  /**
+   * pgstattuple in this database: installed before the run, `created` by it (create_pgstattuple), `would-create`
+   * (--dry-run with create_pgstattuple), or absent (the index bloat was estimated).
+   */
+  pgstattuple: 'installed' | 'created' | 'would-create' | 'absent';
+}
+
+/** What bounds a run besides the plan: the environment's window, and the clock (injectable for tests). */
+export interface RunOptions {
+  dryRun: boolean;
+  scope?: MaintenanceScope;
+  /** `--environment NAME` with a window in policies/maintenance.yaml. */
+  window?: MaintenanceWindow;
+  /** The clock windows and the budget are judged on (default: this machine's). */
+  now?: () => Date;
 }
 
 export const RUN_APPLICATION_NAME = 'dbops maintain run';
@@ -170,6 +197,37 @@ async function concurrentLeftovers(c: Client, r: { schema: string; name: string 
   return rows;
 }
 
+/**
+ * create_pgstattuple: installs pgstattuple before the survey, so the run decides on exact measures. Only the
+ * applier does this (`maintain plan` and --dry-run never change the database). pgstattuple is not a trusted
+ * extension: a role that may not create it is refused before anything else has run.
+ */
+async function ensurePgstattuple(c: Client, policy: MaintenancePolicy, rt: Runtime): Promise<'installed' | 'created' | 'absent'> {
+  const { rows } = await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'pgstattuple'`);
+  if (rows[0]!.n > 0) return 'installed';
+  if (!policy.create_pgstattuple) return 'absent';
+  rt.progress('pgstattuple is not installed and create_pgstattuple is true: CREATE EXTENSION IF NOT EXISTS pgstattuple …');
+  try {
+    await c.query('CREATE EXTENSION IF NOT EXISTS pgstattuple');
+  } catch (e) {
+    const hint =
+      'Create it once as a superuser (CREATE EXTENSION pgstattuple;), or set create_pgstattuple: false in policies/maintenance.yaml to run on the btree estimate.';
+    if (isPgError(e) && e.code === '42501')
+      throw new RefusedError(
+        `maintain run: create_pgstattuple is true, but the connected role may not create the pgstattuple extension (${message(e)}). Nothing was run.`,
+        {
+          hint,
+          cause: e,
+        },
+      );
+    throw new EnvError(`maintain run: CREATE EXTENSION pgstattuple failed: ${message(e)}. Nothing was run.`, {
+      hint: `The server needs PostgreSQL's contrib modules (Debian/Ubuntu: the postgresql-<major> package ships them). ${hint}`,
+      cause: e,
+    });
+  }
+  return 'created';
+}
+
 /** The oldest transaction open at least the policy's long_transaction, judged at the server's clock. */
 async function blockingTransaction(c: Client, policy: MaintenancePolicy): Promise<string | undefined> {
   const longMs = parseDuration(policy.long_transaction) ?? 0;
@@ -276,19 +334,22 @@ async function runDrop(c: Client, a: MaintenanceAction, r: { schema: string; nam
 }
 
 /**
- * `maintain run`: takes the maintenance lock (waiting for deploys and backups up to operation_wait), measures and
- * plans under it, refuses when the role may not maintain a planned relation, then runs VACUUM / ANALYZE per table,
- * re-measures and rebuilds the indexes still over the threshold, and drops the invalid leftovers; each proven.
- * `dryRun`: the plan only, no lock and no statement; `scope`: only the table or the index actions (plan.ts).
+ * `maintain run`: refuses while the environment's window is closed; takes the maintenance lock (waiting for
+ * deploys and backups up to operation_wait), creates pgstattuple when the policy asks, measures and plans under
+ * the lock, refuses when the role may not maintain a planned relation, throttles the session, then runs VACUUM /
+ * ANALYZE per table, re-measures and rebuilds the indexes still over the threshold, and drops the invalid
+ * leftovers; each proven. Before each action the window and the budget are judged again (limits.ts): once one
+ * says stop, the remaining actions are skipped with its reason. `dryRun`: the plan only, no lock, no statement.
  */
-export async function runMaintenance(
-  target: DbTarget,
-  policy: MaintenancePolicy,
-  rt: Runtime,
-  options: { dryRun: boolean; scope?: MaintenanceScope },
-): Promise<MaintenanceRun> {
+export async function runMaintenance(target: DbTarget, policy: MaintenancePolicy, rt: Runtime, options: RunOptions): Promise<MaintenanceRun> {
   const scope = options.scope ?? 'all';
+  const now = options.now ?? (() => new Date());
   const started = performance.now();
+  const window = options.window ? windowStatus(options.window, now()) : undefined;
+  let budgetStart: Date | null = null;
+  let stopped: { reason: string; at: string; skipped: number } | undefined;
+  let throttle: MaintenanceRun['throttle'] = null;
+  let pgstattuple: MaintenanceRun['pgstattuple'] = 'absent';
   const finish = (plan: MaintenancePlan, outcomes: ActionOutcome[]): MaintenanceRun => ({
     database: plan.database,
     dryRun: options.dryRun,
@@ -301,8 +362,23 @@ export async function runMaintenance(
       failed: outcomes.filter((o) => o.status === 'failed').length,
     },
     durationMs: Math.round(performance.now() - started),
+    ...(window ? { window } : {}),
+    budget: { limit: policy.budget, startedAt: budgetStart?.toISOString() ?? null },
+    ...(stopped ? { stopped } : {}),
+    throttle,
+    pgstattuple,
   });
-  if (options.dryRun) return finish((await surveyMaintenance(target, policy, rt, scope)).plan, []);
+  if (options.dryRun) {
+    const { plan } = await surveyMaintenance(target, policy, rt, scope);
+    pgstattuple = plan.pgstattuple ? 'installed' : policy.create_pgstattuple ? 'would-create' : 'absent';
+    return finish(plan, []);
+  }
+  // A closed window refuses before the first connection: a scheduled run that started late (queued behind a
+  // backup) must not touch production outside its window, and must not pass silently either (exit 1).
+  if (window && !window.open)
+    throw new RefusedError(`maintain run: ${window.summary}. Nothing was run.`, {
+      hint: `Run it inside the window (policies/maintenance.yaml windows.${window.environment}), or see what it would do with --dry-run.`,
+    });
 
   return withClient(target, { log: rt.log, applicationName: RUN_APPLICATION_NAME }, async (c) => {
     // The maintenance mode of the lock protocol (infra/db/locks.ts): exclusive against deploys and backups.
@@ -312,22 +388,59 @@ export async function runMaintenance(
       what: 'Maintenance',
       onWait: (holder) => rt.progress(`Waiting for ${holder} to finish (maintenance waits for deploys and backups, up to ${policy.operation_wait}) …`),
     });
+    // The budget bounds the work on the database, not the wait for deploys and backups (operation_wait does).
+    const startedAt = now();
+    budgetStart = startedAt;
+    const limits: RunLimits = {
+      ...(options.window ? { window: options.window } : {}),
+      ...(window?.closesAt ? { closesAt: new Date(window.closesAt) } : {}),
+      budget: policy.budget,
+      budgetMs: parseDuration(policy.budget) ?? 0,
+      startedAt,
+    };
+    pgstattuple = await ensurePgstattuple(c, policy, rt);
     const { facts, plan } = await surveyMaintenance(target, policy, rt, scope);
     const relations = plan.actions.map((a) => ({ ...relationOf(a, facts), kind: a.kind }));
     await checkOwnership(c, relations);
     await c.query(`SET lock_timeout = ${parseDuration(policy.lock_timeout) ?? 0}`);
+    // A manual VACUUM is unthrottled (vacuum_cost_delay 0) unlike autovacuum: on a busy database it would take
+    // the I/O the traffic needs. The session's settings are read back, so the report shows what the server uses.
+    const { cost_delay: costDelay, cost_limit: costLimit } = policy.throttle;
+    await c.query(`SET vacuum_cost_delay = ${costDelay}; SET vacuum_cost_limit = ${costLimit}`);
+    const shown = (
+      await c.query<{ delay: string; limit: string }>(`SELECT current_setting('vacuum_cost_delay') AS delay, current_setting('vacuum_cost_limit') AS limit`)
+    ).rows[0]!;
+    throttle = { costDelayMs: costDelay, costLimit, effective: { vacuumCostDelay: shown.delay, vacuumCostLimit: shown.limit } };
 
     const outcomes: ActionOutcome[] = [];
     const total = plan.actions.length;
     let n = 0;
+    /** Why the remaining actions may not start; once decided, it holds for the rest of the run. */
+    const limitReached = (remaining: number): string | undefined => {
+      if (stopped) return stopped.reason;
+      const at = now();
+      const reason = stopReason(limits, at);
+      if (reason) {
+        stopped = { reason, at: at.toISOString(), skipped: 0 };
+        rt.progress(`Stopping: ${reason}; the ${remaining} remaining action${remaining === 1 ? ' is' : 's are'} skipped.`);
+      }
+      return reason;
+    };
     const record = async (
       a: MaintenanceAction,
       body: () => Promise<Omit<ActionOutcome, 'kind' | 'target' | 'table' | 'sql' | 'durationMs'>>,
     ): Promise<void> => {
       n++;
       const head = { kind: a.kind, target: a.target, table: a.table, sql: a.sql };
+      const skip = { before: {}, after: {}, reclaimedBytes: 0, attempts: 0, durationMs: 0 };
       if (rt.signal.aborted) {
-        outcomes.push({ ...head, status: 'skipped', detail: 'cancelled before it ran', before: {}, after: {}, reclaimedBytes: 0, attempts: 0, durationMs: 0 });
+        outcomes.push({ ...head, status: 'skipped', detail: 'cancelled before it ran', ...skip });
+        return;
+      }
+      const limit = limitReached(total - n + 1);
+      if (limit) {
+        stopped!.skipped++;
+        outcomes.push({ ...head, status: 'skipped', detail: `not started: ${limit}`, ...skip });
         return;
       }
       rt.progress(`[${n}/${total}] ${a.sql} …`);
@@ -342,13 +455,16 @@ export async function runMaintenance(
 
     const rebuilds = byKind('reindex');
     if (rebuilds.length > 0) {
-      // Judged again now that VACUUM has removed the dead rows' entries: only what is still over the threshold is rebuilt.
-      rt.progress(`Measuring the ${rebuilds.length} index${rebuilds.length === 1 ? '' : 'es'} planned for REINDEX again after VACUUM …`);
-      const again = await surveyMaintenance(target, policy, rt, scope);
-      const still = new Map(again.plan.actions.filter((a) => a.kind === 'reindex').map((a) => [a.target, a]));
+      // Judged again now that VACUUM has removed the dead rows' entries: only what is still over the threshold is
+      // rebuilt. Past the window or the budget there is nothing to judge: `record` skips each rebuild.
+      let again: Awaited<ReturnType<typeof surveyMaintenance>> | undefined;
+      if (limitReached(total - n) === undefined) {
+        rt.progress(`Measuring the ${rebuilds.length} index${rebuilds.length === 1 ? '' : 'es'} planned for REINDEX again after VACUUM …`);
+        again = await surveyMaintenance(target, policy, rt, scope);
+      }
+      const still = new Map(again?.plan.actions.filter((a) => a.kind === 'reindex').map((a) => [a.target, a]));
       for (const a of rebuilds) {
-        const now = still.get(a.target);
-        if (!now) {
+        if (again && !still.has(a.target)) {
           const i = again.facts.indexes.find((x) => `${x.schema}.${x.name}` === a.target);
           await record(a, async () => ({
             status: 'skipped',

@@ -1,14 +1,14 @@
-import { chown, mkdir, readFile, stat } from 'node:fs/promises';
+import { chown, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { sleep } from '../../core/duration.ts';
 import { ConfigError, EnvError } from '../../core/errors.ts';
-import { replaceFileIfChanged } from '../../core/fs.ts';
 import { redact } from '../../core/redact.ts';
 import type { Runtime } from '../../core/runtime.ts';
 import { withClient } from '../../infra/db/client.ts';
 import type { DbTarget } from '../../infra/db/url.ts';
 import { localDir } from '../../infra/pg/local.ts';
 import { restartServerIn } from '../../infra/pg/cluster.ts';
+import { ensureInclude, renderSettingsFile, writeServerFile } from '../../infra/pg/conf.ts';
 import { mustPgbackrest, renderConfig, writeConfig } from '../../infra/pgbackrest/pgbackrest.ts';
 import type { BackupsPolicy } from '../../policy/backups.ts';
 import { beat, CRON_JOB, ensureHeartbeatTable, scheduleHeartbeat } from './heartbeat.ts';
@@ -16,7 +16,7 @@ import {
   archiveSettings,
   archiveSettingsOf,
   databaseHostConfigOf,
-  INCLUDE_LINE,
+  INCLUDE_COMMENT,
   INCLUDE_NAME,
   includePath,
   pgbackrestConfigOf,
@@ -61,17 +61,10 @@ export interface PitrEnableData {
 const CONFIG_COMMENT = 'Written by `dbops pitr enable` from policies/backups.yaml (pitr:); dbops rewrites it, edit the policy instead.';
 
 const settingsText = (wanted: Record<string, string>) =>
-  `# Written by \`dbops pitr enable\`: WAL archiving through pgBackRest. dbops rewrites this file; edit policies/backups.yaml (pitr:) instead.\n${Object.entries(
+  renderSettingsFile(
+    'Written by `dbops pitr enable`: WAL archiving through pgBackRest. dbops rewrites this file; edit policies/backups.yaml (pitr:) instead.',
     wanted,
-  )
-    .map(([k, v]) => `${k} = '${v.replace(/'/g, "''")}'`)
-    .join('\n')}\n`;
-
-/** Writes a server configuration file dbops owns a part of, keeping the mode an existing one has (postgresql.conf is often 0600). */
-async function writeServerFile(path: string, text: string, site: PitrSite): Promise<boolean> {
-  const mode = (await stat(path).catch(() => undefined))?.mode;
-  return replaceFileIfChanged(path, text, { mode: mode === undefined ? 0o644 : mode & 0o777, owner: site.runAs });
-}
+  );
 
 async function ensureFolder(path: string, site: PitrSite): Promise<void> {
   await mkdir(path, { recursive: true, mode: 0o750 });
@@ -155,12 +148,8 @@ export async function enablePitr(input: { target: DbTarget; backups: BackupsPoli
   // stanza-create, and its archive-push would fail (no archive.info yet) and stay in pg_stat_archiver.
   await createStanza(site, data, rt);
 
-  if (await writeServerFile(includePath(site), settingsText(wanted), site)) data.actions.push(`wrote ${includePath(site)}`);
-  const conf = await readFile(site.configFile, 'utf8');
-  if (!conf.split('\n').some((l) => l.trim().startsWith(`include_if_exists = '${INCLUDE_NAME}'`))) {
-    await writeServerFile(site.configFile, `${conf.endsWith('\n') ? conf : `${conf}\n`}${INCLUDE_LINE}\n`, site);
-    data.actions.push(`included ${INCLUDE_NAME} from ${site.configFile}`);
-  }
+  if (await writeServerFile(includePath(site), settingsText(wanted), site.runAs)) data.actions.push(`wrote ${includePath(site)}`);
+  if (await ensureInclude(site.configFile, INCLUDE_NAME, INCLUDE_COMMENT, site.runAs)) data.actions.push(`included ${INCLUDE_NAME} from ${site.configFile}`);
 
   let settings = site.settings;
   if (!Object.entries(wanted).every(([k, v]) => effective(v, settings[k]))) {

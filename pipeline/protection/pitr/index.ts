@@ -9,3 +9,5 @@ export * from './physical-tier.ts';
 export * from './restore.ts';
 export * from './restore-point.ts';
 export { pitrPolicyOf, type PitrSite } from './site.ts';
+// What `dbops settings` needs to know of archiving: where the cluster lives and the settings pitr enable writes.
+export { archiveSettingsOf, resolveSite } from './site.ts';

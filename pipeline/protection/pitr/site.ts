@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { open, readFile, realpath, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { ConfigError, EnvError } from '../../core/errors.ts';
 import { writeFileAtomic } from '../../core/fs.ts';
@@ -11,6 +11,7 @@ import { withClient, type Client } from '../../infra/db/client.ts';
 import { pgEnv } from '../../infra/db/libpq.ts';
 import type { DbTarget } from '../../infra/db/url.ts';
 import { localDir } from '../../infra/pg/local.ts';
+import { includeFilePath } from '../../infra/pg/conf.ts';
 import { serverRunAs } from '../../infra/pg/binaries.ts';
 import type { Pgbackrest, PgbackrestConfig } from '../../infra/pgbackrest/pgbackrest.ts';
 import { parseDuration } from '../../core/duration.ts';
@@ -354,8 +355,8 @@ export function archiveSettingsOf(site: PitrSite): Record<string, string> {
 
 /** The include file beside postgresql.conf, and the line that includes it. */
 export const INCLUDE_NAME = 'dbops-pitr.conf';
-export const includePath = (site: PitrSite) => join(dirname(site.configFile), INCLUDE_NAME);
-export const INCLUDE_LINE = `include_if_exists = '${INCLUDE_NAME}'\t# dbops pitr: WAL archiving through pgBackRest`;
+export const includePath = (site: PitrSite) => includeFilePath(site.configFile, INCLUDE_NAME);
+export const INCLUDE_COMMENT = 'dbops pitr: WAL archiving through pgBackRest';
 
 /** How to run pgBackRest for this site: as the data directory's owner, connecting with the target's credentials. */
 export function pgbackrestFor(site: PitrSite, rt: Runtime): Pgbackrest {

@@ -5,6 +5,18 @@ import { redact } from '../../../core/redact.ts';
 import { runIdentity } from '../../../infra/github/approvals.ts';
 import type { BreakGlass, EnvironmentSettings, GateCheck, GateReason, RunIdentity } from '../../../evidence/index.ts';
 import { gateCheck, type GateScope } from './types.ts';
+
+/**
+ * What the approval check needs of a change: the environment, the clock, break-glass, and the repository
+ * paths of the change's files (whose authors and committers may not approve it): a deploy's migration and
+ * rollback files, a settings change's policies/postgresql.yaml.
+ */
+export type ApprovalScope = Pick<GateScope, 'environment' | 'env' | 'ctx' | 'now'> & {
+  breakGlass?: string | undefined;
+  files: () => Promise<Array<{ migration: string; path: string }>>;
+  /** Only commits after this instant count as the change (the previous settings change), ISO 8601. */
+  since?: string | undefined;
+};
 import { names, plural } from '../../../core/format.ts';
 import { type ApprovalEvidence, collectApprovalEvidence } from '../approvals.ts';
 
@@ -16,7 +28,7 @@ export interface ApprovalCheck {
 }
 
 /** Who used --break-glass: the GitHub actor inside Actions, else the OS user and the git identity of this checkout. */
-async function breakGlassRecord(scope: GateScope, reason: string, run: RunIdentity | null): Promise<BreakGlass> {
+async function breakGlassRecord(scope: ApprovalScope, reason: string, run: RunIdentity | null): Promise<BreakGlass> {
   let by: string;
   if (run) by = `${run.actor} (GitHub Actions run ${run.runUrl})`;
   else {
@@ -40,22 +52,27 @@ async function breakGlassRecord(scope: GateScope, reason: string, run: RunIdenti
  * Repository-root-relative paths of the change's migration and rollback files (what the commits API is asked
  * about): relative to the top of the git work tree holding the migrations folder, else as given.
  */
-async function changeFiles(scope: GateScope): Promise<Array<{ migration: string; path: string }>> {
+export async function changeFiles(scope: GateScope): Promise<Array<{ migration: string; path: string }>> {
   const { request } = scope;
-  const top = await scope.ctx.sh({ nothrow: true })`git -C ${resolve(request.migrationsDir)} rev-parse --show-toplevel`.then(
-    (o) => (o.exitCode === 0 ? o.stdout.trim() : undefined),
-    () => undefined,
-  );
-  const repoPath = (path: string) => {
-    const inRepo = top ? relative(top, resolve(path)) : undefined;
-    return (inRepo !== undefined && !inRepo.startsWith('..') ? inRepo : path).split('\\').join('/');
-  };
+  const repoPath = await repositoryPaths(scope.ctx, request.migrationsDir);
   const files: Array<{ migration: string; path: string }> = [];
   for (const m of scope.change) {
     if (scope.local.some((l) => l.name === m.name)) files.push({ migration: m.name, path: repoPath(join(request.migrationsDir, m.name, 'migration.sql')) });
     if (m.rollback.sha256 !== null) files.push({ migration: m.name, path: repoPath(m.rollback.path) });
   }
   return files;
+}
+
+/** Maps a path to its repository-root-relative form: relative to the top of the git work tree holding `near`, else as given. */
+export async function repositoryPaths(ctx: GateScope['ctx'], near: string): Promise<(path: string) => string> {
+  const top = await ctx.sh({ nothrow: true })`git -C ${resolve(near)} rev-parse --show-toplevel`.then(
+    (o) => (o.exitCode === 0 ? o.stdout.trim() : undefined),
+    () => undefined,
+  );
+  return (path: string) => {
+    const inRepo = top ? relative(top, resolve(path)) : undefined;
+    return (inRepo !== undefined && !inRepo.startsWith('..') ? inRepo : path).split('\\').join('/');
+  };
 }
 
 /**
@@ -93,8 +110,8 @@ function weakSettings(name: string, settings: EnvironmentSettings | null): GateR
  * Environment approvals with four-eyes inside GitHub Actions; outside Actions, or short of approvals, only
  * an allowed --break-glass lets the change through, recorded.
  */
-export async function approvalCheck(scope: GateScope, extraApprovals: number): Promise<ApprovalCheck> {
-  const { environment, request } = scope;
+export async function approvalCheck(scope: ApprovalScope, extraApprovals: number): Promise<ApprovalCheck> {
+  const { environment } = scope;
   const policy = environment.policy;
   const required = policy.approvals + extraApprovals;
   let run: RunIdentity | null;
@@ -112,7 +129,7 @@ export async function approvalCheck(scope: GateScope, extraApprovals: number): P
       breakGlass: null,
     };
   }
-  const breakGlassWanted = request.breakGlass !== undefined;
+  const breakGlassWanted = scope.breakGlass !== undefined;
   const notAllowed: GateReason | undefined =
     breakGlassWanted && !policy.break_glass
       ? {
@@ -129,7 +146,13 @@ export async function approvalCheck(scope: GateScope, extraApprovals: number): P
     if (run) {
       try {
         provenance = await collectApprovalEvidence(
-          { environment: environment.githubEnvironment, required: 0, fourEyes: false, files: await changeFiles(scope) },
+          {
+            environment: environment.githubEnvironment,
+            required: 0,
+            fourEyes: false,
+            files: await scope.files(),
+            ...(scope.since ? { since: scope.since } : {}),
+          },
           scope.env,
           scope.ctx.log,
         );
@@ -139,7 +162,7 @@ export async function approvalCheck(scope: GateScope, extraApprovals: number): P
       }
     }
     // Break-glass may still waive something else (a destructive statement without its label): always recorded.
-    const breakGlass = breakGlassWanted ? await breakGlassRecord(scope, request.breakGlass!, run) : null;
+    const breakGlass = breakGlassWanted ? await breakGlassRecord(scope, scope.breakGlass!, run) : null;
     return {
       check: gateCheck('approval', 'skipped', `no approval required by the policy of ${environment.name} (approvals: 0)`),
       run,
@@ -150,7 +173,7 @@ export async function approvalCheck(scope: GateScope, extraApprovals: number): P
   const extra = extraApprovals > 0 ? ` (${policy.approvals} + ${extraApprovals} for deploying outside a change window)` : '';
   let evidence: ApprovalEvidence | null = null;
   const waive = async (why: string): Promise<ApprovalCheck> => {
-    const breakGlass = await breakGlassRecord(scope, request.breakGlass!, run);
+    const breakGlass = await breakGlassRecord(scope, scope.breakGlass!, run);
     return { check: gateCheck('approval', 'waived', `BREAK-GLASS by ${breakGlass.by}: ${why}; reason: ${breakGlass.reason}`), run, evidence, breakGlass };
   };
   if (!run) {
@@ -174,7 +197,13 @@ export async function approvalCheck(scope: GateScope, extraApprovals: number): P
   }
   try {
     evidence = await collectApprovalEvidence(
-      { environment: environment.githubEnvironment, required, fourEyes: policy.four_eyes, files: await changeFiles(scope) },
+      {
+        environment: environment.githubEnvironment,
+        required,
+        fourEyes: policy.four_eyes,
+        files: await scope.files(),
+        ...(scope.since ? { since: scope.since } : {}),
+      },
       scope.env,
       scope.ctx.log,
     );

@@ -1,15 +1,21 @@
 import type { StepContext } from '../../../cli/contract.ts';
 import { alignedTable, formatBytes, plural } from '../../../core/format.ts';
 import type { Finding, StepResult } from '../../../core/result.ts';
-import { surveyMaintenance, type MaintenancePlan } from '../../../operations/maintenance/index.ts';
+import { surveyMaintenance, windowStatus, type MaintenancePlan, type WindowStatus } from '../../../operations/maintenance/index.ts';
+import { maintenanceTarget } from '../../flags.ts';
 import type { MaintainPlanInputs } from './spec.ts';
 
+/** The plan, and with --environment the environment's maintenance window as it is now (informational). */
+export type MaintainPlanData = MaintenancePlan & { environment?: string; window?: WindowStatus };
+
 /** `dbops maintain plan`: measures and plans; the warnings are findings, and the verdict never fails (exit 0). */
-export async function run(input: MaintainPlanInputs, ctx: StepContext): Promise<StepResult<MaintenancePlan>> {
+export async function run(input: MaintainPlanInputs, ctx: StepContext): Promise<StepResult<MaintainPlanData>> {
   const { maintenance } = await ctx.policies('maintenance');
-  const { plan } = await surveyMaintenance(await ctx.database(), maintenance.value, ctx, input.only ?? 'all');
+  const { target, environment, window } = await maintenanceTarget(input, ctx);
+  const { plan } = await surveyMaintenance(target, maintenance.value, ctx, input.only ?? 'all');
   const findings: Finding[] = plan.warnings.map((w) => ({ rule: `maintain/${w.kind}`, severity: 'warning', message: w.message }));
-  return { verdict: findings.length > 0 ? 'warn' : 'pass', findings, data: plan };
+  const data: MaintainPlanData = { ...plan, ...(environment ? { environment } : {}), ...(window ? { window: windowStatus(window, new Date()) } : {}) };
+  return { verdict: findings.length > 0 ? 'warn' : 'pass', findings, data };
 }
 
 const number = (v: number | null | undefined): string => (v === null || v === undefined ? '–' : Number.isInteger(v) ? String(v) : v.toFixed(3));
@@ -21,7 +27,7 @@ function measured(m: Record<string, number | null>): string {
     .join(' ');
 }
 
-export function render(result: StepResult<MaintenancePlan>): string {
+export function render(result: StepResult<MaintainPlanData>): string {
   const p = result.data;
   const lines: string[] = [
     `Maintenance plan for ${p.database} at ${p.at} (${plural(p.measured.tables, 'table')}, ${plural(p.measured.indexes, 'index', 'indexes')} measured; ${
@@ -29,6 +35,13 @@ export function render(result: StepResult<MaintenancePlan>): string {
     }). Nothing was changed.`,
     '',
   ];
+  if (p.environment)
+    lines.push(
+      p.window
+        ? `Environment ${p.environment}: ${p.window.summary}.`
+        : `Environment ${p.environment}: no maintenance window in policies/maintenance.yaml (runs any time).`,
+      '',
+    );
   if (p.scope !== 'all')
     lines.push(
       `Only the ${p.scope === 'tables' ? 'table actions (vacuum-analyze, analyze)' : 'index actions (reindex, drop-invalid)'}: --only ${p.scope}.`,
