@@ -35,16 +35,18 @@ export const maintenanceScope = {
     .optional()
     .describe('only the table actions (vacuum-analyze, analyze) or only the index actions (reindex, drop-invalid); default: both'),
 };
-/** `maintain plan` and `maintain run`: the database by URL, or an environment with its maintenance window. */
-export const maintenanceDatabase = {
-  databaseUrl: connection.databaseUrl,
-  environment: z
+/** `--environment` instead of `--database-url`, for a command that also applies what the environment has in another policy. */
+const environmentFlag = (applies: string) =>
+  z
     .string()
     .min(1)
     .optional()
-    .describe(
-      'environment of policies/environments.yaml (its database URL comes from the variable the policy names) whose maintenance window (windows.<name> of policies/maintenance.yaml) applies; not with --database-url',
-    ),
+    .describe(`environment of policies/environments.yaml (its database URL comes from the variable the policy names) ${applies}; not with --database-url`);
+
+/** `maintain plan` and `maintain run`: the database by URL, or an environment with its maintenance window. */
+export const maintenanceDatabase = {
+  databaseUrl: connection.databaseUrl,
+  environment: environmentFlag('whose maintenance window (windows.<name> of policies/maintenance.yaml) applies'),
 };
 
 /**
@@ -140,13 +142,7 @@ export type PitrReportInputs = z.output<typeof PitrReportInputs>;
 /** `dbops settings check|apply`: the database by --environment (and its postgresql.yaml entry) or by URL (entry `local`). */
 export const settingsFlags = {
   databaseUrl: connection.databaseUrl,
-  environment: z
-    .string()
-    .min(1)
-    .optional()
-    .describe(
-      'environment of policies/environments.yaml (its database URL comes from the variable the policy names) whose entry of policies/postgresql.yaml applies; not with --database-url (which, like the embedded cluster, uses the entry local)',
-    ),
+  environment: environmentFlag('whose entry of policies/postgresql.yaml applies (a database URL, like the embedded cluster, uses the entry local)'),
   ...policiesOnly,
   ...reports,
   ...json,

@@ -4,6 +4,13 @@ import { ENVIRONMENT_NAME, Windows } from './environments.ts';
 import { Size } from './size.ts';
 
 const Ratio = z.number().min(0).max(1);
+/** An age in transaction (or multixact) IDs, below the 2^31 wraparound horizon; by default about half of it. */
+const WraparoundAge = z
+  .number()
+  .int()
+  .positive()
+  .max(2 ** 31)
+  .default(1_000_000_000);
 
 export const MaintenancePolicy = z
   .strictObject({
@@ -34,24 +41,12 @@ export const MaintenancePolicy = z
       })
       .prefault({})
       .describe('When an index is rebuilt.'),
-    xid_age_warning: z
-      .number()
-      .int()
-      .positive()
-      .max(2 ** 31)
-      .default(1_000_000_000)
-      .describe(
-        'Warn when a table’s age(relfrozenxid) reaches this: about half of the 2^31 wraparound horizon, where pgmonitor raises its first alert, and well past autovacuum_freeze_max_age (200M), so autovacuum is not keeping up.',
-      ),
-    multixact_age_warning: z
-      .number()
-      .int()
-      .positive()
-      .max(2 ** 31)
-      .default(1_000_000_000)
-      .describe(
-        'Warn when a table’s mxid_age(relminmxid) reaches this: multixact IDs (row locks shared by several transactions, foreign-key checks) wrap around at 2^31 like xids, and past autovacuum_multixact_freeze_max_age (400M) autovacuum should have frozen them.',
-      ),
+    xid_age_warning: WraparoundAge.describe(
+      'Warn when a table’s age(relfrozenxid) reaches this: about half of the 2^31 wraparound horizon, where pgmonitor raises its first alert, and well past autovacuum_freeze_max_age (200M), so autovacuum is not keeping up.',
+    ),
+    multixact_age_warning: WraparoundAge.describe(
+      'Warn when a table’s mxid_age(relminmxid) reaches this: multixact IDs (row locks shared by several transactions, foreign-key checks) wrap around at 2^31 like xids, and past autovacuum_multixact_freeze_max_age (400M) autovacuum should have frozen them.',
+    ),
     long_transaction: Duration.default('5min').describe(
       'Warn about transactions of this database open at least this long: they make REINDEX … CONCURRENTLY wait, and keep VACUUM from removing rows newer than their snapshot.',
     ),
