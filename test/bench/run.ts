@@ -23,6 +23,7 @@ const BENCHES: Record<string, () => Promise<{ bench(): Promise<BenchResult> }>> 
   backup: () => import('./backup.ts'),
   age: () => import('./age.ts'),
   pitr: () => import('./pitr.ts'),
+  maintenance: () => import('./maintenance.ts'),
 };
 
 const only = process.argv.slice(2);

@@ -122,6 +122,9 @@ SELECT p.pid, n.nspname AS schema, c.relname AS "table", p.command
   JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE p.datname = current_database()`;
 
+/** The catalog queries a survey runs, as they are sent (`npm run bench maintenance` runs the same ones in psql). */
+export const MAINTENANCE_CATALOG_QUERIES = { tables: TABLES, indexes: INDEXES, transactions: TRANSACTIONS, builds: BUILDS } as const;
+
 /** Transactions of this database open now, oldest first (`maintain run` reads them again before each rebuild). */
 export async function openTransactions(client: Client): Promise<OpenTransaction[]> {
   return (await client.query<Record<string, any>>(TRANSACTIONS)).rows.map((r) => ({
