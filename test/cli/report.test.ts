@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runDbops } from '../helpers/cli.ts';
 import { type ReportEnvelope } from '../../pipeline/core/result.ts';
+import { REPORT_STEPS } from '../../pipeline/report/index.ts';
 
 /** `dbops report` as a user runs it, on the fixture reports (its own process: nothing from a CI job's environment leaks in). */
 
@@ -82,10 +83,10 @@ describe('dbops report', () => {
     const dir = reportsDir(() => null);
     const run = await runDbops(['report', '--reports-dir', dir]);
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain(
-      `No reports in ${dir}/: expected lint.json, rollbacks.json, rehearse.json, backup-create.json, backup-verify.json, backup-prune.json, backup-replicate.json, backup-restore.json, pitr-backup.json, pitr-verify.json, pitr-expire.json, pitr-status.json, gate.json, deploy.json, rollback.json, evidence-verify.json, evidence-reconcile.json, evidence-prune.json.`,
-    );
+    expect(run.stderr).toContain(`No reports in ${dir}/: expected ${REPORT_STEPS.map((s) => `${s}.json`).join(', ')}.`);
     expect(run.stderr).toContain('Fix: Run `dbops lint`');
+    // Every step's report, the newer ones included.
+    for (const step of ['lint', 'maintain-run', 'settings-check']) expect(REPORT_STEPS).toContain(step);
   });
 
   it('masks a connection string that reached a report, in every format', async () => {
