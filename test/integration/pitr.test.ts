@@ -254,12 +254,25 @@ describe('dbops pitr (pgBackRest on the embedded cluster)', async () => {
     }
     expect(killed, 'pgBackRest started copying').toBeDefined();
     child.child.kill('SIGKILL');
-    try {
-      // Only this cluster's backup: other test files take full backups at the same time.
-      execFileSync('pkill', ['-9', '-f', `pgbackrest --config=${join(localDir, 'pitr', 'pgbackrest.conf')} .*--type=full.*backup`]);
-    } catch {
-      /* it may have finished */
+    // Only this cluster's backup (other test files take full backups at the same time): the main process and
+    // its backup:local workers, which inherit the lock file; the next backup needs all of them gone.
+    const ours = `pgbackrest --config=${join(localDir, 'pitr', 'pgbackrest.conf')} .*backup`;
+    const alive = () => {
+      try {
+        return execFileSync('pgrep', ['-f', ours]).toString().trim() !== '';
+      } catch {
+        return false; // pgrep exits 1 when nothing matches
+      }
+    };
+    for (let i = 0; i < 100 && alive(); i++) {
+      try {
+        execFileSync('pkill', ['-9', '-f', ours]);
+      } catch {
+        /* it may have finished */
+      }
+      await sleep(100);
     }
+    expect(alive(), 'the killed backup’s pgBackRest processes are gone').toBe(false);
     await child.done;
     const list = await run('pitr', 'list', '--json');
     expect(list.code, list.all).toBe(0);
