@@ -202,7 +202,8 @@ describe('deploys with PITR (backup.mode pitr)', async () => {
         (await sql("SELECT last_failed_time > coalesce(last_archived_time, '-infinity') AS f FROM pg_stat_archiver"))[0]!['f'] === true;
       // The archiver applies the reload on its own time: a segment switched before it did is archived the
       // old way, so new segments keep coming until one fails.
-      for (let i = 0; i < 300 && !(await failingNow()); i++) {
+      // Up to 90 s: an archive-push of the segment before still running (a loaded machine) holds the archiver.
+      for (let i = 0; i < 900 && !(await failingNow()); i++) {
         if (i % 10 === 9) {
           await sql('INSERT INTO churn SELECT generate_series(1, 100)');
           await sql('SELECT pg_switch_wal()');
@@ -212,7 +213,11 @@ describe('deploys with PITR (backup.mode pitr)', async () => {
       const { r, data: g } = await gate();
       expect(r.code).toBe(1);
       // On failure, what the archiver and the server said, to tell a slow archiver from a wrong judgement.
-      const archiver = JSON.stringify(await sql("SELECT *, current_setting('archive_command') AS command FROM pg_stat_archiver"));
+      const archiver = JSON.stringify({
+        archiver: await sql("SELECT *, current_setting('archive_command') AS command FROM pg_stat_archiver"),
+        process: await sql("SELECT pid, wait_event_type, wait_event, state FROM pg_stat_activity WHERE backend_type = 'archiver'"),
+        ready: await sql("SELECT count(*)::int AS n FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready'"),
+      });
       expect(
         g.checks.find((c: { name: string }) => c.name === 'backup').reasons.map((x: { rule: string }) => x.rule),
         archiver,
