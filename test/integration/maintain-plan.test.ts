@@ -5,7 +5,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MaintenancePlan } from '../../pipeline/operations/maintenance/index.ts';
+import { measureMaintenance, type MaintenancePlan } from '../../pipeline/operations/maintenance/index.ts';
 import { dbops, testEnv } from '../helpers/cli.ts';
 import { createDatabase, type TestDb } from '../helpers/db.ts';
 import { tempDir } from '../helpers/migrations.ts';
@@ -143,6 +143,24 @@ describe('dbops maintain plan', () => {
     expect(reindex.measurement['keyWidth']).toBe(4);
     expect(reindex.measurement['reclaimableRatio']).toBeGreaterThan(0.5);
     expect(await estimated.query(STATE)).toEqual(before);
+  });
+
+  it('exactTables: only those tables and their indexes are read with pgstattuple (the re-measure after VACUUM)', async () => {
+    const client = new pg.Client({ connectionString: exact.url });
+    await client.connect();
+    try {
+      const facts = await measureMaintenance(client, { measureIndexesFrom: 0, exactTables: new Set(['public.acct']) });
+      const exactOf = (name: string) => [...facts.tables, ...facts.indexes].find((r) => r.name === name)?.exact;
+      expect(exactOf('acct')).not.toBeNull();
+      expect(exactOf('acct_code_idx')).not.toBeNull();
+      // Still listed, by their statistics only.
+      expect(exactOf('bloat')).toBeNull();
+      expect(exactOf('bloat_pkey')).toBeNull();
+      const all = await measureMaintenance(client, { measureIndexesFrom: 0 });
+      expect(all.tables.find((t) => t.name === 'bloat')?.exact).not.toBeNull();
+    } finally {
+      await client.end();
+    }
   });
 
   it('a relation held exclusively past lock_timeout stops the survey with exit 3 and the fix, instead of waiting', async () => {

@@ -142,11 +142,20 @@ const iso = (v: Date | null): string | null => (v ? v.toISOString() : null);
 /** A relation that could not be read now (locked by a migration, dropped meanwhile) is measured by statistics instead. */
 const unmeasurable = (e: unknown): boolean => isPgError(e) && ['55P03', '42P01', '57014', '42501'].includes(e.code ?? '');
 
-/**
- * Measures what the planner needs from one database. `measureIndexesFrom`: btrees below this size are not read
- * with pgstatindex (they are too small to be rebuilt anyway).
- */
-export async function measureMaintenance(client: Client, options: { measureIndexesFrom: number }): Promise<MaintenanceFacts> {
+/** How much of a database is read with pgstattuple's functions (the catalog and statistics are always read whole). */
+export interface MeasureOptions {
+  /** Btrees below this size are not read with pgstatindex (they are too small to be rebuilt anyway). */
+  measureIndexesFrom: number;
+  /**
+   * Only these tables (`schema.name`) and their indexes get exact measures; the others are judged by their
+   * statistics. `maintain run` re-measures after VACUUM only the tables whose indexes it plans to rebuild.
+   */
+  exactTables?: ReadonlySet<string> | undefined;
+}
+
+/** Measures what the planner needs from one database. */
+export async function measureMaintenance(client: Client, options: MeasureOptions): Promise<MaintenanceFacts> {
+  const wanted = (schema: string, table: string) => !options.exactTables || options.exactTables.has(`${schema}.${table}`);
   // Nothing here may write, whatever a future edit adds; and a relation held by a migration is skipped, not waited for.
   await client.query(`SET default_transaction_read_only = on; SET lock_timeout = '2s'; SET statement_timeout = '5min'`);
   const head = await client.query<{ at: Date; database: string; version: number; block_size: number; pgstattuple: string | null }>(
@@ -162,7 +171,7 @@ export async function measureMaintenance(client: Client, options: { measureIndex
   const tables: TableFacts[] = [];
   for (const r of tableRows.rows) {
     let exact: TableFacts['exact'] = null;
-    if (ext) {
+    if (ext && wanted(r['schema'], r['name'])) {
       try {
         const { rows } = await client.query<Record<string, number>>(
           `SELECT approx_tuple_count::float8 AS live, dead_tuple_count::float8 AS dead, dead_tuple_len::float8 AS dead_bytes,
@@ -199,7 +208,7 @@ export async function measureMaintenance(client: Client, options: { measureIndex
   const indexes: IndexFacts[] = [];
   for (const r of indexRows.rows) {
     let exact: IndexFacts['exact'] = null;
-    if (ext && r['method'] === 'btree' && r['valid'] && r['bytes'] >= options.measureIndexesFrom) {
+    if (ext && r['method'] === 'btree' && r['valid'] && r['bytes'] >= options.measureIndexesFrom && wanted(r['schema'], r['table'])) {
       try {
         const { rows } = await client.query<Record<string, number>>(
           `SELECT leaf_pages::float8 AS leaf, internal_pages::float8 AS internal, empty_pages::float8 AS empty,

@@ -460,7 +460,8 @@ export async function runMaintenance(target: DbTarget, policy: MaintenancePolicy
       let again: Awaited<ReturnType<typeof surveyMaintenance>> | undefined;
       if (limitReached(total - n) === undefined) {
         rt.progress(`Measuring the ${rebuilds.length} index${rebuilds.length === 1 ? '' : 'es'} planned for REINDEX again after VACUUM …`);
-        again = await surveyMaintenance(target, policy, rt, scope);
+        // Only the rebuilds' tables are read again with pgstattuple: the rest of the database was just measured.
+        again = await surveyMaintenance(target, policy, rt, scope, new Set(rebuilds.map((a) => a.table)));
       }
       const still = new Map(again?.plan.actions.filter((a) => a.kind === 'reindex').map((a) => [a.target, a]));
       for (const a of rebuilds) {

@@ -9,15 +9,19 @@ import { planMaintenance, type MaintenancePlan, type MaintenanceScope } from './
 
 export const APPLICATION_NAME = 'dbops maintain';
 
-/** Measures one database and plans its maintenance; judged at the server's clock, so a skewed runner changes nothing. */
+/**
+ * Measures one database and plans its maintenance; judged at the server's clock, so a skewed runner changes
+ * nothing. `exactTables`: read only these tables and their indexes with pgstattuple's functions (facts.ts).
+ */
 export async function surveyMaintenance(
   target: DbTarget,
   policy: MaintenancePolicy,
   rt: Runtime,
   scope: MaintenanceScope = 'all',
+  exactTables?: ReadonlySet<string>,
 ): Promise<{ facts: MaintenanceFacts; plan: MaintenancePlan }> {
   const facts = await withClient(target, { log: rt.log, applicationName: APPLICATION_NAME }, (client) =>
-    measureMaintenance(client, { measureIndexesFrom: parseSize(policy.indexes.min_size) ?? 0 }),
+    measureMaintenance(client, { measureIndexesFrom: parseSize(policy.indexes.min_size) ?? 0, exactTables }),
   ).catch((e: unknown) => {
     // Sizes need ACCESS SHARE on every relation: a migration holding ACCESS EXCLUSIVE past lock_timeout stops the survey.
     if (isPgError(e) && e.code === '55P03')
