@@ -8,7 +8,7 @@ import { ensureInclude, includeFilePath, renderSettingsFile, writeServerFile } f
 import type { BackupsPolicy } from '../../policy/backups.ts';
 import type { PostgresqlPolicy } from '../../policy/postgresql.ts';
 import { surveySettings } from './facts.ts';
-import type { SettingCheck, SettingsPlan, WantedSetting } from './plan.ts';
+import type { SettingsPlan, WantedSetting } from './plan.ts';
 
 /**
  * The settings applier: writes what policies/postgresql.yaml wants into dbops-settings.conf beside
@@ -52,8 +52,6 @@ function refuseInvalid(plan: SettingsPlan): void {
   );
 }
 
-const pendingNames = (checks: SettingCheck[]) => checks.filter((c) => c.status === 'pending-restart').map((c) => c.name);
-
 export async function applySettings(
   target: DbTarget,
   policies: { postgresql: PostgresqlPolicy; backups: BackupsPolicy },
@@ -93,15 +91,14 @@ export async function applySettings(
   await withClient(target, { log: rt.log, applicationName: 'dbops settings apply' }, (c) => c.query('SELECT pg_reload_conf()'));
   data.actions.push('reloaded the server configuration');
   // Until every setting the reload can change is in force, or the postmaster says it waits for a restart.
-  let after = (await surveySettings(target, policies, environment, rt)).plan;
+  const judge = async () => (await surveySettings(target, policies, environment, rt, survey)).plan;
+  let after = await judge();
   for (const deadline = Date.now() + SETTLE_MS; after.checks.some((c) => c.status === 'drift' && !c.restart) && Date.now() < deadline;) {
     await sleep(100, rt.signal);
-    after = (await surveySettings(target, policies, environment, rt)).plan;
+    after = await judge();
   }
   data.after = after;
-  data.needsRestart = pendingNames(after.checks).concat(
-    after.checks.filter((c) => c.status === 'drift' && c.restart && c.writer === 'settings').map((c) => c.name),
-  );
-  data.needsRestart = [...new Set(data.needsRestart)];
+  // A postmaster setting dbops wrote is pending_restart once reloaded; one still drifting is overridden (auto.conf), not waiting.
+  data.needsRestart = after.checks.filter((c) => c.status === 'pending-restart').map((c) => c.name);
   return data;
 }

@@ -61,24 +61,23 @@ export async function serverSettings(c: Client, names: string[]): Promise<Map<st
   return found;
 }
 
-export interface SettingsSurvey {
-  plan: SettingsPlan;
+/** What a survey learns once about a server: where it lives, the archiving settings that depend on it, and what it could not look at. */
+export interface SettingsLocation {
   /** Where the cluster lives, when it could be found out (a superuser connection). */
   site?: PitrSite | undefined;
+  archive?: Record<string, string> | undefined;
   /** What the survey could not look at, for the output. */
   notes: string[];
 }
 
-/**
- * Reads what the server runs with and judges it against policies/postgresql.yaml for `environment` (`local`
- * for a bare URL). The archiving settings are wanted when backups.yaml has a pitr: section.
- */
-export async function surveySettings(
-  target: DbTarget,
-  policies: { postgresql: PostgresqlPolicy; backups: BackupsPolicy },
-  environment: string,
-  rt: Runtime,
-): Promise<SettingsSurvey> {
+export interface SettingsSurvey extends SettingsLocation {
+  plan: SettingsPlan;
+}
+
+type SettingsPolicies = { postgresql: PostgresqlPolicy; backups: BackupsPolicy };
+
+/** Where the cluster lives (pgBackRest's site resolution) and what that makes of the archiving settings of pitr:. */
+async function locate(target: DbTarget, policies: SettingsPolicies, environment: string, rt: Runtime): Promise<SettingsLocation> {
   const notes: string[] = [];
   let site: PitrSite | undefined;
   try {
@@ -94,14 +93,30 @@ export async function surveySettings(
   }
   if (!policies.postgresql.environments[environment])
     notes.push(`policies/postgresql.yaml declares no environment ${environment}: only its file-wide settings apply, and there is no tuning advice`);
+  return { site, archive, notes };
+}
+
+/**
+ * Reads what the server runs with and judges it against policies/postgresql.yaml for `environment` (`local`
+ * for a bare URL). The archiving settings are wanted when backups.yaml has a pitr: section. `location`: what
+ * an earlier survey of the same server found (apply judges again after its reload without locating again).
+ */
+export async function surveySettings(
+  target: DbTarget,
+  policies: SettingsPolicies,
+  environment: string,
+  rt: Runtime,
+  location?: SettingsLocation,
+): Promise<SettingsSurvey> {
+  const where = location ?? (await locate(target, policies, environment, rt));
   return withClient(target, { log: rt.log, applicationName: 'dbops settings' }, async (c) => {
     const preload = listOf((await c.query<{ v: string }>(`SELECT current_setting('${PRELOAD}') AS v`)).rows[0]!.v);
-    const wanted = wantedSettings(policies.postgresql, environment, archive, preload);
+    const wanted = wantedSettings(policies.postgresql, environment, where.archive, preload);
     const server = await serverSettings(
       c,
       wanted.map((w) => w.name),
     );
     const advised = policies.postgresql.environments[environment]?.resources !== undefined;
-    return { plan: checkSettings(environment, advised, wanted, server), site, notes };
+    return { ...where, plan: checkSettings(environment, advised, wanted, server) };
   });
 }

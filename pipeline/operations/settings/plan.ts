@@ -86,7 +86,7 @@ export function checkSettings(environment: string, advised: boolean, wanted: Wan
   const checks = wanted.map((w): SettingCheck => {
     const s = server.get(w.name);
     const writerFix = w.writer === 'pitr' ? '`dbops pitr enable`' : '`dbops settings apply`';
-    if (!s || s.setting === null) {
+    if (!s) {
       const module = w.name.includes('.') ? w.name.split('.')[0] : undefined;
       return {
         ...w,
@@ -100,13 +100,14 @@ export function checkSettings(environment: string, advised: boolean, wanted: Wan
       };
     }
     const restart = s.context === 'postmaster';
-    const base = { ...w, server: s.shown ?? s.setting, restart };
+    const base = { ...w, server: s.shown, restart };
     if (w.name === PRELOAD) {
       const missing = listOf(w.value).filter((l) => !listOf(s.setting).includes(l));
-      if (missing.length === 0 && !s.pendingRestart) return { ...base, status: 'ok' };
-      if (missing.length === 0 || s.pendingRestart)
-        return { ...base, status: 'pending-restart', problem: `changed in the configuration, in force only after a restart`, fix: 'restart PostgreSQL' };
-      return { ...base, status: 'drift', problem: `not preloaded: ${missing.join(', ')}`, fix: `${writerFix}, then restart PostgreSQL` };
+      if (s.pendingRestart)
+        return { ...base, status: 'pending-restart', problem: 'changed in the configuration, in force only after a restart', fix: 'restart PostgreSQL' };
+      if (missing.length > 0)
+        return { ...base, status: 'drift', problem: `not preloaded: ${missing.join(', ')}`, fix: `${writerFix}, then restart PostgreSQL` };
+      return { ...base, status: 'ok' };
     }
     const same = sameValue(w.value, s);
     if (same === undefined)

@@ -12,9 +12,9 @@ export interface ServerSetting {
   name: string;
   known: boolean;
   /** pg_settings.setting (in `unit`), or the placeholder's text when unknown. */
-  setting: string | null;
+  setting: string;
   /** current_setting(): how SHOW prints it, with its unit (`128MB`). */
-  shown: string | null;
+  shown: string;
   unit: string | null;
   vartype: VarType;
   /** postmaster: takes effect only at a restart. */
@@ -74,7 +74,6 @@ export function normalize(value: string, s: Pick<ServerSetting, 'vartype' | 'uni
 
 /** Whether the server's value is the wanted one; undefined when the wanted text is not a valid value of that type. */
 export function sameValue(wanted: string, s: ServerSetting): boolean | undefined {
-  if (s.setting === null) return false;
   if (!s.known) return wanted.trim() === s.setting.trim();
   const w = normalize(wanted, s);
   if (w === undefined) return undefined;
@@ -84,8 +83,8 @@ export function sameValue(wanted: string, s: ServerSetting): boolean | undefined
 }
 
 /** `a, "b",c` → [a, b, c]: the list a GUC_LIST setting (shared_preload_libraries) holds. */
-export const listOf = (text: string | null): string[] =>
-  (text ?? '')
+export const listOf = (text: string): string[] =>
+  text
     .split(',')
     .map((x) => x.trim().replace(/^"(.*)"$/, '$1'))
     .filter((x) => x.length > 0);
