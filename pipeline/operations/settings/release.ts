@@ -67,7 +67,6 @@ export async function applySettingsChange(request: SettingsChangeRequest, rt: Ru
     let applied: SettingsApplyData | undefined;
     let error: string | undefined;
     let failure: unknown;
-    let before: SettingCheck[];
     if (gate.decision === 'allowed') {
       try {
         applied = await applySettings(environment.target, policy, environment.name, rt);
@@ -76,8 +75,17 @@ export async function applySettingsChange(request: SettingsChangeRequest, rt: Ru
         failure = e;
         error = e instanceof Error ? e.message : String(e);
       }
-      before = applied?.before.checks ?? (await surveySettings(environment.target, policy, environment.name, rt)).plan.checks;
-    } else before = (await surveySettings(environment.target, policy, environment.name, rt)).plan.checks;
+    }
+    // Refused or failed: what differs now, read for the bundle (after a failure, whatever can still be read).
+    const before: SettingCheck[] =
+      applied?.before.checks ??
+      (await surveySettings(environment.target, policy, environment.name, rt).then(
+        (s) => s.plan.checks,
+        (e: unknown) => {
+          if (failure) return [];
+          throw e;
+        },
+      ));
     const settings: SettingsChange = {
       database: environment.target.display,
       policy: { path: request.policyFile, sha256: createHash('sha256').update(bytes).digest('hex') },
