@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseDatabaseUrl, type DbTarget } from '../infra/db/url.ts';
-import { loadPolicies } from '../policy/load.ts';
+import { loadPolicies, type LoadedPolicy } from '../policy/load.ts';
 import type { PolicyName } from '../policy/schema.ts';
 import type { Logger } from '../core/logger.ts';
 import { createShell, type Shell } from '../core/shell.ts';
@@ -26,6 +26,7 @@ export interface ContextOptions {
 export function createContext({ log, signal, policiesDir = 'policies', databaseUrl, schema, env = process.env, progress }: ContextOptions): StepContext {
   let target: Promise<DbTarget> | undefined;
   let shell: Shell | undefined;
+  const policyCache = new Map<PolicyName, LoadedPolicy<PolicyName>>();
   return {
     log,
     signal,
@@ -36,14 +37,19 @@ export function createContext({ log, signal, policiesDir = 'policies', databaseU
       return shell;
     },
     async policies<K extends PolicyName>(...names: K[]) {
-      const loaded = await loadPolicies(resolve(policiesDir), names);
-      const defaulted = (Object.values(loaded) as Array<{ name: string; path: string | undefined }>).filter((p) => !p.path).map((p) => p.name);
-      // A repository without a policies folder runs on defaults: say so where it is seen (a missing single
-      // file is normal, e.g. no backups.yaml in a repository that takes no backups).
-      if (defaulted.length > 0 && !existsSync(resolve(policiesDir)))
-        log.warn({ policies: defaulted }, `${policiesDir}/ does not exist: ${defaulted.join(', ')} use the documented defaults`);
-      else for (const name of defaulted) log.info({ policy: name }, `${policiesDir}/${name}.yaml not found: using the documented defaults`);
-      return loaded;
+      // Each file is read and validated once per command, however many of its parts ask for it.
+      const fresh = names.filter((n) => !policyCache.has(n));
+      if (fresh.length > 0) {
+        const loaded = await loadPolicies(resolve(policiesDir), fresh);
+        const defaulted = (Object.values(loaded) as Array<{ name: string; path: string | undefined }>).filter((p) => !p.path).map((p) => p.name);
+        // A repository without a policies folder runs on defaults: say so where it is seen (a missing single
+        // file is normal, e.g. no backups.yaml in a repository that takes no backups).
+        if (defaulted.length > 0 && !existsSync(resolve(policiesDir)))
+          log.warn({ policies: defaulted }, `${policiesDir}/ does not exist: ${defaulted.join(', ')} use the documented defaults`);
+        else for (const name of defaulted) log.info({ policy: name }, `${policiesDir}/${name}.yaml not found: using the documented defaults`);
+        for (const name of fresh) policyCache.set(name, loaded[name]);
+      }
+      return Object.fromEntries(names.map((n) => [n, policyCache.get(n)])) as { [P in K]: LoadedPolicy<P> };
     },
     database() {
       target ??= (async () => {
