@@ -53,6 +53,14 @@ describe('dbops maintain plan', () => {
     await exact.query(`CREATE TABLE acct (id int PRIMARY KEY, code text NOT NULL) WITH (autovacuum_enabled = off);
                        INSERT INTO acct SELECT g, 'A' || g FROM generate_series(1, 10000) g;
                        CREATE INDEX acct_code_idx ON acct (code);`);
+    // Vacuumed once, then two rows in five deleted: the visibility map still covers the rest, so
+    // pgstattuple_approx reads only the pages the delete touched. The test cluster commits asynchronously, and
+    // VACUUM marks a page all-visible only once the commit that wrote its rows is flushed: this one is synchronous.
+    await exact.query(`SET synchronous_commit = on;
+                       CREATE TABLE settled (id int PRIMARY KEY, pad text NOT NULL) WITH (autovacuum_enabled = off);
+                       INSERT INTO settled SELECT g, repeat('s', 60) FROM generate_series(1, 150000) g;`);
+    await exact.query('VACUUM settled');
+    await exact.query('DELETE FROM settled WHERE id <= 60000');
 
     // A transaction holding a snapshot (on another table): REINDEX CONCURRENTLY waits for it, and is cancelled.
     ({ client: holder, pid: holderPid } = await openTransaction(exact.url, 'maintain-test-holder', 'bloat'));
@@ -85,15 +93,25 @@ describe('dbops maintain plan', () => {
     expect(out!.verdict).toBe('warn');
     expect(p.pgstattuple).toBe(true);
 
+    // Never vacuumed, so no page is all-visible: pgstattuple_approx would read the whole heap, the counters judge it.
     const vacuum = p.actions.find((a) => a.kind === 'vacuum-analyze' && a.target === 'public.bloat')!;
-    expect(vacuum).toMatchObject({ method: 'pgstattuple', sql: 'VACUUM (ANALYZE) "public"."bloat"' });
-    expect(vacuum.measurement['liveTuples']).toBe(20_000);
+    expect(vacuum).toMatchObject({ method: 'statistics', sql: 'VACUUM (ANALYZE) "public"."bloat"' });
+    expect(vacuum.reason).toContain('counted by statistics: the visibility map marks 0 % of the heap all-visible');
+    expect(vacuum.measurement).toMatchObject({ liveTuples: 20_000, measuredDeadTuples: null, allVisibleRatio: 0 });
     // 180,000 deleted rows and the 200,000 versions the updates left behind.
     expect(vacuum.measurement['deadTuples']).toBeGreaterThanOrEqual(180_000);
     expect(vacuum.measurement['deadRatio']).toBeGreaterThan(0.9);
-    // Its gain is the dead bytes pgstattuple still sees (the reads since pruned some pages: that space is free already).
-    expect(vacuum.expectedGainBytes).toBe(vacuum.measurement['deadBytes']);
-    expect(vacuum.measurement['freeBytes']).toBeGreaterThan(0);
+    // Its gain is the dead share of the heap.
+    expect(vacuum.expectedGainBytes).toBe(Math.round(vacuum.measurement['heapBytes']! * vacuum.measurement['deadRatio']!));
+
+    // Vacuumed before the delete: read by pgstattuple_approx, only the pages the delete touched.
+    const settled = p.actions.find((a) => a.kind === 'vacuum-analyze' && a.target === 'public.settled')!;
+    expect(settled).toMatchObject({ method: 'pgstattuple' });
+    expect(settled.reason).not.toContain('counted by statistics');
+    expect(settled.measurement['allVisibleRatio']).toBe(1);
+    expect(settled.measurement['measuredDeadTuples']).toBeGreaterThan(50_000);
+    expect(settled.measurement['deadRatio']).toBeGreaterThan(0.35);
+    expect(settled.expectedGainBytes).toBe(settled.measurement['deadBytes']);
 
     const bytes = (await exact.query<{ bytes: string }>("SELECT pg_relation_size('bloat_pkey') AS bytes"))[0]!.bytes;
     const reindex = p.actions.find((a) => a.kind === 'reindex' && a.target === 'public.bloat_pkey')!;
@@ -154,10 +172,14 @@ describe('dbops maintain plan', () => {
       expect(exactOf('acct')).not.toBeNull();
       expect(exactOf('acct_code_idx')).not.toBeNull();
       // Still listed, by their statistics only.
-      expect(exactOf('bloat')).toBeNull();
+      expect(exactOf('settled')).toBeNull();
+      expect(facts.tables.find((t) => t.name === 'settled')?.notRead).toBe('not re-measured (no index of it to rebuild)');
       expect(exactOf('bloat_pkey')).toBeNull();
       const all = await measureMaintenance(client, { measureIndexesFrom: 0 });
-      expect(all.tables.find((t) => t.name === 'bloat')?.exact).not.toBeNull();
+      expect(all.tables.find((t) => t.name === 'settled')).toMatchObject({ allVisibleShare: 1, notRead: null });
+      expect(all.tables.find((t) => t.name === 'settled')?.exact?.scannedPercent).toBeLessThan(60);
+      expect(all.tables.find((t) => t.name === 'bloat')).toMatchObject({ allVisibleShare: 0, exact: null });
+      expect(all.indexes.find((i) => i.name === 'bloat_pkey')?.exact).not.toBeNull();
     } finally {
       await client.end();
     }

@@ -34,7 +34,9 @@ function table(over: Partial<TableFacts> = {}): TableFacts {
     estimatedRows: 100_000,
     xidAge: 1000,
     multixactAge: 5,
+    allVisibleShare: 0.9,
     exact: null,
+    notRead: null,
     ...over,
   };
 }
@@ -94,6 +96,14 @@ describe('planMaintenance: tables', () => {
     expect(a).toMatchObject({ kind: 'vacuum-analyze', method: 'pgstattuple', expectedGainBytes: 9 * MB, sql: 'VACUUM (ANALYZE) "public"."t"' });
     expect(a!.measurement).toMatchObject({ liveTuples: 10_000, deadTuples: 90_000, deadRatio: 0.9, deadBytes: 9 * MB });
     expect(a!.reason).toContain('90.0 %');
+  });
+
+  it('judges a table pgstattuple_approx did not read by its counters, and says why', () => {
+    const why = 'the visibility map marks 0 % of the heap all-visible: pgstattuple_approx would read nearly all of it';
+    const [a] = plan({ tables: [table({ liveTuples: 60_000, deadTuples: 40_000, allVisibleShare: 0, notRead: why })] }).actions;
+    expect(a).toMatchObject({ kind: 'vacuum-analyze', method: 'statistics', expectedGainBytes: 40 * MB });
+    expect(a!.measurement).toMatchObject({ deadTuples: 40_000, measuredDeadTuples: null, allVisibleRatio: 0 });
+    expect(a!.reason).toContain(`counted by statistics: ${why}`);
   });
 
   it('counts the dead tuples pruning hid from pgstattuple: the counter still has them, VACUUM still has to clear them', () => {

@@ -43,9 +43,25 @@ export interface TableFacts {
   xidAge: number;
   /** mxid_age(relminmxid), the larger of the table's and its TOAST table's: multixacts wrap around as xids do. */
   multixactAge: number;
-  /** pgstattuple_approx, when installed and the table could be read. */
+  /**
+   * pg_class.relallvisible over the heap's pages now: how much of the table the visibility map marks all-visible
+   * (as of the last VACUUM, ANALYZE or CREATE INDEX; writes since have cleared bits it still counts).
+   */
+  allVisibleShare: number;
+  /** pgstattuple_approx, when installed, the visibility map current enough (APPROX_*) and the table could be read. */
   exact: { liveTuples: number; deadTuples: number; deadBytes: number; freeBytes: number; scannedPercent: number } | null;
+  /** Why pgstattuple_approx did not read the table although pgstattuple is installed; null when it did (or is not installed). */
+  notRead: string | null;
 }
+
+/**
+ * pgstattuple_approx reads exactly every page the visibility map does not mark all-visible, so on a table that
+ * has not been vacuumed since most of it was written it is a full scan, as slow as the VACUUM it is meant to
+ * plan, and the read prunes pages as it goes (work VACUUM would do). Such a table is judged by its statistics
+ * counters; a small heap is read whatever its map says (a few ms).
+ */
+export const APPROX_MIN_ALL_VISIBLE = 0.5;
+export const APPROX_ALWAYS_BELOW_BYTES = 8 * 1024 * 1024;
 
 export interface IndexFacts {
   schema: string;
@@ -81,7 +97,8 @@ SELECT s.schemaname AS schema, s.relname AS name, s.n_live_tup::float8 AS live, 
        pg_relation_size(c.oid)::float8 AS heap_bytes, pg_total_relation_size(c.oid)::float8 AS total_bytes,
        nullif(c.reltuples, -1)::float8 AS estimated_rows,
        greatest(age(c.relfrozenxid), coalesce(age(t.relfrozenxid), 0))::float8 AS xid_age,
-       greatest(mxid_age(c.relminmxid), coalesce(mxid_age(t.relminmxid), 0))::float8 AS multixact_age, c.oid::int8 AS oid
+       greatest(mxid_age(c.relminmxid), coalesce(mxid_age(t.relminmxid), 0))::float8 AS multixact_age,
+       c.relallvisible::float8 AS all_visible_pages, c.oid::int8 AS oid
   FROM pg_stat_user_tables s
   JOIN pg_class c ON c.oid = s.relid
   LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
@@ -171,7 +188,14 @@ export async function measureMaintenance(client: Client, options: MeasureOptions
   const tables: TableFacts[] = [];
   for (const r of tableRows.rows) {
     let exact: TableFacts['exact'] = null;
-    if (ext && wanted(r['schema'], r['name'])) {
+    // relpages is as stale as relallvisible: the pages now come from the heap's size.
+    const pages = Math.max(1, Math.ceil(r['heap_bytes'] / h.block_size));
+    const allVisibleShare = Math.min(1, r['all_visible_pages'] / pages);
+    let notRead: string | null = null;
+    if (ext && !wanted(r['schema'], r['name'])) notRead = 'not re-measured (no index of it to rebuild)';
+    else if (ext && r['heap_bytes'] >= APPROX_ALWAYS_BELOW_BYTES && allVisibleShare < APPROX_MIN_ALL_VISIBLE)
+      notRead = `the visibility map marks ${Math.round(allVisibleShare * 100)} % of the heap all-visible: pgstattuple_approx would read nearly all of it`;
+    else if (ext) {
       try {
         const { rows } = await client.query<Record<string, number>>(
           `SELECT approx_tuple_count::float8 AS live, dead_tuple_count::float8 AS dead, dead_tuple_len::float8 AS dead_bytes,
@@ -183,6 +207,7 @@ export async function measureMaintenance(client: Client, options: MeasureOptions
         exact = { liveTuples: m['live']!, deadTuples: m['dead']!, deadBytes: m['dead_bytes']!, freeBytes: m['free_bytes']!, scannedPercent: m['scanned']! };
       } catch (e) {
         if (!unmeasurable(e)) throw e;
+        notRead = `pgstattuple_approx could not read it (${(e as Error).message})`;
       }
     }
     tables.push({
@@ -200,7 +225,9 @@ export async function measureMaintenance(client: Client, options: MeasureOptions
       estimatedRows: r['estimated_rows'],
       xidAge: r['xid_age'],
       multixactAge: r['multixact_age'],
+      allVisibleShare,
       exact,
+      notRead,
     });
   }
 

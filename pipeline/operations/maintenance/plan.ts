@@ -128,7 +128,7 @@ function tableActions(t: TableFacts, policy: MaintenancePolicy, now: number): Ma
         table: target,
         reason: `${Math.round(dead)} dead tuples, ${pct(deadShare)} of the table (≥ ${pct(rules.dead_tuple_ratio)} and ≥ ${rules.min_dead_tuples})${
           t.exact && t.exact.deadTuples < dead / 2 ? '; most already pruned (their space is free), VACUUM still clears their index entries' : ''
-        }`,
+        }${t.notRead ? `; counted by statistics: ${t.notRead}` : ''}`,
         method,
         measurement: {
           liveTuples: live,
@@ -139,6 +139,7 @@ function tableActions(t: TableFacts, policy: MaintenancePolicy, now: number): Ma
           heapBytes: t.heapBytes,
           deadBytes,
           freeBytes: t.exact?.freeBytes ?? null,
+          allVisibleRatio: round(t.allVisibleShare),
           modifiedSinceAnalyze: t.modifiedSinceAnalyze,
         },
         expectedGainBytes: deadBytes,
