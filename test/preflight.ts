@@ -57,6 +57,29 @@ async function postgres(): Promise<Missing[]> {
       if (!found) missing.push({ what: lib.what, why: `not in ${libdir}`, apt: lib.apt, brew: lib.brew });
     }
   }
+  const sharedir = await run(join(bins.binDir, 'pg_config'), ['--sharedir']).then(
+    (r) => r.stdout.trim(),
+    () => undefined,
+  );
+  if (sharedir) {
+    // The `dbops queries` tests create hypopg (hypothetical indexes): an extension, not a preloaded library.
+    const extensions = [
+      {
+        name: 'hypopg',
+        what: 'hypopg',
+        apt: `sudo apt-get install -y postgresql-${bins.major}-hypopg`,
+        brew: 'build hypopg from source: https://github.com/HypoPG/hypopg',
+      },
+    ];
+    const dir = join(sharedir, 'extension');
+    for (const ext of extensions) {
+      const found = await access(join(dir, `${ext.name}.control`)).then(
+        () => true,
+        () => false,
+      );
+      if (!found) missing.push({ what: ext.what, why: `no ${ext.name}.control in ${dir}`, apt: ext.apt, brew: ext.brew });
+    }
+  }
   // PostgreSQL refuses to run as root: the test clusters then run as the postgres OS user.
   await serverRunAs().catch((e: Error) => missing.push({ what: 'the postgres OS user (tests run as root)', why: e.message.split('\n')[0]!, ...install }));
   return missing;

@@ -12,6 +12,7 @@ export const GROUPS: Record<string, string> = {
   evidence: 'hash-chained evidence bundles of deploys and rollbacks',
   maintain: 'VACUUM, ANALYZE and REINDEX planned from measured bloat',
   settings: 'server settings as code, with tuning advice from declared resources',
+  queries: 'pg_stat_statements snapshots: slow statements, regressions per deploy, index usage over primary and replicas',
 };
 
 /** A command of the registry: its spec (flags and help, zod) and its implementation, each imported only when needed. */
@@ -168,6 +169,16 @@ export const REGISTRY: readonly CommandEntry[] = [
     path: ['settings', 'apply'],
     spec: () => import('../commands/settings/apply/spec.ts').then((m) => m.spec),
     run: () => import('../commands/settings/apply/run.ts'),
+  },
+  {
+    path: ['queries', 'snapshot'],
+    spec: () => import('../commands/queries/snapshot/spec.ts').then((m) => m.spec),
+    run: () => import('../commands/queries/snapshot/run.ts'),
+  },
+  {
+    path: ['queries', 'report'],
+    spec: () => import('../commands/queries/report/spec.ts').then((m) => m.spec),
+    run: () => import('../commands/queries/report/run.ts'),
   },
   {
     path: ['local', 'up'],

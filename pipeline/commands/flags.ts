@@ -4,6 +4,7 @@ import type { StepContext } from '../cli/contract.ts';
 import { UsageError } from '../core/errors.ts';
 import type { DbTarget } from '../infra/db/url.ts';
 import type { MaintenanceWindow } from '../operations/maintenance/index.ts';
+import type { QueriesTarget } from '../operations/queries/index.ts';
 
 // Flag groups shared by commands. Keys are camelCase here and --kebab-case on the command line.
 export const connection = {
@@ -125,8 +126,8 @@ export type DeployInputs = z.output<typeof DeployInputs>;
 
 /** The policies of the production path, as gate, deploy and rollback pass them to change/release. */
 export async function releasePolicies(ctx: StepContext): Promise<ReleasePolicies> {
-  const { environments, backups, migrations } = await ctx.policies('environments', 'backups', 'migrations');
-  return { environments: environments.value, backups: backups.value, migrations: migrations.value };
+  const { environments, backups, migrations, queries } = await ctx.policies('environments', 'backups', 'migrations', 'queries');
+  return { environments: environments.value, backups: backups.value, migrations: migrations.value, queries: queries.value };
 }
 /** What every `dbops pitr` command takes: the database (its cluster is the one archived) and the policy. */
 export const pitrFlags = { databaseUrl: connection.databaseUrl, ...policiesOnly, ...json };
@@ -164,4 +165,22 @@ export async function environmentTarget(
   const { resolveEnvironment } = await import('../change/release/index.ts');
   const environment = resolveEnvironment(environments.value, input.environment, ctx.env);
   return { target: environment.target, environment };
+}
+
+/** `dbops queries snapshot|report`: the database by --environment (with its replicas and evidence storage) or by URL. */
+export const queriesFlags = {
+  databaseUrl: connection.databaseUrl,
+  environment: environmentFlag('whose replicas count in index usage and beside whose evidence bundles the snapshots are kept (their history across CI runs)'),
+  ...policiesOnly,
+  ...reports,
+  ...json,
+};
+
+/** The primary, its replicas and the evidence storage of --environment; a bare URL has neither replicas nor evidence. */
+export async function queriesTarget(input: { databaseUrl?: string | undefined; environment?: string | undefined }, ctx: StepContext): Promise<QueriesTarget> {
+  const { target, environment } = await environmentTarget(input, ctx, 'its replicas and evidence storage');
+  if (!environment) return { primary: target, replicas: [], environment: null, evidence: null };
+  const { backups, environments } = await ctx.policies('backups', 'environments');
+  const { environmentQueriesTarget } = await import('../operations/queries/index.ts');
+  return environmentQueriesTarget(environment, { backups: backups.value, environments: environments.value }, ctx);
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BreakGlass, DrDrill, ExecutionData, InterruptedDeploy, RunIdentity, SettingsChange } from './records.ts';
+import { BreakGlass, DrDrill, ExecutionData, InterruptedDeploy, QueryReview, RunIdentity, SettingsChange } from './records.ts';
 
 /**
  * One evidence bundle: everything an auditor samples about one production change, stored as
@@ -9,7 +9,7 @@ import { BreakGlass, DrDrill, ExecutionData, InterruptedDeploy, RunIdentity, Set
  * found by `dbops evidence verify`.
  */
 
-export const BUNDLE_KIND = ['deploy', 'rollback', 'interrupted', 'dr-drill', 'settings'] as const;
+export const BUNDLE_KIND = ['deploy', 'rollback', 'interrupted', 'dr-drill', 'settings', 'query-review'] as const;
 
 export const EvidenceBundle = z.object({
   formatVersion: z.literal(1),
@@ -29,6 +29,8 @@ export const EvidenceBundle = z.object({
   drill: DrDrill.optional(),
   /** For kind settings only; absent from every other bundle, like drill. */
   settings: SettingsChange.optional(),
+  /** For kind query-review only; absent from every other bundle, like drill. */
+  queryReview: QueryReview.optional(),
   run: RunIdentity.nullable(),
   dbops: z.object({ version: z.string(), commit: z.string().nullable() }),
   /**
@@ -44,10 +46,11 @@ export type EvidenceBundle = z.output<typeof EvidenceBundle>;
 /** A bundle before it is sealed (sequence, previous and sha256 are assigned by appendBundle). */
 export type BundleDraft = Omit<
   EvidenceBundle,
-  'formatVersion' | 'environment' | 'sequence' | 'previous' | 'sha256' | 'markdownSha256' | 'createdAt' | 'dbops' | 'drill' | 'settings'
+  'formatVersion' | 'environment' | 'sequence' | 'previous' | 'sha256' | 'markdownSha256' | 'createdAt' | 'dbops' | 'drill' | 'settings' | 'queryReview'
 > & {
   drill?: DrDrill | undefined;
   settings?: SettingsChange | undefined;
+  queryReview?: QueryReview | undefined;
 };
 
 /**

@@ -276,3 +276,33 @@ export const SettingsChange = z.object({
   error: z.string().optional(),
 });
 export type SettingsChange = z.output<typeof SettingsChange>;
+
+/**
+ * A query review after a deploy (`dbops queries report --since-deploy SEQ`): the statements compared across the
+ * deploy (the snapshot `dbops deploy` took before its first migration against one taken now), the verdict, and
+ * the deploy bundle it judges, by sequence and hash. Statement texts are pg_stat_statements' normalized ones
+ * (`$1` for every value, literals of utility statements masked).
+ */
+export const QueryReview = z.object({
+  database: z.string(),
+  deploy: z.object({ sequence: z.number().int().positive(), sha256: z.string(), outcome: z.string().nullable(), migrations: z.array(z.string()) }),
+  before: z.object({ key: z.string(), at: z.string(), sha256: z.string() }),
+  after: z.object({ key: z.string(), at: z.string(), sha256: z.string() }),
+  verdict: z.enum(['pass', 'warn']),
+  breaks: z.array(z.object({ kind: z.string(), message: z.string() })),
+  totals: z.object({ statements: z.number(), calls: z.number(), totalMs: z.number() }),
+  regressions: z.array(
+    z.object({
+      queryid: z.string(),
+      query: z.string(),
+      before: z.object({ calls: z.number(), meanMs: z.number() }),
+      after: z.object({ calls: z.number(), meanMs: z.number() }),
+      ratio: z.number().nullable(),
+      increaseMs: z.number(),
+    }),
+  ),
+  slow: z.array(z.object({ queryid: z.string(), query: z.string(), calls: z.number(), meanMs: z.number(), newlySlow: z.boolean() })),
+  newStatements: z.number().int(),
+  indexFindings: z.array(z.object({ kind: z.string(), subject: z.string(), message: z.string() })),
+});
+export type QueryReview = z.output<typeof QueryReview>;

@@ -52,7 +52,11 @@ function header(b: PageSource): string[] {
           : '❌ drill failed: an objective was missed'
         : b.settings
           ? { applied: '✅ applied', refused: '⛔ refused by the gate', failed: '❌ failed' }[b.settings.outcome]
-          : '—';
+          : b.queryReview
+            ? b.queryReview.verdict === 'pass'
+              ? `✅ no regression after deploy #${b.queryReview.deploy.sequence}`
+              : `⚠️ findings after deploy #${b.queryReview.deploy.sequence}`
+            : '—';
   const run = b.run ?? e?.gate?.run ?? null;
   const rows: Array<[string, string]> = [
     ['Environment', text(b.environment)],
@@ -480,6 +484,74 @@ function settingsChange(b: PageSource): string[] {
   return out;
 }
 
+const clipQuery = (q: string): string => (q.length > 200 ? `${q.slice(0, 199)}…` : q).replace(/\s+/g, ' ');
+
+/** A query review: the deploy it judges (sequence and hash), the two snapshots by hash, regressions and slow statements. */
+function queryReview(b: PageSource): string[] {
+  const q = b.queryReview;
+  if (!q) return [];
+  const out = [
+    '## Query review after a deploy',
+    '',
+    `Database ${text(q.database)}; deploy bundle #${q.deploy.sequence} (SHA-256 ${code(q.deploy.sha256)}, outcome ${text(q.deploy.outcome ?? '—')}, migrations ${text(list(q.deploy.migrations))}).`,
+    '',
+    ...table(
+      ['Snapshot', 'Taken (server clock)', 'Key', 'SHA-256'],
+      [
+        ['before the deploy', q.before.at, q.before.key, q.before.sha256],
+        ['after', q.after.at, q.after.key, q.after.sha256],
+      ],
+    ),
+    '',
+    `Between them: ${q.totals.statements} statements, ${q.totals.calls} calls, ${q.totals.totalMs} ms; ${q.newStatements} new statements.`,
+    '',
+  ];
+  for (const k of q.breaks) out.push(`**Counter break** (${text(k.kind)}): ${text(k.message)}`, '');
+  if (q.regressions.length === 0) out.push('No regression.', '');
+  else
+    out.push(
+      '### Regressions',
+      '',
+      ...table(
+        ['queryid', 'Statement (normalized)', 'Mean before (ms)', 'Calls before', 'Mean after (ms)', 'Calls after', 'Ratio', '+ms'],
+        q.regressions.map((r) => [
+          r.queryid,
+          clipQuery(r.query),
+          String(r.before.meanMs),
+          String(r.before.calls),
+          String(r.after.meanMs),
+          String(r.after.calls),
+          String(r.ratio ?? '—'),
+          String(r.increaseMs),
+        ]),
+      ),
+      '',
+    );
+  if (q.slow.length > 0)
+    out.push(
+      '### Slow statements',
+      '',
+      ...table(
+        ['queryid', 'Statement (normalized)', 'Mean (ms)', 'Calls', 'Newly slow'],
+        q.slow.map((r) => [r.queryid, clipQuery(r.query), String(r.meanMs), String(r.calls), yesNo(r.newlySlow)]),
+      ),
+      '',
+    );
+  if (q.indexFindings.length > 0) out.push('### Index usage', '', ...q.indexFindings.map((f) => `- ${text(f.kind)}: ${text(f.message)}`), '');
+  return out;
+}
+
+const QUERY_REVIEW_CONTROLS = [
+  '## Controls',
+  '',
+  '| Control | Where in this bundle |',
+  '| --- | --- |',
+  '| SOC 2 CC8.1 (change management: the change works as intended) | Query review after a deploy: regressions and slow statements, the deploy by hash |',
+  '| SOC 2 CC7.1 (monitoring of system components) | Slow statements, index usage |',
+  '| PCI DSS 10.5.1 (retention, integrity) | Chain (hash-linked, kept per evidence.retention) |',
+  '',
+];
+
 const SETTINGS_CONTROLS = [
   '## Controls',
   '',
@@ -515,7 +587,7 @@ export function renderBundleBody(b: PageSource): string {
   if (g) out.push(...change(g), ...pulls(g), ...approvals(g), ...testing(g), ...backup(g), ...gate(g));
   else if (e) out.push('The gate could not run (the database was unreachable); nothing was changed by this action.', '');
   if (e) out.push(...execution(e));
-  out.push(...interrupted(b), ...drill(b), ...settingsChange(b));
+  out.push(...interrupted(b), ...drill(b), ...settingsChange(b), ...queryReview(b));
   out.push(
     '## Chain',
     '',
@@ -523,7 +595,7 @@ export function renderBundleBody(b: PageSource): string {
     '',
     'This page is rendered from the JSON bundle beside it, which records the SHA-256 of everything above the line at the end; `dbops evidence verify` checks the JSON, this page and the chain.',
     '',
-    ...(b.drill ? DRILL_CONTROLS : b.settings ? SETTINGS_CONTROLS : CONTROLS),
+    ...(b.drill ? DRILL_CONTROLS : b.settings ? SETTINGS_CONTROLS : b.queryReview ? QUERY_REVIEW_CONTROLS : CONTROLS),
   );
   return `${out.join('\n').replace(/\n+$/, '')}\n`;
 }

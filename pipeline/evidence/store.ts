@@ -230,6 +230,7 @@ export async function appendBundle(
       interrupted: draft.interrupted,
       drill: draft.drill,
       settings: draft.settings,
+      queryReview: draft.queryReview,
       run: draft.run,
       dbops,
     }),

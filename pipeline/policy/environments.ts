@@ -119,6 +119,18 @@ export const EnvironmentPolicy = z
       .default([])
       .describe('Queries that must succeed after a deploy (the verification step).'),
     smoke_timeout: Duration.default('30s').describe('statement_timeout of each smoke query.'),
+    replicas: z
+      .array(
+        z.strictObject({
+          name: z.string().regex(ENVIRONMENT_NAME, 'expected a lower-case replica name such as replica-1'),
+          database_url_env: EnvName.describe("Environment variable holding the replica's database URL (a secret, like database_url_env)."),
+        }),
+      )
+      .default([])
+      .refine((list) => new Set(list.map((r) => r.name)).size === list.length, 'replica names must be unique')
+      .describe(
+        "Streaming replicas of this environment's primary. Their statistics are per node: `dbops queries report` sums index scans over the primary and every replica listed here before it calls an index unused.",
+      ),
   })
   .describe('One deploy target.');
 export type EnvironmentPolicy = z.output<typeof EnvironmentPolicy>;

@@ -5,6 +5,7 @@ import { EnvironmentsPolicy } from './environments.ts';
 import { LintPolicy } from './lint.ts';
 import { MaintenancePolicy } from './maintenance.ts';
 import { PostgresqlPolicy } from './postgresql.ts';
+import { QueriesPolicy } from './queries.ts';
 import { RehearsePolicy } from './rehearse.ts';
 
 const Timeouts = {
@@ -51,6 +52,7 @@ export const POLICY_FILES = {
   environments: { file: 'environments.yaml', schema: EnvironmentsPolicy },
   maintenance: { file: 'maintenance.yaml', schema: MaintenancePolicy },
   postgresql: { file: 'postgresql.yaml', schema: PostgresqlPolicy },
+  queries: { file: 'queries.yaml', schema: QueriesPolicy },
 } as const;
 
 export type PolicyName = keyof typeof POLICY_FILES;

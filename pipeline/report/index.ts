@@ -9,3 +9,4 @@ export * from './store.ts';
 export * from './terminal.ts';
 export * from './backup-event.ts';
 export * from './settings.ts';
+export * from './queries.ts';

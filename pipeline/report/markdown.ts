@@ -2,6 +2,8 @@ import { backupBlocks, isBackupStep } from './backup-md.ts';
 import { allFindings, countFindings, locationText, worstVerdict } from './findings.ts';
 import { assemble, type Block, capLines, code, details, fence, table, text, VERDICT_ICON } from '../core/markdown.ts';
 import { lockGantt } from './mermaid.ts';
+import { queriesMarkdown } from './queries.ts';
+import type { QueriesReportData } from '../operations/queries/index.ts';
 import type { LoadedReport } from './store.ts';
 import { clip, formatBytes, formatCount, formatMs, plural, noun } from '../core/format.ts';
 import { type Severity } from '../core/result.ts';
@@ -328,6 +330,8 @@ export function markdownBlocks(reports: LoadedReport[], notes: string[] = []): B
   if (rollbacks) blocks.push(rollbacksBlock(rollbacks));
   const rehearse = byStep('rehearse');
   if (rehearse) blocks.push(...rehearseBlocks(rehearse));
+  const queries = byStep('queries-report');
+  if (queries) blocks.push({ markdown: queriesMarkdown(queries.data as QueriesReportData) });
   blocks.push(...backupBlocks(reports));
   return blocks;
 }

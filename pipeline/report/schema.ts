@@ -6,6 +6,7 @@ import { PITR_REPORT_DATA } from '../protection/pitr/index.ts';
 import { ExecutionData, GateData, EVIDENCE_REPORT_DATA } from '../evidence/index.ts';
 import { MAINTENANCE_REPORT_DATA } from '../operations/maintenance/index.ts';
 import { SETTINGS_REPORT_DATA } from '../operations/settings/index.ts';
+import { QUERIES_REPORT_DATA } from '../operations/queries/index.ts';
 
 /** Step name → schema of its `data`, for validation on read. */
 export const REPORT_DATA = {
@@ -20,6 +21,7 @@ export const REPORT_DATA = {
   ...EVIDENCE_REPORT_DATA,
   ...MAINTENANCE_REPORT_DATA,
   ...SETTINGS_REPORT_DATA,
+  ...QUERIES_REPORT_DATA,
 } as const;
 
 /** The report files `dbops report` knows, in command order: every report whose data has a schema above (a test keeps every command's report among them). */

@@ -24,6 +24,7 @@ const BENCHES: Record<string, () => Promise<{ bench(): Promise<BenchResult> }>> 
   age: () => import('./age.ts'),
   pitr: () => import('./pitr.ts'),
   maintenance: () => import('./maintenance.ts'),
+  queries: () => import('./queries.ts'),
 };
 
 const only = process.argv.slice(2);

@@ -992,3 +992,74 @@ describe('settings.yml', () => {
     expect(environmentsPolicy.environments['production']!.database_url_env).toBe('PRODUCTION_DATABASE_URL');
   });
 });
+
+describe('queries.yml', () => {
+  const w = load('queries.yml') as ScheduledWorkflow;
+  const job = w.jobs['review'] as FullJob;
+  const review = stepOf(job, /dbops queries report/)!;
+
+  it('reviews the production statements every Monday at 07:00 UTC, and can be started by hand', () => {
+    expect(triggers(w).sort()).toEqual(['schedule', 'workflow_dispatch']);
+    expect(w.on.schedule.map((s) => s.cron)).toEqual(['0 7 * * 1']);
+    for (const s of w.on.schedule) expect(s.timezone).toBeUndefined();
+    // 2026-12-07 is a Monday, 2026-12-06 a Sunday.
+    expect(cronFires('0 7 * * 1', new Date('2026-12-07T07:00:00Z'))).toBe(true);
+    expect(cronFires('0 7 * * 1', new Date('2026-12-06T07:00:00Z'))).toBe(false);
+    expect(cronFires('0 7 * * 1', new Date('2026-12-07T06:00:00Z'))).toBe(false);
+  });
+
+  it('runs `queries report --environment production --notify` word for word, then publishes the summary', () => {
+    expect(invocationsOf(job)).toEqual(['queries report --environment production --notify', 'report --github']);
+    const dir = mkdtempSync(join(tmpdir(), 'dbops-queries-yml-'));
+    try {
+      expect(argvOf(review.run!, {}, dir)).toEqual(['dbops', 'queries', 'report', '--environment', 'production', '--notify']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // The review itself stops at its own failure; what follows reports it.
+    expect(review.if).toBeUndefined();
+    expect(indexOf(job, /dbops report/)).toBeGreaterThan(indexOf(job, /dbops queries report/));
+  });
+
+  it('hands the production URL and the webhook the policy names, from secrets, to the review step alone', async () => {
+    const { QueriesPolicy } = await import('../../pipeline/policy/queries.ts');
+    const file = join(ROOT, 'policies/queries.yaml');
+    let raw: unknown = { version: 1 };
+    try {
+      raw = parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    const webhook = QueriesPolicy.parse(raw).notifications.webhook_env;
+    expect(webhook).toBe('DBOPS_QUERIES_WEBHOOK');
+    const production = environmentsPolicy.environments['production']!;
+    expect(production.database_url_env).toBe('PRODUCTION_DATABASE_URL');
+    expect(JSON.stringify(job.env ?? {})).not.toMatch(/secrets\./);
+    for (const s of job.steps) {
+      expect(s.run ?? '', s.name).not.toMatch(/secrets\./);
+      expect(JSON.stringify(s.with ?? {}), s.name).not.toMatch(/secrets\./);
+      expect(secretsOf(s).sort(), s.name).toEqual(
+        s === review ? [`${webhook}=DBOPS_QUERIES_WEBHOOK`, `${production.database_url_env}=PRODUCTION_DATABASE_URL`].sort() : [],
+      );
+    }
+  });
+
+  it('runs on the backup server in the backups environment, reads contents only, and is never cancelled', () => {
+    expect(job['runs-on']).toEqual(['self-hosted', 'backup-server']);
+    expect(environmentOf(job)).toBe('backups');
+    expect(w.permissions).toEqual({});
+    expect(job.permissions).toEqual({ contents: 'read' });
+    expect(w.concurrency).toBeUndefined();
+    expect(job.concurrency).toEqual({ group: 'dbops-queries', 'cancel-in-progress': false });
+  });
+
+  it('publishes the job summary and uploads reports/ after every run, failed ones too', () => {
+    const summary = stepOf(job, /dbops report/)!;
+    expect(summary.if).toMatch(/^always\(\)/);
+    const upload = stepOf(job, /^actions\/upload-artifact/)!;
+    expect(upload.uses).toBe('actions/upload-artifact@v4');
+    expect(upload.if).toBe('always()');
+    expect(upload.with).toMatchObject({ path: 'reports/', 'retention-days': 90 });
+    expect(indexOf(job, /^actions\/upload-artifact/)).toBeGreaterThan(indexOf(job, /dbops report/));
+  });
+});

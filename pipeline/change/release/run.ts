@@ -26,6 +26,7 @@ import { acquireDeployLock, releaseDeployLock } from './lock.ts';
 import type { Runtime } from '../../core/runtime.ts';
 import type { ReleaseFlags, ReleasePolicies } from './checks/types.ts';
 import type { StepResult } from '../../core/result.ts';
+import { snapshotBeforeDeploy } from '../../operations/queries/index.ts';
 import { redactDeep } from '../../core/redact.ts';
 import { noun } from '../../core/format.ts';
 
@@ -222,6 +223,11 @@ async function underLock(
     host: hostname(),
   });
 
+  // Named after the bundle that will record it (the deploy lock keeps the sequence).
+  const sequence = await nextSequence(store);
+  // What the statements cost before this deploy, for `dbops queries report --since-deploy`; never in the deploy's way.
+  if (action === 'deploy' && policies.queries) await snapshotBeforeDeploy(environment, { ...policies, queries: policies.queries }, sequence, ctx);
+
   const req: EngineRequest = {
     environment,
     local,
@@ -231,8 +237,7 @@ async function underLock(
       backup: gate.backup ? { id: gate.backup.id, target: gate.backup.target } : null,
       urlEnv: environment.urlEnv,
       policiesDir: input.policiesDir,
-      // Named after the bundle that will record it (the deploy lock keeps the sequence).
-      restorePoint: policies.backups.pitr ? `dbops-${environment.name}-${await nextSequence(store)}` : undefined,
+      restorePoint: policies.backups.pitr ? `dbops-${environment.name}-${sequence}` : undefined,
     },
   };
   const io = { progress: (l: string) => ctx.progress(l), signal: ctx.signal };

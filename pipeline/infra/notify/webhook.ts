@@ -1,7 +1,7 @@
 import { sleep } from '../../core/duration.ts';
 import { clip, formatMs } from '../../core/format.ts';
 import type { Logger } from '../../core/logger.ts';
-import { redact } from '../../core/redact.ts';
+import { redact, registerSecret } from '../../core/redact.ts';
 
 /**
  * Posting JSON to a webhook (Slack-compatible or any receiver), the one HTTP client of dbops' notifications.
@@ -56,4 +56,24 @@ export async function postJson(
     await sleep(RETRY_DELAY_MS, signal);
   }
   return { status: 'failed', attempts: 2, httpStatus, reason: redact(reason) };
+}
+
+/**
+ * The webhook URL an environment variable holds. The URL carries the webhook's credential (Slack's
+ * /services/T…/B…/<token>): it is registered as a secret, and so is its path (a server that echoes the request
+ * path in an error page must not reveal the token either), before anything can print it.
+ */
+export function webhookFromEnv(env: NodeJS.ProcessEnv, name: string): { url?: URL; invalid?: string } {
+  const raw = env[name]?.trim() || undefined;
+  if (!raw) return {};
+  registerSecret(raw);
+  try {
+    const url = new URL(raw);
+    const path = `${url.pathname}${url.search}`;
+    if (path.length > 8) registerSecret(path);
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('not http(s)');
+    return { url };
+  } catch {
+    return { invalid: `${name} does not hold an http(s) URL` };
+  }
 }

@@ -6,7 +6,8 @@ import type { Runtime } from '../../../core/runtime.ts';
 import { noun } from '../../../core/format.ts';
 
 /** The policies the production path reads: environments, backups (targets, keys) and migrations (executor, lint). */
-export type ReleasePolicies = Pick<Policies, 'environments' | 'backups' | 'migrations'>;
+/** queries: where `dbops deploy` keeps the query snapshot it takes before its first migration (defaults when absent). */
+export type ReleasePolicies = Pick<Policies, 'environments' | 'backups' | 'migrations'> & Partial<Pick<Policies, 'queries'>>;
 
 /** What `dbops gate`, `deploy` and `rollback` are asked (their shared flags). */
 export interface ReleaseFlags {

@@ -1,7 +1,7 @@
 import { ExitCode, isDbopsError } from '../../../core/errors.ts';
-import { redact, registerSecret, redactDeep } from '../../../core/redact.ts';
+import { redact, redactDeep } from '../../../core/redact.ts';
 import { inGitHubActions } from '../../../infra/github/env.ts';
-import { postJson } from '../../../infra/notify/webhook.ts';
+import { postJson, webhookFromEnv } from '../../../infra/notify/webhook.ts';
 import type { BackupNotifyInputs } from './spec.ts';
 import {
   buildEvent,
@@ -41,23 +41,7 @@ export async function run(input: BackupNotifyInputs, ctx: StepContext): Promise<
   const { backups } = await ctx.policies('backups');
   const policy = backups.value.notifications;
 
-  // The URL carries the webhook's credential (Slack's /services/T…/B…/<token>): masked before anything can print it.
-  const raw = env[policy.webhook_env]?.trim() || undefined;
-  let url: URL | undefined;
-  let invalid: string | undefined;
-  if (raw) {
-    registerSecret(raw);
-    try {
-      url = new URL(raw);
-      // A server that echoes the request path (an error page) must not reveal the token either.
-      const path = `${url.pathname}${url.search}`;
-      if (path.length > 8) registerSecret(path);
-      if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('not http(s)');
-    } catch {
-      url = undefined;
-      invalid = `${policy.webhook_env} does not hold an http(s) URL`;
-    }
-  }
+  const { url, invalid } = webhookFromEnv(env, policy.webhook_env);
 
   const { reports, unreadable } = await readBackupReports(input.reportsDir);
   ctx.log.debug({ files: reports.map((r) => r.file), unreadable: unreadable.length }, 'backup reports read');

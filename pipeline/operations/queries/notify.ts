@@ -1,0 +1,43 @@
+import type { Runtime } from '../../core/runtime.ts';
+import { postJson, webhookFromEnv } from '../../infra/notify/webhook.ts';
+import type { QueriesPolicy } from '../../policy/queries.ts';
+import type { QueriesReview } from './review.ts';
+
+export interface QueriesNotification {
+  status: 'sent' | 'failed' | 'not-configured' | 'not-wanted';
+  host: string | null;
+  reason: string | null;
+}
+
+const clip = (q: string) => {
+  const flat = q.replace(/\s+/g, ' ').trim();
+  return flat.length > 120 ? `${flat.slice(0, 119)}…` : flat;
+};
+
+/** The Slack-compatible message: what became slow and what regressed, each with its normalized text (no values). */
+export function reviewMessage(review: QueriesReview): { text: string } {
+  const s = review.statements;
+  const newlySlow = s.slow.filter((x) => x.newlySlow);
+  const where = `${review.database}${review.environment ? ` (${review.environment})` : ''}`;
+  const lines = [
+    `dbops queries report, ${where}${review.sinceDeploy !== null ? ` after deploy #${review.sinceDeploy}` : ''}: ${s.regressions.length} regressed, ${newlySlow.length} newly slow.`,
+    ...s.regressions.map(
+      (r) => `• regression ${r.queryid}: mean ${r.meanMs} ms over ${r.calls} calls, was ${r.before.meanMs} ms (×${r.ratio}) — ${clip(r.query)}`,
+    ),
+    ...newlySlow.map((r) => `• slow ${r.queryid}: mean ${r.meanMs} ms over ${r.calls} calls — ${clip(r.query)}`),
+  ];
+  return { text: lines.join('\n') };
+}
+
+/** Posts the message when statements regressed or became slow; nothing otherwise. Never throws: a failed delivery is the result. */
+export async function notifyReview(review: QueriesReview, policy: QueriesPolicy, rt: Pick<Runtime, 'env' | 'log' | 'signal'>): Promise<QueriesNotification> {
+  const name = policy.notifications.webhook_env;
+  const { url, invalid } = webhookFromEnv(rt.env, name);
+  if (invalid) return { status: 'failed', host: null, reason: invalid };
+  if (!url) return { status: 'not-configured', host: null, reason: `${name} is not set` };
+  const s = review.statements;
+  if (s.regressions.length === 0 && !s.slow.some((x) => x.newlySlow))
+    return { status: 'not-wanted', host: url.host, reason: 'no regression and no newly slow statement' };
+  const out = await postJson(url, JSON.stringify(reviewMessage(review)), { signal: rt.signal, log: rt.log, userAgent: 'dbops-queries-report' });
+  return { status: out.status, host: url.host, reason: out.reason };
+}
