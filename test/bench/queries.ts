@@ -140,7 +140,8 @@ export async function bench(): Promise<BenchResult> {
       const settings = (
         await c.query<{ preload: string; max: string; track: string; version: string }>(
           `SELECT current_setting('shared_preload_libraries') AS preload, current_setting('pg_stat_statements.max') AS max,
-                  current_setting('pg_stat_statements.track') AS track, current_setting('server_version') AS version`,
+                  (SELECT reset_val FROM pg_settings WHERE name = 'pg_stat_statements.track') AS track,
+                  current_setting('server_version') AS version`,
         )
       ).rows[0]!;
       if (Number(settings.max) < STATEMENTS + 30) throw new Error(`pg_stat_statements.max is ${settings.max}: fewer than ${STATEMENTS} statements fit`);
@@ -261,6 +262,23 @@ export async function bench(): Promise<BenchResult> {
       JSON.stringify(parsed);
       stringify.push(performance.now() - t);
     }
+    // `./dbops queries snapshot --json` as its own process: the snapshot without the comparison and the review.
+    const snapshotArgs = ['queries', 'snapshot', '--json', '--database-url', url, '--policies-dir', policies, '--reports-dir', reportsDir];
+    const snapshotProcess: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      await fresh();
+      await nextSecond();
+      snapshotProcess.push((await timed(DBOPS, snapshotArgs, env)).ms);
+      lastEnd = Date.now();
+    }
+    // BENCH_QUERIES_PROFILE=<dir>: one more report run under `node --cpu-prof`, its profile left in <dir>.
+    const profileDir = process.env['BENCH_QUERIES_PROFILE'];
+    if (profileDir) {
+      await fresh();
+      await nextSecond();
+      await timed(process.execPath, ['--cpu-prof', '--cpu-prof-dir', profileDir, DBOPS, ...args], env);
+      lastEnd = Date.now();
+    }
     // What start-up alone costs: ./dbops --version, best of as many runs.
     const startup: number[] = [];
     for (let i = 0; i < RUNS; i++) startup.push((await fresh()).ms);
@@ -281,6 +299,7 @@ export async function bench(): Promise<BenchResult> {
       'dbops / psql (×)': r,
       [`  ./dbops --version alone, best of ${RUNS} (ms)`]: ms(min(startup)),
       [`  queries report in-process (modules loaded), best of ${RUNS} (ms)`]: ms(min(inProcess)),
+      [`  ./dbops queries snapshot --json (its own process, no comparison), best of ${RUNS} (ms)`]: ms(min(snapshotProcess)),
       [`  takeSnapshot alone in-process (connect + queries + rows), best of ${RUNS} (ms)`]: ms(min(snapshotOnly)),
       [`  JSON.parse | JSON.stringify of the snapshot, best of ${RUNS} (ms)`]: `${ms(min(parse))} | ${ms(min(stringify))}`,
       'every run, dbops | psql (ms)': timedDbops.map((d, i) => `${ms(d)} | ${ms(timedPsql[i]!)}`).join(', '),
