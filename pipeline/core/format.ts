@@ -48,6 +48,12 @@ export const plural = (n: number, word: string, many = `${word}s`): string => `$
 /** The start of a long text, with an ellipsis when it was cut. */
 export const clip = (s: string, max: number): string => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
 
+/** A text (an SQL statement) on one line, whitespace runs collapsed, clipped to `max`. */
+export const oneLine = (s: string, max: number): string => clip(s.replace(/\s+/g, ' ').trim(), max);
+
+/** A statement's time in milliseconds, as pg_stat_statements users read it: 0.42, 12.50, 602. */
+export const statementMs = (n: number): string => (n >= 100 ? n.toFixed(0) : n.toFixed(2));
+
 /** Names for messages: `a, b and 3 more`. */
 export function names(list: readonly string[], max = 5): string {
   if (list.length <= max) return list.join(', ');

@@ -1,5 +1,5 @@
 import type { EvidenceBundle } from './bundle.ts';
-import { formatMs as ms, noun } from '../core/format.ts';
+import { formatMs as ms, noun, oneLine } from '../core/format.ts';
 import { code, fence, table as mdTable, text } from '../core/markdown.ts';
 
 /**
@@ -484,7 +484,7 @@ function settingsChange(b: PageSource): string[] {
   return out;
 }
 
-const clipQuery = (q: string): string => (q.length > 200 ? `${q.slice(0, 199)}…` : q).replace(/\s+/g, ' ');
+const clipQuery = (q: string): string => oneLine(q, 200);
 
 /** A query review: the deploy it judges (sequence and hash), the two snapshots by hash, regressions and slow statements. */
 function queryReview(b: PageSource): string[] {

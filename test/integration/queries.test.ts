@@ -11,6 +11,7 @@ import type { QueriesReportData } from '../../pipeline/operations/queries/index.
 import { dbops, testEnv } from '../helpers/cli.ts';
 import { createDatabase, type TestDb } from '../helpers/db.ts';
 import { tempDir } from '../helpers/migrations.ts';
+import { startWebhook } from '../helpers/webhook.ts';
 
 /** Runs statements in one session that pg_stat_statements tracks (the test cluster tracks none by default). */
 async function workload(url: string, statements: Array<[string, unknown[]?]>): Promise<void> {
@@ -84,7 +85,31 @@ describe('dbops queries report: statements', () => {
     await workload(db.url, repeat(20, ['SELECT work($1)', [1]] as [string, unknown[]]));
     await dbops(['queries', 'snapshot', '--database-url', db.url, '--policies-dir', p.dir], testEnv());
     await workload(db.url, repeat(20, ['SELECT work($1)', [70]] as [string, unknown[]]));
-    const { data, stdout } = await report(db, p.dir);
+    const hook = await startWebhook();
+    const reports = await tempDir('dbops-queries-reports-');
+    let out;
+    try {
+      out = await dbops(
+        ['queries', 'report', '--database-url', db.url, '--policies-dir', p.dir, '--reports-dir', reports, '--notify', '--json'],
+        testEnv({ DBOPS_QUERIES_WEBHOOK: hook.url }),
+      );
+    } finally {
+      await hook.close();
+    }
+    expect(out.code, out.stderr).toBe(0);
+    const data = (JSON.parse(out.stdout) as { data: QueriesReportData }).data;
+    // One message, naming the regressed statement by its normalized text; the webhook's token is never printed.
+    expect(data.notification).toMatchObject({ status: 'sent', host: hook.host });
+    expect(hook.requests).toHaveLength(1);
+    expect((hook.requests[0]!.body as { text: string }).text).toMatch(
+      /1 regressed[\s\S]*regression \S+: mean [\d.]+ ms over 20 calls, was [\d.]+ ms .*SELECT work\(\$1\)/,
+    );
+    expect(`${out.stdout}${out.stderr}`).not.toContain(hook.token);
+    // The job summary's rendering of reports/queries-report.json.
+    const md = await dbops(['report', '--format', 'markdown', '--reports-dir', reports], testEnv());
+    expect(md.code, md.stderr).toBe(0);
+    expect(md.stdout).toContain('**1 regression**');
+    expect(md.stdout).toContain('`SELECT work($1)`');
     expect(data.statements.breaks).toEqual([]);
     const [r, ...others] = data.statements.regressions;
     expect(others).toEqual([]);
@@ -93,11 +118,24 @@ describe('dbops queries report: statements', () => {
     expect(r!.meanMs).toBeGreaterThanOrEqual(70);
     expect(r!.ratio).toBeGreaterThanOrEqual(2);
     expect(data.verdict).toBe('warn');
-    expect(stdout).toBeTruthy();
 
     await db.query('SELECT pg_stat_statements_reset()');
     await workload(db.url, repeat(20, ['SELECT work($1)', [1]] as [string, unknown[]]));
-    const after = (await report(db, p.dir)).data;
+    const quiet = await startWebhook();
+    let afterRun;
+    try {
+      afterRun = await dbops(
+        ['queries', 'report', '--database-url', db.url, '--policies-dir', p.dir, '--notify', '--json'],
+        testEnv({ DBOPS_QUERIES_WEBHOOK: quiet.url }),
+      );
+    } finally {
+      await quiet.close();
+    }
+    expect(afterRun.code, afterRun.stderr).toBe(0);
+    const after = (JSON.parse(afterRun.stdout) as { data: QueriesReportData }).data;
+    // Nothing regressed or became slow: nothing is sent.
+    expect(after.notification?.status).toBe('not-wanted');
+    expect(quiet.requests).toEqual([]);
     expect(after.statements.breaks.map((b) => b.kind)).toEqual(['reset']);
     expect(after.statements.breaks[0]!.message).toContain('no regression is judged');
     expect(after.statements.regressions).toEqual([]);

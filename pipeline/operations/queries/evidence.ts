@@ -2,7 +2,11 @@ import { RefusedError } from '../../core/errors.ts';
 import type { Runtime } from '../../core/runtime.ts';
 import { withClient } from '../../infra/db/client.ts';
 import { acquireOperationLock } from '../../infra/db/locks.ts';
-import { appendBundle, newestBundle, openEvidence, type QueryReview, type RunIdentity, type StoredBundle } from '../../evidence/index.ts';
+import type { QueryReview, RunIdentity, StoredBundle } from '../../evidence/index.ts';
+
+// The evidence domain (S3 storage, encryption) loads only when an environment is used: a review of a bare
+// database URL starts without it.
+const evidenceDomain = () => import('../../evidence/index.ts');
 import type { Policies } from '../../policy/schema.ts';
 import { APPLICATION_NAME, deployLabel, replicaTargets } from './snapshot.ts';
 import { recordSnapshot } from './review.ts';
@@ -10,11 +14,12 @@ import type { QueriesPolicy } from '../../policy/queries.ts';
 import type { QueriesReview, QueriesTarget } from './review.ts';
 
 /** An environment's database, its replicas and its evidence storage (the history of its snapshots). */
-export function environmentQueriesTarget(
+export async function environmentQueriesTarget(
   environment: { name: string; target: QueriesTarget['primary']; policy: { replicas: Array<{ name: string; database_url_env: string }> } },
   policies: Pick<Policies, 'backups' | 'environments'>,
   rt: Pick<Runtime, 'env' | 'log'>,
-): QueriesTarget {
+): Promise<QueriesTarget> {
+  const { openEvidence } = await evidenceDomain();
   const store = openEvidence(policies, environment.name, rt.env, rt.log);
   return {
     primary: environment.target,
@@ -41,6 +46,7 @@ export async function recordQueryReview(
 ): Promise<StoredBundle> {
   if (!target.environment || review.sinceDeploy === null || !review.previous)
     throw new RefusedError('A query-review bundle needs --environment and --since-deploy.');
+  const { appendBundle, newestBundle, openEvidence } = await evidenceDomain();
   const store = openEvidence(policies, target.environment, rt.env, rt.log);
   const sequence = review.sinceDeploy;
   const evidence = review.snapshot.find((s) => s.place === 'evidence');
@@ -94,7 +100,7 @@ export async function snapshotBeforeDeploy(
   rt: Pick<Runtime, 'env' | 'log' | 'progress'>,
 ): Promise<void> {
   try {
-    const target = environmentQueriesTarget(environment, policies, rt);
+    const target = await environmentQueriesTarget(environment, policies, rt);
     const { stored } = await recordSnapshot(target, policies.queries, { label: deployLabel(sequence), deploy: { sequence } }, rt);
     rt.log.info({ keys: stored.map((s) => s.key) }, `query snapshot taken before deploy #${sequence}`);
   } catch (e) {

@@ -1,3 +1,4 @@
+import { oneLine } from '../../core/format.ts';
 import type { Runtime } from '../../core/runtime.ts';
 import { postJson, webhookFromEnv } from '../../infra/notify/webhook.ts';
 import type { QueriesPolicy } from '../../policy/queries.ts';
@@ -9,10 +10,7 @@ export interface QueriesNotification {
   reason: string | null;
 }
 
-const clip = (q: string) => {
-  const flat = q.replace(/\s+/g, ' ').trim();
-  return flat.length > 120 ? `${flat.slice(0, 119)}…` : flat;
-};
+const clip = (q: string) => oneLine(q, 120);
 
 /** The Slack-compatible message: what became slow and what regressed, each with its normalized text (no values). */
 export function reviewMessage(review: QueriesReview): { text: string } {
