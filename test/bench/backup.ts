@@ -27,17 +27,12 @@ import { findPgBinaries, pgTool } from '../../pipeline/infra/pg/binaries.ts';
 import { dbops, testEnv } from '../helpers/cli.ts';
 import { queryUrl } from '../helpers/db.ts';
 import type { BenchResult } from './run.ts';
+import { urlOf } from './common.ts';
 
 const SCALE = process.env['BENCH_BACKUP_SCALE'] ?? '2';
 const RUNS = Number(process.env['BENCH_BACKUP_RUNS'] ?? 3);
 const GOAL_CREATE = 0.85;
 const MIB = 1024 * 1024;
-
-const urlOf = (admin: string, database: string) => {
-  const u = new URL(admin);
-  u.pathname = `/${database}`;
-  return u.toString();
-};
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const seconds = (ms: number) => Number((ms / 1000).toFixed(2));

@@ -9,16 +9,11 @@ import { findPgBinaries, pgTool } from '../../pipeline/infra/pg/binaries.ts';
 import { dbops, testEnv } from '../helpers/cli.ts';
 import { queryUrl } from '../helpers/db.ts';
 import type { BenchResult } from './run.ts';
+import { urlOf } from './common.ts';
 
 const SCALE = process.env['BENCH_CLONE_SCALE'] ?? '1';
 const CLONES = 3;
 const GOAL = 10;
-
-const urlOf = (admin: string, database: string) => {
-  const u = new URL(admin);
-  u.pathname = `/${database}`;
-  return u.toString();
-};
 
 /** `pg_dump -Fc source | pg_restore -d target`, as a shell pipeline would run it; resolves when both exit 0. */
 async function dumpRestore(admin: string, source: string, target: string): Promise<void> {

@@ -20,7 +20,6 @@
 //    REINDEX) and the report. One more pair runs as the repository's policy ships (VACUUM throttled at
 //    autovacuum's pace, throttle.cost_delay 2 ms) against psql with the same SET vacuum_cost_delay /
 //    vacuum_cost_limit: what the throttle costs on an idle server, not part of the goal.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -33,6 +32,7 @@ import { findPgBinaries, pgTool } from '../../pipeline/infra/pg/binaries.ts';
 import { ROOT, dbops, testEnv } from '../helpers/cli.ts';
 import { queryUrl } from '../helpers/db.ts';
 import type { BenchResult } from './run.ts';
+import { DBOPS, min, ms, ratio, timed, urlOf } from './common.ts';
 
 const RUNS = Number(process.env['BENCH_MAINTENANCE_RUNS'] ?? 5);
 const RUN_RUNS = Number(process.env['BENCH_MAINTENANCE_RUN_RUNS'] ?? 3);
@@ -42,32 +42,7 @@ const GOAL_RUN = 1.1;
 const GIB = 1024 ** 3;
 const MIB = 1024 ** 2;
 /** The README's way: the repository's ./dbops. */
-const DBOPS = join(ROOT, 'dbops');
-
-const min = (xs: number[]) => Math.min(...xs);
-const ms = (x: number) => Math.round(x);
 const seconds = (x: number) => Number((x / 1000).toFixed(2));
-const ratio = (a: number, b: number) => Number((a / b).toFixed(2));
-
-const urlOf = (admin: string, database: string) => {
-  const u = new URL(admin);
-  u.pathname = `/${database}`;
-  return u.toString();
-};
-
-/** Runs a program to exit 0; its wall time and what it printed. */
-async function timed(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ ms: number; stdout: string }> {
-  const started = performance.now();
-  const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve, reject) => (child.on('error', reject), child.on('close', resolve)));
-  const elapsed = performance.now() - started;
-  if (code !== 0) throw new Error(`${command} ${args.join(' ')} exited ${code}:\n${stderr.trim()}\n${stdout.slice(0, 2000)}`);
-  return { ms: elapsed, stdout };
-}
 
 /**
  * The queries of measureMaintenance (pipeline/operations/maintenance/facts.ts), in its order, one statement per

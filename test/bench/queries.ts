@@ -12,7 +12,6 @@
 // BENCH_QUERIES_RUNS alternated runs. Goal: ≤ 1.5× psql. Also printed: start-up alone (./dbops --version), the
 // command in-process (modules loaded), takeSnapshot alone in-process, and the JSON parse / stringify of a
 // snapshot of that size (what reading the previous one and writing the new one cost in CPU).
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -28,6 +27,7 @@ import { findPgBinaries, pgTool } from '../../pipeline/infra/pg/binaries.ts';
 import { ROOT, dbops, testEnv } from '../helpers/cli.ts';
 import { queryUrl } from '../helpers/db.ts';
 import type { BenchResult } from './run.ts';
+import { DBOPS, min, ms, ratio, timed, urlOf } from './common.ts';
 
 const RUNS = Number(process.env['BENCH_QUERIES_RUNS'] ?? 5);
 const TABLES = 50;
@@ -37,32 +37,7 @@ const PER_TABLE = 99;
 const STATEMENTS = TABLES * PER_TABLE;
 const GOAL = 1.5;
 /** The README's way: the repository's ./dbops. */
-const DBOPS = join(ROOT, 'dbops');
-
-const min = (xs: number[]) => Math.min(...xs);
-const ms = (x: number) => Math.round(x);
-const ratio = (a: number, b: number) => Number((a / b).toFixed(2));
 const sleep = (t: number) => new Promise((r) => setTimeout(r, t));
-
-const urlOf = (admin: string, database: string) => {
-  const u = new URL(admin);
-  u.pathname = `/${database}`;
-  return u.toString();
-};
-
-/** Runs a program to exit 0; its wall time and what it printed. */
-async function timed(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ ms: number; stdout: string }> {
-  const started = performance.now();
-  const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve, reject) => (child.on('error', reject), child.on('close', resolve)));
-  const elapsed = performance.now() - started;
-  if (code !== 0) throw new Error(`${command} ${args.join(' ')} exited ${code}:\n${stderr.trim()}\n${stdout.slice(0, 2000)}`);
-  return { ms: elapsed, stdout };
-}
 
 async function withPg<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ connectionString: url });

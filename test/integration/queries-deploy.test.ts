@@ -13,17 +13,7 @@ import { createDatabase, queryUrl, type TestDb } from '../helpers/db.ts';
 import { deployFixture, type DeployFixture } from '../helpers/environments.ts';
 import { startReplicaPair, type ReplicaPair } from '../helpers/replica.ts';
 import { waitFor } from '../helpers/wait.ts';
-
-async function workload(url: string, statements: Array<[string, unknown[]?]>): Promise<void> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(`SET pg_stat_statements.track = 'top'`);
-    for (const [sql, params] of statements) await c.query(sql, params);
-  } finally {
-    await c.end();
-  }
-}
+import { workload } from '../helpers/queries.ts';
 
 async function queriesPolicy(fx: DeployFixture, extra: Record<string, unknown>): Promise<void> {
   await writeFile(join(fx.policiesDir, 'queries.yaml'), JSON.stringify({ version: 1, snapshots: { dir: join(fx.root, 'snapshots') }, ...extra }));

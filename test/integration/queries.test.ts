@@ -5,25 +5,13 @@
 // what-if cost with hypopg, sequential scans).
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { QueriesReportData } from '../../pipeline/operations/queries/index.ts';
 import { dbops, testEnv } from '../helpers/cli.ts';
 import { createDatabase, type TestDb } from '../helpers/db.ts';
 import { tempDir } from '../helpers/migrations.ts';
 import { startWebhook } from '../helpers/webhook.ts';
-
-/** Runs statements in one session that pg_stat_statements tracks (the test cluster tracks none by default). */
-async function workload(url: string, statements: Array<[string, unknown[]?]>): Promise<void> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(`SET pg_stat_statements.track = 'top'`);
-    for (const [sql, params] of statements) await c.query(sql, params);
-  } finally {
-    await c.end();
-  }
-}
+import { workload } from '../helpers/queries.ts';
 
 const repeat = <T>(n: number, item: T): T[] => Array.from({ length: n }, () => item);
 

@@ -5,6 +5,7 @@ import { compareStatements, counterBreaks, statementKey } from '../../pipeline/o
 import type { StatementStat } from '../../pipeline/operations/queries/facts.ts';
 import type { QuerySnapshot } from '../../pipeline/operations/queries/snapshot.ts';
 import { QueriesPolicy } from '../../pipeline/policy/queries.ts';
+import { querySnapshot } from '../helpers/queries.ts';
 
 const NOW = '2026-12-07T12:00:00.000Z';
 const EARLIER = '2026-12-07T11:00:00.000Z';
@@ -32,26 +33,13 @@ function stmt(over: Partial<StatementStat> = {}): StatementStat {
 }
 
 function snapshot(over: Partial<QuerySnapshot> = {}): QuerySnapshot {
-  return {
-    formatVersion: 1,
-    label: 'report',
-    environment: null,
-    deploy: null,
+  return querySnapshot({
     at: NOW,
-    database: 'ledger',
-    serverVersion: 160000,
-    systemIdentifier: '7300000000000000001',
     statsReset: RESET,
-    statements: [],
     statementsInfo: { version: '1.10', dealloc: 0, statsReset: RESET, max: 5000, track: 'top' },
-    tables: [],
-    indexes: [],
-    foreignKeys: [],
-    hypopg: false,
     nodes: [{ node: 'primary', at: NOW, statsReset: RESET, indexScans: {} }],
-    unreachable: [],
     ...over,
-  };
+  });
 }
 
 const earlier = (statements: StatementStat[], over: Partial<QuerySnapshot> = {}) => snapshot({ at: EARLIER, label: 'snapshot', statements, ...over });

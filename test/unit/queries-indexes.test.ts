@@ -5,6 +5,7 @@ import type { ForeignKeyStat, IndexStat, NodeUsage, TableStat } from '../../pipe
 import { reviewIndexes, type IndexFindingKind } from '../../pipeline/operations/queries/indexes.ts';
 import type { QuerySnapshot } from '../../pipeline/operations/queries/snapshot.ts';
 import { QueriesPolicy } from '../../pipeline/policy/queries.ts';
+import { querySnapshot } from '../helpers/queries.ts';
 
 const NOW = new Date('2026-12-07T12:00:00Z');
 const DAY = 86_400_000;
@@ -55,26 +56,7 @@ function fk(over: Partial<ForeignKeyStat> = {}): ForeignKeyStat {
 }
 
 function snapshot(over: Partial<QuerySnapshot> = {}): QuerySnapshot {
-  return {
-    formatVersion: 1,
-    label: 'report',
-    environment: null,
-    deploy: null,
-    at: NOW.toISOString(),
-    database: 'ledger',
-    serverVersion: 160000,
-    systemIdentifier: '7300000000000000001',
-    statsReset: ago(60 * DAY),
-    statements: [],
-    statementsInfo: { version: '1.10', dealloc: 0, statsReset: null, max: 5000, track: 'top' },
-    tables: [],
-    indexes: [],
-    foreignKeys: [],
-    hypopg: false,
-    nodes: [node('primary'), node('r1')],
-    unreachable: [],
-    ...over,
-  };
+  return querySnapshot({ at: NOW.toISOString(), statsReset: ago(60 * DAY), nodes: [node('primary'), node('r1')], ...over });
 }
 
 const review = (now: Partial<QuerySnapshot>, p = policy(), previous: QuerySnapshot | null = null, baseline: QuerySnapshot | null = null) =>
