@@ -13,6 +13,7 @@ export const GROUPS: Record<string, string> = {
   maintain: 'VACUUM, ANALYZE and REINDEX planned from measured bloat',
   settings: 'server settings as code, with tuning advice from declared resources',
   queries: 'pg_stat_statements snapshots: slow statements, regressions per deploy, index usage over primary and replicas',
+  access: 'access control as code: roles and privileges audited and applied, encryption checks',
 };
 
 /** A command of the registry: its spec (flags and help, zod) and its implementation, each imported only when needed. */
@@ -179,6 +180,21 @@ export const REGISTRY: readonly CommandEntry[] = [
     path: ['queries', 'report'],
     spec: () => import('../commands/queries/report/spec.ts').then((m) => m.spec),
     run: () => import('../commands/queries/report/run.ts'),
+  },
+  {
+    path: ['access', 'audit'],
+    spec: () => import('../commands/access/audit/spec.ts').then((m) => m.spec),
+    run: () => import('../commands/access/audit/run.ts'),
+  },
+  {
+    path: ['access', 'apply'],
+    spec: () => import('../commands/access/apply/spec.ts').then((m) => m.spec),
+    run: () => import('../commands/access/apply/run.ts'),
+  },
+  {
+    path: ['access', 'encryption'],
+    spec: () => import('../commands/access/encryption/spec.ts').then((m) => m.spec),
+    run: () => import('../commands/access/encryption/run.ts'),
   },
   {
     path: ['local', 'up'],

@@ -184,3 +184,12 @@ export async function queriesTarget(input: { databaseUrl?: string | undefined; e
   const { environmentQueriesTarget } = await import('../operations/queries/index.ts');
   return environmentQueriesTarget(environment, { backups: backups.value, environments: environments.value }, ctx);
 }
+
+/** `dbops access audit|apply|encryption`: the database by --environment (its gate and attestation) or by URL. */
+export const accessFlags = (applies: string) => ({
+  databaseUrl: connection.databaseUrl,
+  environment: environmentFlag(applies),
+  ...policiesOnly,
+  ...reports,
+  ...json,
+});

@@ -6,6 +6,7 @@ import { LintPolicy } from './lint.ts';
 import { MaintenancePolicy } from './maintenance.ts';
 import { PostgresqlPolicy } from './postgresql.ts';
 import { QueriesPolicy } from './queries.ts';
+import { AccessPolicy } from './access.ts';
 import { RehearsePolicy } from './rehearse.ts';
 
 const Timeouts = {
@@ -53,6 +54,7 @@ export const POLICY_FILES = {
   maintenance: { file: 'maintenance.yaml', schema: MaintenancePolicy },
   postgresql: { file: 'postgresql.yaml', schema: PostgresqlPolicy },
   queries: { file: 'queries.yaml', schema: QueriesPolicy },
+  access: { file: 'access.yaml', schema: AccessPolicy },
 } as const;
 
 export type PolicyName = keyof typeof POLICY_FILES;
