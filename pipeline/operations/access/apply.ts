@@ -65,7 +65,12 @@ export async function applyAccess(
     }
     await c.query('COMMIT');
     const after = await auditOn(c, policy);
-    const remaining = after.findings.filter((f) => options.prune || !f.prune).filter((f) => f.fix.length > 0);
+    // A role that owned objects when the run began is never dropped by it, even once its objects were given to the
+    // owner: the next --prune does (the audit says so).
+    const kept = new Set(before.findings.filter((f) => f.kind === 'undeclared-role' && !f.fix.some((s) => s.startsWith('DROP ROLE'))).map((f) => f.subject));
+    const remaining = after.findings
+      .filter((f) => options.prune || !f.prune)
+      .filter((f) => f.fix.length > 0 && !(f.kind === 'undeclared-role' && kept.has(f.subject)));
     return { before, statements, applied: true, after, remaining };
   });
 }

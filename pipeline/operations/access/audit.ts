@@ -295,7 +295,8 @@ function objectFindings(c: Context): number {
         const publicData = grantee === PUBLIC && (o.kind === 'tables' || o.kind === 'sequences');
         c.findings.push({
           kind: grantee === PUBLIC ? 'public-grant' : 'privilege',
-          severity: publicData || declared ? 'error' : 'warning',
+          // PUBLIC reading or writing data is an error; PostgreSQL's own defaults for PUBLIC (CONNECT, TEMPORARY, EXECUTE) are warnings.
+          severity: grantee === PUBLIC ? (publicData ? 'error' : 'warning') : declared ? 'error' : 'warning',
           subject: `${grantee} → ${o.sql}`,
           message:
             grantee === PUBLIC
