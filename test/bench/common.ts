@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import pg from 'pg';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/cli.ts';
 
@@ -30,4 +31,15 @@ export async function timed(command: string, args: string[], env: NodeJS.Process
   const elapsed = performance.now() - started;
   if (code !== 0) throw new Error(`${command} ${args.join(' ')} exited ${code}:\n${stderr.trim()}\n${stdout.slice(0, 2000)}`);
   return { ms: elapsed, stdout };
+}
+
+/** One client for `fn`, closed afterwards. */
+export async function withPg<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
 }

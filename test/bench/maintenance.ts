@@ -32,7 +32,7 @@ import { findPgBinaries, pgTool } from '../../pipeline/infra/pg/binaries.ts';
 import { ROOT, dbops, testEnv } from '../helpers/cli.ts';
 import { queryUrl } from '../helpers/db.ts';
 import type { BenchResult } from './run.ts';
-import { DBOPS, min, ms, ratio, timed, urlOf } from './common.ts';
+import { DBOPS, min, ms, ratio, timed, urlOf, withPg } from './common.ts';
 
 const RUNS = Number(process.env['BENCH_MAINTENANCE_RUNS'] ?? 5);
 const RUN_RUNS = Number(process.env['BENCH_MAINTENANCE_RUN_RUNS'] ?? 3);
@@ -41,7 +41,6 @@ const GOAL_PLAN = 1.5;
 const GOAL_RUN = 1.1;
 const GIB = 1024 ** 3;
 const MIB = 1024 ** 2;
-/** The README's way: the repository's ./dbops. */
 const seconds = (x: number) => Number((x / 1000).toFixed(2));
 
 /**
@@ -79,16 +78,6 @@ INSERT INTO bloat SELECT g, 0, repeat('x', 40) FROM generate_series(1, ${rows}) 
 UPDATE bloat SET v = v + 1 WHERE id % 2 = 0;
 UPDATE bloat SET v = v + 1 WHERE id % 2 = 0;
 DELETE FROM bloat WHERE id % 10 <> 0;`;
-
-async function withPg<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
 
 /** The best of three of one pgstattuple function on one relation, in ms. */
 async function measureCost(c: pg.Client, sql: string, oid: string): Promise<number> {

@@ -16,7 +16,6 @@ import { randomBytes } from 'node:crypto';
 import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import YAML from 'yaml';
 import { createLogger } from '../../pipeline/core/logger.ts';
 import { parseDatabaseUrl } from '../../pipeline/infra/db/url.ts';
@@ -27,7 +26,7 @@ import { findPgBinaries, pgTool } from '../../pipeline/infra/pg/binaries.ts';
 import { ROOT, dbops, testEnv } from '../helpers/cli.ts';
 import { queryUrl } from '../helpers/db.ts';
 import type { BenchResult } from './run.ts';
-import { DBOPS, min, ms, ratio, timed, urlOf } from './common.ts';
+import { DBOPS, min, ms, ratio, timed, urlOf, withPg } from './common.ts';
 
 const RUNS = Number(process.env['BENCH_QUERIES_RUNS'] ?? 5);
 const TABLES = 50;
@@ -36,18 +35,7 @@ const COLUMNS = 10;
 const PER_TABLE = 99;
 const STATEMENTS = TABLES * PER_TABLE;
 const GOAL = 1.5;
-/** The README's way: the repository's ./dbops. */
 const sleep = (t: number) => new Promise((r) => setTimeout(r, t));
-
-async function withPg<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
 
 /** The column lists of one table's statements: each column alone, then ordered pairs. */
 function columnLists(): string[][] {
