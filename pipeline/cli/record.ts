@@ -75,6 +75,8 @@ export async function writeReport(dir: string, outcome: StepOutcome): Promise<st
  */
 export async function recordStep<D>(dir: string, step: string, command: string, ctx: StepContext, run: () => Promise<StepResult<D>>): Promise<StepResult<D>> {
   const startedAt = new Date();
+  // Asked while the step runs: `git rev-parse` costs a process start, which the step's own work hides.
+  const commit = headCommit(ctx.sh).catch(() => null);
   const save = async (outcome: Pick<StepOutcome, 'result' | 'thrown'>) => {
     const path = await writeReport(dir, {
       ...outcome,
@@ -82,7 +84,7 @@ export async function recordStep<D>(dir: string, step: string, command: string, 
       command,
       startedAt,
       finishedAt: new Date(),
-      commit: await headCommit(ctx.sh),
+      commit: await commit,
       dbopsVersion: DBOPS_VERSION,
     });
     ctx.log.debug({ path }, 'report written');

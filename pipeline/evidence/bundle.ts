@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BreakGlass, DrDrill, ExecutionData, InterruptedDeploy, QueryReview, RunIdentity, SettingsChange } from './records.ts';
+import { AccessChange, BreakGlass, DrDrill, ExecutionData, InterruptedDeploy, QueryReview, RunIdentity, SettingsChange } from './records.ts';
 
 /**
  * One evidence bundle: everything an auditor samples about one production change, stored as
@@ -9,7 +9,7 @@ import { BreakGlass, DrDrill, ExecutionData, InterruptedDeploy, QueryReview, Run
  * found by `dbops evidence verify`.
  */
 
-export const BUNDLE_KIND = ['deploy', 'rollback', 'interrupted', 'dr-drill', 'settings', 'query-review'] as const;
+export const BUNDLE_KIND = ['deploy', 'rollback', 'interrupted', 'dr-drill', 'settings', 'query-review', 'access'] as const;
 
 export const EvidenceBundle = z.object({
   formatVersion: z.literal(1),
@@ -31,6 +31,8 @@ export const EvidenceBundle = z.object({
   settings: SettingsChange.optional(),
   /** For kind query-review only; absent from every other bundle, like drill. */
   queryReview: QueryReview.optional(),
+  /** For kind access only; absent from every other bundle, like drill. */
+  access: AccessChange.optional(),
   run: RunIdentity.nullable(),
   dbops: z.object({ version: z.string(), commit: z.string().nullable() }),
   /**
@@ -46,11 +48,23 @@ export type EvidenceBundle = z.output<typeof EvidenceBundle>;
 /** A bundle before it is sealed (sequence, previous and sha256 are assigned by appendBundle). */
 export type BundleDraft = Omit<
   EvidenceBundle,
-  'formatVersion' | 'environment' | 'sequence' | 'previous' | 'sha256' | 'markdownSha256' | 'createdAt' | 'dbops' | 'drill' | 'settings' | 'queryReview'
+  | 'formatVersion'
+  | 'environment'
+  | 'sequence'
+  | 'previous'
+  | 'sha256'
+  | 'markdownSha256'
+  | 'createdAt'
+  | 'dbops'
+  | 'drill'
+  | 'settings'
+  | 'queryReview'
+  | 'access'
 > & {
   drill?: DrDrill | undefined;
   settings?: SettingsChange | undefined;
   queryReview?: QueryReview | undefined;
+  access?: AccessChange | undefined;
 };
 
 /**

@@ -250,14 +250,13 @@ export const DrDrill = z.object({
 export type DrDrill = z.output<typeof DrDrill>;
 
 /**
- * A change of a production server's settings (`dbops settings apply --environment`): the policy file as
- * applied, the gate (window, approvals with four-eyes over the commits to that file since its previous
- * applied change), and each setting before and after.
+ * What every change of a policy file on an environment records (settings, access): the file, and the gate's
+ * decision with everything it was judged on. Commits after `since` are the change (the previous applied
+ * change of the same kind); null: the file's whole history.
  */
-export const SettingsChange = z.object({
+const PolicyChangeGate = {
   database: z.string(),
   policy: z.object({ path: z.string(), sha256: z.string() }),
-  /** Commits after this instant are the change (the previous applied settings bundle of the environment); null: the file's whole history. */
   since: z.string().nullable(),
   decision: z.enum(['allowed', 'refused']),
   checks: z.array(GateCheck),
@@ -266,6 +265,15 @@ export const SettingsChange = z.object({
   fourEyes: FourEyesResult.nullable(),
   pulls: z.array(PullRequest),
   provenance: z.array(FileProvenance),
+};
+
+/**
+ * A change of a production server's settings (`dbops settings apply --environment`): the policy file as
+ * applied, the gate (window, approvals with four-eyes over the commits to that file since its previous
+ * applied change), and each setting before and after.
+ */
+export const SettingsChange = z.object({
+  ...PolicyChangeGate,
   outcome: z.enum(['applied', 'refused', 'failed']),
   /** The settings whose value changed or still differs: the server's before and after. */
   changes: z.array(
@@ -276,6 +284,27 @@ export const SettingsChange = z.object({
   error: z.string().optional(),
 });
 export type SettingsChange = z.output<typeof SettingsChange>;
+
+/**
+ * A change of a production database's roles and privileges (`dbops access apply --environment`): the policy
+ * file as applied, the gate (window, approvals with four-eyes over the commits to that file since its previous
+ * applied change), what the audit found before, the statements run in one transaction, and what still
+ * differed after.
+ */
+export const AccessChange = z.object({
+  ...PolicyChangeGate,
+  outcome: z.enum(['applied', 'refused', 'failed']),
+  /** --prune: roles the policy does not name were acted on too. */
+  prune: z.boolean(),
+  /** The statements run in one transaction, in order (none when refused, failed or already as declared). */
+  statements: z.array(z.string()),
+  /** The audit's findings before the change. */
+  before: z.array(z.object({ kind: z.string(), subject: z.string(), message: z.string() })),
+  /** What still differed after it (the audit again): empty when the change converged. */
+  remaining: z.array(z.object({ kind: z.string(), subject: z.string(), message: z.string() })),
+  error: z.string().optional(),
+});
+export type AccessChange = z.output<typeof AccessChange>;
 
 /**
  * A query review after a deploy (`dbops queries report --since-deploy SEQ`): the statements compared across the

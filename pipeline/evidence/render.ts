@@ -52,11 +52,13 @@ function header(b: PageSource): string[] {
           : '❌ drill failed: an objective was missed'
         : b.settings
           ? { applied: '✅ applied', refused: '⛔ refused by the gate', failed: '❌ failed' }[b.settings.outcome]
-          : b.queryReview
-            ? b.queryReview.verdict === 'pass'
-              ? `✅ no regression after deploy #${b.queryReview.deploy.sequence}`
-              : `⚠️ findings after deploy #${b.queryReview.deploy.sequence}`
-            : '—';
+          : b.access
+            ? { applied: '✅ applied', refused: '⛔ refused by the gate', failed: '❌ failed' }[b.access.outcome]
+            : b.queryReview
+              ? b.queryReview.verdict === 'pass'
+                ? `✅ no regression after deploy #${b.queryReview.deploy.sequence}`
+                : `⚠️ findings after deploy #${b.queryReview.deploy.sequence}`
+              : '—';
   const run = b.run ?? e?.gate?.run ?? null;
   const rows: Array<[string, string]> = [
     ['Environment', text(b.environment)],
@@ -484,6 +486,47 @@ function settingsChange(b: PageSource): string[] {
   return out;
 }
 
+/** An access change: the policy file applied, the audit's findings before, the statements run and what still differs, then its gate. */
+function accessChange(b: PageSource): string[] {
+  const ac = b.access;
+  if (!ac) return [];
+  const out = [
+    '## Access change',
+    '',
+    `Database ${text(ac.database)}; ${code(ac.policy.path)} SHA-256 ${code(ac.policy.sha256)}; the change is the commits to it ${ac.since ? `after ${text(ac.since)} (the previous applied access change)` : 'in its whole history (no earlier applied access change)'}. Roles the policy does not name: ${ac.prune ? 'acted on (--prune)' : 'left alone'}.`,
+    '',
+    '### Before: what differed from the policy',
+    '',
+  ];
+  if (ac.before.length === 0) out.push('Nothing differed from the policy.', '');
+  else
+    out.push(
+      ...table(
+        ['Kind', 'Subject', 'Finding'],
+        ac.before.map((f) => [f.kind, f.subject, f.message]),
+      ),
+      '',
+    );
+  out.push('### Statements run (one transaction)', '');
+  if (ac.statements.length === 0) out.push(ac.outcome === 'applied' ? 'None: nothing to change.' : 'None: nothing was changed.', '');
+  else out.push(...fence(ac.statements.join('\n'), 'sql').split('\n'), '');
+  out.push('### After: what still differs', '');
+  if (ac.outcome !== 'applied' && ac.remaining.length === 0 && ac.statements.length === 0) out.push('Not audited again: nothing was changed.', '');
+  else if (ac.remaining.length === 0) out.push('Nothing: the audit after the change finds no drift.', '');
+  else
+    out.push(
+      ...table(
+        ['Kind', 'Subject', 'Finding'],
+        ac.remaining.map((f) => [f.kind, f.subject, f.message]),
+      ),
+      '',
+    );
+  if (ac.error) out.push(`Error: ${text(ac.error)}`, '');
+  if (ac.outsideWindow) out.push(`**Outside the change window** (${text(ac.outsideWindow.window)}): ${text(ac.outsideWindow.reason)}`, '');
+  out.push(...pulls(ac), ...approvals({ ...ac, environmentSettings: null }), ...gate({ ...ac, at: b.createdAt, action: 'access' }));
+  return out;
+}
+
 const clipQuery = (q: string): string => oneLine(q, 200);
 
 /** A query review: the deploy it judges (sequence and hash), the two snapshots by hash, regressions and slow statements. */
@@ -564,6 +607,22 @@ const SETTINGS_CONTROLS = [
   '',
 ];
 
+const ACCESS_CONTROLS = [
+  '## Controls',
+  '',
+  '| Control | Where in this bundle |',
+  '| --- | --- |',
+  '| SOC 2 CC6.1 (logical access: roles and privileges as declared) | Access change: policy file by hash, before, statements, after |',
+  '| SOC 2 CC6.2 (access granted and removed through an approved request) | Access change: statements; Environment approvals and four-eyes |',
+  '| SOC 2 CC6.3 (role-based access, least privilege) | Access change: before and after, against the declared roles |',
+  '| SOC 2 CC8.1 (change management) | Access change, Gate |',
+  '| PCI DSS 7.2 (least privilege, access by role) | Access change: privileges before and after |',
+  '| PCI DSS 6.5 (change control procedures) | Access change: policy file, statements; Environment approvals and four-eyes |',
+  '| PCI DSS 10.5.1 (retention, integrity) | Chain (hash-linked, kept per evidence.retention) |',
+  '| SOX segregation of duties | Four-eyes result; break-glass banner for emergency changes |',
+  '',
+];
+
 const DRILL_CONTROLS = [
   '## Controls',
   '',
@@ -587,7 +646,7 @@ export function renderBundleBody(b: PageSource): string {
   if (g) out.push(...change(g), ...pulls(g), ...approvals(g), ...testing(g), ...backup(g), ...gate(g));
   else if (e) out.push('The gate could not run (the database was unreachable); nothing was changed by this action.', '');
   if (e) out.push(...execution(e));
-  out.push(...interrupted(b), ...drill(b), ...settingsChange(b), ...queryReview(b));
+  out.push(...interrupted(b), ...drill(b), ...settingsChange(b), ...accessChange(b), ...queryReview(b));
   out.push(
     '## Chain',
     '',
@@ -595,7 +654,7 @@ export function renderBundleBody(b: PageSource): string {
     '',
     'This page is rendered from the JSON bundle beside it, which records the SHA-256 of everything above the line at the end; `dbops evidence verify` checks the JSON, this page and the chain.',
     '',
-    ...(b.drill ? DRILL_CONTROLS : b.settings ? SETTINGS_CONTROLS : b.queryReview ? QUERY_REVIEW_CONTROLS : CONTROLS),
+    ...(b.drill ? DRILL_CONTROLS : b.settings ? SETTINGS_CONTROLS : b.access ? ACCESS_CONTROLS : b.queryReview ? QUERY_REVIEW_CONTROLS : CONTROLS),
   );
   return `${out.join('\n').replace(/\n+$/, '')}\n`;
 }

@@ -25,6 +25,7 @@ const BENCHES: Record<string, () => Promise<{ bench(): Promise<BenchResult> }>> 
   pitr: () => import('./pitr.ts'),
   maintenance: () => import('./maintenance.ts'),
   queries: () => import('./queries.ts'),
+  access: () => import('./access.ts'),
 };
 
 const only = process.argv.slice(2);

@@ -381,6 +381,51 @@ describe('rules, levels and policy', () => {
     ]);
   });
 
+  it('a migration creating a table policies/access.yaml does not cover, and one granting to PUBLIC: errors at their lines', async () => {
+    const f = await folders({
+      ...EXISTING,
+      '20260301000000_secrets': '-- CreateTable\nCREATE TABLE "ApiSecret" (\n    "id" UUID NOT NULL,\n    CONSTRAINT "ApiSecret_pkey" PRIMARY KEY ("id")\n);\n',
+      '20260302000000_public_read': '-- Reporting\nGRANT SELECT ON "Account" TO PUBLIC;\nGRANT SELECT ON "Entry" TO app_ro;\n',
+    });
+    await writeAll(f.dir, {
+      'policies/access.yaml': [
+        'version: 1',
+        'owner: migrator',
+        'roles:',
+        '  migrator: { login: true }',
+        '  app_ro:',
+        '    grants:',
+        '      - { on: tables, schema: public, except: [_prisma_migrations, ApiSecret], privileges: [SELECT] }',
+        '',
+      ].join('\n'),
+    });
+    const run = await f.lint();
+    expect(run.code).toBe(1);
+    const access = run.json.findings.filter((x) => x.rule.startsWith('dbops/')).map((x) => `${x.file}:${x.line}:${x.column} ${x.severity} ${x.rule}`);
+    expect(access).toEqual([
+      `${migration('20260301000000_secrets')}:2:1 error access/table-not-covered`,
+      `${migration('20260302000000_public_read')}:2:1 error access/grant-to-public`,
+      `${migration('20260302000000_public_read')}:3:1 error access/in-migration`,
+    ]);
+    expect(run.json.findings.find((x) => x.rule === 'access/table-not-covered')!.message).toContain(
+      '"public"."ApiSecret" is not covered by policies/access.yaml',
+    );
+    // Without policies/access.yaml the coverage rule does nothing.
+    const bare = await folders({ ...EXISTING, '20260301000000_secrets': 'CREATE TABLE "ApiSecret" ("id" UUID);\n' });
+    expect((await bare.lint()).json).toMatchObject({ verdict: 'pass', findings: [] });
+    // A level in lint.rules changes them like any dbops rule.
+    await writeAll(f.dir, {
+      'policies/migrations.yaml':
+        'version: 1\nlint:\n  rules:\n    access/table-not-covered: warning\n    access/grant-to-public: "off"\n    access/in-migration: notice\n',
+    });
+    const relaxed = await f.lint();
+    expect(relaxed.code).toBe(0);
+    expect(relaxed.json.findings.filter((x) => x.rule.startsWith('dbops/')).map((x) => `${x.severity} ${x.rule}`)).toEqual([
+      'warning access/table-not-covered',
+      'notice access/in-migration',
+    ]);
+  }, 60_000);
+
   it('invalid SQL and files the executor would refuse are findings with their location, not crashes (exit 2: the file is malformed)', async () => {
     const f = await folders({
       ...EXISTING,

@@ -1063,3 +1063,86 @@ describe('queries.yml', () => {
     expect(indexOf(job, /^actions\/upload-artifact/)).toBeGreaterThan(indexOf(job, /dbops report/));
   });
 });
+
+describe('access-audit.yml', () => {
+  const w = load('access-audit.yml') as ScheduledWorkflow & { on: { pull_request: { paths: string[] } } };
+  const production = w.jobs['production'] as FullJob;
+  const policy = w.jobs['policy'] as FullJob;
+  const audit = stepOf(production, /dbops access audit/)!;
+  const encryption = stepOf(production, /dbops access encryption/)!;
+
+  it('audits production on the 1st of every month at 06:00 UTC, by hand, and on pull requests that change the policy', () => {
+    expect(triggers(w).sort()).toEqual(['pull_request', 'schedule', 'workflow_dispatch']);
+    expect(w.on.schedule.map((s) => s.cron)).toEqual(['0 6 1 * *']);
+    for (const s of w.on.schedule) expect(s.timezone).toBeUndefined();
+    expect(cronFires('0 6 1 * *', new Date('2027-01-01T06:00:00Z'))).toBe(true);
+    expect(cronFires('0 6 1 * *', new Date('2027-01-02T06:00:00Z'))).toBe(false);
+    expect(w.on.pull_request.paths).toContain('policies/access.yaml');
+    // The production job never runs for a pull request, the scratch job only for one.
+    const runs = (job: FullJob, event: string) => evaluate(`\${{ ${job.if} }}`, { github: { event_name: event } });
+    for (const event of ['schedule', 'workflow_dispatch']) {
+      expect(runs(production, event), event).toBe(true);
+      expect(runs(policy, event), event).toBe(false);
+    }
+    expect(runs(production, 'pull_request')).toBe(false);
+    expect(runs(policy, 'pull_request')).toBe(true);
+  });
+
+  it('runs the read-only audit and encryption checks on production word for word, then publishes the summary', () => {
+    expect(invocationsOf(production)).toEqual(['access audit --environment production', 'access encryption --environment production', 'report --github']);
+    const dir = mkdtempSync(join(tmpdir(), 'dbops-access-audit-yml-'));
+    try {
+      expect(argvOf(audit.run!, {}, dir)).toEqual(['dbops', 'access', 'audit', '--environment', 'production']);
+      expect(argvOf(encryption.run!, {}, dir)).toEqual(['dbops', 'access', 'encryption', '--environment', 'production']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(invocationsOf(production).some((c) => c.startsWith('access apply'))).toBe(false);
+    // The encryption checks run after a drift too.
+    expect(encryption.if).toMatch(/^always\(\)/);
+    expect(indexOf(production, /dbops access encryption/)).toBeGreaterThan(indexOf(production, /dbops access audit/));
+  });
+
+  it('tries the policy on a migrated scratch cluster for a pull request: apply, then the audit as proof', () => {
+    expect(invocationsOf(policy)).toEqual(['migrate deploy', 'access apply', 'access audit', 'report --github']);
+    for (const words of invocationsOf(policy)) expect(words).not.toMatch(/--environment|--database-url/);
+    expect(policy['runs-on']).toBe('ubuntu-24.04');
+    expect(environmentOf(policy)).toBeUndefined();
+  });
+
+  it('hands the production URL, from secrets, to the audit and encryption steps alone; the pull request job gets none', () => {
+    const text = readFileSync(join(DIR, 'access-audit.yml'), 'utf8');
+    expect(environmentsPolicy.environments['production']!.database_url_env).toBe('PRODUCTION_DATABASE_URL');
+    let seen = 0;
+    for (const [name, job] of jobsOf(w)) {
+      expect(JSON.stringify(job.env ?? {}), name).not.toMatch(/secrets\./);
+      for (const s of job.steps) {
+        expect(s.run ?? '', `${name}: ${s.name}`).not.toMatch(/secrets\./);
+        expect(JSON.stringify(s.with ?? {}), `${name}: ${s.name}`).not.toMatch(/secrets\./);
+        const given = secretsOf(s);
+        expect(given, `${name}: ${s.name}`).toEqual(s === audit || s === encryption ? ['PRODUCTION_DATABASE_URL=PRODUCTION_DATABASE_URL'] : []);
+        seen += given.length;
+      }
+    }
+    expect(text.match(/secrets\.\w/g)?.length).toBe(seen);
+  });
+
+  it('runs production on the backup server in the backups environment; every job reads contents only', () => {
+    expect(production['runs-on']).toEqual(['self-hosted', 'backup-server']);
+    expect(environmentOf(production)).toBe('backups');
+    expect(w.permissions).toEqual({});
+    for (const [name, job] of jobsOf(w)) expect(job.permissions, name).toEqual({ contents: 'read' });
+  });
+
+  it('publishes the job summary and uploads reports/ after every run, failed ones too', () => {
+    for (const [name, job] of jobsOf(w)) {
+      const summary = stepOf(job, /dbops report --github/)!;
+      expect(summary.if, name).toBe("always() && hashFiles('reports/*.json') != ''");
+      const upload = stepOf(job, /^actions\/upload-artifact/)!;
+      expect(upload.uses, name).toBe('actions/upload-artifact@v4');
+      expect(upload.if, name).toBe('always()');
+      expect(upload.with?.['path'], name).toBe('reports/');
+      expect(indexOf(job, /^actions\/upload-artifact/), name).toBeGreaterThan(indexOf(job, /dbops report/));
+    }
+  });
+});

@@ -1,4 +1,13 @@
 import type { LocalMigration } from '../migrations/index.ts';
+import {
+  coverageActive,
+  findAccessStatements,
+  findUncoveredTables,
+  maybeAccessStatement,
+  maybeCreatesTable,
+  type AccessContext,
+  type AccessHit,
+} from './access.ts';
 import { altersType, ColumnModel, findDestructive, type Hit, type ParsedStatement } from './destructive.ts';
 import type { SourceText } from './text.ts';
 import { type Finding } from '../../core/result.ts';
@@ -11,6 +20,8 @@ export interface ParseError {
 
 export interface FileAnalysis {
   hits: Hit[];
+  /** Access statements and tables the access policy does not cover (access.ts). */
+  access: AccessHit[];
   parseError?: ParseError;
 }
 
@@ -79,12 +90,20 @@ async function modelInputs(lib: Lib, upTo: LocalMigration[], parsed: Map<string,
 }
 
 /**
- * Destructive statements of the in-scope migrations. Earlier migrations are parsed too, but only when
- * an in-scope file changes a column type: narrowing is judged against the type they leave behind.
+ * Destructive statements and access statements of the in-scope migrations (and, with an access policy
+ * that declares roles, the tables they create that it does not cover). Earlier migrations are parsed
+ * too, but only when an in-scope file changes a column type: narrowing is judged against the type they
+ * leave behind.
  */
-export async function analyzeMigrations(all: LocalMigration[], inScope: Set<string>): Promise<Map<string, FileAnalysis>> {
+export async function analyzeMigrations(
+  all: LocalMigration[],
+  inScope: Set<string>,
+  access: AccessContext = { policyFile: 'policies/access.yaml', schema: 'public' },
+): Promise<Map<string, FileAnalysis>> {
   const out = new Map<string, FileAnalysis>();
-  const candidates = all.filter((m) => inScope.has(m.name) && m.script !== undefined && maybeDestructive(m.script));
+  const coverage = coverageActive(access.coverage);
+  const worthParsing = (script: string) => maybeDestructive(script) || maybeAccessStatement(script) || (coverage && maybeCreatesTable(script));
+  const candidates = all.filter((m) => inScope.has(m.name) && m.script !== undefined && worthParsing(m.script));
   if (candidates.length === 0) return out;
   const lib = await import('libpg-query');
   const parsed = new Map<string, ParsedStatement[] | ParseError>();
@@ -103,7 +122,7 @@ export async function analyzeMigrations(all: LocalMigration[], inScope: Set<stri
       continue;
     }
     if (!Array.isArray(statements)) {
-      out.set(m.name, { hits: [], parseError: statements });
+      out.set(m.name, { hits: [], access: [], parseError: statements });
       continue;
     }
     let tokens: Scanned | undefined;
@@ -123,7 +142,10 @@ export async function analyzeMigrations(all: LocalMigration[], inScope: Set<stri
       }
       return undefined;
     };
-    out.set(m.name, { hits: findDestructive(statements, model, locate) });
+    out.set(m.name, {
+      hits: findDestructive(statements, model, locate),
+      access: [...findAccessStatements(statements, script, access), ...findUncoveredTables(statements, access)].sort((a, b) => a.offset - b.offset),
+    });
   }
   return out;
 }

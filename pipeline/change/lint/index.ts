@@ -1,4 +1,5 @@
 // The change/lint domain's public surface: other domains, commands and tests import it from here.
+export * from './access.ts';
 export * from './analyze.ts';
 export * from './destructive.ts';
 export * from './history.ts';

@@ -13,6 +13,7 @@ import {
   openSession,
   type ExecutionPlan,
 } from '../migrations/index.ts';
+import type { AccessContext, AccessCoverage } from './access.ts';
 import { analyzeMigrations, parseErrorFinding } from './analyze.ts';
 import { appliedHistoryFindings, baseHistoryFindings, classifyChanges, mergeHistory } from './history.ts';
 import { DBOPS_RULES, policyLevel, PRISMA_PROFILE, profileLevel, SQUAWK_PREFIX, unknownRuleKeys, type FileContext, type Level } from './profile.ts';
@@ -40,7 +41,8 @@ const EMPTY_COUNTS = () => ({ error: 0, warning: 0, notice: 0 });
 
 /**
  * `dbops lint`: squawk with the policy's profile over the migration and rollback files in scope, plus
- * the dbops rules (history integrity, rollback pairing, destructive statements). Connects to a database
+ * the dbops rules (history integrity, rollback pairing, destructive statements, access in migrations and
+ * tables the access policy does not cover). Connects to a database
  * only when one is given.
  */
 export interface LintRequest {
@@ -59,6 +61,13 @@ export interface LintRequest {
   policy: LintPolicy;
   /** Also refuse edits to migrations applied on this database (lint connects only when given). */
   database?: DbTarget | undefined;
+  /**
+   * policies/access.yaml with the access audit's coverage rule, for access/table-not-covered (absent, or
+   * a policy declaring no roles: that rule does nothing). The rules on access statements need neither.
+   */
+  access?: AccessCoverage | undefined;
+  /** Schema of unqualified names in the migrations (--schema, else the database URL's, else public). */
+  schema?: string | undefined;
 }
 
 export async function lintChange(input: LintRequest, ctx: Runtime): Promise<StepResult<LintData>> {
@@ -147,7 +156,12 @@ export async function lintChange(input: LintRequest, ctx: Runtime): Promise<Step
   // Marked handled now: a squawk failure while the parser works must not count as an unhandled rejection.
   squawkRun.catch(() => undefined);
   const migrationFiles = files.filter((f) => f.kind === 'migration');
-  const analyses = await analyzeMigrations(folder.migrations, new Set(migrationFiles.map((f) => f.migration))).catch(async (e: unknown) => {
+  const accessContext: AccessContext = {
+    coverage: input.access,
+    policyFile: join(input.policiesDir, 'access.yaml'),
+    schema: input.schema ?? input.database?.schema ?? 'public',
+  };
+  const analyses = await analyzeMigrations(folder.migrations, new Set(migrationFiles.map((f) => f.migration)), accessContext).catch(async (e: unknown) => {
     await squawkRun.catch(() => undefined);
     throw e;
   });
@@ -199,6 +213,14 @@ export async function lintChange(input: LintRequest, ctx: Runtime): Promise<Step
           help: destructiveHelp(hit.rule, policy),
         },
         level,
+      );
+    }
+    // Access is never allowed by a destructive label: it belongs in policies/access.yaml.
+    for (const hit of analysis.access) {
+      const at = f.source.at(hit.offset);
+      keep(
+        { rule: hit.rule, severity: 'error', message: hit.message, file: f.path, line: at.line, column: at.column, migration: f.migration, help: hit.help },
+        policyLevel(policy.rules, hit.rule) ?? DBOPS_RULES[hit.rule] ?? 'error',
       );
     }
   }

@@ -115,6 +115,9 @@ export const DBOPS_RULES: Record<string, Level> = {
   'destructive/drop-schema': 'error',
   'destructive/truncate': 'error',
   'destructive/narrow-type': 'error',
+  'access/in-migration': 'error',
+  'access/grant-to-public': 'error',
+  'access/table-not-covered': 'error',
   // Malformed files: always errors, the policy cannot change them.
   ...Object.fromEntries(MALFORMED_RULES.map((rule) => [rule, 'error' as const])),
   'sql/parse-error': 'error',

@@ -7,4 +7,4 @@ export * from './gate.ts';
 export * from './lock.ts';
 export * from './render.ts';
 export * from './run.ts';
-export * from './settings-gate.ts';
+export * from './policy-gate.ts';

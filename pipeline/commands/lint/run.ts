@@ -1,15 +1,17 @@
 import type { StepContext } from '../../cli/contract.ts';
 import { type LintData, lintChange, renderLint } from '../../change/lint/index.ts';
 import { checkChangeFlags } from '../../change/migrations/index.ts';
+import { uncoveredTables } from '../../operations/access/index.ts';
 import type { StepResult } from '../../core/result.ts';
 import type { LintInputs } from './spec.ts';
 
 /** `dbops lint`: the policy and, with --database-url, the database; the lint itself is change/lint's. */
 export async function run(input: LintInputs, ctx: StepContext): Promise<StepResult<LintData>> {
   checkChangeFlags(input);
-  const { migrations } = await ctx.policies('migrations');
+  // policies/access.yaml (absent: its defaults, no roles) decides which new tables access/table-not-covered reports.
+  const { migrations, access } = await ctx.policies('migrations', 'access');
   const database = input.databaseUrl !== undefined ? await ctx.database() : undefined;
-  return lintChange({ ...input, policy: migrations.value.lint, database }, ctx);
+  return lintChange({ ...input, policy: migrations.value.lint, access: { policy: access.value, uncoveredTables }, database }, ctx);
 }
 
 export const render = renderLint;

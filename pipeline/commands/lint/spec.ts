@@ -21,9 +21,9 @@ export type LintInputs = z.output<typeof LintInputs>;
 
 export const spec = defineCommand({
   path: ['lint'],
-  summary: 'lint the change: squawk with a Prisma profile, history integrity, rollback pairing, destructive statements',
+  summary: 'lint the change: squawk with a Prisma profile, history integrity, rollback pairing, destructive statements, access',
   description:
-    'Lints the migration and rollback files the change adds or edits (against --base, default lint.base = origin/main), every file with --all, or the newest N migrations with --last N. squawk runs once for all files, with the transaction assumption matching how the executor runs each file, and the prisma profile of policies/migrations.yaml. dbops rules: history integrity (no edit, rename or deletion of a migration on the base ref or, with --database-url, applied there; new migrations sort last), rollback pairing, destructive statements (errors unless --labels names an allowed label). Exit 1 when a finding is an error.',
+    'Lints the migration and rollback files the change adds or edits (against --base, default lint.base = origin/main), every file with --all, or the newest N migrations with --last N. squawk runs once for all files, with the transaction assumption matching how the executor runs each file, and the prisma profile of policies/migrations.yaml. dbops rules: history integrity (no edit, rename or deletion of a migration on the base ref or, with --database-url, applied there; new migrations sort last), rollback pairing, destructive statements (errors unless --labels names an allowed label), access in migrations (GRANT/REVOKE, roles, default privileges, ownership: declare them in policies/access.yaml instead) and new tables policies/access.yaml does not cover. Exit 1 when a finding is an error.',
   examples: [
     'dbops lint',
     'dbops lint --base origin/release --labels allow-destructive',

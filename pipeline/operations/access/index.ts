@@ -4,3 +4,4 @@ export * from './report.ts';
 export * from './facts.ts';
 export * from './audit.ts';
 export * from './apply.ts';
+export * from './release.ts';

@@ -48,6 +48,12 @@ export const AccessApplyData = z.looseObject({
   policy: z.string(),
   dryRun: z.boolean(),
   prune: z.boolean(),
+  /** With --environment: the gate's decision and the evidence bundle (none with --dry-run); absent from older reports. */
+  gate: z
+    .looseObject({ decision: z.enum(['allowed', 'refused']), checks: z.array(z.looseObject({ name: z.string(), status: z.string() })) })
+    .nullable()
+    .optional(),
+  bundle: z.object({ environment: z.string(), sequence: z.number(), key: z.string(), sha256: z.string() }).nullable().optional(),
 });
 
 export const ACCESS_REPORT_DATA = {

@@ -1,10 +1,6 @@
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type { Runtime } from '../../core/runtime.ts';
-import { evaluateSettingsGate, type Environment, type SettingsGateData } from '../../change/release/index.ts';
-import { appendBundle, newestBundle, openEvidence, type SettingsChange } from '../../evidence/index.ts';
-import { withClient } from '../../infra/db/client.ts';
-import { acquireOperationLock } from '../../infra/db/locks.ts';
+import { gatedPolicyChange, type Environment, type PolicyGateData } from '../../change/release/index.ts';
+import { openEvidence, type SettingsChange } from '../../evidence/index.ts';
 import type { Policies } from '../../policy/schema.ts';
 import { applySettings, type SettingsApplyData } from './apply.ts';
 import { surveySettings } from './facts.ts';
@@ -19,7 +15,7 @@ import type { SettingCheck } from './plan.ts';
  */
 
 export interface SettingsChangeResult {
-  gate: SettingsGateData;
+  gate: PolicyGateData;
   /** Absent when the gate refused. */
   applied?: SettingsApplyData;
   bundle: { environment: string; sequence: number; key: string; sha256: string };
@@ -49,67 +45,51 @@ export async function applySettingsChange(request: SettingsChangeRequest, rt: Ru
   const { environment, policies } = request;
   const store = openEvidence({ backups: policies.backups, environments: policies.environments }, environment.name, rt.env, rt.log);
   const policy = { postgresql: policies.postgresql, backups: policies.backups };
-  const bytes = await readFile(request.policyFile);
-  return withClient(environment.target, { log: rt.log, applicationName: 'dbops settings apply' }, async (c) => {
-    await acquireOperationLock(c, 'deploy', { what: 'A deploy, rollback or settings change', signal: rt.signal });
-    const previous = await newestBundle(store, 'settings', (b) => b.settings?.outcome === 'applied');
-    const gate = await evaluateSettingsGate(
-      {
-        environment,
-        policyFile: request.policyFile,
-        since: previous?.createdAt ?? null,
-        breakGlass: request.breakGlass,
-        outsideWindow: request.outsideWindow,
-        ...(request.now ? { now: request.now } : {}),
+  const { gate, applied, stored } = await gatedPolicyChange(
+    {
+      environment,
+      store,
+      kind: 'settings',
+      policyFile: request.policyFile,
+      change: 'server settings',
+      verb: 'Apply the settings',
+      breakGlass: request.breakGlass,
+      outsideWindow: request.outsideWindow,
+      ...(request.now ? { now: request.now } : {}),
+    },
+    {
+      apply: () => applySettings(environment.target, policy, environment.name, rt),
+      wasApplied: (b) => b.settings?.outcome === 'applied',
+      record: async (gateRecord, { applied: done, error: thrown }) => {
+        const error =
+          thrown ?? (done?.remote ? `${done.database} is not on this machine: nothing was changed; the file to install there was printed` : undefined);
+        // Refused or failed: what differs now, read for the bundle (after a failure, whatever can still be read).
+        const before: SettingCheck[] =
+          done?.before.checks ??
+          (await surveySettings(environment.target, policy, environment.name, rt).then(
+            (s) => s.plan.checks,
+            (e: unknown) => {
+              if (thrown) return [];
+              throw e;
+            },
+          ));
+        const settings: SettingsChange = {
+          ...gateRecord,
+          outcome:
+            gateRecord.decision === 'refused' ? 'refused' : done && !error && !done.after.checks.some((x) => x.status === 'drift') ? 'applied' : 'failed',
+          changes: changesOf(before, done?.after.checks),
+          needsRestart: done?.needsRestart ?? [],
+          actions: done?.actions ?? [],
+          ...(error ? { error } : {}),
+        };
+        return { settings };
       },
-      rt,
-    );
-    let applied: SettingsApplyData | undefined;
-    let error: string | undefined;
-    let failure: unknown;
-    if (gate.decision === 'allowed') {
-      try {
-        applied = await applySettings(environment.target, policy, environment.name, rt);
-        if (applied.remote) error = `${applied.database} is not on this machine: nothing was changed; the file to install there was printed`;
-      } catch (e) {
-        failure = e;
-        error = e instanceof Error ? e.message : String(e);
-      }
-    }
-    // Refused or failed: what differs now, read for the bundle (after a failure, whatever can still be read).
-    const before: SettingCheck[] =
-      applied?.before.checks ??
-      (await surveySettings(environment.target, policy, environment.name, rt).then(
-        (s) => s.plan.checks,
-        (e: unknown) => {
-          if (failure) return [];
-          throw e;
-        },
-      ));
-    const settings: SettingsChange = {
-      database: environment.target.display,
-      policy: { path: request.policyFile, sha256: createHash('sha256').update(bytes).digest('hex') },
-      since: previous?.createdAt ?? null,
-      decision: gate.decision,
-      checks: gate.checks,
-      outsideWindow: gate.outsideWindow,
-      approvals: gate.approvals,
-      fourEyes: gate.fourEyes,
-      pulls: gate.pulls,
-      provenance: gate.provenance,
-      outcome: gate.decision === 'refused' ? 'refused' : applied && !error && !applied.after.checks.some((x) => x.status === 'drift') ? 'applied' : 'failed',
-      changes: changesOf(before, applied?.after.checks),
-      needsRestart: applied?.needsRestart ?? [],
-      actions: applied?.actions ?? [],
-      ...(error ? { error } : {}),
-    };
-    const stored = await appendBundle(store, { kind: 'settings', breakGlass: gate.breakGlass, execution: null, interrupted: null, run: gate.run, settings });
-    // The bundle records the failure first; then it is the command's error, with its own exit code.
-    if (failure) throw failure;
-    return {
-      gate,
-      ...(applied ? { applied } : {}),
-      bundle: { environment: environment.name, sequence: stored.bundle.sequence, key: stored.key, sha256: stored.bundle.sha256 },
-    };
-  });
+    },
+    rt,
+  );
+  return {
+    gate,
+    ...(applied ? { applied } : {}),
+    bundle: { environment: environment.name, sequence: stored!.bundle.sequence, key: stored!.key, sha256: stored!.bundle.sha256 },
+  };
 }

@@ -9,12 +9,12 @@ import { gateCheck, type GateScope } from './types.ts';
 /**
  * What the approval check needs of a change: the environment, the clock, break-glass, and the repository
  * paths of the change's files (whose authors and committers may not approve it): a deploy's migration and
- * rollback files, a settings change's policies/postgresql.yaml.
+ * rollback files, a settings change's policies/postgresql.yaml, an access change's policies/access.yaml.
  */
 export type ApprovalScope = Pick<GateScope, 'environment' | 'env' | 'ctx' | 'now'> & {
   breakGlass?: string | undefined;
   files: () => Promise<Array<{ migration: string; path: string }>>;
-  /** Only commits after this instant count as the change (the previous settings change), ISO 8601. */
+  /** Only commits after this instant count as the change (the previous applied change of the policy file), ISO 8601. */
   since?: string | undefined;
 };
 import { names, plural } from '../../../core/format.ts';

@@ -1,7 +1,7 @@
 import type { StepContext } from '../../../cli/contract.ts';
 import { names } from '../../../core/format.ts';
 import type { Finding, StepResult } from '../../../core/result.ts';
-import type { SettingsGateData } from '../../../change/release/index.ts';
+import type { PolicyGateData } from '../../../change/release/index.ts';
 import { applySettings, applySettingsChange, type SettingsApplyData, type SettingsChangeResult } from '../../../operations/settings/index.ts';
 import { settingFindings, settingsTable } from '../../../report/index.ts';
 import { environmentTarget } from '../../flags.ts';
@@ -11,7 +11,7 @@ import { UsageError } from '../../../core/errors.ts';
 export interface SettingsApplyResult {
   environment: string;
   /** With --environment: the gate's decision and the evidence bundle written. */
-  gate: SettingsGateData | null;
+  gate: PolicyGateData | null;
   bundle: SettingsChangeResult['bundle'] | null;
   /** Absent when the gate refused. */
   apply: SettingsApplyData | null;
