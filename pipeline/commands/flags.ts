@@ -126,8 +126,16 @@ export type DeployInputs = z.output<typeof DeployInputs>;
 
 /** The policies of the production path, as gate, deploy and rollback pass them to change/release. */
 export async function releasePolicies(ctx: StepContext): Promise<ReleasePolicies> {
-  const { environments, backups, migrations, queries } = await ctx.policies('environments', 'backups', 'migrations', 'queries');
-  return { environments: environments.value, backups: backups.value, migrations: migrations.value, queries: queries.value };
+  const { environments, backups, migrations, queries, access } = await ctx.policies('environments', 'backups', 'migrations', 'queries', 'access');
+  // The coverage rule of the access domain, for the gate's lint (access/table-not-covered), loaded only here.
+  const { uncoveredTables } = await import('../operations/access/index.ts');
+  return {
+    environments: environments.value,
+    backups: backups.value,
+    migrations: migrations.value,
+    queries: queries.value,
+    accessCoverage: { policy: access.value, uncoveredTables },
+  };
 }
 /** What every `dbops pitr` command takes: the database (its cluster is the one archived) and the policy. */
 export const pitrFlags = { databaseUrl: connection.databaseUrl, ...policiesOnly, ...json };

@@ -475,6 +475,25 @@ describe('dbops gate: approvals inside GitHub Actions (four-eyes)', () => {
     expect(run.all).not.toContain(TOKEN);
   });
 
+  it('a migration creating a table policies/access.yaml leaves uncovered is refused by the gate’s lint', async () => {
+    const s = await setup(production({ approvals: 0, backup: { required: false }, staging_first: undefined }));
+    const M3 = '20260103000000_secrets';
+    await s.fx.addMigrations({ [M3]: 'CREATE TABLE "Secret" (id int PRIMARY KEY);\n' }, { [M3]: 'DROP TABLE "Secret";\n' });
+    await writeFile(
+      join(s.fx.policiesDir, 'access.yaml'),
+      JSON.stringify({
+        version: 1,
+        owner: 'migrator',
+        roles: { migrator: {}, app: { grants: [{ on: 'tables', schema: 'public', objects: ['Ledger'], privileges: ['SELECT'] }] } },
+      }),
+    );
+    const { run, data } = await s.gate();
+    expect(run.code, run.all).toBe(1);
+    const refused = check(data, 'lint').reasons.find((r) => r.rule === 'lint/access/table-not-covered');
+    expect(refused?.migration).toBe(M3);
+    expect(refused?.message).toContain('Secret');
+  });
+
   it('a destructive migration passes only when its pull request carries an allow label (read from GitHub even without approvals)', async () => {
     const s = await setup(production({ approvals: 0, backup: { required: false }, staging_first: undefined }), actions());
     const M3 = '20260103000000_drop_note';

@@ -401,7 +401,7 @@ describe('rules, levels and policy', () => {
     });
     const run = await f.lint();
     expect(run.code).toBe(1);
-    const access = run.json.findings.filter((x) => x.rule.startsWith('dbops/')).map((x) => `${x.file}:${x.line}:${x.column} ${x.severity} ${x.rule}`);
+    const access = run.json.findings.filter((x) => x.rule.startsWith('access/')).map((x) => `${x.file}:${x.line}:${x.column} ${x.severity} ${x.rule}`);
     expect(access).toEqual([
       `${migration('20260301000000_secrets')}:2:1 error access/table-not-covered`,
       `${migration('20260302000000_public_read')}:2:1 error access/grant-to-public`,
@@ -420,7 +420,7 @@ describe('rules, levels and policy', () => {
     });
     const relaxed = await f.lint();
     expect(relaxed.code).toBe(0);
-    expect(relaxed.json.findings.filter((x) => x.rule.startsWith('dbops/')).map((x) => `${x.severity} ${x.rule}`)).toEqual([
+    expect(relaxed.json.findings.filter((x) => x.rule.startsWith('access/')).map((x) => `${x.severity} ${x.rule}`)).toEqual([
       'warning access/table-not-covered',
       'notice access/in-migration',
     ]);

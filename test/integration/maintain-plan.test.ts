@@ -10,6 +10,7 @@ import { dbops, testEnv } from '../helpers/cli.ts';
 import { createDatabase, type TestDb } from '../helpers/db.ts';
 import { tempDir } from '../helpers/migrations.ts';
 import { cancelledReindex, openTransaction } from '../helpers/maintenance.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 /** 200,000 rows, half of them updated twice, then nine in ten deleted, with autovacuum off: nothing cleans up. */
 const BLOAT = `
@@ -59,7 +60,18 @@ describe('dbops maintain plan', () => {
     await exact.query(`SET synchronous_commit = on;
                        CREATE TABLE settled (id int PRIMARY KEY, pad text NOT NULL) WITH (autovacuum_enabled = off);
                        INSERT INTO settled SELECT g, repeat('s', 60) FROM generate_series(1, 150000) g;`);
-    await exact.query('VACUUM settled');
+    // Another session's snapshot (an autovacuum worker's ANALYZE of the catalog, under load) keeps VACUUM from
+    // marking pages all-visible: vacuum again until the whole heap is.
+    await waitFor(
+      'VACUUM to mark every page of settled all-visible',
+      async () => {
+        await exact.query('VACUUM settled');
+        const [r] = await exact.query<{ full: boolean }>("SELECT relallvisible = relpages AND relpages > 0 AS full FROM pg_class WHERE relname = 'settled'");
+        return r?.full === true;
+      },
+      30_000,
+      200,
+    );
     await exact.query('DELETE FROM settled WHERE id <= 60000');
 
     // A transaction holding a snapshot (on another table): REINDEX CONCURRENTLY waits for it, and is cancelled.

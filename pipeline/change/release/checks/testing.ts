@@ -87,6 +87,7 @@ export async function lintCheck(scope: GateScope, backupId?: string, approvals: 
         only,
         labels: '',
         policy: scope.policies.migrations.lint,
+        access: scope.policies.accessCoverage,
       };
       findings = (await lintChange(lintRequest, scope.ctx)).findings;
     } catch (e) {

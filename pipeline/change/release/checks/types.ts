@@ -1,4 +1,5 @@
 import type { Policies } from '../../../policy/schema.ts';
+import type { AccessCoverage } from '../../lint/index.ts';
 import type { LocalMigration, MigrationRow, Session } from '../../migrations/index.ts';
 import type { Environment } from '../environment.ts';
 import type { ChangeMigration, GateCheck, GateCheckName, GateData, GateReason } from '../../../evidence/index.ts';
@@ -7,7 +8,11 @@ import { noun } from '../../../core/format.ts';
 
 /** The policies the production path reads: environments, backups (targets, keys) and migrations (executor, lint). */
 /** queries: where `dbops deploy` keeps the query snapshot it takes before its first migration (defaults when absent). */
-export type ReleasePolicies = Pick<Policies, 'environments' | 'backups' | 'migrations'> & Partial<Pick<Policies, 'queries'>>;
+export type ReleasePolicies = Pick<Policies, 'environments' | 'backups' | 'migrations'> &
+  Partial<Pick<Policies, 'queries'>> & {
+    /** policies/access.yaml with the access audit's coverage rule: the gate's lint then reports the tables it leaves uncovered. */
+    accessCoverage?: AccessCoverage | undefined;
+  };
 
 /** What `dbops gate`, `deploy` and `rollback` are asked (their shared flags). */
 export interface ReleaseFlags {
