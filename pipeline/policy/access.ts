@@ -148,14 +148,20 @@ export const AccessPolicy = z
   .describe('policies/access.yaml: the roles, their privileges and the ownership the database should have (`dbops access audit|apply|encryption`).');
 export type AccessPolicy = z.output<typeof AccessPolicy>;
 
-/** `*` and `?` patterns as a RegExp over a whole name. */
+const compiled = new Map<string, RegExp>();
+
+/** `*` and `?` patterns as a RegExp over a whole name, compiled once (an audit asks for every object and grant). */
 export function patternRegExp(pattern: string): RegExp {
-  return new RegExp(
-    `^${pattern
+  let re = compiled.get(pattern);
+  if (!re) {
+    const body = pattern
       .replace(/[.+^${}()|[\]\\]/g, '\\$&')
       .replace(/\*/g, '.*')
-      .replace(/\?/g, '.')}$`,
-  );
+      .replace(/\?/g, '.');
+    re = new RegExp(`^${body}$`);
+    compiled.set(pattern, re);
+  }
+  return re;
 }
 
 /** Whether a grant covers the object `name` of its schema. */
