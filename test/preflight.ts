@@ -48,6 +48,13 @@ async function postgres(): Promise<Missing[]> {
         brew: install.brew,
       },
       { name: 'pg_cron', what: 'pg_cron', apt: `sudo apt-get install -y postgresql-${bins.major}-cron`, brew: 'brew install pg_cron' },
+      // The `dbops audit` tests start a cluster that preloads pgaudit.
+      {
+        name: 'pgaudit',
+        what: 'pgaudit',
+        apt: `sudo apt-get install -y postgresql-${bins.major}-pgaudit`,
+        brew: 'build pgaudit from source: https://github.com/pgaudit/pgaudit',
+      },
     ];
     for (const lib of libraries) {
       const found = await Promise.any(['so', 'dylib'].map((ext) => access(join(libdir, `${lib.name}.${ext}`)))).then(

@@ -14,6 +14,7 @@ export const GROUPS: Record<string, string> = {
   settings: 'server settings as code, with tuning advice from declared resources',
   queries: 'pg_stat_statements snapshots: slow statements, regressions per deploy, index usage over primary and replicas',
   access: 'access control as code: roles and privileges audited and applied, encryption checks',
+  audit: 'database audit logging with pgaudit, kept in the evidence chain',
 };
 
 /** A command of the registry: its spec (flags and help, zod) and its implementation, each imported only when needed. */
@@ -195,6 +196,21 @@ export const REGISTRY: readonly CommandEntry[] = [
     path: ['access', 'encryption'],
     spec: () => import('../commands/access/encryption/spec.ts').then((m) => m.spec),
     run: () => import('../commands/access/encryption/run.ts'),
+  },
+  {
+    path: ['audit', 'check'],
+    spec: () => import('../commands/audit/check/spec.ts').then((m) => m.spec),
+    run: () => import('../commands/audit/check/run.ts'),
+  },
+  {
+    path: ['audit', 'collect'],
+    spec: () => import('../commands/audit/collect/spec.ts').then((m) => m.spec),
+    run: () => import('../commands/audit/collect/run.ts'),
+  },
+  {
+    path: ['audit', 'review'],
+    spec: () => import('../commands/audit/review/spec.ts').then((m) => m.spec),
+    run: () => import('../commands/audit/review/run.ts'),
   },
   {
     path: ['local', 'up'],

@@ -37,3 +37,14 @@ export function redactDeep<T>(value: T): T {
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactDeep(v)])) as T;
   return value;
 }
+
+/**
+ * Every literal of an SQL text masked (`'…'`, `$$…$$`): statement texts that are stored or shown (pg_stat_statements'
+ * utility statements before PostgreSQL 16, pgaudit's statements) keep `ALTER ROLE … PASSWORD '…'` or
+ * `OPTIONS (password '…')` as sent. Parameters (`$1`) stay.
+ */
+export function maskLiterals(query: string): string {
+  return query
+    .replace(/\$([A-Za-z_][A-Za-z0-9_]*)?\$[\s\S]*?\$\1?\$/g, (m) => (/^\$\d/.test(m) ? m : '$$…$$'))
+    .replace(/(?:\b[EeBbXxUu]&?)?'(?:[^']|'')*'/g, "'…'");
+}

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AccessChange, BreakGlass, DrDrill, ExecutionData, InterruptedDeploy, QueryReview, RunIdentity, SettingsChange } from './records.ts';
+import { AccessChange, AuditLog, BreakGlass, DrDrill, ExecutionData, InterruptedDeploy, QueryReview, RunIdentity, SettingsChange } from './records.ts';
 
 /**
  * One evidence bundle: everything an auditor samples about one production change, stored as
@@ -9,7 +9,7 @@ import { AccessChange, BreakGlass, DrDrill, ExecutionData, InterruptedDeploy, Qu
  * found by `dbops evidence verify`.
  */
 
-export const BUNDLE_KIND = ['deploy', 'rollback', 'interrupted', 'dr-drill', 'settings', 'query-review', 'access'] as const;
+export const BUNDLE_KIND = ['deploy', 'rollback', 'interrupted', 'dr-drill', 'settings', 'query-review', 'access', 'audit-log'] as const;
 
 export const EvidenceBundle = z.object({
   formatVersion: z.literal(1),
@@ -29,6 +29,8 @@ export const EvidenceBundle = z.object({
   drill: DrDrill.optional(),
   /** For kind settings only; absent from every other bundle, like drill. */
   settings: SettingsChange.optional(),
+  /** For kind audit-log only; absent from every other bundle, like drill. */
+  auditLog: AuditLog.optional(),
   /** For kind query-review only; absent from every other bundle, like drill. */
   queryReview: QueryReview.optional(),
   /** For kind access only; absent from every other bundle, like drill. */
@@ -59,11 +61,13 @@ export type BundleDraft = Omit<
   | 'drill'
   | 'settings'
   | 'queryReview'
+  | 'auditLog'
   | 'access'
 > & {
   drill?: DrDrill | undefined;
   settings?: SettingsChange | undefined;
   queryReview?: QueryReview | undefined;
+  auditLog?: AuditLog | undefined;
   access?: AccessChange | undefined;
 };
 

@@ -335,3 +335,42 @@ export const QueryReview = z.object({
   indexFindings: z.array(z.object({ kind: z.string(), subject: z.string(), message: z.string() })),
 });
 export type QueryReview = z.output<typeof QueryReview>;
+
+const AuditLine = z.object({
+  at: z.string(),
+  user: z.string().nullable(),
+  database: z.string().nullable(),
+  session: z.string().nullable(),
+  host: z.string().nullable(),
+  kind: z.enum(['audit', 'connection', 'failed-login']),
+  audit: z
+    .object({ type: z.string(), class: z.string(), command: z.string(), objectType: z.string().nullable(), object: z.string().nullable(), statement: z.string().nullable() })
+    .optional(),
+  sqlstate: z.string().optional(),
+  message: z.string().optional(),
+});
+
+/**
+ * One segment of a database's audit trail (`dbops audit collect`): the pgaudit and security lines of one day
+ * (UTC) read from the server log, where they were read from and up to, and a summary an auditor samples. A
+ * bundle of the evidence chain, so one changed byte is found by `dbops evidence verify` and it is kept as long
+ * as the deploys' evidence.
+ */
+export const AuditLog = z.object({
+  database: z.string(),
+  day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+  /** The log folder and the byte ranges read from each file. */
+  source: z.object({ logDir: z.string(), files: z.array(z.object({ file: z.string(), from: z.number().int(), to: z.number().int() })) }),
+  /** Where the next collection continues: right after this segment's last line. */
+  position: z.object({ file: z.string(), offset: z.number().int() }),
+  lines: z.array(AuditLine),
+  summary: z.object({
+    lines: z.number().int(),
+    ddl: z.array(z.object({ user: z.string(), count: z.number().int() })),
+    roleChanges: z.array(z.object({ at: z.string(), user: z.string(), command: z.string(), object: z.string().nullable() })),
+    objectAccess: z.array(z.object({ object: z.string(), command: z.string(), count: z.number().int() })),
+    failedLogins: z.array(z.object({ user: z.string(), count: z.number().int(), hosts: z.array(z.string()) })),
+    superuserSessions: z.array(z.object({ at: z.string(), user: z.string(), database: z.string().nullable(), host: z.string().nullable() })),
+  }),
+});
+export type AuditLog = z.output<typeof AuditLog>;

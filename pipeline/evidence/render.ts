@@ -58,7 +58,9 @@ function header(b: PageSource): string[] {
               ? b.queryReview.verdict === 'pass'
                 ? `✅ no regression after deploy #${b.queryReview.deploy.sequence}`
                 : `⚠️ findings after deploy #${b.queryReview.deploy.sequence}`
-              : '—';
+              : b.auditLog
+                ? `📜 audit trail of ${b.auditLog.day}: ${b.auditLog.summary.lines} lines`
+                : '—';
   const run = b.run ?? e?.gate?.run ?? null;
   const rows: Array<[string, string]> = [
     ['Environment', text(b.environment)],
@@ -584,6 +586,84 @@ function queryReview(b: PageSource): string[] {
   return out;
 }
 
+/** An audit segment: where it was read, its summary, and as many of its lines as a page can show. */
+function auditLog(b: PageSource): string[] {
+  const a = b.auditLog;
+  if (!a) return [];
+  const s = a.summary;
+  const out = [
+    `## Audit trail of ${text(a.day)} (UTC)`,
+    '',
+    `Database ${text(a.database)}; ${s.lines} lines read from ${text(a.source.logDir)}: ${a.source.files.map((f) => `${code(f.file)} bytes ${f.from}–${f.to}`).join(', ')}. The next collection continues at ${code(a.position.file)} byte ${a.position.offset}.`,
+    '',
+  ];
+  if (s.roleChanges.length > 0)
+    out.push(
+      '### Role and privilege changes',
+      '',
+      ...table(
+        ['When', 'By', 'Command', 'Object'],
+        s.roleChanges.map((r) => [r.at, r.user, r.command, r.object]),
+      ),
+      '',
+    );
+  if (s.ddl.length > 0)
+    out.push(
+      '### DDL by user',
+      '',
+      ...table(
+        ['User', 'Statements'],
+        s.ddl.map((d) => [d.user, d.count]),
+      ),
+      '',
+    );
+  if (s.objectAccess.length > 0)
+    out.push(
+      '### Audited objects',
+      '',
+      ...table(
+        ['Object', 'Command', 'Statements'],
+        s.objectAccess.map((o) => [o.object, o.command, o.count]),
+      ),
+      '',
+    );
+  out.push(
+    '### Failed logins',
+    '',
+    ...(s.failedLogins.length === 0
+      ? ['None.']
+      : table(
+          ['User', 'Attempts', 'From'],
+          s.failedLogins.map((f) => [f.user, f.count, list(f.hosts)]),
+        )),
+    '',
+    '### Superuser sessions',
+    '',
+    ...(s.superuserSessions.length === 0
+      ? ['None.']
+      : table(
+          ['When', 'User', 'Database', 'From'],
+          s.superuserSessions.map((x) => [x.at, x.user, x.database, x.host]),
+        )),
+    '',
+    `Every line (time, user, database, session, class, command, object, statement with its literals masked) is in the JSON bundle beside this page.`,
+    '',
+  );
+  return out;
+}
+
+const AUDIT_LOG_CONTROLS = [
+  '## Controls',
+  '',
+  '| Control | Where in this bundle |',
+  '| --- | --- |',
+  '| PCI DSS 10.2 (audit logs of privileged actions, access to cardholder data, invalid access attempts) | Role and privilege changes, DDL, audited objects, failed logins, superuser sessions |',
+  '| PCI DSS 10.5.1 (audit log retention, 12 months; integrity) | Chain (hash-linked, kept per evidence.retention) |',
+  '| SOC 2 CC7.2 (monitoring of system components) | The summary tables |',
+  '| SOX IT general controls (privileged access) | Superuser sessions, role changes |',
+  '',
+];
+
 const QUERY_REVIEW_CONTROLS = [
   '## Controls',
   '',
@@ -646,7 +726,7 @@ export function renderBundleBody(b: PageSource): string {
   if (g) out.push(...change(g), ...pulls(g), ...approvals(g), ...testing(g), ...backup(g), ...gate(g));
   else if (e) out.push('The gate could not run (the database was unreachable); nothing was changed by this action.', '');
   if (e) out.push(...execution(e));
-  out.push(...interrupted(b), ...drill(b), ...settingsChange(b), ...accessChange(b), ...queryReview(b));
+  out.push(...interrupted(b), ...drill(b), ...settingsChange(b), ...accessChange(b), ...queryReview(b), ...auditLog(b));
   out.push(
     '## Chain',
     '',
@@ -654,7 +734,17 @@ export function renderBundleBody(b: PageSource): string {
     '',
     'This page is rendered from the JSON bundle beside it, which records the SHA-256 of everything above the line at the end; `dbops evidence verify` checks the JSON, this page and the chain.',
     '',
-    ...(b.drill ? DRILL_CONTROLS : b.settings ? SETTINGS_CONTROLS : b.access ? ACCESS_CONTROLS : b.queryReview ? QUERY_REVIEW_CONTROLS : CONTROLS),
+    ...(b.drill
+      ? DRILL_CONTROLS
+      : b.settings
+        ? SETTINGS_CONTROLS
+        : b.access
+          ? ACCESS_CONTROLS
+          : b.queryReview
+            ? QUERY_REVIEW_CONTROLS
+            : b.auditLog
+              ? AUDIT_LOG_CONTROLS
+              : CONTROLS),
   );
   return `${out.join('\n').replace(/\n+$/, '')}\n`;
 }

@@ -231,6 +231,7 @@ export async function appendBundle(
       drill: draft.drill,
       settings: draft.settings,
       queryReview: draft.queryReview,
+      auditLog: draft.auditLog,
       access: draft.access,
       run: draft.run,
       dbops,

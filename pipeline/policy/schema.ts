@@ -7,6 +7,7 @@ import { MaintenancePolicy } from './maintenance.ts';
 import { PostgresqlPolicy } from './postgresql.ts';
 import { QueriesPolicy } from './queries.ts';
 import { AccessPolicy } from './access.ts';
+import { AuditPolicy } from './audit.ts';
 import { RehearsePolicy } from './rehearse.ts';
 
 const Timeouts = {
@@ -55,6 +56,7 @@ export const POLICY_FILES = {
   postgresql: { file: 'postgresql.yaml', schema: PostgresqlPolicy },
   queries: { file: 'queries.yaml', schema: QueriesPolicy },
   access: { file: 'access.yaml', schema: AccessPolicy },
+  audit: { file: 'audit.yaml', schema: AuditPolicy },
 } as const;
 
 export type PolicyName = keyof typeof POLICY_FILES;

@@ -10,3 +10,4 @@ export * from './terminal.ts';
 export * from './backup-event.ts';
 export * from './settings.ts';
 export * from './queries.ts';
+export * from './audit-review.ts';

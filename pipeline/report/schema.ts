@@ -8,6 +8,7 @@ import { MAINTENANCE_REPORT_DATA } from '../operations/maintenance/index.ts';
 import { SETTINGS_REPORT_DATA } from '../operations/settings/index.ts';
 import { QUERIES_REPORT_DATA } from '../operations/queries/index.ts';
 import { ACCESS_REPORT_DATA } from '../operations/access/index.ts';
+import { AUDIT_REPORT_DATA } from '../operations/audit/index.ts';
 
 /** Step name → schema of its `data`, for validation on read. */
 export const REPORT_DATA = {
@@ -24,6 +25,7 @@ export const REPORT_DATA = {
   ...SETTINGS_REPORT_DATA,
   ...QUERIES_REPORT_DATA,
   ...ACCESS_REPORT_DATA,
+  ...AUDIT_REPORT_DATA,
 } as const;
 
 /** The report files `dbops report` knows, in command order: every report whose data has a schema above (a test keeps every command's report among them). */

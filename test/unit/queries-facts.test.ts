@@ -1,7 +1,8 @@
 // What a snapshot sends to pg_stat_statements on each PostgreSQL version (its columns were renamed in 13 and
 // 17, toplevel came in 14), and the masking of literals that utility statements keep.
 import { describe, expect, it } from 'vitest';
-import { maskLiterals, statementsQuery } from '../../pipeline/operations/queries/facts.ts';
+import { maskLiterals } from '../../pipeline/core/redact.ts';
+import { statementsQuery } from '../../pipeline/operations/queries/facts.ts';
 
 const COMMON = ['userid', 'dbid', 'queryid', 'query', 'calls', 'rows', 'shared_blks_hit', 'shared_blks_read', 'temp_blks_written'];
 const V13 = [...COMMON, 'total_exec_time', 'min_exec_time', 'max_exec_time', 'blk_read_time'];

@@ -77,3 +77,23 @@ export function webhookFromEnv(env: NodeJS.ProcessEnv, name: string): { url?: UR
     return { invalid: `${name} does not hold an http(s) URL` };
   }
 }
+
+export interface Announcement {
+  status: 'sent' | 'failed' | 'not-configured';
+  host: string | null;
+  reason: string | null;
+}
+
+/** Posts `payload` to the webhook the variable `name` holds; unset is `not-configured`, never an error, and nothing throws. */
+export async function announce(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  payload: unknown,
+  options: { signal: AbortSignal; log: Logger; userAgent: string },
+): Promise<Announcement> {
+  const { url, invalid } = webhookFromEnv(env, name);
+  if (invalid) return { status: 'failed', host: null, reason: invalid };
+  if (!url) return { status: 'not-configured', host: null, reason: `${name} is not set` };
+  const out = await postJson(url, JSON.stringify(payload), options);
+  return { status: out.status, host: url.host, reason: out.reason };
+}

@@ -1,4 +1,5 @@
 import { EnvError } from '../../core/errors.ts';
+import { maskLiterals } from '../../core/redact.ts';
 import type { Client } from '../../infra/db/client.ts';
 
 /**
@@ -156,17 +157,6 @@ function statementColumns(have: Set<string>): string {
     'temp_blks_written::float8 AS temp_written',
     `${read ? `${read}::float8` : '0::float8'} AS read_time`,
   ].join(', ');
-}
-
-/**
- * pg_stat_statements replaces the constants of plannable statements with `$n`, but keeps utility statements as
- * sent before PostgreSQL 16: `ALTER ROLE … PASSWORD '…'`, `CREATE USER MAPPING … OPTIONS (password '…')`. Every
- * literal left in a text is masked before it is stored, so no snapshot, report or bundle can carry one.
- */
-export function maskLiterals(query: string): string {
-  return query
-    .replace(/\$([A-Za-z_][A-Za-z0-9_]*)?\$[\s\S]*?\$\1?\$/g, (m) => (/^\$\d/.test(m) ? m : '$$…$$'))
-    .replace(/(?:\b[EeBbXxUu]&?)?'(?:[^']|'')*'/g, "'…'");
 }
 
 /** The query over pg_stat_statements for a server whose view has these columns (the bench sends the same one through psql). */

@@ -1,6 +1,6 @@
 import { oneLine } from '../../core/format.ts';
 import type { Runtime } from '../../core/runtime.ts';
-import { postJson, webhookFromEnv } from '../../infra/notify/webhook.ts';
+import { announce, webhookFromEnv } from '../../infra/notify/webhook.ts';
 import type { QueriesPolicy } from '../../policy/queries.ts';
 import type { QueriesReview } from './review.ts';
 
@@ -29,13 +29,13 @@ export function reviewMessage(review: QueriesReview): { text: string } {
 
 /** Posts the message when statements regressed or became slow; nothing otherwise. Never throws: a failed delivery is the result. */
 export async function notifyReview(review: QueriesReview, policy: QueriesPolicy, rt: Pick<Runtime, 'env' | 'log' | 'signal'>): Promise<QueriesNotification> {
-  const name = policy.notifications.webhook_env;
-  const { url, invalid } = webhookFromEnv(rt.env, name);
-  if (invalid) return { status: 'failed', host: null, reason: invalid };
-  if (!url) return { status: 'not-configured', host: null, reason: `${name} is not set` };
   const s = review.statements;
-  if (s.regressions.length === 0 && !s.slow.some((x) => x.newlySlow))
-    return { status: 'not-wanted', host: url.host, reason: 'no regression and no newly slow statement' };
-  const out = await postJson(url, JSON.stringify(reviewMessage(review)), { signal: rt.signal, log: rt.log, userAgent: 'dbops-queries-report' });
-  return { status: out.status, host: url.host, reason: out.reason };
+  if (s.regressions.length === 0 && !s.slow.some((x) => x.newlySlow)) {
+    const { url, invalid } = webhookFromEnv(rt.env, policy.notifications.webhook_env);
+    if (invalid) return { status: 'failed', host: null, reason: invalid };
+    return url
+      ? { status: 'not-wanted', host: url.host, reason: 'no regression and no newly slow statement' }
+      : { status: 'not-configured', host: null, reason: `${policy.notifications.webhook_env} is not set` };
+  }
+  return announce(rt.env, policy.notifications.webhook_env, reviewMessage(review), { signal: rt.signal, log: rt.log, userAgent: 'dbops-queries-report' });
 }

@@ -1,0 +1,54 @@
+import { isAbsolute, join } from 'node:path';
+import type { StepContext } from '../../../cli/contract.ts';
+import { UsageError } from '../../../core/errors.ts';
+import { plural } from '../../../core/format.ts';
+import type { StepResult } from '../../../core/result.ts';
+import { withClient } from '../../../infra/db/client.ts';
+import { collectAudit, type CollectResult } from '../../../operations/audit/index.ts';
+import { environmentTarget } from '../../flags.ts';
+import type { AuditCollectInputs } from './spec.ts';
+
+export type AuditCollectData = CollectResult & { environment: string };
+
+/** `dbops audit collect`: exit 0 when the new lines are stored (none new is fine), 3 when the log or the evidence storage cannot be read. */
+export async function run(input: AuditCollectInputs, ctx: StepContext): Promise<StepResult<AuditCollectData>> {
+  const { target, environment } = await environmentTarget(input, ctx, 'into whose evidence chain the segments go');
+  const evidence = await import('../../../evidence/index.ts');
+  const store = environment
+    ? evidence.openEvidence(
+        await ctx.policies('backups', 'environments').then((p) => ({ backups: p.backups.value, environments: p.environments.value })),
+        environment.name,
+        ctx.env,
+        ctx.log,
+      )
+    : await evidence.openLocalEvidence(ctx.env, ctx.log);
+  const logDir =
+    input.logDir ??
+    (await withClient(target, { log: ctx.log, applicationName: 'dbops audit collect' }, async (c) => {
+      const r = (await c.query<{ dir: string; data: string }>(`SELECT current_setting('log_directory') AS dir, current_setting('data_directory') AS data`))
+        .rows[0]!;
+      return isAbsolute(r.dir) ? r.dir : join(r.data, r.dir);
+    }).catch((e: Error) => {
+      throw new UsageError(`Could not ask the server where its log is (${e.message}).`, { hint: 'Pass the log folder with --log-dir.' });
+    }));
+  const result = await collectAudit(target, store, logDir, ctx);
+  return { verdict: 'pass', findings: [], data: { ...result, environment: store.environment } };
+}
+
+export function render(result: StepResult<AuditCollectData>): string {
+  const d = result.data;
+  const lines = [
+    d.segments.length === 0
+      ? `No new audit line for ${d.database} in ${d.logDir} since ${d.from ? `${d.from.file} byte ${d.from.offset}` : 'the first log file'}.`
+      : `Collected ${plural(
+          d.segments.reduce((n, s) => n + s.lines, 0),
+          'audit line',
+        )} of ${d.database} from ${d.logDir} into the evidence of ${d.environment}:`,
+    ...d.segments.map(
+      (s) =>
+        `  ${s.day}: ${plural(s.lines, 'line')} → bundle #${s.sequence} (${s.summary.roleChanges.length} role changes, ${s.summary.failedLogins.reduce((n, f) => n + f.count, 0)} failed logins, ${s.summary.superuserSessions.length} superuser sessions)`,
+    ),
+  ];
+  if (d.position) lines.push(`The next collection continues at ${d.position.file} byte ${d.position.offset}.`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,76 @@
+import { join } from 'node:path';
+import type { StepContext } from '../../../cli/contract.ts';
+import { writeFileAtomic } from '../../../core/fs.ts';
+import { plural } from '../../../core/format.ts';
+import type { Finding, StepResult } from '../../../core/result.ts';
+import { announce, type Announcement } from '../../../infra/notify/webhook.ts';
+import { reviewAudit, type AuditReview } from '../../../operations/audit/index.ts';
+import { auditReviewMarkdown } from '../../../report/index.ts';
+import type { AuditReviewInputs } from './spec.ts';
+
+export type AuditReviewData = AuditReview & { markdown: string; notification: Announcement | null };
+
+/** The month before `now` (UTC), YYYY-MM. */
+const previousMonth = (now: Date): string => {
+  const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1));
+  return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
+};
+
+/** `dbops audit review`: exit 0; each security event is a warning. */
+export async function run(input: AuditReviewInputs, ctx: StepContext): Promise<StepResult<AuditReviewData>> {
+  const { audit } = await ctx.policies('audit');
+  const evidence = await import('../../../evidence/index.ts');
+  const store =
+    input.environment !== undefined
+      ? evidence.openEvidence(
+          await ctx.policies('backups', 'environments').then((p) => ({ backups: p.backups.value, environments: p.environments.value })),
+          input.environment,
+          ctx.env,
+          ctx.log,
+        )
+      : await evidence.openLocalEvidence(ctx.env, ctx.log);
+  const files = await evidence.readFolder(store);
+  const bundles = [...files.entries()]
+    .filter(([name]) => name.endsWith('-audit-log.json'))
+    .map(([, bytes]) => evidence.EvidenceBundle.safeParse(JSON.parse(bytes.toString('utf8'))))
+    .flatMap((p) => (p.success ? [p.data] : []));
+  const month = input.month ?? previousMonth(new Date());
+  const review = reviewAudit(bundles, month, store.environment, audit.value);
+  const markdown = join(input.reportsDir, `audit-review-${month}.md`);
+  await writeFileAtomic(markdown, auditReviewMarkdown(review));
+  const notification =
+    input.notify && review.events.length > 0
+      ? await announce(
+          ctx.env,
+          audit.value.notifications.webhook_env,
+          {
+            text: [
+              `dbops audit review ${store.environment} ${month}: ${plural(review.events.length, 'security event')}`,
+              ...review.events.map((e) => `• ${e.at} ${e.kind}: ${e.message}`),
+            ].join('\n'),
+          },
+          { signal: ctx.signal, log: ctx.log, userAgent: 'dbops-audit-review' },
+        )
+      : null;
+  if (notification?.status === 'failed') ctx.log.warn({ host: notification.host }, `the audit notification was not delivered: ${notification.reason}`);
+  const findings: Finding[] = review.events.map((e) => ({
+    rule: `audit/${e.kind}`,
+    severity: 'warning',
+    message: `${e.at}: ${e.message} (segment #${e.sequence}).`,
+  }));
+  return { verdict: findings.length > 0 ? 'warn' : 'pass', findings, data: { ...review, markdown, notification } };
+}
+
+export function render(result: StepResult<AuditReviewData>): string {
+  const r = result.data;
+  const t = r.totals;
+  const lines = [
+    `Audit review of ${r.environment}, ${r.month}: ${plural(r.segments.length, 'segment')}, ${t.lines} lines; ${t.ddl} DDL, ${t.roleChanges} role changes, ${t.objectAccess} on audited tables, ${t.failedLogins} failed logins, ${t.superuserSessions} superuser sessions.`,
+    r.events.length === 0 ? 'No security event.' : `${plural(r.events.length, 'security event')}:`,
+    ...r.events.map((e) => `  ${e.at} ${e.kind}: ${e.message} (segment #${e.sequence})`),
+    r.daysWithout.length > 0 ? `Days without a segment: ${r.daysWithout.join(', ')}.` : 'Every day of the month has a segment.',
+    `The review: ${r.markdown}`,
+  ];
+  if (r.notification) lines.push(`Notification: ${r.notification.status}${r.notification.reason ? ` (${r.notification.reason})` : ''}.`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,154 @@
+import { open, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { EnvError } from '../../core/errors.ts';
+import { maskLiterals } from '../../core/redact.ts';
+
+/**
+ * The server log as the audit trail reads it: jsonlog files (one JSON object per line) in name order, from
+ * the position the previous collection stopped at, complete lines only. Kept: pgaudit's lines, connections
+ * and failed logins; everything else in the log (errors, checkpoints, slow statements) is not audit. Every
+ * literal of an audited statement is masked, and pgaudit's parameter field is never kept.
+ */
+
+export interface AuditLine {
+  /** The server's timestamp, ISO 8601 UTC. */
+  at: string;
+  user: string | null;
+  database: string | null;
+  session: string | null;
+  host: string | null;
+  kind: 'audit' | 'connection' | 'failed-login';
+  /** pgaudit: SESSION or OBJECT, its class (DDL, ROLE, READ, WRITE…), command, object type and name. */
+  audit?: { type: string; class: string; command: string; objectType: string | null; object: string | null; statement: string | null };
+  /** Failed login: SQLSTATE and the server's message (which names the user, never the password). */
+  sqlstate?: string;
+  message?: string;
+}
+
+/** Where the next collection continues: a log file by name and the byte after the last line read. */
+export interface LogPosition {
+  file: string;
+  offset: number;
+}
+
+export interface ReadLine {
+  line: AuditLine;
+  /** The position right after this line: what a segment ending with it records. */
+  after: LogPosition;
+}
+
+const LOG_FILE = /\.json$/;
+
+/** pgaudit's message: `AUDIT: SESSION,1,1,DDL,CREATE TABLE,TABLE,public.t,<statement>,<parameter>` (CSV after the prefix). */
+function auditOf(message: string): AuditLine['audit'] | undefined {
+  if (!message.startsWith('AUDIT: ')) return undefined;
+  let fields: string[];
+  try {
+    fields = (parseCsv(message.slice(7), { relax_column_count: true, relax_quotes: true }) as string[][])[0] ?? [];
+  } catch {
+    return undefined;
+  }
+  const [type, , , cls, command, objectType, object, statement] = fields;
+  if (!type || !cls || !command) return undefined;
+  const empty = (v: string | undefined) => (v === undefined || v === '' ? null : v);
+  return {
+    type,
+    class: cls,
+    command,
+    objectType: empty(objectType),
+    object: empty(object),
+    statement: statement === undefined || statement === '<not logged>' ? null : maskLiterals(statement),
+  };
+}
+
+/** The application name of the collector's own session: its connection is the collection itself, not audit. */
+export const COLLECTOR_APPLICATION = 'dbops audit collect';
+
+/** One jsonlog line as an audit line, or undefined when it is not audit or security (or the collector's own). */
+export function auditLineOf(json: Record<string, unknown>): AuditLine | undefined {
+  const message = typeof json['message'] === 'string' ? json['message'] : '';
+  const text = (k: string) => (typeof json[k] === 'string' ? (json[k] as string) : null);
+  // The session's application_name is not yet in the jsonlog field of its "connection authorized" line, only in its message.
+  if (text('application_name') === COLLECTOR_APPLICATION || message.endsWith(`application_name=${COLLECTOR_APPLICATION}`)) return undefined;
+  const at = text('timestamp');
+  if (!at) return undefined;
+  const base = {
+    at: new Date(at.replace(/ (UTC|GMT)$/, 'Z').replace(' ', 'T')).toISOString(),
+    user: text('user'),
+    database: text('dbname'),
+    session: text('session_id'),
+    host: text('remote_host'),
+  };
+  const audit = auditOf(message);
+  if (audit) return { ...base, kind: 'audit', audit };
+  if (message.startsWith('connection authorized:')) return { ...base, kind: 'connection', message: message.replace(/\s+/g, ' ') };
+  const state = text('state_code');
+  // 28P01 invalid password; 28000 invalid authorization (no pg_hba.conf entry, role cannot log in).
+  if (state === '28P01' || state === '28000') return { ...base, kind: 'failed-login', sqlstate: state, message };
+  return undefined;
+}
+
+/** The log files of a folder in the order the server wrote them (their names carry the rotation time). */
+export async function logFiles(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (e) {
+    throw new EnvError(`Could not read the log folder ${dir}: ${(e as Error).message}.`, {
+      hint: 'Pass the server’s log_directory with --log-dir, readable by this user (log_file_mode = 0640 and this user in the server’s group, or 0644).',
+    });
+  }
+  return names.filter((n) => LOG_FILE.test(n)).sort();
+}
+
+/**
+ * Every audit line after `from`, in order, each with the position after it. A file whose size is below the
+ * stored offset was truncated and reused on rotation (log_truncate_on_rotation): it is read from its start.
+ */
+export async function readAuditLines(
+  dir: string,
+  from: LogPosition | null,
+): Promise<{ lines: ReadLine[]; end: LogPosition | null; read: Array<{ file: string; from: number; to: number }> }> {
+  const lines: ReadLine[] = [];
+  const read: Array<{ file: string; from: number; to: number }> = [];
+  let end = from;
+  for (const file of await logFiles(dir)) {
+    if (from && file < from.file) continue;
+    const path = join(dir, file);
+    const size = (await stat(path)).size;
+    let start = from && file === from.file ? from.offset : 0;
+    if (start > size) start = 0;
+    if (start === size) continue;
+    const handle = await open(path, 'r');
+    let bytes: Buffer;
+    try {
+      bytes = Buffer.alloc(size - start);
+      await handle.read(bytes, 0, bytes.length, start);
+    } finally {
+      await handle.close();
+    }
+    // A line the server is still writing ends without a newline: it waits for the next collection.
+    const complete = bytes.lastIndexOf(0x0a) + 1;
+    let offset = start;
+    for (const raw of bytes.subarray(0, complete).toString('utf8').split('\n')) {
+      const length = Buffer.byteLength(raw) + 1;
+      if (raw.trim() === '') {
+        offset += length;
+        continue;
+      }
+      offset += length;
+      let json: Record<string, unknown>;
+      try {
+        json = JSON.parse(raw) as Record<string, unknown>;
+      } catch {
+        continue;
+      }
+      const line = auditLineOf(json);
+      if (line) lines.push({ line, after: { file, offset } });
+    }
+    read.push({ file, from: start, to: start + complete });
+    end = { file, offset: start + complete };
+  }
+  return { lines, end, read };
+}
