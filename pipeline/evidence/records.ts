@@ -344,7 +344,14 @@ const AuditLine = z.object({
   host: z.string().nullable(),
   kind: z.enum(['audit', 'connection', 'failed-login']),
   audit: z
-    .object({ type: z.string(), class: z.string(), command: z.string(), objectType: z.string().nullable(), object: z.string().nullable(), statement: z.string().nullable() })
+    .object({
+      type: z.string(),
+      class: z.string(),
+      command: z.string(),
+      objectType: z.string().nullable(),
+      object: z.string().nullable(),
+      statement: z.string().nullable(),
+    })
     .optional(),
   sqlstate: z.string().optional(),
   message: z.string().optional(),
