@@ -735,21 +735,59 @@ describe('evidence-review.yml', () => {
   const w = load('evidence-review.yml') as Workflow & { on: { schedule: Array<{ cron: string }> } };
   const job = w.jobs['reconcile'] as FullJob;
   const reconcileStep = stepOf(job, /dbops evidence reconcile/)!;
+  const reviewStep = stepOf(job, /dbops audit review/)!;
+  const checkStep = stepOf(job, /dbops audit check/)!;
 
-  it('monthly and by hand: verifies every chain, then reconciles production even when a chain is broken', () => {
+  it('monthly and by hand: verifies every chain, then reconciles production, reviews its audit trail and checks its audit configuration, each even when a step before failed', () => {
     expect(triggers(w).sort()).toEqual(['schedule', 'workflow_dispatch']);
     expect(w.on.schedule.map((s) => s.cron)).toEqual(['17 6 1 * *']);
-    expect(invocationsOf(job)).toEqual(['evidence verify', 'evidence reconcile --environment production', 'report --github']);
-    expect(reconcileStep.if).toBe('always()');
+    expect(invocationsOf(job)).toEqual([
+      'evidence verify',
+      'evidence reconcile --environment production',
+      'audit review --environment production --notify',
+      'audit check --environment production',
+      'report --github',
+    ]);
+    for (const s of [reconcileStep, reviewStep, checkStep]) expect(s.if, s.name).toBe('always()');
     expect(stepOf(job, /^actions\/upload-artifact/)?.if).toBe('always()');
+    expect(stepOf(job, /dbops report/)?.if).toMatch(/^always\(\)/);
+    expect(indexOf(job, /dbops report/)).toBeGreaterThan(indexOf(job, /dbops audit check/));
   });
 
-  it('reads only: contents read, and the production URL the policy names, to the reconcile step alone', () => {
+  it('reviews the previous month word for word, on the 1st after the last day was collected', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dbops-evidence-review-yml-'));
+    try {
+      expect(argvOf(reviewStep.run!, {}, dir)).toEqual(['dbops', 'audit', 'review', '--environment', 'production', '--notify']);
+      expect(argvOf(checkStep.run!, {}, dir)).toEqual(['dbops', 'audit', 'check', '--environment', 'production']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // Without --month the review is of the previous month (UTC): on the 1st, the month that just ended.
+    expect(reviewStep.run).not.toMatch(/--month/);
+    const [cron] = w.on.schedule.map((s) => s.cron);
+    expect(cronFires(cron!, new Date('2027-01-01T06:17:00Z'))).toBe(true);
+    expect(cronFires(cron!, new Date('2027-01-02T06:17:00Z'))).toBe(false);
+    // The day's collection (audit-collect.yml) fires earlier that day: the last day of the month is stored.
+    const collect = (load('audit-collect.yml') as ScheduledWorkflow).on.schedule.map((s) => s.cron);
+    const firstCollection = Array.from({ length: 6 * 60 + 17 }, (_, m) => new Date(Date.parse('2027-01-01T00:00:00Z') + m * 60_000)).find((at) =>
+      collect.some((c) => cronFires(c, at)),
+    );
+    expect(firstCollection).toBeDefined();
+  });
+
+  it('reads only: contents read; the production URL to the reconcile and check steps, the audit webhook to the review step', async () => {
     expect(w.permissions).toEqual({});
     expect(job.permissions).toEqual({ contents: 'read' });
     const production = environmentsPolicy.environments['production']!;
+    const { AuditPolicy } = await import('../../pipeline/policy/audit.ts');
+    const webhook = AuditPolicy.parse(parse(readFileSync(join(ROOT, 'policies/audit.yaml'), 'utf8'))).notifications.webhook_env;
+    expect(webhook).toBe('DBOPS_AUDIT_WEBHOOK');
     expect(secretsOf(reconcileStep)).toEqual([`${production.database_url_env}=PRODUCTION_DATABASE_URL`]);
-    for (const s of job.steps.filter((x) => x !== reconcileStep)) expect(JSON.stringify(s)).not.toMatch(/secrets\./);
+    expect(secretsOf(checkStep)).toEqual([`${production.database_url_env}=PRODUCTION_DATABASE_URL`]);
+    // The review reads the evidence chain only: the webhook, no database URL.
+    expect(secretsOf(reviewStep)).toEqual([`${webhook}=DBOPS_AUDIT_WEBHOOK`]);
+    for (const s of job.steps.filter((x) => x !== reconcileStep && x !== reviewStep && x !== checkStep)) expect(JSON.stringify(s)).not.toMatch(/secrets\./);
+    expect(JSON.stringify(job.env ?? {})).not.toMatch(/secrets\./);
   });
 });
 
@@ -1144,5 +1182,82 @@ describe('access-audit.yml', () => {
       expect(upload.with?.['path'], name).toBe('reports/');
       expect(indexOf(job, /^actions\/upload-artifact/), name).toBeGreaterThan(indexOf(job, /dbops report/));
     }
+  });
+});
+
+describe('audit-collect.yml', () => {
+  const w = load('audit-collect.yml') as ScheduledWorkflow;
+  const job = w.jobs['collect'] as FullJob;
+  const collect = stepOf(job, /dbops audit collect/)!;
+  const CRON = '40 0 * * *';
+
+  it('collects every day at 00:40 UTC, and by hand, away from the schedules of the backup server', () => {
+    expect(triggers(w).sort()).toEqual(['schedule', 'workflow_dispatch']);
+    expect(w.on.schedule.map((s) => s.cron)).toEqual([CRON]);
+    for (const s of w.on.schedule) expect(s.timezone).toBeUndefined();
+    for (const day of ['2026-12-06', '2026-12-07', '2027-01-01']) expect(cronFires(CRON, new Date(`${day}T00:40:00Z`)), day).toBe(true);
+    expect(cronFires(CRON, new Date('2026-12-07T01:40:00Z'))).toBe(false);
+    // No schedule of backup.yml, pitr.yml or maintenance.yml fires at the same minute, on any weekday or the 1st.
+    const others = ['backup.yml', 'pitr.yml', 'maintenance.yml'].flatMap((f) => (load(f) as ScheduledWorkflow).on.schedule.map((s) => s.cron));
+    expect(others.length).toBeGreaterThan(0);
+    for (let d = 0; d < 8; d++) {
+      const at = new Date(Date.parse('2026-11-29T00:40:00Z') + d * 86_400_000);
+      for (const c of others) expect(cronFires(c, at), `${c} at ${at.toISOString()}`).toBe(false);
+    }
+  });
+
+  it('runs `audit collect --environment production --log-dir "$PG_LOG_DIR"` word for word, with the folder from the runner variable', () => {
+    expect(invocationsOf(job)).toEqual(['audit collect --environment production --log-dir "$PG_LOG_DIR"', 'report --github']);
+    expect(collect.env?.['PG_LOG_DIR']).toBe('${{ vars.PG_LOG_DIR }}');
+    const dir = mkdtempSync(join(tmpdir(), 'dbops-audit-collect-yml-'));
+    try {
+      // A folder with a space stays one argument.
+      expect(argvOf(collect.run!, { PG_LOG_DIR: '/srv/pg log' }, dir)).toEqual([
+        'dbops',
+        'audit',
+        'collect',
+        '--environment',
+        'production',
+        '--log-dir',
+        '/srv/pg log',
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(collect.if).toBeUndefined();
+  });
+
+  it('hands the production URL, from secrets, to the collect step alone', () => {
+    const production = environmentsPolicy.environments['production']!;
+    expect(production.database_url_env).toBe('PRODUCTION_DATABASE_URL');
+    expect(JSON.stringify(job.env ?? {})).not.toMatch(/secrets\./);
+    for (const s of job.steps) {
+      expect(s.run ?? '', s.name).not.toMatch(/secrets\./);
+      expect(JSON.stringify(s.with ?? {}), s.name).not.toMatch(/secrets\./);
+      expect(secretsOf(s), s.name).toEqual(s === collect ? [`${production.database_url_env}=PRODUCTION_DATABASE_URL`] : []);
+    }
+  });
+
+  it('runs on the backup server in the backups environment, reads contents only, and queues with the backups, never cancelled', () => {
+    expect(job['runs-on']).toEqual(['self-hosted', 'backup-server']);
+    expect(environmentOf(job)).toBe('backups');
+    expect(w.permissions).toEqual({});
+    expect(job.permissions).toEqual({ contents: 'read' });
+    expect(w.concurrency).toBeUndefined();
+    // The group of backup.yml, where `dbops evidence prune` rewrites the same chain.
+    expect(job.concurrency).toEqual(GROUP);
+    expect(
+      jobsOf(load('backup.yml')).some(([, j]) => JSON.stringify(j.concurrency) === JSON.stringify(GROUP) && invocationsOf(j).includes('evidence prune')),
+    ).toBe(true);
+  });
+
+  it('publishes the job summary and uploads reports/ after every run, failed ones too', () => {
+    const summary = stepOf(job, /dbops report --github/)!;
+    expect(summary.if).toBe("always() && hashFiles('reports/*.json') != ''");
+    const upload = stepOf(job, /^actions\/upload-artifact/)!;
+    expect(upload.uses).toBe('actions/upload-artifact@v4');
+    expect(upload.if).toBe('always()');
+    expect(upload.with).toMatchObject({ path: 'reports/', 'retention-days': 90 });
+    expect(indexOf(job, /^actions\/upload-artifact/)).toBeGreaterThan(indexOf(job, /dbops report/));
   });
 });

@@ -37,6 +37,7 @@ export const AUDIT_SETTINGS = [
   'log_disconnections',
   'logging_collector',
   'log_destination',
+  'log_timezone',
 ] as const;
 
 const tableKey = (schema: string, table: string) => `${schema}.${table}`;
@@ -336,6 +337,17 @@ export function judgeAudit(f: AuditFacts, { policy, evidenceRetention }: AuditJu
     server: destination,
     wanted: `includes ${policy.log_format}`,
     ...(jsonOk ? {} : { fix: settingFix('log_destination', [...destinations, policy.log_format].join(',')) }),
+  });
+  // jsonlog stamps each line with a zone abbreviation (CET, EST…), which cannot be read back unambiguously: the
+  // collector reads UTC (or GMT) only.
+  const zone = s['log_timezone'] ?? null;
+  const utc = zone !== null && /^(UTC|GMT|Etc\/UTC|Etc\/GMT|UCT|Zulu|Etc\/Zulu)$/i.test(zone);
+  rows.push({
+    name: 'log_timezone',
+    status: utc ? 'pass' : 'fail',
+    server: zone,
+    wanted: 'UTC',
+    ...(utc ? {} : { fix: settingFix('log_timezone', 'UTC') }),
   });
   const covers = retentionCovers(evidenceRetention, policy.retention);
   rows.push({

@@ -73,8 +73,14 @@ export function auditLineOf(json: Record<string, unknown>): AuditLine | undefine
   if (text('application_name') === COLLECTOR_APPLICATION || message.endsWith(`application_name=${COLLECTOR_APPLICATION}`)) return undefined;
   const at = text('timestamp');
   if (!at) return undefined;
+  // jsonlog writes `2026-12-07 17:24:28.123 UTC`; a zone abbreviation other than UTC/GMT is ambiguous (IST, CST…).
+  const instant = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d+)?) (UTC|GMT)$/.exec(at);
+  if (!instant)
+    throw new EnvError(`The server log stamps its lines as "${at}": the audit trail reads UTC only.`, {
+      hint: "Set log_timezone = 'UTC' (policies/postgresql.yaml settings, then `dbops settings apply`); `dbops audit check` checks it.",
+    });
   const base = {
-    at: new Date(at.replace(/ (UTC|GMT)$/, 'Z').replace(' ', 'T')).toISOString(),
+    at: new Date(`${instant[1]}T${instant[2]}Z`).toISOString(),
     user: text('user'),
     database: text('dbname'),
     session: text('session_id'),
