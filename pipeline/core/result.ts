@@ -42,6 +42,10 @@ export interface StepResult<D> {
 /** Most severe first. */
 export const SEVERITY_ORDER: Record<Severity, number> = { error: 0, warning: 1, notice: 2 };
 
+/** A check's verdict from its findings: fail on an error, warn on anything else, pass on none. */
+export const verdictOf = (findings: readonly Finding[]): Verdict =>
+  findings.some((f) => f.severity === 'error') ? 'fail' : findings.length > 0 ? 'warn' : 'pass';
+
 /**
  * The files steps exchange: `reports/<step>.json`. Steps produce them; `dbops report`, the gate and the
  * evidence read them back, possibly from a downloaded workflow artifact, so they are validated on read.

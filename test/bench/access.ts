@@ -44,22 +44,7 @@ async function withPg<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise
   }
 }
 
-/**
- * common.ts' timed() wants exit 0; `access audit` exits 1 on drift, which this bench puts there on purpose. The
- * same measurement (spawn to close), exit 0 or 1 accepted.
- */
-async function timedAudit(args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; code: number; stdout: string }> {
-  const started = performance.now();
-  const child = spawn(DBOPS, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve, reject) => (child.on('error', reject), child.on('close', resolve)));
-  const elapsed = performance.now() - started;
-  if (code !== 0 && code !== 1) throw new Error(`${DBOPS} ${args.join(' ')} exited ${code}:\n${stderr.trim()}\n${stdout.slice(0, 2000)}`);
-  return { ms: elapsed, code, stdout };
-}
+const timedAudit = (args: string[], env: NodeJS.ProcessEnv) => timed(DBOPS, args, env, [0, 1]);
 
 /** The roles of this run: `<prefix>owner` and 19 others. */
 function roleNames(prefix: string) {

@@ -32,6 +32,7 @@ const files = readdirSync(DIR)
   .sort();
 
 interface Step {
+  name?: string;
   uses?: string;
   run?: string;
   if?: string;

@@ -12,6 +12,9 @@ import { COLLECTOR_APPLICATION, readAuditLines, type AuditLine, type LogPosition
  * never stored twice, and none is skipped.
  */
 
+/** How long a collection waits for a deploy or a policy change that holds the chain. */
+const COLLECT_LOCK_WAIT_MS = 10 * 60_000;
+
 export interface CollectResult {
   database: string;
   logDir: string;
@@ -85,7 +88,13 @@ export async function collectAudit(
 ): Promise<CollectResult> {
   const { appendBundle, newestBundle } = await import('../../evidence/index.ts');
   return withClient(target, { log: rt.log, applicationName: COLLECTOR_APPLICATION }, async (c) => {
-    await acquireOperationLock(c, 'deploy', { what: 'A deploy, a policy change or an audit collection', signal: rt.signal });
+    // A running deploy writes the chain too: the collection waits for it (the lines wait in the log meanwhile).
+    await acquireOperationLock(c, 'deploy', {
+      what: 'An audit collection',
+      waitMs: COLLECT_LOCK_WAIT_MS,
+      signal: rt.signal,
+      onWait: (holder) => rt.progress(`waiting for ${holder} to release the deploy lock (up to ${COLLECT_LOCK_WAIT_MS / 60_000} min)`),
+    });
     const database = (await c.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db;
     const superusers = new Set((await c.query<{ name: string }>('SELECT rolname AS name FROM pg_roles WHERE rolsuper')).rows.map((r) => r.name));
     const previous = await newestBundle(store, 'audit-log', (b) => b.auditLog?.database === database);

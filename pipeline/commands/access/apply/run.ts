@@ -1,7 +1,7 @@
 import type { StepContext } from '../../../cli/contract.ts';
 import { plural } from '../../../core/format.ts';
 import { UsageError } from '../../../core/errors.ts';
-import type { Finding, StepResult } from '../../../core/result.ts';
+import { type Finding, type StepResult, verdictOf } from '../../../core/result.ts';
 import type { PolicyGateData } from '../../../change/release/index.ts';
 import { accessPolicyOf, applyAccess, applyAccessChange, type AccessApplyResult, type AccessChangeResult } from '../../../operations/access/index.ts';
 import { environmentTarget } from '../../flags.ts';
@@ -68,7 +68,7 @@ export async function run(input: AccessApplyInputs, ctx: StepContext): Promise<S
     gate,
     bundle,
   };
-  const verdict = findings.some((f) => f.severity === 'error') ? 'fail' : findings.length > 0 ? 'warn' : 'pass';
+  const verdict = verdictOf(findings);
   return { verdict, findings, data };
 }
 

@@ -1,6 +1,6 @@
 import type { StepContext } from '../../../cli/contract.ts';
 import { plural } from '../../../core/format.ts';
-import type { Finding, StepResult } from '../../../core/result.ts';
+import { type Finding, type StepResult, verdictOf } from '../../../core/result.ts';
 import { surveyEncryption, type AccessEncryptionData, type EncryptionCheck } from '../../../operations/access/index.ts';
 import { environmentTarget } from '../../flags.ts';
 import type { AccessEncryptionInputs } from './spec.ts';
@@ -31,7 +31,7 @@ export async function run(input: AccessEncryptionInputs, ctx: StepContext): Prom
     ctx,
   );
   const findings = findingsOf(checks);
-  const verdict = findings.some((f) => f.severity === 'error') ? 'fail' : findings.length > 0 ? 'warn' : 'pass';
+  const verdict = verdictOf(findings);
   const count = (s: EncryptionCheck['status']) => checks.filter((c) => c.status === s).length;
   return {
     verdict,

@@ -1,6 +1,6 @@
 import type { StepContext } from '../../../cli/contract.ts';
 import { plural } from '../../../core/format.ts';
-import type { Finding, StepResult } from '../../../core/result.ts';
+import { type Finding, type StepResult, verdictOf } from '../../../core/result.ts';
 import { surveyAudit, type AuditCheckData, type AuditCheckRow } from '../../../operations/audit/index.ts';
 import { environmentTarget } from '../../flags.ts';
 import type { AuditCheckInputs } from './spec.ts';
@@ -33,7 +33,7 @@ export async function run(input: AuditCheckInputs, ctx: StepContext): Promise<St
   const { target, environment } = await environmentTarget(input, ctx, 'and checks it against policies/audit.yaml');
   const { checks } = await surveyAudit(target, { policy: audit.value, evidenceRetention: environments.value.evidence.retention }, ctx);
   const findings = findingsOf(checks);
-  const verdict = findings.some((f) => f.severity === 'error') ? 'fail' : findings.length > 0 ? 'warn' : 'pass';
+  const verdict = verdictOf(findings);
   const count = (s: AuditCheckRow['status']) => checks.filter((c) => c.status === s).length;
   return {
     verdict,

@@ -1,6 +1,6 @@
 import type { StepContext } from '../../../cli/contract.ts';
 import { names } from '../../../core/format.ts';
-import type { Finding, StepResult } from '../../../core/result.ts';
+import { type Finding, type StepResult, verdictOf } from '../../../core/result.ts';
 import type { PolicyGateData } from '../../../change/release/index.ts';
 import { applySettings, applySettingsChange, type SettingsApplyData, type SettingsChangeResult } from '../../../operations/settings/index.ts';
 import { settingFindings, settingsTable } from '../../../report/index.ts';
@@ -51,7 +51,7 @@ export async function run(input: SettingsApplyInputs, ctx: StepContext): Promise
   // For a server elsewhere nothing changed: what `check` would say is the truth, as warnings until installed.
   const a = data.apply;
   const findings: Finding[] = [...refused, ...(a ? settingFindings(a.after.checks).map((f) => (a.remote ? { ...f, severity: 'warning' as const } : f)) : [])];
-  const verdict = findings.some((f) => f.severity === 'error') ? 'fail' : findings.length > 0 ? 'warn' : 'pass';
+  const verdict = verdictOf(findings);
   return { verdict, findings, data };
 }
 

@@ -1,6 +1,6 @@
 import type { StepContext } from '../../../cli/contract.ts';
 import { plural } from '../../../core/format.ts';
-import type { Finding, StepResult } from '../../../core/result.ts';
+import { type Finding, type StepResult, verdictOf } from '../../../core/result.ts';
 import { surveySettings, type SettingsCheckData } from '../../../operations/settings/index.ts';
 import { environmentTarget } from '../../flags.ts';
 import type { SettingsCheckInputs } from './spec.ts';
@@ -13,7 +13,7 @@ export async function run(input: SettingsCheckInputs, ctx: StepContext): Promise
   const name = environment?.name ?? 'local';
   const survey = await surveySettings(target, { postgresql: postgresql.value, backups: backups.value }, name, ctx);
   const findings: Finding[] = settingFindings(survey.plan.checks);
-  const verdict = findings.some((f) => f.severity === 'error') ? 'fail' : findings.length > 0 ? 'warn' : 'pass';
+  const verdict = verdictOf(findings);
   return { verdict, findings, data: { database: target.display, ...survey.plan, notes: survey.notes } };
 }
 
