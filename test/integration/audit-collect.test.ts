@@ -137,6 +137,31 @@ describe('dbops audit collect', () => {
     expect(new Set((await segments()).at(-1)!.auditLog!.source.files.map((f) => f.file)).size).toBe(2);
   });
 
+  it('without --log-dir it reads the log through the server: the same lines; a role without the privilege is told the GRANT', async () => {
+    const other = join(home, 'through-server');
+    const out = await dbops(
+      ['audit', 'collect', '--database-url', ac.url('shop'), '--json', '--reports-dir', join(home, 'reports')],
+      testEnv({ DBOPS_LOCAL_DIR: other }),
+    );
+    expect(out.code, out.stderr).toBe(0);
+    expect((JSON.parse(out.stdout) as { data: AuditCollectData }).data.logDir).toMatch(/^server:/);
+    const dir = join(other, 'evidence', 'local');
+    const names = (await readdir(dir)).filter((n) => n.endsWith('-audit-log.json'));
+    const viaServer = (await Promise.all(names.map(async (n) => (JSON.parse(await readFile(join(dir, n), 'utf8')) as EvidenceBundle).auditLog!.lines))).flat();
+    const key = (l: { at: string; kind: string; user: string | null; audit?: { statement: string | null } | undefined }) =>
+      `${l.at} ${l.kind} ${l.user} ${l.audit?.statement ?? ''}`;
+    expect(viaServer.map(key).sort()).toEqual((await lines()).map(key).sort());
+
+    await queryUrl(ac.url('postgres'), "CREATE ROLE reader LOGIN PASSWORD 'reader-pw'");
+    const url = new URL(ac.url('shop'));
+    url.username = 'reader';
+    url.password = 'reader-pw';
+    const denied = await dbops(['audit', 'collect', '--database-url', url.toString()], testEnv({ DBOPS_LOCAL_DIR: join(home, 'denied') }));
+    expect(denied.code, denied.stderr).toBe(3);
+    expect(denied.stderr).toContain('GRANT pg_monitor TO "reader"');
+    expect(denied.stderr).not.toContain('reader-pw');
+  });
+
   it('the monthly review counts the failed logins and names the security events; --notify posts them', async () => {
     const policies = join(home, 'policies');
     await mkdir(policies, { recursive: true });

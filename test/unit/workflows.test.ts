@@ -1207,21 +1207,11 @@ describe('audit-collect.yml', () => {
     }
   });
 
-  it('runs `audit collect --environment production --log-dir "$PG_LOG_DIR"` word for word, with the folder from the runner variable', () => {
-    expect(invocationsOf(job)).toEqual(['audit collect --environment production --log-dir "$PG_LOG_DIR"', 'report --github']);
-    expect(collect.env?.['PG_LOG_DIR']).toBe('${{ vars.PG_LOG_DIR }}');
+  it('runs `audit collect --environment production` word for word: the log is read through the server, no folder mounted', () => {
+    expect(invocationsOf(job)).toEqual(['audit collect --environment production', 'report --github']);
     const dir = mkdtempSync(join(tmpdir(), 'dbops-audit-collect-yml-'));
     try {
-      // A folder with a space stays one argument.
-      expect(argvOf(collect.run!, { PG_LOG_DIR: '/srv/pg log' }, dir)).toEqual([
-        'dbops',
-        'audit',
-        'collect',
-        '--environment',
-        'production',
-        '--log-dir',
-        '/srv/pg log',
-      ]);
+      expect(argvOf(collect.run!, {}, dir)).toEqual(['dbops', 'audit', 'collect', '--environment', 'production']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,8 +1,7 @@
-import { open, readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { EnvError } from '../../core/errors.ts';
 import { maskLiterals } from '../../core/redact.ts';
+import type { LogSource } from './log-source.ts';
 
 /**
  * The server log as the audit trail reads it: jsonlog files (one JSON object per line) in name order, from
@@ -37,8 +36,6 @@ export interface ReadLine {
   /** The position right after this line: what a segment ending with it records. */
   after: LogPosition;
 }
-
-const LOG_FILE = /\.json$/;
 
 /** pgaudit's message: `AUDIT: SESSION,1,1,DDL,CREATE TABLE,TABLE,public.t,<statement>,<parameter>` (CSV after the prefix). */
 function auditOf(message: string): AuditLine['audit'] | undefined {
@@ -95,66 +92,55 @@ export function auditLineOf(json: Record<string, unknown>): AuditLine | undefine
   return undefined;
 }
 
-/** The log files of a folder in the order the server wrote them (their names carry the rotation time). */
-export async function logFiles(dir: string): Promise<string[]> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (e) {
-    throw new EnvError(`Could not read the log folder ${dir}: ${(e as Error).message}.`, {
-      hint: 'Pass the server’s log_directory with --log-dir, readable by this user (log_file_mode = 0640 and this user in the server’s group, or 0644).',
-    });
-  }
-  return names.filter((n) => LOG_FILE.test(n)).sort();
-}
+/** Bytes read per request: a day of a busy server's log is never held whole. */
+const CHUNK = 8 * 1024 * 1024;
 
 /**
  * Every audit line after `from`, in order, each with the position after it. A file whose size is below the
  * stored offset was truncated and reused on rotation (log_truncate_on_rotation): it is read from its start.
+ * A line the server is still writing ends without a newline: it waits for the next collection.
  */
 export async function readAuditLines(
-  dir: string,
+  source: LogSource,
   from: LogPosition | null,
 ): Promise<{ lines: ReadLine[]; end: LogPosition | null; read: Array<{ file: string; from: number; to: number }> }> {
   const lines: ReadLine[] = [];
   const read: Array<{ file: string; from: number; to: number }> = [];
   let end = from;
-  for (const file of await logFiles(dir)) {
+  for (const { name: file, size } of await source.list()) {
     if (from && file < from.file) continue;
-    const path = join(dir, file);
-    const size = (await stat(path)).size;
     let start = from && file === from.file ? from.offset : 0;
     if (start > size) start = 0;
-    if (start === size) continue;
-    const handle = await open(path, 'r');
-    let bytes: Buffer;
-    try {
-      bytes = Buffer.alloc(size - start);
-      await handle.read(bytes, 0, bytes.length, start);
-    } finally {
-      await handle.close();
-    }
-    // A line the server is still writing ends without a newline: it waits for the next collection.
-    const complete = bytes.lastIndexOf(0x0a) + 1;
-    let offset = start;
-    for (const raw of bytes.subarray(0, complete).toString('utf8').split('\n')) {
-      const length = Buffer.byteLength(raw) + 1;
-      if (raw.trim() === '') {
-        offset += length;
-        continue;
+    if (start >= size) continue;
+    let next = start;
+    let complete = start;
+    let carry: Buffer = Buffer.alloc(0);
+    while (next < size) {
+      const chunk = await source.read(file, next, Math.min(CHUNK, size - next));
+      if (chunk.length === 0) break;
+      next += chunk.length;
+      const data = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
+      const cut = data.lastIndexOf(0x0a) + 1;
+      let offset = next - data.length;
+      for (const raw of data.subarray(0, cut).toString('utf8').split('\n').slice(0, -1)) {
+        offset += Buffer.byteLength(raw) + 1;
+        if (raw.trim() === '') continue;
+        let json: Record<string, unknown>;
+        try {
+          json = JSON.parse(raw) as Record<string, unknown>;
+        } catch {
+          continue;
+        }
+        const line = auditLineOf(json);
+        if (line) lines.push({ line, after: { file, offset } });
       }
-      offset += length;
-      let json: Record<string, unknown>;
-      try {
-        json = JSON.parse(raw) as Record<string, unknown>;
-      } catch {
-        continue;
-      }
-      const line = auditLineOf(json);
-      if (line) lines.push({ line, after: { file, offset } });
+      complete = next - data.length + cut;
+      carry = data.subarray(cut);
     }
-    read.push({ file, from: start, to: start + complete });
-    end = { file, offset: start + complete };
+    if (complete > start) {
+      read.push({ file, from: start, to: complete });
+      end = { file, offset: complete };
+    }
   }
   return { lines, end, read };
 }

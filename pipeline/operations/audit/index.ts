@@ -4,3 +4,4 @@ export * from './check.ts';
 export * from './collect.ts';
 export * from './segments.ts';
 export * from './review.ts';
+export * from './log-source.ts';

@@ -4,6 +4,7 @@ import { withClient } from '../../infra/db/client.ts';
 import { acquireOperationLock } from '../../infra/db/locks.ts';
 import type { DbTarget } from '../../infra/db/url.ts';
 import { COLLECTOR_APPLICATION, readAuditLines, type AuditLine, type LogPosition, type ReadLine } from './collect.ts';
+import { folderSource, serverSource } from './log-source.ts';
 
 /**
  * `dbops audit collect`: the lines since the previous collection, one segment per day (UTC), each appended to
@@ -80,10 +81,11 @@ function byDay(lines: ReadLine[]): Array<{ day: string; lines: ReadLine[] }> {
   return days;
 }
 
+/** `logDir`: the server's log folder on this machine; undefined: read through the server (pg_ls_logdir, pg_read_binary_file). */
 export async function collectAudit(
   target: DbTarget,
   store: EvidenceStore,
-  logDir: string,
+  logDir: string | undefined,
   rt: Pick<Runtime, 'log' | 'signal' | 'progress'>,
 ): Promise<CollectResult> {
   const { appendBundle, newestBundle } = await import('../../evidence/index.ts');
@@ -99,7 +101,8 @@ export async function collectAudit(
     const superusers = new Set((await c.query<{ name: string }>('SELECT rolname AS name FROM pg_roles WHERE rolsuper')).rows.map((r) => r.name));
     const previous = await newestBundle(store, 'audit-log', (b) => b.auditLog?.database === database);
     const from = previous?.auditLog?.position ?? null;
-    const { lines, end } = await readAuditLines(logDir, from);
+    const source = logDir !== undefined ? folderSource(logDir) : await serverSource(c);
+    const { lines, end } = await readAuditLines(source, from);
     const segments: CollectResult['segments'] = [];
     let start = from;
     for (const { day, lines: dayLines } of byDay(lines)) {
@@ -110,12 +113,19 @@ export async function collectAudit(
         to: Math.max(...dayLines.filter((l) => l.after.file === file).map((l) => l.after.offset)),
       }));
       const items = dayLines.map((l) => l.line);
-      const auditLog: AuditLog = { database, day, source: { logDir, files }, position, lines: items, summary: summarize(items, superusers) };
+      const auditLog: AuditLog = {
+        database,
+        day,
+        source: { logDir: source.description, files },
+        position,
+        lines: items,
+        summary: summarize(items, superusers),
+      };
       const stored: StoredBundle = await appendBundle(store, { kind: 'audit-log', breakGlass: null, execution: null, interrupted: null, run: null, auditLog });
       segments.push({ day, lines: items.length, sequence: stored.bundle.sequence, key: stored.key, summary: auditLog.summary });
       rt.progress(`  ${day}: ${items.length} lines → bundle #${stored.bundle.sequence}`);
       start = position;
     }
-    return { database, logDir, from, segments, position: segments.length > 0 ? start : (end ?? from) };
+    return { database, logDir: source.description, from, segments, position: segments.length > 0 ? start : (end ?? from) };
   });
 }

@@ -1,9 +1,6 @@
-import { isAbsolute, join } from 'node:path';
 import type { StepContext } from '../../../cli/contract.ts';
-import { UsageError } from '../../../core/errors.ts';
 import { plural } from '../../../core/format.ts';
 import type { StepResult } from '../../../core/result.ts';
-import { withClient } from '../../../infra/db/client.ts';
 import { collectAudit, type CollectResult } from '../../../operations/audit/index.ts';
 import { environmentTarget } from '../../flags.ts';
 import type { AuditCollectInputs } from './spec.ts';
@@ -22,16 +19,7 @@ export async function run(input: AuditCollectInputs, ctx: StepContext): Promise<
         ctx.log,
       )
     : await evidence.openLocalEvidence(ctx.env, ctx.log);
-  const logDir =
-    input.logDir ??
-    (await withClient(target, { log: ctx.log, applicationName: 'dbops audit collect' }, async (c) => {
-      const r = (await c.query<{ dir: string; data: string }>(`SELECT current_setting('log_directory') AS dir, current_setting('data_directory') AS data`))
-        .rows[0]!;
-      return isAbsolute(r.dir) ? r.dir : join(r.data, r.dir);
-    }).catch((e: Error) => {
-      throw new UsageError(`Could not ask the server where its log is (${e.message}).`, { hint: 'Pass the log folder with --log-dir.' });
-    }));
-  const result = await collectAudit(target, store, logDir, ctx);
+  const result = await collectAudit(target, store, input.logDir, ctx);
   return { verdict: 'pass', findings: [], data: { ...result, environment: store.environment } };
 }
 
