@@ -70,10 +70,10 @@ export const AuditPolicy = z
       .describe('Where the security events of a review are announced.'),
     connections: z.boolean().default(true).describe('log_connections and log_disconnections: who connected when, and failed logins (SQLSTATE 28P01).'),
     log_format: z
-      .literal('jsonlog')
+      .enum(['jsonlog', 'csvlog'])
       .default('jsonlog')
       .describe(
-        'log_destination the collector reads: jsonlog (PostgreSQL 15+), one JSON object per line, with the user, database, session and SQLSTATE of every line.',
+        'log_destination the collector reads: jsonlog (PostgreSQL 15+, one JSON object per line, `.json` files) or csvlog (`.csv` files, a record may span lines); both carry the user, database, session and SQLSTATE of every line.',
       ),
     retention: z
       .string()

@@ -205,3 +205,61 @@ describe('dbops audit collect', () => {
     expect(broken.stdout + broken.stderr).toContain(name.replace(/\.json$/, ''));
   });
 });
+
+describe('dbops audit collect: csvlog', () => {
+  let ac: AuditCluster;
+  let home = '';
+  const env = () => testEnv({ DBOPS_LOCAL_DIR: join(home, 'local') });
+
+  beforeAll(async () => {
+    home = await tempDir('dbops-audit-csv-');
+    ac = await startAuditCluster('csv', { log_destination: "'csvlog'", 'pgaudit.log': "'ddl'", 'pgaudit.log_parameter': 'off' });
+    await queryUrl(ac.url('postgres'), 'CREATE DATABASE shop');
+    await queryUrl(ac.url('shop'), 'CREATE EXTENSION pgaudit');
+    await mkdir(join(home, 'policies'), { recursive: true });
+    await writeFile(join(home, 'policies', 'audit.yaml'), JSON.stringify({ version: 1, log_format: 'csvlog' }));
+  }, 60_000);
+  afterAll(async () => {
+    await ac?.stop();
+  });
+
+  it('reads records that span lines and carry quotes, and never twice', async () => {
+    // A statement over three lines with quotes and a comma: one csvlog record over three lines.
+    await queryUrl(ac.url('shop'), `CREATE TABLE "multi, ""line"""\n(id int,\n note text DEFAULT 'a, "b"')`);
+    await waitFor('the csvlog to hold the statement', async () => {
+      for (const f of await readdir(ac.logDir)) if (f.endsWith('.csv') && (await readFile(join(ac.logDir, f), 'utf8')).includes('multi')) return true;
+      return false;
+    });
+    const args = [
+      'audit',
+      'collect',
+      '--database-url',
+      ac.url('shop'),
+      '--log-dir',
+      ac.logDir,
+      '--policies-dir',
+      join(home, 'policies'),
+      '--json',
+      '--reports-dir',
+      join(home, 'reports'),
+    ];
+    const first = await dbops(args, env());
+    expect(first.code, first.stderr).toBe(0);
+    const dir = join(home, 'local', 'evidence', 'local');
+    const read = async () =>
+      (
+        await Promise.all(
+          (await readdir(dir))
+            .filter((n) => n.endsWith('-audit-log.json'))
+            .map(async (n) => (JSON.parse(await readFile(join(dir, n), 'utf8')) as EvidenceBundle).auditLog!.lines),
+        )
+      ).flat();
+    const ddl = (await read()).find((l) => l.audit?.command === 'CREATE TABLE');
+    expect(ddl).toMatchObject({ user: 'postgres', database: 'shop', audit: { class: 'DDL', object: 'public."multi, ""line"""' } });
+    expect(ddl!.audit!.statement).toBe(`CREATE TABLE "multi, ""line"""\n(id int,\n note text DEFAULT '…')`);
+    const count = (await read()).length;
+    const again = await dbops(args, env());
+    expect(again.code, again.stderr).toBe(0);
+    expect((await read()).length).toBe(count);
+  });
+});

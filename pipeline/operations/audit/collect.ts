@@ -62,7 +62,7 @@ function auditOf(message: string): AuditLine['audit'] | undefined {
 /** The application name of the collector's own session: its connection is the collection itself, not audit. */
 export const COLLECTOR_APPLICATION = 'dbops audit collect';
 
-/** One jsonlog line as an audit line, or undefined when it is not audit or security (or the collector's own). */
+/** One log record (jsonlog's fields; csvlog's named alike) as an audit line, or undefined when it is not audit or security (or the collector's own). */
 export function auditLineOf(json: Record<string, unknown>): AuditLine | undefined {
   const message = typeof json['message'] === 'string' ? json['message'] : '';
   const text = (k: string) => (typeof json[k] === 'string' ? (json[k] as string) : null);
@@ -95,6 +95,90 @@ export function auditLineOf(json: Record<string, unknown>): AuditLine | undefine
 /** Bytes read per request: a day of a busy server's log is never held whole. */
 const CHUNK = 8 * 1024 * 1024;
 
+export type LogFormat = 'jsonlog' | 'csvlog';
+
+/** The file names of each format: the collector writes `.json` for jsonlog and `.csv` for csvlog. */
+export const LOG_FILES: Record<LogFormat, RegExp> = { jsonlog: /\.json$/, csvlog: /\.csv$/ };
+
+// csvlog's columns (PostgreSQL 14+), named as jsonlog names the same fields.
+const CSV_COLUMNS = [
+  'timestamp',
+  'user',
+  'dbname',
+  'pid',
+  'connection_from',
+  'session_id',
+  'line_num',
+  'ps',
+  'session_start',
+  'vxid',
+  'txid',
+  'error_severity',
+  'state_code',
+  'message',
+  'detail',
+  'hint',
+  'internal_query',
+  'internal_position',
+  'context',
+  'statement',
+  'cursor_position',
+  'location',
+  'application_name',
+  'backend_type',
+  'leader_pid',
+  'query_id',
+];
+
+interface LogRecord {
+  fields: Record<string, unknown>;
+  /** Offset within the buffer right after the record. */
+  end: number;
+}
+
+/** The complete records at the start of `data`: jsonlog one per line; csvlog records may span lines (a quoted newline). */
+function recordsOf(data: Buffer, format: LogFormat): { records: LogRecord[]; consumed: number } {
+  const records: LogRecord[] = [];
+  if (format === 'jsonlog') {
+    const cut = data.lastIndexOf(0x0a) + 1;
+    let offset = 0;
+    for (const raw of data.subarray(0, cut).toString('utf8').split('\n').slice(0, -1)) {
+      offset += Buffer.byteLength(raw) + 1;
+      if (raw.trim() === '') continue;
+      try {
+        records.push({ fields: JSON.parse(raw) as Record<string, unknown>, end: offset });
+      } catch {
+        // Not a JSON line (a truncated file reused on rotation): not audit.
+      }
+    }
+    return { records, consumed: cut };
+  }
+  // A record ends at a newline outside quotes: quotes inside a field are doubled, so the parity of the quotes
+  // seen so far tells inside from outside. The last such newline is where the complete records end.
+  let quotes = 0;
+  let cut = 0;
+  for (let i = 0; i < data.length; i++) {
+    if (data[i] === 0x22) quotes++;
+    else if (data[i] === 0x0a && quotes % 2 === 0) cut = i + 1;
+  }
+  if (cut === 0) return { records, consumed: 0 };
+  const rows = parseCsv(data.subarray(0, cut), { relax_column_count: true, info: true, skip_empty_lines: true }) as Array<{
+    record: string[];
+    info: { bytes: number };
+  }>;
+  for (const { record, info } of rows) {
+    const fields: Record<string, unknown> = {};
+    record.forEach((v, k) => {
+      if (CSV_COLUMNS[k] && v !== '') fields[CSV_COLUMNS[k]!] = v;
+    });
+    // csvlog writes host:port where jsonlog has remote_host and remote_port.
+    const from = typeof fields['connection_from'] === 'string' ? (fields['connection_from'] as string) : '';
+    if (from) fields['remote_host'] = from.replace(/:\d+$/, '');
+    records.push({ fields, end: info.bytes });
+  }
+  return { records, consumed: cut };
+}
+
 /**
  * Every audit line after `from`, in order, each with the position after it. A file whose size is below the
  * stored offset was truncated and reused on rotation (log_truncate_on_rotation): it is read from its start.
@@ -103,11 +187,12 @@ const CHUNK = 8 * 1024 * 1024;
 export async function readAuditLines(
   source: LogSource,
   from: LogPosition | null,
+  format: LogFormat = 'jsonlog',
 ): Promise<{ lines: ReadLine[]; end: LogPosition | null; read: Array<{ file: string; from: number; to: number }> }> {
   const lines: ReadLine[] = [];
   const read: Array<{ file: string; from: number; to: number }> = [];
   let end = from;
-  for (const { name: file, size } of await source.list()) {
+  for (const { name: file, size } of await source.list(LOG_FILES[format])) {
     if (from && file < from.file) continue;
     let start = from && file === from.file ? from.offset : 0;
     if (start > size) start = 0;
@@ -120,22 +205,14 @@ export async function readAuditLines(
       if (chunk.length === 0) break;
       next += chunk.length;
       const data = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
-      const cut = data.lastIndexOf(0x0a) + 1;
-      let offset = next - data.length;
-      for (const raw of data.subarray(0, cut).toString('utf8').split('\n').slice(0, -1)) {
-        offset += Buffer.byteLength(raw) + 1;
-        if (raw.trim() === '') continue;
-        let json: Record<string, unknown>;
-        try {
-          json = JSON.parse(raw) as Record<string, unknown>;
-        } catch {
-          continue;
-        }
-        const line = auditLineOf(json);
-        if (line) lines.push({ line, after: { file, offset } });
+      const base = next - data.length;
+      const { records, consumed } = recordsOf(data, format);
+      for (const r of records) {
+        const line = auditLineOf(r.fields);
+        if (line) lines.push({ line, after: { file, offset: base + r.end } });
       }
-      complete = next - data.length + cut;
-      carry = data.subarray(cut);
+      complete = base + consumed;
+      carry = data.subarray(consumed);
     }
     if (complete > start) {
       read.push({ file, from: start, to: complete });

@@ -6,22 +6,20 @@ import { isPgError, type Client } from '../../infra/db/client.ts';
 /**
  * Where the server log is read from: a folder on this machine (`--log-dir`, the server's log_directory mounted
  * here), or the server itself through pg_ls_logdir() and pg_read_binary_file(), which needs no mount but the
- * privileges to read the server's files. Either way only the jsonlog files, by name and size, read by range.
+ * privileges to read the server's files. Either way only the log files of the policy's format, by name and size, read by range.
  */
 export interface LogSource {
   /** For messages and the segments' source: the folder, or `server:<log_directory>`. */
   description: string;
-  /** The jsonlog files, oldest first (their names carry the rotation time), with their sizes now. */
-  list(): Promise<Array<{ name: string; size: number }>>;
+  /** The log files whose names match (`.json`, `.csv`), oldest first (their names carry the rotation time), with their sizes now. */
+  list(files: RegExp): Promise<Array<{ name: string; size: number }>>;
   read(name: string, offset: number, length: number): Promise<Buffer>;
 }
-
-const LOG_FILE = /\.json$/;
 
 export function folderSource(dir: string): LogSource {
   return {
     description: dir,
-    async list() {
+    async list(files) {
       let names: string[];
       try {
         names = await readdir(dir);
@@ -30,8 +28,8 @@ export function folderSource(dir: string): LogSource {
           hint: 'Pass the server’s log_directory with --log-dir, readable by this user (log_file_mode = 0640 and this user in the server’s group, or 0644); or leave --log-dir out to read the log through the server.',
         });
       }
-      const files = names.filter((n) => LOG_FILE.test(n)).sort();
-      return Promise.all(files.map(async (name) => ({ name, size: (await stat(join(dir, name))).size })));
+      const logs = names.filter((n) => files.test(n)).sort();
+      return Promise.all(logs.map(async (name) => ({ name, size: (await stat(join(dir, name))).size })));
     },
     async read(name, offset, length) {
       const handle = await open(join(dir, name), 'r');
@@ -66,11 +64,11 @@ export async function serverSource(client: Client): Promise<LogSource> {
   ).rows[0]!.dir;
   return {
     description: `server:${dir}`,
-    async list() {
+    async list(files) {
       const rows = await client
         .query<{ name: string; size: string }>(`SELECT name, size::text AS size FROM pg_ls_logdir() ORDER BY name`)
         .catch((e: unknown) => denied(e, 'list its log folder (pg_ls_logdir)', `GRANT pg_monitor TO "${user}"`));
-      return rows.rows.filter((r) => LOG_FILE.test(r.name)).map((r) => ({ name: r.name, size: Number(r.size) }));
+      return rows.rows.filter((r) => files.test(r.name)).map((r) => ({ name: r.name, size: Number(r.size) }));
     },
     async read(name, offset, length) {
       const { rows } = await client

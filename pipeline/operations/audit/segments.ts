@@ -3,7 +3,7 @@ import type { AuditLog, EvidenceStore, StoredBundle } from '../../evidence/index
 import { withClient } from '../../infra/db/client.ts';
 import { acquireOperationLock } from '../../infra/db/locks.ts';
 import type { DbTarget } from '../../infra/db/url.ts';
-import { COLLECTOR_APPLICATION, readAuditLines, type AuditLine, type LogPosition, type ReadLine } from './collect.ts';
+import { COLLECTOR_APPLICATION, readAuditLines, type AuditLine, type LogFormat, type LogPosition, type ReadLine } from './collect.ts';
 import { folderSource, serverSource } from './log-source.ts';
 
 /**
@@ -87,6 +87,7 @@ export async function collectAudit(
   store: EvidenceStore,
   logDir: string | undefined,
   rt: Pick<Runtime, 'log' | 'signal' | 'progress'>,
+  format: LogFormat = 'jsonlog',
 ): Promise<CollectResult> {
   const { appendBundle, newestBundle } = await import('../../evidence/index.ts');
   return withClient(target, { log: rt.log, applicationName: COLLECTOR_APPLICATION }, async (c) => {
@@ -102,7 +103,7 @@ export async function collectAudit(
     const previous = await newestBundle(store, 'audit-log', (b) => b.auditLog?.database === database);
     const from = previous?.auditLog?.position ?? null;
     const source = logDir !== undefined ? folderSource(logDir) : await serverSource(c);
-    const { lines, end } = await readAuditLines(source, from);
+    const { lines, end } = await readAuditLines(source, from, format);
     const segments: CollectResult['segments'] = [];
     let start = from;
     for (const { day, lines: dayLines } of byDay(lines)) {

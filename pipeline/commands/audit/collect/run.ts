@@ -19,7 +19,8 @@ export async function run(input: AuditCollectInputs, ctx: StepContext): Promise<
         ctx.log,
       )
     : await evidence.openLocalEvidence(ctx.env, ctx.log);
-  const result = await collectAudit(target, store, input.logDir, ctx);
+  const { audit } = await ctx.policies('audit');
+  const result = await collectAudit(target, store, input.logDir, ctx, audit.value.log_format);
   return { verdict: 'pass', findings: [], data: { ...result, environment: store.environment } };
 }
 
