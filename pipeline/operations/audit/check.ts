@@ -41,6 +41,15 @@ export const AUDIT_SETTINGS = [
 ] as const;
 
 const tableKey = (schema: string, table: string) => `${schema}.${table}`;
+
+/** A row: `good` passes; otherwise `bad` (fail or warn) with its fix and why. */
+const row = (name: string, server: string | null, wanted: string, good: boolean, bad: 'fail' | 'warn', fix: string, detail?: string): AuditCheckRow => ({
+  name,
+  status: good ? 'pass' : bad,
+  server,
+  wanted,
+  ...(good ? {} : { ...(detail ? { detail } : {}), fix }),
+});
 const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
 const quoteTable = (schema: string, table: string) => `${schema === 'public' ? 'public' : quoteIdent(schema)}.${quoteIdent(table)}`;
 const ROLE_SOURCES = new Set(['user', 'database user']);
@@ -189,42 +198,45 @@ export function judgeAudit(f: AuditFacts, { policy, evidenceRetention }: AuditJu
   const wantedClasses = policy.classes.join(',');
   const log = s['pgaudit.log'] ?? null;
   const logOk = log !== null && sameSet(classList(log), classList(wantedClasses));
-  rows.push({
-    name: 'pgaudit.log',
-    status: logOk ? 'pass' : 'fail',
-    server: log,
-    wanted: wantedClasses,
-    ...(logOk ? {} : { fix: settingFix('pgaudit.log', wantedClasses) }),
-  });
+  rows.push(row('pgaudit.log', log, wantedClasses, logOk, 'fail', settingFix('pgaudit.log', wantedClasses)));
 
   // pgaudit's defaults apply when it is not loaded yet: log_parameter off, log_catalog on, log_relation off.
   const param = s['pgaudit.log_parameter'] ?? null;
-  const paramOn = isOn(param);
-  rows.push({
-    name: 'pgaudit.log_parameter',
-    status: paramOn ? 'fail' : 'pass',
-    server: param,
-    wanted: 'off',
-    ...(paramOn ? { detail: 'statement parameters would write personal data into the log', fix: settingFix('pgaudit.log_parameter', 'off') } : {}),
-  });
+  rows.push(
+    row(
+      'pgaudit.log_parameter',
+      param,
+      'off',
+      !isOn(param),
+      'fail',
+      settingFix('pgaudit.log_parameter', 'off'),
+      'statement parameters would write personal data into the log',
+    ),
+  );
   const catalog = s['pgaudit.log_catalog'] ?? null;
-  const catalogOn = catalog === null || isOn(catalog);
-  rows.push({
-    name: 'pgaudit.log_catalog',
-    status: catalogOn ? 'warn' : 'pass',
-    server: catalog,
-    wanted: 'off',
-    ...(catalogOn ? { detail: 'statements that only read the catalogs (psql, GUI tools) fill the log', fix: settingFix('pgaudit.log_catalog', 'off') } : {}),
-  });
+  rows.push(
+    row(
+      'pgaudit.log_catalog',
+      catalog,
+      'off',
+      catalog !== null && !isOn(catalog),
+      'warn',
+      settingFix('pgaudit.log_catalog', 'off'),
+      'statements that only read the catalogs (psql, GUI tools) fill the log',
+    ),
+  );
   const relation = s['pgaudit.log_relation'] ?? null;
-  const relationOn = isOn(relation);
-  rows.push({
-    name: 'pgaudit.log_relation',
-    status: relationOn ? 'pass' : 'warn',
-    server: relation,
-    wanted: 'on',
-    ...(relationOn ? {} : { detail: 'a statement touching several tables is logged once, not per table', fix: settingFix('pgaudit.log_relation', 'on') }),
-  });
+  rows.push(
+    row(
+      'pgaudit.log_relation',
+      relation,
+      'on',
+      isOn(relation),
+      'warn',
+      settingFix('pgaudit.log_relation', 'on'),
+      'a statement touching several tables is logged once, not per table',
+    ),
+  );
 
   const auditRole = policy.object_audit.role;
   const roleSetting = s['pgaudit.role'] ?? null;
@@ -315,40 +327,28 @@ export function judgeAudit(f: AuditFacts, { policy, evidenceRetention }: AuditJu
   if (policy.connections) {
     for (const name of ['log_connections', 'log_disconnections']) {
       const v = s[name] ?? null;
-      const on = isOn(v);
-      rows.push({ name, status: on ? 'pass' : 'fail', server: v, wanted: 'on', ...(on ? {} : { fix: settingFix(name, 'on') }) });
+      rows.push(row(name, v, 'on', isOn(v), 'fail', settingFix(name, 'on')));
     }
   }
   const collector = s['logging_collector'] ?? null;
-  const collectorOn = isOn(collector);
-  rows.push({
-    name: 'logging_collector',
-    status: collectorOn ? 'pass' : 'fail',
-    server: collector,
-    wanted: 'on',
-    ...(collectorOn ? {} : { fix: `${settingFix('logging_collector', 'on')}, then restart PostgreSQL` }),
-  });
+  rows.push(row('logging_collector', collector, 'on', isOn(collector), 'fail', `${settingFix('logging_collector', 'on')}, then restart PostgreSQL`));
   const destination = s['log_destination'] ?? null;
   const destinations = classList(destination);
-  const jsonOk = destinations.includes(policy.log_format);
-  rows.push({
-    name: 'log_destination',
-    status: jsonOk ? 'pass' : 'fail',
-    server: destination,
-    wanted: `includes ${policy.log_format}`,
-    ...(jsonOk ? {} : { fix: settingFix('log_destination', [...destinations, policy.log_format].join(',')) }),
-  });
-  // jsonlog stamps each line with a zone abbreviation (CET, EST…), which cannot be read back unambiguously: the
+  rows.push(
+    row(
+      'log_destination',
+      destination,
+      `includes ${policy.log_format}`,
+      destinations.includes(policy.log_format),
+      'fail',
+      settingFix('log_destination', [...destinations, policy.log_format].join(',')),
+    ),
+  );
+  // The log stamps each line with a zone abbreviation (CET, EST…), which cannot be read back unambiguously: the
   // collector reads UTC (or GMT) only.
   const zone = s['log_timezone'] ?? null;
   const utc = zone !== null && /^(UTC|GMT|Etc\/UTC|Etc\/GMT|UCT|Zulu|Etc\/Zulu)$/i.test(zone);
-  rows.push({
-    name: 'log_timezone',
-    status: utc ? 'pass' : 'fail',
-    server: zone,
-    wanted: 'UTC',
-    ...(utc ? {} : { fix: settingFix('log_timezone', 'UTC') }),
-  });
+  rows.push(row('log_timezone', zone, 'UTC', utc, 'fail', settingFix('log_timezone', 'UTC')));
   const covers = retentionCovers(evidenceRetention, policy.retention);
   rows.push({
     name: 'evidence retention',
