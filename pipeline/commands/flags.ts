@@ -148,14 +148,18 @@ export type PitrInputs = z.output<typeof PitrInputs>;
 export const PitrReportInputs = z.object({ ...pitrFlags, ...reports });
 export type PitrReportInputs = z.output<typeof PitrReportInputs>;
 
-/** `dbops settings check|apply`: the database by --environment (and its postgresql.yaml entry) or by URL (entry `local`). */
-export const settingsFlags = {
+/**
+ * A command on one database, by --environment NAME (its URL from policies/environments.yaml, and what else the
+ * environment brings: `applies` says what) or by --database-url / DATABASE_URL / the embedded cluster; with the
+ * policies, reports and --json flags. settings, queries, access and audit commands share it.
+ */
+export const databaseFlags = (applies: string) => ({
   databaseUrl: connection.databaseUrl,
-  environment: environmentFlag('whose entry of policies/postgresql.yaml applies (a database URL, like the embedded cluster, uses the entry local)'),
+  environment: environmentFlag(applies),
   ...policiesOnly,
   ...reports,
   ...json,
-};
+});
 
 /** The database named by --environment (through policies/environments.yaml), else by --database-url / DATABASE_URL / the embedded cluster. */
 export async function environmentTarget(
@@ -175,15 +179,6 @@ export async function environmentTarget(
   return { target: environment.target, environment };
 }
 
-/** `dbops queries snapshot|report`: the database by --environment (with its replicas and evidence storage) or by URL. */
-export const queriesFlags = {
-  databaseUrl: connection.databaseUrl,
-  environment: environmentFlag('whose replicas count in index usage and beside whose evidence bundles the snapshots are kept (their history across CI runs)'),
-  ...policiesOnly,
-  ...reports,
-  ...json,
-};
-
 /** The primary, its replicas and the evidence storage of --environment; a bare URL has neither replicas nor evidence. */
 export async function queriesTarget(input: { databaseUrl?: string | undefined; environment?: string | undefined }, ctx: StepContext): Promise<QueriesTarget> {
   const { target, environment } = await environmentTarget(input, ctx, 'its replicas and evidence storage');
@@ -192,12 +187,3 @@ export async function queriesTarget(input: { databaseUrl?: string | undefined; e
   const { environmentQueriesTarget } = await import('../operations/queries/index.ts');
   return environmentQueriesTarget(environment, { backups: backups.value, environments: environments.value }, ctx);
 }
-
-/** `dbops access audit|apply|encryption`: the database by --environment (its gate and attestation) or by URL. */
-export const accessFlags = (applies: string) => ({
-  databaseUrl: connection.databaseUrl,
-  environment: environmentFlag(applies),
-  ...policiesOnly,
-  ...reports,
-  ...json,
-});

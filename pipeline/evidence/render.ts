@@ -40,27 +40,26 @@ const OUTCOME: Record<Execution['outcome'], string> = {
   interrupted: '❌ interrupted',
 };
 
+const POLICY_OUTCOME = { applied: '✅ applied', refused: '⛔ refused by the gate', failed: '❌ failed' } as const;
+
+/** The header's one-line outcome, by what the bundle records. */
+function outcomeOf(b: PageSource): string {
+  if (b.execution) return OUTCOME[b.execution.outcome];
+  if (b.kind === 'interrupted') return '❌ interrupted (reconstructed)';
+  if (b.drill) return b.drill.passed ? '✅ drill passed: both objectives met' : '❌ drill failed: an objective was missed';
+  if (b.settings) return POLICY_OUTCOME[b.settings.outcome];
+  if (b.access) return POLICY_OUTCOME[b.access.outcome];
+  if (b.queryReview)
+    return b.queryReview.verdict === 'pass'
+      ? `✅ no regression after deploy #${b.queryReview.deploy.sequence}`
+      : `⚠️ findings after deploy #${b.queryReview.deploy.sequence}`;
+  if (b.auditLog) return `📜 audit trail of ${b.auditLog.day}: ${b.auditLog.summary.lines} lines`;
+  return '—';
+}
+
 function header(b: PageSource): string[] {
   const e = b.execution;
-  const outcome = e
-    ? OUTCOME[e.outcome]
-    : b.kind === 'interrupted'
-      ? '❌ interrupted (reconstructed)'
-      : b.drill
-        ? b.drill.passed
-          ? '✅ drill passed: both objectives met'
-          : '❌ drill failed: an objective was missed'
-        : b.settings
-          ? { applied: '✅ applied', refused: '⛔ refused by the gate', failed: '❌ failed' }[b.settings.outcome]
-          : b.access
-            ? { applied: '✅ applied', refused: '⛔ refused by the gate', failed: '❌ failed' }[b.access.outcome]
-            : b.queryReview
-              ? b.queryReview.verdict === 'pass'
-                ? `✅ no regression after deploy #${b.queryReview.deploy.sequence}`
-                : `⚠️ findings after deploy #${b.queryReview.deploy.sequence}`
-              : b.auditLog
-                ? `📜 audit trail of ${b.auditLog.day}: ${b.auditLog.summary.lines} lines`
-                : '—';
+  const outcome = outcomeOf(b);
   const run = b.run ?? e?.gate?.run ?? null;
   const rows: Array<[string, string]> = [
     ['Environment', text(b.environment)],
@@ -714,6 +713,16 @@ const DRILL_CONTROLS = [
   '',
 ];
 
+/** The controls table of the bundle's kind. */
+function controlsOf(b: PageSource): string[] {
+  if (b.drill) return DRILL_CONTROLS;
+  if (b.settings) return SETTINGS_CONTROLS;
+  if (b.access) return ACCESS_CONTROLS;
+  if (b.queryReview) return QUERY_REVIEW_CONTROLS;
+  if (b.auditLog) return AUDIT_LOG_CONTROLS;
+  return CONTROLS;
+}
+
 /** A bundle as the page body sees it: everything but the two hashes sealing computes. */
 export type PageSource = Omit<EvidenceBundle, 'sha256' | 'markdownSha256'>;
 
@@ -734,17 +743,7 @@ export function renderBundleBody(b: PageSource): string {
     '',
     'This page is rendered from the JSON bundle beside it, which records the SHA-256 of everything above the line at the end; `dbops evidence verify` checks the JSON, this page and the chain.',
     '',
-    ...(b.drill
-      ? DRILL_CONTROLS
-      : b.settings
-        ? SETTINGS_CONTROLS
-        : b.access
-          ? ACCESS_CONTROLS
-          : b.queryReview
-            ? QUERY_REVIEW_CONTROLS
-            : b.auditLog
-              ? AUDIT_LOG_CONTROLS
-              : CONTROLS),
+    ...controlsOf(b),
   );
   return `${out.join('\n').replace(/\n+$/, '')}\n`;
 }

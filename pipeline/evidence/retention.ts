@@ -30,6 +30,35 @@ export function retentionCutoff(retention: string, now: Date): Date {
   );
 }
 
+/** The fewest and the most days a retention such as `12mo`, `1y` or `400d` can span (months differ in length). */
+export function retentionDays(retention: string): { min: number; max: number; months?: number } {
+  const m = RETENTION.exec(retention);
+  if (!m) throw new Error(`not a retention: ${retention}`);
+  const n = Number(m[1]);
+  if (m[2] === 'd') return { min: n, max: n };
+  const months = m[2] === 'y' ? n * 12 : n;
+  let min = Infinity;
+  let max = 0;
+  // Every starting month of a 400-year Gregorian cycle would be exact; four years hold the leap-day cases
+  // that matter (a span crossing 29 February or not); century years are ignored.
+  for (let start = 0; start < 48; start++) {
+    const from = Date.UTC(2001, start, 1);
+    const to = Date.UTC(2001, start + months, 1);
+    const days = Math.round((to - from) / 86_400_000);
+    min = Math.min(min, days);
+    max = Math.max(max, days);
+  }
+  return { min, max, months };
+}
+
+/** Whether keeping things for `kept` always keeps them for at least `needed`: 12mo covers 1y and 365d, 365d does not cover 12mo. */
+export function retentionCovers(kept: string, needed: string): boolean {
+  const k = retentionDays(kept);
+  const n = retentionDays(needed);
+  if (k.months !== undefined && n.months !== undefined) return k.months >= n.months;
+  return k.min >= n.max;
+}
+
 export interface PrunePlanItem {
   sequence: number;
   createdAt: string;

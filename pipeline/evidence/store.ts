@@ -96,6 +96,16 @@ export async function openLocalEvidence(env: NodeJS.ProcessEnv, log: Logger): Pr
   return { storage: new DirectoryStorage({ name: 'local', path: dir }), folder: `${LOCAL_ENVIRONMENT}/`, environment: LOCAL_ENVIRONMENT, log, dir };
 }
 
+/** The evidence of `environment`, or the local chain (environment `local`) of what ran without one. */
+export async function openEvidenceOf(
+  policies: Pick<Policies, 'backups' | 'environments'>,
+  environment: string | undefined,
+  env: NodeJS.ProcessEnv,
+  log: Logger,
+): Promise<EvidenceStore> {
+  return environment === undefined ? openLocalEvidence(env, log) : openEvidence(policies, environment, env, log);
+}
+
 /** Environments with an evidence folder under the prefix, sorted. */
 export async function evidenceEnvironments(storage: Storage, prefix: string): Promise<string[]> {
   const names = new Set<string>();

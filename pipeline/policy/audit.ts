@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RETENTION } from './environments.ts';
 
 /** pgaudit's session classes (pgaudit.log). */
 export const AUDIT_CLASSES = ['read', 'write', 'function', 'role', 'ddl', 'misc', 'misc_set', 'all'] as const;
@@ -77,7 +78,7 @@ export const AuditPolicy = z
       ),
     retention: z
       .string()
-      .regex(/^(\d+)(d|mo|y)$/, 'expected a retention such as 12mo, 400d or 7y')
+      .regex(RETENTION, 'expected a retention such as 12mo, 400d or 7y')
       .default('12mo')
       .describe(
         'How long the collected audit segments must be kept (PCI DSS 10.5.1: 12 months). They are bundles of the evidence chain and go with evidence.retention of policies/environments.yaml: `dbops audit check` fails when that is shorter.',

@@ -6,6 +6,7 @@ import { compactUtc, type BackupEntry, type VerificationRecord } from '../../pip
 import type { RetentionDecision } from '../../pipeline/protection/backup/report.ts';
 import { bucketsOf, planRetention } from '../../pipeline/protection/backup/retention.ts';
 import { BackupsPolicy, type Tier } from '../../pipeline/policy/backups.ts';
+import { retentionCovers } from '../../pipeline/evidence/retention.ts';
 
 type Status = BackupEntry['status'];
 type Retention = BackupsPolicy['retention'];
@@ -488,5 +489,18 @@ describe('retention properties', () => {
         }
       }),
     );
+  });
+});
+
+describe('retentionCovers', () => {
+  it('months against months exactly; days against the longest the months can be', () => {
+    expect(retentionCovers('12mo', '1y')).toBe(true);
+    expect(retentionCovers('1y', '12mo')).toBe(true);
+    expect(retentionCovers('11mo', '12mo')).toBe(false);
+    expect(retentionCovers('12mo', '365d')).toBe(true);
+    expect(retentionCovers('365d', '12mo')).toBe(false);
+    expect(retentionCovers('366d', '12mo')).toBe(true);
+    expect(retentionCovers('400d', '13mo')).toBe(true);
+    expect(retentionCovers('395d', '13mo')).toBe(false);
   });
 });

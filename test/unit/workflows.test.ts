@@ -460,6 +460,16 @@ const deployGroup = (environment: string) => ({ group: `dbops-deploy-${environme
 /** `K=SECRET` for each env entry of a step that maps a secret, e.g. `DATABASE_URL=STAGING_DATABASE_URL`. */
 const secretsOf = (s: Step) => Object.entries(s.env ?? {}).flatMap(([k, v]) => [...String(v).matchAll(/secrets\.(\w+)/g)].map((m) => `${k}=${m[1]}`));
 
+/** No secret in the job's env nor in a step's run or with; each step's env holds exactly the secrets `expected` names. */
+function expectSecretsOnly(job: { env?: Record<string, string>; steps: Step[] }, expected: (s: Step) => string[]): void {
+  expect(JSON.stringify(job.env ?? {})).not.toMatch(/secrets\./);
+  for (const s of job.steps) {
+    expect(s.run ?? '', s.name).not.toMatch(/secrets\./);
+    expect(JSON.stringify(s.with ?? {}), s.name).not.toMatch(/secrets\./);
+    expect(secretsOf(s).sort(), s.name).toEqual([...expected(s)].sort());
+  }
+}
+
 /**
  * Runs a step's script the way the runner does (bash -e -o pipefail) with `./dbops` replaced by a script that
  * prints its arguments, and returns them: what the real command line would have been, word for word.
@@ -1073,14 +1083,7 @@ describe('queries.yml', () => {
     expect(webhook).toBe('DBOPS_QUERIES_WEBHOOK');
     const production = environmentsPolicy.environments['production']!;
     expect(production.database_url_env).toBe('PRODUCTION_DATABASE_URL');
-    expect(JSON.stringify(job.env ?? {})).not.toMatch(/secrets\./);
-    for (const s of job.steps) {
-      expect(s.run ?? '', s.name).not.toMatch(/secrets\./);
-      expect(JSON.stringify(s.with ?? {}), s.name).not.toMatch(/secrets\./);
-      expect(secretsOf(s).sort(), s.name).toEqual(
-        s === review ? [`${webhook}=DBOPS_QUERIES_WEBHOOK`, `${production.database_url_env}=PRODUCTION_DATABASE_URL`].sort() : [],
-      );
-    }
+    expectSecretsOnly(job, (s) => (s === review ? [`${webhook}=DBOPS_QUERIES_WEBHOOK`, `${production.database_url_env}=PRODUCTION_DATABASE_URL`] : []));
   });
 
   it('runs on the backup server in the backups environment, reads contents only, and is never cancelled', () => {
@@ -1221,12 +1224,7 @@ describe('audit-collect.yml', () => {
   it('hands the production URL, from secrets, to the collect step alone', () => {
     const production = environmentsPolicy.environments['production']!;
     expect(production.database_url_env).toBe('PRODUCTION_DATABASE_URL');
-    expect(JSON.stringify(job.env ?? {})).not.toMatch(/secrets\./);
-    for (const s of job.steps) {
-      expect(s.run ?? '', s.name).not.toMatch(/secrets\./);
-      expect(JSON.stringify(s.with ?? {}), s.name).not.toMatch(/secrets\./);
-      expect(secretsOf(s), s.name).toEqual(s === collect ? [`${production.database_url_env}=PRODUCTION_DATABASE_URL`] : []);
-    }
+    expectSecretsOnly(job, (s) => (s === collect ? [`${production.database_url_env}=PRODUCTION_DATABASE_URL`] : []));
   });
 
   it('runs on the backup server in the backups environment, reads contents only, and queues with the backups, never cancelled', () => {

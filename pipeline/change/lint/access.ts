@@ -9,6 +9,8 @@
  */
 import type { AccessPolicy } from '../../policy/access.ts';
 import type { ParsedStatement } from './destructive.ts';
+import { oneLine } from '../../core/format.ts';
+import { quoteIdent } from '../../infra/db/url.ts';
 
 type Node = Record<string, any>;
 
@@ -48,29 +50,23 @@ export const maybeCreatesTable = (script: string): boolean => /\b(table|view|int
 export const coverageActive = (coverage: AccessCoverage | undefined): coverage is AccessCoverage =>
   coverage !== undefined && Object.keys(coverage.policy.roles).length > 0;
 
-const quote = (name: string) => `"${name}"`;
-const roleName = (r: Node | undefined): string =>
-  r?.['roletype'] === 'ROLESPEC_PUBLIC'
-    ? 'PUBLIC'
-    : r?.['roletype'] === 'ROLESPEC_CURRENT_USER'
-      ? 'CURRENT_USER'
-      : r?.['roletype'] === 'ROLESPEC_SESSION_USER'
-        ? 'SESSION_USER'
-        : r?.['roletype'] === 'ROLESPEC_CURRENT_ROLE'
-          ? 'CURRENT_ROLE'
-          : quote(String(r?.['rolename']));
+const ROLE_SPECS: Record<string, string> = {
+  ROLESPEC_PUBLIC: 'PUBLIC',
+  ROLESPEC_CURRENT_USER: 'CURRENT_USER',
+  ROLESPEC_SESSION_USER: 'SESSION_USER',
+  ROLESPEC_CURRENT_ROLE: 'CURRENT_ROLE',
+};
+const roleName = (r: Node | undefined): string => ROLE_SPECS[String(r?.['roletype'])] ?? quoteIdent(String(r?.['rolename']));
 const toPublic = (grantees: Node[] | undefined): boolean => (grantees ?? []).some((g) => g['RoleSpec']?.roletype === 'ROLESPEC_PUBLIC');
 
 /** The statement's text on one line, shortened: the finding names the statement as written. */
-function snippet(script: string, s: ParsedStatement): string {
-  const bytes = Buffer.from(script, 'utf8');
-  const text = bytes
-    .subarray(s.location, s.location + s.length)
-    .toString('utf8')
-    .replace(/\s+/g, ' ')
-    .trim();
-  return text.length > 120 ? `${text.slice(0, 117)}…` : text;
-}
+const snippet = (script: string, s: ParsedStatement): string =>
+  oneLine(
+    Buffer.from(script, 'utf8')
+      .subarray(s.location, s.location + s.length)
+      .toString('utf8'),
+    120,
+  );
 
 /** What an access statement does, as a short label; undefined when the statement is not one. */
 function accessLabel(stmt: Node): { label: string; toPublic: boolean } | undefined {
@@ -85,7 +81,7 @@ function accessLabel(stmt: Node): { label: string; toPublic: boolean } | undefin
       };
     case 'CreateRoleStmt':
       return {
-        label: `CREATE ${node['stmt_type'] === 'ROLESTMT_USER' ? 'USER' : node['stmt_type'] === 'ROLESTMT_GROUP' ? 'GROUP' : 'ROLE'} ${quote(String(node['role']))}`,
+        label: `CREATE ${node['stmt_type'] === 'ROLESTMT_USER' ? 'USER' : node['stmt_type'] === 'ROLESTMT_GROUP' ? 'GROUP' : 'ROLE'} ${quoteIdent(String(node['role']))}`,
         toPublic: false,
       };
     case 'AlterRoleStmt':
@@ -94,7 +90,7 @@ function accessLabel(stmt: Node): { label: string; toPublic: boolean } | undefin
     case 'DropRoleStmt':
       return { label: `DROP ROLE ${((node['roles'] as Node[] | undefined) ?? []).map((r) => roleName(r['RoleSpec'])).join(', ')}`, toPublic: false };
     case 'RenameStmt':
-      return node['renameType'] === 'OBJECT_ROLE' ? { label: `ALTER ROLE ${quote(String(node['subname']))} RENAME`, toPublic: false } : undefined;
+      return node['renameType'] === 'OBJECT_ROLE' ? { label: `ALTER ROLE ${quoteIdent(String(node['subname']))} RENAME`, toPublic: false } : undefined;
     case 'AlterDefaultPrivilegesStmt': {
       const action = node['action'] as Node | undefined;
       return { label: 'ALTER DEFAULT PRIVILEGES', toPublic: action?.['is_grant'] === true && toPublic(action['grantees']) };
@@ -113,7 +109,7 @@ function accessLabel(stmt: Node): { label: string; toPublic: boolean } | undefin
       const what = String(node['objtype'] ?? 'OBJECT_TABLE')
         .replace(/^OBJECT_/, '')
         .replace('MATVIEW', 'MATERIALIZED VIEW');
-      return { label: `ALTER ${what} ${quote(String(node['relation']?.relname))} OWNER TO ${roleName(owner['newowner'])}`, toPublic: false };
+      return { label: `ALTER ${what} ${quoteIdent(String(node['relation']?.relname))} OWNER TO ${roleName(owner['newowner'])}`, toPublic: false };
     }
     case 'ReassignOwnedStmt':
       return { label: 'REASSIGN OWNED', toPublic: false };
@@ -208,7 +204,7 @@ export function findUncoveredTables(statements: ParsedStatement[], ctx: AccessCo
     .map((t) => ({
       rule: 'access/table-not-covered' as const,
       offset: t.offset,
-      message: `The new ${t.what} ${quote(t.schema)}.${quote(t.name)} is not covered by ${ctx.policyFile}: no declared role other than the owner${policy.owner ? ` ${policy.owner}` : ''} may read it, so only its owner can reach it.`,
+      message: `The new ${t.what} ${quoteIdent(t.schema)}.${quoteIdent(t.name)} is not covered by ${ctx.policyFile}: no declared role other than the owner${policy.owner ? ` ${policy.owner}` : ''} may read it, so only its owner can reach it.`,
       help: `Add it to a role's grants in ${ctx.policyFile} (roles.<name>.grants with on: tables, schema: ${t.schema}), or widen an objects pattern (or narrow an except pattern) so that one covers it; \`dbops access apply\` then grants it.`,
     }));
 }

@@ -10,6 +10,7 @@ import {
   type RoleAttribute,
 } from '../../policy/access.ts';
 import type { AccessFacts, DefaultPrivilegeFact, ObjectFact, PrivilegeFact, RoleFact } from './facts.ts';
+import { quoteIdent } from '../../infra/db/url.ts';
 
 /**
  * The audit: the policy's desired state against the database's, as findings that each carry the statements
@@ -61,7 +62,7 @@ export interface AccessAudit {
 
 export const PUBLIC = 'PUBLIC';
 const BOOTSTRAP_OID = 10;
-const ident = (s: string) => (s === PUBLIC ? PUBLIC : `"${s.replaceAll('"', '""')}"`);
+const ident = (s: string) => (s === PUBLIC ? PUBLIC : quoteIdent(s));
 const KIND_WORD: Record<Exclude<ObjectKind, 'database' | 'schema'>, string> = { tables: 'TABLES', sequences: 'SEQUENCES', functions: 'FUNCTIONS' };
 const GRANT_ON: Record<ObjectKind, string> = { database: 'DATABASE', schema: 'SCHEMA', tables: 'TABLE', sequences: 'SEQUENCE', functions: 'FUNCTION' };
 

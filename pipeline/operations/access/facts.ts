@@ -1,5 +1,6 @@
 import type { Client } from '../../infra/db/client.ts';
 import type { ObjectKind } from '../../policy/access.ts';
+import { quoteIdent } from '../../infra/db/url.ts';
 
 /**
  * Who may do what in one database, as plain data: roles and their attributes, memberships, every privilege on
@@ -136,7 +137,6 @@ export const ACCESS_CATALOG_QUERIES = {
   defaults: DEFAULTS,
 } as const;
 
-const ident = (s: string) => `"${s.replaceAll('"', '""')}"`;
 const RELKIND: Record<string, string> = { r: 'TABLE', p: 'TABLE', v: 'VIEW', m: 'MATERIALIZED VIEW', f: 'FOREIGN TABLE', S: 'SEQUENCE' };
 const OBJTYPE: Record<string, DefaultPrivilegeFact['kind']> = { r: 'tables', S: 'sequences', f: 'functions', T: 'types', n: 'schemas' };
 
@@ -165,16 +165,32 @@ export async function readAccessFacts(client: Client, schemas: string[]): Promis
   const memberships = (await client.query<MembershipFact>(MEMBERSHIPS)).rows;
   const objects: ObjectFact[] = [];
   const db = (await client.query<Record<string, any>>(DATABASE)).rows[0]!;
-  objects.push({ kind: 'database', schema: null, name: db['name'], sql: ident(db['name']), sqlKind: 'DATABASE', owner: db['owner'], privileges: db['acl'] });
+  objects.push({
+    kind: 'database',
+    schema: null,
+    name: db['name'],
+    sql: quoteIdent(db['name']),
+    sqlKind: 'DATABASE',
+    owner: db['owner'],
+    privileges: db['acl'],
+  });
   for (const r of (await client.query<Record<string, any>>(SCHEMAS, [schemas])).rows)
-    objects.push({ kind: 'schema', schema: r['name'], name: r['name'], sql: ident(r['name']), sqlKind: 'SCHEMA', owner: r['owner'], privileges: r['acl'] });
+    objects.push({
+      kind: 'schema',
+      schema: r['name'],
+      name: r['name'],
+      sql: quoteIdent(r['name']),
+      sqlKind: 'SCHEMA',
+      owner: r['owner'],
+      privileges: r['acl'],
+    });
   for (const r of (await client.query<Record<string, any>>(RELATIONS, [schemas])).rows) {
     const sequence = r['relkind'] === 'S';
     objects.push({
       kind: sequence ? 'sequences' : 'tables',
       schema: r['schema'],
       name: r['name'],
-      sql: `${ident(r['schema'])}.${ident(r['name'])}`,
+      sql: `${quoteIdent(r['schema'])}.${quoteIdent(r['name'])}`,
       sqlKind: RELKIND[r['relkind']] ?? 'TABLE',
       owner: r['owner'],
       privileges: r['acl'],
@@ -186,7 +202,7 @@ export async function readAccessFacts(client: Client, schemas: string[]): Promis
       kind: 'functions',
       schema: r['schema'],
       name: r['name'],
-      sql: `${ident(r['schema'])}.${ident(r['name'])}(${r['args']})`,
+      sql: `${quoteIdent(r['schema'])}.${quoteIdent(r['name'])}(${r['args']})`,
       sqlKind: r['prokind'] === 'p' ? 'PROCEDURE' : 'FUNCTION',
       owner: r['owner'],
       privileges: r['acl'],

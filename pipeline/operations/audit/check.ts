@@ -2,8 +2,10 @@ import type { Runtime } from '../../core/runtime.ts';
 import { withClient, type Client } from '../../infra/db/client.ts';
 import type { DbTarget } from '../../infra/db/url.ts';
 import type { AuditPolicy } from '../../policy/audit.ts';
-import { RETENTION } from '../../policy/environments.ts';
+import { retentionCovers } from '../../evidence/index.ts';
+import { settingIsOn } from '../settings/index.ts';
 import type { AuditCheckRow } from './report.ts';
+import { quoteIdent } from '../../infra/db/url.ts';
 
 // `dbops audit check`: what the server says about pgaudit and its log (facts, read-only), judged against
 // policies/audit.yaml and the evidence retention of policies/environments.yaml (pure).
@@ -50,7 +52,6 @@ const row = (name: string, server: string | null, wanted: string, good: boolean,
   wanted,
   ...(good ? {} : { ...(detail ? { detail } : {}), fix }),
 });
-const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
 const quoteTable = (schema: string, table: string) => `${schema === 'public' ? 'public' : quoteIdent(schema)}.${quoteIdent(table)}`;
 const ROLE_SOURCES = new Set(['user', 'database user']);
 
@@ -122,37 +123,6 @@ export async function readAuditFacts(c: Client, policy: AuditPolicy): Promise<Au
   return { database, settings, extension, available, roles, grants, tables, roleLog };
 }
 
-// ---- retention --------------------------------------------------------------------------------------
-
-/** The fewest and the most days a retention such as `12mo`, `1y` or `400d` can span (months differ in length). */
-export function retentionDays(retention: string): { min: number; max: number; months?: number } {
-  const m = RETENTION.exec(retention);
-  if (!m) throw new Error(`not a retention: ${retention}`);
-  const n = Number(m[1]);
-  if (m[2] === 'd') return { min: n, max: n };
-  const months = m[2] === 'y' ? n * 12 : n;
-  let min = Infinity;
-  let max = 0;
-  // Every starting month of a 400-year Gregorian cycle would be exact; four years hold the leap-day cases
-  // that matter (a span crossing 29 February or not); century years are ignored.
-  for (let start = 0; start < 48; start++) {
-    const from = Date.UTC(2001, start, 1);
-    const to = Date.UTC(2001, start + months, 1);
-    const days = Math.round((to - from) / 86_400_000);
-    min = Math.min(min, days);
-    max = Math.max(max, days);
-  }
-  return { min, max, months };
-}
-
-/** Whether keeping things for `kept` always keeps them for at least `needed`: 12mo covers 1y and 365d, 365d does not cover 12mo. */
-export function retentionCovers(kept: string, needed: string): boolean {
-  const k = retentionDays(kept);
-  const n = retentionDays(needed);
-  if (k.months !== undefined && n.months !== undefined) return k.months >= n.months;
-  return k.min >= n.max;
-}
-
 // ---- judging -----------------------------------------------------------------------------------------
 
 const classList = (value: string | null | undefined): string[] =>
@@ -161,7 +131,6 @@ const classList = (value: string | null | undefined): string[] =>
     .map((s) => s.trim().toLowerCase())
     .filter((s) => s && s !== 'none');
 const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));
-const isOn = (v: string | null | undefined) => v !== null && v !== undefined && ['on', 'true', 'yes', '1'].includes(v.toLowerCase());
 const settingFix = (name: string, value: string) => `add \`${name}: ${value}\` to settings of policies/postgresql.yaml, then \`dbops settings apply\``;
 
 export interface AuditJudgeInput {
@@ -207,7 +176,7 @@ export function judgeAudit(f: AuditFacts, { policy, evidenceRetention }: AuditJu
       'pgaudit.log_parameter',
       param,
       'off',
-      !isOn(param),
+      !settingIsOn(param),
       'fail',
       settingFix('pgaudit.log_parameter', 'off'),
       'statement parameters would write personal data into the log',
@@ -219,7 +188,7 @@ export function judgeAudit(f: AuditFacts, { policy, evidenceRetention }: AuditJu
       'pgaudit.log_catalog',
       catalog,
       'off',
-      catalog !== null && !isOn(catalog),
+      catalog !== null && !settingIsOn(catalog),
       'warn',
       settingFix('pgaudit.log_catalog', 'off'),
       'statements that only read the catalogs (psql, GUI tools) fill the log',
@@ -231,7 +200,7 @@ export function judgeAudit(f: AuditFacts, { policy, evidenceRetention }: AuditJu
       'pgaudit.log_relation',
       relation,
       'on',
-      isOn(relation),
+      settingIsOn(relation),
       'warn',
       settingFix('pgaudit.log_relation', 'on'),
       'a statement touching several tables is logged once, not per table',
@@ -327,11 +296,11 @@ export function judgeAudit(f: AuditFacts, { policy, evidenceRetention }: AuditJu
   if (policy.connections) {
     for (const name of ['log_connections', 'log_disconnections']) {
       const v = s[name] ?? null;
-      rows.push(row(name, v, 'on', isOn(v), 'fail', settingFix(name, 'on')));
+      rows.push(row(name, v, 'on', settingIsOn(v), 'fail', settingFix(name, 'on')));
     }
   }
   const collector = s['logging_collector'] ?? null;
-  rows.push(row('logging_collector', collector, 'on', isOn(collector), 'fail', `${settingFix('logging_collector', 'on')}, then restart PostgreSQL`));
+  rows.push(row('logging_collector', collector, 'on', settingIsOn(collector), 'fail', `${settingFix('logging_collector', 'on')}, then restart PostgreSQL`));
   const destination = s['log_destination'] ?? null;
   const destinations = classList(destination);
   rows.push(

@@ -30,6 +30,9 @@ const VALUE = /^\s*(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*([a-zA-Z]+)?\s*$/;
 const TRUE = new Set(['on', 'true', 'yes', '1', 't', 'y']);
 const FALSE = new Set(['off', 'false', 'no', '0', 'f', 'n']);
 
+/** Whether a boolean setting's value is on, however PostgreSQL spells it (on, true, yes, 1, t, y). */
+export const settingIsOn = (v: string | null | undefined): boolean => v !== null && v !== undefined && TRUE.has(v.trim().toLowerCase());
+
 /** The size of one unit of a setting: `8kB` → 8192 bytes, `s` → 1000 ms; the kind says which scale. */
 function unitScale(unit: string | null): { kind: 'memory' | 'time'; size: number } | undefined {
   if (!unit) return undefined;

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { accessFlags, gateFlags } from '../../flags.ts';
+import { databaseFlags, gateFlags } from '../../flags.ts';
 import { defineCommand } from '../../../cli/contract.ts';
 
 export const AccessApplyInputs = z.object({
-  ...accessFlags('whose gate (approvals, change window) the change passes, with an evidence bundle'),
+  ...databaseFlags('whose gate (approvals, change window) the change passes, with an evidence bundle'),
   dryRun: z.boolean().default(false).describe('print the statements without running them'),
   prune: z.boolean().default(false).describe('also act on roles the policy does not name: revoke what they hold and drop those that own nothing'),
   breakGlass: gateFlags.breakGlass,

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { accessFlags } from '../../flags.ts';
+import { databaseFlags } from '../../flags.ts';
 import { defineCommand } from '../../../cli/contract.ts';
 
-export const AccessAuditInputs = z.object(accessFlags('to audit'));
+export const AccessAuditInputs = z.object(databaseFlags('to audit'));
 export type AccessAuditInputs = z.output<typeof AccessAuditInputs>;
 
 export const spec = defineCommand({

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { accessFlags } from '../../flags.ts';
+import { databaseFlags } from '../../flags.ts';
 import { defineCommand } from '../../../cli/contract.ts';
 
-export const AccessEncryptionInputs = z.object(accessFlags('whose volume attestation (encryption.volume.<name> of policies/access.yaml) is checked too'));
+export const AccessEncryptionInputs = z.object(databaseFlags('whose volume attestation (encryption.volume.<name> of policies/access.yaml) is checked too'));
 export type AccessEncryptionInputs = z.output<typeof AccessEncryptionInputs>;
 
 export const spec = defineCommand({

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { accessFlags } from '../../flags.ts';
+import { databaseFlags } from '../../flags.ts';
 import { defineCommand } from '../../../cli/contract.ts';
 
 export const AuditCheckInputs = z.object(
-  accessFlags('whose database is checked (the evidence retention of policies/environments.yaml is checked in either case)'),
+  databaseFlags('whose database is checked (the evidence retention of policies/environments.yaml is checked in either case)'),
 );
 export type AuditCheckInputs = z.output<typeof AuditCheckInputs>;
 

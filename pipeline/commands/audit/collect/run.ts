@@ -10,16 +10,9 @@ export type AuditCollectData = CollectResult & { environment: string };
 /** `dbops audit collect`: exit 0 when the new lines are stored (none new is fine), 3 when the log or the evidence storage cannot be read. */
 export async function run(input: AuditCollectInputs, ctx: StepContext): Promise<StepResult<AuditCollectData>> {
   const { target, environment } = await environmentTarget(input, ctx, 'into whose evidence chain the segments go');
-  const evidence = await import('../../../evidence/index.ts');
-  const store = environment
-    ? evidence.openEvidence(
-        await ctx.policies('backups', 'environments').then((p) => ({ backups: p.backups.value, environments: p.environments.value })),
-        environment.name,
-        ctx.env,
-        ctx.log,
-      )
-    : await evidence.openLocalEvidence(ctx.env, ctx.log);
-  const { audit } = await ctx.policies('audit');
+  const { backups, environments, audit } = await ctx.policies('backups', 'environments', 'audit');
+  const { openEvidenceOf } = await import('../../../evidence/index.ts');
+  const store = await openEvidenceOf({ backups: backups.value, environments: environments.value }, environment?.name, ctx.env, ctx.log);
   const result = await collectAudit(target, store, input.logDir, ctx, audit.value.log_format);
   return { verdict: 'pass', findings: [], data: { ...result, environment: store.environment } };
 }

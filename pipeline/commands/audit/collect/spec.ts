@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { accessFlags } from '../../flags.ts';
+import { databaseFlags } from '../../flags.ts';
 import { defineCommand } from '../../../cli/contract.ts';
 
 export const AuditCollectInputs = z.object({
-  ...accessFlags('into whose evidence chain the segments go (without it: the local chain in .dbops/evidence, environment local)'),
+  ...databaseFlags('into whose evidence chain the segments go (without it: the local chain in .dbops/evidence, environment local)'),
   logDir: z
     .string()
     .min(1)

@@ -18,17 +18,22 @@ const previousMonth = (now: Date): string => {
 
 /** `dbops audit review`: exit 0; each security event is a warning. */
 export async function run(input: AuditReviewInputs, ctx: StepContext): Promise<StepResult<AuditReviewData>> {
-  const { audit } = await ctx.policies('audit');
+  const { audit, backups, environments } = await ctx.policies('audit', 'backups', 'environments');
   const evidence = await import('../../../evidence/index.ts');
-  const store =
-    input.environment !== undefined
-      ? evidence.openEvidence(
-          await ctx.policies('backups', 'environments').then((p) => ({ backups: p.backups.value, environments: p.environments.value })),
-          input.environment,
-          ctx.env,
-          ctx.log,
-        )
-      : await evidence.openLocalEvidence(ctx.env, ctx.log);
+  // Only the evidence: the review reads the chain, never the database.
+  const policies = { backups: backups.value, environments: environments.value };
+  if (input.environment !== undefined) {
+    // A misspelt environment must not review an empty chain and pass.
+    evidence.checkEnvironmentName(input.environment);
+    const root = evidence.openEvidenceRoot(policies, ctx.env, ctx.log);
+    evidence.assertKnownEnvironment(
+      input.environment,
+      Object.keys(environments.value.environments),
+      await evidence.evidenceEnvironments(root.storage, root.prefix),
+      `${root.storage.location} ${root.prefix}`,
+    );
+  }
+  const store = await evidence.openEvidenceOf(policies, input.environment, ctx.env, ctx.log);
   const files = await evidence.readFolder(store);
   const bundles = [...files.entries()]
     .filter(([name]) => name.endsWith('-audit-log.json'))

@@ -1,9 +1,18 @@
 import { z } from 'zod';
-import { accessFlags } from '../../flags.ts';
+import { json, policiesOnly, reports } from '../../flags.ts';
 import { defineCommand } from '../../../cli/contract.ts';
 
 export const AuditReviewInputs = z.object({
-  ...accessFlags('whose evidence chain holds the segments (without it: the local chain in .dbops/evidence, environment local)'),
+  environment: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'environment of policies/environments.yaml whose evidence chain holds the segments (without it: the local chain in .dbops/evidence, environment local)',
+    ),
+  ...policiesOnly,
+  ...reports,
+  ...json,
   month: z
     .string()
     .regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'expected a month such as 2026-11')

@@ -3,7 +3,7 @@ import { UsageError } from '../../../core/errors.ts';
 import { formatMs } from '../../../core/format.ts';
 import type { StepResult } from '../../../core/result.ts';
 import { resolveEnvironment } from '../../../change/release/index.ts';
-import { openEvidence, openLocalEvidence } from '../../../evidence/index.ts';
+import { openEvidenceOf } from '../../../evidence/index.ts';
 import { runIdentity } from '../../../infra/github/approvals.ts';
 import { runDrill, type DrillData } from '../../../protection/pitr/index.ts';
 import { parseDuration } from '../../../core/duration.ts';
@@ -17,9 +17,7 @@ export async function run(input: DrDrillInputs, ctx: StepContext): Promise<StepR
       `--scenario ${input.scenario} breaks a scratch primary; with --environment nothing is broken (the environment is restored into scratch space).`,
     );
   const environment = input.environment ? resolveEnvironment(environments.value, input.environment, ctx.env) : undefined;
-  const store = environment
-    ? openEvidence({ backups: backups.value, environments: environments.value }, environment.name, ctx.env, ctx.log)
-    : await openLocalEvidence(ctx.env, ctx.log);
+  const store = await openEvidenceOf({ backups: backups.value, environments: environments.value }, environment?.name, ctx.env, ctx.log);
   const data = await runDrill(
     {
       scenario: input.scenario,

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { queriesFlags } from '../../flags.ts';
+import { databaseFlags } from '../../flags.ts';
 import { defineCommand } from '../../../cli/contract.ts';
 
 export const QueriesReportInputs = z.object({
-  ...queriesFlags,
+  ...databaseFlags('whose replicas count in index usage and beside whose evidence bundles the snapshots are kept (their history across CI runs)'),
   sinceDeploy: z.coerce
     .number()
     .int()

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { queriesFlags } from '../../flags.ts';
+import { databaseFlags } from '../../flags.ts';
 import { defineCommand } from '../../../cli/contract.ts';
 
 export const QueriesSnapshotInputs = z.object({
-  ...queriesFlags,
+  ...databaseFlags('whose replicas count in index usage and beside whose evidence bundles the snapshots are kept (their history across CI runs)'),
   label: z
     .string()
     .regex(/^[a-z0-9][a-z0-9-]*$/, 'expected a lower-case label such as before-load-test')

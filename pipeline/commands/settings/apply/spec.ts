@@ -1,8 +1,12 @@
 import { z } from 'zod';
-import { gateFlags, settingsFlags } from '../../flags.ts';
+import { databaseFlags, gateFlags } from '../../flags.ts';
 import { defineCommand } from '../../../cli/contract.ts';
 
-export const SettingsApplyInputs = z.object({ ...settingsFlags, breakGlass: gateFlags.breakGlass, outsideWindow: gateFlags.outsideWindow });
+export const SettingsApplyInputs = z.object({
+  ...databaseFlags('whose entry of policies/postgresql.yaml applies (a database URL, like the embedded cluster, uses the entry local)'),
+  breakGlass: gateFlags.breakGlass,
+  outsideWindow: gateFlags.outsideWindow,
+});
 export type SettingsApplyInputs = z.output<typeof SettingsApplyInputs>;
 
 export const spec = defineCommand({

@@ -1,8 +1,10 @@
 import { z } from 'zod';
-import { settingsFlags } from '../../flags.ts';
+import { databaseFlags } from '../../flags.ts';
 import { defineCommand } from '../../../cli/contract.ts';
 
-export const SettingsCheckInputs = z.object(settingsFlags);
+export const SettingsCheckInputs = z.object(
+  databaseFlags('whose entry of policies/postgresql.yaml applies (a database URL, like the embedded cluster, uses the entry local)'),
+);
 export type SettingsCheckInputs = z.output<typeof SettingsCheckInputs>;
 
 export const spec = defineCommand({
