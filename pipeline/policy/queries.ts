@@ -53,7 +53,15 @@ export const QueriesPolicy = z
           .describe(
             'Local folder of the snapshots (one subfolder per database), where `queries report` finds the previous one when no --environment is given. With --environment the snapshots are also stored beside the evidence bundles (<prefix>/<environment>/query-snapshots/ on the evidence target), which keeps their history across CI runners.',
           ),
-        keep: z.number().int().min(2).max(10_000).default(60).describe('Snapshots kept per database in the local folder (the oldest removed first).'),
+        keep: z
+          .number()
+          .int()
+          .min(2)
+          .max(10_000)
+          .default(60)
+          .describe(
+            'Snapshots kept per database in the local folder and beside the evidence (the oldest removed first; those taken before a deploy are always kept, for --since-deploy).',
+          ),
       })
       .prefault({})
       .describe('Where snapshots are kept.'),

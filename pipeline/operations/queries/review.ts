@@ -53,7 +53,7 @@ export interface SnapshotTaken {
   stored: Array<{ place: 'local' | 'evidence'; location: string; key: string; sha256: string }>;
 }
 
-/** Takes a snapshot and stores it in every place; prunes the local folder to snapshots.keep. */
+/** Takes a snapshot and stores it in every place; prunes each place to snapshots.keep. */
 export async function recordSnapshot(
   target: QueriesTarget,
   policy: QueriesPolicy,
@@ -70,7 +70,8 @@ export async function recordSnapshot(
     if (!store) continue;
     stored.push({ place, location: store.storage.location, ...(await saveSnapshot(store, snapshot)) });
   }
-  await pruneSnapshots(places.local, policy.snapshots.keep);
+  // Both places keep the newest snapshots.keep (deploys' always): the evidence target is not pruned by evidence retention.
+  for (const store of [places.local, places.evidence]) if (store) await pruneSnapshots(store, policy.snapshots.keep);
   return { snapshot, stored };
 }
 
