@@ -85,6 +85,11 @@ export const REGISTRY: readonly CommandEntry[] = [
     run: () => import('../commands/backup/notify/run.ts'),
   },
   {
+    path: ['snapshot', 'mask'],
+    spec: () => import('../commands/snapshot/mask/spec.ts').then((m) => m.spec),
+    run: () => import('../commands/snapshot/mask/run.ts'),
+  },
+  {
     path: ['pitr', 'enable'],
     spec: () => import('../commands/pitr/enable/spec.ts').then((m) => m.spec),
     run: () => import('../commands/pitr/run.ts').then((m) => m.enable),

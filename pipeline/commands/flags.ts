@@ -126,7 +126,14 @@ export type DeployInputs = z.output<typeof DeployInputs>;
 
 /** The policies of the production path, as gate, deploy and rollback pass them to change/release. */
 export async function releasePolicies(ctx: StepContext): Promise<ReleasePolicies> {
-  const { environments, backups, migrations, queries, access } = await ctx.policies('environments', 'backups', 'migrations', 'queries', 'access');
+  const { environments, backups, migrations, queries, access, masking } = await ctx.policies(
+    'environments',
+    'backups',
+    'migrations',
+    'queries',
+    'access',
+    'masking',
+  );
   // The coverage rule of the access domain, for the gate's lint (access/table-not-covered), loaded only here.
   const { uncoveredTables } = await import('../operations/access/index.ts');
   return {
@@ -135,6 +142,8 @@ export async function releasePolicies(ctx: StepContext): Promise<ReleasePolicies
     migrations: migrations.value,
     queries: queries.value,
     accessCoverage: { policy: access.value, uncoveredTables },
+    // masking/personal-data-unmasked applies only when policies/masking.yaml exists.
+    maskingPolicy: masking.path !== undefined ? masking.value : undefined,
   };
 }
 /** What every `dbops pitr` command takes: the database (its cluster is the one archived) and the policy. */
@@ -186,4 +195,32 @@ export async function queriesTarget(input: { databaseUrl?: string | undefined; e
   const { backups, environments } = await ctx.policies('backups', 'environments');
   const { environmentQueriesTarget } = await import('../operations/queries/index.ts');
   return environmentQueriesTarget(environment, { backups: backups.value, environments: environments.value }, ctx);
+}
+
+/** Where the masked snapshot lives, as `snapshot mask` builds it and `rehearse --snapshot masked` clones it. */
+export interface MaskedSnapshotLocation {
+  /** The server; undefined: the embedded cluster. */
+  server: DbTarget | undefined;
+  /** The template database. */
+  database: string;
+  /** For messages: "the embedded cluster", "environment staging ($STAGING_DATABASE_URL)", "--database-url". */
+  where: string;
+}
+
+/**
+ * snapshot.location and snapshot.database of policies/masking.yaml (`local`: the embedded cluster; an
+ * environment name: the server of its database URL), unless --database-url names the server.
+ */
+export async function maskedSnapshotLocation(databaseUrl: string | undefined, ctx: StepContext): Promise<MaskedSnapshotLocation> {
+  const { masking } = await ctx.policies('masking');
+  const { location, database } = masking.value.snapshot;
+  if (databaseUrl !== undefined) {
+    const { parseDatabaseUrl } = await import('../infra/db/url.ts');
+    return { server: parseDatabaseUrl(databaseUrl, undefined, '--database-url'), database, where: '--database-url' };
+  }
+  if (location === 'local') return { server: undefined, database, where: 'the embedded cluster' };
+  const { environments } = await ctx.policies('environments');
+  const { resolveEnvironment } = await import('../change/release/index.ts');
+  const environment = resolveEnvironment(environments.value, location, ctx.env);
+  return { server: environment.target, database, where: `the server of environment ${location} ($${environment.urlEnv})` };
 }

@@ -120,6 +120,15 @@ export const TestingEvidence = z.object({
       finishedAt: z.string(),
       commit: z.string().nullable(),
       migrations: z.array(z.object({ name: z.string(), status: z.string(), durationMs: z.number(), rollback: z.string() })),
+      /** What the change was rehearsed on (absent in bundles written before it was recorded). */
+      snapshot: z
+        .object({
+          source: z.string(),
+          label: z.string(),
+          /** source masked: the attestation of the masked template. */
+          masked: z.object({ database: z.string(), backupId: z.string(), policySha256: z.string(), maskedAt: z.string() }).optional(),
+        })
+        .optional(),
     })
     .nullable(),
   staging: z

@@ -231,6 +231,16 @@ function testing(g: Gate): string[] {
       `**Rehearsal:** ${text(t.rehearsal.verdict)}, finished ${text(t.rehearsal.finishedAt)}${t.rehearsal.commit ? ` on ${code(t.rehearsal.commit)}` : ''}.`,
       '',
     );
+    const snap = t.rehearsal.snapshot;
+    if (snap) {
+      const m = snap.masked;
+      out.push(
+        m
+          ? `Rehearsed on: the masked snapshot ${code(m.database)} (backup ${code(m.backupId)}, masked at ${text(m.maskedAt)}, masking policy sha256 ${code(m.policySha256)}).`
+          : `Rehearsed on: ${text(snap.label)} (${text(snap.source)}; not a masked snapshot).`,
+        '',
+      );
+    }
     if (t.rehearsal.migrations.length > 0)
       out.push(
         ...table(

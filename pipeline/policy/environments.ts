@@ -86,9 +86,11 @@ export const EnvironmentPolicy = z
       })
       .prefault({}),
     require_rehearsal: z
-      .boolean()
+      .union([z.boolean(), z.literal('masked')])
       .default(false)
-      .describe('<reports-dir>/rehearse.json must exist, have passed, and cover every pending migration (run `dbops rehearse` in the deploy job first).'),
+      .describe(
+        'true: <reports-dir>/rehearse.json must exist, have passed, and cover every pending migration (run `dbops rehearse` in the deploy job first). masked: the same, and the rehearsal must have run on the masked snapshot (`dbops rehearse --snapshot masked`, after `dbops snapshot mask`), else rehearsal/not-masked.',
+      ),
     windows: Windows.extend({
       outside_window: z
         .strictObject({

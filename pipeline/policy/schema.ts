@@ -8,6 +8,7 @@ import { PostgresqlPolicy } from './postgresql.ts';
 import { QueriesPolicy } from './queries.ts';
 import { AccessPolicy } from './access.ts';
 import { AuditPolicy } from './audit.ts';
+import { MaskingPolicy } from './masking.ts';
 import { RehearsePolicy } from './rehearse.ts';
 
 const Timeouts = {
@@ -57,6 +58,7 @@ export const POLICY_FILES = {
   queries: { file: 'queries.yaml', schema: QueriesPolicy },
   access: { file: 'access.yaml', schema: AccessPolicy },
   audit: { file: 'audit.yaml', schema: AuditPolicy },
+  masking: { file: 'masking.yaml', schema: MaskingPolicy },
 } as const;
 
 export type PolicyName = keyof typeof POLICY_FILES;

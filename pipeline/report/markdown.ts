@@ -292,13 +292,19 @@ function workloadBlock(workload: RehearseData['workload']): Block | undefined {
 
 function rehearseBlocks(report: LoadedReport['report']): Block[] {
   const d = report.data as RehearseData;
-  const source = { url: 'staging snapshot', file: 'snapshot file', synthetic: 'synthetic data' }[d.snapshot.source];
+  const source = { url: 'staging snapshot', file: 'snapshot file', synthetic: 'synthetic data', masked: 'masked snapshot' }[d.snapshot.source];
+  const m = d.snapshot.masked;
   const facts = [
     `Snapshot ${code(d.snapshot.label)} (${source}${d.snapshot.reused ? ', cached template' : ''}) cloned in ${formatMs(d.snapshot.cloneMs)}`,
     `base ${d.base.ref ? code(d.base.ref) : 'none'} with ${plural(d.base.applied.length, 'migration')} applied`,
     `${d.pending.length} pending`,
   ];
-  const blocks: Block[] = [{ markdown: [`### ${VERDICT_ICON[report.verdict]} Rehearsal`, facts.join(' · ')].join('\n\n') }];
+  const masked = m
+    ? [
+        `Rehearsed on the masked snapshot ${code(m.database)}: backup ${code(m.backupId)} of ${code(m.sourceDatabase)}, masked at ${text(m.maskedAt)}, masking policy sha256 ${code(m.policySha256)} · ${plural(m.columns, 'column')} masked, ${m.scan.remaining} of ${plural(m.scan.values, 'original value')} remaining, ${plural(m.checks, 'check')} held`,
+      ]
+    : [];
+  const blocks: Block[] = [{ markdown: [`### ${VERDICT_ICON[report.verdict]} Rehearsal`, facts.join(' · '), ...masked].join('\n\n') }];
   if (d.migrations.length === 0) blocks.push({ markdown: 'No pending migration to rehearse.' });
   for (const m of d.migrations) blocks.push(migrationBlock(m));
   const workload = workloadBlock(d.workload);

@@ -9,6 +9,7 @@ import { SETTINGS_REPORT_DATA } from '../operations/settings/index.ts';
 import { QUERIES_REPORT_DATA } from '../operations/queries/index.ts';
 import { ACCESS_REPORT_DATA } from '../operations/access/index.ts';
 import { AUDIT_REPORT_DATA } from '../operations/audit/index.ts';
+import { MASKING_REPORT_DATA } from '../protection/masking/index.ts';
 
 /** Step name → schema of its `data`, for validation on read. */
 export const REPORT_DATA = {
@@ -16,6 +17,7 @@ export const REPORT_DATA = {
   rollbacks: RollbacksData,
   rehearse: RehearseData,
   ...BACKUP_REPORT_DATA,
+  ...MASKING_REPORT_DATA,
   ...PITR_REPORT_DATA,
   gate: GateData,
   deploy: ExecutionData,

@@ -5,6 +5,7 @@
  */
 import type { Client } from '../infra/db/client.ts';
 import { quoteIdent, quoteLiteral } from '../infra/db/url.ts';
+import { foreignKeys as foreignKeyList, orphanCounts } from '../infra/db/constraints.ts';
 
 /** Tables and columns the seed writes: present once every migration in prisma/migrations is applied. */
 export const REQUIRED_COLUMNS: Record<string, string[]> = {
@@ -205,49 +206,7 @@ export async function verifyLoad(client: Client, schema: string, checkForeignKey
                         coalesce(sum("amount") FILTER (WHERE "side" = 'CREDIT'), 0) AS credit
                    FROM "JournalLine" GROUP BY 1) AS s ON s.id = e."id"
      WHERE e."status" = 'POSTED' AND (coalesce(s.lines, 0) < 2 OR s.debit <> s.credit)`);
-  const foreignKeys: Record<string, number> = {};
-  if (checkForeignKeys) {
-    const { rows: fks } = await client.query<{
-      conname: string;
-      child: string;
-      parent_schema: string;
-      parent: string;
-      child_cols: string[];
-      parent_cols: string[];
-    }>(
-      `SELECT c.conname, cr.relname AS child, pn.nspname AS parent_schema, pr.relname AS parent,
-              (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(c.conkey) WITH ORDINALITY AS k(att, ord)
-                 JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.att) AS child_cols,
-              (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(c.confkey) WITH ORDINALITY AS k(att, ord)
-                 JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.att) AS parent_cols
-         FROM pg_constraint c
-         JOIN pg_class cr ON cr.oid = c.conrelid JOIN pg_namespace cn ON cn.oid = cr.relnamespace
-         JOIN pg_class pr ON pr.oid = c.confrelid JOIN pg_namespace pn ON pn.oid = pr.relnamespace
-        WHERE c.contype = 'f' AND cn.nspname = $1 AND cr.relname = ANY($2)
-        ORDER BY cr.relname, c.conname`,
-      [schema, BULK_TABLES],
-    );
-    // One scan per child table: a LEFT JOIN per constraint (referenced columns are unique, so no
-    // row multiplies) and a count of rows whose non-null key found no match (MATCH SIMPLE).
-    const byChild = new Map<string, typeof fks>();
-    for (const f of fks) byChild.set(f.child, [...(byChild.get(f.child) ?? []), f]);
-    for (const [child, list] of byChild) {
-      const joins = list.map(
-        (f, i) =>
-          `LEFT JOIN ${quoteIdent(f.parent_schema)}.${quoteIdent(f.parent)} AS p${i} ON ${f.child_cols.map((c, j) => `p${i}.${quoteIdent(f.parent_cols[j]!)} = ch.${quoteIdent(c)}`).join(' AND ')}`,
-      );
-      const counts = list.map(
-        (f, i) =>
-          `count(*) FILTER (WHERE ${f.child_cols.map((c) => `ch.${quoteIdent(c)} IS NOT NULL`).join(' AND ')} AND p${i}.${quoteIdent(f.parent_cols[0]!)} IS NULL) AS c${i}`,
-      );
-      const {
-        rows: [r],
-      } = await client.query<Record<string, string>>(`SELECT ${counts.join(', ')} FROM ${quoteIdent(schema)}.${quoteIdent(child)} AS ch ${joins.join(' ')}`);
-      list.forEach((f, i) => {
-        foreignKeys[f.conname] = Number(r?.[`c${i}`] ?? 0);
-      });
-    }
-  }
+  const foreignKeys = checkForeignKeys ? await orphanCounts(client, await foreignKeyList(client, { schema, children: BULK_TABLES })) : {};
   return { unbalancedPostedEntries: Number(balance?.n ?? 0), foreignKeys };
 }
 

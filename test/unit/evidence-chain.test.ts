@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EvidenceBundle } from '../../pipeline/evidence/bundle.ts';
+import type { GateData } from '../../pipeline/evidence/records.ts';
 import {
   bundleHash,
   bundleStem,
@@ -328,6 +329,40 @@ describe('evidence Markdown', () => {
     }
     expect(plain).toContain('| dev-author | pr-author | dev-author wrote PR \\#42 |');
     expect(plain).toContain(bundles[0]!.sha256);
+  });
+
+  it('names the snapshot the change was rehearsed on, the masked snapshot with its backup, time and policy hash; a bundle without it still verifies', () => {
+    const rehearsedOn = (snapshot: NonNullable<GateData['testing']['rehearsal']>['snapshot']) => {
+      const draft = bundleDraft();
+      draft.execution!.gate!.testing.rehearsal!.snapshot = snapshot;
+      const b = sealBundle({
+        ...draft,
+        formatVersion: 1,
+        environment: 'production',
+        sequence: 1,
+        createdAt: '2026-12-07T06:00:00.000Z',
+        previous: null,
+        dbops: { version: '0.1.0', commit: null },
+      });
+      const files = new Map([
+        [`${bundleStem(b)}.json`, Buffer.from(serialize(b))],
+        [`${bundleStem(b)}.md`, Buffer.from(renderBundleMarkdown(b))],
+      ]);
+      expect(verify(files).ok).toBe(true);
+      return renderBundleMarkdown(b);
+    };
+    const masked = rehearsedOn({
+      source: 'masked',
+      label: 'masked snapshot dbops_masked: backup 20261207T020000Z-daily-3f9a of astro, masked 2026-12-07T05:41:02Z (masking policy sha256 abababababab)',
+      masked: { database: 'dbops_masked', backupId: '20261207T020000Z-daily-3f9a', policySha256: 'ab'.repeat(32), maskedAt: '2026-12-07T05:41:02Z' },
+    });
+    expect(masked).toContain(
+      `Rehearsed on: the masked snapshot <code>dbops\\_masked</code> (backup <code>20261207T020000Z-daily-3f9a</code>, masked at 2026-12-07T05:41:02Z, masking policy sha256 <code>${'ab'.repeat(32)}</code>).`,
+    );
+    expect(rehearsedOn({ source: 'synthetic', label: 'synthetic AstroFinance dataset (scale 0.2, seed 42)' })).toContain(
+      'Rehearsed on: synthetic AstroFinance dataset \\(scale 0.2, seed 42\\) (synthetic; not a masked snapshot).',
+    );
+    expect(rehearsedOn(undefined)).not.toContain('Rehearsed on:');
   });
 });
 

@@ -94,6 +94,32 @@ describe('Markdown report of the fixture reports', () => {
     );
   });
 
+  it('names the masked snapshot a rehearsal ran on: backup, masking time and policy hash', () => {
+    const reports = copy();
+    rehearse(reports).snapshot = {
+      source: 'masked',
+      label: 'masked snapshot dbops_masked: backup 20261207T020000Z-daily-3f9a of astro, masked 2026-12-07T05:41:02Z (masking policy sha256 abababababab)',
+      cloneMs: 1840,
+      template: 'dbops_masked',
+      masked: {
+        database: 'dbops_masked',
+        backupId: '20261207T020000Z-daily-3f9a',
+        backupTakenAt: '2026-12-07T02:00:00Z',
+        sourceDatabase: 'astro',
+        policySha256: 'ab'.repeat(32),
+        maskedAt: '2026-12-07T05:41:02Z',
+        columns: 7,
+        scan: { columns: 12, values: 3456, remaining: 0 },
+        checks: 4,
+      },
+    };
+    const md = renderMarkdown(reports);
+    expect(md).toContain('(masked snapshot) cloned in 1.84 s');
+    expect(md).toContain(
+      `Rehearsed on the masked snapshot <code>dbops\\_masked</code>: backup <code>20261207T020000Z-daily-3f9a</code> of <code>astro</code>, masked at 2026-12-07T05:41:02Z, masking policy sha256 <code>${'ab'.repeat(32)}</code> · 7 columns masked, 0 of 3,456 original values remaining, 4 checks held`,
+    );
+  });
+
   it('shows the rollback diff in a collapsed <details> block as a diff', () => {
     const page = html(renderMarkdown(fixture));
     const details = [...page.matchAll(/<details><summary>([\s\S]*?)<\/summary>([\s\S]*?)<\/details>/g)];

@@ -8,6 +8,7 @@ import {
   type AccessContext,
   type AccessHit,
 } from './access.ts';
+import { findUnmaskedColumns, maybePersonalColumn, type MaskingContext, type MaskingHit } from './masking.ts';
 import { altersType, ColumnModel, findDestructive, type Hit, type ParsedStatement } from './destructive.ts';
 import type { SourceText } from './text.ts';
 import { type Finding } from '../../core/result.ts';
@@ -22,6 +23,8 @@ export interface FileAnalysis {
   hits: Hit[];
   /** Access statements and tables the access policy does not cover (access.ts). */
   access: AccessHit[];
+  /** Columns that look personal and policies/masking.yaml leaves unmasked (masking.ts). */
+  masking: MaskingHit[];
   parseError?: ParseError;
 }
 
@@ -91,7 +94,8 @@ async function modelInputs(lib: Lib, upTo: LocalMigration[], parsed: Map<string,
 
 /**
  * Destructive statements and access statements of the in-scope migrations (and, with an access policy
- * that declares roles, the tables they create that it does not cover). Earlier migrations are parsed
+ * that declares roles, the tables they create that it does not cover; with a masking policy, the columns
+ * they add that look personal and it leaves unmasked). Earlier migrations are parsed
  * too, but only when an in-scope file changes a column type: narrowing is judged against the type they
  * leave behind.
  */
@@ -99,10 +103,13 @@ export async function analyzeMigrations(
   all: LocalMigration[],
   inScope: Set<string>,
   access: AccessContext = { policyFile: 'policies/access.yaml', schema: 'public' },
+  masking: MaskingContext = { policyFile: 'policies/masking.yaml', schema: access.schema },
 ): Promise<Map<string, FileAnalysis>> {
   const out = new Map<string, FileAnalysis>();
   const coverage = coverageActive(access.coverage);
-  const worthParsing = (script: string) => maybeDestructive(script) || maybeAccessStatement(script) || (coverage && maybeCreatesTable(script));
+  const personal = masking.policy !== undefined;
+  const worthParsing = (script: string) =>
+    maybeDestructive(script) || maybeAccessStatement(script) || (coverage && maybeCreatesTable(script)) || (personal && maybePersonalColumn(script));
   const candidates = all.filter((m) => inScope.has(m.name) && m.script !== undefined && worthParsing(m.script));
   if (candidates.length === 0) return out;
   const lib = await import('libpg-query');
@@ -122,7 +129,7 @@ export async function analyzeMigrations(
       continue;
     }
     if (!Array.isArray(statements)) {
-      out.set(m.name, { hits: [], access: [], parseError: statements });
+      out.set(m.name, { hits: [], access: [], masking: [], parseError: statements });
       continue;
     }
     let tokens: Scanned | undefined;
@@ -145,6 +152,7 @@ export async function analyzeMigrations(
     out.set(m.name, {
       hits: findDestructive(statements, model, locate),
       access: [...findAccessStatements(statements, script, access), ...findUncoveredTables(statements, access)].sort((a, b) => a.offset - b.offset),
+      masking: findUnmaskedColumns(statements, masking),
     });
   }
   return out;

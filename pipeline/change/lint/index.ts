@@ -4,6 +4,7 @@ export * from './analyze.ts';
 export * from './destructive.ts';
 export * from './history.ts';
 export * from './lint.ts';
+export * from './masking.ts';
 export * from './model.ts';
 export * from './profile.ts';
 export * from './squawk.ts';

@@ -14,6 +14,8 @@ import {
   type ExecutionPlan,
 } from '../migrations/index.ts';
 import type { AccessContext, AccessCoverage } from './access.ts';
+import type { MaskingContext } from './masking.ts';
+import type { MaskingPolicy } from '../../policy/masking.ts';
 import { analyzeMigrations, parseErrorFinding } from './analyze.ts';
 import { appliedHistoryFindings, baseHistoryFindings, classifyChanges, mergeHistory } from './history.ts';
 import { DBOPS_RULES, policyLevel, PRISMA_PROFILE, profileLevel, SQUAWK_PREFIX, unknownRuleKeys, type FileContext, type Level } from './profile.ts';
@@ -41,8 +43,8 @@ const EMPTY_COUNTS = () => ({ error: 0, warning: 0, notice: 0 });
 
 /**
  * `dbops lint`: squawk with the policy's profile over the migration and rollback files in scope, plus
- * the dbops rules (history integrity, rollback pairing, destructive statements, access in migrations and
- * tables the access policy does not cover). Connects to a database
+ * the dbops rules (history integrity, rollback pairing, destructive statements, access in migrations,
+ * tables the access policy does not cover and personal data left unmasked). Connects to a database
  * only when one is given.
  */
 export interface LintRequest {
@@ -68,6 +70,11 @@ export interface LintRequest {
   access?: AccessCoverage | undefined;
   /** Schema of unqualified names in the migrations (--schema, else the database URL's, else public). */
   schema?: string | undefined;
+  /**
+   * policies/masking.yaml, for masking/personal-data-unmasked; only when the file exists (absent: that
+   * rule does nothing).
+   */
+  masking?: MaskingPolicy | undefined;
 }
 
 export async function lintChange(input: LintRequest, ctx: Runtime): Promise<StepResult<LintData>> {
@@ -161,10 +168,13 @@ export async function lintChange(input: LintRequest, ctx: Runtime): Promise<Step
     policyFile: join(input.policiesDir, 'access.yaml'),
     schema: input.schema ?? input.database?.schema ?? 'public',
   };
-  const analyses = await analyzeMigrations(folder.migrations, new Set(migrationFiles.map((f) => f.migration)), accessContext).catch(async (e: unknown) => {
-    await squawkRun.catch(() => undefined);
-    throw e;
-  });
+  const maskingContext: MaskingContext = { policy: input.masking, policyFile: join(input.policiesDir, 'masking.yaml'), schema: accessContext.schema };
+  const analyses = await analyzeMigrations(folder.migrations, new Set(migrationFiles.map((f) => f.migration)), accessContext, maskingContext).catch(
+    async (e: unknown) => {
+      await squawkRun.catch(() => undefined);
+      throw e;
+    },
+  );
   const squawk = await squawkRun;
 
   // ---- pairing ------------------------------------------------------------------------------------
@@ -217,6 +227,14 @@ export async function lintChange(input: LintRequest, ctx: Runtime): Promise<Step
     }
     // Access is never allowed by a destructive label: it belongs in policies/access.yaml.
     for (const hit of analysis.access) {
+      const at = f.source.at(hit.offset);
+      keep(
+        { rule: hit.rule, severity: 'error', message: hit.message, file: f.path, line: at.line, column: at.column, migration: f.migration, help: hit.help },
+        policyLevel(policy.rules, hit.rule) ?? DBOPS_RULES[hit.rule] ?? 'error',
+      );
+    }
+    // Nor is personal data left unmasked: its masking rule belongs in policies/masking.yaml.
+    for (const hit of analysis.masking) {
       const at = f.source.at(hit.offset);
       keep(
         { rule: hit.rule, severity: 'error', message: hit.message, file: f.path, line: at.line, column: at.column, migration: f.migration, help: hit.help },

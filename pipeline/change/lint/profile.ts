@@ -118,6 +118,7 @@ export const DBOPS_RULES: Record<string, Level> = {
   'access/in-migration': 'error',
   'access/grant-to-public': 'error',
   'access/table-not-covered': 'error',
+  'masking/personal-data-unmasked': 'error',
   // Malformed files: always errors, the policy cannot change them.
   ...Object.fromEntries(MALFORMED_RULES.map((rule) => [rule, 'error' as const])),
   'sql/parse-error': 'error',

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import type { MigrationsPolicy } from '../../policy/schema.ts';
+import type { DbTarget } from '../../infra/db/url.ts';
+import { MaskedSnapshot } from '../../protection/masking/index.ts';
 
 /** What a rehearsal measured: the data of `reports/rehearse.json`. */
 /** One interval during which a session of the migration held (granted) or waited for (not granted) a lock. */
@@ -92,7 +94,7 @@ export const WorkloadResult = z.object({
 
 export const RehearseData = z.object({
   snapshot: z.object({
-    source: z.enum(['url', 'file', 'synthetic']),
+    source: z.enum(['url', 'file', 'synthetic', 'masked']),
     /** Redacted: never a password. */
     label: z.string(),
     scale: z.number().optional(),
@@ -103,6 +105,8 @@ export const RehearseData = z.object({
     reused: z.boolean().optional(),
     /** Name of the clone database (dropped at the end unless --keep). */
     clone: z.string().optional(),
+    /** source masked: the attestation of the masked template (which backup, which masking policy, when). */
+    masked: MaskedSnapshot.optional(),
   }),
   base: z.object({ ref: z.string().nullable(), applied: z.array(z.string()) }),
   pending: z.array(z.string()),
@@ -111,6 +115,16 @@ export const RehearseData = z.object({
 });
 export type RehearseData = z.output<typeof RehearseData>;
 export type MigrationRehearsal = z.output<typeof MigrationRehearsal>;
+
+/** Where `dbops snapshot mask` installed the masked template. */
+export interface MaskedLocation {
+  /** The server; undefined: the embedded cluster. */
+  server: DbTarget | undefined;
+  /** The template database. */
+  database: string;
+  /** For messages: where it was looked for. */
+  where: string;
+}
 
 /** What to rehearse, where, and with which policy (the flags of `dbops rehearse`). */
 export interface RehearseRequest {
@@ -124,6 +138,8 @@ export interface RehearseRequest {
   last?: number | undefined;
   snapshotUrl?: string | undefined;
   snapshotFile?: string | undefined;
+  /** --snapshot masked: where the masked template lives (policies/masking.yaml snapshot, or --database-url). */
+  masked?: MaskedLocation | undefined;
   scale?: number | undefined;
   /** Server for synthetic and file snapshots (default: the embedded cluster). */
   databaseUrl?: string | undefined;

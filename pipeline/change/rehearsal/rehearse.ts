@@ -164,7 +164,7 @@ export async function rehearseChange(input: RehearseRequest, ctx: Runtime): Prom
 
   const data: RehearseData = {
     snapshot: {
-      source: input.snapshotFile ? 'file' : (input.snapshotUrl ?? ctx.env?.['STAGING_SNAPSHOT_URL']) ? 'url' : 'synthetic',
+      source: input.masked ? 'masked' : input.snapshotFile ? 'file' : (input.snapshotUrl ?? ctx.env?.['STAGING_SNAPSHOT_URL']) ? 'url' : 'synthetic',
       label: 'not cloned: nothing to rehearse',
       cloneMs: 0,
     },

@@ -2,6 +2,7 @@ import { blocks } from './timeline.ts';
 import { formatBytes, formatMs, formatShortMs, plural } from '../../core/format.ts';
 import { type StepResult } from '../../core/result.ts';
 import { type MigrationRehearsal, type RehearseData } from './model.ts';
+import type { MaskedSnapshot } from '../../protection/masking/index.ts';
 
 const num = (n: number) => n.toLocaleString('en-US');
 const fmt = formatShortMs;
@@ -91,12 +92,24 @@ function workloadBlock(d: RehearseData): string {
   return `\nWorkload (EXPLAIN ANALYZE before → after the pending migrations)\n${rows.join('\n')}\n`;
 }
 
+/** The attestation of a masked snapshot, in words: what the rehearsal ran on. */
+export function maskedSnapshotLines(m: MaskedSnapshot): string[] {
+  return [
+    `Rehearsed on the masked snapshot ${m.database}: backup ${m.backupId} of ${m.sourceDatabase} (taken ${m.backupTakenAt}), masked at ${m.maskedAt}, masking policy sha256 ${m.policySha256}`,
+    `${plural(m.columns, 'column')} masked; scan: ${plural(m.scan.values, 'original value')} searched in ${plural(m.scan.columns, 'column')}, ${m.scan.remaining} remaining; ${plural(m.checks, 'check')} held`,
+  ];
+}
+
 export function render(result: StepResult<RehearseData>): string {
   const d = result.data;
   const s = d.snapshot;
   let out = '\n';
   if (d.pending.length === 0) return `${out}Nothing to rehearse: no pending migration${d.base.ref ? ` compared with ${d.base.ref}` : ''}.\n`;
   out += `Rehearsal on ${s.label}\n`;
+  if (s.masked)
+    out += maskedSnapshotLines(s.masked)
+      .map((l) => `  ${l}\n`)
+      .join('');
   out += `  cloned in ${formatMs(s.cloneMs)}${s.reused ? ' from the cached template' : ''} · base ${d.base.ref ?? 'state'}: ${plural(d.base.applied.length, 'migration')} · ${d.pending.length} pending\n\n`;
   out += d.migrations.map(migrationBlock).join('\n');
   out += workloadBlock(d);

@@ -9,7 +9,8 @@ import { cloneDatabase, connectMaintenance, databaseExists, dropDatabase, markOw
 import { parseDatabaseUrl, quoteIdent, type DbTarget } from '../../infra/db/url.ts';
 import { clientTool, findPgBinaries } from '../../infra/pg/binaries.ts';
 import type { ExecutorPolicy } from '../../policy/schema.ts';
-import type { RehearseRequest, RehearseData } from './model.ts';
+import { describeMaskedSnapshot, readMaskedSnapshot } from '../../protection/masking/index.ts';
+import type { MaskedLocation, RehearseRequest, RehearseData } from './model.ts';
 import {
   checksum,
   Executor,
@@ -54,6 +55,11 @@ const short = (hash: string) => hash.slice(0, 16);
 /** The server for synthetic and file snapshots: --database-url, else the embedded cluster (never DATABASE_URL: rehearse creates databases). */
 async function buildServer(input: RehearseRequest, ctx: Runtime): Promise<DbTarget> {
   if (input.databaseUrl) return parseDatabaseUrl(input.databaseUrl, undefined, '--database-url');
+  return localServer(ctx);
+}
+
+/** The embedded cluster, started when it is not running. */
+async function localServer(ctx: Runtime): Promise<DbTarget> {
   const { ensureLocalDatabase } = await import('../../infra/pg/local.ts');
   const local = await ensureLocalDatabase(ctx.log, ctx.env);
   ctx.progress(
@@ -70,8 +76,28 @@ export interface SnapshotOptions {
   seed: number;
 }
 
+/** --snapshot masked names the source alone: it cannot be combined with another one, nor with --all. */
+export function checkSnapshotFlags(input: {
+  snapshot?: 'masked' | undefined;
+  snapshotUrl?: string | undefined;
+  snapshotFile?: string | undefined;
+  all?: boolean | undefined;
+}): void {
+  if (input.snapshot !== 'masked') return;
+  const other = input.snapshotUrl !== undefined ? '--snapshot-url' : input.snapshotFile !== undefined ? '--snapshot-file' : input.all ? '--all' : undefined;
+  if (other) {
+    throw new UsageError(`--snapshot masked rehearses on the masked snapshot; it cannot be combined with ${other}.`, {
+      hint: 'Pass one snapshot source: --snapshot masked, --snapshot-url, --snapshot-file, or --all.',
+    });
+  }
+}
+
 /** Resolves the snapshot source; builds (or reuses) the cached template for file and synthetic sources. */
 export async function openSnapshot(input: RehearseRequest, ctx: Runtime, opts: SnapshotOptions): Promise<Snapshot> {
+  if (input.masked) {
+    checkSnapshotFlags({ ...input, snapshot: 'masked' });
+    return maskedSnapshot(input.masked, ctx);
+  }
   const snapshotUrl = input.snapshotUrl ?? ctx.env?.['STAGING_SNAPSHOT_URL'];
   if (input.snapshotFile && input.snapshotUrl) throw new UsageError('Pass either --snapshot-url or --snapshot-file, not both.');
   if (input.all && (input.snapshotFile || input.snapshotUrl)) {
@@ -129,6 +155,47 @@ export async function openSnapshot(input: RehearseRequest, ctx: Runtime, opts: S
       server,
       admin,
       template,
+    };
+  } catch (e) {
+    await admin.end().catch(() => undefined);
+    throw e;
+  }
+}
+
+/**
+ * The template `dbops snapshot mask` installed, with its attestation: a database that is missing, or that
+ * carries none (not made by `snapshot mask`, so nothing proves its data is masked), is refused.
+ */
+async function maskedSnapshot(location: MaskedLocation, ctx: Runtime): Promise<Snapshot> {
+  const server = location.server ?? (await localServer(ctx));
+  const admin = await connectMaintenance(server, ctx.log, location.database);
+  try {
+    await sweepOrphans(admin, CLONE_PREFIX, ctx.log);
+    const where = `${location.where} (${server.host}:${server.port})`;
+    const build = 'Run `dbops snapshot mask --latest` to restore the newest verified backup, mask it and install it as the template';
+    if (!(await databaseExists(admin, location.database))) {
+      throw new EnvError(`There is no masked snapshot: database ${location.database} does not exist on ${where}.`, {
+        hint: `${build} (policies/masking.yaml snapshot.location and snapshot.database say where it goes), then rehearse again.`,
+      });
+    }
+    const masked = await readMaskedSnapshot(admin, location.database);
+    if (!masked) {
+      throw new RefusedError(
+        `Database ${location.database} on ${where} carries no masked-snapshot attestation: it was not installed by \`dbops snapshot mask\`, so nothing proves its data is masked.`,
+        { hint: `${build}; it replaces ${location.database}. Or point snapshot.database of policies/masking.yaml at the masked template.` },
+      );
+    }
+    if (masked.scan.remaining > 0) {
+      throw new RefusedError(`The masked snapshot ${location.database} on ${where} records ${masked.scan.remaining} cells still holding an original value.`, {
+        hint: `${build} again.`,
+      });
+    }
+    ctx.progress(`Rehearsing on the masked snapshot ${describeMaskedSnapshot(masked)}, on ${where}`);
+    return {
+      info: { source: 'masked', label: `masked snapshot ${describeMaskedSnapshot(masked)}`, cloneMs: 0, template: location.database, masked },
+      server,
+      admin,
+      template: location.database,
     };
   } catch (e) {
     await admin.end().catch(() => undefined);

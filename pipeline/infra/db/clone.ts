@@ -82,8 +82,9 @@ export async function cloneDatabase(admin: Client, template: string, name: strin
   await markOwner(admin, name, owner);
 }
 
-export async function markOwner(admin: Client, name: string, owner: Ownership): Promise<void> {
-  await admin.query(`COMMENT ON DATABASE ${quoteIdent(name)} IS ${quoteLiteral(JSON.stringify(owner))}`);
+/** The mark is JSON: a domain may add what it knows of the database beside the ownership (a masked snapshot's attestation). */
+export async function markOwner(admin: Client, name: string, owner: Ownership, extra: Record<string, unknown> = {}): Promise<void> {
+  await admin.query(`COMMENT ON DATABASE ${quoteIdent(name)} IS ${quoteLiteral(JSON.stringify({ ...extra, ...owner }))}`);
 }
 
 /** Drops the database, ending its sessions first (the clone's own probes, a stuck statement after Ctrl-C). */

@@ -11,3 +11,4 @@ export * from './tables.ts';
 export * from './verify.ts';
 export * from './replicate.ts';
 export * from './restore-backup.ts';
+export * from './scratch.ts';

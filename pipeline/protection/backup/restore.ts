@@ -64,7 +64,7 @@ export function toolError(stderr: string, fallback = 'no error output'): string 
 // ---------------------------------------------------------------------------------------------------------
 // Private temporary folders
 
-const WORKSPACE = /^dbops-(verify|restore)-/;
+const WORKSPACE = /^dbops-(verify|restore|mask)-/;
 
 export interface Workspace {
   dir: string;
@@ -79,7 +79,7 @@ export interface Workspace {
  * killed run (kill -9, power loss) left behind.
  * `traversable`: mode 0711 so the `postgres` OS user can reach a cluster inside it when dbops runs as root.
  */
-export async function createWorkspace(kind: 'verify' | 'restore', traversable: boolean): Promise<Workspace> {
+export async function createWorkspace(kind: 'verify' | 'restore' | 'mask', traversable: boolean): Promise<Workspace> {
   const dir = await mkdtemp(join(tmpdir(), `dbops-${kind}-`));
   await chmod(dir, traversable ? 0o711 : 0o700);
   await writeFile(join(dir, 'owner.pid'), String(process.pid), { mode: 0o600 });

@@ -88,6 +88,7 @@ export async function lintCheck(scope: GateScope, backupId?: string, approvals: 
         labels: '',
         policy: scope.policies.migrations.lint,
         access: scope.policies.accessCoverage,
+        masking: scope.policies.maskingPolicy,
       };
       findings = (await lintChange(lintRequest, scope.ctx)).findings;
     } catch (e) {
@@ -149,6 +150,20 @@ export async function rehearsalCheck(scope: GateScope): Promise<RehearsalCheck> 
         finishedAt: loaded.report.finishedAt,
         commit: loaded.report.commit,
         migrations: data.migrations.map((m) => ({ name: m.name, status: m.status, durationMs: m.durationMs, rollback: m.rollback.status })),
+        snapshot: {
+          source: data.snapshot.source,
+          label: data.snapshot.label,
+          ...(data.snapshot.masked
+            ? {
+                masked: {
+                  database: data.snapshot.masked.database,
+                  backupId: data.snapshot.masked.backupId,
+                  policySha256: data.snapshot.masked.policySha256,
+                  maskedAt: data.snapshot.masked.maskedAt,
+                },
+              }
+            : {}),
+        },
       };
     }
   } catch (e) {
@@ -175,6 +190,14 @@ export async function rehearsalCheck(scope: GateScope): Promise<RehearsalCheck> 
       hint: 'Fix what it reports (`dbops report` shows it), rehearse again, then run the gate.',
     });
   }
+  if (environment.policy.require_rehearsal === 'masked' && !rehearsal.snapshot?.masked) {
+    const on = rehearsal.snapshot ? `${rehearsal.snapshot.label} (${rehearsal.snapshot.source})` : 'a snapshot the report does not name';
+    reasons.push({
+      rule: 'rehearsal/not-masked',
+      message: `${environment.name} requires a rehearsal on the masked snapshot (require_rehearsal: masked), and ${file} was rehearsed on ${on}.`,
+      hint: 'Build the masked snapshot with `dbops snapshot mask --latest` (if it is not there yet), run `dbops rehearse --snapshot masked` in this job, then run the gate.',
+    });
+  }
   const applied = new Set(rehearsal.migrations.filter((m) => m.status === 'applied').map((m) => m.name));
   const uncovered = change.map((m) => m.name).filter((n) => !applied.has(n));
   if (uncovered.length > 0) {
@@ -184,6 +207,6 @@ export async function rehearsalCheck(scope: GateScope): Promise<RehearsalCheck> 
       hint: `Rehearse the whole pending set (e.g. \`dbops rehearse --last ${change.length}\`), then run the gate.`,
     });
   }
-  const summary = `${file}: ${rehearsal.verdict}, ${change.length - uncovered.length} of ${plural(change.length, 'pending migration')} rehearsed`;
+  const summary = `${file}: ${rehearsal.verdict}, ${change.length - uncovered.length} of ${plural(change.length, 'pending migration')} rehearsed${rehearsal.snapshot?.masked ? ` on the masked snapshot ${rehearsal.snapshot.masked.database} (backup ${rehearsal.snapshot.masked.backupId})` : ''}`;
   return { check: reasons.length ? gateCheck('rehearsal', 'fail', summary, reasons) : gateCheck('rehearsal', 'pass', summary), rehearsal };
 }

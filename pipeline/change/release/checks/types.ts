@@ -1,5 +1,6 @@
 import type { Policies } from '../../../policy/schema.ts';
 import type { AccessCoverage } from '../../lint/index.ts';
+import type { MaskingPolicy } from '../../../policy/masking.ts';
 import type { LocalMigration, MigrationRow, Session } from '../../migrations/index.ts';
 import type { Environment } from '../environment.ts';
 import type { ChangeMigration, GateCheck, GateCheckName, GateData, GateReason } from '../../../evidence/index.ts';
@@ -12,6 +13,8 @@ export type ReleasePolicies = Pick<Policies, 'environments' | 'backups' | 'migra
   Partial<Pick<Policies, 'queries'>> & {
     /** policies/access.yaml with the access audit's coverage rule: the gate's lint then reports the tables it leaves uncovered. */
     accessCoverage?: AccessCoverage | undefined;
+    /** policies/masking.yaml, only when the file exists: the gate's lint then reports personal columns it leaves unmasked. */
+    maskingPolicy?: MaskingPolicy | undefined;
   };
 
 /** What `dbops gate`, `deploy` and `rollback` are asked (their shared flags). */
