@@ -5,6 +5,7 @@ import { UsageError } from '../core/errors.ts';
 import type { DbTarget } from '../infra/db/url.ts';
 import type { MaintenanceWindow } from '../operations/maintenance/index.ts';
 import type { QueriesTarget } from '../operations/queries/index.ts';
+import type { MaskedSnapshotLocation } from '../protection/masking/index.ts';
 
 // Flag groups shared by commands. Keys are camelCase here and --kebab-case on the command line.
 export const connection = {
@@ -195,16 +196,6 @@ export async function queriesTarget(input: { databaseUrl?: string | undefined; e
   const { backups, environments } = await ctx.policies('backups', 'environments');
   const { environmentQueriesTarget } = await import('../operations/queries/index.ts');
   return environmentQueriesTarget(environment, { backups: backups.value, environments: environments.value }, ctx);
-}
-
-/** Where the masked snapshot lives, as `snapshot mask` builds it and `rehearse --snapshot masked` clones it. */
-export interface MaskedSnapshotLocation {
-  /** The server; undefined: the embedded cluster. */
-  server: DbTarget | undefined;
-  /** The template database. */
-  database: string;
-  /** For messages: "the embedded cluster", "environment staging ($STAGING_DATABASE_URL)", "--database-url". */
-  where: string;
 }
 
 /**

@@ -26,6 +26,7 @@ const BENCHES: Record<string, () => Promise<{ bench(): Promise<BenchResult> }>> 
   maintenance: () => import('./maintenance.ts'),
   queries: () => import('./queries.ts'),
   access: () => import('./access.ts'),
+  masking: () => import('./masking.ts'),
 };
 
 const only = process.argv.slice(2);

@@ -380,7 +380,8 @@ describe('restore-test.yml', () => {
     expect(verify('offsite')).toEqual(['backup verify --latest --target offsite --restore', 'backup notify']);
     for (const [name, job] of jobsOf(w)) {
       expect(job['runs-on'], name).toEqual(['self-hosted', 'backup-server']);
-      expect(job.steps.find((s) => s.run?.includes('dbops backup notify'))?.if, name).toBe('always()');
+      // `backup notify` announces backup reports; the masked snapshot's failure is the failed run itself.
+      if (name !== 'masked-snapshot') expect(job.steps.find((s) => s.run?.includes('dbops backup notify'))?.if, name).toBe('always()');
       expect(job.steps.find((s) => s.uses?.startsWith('actions/upload-artifact'))?.if, name).toBe('always()');
       // A throwaway cluster is started for the restore: server binaries, not only the client.
       expect(
@@ -391,11 +392,36 @@ describe('restore-test.yml', () => {
   });
 
   it('each schedule, and each manual choice, runs exactly its own restore tests', () => {
-    expect(selected(onSchedule(WEEKLY))).toEqual(['newest-daily']);
+    expect(selected(onSchedule(WEEKLY))).toEqual(['newest-daily', 'masked-snapshot']);
     expect(selected(onSchedule(MONTHLY))).toEqual(['oldest-monthly', 'offsite']);
     expect(w.on.workflow_dispatch!.inputs['test']!.options).toEqual(['weekly', 'monthly']);
-    expect(selected(onDispatch({ test: 'weekly' }))).toEqual(['newest-daily']);
+    expect(selected(onDispatch({ test: 'weekly' }))).toEqual(['newest-daily', 'masked-snapshot']);
     expect(selected(onDispatch({ test: 'monthly' }))).toEqual(['oldest-monthly', 'offsite']);
+  });
+
+  it('refreshes the masked snapshot weekly after a passing restore test, into the staging server, the seed from a secret', () => {
+    const job = jobs['masked-snapshot']!;
+    // Only after the weekly restore test passed (a failed or skipped need skips it).
+    expect(job.needs).toBe('newest-daily');
+    expect(job.if).toBe(jobs['newest-daily']!.if);
+    expect(invocationsOf(job)).toEqual(['snapshot mask --latest --tier daily', 'report --github']);
+    const mask = stepOf(job, /dbops snapshot mask/)!;
+    expect(mask.if).toBeUndefined();
+    // The seed and the backup identity are secrets; the template's server is the one snapshot.location names.
+    expect(mask.env?.['DBOPS_MASKING_SEED']).toBe('${{ secrets.DBOPS_MASKING_SEED }}');
+    expect(mask.env?.['DBOPS_BACKUP_IDENTITY']).toBe('${{ secrets.DBOPS_BACKUP_IDENTITY }}');
+    const masking = parse(readFileSync(join(ROOT, 'policies/masking.yaml'), 'utf8')) as { seed_env?: string; snapshot: { location: string } };
+    expect(masking.seed_env ?? 'DBOPS_MASKING_SEED').toBe('DBOPS_MASKING_SEED');
+    const urlEnv = environmentsPolicy.environments[masking.snapshot.location]!.database_url_env;
+    expect(mask.env?.[urlEnv]).toBe(`\${{ secrets.${urlEnv} }}`);
+    // That URL is a secret of the staging environment (deploy-staging.yml): the job declares it, without a deployment record.
+    expect(job.environment).toEqual({ name: masking.snapshot.location, deployment: false });
+    expect(job.permissions).toEqual({ contents: 'read' });
+    expect(job.concurrency).toEqual(GROUP);
+    const upload = stepOf(job, /^actions\/upload-artifact/);
+    expect(upload?.if).toBe('always()');
+    expect(upload?.with?.['path']).toBe('reports/');
+    expect(indexOf(job, /^actions\/upload-artifact/)).toBeGreaterThan(indexOf(job, /dbops snapshot mask/));
   });
 });
 
@@ -427,7 +453,12 @@ describe.each(BACKUP_FILES)('%s: serialized, least privilege, secrets only in en
             verify: ['DBOPS_BACKUP_IDENTITY=DBOPS_BACKUP_IDENTITY'],
             notify: ['DBOPS_BACKUP_WEBHOOK=DBOPS_BACKUP_WEBHOOK'],
           }
-        : { 'restore test': ['DBOPS_BACKUP_IDENTITY=DBOPS_BACKUP_IDENTITY'], notify: ['DBOPS_BACKUP_WEBHOOK=DBOPS_BACKUP_WEBHOOK'] };
+        : {
+            'restore test': ['DBOPS_BACKUP_IDENTITY=DBOPS_BACKUP_IDENTITY'],
+            notify: ['DBOPS_BACKUP_WEBHOOK=DBOPS_BACKUP_WEBHOOK'],
+            // The masked snapshot: the backup's identity, the masking seed, and the server the template goes to.
+            mask: ['DBOPS_BACKUP_IDENTITY=DBOPS_BACKUP_IDENTITY', 'DBOPS_MASKING_SEED=DBOPS_MASKING_SEED', 'STAGING_DATABASE_URL=STAGING_DATABASE_URL'],
+          };
     let seen = 0;
     for (const [name, job] of jobsOf(w)) {
       expect(JSON.stringify(job.env ?? {}), name).not.toMatch(/secrets\./);

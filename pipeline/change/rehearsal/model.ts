@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { MigrationsPolicy } from '../../policy/schema.ts';
-import type { DbTarget } from '../../infra/db/url.ts';
-import { MaskedSnapshot } from '../../protection/masking/index.ts';
+import { MaskedSnapshot, type MaskedSnapshotLocation } from '../../protection/masking/index.ts';
 
 /** What a rehearsal measured: the data of `reports/rehearse.json`. */
 /** One interval during which a session of the migration held (granted) or waited for (not granted) a lock. */
@@ -117,14 +116,6 @@ export type RehearseData = z.output<typeof RehearseData>;
 export type MigrationRehearsal = z.output<typeof MigrationRehearsal>;
 
 /** Where `dbops snapshot mask` installed the masked template. */
-export interface MaskedLocation {
-  /** The server; undefined: the embedded cluster. */
-  server: DbTarget | undefined;
-  /** The template database. */
-  database: string;
-  /** For messages: where it was looked for. */
-  where: string;
-}
 
 /** What to rehearse, where, and with which policy (the flags of `dbops rehearse`). */
 export interface RehearseRequest {
@@ -139,7 +130,7 @@ export interface RehearseRequest {
   snapshotUrl?: string | undefined;
   snapshotFile?: string | undefined;
   /** --snapshot masked: where the masked template lives (policies/masking.yaml snapshot, or --database-url). */
-  masked?: MaskedLocation | undefined;
+  masked?: MaskedSnapshotLocation | undefined;
   scale?: number | undefined;
   /** Server for synthetic and file snapshots (default: the embedded cluster). */
   databaseUrl?: string | undefined;

@@ -9,8 +9,8 @@ import { cloneDatabase, connectMaintenance, databaseExists, dropDatabase, markOw
 import { parseDatabaseUrl, quoteIdent, type DbTarget } from '../../infra/db/url.ts';
 import { clientTool, findPgBinaries } from '../../infra/pg/binaries.ts';
 import type { ExecutorPolicy } from '../../policy/schema.ts';
-import { describeMaskedSnapshot, readMaskedSnapshot } from '../../protection/masking/index.ts';
-import type { MaskedLocation, RehearseRequest, RehearseData } from './model.ts';
+import { describeMaskedSnapshot, readMaskedSnapshot, type MaskedSnapshotLocation } from '../../protection/masking/index.ts';
+import type { RehearseRequest, RehearseData } from './model.ts';
 import {
   checksum,
   Executor,
@@ -166,7 +166,7 @@ export async function openSnapshot(input: RehearseRequest, ctx: Runtime, opts: S
  * The template `dbops snapshot mask` installed, with its attestation: a database that is missing, or that
  * carries none (not made by `snapshot mask`, so nothing proves its data is masked), is refused.
  */
-async function maskedSnapshot(location: MaskedLocation, ctx: Runtime): Promise<Snapshot> {
+async function maskedSnapshot(location: MaskedSnapshotLocation, ctx: Runtime): Promise<Snapshot> {
   const server = location.server ?? (await localServer(ctx));
   const admin = await connectMaintenance(server, ctx.log, location.database);
   try {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Client } from '../../infra/db/client.ts';
 import { markOwner, ownership } from '../../infra/db/clone.ts';
+import type { DbTarget } from '../../infra/db/url.ts';
 
 /**
  * What a masked snapshot is, written on its template database (COMMENT ON DATABASE, beside the ownership
@@ -33,6 +34,16 @@ export const MaskedSnapshot = z.object({
   checks: z.number(),
 });
 export type MaskedSnapshot = z.output<typeof MaskedSnapshot>;
+
+/** Where the masked snapshot lives, as `snapshot mask` builds it and `rehearse --snapshot masked` clones it. */
+export interface MaskedSnapshotLocation {
+  /** The server; undefined: the embedded cluster. */
+  server: DbTarget | undefined;
+  /** The template database. */
+  database: string;
+  /** For messages: "the embedded cluster", "the server of environment staging ($STAGING_DATABASE_URL)", "--database-url". */
+  where: string;
+}
 
 /** The attestation of a template database, or undefined when it is not a masked snapshot dbops made. */
 export async function readMaskedSnapshot(admin: Client, database: string): Promise<MaskedSnapshot | undefined> {

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { ConfigError, EnvError, RefusedError } from '../../core/errors.ts';
+import { ConfigError, EnvError, RefusedError, UsageError } from '../../core/errors.ts';
 import { formatMs, plural } from '../../core/format.ts';
 import { registerSecret } from '../../core/redact.ts';
 import type { Finding, StepResult } from '../../core/result.ts';
@@ -64,6 +64,8 @@ async function chooseBackup(input: MaskRequest, ctx: Runtime): Promise<{ entry: 
     if (!entry) {
       throw new RefusedError(`No backup ${input.backupId} on ${where}.`, { hint: `\`dbops backup list --target ${storage.name}\` shows what it holds.` });
     }
+    if (input.tier && entry.manifest.tier !== input.tier)
+      throw new UsageError(`Backup ${input.backupId} is a ${entry.manifest.tier} backup, not ${input.tier}.`);
     if (entry.status !== 'verified') {
       throw new RefusedError(`Backup ${input.backupId} is ${entry.status}: only a verified backup is masked.`, {
         hint: `Verify it first (\`dbops backup verify ${input.backupId} --restore\`), or mask the newest verified one with --latest.`,
@@ -71,10 +73,12 @@ async function chooseBackup(input: MaskRequest, ctx: Runtime): Promise<{ entry: 
     }
     return { entry, target: storage.name };
   }
-  const entry = entries.filter((e) => e.status === 'verified').at(-1);
+  const candidates = input.tier ? entries.filter((e) => e.manifest.tier === input.tier) : entries;
+  const entry = candidates.filter((e) => e.status === 'verified').at(-1);
   if (!entry) {
+    const what = input.tier ? `${input.tier} backup` : 'backup';
     throw new RefusedError(
-      `No verified backup on ${where}: ${entries.length === 0 ? 'it holds none' : `its ${plural(entries.length, 'backup')} are unverified or failed`}.`,
+      `No verified ${what} on ${where}: ${candidates.length === 0 ? 'it holds none' : `its ${plural(candidates.length, what)} are unverified or failed`}.`,
       {
         hint: 'Take and verify one: `dbops backup create` then `dbops backup verify --latest --restore`.',
       },

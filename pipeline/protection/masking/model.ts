@@ -1,20 +1,22 @@
 import { z } from 'zod';
-import type { DbTarget } from '../../infra/db/url.ts';
 import type { BackupsPolicy } from '../../policy/backups.ts';
+import type { BackupManifest } from '../backup/index.ts';
 import type { MaskingPolicy } from '../../policy/masking.ts';
-import { MaskedSnapshot } from './attest.ts';
+import { MaskedSnapshot, type MaskedSnapshotLocation } from './attest.ts';
 
 /** Which backup to mask, where the result goes, under which policies (the flags of `dbops snapshot mask`). */
 export interface MaskRequest {
   backupId?: string | undefined;
   latest: boolean;
+  /** With latest: only backups of this tier (the production dailies, not a staging pre-deploy backup on the same target). */
+  tier?: BackupManifest['tier'] | undefined;
   /** Storage target of policies/backups.yaml (default: snapshot.backup_target, else the primary). */
   target?: string | undefined;
   identityFile?: string | undefined;
   /** Server that restores and masks (default: a throwaway cluster dbops starts and deletes). */
   scratchUrl?: string | undefined;
   /** Where the template goes: undefined server = the embedded cluster. */
-  location: { server: DbTarget | undefined; database: string; where: string };
+  location: MaskedSnapshotLocation;
   policy: MaskingPolicy;
   /** policies/masking.yaml, when it exists (its SHA-256 is attested). */
   policyPath: string | undefined;

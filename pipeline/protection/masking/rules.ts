@@ -22,6 +22,11 @@ const FIRST_START = `Aer Bryn Cal Dov Eld Fen Gal Hal Ist Jor Kel Lor Mer Nyl Or
 const FIRST_END = `ara elle ian ios ira ivo olin ora ueth wyn yssa`.split(/\s+/);
 const LAST_START = `Ash Brom Corr Dral Ever Fross Grim Harl Ith Jess Kell Lorn Morr Nesh Orr Penn Quill Ross Sten Therr Uld Vorn Wess Yarr`.split(/\s+/);
 const LAST_END = `ack ander bury dane ford holt mere owick ridge stane wright`.split(/\s+/);
+/** Every first and last name the fake rules can make (for the test that none is a real one). */
+export const fakeNameParts = () => ({
+  first: FIRST_START.flatMap((a) => FIRST_END.map((b) => a + b)),
+  last: LAST_START.flatMap((a) => LAST_END.map((b) => a + b)),
+});
 const firstName = (h: string) => `${pick(FIRST_START, h, 0)} || ${pick(FIRST_END, h, 8)}`;
 const lastName = (h: string) => `${pick(LAST_START, h, 2)} || ${pick(LAST_END, h, 10)}`;
 

@@ -23,6 +23,7 @@ export async function run(input: SnapshotMaskInputs, ctx: StepContext): Promise<
     {
       backupId: input.from,
       latest: input.latest,
+      tier: input.tier,
       target: input.target,
       identityFile: input.identityFile,
       scratchUrl: input.scratchUrl,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { backupTarget, identity, json, policiesOnly, reports } from '../../flags.ts';
+import { backupTarget, identity, json, policiesOnly, reports, selector } from '../../flags.ts';
 import { defineCommand } from '../../../cli/contract.ts';
 
 export const SnapshotMaskInputs = z.object({
@@ -9,7 +9,8 @@ export const SnapshotMaskInputs = z.object({
   ...backupTarget,
   ...identity,
   from: z.string().min(1).optional().describe('id of the verified backup to mask (see dbops backup list)'),
-  latest: z.boolean().default(false).describe('the newest verified backup'),
+  latest: z.boolean().default(false).describe('the newest verified backup (of --tier, when given)'),
+  tier: selector.tier,
   scratchUrl: z
     .string()
     .min(1)
