@@ -129,3 +129,23 @@ export const utcMinute = (iso: string): string => {
   const at = new Date(iso);
   return Number.isNaN(at.getTime()) ? iso : `${at.toISOString().slice(0, 16).replace('T', ' ')}Z`;
 };
+
+/** A phase of a long command and how long it took. */
+export interface Phase {
+  name: string;
+  durationMs: number;
+}
+
+/** Times the named phases of a command as they run: `timed(name, fn)` records each (in the order they end), failed ones too. */
+export function phaseTimer(): { phases: Phase[]; timed: <T>(name: string, fn: () => Promise<T>) => Promise<T> } {
+  const phases: Phase[] = [];
+  const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await fn();
+    } finally {
+      phases.push({ name, durationMs: Math.round(performance.now() - started) });
+    }
+  };
+  return { phases, timed };
+}

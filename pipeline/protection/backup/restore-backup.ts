@@ -24,6 +24,7 @@ import type { BackupsPolicy } from '../../policy/backups.ts';
 import { formatBytes, formatMs, plural } from '../../core/format.ts';
 import type { Finding, StepResult } from '../../core/result.ts';
 import type { Runtime } from '../../core/runtime.ts';
+import { phaseTimer } from '../../core/time.ts';
 import { dbopsBuild } from '../../infra/git/base.ts';
 import { findBackup, recordVerification } from './catalog.ts';
 import { openTargets } from '../../infra/storage/open.ts';
@@ -133,15 +134,7 @@ export async function restoreBackup(input: RestoreRequest, ctx: Runtime): Promis
 
   await sweepWorkspaces(ctx.log);
   const workspace = await createWorkspace('restore', false);
-  const phases: BackupRestoreData['phases'] = [];
-  const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
-    const started = performance.now();
-    try {
-      return await fn();
-    } finally {
-      phases.push({ name, durationMs: Math.round(performance.now() - started) });
-    }
-  };
+  const { phases, timed } = phaseTimer();
   let createdDatabase = false;
   let keepCreated = false;
   let restoreStarted = false;

@@ -87,3 +87,14 @@ export async function withScratchDatabase<T>(server: ScratchServer, name: string
     await admin.end().catch(() => undefined);
   }
 }
+
+/** Stops and deletes a throwaway cluster (nothing for a server given by URL), whether or not it ever started; never throws. */
+export async function disposeScratch(scratch: Promise<ScratchServer> | undefined, log: Logger): Promise<void> {
+  if (!scratch) return;
+  await scratch
+    .then(
+      (s) => s.dispose(),
+      () => undefined,
+    )
+    .catch((e: unknown) => log.warn({ err: (e as Error).message }, 'could not remove the throwaway cluster'));
+}

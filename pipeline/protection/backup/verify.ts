@@ -17,7 +17,7 @@ import {
   restoreArchive,
   sweepWorkspaces,
 } from './restore.ts';
-import { scratchDatabaseName, startThrowawayCluster, urlServer, withScratchDatabase, type ScratchServer } from './scratch.ts';
+import { disposeScratch, scratchDatabaseName, startThrowawayCluster, urlServer, withScratchDatabase, type ScratchServer } from './scratch.ts';
 import { EnvError } from '../../core/errors.ts';
 import { loadIdentities } from '../../infra/crypto/age.ts';
 import { clientTool, findPgBinaries, pgTool } from '../../infra/pg/binaries.ts';
@@ -125,13 +125,7 @@ export async function verifyBackup(input: VerifyBackupRequest, ctx: Runtime): Pr
       }
     }
   } finally {
-    if (scratch)
-      await scratch
-        .then(
-          (s) => s.dispose(),
-          () => undefined,
-        )
-        .catch((e: unknown) => ctx.log.warn({ err: messageOf(e) }, 'could not remove the throwaway cluster'));
+    await disposeScratch(scratch, ctx.log);
     await workspace?.dispose();
   }
   if (ctx.signal.aborted) throw interruptedError(`verification of ${manifest.id} was stopped`);

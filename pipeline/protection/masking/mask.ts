@@ -5,6 +5,7 @@ import { formatMs, plural } from '../../core/format.ts';
 import { registerSecret } from '../../core/redact.ts';
 import type { Finding, StepResult } from '../../core/result.ts';
 import type { Runtime } from '../../core/runtime.ts';
+import { phaseTimer } from '../../core/time.ts';
 import { isPgError, serverMajor, withClient, type Client } from '../../infra/db/client.ts';
 import { connectMaintenance, databaseExists, dropDatabase, markOwner, onDatabase, ownership, sweepOrphans } from '../../infra/db/clone.ts';
 import { foreignKeys, orphanCounts } from '../../infra/db/constraints.ts';
@@ -14,6 +15,7 @@ import { clientTool, findPgBinaries } from '../../infra/pg/binaries.ts';
 import { openTargets } from '../../infra/storage/open.ts';
 import {
   createWorkspace,
+  disposeScratch,
   listBackups,
   restoreBackup,
   scratchDatabaseName,
@@ -306,15 +308,7 @@ export async function maskSnapshot(input: MaskRequest, ctx: Runtime): Promise<St
   const manifest = entry.manifest;
   const policySha256 = await maskingPolicyDigest(input.policyPath, input.policy);
   const database = input.location.database;
-  const phases: SnapshotMaskData['phases'] = [];
-  const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
-    const started = performance.now();
-    try {
-      return await fn();
-    } finally {
-      phases.push({ name, durationMs: Math.round(performance.now() - started) });
-    }
-  };
+  const { phases, timed } = phaseTimer();
   ctx.progress(
     `Masking backup ${manifest.id} (${manifest.tier}, database ${manifest.database.name}, taken ${manifest.startedAt}) from target ${target} into the masked snapshot ${database} on ${input.location.where}`,
   );
@@ -421,13 +415,7 @@ export async function maskSnapshot(input: MaskRequest, ctx: Runtime): Promise<St
     );
     return { verdict: findings.some((f) => f.severity === 'warning') ? 'warn' : 'pass', findings, data };
   } finally {
-    if (scratch)
-      await scratch
-        .then(
-          (s) => s.dispose(),
-          () => undefined,
-        )
-        .catch((e: unknown) => ctx.log.warn({ err: (e as Error).message }, 'could not remove the throwaway cluster'));
+    await disposeScratch(scratch, ctx.log);
     await workspace.dispose();
   }
 }
