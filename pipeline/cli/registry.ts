@@ -85,6 +85,11 @@ export const REGISTRY: readonly CommandEntry[] = [
     run: () => import('../commands/backup/notify/run.ts'),
   },
   {
+    path: ['monitor', 'check'],
+    spec: () => import('../commands/monitor/check/spec.ts').then((m) => m.spec),
+    run: () => import('../commands/monitor/check/run.ts'),
+  },
+  {
     path: ['snapshot', 'mask'],
     spec: () => import('../commands/snapshot/mask/spec.ts').then((m) => m.spec),
     run: () => import('../commands/snapshot/mask/run.ts'),

@@ -215,3 +215,27 @@ export async function maskedSnapshotLocation(databaseUrl: string | undefined, ct
   const environment = resolveEnvironment(environments.value, location, ctx.env);
   return { server: environment.target, database, where: `the server of environment ${location} ($${environment.urlEnv})` };
 }
+
+/**
+ * What `monitor check` and `monitor serve` watch: --environment NAME (its URL, replicas, capacity, thresholds
+ * and the checks of its backups, archive, query snapshots and audit trail) or a bare database, whose
+ * environment-tied checks are not configured.
+ */
+export async function monitorTarget(
+  input: { databaseUrl?: string | undefined; environment?: string | undefined },
+  ctx: StepContext,
+): Promise<import('../operations/monitoring/index.ts').MonitorRequest> {
+  const { target, environment } = await environmentTarget(input, ctx, 'whose checks apply');
+  const { monitoring } = await ctx.policies('monitoring');
+  const { checksFor } = await import('../policy/monitoring.ts');
+  const name = environment?.name ?? null;
+  return {
+    target: {
+      database: target,
+      environment: name,
+      checks: checksFor(monitoring.value, name),
+      capacity: (name !== null ? monitoring.value.environments[name]?.capacity : undefined) ?? {},
+      replicas: environment?.policy.replicas.map((r) => r.name) ?? [],
+    },
+  };
+}

@@ -9,6 +9,7 @@ import { QueriesPolicy } from './queries.ts';
 import { AccessPolicy } from './access.ts';
 import { AuditPolicy } from './audit.ts';
 import { MaskingPolicy } from './masking.ts';
+import { MonitoringPolicy } from './monitoring.ts';
 import { RehearsePolicy } from './rehearse.ts';
 
 const Timeouts = {
@@ -59,6 +60,7 @@ export const POLICY_FILES = {
   access: { file: 'access.yaml', schema: AccessPolicy },
   audit: { file: 'audit.yaml', schema: AuditPolicy },
   masking: { file: 'masking.yaml', schema: MaskingPolicy },
+  monitoring: { file: 'monitoring.yaml', schema: MonitoringPolicy },
 } as const;
 
 export type PolicyName = keyof typeof POLICY_FILES;

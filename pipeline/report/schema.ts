@@ -10,6 +10,7 @@ import { QUERIES_REPORT_DATA } from '../operations/queries/index.ts';
 import { ACCESS_REPORT_DATA } from '../operations/access/index.ts';
 import { AUDIT_REPORT_DATA } from '../operations/audit/index.ts';
 import { MASKING_REPORT_DATA } from '../protection/masking/index.ts';
+import { MONITORING_REPORT_DATA } from '../operations/monitoring/index.ts';
 
 /** Step name → schema of its `data`, for validation on read. */
 export const REPORT_DATA = {
@@ -28,6 +29,7 @@ export const REPORT_DATA = {
   ...QUERIES_REPORT_DATA,
   ...ACCESS_REPORT_DATA,
   ...AUDIT_REPORT_DATA,
+  ...MONITORING_REPORT_DATA,
 } as const;
 
 /** The report files `dbops report` knows, in command order: every report whose data has a schema above (a test keeps every command's report among them). */
