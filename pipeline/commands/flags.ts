@@ -229,13 +229,28 @@ export async function monitorTarget(
   const { monitoring } = await ctx.policies('monitoring');
   const { checksFor } = await import('../policy/monitoring.ts');
   const name = environment?.name ?? null;
-  return {
+  const checks = checksFor(monitoring.value, name);
+  const request: import('../operations/monitoring/index.ts').MonitorRequest = {
     target: {
       database: target,
       environment: name,
-      checks: checksFor(monitoring.value, name),
+      checks,
       capacity: (name !== null ? monitoring.value.environments[name]?.capacity : undefined) ?? {},
       replicas: environment?.policy.replicas.map((r) => r.name) ?? [],
     },
   };
+  if (environment) {
+    const { backups, queries, audit, environments } = await ctx.policies('backups', 'queries', 'audit', 'environments');
+    const [{ openEvidence }, { environmentChecks }] = await Promise.all([import('../evidence/index.ts'), import('../operations/monitoring/index.ts')]);
+    const evidence = openEvidence({ backups: backups.value, environments: environments.value }, environment.name, ctx.env, ctx.log);
+    const sources = {
+      database: target,
+      environment: environment.name,
+      replicas: environment.policy.replicas,
+      policies: { backups: backups.value, queries: queries.value, audit: audit.value },
+      evidence: { storage: evidence.storage, folder: evidence.folder },
+    };
+    request.environmentChecks = () => environmentChecks(sources, checks, ctx);
+  }
+  return request;
 }

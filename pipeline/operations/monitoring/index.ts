@@ -6,7 +6,10 @@ export * from './host.ts';
 export * from './run.ts';
 export * from './render.ts';
 export * from './store.ts';
+export * from './metrics.ts';
+export * from './rules.ts';
 import { MonitorCheckData } from './model.ts';
 
 /** Step name → schema of its report data, for `dbops report`. */
 export const MONITORING_REPORT_DATA = { 'monitor-check': MonitorCheckData } as const;
+export * from './environment.ts';
