@@ -1281,3 +1281,49 @@ describe('audit-collect.yml', () => {
     expect(indexOf(job, /^actions\/upload-artifact/)).toBeGreaterThan(indexOf(job, /dbops report/));
   });
 });
+
+describe('monitor.yml', () => {
+  const w = load('monitor.yml') as ScheduledWorkflow;
+  const job = w.jobs['check'] as FullJob;
+  const check = stepOf(job, /dbops monitor check/)!;
+  const summary = stepOf(job, /dbops report/)!;
+
+  it('checks production every 5 minutes (GitHub’s shortest schedule), and can be started by hand', () => {
+    expect(triggers(w).sort()).toEqual(['schedule', 'workflow_dispatch']);
+    expect(w.on.schedule.map((s) => s.cron)).toEqual(['*/5 * * * *']);
+    expect(cronFires('*/5 * * * *', new Date('2026-12-07T03:25:00Z'))).toBe(true);
+    expect(cronFires('*/5 * * * *', new Date('2026-12-07T03:27:00Z'))).toBe(false);
+    expect(invocationsOf(job)).toEqual(['monitor check --environment production', 'report --github']);
+  });
+
+  it('stays green on exit 1 (the routes page once, not the workflow every 5 minutes) and fails on 2 or 3', () => {
+    for (const step of [check, summary]) {
+      for (const [code, ok] of [
+        [0, true],
+        [1, true],
+        [2, false],
+        [3, false],
+      ] as const) {
+        const dir = mkdtempSync(join(tmpdir(), 'dbops-monitor-yml-'));
+        try {
+          writeFileSync(join(dir, 'dbops'), `#!/bin/sh\nexit ${code}\n`, { mode: 0o755 });
+          const r = spawnSync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', step.run!], { cwd: dir, env: { PATH: process.env['PATH'] ?? '' } });
+          expect(r.status === 0, `${step.name}: exit ${code}`).toBe(ok);
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      }
+    }
+  });
+
+  it('hands the production URL and the webhook to the check step alone; a group of its own; issues for the github-issue route', () => {
+    expectSecretsOnly(job, (s) => (s === check ? ['PRODUCTION_DATABASE_URL=PRODUCTION_DATABASE_URL', 'DBOPS_MONITOR_WEBHOOK=DBOPS_MONITOR_WEBHOOK'] : []));
+    expect(check.env?.['GITHUB_TOKEN']).toBe('${{ github.token }}');
+    expect(job.concurrency).toEqual({ group: 'dbops-monitor', 'cancel-in-progress': false });
+    expect(job.permissions).toEqual({ contents: 'read', issues: 'write' });
+    expect(w.permissions).toEqual({});
+    expect(environmentOf(job)).toBe('backups');
+    const policy = parse(readFileSync(join(ROOT, 'policies/monitoring.yaml'), 'utf8')) as { routes: Array<{ type: string; url_env?: string }> };
+    expect(policy.routes.filter((r) => r.url_env).map((r) => r.url_env)).toEqual(['DBOPS_MONITOR_WEBHOOK']);
+  });
+});
