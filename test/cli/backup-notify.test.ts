@@ -9,6 +9,7 @@ import type { BackupEvent, SlackPayload } from '../../pipeline/report/backup-eve
 import { CIPHERTEXT, checks, DATA, envelope, failedVerify, ID, offsite, target } from '../helpers/backup-reports.ts';
 import { dbops, testEnv } from '../helpers/cli.ts';
 import { startWebhook, type Hook } from '../helpers/webhook.ts';
+import { failingStatus, healthyStatus, statusEnvelope } from '../helpers/pitr-reports.ts';
 import { type ReportEnvelope } from '../../pipeline/core/result.ts';
 
 /**
@@ -58,15 +59,17 @@ function reportsDir(reports: ReportEnvelope[]): string {
 
 const successfulRun = () => reportsDir([envelope('backup-create'), envelope('backup-verify'), envelope('backup-replicate'), envelope('backup-prune')]);
 
+/** A policies folder of its own, with a backup target of its own: where the announcement state is kept. */
 function policies(notifications: string): string {
   const dir = fresh('policies');
-  writeFileSync(join(dir, 'backups.yaml'), `version: 1\nnotifications:\n${notifications}`);
+  const target = fresh('target');
+  writeFileSync(join(dir, 'backups.yaml'), `version: 1\ntargets:\n  local: { type: directory, path: ${JSON.stringify(target)}, primary: true }\nnotifications:\n${notifications}`);
   return dir;
 }
 const DEFAULT_POLICY = '  webhook_env: DBOPS_BACKUP_WEBHOOK\n  on: [success, failure]\n  format: slack\n';
 
-const notify = (reports: string, env: NodeJS.ProcessEnv, extra: string[] = [], policy = DEFAULT_POLICY) =>
-  dbops(['backup', 'notify', '--reports-dir', reports, '--policies-dir', policies(policy), ...extra], testEnv(env));
+const notify = (reports: string, env: NodeJS.ProcessEnv, extra: string[] = [], policy = DEFAULT_POLICY, policiesDir = policies(policy)) =>
+  dbops(['backup', 'notify', '--reports-dir', reports, '--policies-dir', policiesDir, ...extra], testEnv(env));
 
 // ---- Slack shape --------------------------------------------------------------------------------------
 
@@ -213,6 +216,38 @@ describe('dbops backup notify', () => {
     const bad = await notify(reportsDir([envelope('backup-create'), failedVerify()]), { DBOPS_BACKUP_WEBHOOK: hook.url }, [], policy);
     expect(bad.code).toBe(1);
     expect(hook.requests).toHaveLength(1);
+  });
+
+  it('announces a failure once while it lasts, and its recovery once, even where successes are not announced', async () => {
+    const hook = await startHook();
+    const policy = '  on: [failure]\n';
+    const dir = policies(policy);
+    const env = { DBOPS_BACKUP_WEBHOOK: hook.url };
+    // pitr status runs every 15 minutes: a failing archive must not page every run.
+    const first = await notify(reportsDir([statusEnvelope(failingStatus())]), env, [], policy, dir);
+    expect(first.code).toBe(1);
+    expect(hook.requests).toHaveLength(1);
+    const again = await notify(reportsDir([statusEnvelope(failingStatus())]), env, [], policy, dir);
+    expect(again.code).toBe(1);
+    expect(hook.requests).toHaveLength(1);
+    expect(again.stdout).toMatch(/already announced: the pitr status alert opened at \S+ is still open/);
+    // Another source fails meanwhile: announced on its own.
+    await notify(reportsDir([envelope('backup-create'), failedVerify()]), env, [], policy, dir);
+    expect(hook.requests).toHaveLength(2);
+    // The archive recovers: announced once, although on: [failure] and a passing pitr status is never news.
+    const recovered = await notify(reportsDir([statusEnvelope(healthyStatus())]), env, [], policy, dir);
+    expect(recovered.code).toBe(0);
+    expect(hook.requests).toHaveLength(3);
+    expect((hook.requests[2]!.body as SlackPayload).text).toContain('Point-in-time recovery status');
+    await notify(reportsDir([statusEnvelope(healthyStatus())]), env, [], policy, dir);
+    expect(hook.requests).toHaveLength(3);
+    // A delivery that failed is tried again on the next run: the state moves only once it went out.
+    const down = await startHook([500, 500]);
+    const lost = await notify(reportsDir([statusEnvelope(failingStatus())]), { DBOPS_BACKUP_WEBHOOK: down.url }, [], policy, dir);
+    expect(lost.code).toBe(1);
+    const retried = await notify(reportsDir([statusEnvelope(failingStatus())]), { DBOPS_BACKUP_WEBHOOK: down.url }, [], policy, dir);
+    expect(retried.code).toBe(1);
+    expect(down.requests).toHaveLength(3);
   });
 
   it('never prints the webhook URL or its token: stdout, stderr, --json, --dry-run, logs, the job summary', async () => {

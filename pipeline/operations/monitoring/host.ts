@@ -24,16 +24,23 @@ async function cpuTimes(): Promise<{ busy: number; total: number }> {
   return { busy: total - v[3]! - (v[4] ?? 0), total };
 }
 
-export async function hostFacts(host: string, dataDirectory: string | null, sampleMs = 250): Promise<HostFacts> {
+/** CPU busy time over `sampleMs`, started now: it runs while the database is read, not after. */
+export function sampleCpu(sampleMs = 100): Promise<number | null> {
+  return (async () => {
+    const before = await cpuTimes().catch(() => undefined);
+    await sleep(sampleMs);
+    const after = await cpuTimes().catch(() => undefined);
+    return before && after && after.total > before.total ? (100 * (after.busy - before.busy)) / (after.total - before.total) : null;
+  })();
+}
+
+export async function hostFacts(host: string, dataDirectory: string | null, cpu: Promise<number | null> = sampleCpu()): Promise<HostFacts> {
   const none = (unseen: string): HostFacts => ({ unseen, cpuPercent: null, memoryPercent: null, disk: null });
   if (!LOCAL.has(host) && !host.startsWith('/')) return none(`the server (${host}) is on another machine: dbops sees this host's /proc only`);
   if (!dataDirectory) return none('the role may not read data_directory (pg_read_all_settings), so dbops cannot tell whether the server runs here');
   const fs = await statfs(dataDirectory).catch(() => undefined);
   if (!fs) return none(`the data directory ${dataDirectory} is not a folder on this machine: the server runs elsewhere (a container, another host)`);
-  const [before, meminfo] = await Promise.all([cpuTimes().catch(() => undefined), readFile('/proc/meminfo', 'utf8').catch(() => undefined)]);
-  await sleep(sampleMs);
-  const after = await cpuTimes().catch(() => undefined);
-  const cpuPercent = before && after && after.total > before.total ? (100 * (after.busy - before.busy)) / (after.total - before.total) : null;
+  const [cpuPercent, meminfo] = await Promise.all([cpu, readFile('/proc/meminfo', 'utf8').catch(() => undefined)]);
   const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(meminfo ?? '')?.[1] ?? NaN);
   const memTotal = kb('MemTotal');
   const memoryPercent = Number.isFinite(memTotal) && memTotal > 0 ? (100 * (memTotal - kb('MemAvailable'))) / memTotal : null;

@@ -5,7 +5,7 @@ import { connect } from '../../infra/db/client.ts';
 import type { CheckName } from '../../policy/monitoring.ts';
 import { CHECK_ORDER, environmentOnly, judgeDatabase, unreachable } from './checks.ts';
 import { corruptRelations, databaseFacts } from './facts.ts';
-import { hostFacts } from './host.ts';
+import { hostFacts, sampleCpu } from './host.ts';
 import type { CheckResult, MonitorCheckData, MonitorTarget } from './model.ts';
 
 /** The checks that need an environment: its backups, WAL archive, query snapshots and audit trail. */
@@ -28,6 +28,9 @@ export async function monitorCheck(request: MonitorRequest, ctx: Runtime): Promi
   const at = new Date().toISOString();
   let checks: CheckResult[];
   let load: MonitorCheckData['load'] = { at, xacts: null, activeSessions: null };
+  // Only where the host is judged; the sample runs while the database is read.
+  const cpu = target.checks.cpu.enabled ? sampleCpu() : Promise.resolve(null);
+  cpu.catch(() => undefined);
   let client;
   try {
     client = await connect(target.database, { log: ctx.log, applicationName: 'dbops monitor' });
@@ -39,7 +42,7 @@ export async function monitorCheck(request: MonitorRequest, ctx: Runtime): Promi
     try {
       const facts = await databaseFacts(client);
       const [host, corrupt] = await Promise.all([
-        hostFacts(target.database.host, facts.dataDirectory),
+        hostFacts(target.database.host, facts.dataDirectory, cpu),
         facts.checksums.failures > 0 ? corruptRelations(client) : Promise.resolve([]),
       ]);
       checks = judgeDatabase(facts, host, target, corrupt);

@@ -3,6 +3,9 @@ import { redact, redactDeep } from '../../../core/redact.ts';
 import { inGitHubActions } from '../../../infra/github/env.ts';
 import { postJson, webhookFromEnv } from '../../../infra/notify/webhook.ts';
 import type { BackupNotifyInputs } from './spec.ts';
+import type { BackupsPolicy } from '../../../policy/backups.ts';
+import { openTargets } from '../../../infra/storage/open.ts';
+import type { AnnounceDecision } from '../../../operations/monitoring/index.ts';
 import {
   buildEvent,
   deliveryLine,
@@ -36,6 +39,24 @@ async function readBackupReports(dir: string): Promise<{ reports: LoadedReport[]
   return { reports, unreadable };
 }
 
+/**
+ * The announcement state of this event's source (what ran, of which database), kept on the primary backup
+ * target where every runner finds it; undefined when it cannot be read, and the event is then announced as
+ * before (a notification too many beats one missed).
+ */
+async function announcement(event: BackupNotifyData['event'], backups: BackupsPolicy, ctx: StepContext): Promise<AnnounceDecision | undefined> {
+  if (event.activity === 'nothing') return undefined;
+  try {
+    const { announceOnce, monitorStore } = await import('../../../operations/monitoring/index.ts');
+    const storage = openTargets(backups, ctx.env, ctx.log).primary;
+    const key = `${event.activity}${event.database ? ` of ${event.database}` : ''}`;
+    return await announceOnce(monitorStore({ storage, folder: '' }, 'backups'), key, event.outcome === 'failure', event.title);
+  } catch (e) {
+    ctx.log.warn({ err: redact((e as Error).message) }, 'could not read the announcement state: announcing as if nothing were open');
+    return undefined;
+  }
+}
+
 export async function run(input: BackupNotifyInputs, ctx: StepContext): Promise<StepResult<BackupNotifyData>> {
   const env = ctx.env;
   const { backups } = await ctx.policies('backups');
@@ -49,7 +70,14 @@ export async function run(input: BackupNotifyInputs, ctx: StepContext): Promise<
   const payload = policy.format === 'slack' ? slackPayload(event) : event;
 
   const delivery: Delivery = { env: policy.webhook_env, host: url?.host ?? null, status: 'not-configured', attempts: 0, httpStatus: null, reason: null };
-  const unwanted = notSentBecause(event, policy.on);
+  // A failure is announced once, while it lasts, and its recovery once (pitr status fails every 15 minutes).
+  const once = await announcement(event, backups.value, ctx);
+  const unwanted =
+    once?.transition === 'still-open'
+      ? `already announced: the ${event.activity} alert opened at ${once.openedAt} is still open (its recovery will be announced)`
+      : once?.transition === 'close'
+        ? null
+        : notSentBecause(event, policy.on);
   if (invalid) Object.assign(delivery, { status: 'failed', reason: invalid });
   else if (!url) delivery.reason = `${policy.webhook_env} is not set`;
   else if (unwanted) Object.assign(delivery, { status: 'not-wanted', reason: unwanted });
@@ -59,6 +87,9 @@ export async function run(input: BackupNotifyInputs, ctx: StepContext): Promise<
     if (delivery.status === 'sent') ctx.log.info({ host: delivery.host, attempts: delivery.attempts }, 'notification sent');
   }
   if (input.dryRun && delivery.status === 'not-configured') Object.assign(delivery, { status: 'dry-run' });
+  // The state moves on once the announcement went out (or was not wanted): an undelivered one is tried again next run.
+  if (once && !input.dryRun && delivery.status !== 'failed')
+    await once.commit().catch((e: unknown) => ctx.log.warn({ err: redact((e as Error).message) }, 'could not record the announcement state'));
   if (delivery.status === 'failed') ctx.log.warn({ host: delivery.host, reason: delivery.reason }, `the ${event.outcome} notification was not delivered`);
   else if (delivery.status === 'not-configured') ctx.log.info(`${policy.webhook_env} is not set: no webhook notification`);
 
