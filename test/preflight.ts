@@ -121,6 +121,17 @@ const checks: Array<() => Promise<Missing[]>> = [
           },
         ],
   async () =>
+    (await runs('promtool', ['--version']))
+      ? []
+      : [
+          {
+            what: 'promtool (Prometheus)',
+            why: 'the tests check the alerting rules of `dbops monitor rules` with promtool check rules / test rules',
+            apt: 'sudo apt-get install -y prometheus',
+            brew: 'brew install prometheus',
+          },
+        ],
+  async () =>
     (await runs('git', ['--version']))
       ? []
       : [

@@ -90,6 +90,21 @@ export const REGISTRY: readonly CommandEntry[] = [
     run: () => import('../commands/monitor/check/run.ts'),
   },
   {
+    path: ['monitor', 'traffic'],
+    spec: () => import('../commands/monitor/traffic/spec.ts').then((m) => m.spec),
+    run: () => import('../commands/monitor/traffic/run.ts'),
+  },
+  {
+    path: ['monitor', 'serve'],
+    spec: () => import('../commands/monitor/serve/spec.ts').then((m) => m.spec),
+    run: () => import('../commands/monitor/serve/run.ts'),
+  },
+  {
+    path: ['monitor', 'rules'],
+    spec: () => import('../commands/monitor/rules/spec.ts').then((m) => m.spec),
+    run: () => import('../commands/monitor/rules/run.ts'),
+  },
+  {
     path: ['snapshot', 'mask'],
     spec: () => import('../commands/snapshot/mask/spec.ts').then((m) => m.spec),
     run: () => import('../commands/snapshot/mask/run.ts'),

@@ -137,12 +137,15 @@ export async function releasePolicies(ctx: StepContext): Promise<ReleasePolicies
   );
   // The coverage rule of the access domain, for the gate's lint (access/table-not-covered), loaded only here.
   const { uncoveredTables } = await import('../operations/access/index.ts');
+  // The traffic check's load measurement and profile (operations/monitoring), injected likewise.
+  const { trafficGateProbe } = await import('../operations/monitoring/index.ts');
   return {
     environments: environments.value,
     backups: backups.value,
     migrations: migrations.value,
     queries: queries.value,
     accessCoverage: { policy: access.value, uncoveredTables },
+    traffic: trafficGateProbe,
     // masking/personal-data-unmasked applies only when policies/masking.yaml exists.
     maskingPolicy: masking.path !== undefined ? masking.value : undefined,
   };
@@ -214,6 +217,30 @@ export async function maskedSnapshotLocation(databaseUrl: string | undefined, ct
   const { resolveEnvironment } = await import('../change/release/index.ts');
   const environment = resolveEnvironment(environments.value, location, ctx.env);
   return { server: environment.target, database, where: `the server of environment ${location} ($${environment.urlEnv})` };
+}
+
+/**
+ * Adds a `monitor check` run's load sample to the weekly traffic profile (object `traffic` of the monitor
+ * store beside the evidence of --environment, else the local evidence), in the zone of the environment's
+ * windows. A store that cannot be written is a warning: the check's verdict stands.
+ */
+export async function recordMonitorTraffic(
+  input: { databaseUrl?: string | undefined; environment?: string | undefined },
+  load: import('../operations/monitoring/index.ts').LoadSample,
+  ctx: StepContext,
+): Promise<void> {
+  try {
+    const { target, environment } = await environmentTarget(input, ctx, 'whose traffic profile it is');
+    const { backups, environments } = await ctx.policies('backups', 'environments');
+    const [{ openEvidenceOf }, { monitorStore, recordTraffic }] = await Promise.all([
+      import('../evidence/index.ts'),
+      import('../operations/monitoring/index.ts'),
+    ]);
+    const evidence = await openEvidenceOf({ backups: backups.value, environments: environments.value }, environment?.name, ctx.env, ctx.log);
+    await recordTraffic(monitorStore(evidence, target.database), load, { zone: environment?.policy.windows.zone ?? 'UTC' });
+  } catch (e) {
+    ctx.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'monitor: the traffic profile was not updated');
+  }
 }
 
 /**

@@ -60,7 +60,7 @@ export const BackupEvidence = z.object({
 });
 export type BackupEvidence = z.output<typeof BackupEvidence>;
 
-export const GateCheckName = z.enum(['backup', 'approval', 'staging-first', 'clean-state', 'lint', 'rehearsal', 'window', 'interrupted']);
+export const GateCheckName = z.enum(['backup', 'approval', 'staging-first', 'clean-state', 'lint', 'rehearsal', 'window', 'interrupted', 'traffic']);
 export type GateCheckName = z.output<typeof GateCheckName>;
 
 export const GateReason = z.object({

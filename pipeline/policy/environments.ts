@@ -101,6 +101,32 @@ export const EnvironmentPolicy = z
     })
       .prefault({})
       .describe('Change windows: when deploys may run without --outside-window.'),
+    traffic: z
+      .strictObject({
+        max_tps: z
+          .number()
+          .min(0)
+          .optional()
+          .describe(
+            'The gate measures the transactions per second of the server now (pg_stat_database, two readings 1 s apart) and refuses (traffic/busy) above this.',
+          ),
+        max_active_sessions: z
+          .number()
+          .int()
+          .min(0)
+          .optional()
+          .describe('The gate refuses (traffic/busy) when more sessions than this are running a statement now (pg_stat_activity, dbops aside).'),
+        quiet_hours: z
+          .boolean()
+          .default(false)
+          .describe(
+            'The gate refuses (traffic/not-quiet-hour) outside the quiet hours of the weekly traffic profile `dbops monitor check` records (as `dbops monitor traffic` proposes them, in the zone of windows.zone); without a profile yet it only warns.',
+          ),
+      })
+      .optional()
+      .describe(
+        'Load limits of the gate (default none: no traffic check). Each limit given must hold; a refusal names the measured load, the limit and the next quiet hour. --break-glass waives them; --outside-window does not.',
+      ),
     on_failure: z
       .enum(['rollback', 'stop'])
       .default('rollback')

@@ -27,6 +27,7 @@ const BENCHES: Record<string, () => Promise<{ bench(): Promise<BenchResult> }>> 
   queries: () => import('./queries.ts'),
   access: () => import('./access.ts'),
   masking: () => import('./masking.ts'),
+  monitoring: () => import('./monitoring.ts'),
 };
 
 const only = process.argv.slice(2);

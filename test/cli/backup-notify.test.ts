@@ -63,7 +63,10 @@ const successfulRun = () => reportsDir([envelope('backup-create'), envelope('bac
 function policies(notifications: string): string {
   const dir = fresh('policies');
   const target = fresh('target');
-  writeFileSync(join(dir, 'backups.yaml'), `version: 1\ntargets:\n  local: { type: directory, path: ${JSON.stringify(target)}, primary: true }\nnotifications:\n${notifications}`);
+  writeFileSync(
+    join(dir, 'backups.yaml'),
+    `version: 1\ntargets:\n  local: { type: directory, path: ${JSON.stringify(target)}, primary: true }\nnotifications:\n${notifications}`,
+  );
   return dir;
 }
 const DEFAULT_POLICY = '  webhook_env: DBOPS_BACKUP_WEBHOOK\n  on: [success, failure]\n  format: slack\n';

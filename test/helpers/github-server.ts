@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 /**
  * A stand-in for the GitHub REST endpoints dbops uses, on loopback:
  * - issue comments of a pull request (the sticky report comment);
+ * - issues (monitoring's alerts): create, read, update (close) by number, and their comments;
  * - what four-eyes reads: a run's environment approvals, the commits that touched a path, the pull requests
  *   of a commit, a pull request and its reviews.
  * It keeps everything in memory, paginates like GitHub (Link header with rel="next") where GitHub does, and
@@ -80,10 +81,22 @@ export interface EnvironmentFixture {
   branchPolicy?: { protectedBranches: boolean; customBranchPolicies: boolean } | null;
 }
 
+export interface StoredIssue {
+  number: number;
+  title: string;
+  body: string;
+  labels: string[];
+  state: 'open' | 'closed';
+  state_reason: string | null;
+  html_url: string;
+}
+
 export interface GitHubServer {
   url: string;
   requests: RecordedRequest[];
   comments: Map<number, StoredComment[]>;
+  /** Issues created through POST /repos/{owner}/{repo}/issues, by number (numbered from 1). */
+  issues: Map<number, StoredIssue>;
   /** Adds `count` comments by people (not the bot) to an issue, to make the listing span pages. */
   seed(issue: number, count: number, body?: (i: number) => string): void;
   /** The environment reviews of a run (replaces earlier ones). A run never given any answers `[]`. */
@@ -111,6 +124,8 @@ const MERGED_AT = '2026-01-02T10:00:00Z';
 export async function startGitHubServer(owner = 'acme', repo = 'astro'): Promise<GitHubServer> {
   const requests: RecordedRequest[] = [];
   const comments = new Map<number, StoredComment[]>();
+  const issues = new Map<number, StoredIssue>();
+  let nextIssue = 1;
   const approvals = new Map<string, ApprovalFixture[]>();
   const environments = new Map<string, EnvironmentFixture>();
   const history: CommitFixture[] = [];
@@ -183,6 +198,33 @@ export async function startGitHubServer(owner = 'acme', repo = 'astro'): Promise
           }
         }
         return send(404, { message: 'Not Found' });
+      }
+
+      if (route('/issues') && req.method === 'POST') {
+        const given = body as { title?: string; body?: string; labels?: Array<string | { name: string }> };
+        if (!given.title) return send(422, { message: 'Validation Failed', errors: [{ resource: 'Issue', field: 'title', code: 'missing_field' }] });
+        const number = nextIssue++;
+        const issue: StoredIssue = {
+          number,
+          title: given.title,
+          body: given.body ?? '',
+          labels: (given.labels ?? []).map((l) => (typeof l === 'string' ? l : l.name)),
+          state: 'open',
+          state_reason: null,
+          html_url: `https://github.example/${owner}/${repo}/issues/${number}`,
+        };
+        issues.set(number, issue);
+        return send(201, { ...issue, id: number + 5000, labels: issue.labels.map((name) => ({ name })) });
+      }
+      const oneIssue = route('/issues/(\\d+)');
+      if (oneIssue && (get || req.method === 'PATCH')) {
+        const issue = issues.get(Number(oneIssue[1]));
+        if (!issue) return send(404, { message: 'Not Found' });
+        if (req.method === 'PATCH') {
+          const change = body as Partial<Pick<StoredIssue, 'title' | 'body' | 'state' | 'state_reason'>>;
+          Object.assign(issue, Object.fromEntries(Object.entries(change).filter(([k]) => ['title', 'body', 'state', 'state_reason'].includes(k))));
+        }
+        return send(200, { ...issue, labels: issue.labels.map((name) => ({ name })) });
       }
 
       const runApprovals = route('/actions/runs/(\\d+)/approvals');
@@ -330,6 +372,7 @@ export async function startGitHubServer(owner = 'acme', repo = 'astro'): Promise
     url: base,
     requests,
     comments,
+    issues,
     seed(issue, count, body = (i) => `LGTM ${i}`) {
       for (let i = 0; i < count; i++) {
         const id = nextId++;

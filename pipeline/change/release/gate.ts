@@ -20,6 +20,7 @@ import { backupCheck } from './checks/backup.ts';
 import { stagingCheck } from './checks/staging.ts';
 import { cleanStateCheck, interruptedCheck } from './checks/state.ts';
 import { lintCheck, rehearsalCheck } from './checks/testing.ts';
+import { trafficCheck } from './checks/traffic.ts';
 import { gateCheck, type GateRequest, type GateScope, type ReleaseFlags, type ReleasePolicies } from './checks/types.ts';
 
 export type { GateRequest };
@@ -31,7 +32,7 @@ import { localLabel } from '../../core/time.ts';
 import { noun } from '../../core/format.ts';
 
 /** Order of the checks in the report: what protects the data first, then who approved, then the change itself. */
-const ORDER: GateCheck['name'][] = ['interrupted', 'clean-state', 'backup', 'approval', 'staging-first', 'lint', 'rehearsal', 'window'];
+const ORDER: GateCheck['name'][] = ['interrupted', 'clean-state', 'backup', 'approval', 'staging-first', 'lint', 'rehearsal', 'window', 'traffic'];
 
 async function databaseIdentity(session: Session): Promise<Omit<GateData['database'], 'display'>> {
   try {
@@ -234,6 +235,9 @@ export async function evaluateGate(request: GateRequest, policies: ReleasePolici
   checks.push(rehearsal.check);
   const interrupted = await interruptedCheck(scope);
   checks.push(interrupted.check);
+  // The load now, only when the environment's policy sets traffic limits.
+  const traffic = await trafficCheck(scope);
+  if (traffic) checks.push(traffic);
   checks.sort((a, b) => ORDER.indexOf(a.name) - ORDER.indexOf(b.name));
 
   const decision = checks.some((c) => c.status === 'fail') ? 'refused' : 'allowed';

@@ -29,16 +29,16 @@ export interface DatabaseFacts {
 
 const num = (v: unknown): number => Number(v ?? 0);
 
-export async function databaseFacts(client: Client): Promise<DatabaseFacts> {
-  const one = async <R extends Record<string, unknown>>(sql: string): Promise<R> => (await client.query<R>(sql)).rows[0]!;
-  const base = await one<{ db: string; rec: boolean; max: string; reserved: string; checksums: string; dir: string | null }>(`
+/** The SQL of one pass, in the order databaseFacts runs it (the benchmark replays them in one psql session). */
+export const MONITOR_QUERIES = {
+  base: `
     SELECT current_database() AS db, pg_is_in_recovery() AS rec,
            current_setting('max_connections') AS max,
            current_setting('superuser_reserved_connections')::int
              + coalesce(current_setting('reserved_connections', true)::int, 0) AS reserved,
            current_setting('data_checksums') AS checksums,
-           current_setting('data_directory', true) AS dir`);
-  const sessions = await one<Record<string, unknown>>(`
+           current_setting('data_directory', true) AS dir`,
+  sessions: `
     WITH s AS (SELECT * FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_type = 'client backend')
     SELECT (SELECT count(*) FROM s) AS clients,
            (SELECT count(*) FROM s WHERE state = 'active') AS active,
@@ -49,37 +49,46 @@ export async function databaseFacts(client: Client): Promise<DatabaseFacts> {
            (SELECT pid FROM s WHERE state = 'active' ORDER BY query_start LIMIT 1) AS query_pid,
            (SELECT usename FROM s WHERE state = 'active' ORDER BY query_start LIMIT 1) AS query_user,
            (SELECT extract(epoch FROM now() - coalesce(state_change, query_start)) FROM s WHERE cardinality(pg_blocking_pids(pid)) > 0 ORDER BY coalesce(state_change, query_start) LIMIT 1) AS blocked_s,
-           (SELECT pid FROM s WHERE cardinality(pg_blocking_pids(pid)) > 0 ORDER BY coalesce(state_change, query_start) LIMIT 1) AS blocked_pid`);
-  const blockedPid = sessions['blocked_pid'] === null ? null : num(sessions['blocked_pid']);
-  const blockedBy = blockedPid === null ? [] : (await client.query<{ b: number[] }>('SELECT pg_blocking_pids($1) AS b', [blockedPid])).rows[0]!.b.map(Number);
-  const wrap = await one<{ xid: string; mxid: string; datname: string }>(`
-    SELECT age(datfrozenxid) AS xid, mxid_age(datminmxid) AS mxid, datname FROM pg_database WHERE datallowconn ORDER BY greatest(age(datfrozenxid), mxid_age(datminmxid)) DESC LIMIT 1`);
-  const replicas = base.rec
-    ? []
-    : (
-        await client.query<{ name: string; state: string; lag: string | null }>(
-          `SELECT application_name AS name, state, pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::text AS lag FROM pg_stat_replication ORDER BY 1`,
-        )
-      ).rows.map((r) => ({ name: r.name, state: r.state, lagBytes: r.lag === null ? null : Number(r.lag) }));
-  const slots = (
-    await client.query<{ name: string; retained: string | null }>(
-      `SELECT slot_name AS name, CASE WHEN pg_is_in_recovery() OR restart_lsn IS NULL THEN NULL ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::text END AS retained
+           (SELECT pid FROM s WHERE cardinality(pg_blocking_pids(pid)) > 0 ORDER BY coalesce(state_change, query_start) LIMIT 1) AS blocked_pid`,
+  wraparound: `
+    SELECT age(datfrozenxid) AS xid, mxid_age(datminmxid) AS mxid, datname FROM pg_database WHERE datallowconn ORDER BY greatest(age(datfrozenxid), mxid_age(datminmxid)) DESC LIMIT 1`,
+  replicas: `SELECT application_name AS name, state, pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::text AS lag FROM pg_stat_replication ORDER BY 1`,
+  slots: `SELECT slot_name AS name, CASE WHEN pg_is_in_recovery() OR restart_lsn IS NULL THEN NULL ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::text END AS retained
          FROM pg_replication_slots WHERE NOT active ORDER BY 1`,
-    )
-  ).rows.map((r) => ({ name: r.name, retainedBytes: r.retained === null ? null : Number(r.retained) }));
-  const stats = await one<{ failures: string | null; last: Date | null; size: string; xacts: string }>(`
+  stats: `
     SELECT (SELECT sum(checksum_failures) FROM pg_stat_database) AS failures,
            (SELECT max(checksum_last_failure) FROM pg_stat_database) AS last,
            pg_database_size(current_database())::text AS size,
-           (SELECT sum(xact_commit + xact_rollback) FROM pg_stat_database)::text AS xacts`);
+           (SELECT sum(xact_commit + xact_rollback) FROM pg_stat_database)::text AS xacts`,
+  wal: `SELECT coalesce(sum(size), 0)::text AS bytes FROM pg_ls_waldir()`,
+  archiver: `SELECT archived_count AS archived, failed_count AS failed, last_archived_time AS la, last_failed_time AS lf, last_failed_wal AS lfw FROM pg_stat_archiver`,
+} as const;
+
+export async function databaseFacts(client: Client): Promise<DatabaseFacts> {
+  const one = async <R extends Record<string, unknown>>(sql: string): Promise<R> => (await client.query<R>(sql)).rows[0]!;
+  const base = await one<{ db: string; rec: boolean; max: string; reserved: string; checksums: string; dir: string | null }>(MONITOR_QUERIES.base);
+  const sessions = await one<Record<string, unknown>>(MONITOR_QUERIES.sessions);
+  const blockedPid = sessions['blocked_pid'] === null ? null : num(sessions['blocked_pid']);
+  const blockedBy = blockedPid === null ? [] : (await client.query<{ b: number[] }>('SELECT pg_blocking_pids($1) AS b', [blockedPid])).rows[0]!.b.map(Number);
+  const wrap = await one<{ xid: string; mxid: string; datname: string }>(MONITOR_QUERIES.wraparound);
+  const replicas = base.rec
+    ? []
+    : (await client.query<{ name: string; state: string; lag: string | null }>(MONITOR_QUERIES.replicas)).rows.map((r) => ({
+        name: r.name,
+        state: r.state,
+        lagBytes: r.lag === null ? null : Number(r.lag),
+      }));
+  const slots = (await client.query<{ name: string; retained: string | null }>(MONITOR_QUERIES.slots)).rows.map((r) => ({
+    name: r.name,
+    retainedBytes: r.retained === null ? null : Number(r.retained),
+  }));
+  const stats = await one<{ failures: string | null; last: Date | null; size: string; xacts: string }>(MONITOR_QUERIES.stats);
   // pg_ls_waldir() needs pg_monitor; without it the WAL size is unknown rather than an error.
   const wal = await client
-    .query<{ bytes: string }>(`SELECT coalesce(sum(size), 0)::text AS bytes FROM pg_ls_waldir()`)
+    .query<{ bytes: string }>(MONITOR_QUERIES.wal)
     .then((r) => Number(r.rows[0]!.bytes))
     .catch(() => null);
-  const archiver = await one<{ archived: string; failed: string; la: Date | null; lf: Date | null; lfw: string | null }>(
-    `SELECT archived_count AS archived, failed_count AS failed, last_archived_time AS la, last_failed_time AS lf, last_failed_wal AS lfw FROM pg_stat_archiver`,
-  );
+  const archiver = await one<{ archived: string; failed: string; la: Date | null; lf: Date | null; lfw: string | null }>(MONITOR_QUERIES.archiver);
   const iso = (d: Date | null) => (d ? d.toISOString() : null);
   return {
     database: base.db,

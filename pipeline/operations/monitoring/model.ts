@@ -29,6 +29,35 @@ export const LoadSample = z.object({
 });
 export type LoadSample = z.output<typeof LoadSample>;
 
+/** One message to one route about one alert. `target`: the host of a webhook / Alertmanager URL (never the URL), or owner/repo#issue. */
+export const AlertDelivery = z.object({
+  route: z.enum(['webhook', 'github-issue', 'alertmanager']),
+  check: z.string(),
+  action: z.enum(['open', 'escalate', 'firing', 'close']),
+  status: z.enum(['sent', 'failed', 'skipped']),
+  target: z.string().nullable(),
+  reason: z.string().nullable(),
+});
+export type AlertDelivery = z.output<typeof AlertDelivery>;
+
+/** What the alerts did in this run (checks by name). */
+export const AlertsSummary = z.object({
+  opened: z.array(z.string()),
+  escalated: z.array(z.string()),
+  closed: z.array(z.string()),
+  /** Open after this run (resolving ones included). */
+  open: z.array(z.string()),
+  muted: z.boolean(),
+  /** Why muted (the open maintenance window), when muted. */
+  mutedReason: z.string().optional(),
+  /** --dry-run: planned, nothing sent, the state not written. */
+  dryRun: z.boolean().optional(),
+  deliveries: z.array(AlertDelivery),
+  /** Where the state lives: "target local, local/monitoring/astro/". */
+  store: z.string(),
+});
+export type AlertsSummary = z.output<typeof AlertsSummary>;
+
 /** The data of reports/monitor-check.json. */
 export const MonitorCheckData = z.looseObject({
   database: z.string(),
@@ -37,6 +66,8 @@ export const MonitorCheckData = z.looseObject({
   checks: z.array(CheckResult),
   load: LoadSample,
   counts: z.object({ ok: z.number(), warning: z.number(), critical: z.number(), notConfigured: z.number(), unknown: z.number() }),
+  /** Absent with --no-alerts. */
+  alerts: AlertsSummary.optional(),
 });
 export type MonitorCheckData = z.output<typeof MonitorCheckData>;
 

@@ -13,5 +13,13 @@ export function renderMonitorCheck(result: StepResult<MonitorCheckData>): string
     '',
     `${d.counts.critical} critical, ${d.counts.warning} warning, ${d.counts.ok} ok, ${d.counts.notConfigured} not configured, ${d.counts.unknown} unknown.`,
   ];
+  const a = d.alerts;
+  if (a) {
+    const list = (names: string[]) => (names.length > 0 ? names.join(', ') : 'none');
+    lines.push(
+      `Alerts: opened ${list(a.opened)}; closed ${list(a.closed)}; open ${list(a.open)}${a.dryRun ? ' (dry run: nothing sent, state unchanged)' : a.muted ? ` (muted: ${a.mutedReason ?? 'maintenance window'}; recorded, not sent)` : ''}.`,
+      ...a.deliveries.map((x) => `  ${x.route} ${x.action} ${x.check}: ${x.status}${x.target ? ` (${x.target})` : ''}${x.reason ? `: ${x.reason}` : ''}`),
+    );
+  }
   return `${lines.join('\n')}\n`;
 }

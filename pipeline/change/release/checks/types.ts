@@ -5,6 +5,7 @@ import type { LocalMigration, MigrationRow, Session } from '../../migrations/ind
 import type { Environment } from '../environment.ts';
 import type { ChangeMigration, GateCheck, GateCheckName, GateData, GateReason } from '../../../evidence/index.ts';
 import type { Runtime } from '../../../core/runtime.ts';
+import type { Storage } from '../../../infra/storage/types.ts';
 import { noun } from '../../../core/format.ts';
 
 /** The policies the production path reads: environments, backups (targets, keys) and migrations (executor, lint). */
@@ -15,7 +16,19 @@ export type ReleasePolicies = Pick<Policies, 'environments' | 'backups' | 'migra
     accessCoverage?: AccessCoverage | undefined;
     /** policies/masking.yaml, only when the file exists: the gate's lint then reports personal columns it leaves unmasked. */
     maskingPolicy?: MaskingPolicy | undefined;
+    /** The load measurement and traffic profile of operations/monitoring, for the traffic check (injected: importing it here would make a cycle). */
+    traffic?: TrafficProbe | undefined;
   };
+
+/** What the traffic check asks operations/monitoring: the load now, and the quiet hours of the stored weekly profile. */
+export interface TrafficProbe {
+  measure(client: Session['client'], intervalMs?: number): Promise<{ tps: number; activeSessions: number; intervalMs: number }>;
+  quiet(
+    evidence: { storage: Storage; folder: string },
+    database: string,
+    now: Date,
+  ): Promise<{ profile: boolean; zone: string | null; quietNow: boolean; next: { at: Date; label: string } | null; proposedHours: number }>;
+}
 
 /** What `dbops gate`, `deploy` and `rollback` are asked (their shared flags). */
 export interface ReleaseFlags {
