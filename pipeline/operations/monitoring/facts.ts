@@ -23,7 +23,10 @@ export interface DatabaseFacts {
   /** data_directory, when this role may read it (pg_read_all_settings). */
   dataDirectory: string | null;
   archiver: { archived: number; failed: number; lastArchivedAt: string | null; lastFailedAt: string | null; lastFailedWal: string | null };
-  /** Committed + rolled-back transactions of every database (a counter) and the sessions running a statement. */
+  /**
+   * Committed + rolled-back transactions of this database (a counter) and its sessions running a statement. Not the
+   * server's sum: a database dropped meanwhile (a rehearsal clone) would make that counter go back.
+   */
   load: { xacts: number; activeSessions: number };
 }
 
@@ -41,7 +44,7 @@ export const MONITOR_QUERIES = {
   sessions: `
     WITH s AS (SELECT * FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_type = 'client backend')
     SELECT (SELECT count(*) FROM s) AS clients,
-           (SELECT count(*) FROM s WHERE state = 'active') AS active,
+           (SELECT count(*) FROM s WHERE state = 'active' AND datname = current_database()) AS active,
            (SELECT extract(epoch FROM now() - state_change) FROM s WHERE state LIKE 'idle in transaction%' ORDER BY state_change LIMIT 1) AS idle_s,
            (SELECT pid FROM s WHERE state LIKE 'idle in transaction%' ORDER BY state_change LIMIT 1) AS idle_pid,
            (SELECT usename FROM s WHERE state LIKE 'idle in transaction%' ORDER BY state_change LIMIT 1) AS idle_user,
@@ -59,7 +62,7 @@ export const MONITOR_QUERIES = {
     SELECT (SELECT sum(checksum_failures) FROM pg_stat_database) AS failures,
            (SELECT max(checksum_last_failure) FROM pg_stat_database) AS last,
            pg_database_size(current_database())::text AS size,
-           (SELECT sum(xact_commit + xact_rollback) FROM pg_stat_database)::text AS xacts`,
+           (SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database())::text AS xacts`,
   wal: `SELECT coalesce(sum(size), 0)::text AS bytes FROM pg_ls_waldir()`,
   archiver: `SELECT archived_count AS archived, failed_count AS failed, last_archived_time AS la, last_failed_time AS lf, last_failed_wal AS lfw FROM pg_stat_archiver`,
 } as const;

@@ -53,7 +53,7 @@ export async function createMonitorMetrics(labels: MetricsLabels): Promise<Monit
   const active = gauge('dbops_active_sessions', 'Client sessions running a statement (dbops aside), in the newest pass.', []);
   const xacts = gauge(
     'dbops_transactions_total',
-    'Committed and rolled-back transactions of every database since the statistics reset (a counter, exposed as a gauge: use rate()).',
+    'Committed and rolled-back transactions of the database since the statistics reset (a counter, exposed as a gauge: use rate()).',
     [],
   );
 

@@ -22,7 +22,7 @@ export type CheckResult = z.output<typeof CheckResult>;
 /** The load a run saw, for the weekly traffic profile. */
 export const LoadSample = z.object({
   at: z.string(),
-  /** Committed + rolled-back transactions of every database since the statistics reset (a counter). */
+  /** Committed + rolled-back transactions of the database since the statistics reset (a counter). */
   xacts: z.number().nullable(),
   /** Sessions running a statement (dbops aside). */
   activeSessions: z.number().nullable(),

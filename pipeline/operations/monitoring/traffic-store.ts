@@ -43,8 +43,8 @@ export async function measureLoad(client: Client, intervalMs = 1000): Promise<{ 
     // The statistics are read once per transaction (stats_fetch_consistency), and the caller may be inside one.
     await client.query('SELECT pg_stat_clear_snapshot()');
     const { rows } = await client.query<{ xacts: string; active: string; now: Date }>(
-      `SELECT (SELECT sum(xact_commit + xact_rollback) FROM pg_stat_database)::text AS xacts,
-              (SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_type = 'client backend' AND state = 'active')::text AS active,
+      `SELECT (SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database())::text AS xacts,
+              (SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_type = 'client backend' AND state = 'active' AND datname = current_database())::text AS active,
               clock_timestamp() AS now`,
     );
     return { xacts: Number(rows[0]!.xacts), active: Number(rows[0]!.active), at: new Date(rows[0]!.now).getTime() };
