@@ -6,19 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { spawnDbops, testEnv } from '../helpers/cli.ts';
 import { serverPassword, useDatabase } from '../helpers/db.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { sample } from '../helpers/metrics.ts';
 
 const db = useDatabase('monitor_serve');
-
-/** The value of the sample of `name` with exactly `labels` (label order aside), or undefined. */
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const got = Object.fromEntries([...(m[2] ?? '').matchAll(/([a-zA-Z_]\w*)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
-    if (Object.keys(got).length === Object.keys(labels).length && Object.entries(labels).every(([k, v]) => got[k] === v)) return Number(m[3]);
-  }
-  return undefined;
-}
 
 describe('dbops monitor serve', () => {
   it('serves the checks as metrics, throttles passes, and stops on SIGTERM with exit 0', async () => {

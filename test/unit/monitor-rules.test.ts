@@ -11,20 +11,10 @@ import { parse, stringify } from 'yaml';
 import { createMonitorMetrics, prometheusRules, rulesYaml, throttled, type MonitorCheckData } from '../../pipeline/operations/monitoring/index.ts';
 import { checksFor, MonitoringPolicy } from '../../pipeline/policy/monitoring.ts';
 import { dbops } from '../helpers/cli.ts';
+import { sample } from '../helpers/metrics.ts';
 
 const exec = promisify(execFile);
 const PROMTOOL = process.env['PROMTOOL'] ?? 'promtool';
-
-/** The value of the sample of `name` with exactly `labels` in a text exposition (label order aside), or undefined. */
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const got = Object.fromEntries([...(m[2] ?? '').matchAll(/([a-zA-Z_]\w*)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
-    if (Object.keys(got).length === Object.keys(labels).length && Object.entries(labels).every(([k, v]) => got[k] === v)) return Number(m[3]);
-  }
-  return undefined;
-}
 
 let dir: string;
 beforeAll(async () => {

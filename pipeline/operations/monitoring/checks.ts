@@ -101,20 +101,10 @@ export function judgeDatabase(facts: DatabaseFacts, host: HostFacts, target: Mon
       ),
     );
   };
+  const session = (s: { pid: number | null; user: string | null }) => (s.pid === null ? undefined : `pid ${s.pid}, user ${s.user ?? '?'}`);
   if (on('idle_in_transaction'))
-    lasting(
-      'idle_in_transaction',
-      facts.idleInTransaction.seconds,
-      'the longest idle in transaction',
-      facts.idleInTransaction.pid === null ? undefined : `pid ${facts.idleInTransaction.pid}, user ${facts.idleInTransaction.user ?? '?'}`,
-    );
-  if (on('long_running_queries'))
-    lasting(
-      'long_running_queries',
-      facts.longestQuery.seconds,
-      'the longest running statement',
-      facts.longestQuery.pid === null ? undefined : `pid ${facts.longestQuery.pid}, user ${facts.longestQuery.user ?? '?'}`,
-    );
+    lasting('idle_in_transaction', facts.idleInTransaction.seconds, 'the longest idle in transaction', session(facts.idleInTransaction));
+  if (on('long_running_queries')) lasting('long_running_queries', facts.longestQuery.seconds, 'the longest running statement', session(facts.longestQuery));
   if (on('blocked_sessions'))
     lasting(
       'blocked_sessions',
