@@ -132,6 +132,17 @@ const checks: Array<() => Promise<Missing[]>> = [
           },
         ],
   async () =>
+    (await runs(process.env['PGBOUNCER'] ?? '/usr/sbin/pgbouncer', ['--version'])) || (await runs('pgbouncer', ['--version']))
+      ? []
+      : [
+          {
+            what: 'PgBouncer',
+            why: 'the tests put a real PgBouncer (transaction and session mode) in front of the test server for the pooler refusal and `dbops pool report`',
+            apt: 'sudo apt-get install -y pgbouncer',
+            brew: 'brew install pgbouncer',
+          },
+        ],
+  async () =>
     (await runs('git', ['--version']))
       ? []
       : [

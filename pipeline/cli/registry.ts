@@ -15,6 +15,7 @@ export const GROUPS: Record<string, string> = {
   queries: 'pg_stat_statements snapshots: slow statements, regressions per deploy, index usage over primary and replicas',
   access: 'access control as code: roles and privileges audited and applied, encryption checks',
   audit: 'database audit logging with pgaudit, kept in the evidence chain',
+  pool: 'the PgBouncer pools in front of the server: usage and recommended sizes',
 };
 
 /** A command of the registry: its spec (flags and help, zod) and its implementation, each imported only when needed. */
@@ -196,6 +197,11 @@ export const REGISTRY: readonly CommandEntry[] = [
     path: ['settings', 'apply'],
     spec: () => import('../commands/settings/apply/spec.ts').then((m) => m.spec),
     run: () => import('../commands/settings/apply/run.ts'),
+  },
+  {
+    path: ['pool', 'report'],
+    spec: () => import('../commands/pool/report/spec.ts').then((m) => m.spec),
+    run: () => import('../commands/pool/report/run.ts'),
   },
   {
     path: ['queries', 'snapshot'],

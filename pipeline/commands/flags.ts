@@ -281,3 +281,20 @@ export async function monitorTarget(
   }
   return request;
 }
+
+/**
+ * The database of a command that needs a server session of its own (maintenance, backups, PITR): refused
+ * with exit 2 and the direct URL when it goes through a transaction pooler, declared (pooler.mode of
+ * `environment`) or detected.
+ */
+export async function ownSessionDatabase(ctx: StepContext, command: string, target?: DbTarget, environment?: string): Promise<DbTarget> {
+  const database = target ?? (await ctx.database());
+  let pooler: import('../infra/db/pooler.ts').PoolerPolicy | undefined;
+  if (environment !== undefined) {
+    const { environments } = await ctx.policies('environments');
+    pooler = environments.value.environments[environment]?.pooler;
+  }
+  const { requireOwnSession } = await import('../infra/db/pooler.ts');
+  await requireOwnSession(database, { log: ctx.log, command, pooler, environment });
+  return database;
+}

@@ -60,7 +60,18 @@ export const BackupEvidence = z.object({
 });
 export type BackupEvidence = z.output<typeof BackupEvidence>;
 
-export const GateCheckName = z.enum(['backup', 'approval', 'staging-first', 'clean-state', 'lint', 'rehearsal', 'window', 'interrupted', 'traffic']);
+export const GateCheckName = z.enum([
+  'backup',
+  'approval',
+  'staging-first',
+  'clean-state',
+  'lint',
+  'rehearsal',
+  'window',
+  'interrupted',
+  'traffic',
+  'replicas',
+]);
 export type GateCheckName = z.output<typeof GateCheckName>;
 
 export const GateReason = z.object({
@@ -191,6 +202,23 @@ export type MigrationExecution = z.output<typeof MigrationExecution>;
 
 export const SmokeResult = z.object({ name: z.string(), ok: z.boolean(), rows: z.number().int(), durationMs: z.number(), error: z.string().optional() });
 
+/** After a deploy: how long a replica took to replay it (pg_last_wal_replay_lsn() reaching the primary's LSN after the last migration). */
+export const ReplicaCatchUp = z.object({
+  name: z.string(),
+  role: z.enum(['reporting', 'standby']),
+  /** The primary's pg_current_wal_lsn() after the last migration. */
+  lsn: z.string(),
+  /** The replica's pg_last_wal_replay_lsn() when it caught up or the wait ended (null: never read). */
+  replayLsn: z.string().nullable(),
+  /** null: not caught up within replication.catch_up_timeout. */
+  caughtUpMs: z.number().nullable(),
+  /** WAL bytes still to replay when the wait ended (0 when caught up, null when unknown). */
+  lagBytes: z.number().nullable(),
+  /** Why it could not be read (unreachable, URL variable unset). */
+  problem: z.string().optional(),
+});
+export type ReplicaCatchUp = z.output<typeof ReplicaCatchUp>;
+
 export const ExecutionData = z.object({
   environment: z.string(),
   action: z.enum(['deploy', 'rollback']),
@@ -213,6 +241,8 @@ export const ExecutionData = z.object({
   }),
   /** When PITR is configured: the restore point created before the first migration (absent otherwise, and from older bundles). */
   restorePoint: z.object({ name: z.string(), lsn: z.string(), at: z.string() }).optional(),
+  /** When the environment declares replicas and the deploy succeeded: each replica's replay of it (absent otherwise, and from older bundles). */
+  replicas: z.array(ReplicaCatchUp).optional(),
   /** When the database is not back to a known state: the exact command that restores the pre-deploy backup (or restore point). */
   restoreCommand: z.string().nullable(),
   evidence: z
@@ -230,15 +260,16 @@ export type ExecutionData = z.output<typeof ExecutionData>;
 
 /** A timed disaster-recovery drill (`dbops dr drill`): what was broken, how it was recovered, RPO and RTO measured. */
 export const DrDrill = z.object({
-  scenario: z.enum(['lost-primary', 'bad-migration', 'dropped-table']),
+  /** promote-replica (added later): a streaming replica promoted; older bundles name the three restore scenarios. */
+  scenario: z.enum(['lost-primary', 'bad-migration', 'dropped-table', 'promote-replica']),
   /** Where the recovered data came from: the drill's own scratch primary, or an environment's repository. */
   source: z.string(),
   startedAt: z.string(),
   /** When the disaster was caused (the RTO clock starts here) and when the recovered cluster took a write. */
   disasterAt: z.string(),
   readyAt: z.string().nullable(),
-  /** How the recovery was aimed: pgBackRest restore type and target. */
-  recovery: z.object({ type: z.enum(['latest', 'time', 'name']), target: z.string().nullable(), backup: z.string().nullable() }),
+  /** How the recovery was aimed: pgBackRest restore type and target; promote: a replica promoted, target the WAL it had replayed. */
+  recovery: z.object({ type: z.enum(['latest', 'time', 'name', 'promote']), target: z.string().nullable(), backup: z.string().nullable() }),
   phases: z.array(z.object({ name: z.string(), durationMs: z.number(), ok: z.boolean(), message: z.string() })),
   rpo: z.object({
     objectiveMs: z.number(),

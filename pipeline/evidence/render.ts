@@ -1,5 +1,5 @@
 import type { EvidenceBundle } from './bundle.ts';
-import { formatMs as ms, noun, oneLine } from '../core/format.ts';
+import { formatBytes, formatMs as ms, noun, oneLine } from '../core/format.ts';
 import { code, fence, table as mdTable, text } from '../core/markdown.ts';
 
 /**
@@ -366,6 +366,26 @@ function execution(e: Execution): string[] {
       ...table(
         ['Query', 'Result', 'Rows', 'Duration', 'Error'],
         e.smoke.map((s) => [s.name, s.ok ? 'ok' : 'FAILED', s.rows, ms(s.durationMs), s.error]),
+      ),
+      '',
+    );
+  if (e.replicas && e.replicas.length > 0)
+    out.push(
+      '### Replicas',
+      '',
+      `Each replica's replay of the deploy: pg_last_wal_replay_lsn() reaching the primary's LSN after the last migration.`,
+      '',
+      ...table(
+        ['Replica', 'Role', 'Deploy LSN', 'Replayed LSN', 'Caught up in', 'Lag at timeout', 'Problem'],
+        e.replicas.map((r) => [
+          r.name,
+          r.role,
+          r.lsn,
+          r.replayLsn,
+          r.caughtUpMs === null ? 'NOT caught up' : ms(r.caughtUpMs),
+          r.caughtUpMs === null ? formatBytes(r.lagBytes) : null,
+          r.problem,
+        ]),
       ),
       '',
     );

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Size } from './size.ts';
 import { Duration } from './duration.ts';
 import { WEEKDAYS } from '../core/time.ts';
 
@@ -152,6 +153,10 @@ export const EnvironmentPolicy = z
         z.strictObject({
           name: z.string().regex(ENVIRONMENT_NAME, 'expected a lower-case replica name such as replica-1'),
           database_url_env: EnvName.describe("Environment variable holding the replica's database URL (a secret, like database_url_env)."),
+          role: z
+            .enum(['reporting', 'standby'])
+            .default('reporting')
+            .describe('reporting: serves reads (reporting, analytics); standby: kept for failover (`dbops dr drill --scenario promote-replica`).'),
         }),
       )
       .default([])
@@ -159,6 +164,28 @@ export const EnvironmentPolicy = z
       .describe(
         "Streaming replicas of this environment's primary. Their statistics are per node: `dbops queries report` sums index scans over the primary and every replica listed here before it calls an index unused.",
       ),
+    replication: z
+      .strictObject({
+        max_lag: Size.default('16MB').describe('The gate refuses a deploy while a replica has more WAL than this left to replay (or does not stream).'),
+        catch_up_timeout: Duration.default('5min').describe(
+          "After a deploy, how long dbops waits for every replica to replay the deploy's last WAL position (pg_last_wal_replay_lsn) before it says which lag behind.",
+        ),
+      })
+      .prefault({})
+      .describe('What the deploy path expects of the replicas.'),
+    pooler: z
+      .strictObject({
+        mode: z
+          .enum(['none', 'session', 'transaction', 'statement'])
+          .default('none')
+          .describe(
+            'How database_url_env reaches the server: none (directly), or through PgBouncer in this pool_mode. Migrations, maintenance, backups and PITR need a session of their own (advisory locks, SET, CONCURRENTLY): through a transaction or statement pooler they are refused with the direct URL to use. dbops also detects one it was not told of.',
+          ),
+        direct_url_env: EnvName.optional().describe("Variable holding the server's own URL, bypassing the pooler (Prisma's directUrl)."),
+        admin_url_env: EnvName.optional().describe("Variable holding the URL of PgBouncer's admin console (database pgbouncer), for `dbops pool report`."),
+      })
+      .prefault({})
+      .describe('The connection pooler in front of this environment, if any.'),
   })
   .describe('One deploy target.');
 export type EnvironmentPolicy = z.output<typeof EnvironmentPolicy>;

@@ -11,6 +11,7 @@ import { ACCESS_REPORT_DATA } from '../operations/access/index.ts';
 import { AUDIT_REPORT_DATA } from '../operations/audit/index.ts';
 import { MASKING_REPORT_DATA } from '../protection/masking/index.ts';
 import { MONITORING_REPORT_DATA } from '../operations/monitoring/index.ts';
+import { POOL_REPORT_DATA } from '../operations/topology/index.ts';
 
 /** Step name → schema of its `data`, for validation on read. */
 export const REPORT_DATA = {
@@ -30,6 +31,7 @@ export const REPORT_DATA = {
   ...ACCESS_REPORT_DATA,
   ...AUDIT_REPORT_DATA,
   ...MONITORING_REPORT_DATA,
+  ...POOL_REPORT_DATA,
 } as const;
 
 /** The report files `dbops report` knows, in command order: every report whose data has a schema above (a test keeps every command's report among them). */

@@ -943,7 +943,7 @@ describe('dr-drill.yml', () => {
       'dr drill --scenario "$s"',
       'evidence verify --dir .dbops/local/evidence --environment local',
     ]);
-    expect(script).toContain('for s in lost-primary bad-migration dropped-table');
+    expect(script).toContain('for s in lost-primary bad-migration dropped-table promote-replica');
     expect(scratch.steps.find((s) => s.uses?.startsWith('actions/upload-artifact'))?.with?.['path']).toBe('.dbops/local/evidence/');
     const production = w.jobs['production'] as FullJob;
     expect(production.concurrency).toEqual(GROUP);

@@ -1,6 +1,6 @@
 import { ExitCode } from '../../core/errors.ts';
 import { describeBlocker } from './executor.ts';
-import { openSession } from './history.ts';
+import { openOwnSession } from './history.ts';
 import { datasourceLine, foundLine, p3009Hint, p3009Message } from './messages.ts';
 import { formatMs, noun } from '../../core/format.ts';
 import type { Runtime } from '../../core/runtime.ts';
@@ -30,7 +30,7 @@ export async function deployMigrations(
   const { folder, target, executor: executorPolicy } = input;
   ctx.progress(`${datasourceLine(target)}\n\n${foundLine(folder.migrations.length, input.migrationsDir)}`);
 
-  const s = await openSession(target, ctx.log, 'dbops migrate deploy');
+  const s = await openOwnSession(target, ctx.log, 'dbops migrate deploy');
   const data: DeployData = {
     datasource: datasourceOf(target),
     migrationsDir: input.migrationsDir,

@@ -4,6 +4,7 @@ import type { Logger } from '../../core/logger.ts';
 import { connect, isPgError, type Client } from '../../infra/db/client.ts';
 import { quoteIdent, quoteLiteral, type DbTarget } from '../../infra/db/url.ts';
 import { lockHolder, PRISMA_MIGRATE_LOCK } from '../../infra/db/locks.ts';
+import { requireOwnSession, type PoolerPolicy } from '../../infra/db/pooler.ts';
 
 /** Prisma's migration advisory lock key (prisma-engines `flavour/postgres.rs`), declared with dbops' own locks. */
 export const ADVISORY_LOCK_KEY = PRISMA_MIGRATE_LOCK.key;
@@ -49,6 +50,26 @@ export async function openSession(target: DbTarget, log: Logger, applicationName
     await client.end().catch(() => undefined);
     throw e;
   }
+}
+
+/**
+ * openSession for a command that writes under a session-level lock (migrate deploy/resolve, deploy,
+ * rollback): refused with exit 2 and the direct URL when the target goes through a transaction pooler.
+ */
+export async function openOwnSession(
+  target: DbTarget,
+  log: Logger,
+  applicationName: string,
+  declared: { pooler?: PoolerPolicy | undefined; environment?: string | undefined } = {},
+): Promise<Session> {
+  const s = await openSession(target, log, applicationName);
+  try {
+    await requireOwnSession(target, { log, command: applicationName, client: s.client, ...declared });
+  } catch (e) {
+    await s.close();
+    throw e;
+  }
+  return s;
 }
 
 /**

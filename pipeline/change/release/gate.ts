@@ -21,6 +21,7 @@ import { stagingCheck } from './checks/staging.ts';
 import { cleanStateCheck, interruptedCheck } from './checks/state.ts';
 import { lintCheck, rehearsalCheck } from './checks/testing.ts';
 import { trafficCheck } from './checks/traffic.ts';
+import { replicasCheck } from './replicas.ts';
 import { gateCheck, type GateRequest, type GateScope, type ReleaseFlags, type ReleasePolicies } from './checks/types.ts';
 
 export type { GateRequest };
@@ -32,7 +33,7 @@ import { localLabel } from '../../core/time.ts';
 import { noun } from '../../core/format.ts';
 
 /** Order of the checks in the report: what protects the data first, then who approved, then the change itself. */
-const ORDER: GateCheck['name'][] = ['interrupted', 'clean-state', 'backup', 'approval', 'staging-first', 'lint', 'rehearsal', 'window', 'traffic'];
+const ORDER: GateCheck['name'][] = ['interrupted', 'clean-state', 'backup', 'replicas', 'approval', 'staging-first', 'lint', 'rehearsal', 'window', 'traffic'];
 
 async function databaseIdentity(session: Session): Promise<Omit<GateData['database'], 'display'>> {
   try {
@@ -219,6 +220,9 @@ export async function evaluateGate(request: GateRequest, policies: ReleasePolici
   // The backup comes first: --take-backup takes it before anything else looks at the database.
   const backup = await backupCheck(scope);
   checks.push(backup.check);
+  // The replicas' lag, only when the environment declares replicas.
+  const replicas = await replicasCheck(scope);
+  if (replicas) checks.push(replicas);
 
   // The change window's outcome decides how many approvals are needed.
   const { check: windowResult, outsideWindow, extraApprovals } = windowCheck(environment, now, request.outsideWindow, 'Deploy');

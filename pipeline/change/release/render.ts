@@ -1,5 +1,5 @@
 import type { ExecutionData } from '../../evidence/index.ts';
-import { formatMs, noun } from '../../core/format.ts';
+import { formatBytes, formatMs, noun } from '../../core/format.ts';
 import { type StepResult } from '../../core/result.ts';
 
 const OUTCOME: Record<ExecutionData['outcome'], string> = {
@@ -55,6 +55,16 @@ export function renderExecution(result: StepResult<ExecutionData>): string {
     out.push('', 'Smoke queries:');
     for (const s of d.smoke)
       out.push(`  ${s.ok ? '✔' : '✘'} ${s.name}  ${s.rows} ${noun(s.rows, 'row')}  ${formatMs(s.durationMs)}${s.error ? `  ${s.error}` : ''}`);
+  }
+
+  if (d.replicas && d.replicas.length > 0) {
+    out.push('', `Replicas (replay of LSN ${d.replicas[0]!.lsn}):`);
+    for (const r of d.replicas)
+      out.push(
+        r.caughtUpMs !== null
+          ? `  ✔ ${r.name} (${r.role})  caught up in ${formatMs(r.caughtUpMs)}`
+          : `  ! ${r.name} (${r.role})  NOT caught up: ${r.lagBytes !== null ? `${formatBytes(r.lagBytes)} behind` : (r.problem ?? 'lag unknown')}`,
+      );
   }
 
   const f = d.finalState;

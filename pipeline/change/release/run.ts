@@ -17,7 +17,7 @@ import {
   type GateData,
 } from '../../evidence/index.ts';
 import { assertWritableFolder, writeFileAtomic } from '../../core/fs.ts';
-import { checkLockfile, readMigrationsFolder, loadRows, openSession, type Session } from '../migrations/index.ts';
+import { checkLockfile, readMigrationsFolder, loadRows, openOwnSession, type Session } from '../migrations/index.ts';
 import { executeDeploy, executeRollback, finalStateOf, restoreCommandFor, type EngineRequest, type Execution } from './engine.ts';
 import { resolveEnvironment } from './environment.ts';
 import { interruptedDeployOf } from './checks/state.ts';
@@ -28,6 +28,8 @@ import type { ReleaseFlags, ReleasePolicies } from './checks/types.ts';
 import type { StepResult } from '../../core/result.ts';
 import { snapshotBeforeDeploy } from '../../operations/queries/index.ts';
 import { redactDeep } from '../../core/redact.ts';
+import { waitForReplicas } from './replicas.ts';
+import type { Finding } from '../../core/result.ts';
 import { noun } from '../../core/format.ts';
 
 /**
@@ -128,7 +130,7 @@ export async function runAction(action: Action, input: Inputs, policies: Release
   await assertWritableFolder(join(localEvidenceDir(input.reportsDir), environment.name), `the local evidence folder of --reports-dir ${input.reportsDir}`);
   ctx.progress(`${action === 'deploy' ? 'Deploying to' : 'Rolling back'} ${environment.name}: ${environment.target.display}`);
 
-  const s = await openSession(environment.target, ctx.log, `dbops ${action}`);
+  const s = await openOwnSession(environment.target, ctx.log, `dbops ${action}`, { pooler: environment.policy.pooler, environment: environment.name });
   try {
     const waitMs = input.wait ? parseDuration(input.waitTimeout) : undefined;
     await acquireDeployLock(s, {
@@ -256,6 +258,14 @@ async function underLock(
     throw e;
   }
   const data = base(execution.outcome, execution);
+  // The deploy is applied: every declared replica must replay it (bounded; a late replica is a warning).
+  let replicaFindings: Finding[] = [];
+  if (action === 'deploy' && execution.outcome === 'succeeded' && environment.policy.replicas.length > 0) {
+    const waited = await waitForReplicas(s.client, environment, ctx.env, { log: ctx.log, progress: (l) => ctx.progress(l), signal: ctx.signal });
+    data.replicas = waited.replicas;
+    data.finishedAt = new Date().toISOString();
+    replicaFindings = waited.findings;
+  }
   const stored = await storeExecution(data);
   data.evidence = stored.evidence;
   // The marker goes only with the bundle that explains it: an unstored bundle leaves it for the next gate.
@@ -276,6 +286,6 @@ async function underLock(
       },
     };
   }
-  if (!error) return { verdict: 'pass', findings: [], data };
+  if (!error) return { verdict: replicaFindings.length > 0 ? 'warn' : 'pass', findings: replicaFindings, data };
   return { verdict: 'fail', findings: [], data, ...(execution.failure?.lockTimeout ? { exitCode: ExitCode.Environment } : {}), error };
 }

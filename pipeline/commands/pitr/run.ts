@@ -14,7 +14,7 @@ import {
   type PitrVerifyData,
 } from '../../protection/pitr/index.ts';
 import type { PitrBackupInputs } from './backup/spec.ts';
-import type { PitrInputs, PitrReportInputs } from '../flags.ts';
+import { ownSessionDatabase, type PitrInputs, type PitrReportInputs } from '../flags.ts';
 import type { PitrVerifyInputs } from './verify/spec.ts';
 import type { PitrHeartbeatInputs } from './heartbeat/spec.ts';
 
@@ -23,7 +23,11 @@ const ago = (iso: string | null | undefined) => (iso ? `${formatAge(Date.now() -
 export const enable: StepModule<PitrInputs, PitrEnableData> = {
   async run(_input, ctx) {
     const { backups } = await ctx.policies('backups');
-    return { verdict: 'pass', findings: [], data: await enablePitr({ target: await ctx.database(), backups: backups.value }, ctx) };
+    return {
+      verdict: 'pass',
+      findings: [],
+      data: await enablePitr({ target: await ownSessionDatabase(ctx, 'dbops pitr enable'), backups: backups.value }, ctx),
+    };
   },
   render({ data: d }) {
     if (d.install) {
@@ -69,7 +73,7 @@ export const backup: StepModule<PitrBackupInputs, PitrBackupData> = {
     return {
       verdict: 'pass',
       findings: [],
-      data: await pitrBackup({ target: await ctx.database(), backups: backups.value, type: input.type, repo: input.repo }, ctx),
+      data: await pitrBackup({ target: await ownSessionDatabase(ctx, 'dbops pitr backup'), backups: backups.value, type: input.type, repo: input.repo }, ctx),
     };
   },
   render: ({ data: { backups, durationMs } }) =>
@@ -100,7 +104,7 @@ export const list: StepModule<PitrInputs, PitrListData> = {
 export const status: StepModule<PitrReportInputs, PitrStatusData> = {
   async run(_input, ctx) {
     const { backups } = await ctx.policies('backups');
-    const { data, findings } = await pitrStatus({ target: await ctx.database(), backups: backups.value }, ctx);
+    const { data, findings } = await pitrStatus({ target: await ownSessionDatabase(ctx, 'dbops pitr status'), backups: backups.value }, ctx);
     return { verdict: findings.some((f) => f.severity === 'error') ? 'fail' : 'pass', findings, data };
   },
   render({ data: d, findings }) {

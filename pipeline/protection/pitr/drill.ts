@@ -13,10 +13,11 @@ import { appendBundle, type DrDrill, type EvidenceStore, type RunIdentity } from
 import { enablePitr } from './enable.ts';
 import { beat, ensureHeartbeatTable, heartbeatOf } from './heartbeat.ts';
 import { pitrBackup } from './operate.ts';
+import { PROMOTION_DIRS, promoteReplica } from './promote-drill.ts';
 import { pitrRestore, restoredTarget, type RestoreTarget } from './restore.ts';
 import { pitrPolicyOf } from './site.ts';
 
-export const DRILL_SCENARIOS = ['lost-primary', 'bad-migration', 'dropped-table'] as const;
+export const DRILL_SCENARIOS = ['lost-primary', 'bad-migration', 'dropped-table', 'promote-replica'] as const;
 export type DrillScenario = (typeof DRILL_SCENARIOS)[number];
 
 export interface DrillData {
@@ -123,6 +124,10 @@ export async function runDrill(
     let to: RestoreTarget;
     let disasterAt: string;
     let disasterClock: number;
+    if (input.scenario === 'promote-replica') {
+      if (input.source) throw new Error('promote-replica builds its own primary and replica: it takes no environment');
+      return await promotionDrill(input, base, scratchDir, startedAt, rt);
+    }
     if (input.source) {
       // An environment's repository: nothing is broken; the recovery is timed from now.
       source = input.source;
@@ -271,7 +276,58 @@ export async function runDrill(
     if (!input.keep) {
       if (recoveredDir) await stopServerAt(recoveredDir, rt.log, 'immediate', rt.env).catch(() => false);
       if (primary) await destroyCluster(primary, rt.log).catch(() => undefined);
+      if (input.scenario === 'promote-replica')
+        for (const d of PROMOTION_DIRS) await stopServerAt(join(scratchDir, d, 'data'), rt.log, 'immediate', rt.env).catch(() => false);
       await rm(scratchDir, { recursive: true, force: true });
     }
   }
+}
+
+/** The promote-replica scenario: a scratch primary and its streaming replica; the primary stops hard, the replica is promoted. */
+async function promotionDrill(
+  input: { scenario: DrillScenario; store: EvidenceStore; run: RunIdentity | null; workloadMs: number; keep: boolean },
+  base: ReturnType<typeof pitrPolicyOf>['policy'],
+  scratchDir: string,
+  startedAt: string,
+  rt: Runtime,
+): Promise<DrillData> {
+  const phases: Phase[] = [];
+  const m = await promoteReplica({ scratchDir, workloadMs: input.workloadMs, heartbeatMs: parseDuration(base.heartbeat.interval) ?? 30_000, phases }, rt);
+  const rpoObjectiveMs = parseDuration(base.objectives.rpo) ?? 15 * 60_000;
+  const rtoObjectiveMs = parseDuration(base.objectives.rto) ?? 4 * 3_600_000;
+  const achievedRpo = m.committed.lastBeat && m.promoted.lastBeat ? Math.max(0, Date.parse(m.committed.lastBeat) - Date.parse(m.promoted.lastBeat)) : null;
+  const achievedRto = Math.round(m.readyClock - m.disasterClock);
+  const drill: DrDrill = {
+    scenario: 'promote-replica',
+    source: 'scratch primary and streaming replica built by the drill',
+    startedAt,
+    disasterAt: m.disasterAt,
+    readyAt: nowIso(),
+    recovery: { type: 'promote', target: m.replayLsn, backup: null },
+    phases,
+    rpo: {
+      objectiveMs: rpoObjectiveMs,
+      sourceHeartbeat: m.committed.lastBeat,
+      restoredHeartbeat: m.promoted.lastBeat,
+      achievedMs: achievedRpo,
+      met: achievedRpo !== null && achievedRpo <= rpoObjectiveMs,
+    },
+    rto: { objectiveMs: rtoObjectiveMs, achievedMs: achievedRto, met: achievedRto <= rtoObjectiveMs },
+    // Asynchronous streaming: at most every committed row is on the replica; what is missing is the measured RPO.
+    rows: {
+      expected: m.committed.rows,
+      restored: m.promoted.rows,
+      ok: m.promoted.rows !== null && m.promoted.rows > 0 && m.promoted.rows <= m.committed.rows,
+    },
+    passed: false,
+  };
+  drill.passed = drill.rpo.met && drill.rto.met && (drill.rows?.ok ?? true) && phases.every((p) => p.ok);
+  const stored = await appendBundle(input.store, { kind: 'dr-drill' as const, breakGlass: null, execution: null, interrupted: null, run: input.run, drill });
+  return {
+    environment: input.store.environment,
+    drill,
+    scratchDir,
+    kept: input.keep,
+    bundle: { environment: input.store.environment, sequence: stored.bundle.sequence, key: stored.key, sha256: stored.bundle.sha256 },
+  };
 }

@@ -3,6 +3,7 @@ import type { StepContext } from '../../../cli/contract.ts';
 import type { StepResult } from '../../../core/result.ts';
 import { createBackup, type BackupCreateData, mibPerSecond } from '../../../protection/backup/index.ts';
 import type { BackupCreateInputs } from './spec.ts';
+import { ownSessionDatabase } from '../../flags.ts';
 import { formatBytes, formatCount, formatMs } from '../../../core/format.ts';
 
 export type { BackupCreateData };
@@ -10,7 +11,7 @@ export type { BackupCreateData };
 /** `dbops backup create`: the policy and the database (checked before anything is written), then the backup. */
 export async function run(input: BackupCreateInputs, ctx: StepContext): Promise<StepResult<BackupCreateData>> {
   const { backups } = await ctx.policies('backups');
-  const database = await ctx.database();
+  const database = await ownSessionDatabase(ctx, 'dbops backup create');
   return createBackup({ ...input, database, policy: backups.value, policyFile: backups.path ?? join(input.policiesDir, 'backups.yaml') }, ctx);
 }
 

@@ -2,7 +2,7 @@ import type { StepContext } from '../../../cli/contract.ts';
 import { alignedTable, formatBytes, plural } from '../../../core/format.ts';
 import type { Finding, StepResult } from '../../../core/result.ts';
 import { runMaintenance, windowLabel, type MaintenanceRun } from '../../../operations/maintenance/index.ts';
-import { maintenanceTarget } from '../../flags.ts';
+import { maintenanceTarget, ownSessionDatabase } from '../../flags.ts';
 import type { MaintainRunInputs } from './spec.ts';
 
 /**
@@ -11,7 +11,8 @@ import type { MaintainRunInputs } from './spec.ts';
  */
 export async function run(input: MaintainRunInputs, ctx: StepContext): Promise<StepResult<MaintenanceRun>> {
   const { maintenance } = await ctx.policies('maintenance');
-  const { target, window } = await maintenanceTarget(input, ctx);
+  const { target, window, environment } = await maintenanceTarget(input, ctx);
+  await ownSessionDatabase(ctx, 'dbops maintain run', target, environment);
   const data = await runMaintenance(target, maintenance.value, ctx, { dryRun: input.dryRun, scope: input.only ?? 'all', ...(window ? { window } : {}) });
   const findings: Finding[] = [
     ...(data.stopped

@@ -14,7 +14,7 @@ import {
   loadRows,
   markRolledBack,
   migrationsTableExists,
-  openSession,
+  openOwnSession,
 } from '../../../change/migrations/index.ts';
 
 export interface ResolveData {
@@ -55,7 +55,7 @@ export async function run(input: ResolveInputs, ctx: StepContext): Promise<StepR
       );
     }
     const target = await ctx.database();
-    const s = await openSession(target, ctx.log, 'dbops migrate resolve');
+    const s = await openOwnSession(target, ctx.log, 'dbops migrate resolve');
     try {
       await acquireAdvisoryLock(s, lockTimeout);
       await ensureSchema(s);
@@ -86,7 +86,7 @@ export async function run(input: ResolveInputs, ctx: StepContext): Promise<StepR
 
   const name = input.rolledBack!;
   const target = await ctx.database();
-  const s = await openSession(target, ctx.log, 'dbops migrate resolve');
+  const s = await openOwnSession(target, ctx.log, 'dbops migrate resolve');
   try {
     await acquireAdvisoryLock(s, lockTimeout);
     if (!(await migrationsTableExists(s))) {

@@ -2,6 +2,7 @@ import type { StepModule } from '../../../cli/contract.ts';
 import { utcMinute } from '../../../core/time.ts';
 import { pitrExpire, type PitrExpireData } from '../../../protection/pitr/index.ts';
 import type { PitrExpireInputs } from './spec.ts';
+import { ownSessionDatabase } from '../../flags.ts';
 
 export const expire: StepModule<PitrExpireInputs, PitrExpireData> = {
   async run(input, ctx) {
@@ -9,7 +10,15 @@ export const expire: StepModule<PitrExpireInputs, PitrExpireData> = {
     return {
       verdict: 'pass',
       findings: [],
-      data: await pitrExpire({ target: await ctx.database(), backups: backups.value, repo: input.repo, dryRun: input.dryRun }, ctx),
+      data: await pitrExpire(
+        {
+          target: input.dryRun ? await ctx.database() : await ownSessionDatabase(ctx, 'dbops pitr expire'),
+          backups: backups.value,
+          repo: input.repo,
+          dryRun: input.dryRun,
+        },
+        ctx,
+      ),
     };
   },
   render({ data: d }) {
