@@ -261,17 +261,7 @@ export async function runDrill(
       rows,
       passed: false,
     };
-    drill.passed = drill.rpo.met && drill.rto.met && (drill.rows?.ok ?? true) && phases.every((p) => p.ok);
-    const draft = { kind: 'dr-drill' as const, breakGlass: null, execution: null, interrupted: null, run: input.run, drill };
-    // An environment's chain is also appended to by its deploys: the drill takes their lock for its bundle.
-    const stored = input.source ? await underDeployLock(input.source, rt, () => appendBundle(input.store, draft)) : await appendBundle(input.store, draft);
-    return {
-      environment: input.store.environment,
-      drill,
-      scratchDir,
-      kept: input.keep,
-      bundle: { environment: input.store.environment, sequence: stored.bundle.sequence, key: stored.key, sha256: stored.bundle.sha256 },
-    };
+    return await sealDrill(drill, input, scratchDir, rt);
   } finally {
     if (!input.keep) {
       if (recoveredDir) await stopServerAt(recoveredDir, rt.log, 'immediate', rt.env).catch(() => false);
@@ -321,8 +311,22 @@ async function promotionDrill(
     },
     passed: false,
   };
-  drill.passed = drill.rpo.met && drill.rto.met && (drill.rows?.ok ?? true) && phases.every((p) => p.ok);
-  const stored = await appendBundle(input.store, { kind: 'dr-drill' as const, breakGlass: null, execution: null, interrupted: null, run: input.run, drill });
+  return sealDrill(drill, input, scratchDir, rt);
+}
+
+/**
+ * The verdict (both objectives met, the rows there, every phase ok) and the `dr-drill` bundle. An environment's
+ * chain is also appended to by its deploys: with a source environment the drill takes their lock for its bundle.
+ */
+async function sealDrill(
+  drill: DrDrill,
+  input: { store: EvidenceStore; run: RunIdentity | null; keep: boolean; source?: DbTarget | undefined },
+  scratchDir: string,
+  rt: Runtime,
+): Promise<DrillData> {
+  drill.passed = drill.rpo.met && drill.rto.met && (drill.rows?.ok ?? true) && drill.phases.every((p) => p.ok);
+  const draft = { kind: 'dr-drill' as const, breakGlass: null, execution: null, interrupted: null, run: input.run, drill };
+  const stored = input.source ? await underDeployLock(input.source, rt, () => appendBundle(input.store, draft)) : await appendBundle(input.store, draft);
   return {
     environment: input.store.environment,
     drill,
