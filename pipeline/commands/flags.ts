@@ -256,7 +256,9 @@ export async function monitorTarget(
   const { monitoring } = await ctx.policies('monitoring');
   const { checksFor } = await import('../policy/monitoring.ts');
   const name = environment?.name ?? null;
-  const checks = checksFor(monitoring.value, name);
+  // The lag the gate tolerates is the monitor's critical one too, where replicas are declared.
+  const topology = environment && environment.policy.replicas.length > 0 ? { maxLag: environment.policy.replication.max_lag } : undefined;
+  const checks = checksFor(monitoring.value, name, topology);
   const request: import('../operations/monitoring/index.ts').MonitorRequest = {
     target: {
       database: target,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Duration } from './duration.ts';
 import { Size } from './size.ts';
+import { parseSize } from '../core/size.ts';
 
 /**
  * The checks and their thresholds, built twice from one description: with pgmonitor's defaults (the file-wide
@@ -114,12 +115,21 @@ export const MonitoringChecks = checksSchema(true).prefault({}) as unknown as z.
 export const MonitoringCheckOverrides = checksSchema(false) as unknown as z.ZodType<MonitoringCheckOverrides, unknown>;
 export type CheckName = keyof MonitoringChecks;
 
-/** The thresholds that apply to an environment: its overrides over the file-wide values, key by key. */
-export function checksFor(policy: MonitoringPolicy, environment: string | null): MonitoringChecks {
+/**
+ * The thresholds that apply to an environment: its overrides over the file-wide values, key by key. The lag
+ * the environment's topology tolerates (`replication.max_lag` of policies/environments.yaml, which the gate
+ * enforces) is replication_lag's critical threshold there, with the warning at half of it at most, unless
+ * monitoring.yaml sets them for that environment: one number, read by the gate and the monitor alike.
+ */
+export function checksFor(policy: MonitoringPolicy, environment: string | null, topology?: { maxLag: string }): MonitoringChecks {
   const overrides = environment === null ? undefined : policy.environments[environment]?.checks;
-  if (!overrides) return policy.checks;
   const merged = { ...policy.checks } as unknown as Record<string, Record<string, unknown>>;
-  for (const [name, values] of Object.entries(overrides)) {
+  if (topology) {
+    const lag = parseSize(topology.maxLag) ?? 0;
+    const warning = Math.min(parseSize(policy.checks.replication_lag.warning) ?? lag, Math.floor(lag / 2));
+    merged['replication_lag'] = { ...merged['replication_lag'], warning: `${warning}B`, critical: `${lag}B` };
+  }
+  for (const [name, values] of Object.entries(overrides ?? {})) {
     if (!values) continue;
     merged[name] = { ...merged[name], ...Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) };
   }

@@ -49,6 +49,26 @@ describe('monitoring checks', () => {
     expect(by(judgeDatabase(many, host, target('production'), []), 'connections').status).toBe('critical');
   });
 
+  it('takes the lag the topology tolerates (replication.max_lag, the gate’s limit) as replication_lag’s critical threshold, unless monitoring.yaml sets it', () => {
+    expect(checksFor(policy, 'production', { maxLag: '16MB' }).replication_lag).toMatchObject({ warning: `${8 * 1024 ** 2}B`, critical: `${16 * 1024 ** 2}B` });
+    const lag = (bytes: number) =>
+      by(
+        judgeDatabase(
+          facts({ replicas: [{ name: 'replica-1', state: 'streaming', lagBytes: bytes }] }),
+          host,
+          { ...target('production', ['replica-1']), checks: checksFor(policy, 'production', { maxLag: '16MB' }) },
+          [],
+        ),
+        'replication_lag',
+      ).status;
+    expect(lag(4 * 1024 ** 2)).toBe('ok');
+    expect(lag(10 * 1024 ** 2)).toBe('warning');
+    expect(lag(20 * 1024 ** 2)).toBe('critical');
+    const own = MonitoringPolicy.parse({ version: 1, environments: { production: { checks: { replication_lag: { critical: '1GB' } } } } });
+    expect(checksFor(own, 'production', { maxLag: '16MB' }).replication_lag.critical).toBe('1GB');
+    expect(checksFor(own, 'production').replication_lag).toMatchObject({ warning: '50MB', critical: '1GB' });
+  });
+
   it('judges the host only where dbops runs beside the server, and says why not otherwise', () => {
     const beside = judgeDatabase(facts(), host, target('production'), []);
     expect(by(beside, 'cpu')).toMatchObject({ status: 'critical', value: 96 });
