@@ -1,8 +1,10 @@
 // `dbops dr drill` end to end: a scratch primary, a real disaster in it, pgBackRest recovery, evidence.
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { dbops, testEnv, type CliRun } from '../helpers/cli.ts';
+import { dbops, spawnDbops, testEnv, type CliRun } from '../helpers/cli.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { tempDir } from '../helpers/migrations.ts';
 
 describe('dbops dr drill', async () => {
@@ -82,6 +84,21 @@ describe('dbops dr drill', async () => {
     expect(verify.code, verify.all).toBe(0);
     expect(JSON.stringify(JSON.parse(verify.stdout).data)).toContain('"bundles":4');
     expect((await readdir(join(localDir, 'evidence', 'local'))).filter((n) => n.endsWith('-dr-drill.json'))).toHaveLength(4);
+  });
+
+  it('Ctrl-C during the workload: exit 3, no bundle, the scratch cluster removed', async () => {
+    const folder = join(localDir, 'evidence', 'local');
+    const before = (await readdir(folder)).filter((n) => n.endsWith('-dr-drill.json')).length;
+    const p = spawnDbops(['dr', 'drill', '--scenario', 'dropped-table', '--policies-dir', policies, '--workload', '60s'], env);
+    await waitFor('the workload', () => Promise.resolve(p.output().includes('Writing ledger rows')));
+    const scratchDir = /(\/\S*dbops-drill-[^/\s]+)/.exec(p.output())?.[1];
+    p.child.kill('SIGINT');
+    const r = await p.done;
+    runs.push(r);
+    expect(r.code, r.all).toBe(3);
+    expect(r.stderr).toContain('Interrupted before the disaster');
+    expect((await readdir(folder)).filter((n) => n.endsWith('-dr-drill.json'))).toHaveLength(before);
+    if (scratchDir) expect(existsSync(scratchDir)).toBe(false);
   });
 
   it('--environment with a scenario other than lost-primary is a usage error', async () => {

@@ -1,3 +1,4 @@
+import { EnvError } from '../../core/errors.ts';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -159,6 +160,8 @@ export async function runDrill(
         await pitrBackup({ target: source, backups, type: 'full' }, rt);
         rt.progress(`Writing ledger rows and heartbeats for ${formatMs(input.workloadMs)} …`);
         committed = await workload(c, input.workloadMs, parseDuration(base.heartbeat.interval) ?? 30_000, rt.signal);
+        // Ctrl-C only cuts the workload short: a drill that went on would record a recovery nobody asked for.
+        if (rt.signal.aborted) throw new EnvError('Interrupted before the disaster: the drill wrote no bundle, and its scratch cluster is removed.');
         rt.progress(`Causing the disaster: ${input.scenario} …`);
         if (input.scenario === 'lost-primary') {
           disasterClock = performance.now();
