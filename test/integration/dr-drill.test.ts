@@ -1,27 +1,14 @@
 // `dbops dr drill` end to end: a scratch primary, a real disaster in it, pgBackRest recovery, evidence.
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { dbops, spawnDbops, testEnv, type CliRun } from '../helpers/cli.ts';
+import { dbops, spawnDbops } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { tempDir } from '../helpers/migrations.ts';
+import { drillFixture, serversUnder } from '../helpers/drill.ts';
 
 describe('dbops dr drill', async () => {
-  const home = await tempDir('dbops-drill-test-');
-  await chmod(home, 0o755);
-  const localDir = join(home, 'local');
-  const env = testEnv({ DBOPS_LOCAL_DIR: localDir });
-  const policies = join(home, 'policies');
-  await mkdir(policies);
-  // Heartbeats every 200 ms, so the RPO a drill achieves is measured finely.
-  await writeFile(join(policies, 'backups.yaml'), 'version: 1\npitr:\n  heartbeat:\n    interval: 200ms\n');
-  const runs: CliRun[] = [];
-  const drill = async (...args: string[]) => {
-    const r = await dbops(['dr', 'drill', '--policies-dir', policies, '--workload', '1500ms', '--json', ...args], env);
-    runs.push(r);
-    return r;
-  };
+  const { home, env, policies, localDir, runs, drill } = await drillFixture('drill');
   afterAll(() => {
     // Every scratch cluster is gone: nothing of a drill keeps running.
     for (const r of runs) expect(r.all).not.toMatch(/Internal error/);
@@ -91,14 +78,16 @@ describe('dbops dr drill', async () => {
     const before = (await readdir(folder)).filter((n) => n.endsWith('-dr-drill.json')).length;
     const p = spawnDbops(['dr', 'drill', '--scenario', 'dropped-table', '--policies-dir', policies, '--workload', '60s'], env);
     await waitFor('the workload', () => Promise.resolve(p.output().includes('Writing ledger rows')));
-    const scratchDir = /(\/\S*dbops-drill-[^/\s]+)/.exec(p.output())?.[1];
+    const scratchDir = /(\/\S*dbops-drill-[^/\s]+)/.exec(p.output())![1]!;
+    expect(serversUnder(scratchDir)).toHaveLength(1);
     p.child.kill('SIGINT');
     const r = await p.done;
     runs.push(r);
     expect(r.code, r.all).toBe(3);
     expect(r.stderr).toContain('Interrupted before the disaster');
     expect((await readdir(folder)).filter((n) => n.endsWith('-dr-drill.json'))).toHaveLength(before);
-    if (scratchDir) expect(existsSync(scratchDir)).toBe(false);
+    expect(serversUnder(scratchDir)).toEqual([]);
+    expect(existsSync(scratchDir)).toBe(false);
   });
 
   it('--environment with a scenario other than lost-primary is a usage error', async () => {

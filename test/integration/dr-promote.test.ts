@@ -1,37 +1,17 @@
 // `dbops dr drill --scenario promote-replica`: a scratch primary, its streaming replica (pg_basebackup -R),
 // the primary stopped hard, the replica promoted; RPO from the heartbeats, RTO from the clock, evidence.
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../pipeline/core/logger.ts';
 import { stopServerAt } from '../../pipeline/infra/pg/cluster.ts';
-import { dbops, spawnDbops, testEnv, type CliRun } from '../helpers/cli.ts';
-import { tempDir } from '../helpers/migrations.ts';
+import { dbops, spawnDbops } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/wait.ts';
-
-/** The command lines of the PostgreSQL servers running on a data directory under `dir`. */
-const serversUnder = (dir: string): string[] =>
-  execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })
-    .split('\n')
-    .filter((l) => l.includes(dir) && /postgres/.test(l) && !l.includes('ps -eo'));
+import { drillFixture, serversUnder } from '../helpers/drill.ts';
 
 describe('dbops dr drill --scenario promote-replica', async () => {
-  const home = await tempDir('dbops-promote-test-');
-  await chmod(home, 0o755);
-  const localDir = join(home, 'local');
-  const env = testEnv({ DBOPS_LOCAL_DIR: localDir });
-  const policies = join(home, 'policies');
-  await mkdir(policies);
-  await writeFile(join(policies, 'backups.yaml'), 'version: 1\npitr:\n  heartbeat:\n    interval: 200ms\n');
-  const runs: CliRun[] = [];
-  const drill = async (...args: string[]) => {
-    const r = await dbops(['dr', 'drill', '--scenario', 'promote-replica', '--policies-dir', policies, '--workload', '1500ms', '--json', ...args], env);
-    runs.push(r);
-    return r;
-  };
-  const folder = join(localDir, 'evidence', 'local');
+  const { home, env, localDir, policies, folder, runs, drill } = await drillFixture('promote', ['--scenario', 'promote-replica']);
   afterAll(async () => {
     for (const r of runs) expect(r.all).not.toMatch(/Internal error/);
     await rm(home, { recursive: true, force: true });

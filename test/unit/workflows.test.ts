@@ -501,6 +501,15 @@ function expectSecretsOnly(job: { env?: Record<string, string>; steps: Step[] },
   }
 }
 
+/** reports/ uploaded after every run, failed ones too, for 90 days, after the job summary. */
+function expectReportsKept(job: FullJob): void {
+  const upload = stepOf(job, /^actions\/upload-artifact/)!;
+  expect(upload.uses).toBe('actions/upload-artifact@v4');
+  expect(upload.if).toBe('always()');
+  expect(upload.with).toMatchObject({ path: 'reports/', 'retention-days': 90 });
+  expect(indexOf(job, /^actions\/upload-artifact/)).toBeGreaterThan(indexOf(job, /dbops report/));
+}
+
 /**
  * Runs a step's script the way the runner does (bash -e -o pipefail) with `./dbops` replaced by a script that
  * prints its arguments, and returns them: what the real command line would have been, word for word.
@@ -1129,11 +1138,7 @@ describe('queries.yml', () => {
   it('publishes the job summary and uploads reports/ after every run, failed ones too', () => {
     const summary = stepOf(job, /dbops report/)!;
     expect(summary.if).toMatch(/^always\(\)/);
-    const upload = stepOf(job, /^actions\/upload-artifact/)!;
-    expect(upload.uses).toBe('actions/upload-artifact@v4');
-    expect(upload.if).toBe('always()');
-    expect(upload.with).toMatchObject({ path: 'reports/', 'retention-days': 90 });
-    expect(indexOf(job, /^actions\/upload-artifact/)).toBeGreaterThan(indexOf(job, /dbops report/));
+    expectReportsKept(job);
   });
 });
 
@@ -1274,11 +1279,7 @@ describe('audit-collect.yml', () => {
   it('publishes the job summary and uploads reports/ after every run, failed ones too', () => {
     const summary = stepOf(job, /dbops report --github/)!;
     expect(summary.if).toBe("always() && hashFiles('reports/*.json') != ''");
-    const upload = stepOf(job, /^actions\/upload-artifact/)!;
-    expect(upload.uses).toBe('actions/upload-artifact@v4');
-    expect(upload.if).toBe('always()');
-    expect(upload.with).toMatchObject({ path: 'reports/', 'retention-days': 90 });
-    expect(indexOf(job, /^actions\/upload-artifact/)).toBeGreaterThan(indexOf(job, /dbops report/));
+    expectReportsKept(job);
   });
 });
 

@@ -1,4 +1,5 @@
 import type { Client } from '../../infra/db/client.ts';
+import { serverSource } from '../audit/index.ts';
 
 /**
  * What one pass reads from the server, in one session and a handful of catalog queries (pg_monitor is
@@ -135,20 +136,12 @@ const CORRUPT_PAGE = /invalid page in block (\d+) of relation ((?:base|global|pg
  */
 export async function corruptRelations(client: Client): Promise<string[]> {
   try {
-    const { rows } = await client.query<{ name: string; size: string }>(
-      `SELECT name, size::text AS size FROM pg_ls_logdir() ORDER BY modification DESC LIMIT 3`,
-    );
-    const dir = (await client.query<{ d: string }>(`SELECT current_setting('log_directory') AS d`)).rows[0]!.d;
+    // The audit collector's reader of the server log through SQL; the newest files sort last by name.
+    const log = await serverSource(client);
     const paths = new Map<string, number>();
-    for (const f of rows) {
-      const size = Number(f.size);
-      const from = Math.max(0, size - 1024 * 1024);
-      const { rows: read } = await client.query<{ bytes: Buffer }>(`SELECT pg_read_binary_file($1, $2, $3, true) AS bytes`, [
-        `${dir}/${f.name}`,
-        from,
-        size - from,
-      ]);
-      for (const m of (read[0]?.bytes ?? Buffer.alloc(0)).toString('utf8').matchAll(CORRUPT_PAGE)) paths.set(m[2]!, Number(m[1]));
+    for (const f of (await log.list(/./)).slice(-3)) {
+      const from = Math.max(0, f.size - 1024 * 1024);
+      for (const m of (await log.read(f.name, from, f.size - from)).toString('utf8').matchAll(CORRUPT_PAGE)) paths.set(m[2]!, Number(m[1]));
     }
     const names: string[] = [];
     for (const [path, block] of paths) {
