@@ -202,6 +202,12 @@ export const BackupsPolicy = z
           .max(9)
           .default(1)
           .describe('pg_dump -Z level (gzip on PostgreSQL 15). 1 is the default: level 6 costs about 2.7× the time for about 9.5 % less size.'),
+        table_manifest: z
+          .enum(['archive', 'database'])
+          .default('archive')
+          .describe(
+            "Where the per-table row counts and content hashes come from. archive: read from the rows pg_dump streams (the database is read once; the runner inflates and hashes them). database: a second scan of every table inside the dump's snapshot (the database server pays; the runner does nothing).",
+          ),
         lock_wait_timeout: Duration.default('5min').describe(
           'How long the backup waits for the shared lock on a table that a migration holds exclusively (pg_dump --lock-wait-timeout, lock_timeout of the manifest scan) before failing with exit 3; 0 = forever. A backup that waits keeps its snapshot open meanwhile.',
         ),

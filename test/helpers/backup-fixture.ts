@@ -4,7 +4,10 @@ import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { writeManifest } from '../../pipeline/protection/backup/catalog.ts';
-import { compactUtc, type BackupManifest, type TableManifest } from '../../pipeline/protection/backup/manifest.ts';
+import { compactUtc, type BackupManifest, type TableHash, type TableManifest } from '../../pipeline/protection/backup/manifest.ts';
+import { databaseManifest } from '../../pipeline/protection/backup/restore.ts';
+import { parseDatabaseUrl } from '../../pipeline/infra/db/url.ts';
+import { silentLogger } from '../../pipeline/core/logger.ts';
 import { computeTableManifest, MANIFEST_SETTINGS } from '../../pipeline/protection/backup/tables.ts';
 import { createEncryptStream, recipientFingerprint } from '../../pipeline/infra/crypto/age.ts';
 import type { Tier } from '../../pipeline/policy/backups.ts';
@@ -19,6 +22,21 @@ export interface FixtureOptions {
   tier?: Tier;
   /** Store these tables in the manifest instead of the ones computed in the dump's snapshot (a tampered backup). */
   tables?: TableManifest[];
+  /** With `tables`: how they were computed (another backup's). Without, the manifest is an old one (`record-hash`). */
+  tableHash?: TableHash | undefined;
+}
+
+/** The table manifest of a database as it is now, computed the way `tableHash` says (absent: the old way). */
+export async function liveManifest(url: string, tableHash?: TableHash): Promise<TableManifest[]> {
+  const bins = await findPgBinaries();
+  return databaseManifest(parseDatabaseUrl(url), tableHash, {
+    bins,
+    serverMajor: bins.major,
+    env: process.env,
+    signal: new AbortController().signal,
+    log: silentLogger(),
+    applicationName: 'dbops test',
+  });
 }
 
 const libpq = (url: string): NodeJS.ProcessEnv => {
@@ -101,6 +119,7 @@ export async function makeBackup(o: FixtureOptions): Promise<BackupManifest> {
       object: { key: 'backup.dump.age', ciphertextBytes, sha256: sha.digest('hex') },
       encryption: { format: 'age-v1', recipients: o.recipients.map((r) => ({ name: r.name, recipient: r.key, fingerprint: recipientFingerprint(r.key) })) },
       tables: o.tables ?? tables,
+      ...(o.tables && o.tableHash ? { tableHash: o.tableHash } : {}),
       dbops: { version: '0.0.0-test', commit: null },
     };
     await writeManifest(o.storage, manifest);

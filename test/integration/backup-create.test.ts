@@ -9,14 +9,14 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import type { BackupManifest, TableManifest } from '../../pipeline/protection/backup/manifest.ts';
+import type { BackupManifest } from '../../pipeline/protection/backup/manifest.ts';
 import type { BackupCreateData } from '../../pipeline/protection/backup/report.ts';
-import { computeTableManifest, MANIFEST_SETTINGS } from '../../pipeline/protection/backup/tables.ts';
 import { findPgBinaries } from '../../pipeline/infra/pg/binaries.ts';
 import { dbops, testEnv, type CliRun } from '../helpers/cli.ts';
 import { adminUrl, databasePerTest, queryUrl, useDatabase, urlFor } from '../helpers/db.ts';
 import { tempDir } from '../helpers/migrations.ts';
 import { ageKeyFile } from '../helpers/age.ts';
+import { liveManifest } from '../helpers/backup-fixture.ts';
 
 const run = promisify(execFile);
 const bin = (tool: string) => (inject('pgBinDir') ? join(inject('pgBinDir'), tool) : tool);
@@ -55,19 +55,6 @@ async function create(
   const out = await dbops(['backup', 'create', '--database-url', url, '--policies-dir', p.dir, '--reports-dir', p.reports, '--json', ...extra], testEnv(env));
   const parsed = out.code === 0 ? (JSON.parse(out.stdout) as { data: BackupCreateData }).data : (undefined as unknown as BackupCreateData);
   return { ...out, data: parsed };
-}
-
-/** The table manifest of the database as it is now, computed exactly as backups compute it. */
-async function liveManifest(url: string): Promise<TableManifest[]> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    for (const s of MANIFEST_SETTINGS) await c.query(s);
-    return await computeTableManifest(c);
-  } finally {
-    await c.end();
-  }
 }
 
 /**
@@ -187,7 +174,13 @@ describe('backup create', () => {
       expect(list).toContain(`TABLE DATA ${table}`);
     }
 
-    expect(m.tables).toEqual(await liveManifest(seeded().url));
+    // Read from the archive as it passed; equal to a fresh dump of the same rows read the same way.
+    expect(m.tableHash).toEqual({
+      method: 'copy-xxh64',
+      encoding: 'UTF8',
+      settings: { TimeZone: 'UTC', bytea_output: 'hex', lc_monetary: expect.any(String) },
+    });
+    expect(m.tables).toEqual(await liveManifest(seeded().url, m.tableHash));
     const names = m.tables.map((t) => `${t.schema}.${t.name}`);
     expect(names).toEqual(['Ledger Data.Entries', 'public.empty_one', 'public.measurements_2026_03', 'public.measurements_2026_04']);
     expect(m.tables.find((t) => t.name === 'Entries')!.rows).toBe('3001');
@@ -224,7 +217,9 @@ describe('backup create: the snapshot', () => {
       INSERT INTO ledger (amount) SELECT g * 1.5 FROM generate_series(1, 1000) g;
       CREATE TABLE held (id int PRIMARY KEY, v text);
       INSERT INTO held SELECT g, 'v' || g FROM generate_series(1, 100) g;`);
-    const before = await liveManifest(db.url);
+    const [{ lc_monetary }] = (await db.query<{ lc_monetary: string }>('SHOW lc_monetary')) as [{ lc_monetary: string }];
+    const tableHash = { method: 'copy-xxh64', encoding: 'UTF8', settings: { TimeZone: 'UTC', bytea_output: 'hex', lc_monetary } } as const;
+    const before = await liveManifest(db.url, tableHash);
     const scratch = await tempDir('dbops-backup-snapshot-');
     const key = await newKey(scratch, 'k');
     const p = await policies([key]);
@@ -254,7 +249,8 @@ describe('backup create: the snapshot', () => {
     expect(out.code, out.all).toBe(0);
     const m = out.data.manifest;
 
-    const live = await liveManifest(db.url);
+    expect(m.tableHash).toEqual(tableHash);
+    const live = await liveManifest(db.url, m.tableHash);
     expect(live.find((t) => t.name === 'ledger')!.rows).toBe('1495');
     expect(live.find((t) => t.name === 'held')!.rows).toBe('150');
     expect(m.tables).toEqual(before);
@@ -273,7 +269,7 @@ describe('backup create: the snapshot', () => {
           env: { ...process.env, PGPASSWORD: decodeURIComponent(u.password) },
         },
       );
-      expect(await liveManifest(urlFor(restored))).toEqual(m.tables);
+      expect(await liveManifest(urlFor(restored), m.tableHash)).toEqual(m.tables);
     } finally {
       await queryUrl(adminUrl(), `DROP DATABASE IF EXISTS "${restored}" WITH (FORCE)`);
     }
@@ -319,8 +315,10 @@ describe('backup create: the snapshot', () => {
       await holder.query('BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE');
       const blocked = await create(db.url, p);
       expect(blocked.code, blocked.all).toBe(3);
-      // pg_dump's LOCK TABLE or the manifest scan, whichever asks first, gives up on the lock.
-      expect(blocked.all).toMatch(/could not obtain lock on relation "public\.busy"|canceling statement due to lock timeout/);
+      // pg_dump's LOCK TABLE gives up on the lock (its --lock-wait-timeout is a statement_timeout), and the error names the table and the setting.
+      expect(blocked.all).toMatch(/canceling statement due to statement timeout/);
+      expect(blocked.stderr).toContain('public.busy');
+      expect(blocked.stderr).toContain('dump.lock_wait_timeout');
       expect(await files(p.target)).toEqual([]);
       await holder.query('COMMIT');
       const ok = await create(db.url, p);

@@ -255,7 +255,7 @@ describe('backup verify', () => {
     try {
       await populate(other, 20_000);
       await other.query('UPDATE accounts SET balance = balance + 0.01 WHERE id = 4242');
-      const { id } = await makeBackup({ url: other.url, storage: storage(), recipients: policy.encryption.recipients, tables: good.tables });
+      const { id } = await makeBackup({ url: other.url, storage: storage(), recipients: policy.encryption.recipients, tables: good.tables, tableHash: good.tableHash });
       const run = await verify([id, '--restore']);
       expect(run.code, run.all).toBe(1);
       const checks = Object.fromEntries(run.data.record.checks.map((c) => [c.name, c]));

@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { listBackups, newBackupId, openTargets, sweepLeftovers, writeManifest } from './catalog.ts';
-import { openDumpSnapshot, startPgDump, toolVersion, type DumpSnapshot, type ServerInfo } from './dump.ts';
-import { LAYOUT, type BackupEntry, type BackupManifest, type TableManifest } from './manifest.ts';
+import { ArchiveManifestBuilder, COPY_MANIFEST } from './archive-manifest.ts';
+import { COPY_SETTINGS, openDumpSnapshot, startPgDump, toolVersion, type DumpSnapshot, type ServerInfo } from './dump.ts';
+import { LAYOUT, type BackupEntry, type BackupManifest, type TableHash, type TableManifest } from './manifest.ts';
 import { mibPerSecond, ProgressMeter } from './progress.ts';
 import type { BackupCreateData } from './report.ts';
 import { computeTableManifest } from './tables.ts';
@@ -72,6 +73,11 @@ async function cancelQuery(target: DbTarget, snapshot: DumpSnapshot, log: Logger
   } catch (e) {
     log.debug({ err: (e as Error).message }, 'could not cancel the manifest query');
   }
+}
+
+/** A setting as the snapshot's session sees it: pg_dump's session has the same role, database and options. */
+async function sessionSetting(snapshot: DumpSnapshot, name: string): Promise<string> {
+  return (await snapshot.client.query<{ value: string }>('SELECT current_setting($1) AS value', [name])).rows[0]!.value;
 }
 
 function asEnvError(e: unknown, what: string): unknown {
@@ -147,6 +153,10 @@ export async function createBackup(input: CreateBackupRequest, ctx: Runtime): Pr
     }).start();
     const progress = meter;
 
+    // The table manifest is read from the archive as it passes (policy dump.table_manifest: archive), or
+    // computed by a second scan inside the snapshot (database); see tables.ts and archive-manifest.ts.
+    const fromArchive = policy.dump.table_manifest === 'archive' ? await ArchiveManifestBuilder.create() : undefined;
+    const copySettings = fromArchive ? { ...COPY_SETTINGS, lc_monetary: await sessionSetting(snapshot, 'lc_monetary') } : undefined;
     const dump = startPgDump({
       pgDump,
       target,
@@ -154,6 +164,7 @@ export async function createBackup(input: CreateBackupRequest, ctx: Runtime): Pr
       snapshot: snapshot.id,
       compressionLevel: policy.dump.compression_level,
       lockWaitTimeoutMs: parseDuration(policy.dump.lock_wait_timeout) ?? 0,
+      settings: copySettings,
       log: ctx.log,
       signal: abort.signal,
     });
@@ -164,7 +175,11 @@ export async function createBackup(input: CreateBackupRequest, ctx: Runtime): Pr
       transform(chunk: Buffer, _encoding, done) {
         plaintextBytes += chunk.length;
         progress.add(chunk.length);
-        done(null, chunk);
+        // Passed on at once; the next chunk waits until the manifest reader has caught up.
+        this.push(chunk);
+        const wait = fromArchive?.write(chunk);
+        if (wait) wait.then(() => done(), done);
+        else done();
       },
     });
     const ciphertext = new Transform({
@@ -178,11 +193,25 @@ export async function createBackup(input: CreateBackupRequest, ctx: Runtime): Pr
     let finishedAt: Date | undefined;
     let dumpMs = 0;
     let tables: TableManifest[] = [];
+    let tableHash: TableHash = { method: 'record-hash' };
     let tablesMs = 0;
+    const streamed = pipeline(dump.output, plaintext, encrypt, ciphertext, { signal: abort.signal });
+    /** The database scan, on the snapshot's connection (cancelled with the backup). */
+    const scan = async (): Promise<TableManifest[]> => {
+      const cancel = () => void cancelQuery(target, snapshot, ctx.log);
+      abort.signal.addEventListener('abort', cancel, { once: true });
+      try {
+        return await computeTableManifest(snapshot.client);
+      } catch (e) {
+        throw asEnvError(e, `Could not compute the table manifest of ${info.name} inside the backup's snapshot`);
+      } finally {
+        abort.signal.removeEventListener('abort', cancel);
+      }
+    };
     await allOrNothing(
       [
         // Plaintext exists only in these buffers: pg_dump's pipe → age → the target.
-        pipeline(dump.output, plaintext, encrypt, ciphertext, { signal: abort.signal }),
+        streamed,
         storage.put(objectKey, ciphertext, { signal: abort.signal }).then(() => {
           stored = true;
           finishedAt = new Date();
@@ -192,17 +221,22 @@ export async function createBackup(input: CreateBackupRequest, ctx: Runtime): Pr
         }),
         (async () => {
           const started = performance.now();
-          const cancel = () => void cancelQuery(target, snapshot, ctx.log);
-          abort.signal.addEventListener('abort', cancel, { once: true });
-          try {
-            tables = await computeTableManifest(snapshot.client);
-          } catch (e) {
-            throw asEnvError(e, `Could not compute the table manifest of ${info.name} inside the backup's snapshot`);
-          } finally {
-            abort.signal.removeEventListener('abort', cancel);
+          if (fromArchive) {
+            await streamed;
+            try {
+              const read = await fromArchive.result();
+              tables = read.tables;
+              tableHash = { method: COPY_MANIFEST, encoding: read.facts.encoding, settings: copySettings! };
+            } catch (e) {
+              // An archive this reader does not know (a newer pg_dump): the snapshot is still open, so scan it.
+              ctx.log.warn({ err: (e as Error).message }, 'could not read the table manifest from the archive; computing it in the database instead');
+              tables = await scan();
+            }
+          } else {
+            tables = await scan();
           }
           tablesMs = performance.now() - started;
-          ctx.log.info({ tables: tables.length, ms: Math.round(tablesMs) }, 'table manifest computed');
+          ctx.log.info({ tables: tables.length, method: tableHash.method, ms: Math.round(tablesMs) }, 'table manifest computed');
         })(),
       ],
       abort,
@@ -229,6 +263,7 @@ export async function createBackup(input: CreateBackupRequest, ctx: Runtime): Pr
       object: { key: objectKey.slice(id.length + 1), ciphertextBytes, sha256: sha256.digest('hex') },
       encryption: { format: 'age-v1', recipients: recipients.map((r) => ({ name: r.name, recipient: r.key, fingerprint: recipientFingerprint(r.key) })) },
       tables,
+      tableHash,
       dbops: build,
       ...(input.note ? { note: input.note } : {}),
     };

@@ -112,8 +112,15 @@ export interface PgDumpOptions {
   target: DbTarget;
   /** From pgEnv(). */
   env: NodeJS.ProcessEnv;
-  snapshot: string;
+  /** The exported snapshot to dump (a backup); without it pg_dump takes its own. */
+  snapshot?: string | undefined;
   compressionLevel: number;
+  /** Only the tables' rows (how a restore test reads a restored database's manifest). */
+  dataOnly?: boolean | undefined;
+  /** pg_dump --encoding: the client encoding the COPY text is written in. */
+  encoding?: string | undefined;
+  /** Session settings for pg_dump's connection (PGOPTIONS `-c name=value`), e.g. COPY_SETTINGS. */
+  settings?: Readonly<Record<string, string>> | undefined;
   /** pg_dump --lock-wait-timeout in ms; 0 waits forever. */
   lockWaitTimeoutMs?: number | undefined;
   log: Logger;
@@ -154,10 +161,30 @@ function findStdbuf(env: NodeJS.ProcessEnv): string | undefined {
   return undefined;
 }
 
-/** Starts `pg_dump -Fc -Z<level> --snapshot=<id> --no-password` with its archive on stdout. */
-export function startPgDump({ pgDump, target, env, snapshot, compressionLevel, lockWaitTimeoutMs, log, signal }: PgDumpOptions): PgDumpProcess {
-  const args = ['--format=custom', `--compress=${compressionLevel}`, `--snapshot=${snapshot}`, '--no-password'];
+/**
+ * Session settings that shape COPY text and that pg_dump leaves as the server, database or role sets them
+ * (pg_dump itself fixes DateStyle, IntervalStyle and extra_float_digits): a backup's dump runs with these so
+ * that the restore side can write the same text for the same rows (archive-manifest.ts). Neither changes
+ * what is restored: timestamptz text carries its offset, and every server reads hex bytea.
+ */
+export const COPY_SETTINGS: Readonly<Record<string, string>> = { TimeZone: 'UTC', bytea_output: 'hex' };
+
+/** `env` with PGOPTIONS extended by `-c name=value` per setting (spaces and backslashes escaped as libpq wants). */
+export function withSessionSettings(env: NodeJS.ProcessEnv, settings: Readonly<Record<string, string>>): NodeJS.ProcessEnv {
+  const escape = (v: string) => v.replace(/\\/g, '\\\\').replace(/ /g, '\\ ');
+  const options = Object.entries(settings).map(([k, v]) => `-c ${escape(k)}=${escape(v)}`);
+  return { ...env, PGOPTIONS: [env['PGOPTIONS'], ...options].filter(Boolean).join(' ') };
+}
+
+/** Starts `pg_dump -Fc -Z<level> [--snapshot=<id>] --no-password` with its archive on stdout. */
+export function startPgDump(o: PgDumpOptions): PgDumpProcess {
+  const { pgDump, target, snapshot, compressionLevel, lockWaitTimeoutMs, log, signal } = o;
+  const args = ['--format=custom', `--compress=${compressionLevel}`, '--no-password'];
+  if (snapshot) args.push(`--snapshot=${snapshot}`);
+  if (o.dataOnly) args.push('--data-only');
+  if (o.encoding) args.push(`--encoding=${o.encoding}`);
   if (lockWaitTimeoutMs && lockWaitTimeoutMs > 0) args.push(`--lock-wait-timeout=${Math.round(lockWaitTimeoutMs)}`);
+  const env = o.settings ? withSessionSettings(o.env, o.settings) : o.env;
   const started = performance.now();
   const stdbuf = findStdbuf(env);
   const child = stdbuf
@@ -188,11 +215,15 @@ export function startPgDump({ pgDump, target, env, snapshot, compressionLevel, l
         return resolve({ durationMs });
       }
       const how = code === null ? `was stopped by ${sig ?? 'a signal'}` : `failed (exit ${code})`;
+      // pg_dump's --lock-wait-timeout is a statement_timeout around its LOCK TABLE: say which table waited.
+      const locked = /timeout[\s\S]*Query was: LOCK TABLE (\S+) IN ACCESS SHARE MODE/.exec(text)?.[1];
       reject(
         new EnvError(`pg_dump ${how} while dumping ${where(target)}${text ? `:\n${text}` : '.'}`, {
           hint: signal.aborted
             ? undefined
-            : "The message above is pg_dump's own; fix the cause (permissions: the role needs SELECT on every table, e.g. GRANT pg_read_all_data; a lock held by a migration; the server going away) and run the backup again.",
+            : locked
+              ? `Another session holds a lock on ${locked} that conflicts with the dump's ACCESS SHARE lock (a migration's ALTER TABLE, a VACUUM FULL, a LOCK TABLE), for longer than dump.lock_wait_timeout of policies/backups.yaml. Find it with \`SELECT pid, state, query FROM pg_stat_activity WHERE pid = ANY (SELECT pid FROM pg_locks WHERE relation = '${locked.replace(/'/g, "''")}'::regclass)\`, and run the backup again once it has finished.`
+              : "The message above is pg_dump's own; fix the cause (permissions: the role needs SELECT on every table, e.g. GRANT pg_read_all_data; a lock held by a migration; the server going away) and run the backup again.",
         }),
       );
     });

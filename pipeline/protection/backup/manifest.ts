@@ -11,10 +11,29 @@ export const TableManifest = z.object({
   name: z.string(),
   /** Exact row count inside the dump's snapshot (a string: bigint-safe). */
   rows: z.string().regex(/^\d+$/),
-  /** Order-independent content hash inside the snapshot: the sum of hash_record_extended over each row's values (text for types whose hash is not value-only, e.g. enums), pipeline/protection/backup/tables.ts. */
+  /** Order-independent content hash inside the snapshot, computed as `tableHash.method` says. */
   hash: z.string(),
 });
 export type TableManifest = z.output<typeof TableManifest>;
+
+/**
+ * How the table hashes were computed, so a restore test computes them the same way (manifests written before
+ * this field existed used `record-hash`):
+ * - `record-hash`: in the database, inside the dump's snapshot: the sum of hash_record_extended over each
+ *   row's values (text for types whose hash is not value-only, e.g. enums); tables.ts.
+ * - `copy-xxh64`: from the archive as pg_dump streamed it: the sum modulo 2^64 of xxHash64 over each row's
+ *   COPY text line; archive-manifest.ts. `encoding` and `settings` are the session pg_dump wrote the text
+ *   in, which the restore side reproduces.
+ */
+export const TableHash = z.discriminatedUnion('method', [
+  z.object({ method: z.literal('record-hash') }),
+  z.object({
+    method: z.literal('copy-xxh64'),
+    encoding: z.string().describe("the archive's client encoding, e.g. UTF8"),
+    settings: z.record(z.string(), z.string()).describe("session settings besides pg_dump's own that shape COPY text: TimeZone, bytea_output, lc_monetary"),
+  }),
+]);
+export type TableHash = z.output<typeof TableHash>;
 
 export const RecipientRecord = z.object({
   name: z.string(),
@@ -53,6 +72,8 @@ export const BackupManifest = z.object({
   }),
   encryption: z.object({ format: z.literal('age-v1'), recipients: z.array(RecipientRecord).min(1) }),
   tables: z.array(TableManifest),
+  /** Absent in manifests written before it existed: `record-hash`. */
+  tableHash: TableHash.optional(),
   dbops: z.object({ version: z.string(), commit: z.string().nullable() }),
   /** Free text from --note, e.g. the deploy it precedes. */
   note: z.string().optional(),

@@ -208,7 +208,12 @@ export async function restoreBackup(input: RestoreRequest, ctx: Runtime): Promis
     // From here on the database is the restore's result: a later failure or Ctrl-C leaves it for inspection.
     keepCreated = true;
     const comparison = await timed('manifest', async () =>
-      manifestCheck(manifest.tables, await databaseManifest(target, ctx.log, APP), 0, { ignoreUnexpected: true }),
+      manifestCheck(
+        manifest.tables,
+        await databaseManifest(target, manifest.tableHash, { bins, serverMajor: state.major, env, signal: ctx.signal, log: ctx.log, applicationName: APP }),
+        0,
+        { ignoreUnexpected: true },
+      ),
     );
     await timed('analyze', () => withClient(target, { log: ctx.log, applicationName: APP }, (c) => c.query('ANALYZE')));
     if (ctx.signal.aborted)

@@ -14,10 +14,12 @@ import { createDecryptStream } from '../../infra/crypto/age.ts';
 import { withClient, isPgError, type Client } from '../../infra/db/client.ts';
 import { pgEnv } from '../../infra/db/libpq.ts';
 import { quoteIdent, type DbTarget } from '../../infra/db/url.ts';
-import { parsePgVersion } from '../../infra/pg/binaries.ts';
+import { clientTool, parsePgVersion, type PgBinaries } from '../../infra/pg/binaries.ts';
 import { destroyCluster, openCluster, pidAlive } from '../../infra/pg/cluster.ts';
 import type { Storage } from '../../infra/storage/types.ts';
-import type { BackupManifest, TableManifest, VerificationCheck } from './manifest.ts';
+import { ArchiveFormatError } from './archive.ts';
+import { COPY_MANIFEST, dumpManifest } from './archive-manifest.ts';
+import type { BackupManifest, TableHash, TableManifest, VerificationCheck } from './manifest.ts';
 import { ProgressMeter } from './progress.ts';
 import { compareTableManifests, computeTableManifest, MANIFEST_SETTINGS, type ManifestDifference } from './tables.ts';
 import { formatBytes, formatMs } from '../../core/format.ts';
@@ -521,9 +523,34 @@ export async function restoreArchive(o: {
     : { ok: false, durationMs: out.durationMs, message: toolError(out.stderr, `pg_restore exited with ${out.code}`) };
 }
 
-/** The table manifest of a database, computed under the same settings as at backup time. */
-export async function databaseManifest(target: DbTarget, log: Logger, applicationName: string): Promise<TableManifest[]> {
-  return withClient(target, { log, applicationName }, async (client) => {
+export interface DatabaseManifestOptions {
+  bins: PgBinaries;
+  /** The major version of the server `target` is on: its pg_dump must be at least as new. */
+  serverMajor: number;
+  env: NodeJS.ProcessEnv;
+  signal: AbortSignal;
+  log: Logger;
+  applicationName: string;
+}
+
+/** The table manifest of a database (a restored copy), computed the way the backup's manifest was. */
+export async function databaseManifest(target: DbTarget, tableHash: TableHash | undefined, o: DatabaseManifestOptions): Promise<TableManifest[]> {
+  if (tableHash?.method === COPY_MANIFEST) {
+    const pgDump = await clientTool(o.bins, 'pg_dump', o.serverMajor);
+    try {
+      return await dumpManifest({ pgDump, target, env: pgEnv(target, o.env, o.applicationName), tableHash, log: o.log, signal: o.signal });
+    } catch (e) {
+      if (o.signal.aborted) throw interruptedError(`reading the manifest of ${target.database} was stopped`);
+      if (e instanceof ArchiveFormatError) {
+        throw new EnvError(`Could not read the rows of ${target.database} from ${pgDump}: ${e.message}`, {
+          hint: 'Point PG_BIN at a pg_dump of version 17 or older for the comparison, or verify with an older dbops; the backup itself is not in question.',
+          cause: e,
+        });
+      }
+      throw e;
+    }
+  }
+  return withClient(target, { log: o.log, applicationName: o.applicationName }, async (client) => {
     for (const statement of MANIFEST_SETTINGS) await client.query(statement);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     try {

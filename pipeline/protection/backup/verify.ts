@@ -231,7 +231,14 @@ async function restoreTest(
       return { checks, restoreMs: restored.durationMs };
     }
     const manifestStarted = performance.now();
-    const actual = await databaseManifest(db, ctx.log, app);
+    const actual = await databaseManifest(db, manifest.tableHash, {
+      bins: o.bins,
+      serverMajor: server.major,
+      env: o.env,
+      signal: ctx.signal,
+      log: ctx.log,
+      applicationName: app,
+    });
     checks.push(manifestCheck(manifest.tables, actual, Math.round(performance.now() - manifestStarted)).check);
     if (ctx.signal.aborted) throw interruptedError(`verification of ${manifest.id} was stopped`);
     if (o.amcheckMode !== 'off') {
