@@ -5,6 +5,7 @@ import { parseDatabaseUrl, type DbTarget } from '../infra/db/url.ts';
 import { loadPolicies, type LoadedPolicy } from '../policy/load.ts';
 import type { PolicyName } from '../policy/schema.ts';
 import type { Logger } from '../core/logger.ts';
+import type { LiveLine } from '../core/runtime.ts';
 import { createShell, type Shell } from '../core/shell.ts';
 import { loadSpecs } from './registry.ts';
 import { type StepContext } from './contract.ts';
@@ -17,13 +18,15 @@ export interface ContextOptions {
   schema?: string | undefined;
   env?: NodeJS.ProcessEnv;
   progress?: (line: string) => void;
+  /** A terminal's status line for meters (see Runtime.live); the caller makes `progress` clear it first. */
+  live?: LiveLine | undefined;
 }
 
 /**
  * Builds what a step gets. Everything expensive (policies, the database, the embedded cluster) is
  * resolved only when the step asks for it, so steps that need no database never connect.
  */
-export function createContext({ log, signal, policiesDir = 'policies', databaseUrl, schema, env = process.env, progress }: ContextOptions): StepContext {
+export function createContext({ log, signal, policiesDir = 'policies', databaseUrl, schema, env = process.env, progress, live }: ContextOptions): StepContext {
   let target: Promise<DbTarget> | undefined;
   let shell: Shell | undefined;
   const policyCache = new Map<PolicyName, LoadedPolicy<PolicyName>>();
@@ -65,6 +68,7 @@ export function createContext({ log, signal, policiesDir = 'policies', databaseU
       return target;
     },
     progress: progress ?? ((line) => log.info(line)),
+    live,
     async summarize(markdown) {
       const { appendJobSummary } = await import('../infra/github/actions.ts');
       return appendJobSummary(markdown, env);

@@ -8,6 +8,7 @@ import { parseDatabaseUrl } from '../infra/db/url.ts';
 import { createContext } from './context.ts';
 import { printError, type CliIo, type CommandSpec, type Printers, type Selected, withRun } from './contract.ts';
 import { kebab } from './describe.ts';
+import { liveLineFor, progressBesideLive } from './live.ts';
 import { recordStep } from './record.ts';
 import { REGISTRY } from './registry.ts';
 
@@ -96,6 +97,8 @@ interface Execution {
 
 async function execute(spec: CommandSpec, input: Record<string, unknown>, { io, log, abort, out, err }: Execution): Promise<ExitCode> {
   const asJson = input['json'] === true;
+  // On a terminal meters redraw one line; everywhere else (CI logs, pipes, --json) they print interval lines.
+  const live = liveLineFor(io.stdout, asJson, out);
   const ctx = createContext({
     env: io.env,
     log,
@@ -103,7 +106,8 @@ async function execute(spec: CommandSpec, input: Record<string, unknown>, { io, 
     policiesDir: (input['policiesDir'] as string | undefined) ?? 'policies',
     databaseUrl: input['databaseUrl'] as string | undefined,
     schema: input['schema'] as string | undefined,
-    progress: asJson ? (line) => log.info(line) : (line) => out(`${line}\n`),
+    progress: asJson ? (line) => log.info(line) : progressBesideLive(live, (line) => out(`${line}\n`)),
+    live,
   });
   const step = await spec.load();
   const report = spec.report;
@@ -116,6 +120,8 @@ async function execute(spec: CommandSpec, input: Record<string, unknown>, { io, 
     if (asJson && isDbopsError(e))
       out(`${JSON.stringify({ command: spec.path.join(' '), error: { code: e.code, message: e.message, hint: e.hint, exitCode: e.exitCode } }, null, 2)}\n`);
     throw e;
+  } finally {
+    live?.done(); // a meter left running by a failed step must not leave its line under the result
   }
   if (asJson)
     out(

@@ -16,7 +16,7 @@ import { createEncryptStream, recipientFingerprint } from '../../infra/crypto/ag
 import { connect, isPgError } from '../../infra/db/client.ts';
 import { pgEnv } from '../../infra/db/libpq.ts';
 import type { DbTarget } from '../../infra/db/url.ts';
-import { clientTool, findPgBinaries } from '../../infra/pg/binaries.ts';
+import { clientTool, findPgBinaries, pgTool } from '../../infra/pg/binaries.ts';
 import type { BackupsPolicy } from '../../policy/backups.ts';
 import { formatBytes } from '../../core/format.ts';
 import type { Runtime } from '../../core/runtime.ts';
@@ -117,12 +117,15 @@ export async function createBackup(input: CreateBackupRequest, ctx: Runtime): Pr
   }
   const storage = openTargets(policy, ctx.env, ctx.log).get(input.target);
   const target = input.database;
-  const swept = await sweepLeftovers(storage, parseDuration(policy.retention.partial_after) ?? 0, ctx.log);
-  // Read while the database connection is being set up; only the progress estimate needs it.
+  // The sweep, the listing (only the progress estimate needs it), the binaries lookup and the manifest
+  // reader's setup run while the database connection is set up: each costs a round trip or a process start.
+  const sweeping = sweepLeftovers(storage, parseDuration(policy.retention.partial_after) ?? 0, ctx.log);
   const earlier = listBackups(storage, ctx.log);
-  earlier.catch(() => undefined);
-
-  const bins = await findPgBinaries(ctx.env);
+  const binaries = findPgBinaries(ctx.env);
+  const reader = policy.dump.table_manifest === 'archive' ? ArchiveManifestBuilder.create() : undefined;
+  for (const p of [sweeping, earlier, binaries, reader]) p?.catch(() => undefined);
+  const swept = await sweeping;
+  const bins = await binaries;
   const snapshot = await openDumpSnapshot(target, ctx.log, APP, parseDuration(policy.dump.lock_wait_timeout) ?? 0);
   const { info } = snapshot;
   const id = newBackupId(input.tier, snapshot.exportedAt);
@@ -137,10 +140,14 @@ export async function createBackup(input: CreateBackupRequest, ctx: Runtime): Pr
     if (ctx.signal.aborted) throw ctx.signal.reason;
     // The backup mode of the one operation lock, on the snapshot's session: maintenance waits for the backup.
     await acquireOperationLock(snapshot.client, 'backup', { what: 'A backup', waitMs: parseDuration(policy.dump.lock_wait_timeout) ?? 0, signal: ctx.signal });
-    const pgDump = await clientTool(bins, 'pg_dump', Math.floor(info.serverVersionNum / 10000));
-    const pgDumpVersion = await toolVersion(pgDump);
-    const encrypt = await createEncryptStream(recipients.map((r) => r.key));
-    const expected = await expectedSize(earlier, info, ctx.log);
+    const [pgDump, pgDumpVersion, encrypt, expected, fromArchive, lcMonetary] = await Promise.all([
+      clientTool(bins, 'pg_dump', Math.floor(info.serverVersionNum / 10000)),
+      pgTool(bins, 'pg_dump').then(toolVersion),
+      createEncryptStream(recipients.map((r) => r.key)),
+      expectedSize(earlier, info, ctx.log),
+      reader,
+      reader ? sessionSetting(snapshot, 'lc_monetary') : undefined,
+    ]);
     ctx.progress(
       `Backing up database ${info.name} (${formatBytes(info.sizeBytes)}, PostgreSQL ${info.serverVersion}) to target "${storage.name}" (${storage.location}) as ${id}`,
     );
@@ -148,6 +155,7 @@ export async function createBackup(input: CreateBackupRequest, ctx: Runtime): Pr
       label: `backup ${id}`,
       intervalMs: parseDuration(policy.progress_interval) ?? 0,
       emit: (line) => ctx.progress(line),
+      live: ctx.live,
       expectedBytes: expected,
       expectedFrom: 'estimated from the previous backup',
     }).start();
@@ -155,8 +163,7 @@ export async function createBackup(input: CreateBackupRequest, ctx: Runtime): Pr
 
     // The table manifest is read from the archive as it passes (policy dump.table_manifest: archive), or
     // computed by a second scan inside the snapshot (database); see tables.ts and archive-manifest.ts.
-    const fromArchive = policy.dump.table_manifest === 'archive' ? await ArchiveManifestBuilder.create() : undefined;
-    const copySettings = fromArchive ? { ...COPY_SETTINGS, lc_monetary: await sessionSetting(snapshot, 'lc_monetary') } : undefined;
+    const copySettings = fromArchive ? { ...COPY_SETTINGS, lc_monetary: lcMonetary! } : undefined;
     const dump = startPgDump({
       pgDump,
       target,

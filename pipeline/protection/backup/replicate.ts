@@ -43,7 +43,7 @@ async function copyObject(c: Copier, dest: Storage, key: string, label: string, 
   const reading = pipeline(body, hashing).catch((e: unknown) => {
     readError ??= e;
   });
-  const meter = new ProgressMeter({ label, intervalMs: c.intervalMs, emit: (line) => c.ctx.progress(line), expectedBytes }).start();
+  const meter = new ProgressMeter({ label, intervalMs: c.intervalMs, emit: (line) => c.ctx.progress(line), live: c.ctx.live, expectedBytes }).start();
   try {
     const { bytes } = await dest.put(key, hashing, { signal: c.ctx.signal, onProgress: (n) => meter.set(n) });
     await reading;

@@ -23,8 +23,8 @@ import type { BackupManifest, TableHash, TableManifest, VerificationCheck } from
 import { ProgressMeter } from './progress.ts';
 import { compareTableManifests, computeTableManifest, MANIFEST_SETTINGS, type ManifestDifference } from './tables.ts';
 import { formatBytes, formatMs } from '../../core/format.ts';
-import type { Runtime } from '../../core/runtime.ts';
-import { runTool } from '../../core/tool.ts';
+import type { LiveLine, Runtime } from '../../core/runtime.ts';
+import { buffered, runTool } from '../../core/tool.ts';
 
 /**
  * What `backup verify` and `backup restore` share: reading a stored backup back (SHA-256 of the ciphertext,
@@ -127,17 +127,22 @@ export interface ReadOptions {
   env: NodeJS.ProcessEnv;
   signal: AbortSignal;
   log: Logger;
-  progress: { intervalMs: number; emit(line: string): void };
+  progress: { intervalMs: number; emit(line: string): void; live?: LiveLine | undefined };
   /**
    * Also keep the decrypted archive (pg_restore -j needs a seekable file): written to `<plaintext>.partial`
    * and renamed to `plaintext` only when decryption authenticated the last chunk. age emits plaintext before
    * it can detect damage further on, so nothing under the final name is ever unauthenticated.
    */
   plaintext?: string | undefined;
+  /**
+   * Also read the whole archive with `pg_restore -f /dev/null` (default). A restore test leaves it out: its
+   * pg_restore reads every entry anyway, and the extra pass cost ~10 % of a restore's time.
+   */
+  readArchive?: boolean | undefined;
 }
 
 export interface ReadResult {
-  /** sha256, decrypt, archive. */
+  /** sha256, decrypt, archive (unless readArchive is false). */
   checks: Check[];
   ok: boolean;
   ciphertextBytes: number;
@@ -214,18 +219,24 @@ export async function readBackup(o: ReadOptions): Promise<ReadResult> {
     label: `reading ${manifest.id}`,
     intervalMs: o.progress.intervalMs,
     emit: o.progress.emit,
+    live: o.progress.live,
     expectedBytes: manifest.object.ciphertextBytes,
   }).start();
 
-  const reader = spawn(o.pgRestore, ['--exit-on-error', '--file=/dev/null'], { env: o.env, stdio: ['pipe', 'ignore', 'pipe'] });
+  // A 1 MiB stdin buffer: through a pipe, pg_restore's stdio would read 4 KiB at a time (44,000 reads per
+  // 170 MiB, ~0.3 s of system time: what made reading a stored backup ~15 % slower than pg_restore of a file).
+  const [command, argv] = buffered(o.env, { stdin: '1M' }, o.pgRestore, ['--exit-on-error', '--file=/dev/null']);
+  const readArchive = o.readArchive ?? true;
+  const reader = readArchive ? spawn(command, argv, { env: o.env, stdio: ['pipe', 'ignore', 'pipe'] }) : undefined;
   let readerStderr = '';
-  let readerGone = false;
-  reader.stderr.setEncoding('utf8').on('data', (d: string) => {
+  let readerGone = !reader;
+  reader?.stderr.setEncoding('utf8').on('data', (d: string) => {
     readerStderr = (readerStderr + d).slice(-65_536);
   });
   // EPIPE once pg_restore stops reading (it found an error, or it needs no more); its exit status says which.
-  reader.stdin.on('error', () => undefined);
+  reader?.stdin.on('error', () => undefined);
   const readerDone = new Promise<Settled & { code: number | null }>((resolve) => {
+    if (!reader) return resolve({ ok: true, at: 0, code: 0 });
     reader.once('error', (e) => {
       readerGone = true;
       resolve({ ok: false, at: since(), code: null, error: new EnvError(`Could not run ${o.pgRestore}: ${e.message}`, { cause: e }) });
@@ -244,7 +255,7 @@ export async function readBackup(o: ReadOptions): Promise<ReadResult> {
   });
 
   const toReader = (chunk: Buffer): Promise<void> | undefined => {
-    if (readerGone || reader.stdin.destroyed) return undefined;
+    if (readerGone || !reader || reader.stdin.destroyed) return undefined;
     return reader.stdin.write(chunk) ? undefined : drained(reader.stdin);
   };
   const toFile = (chunk: Buffer): Promise<void> | undefined => {
@@ -267,7 +278,7 @@ export async function readBackup(o: ReadOptions): Promise<ReadResult> {
       );
     },
     final(callback) {
-      if (!readerGone) reader.stdin.end();
+      if (!readerGone) reader?.stdin.end();
       if (!file) return callback();
       file.end(() => (sinkError ? callback(sinkError as Error) : callback()));
     },
@@ -286,7 +297,7 @@ export async function readBackup(o: ReadOptions): Promise<ReadResult> {
   const stopAll = () => {
     source.destroy();
     decrypt.destroy();
-    reader.kill('SIGTERM');
+    reader?.kill('SIGTERM');
   };
   signal.addEventListener('abort', stopAll, { once: true });
   const cleanupFile = async () => {
@@ -315,8 +326,8 @@ export async function readBackup(o: ReadOptions): Promise<ReadResult> {
     const plain = await decrypted;
     if (!plain.ok) {
       // Stop pg_restore before it reads past the authenticated part (it would report a misleading error).
-      reader.stdin.destroy();
-      reader.kill('SIGTERM');
+      reader?.stdin.destroy();
+      reader?.kill('SIGTERM');
     }
     const read = await readerDone;
     if (signal.aborted) throw interruptedError(`verification of ${manifest.id} stopped while reading the backup`);
@@ -356,7 +367,7 @@ export async function readBackup(o: ReadOptions): Promise<ReadResult> {
       : read.ok
         ? { name: 'archive', ok: true, durationMs: read.at, message: 'pg_restore read and decompressed every entry' }
         : { name: 'archive', ok: false, durationMs: read.at, message: toolError(readerStderr, `pg_restore exited with ${read.code}`) };
-    const ok = shaCheck.ok && decryptCheck.ok && archiveCheck.ok;
+    const ok = shaCheck.ok && decryptCheck.ok && (!readArchive || archiveCheck.ok);
 
     let kept: string | undefined;
     if (partial && o.plaintext && plain.ok) {
@@ -368,7 +379,7 @@ export async function readBackup(o: ReadOptions): Promise<ReadResult> {
     const kind = (failure as { kind?: unknown } | undefined)?.kind;
     return {
       ok,
-      checks: [shaCheck, decryptCheck, archiveCheck],
+      checks: readArchive ? [shaCheck, decryptCheck, archiveCheck] : [shaCheck, decryptCheck],
       ciphertextBytes,
       plaintextBytes,
       durationMs: since(),
@@ -381,7 +392,7 @@ export async function readBackup(o: ReadOptions): Promise<ReadResult> {
   } finally {
     meter.stop();
     signal.removeEventListener('abort', stopAll);
-    if (!readerGone) reader.kill('SIGKILL');
+    if (!readerGone) reader?.kill('SIGKILL');
   }
 }
 
@@ -404,7 +415,7 @@ export async function readForCommand(
     ...o,
     signal: ctx.signal,
     log: ctx.log,
-    progress: { intervalMs: parseDuration(progressInterval) ?? 0, emit: (line) => ctx.progress(line) },
+    progress: { intervalMs: parseDuration(progressInterval) ?? 0, emit: (line) => ctx.progress(line), live: ctx.live },
   });
   if (read.decryptFailure === 'no-identity' && read.checks[0]?.ok) {
     const { manifest } = o;

@@ -106,6 +106,7 @@ export async function verifyBackup(input: VerifyBackupRequest, ctx: Runtime): Pr
       pgRestore,
       env,
       plaintext: workspace?.plaintext(manifest.id),
+      readArchive: !input.restore,
     });
     await versionCheck;
     checks.push(...read.checks);
@@ -115,7 +116,7 @@ export async function verifyBackup(input: VerifyBackupRequest, ctx: Runtime): Pr
           .filter((c) => !c.ok)
           .map((c) => c.name)
           .join(', ')})`;
-        const skipped: Check['name'][] = ['restore', 'manifest', ...(policy.verify.amcheck === 'off' ? [] : (['amcheck'] as const))];
+        const skipped: Check['name'][] = ['archive', 'restore', 'manifest', ...(policy.verify.amcheck === 'off' ? [] : (['amcheck'] as const))];
         for (const name of skipped) checks.push({ name, ok: false, durationMs: 0, message: why });
       } else {
         const server = await scratch!;
@@ -217,6 +218,13 @@ async function restoreTest(
       signal: ctx.signal,
       log: ctx.log,
       applicationName: app,
+    });
+    // The restore read every entry of the archive: that is the archive check of a restore test.
+    checks.push({
+      name: 'archive',
+      ok: restored.ok,
+      durationMs: 0,
+      message: restored.ok ? 'pg_restore read and restored every entry' : 'not completed: the restore failed (see restore)',
     });
     checks.push({
       name: 'restore',
