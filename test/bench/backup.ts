@@ -273,7 +273,13 @@ export async function bench(): Promise<BenchResult> {
         await queryUrl(admin, `CREATE DATABASE "${name}"`);
         try {
           const u = new URL(admin);
-          const env = { ...process.env, PGPASSWORD: decodeURIComponent(u.password), PGHOST: u.hostname, PGPORT: u.port, PGUSER: decodeURIComponent(u.username) };
+          const env = {
+            ...process.env,
+            PGPASSWORD: decodeURIComponent(u.password),
+            PGHOST: u.hostname,
+            PGPORT: u.port,
+            PGUSER: decodeURIComponent(u.username),
+          };
           const started = performance.now();
           const child = spawn(pgRestore, ['--exit-on-error', '-j2', '-d', name, plain], { env, stdio: ['ignore', 'ignore', 'inherit'] });
           const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
