@@ -192,6 +192,31 @@ describe('backup create', () => {
     expect(report.data.manifest).toEqual(m);
   });
 
+  it('with dump.table_manifest: database, or an archive the reader does not know, the manifest is the database scan (record-hash)', async () => {
+    const scanned = await create(seeded().url, await policies([one], 'dump:\n  table_manifest: database\n'));
+    expect(scanned.code, scanned.all).toBe(0);
+    expect(scanned.data.manifest.tableHash).toEqual({ method: 'record-hash' });
+    expect(scanned.data.manifest.tables).toEqual(await liveManifest(seeded().url));
+
+    // A pg_dump whose archive claims version 1.17: the reader refuses it, and the snapshot is scanned instead.
+    const real = (await findPgBinaries()).binDir;
+    const dir = await tempDir('dbops-pg-bin-');
+    for (const name of await readdir(real)) if (name !== 'pg_dump') await symlink(join(real, name), join(dir, name));
+    const patch = `let first = true; process.stdin.on('data', (c) => { if (first) { c[6] = 17; first = false; } process.stdout.write(c); });`;
+    await writeFile(
+      join(dir, 'pg_dump'),
+      `#!/bin/bash\nset -o pipefail\nif [ "$1" = "--version" ]; then exec '${join(real, 'pg_dump')}' --version; fi\n'${join(real, 'pg_dump')}' "$@" | '${process.execPath}' -e "${patch}"\n`,
+      {
+        mode: 0o755,
+      },
+    );
+    const fellBack = await create(seeded().url, await policies([one]), [], { PG_BIN: dir });
+    expect(fellBack.code, fellBack.all).toBe(0);
+    expect(fellBack.stderr).toMatch(/could not read the table manifest from the archive.*version 1\.17/);
+    expect(fellBack.data.manifest.tableHash).toEqual({ method: 'record-hash' });
+    expect(fellBack.data.manifest.tables).toEqual(scanned.data.manifest.tables);
+  });
+
   it('encrypts to every recipient: each identity alone decrypts the same archive', async () => {
     const p = await policies([one, two]);
     const out = await create(seeded().url, p);

@@ -249,13 +249,43 @@ describe('backup verify', () => {
     expect(leftovers()).toEqual([]);
   });
 
+  it('a backup whose manifest predates tableHash (record-hash) still verifies on the same database, and a wrong one still fails', async () => {
+    // makeBackup writes the manifest the way dbops did before the table hash was read from the archive.
+    const old = await makeBackup({ url: src.url, storage: storage(), recipients: policy.encryption.recipients });
+    expect(old.tableHash).toBeUndefined();
+    const raw = JSON.parse(readFileSync(join(backupsDir, old.id, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+    expect(raw).not.toHaveProperty('tableHash');
+    const passed = await verify([old.id, '--restore']);
+    expect(passed.code, passed.all).toBe(0);
+    expect(passed.data.record.checks.find((c) => c.name === 'manifest')).toMatchObject({ ok: true, message: expect.stringMatching(/tables match/) });
+    // The same database, backed up by create (the first test): the other method, the same verdict.
+    expect(good.tableHash?.method).toBe('copy-xxh64');
+    expect(old.tables.map((t) => t.name)).toEqual(good.tables.map((t) => t.name));
+    // Old manifests are compared the old way: a copy of one with a changed row count fails, naming the table.
+    const tampered = await makeBackup({
+      url: src.url,
+      storage: storage(),
+      recipients: policy.encryption.recipients,
+      tables: old.tables.map((t) => (t.name === 'accounts' ? { ...t, rows: String(BigInt(t.rows) + 1n) } : t)),
+    });
+    const failed = await verify([tampered.id, '--restore']);
+    expect(failed.code, failed.all).toBe(1);
+    expect(failed.data.record.checks.find((c) => c.name === 'manifest')?.message).toMatch(/public\.accounts has \d+ rows, the manifest \d+/);
+  });
+
   it('a dump of different content inside a valid encryption fails the manifest check, naming the table', async () => {
     // Same schema, one balance changed: a correct age file, a correct archive, the wrong data.
     const other = await createDatabase('verify_other');
     try {
       await populate(other, 20_000);
       await other.query('UPDATE accounts SET balance = balance + 0.01 WHERE id = 4242');
-      const { id } = await makeBackup({ url: other.url, storage: storage(), recipients: policy.encryption.recipients, tables: good.tables, tableHash: good.tableHash });
+      const { id } = await makeBackup({
+        url: other.url,
+        storage: storage(),
+        recipients: policy.encryption.recipients,
+        tables: good.tables,
+        tableHash: good.tableHash,
+      });
       const run = await verify([id, '--restore']);
       expect(run.code, run.all).toBe(1);
       const checks = Object.fromEntries(run.data.record.checks.map((c) => [c.name, c]));

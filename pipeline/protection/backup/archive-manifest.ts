@@ -115,6 +115,8 @@ export class ArchiveManifestBuilder {
   #header: ArchiveHeader | undefined;
   #entries = new Map<number, ArchiveEntry>();
   #encoding = '';
+  /** dumpIds whose data block has started. */
+  #seen = new Set<number>();
   #block: Block | undefined;
   #finished: Array<Promise<TableManifest>> = [];
   #failure: unknown;
@@ -177,11 +179,12 @@ export class ArchiveManifestBuilder {
       return [];
     });
     if (this.#failure !== undefined) throw this.#failure;
-    const seen = new Set(tables.map((t) => `${t.schema}.${t.name}`));
-    // A table pg_dump listed without a data block has no rows in the archive.
+    // pg_dump writes a data block for every TABLE DATA entry whose offset flag says so, empty tables
+    // included: one that never came means the archive was cut between two blocks.
     for (const e of this.#entries.values()) {
-      const t = tableOf(e);
-      if (!seen.has(`${t.schema}.${t.name}`)) tables.push({ ...t, rows: '0', hash: '0' });
+      if (this.#seen.has(e.dumpId)) continue;
+      if (e.hasData) throw new ArchiveFormatError(`the archive ended before the data of ${e.namespace}.${e.tag}`);
+      tables.push({ ...tableOf(e), rows: '0', hash: '0' });
     }
     tables.sort((a, b) => (a.schema === b.schema ? compare(a.name, b.name) : compare(a.schema, b.schema)));
     return { tables, facts: { header: this.#header!, encoding: this.#encoding } };
@@ -196,6 +199,8 @@ export class ArchiveManifestBuilder {
   #start(dumpId: number): void {
     const entry = this.#entries.get(dumpId);
     if (!entry) return; // large-object data and the like: not a table
+    if (this.#seen.has(dumpId)) throw new ArchiveFormatError(`a second data block for ${entry.namespace}.${entry.tag}`);
+    this.#seen.add(dumpId);
     const digest = new CopyDigest(this.#h64);
     if (this.#header!.compression === 'none') {
       this.#block = { entry, digest, pending: [] };

@@ -53,6 +53,8 @@ export interface ArchiveEntry {
   copyStmt: string | null;
   /** The statement for ENCODING / STDSTRINGS entries, e.g. `SET client_encoding = 'UTF8';` */
   defn: string | null;
+  /** pg_dump wrote a data block for this entry (every TABLE DATA entry, empty tables included). */
+  hasData: boolean;
 }
 
 export interface ArchiveVisitor {
@@ -69,6 +71,7 @@ const MIN_VERSION = 0x010c00; // 1.12
 const MAX_VERSION = 0x0110ff; // 1.16.x
 const version = (major: number, minor: number, rev = 0) => (major * 256 + minor) * 256 + rev;
 const BLK_DATA = 1;
+const K_OFFSET_NO_DATA = 3;
 const BLK_BLOBS = 3;
 const COMPRESSION: Record<number, ArchiveCompression> = { 0: 'none', 1: 'gzip', 2: 'lz4', 3: 'zstd' };
 
@@ -162,8 +165,10 @@ function readToc(c: Cursor, v: number, offSize: number): ArchiveEntry[] {
     c.str(); // owner
     c.str(); // WITH OIDS: always "false" since 1.9
     while (c.str() !== null); // dependencies
-    c.take(1 + offSize); // data offset: flag and position (not set when pg_dump writes to a pipe)
-    entries.push({ dumpId, desc, tag, namespace, copyStmt, defn });
+    // Data offset: a flag (1 position not set: pg_dump wrote to a pipe; 2 set; 3 no data) and the position.
+    const hasData = c.byte() !== K_OFFSET_NO_DATA;
+    c.take(offSize);
+    entries.push({ dumpId, desc, tag, namespace, copyStmt, defn, hasData });
   }
   return entries;
 }
@@ -271,7 +276,11 @@ export class CustomArchiveReader {
       return;
     }
     throw new ArchiveFormatError(
-      this.#at === At.Prefix ? 'the archive ended inside its header or table of contents' : `the archive ended inside the data of block ${this.#dumpId}`,
+      this.#at === At.Prefix
+        ? 'the archive ended inside its header or table of contents'
+        : this.#at === At.BlockId
+          ? 'the archive ended inside a data block header'
+          : `the archive ended inside the data of block ${this.#dumpId}`,
     );
   }
 

@@ -236,7 +236,7 @@ export async function createBackup(input: CreateBackupRequest, ctx: Runtime): Pr
               tableHash = { method: COPY_MANIFEST, encoding: read.facts.encoding, settings: copySettings! };
             } catch (e) {
               // An archive this reader does not know (a newer pg_dump): the snapshot is still open, so scan it.
-              ctx.log.warn({ err: (e as Error).message }, 'could not read the table manifest from the archive; computing it in the database instead');
+              ctx.log.warn(`could not read the table manifest from the archive (${(e as Error).message}); computing it in the database instead`);
               tables = await scan();
             }
           } else {
