@@ -1,4 +1,4 @@
-import { createInflate, type Inflate } from 'node:zlib';
+import { createInflate, type Inflate, type ZlibOptions } from 'node:zlib';
 import xxhash from 'xxhash-wasm';
 import { ArchiveFormatError, CustomArchiveReader, type ArchiveEntry, type ArchiveHeader } from './archive.ts';
 import { startPgDump } from './dump.ts';
@@ -95,8 +95,9 @@ export interface ArchiveFacts {
 interface Block {
   entry: ArchiveEntry;
   digest: CopyDigest;
-  /** Compressed bytes of this block seen in the current piece, handed to zlib in one write (see #flush). */
+  /** Compressed bytes of this block not yet handed to zlib (see #flush). */
   pending: Buffer[];
+  pendingBytes: number;
   /** Only for compressed archives; then `done` settles when it has inflated the whole block. */
   inflate?: Inflate;
   done?: Promise<TableManifest>;
@@ -158,7 +159,7 @@ export class ArchiveManifestBuilder {
     if (this.#failure !== undefined) return undefined;
     try {
       this.#reader.write(piece);
-      if (this.#block) this.#flush(this.#block);
+      if (this.#block && this.#block.pendingBytes >= FLUSH_AT) this.#flush(this.#block);
     } catch (e) {
       this.#fail(e);
     }
@@ -203,10 +204,13 @@ export class ArchiveManifestBuilder {
     this.#seen.add(dumpId);
     const digest = new CopyDigest(this.#h64);
     if (this.#header!.compression === 'none') {
-      this.#block = { entry, digest, pending: [] };
+      this.#block = { entry, digest, pending: [], pendingBytes: 0 };
       return;
     }
-    const inflate = createInflate({ chunkSize: 256 * 1024 });
+    // The inflater may lag behind by LAG: pg_dump (and the server's COPY behind it) must not wait for every
+    // burst of hashing, or neither core is busy while the other catches up.
+    const options: ZlibOptions & { writableHighWaterMark: number } = { chunkSize: 1 << 20, writableHighWaterMark: LAG };
+    const inflate = createInflate(options);
     inflate.on('data', (out: Buffer) => {
       try {
         digest.update(out);
@@ -225,24 +229,27 @@ export class ArchiveManifestBuilder {
       });
     });
     done.catch(() => undefined);
-    this.#block = { entry, digest, pending: [], inflate, done };
+    this.#block = { entry, digest, pending: [], pendingBytes: 0, inflate, done };
   }
 
   #data(bytes: Buffer): void {
     const block = this.#block;
     if (!block) return;
-    if (block.inflate) block.pending.push(bytes);
-    else block.digest.update(bytes);
+    if (block.inflate) {
+      block.pending.push(bytes);
+      block.pendingBytes += bytes.length;
+    } else block.digest.update(bytes);
   }
 
   /**
    * pg_dump writes compressed data in chunks of 4 KiB; one zlib write each would be one trip to the thread pool
-   * each (measured: 5 s for 170 MiB instead of 0.3 s), so a block's chunks from one piece go in one write.
+   * each (measured: 5 s for 170 MiB instead of 0.3 s), so a block's chunks go to zlib a MiB at a time.
    */
   #flush(block: Block): void {
     if (!block.inflate || block.pending.length === 0) return;
     const bytes = block.pending.length === 1 ? block.pending[0]! : Buffer.concat(block.pending);
     block.pending = [];
+    block.pendingBytes = 0;
     if (!block.inflate.write(bytes) && !this.#waiting) {
       const inflate = block.inflate;
       this.#waiting = new Promise<void>((resolve) => {
@@ -269,6 +276,11 @@ export class ArchiveManifestBuilder {
     }
   }
 }
+
+/** Compressed bytes gathered before one write to zlib. */
+const FLUSH_AT = 1 << 20;
+/** How far (compressed bytes) the inflater may fall behind the archive before the caller waits. */
+const LAG = 32 << 20;
 
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const stringRows = (d: { rows: number; hash: string }) => ({ rows: String(d.rows), hash: d.hash });
