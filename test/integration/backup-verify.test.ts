@@ -152,6 +152,9 @@ describe('backup verify', () => {
     expect(run.code, run.all).toBe(0);
     const record = run.data.record;
     expect(record).toMatchObject({ backupId: good.id, target: 'local', level: 'restore', ok: true });
+    // The time to a usable copy covers the read and the restore, and ends before the checks that follow it.
+    expect(record.readyMs).toBeGreaterThanOrEqual(record.restoreMs!);
+    expect(record.readyMs).toBeLessThanOrEqual(record.durationMs - record.checks.find((c) => c.name === 'manifest')!.durationMs);
     expect(record.checks.map((c) => [c.name, c.ok])).toEqual([
       ['sha256', true],
       ['decrypt', true],
@@ -271,6 +274,18 @@ describe('backup verify', () => {
     const failed = await verify([tampered.id, '--restore']);
     expect(failed.code, failed.all).toBe(1);
     expect(failed.data.record.checks.find((c) => c.name === 'manifest')?.message).toMatch(/public\.accounts has \d+ rows, the manifest \d+/);
+  });
+
+  it('a backup a newer pg_dump wrote is refused with the pg_restore it needs (exit 3), and nothing is recorded', async () => {
+    const copy = await copyBackup(good);
+    const newer = { ...copy, dump: { ...copy.dump, pgDump: 'pg_dump (PostgreSQL) 99.1' } };
+    await writeManifest(storage(), newer);
+    const run = await cli(['backup', 'verify', newer.id]);
+    expect(run.code, run.all).toBe(3);
+    expect(run.stderr).toMatch(/pg_restore \S+ \(.*\) is older than the pg_dump 99 that wrote the archive/);
+    expect(run.stderr).toContain('postgresql-client-99');
+    expect(readdirSync(join(backupsDir, newer.id))).not.toContain('verify');
+    expect(leftovers()).toEqual([]);
   });
 
   it('a dump of different content inside a valid encryption fails the manifest check, naming the table', async () => {

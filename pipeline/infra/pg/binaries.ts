@@ -101,14 +101,19 @@ export async function pgTool(bins: PgBinaries, tool: PgTool): Promise<string> {
 
 /**
  * Client tools must be at least the server's major version: an older pg_dump refuses to dump a newer
- * server, and an older psql misreads its catalogs. Checked before a client tool touches a server.
+ * server, and an older psql misreads its catalogs. Checked before a client tool touches a server, and
+ * (`counterpart: 'archive'`) before pg_restore reads an archive a newer pg_dump wrote.
  */
-export async function clientTool(bins: PgBinaries, tool: ClientTool, serverMajor: number): Promise<string> {
+export async function clientTool(bins: PgBinaries, tool: ClientTool, serverMajor: number, counterpart: 'server' | 'archive' = 'server'): Promise<string> {
   const path = await pgTool(bins, tool);
   const v = await toolVersion(path);
   if (!v) throw new EnvError(`Could not read the version of ${path} (\`${tool} --version\` failed).`, { hint: INSTALL_HINT });
   if (v.major < serverMajor) {
-    throw new EnvError(`${tool} ${v.version} (${path}) is older than the PostgreSQL ${serverMajor} server it would talk to.`, {
+    const other =
+      counterpart === 'archive'
+        ? `the pg_dump ${serverMajor} that wrote the archive (an older pg_restore cannot read a newer archive format)`
+        : `the PostgreSQL ${serverMajor} server it would talk to`;
+    throw new EnvError(`${tool} ${v.version} (${path}) is older than ${other}.`, {
       hint: `Install the PostgreSQL ${serverMajor} client tools (\`apt-get install postgresql-client-${serverMajor}\` or \`brew install postgresql@${serverMajor}\`) and point PG_BIN at their directory.`,
     });
   }

@@ -102,6 +102,8 @@ export const VerificationRecord = z.object({
   durationMs: z.number(),
   /** Restore time (pg_restore until the copy is usable): the RTO evidence of a logical restore. */
   restoreMs: z.number().optional(),
+  /** From the start of the verification until pg_restore finished: download, decryption, roles and restore, the whole time to a usable logical copy. */
+  readyMs: z.number().optional(),
   dbops: z.object({ version: z.string(), commit: z.string().nullable() }),
 });
 export type VerificationRecord = z.output<typeof VerificationRecord>;

@@ -78,7 +78,7 @@ export async function verifyBackup(input: VerifyBackupRequest, ctx: Runtime): Pr
   const bins = await binaries;
   const pgRestore = await pgTool(bins, 'pg_restore');
   // pg_restore must be at least as new as the pg_dump that wrote the archive; checked while the read runs.
-  const versionCheck = clientTool(bins, 'pg_restore', archiveMajor(manifest));
+  const versionCheck = clientTool(bins, 'pg_restore', archiveMajor(manifest), 'archive');
   versionCheck.catch(() => undefined);
   const jobs = input.jobs ?? policy.verify.restore_jobs;
   const level: VerificationRecord['level'] = input.restore ? 'restore' : 'read';
@@ -93,6 +93,7 @@ export async function verifyBackup(input: VerifyBackupRequest, ctx: Runtime): Pr
   let scratch: Promise<ScratchServer> | undefined;
   const checks: Check[] = [];
   let restoreMs: number | undefined;
+  let readyMs: number | undefined;
   try {
     // initdb and start run while the backup downloads; the cluster is discarded if the read checks fail.
     if (input.restore) {
@@ -123,6 +124,7 @@ export async function verifyBackup(input: VerifyBackupRequest, ctx: Runtime): Pr
         const result = await restoreTest(server, read.file, manifest, { pgRestore, jobs, amcheckMode: policy.verify.amcheck, bins, env, ctx });
         checks.push(...result.checks);
         restoreMs = result.restoreMs;
+        readyMs = result.restoredAt - started;
       }
     }
   } finally {
@@ -142,6 +144,7 @@ export async function verifyBackup(input: VerifyBackupRequest, ctx: Runtime): Pr
     checks,
     durationMs: Math.round(performance.now() - started),
     ...(restoreMs !== undefined ? { restoreMs: Math.round(restoreMs) } : {}),
+    ...(readyMs !== undefined ? { readyMs: Math.round(readyMs) } : {}),
     dbops: await build,
   };
   try {
@@ -196,7 +199,7 @@ async function restoreTest(
   file: string,
   manifest: BackupManifest,
   o: RestoreTestOptions,
-): Promise<{ checks: Check[]; restoreMs: number }> {
+): Promise<{ checks: Check[]; restoreMs: number; restoredAt: number }> {
   const { ctx } = o;
   const name = scratchDatabaseName(manifest.id);
   const app = 'dbops backup verify';
@@ -219,6 +222,7 @@ async function restoreTest(
       log: ctx.log,
       applicationName: app,
     });
+    const restoredAt = performance.now();
     // The restore read every entry of the archive: that is the archive check of a restore test.
     checks.push({
       name: 'archive',
@@ -236,7 +240,7 @@ async function restoreTest(
     if (!restored.ok) {
       checks.push(skipped('manifest'));
       if (o.amcheckMode !== 'off') checks.push(skipped('amcheck'));
-      return { checks, restoreMs: restored.durationMs };
+      return { checks, restoreMs: restored.durationMs, restoredAt };
     }
     const manifestStarted = performance.now();
     const actual = await databaseManifest(db, manifest.tableHash, {
@@ -263,6 +267,6 @@ async function restoreTest(
       });
       checks.push({ name: 'amcheck', ok: checked.ok, durationMs: Math.round(checked.durationMs), message: checked.message });
     }
-    return { checks, restoreMs: restored.durationMs };
+    return { checks, restoreMs: restored.durationMs, restoredAt };
   });
 }
