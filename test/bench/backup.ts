@@ -39,6 +39,7 @@ import { queryUrl } from '../helpers/db.ts';
 import type { BenchResult } from './run.ts';
 import { urlOf } from './common.ts';
 import { startCommandProcess } from './command-process.ts';
+import { libpq } from '../helpers/backup-fixture.ts';
 
 const SCALE = process.env['BENCH_BACKUP_SCALE'] ?? '2';
 const RUNS = Number(process.env['BENCH_BACKUP_RUNS'] ?? 3);
@@ -54,15 +55,7 @@ const rate = (bytes: number, ms: number) => Number((bytes / MIB / (ms / 1000)).t
 /** `pg_dump -Fc -Z1 > file`, as a shell would run it; resolves with the wall time once pg_dump exited 0. */
 async function rawDump(admin: string, database: string, file: string): Promise<number> {
   const bins = await findPgBinaries();
-  const u = new URL(admin);
-  const env = {
-    ...process.env,
-    PGPASSWORD: decodeURIComponent(u.password),
-    PGHOST: u.hostname,
-    PGPORT: u.port,
-    PGUSER: decodeURIComponent(u.username),
-    PGDATABASE: database,
-  };
+  const env = libpq(urlOf(admin, database));
   const out = createWriteStream(file);
   await new Promise((resolve) => out.once('open', resolve));
   const started = performance.now();
@@ -292,14 +285,7 @@ export async function bench(): Promise<BenchResult> {
         const name = `bench_raw_restore_${randomBytes(3).toString('hex')}`;
         await queryUrl(admin, `CREATE DATABASE "${name}"`);
         try {
-          const u = new URL(admin);
-          const env = {
-            ...process.env,
-            PGPASSWORD: decodeURIComponent(u.password),
-            PGHOST: u.hostname,
-            PGPORT: u.port,
-            PGUSER: decodeURIComponent(u.username),
-          };
+          const env = libpq(urlOf(admin, name));
           const started = performance.now();
           const child = spawn(pgRestore, ['--exit-on-error', '-j2', '-d', name, plain], { env, stdio: ['ignore', 'ignore', 'inherit'] });
           const code = await new Promise<number | null>((resolve) => child.on('close', resolve));

@@ -39,7 +39,8 @@ export async function liveManifest(url: string, tableHash?: TableHash): Promise<
   });
 }
 
-const libpq = (url: string): NodeJS.ProcessEnv => {
+/** libpq's environment for the superuser URL `url` (its database in PGDATABASE), for client tools run directly. */
+export const libpq = (url: string): NodeJS.ProcessEnv => {
   const u = new URL(url);
   return {
     ...process.env,

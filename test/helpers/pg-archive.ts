@@ -3,7 +3,8 @@
  * written from the layout documented in pipeline/protection/backup/archive.ts (PostgreSQL's
  * pg_backup_archiver.c ReadHead/ReadToc), and an encoder that writes that prefix back in another archive
  * version's layout, so a real 1.14 archive from pg_dump 15 can be turned into a 1.15 or 1.16 one. The data
- * blocks are copied untouched.
+ * blocks are copied untouched. The parser repeats the shape of archive.ts's Cursor on purpose: a test oracle
+ * that reused the reader under test could not catch a mistake they share.
  */
 
 /** A field of the prefix: an int, a string (null = NULL), or raw bytes copied as they are. */

@@ -6,18 +6,7 @@ import { ArchiveManifestBuilder, loadH64 } from '../../pipeline/protection/backu
 import { findPgBinaries, pgTool } from '../../pipeline/infra/pg/binaries.ts';
 import { createDatabase, type TestDb } from '../helpers/db.ts';
 import { encodeArchive, parseArchive } from '../helpers/pg-archive.ts';
-
-const libpq = (url: string): NodeJS.ProcessEnv => {
-  const u = new URL(url);
-  return {
-    ...process.env,
-    PGHOST: u.hostname,
-    PGPORT: u.port,
-    PGUSER: decodeURIComponent(u.username),
-    PGPASSWORD: decodeURIComponent(u.password),
-    PGDATABASE: decodeURIComponent(u.pathname.slice(1)),
-  };
-};
+import { libpq } from '../helpers/backup-fixture.ts';
 
 async function pgDump(url: string, args: string[]): Promise<Buffer> {
   const bin = await pgTool(await findPgBinaries(), 'pg_dump');
