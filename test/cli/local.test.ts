@@ -248,6 +248,16 @@ describe('the embedded cluster recovers from its own broken state', async () => 
     expect(await exists(`${file}.lock`)).toBe(false);
   });
 
+  it('DBOPS_LOCAL_DIR naming a link to nothing is refused (exit 2), and the link is left alone', async () => {
+    const dir = await tempDir('dbops-dangling-');
+    const link = join(dir, 'local');
+    await symlink(join(dir, 'gone'), link);
+    const run = await runDbops(['local', 'up'], testEnv({ DBOPS_LOCAL_DIR: link }));
+    expect(run.code, run.all).toBe(2);
+    expect(run.stderr).toContain(`${link} is a symbolic link to a missing target, not a folder`);
+    expect(await readdir(dir)).toEqual(['local']);
+  });
+
   it('an in-process run uses the DBOPS_LOCAL_DIR of the environment it is given, not process.env', async () => {
     const dir = join(home, 'in-process');
     await mkdir(dir);

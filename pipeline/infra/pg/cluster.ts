@@ -162,7 +162,10 @@ export async function inspectCluster(dir: string): Promise<ClusterSite> {
     if (code === 'ENOENT') {
       // stat follows links: a link to nothing is still something mkdir cannot replace.
       const link = await lstat(dir).catch(() => undefined);
-      return link ? { kind: 'not-a-folder', dir, blocker: dir, what: 'a symbolic link to a missing target' } : { kind: 'absent', dir };
+      if (link?.isSymbolicLink()) return { kind: 'not-a-folder', dir, blocker: dir, what: 'a symbolic link to a missing target' };
+      // Created between the two calls (a second `local up` at the same moment): look again.
+      if (link) return inspectCluster(dir);
+      return { kind: 'absent', dir };
     }
     if (code === 'ENOTDIR') {
       const found = await nonFolderAncestor(dir);
