@@ -328,7 +328,8 @@ describe('dbops gate: staging first, clean state, window, break-glass', () => {
   });
 
   it('a gate with several failures lists every reason, not only the first', async () => {
-    const windows = { zone: 'Europe/Berlin', open: [{ days: [tomorrow()], from: '00:00', to: '24:00' }] };
+    // UTC like tomorrow(): in Europe/Berlin, tomorrow in UTC has already begun from 22:00 or 23:00 UTC.
+    const windows = { zone: 'UTC', open: [{ days: [tomorrow()], from: '00:00', to: '24:00' }] };
     const s = await setup(production({ approvals: 1, windows }));
     await s.migrate('production');
     await s.fx.addMigrations({ '20260104000000_more': 'ALTER TABLE "Ledger" ADD COLUMN extra int NOT NULL;\n' }, { '20260104000000_more': null });
