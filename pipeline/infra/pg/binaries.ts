@@ -39,13 +39,32 @@ export function parsePgVersion(output: string): { major: number; version: string
   return { major, version: m[2] === undefined ? `${major}${m[3] ?? ''}` : `${major}.${m[2]}` };
 }
 
-async function toolVersion(path: string): Promise<{ major: number; version: string } | undefined> {
-  try {
-    const { stdout } = await run(path, ['--version']);
-    return parsePgVersion(stdout);
-  } catch {
-    return undefined;
+/** `--version` runs in flight or done, by path: a backup checks pg_dump's major and records its full line. */
+const versionLines = new Map<string, Promise<string>>();
+
+/**
+ * `<tool> --version` as the tool prints it, e.g. `pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)`, run
+ * once per path and process (a failure is not kept, so a fixed installation is seen on the next call).
+ */
+export function toolVersionLine(path: string): Promise<string> {
+  let line = versionLines.get(path);
+  if (!line) {
+    line = run(path, ['--version']).then(
+      ({ stdout }) => stdout.trim(),
+      (e: unknown) => {
+        versionLines.delete(path);
+        throw new EnvError(`Could not run ${path} --version: ${(e as Error).message}`, {
+          hint: 'Reinstall the PostgreSQL client tools or point PG_BIN at a working installation.',
+        });
+      },
+    );
+    versionLines.set(path, line);
   }
+  return line;
+}
+
+async function toolVersion(path: string): Promise<{ major: number; version: string } | undefined> {
+  return toolVersionLine(path).then(parsePgVersion, () => undefined);
 }
 
 async function candidateDirs(env: NodeJS.ProcessEnv): Promise<Array<{ dir: string; source: PgBinaries['source'] }>> {

@@ -199,15 +199,11 @@ export class CustomArchiveReader {
   #int: number[] = [];
   /** The int just read by #readInt. */
   #value = 0;
+  /** Archive bytes seen so far, for the offsets in error messages. */
   #bytes = 0;
 
   constructor(visitor: ArchiveVisitor) {
     this.#visitor = visitor;
-  }
-
-  /** Archive bytes seen so far. */
-  get bytes(): number {
-    return this.#bytes;
   }
 
   write(piece: Buffer): void {

@@ -3,7 +3,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { listBackups, newBackupId, openTargets, sweepLeftovers, writeManifest } from './catalog.ts';
 import { ArchiveManifestBuilder, COPY_MANIFEST } from './archive-manifest.ts';
-import { COPY_SETTINGS, openDumpSnapshot, startPgDump, toolVersion, type DumpSnapshot, type ServerInfo } from './dump.ts';
+import { COPY_SETTINGS, openDumpSnapshot, startPgDump, type DumpSnapshot, type ServerInfo } from './dump.ts';
 import { LAYOUT, type BackupEntry, type BackupManifest, type TableHash, type TableManifest } from './manifest.ts';
 import { mibPerSecond, ProgressMeter } from './progress.ts';
 import type { BackupCreateData } from './report.ts';
@@ -16,7 +16,7 @@ import { createEncryptStream, recipientFingerprint } from '../../infra/crypto/ag
 import { connect, isPgError } from '../../infra/db/client.ts';
 import { pgEnv } from '../../infra/db/libpq.ts';
 import type { DbTarget } from '../../infra/db/url.ts';
-import { clientTool, findPgBinaries, pgTool } from '../../infra/pg/binaries.ts';
+import { clientTool, findPgBinaries, toolVersionLine } from '../../infra/pg/binaries.ts';
 import type { BackupsPolicy } from '../../policy/backups.ts';
 import { formatBytes } from '../../core/format.ts';
 import type { Runtime } from '../../core/runtime.ts';
@@ -140,14 +140,15 @@ export async function createBackup(input: CreateBackupRequest, ctx: Runtime): Pr
     if (ctx.signal.aborted) throw ctx.signal.reason;
     // The backup mode of the one operation lock, on the snapshot's session: maintenance waits for the backup.
     await acquireOperationLock(snapshot.client, 'backup', { what: 'A backup', waitMs: parseDuration(policy.dump.lock_wait_timeout) ?? 0, signal: ctx.signal });
-    const [pgDump, pgDumpVersion, encrypt, expected, fromArchive, lcMonetary] = await Promise.all([
+    const [pgDump, encrypt, expected, fromArchive, lcMonetary] = await Promise.all([
       clientTool(bins, 'pg_dump', Math.floor(info.serverVersionNum / 10000)),
-      pgTool(bins, 'pg_dump').then(toolVersion),
       createEncryptStream(recipients.map((r) => r.key)),
       expectedSize(earlier, info, ctx.log),
       reader,
       reader ? sessionSetting(snapshot, 'lc_monetary') : undefined,
     ]);
+    // clientTool has just run `pg_dump --version`; this is that run's line, not a second one.
+    const pgDumpVersion = await toolVersionLine(pgDump);
     ctx.progress(
       `Backing up database ${info.name} (${formatBytes(info.sizeBytes)}, PostgreSQL ${info.serverVersion}) to target "${storage.name}" (${storage.location}) as ${id}`,
     );

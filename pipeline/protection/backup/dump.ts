@@ -1,6 +1,5 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { Transform, type Readable } from 'node:stream';
-import { promisify } from 'node:util';
 import { EnvError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { redact } from '../../core/redact.ts';
@@ -13,19 +12,6 @@ import { MANIFEST_SETTINGS } from './tables.ts';
  * pg_dump plumbing of the backup commands: the exported snapshot a dump and its table manifest share, and a
  * pg_dump child whose output only ends cleanly when pg_dump exited 0.
  */
-
-const run = promisify(execFile);
-
-/** `pg_dump --version` (or any client tool's), e.g. `pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)`. */
-export async function toolVersion(path: string): Promise<string> {
-  try {
-    return (await run(path, ['--version'])).stdout.trim();
-  } catch (e) {
-    throw new EnvError(`Could not run ${path} --version: ${(e as Error).message}`, {
-      hint: 'Reinstall the PostgreSQL client tools or point PG_BIN at a working installation.',
-    });
-  }
-}
 
 export interface ServerInfo {
   name: string;
