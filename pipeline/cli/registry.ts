@@ -46,6 +46,16 @@ export const REGISTRY: readonly CommandEntry[] = [
     spec: () => import('../commands/migrate/resolve/spec.ts').then((m) => m.spec),
     run: () => import('../commands/migrate/resolve/run.ts'),
   },
+  {
+    path: ['migrate', 'new'],
+    spec: () => import('../commands/migrate/new/spec.ts').then((m) => m.spec),
+    run: () => import('../commands/migrate/new/run.ts'),
+  },
+  {
+    path: ['drift'],
+    spec: () => import('../commands/drift/spec.ts').then((m) => m.spec),
+    run: () => import('../commands/drift/run.ts'),
+  },
   { path: ['lint'], spec: () => import('../commands/lint/spec.ts').then((m) => m.spec), run: () => import('../commands/lint/run.ts') },
   {
     path: ['rollbacks', 'check'],

@@ -1,5 +1,12 @@
-import type { MigrationRow } from '../change/migrations/index.ts';
-import type { EvidenceBundle } from './bundle.ts';
+import { loadRows, openSession, type MigrationRow } from '../change/migrations/index.ts';
+import { noun } from '../core/format.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Finding, StepResult } from '../core/result.ts';
+import type { DbTarget } from '../infra/db/url.ts';
+import { EvidenceBundle } from './bundle.ts';
+import { parseBundleName, verifyChain } from './chain.ts';
+import type { EvidenceReconcileData } from './report.ts';
+import { readFolder, type EvidenceStore } from './store.ts';
 
 /**
  * Periodic reconciliation (SOX periodic review, SOC 2 CC8.1 "detects changes"): every change the database's
@@ -83,4 +90,80 @@ export function reconcile(rows: readonly MigrationRow[], bundles: readonly Evide
     if (r.rolledBackAt !== null) verdicts.push(judge(r.migrationName, 'rolled-back', r.rolledBackAt, (w) => w.rolledBack));
   }
   return verdicts;
+}
+
+/** The bundles of a folder that parse, oldest first (the chain's own verdict is reported separately). */
+function parseBundles(files: Map<string, Buffer>): EvidenceBundle[] {
+  const bundles: EvidenceBundle[] = [];
+  for (const [name, bytes] of files) {
+    if (parseBundleName(name)?.ext !== 'json') continue;
+    try {
+      const parsed = EvidenceBundle.safeParse(JSON.parse(bytes.toString('utf8')));
+      if (parsed.success) bundles.push(parsed.data);
+    } catch {
+      // Unparseable bundles are the chain check's to report.
+    }
+  }
+  return bundles.sort((a, b) => a.sequence - b.sequence);
+}
+
+/**
+ * The environment's migration history (its `_prisma_migrations`, read in a read-only session) against its
+ * evidence bundles: `dbops evidence reconcile`, and the third comparison of `dbops drift --environment`.
+ */
+export async function reconcileEnvironment(
+  environment: { name: string; target: DbTarget },
+  store: EvidenceStore,
+  log: Logger,
+): Promise<StepResult<EvidenceReconcileData>> {
+  const files = await readFolder(store);
+  const chain = verifyChain({ environment: environment.name, folder: store.folder, files });
+  const bundles = parseBundles(files);
+  const oldest = bundles[0];
+  const evidenceStart = oldest ? (oldest.execution?.startedAt ?? oldest.interrupted?.startedAt ?? oldest.createdAt) : null;
+
+  const s = await openSession(environment.target, log, 'dbops evidence reconcile');
+  let rows;
+  try {
+    await s.client.query('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY');
+    rows = await loadRows(s);
+  } finally {
+    await s.close();
+  }
+  const verdicts = reconcile(rows, bundles, evidenceStart);
+  const findings: Finding[] = [];
+  if (!chain.ok) {
+    findings.push({
+      rule: 'reconcile/chain',
+      severity: 'error',
+      message: `The evidence chain of ${environment.name} does not verify (${chain.problems[0]?.message ?? 'broken'}): the bundles cannot be trusted to explain anything.`,
+      help: `Run \`dbops evidence verify --environment ${environment.name}\` and restore the damaged bundle from a copy (the workflow artifact of its run).`,
+    });
+  }
+  for (const v of verdicts.filter((x) => x.status === 'outside')) {
+    findings.push({
+      rule: 'reconcile/outside',
+      severity: 'error',
+      migration: v.migration,
+      message: `${v.migration} was ${v.event} at ${v.at} on ${environment.name}, and no evidence bundle covers it: a change outside the pipeline.`,
+      help: 'Find out who ran it (the database log, the CI runs of that time), review it as an emergency change after the fact, and record the review in the change ticket.',
+    });
+  }
+  const before = verdicts.filter((x) => x.status === 'before-evidence').length;
+  if (before > 0) {
+    findings.push({
+      rule: 'reconcile/before-evidence',
+      severity: 'notice',
+      message: `${before} ${noun(before, 'change')} of ${environment.name} predate${before === 1 ? 's' : ''} its evidence (${evidenceStart ? `the oldest bundle kept starts at ${evidenceStart}` : 'there is no bundle yet'}) and cannot be judged.`,
+    });
+  }
+  const data: EvidenceReconcileData = {
+    environment: environment.name,
+    database: environment.target.display,
+    chain: { ok: chain.ok, bundles: chain.bundles, firstProblem: chain.problems[0]?.message ?? null },
+    evidenceStart,
+    rows: verdicts,
+  };
+  const verdict = findings.some((f) => f.severity === 'error') ? 'fail' : 'pass';
+  return { verdict, findings, data };
 }

@@ -37,17 +37,45 @@ export const ExecutorPolicy = z
   })
   .describe('How `dbops migrate deploy` runs each migration.');
 
+/** Matched against `<kind> <schema>.<name>` with `*` for any characters, e.g. `extension *`, `* dbops.*`, `index public.*_tmp`. */
+const IgnorePattern = z.string().trim().min(1);
+
+export const DriftPolicy = z
+  .strictObject({
+    ignore: z
+      .array(IgnorePattern)
+      .default(['extension *', '* dbops.*'])
+      .describe(
+        'Objects of the live database `dbops drift` does not report, as "<kind> <schema>.<name>" patterns where * matches anything: objects the application does not own. Default: extensions (installed by the DBA or by dbops maintain/queries, not by migrations) and anything in the dbops schema. Kinds: table, column, columns of (column order), index, constraint, trigger, function, view, enum, type, sequence, extension, comment, policy, rule, statistics, schema; `*` for any.',
+      ),
+    notifications: z
+      .strictObject({
+        webhook_env: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name such as DBOPS_DRIFT_WEBHOOK')
+          .default('DBOPS_DRIFT_WEBHOOK')
+          .describe(
+            'Environment variable holding the webhook URL (a secret) that `drift --notify` posts to when it finds drift (Slack-compatible JSON). Unset: nothing is sent.',
+          ),
+      })
+      .prefault({})
+      .describe('Where `drift --notify` announces drift.'),
+  })
+  .describe('How `dbops drift` compares a live database with the schema its migrations build.');
+
 export const MigrationsPolicy = z
   .strictObject({
     version: z.literal(1).describe('Policy file format version.'),
     executor: ExecutorPolicy.prefault({}),
     lint: LintPolicy.prefault({}),
     rehearse: RehearsePolicy.prefault({}),
+    drift: DriftPolicy.prefault({}),
   })
-  .describe('policies/migrations.yaml: how migrations are executed, linted and rehearsed.');
+  .describe('policies/migrations.yaml: how migrations are executed, linted, rehearsed and checked for drift.');
 
 export type MigrationsPolicy = z.output<typeof MigrationsPolicy>;
 export type ExecutorPolicy = z.output<typeof ExecutorPolicy>;
+export type DriftPolicy = z.output<typeof DriftPolicy>;
 
 /** Every policy file dbops knows: key → file name and schema. Later concerns (environments, backups) add entries here. */
 export const POLICY_FILES = {

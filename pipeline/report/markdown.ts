@@ -7,6 +7,7 @@ import type { QueriesReportData } from '../operations/queries/index.ts';
 import type { LoadedReport } from './store.ts';
 import { clip, formatBytes, formatCount, formatMs, plural, noun } from '../core/format.ts';
 import { type Severity } from '../core/result.ts';
+import { type DriftData } from '../change/drift/index.ts';
 import { type LintData } from '../change/lint/index.ts';
 import { type MigrationRehearsal, type RehearseData } from '../change/rehearsal/index.ts';
 import { type RollbacksData } from '../change/rollbacks/index.ts';
@@ -96,6 +97,33 @@ function findingsBlock(reports: LoadedReport[]): Block | undefined {
       ...(more > 0 ? [`… and ${more} more (all of them are in \`reports/*.json\` and the SARIF file).`] : []),
     ].join('\n\n'),
   };
+}
+
+// ---- drift --------------------------------------------------------------------------------------------
+
+function driftBlock(d: DriftData): Block {
+  const parts = ['### Drift'];
+  if (d.schema.agree) parts.push(`✅ ${code(d.prismaSchema)} and the ${d.migrations} migrations agree.`);
+  else {
+    parts.push(
+      `❌ ${code(d.prismaSchema)} was changed without a migration (${d.schema.models.map(code).join(', ') || 'see below'}). Run ${code('dbops migrate new --name <what changed>')} to write it with its rollback.`,
+      fence(capLines(d.schema.summary ?? '', MAX_DIFF_LINES)),
+      details('The SQL a migration would need', fence(capLines(d.schema.script ?? '', MAX_DIFF_LINES), 'sql')),
+    );
+  }
+  if (d.live) {
+    const l = d.live;
+    if (l.agree) parts.push(`✅ ${code(l.database)} has exactly the schema its ${l.applied.length} applied migrations build.`);
+    else if (l.items.length > 0)
+      parts.push(
+        `❌ ${code(l.database)} differs from the schema its applied migrations build:`,
+        table(
+          ['Object', 'Change', 'Restore with'],
+          l.items.map((i) => [code(i.key), i.change, i.restore.length > 0 ? i.restore.map(code).join('<br>') : text(i.manual ?? '')]),
+        ),
+      );
+  }
+  return { markdown: parts.join('\n\n') };
 }
 
 // ---- lint ---------------------------------------------------------------------------------------------
@@ -330,6 +358,8 @@ export function markdownBlocks(reports: LoadedReport[], notes: string[] = []): B
   const findings = findingsBlock(reports);
   if (findings) blocks.push(findings);
   const byStep = (step: string) => reports.find((r) => r.report.step === step && r.report.data !== null)?.report;
+  const drift = byStep('drift');
+  if (drift) blocks.push(driftBlock(drift.data as DriftData));
   const lint = byStep('lint');
   if (lint) blocks.push(lintBlock(lint));
   const rollbacks = byStep('rollbacks');

@@ -1,3 +1,5 @@
+import { NewMigrationData } from '../change/authoring/index.ts';
+import { DriftData } from '../change/drift/index.ts';
 import { LintData } from '../change/lint/index.ts';
 import { RehearseData } from '../change/rehearsal/index.ts';
 import { RollbacksData } from '../change/rollbacks/index.ts';
@@ -15,6 +17,8 @@ import { POOL_REPORT_DATA } from '../operations/topology/index.ts';
 
 /** Step name → schema of its `data`, for validation on read. */
 export const REPORT_DATA = {
+  'migrate-new': NewMigrationData,
+  drift: DriftData,
   lint: LintData,
   rollbacks: RollbacksData,
   rehearse: RehearseData,

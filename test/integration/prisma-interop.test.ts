@@ -405,7 +405,7 @@ describe('Prisma engine ⇄ dbops on the same database', () => {
 
   it('helper self-check: the adapter reads "char" columns and sends a script as one query', async () => {
     const { db } = await fresh('adapter');
-    const adapter = await prismaPgAdapterFactory(db.url).connect();
+    const adapter = await (await prismaPgAdapterFactory(db.url)).connect();
     try {
       const res = await adapter.queryRaw({ sql: `SELECT relkind, relname::text FROM pg_class WHERE relname = 'pg_class'`, args: [], argTypes: [] });
       expect(res.columnTypes).toEqual([ColumnTypeEnum.Character, ColumnTypeEnum.Text]);

@@ -788,18 +788,20 @@ describe('evidence-review.yml', () => {
   const reconcileStep = stepOf(job, /dbops evidence reconcile/)!;
   const reviewStep = stepOf(job, /dbops audit review/)!;
   const checkStep = stepOf(job, /dbops audit check/)!;
+  const driftStep = stepOf(job, /dbops drift/)!;
 
-  it('monthly and by hand: verifies every chain, then reconciles production, reviews its audit trail and checks its audit configuration, each even when a step before failed', () => {
+  it('monthly and by hand: verifies every chain, then reconciles production, checks its drift, reviews its audit trail and checks its audit configuration, each even when a step before failed', () => {
     expect(triggers(w).sort()).toEqual(['schedule', 'workflow_dispatch']);
     expect(w.on.schedule.map((s) => s.cron)).toEqual(['17 6 1 * *']);
     expect(invocationsOf(job)).toEqual([
       'evidence verify',
       'evidence reconcile --environment production',
+      'drift --environment production',
       'audit review --environment production --notify',
       'audit check --environment production',
       'report --github',
     ]);
-    for (const s of [reconcileStep, reviewStep, checkStep]) expect(s.if, s.name).toBe('always()');
+    for (const s of [reconcileStep, driftStep, reviewStep, checkStep]) expect(s.if, s.name).toBe('always()');
     expect(stepOf(job, /^actions\/upload-artifact/)?.if).toBe('always()');
     expect(stepOf(job, /dbops report/)?.if).toMatch(/^always\(\)/);
     expect(indexOf(job, /dbops report/)).toBeGreaterThan(indexOf(job, /dbops audit check/));
@@ -826,7 +828,7 @@ describe('evidence-review.yml', () => {
     expect(firstCollection).toBeDefined();
   });
 
-  it('reads only: contents read; the production URL to the reconcile and check steps, the audit webhook to the review step', async () => {
+  it('reads only: contents read; the production URL to the reconcile, drift and check steps, the audit webhook to the review step', async () => {
     expect(w.permissions).toEqual({});
     expect(job.permissions).toEqual({ contents: 'read' });
     const production = environmentsPolicy.environments['production']!;
@@ -835,9 +837,10 @@ describe('evidence-review.yml', () => {
     expect(webhook).toBe('DBOPS_AUDIT_WEBHOOK');
     expect(secretsOf(reconcileStep)).toEqual([`${production.database_url_env}=PRODUCTION_DATABASE_URL`]);
     expect(secretsOf(checkStep)).toEqual([`${production.database_url_env}=PRODUCTION_DATABASE_URL`]);
+    expect(secretsOf(driftStep)).toEqual([`${production.database_url_env}=PRODUCTION_DATABASE_URL`]);
     // The review reads the evidence chain only: the webhook, no database URL.
     expect(secretsOf(reviewStep)).toEqual([`${webhook}=DBOPS_AUDIT_WEBHOOK`]);
-    for (const s of job.steps.filter((x) => x !== reconcileStep && x !== reviewStep && x !== checkStep)) expect(JSON.stringify(s)).not.toMatch(/secrets\./);
+    for (const s of job.steps.filter((x) => ![reconcileStep, driftStep, reviewStep, checkStep].includes(x))) expect(JSON.stringify(s)).not.toMatch(/secrets\./);
     expect(JSON.stringify(job.env ?? {})).not.toMatch(/secrets\./);
   });
 });
@@ -1326,5 +1329,76 @@ describe('monitor.yml', () => {
     expect(environmentOf(job)).toBe('backups');
     const policy = parse(readFileSync(join(ROOT, 'policies/monitoring.yaml'), 'utf8')) as { routes: Array<{ type: string; url_env?: string }> };
     expect(policy.routes.filter((r) => r.url_env).map((r) => r.url_env)).toEqual(['DBOPS_MONITOR_WEBHOOK']);
+  });
+});
+
+describe('drift.yml', () => {
+  const w = load('drift.yml') as ScheduledWorkflow;
+  const job = w.jobs['drift'] as FullJob & { strategy?: { 'fail-fast'?: boolean; matrix?: { environment?: string[] } } };
+  const step = stepOf(job, /dbops drift/)!;
+  /** A step's env as GitHub evaluates it for one matrix entry, with every secret set to its own name. */
+  const envFor = (environment: string) =>
+    Object.fromEntries(
+      Object.entries(step.env ?? {}).map(([k, v]) => {
+        const source = String(v)
+          .trim()
+          .replace(/^\$\{\{\s*([\s\S]*?)\s*\}\}$/, '$1');
+        const tree = new Parser(new Lexer(source).lex().tokens, ['matrix', 'secrets'], []).parse();
+        const secrets = Object.fromEntries([...source.matchAll(/secrets\.(\w+)/g)].map((m) => [m[1]!, `<${m[1]}>`]));
+        const ctx = JSON.parse(JSON.stringify({ matrix: { environment }, secrets }), exprData.reviver) as InstanceType<typeof exprData.Dictionary>;
+        return [k, JSON.parse(JSON.stringify(new Evaluator(tree, ctx).evaluate(), exprData.replacer)) as unknown];
+      }),
+    );
+
+  it('checks every environment of the policy every day at 06:40 UTC and by hand, one job each, none hiding another', () => {
+    expect(triggers(w).sort()).toEqual(['schedule', 'workflow_dispatch']);
+    expect(w.on.schedule.map((s) => s.cron)).toEqual(['40 6 * * *']);
+    expect(job.strategy?.matrix?.environment).toEqual(Object.keys(environmentsPolicy.environments));
+    expect(job.strategy?.['fail-fast']).toBe(false);
+    expect(job.concurrency).toEqual({ group: 'dbops-drift-${{ matrix.environment }}', 'cancel-in-progress': false });
+  });
+
+  it('runs `drift --environment <env> --notify`, then always publishes the summary and keeps reports/ 90 days', () => {
+    expect(invocationsOf(job)).toEqual(['drift --environment "$ENVIRONMENT" --notify', 'report --github']);
+    const dir = mkdtempSync(join(tmpdir(), 'dbops-drift-yml-'));
+    try {
+      expect(argvOf(step.run!, { ENVIRONMENT: 'production' }, dir)).toEqual(['dbops', 'drift', '--environment', 'production', '--notify']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(step.if).toBeUndefined();
+    expectReportsKept(job);
+  });
+
+  it("gives each job only its own environment's URL, under the name the policy reads, and the drift webhook the policy names", async () => {
+    const { MigrationsPolicy } = await import('../../pipeline/policy/schema.ts');
+    const webhook = MigrationsPolicy.parse(parse(readFileSync(join(ROOT, 'policies/migrations.yaml'), 'utf8'))).drift.notifications.webhook_env;
+    expect(webhook).toBe('DBOPS_DRIFT_WEBHOOK');
+    const urls = Object.fromEntries(Object.entries(environmentsPolicy.environments).map(([name, e]) => [name, e.database_url_env]));
+    for (const environment of Object.keys(urls)) {
+      const env = envFor(environment);
+      expect(env['ENVIRONMENT']).toBe(environment);
+      expect(env[webhook]).toBe(`<${webhook}>`);
+      for (const [other, variable] of Object.entries(urls))
+        expect(env[variable], `${environment}: ${variable}`).toBe(other === environment ? `<${variable}>` : '');
+    }
+    for (const s of job.steps.filter((x) => x !== step)) expect(JSON.stringify(s)).not.toMatch(/secrets\./);
+    expect(job['runs-on']).toEqual(['self-hosted', 'backup-server']);
+    expect(environmentOf(job)).toBe('backups');
+    expect(w.permissions).toEqual({});
+    expect(job.permissions).toEqual({ contents: 'read' });
+  });
+});
+
+describe('migration-pr.yml lint job and drift', () => {
+  const job = (load('migration-pr.yml') as Workflow).jobs['lint'] as FullJob;
+
+  it('checks schema.prisma against the migrations before lint, without a database or a secret, and keeps going', () => {
+    const step = stepOf(job, /dbops drift/)!;
+    expect(step.run).toBe('./dbops drift');
+    expect(step['continue-on-error']).toBe(true);
+    expect(JSON.stringify(step)).not.toMatch(/secrets\.|DATABASE_URL/);
+    expect(indexOf(job, /dbops drift/)).toBeLessThan(indexOf(job, /dbops lint/));
+    expect(indexOf(job, /apt-get install .*postgresql/)).toBeLessThan(indexOf(job, /dbops drift/));
   });
 });

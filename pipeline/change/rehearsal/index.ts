@@ -8,4 +8,4 @@ export * from './rollback.ts';
 export * from './statements.ts';
 export * from './timeline.ts';
 export * from './workload.ts';
-export { checkSnapshotFlags } from './snapshot.ts';
+export { applyBase, checkSnapshotFlags } from './snapshot.ts';

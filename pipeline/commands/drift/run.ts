@@ -1,0 +1,36 @@
+import type { StepContext } from '../../cli/contract.ts';
+import { checkDrift, notifyDrift, renderDrift, type DriftData, type DriftRequest } from '../../change/drift/index.ts';
+import { UsageError } from '../../core/errors.ts';
+import type { StepResult } from '../../core/result.ts';
+import { parseDatabaseUrl } from '../../infra/db/url.ts';
+import type { DriftInputs } from './spec.ts';
+
+/** `dbops drift`: which database (if any) and which evidence; change/drift compares. */
+export async function run(input: DriftInputs, ctx: StepContext): Promise<StepResult<DriftData>> {
+  const { migrations } = await ctx.policies('migrations');
+  const request = { ...input, policies: migrations.value };
+  if (input.environment !== undefined) {
+    if (input.databaseUrl !== undefined)
+      throw new UsageError('--environment and --database-url both name the database: pass one of them.', {
+        hint: `--environment ${input.environment} takes the URL from policies/environments.yaml and also reconciles its evidence.`,
+      });
+    const { environments, backups } = await ctx.policies('environments', 'backups');
+    // Loaded only here, so `dbops drift` without --environment loads neither the release domain nor the evidence storage.
+    const { resolveEnvironment } = await import('../../change/release/index.ts');
+    const { openEvidence } = await import('../../evidence/index.ts');
+    const environment = resolveEnvironment(environments.value, input.environment, ctx.env, input.schema);
+    const store = openEvidence({ environments: environments.value, backups: backups.value }, environment.name, ctx.env, ctx.log);
+    return withNotification({ ...request, live: { target: environment.target, environment: { name: environment.name, store } } }, input, ctx);
+  }
+  const url = input.databaseUrl ?? ctx.env['DATABASE_URL'];
+  const live = url ? { target: parseDatabaseUrl(url, input.schema, input.databaseUrl ? '--database-url' : 'DATABASE_URL') } : undefined;
+  return withNotification({ ...request, live }, input, ctx);
+}
+
+async function withNotification(request: DriftRequest, input: DriftInputs, ctx: StepContext): Promise<StepResult<DriftData>> {
+  const result = await checkDrift(request, ctx);
+  if (input.notify) result.data.notification = await notifyDrift(result, input.environment, request.policies, ctx);
+  return result;
+}
+
+export const render = renderDrift;

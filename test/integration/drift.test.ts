@@ -1,0 +1,170 @@
+// `dbops drift`: schema.prisma against the migrations (Prisma's engine), a live database against the schema its
+// applied migrations build (fingerprints, with the statements that restore it), and _prisma_migrations against
+// the evidence. Real PostgreSQL throughout; the PR workflow's own step is run as written.
+import { spawnSync } from 'node:child_process';
+import { chmod, cp, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import type { DriftData } from '../../pipeline/change/drift/index.ts';
+import { BIN, ROOT, dbops, testEnv } from '../helpers/cli.ts';
+import { adminUrl, databasePerTest } from '../helpers/db.ts';
+import { deployFixture } from '../helpers/environments.ts';
+import { tempDir } from '../helpers/migrations.ts';
+
+const fresh = databasePerTest('drift');
+
+async function checkout() {
+  const root = await tempDir('dbops-drift-');
+  await Promise.all(['prisma', 'rollbacks', 'policies'].map((d) => cp(join(ROOT, d), join(root, d), { recursive: true })));
+  const schema = join(root, 'prisma/schema.prisma');
+  const migrations = join(root, 'prisma/migrations');
+  const flags = ['--prisma-schema', schema, '--migrations-dir', migrations, '--policies-dir', join(root, 'policies'), '--reports-dir', join(root, 'reports')];
+  return { root, schema, migrations, flags };
+}
+
+/** A model changed without a migration: a new optional column on Currency. */
+async function changeModel(schema: string) {
+  const text = await readFile(schema, 'utf8');
+  const anchor = 'model Currency {\n  code       String  @id @db.Char(3)\n';
+  expect(text).toContain(anchor);
+  await writeFile(schema, text.replace(anchor, `${anchor}  country    String?\n`));
+}
+
+const drift = async (args: string[], env = testEnv()) => {
+  const run = await dbops(['drift', '--json', '--scratch-url', adminUrl(), ...args], env);
+  return {
+    run,
+    data: (JSON.parse(run.stdout) as { data: DriftData }).data,
+    findings: JSON.parse(run.stdout).findings as Array<{ rule: string; message: string; help?: string }>,
+  };
+};
+
+describe('dbops drift', () => {
+  it('names a model changed without a migration and exits 1; agrees (exit 0) when schema.prisma and the migrations match', async () => {
+    const repo = await checkout();
+    const clean = await drift(repo.flags);
+    expect(clean.run.code, clean.run.all).toBe(0);
+    expect(clean.data.schema).toEqual({ agree: true, models: [], summary: null, script: null });
+    expect(clean.data.live).toBeNull();
+
+    await changeModel(repo.schema);
+    const changed = await drift(repo.flags);
+    expect(changed.run.code, changed.run.all).toBe(1);
+    expect(changed.data.schema.models).toEqual(['Currency']);
+    expect(changed.data.schema.script).toMatch(/ALTER TABLE "Currency" ADD COLUMN\s+"country" TEXT;/);
+    expect(changed.findings.map((f) => f.rule)).toEqual(['drift/schema-without-migration']);
+    expect(changed.findings[0]!.message).toContain('Currency');
+    expect(changed.findings[0]!.help).toContain('dbops migrate new');
+  });
+
+  it("in the pull request workflow's lint job, the same is a failure of the check", async () => {
+    const repo = await checkout();
+    // The embedded cluster runs as the postgres OS user when the tests run as root: it must reach the folder.
+    await chmod(repo.root, 0o755);
+    await changeModel(repo.schema);
+    const workflow = parse(await readFile(join(ROOT, '.github/workflows/migration-pr.yml'), 'utf8')) as {
+      jobs: Record<string, { steps: Array<{ run?: string; 'continue-on-error'?: boolean }> }>;
+    };
+    const step = workflow.jobs['lint']!.steps.find((s) => /dbops drift/.test(s.run ?? ''))!;
+    expect(step['continue-on-error']).toBe(true);
+    // The step exactly as written, in the checkout, with ./dbops being this package's bin.
+    await writeFile(join(repo.root, 'dbops'), `#!/bin/sh\nexec "${process.execPath}" "${BIN}" "$@"\n`);
+    await chmod(join(repo.root, 'dbops'), 0o755);
+    const env = testEnv({ DBOPS_LOCAL_DIR: join(repo.root, '.dbops/local') });
+    const ran = spawnSync('bash', ['-e', '-c', step.run!], { cwd: repo.root, env, encoding: 'utf8', timeout: 120_000 });
+    expect(ran.status, ran.stdout + ran.stderr).toBe(1);
+    expect(ran.stdout).toContain('Currency');
+    // The report job then fails the check, naming the model.
+    const report = spawnSync('./dbops', ['report'], { cwd: repo.root, env, encoding: 'utf8', timeout: 60_000 });
+    expect(report.status, report.stdout + report.stderr).toBe(1);
+    expect(report.stdout).toMatch(/── drift ── fail · 1 error/);
+    expect(report.stdout).toContain('Currency');
+    spawnSync('./dbops', ['local', 'down', '--destroy'], { cwd: repo.root, env, timeout: 60_000 });
+  });
+
+  it("names an index dropped and a column added by hand with the statements that restore them, not an extension's objects, and agrees once they ran", async () => {
+    const repo = await checkout();
+    const db = await fresh();
+    const deployed = await dbops([
+      'migrate',
+      'deploy',
+      '--database-url',
+      db.url,
+      '--migrations-dir',
+      repo.migrations,
+      '--policies-dir',
+      join(repo.root, 'policies'),
+    ]);
+    expect(deployed.code, deployed.all).toBe(0);
+    const agree = await drift(['--database-url', db.url, ...repo.flags]);
+    expect(agree.run.code, agree.run.all).toBe(0);
+    expect(agree.data.live).toMatchObject({ agree: true, items: [], unknown: [] });
+    expect(agree.data.live!.applied).toHaveLength(9);
+
+    await db.query('DROP INDEX "Invoice_customerId_idx"');
+    await db.query('ALTER TABLE "Customer" ADD COLUMN "nickname" text');
+    await db.query('CREATE EXTENSION pg_trgm');
+    await db.query('CREATE INDEX "Customer_name_trgm_idx" ON "Customer" USING gin (name gin_trgm_ops)');
+    const found = await drift(['--database-url', db.url, ...repo.flags]);
+    expect(found.run.code, found.run.all).toBe(1);
+    const items = found.data.live!.items;
+    expect(items.map((i) => [i.key, i.change])).toEqual([
+      ['column public.Customer.nickname', 'unexpected'],
+      ['index public.Customer_name_trgm_idx', 'unexpected'],
+      ['index public.Invoice_customerId_idx', 'missing'],
+    ]);
+    // pg_trgm's own functions, operators and types are not reported; the extension itself is ignored by policy.
+    expect(JSON.stringify(items)).not.toMatch(/gtrgm|similarity|show_trgm/);
+    expect(found.data.live!.ignored).toBe(1);
+    const restore = Object.fromEntries(items.map((i) => [i.key, i.restore]));
+    expect(restore['column public.Customer.nickname']).toEqual(['ALTER TABLE public."Customer" DROP COLUMN nickname;']);
+    expect(restore['index public.Invoice_customerId_idx']).toEqual(['CREATE INDEX "Invoice_customerId_idx" ON public."Invoice" USING btree ("customerId");']);
+    expect(found.findings.filter((f) => f.rule === 'drift/live-schema')).toHaveLength(3);
+    expect(found.run.all).not.toContain(new URL(db.url).password || '\u0000');
+
+    for (const item of items) for (const sql of item.restore) await db.query(sql);
+    const after = await drift(['--database-url', db.url, ...repo.flags]);
+    expect(after.run.code, after.run.all).toBe(0);
+    expect(after.data.live!.items).toEqual([]);
+  });
+
+  it('with --environment, reconciles _prisma_migrations with the evidence: a migration deployed by hand is outside the pipeline', async () => {
+    const db = await fresh();
+    const table = (name: string) => `CREATE TABLE "${name}" (\n    "id" INTEGER NOT NULL,\n\n    CONSTRAINT "${name}_pkey" PRIMARY KEY ("id")\n);\n`;
+    const [M0, M1] = ['20260101000000_base', '20260102000000_hotfix'];
+    const fx = await deployFixture({ urls: { production: db.url }, migrations: { [M0]: table('Base') }, rollbacks: { [M0]: 'DROP TABLE "Base";\n' } });
+    const schema = join(fx.root, 'schema.prisma');
+    await writeFile(schema, 'datasource db {\n  provider = "postgresql"\n}\n\nmodel Base {\n  id Int @id\n}\n\nmodel Hotfix {\n  id Int @id\n}\n');
+    const deployed = await dbops(['deploy', '--environment', 'production', ...fx.flags], fx.env);
+    expect(deployed.code, deployed.all).toBe(0);
+    await fx.addMigrations({ [M1]: table('Hotfix') }, { [M1]: 'DROP TABLE "Hotfix";\n' });
+    const byHand = await dbops(['migrate', 'deploy', '--database-url', db.url, '--migrations-dir', fx.migrationsDir, '--policies-dir', fx.policiesDir], fx.env);
+    expect(byHand.code, byHand.all).toBe(0);
+    const { run, data, findings } = await drift(
+      [
+        '--environment',
+        'production',
+        '--prisma-schema',
+        schema,
+        '--migrations-dir',
+        fx.migrationsDir,
+        '--policies-dir',
+        fx.policiesDir,
+        '--reports-dir',
+        fx.reportsDir,
+      ],
+      fx.env,
+    );
+    expect(run.code, run.all).toBe(1);
+    // schema.prisma, the migrations and the live schema agree: only the evidence says the hotfix skipped the pipeline.
+    expect(data.schema.agree).toBe(true);
+    expect(data.live).toMatchObject({ agree: true, applied: [M0, M1] });
+    expect(data.evidence?.rows.map((r) => [r.migration, r.status, r.bundle])).toEqual([
+      [M0, 'explained', '#1 deploy'],
+      [M1, 'outside', null],
+    ]);
+    expect(findings.map((f) => f.rule)).toEqual(['reconcile/outside']);
+    expect(findings[0]!.message).toContain(M1);
+  });
+});
