@@ -1,5 +1,16 @@
 import { z } from 'zod';
-import { AccessChange, AuditLog, BreakGlass, DrDrill, ExecutionData, InterruptedDeploy, QueryReview, RunIdentity, SettingsChange } from './records.ts';
+import {
+  AccessChange,
+  AuditLog,
+  BreakGlass,
+  DrDrill,
+  DriftCheck,
+  ExecutionData,
+  InterruptedDeploy,
+  QueryReview,
+  RunIdentity,
+  SettingsChange,
+} from './records.ts';
 
 /**
  * One evidence bundle: everything an auditor samples about one production change, stored as
@@ -9,7 +20,7 @@ import { AccessChange, AuditLog, BreakGlass, DrDrill, ExecutionData, Interrupted
  * found by `dbops evidence verify`.
  */
 
-export const BUNDLE_KIND = ['deploy', 'rollback', 'interrupted', 'dr-drill', 'settings', 'query-review', 'access', 'audit-log'] as const;
+export const BUNDLE_KIND = ['deploy', 'rollback', 'interrupted', 'dr-drill', 'settings', 'query-review', 'access', 'audit-log', 'drift'] as const;
 
 export const EvidenceBundle = z.object({
   formatVersion: z.literal(1),
@@ -35,6 +46,8 @@ export const EvidenceBundle = z.object({
   queryReview: QueryReview.optional(),
   /** For kind access only; absent from every other bundle, like drill. */
   access: AccessChange.optional(),
+  /** For kind drift only; absent from every other bundle, like drill. */
+  drift: DriftCheck.optional(),
   run: RunIdentity.nullable(),
   dbops: z.object({ version: z.string(), commit: z.string().nullable() }),
   /**
@@ -63,12 +76,14 @@ export type BundleDraft = Omit<
   | 'queryReview'
   | 'auditLog'
   | 'access'
+  | 'drift'
 > & {
   drill?: DrDrill | undefined;
   settings?: SettingsChange | undefined;
   queryReview?: QueryReview | undefined;
   auditLog?: AuditLog | undefined;
   access?: AccessChange | undefined;
+  drift?: DriftCheck | undefined;
 };
 
 /**

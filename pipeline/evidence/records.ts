@@ -421,3 +421,29 @@ export const AuditLog = z.object({
   }),
 });
 export type AuditLog = z.output<typeof AuditLog>;
+
+/**
+ * One drift check of an environment (`dbops drift --environment NAME --record`, daily): whether schema.prisma,
+ * the migrations, the live schema and `_prisma_migrations` agreed with each other and with the evidence, and
+ * each object changed outside the pipeline with the statements that restore it. Kept in the chain, so the
+ * monthly review (`dbops audit review`) can show that every day was checked and what was found.
+ */
+export const DriftCheck = z.object({
+  database: z.string(),
+  schema: z.string(),
+  verdict: z.enum(['pass', 'fail']),
+  /** schema.prisma against the schema the migrations build, at the commit checked (run.sha when known). */
+  prismaSchema: z.object({ agrees: z.boolean(), models: z.array(z.string()) }),
+  /** Migrations the database records as applied, and those among them the folder does not have. */
+  applied: z.number().int(),
+  unknown: z.array(z.string()),
+  /** Objects that differ from the schema the applied migrations build. */
+  objects: z.array(z.object({ key: z.string(), change: z.enum(['missing', 'unexpected', 'changed']), restore: z.array(z.string()) })),
+  /** Differences left out by drift.ignore. */
+  ignored: z.number().int(),
+  /** Changes of _prisma_migrations no bundle explains. */
+  outside: z.array(z.object({ migration: z.string(), event: z.string(), at: z.string() })),
+  /** Whether the chain verified before this bundle was added. */
+  chainOk: z.boolean(),
+});
+export type DriftCheck = z.output<typeof DriftCheck>;

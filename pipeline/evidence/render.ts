@@ -54,6 +54,7 @@ function outcomeOf(b: PageSource): string {
       ? `✅ no regression after deploy #${b.queryReview.deploy.sequence}`
       : `⚠️ findings after deploy #${b.queryReview.deploy.sequence}`;
   if (b.auditLog) return `📜 audit trail of ${b.auditLog.day}: ${b.auditLog.summary.lines} lines`;
+  if (b.drift) return b.drift.verdict === 'pass' ? '✅ no drift' : '❌ drift: changes outside the pipeline';
   return '—';
 }
 
@@ -743,8 +744,55 @@ const DRILL_CONTROLS = [
   '',
 ];
 
+const DRIFT_CONTROLS = [
+  '## Controls',
+  '',
+  '| Control | Where in this bundle |',
+  '| --- | --- |',
+  '| SOC 2 CC8.1 (change management: unauthorized changes are detected) | Drift check: objects changed outside the pipeline, migrations applied outside it |',
+  '| PCI DSS 6.5 (change control procedures) | Drift check: schema.prisma, the migrations and the live schema agree |',
+  '| PCI DSS 10.5.1 (retention, integrity) | Chain (hash-linked, kept per evidence.retention) |',
+  '| SOX program change (changes only through the approved process) | Drift check: every day checked, each finding with the statements that restore it |',
+  '',
+];
+
+/** A drift check: what was compared, and each object changed outside the pipeline with its restoring statements. */
+function driftCheck(b: PageSource): string[] {
+  const d = b.drift;
+  if (!d) return [];
+  const out = [
+    '## Drift check',
+    '',
+    `Database ${text(d.database)} (schema ${text(d.schema)}): ${d.applied} applied migrations; schema.prisma ${d.prismaSchema.agrees ? 'agrees with the migrations' : `differs from the migrations (${text(list(d.prismaSchema.models))})`}; evidence chain ${d.chainOk ? 'verified' : 'BROKEN'}.`,
+    '',
+  ];
+  if (d.unknown.length > 0) out.push(`Applied migrations the repository does not have: ${text(list(d.unknown))}.`, '');
+  if (d.objects.length === 0)
+    out.push(`The live schema is the one its migrations build${d.ignored > 0 ? ` (${d.ignored} objects ignored by drift.ignore)` : ''}.`, '');
+  else
+    out.push(
+      ...table(
+        ['Object', 'Change', 'Restore with'],
+        d.objects.map((o) => [o.key, o.change, o.restore.join(' ') || 'by hand']),
+      ),
+      '',
+    );
+  if (d.outside.length > 0)
+    out.push(
+      'Changes of _prisma_migrations no bundle explains:',
+      '',
+      ...table(
+        ['Migration', 'Event', 'At'],
+        d.outside.map((o) => [o.migration, o.event, o.at]),
+      ),
+      '',
+    );
+  return out;
+}
+
 /** The controls table of the bundle's kind. */
 function controlsOf(b: PageSource): string[] {
+  if (b.drift) return DRIFT_CONTROLS;
   if (b.drill) return DRILL_CONTROLS;
   if (b.settings) return SETTINGS_CONTROLS;
   if (b.access) return ACCESS_CONTROLS;
@@ -765,7 +813,7 @@ export function renderBundleBody(b: PageSource): string {
   if (g) out.push(...change(g), ...pulls(g), ...approvals(g), ...testing(g), ...backup(g), ...gate(g));
   else if (e) out.push('The gate could not run (the database was unreachable); nothing was changed by this action.', '');
   if (e) out.push(...execution(e));
-  out.push(...interrupted(b), ...drill(b), ...settingsChange(b), ...accessChange(b), ...queryReview(b), ...auditLog(b));
+  out.push(...interrupted(b), ...drill(b), ...settingsChange(b), ...accessChange(b), ...queryReview(b), ...auditLog(b), ...driftCheck(b));
   out.push(
     '## Chain',
     '',

@@ -243,6 +243,7 @@ export async function appendBundle(
       queryReview: draft.queryReview,
       auditLog: draft.auditLog,
       access: draft.access,
+      drift: draft.drift,
       run: draft.run,
       dbops,
     }),

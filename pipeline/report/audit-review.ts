@@ -64,6 +64,17 @@ export function auditReviewMarkdown(r: AuditReview): string {
           r.failedLogins.map((f) => [f.user, f.count, f.hosts.join(', ') || null]),
         )),
     '',
+    '## Drift checks',
+    '',
+    ...(r.drift.checks.length === 0
+      ? ['None recorded (`dbops drift --environment <name> --record`, drift.yml).']
+      : table(
+          ['Day', 'Bundle', 'Verdict', 'Objects changed outside the pipeline', 'Migrations outside the pipeline', 'SHA-256'],
+          r.drift.checks.map((c) => [c.day, `#${c.sequence}`, c.verdict, c.objects, c.outside, `\`${c.sha256}\``]),
+        )),
+    '',
+    r.drift.daysWithout.length === 0 ? 'Every day of the month was checked for drift.' : `Days without a drift check: ${r.drift.daysWithout.join(', ')}.`,
+    '',
     '## Segments (to sample)',
     '',
     ...table(

@@ -166,5 +166,60 @@ describe('dbops drift', () => {
     ]);
     expect(findings.map((f) => f.rule)).toEqual(['reconcile/outside']);
     expect(findings[0]!.message).toContain(M1);
+
+    // Recorded: a `drift` bundle in the chain (which still verifies), listed by the month's audit review as a security event.
+    await db.query('CREATE INDEX "Base_by_hand_idx" ON "Base"(id)');
+    const recorded = await drift(
+      [
+        '--environment',
+        'production',
+        '--record',
+        '--prisma-schema',
+        schema,
+        '--migrations-dir',
+        fx.migrationsDir,
+        '--policies-dir',
+        fx.policiesDir,
+        '--reports-dir',
+        fx.reportsDir,
+      ],
+      fx.env,
+    );
+    expect(recorded.run.code, recorded.run.all).toBe(1);
+    expect(recorded.data.recorded?.sequence).toBe(2);
+    const verify = await dbops(['evidence', 'verify', '--environment', 'production', '--policies-dir', fx.policiesDir, '--reports-dir', fx.reportsDir], fx.env);
+    expect(verify.code, verify.all).toBe(0);
+    const bundle = JSON.parse(await readFile(join(fx.storageDir, recorded.data.recorded!.key), 'utf8')) as {
+      kind: string;
+      drift: { verdict: string; objects: unknown[]; outside: unknown[] };
+    };
+    expect(bundle.kind).toBe('drift');
+    expect(bundle.drift).toMatchObject({
+      verdict: 'fail',
+      objects: [{ key: 'index public.Base_by_hand_idx', change: 'unexpected', restore: ['DROP INDEX public."Base_by_hand_idx";'] }],
+      outside: [{ migration: M1, event: 'applied' }],
+    });
+    const month = new Date().toISOString().slice(0, 7);
+    const review = await dbops(
+      ['audit', 'review', '--environment', 'production', '--month', month, '--json', '--policies-dir', fx.policiesDir, '--reports-dir', fx.reportsDir],
+      fx.env,
+    );
+    expect(review.code, review.all).toBe(0);
+    const reviewed = JSON.parse(review.stdout).data as {
+      drift: { checks: Array<{ sequence: number; verdict: string; objects: number }> };
+      events: Array<{ kind: string; message: string }>;
+    };
+    expect(reviewed.drift.checks).toEqual([expect.objectContaining({ sequence: 2, verdict: 'fail', objects: 1, outside: 1 })]);
+    expect(reviewed.events.filter((e) => e.kind === 'schema-drift').map((e) => e.message)).toEqual([
+      expect.stringContaining('index public.Base_by_hand_idx unexpected'),
+    ]);
+    expect(await readFile(join(fx.reportsDir, `audit-review-${month}.md`), 'utf8')).toMatch(/## Drift checks[\s\S]*\| #2 \| fail \| 1 \| 1 \|/);
+  });
+
+  it('refuses --record without --environment, before reading anything', async () => {
+    const repo = await checkout();
+    const run = await dbops(['drift', '--record', '--database-url', adminUrl(), ...repo.flags]);
+    expect(run.code).toBe(2);
+    expect(run.all).toContain('--record');
   });
 });

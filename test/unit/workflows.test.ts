@@ -1358,11 +1358,11 @@ describe('drift.yml', () => {
     expect(job.concurrency).toEqual({ group: 'dbops-drift-${{ matrix.environment }}', 'cancel-in-progress': false });
   });
 
-  it('runs `drift --environment <env> --notify`, then always publishes the summary and keeps reports/ 90 days', () => {
-    expect(invocationsOf(job)).toEqual(['drift --environment "$ENVIRONMENT" --notify', 'report --github']);
+  it('runs `drift --environment <env> --record --notify`, then always publishes the summary and keeps reports/ 90 days', () => {
+    expect(invocationsOf(job)).toEqual(['drift --environment "$ENVIRONMENT" --record --notify', 'report --github']);
     const dir = mkdtempSync(join(tmpdir(), 'dbops-drift-yml-'));
     try {
-      expect(argvOf(step.run!, { ENVIRONMENT: 'production' }, dir)).toEqual(['dbops', 'drift', '--environment', 'production', '--notify']);
+      expect(argvOf(step.run!, { ENVIRONMENT: 'production' }, dir)).toEqual(['dbops', 'drift', '--environment', 'production', '--record', '--notify']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -17,7 +17,8 @@ import type { DbTarget } from '../../infra/db/url.ts';
 import { announce, webhookFromEnv } from '../../infra/notify/webhook.ts';
 import { explainEngineError, loadMigrationsList, openSchemaEngine, type SchemaEngineSession } from '../../infra/prisma/schema-engine.ts';
 import type { MigrationsPolicy } from '../../policy/schema.ts';
-import { reconcileEnvironment, type EvidenceStore } from '../../evidence/index.ts';
+import { appendBundle, reconcileEnvironment, type DriftCheck, type EvidenceStore, type RunIdentity } from '../../evidence/index.ts';
+import { acquireOperationLock } from '../../infra/db/locks.ts';
 import { engineServer, readPrismaSchema } from '../authoring/index.ts';
 import { checkLockfile, checksum, loadRows, openSession, readMigrationsFolder, type LocalMigration } from '../migrations/index.ts';
 import { applyBase } from '../rehearsal/index.ts';
@@ -31,8 +32,13 @@ export interface DriftRequest {
   live?: { target: DbTarget; environment?: { name: string; store: EvidenceStore } | undefined } | undefined;
   /** Server for the throwaway databases (default: the embedded cluster). */
   scratchUrl?: string | undefined;
+  /** Seal the result into the environment's evidence chain as a `drift` bundle (needs the environment). */
+  record?: { run: RunIdentity | null } | undefined;
   policies: MigrationsPolicy;
 }
+
+/** How long a recorded check waits for a running deploy (which holds the deploy lock) before giving up. */
+const RECORD_LOCK_WAIT_MS = 10 * 60_000;
 
 /** `*` matches any characters; everything else literally. */
 export function ignoreMatcher(patterns: readonly string[]): (key: string) => boolean {
@@ -154,7 +160,59 @@ async function compareLive(
   return { ...base, agree: items.length === 0, items, ignored };
 }
 
+/**
+ * `dbops drift`. With `record`, the comparison runs under the database's deploy lock (a deploy half done
+ * would look like drift, and the chain is appended in sequence) and its result is sealed as a `drift` bundle.
+ */
 export async function checkDrift(input: DriftRequest, ctx: Runtime): Promise<StepResult<DriftData>> {
+  const environment = input.live?.environment;
+  if (!input.record || !input.live || !environment) return compare(input, ctx);
+  const live = input.live;
+  const record = input.record;
+  const client = await connect(live.target, { log: ctx.log, applicationName: 'dbops drift (lock)' });
+  try {
+    await acquireOperationLock(client, 'deploy', {
+      what: 'A recorded drift check',
+      waitMs: RECORD_LOCK_WAIT_MS,
+      signal: ctx.signal,
+      onWait: (holder) => ctx.progress(`waiting for ${holder} to release the deploy lock (up to ${RECORD_LOCK_WAIT_MS / 60_000} min)`),
+    });
+    const result = await compare(input, ctx);
+    const stored = await appendBundle(environment.store, {
+      kind: 'drift',
+      breakGlass: null,
+      execution: null,
+      interrupted: null,
+      run: record.run,
+      drift: driftCheckOf(result.data),
+    });
+    result.data.recorded = { sequence: stored.bundle.sequence, key: stored.key };
+    ctx.progress(`Recorded as bundle #${stored.bundle.sequence} of ${environment.name}'s evidence`);
+    return result;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** What a `drift` bundle keeps of a check: verdicts, objects with their restoring statements, changes outside the pipeline. */
+export function driftCheckOf(d: DriftData): DriftCheck {
+  const live = d.live!;
+  const fails = !d.schema.agree || !live.agree || (d.evidence !== null && (!d.evidence.chain.ok || d.evidence.rows.some((r) => r.status === 'outside')));
+  return {
+    database: live.database,
+    schema: live.schema,
+    verdict: fails ? 'fail' : 'pass',
+    prismaSchema: { agrees: d.schema.agree, models: d.schema.models },
+    applied: live.applied.length,
+    unknown: live.unknown,
+    objects: live.items.map((i) => ({ key: i.key, change: i.change, restore: i.restore })),
+    ignored: live.ignored,
+    outside: (d.evidence?.rows ?? []).filter((r) => r.status === 'outside').map((r) => ({ migration: r.migration, event: r.event, at: r.at })),
+    chainOk: d.evidence?.chain.ok ?? true,
+  };
+}
+
+async function compare(input: DriftRequest, ctx: Runtime): Promise<StepResult<DriftData>> {
   const folder = await readMigrationsFolder(resolve(input.migrationsDir));
   for (const w of folder.warnings) ctx.log.warn(w);
   checkLockfile(folder);
@@ -166,6 +224,7 @@ export async function checkDrift(input: DriftRequest, ctx: Runtime): Promise<Ste
     live: null,
     evidence: null,
     notification: null,
+    recorded: null,
   };
   const session = await openSchemaEngine(await engineServer(input.scratchUrl, ctx), ctx.log);
   try {

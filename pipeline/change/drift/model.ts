@@ -46,6 +46,8 @@ export const DriftData = z.object({
     .nullable(),
   /** _prisma_migrations against the evidence bundles (`--environment` only): `evidence reconcile`'s data. */
   evidence: EvidenceReconcileData.nullable(),
+  /** `--record`: the `drift` bundle the result was sealed into. */
+  recorded: z.object({ sequence: z.number(), key: z.string() }).nullable().default(null),
   /** `--notify`: what became of the announcement (null without --notify). */
   notification: z
     .object({ status: z.enum(['sent', 'failed', 'not-configured', 'not-wanted']), host: z.string().nullable(), reason: z.string().nullable() })

@@ -8,7 +8,8 @@ import type { DriftInputs } from './spec.ts';
 /** `dbops drift`: which database (if any) and which evidence; change/drift compares. */
 export async function run(input: DriftInputs, ctx: StepContext): Promise<StepResult<DriftData>> {
   const { migrations } = await ctx.policies('migrations');
-  const request = { ...input, policies: migrations.value };
+  const { record: _record, ...flags } = input;
+  const request = { ...flags, policies: migrations.value };
   if (input.environment !== undefined) {
     if (input.databaseUrl !== undefined)
       throw new UsageError('--environment and --database-url both name the database: pass one of them.', {
@@ -20,8 +21,14 @@ export async function run(input: DriftInputs, ctx: StepContext): Promise<StepRes
     const { openEvidence } = await import('../../evidence/index.ts');
     const environment = resolveEnvironment(environments.value, input.environment, ctx.env, input.schema);
     const store = openEvidence({ environments: environments.value, backups: backups.value }, environment.name, ctx.env, ctx.log);
-    return withNotification({ ...request, live: { target: environment.target, environment: { name: environment.name, store } } }, input, ctx);
+    const { runIdentity } = await import('../../infra/github/approvals.ts');
+    const record = input.record ? { run: runIdentity(ctx.env) } : undefined;
+    return withNotification({ ...request, record, live: { target: environment.target, environment: { name: environment.name, store } } }, input, ctx);
   }
+  if (input.record)
+    throw new UsageError("--record seals the result into an environment's evidence chain: it needs --environment.", {
+      hint: 'Pass --environment NAME instead of --database-url (the URL then comes from policies/environments.yaml).',
+    });
   const url = input.databaseUrl ?? ctx.env['DATABASE_URL'];
   const live = url ? { target: parseDatabaseUrl(url, input.schema, input.databaseUrl ? '--database-url' : 'DATABASE_URL') } : undefined;
   return withNotification({ ...request, live }, input, ctx);

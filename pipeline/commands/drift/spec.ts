@@ -20,6 +20,10 @@ export const DriftInputs = z.object({
       'environment of policies/environments.yaml: its database (URL from the variable the policy names) and its evidence bundles; not with --database-url',
     ),
   schema: connection.schema,
+  record: z
+    .boolean()
+    .default(false)
+    .describe("seal the result into the environment's evidence chain as a `drift` bundle (with --environment; the monthly `audit review` lists them)"),
   notify: z.boolean().default(false).describe('post to the webhook of drift.notifications.webhook_env (policies/migrations.yaml) when drift is found'),
   scratchUrl: z
     .string()

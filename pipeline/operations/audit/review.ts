@@ -5,10 +5,11 @@ import type { AuditPolicy } from '../../policy/audit.ts';
 /**
  * The monthly review an auditor samples (`dbops audit review --month YYYY-MM`): the month's audit segments of
  * one environment's chain, added up, and the security events among them: role and privilege changes outside
- * the pipeline's roles, bursts of failed logins, superuser sessions. Pure: segments and policy in.
+ * the pipeline's roles, bursts of failed logins, superuser sessions, drift checks that found the schema changed
+ * outside the pipeline. Pure: bundles and policy in.
  */
 
-export type SecurityEventKind = 'role-change-outside-pipeline' | 'failed-login-burst' | 'superuser-session';
+export type SecurityEventKind = 'role-change-outside-pipeline' | 'failed-login-burst' | 'superuser-session' | 'schema-drift';
 
 export interface SecurityEvent {
   kind: SecurityEventKind;
@@ -31,6 +32,11 @@ export interface AuditReview {
   roleChanges: Array<AuditLog['summary']['roleChanges'][number] & { sequence: number }>;
   objectAccess: Array<{ object: string; command: string; count: number }>;
   failedLogins: Array<{ user: string; count: number; hosts: string[] }>;
+  /** The month's daily drift checks (`dbops drift --record`, drift.yml): each by bundle and hash, and the days none ran. */
+  drift: {
+    checks: Array<{ day: string; sequence: number; sha256: string; verdict: 'pass' | 'fail'; objects: number; outside: number }>;
+    daysWithout: string[];
+  };
   events: SecurityEvent[];
 }
 
@@ -118,6 +124,25 @@ export function reviewAudit(bundles: EvidenceBundle[], month: string, environmen
       } else i++;
     }
   }
+  // The daily drift checks: a failing one is a security event (the schema was changed outside the pipeline).
+  const checks = bundles.filter((b) => b.kind === 'drift' && b.drift && b.createdAt.startsWith(`${month}-`)).sort((a, b) => a.sequence - b.sequence);
+  for (const b of checks.filter((x) => x.drift!.verdict === 'fail')) {
+    const d = b.drift!;
+    const what = [
+      ...d.objects.map((o) => `${o.key} ${o.change}`),
+      ...d.outside.map((o) => `${o.migration} ${o.event} outside the pipeline`),
+      ...(d.prismaSchema.agrees ? [] : [`schema.prisma differs from the migrations (${d.prismaSchema.models.join(', ')})`]),
+      ...(d.unknown.length > 0 ? [`unknown migrations applied: ${d.unknown.join(', ')}`] : []),
+    ];
+    events.push({
+      kind: 'schema-drift',
+      at: b.createdAt,
+      user: d.database,
+      sequence: b.sequence,
+      message: `drift check of ${d.database}: ${what.join('; ') || 'the evidence chain did not verify'}`,
+    });
+  }
+  const checkedDays = new Set(checks.map((b) => b.createdAt.slice(0, 10)));
   const covered = new Set(segments.map((b) => b.auditLog!.day));
   return {
     month,
@@ -142,6 +167,17 @@ export function reviewAudit(bundles: EvidenceBundle[], month: string, environmen
     roleChanges,
     objectAccess: [...access.values()].sort((a, b) => b.count - a.count),
     failedLogins: [...failed.values()].sort((a, b) => b.count - a.count),
+    drift: {
+      checks: checks.map((b) => ({
+        day: b.createdAt.slice(0, 10),
+        sequence: b.sequence,
+        sha256: b.sha256,
+        verdict: b.drift!.verdict,
+        objects: b.drift!.objects.length,
+        outside: b.drift!.outside.length,
+      })),
+      daysWithout: daysOf(month).filter((d) => !checkedDays.has(d)),
+    },
     events: events.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0)),
   };
 }

@@ -36,7 +36,7 @@ export async function run(input: AuditReviewInputs, ctx: StepContext): Promise<S
   const store = await evidence.openEvidenceOf(policies, input.environment, ctx.env, ctx.log);
   const files = await evidence.readFolder(store);
   const bundles = [...files.entries()]
-    .filter(([name]) => name.endsWith('-audit-log.json'))
+    .filter(([name]) => name.endsWith('-audit-log.json') || name.endsWith('-drift.json'))
     .map(([, bytes]) => evidence.EvidenceBundle.safeParse(JSON.parse(bytes.toString('utf8'))))
     .flatMap((p) => (p.success ? [p.data] : []));
   const month = input.month ?? previousMonth(new Date());
@@ -74,6 +74,7 @@ export function render(result: StepResult<AuditReviewData>): string {
     r.events.length === 0 ? 'No security event.' : `${plural(r.events.length, 'security event')}:`,
     ...r.events.map((e) => `  ${e.at} ${e.kind}: ${e.message} (segment #${e.sequence})`),
     r.daysWithout.length > 0 ? `Days without a segment: ${r.daysWithout.join(', ')}.` : 'Every day of the month has a segment.',
+    `Drift checks: ${r.drift.checks.length} (${r.drift.checks.filter((c) => c.verdict === 'fail').length} found drift)${r.drift.daysWithout.length > 0 ? `; days without one: ${r.drift.daysWithout.length}` : ''}.`,
     `The review: ${r.markdown}`,
   ];
   if (r.notification) lines.push(`Notification: ${r.notification.status}${r.notification.reason ? ` (${r.notification.reason})` : ''}.`);
