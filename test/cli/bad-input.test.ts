@@ -746,6 +746,73 @@ const CASES: Case[] = [
     says: 'DBOPS_BACKUP_WEBHOOK',
   },
 
+  // ---- the developer loop: migrate new, drift --------------------------------------------------------
+  {
+    name: 'migrate new without --name',
+    argv: () => ['migrate', 'new'],
+    exit: 2,
+    says: '--name',
+  },
+  {
+    name: 'migrate new with a name that has no letter or digit',
+    argv: () => ['migrate', 'new', '--name', ' -- '],
+    exit: 2,
+    says: 'no letter or digit',
+  },
+  {
+    name: 'migrate new in a repository without prisma/schema.prisma',
+    argv: () => ['migrate', 'new', '--name', 'add_note'],
+    exit: 2,
+    says: 'prisma/schema.prisma',
+  },
+  {
+    name: 'migrate new with a schema.prisma that does not parse',
+    argv: async (dir) => (
+      await writeTree(dir, {
+        'schema.prisma': 'datasource db {\n  provider = "postgresql"\n}\n\nmodel Ledger {\n  id Int @id\n  amount Decimal\n  note Strin?\n}\n',
+      }),
+      ['migrate', 'new', '--name', 'add_note', '--prisma-schema', join(dir, 'schema.prisma'), '--database-url', adminUrl()]
+    ),
+    exit: 2,
+    says: /schema\.prisma is not a valid Prisma schema[\s\S]*Strin/,
+  },
+  {
+    name: 'migrate new with its throwaway server unreachable',
+    argv: async (dir) => (
+      await writeTree(dir, { 'schema.prisma': 'datasource db {\n  provider = "postgresql"\n}\n\nmodel Ledger {\n  id Int @id\n}\n' }),
+      ['migrate', 'new', '--name', 'add_note', '--prisma-schema', join(dir, 'schema.prisma'), '--database-url', closedPort()]
+    ),
+    exit: 3,
+    says: '127.0.0.1:9',
+  },
+  {
+    name: 'drift with --environment and --database-url both',
+    argv: () => ['drift', '--environment', 'staging', '--database-url', closedPort()],
+    exit: 2,
+    says: '--environment and --database-url',
+  },
+  {
+    name: 'drift --record without --environment',
+    argv: () => ['drift', '--record', '--database-url', closedPort()],
+    exit: 2,
+    says: '--record',
+  },
+  {
+    name: 'drift of an environment the policy does not define',
+    argv: () => ['drift', '--environment', 'prodution'],
+    exit: 2,
+    says: 'prodution',
+  },
+  {
+    name: 'drift with its scratch server unreachable',
+    argv: async (dir) => (
+      await writeTree(dir, { 'schema.prisma': 'datasource db {\n  provider = "postgresql"\n}\n\nmodel Ledger {\n  id Int @id\n}\n' }),
+      ['drift', '--prisma-schema', join(dir, 'schema.prisma'), '--scratch-url', closedPort()]
+    ),
+    exit: 3,
+    says: '127.0.0.1:9',
+  },
+
   // ---- the embedded cluster ------------------------------------------------------------------------
   {
     name: 'local down --destroy with DBOPS_LOCAL_DIR a regular file',
