@@ -1,4 +1,4 @@
-import { loadRows, openSession, type MigrationRow } from '../change/migrations/index.ts';
+import { readHistory, type MigrationRow } from '../change/migrations/index.ts';
 import { noun } from '../core/format.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Finding, StepResult } from '../core/result.ts';
@@ -122,14 +122,7 @@ export async function reconcileEnvironment(
   const oldest = bundles[0];
   const evidenceStart = oldest ? (oldest.execution?.startedAt ?? oldest.interrupted?.startedAt ?? oldest.createdAt) : null;
 
-  const s = await openSession(environment.target, log, 'dbops evidence reconcile');
-  let rows;
-  try {
-    await s.client.query('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY');
-    rows = await loadRows(s);
-  } finally {
-    await s.close();
-  }
+  const rows = await readHistory(environment.target, log, 'dbops evidence reconcile');
   const verdicts = reconcile(rows, bundles, evidenceStart);
   const findings: Finding[] = [];
   if (!chain.ok) {

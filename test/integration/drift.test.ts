@@ -141,21 +141,19 @@ describe('dbops drift', () => {
     await fx.addMigrations({ [M1]: table('Hotfix') }, { [M1]: 'DROP TABLE "Hotfix";\n' });
     const byHand = await dbops(['migrate', 'deploy', '--database-url', db.url, '--migrations-dir', fx.migrationsDir, '--policies-dir', fx.policiesDir], fx.env);
     expect(byHand.code, byHand.all).toBe(0);
-    const { run, data, findings } = await drift(
-      [
-        '--environment',
-        'production',
-        '--prisma-schema',
-        schema,
-        '--migrations-dir',
-        fx.migrationsDir,
-        '--policies-dir',
-        fx.policiesDir,
-        '--reports-dir',
-        fx.reportsDir,
-      ],
-      fx.env,
-    );
+    const production = [
+      '--environment',
+      'production',
+      '--prisma-schema',
+      schema,
+      '--migrations-dir',
+      fx.migrationsDir,
+      '--policies-dir',
+      fx.policiesDir,
+      '--reports-dir',
+      fx.reportsDir,
+    ];
+    const { run, data, findings } = await drift(production, fx.env);
     expect(run.code, run.all).toBe(1);
     // schema.prisma, the migrations and the live schema agree: only the evidence says the hotfix skipped the pipeline.
     expect(data.schema.agree).toBe(true);
@@ -169,22 +167,7 @@ describe('dbops drift', () => {
 
     // Recorded: a `drift` bundle in the chain (which still verifies), listed by the month's audit review as a security event.
     await db.query('CREATE INDEX "Base_by_hand_idx" ON "Base"(id)');
-    const recorded = await drift(
-      [
-        '--environment',
-        'production',
-        '--record',
-        '--prisma-schema',
-        schema,
-        '--migrations-dir',
-        fx.migrationsDir,
-        '--policies-dir',
-        fx.policiesDir,
-        '--reports-dir',
-        fx.reportsDir,
-      ],
-      fx.env,
-    );
+    const recorded = await drift(['--record', ...production], fx.env);
     expect(recorded.run.code, recorded.run.all).toBe(1);
     expect(recorded.data.recorded?.sequence).toBe(2);
     const verify = await dbops(['evidence', 'verify', '--environment', 'production', '--policies-dir', fx.policiesDir, '--reports-dir', fx.reportsDir], fx.env);

@@ -8,6 +8,7 @@
  * 3. With an environment, its `_prisma_migrations` against its evidence bundles (`evidence reconcile`).
  */
 import { resolve } from 'node:path';
+import { wildcard } from '../../core/pattern.ts';
 import type { Finding, StepResult } from '../../core/result.ts';
 import type { Runtime } from '../../core/runtime.ts';
 import { noun, oneLine } from '../../core/format.ts';
@@ -20,7 +21,7 @@ import type { MigrationsPolicy } from '../../policy/schema.ts';
 import { appendBundle, reconcileEnvironment, type DriftCheck, type EvidenceStore, type RunIdentity } from '../../evidence/index.ts';
 import { acquireOperationLock } from '../../infra/db/locks.ts';
 import { engineServer, readPrismaSchema } from '../authoring/index.ts';
-import { checkLockfile, checksum, loadRows, openSession, readMigrationsFolder, type LocalMigration } from '../migrations/index.ts';
+import { checkLockfile, checksum, readHistory, readMigrationsFolder, type LocalMigration } from '../migrations/index.ts';
 import { applyBase } from '../rehearsal/index.ts';
 import type { DriftData } from './model.ts';
 import { driftItems } from './repair.ts';
@@ -40,17 +41,9 @@ export interface DriftRequest {
 /** How long a recorded check waits for a running deploy (which holds the deploy lock) before giving up. */
 const RECORD_LOCK_WAIT_MS = 10 * 60_000;
 
-/** `*` matches any characters; everything else literally. */
+/** drift.ignore: patterns over the fact keys (`<kind> <schema>.<name>`). */
 export function ignoreMatcher(patterns: readonly string[]): (key: string) => boolean {
-  const res = patterns.map(
-    (p) =>
-      new RegExp(
-        `^${p
-          .split('*')
-          .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-          .join('.*')}$`,
-      ),
-  );
+  const res = patterns.map(wildcard);
   return (key) => res.some((re) => re.test(key));
 }
 
@@ -91,14 +84,7 @@ async function compareLive(
   ctx: Runtime,
   findings: Finding[],
 ): Promise<NonNullable<DriftData['live']>> {
-  const s = await openSession(live.target, ctx.log, 'dbops drift');
-  let rows;
-  try {
-    await s.client.query('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY');
-    rows = await loadRows(s);
-  } finally {
-    await s.close();
-  }
+  const rows = await readHistory(live.target, ctx.log, 'dbops drift');
   const appliedNames = new Set(rows.filter((r) => r.finishedAt !== null && r.rolledBackAt === null).map((r) => r.migrationName));
   const byName = new Map(local.map((m) => [m.name, m]));
   const unknown = [...appliedNames].filter((n) => !byName.has(n)).sort();

@@ -168,6 +168,17 @@ export async function loadRows(s: Session): Promise<MigrationRow[]> {
   return rows;
 }
 
+/** The database's `_prisma_migrations` rows, read in a read-only session of its own (reviews that must not write). */
+export async function readHistory(target: DbTarget, log: Logger, applicationName: string): Promise<MigrationRow[]> {
+  const s = await openSession(target, log, applicationName);
+  try {
+    await s.client.query('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY');
+    return await loadRows(s);
+  } finally {
+    await s.close();
+  }
+}
+
 /**
  * The row Prisma writes before running a script: new UUID v4, checksum, started_at = now, everything else
  * default. clock_timestamp() (not now()) so rows written inside one transaction still order by start. As

@@ -1,3 +1,4 @@
+import { wildcard } from '../../core/pattern.ts';
 import { parseDuration } from '../../core/duration.ts';
 import { formatBytes } from '../../core/format.ts';
 import { parseSize } from '../../core/size.ts';
@@ -90,15 +91,7 @@ const pct = (ratio: number): string => `${(ratio * 100).toFixed(1)} %`;
 
 /** `table` or `schema.table`, `*` for any run of characters. */
 function excludedBy(patterns: readonly string[]): (schema: string, name: string) => boolean {
-  const regexes = patterns.map(
-    (p) =>
-      new RegExp(
-        `^${p
-          .split('*')
-          .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-          .join('.*')}$`,
-      ),
-  );
+  const regexes = patterns.map(wildcard);
   return (schema, name) => regexes.some((r) => r.test(name) || r.test(qualified(schema, name)));
 }
 
