@@ -2,7 +2,7 @@
 // applied migrations build (fingerprints, with the statements that restore it), and _prisma_migrations against
 // the evidence. Real PostgreSQL throughout; the PR workflow's own step is run as written.
 import { spawnSync } from 'node:child_process';
-import { chmod, cp, readFile, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -11,6 +11,7 @@ import { BIN, ROOT, dbops, testEnv } from '../helpers/cli.ts';
 import { adminUrl, databasePerTest } from '../helpers/db.ts';
 import { deployFixture } from '../helpers/environments.ts';
 import { tempDir } from '../helpers/migrations.ts';
+import { startWebhook } from '../helpers/webhook.ts';
 
 const fresh = databasePerTest('drift');
 
@@ -47,6 +48,16 @@ describe('dbops drift', () => {
     expect(clean.run.code, clean.run.all).toBe(0);
     expect(clean.data.schema).toEqual({ agree: true, models: [], summary: null, script: null });
     expect(clean.data.live).toBeNull();
+
+    // Prisma's multi-file schema: the same models split over a folder of .prisma files agree too.
+    const split = join(repo.root, 'prisma/schema');
+    const whole = await readFile(repo.schema, 'utf8');
+    const cut = whole.indexOf('model Currency {');
+    await mkdir(join(split, 'models'), { recursive: true });
+    await writeFile(join(split, 'main.prisma'), whole.slice(0, cut));
+    await writeFile(join(split, 'models', 'rest.prisma'), whole.slice(cut));
+    const folder = await drift([...repo.flags, '--prisma-schema', split]);
+    expect(folder.run.code, folder.run.all).toBe(0);
 
     await changeModel(repo.schema);
     const changed = await drift(repo.flags);
@@ -123,10 +134,29 @@ describe('dbops drift', () => {
     expect(found.findings.filter((f) => f.rule === 'drift/live-schema')).toHaveLength(3);
     expect(found.run.all).not.toContain(new URL(db.url).password || '\u0000');
 
-    for (const item of items) for (const sql of item.restore) await db.query(sql);
-    const after = await drift(['--database-url', db.url, ...repo.flags]);
-    expect(after.run.code, after.run.all).toBe(0);
-    expect(after.data.live!.items).toEqual([]);
+    // --notify: one message naming each object, never the webhook's token nor the database password.
+    const hook = await startWebhook();
+    try {
+      const env = testEnv({ DBOPS_DRIFT_WEBHOOK: hook.url });
+      const notified = await drift(['--database-url', db.url, '--notify', ...repo.flags], env);
+      expect(notified.run.code, notified.run.all).toBe(1);
+      expect(notified.data.notification).toMatchObject({ status: 'sent', host: hook.host });
+      expect(hook.requests).toHaveLength(1);
+      const text = (hook.requests[0]!.body as { text: string }).text;
+      for (const item of items) expect(text).toContain(item.key);
+      expect(text).not.toContain(new URL(db.url).password || '\u0000');
+      expect(notified.run.all + JSON.stringify(notified.data)).not.toContain(hook.token);
+
+      for (const item of items) for (const sql of item.restore) await db.query(sql);
+      const after = await drift(['--database-url', db.url, '--notify', ...repo.flags], env);
+      expect(after.run.code, after.run.all).toBe(0);
+      expect(after.data.live!.items).toEqual([]);
+      // No drift, no message.
+      expect(after.data.notification?.status).toBe('not-wanted');
+      expect(hook.requests).toHaveLength(1);
+    } finally {
+      await hook.close();
+    }
   });
 
   it('with --environment, reconciles _prisma_migrations with the evidence: a migration deployed by hand is outside the pipeline', async () => {

@@ -5,7 +5,7 @@
  * irreversible when the migration destroys data. Both are then linted and rehearsed (forward → rollback →
  * forward on a clone), with the summary the pull request will show.
  */
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConfigError, UsageError } from '../../core/errors.ts';
 import { writeFileAtomic } from '../../core/fs.ts';
@@ -58,14 +58,25 @@ export async function engineServer(databaseUrl: string | undefined, ctx: Runtime
   return parseDatabaseUrl(local.url);
 }
 
-/** schema.prisma as the engine takes it; a missing file is a usage error naming the flag. */
+/**
+ * schema.prisma as the engine takes it: one file, or a folder of `.prisma` files (Prisma's multi-file schema,
+ * read recursively); a missing path is a usage error naming the flag.
+ */
 export async function readPrismaSchema(path: string): Promise<Array<{ path: string; content: string }>> {
-  const content = await readFile(path, 'utf8').catch((e: NodeJS.ErrnoException) => {
-    throw new UsageError(`Cannot read the Prisma schema ${path}: ${e.code === 'ENOENT' ? 'no such file' : e.message}.`, {
-      hint: 'Run from the repository root or pass --prisma-schema (default prisma/schema.prisma).',
+  const info = await stat(path).catch((e: NodeJS.ErrnoException) => {
+    throw new UsageError(`Cannot read the Prisma schema ${path}: ${e.code === 'ENOENT' ? 'no such file or folder' : e.message}.`, {
+      hint: 'Run from the repository root or pass --prisma-schema (default prisma/schema.prisma; a folder of .prisma files works too).',
     });
   });
-  return [{ path, content }];
+  const files = info.isDirectory()
+    ? (await readdir(path, { recursive: true, withFileTypes: true }))
+        .filter((e) => e.isFile() && e.name.endsWith('.prisma'))
+        .map((e) => join(e.parentPath, e.name))
+        .sort()
+    : [path];
+  if (files.length === 0)
+    throw new UsageError(`The folder ${path} holds no .prisma file.`, { hint: 'Pass --prisma-schema with the schema file or its folder.' });
+  return Promise.all(files.map(async (file) => ({ path: file, content: await readFile(file, 'utf8') })));
 }
 
 const exists = (path: string) =>
