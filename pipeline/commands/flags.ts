@@ -17,7 +17,9 @@ export const dirs = {
   policiesDir: z.string().default('policies').describe('policy files folder'),
 };
 /** schema.prisma, which `migrate new` and `drift` compare with the migrations (not --schema: that names the database schema). */
-export const prismaSchema = { prismaSchema: z.string().min(1).default('prisma/schema.prisma').describe('the Prisma schema: a file, or a folder of .prisma files (multi-file schema)') };
+export const prismaSchema = {
+  prismaSchema: z.string().min(1).default('prisma/schema.prisma').describe('the Prisma schema: a file, or a folder of .prisma files (multi-file schema)'),
+};
 export const json = { json: z.boolean().default(false).describe('print the result as JSON on stdout') };
 export const rollbacks = { rollbacksDir: z.string().default('rollbacks').describe('folder of paired rollback scripts, rollbacks/<migration>.sql') };
 export const reports = { reportsDir: z.string().default('reports').describe('folder the step writes <step>.json into (and `dbops report` reads)') };
