@@ -47,6 +47,19 @@ async function fingerprintOf(url: string, schema = 'public'): Promise<SchemaFing
   }
 }
 
+/** A fresh database holding BASE and RICH, and a client on it for `fn`. */
+async function withRich(fn: (c: pg.Client) => Promise<void>): Promise<void> {
+  const db = await fresh();
+  await db.query(BASE + RICH);
+  const c = new pg.Client({ connectionString: db.url });
+  await c.connect();
+  try {
+    await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
 async function changed(change: string): Promise<{ diff: string; before: SchemaFingerprint; after: SchemaFingerprint }> {
   const db = await fresh();
   await db.query(BASE);
@@ -238,27 +251,17 @@ const RICH = `
 
 describe('schemaFacts', () => {
   it('reads the same fingerprint as schemaFingerprint, with or without ownership', async () => {
-    const db = await fresh();
-    await db.query(BASE + RICH);
-    const c = new pg.Client({ connectionString: db.url });
-    await c.connect();
-    try {
+    await withRich(async (c) => {
       for (const options of [{}, { ownership: false }]) {
         const { fingerprint, facts } = await schemaFacts(c, 'public', options);
         expect(fingerprint).toEqual(await schemaFingerprint(c, 'public', options));
         expect([...facts.keys()].sort()).toEqual([...fingerprint.lines].sort());
       }
-    } finally {
-      await c.end();
-    }
+    });
   });
 
   it('names each object by kind and schema-qualified name', async () => {
-    const db = await fresh();
-    await db.query(BASE + RICH);
-    const c = new pg.Client({ connectionString: db.url });
-    await c.connect();
-    try {
+    await withRich(async (c) => {
       const { facts } = await schemaFacts(c, 'public');
       const byKey = new Map([...facts.values()].map((f) => [f.key, f]));
       const kindOf = (key: string) => byKey.get(key)?.kind;
@@ -321,17 +324,11 @@ describe('schemaFacts', () => {
       expect(linesOf('constraint public.Entry.Entry_pkey').some((l) => l.startsWith('index "Entry_pkey" on "Entry"'))).toBe(true);
       // Extension members are not facts of their own.
       expect([...byKey.keys()].filter((k) => /citext/.test(k) && k !== 'extension citext')).toEqual([]);
-    } finally {
-      await c.end();
-    }
+    });
   });
 
   it('every remove, run where the fact is, takes its line away; every restore, run where it is not, brings the same line back', async () => {
-    const db = await fresh();
-    await db.query(BASE + RICH);
-    const c = new pg.Client({ connectionString: db.url });
-    await c.connect();
-    try {
+    await withRich(async (c) => {
       const { facts } = await schemaFacts(c, 'public');
       const blocked: Array<{ key: string; code: string | undefined }> = [];
       const notRemoved: string[] = [];
@@ -395,8 +392,6 @@ describe('schemaFacts', () => {
         ]),
       );
       expect(removedKinds.has('table')).toBe(true);
-    } finally {
-      await c.end();
-    }
+    });
   });
 });
