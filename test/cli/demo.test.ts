@@ -22,12 +22,16 @@ describe('dbops demo', async () => {
     const run = await runDbops(['demo', '--scale', '0.01', '--reports-dir', reportsDir], env);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(
-      /── 1\/5 dbops migrate deploy[\s\S]*Applying migration `20260112093000_init`[\s\S]*All migrations have been successfully applied\./,
+      /── 1\/6 dbops migrate deploy[\s\S]*Applying migration `20260112093000_init`[\s\S]*All migrations have been successfully applied\./,
     );
-    expect(run.stdout).toMatch(/── 2\/5 dbops seed --scale 0\.01[\s\S]*JournalLine\s+[\d,]+[\s\S]*Database schema is up to date!/);
-    expect(run.stdout).toMatch(/── 3\/5 dbops lint --last 2 --labels allow-destructive[\s\S]*destructive\/drop-column/);
-    expect(run.stdout).toMatch(/── 4\/5 dbops rehearse --last 2 --scale 0\.01[\s\S]*20260915160000_audit_event_entity_index/);
-    expect(run.stdout).toMatch(/── 5\/5 dbops report --format markdown/);
+    expect(run.stdout).toMatch(/── 2\/6 dbops seed --scale 0\.01[\s\S]*JournalLine\s+[\d,]+[\s\S]*Database schema is up to date!/);
+    expect(run.stdout).toMatch(
+      /── 3\/6 dbops drift[\s\S]*prisma\/schema\.prisma and the 9 migrations agree[\s\S]*has exactly the schema its 9 applied migrations build/,
+    );
+    expect(JSON.parse(await readFile(join(reportsDir, 'drift.json'), 'utf8')).verdict).toBe('pass');
+    expect(run.stdout).toMatch(/── 4\/6 dbops lint --last 2 --labels allow-destructive[\s\S]*destructive\/drop-column/);
+    expect(run.stdout).toMatch(/── 5\/6 dbops rehearse --last 2 --scale 0\.01[\s\S]*20260915160000_audit_event_entity_index/);
+    expect(run.stdout).toMatch(/── 6\/6 dbops report --format markdown/);
     // The Markdown report printed is the one written, and holds the measured rehearsal of both PR migrations.
     const markdown = await readFile(join(reportsDir, 'report.md'), 'utf8');
     expect(run.stdout).toContain(markdown.trim().split('\n').slice(-5).join('\n'));
@@ -51,7 +55,7 @@ describe('dbops demo', async () => {
       const run = await runDbops(['demo', '--migrations-dir', dir, '--reports-dir', join(home, 'bad-reports')], badEnv);
       expect(run.code).toBe(1);
       expect(run.stderr).toContain('Error: P3018');
-      expect(run.stdout).not.toContain('── 2/5');
+      expect(run.stdout).not.toContain('── 2/6');
       expect(run.stderr).not.toContain('Internal error');
     } finally {
       await runDbops(['local', 'down', '--destroy'], badEnv);
@@ -65,6 +69,6 @@ describe('dbops demo', async () => {
     expect(data.deploy.applied).toEqual([]);
     expect(data.seeded).toBe(false);
     expect(data.status.counts.applied).toBeGreaterThanOrEqual(9);
-    expect(data.pr).toMatchObject({ lint: 'warn', rehearse: 'pass' });
+    expect(data.pr).toMatchObject({ drift: 'pass', lint: 'warn', rehearse: 'pass' });
   });
 });
