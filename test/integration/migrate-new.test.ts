@@ -10,7 +10,7 @@ import { diffFingerprints, schemaFingerprint } from '../../pipeline/infra/db/fin
 import { parseDatabaseUrl } from '../../pipeline/infra/db/url.ts';
 import { loadMigrationsList, openSchemaEngine } from '../../pipeline/infra/prisma/schema-engine.ts';
 import { BIN, ROOT, dbops, testEnv, type CliRun } from '../helpers/cli.ts';
-import { adminUrl, databasePerTest } from '../helpers/db.ts';
+import { adminUrl, databasePerTest, queryUrl } from '../helpers/db.ts';
 import { tempDir } from '../helpers/migrations.ts';
 import pino from 'pino';
 
@@ -202,6 +202,43 @@ describe('dbops migrate new', () => {
     const human = await dbops(['migrate', 'new', '--name', 'again', ...repo.flags]);
     expect(human.code, human.all).toBe(0);
     expect(human.stdout).toContain('No schema change');
+  });
+
+  it('killed with -9 while the engine works: nothing written; the next run drops its throwaway databases and succeeds', async () => {
+    const repo = await checkout();
+    await editSchema(repo.schema, [
+      ['model Currency {\n  code       String  @id @db.Char(3)\n', 'model Currency {\n  code       String  @id @db.Char(3)\n  country    String?\n'],
+    ]);
+    const before = [await readdir(repo.migrations), await readdir(repo.rollbacks)];
+    const child = spawn(process.execPath, [BIN, 'migrate', 'new', '--name', 'killed', '--create-only', ...repo.flags], {
+      cwd: ROOT,
+      env: testEnv(),
+      stdio: 'ignore',
+    });
+    const closed = new Promise((resolve) => child.on('close', resolve));
+    const leftBy = async (pid: number) =>
+      (
+        await queryUrl<{ datname: string }>(
+          adminUrl(),
+          `SELECT datname FROM pg_database WHERE datname LIKE 'dbops_engine_%' AND (shobj_description(oid, 'pg_database')::jsonb ->> 'pid')::int = $1`,
+          [pid],
+        )
+      ).map((r) => r.datname);
+    let seen: string[] = [];
+    for (let i = 0; i < 600 && seen.length === 0; i++) {
+      seen = await leftBy(child.pid!);
+      if (seen.length === 0) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(seen.length, 'the run created its throwaway databases').toBeGreaterThan(0);
+    child.kill('SIGKILL');
+    await closed;
+    expect(await leftBy(child.pid!)).not.toEqual([]);
+    expect([await readdir(repo.migrations), await readdir(repo.rollbacks)]).toEqual(before);
+
+    const again = await dbops(['migrate', 'new', '--name', 'again', '--create-only', ...repo.flags]);
+    expect(again.code, again.all).toBe(0);
+    expect(await leftBy(child.pid!)).toEqual([]);
+    expect((await readdir(repo.migrations)).filter((n) => !before[0]!.includes(n))).toEqual([expect.stringMatching(/_again$/)]);
   });
 
   it('refuses an invalid schema.prisma with its line, and a name without letters, writing nothing', async () => {
