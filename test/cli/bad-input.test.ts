@@ -786,6 +786,12 @@ const CASES: Case[] = [
     says: '127.0.0.1:9',
   },
   {
+    name: 'drift with a migration folder that has no migration.sql',
+    argv: async (dir) => ['drift', ...migrationsFlag(await variant(dir, { 'migrations/20260103000000_empty': null }))],
+    exit: 2,
+    says: '20260103000000_empty',
+  },
+  {
     name: 'drift with --environment and --database-url both',
     argv: () => ['drift', '--environment', 'staging', '--database-url', closedPort()],
     exit: 2,

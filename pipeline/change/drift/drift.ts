@@ -21,7 +21,7 @@ import type { MigrationsPolicy } from '../../policy/schema.ts';
 import { appendBundle, reconcileEnvironment, type DriftCheck, type EvidenceStore, type RunIdentity } from '../../evidence/index.ts';
 import { acquireOperationLock } from '../../infra/db/locks.ts';
 import { engineServer, readPrismaSchema } from '../authoring/index.ts';
-import { checkLockfile, checksum, readHistory, readMigrationsFolder, type LocalMigration } from '../migrations/index.ts';
+import { checkLockfile, checksum, malformedError, malformedFiles, readHistory, readMigrationsFolder, type LocalMigration } from '../migrations/index.ts';
 import { applyBase } from '../rehearsal/index.ts';
 import type { DriftData } from './model.ts';
 import { driftItems } from './repair.ts';
@@ -114,7 +114,8 @@ async function compareLive(
 
   const expectedDb = await session.database('expected');
   const expected: DbTarget = { ...expectedDb, schema: live.target.schema, schemaExplicit: live.target.schemaExplicit };
-  const scoped = applied.map((m) => ({ name: m.name, file: m.file, script: m.script ?? '' }));
+  // Every script is there: malformed folders were refused before anything was compared.
+  const scoped = applied.map((m) => ({ name: m.name, file: m.file, script: m.script! }));
   ctx.progress(`Building the schema ${applied.length} applied ${noun(applied.length, 'migration')} produce on a throwaway database …`);
   await applyBase(expected, scoped, [], input.policies.executor, ctx);
   const facts = async (target: DbTarget) => {
@@ -202,6 +203,12 @@ async function compare(input: DriftRequest, ctx: Runtime): Promise<StepResult<Dr
   const folder = await readMigrationsFolder(resolve(input.migrationsDir));
   for (const w of folder.warnings) ctx.log.warn(w);
   checkLockfile(folder);
+  // A folder without migration.sql, or a file that is not valid UTF-8, would build a wrong expected schema.
+  const problems = await malformedFiles(
+    folder,
+    folder.migrations.map((m) => m.name),
+  );
+  if (problems.length > 0) throw malformedError(problems, 'Nothing was compared');
   const findings: Finding[] = [];
   const data: DriftData = {
     prismaSchema: input.prismaSchema,
