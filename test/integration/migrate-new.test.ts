@@ -241,6 +241,21 @@ describe('dbops migrate new', () => {
     expect((await readdir(repo.migrations)).filter((n) => !before[0]!.includes(n))).toEqual([expect.stringMatching(/_again$/)]);
   });
 
+  it('refuses to write a migration that would sort before one dated in the future', async () => {
+    const repo = await checkout();
+    await cp(join(repo.migrations, DROP), join(repo.migrations, '29990101000000_from_the_future'), { recursive: true });
+    await editSchema(repo.schema, [
+      ['model Currency {\n  code       String  @id @db.Char(3)\n', 'model Currency {\n  code       String  @id @db.Char(3)\n  country    String?\n'],
+    ]);
+    const before = [await readdir(repo.migrations), await readdir(repo.rollbacks)];
+    // The future folder repeats the drop, which the engine replays on an empty shadow database: make it a no-op.
+    await writeFile(join(repo.migrations, '29990101000000_from_the_future', 'migration.sql'), 'SELECT 1;\n');
+    const run = await dbops(['migrate', 'new', '--name', 'late', '--create-only', ...repo.flags]);
+    expect(run.code, run.all).toBe(2);
+    expect(run.all).toContain('29990101000000_from_the_future');
+    expect([await readdir(repo.migrations), await readdir(repo.rollbacks)]).toEqual(before);
+  });
+
   it('refuses an invalid schema.prisma with its line, and a name without letters, writing nothing', async () => {
     const repo = await checkout();
     const bad = await dbops(['migrate', 'new', '--name', '!!!', ...repo.flags]);

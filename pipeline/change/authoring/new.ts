@@ -127,6 +127,13 @@ export async function newMigration(input: NewMigrationRequest, ctx: Runtime): Pr
   };
   if (created.script === null) return { verdict: 'pass', findings: [], data };
 
+  // Prisma orders migrations by folder name: one dated in the future would run after the new one on a fresh
+  // database but before it everywhere it is already applied, and the rehearsal below (the newest one) would miss it.
+  const later = folder.migrations.filter((m) => m.name.localeCompare(created.directory) > 0).map((m) => m.name);
+  if (later.length > 0)
+    throw new ConfigError(`${input.migrationsDir} has ${later.join(', ')}, dated after now: ${created.directory} would sort before it. Nothing was written.`, {
+      hint: 'Fix the clock, or rename that folder to its real time if it was never applied (`dbops migrate status` on each environment says whether it was).',
+    });
   const dir = join(input.migrationsDir, created.directory);
   const migrationFile = join(dir, 'migration.sql');
   const rollbackFile = join(input.rollbacksDir, `${created.directory}.sql`);
