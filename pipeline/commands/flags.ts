@@ -180,7 +180,7 @@ export const databaseFlags = (applies: string) => ({
 
 /** The database named by --environment (through policies/environments.yaml), else by --database-url / DATABASE_URL / the embedded cluster. */
 export async function environmentTarget(
-  input: { databaseUrl?: string | undefined; environment?: string | undefined },
+  input: { databaseUrl?: string | undefined; environment?: string | undefined; schema?: string | undefined },
   ctx: StepContext,
   why: string,
 ): Promise<{ target: DbTarget; environment?: Environment }> {
@@ -192,7 +192,7 @@ export async function environmentTarget(
   const { environments } = await ctx.policies('environments');
   // Loaded only here, so a command without --environment loads none of the release domain.
   const { resolveEnvironment } = await import('../change/release/index.ts');
-  const environment = resolveEnvironment(environments.value, input.environment, ctx.env);
+  const environment = resolveEnvironment(environments.value, input.environment, ctx.env, input.schema);
   return { target: environment.target, environment };
 }
 

@@ -1,33 +1,28 @@
 /**
- * Prisma's own schema engine (Rust, compiled to WASM: @prisma/schema-engine-wasm 7.10) driven the way
- * the Prisma 7.10 CLI drives it for `migrate deploy` / `status` / `resolve`, over @prisma/adapter-pg.
- *
- * - The migrations folder is read the way the CLI reads it (prisma/prisma `listMigrations.ts`):
- *   directories only (symlinks skipped), sorted with `localeCompare`, `migration.sql` read as UTF-8
- *   (a missing file becomes an error entry), `migration_lock.toml` as UTF-8 or null.
- * - Like the CLI, which starts one engine process per command, every call gets a fresh engine and a
- *   fresh pg pool, and both are disposed when the call returns. That is also what releases Prisma's
- *   session advisory lock (72707369), which the engine never unlocks explicitly: with a long-lived
- *   pool the lock would stay held and a following `dbops` command would time out with P1002.
- * - Adapter workarounds (@prisma/adapter-pg 7.10.1):
- *   1. the pool gets host/port/user/password/database, never a connectionString;
- *   2. `executeScript` sends the whole migration script as ONE simple query (no naive `;` split, no
- *      spreading statements over pool connections), as native Prisma ≤ 7.3 does (≥ 7.4 splits with
- *      sqlparser; identical for the single-statement scripts used with it);
- *   3. result columns of PostgreSQL's internal `"char"` type (oid 18), which the adapter rejects as
- *      UnsupportedNativeDataType, are reported as Character.
- * - Engine errors are rethrown as {@link PrismaEngineError} with the Prisma code (P3009, P3018, …)
- *   pulled out of the thrown value.
+ * Prisma's own schema engine (@prisma/schema-engine-wasm, the Rust code of Prisma 7.10) driven the way the
+ * Prisma 7.10 CLI drives it for `migrate deploy` / `status` / `resolve`, for the interoperability tests. The
+ * engine, the migrations folder reader and the adapter with its workarounds are dbops's own
+ * (pipeline/infra/prisma/schema-engine.ts); what this adds is the CLI's lifecycle:
+ * - like the CLI, which starts one engine process per command, every call gets a fresh engine and a fresh pg
+ *   pool, both disposed when the call returns. That is also what releases Prisma's session advisory lock
+ *   (72707369), which the engine never unlocks explicitly: with a long-lived pool the lock would stay held and
+ *   a following `dbops` command would time out with P1002;
+ * - engine errors are rethrown as {@link PrismaEngineError} with the Prisma code (P3009, P3018, …).
  */
 import * as bg from '@prisma/schema-engine-wasm/schema_engine_bg';
 import type { DiagnoseMigrationHistoryOutput, MigrationList, SchemaEngine } from '@prisma/schema-engine-wasm/schema_engine_bg';
 import { parseDatabaseUrl } from '../../pipeline/infra/db/url.ts';
-import { engineAdapterFactory, loadMigrationsList, loadSchemaEngine, patchedPrismaPg, toEngineError } from '../../pipeline/infra/prisma/schema-engine.ts';
+import {
+  engineAdapterFactory,
+  loadMigrationsList,
+  loadSchemaEngine,
+  NO_FILTERS,
+  patchedPrismaPg,
+  toEngineError,
+} from '../../pipeline/infra/prisma/schema-engine.ts';
 
 export type { DiagnoseMigrationHistoryOutput, MigrationList };
 export { PrismaEngineError } from '../../pipeline/infra/prisma/schema-engine.ts';
-
-export const NO_FILTERS = { externalTables: [], externalEnums: [] };
 
 type Open = Parameters<typeof patchedPrismaPg>[2];
 

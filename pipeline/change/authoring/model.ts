@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { VerdictSchema } from '../../core/result.ts';
 import { LintData } from '../lint/index.ts';
 import { RehearseData } from '../rehearsal/index.ts';
 
@@ -18,7 +19,7 @@ export const NewMigrationData = z.object({
   /** The schema engine build that generated the SQL (prisma-engines commit). */
   engine: z.string(),
   createOnly: z.boolean(),
-  lint: z.object({ verdict: z.string(), data: LintData }).nullable(),
-  rehearsal: z.object({ verdict: z.string(), data: RehearseData }).nullable(),
+  lint: z.object({ verdict: VerdictSchema, data: LintData }).nullable(),
+  rehearsal: z.object({ verdict: VerdictSchema, data: RehearseData }).nullable(),
 });
 export type NewMigrationData = z.output<typeof NewMigrationData>;

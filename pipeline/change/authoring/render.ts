@@ -17,8 +17,8 @@ export function renderNewMigration(result: StepResult<NewMigrationData>, input: 
   if (d.createOnly) lines.push('', 'Stopped after writing (--create-only): `dbops lint --last 1` and `dbops rehearse --last 1` prove them.');
   let out = `${lines.join('\n')}\n`;
   if (d.lint)
-    out += `\n${renderLint({ verdict: d.lint.verdict as never, findings: result.findings.filter((f) => !f.rule.startsWith('rehearse/')), data: d.lint.data }, { ...input, only: d.migration })}`;
+    out += `\n${renderLint({ verdict: d.lint.verdict, findings: result.findings.filter((f) => !f.rule.startsWith('rehearse/')), data: d.lint.data }, { ...input, only: d.migration })}`;
   if (d.rehearsal)
-    out += `\n${renderRehearsal({ verdict: d.rehearsal.verdict as never, findings: result.findings.filter((f) => f.rule.startsWith('rehearse/')), data: d.rehearsal.data })}`;
+    out += `\n${renderRehearsal({ verdict: d.rehearsal.verdict, findings: result.findings.filter((f) => f.rule.startsWith('rehearse/')), data: d.rehearsal.data })}`;
   return out;
 }

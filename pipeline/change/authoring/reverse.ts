@@ -1,3 +1,4 @@
+import { quoteIdent } from '../../infra/db/url.ts';
 import { parseStatements } from '../migrations/index.ts';
 
 /**
@@ -18,8 +19,6 @@ export interface GeneratedRollback {
 }
 
 type Node = Record<string, any>;
-
-const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /** What the forward migration destroys, in PostgreSQL's own parse: dropped tables and columns. */
 async function destroyed(forward: string): Promise<{ tables: string[]; columns: Array<{ table: string; column: string }> }> {
@@ -71,7 +70,7 @@ async function notNullRanges(reverse: string, dropped: Set<string>): Promise<{ r
       )
         continue;
       ranges.push([at, at + 8]);
-      columns.push(`${quote(table)}.${quote(def['colname'] as string)}`);
+      columns.push(`${quoteIdent(table)}.${quoteIdent(def['colname'] as string)}`);
     }
   }
   return { ranges, columns };
@@ -84,7 +83,7 @@ async function notNullRanges(reverse: string, dropped: Set<string>): Promise<{ r
  * left alone.
  */
 export function unqualify(script: string, schema = 'public'): string {
-  const qualifier = `"${schema.replace(/"/g, '""')}".`;
+  const qualifier = `${quoteIdent(schema)}.`;
   return script
     .split(/('(?:[^']|'')*')/)
     .map((part, i) => (i % 2 === 1 ? part : part.split(qualifier).join('')))
@@ -102,8 +101,8 @@ export async function generateRollback(migration: string, forward: string, rever
     body = Buffer.concat([body.subarray(0, start), body.subarray(to)]);
   }
   const reasons = [
-    ...lost.tables.map((t) => `drops table ${quote(t)} with its rows`),
-    ...lost.columns.map((c) => `drops column ${quote(c.table)}.${quote(c.column)} with its data`),
+    ...lost.tables.map((t) => `drops table ${quoteIdent(t)} with its rows`),
+    ...lost.columns.map((c) => `drops column ${quoteIdent(c.table)}.${quoteIdent(c.column)} with its data`),
   ];
   const irreversible = reasons.length > 0 ? `${migration} ${reasons.join(', ')}; this rollback re-creates ${reasons.length === 1 ? 'it' : 'them'} empty` : null;
   const header = [

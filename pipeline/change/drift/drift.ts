@@ -12,10 +12,10 @@ import { wildcard } from '../../core/pattern.ts';
 import type { Finding, StepResult } from '../../core/result.ts';
 import type { Runtime } from '../../core/runtime.ts';
 import { noun, oneLine } from '../../core/format.ts';
-import { connect } from '../../infra/db/client.ts';
+import { connect, withClient } from '../../infra/db/client.ts';
 import { schemaFacts } from '../../infra/db/fingerprint.ts';
 import type { DbTarget } from '../../infra/db/url.ts';
-import { announce, webhookFromEnv } from '../../infra/notify/webhook.ts';
+import { announceNews, type NewsAnnouncement } from '../../infra/notify/webhook.ts';
 import { explainEngineError, loadMigrationsList, openSchemaEngine, type SchemaEngineSession } from '../../infra/prisma/schema-engine.ts';
 import type { MigrationsPolicy } from '../../policy/schema.ts';
 import { appendBundle, reconcileEnvironment, type DriftCheck, type EvidenceStore, type RunIdentity } from '../../evidence/index.ts';
@@ -118,14 +118,8 @@ async function compareLive(
   const scoped = applied.map((m) => ({ name: m.name, file: m.file, script: m.script! }));
   ctx.progress(`Building the schema ${applied.length} applied ${noun(applied.length, 'migration')} produce on a throwaway database …`);
   await applyBase(expected, scoped, [], input.policies.executor, ctx);
-  const facts = async (target: DbTarget) => {
-    const client = await connect(target, { log: ctx.log, applicationName: 'dbops drift' });
-    try {
-      return await schemaFacts(client, target.schema, { ownership: false });
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-  };
+  const facts = (target: DbTarget) =>
+    withClient(target, { log: ctx.log, applicationName: 'dbops drift' }, (c) => schemaFacts(c, target.schema, { ownership: false }));
   const [want, have] = await Promise.all([facts(expected), facts(live.target)]);
   const ignore = ignoreMatcher(input.policies.drift.ignore);
   let ignored = 0;
@@ -219,7 +213,7 @@ async function compare(input: DriftRequest, ctx: Runtime): Promise<StepResult<Dr
     notification: null,
     recorded: null,
   };
-  const session = await openSchemaEngine(await engineServer(input.scratchUrl, ctx), ctx.log);
+  const session = await openSchemaEngine(await engineServer(input.scratchUrl, '--scratch-url', ctx), ctx.log);
   try {
     data.schema = await compareSchema(session, input, ctx);
     if (input.live) data.live = await compareLive(session, input.live, folder.migrations, input, ctx, findings);
@@ -245,12 +239,6 @@ async function compare(input: DriftRequest, ctx: Runtime): Promise<StepResult<Dr
   return { verdict: findings.some((f) => f.severity === 'error') ? 'fail' : 'pass', findings, data };
 }
 
-export interface DriftNotification {
-  status: 'sent' | 'failed' | 'not-configured' | 'not-wanted';
-  host: string | null;
-  reason: string | null;
-}
-
 /** The Slack-compatible message: each comparison that failed, with the objects named (never a URL's password: targets are shown masked). */
 export function driftMessage(result: StepResult<DriftData>, environment: string | undefined): { text: string } {
   const d = result.data;
@@ -265,17 +253,15 @@ export function driftMessage(result: StepResult<DriftData>, environment: string 
 }
 
 /** Posts the message when drift was found; nothing otherwise. Never throws: a failed delivery is the result. */
-export async function notifyDrift(
+export function notifyDrift(
   result: StepResult<DriftData>,
   environment: string | undefined,
   policy: MigrationsPolicy,
   rt: Pick<Runtime, 'env' | 'log' | 'signal'>,
-): Promise<DriftNotification> {
-  const name = policy.drift.notifications.webhook_env;
-  if (result.verdict !== 'fail') {
-    const { url, invalid } = webhookFromEnv(rt.env, name);
-    if (invalid) return { status: 'failed', host: null, reason: invalid };
-    return url ? { status: 'not-wanted', host: url.host, reason: 'no drift' } : { status: 'not-configured', host: null, reason: `${name} is not set` };
-  }
-  return announce(rt.env, name, driftMessage(result, environment), { signal: rt.signal, log: rt.log, userAgent: 'dbops-drift' });
+): Promise<NewsAnnouncement> {
+  return announceNews(rt.env, policy.drift.notifications.webhook_env, result.verdict === 'fail' ? null : 'no drift', () => driftMessage(result, environment), {
+    signal: rt.signal,
+    log: rt.log,
+    userAgent: 'dbops-drift',
+  });
 }

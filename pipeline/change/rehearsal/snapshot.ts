@@ -53,19 +53,9 @@ export interface Clone {
 const short = (hash: string) => hash.slice(0, 16);
 
 /** The server for synthetic and file snapshots: --database-url, else the embedded cluster (never DATABASE_URL: rehearse creates databases). */
-async function buildServer(input: RehearseRequest, ctx: Runtime): Promise<DbTarget> {
-  if (input.databaseUrl) return parseDatabaseUrl(input.databaseUrl, undefined, '--database-url');
-  return localServer(ctx);
-}
-
-/** The embedded cluster, started when it is not running. */
-async function localServer(ctx: Runtime): Promise<DbTarget> {
-  const { ensureLocalDatabase } = await import('../../infra/pg/local.ts');
-  const local = await ensureLocalDatabase(ctx.log, ctx.env);
-  ctx.progress(
-    `Using the embedded PostgreSQL ${local.major} cluster in ${local.dir} (port ${local.port}); pass --database-url to build the snapshot elsewhere.`,
-  );
-  return parseDatabaseUrl(local.url);
+async function buildServer(input: Pick<RehearseRequest, 'databaseUrl'>, ctx: Runtime): Promise<DbTarget> {
+  const { databaseServer } = await import('../../infra/pg/local.ts');
+  return databaseServer(input.databaseUrl, '--database-url', 'for the snapshot and its clones', ctx);
 }
 
 export interface SnapshotOptions {
@@ -167,7 +157,7 @@ export async function openSnapshot(input: RehearseRequest, ctx: Runtime, opts: S
  * carries none (not made by `snapshot mask`, so nothing proves its data is masked), is refused.
  */
 async function maskedSnapshot(location: MaskedSnapshotLocation, ctx: Runtime): Promise<Snapshot> {
-  const server = location.server ?? (await localServer(ctx));
+  const server = location.server ?? (await buildServer({ databaseUrl: undefined }, ctx));
   const admin = await connectMaintenance(server, ctx.log, location.database);
   try {
     await sweepOrphans(admin, CLONE_PREFIX, ctx.log);

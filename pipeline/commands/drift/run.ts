@@ -3,6 +3,7 @@ import { checkDrift, notifyDrift, renderDrift, type DriftData, type DriftRequest
 import { UsageError } from '../../core/errors.ts';
 import type { StepResult } from '../../core/result.ts';
 import { parseDatabaseUrl } from '../../infra/db/url.ts';
+import { environmentTarget } from '../flags.ts';
 import type { DriftInputs } from './spec.ts';
 
 /** `dbops drift`: which database (if any) and which evidence; change/drift compares. */
@@ -11,19 +12,15 @@ export async function run(input: DriftInputs, ctx: StepContext): Promise<StepRes
   const { record: _record, ...flags } = input;
   const request = { ...flags, policies: migrations.value };
   if (input.environment !== undefined) {
-    if (input.databaseUrl !== undefined)
-      throw new UsageError('--environment and --database-url both name the database: pass one of them.', {
-        hint: `--environment ${input.environment} takes the URL from policies/environments.yaml and also reconciles its evidence.`,
-      });
+    const { target, environment } = await environmentTarget(input, ctx, 'and reconciles its evidence');
     const { environments, backups } = await ctx.policies('environments', 'backups');
-    // Loaded only here, so `dbops drift` without --environment loads neither the release domain nor the evidence storage.
-    const { resolveEnvironment } = await import('../../change/release/index.ts');
+    // Loaded only here, so `dbops drift` without --environment loads neither the evidence storage nor GitHub's run identity.
     const { openEvidence } = await import('../../evidence/index.ts');
-    const environment = resolveEnvironment(environments.value, input.environment, ctx.env, input.schema);
-    const store = openEvidence({ environments: environments.value, backups: backups.value }, environment.name, ctx.env, ctx.log);
+    const name = environment!.name;
+    const store = openEvidence({ environments: environments.value, backups: backups.value }, name, ctx.env, ctx.log);
     const { runIdentity } = await import('../../infra/github/approvals.ts');
     const record = input.record ? { run: runIdentity(ctx.env) } : undefined;
-    return withNotification({ ...request, record, live: { target: environment.target, environment: { name: environment.name, store } } }, input, ctx);
+    return withNotification({ ...request, record, live: { target, environment: { name, store } } }, input, ctx);
   }
   if (input.record)
     throw new UsageError("--record seals the result into an environment's evidence chain: it needs --environment.", {

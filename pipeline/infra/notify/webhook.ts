@@ -97,3 +97,27 @@ export async function announce(
   const out = await postJson(url, JSON.stringify(payload), options);
   return { status: out.status, host: url.host, reason: out.reason };
 }
+
+/** An announcement that is only sent when there is news: `not-wanted` (with why) when there is none. */
+export interface NewsAnnouncement {
+  status: Announcement['status'] | 'not-wanted';
+  host: string | null;
+  reason: string | null;
+}
+
+/**
+ * Posts `payload()` when `quiet` is null; otherwise sends nothing and says whether a message would have reached
+ * a webhook (`not-wanted` with `quiet` as the reason), so a misconfigured variable shows on quiet days too.
+ */
+export async function announceNews(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  quiet: string | null,
+  payload: () => unknown,
+  options: { signal: AbortSignal; log: Logger; userAgent: string },
+): Promise<NewsAnnouncement> {
+  if (quiet === null) return announce(env, name, payload(), options);
+  const { url, invalid } = webhookFromEnv(env, name);
+  if (invalid) return { status: 'failed', host: null, reason: invalid };
+  return url ? { status: 'not-wanted', host: url.host, reason: quiet } : { status: 'not-configured', host: null, reason: `${name} is not set` };
+}

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { withClient } from '../db/client.ts';
-import { parseDatabaseUrl, quoteIdent } from '../db/url.ts';
+import { parseDatabaseUrl, quoteIdent, type DbTarget } from '../db/url.ts';
 import { ConfigError, EnvError, type DbopsError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import {
@@ -95,6 +95,23 @@ export async function ensureLocalCluster(log: Logger, env: NodeJS.ProcessEnv): P
 export async function ensureLocalDatabase(log: Logger, env: NodeJS.ProcessEnv): Promise<{ url: string; dir: string; port: number; major: number }> {
   const { cluster } = await ensureLocalCluster(log, env);
   return { url: clusterUrl(cluster, LOCAL_DATABASE), dir: cluster.dir, port: cluster.state.port, major: cluster.state.major };
+}
+
+/**
+ * The server a command creates databases of its own on (rehearsal clones and templates, the schema engine's
+ * throwaway databases): the one `url` names, else the embedded cluster, started when it is not running;
+ * never DATABASE_URL, whose server is a real environment's. `purpose` completes the progress line.
+ */
+export async function databaseServer(
+  url: string | undefined,
+  flag: string,
+  purpose: string,
+  rt: { log: Logger; env: NodeJS.ProcessEnv; progress(line: string): void },
+): Promise<DbTarget> {
+  if (url) return parseDatabaseUrl(url, undefined, flag);
+  const local = await ensureLocalDatabase(rt.log, rt.env);
+  rt.progress(`Using the embedded PostgreSQL ${local.major} cluster in ${local.dir} (port ${local.port}) ${purpose}; pass ${flag} to use another server.`);
+  return parseDatabaseUrl(local.url);
 }
 
 export interface LocalStatus {

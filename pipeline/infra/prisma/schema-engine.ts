@@ -37,7 +37,8 @@ export type SchemaFile = { path: string; content: string };
 
 /** Prefix of every database an engine session creates (main and shadow databases). */
 export const ENGINE_PREFIX = 'dbops_engine_';
-const NO_FILTERS = { externalTables: [], externalEnums: [] };
+/** No externally managed tables or enums (prisma.config.ts `tables.external`): dbops manages the whole schema. */
+export const NO_FILTERS = { externalTables: [], externalEnums: [] };
 
 /** An error of Prisma's engine, with its user-facing code (P1012, P3006, …) when it has one. */
 export class PrismaEngineError extends Error {
@@ -230,6 +231,7 @@ export async function openSchemaEngine(server: DbTarget, log: Logger): Promise<S
   const created: string[] = [];
   const open = new Set<AdapterInternals>();
   let serial = 0;
+  let diffMain: Promise<string> | undefined;
   const createDb = async (role: string): Promise<string> => {
     const name = `${ENGINE_PREFIX}${run}_${role}${serial++}`;
     try {
@@ -288,7 +290,8 @@ export async function openSchemaEngine(server: DbTarget, log: Logger): Promise<S
       });
     },
     diff: async (from, to, { script }) => {
-      const main = await createDb('main');
+      // A diff of migrations and datamodels only needs a main connection to start the engine: one database serves every diff.
+      const main = await (diffMain ??= createDb('main'));
       return withEngine(main, async (engine) => {
         const out = await engine.diff({ from, to, script, exitCode: true, filters: NO_FILTERS });
         return { empty: out.exitCode === 0, text: out.stdout ?? '' };

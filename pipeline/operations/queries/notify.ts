@@ -1,14 +1,10 @@
 import { oneLine } from '../../core/format.ts';
 import type { Runtime } from '../../core/runtime.ts';
-import { announce, webhookFromEnv } from '../../infra/notify/webhook.ts';
+import { announceNews, type NewsAnnouncement } from '../../infra/notify/webhook.ts';
 import type { QueriesPolicy } from '../../policy/queries.ts';
 import type { QueriesReview } from './review.ts';
 
-export interface QueriesNotification {
-  status: 'sent' | 'failed' | 'not-configured' | 'not-wanted';
-  host: string | null;
-  reason: string | null;
-}
+export type QueriesNotification = NewsAnnouncement;
 
 const clip = (q: string) => oneLine(q, 120);
 
@@ -30,12 +26,10 @@ export function reviewMessage(review: QueriesReview): { text: string } {
 /** Posts the message when statements regressed or became slow; nothing otherwise. Never throws: a failed delivery is the result. */
 export async function notifyReview(review: QueriesReview, policy: QueriesPolicy, rt: Pick<Runtime, 'env' | 'log' | 'signal'>): Promise<QueriesNotification> {
   const s = review.statements;
-  if (s.regressions.length === 0 && !s.slow.some((x) => x.newlySlow)) {
-    const { url, invalid } = webhookFromEnv(rt.env, policy.notifications.webhook_env);
-    if (invalid) return { status: 'failed', host: null, reason: invalid };
-    return url
-      ? { status: 'not-wanted', host: url.host, reason: 'no regression and no newly slow statement' }
-      : { status: 'not-configured', host: null, reason: `${policy.notifications.webhook_env} is not set` };
-  }
-  return announce(rt.env, policy.notifications.webhook_env, reviewMessage(review), { signal: rt.signal, log: rt.log, userAgent: 'dbops-queries-report' });
+  const news = s.regressions.length > 0 || s.slow.some((x) => x.newlySlow);
+  return announceNews(rt.env, policy.notifications.webhook_env, news ? null : 'no regression and no newly slow statement', () => reviewMessage(review), {
+    signal: rt.signal,
+    log: rt.log,
+    userAgent: 'dbops-queries-report',
+  });
 }
