@@ -4,6 +4,18 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runDbops, testEnv } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/migrations.ts';
 
+/** Budgets on measured time (a probe's wait, a workload query's slowdown) depend on the machine's load; what the rehearsal proves must hold anyway. */
+const TIMED = new Set(['rehearse/duration', 'rehearse/access-exclusive', 'rehearse/probe-blocked', 'rehearse/workload-slower']);
+function expectRehearsalProven(report: {
+  verdict: string;
+  findings: { rule: string; severity: string }[];
+  data: { migrations: { rollback: { status: string } }[] };
+}) {
+  expect(report.data.migrations.map((m) => m.rollback.status)).toEqual(['proven', 'irreversible']);
+  expect(report.findings.filter((f) => f.severity !== 'notice' && !TIMED.has(f.rule))).toEqual([]);
+  expect(report.verdict).not.toBe('fail');
+}
+
 describe('dbops demo', async () => {
   const home = await tempDir('dbops-demo-');
   await chmod(home, 0o755);
@@ -40,7 +52,7 @@ describe('dbops demo', async () => {
     const rehearse = JSON.parse(await readFile(join(reportsDir, 'rehearse.json'), 'utf8'));
     expect(rehearse.data.snapshot.source).toBe('synthetic');
     expect(rehearse.data.pending).toEqual(['20260915160000_audit_event_entity_index', '20261020091500_drop_organization_legacy_erp_id']);
-    expect(rehearse.data.migrations[0].rollback.status).toBe('proven');
+    expectRehearsalProven(rehearse);
     expect(JSON.parse(await readFile(join(reportsDir, 'lint.json'), 'utf8')).verdict).toBe('warn');
     expect(run.all).not.toContain('secret-prod-pw');
     expect(run.all).not.toContain('secret-stage-pw');
@@ -69,6 +81,7 @@ describe('dbops demo', async () => {
     expect(data.deploy.applied).toEqual([]);
     expect(data.seeded).toBe(false);
     expect(data.status.counts.applied).toBeGreaterThanOrEqual(9);
-    expect(data.pr).toMatchObject({ drift: 'pass', lint: 'warn', rehearse: 'pass' });
+    expect(data.pr).toMatchObject({ drift: 'pass', lint: 'warn' });
+    expectRehearsalProven(JSON.parse(await readFile(join(reportsDir, 'rehearse.json'), 'utf8')));
   });
 });
