@@ -117,8 +117,61 @@ function statementsFor(r: Raw): { restore: string[]; manual?: string } {
 }
 
 /**
+ * Where an object's creation falls among the others: what something may depend on comes first (an
+ * extension's operator classes before the index using them, an enum before the column of that type, a
+ * referenced key before the foreign key). Kinds the fingerprint adds later rank with columns.
+ */
+const CREATION_RANK: Record<string, number> = {
+  schema: 0,
+  extension: 1,
+  enum: 2,
+  domain: 2,
+  type: 2,
+  'composite type': 2,
+  'range type': 2,
+  sequence: 3,
+  function: 4,
+  procedure: 4,
+  aggregate: 4,
+  table: 5,
+  'foreign table': 5,
+  column: 6,
+  'column order': 6,
+  constraint: 7,
+  index: 7,
+  view: 9,
+  'materialized view': 9,
+  trigger: 10,
+  rule: 10,
+  policy: 10,
+  statistics: 10,
+  comment: 11,
+  grant: 12,
+  'default privileges': 12,
+};
+const FOREIGN_KEY_RANK = 8;
+
+function creationRank(item: DriftItem): number {
+  if (item.kind === 'constraint' && [...item.restore, item.expected ?? '', item.actual ?? ''].some((s) => s.includes('FOREIGN KEY'))) {
+    return FOREIGN_KEY_RANK;
+  }
+  return CREATION_RANK[item.kind] ?? CREATION_RANK.column!;
+}
+
+/**
+ * The order in which the items' statements can run one after the other: first what was added by hand is
+ * removed, dependents before what they depend on (the index before the extension its operator class comes
+ * from); then what is changed or missing is brought back, what others depend on first. Ties go by key.
+ */
+function repairOrder(a: DriftItem, b: DriftItem): number {
+  const phase = (i: DriftItem) => (i.change === 'unexpected' ? 0 : 1);
+  const rank = (i: DriftItem) => (i.change === 'unexpected' ? -creationRank(i) : creationRank(i));
+  return phase(a) - phase(b) || rank(a) - rank(b) || compare(a.key, b.key);
+}
+
+/**
  * What differs between the schema built from the migrations (`expected`) and the live one (`actual`), one
- * item per object, with the statements that repair it. Both sides should be read with the same options
+ * item per object, with the statements that repair it, in the order they can run. Both sides should be read with the same options
  * (usually `ownership: false` when they live on different servers).
  */
 export function driftItems(expected: SchemaFacts, actual: SchemaFacts, ignore: (key: string) => boolean): DriftItem[] {
@@ -177,5 +230,5 @@ export function driftItems(expected: SchemaFacts, actual: SchemaFacts, ignore: (
       ...(manual ? { manual } : {}),
     });
   }
-  return items.sort((a, b) => compare(a.key, b.key));
+  return items.sort(repairOrder);
 }
