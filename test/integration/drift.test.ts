@@ -121,8 +121,8 @@ describe('dbops drift', () => {
     expect(found.run.code, found.run.all).toBe(1);
     const items = found.data.live!.items;
     expect(items.map((i) => [i.key, i.change])).toEqual([
-      ['column public.Customer.nickname', 'unexpected'],
       ['index public.Customer_name_trgm_idx', 'unexpected'],
+      ['column public.Customer.nickname', 'unexpected'],
       ['index public.Invoice_customerId_idx', 'missing'],
     ]);
     // pg_trgm's own functions, operators and types are not reported; the extension itself is ignored by policy.
