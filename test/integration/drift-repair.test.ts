@@ -196,4 +196,20 @@ describe('drift repair', () => {
       unexpected: ['columns of "Entry": id, "orgId", amount, status, memo'],
     });
   });
+
+  it('a primary key and the foreign key that references it, both dropped by hand, come back key first', async () => {
+    const expected = await fresh();
+    await expected.query(MIGRATIONS);
+    const live = await fresh();
+    await live.query(`${MIGRATIONS}; ALTER TABLE "Entry" DROP CONSTRAINT "Entry_orgId_fkey"; ALTER TABLE "Organization" DROP CONSTRAINT "Organization_pkey";`);
+    const want = await factsOf(expected.url);
+    const items = driftItems(want, await factsOf(live.url), keep);
+    // By key the foreign key would come first, and fail: there is no unique key on "Organization"(id) yet.
+    expect(summary(items)).toEqual([
+      { key: 'constraint public.Organization.Organization_pkey', kind: 'constraint', change: 'missing' },
+      { key: 'constraint public.Entry.Entry_orgId_fkey', kind: 'constraint', change: 'missing' },
+    ]);
+    await repair(live.url, items);
+    expect((await factsOf(live.url)).fingerprint.lines).toEqual(want.fingerprint.lines);
+  });
 });

@@ -150,12 +150,13 @@ const CREATION_RANK: Record<string, number> = {
   'default privileges': 12,
 };
 const FOREIGN_KEY_RANK = 8;
+const UNKNOWN_KIND_RANK = 6;
 
 function creationRank(item: DriftItem): number {
   if (item.kind === 'constraint' && [...item.restore, item.expected ?? '', item.actual ?? ''].some((s) => s.includes('FOREIGN KEY'))) {
     return FOREIGN_KEY_RANK;
   }
-  return CREATION_RANK[item.kind] ?? CREATION_RANK.column!;
+  return CREATION_RANK[item.kind] ?? UNKNOWN_KIND_RANK;
 }
 
 /**
